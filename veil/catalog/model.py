@@ -1,0 +1,118 @@
+"""Veil's catalog: the query-backed tables it serves, as plain immutable data.
+
+A :class:`Table` is what a client sees as ``schema.table``; it remembers where it really lives
+(connection, source schema and name). A :class:`CatalogSnapshot` is the set of tables one user
+may see at one moment; the engine and the pg_catalog emulation work from snapshots only, so a
+sync or config reload never changes a statement half-way.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pyarrow as pa
+
+from veil.pgtypes import ColumnType, column_type_for_arrow
+
+FIRST_USER_OID = 16384
+_OID_SPACE = 2**31 - FIRST_USER_OID
+
+
+def stable_oid(kind: str, *parts: str) -> int:
+    """A deterministic OID >= 16384 for a named object, stable across restarts."""
+    key = "\x1f".join((kind, *parts)).encode()
+    return FIRST_USER_OID + zlib.crc32(key) % _OID_SPACE
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    nullable: bool = True
+    description: str | None = None
+
+    @property
+    def pg_type(self) -> ColumnType:
+        return column_type_for_arrow(self.arrow_type)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A query-backed table: its Veil name and where it is read from."""
+
+    connection: str
+    schema: str
+    name: str
+    source_schema: str
+    source_name: str
+    columns: tuple[Column, ...]
+    source_database: str | None = None
+    description: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def source_key(self) -> str:
+        """``connection.schema.table`` as the config's ``tables:`` section names it."""
+        return f"{self.connection}.{self.source_schema}.{self.source_name}"
+
+    @cached_property
+    def oid(self) -> int:
+        return stable_oid("table", self.schema, self.name)
+
+    @cached_property
+    def row_type_oid(self) -> int:
+        return stable_oid("rowtype", self.schema, self.name)
+
+    def column(self, name: str) -> Column | None:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        return None
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self.columns])
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """The tables one user may see, keyed by (schema, table) in Veil's naming."""
+
+    tables: tuple[Table, ...] = ()
+    version: int = 0
+    _index: dict[tuple[str, str], Table] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        index = {(t.schema, t.name): t for t in self.tables}
+        object.__setattr__(self, "_index", index)
+
+    def __iter__(self) -> Iterator[Table]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def lookup(self, schema: str, name: str) -> Table | None:
+        return self._index.get((schema, name))
+
+    def find(self, name: str, search_path: Iterable[str]) -> Table | None:
+        """Resolve an unqualified table name along the search path."""
+        for schema in search_path:
+            table = self._index.get((schema, name))
+            if table is not None:
+                return table
+        return None
+
+    @property
+    def schemas(self) -> list[str]:
+        return sorted({t.schema for t in self.tables})
+
+    def restricted_to(self, visible: Iterable[Table]) -> CatalogSnapshot:
+        return CatalogSnapshot(tables=tuple(visible), version=self.version)

@@ -1,0 +1,98 @@
+"""The contract between the wire front end (``veil.proxy``) and the query engine.
+
+The proxy knows the PostgreSQL protocol and nothing about policies, catalogs or sources; the
+engine knows SQL and nothing about bytes on a socket. They meet here:
+
+* :meth:`EngineSession.prepare` turns one SQL statement plus the parameter OIDs a client declared
+  into a :class:`PreparedStatement` whose parameter types and result schema are known *without
+  executing it* (Describe must not run the query).
+* :meth:`EngineSession.execute` runs a prepared statement with decoded parameter values and
+  returns a :class:`ResultStream`: an Arrow schema plus an async iterator of record batches,
+  pulled lazily so a huge result never sits in memory and a slow client slows only itself.
+* Errors are raised as :class:`veil.errors.VeilError` carrying a SQLSTATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Who is connected, from the startup packet and authentication."""
+
+    user: str
+    database: str
+    application_name: str = ""
+    client_address: str = ""
+    startup_parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PreparedStatement:
+    """A parsed, analysed statement, ready to run any number of times.
+
+    ``param_oids`` has one entry per ``$n`` placeholder: the client's OID where it sent one,
+    else the type the engine inferred (``text`` for a bare ``$1``). ``schema`` is the result's
+    row description, or ``None`` for statements that return no rows (SET, BEGIN, ...).
+    ``command`` is the command tag's verb (``SELECT``, ``SET``, ``BEGIN``...).
+    """
+
+    sql: str
+    param_oids: list[int]
+    schema: pa.Schema | None
+    command: str
+    plan: object = None  # engine-private
+
+
+class ResultStream(Protocol):
+    """Rows of one execution, pulled batch by batch."""
+
+    schema: pa.Schema | None
+
+    def __aiter__(self) -> AsyncIterator[pa.RecordBatch]: ...
+
+    def command_tag(self, rows_sent: int) -> str:
+        """The CommandComplete tag once the stream is finished (``SELECT 42``, ``SET``...)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the source cursor early (portal closed or transaction ended)."""
+        ...
+
+
+class EngineSession(Protocol):
+    """One client connection's view of the engine."""
+
+    @property
+    def transaction_status(self) -> str:
+        """``I`` idle, ``T`` in a transaction block, ``E`` in a failed transaction block."""
+        ...
+
+    def split(self, sql: str) -> list[str]:
+        """Split a simple-query string into statements (an empty string gives ``[]``)."""
+        ...
+
+    async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement: ...
+
+    async def execute(
+        self, statement: PreparedStatement, params: Sequence[object | None]
+    ) -> ResultStream: ...
+
+    def mark_failed(self) -> None:
+        """An error happened: inside a transaction block the block is now failed (``E``)."""
+        ...
+
+    def pending_parameter_status(self) -> dict[str, str]:
+        """Reportable settings changed since the last call (sent as ParameterStatus)."""
+        ...
+
+    def cancel(self) -> None:
+        """Interrupt the statement running now, if any (CancelRequest)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,105 @@
+"""Errors that reach the client as a PostgreSQL ErrorResponse.
+
+Every layer raises :class:`VeilError` (or a subclass) with a SQLSTATE; the proxy turns it into
+an ErrorResponse without knowing where it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class VeilError(Exception):
+    """An error a client can act on: SQLSTATE, message and optional detail/hint/position."""
+
+    sqlstate: str
+    message: str
+    detail: str | None = None
+    hint: str | None = None
+    position: int | None = None
+    severity: str = "ERROR"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.sqlstate}: {self.message}"
+
+
+class SqlSyntaxError(VeilError):
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__("42601", message, position=position)
+
+
+class UndefinedTable(VeilError):
+    def __init__(self, name: str) -> None:
+        super().__init__("42P01", f'relation "{name}" does not exist')
+
+
+class UndefinedColumn(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("42703", message)
+
+
+class UndefinedFunction(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("42883", message)
+
+
+class FeatureNotSupported(VeilError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__("0A000", message, hint=hint)
+
+
+class ReadOnlyViolation(VeilError):
+    """Veil serves queries only: any statement that writes or reaches outside is refused."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("25006", message, hint="Veil is a read-only query proxy.")
+
+
+class InsufficientPrivilege(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("42501", message)
+
+
+class QueryCanceled(VeilError):
+    def __init__(self, message: str = "canceling statement due to user request") -> None:
+        super().__init__("57014", message)
+
+
+class InFailedTransaction(VeilError):
+    def __init__(self) -> None:
+        super().__init__(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block",
+        )
+
+
+class ProtocolViolation(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("08P01", message)
+
+
+class InvalidParameterValue(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("22023", message)
+
+
+class InvalidTextRepresentation(VeilError):
+    def __init__(self, message: str) -> None:
+        super().__init__("22P02", message)
+
+
+class InvalidPassword(VeilError):
+    def __init__(self, user: str) -> None:
+        super().__init__("28P01", f'password authentication failed for user "{user}"')
+
+
+class ConfigError(Exception):
+    """A configuration problem, located by its YAML path (for example ``users.alice.password``)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {message}" for path, message in problems))

@@ -1,0 +1,300 @@
+"""PostgreSQL's core data types and how Arrow types map onto them.
+
+One registry serves the wire encoders (RowDescription OIDs), the catalog emulation (pg_type,
+pg_attribute.atttypid, format_type) and parameter decoding, so a column is described the same
+way everywhere. Only core OIDs (< 16384) are ever emitted: drivers know them without asking the
+server (asyncpg and pgJDBC would otherwise run type-introspection queries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class PgType:
+    """A row of pg_type, reduced to what clients read."""
+
+    oid: int
+    name: str
+    length: int  # typlen: bytes, -1 varlena, -2 cstring
+    array_oid: int  # typarray (0 when none)
+    category: str  # typcategory
+    element_oid: int = 0  # typelem (for array types)
+    by_value: bool = False
+    align: str = "i"
+    kind: str = "b"  # typtype
+    delimiter: str = ","
+    input_func: str = ""
+    output_func: str = ""
+    receive_func: str = ""
+    send_func: str = ""
+
+    @property
+    def is_array(self) -> bool:
+        return self.element_oid != 0 and self.name.startswith("_")
+
+
+def _scalar(
+    oid: int,
+    name: str,
+    length: int,
+    array_oid: int,
+    category: str,
+    by_value: bool = False,
+    align: str = "i",
+    kind: str = "b",
+    io: str | None = None,
+) -> PgType:
+    base = io or name
+    return PgType(
+        oid=oid,
+        name=name,
+        length=length,
+        array_oid=array_oid,
+        category=category,
+        by_value=by_value,
+        align=align,
+        kind=kind,
+        input_func=f"{base}in",
+        output_func=f"{base}out",
+        receive_func=f"{base}recv",
+        send_func=f"{base}send",
+    )
+
+
+_SCALARS: tuple[PgType, ...] = (
+    _scalar(16, "bool", 1, 1000, "B", True, "c", io="bool"),
+    _scalar(17, "bytea", -1, 1001, "U", io="bytea"),
+    _scalar(18, "char", 1, 1002, "Z", True, "c", io="char"),
+    _scalar(19, "name", 64, 1003, "S", align="c", io="name"),
+    _scalar(20, "int8", 8, 1016, "N", True, "d", io="int8"),
+    _scalar(21, "int2", 2, 1005, "N", True, "s", io="int2"),
+    _scalar(22, "int2vector", -1, 1006, "A", io="int2vector"),
+    _scalar(23, "int4", 4, 1007, "N", True, io="int4"),
+    _scalar(24, "regproc", 4, 1008, "N", True, io="regproc"),
+    _scalar(25, "text", -1, 1009, "S", io="text"),
+    _scalar(26, "oid", 4, 1028, "N", True, io="oid"),
+    _scalar(27, "tid", 6, 1010, "U", align="s", io="tid"),
+    _scalar(28, "xid", 4, 1011, "U", True, io="xid"),
+    _scalar(29, "cid", 4, 1012, "U", True, io="cid"),
+    _scalar(30, "oidvector", -1, 1013, "A", io="oidvector"),
+    _scalar(114, "json", -1, 199, "U", io="json"),
+    _scalar(142, "xml", -1, 143, "U", io="xml"),
+    _scalar(194, "pg_node_tree", -1, 0, "Z", io="pg_node_tree"),
+    _scalar(600, "point", 16, 1017, "G", align="d", io="point"),
+    _scalar(650, "cidr", -1, 651, "I", io="cidr"),
+    _scalar(700, "float4", 4, 1021, "N", True, io="float4"),
+    _scalar(701, "float8", 8, 1022, "N", True, "d", io="float8"),
+    _scalar(705, "unknown", -2, 0, "X", align="c", kind="p", io="unknown"),
+    _scalar(790, "money", 8, 791, "N", True, "d", io="cash"),
+    _scalar(829, "macaddr", 6, 1040, "U", io="macaddr"),
+    _scalar(869, "inet", -1, 1041, "I", io="inet"),
+    _scalar(1033, "aclitem", 12, 1034, "U", io="aclitem"),
+    _scalar(1042, "bpchar", -1, 1014, "S", io="bpchar"),
+    _scalar(1043, "varchar", -1, 1015, "S", io="varchar"),
+    _scalar(1082, "date", 4, 1182, "D", True, io="date"),
+    _scalar(1083, "time", 8, 1183, "D", True, "d", io="time"),
+    _scalar(1114, "timestamp", 8, 1115, "D", True, "d", io="timestamp"),
+    _scalar(1184, "timestamptz", 8, 1185, "D", True, "d", io="timestamptz"),
+    _scalar(1186, "interval", 16, 1187, "T", align="d", io="interval"),
+    _scalar(1266, "timetz", 12, 1270, "D", align="d", io="timetz"),
+    _scalar(1560, "bit", -1, 1561, "V", io="bit"),
+    _scalar(1562, "varbit", -1, 1563, "V", io="varbit"),
+    _scalar(1700, "numeric", -1, 1231, "N", io="numeric"),
+    _scalar(1790, "refcursor", -1, 2201, "U", io="textin"),
+    _scalar(2202, "regprocedure", 4, 2207, "N", True, io="regprocedure"),
+    _scalar(2203, "regoper", 4, 2208, "N", True, io="regoper"),
+    _scalar(2204, "regoperator", 4, 2209, "N", True, io="regoperator"),
+    _scalar(2205, "regclass", 4, 2210, "N", True, io="regclass"),
+    _scalar(2206, "regtype", 4, 2211, "N", True, io="regtype"),
+    _scalar(2249, "record", -1, 2287, "P", align="d", kind="p", io="record_"),
+    _scalar(2275, "cstring", -2, 1263, "P", align="c", kind="p", io="cstring_"),
+    _scalar(2276, "any", 4, 0, "P", True, kind="p", io="any_"),
+    _scalar(2277, "anyarray", -1, 0, "P", align="d", kind="p", io="anyarray_"),
+    _scalar(2278, "void", 4, 0, "P", True, kind="p", io="void_"),
+    _scalar(2950, "uuid", 16, 2951, "U", align="c", io="uuid_"),
+    _scalar(3220, "pg_lsn", 8, 3221, "U", True, "d", io="pg_lsn_"),
+    _scalar(3614, "tsvector", -1, 3643, "U", io="tsvector"),
+    _scalar(3802, "jsonb", -1, 3807, "U", io="jsonb_"),
+    _scalar(4089, "regnamespace", 4, 4090, "N", True, io="regnamespace"),
+    _scalar(4096, "regrole", 4, 4097, "N", True, io="regrole"),
+)
+
+
+def _array_of(element: PgType) -> PgType:
+    return PgType(
+        oid=element.array_oid,
+        name="_" + element.name,
+        length=-1,
+        array_oid=0,
+        category="A",
+        element_oid=element.oid,
+        align="d" if element.align == "d" else "i",
+        delimiter=element.delimiter,
+        input_func="array_in",
+        output_func="array_out",
+        receive_func="array_recv",
+        send_func="array_send",
+    )
+
+
+ALL_TYPES: tuple[PgType, ...] = _SCALARS + tuple(_array_of(t) for t in _SCALARS if t.array_oid)
+BY_OID: dict[int, PgType] = {t.oid: t for t in ALL_TYPES}
+BY_NAME: dict[str, PgType] = {t.name: t for t in ALL_TYPES}
+
+BOOL = BY_NAME["bool"]
+BYTEA = BY_NAME["bytea"]
+INT2 = BY_NAME["int2"]
+INT4 = BY_NAME["int4"]
+INT8 = BY_NAME["int8"]
+FLOAT4 = BY_NAME["float4"]
+FLOAT8 = BY_NAME["float8"]
+NUMERIC = BY_NAME["numeric"]
+TEXT = BY_NAME["text"]
+VARCHAR = BY_NAME["varchar"]
+NAME = BY_NAME["name"]
+OID = BY_NAME["oid"]
+CHAR = BY_NAME["char"]
+DATE = BY_NAME["date"]
+TIME = BY_NAME["time"]
+TIMESTAMP = BY_NAME["timestamp"]
+TIMESTAMPTZ = BY_NAME["timestamptz"]
+INTERVAL = BY_NAME["interval"]
+UUID = BY_NAME["uuid"]
+JSON = BY_NAME["json"]
+JSONB = BY_NAME["jsonb"]
+UNKNOWN = BY_NAME["unknown"]
+
+# Arrow field metadata key that pins a column's PostgreSQL type (the catalog emulation uses it
+# for oid, name and "char" columns whose Arrow type alone would say int8/text).
+PG_TYPE_METADATA_KEY = b"veil.pg_type_oid"
+
+# SQL spelling of a type, as format_type() prints it (without modifiers).
+SQL_NAMES: dict[str, str] = {
+    "bool": "boolean",
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "varchar": "character varying",
+    "bpchar": "character",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
+    "char": '"char"',
+    "varbit": "bit varying",
+}
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A PostgreSQL column type: the pg_type row plus atttypmod (-1 when none)."""
+
+    type: PgType
+    typmod: int = -1
+
+    @property
+    def oid(self) -> int:
+        return self.type.oid
+
+    def format(self) -> str:
+        """``format_type(oid, typmod)``: how psql's ``\\d`` shows the type."""
+        return format_type(self.type.oid, self.typmod)
+
+
+def numeric_typmod(precision: int, scale: int) -> int:
+    return ((precision << 16) | scale) + 4
+
+
+def format_type(oid: int, typmod: int = -1) -> str:
+    pg_type = BY_OID.get(oid)
+    if pg_type is None:
+        return "???"
+    if pg_type.is_array:
+        return format_type(pg_type.element_oid, typmod) + "[]"
+    name = SQL_NAMES.get(pg_type.name, pg_type.name)
+    if pg_type.name == "numeric" and typmod >= 4:
+        packed = typmod - 4
+        return f"numeric({packed >> 16},{packed & 0xFFFF})"
+    if pg_type.name in ("varchar", "bpchar") and typmod >= 4:
+        return f"{name}({typmod - 4})"
+    return name
+
+
+def _is_json_extension(arrow_type: pa.DataType) -> bool:
+    return getattr(arrow_type, "extension_name", "") in ("arrow.json", "duckdb.json")
+
+
+def column_type_for_arrow(arrow_type: pa.DataType) -> ColumnType:
+    """Map an Arrow type to the PostgreSQL column type Veil reports for it."""
+    if isinstance(arrow_type, pa.ExtensionType):
+        name = arrow_type.extension_name
+        if name in ("arrow.uuid", "duckdb.uuid"):
+            return ColumnType(UUID)
+        if _is_json_extension(arrow_type):
+            return ColumnType(JSON)
+        return column_type_for_arrow(arrow_type.storage_type)
+    t = pa.types
+    if t.is_boolean(arrow_type):
+        return ColumnType(BOOL)
+    if t.is_int8(arrow_type) or t.is_int16(arrow_type) or t.is_uint8(arrow_type):
+        return ColumnType(INT2)
+    if t.is_int32(arrow_type) or t.is_uint16(arrow_type):
+        return ColumnType(INT4)
+    if t.is_int64(arrow_type) or t.is_uint32(arrow_type):
+        return ColumnType(INT8)
+    if t.is_uint64(arrow_type):
+        return ColumnType(NUMERIC, numeric_typmod(20, 0))
+    if t.is_float16(arrow_type) or t.is_float32(arrow_type):
+        return ColumnType(FLOAT4)
+    if t.is_float64(arrow_type):
+        return ColumnType(FLOAT8)
+    if t.is_decimal(arrow_type):
+        return ColumnType(NUMERIC, numeric_typmod(arrow_type.precision, arrow_type.scale))
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or t.is_string_view(arrow_type):
+        return ColumnType(TEXT)
+    if (
+        t.is_binary(arrow_type)
+        or t.is_large_binary(arrow_type)
+        or t.is_binary_view(arrow_type)
+    ):
+        return ColumnType(BYTEA)
+    if t.is_fixed_size_binary(arrow_type):
+        return ColumnType(UUID) if arrow_type.byte_width == 16 else ColumnType(BYTEA)
+    if t.is_date(arrow_type):
+        return ColumnType(DATE)
+    if t.is_time(arrow_type):
+        return ColumnType(TIME)
+    if t.is_timestamp(arrow_type):
+        return ColumnType(TIMESTAMPTZ if arrow_type.tz is not None else TIMESTAMP)
+    if t.is_duration(arrow_type) or t.is_interval(arrow_type):
+        return ColumnType(INTERVAL)
+    if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type):
+        element = column_type_for_arrow(arrow_type.value_type)
+        if element.type.is_array or not element.type.array_oid:
+            return ColumnType(TEXT)
+        return ColumnType(BY_OID[element.type.array_oid], element.typmod)
+    if t.is_struct(arrow_type) or t.is_map(arrow_type):
+        return ColumnType(JSON)
+    if t.is_dictionary(arrow_type):
+        return column_type_for_arrow(arrow_type.value_type)
+    return ColumnType(TEXT)
+
+
+def column_type_for_field(field: pa.Field) -> ColumnType:
+    """Like :func:`column_type_for_arrow`, but a type pinned in the field's metadata wins."""
+    metadata = field.metadata or {}
+    pinned = metadata.get(PG_TYPE_METADATA_KEY)
+    if pinned is not None:
+        return ColumnType(BY_OID[int(pinned)])
+    return column_type_for_arrow(field.type)
+
+
+def pinned_field(name: str, arrow_type: pa.DataType, pg_type: PgType) -> pa.Field:
+    """An Arrow field whose PostgreSQL type is fixed regardless of the Arrow type."""
+    return pa.field(name, arrow_type, metadata={PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()})

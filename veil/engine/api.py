@@ -96,3 +96,9 @@ class EngineSession(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Shared by all connections: opens one :class:`EngineSession` per client connection."""
+
+    def open_session(self, info: SessionInfo) -> EngineSession: ...

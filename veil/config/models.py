@@ -1,0 +1,236 @@
+"""The shape of ``veil.yaml`` as pydantic models.
+
+Only this package knows YAML; everything else receives these validated, typed objects.
+Durations (``1h``, ``10m``, ``90d``) and sizes (``1GiB``) are parsed here once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?\s*$", re.IGNORECASE)
+_SIZE_BYTES = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``30``, ``"500ms"``, ``"10m"``, ``"1h"``, ``"90d"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10m, 1h or 90d")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"invalid duration {value!r}: expected a number with unit ms, s, m, h, d or w")
+    return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``1024``, ``"512MiB"``, ``"1GiB"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512MiB or 1GiB")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"invalid size {value!r}: expected a number with unit B, KiB, MiB or GiB")
+    unit = (match.group(2) or "b").lower()
+    return int(float(match.group(1)) * _SIZE_BYTES[unit])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently disable a setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(Strict):
+    cert: Path
+    key: Path
+
+
+AuthMethod = Literal["scram-sha-256", "md5", "password", "trust"]
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=6432, ge=1, le=65535)
+    database: str = "veil"
+    tls: TlsConfig | None = None
+    auth: AuthMethod = "scram-sha-256"
+    max_message_bytes: Size = 64 * 1024 * 1024
+
+
+class CacheConfig(Strict):
+    max_bytes: Size = 1024**3
+    default_latency: Duration = 3600.0
+    backend: str = "memory"
+
+
+class AuditConfig(Strict):
+    path: Path | None = None
+
+
+class SecretsConfig(Strict):
+    hash_key: str | None = None
+
+
+class PopulationTables(Strict):
+    tables: list[str]
+
+
+class PopulationSchemas(Strict):
+    schemas: list[str]
+
+
+class NamingConfig(Strict):
+    schema_: str = Field(default="<schema>", alias="schema")
+    table: str = "<tablename>"
+
+
+class SyncConfig(Strict):
+    interval: Duration = 86400.0
+    activate_new: bool = True
+
+
+class ConnectionConfig(Strict):
+    """A source system. Only the keys of its ``type`` are meaningful; the rest must be absent."""
+
+    type: Literal["duckdb", "postgres", "snowflake", "databricks"]
+    path: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    user: str | None = None
+    password: str | None = None
+    sslmode: str | None = None
+    population: Literal["all"] | PopulationSchemas | PopulationTables = "all"
+    naming: NamingConfig = NamingConfig()
+    latency: Duration | None = None
+    sync: SyncConfig = SyncConfig()
+
+    @model_validator(mode="after")
+    def _required_keys(self) -> ConnectionConfig:
+        if self.type == "duckdb" and self.path is None:
+            raise ValueError("a duckdb connection needs `path` (the database file)")
+        if self.type == "postgres" and not (self.host and self.database):
+            raise ValueError("a postgres connection needs `host` and `database`")
+        return self
+
+
+class TableConfig(Strict):
+    latency: Duration | None = None
+    event_time: str | None = None
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+    table_tags: list[str] = Field(default_factory=list)
+
+
+class UserConfig(Strict):
+    password: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, list[str]] = Field(default_factory=dict)
+    admin: bool = False
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _verifier_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("SCRAM-SHA-256$") or (value.startswith("md5") and len(value) == 35):
+            return value
+        raise ValueError(
+            "password must be a SCRAM-SHA-256 verifier (run `veil passwd`) or an md5 hash, "
+            "never plain text"
+        )
+
+
+class Principals(Strict):
+    """Selects users by name, group or attribute (any match selects)."""
+
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        return value
+
+
+class Subscription(Strict):
+    tables: list[str] = Field(default_factory=lambda: ["*"])
+    table_tags: list[str] = Field(default_factory=list)
+    allow: Principals | Literal["everyone"] = "everyone"
+
+
+class PolicyConfig(Strict):
+    """One policy. The policy engine issue adds mask/row_filter/time_window; they are accepted
+    here as raw mappings so configs written for it validate, and enforced there."""
+
+    name: str
+    subscription: Subscription | None = None
+    mask: dict[str, Any] | None = None
+    row_filter: dict[str, Any] | None = None
+    time_window: dict[str, Any] | None = None
+    minimize: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PolicyConfig:
+        kinds = [
+            k
+            for k in ("subscription", "mask", "row_filter", "time_window", "minimize")
+            if getattr(self, k) is not None
+        ]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a policy needs exactly one of subscription, mask, row_filter, time_window, minimize"
+            )
+        return self
+
+
+class VeilConfig(Strict):
+    server: ServerConfig = ServerConfig()
+    state_dir: Path = Path(".veil")
+    cache: CacheConfig = CacheConfig()
+    audit: AuditConfig = AuditConfig()
+    secrets: SecretsConfig = SecretsConfig()
+    connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
+    tables: dict[str, TableConfig] = Field(default_factory=dict)
+    users: dict[str, UserConfig] = Field(default_factory=dict)
+    policies: list[PolicyConfig] = Field(default_factory=list)
+
+    @field_validator("connections")
+    @classmethod
+    def _connection_names(cls, value: dict[str, ConnectionConfig]) -> dict[str, ConnectionConfig]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"connection name {name!r} must be an identifier")
+        return value

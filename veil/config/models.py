@@ -75,6 +75,7 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=6432, ge=1, le=65535)
     database: str = "veil"
+    search_path: str = '"$user", public'
     tls: TlsConfig | None = None
     auth: AuthMethod = "scram-sha-256"
     max_message_bytes: Size = 64 * 1024 * 1024
@@ -192,8 +193,8 @@ class Subscription(Strict):
 
 
 class PolicyConfig(Strict):
-    """One policy. The policy engine issue adds mask/row_filter/time_window; they are accepted
-    here as raw mappings so configs written for it validate, and enforced there."""
+    """One policy. Only subscriptions are enforced so far; any other kind is rejected at load
+    time rather than silently ignored."""
 
     name: str
     subscription: Subscription | None = None
@@ -213,6 +214,9 @@ class PolicyConfig(Strict):
             raise ValueError(
                 "a policy needs exactly one of subscription, mask, row_filter, time_window, minimize"
             )
+        if kinds[0] != "subscription":
+            # Fail closed: a policy Veil cannot enforce yet must stop the config, not be ignored.
+            raise ValueError(f"{kinds[0]} policies are not supported by this version of Veil")
         return self
 
 

@@ -1,0 +1,54 @@
+"""The one small interface every source system implements.
+
+A source lists its tables (with Arrow column types), runs SQL in its own dialect and streams the
+result as Arrow record batches, and names the *connection key* that decides whether two tables can
+be joined remotely (same key) or must be joined locally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from veil.catalog.model import Column
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table as the source names it."""
+
+    database: str | None
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+
+
+class SourceCursor(Protocol):
+    """One running query; ``interrupt`` may be called from another thread."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> pa.RecordBatchReader: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Source(Protocol):
+    name: str
+    dialect: str
+
+    @property
+    def connection_key(self) -> tuple[object, ...]: ...
+
+    def list_tables(self) -> list[SourceTable]: ...
+
+    def cursor(self) -> SourceCursor: ...
+
+    def check(self) -> None:
+        """Raise a :class:`veil.errors.VeilError` with an actionable message if unreachable."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,142 @@
+"""DuckDB files: the embedded default source, opened read-only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from veil.catalog.model import Column
+from veil.catalog.sources.base import SourceTable
+from veil.errors import VeilError
+
+BATCH_ROWS = 65536
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class DuckDBCursor:
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> pa.RecordBatchReader:
+        relation = self._connection.sql(sql, params=list(params) if params else None)
+        if relation is None:
+            return pa.RecordBatchReader.from_batches(pa.schema([]), [])
+        return relation.to_arrow_reader(BATCH_ROWS)
+
+    def interrupt(self) -> None:
+        self._connection.interrupt()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class DuckDBSource:
+    """A DuckDB database file, read-only; each query runs on its own cursor (thread-safe)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def connection_key(self) -> tuple[object, ...]:
+        return ("duckdb", str(self.path.resolve()))
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._connection is None:
+                if not self.path.exists():
+                    raise VeilError(
+                        "08006", f'connection "{self.name}": DuckDB file {self.path} does not exist'
+                    )
+                try:
+                    self._connection = duckdb.connect(
+                        str(self.path),
+                        read_only=True,
+                        config={"enable_external_access": False},
+                    )
+                except duckdb.Error as exc:
+                    raise VeilError(
+                        "08006", f'connection "{self.name}": cannot open {self.path}: {exc}'
+                    ) from None
+            return self._connection
+
+    def cursor(self) -> DuckDBCursor:
+        return DuckDBCursor(self._connect().cursor())
+
+    def check(self) -> None:
+        self.cursor().execute("SELECT 1").read_all()
+
+    def list_tables(self) -> list[SourceTable]:
+        connection = self._connect().cursor()
+        try:
+            rows = connection.execute(
+                "SELECT table_catalog, table_schema, table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database() "
+                "ORDER BY table_schema, table_name"
+            ).fetchall()
+            tables = []
+            for database, schema, name in rows:
+                arrow_schema = (
+                    connection.sql(f"SELECT * FROM {_quote(schema)}.{_quote(name)} LIMIT 0")
+                    .to_arrow_table()
+                    .schema
+                )
+                columns = tuple(Column(f.name, f.type, f.nullable) for f in arrow_schema)
+                tables.append(SourceTable(database, schema, name, columns))
+            return tables
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def map_duckdb_error(exc: BaseException) -> VeilError:
+    """Translate a DuckDB exception into the PostgreSQL error a client expects."""
+    # Only the first line: DuckDB appends "Did you mean ..." hints naming other objects.
+    message = str(exc).split("\n", 1)[0].strip()
+    for prefix in ("Binder Error: ", "Catalog Error: ", "Parser Error: ", "Conversion Error: ",
+                   "Invalid Input Error: ", "Out of Range Error: ", "Not implemented Error: ",
+                   "Permission Error: ", "INTERRUPT Error: ", "Interrupt Error: "):
+        message = message.removeprefix(prefix)
+    if isinstance(exc, duckdb.InterruptException):
+        return VeilError("57014", "canceling statement due to user request")
+    if isinstance(exc, duckdb.BinderException):
+        if "not found" in message and "column" in message.lower():
+            return VeilError("42703", message)
+        if "No function matches" in message:
+            return VeilError("42883", message)
+        return VeilError("42803" if "GROUP BY" in message else "42601", message)
+    if isinstance(exc, duckdb.CatalogException):
+        if "Function" in message or "function" in message:
+            return VeilError("42883", message)
+        return VeilError("42P01", message)
+    if isinstance(exc, duckdb.ParserException):
+        return VeilError("42601", message)
+    if isinstance(exc, duckdb.ConversionException):
+        return VeilError("22P02", message)
+    if isinstance(exc, duckdb.OutOfRangeException):
+        return VeilError("22003", message)
+    if isinstance(exc, duckdb.InvalidInputException):
+        return VeilError("22023", message)
+    if isinstance(exc, duckdb.NotImplementedException):
+        return VeilError("0A000", message)
+    if isinstance(exc, duckdb.PermissionException):
+        return VeilError("42501", message)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return VeilError("53200", message)
+    return VeilError("XX000", message)

@@ -1,0 +1,153 @@
+"""The ``veil`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from veil.config import VeilConfig, load_config
+from veil.errors import ConfigError, VeilError
+
+console = Console(stderr=True)
+
+
+def _load(path: str) -> VeilConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]Invalid configuration[/red] {path}:")
+        for where, message in exc.problems:
+            console.print(f"  {where}: {message}")
+        raise SystemExit(2) from None
+
+
+def _run_server(config: VeilConfig, host: str | None, port: int | None, banner: str | None = None) -> None:
+    from veil.engine.engine import QueryEngine
+    from veil.proxy.server import VeilServer
+
+    server_config = config.server.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    )
+    config = config.model_copy(update={"server": server_config})
+    engine = QueryEngine(config)
+    for name, error in engine.catalog.errors.items():
+        console.print(f"[yellow]connection {name} unavailable:[/yellow] {error.message}")
+
+    async def main() -> None:
+        server = VeilServer(config, engine)
+        await server.start()
+        console.print(
+            f"Veil listening on {server_config.host}:{server.bound_port} "
+            f"({len(engine.catalog.snapshot)} tables from {len(engine.catalog.sources)} connections)"
+        )
+        if banner:
+            console.print(banner.format(port=server.bound_port))
+        try:
+            await server.serve_forever()
+        finally:
+            await server.close()
+            engine.close()
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug information.")
+def main(verbose: bool) -> None:
+    """Veil: a PostgreSQL-speaking SQL proxy that enforces data policies."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default from config: 6432).")
+def serve(config_path: str, host: str | None, port: int | None) -> None:
+    """Run the proxy."""
+    _run_server(_load(config_path), host, port)
+
+
+@main.command()
+@click.option("--dir", "directory", default="veil-demo", type=click.Path(file_okay=False), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6432, type=int, show_default=True)
+@click.option("--transactions", default=1_000_000, type=int, show_default=True)
+def demo(directory: str, host: str, port: int, transactions: int) -> None:
+    """Create a demo DuckDB warehouse and config, then serve it."""
+    from veil.demo import DEMO_USERS, write_demo
+
+    with console.status("Generating demo data (customers, transactions)..."):
+        files = write_demo(Path(directory), host=host, port=port, transactions=transactions)
+    console.print(f"Wrote {files.database} and {files.config}")
+    users = ", ".join(f"{name} (password {name})" for name in DEMO_USERS)
+    banner = (
+        f"Demo users: {users}\n"
+        f'Connect with:  psql "postgresql://alice:alice@{host}:{{port}}/veil"'
+    )
+    _run_server(_load(str(files.config)), host, port, banner)
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+def check(config_path: str) -> None:
+    """Validate the config and test every connection."""
+    from veil.catalog.registry import open_source
+
+    config = _load(config_path)
+    table = RichTable("connection", "type", "status")
+    failed = False
+    for name, connection in config.connections.items():
+        try:
+            source = open_source(name, connection)
+            source.check()
+            count = len(source.list_tables())
+            source.close()
+            table.add_row(name, connection.type, f"[green]ok[/green] ({count} tables)")
+        except VeilError as exc:
+            failed = True
+            table.add_row(name, connection.type, f"[red]{exc.message}[/red]")
+    Console().print(table)
+    if failed:
+        raise SystemExit(1)
+    console.print(f"[green]{config_path} is valid[/green]")
+
+
+@main.command()
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def passwd(password_stdin: bool) -> None:
+    """Print a SCRAM-SHA-256 verifier to paste into the config."""
+    from veil.proxy.auth import make_scram_verifier
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            console.print("[red]Passwords do not match[/red]")
+            raise SystemExit(1)
+    if not password:
+        console.print("[red]Empty password[/red]")
+        raise SystemExit(1)
+    click.echo(make_scram_verifier(password))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The query engine shared by all sessions: catalog, per-user views of it, plan caches."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+from cachetools import LRUCache
+
+from veil.catalog.model import CatalogSnapshot
+from veil.catalog.registry import Catalog, build_catalog
+from veil.config.models import VeilConfig
+from veil.engine.api import SessionInfo
+from veil.engine.planner import SourcePlan
+from veil.engine.policy.principals import User
+from veil.engine.policy.subscription import visible_tables
+
+
+@dataclass(frozen=True)
+class CachedPlan:
+    plan: SourcePlan
+    schema: pa.Schema
+
+
+class QueryEngine:
+    """Implements :class:`veil.engine.api.Engine`: one per server, shared by every session."""
+
+    def __init__(self, config: VeilConfig, catalog: Catalog | None = None) -> None:
+        self.config = config
+        self.catalog = catalog if catalog is not None else build_catalog(config)
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, CatalogSnapshot] = {}
+        self._local_engines: LRUCache = LRUCache(maxsize=64)
+        self.plans: LRUCache = LRUCache(maxsize=4096)
+
+    def user(self, name: str) -> User:
+        return User.from_config(name, self.config.users.get(name))
+
+    def snapshot_for(self, user: User) -> CatalogSnapshot:
+        """The tables this user is subscribed to (cached per user and catalog version)."""
+        with self._lock:
+            snapshot = self._snapshots.get(user.name)
+            if snapshot is None or snapshot.version != self.catalog.snapshot.version:
+                table_tags = {key: cfg.table_tags for key, cfg in self.config.tables.items()}
+                snapshot = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
+                self._snapshots[user.name] = snapshot
+            return snapshot
+
+    def local_engine_for(self, snapshot: CatalogSnapshot):
+        """The pg_catalog emulation for one visible set of tables (shared by users who see the same)."""
+        from veil.engine.pgcatalog import LocalEngine
+
+        key = (snapshot.version, tuple(t.oid for t in snapshot))
+        with self._lock:
+            local = self._local_engines.get(key)
+            if local is None:
+                local = LocalEngine(
+                    snapshot, database=self.config.server.database, users=sorted(self.config.users)
+                )
+                self._local_engines[key] = local
+            return local
+
+    def session_overrides(self) -> dict[str, str]:
+        return {"search_path": self.config.server.search_path}
+
+    def open_session(self, info: SessionInfo):
+        from veil.engine.session import Session
+
+        return Session(self, info)
+
+    def close(self) -> None:
+        for source in self.catalog.sources.values():
+            source.close()
+
+
+def plan_cache_key(
+    snapshot: CatalogSnapshot, search_path: Sequence[str], sql: str, param_oids: Sequence[int]
+) -> tuple[object, ...]:
+    return (snapshot.version, id(snapshot), tuple(search_path), sql, tuple(param_oids))

@@ -1,0 +1,115 @@
+"""Parameter types for ``$n`` placeholders, inferred the way PostgreSQL does.
+
+Drivers such as asyncpg enforce the types the server reports in ParameterDescription, so a
+parameter compared with a ``bigint`` column must be reported as ``int8``, one inside a cast takes
+the cast's type, ``LIMIT $1`` is ``int8``, and a bare ``$1`` is ``text``. A type the client
+declared in Parse always wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from veil import pgtypes
+from veil.pgtypes import ColumnType, PgType
+
+_DTYPE_TO_PG: dict[exp.DType, PgType] = {
+    exp.DType.BOOLEAN: pgtypes.BOOL,
+    exp.DType.SMALLINT: pgtypes.INT2,
+    exp.DType.TINYINT: pgtypes.INT2,
+    exp.DType.INT: pgtypes.INT4,
+    exp.DType.BIGINT: pgtypes.INT8,
+    exp.DType.FLOAT: pgtypes.FLOAT4,
+    exp.DType.DOUBLE: pgtypes.FLOAT8,
+    exp.DType.DECIMAL: pgtypes.NUMERIC,
+    exp.DType.TEXT: pgtypes.TEXT,
+    exp.DType.VARCHAR: pgtypes.VARCHAR,
+    exp.DType.CHAR: pgtypes.BY_NAME["bpchar"],
+    exp.DType.NAME: pgtypes.NAME,
+    exp.DType.BINARY: pgtypes.BYTEA,
+    exp.DType.VARBINARY: pgtypes.BYTEA,
+    exp.DType.DATE: pgtypes.DATE,
+    exp.DType.TIME: pgtypes.TIME,
+    exp.DType.TIMESTAMP: pgtypes.TIMESTAMP,
+    exp.DType.TIMESTAMPTZ: pgtypes.TIMESTAMPTZ,
+    exp.DType.INTERVAL: pgtypes.INTERVAL,
+    exp.DType.UUID: pgtypes.UUID,
+    exp.DType.JSON: pgtypes.JSON,
+    exp.DType.JSONB: pgtypes.JSONB,
+}
+
+_BY_SQL_NAME: dict[str, PgType] = {
+    "oid": pgtypes.OID,
+    "regclass": pgtypes.BY_NAME["regclass"],
+    "regtype": pgtypes.BY_NAME["regtype"],
+    "regproc": pgtypes.BY_NAME["regproc"],
+    "regnamespace": pgtypes.BY_NAME["regnamespace"],
+    "name": pgtypes.NAME,
+    '"char"': pgtypes.CHAR,
+}
+
+_COMPARISONS = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.NullSafeEQ,
+    exp.NullSafeNEQ, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
+)
+
+ColumnTypeResolver = Callable[[exp.Column], ColumnType | None]
+
+
+def pg_type_for_datatype(datatype: exp.DataType) -> PgType | None:
+    """The PostgreSQL type a sqlglot DataType names, or None if it is not a core type."""
+    if datatype.this == exp.DType.ARRAY and datatype.expressions:
+        element = pg_type_for_datatype(datatype.expressions[0])
+        return pgtypes.BY_OID.get(element.array_oid) if element and element.array_oid else None
+    found = _DTYPE_TO_PG.get(datatype.this)
+    if found is not None:
+        return found
+    return _BY_SQL_NAME.get(datatype.sql("postgres").lower())
+
+
+def placeholder_count(statement: exp.Expression) -> int:
+    numbers = [int(p.this.name) for p in statement.find_all(exp.Parameter) if p.this.name.isdigit()]
+    return max(numbers, default=0)
+
+
+def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
+    parent = parameter.parent
+    if isinstance(parent, exp.Cast):
+        return pg_type_for_datatype(parent.to)
+    if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
+        return pgtypes.INT8
+    other: exp.Expression | None = None
+    if isinstance(parent, _COMPARISONS):
+        other = parent.expression if parent.this is parameter else parent.this
+    elif isinstance(parent, exp.In) or isinstance(parent, exp.Between):
+        other = parent.this
+    elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
+        other = parent.parent.this
+    if isinstance(other, exp.Column):
+        found = column_type(other)
+        return found.type if found else None
+    if isinstance(other, exp.Cast):
+        return pg_type_for_datatype(other.to)
+    return None
+
+
+def infer_param_oids(
+    statement: exp.Expression,
+    declared: Sequence[int],
+    column_type: ColumnTypeResolver,
+) -> list[int]:
+    """One OID per placeholder ``$1..$n``: the client's where non-zero, else inferred."""
+    count = max(placeholder_count(statement), len(declared))
+    oids = [declared[i] if i < len(declared) else 0 for i in range(count)]
+    for parameter in statement.find_all(exp.Parameter):
+        if not parameter.this.name.isdigit():
+            continue
+        index = int(parameter.this.name) - 1
+        if oids[index]:
+            continue
+        inferred = _from_context(parameter, column_type)
+        if inferred is not None:
+            oids[index] = inferred.oid
+    return [oid or pgtypes.TEXT.oid for oid in oids]

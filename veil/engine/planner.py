@@ -1,0 +1,164 @@
+"""Resolve a query's table references and plan where it runs.
+
+Every table reference is one of: a CTE defined in the statement, an emulated catalog relation
+(``pg_catalog``/``information_schema``), a table function, or a user table the caller may see. A
+name that is none of these fails with 42P01 exactly as if the table did not exist, so a user learns
+nothing about tables they are not subscribed to. Statements without user tables run on the local
+engine; statements whose user tables all live on one source are rewritten to the source's names and
+transpiled to its dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from veil.catalog.model import CatalogSnapshot, Table
+from veil.engine.params import infer_param_oids
+from veil.engine.safety import check_functions
+from veil.errors import FeatureNotSupported, UndefinedTable
+from veil.pgtypes import ColumnType
+
+CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
+def identifier_name(identifier: exp.Expression | None) -> str:
+    """PostgreSQL folds unquoted identifiers to lower case; quoted ones keep their case."""
+    if not isinstance(identifier, exp.Identifier):
+        return identifier.name if identifier is not None else ""
+    return identifier.this if identifier.quoted else identifier.this.lower()
+
+
+@dataclass(frozen=True)
+class TableReference:
+    node: exp.Table
+    table: Table
+
+
+@dataclass(frozen=True)
+class Analysis:
+    user_tables: tuple[TableReference, ...]
+    reads_catalog: bool
+
+
+def _cte_names(statement: exp.Expression) -> set[str]:
+    return {identifier_name(cte.args.get("alias").this) for cte in statement.find_all(exp.CTE) if cte.args.get("alias")}
+
+
+def analyze(
+    statement: exp.Expression,
+    snapshot: CatalogSnapshot,
+    search_path: Sequence[str],
+    catalog_relations: frozenset[str],
+) -> Analysis:
+    """Classify every table reference; unknown relations raise 42P01."""
+    check_functions(statement)
+    ctes = _cte_names(statement)
+    user_tables: list[TableReference] = []
+    reads_catalog = False
+    for node in statement.find_all(exp.Table):
+        if not isinstance(node.this, exp.Identifier):
+            continue  # a table function such as generate_series(...)
+        name = identifier_name(node.this)
+        schema = identifier_name(node.args.get("db")) if node.args.get("db") else None
+        database = identifier_name(node.args.get("catalog")) if node.args.get("catalog") else None
+        if database is not None and database != "veil":
+            raise FeatureNotSupported(f"cross-database references are not implemented: {node.sql('postgres')}")
+        if schema is None and name in ctes:
+            continue
+        if schema in CATALOG_SCHEMAS:
+            reads_catalog = True
+            continue
+        table = snapshot.lookup(schema, name) if schema else snapshot.find(name, search_path)
+        if table is not None:
+            user_tables.append(TableReference(node, table))
+            continue
+        if schema is None and name in catalog_relations:
+            reads_catalog = True
+            continue
+        raise UndefinedTable(f"{schema}.{name}" if schema else name)
+    return Analysis(tuple(user_tables), reads_catalog)
+
+
+def column_type_resolver(references: Sequence[TableReference]):
+    """Find a column's type among the statement's user tables (for parameter inference)."""
+    by_alias: dict[str, Table] = {}
+    for ref in references:
+        by_alias[ref.node.alias_or_name.lower()] = ref.table
+        by_alias[ref.table.name] = ref.table
+
+    def resolve(column: exp.Column) -> ColumnType | None:
+        name = identifier_name(column.this)
+        qualifier = column.table.lower() if column.table else None
+        candidates = [by_alias[qualifier]] if qualifier in by_alias else list(by_alias.values())
+        for table in candidates:
+            found = table.column(name)
+            if found is not None:
+                return found.pg_type
+        return None
+
+    return resolve
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """A statement that runs entirely on one source."""
+
+    connection: str
+    sql: str
+    tables: tuple[Table, ...]
+    param_oids: tuple[int, ...]
+
+
+def _quoted(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=True)
+
+
+def plan_single_source(
+    statement: exp.Expression,
+    analysis: Analysis,
+    declared_param_oids: Sequence[int],
+    dialect: str,
+) -> SourcePlan:
+    """Rewrite user table names to the source's names and transpile to its dialect."""
+    connections = {ref.table.connection for ref in analysis.user_tables}
+    if len(connections) > 1:
+        raise FeatureNotSupported("joining tables from different connections is not implemented yet")
+    if analysis.reads_catalog:
+        raise FeatureNotSupported("a query cannot combine catalog relations and data tables")
+    param_oids = infer_param_oids(
+        statement, declared_param_oids, column_type_resolver(analysis.user_tables)
+    )
+    rewritten = statement.copy()
+    originals = {id(ref.node): ref for ref in analysis.user_tables}
+    replacements = {}
+    for node, copy in zip(statement.find_all(exp.Table), rewritten.find_all(exp.Table)):
+        ref = originals.get(id(node))
+        if ref is not None:
+            replacements[id(copy)] = ref
+    # Without an alias the source table is aliased by its Veil name, so `orders.id` and
+    # `sales.orders.id` keep resolving once the schema qualifier is dropped.
+    qualified_names = {
+        (ref.table.schema, ref.table.name)
+        for copy in rewritten.find_all(exp.Table)
+        if (ref := replacements.get(id(copy))) is not None and copy.args.get("alias") is None
+    }
+    for column in rewritten.find_all(exp.Column):
+        db = column.args.get("db")
+        if db is not None and (identifier_name(db), identifier_name(column.args.get("table"))) in qualified_names:
+            column.set("db", None)
+    for copy in list(rewritten.find_all(exp.Table)):
+        ref = replacements.get(id(copy))
+        if ref is not None:
+            new = exp.Table(this=_quoted(ref.table.source_name), db=_quoted(ref.table.source_schema))
+            new.set("alias", copy.args.get("alias") or exp.TableAlias(this=_quoted(ref.table.name)))
+            copy.replace(new)
+    sql = rewritten.sql(dialect=dialect)
+    return SourcePlan(
+        connection=next(iter(connections)),
+        sql=sql,
+        tables=tuple(ref.table for ref in analysis.user_tables),
+        param_oids=tuple(param_oids),
+    )

@@ -1,0 +1,1 @@
+"""Data policies: who sees which tables (subscription) and, later, masks and row filters."""

@@ -1,0 +1,268 @@
+"""One client connection's engine state: settings, transaction block, running statement."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from veil.catalog.sources.duckdb import map_duckdb_error
+from veil.engine import statements
+from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
+from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
+from veil.engine.planner import SourcePlan, analyze, plan_single_source
+from veil.engine.results import ReaderStream, RowsStream, first_batch
+from veil.engine.settings import Settings
+from veil.engine.statements import Kind, Statement
+from veil.errors import InFailedTransaction, QueryCanceled, VeilError
+
+
+@dataclass
+class LocalPlan:
+    """A statement answered by the local engine (catalog emulation, table-less queries)."""
+
+    query: object
+    param_oids: tuple[int, ...]
+
+
+@dataclass
+class Plan:
+    statement: Statement
+    catalog_version: int
+    query: SourcePlan | LocalPlan | None = None
+    schema: pa.Schema | None = None
+
+
+def _text_schema(*names: str) -> pa.Schema:
+    return pa.schema([pa.field(name, pa.string()) for name in names])
+
+
+def _describable(schema: pa.Schema) -> pa.Schema:
+    """Columns whose type is unknown until run (``SELECT $1``) are described as text."""
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
+    return pa.schema(fields)
+
+
+class Session:
+    """Implements :class:`veil.engine.api.EngineSession`."""
+
+    def __init__(self, engine: QueryEngine, info: SessionInfo) -> None:
+        self.engine = engine
+        self.info = info
+        self.user = engine.user(info.user)
+        self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
+        self.backend_pid = os.getpid()
+        self._status = "I"
+        self._running = None
+        self._canceled = False
+
+    # -- contract -------------------------------------------------------------------------
+    @property
+    def transaction_status(self) -> str:
+        return self._status
+
+    def split(self, sql: str) -> list[str]:
+        return statements.split(sql)
+
+    def mark_failed(self) -> None:
+        if self._status == "T":
+            self._status = "E"
+
+    def pending_parameter_status(self) -> dict[str, str]:
+        return self.settings.take_reported_changes()
+
+    def cancel(self) -> None:
+        self._canceled = True
+        running = self._running
+        if running is not None:
+            running.interrupt()
+
+    async def close(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.interrupt()
+
+    async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
+        statement = statements.classify(sql)
+        plan = await self._plan(statement, param_oids)
+        return PreparedStatement(
+            sql=sql,
+            param_oids=list(self._param_oids(plan, param_oids)),
+            schema=self._schema(plan),
+            command=statement.tag,
+            plan=plan,
+        )
+
+    async def execute(self, prepared: PreparedStatement, params: Sequence[object | None]) -> ResultStream:
+        plan: Plan = prepared.plan  # type: ignore[assignment]
+        statement = plan.statement
+        if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
+            raise InFailedTransaction()
+        if statement.kind in (Kind.QUERY, Kind.EXPLAIN):
+            if plan.catalog_version != self.engine.catalog.snapshot.version:
+                plan = await self._plan(statement, prepared.param_oids)
+                if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
+                    raise VeilError("0A000", "cached plan must not change result type")
+                prepared.plan = plan
+            if statement.kind == Kind.EXPLAIN:
+                return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
+            return await self._run(plan, prepared.schema, params)
+        return self._utility(statement)
+
+    # -- planning -------------------------------------------------------------------------
+    def _search_path(self) -> tuple[str, ...]:
+        return self.settings.search_path(self.user.name)
+
+    async def _plan(self, statement: Statement, param_oids: Sequence[int]) -> Plan:
+        version = self.engine.catalog.snapshot.version
+        if statement.ast is None:
+            return Plan(statement, version)
+        snapshot = self.engine.snapshot_for(self.user)
+        search_path = self._search_path()
+        key = plan_cache_key(snapshot, search_path, statement.sql, param_oids)
+        cached: CachedPlan | None = self.engine.plans.get(key)
+        if cached is not None:
+            return Plan(statement, version, cached.plan, cached.schema)
+        local = self.engine.local_engine_for(snapshot)
+        analysis = analyze(statement.ast, snapshot, search_path, local.catalog_relations)
+        if not analysis.user_tables:
+            return await self._plan_local(local, statement, param_oids)
+        source = self.engine.catalog.sources[analysis.user_tables[0].table.connection]
+        source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect)
+        schema = await asyncio.to_thread(self._describe_source, source_plan)
+        self.engine.plans[key] = CachedPlan(source_plan, schema)
+        return Plan(statement, version, source_plan, schema)
+
+    async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
+        query = local.compile(statement.ast, self._local_context())
+        oids = tuple(local.infer_param_types(statement.ast, param_oids))
+        schema = await asyncio.to_thread(local.describe, query, len(oids))
+        version = self.engine.catalog.snapshot.version
+        return Plan(statement, version, LocalPlan(query, oids), _describable(schema))
+
+    def _local_context(self):
+        from veil.engine.pgcatalog import LocalContext
+
+        return LocalContext(
+            user=self.user.name,
+            database=self.engine.config.server.database,
+            search_path=self._search_path(),
+            settings=dict(self.settings.values),
+            backend_pid=self.backend_pid,
+            is_superuser=self.user.admin,
+        )
+
+    def _describe_source(self, plan: SourcePlan) -> pa.Schema:
+        source = self.engine.catalog.sources[plan.connection]
+        cursor = source.cursor()
+        try:
+            described = f"SELECT * FROM ({plan.sql}) AS veil_describe LIMIT 0"
+            reader = cursor.execute(described, [None] * len(plan.param_oids))
+            return _describable(reader.schema)
+        except VeilError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+            raise map_duckdb_error(exc) from None
+        finally:
+            cursor.close()
+
+    def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
+        if isinstance(plan.query, (SourcePlan, LocalPlan)):
+            return plan.query.param_oids
+        return tuple(declared)
+
+    def _schema(self, plan: Plan) -> pa.Schema | None:
+        statement = plan.statement
+        if statement.kind == Kind.SHOW:
+            if statement.name == "all":
+                return _text_schema("name", "setting", "description")
+            return _text_schema(statement.name or "")
+        if statement.kind == Kind.EXPLAIN:
+            return _text_schema("QUERY PLAN")
+        return plan.schema
+
+    # -- execution ------------------------------------------------------------------------
+    async def _run(self, plan: Plan, schema: pa.Schema | None, params: Sequence[object | None]) -> ResultStream:
+        assert schema is not None
+        self._canceled = False
+        if isinstance(plan.query, LocalPlan):
+            local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
+            query = plan.query.query
+            reader = await asyncio.to_thread(local.execute, query, list(params))
+            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
+        assert isinstance(plan.query, SourcePlan)
+        source = self.engine.catalog.sources[plan.query.connection]
+        cursor = source.cursor()
+        self._running = cursor
+        sql = plan.query.sql
+
+        def start() -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
+            reader = cursor.execute(sql, list(params))
+            return reader, first_batch(reader)
+
+        def finished() -> None:
+            if self._running is cursor:
+                self._running = None
+            cursor.close()
+
+        try:
+            reader, first = await asyncio.to_thread(start)
+        except VeilError:
+            finished()
+            raise
+        except Exception as exc:  # noqa: BLE001
+            finished()
+            if self._canceled:
+                raise QueryCanceled() from None
+            raise map_duckdb_error(exc) from None
+        return ReaderStream(schema, reader, first, finished, map_duckdb_error)
+
+    def _explain(self, plan: Plan) -> pa.RecordBatch:
+        if isinstance(plan.query, SourcePlan):
+            lines = [f"Veil pushdown to connection {plan.query.connection}", f"  SQL: {plan.query.sql}"]
+        else:
+            lines = ["Veil local engine (catalog emulation)"]
+        return pa.RecordBatch.from_pydict({"QUERY PLAN": lines}, schema=_text_schema("QUERY PLAN"))
+
+    def _utility(self, statement: Statement) -> ResultStream:
+        kind = statement.kind
+        if kind == Kind.SET:
+            assert statement.name is not None
+            self.settings.set(statement.name, statement.value, local=statement.is_local)
+        elif kind == Kind.RESET:
+            if statement.name == "all":
+                self.settings.reset_all()
+            else:
+                assert statement.name is not None
+                self.settings.set(statement.name, None)
+        elif kind == Kind.SHOW:
+            return self._show(statement)
+        elif kind == Kind.BEGIN:
+            if self._status == "I":
+                self._status = "T"
+        elif kind in (Kind.COMMIT, Kind.ROLLBACK):
+            failed = self._status == "E"
+            self._status = "I"
+            self.settings.end_transaction()
+            if kind == Kind.COMMIT and failed:
+                return RowsStream(None, tag="ROLLBACK")
+        elif kind == Kind.ROLLBACK_TO:
+            if self._status == "E":
+                self._status = "T"
+        return RowsStream(None, tag=statement.tag)
+
+    def _show(self, statement: Statement) -> ResultStream:
+        if statement.name == "all":
+            rows = self.settings.show_all()
+            schema = _text_schema("name", "setting", "description")
+            batch = pa.RecordBatch.from_arrays(
+                [pa.array([r[i] for r in rows], pa.string()) for i in range(3)], schema=schema
+            )
+            return RowsStream(schema, [batch], "SHOW")
+        assert statement.name is not None
+        value = self.settings.get(statement.name)
+        schema = _text_schema(statement.name)
+        return RowsStream(schema, [pa.RecordBatch.from_arrays([pa.array([value], pa.string())], schema=schema)], "SHOW")

@@ -1,0 +1,452 @@
+"""One client connection: startup, authentication, then the simple and extended query loops.
+
+Errors in a statement become an ErrorResponse and the session goes on; in the extended
+protocol every message up to the next Sync is then skipped. Only protocol violations, failed
+authentication and lost sockets end a connection, and only that one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from veil.config.models import VeilConfig
+from veil.engine.api import Engine, EngineSession, PreparedStatement, SessionInfo
+from veil.errors import QueryCanceled, VeilError
+from veil.proxy import codec, messages
+from veil.proxy.auth import AuthConversation, AuthRequest, authenticate
+from veil.proxy.cancel import CancelRegistry
+from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
+from veil.proxy.portal import EMPTY_STATEMENT, Portal, expand_formats
+from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
+
+log = logging.getLogger("veil.proxy")
+
+STARTUP_TIMEOUT = 60.0
+_INTERNAL = "internal error in Veil; the server log has the details"
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs from the server that accepted it."""
+
+    engine: Engine
+    cancels: CancelRegistry
+
+    def current_config(self) -> VeilConfig: ...
+
+    def tls(self) -> tuple[ssl.SSLContext | None, str | None]:
+        """The TLS context (``None`` when not configured) and the certificate's PEM text."""
+        ...
+
+
+class Connection:
+    """The protocol state machine of one client connection."""
+
+    def __init__(
+        self, host: ConnectionHost, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.host = host
+        self.config = host.current_config()
+        self.stream = writer
+        self.reader = MessageReader(reader, self.config.server.max_message_bytes)
+        self.out = MessageWriter(writer)
+        self.session: EngineSession | None = None
+        self.pid = 0
+        self.timezone = "UTC"
+        self.statements: dict[str, PreparedStatement] = {}
+        self.portals: dict[str, Portal] = {}
+        self._skipping = False
+        self._running = False
+        self._cancel_requested = False
+        self._handlers: dict[int, Callable[[bytes], Awaitable[None]]] = {
+            messages.PARSE: self._parse,
+            messages.BIND: self._bind,
+            messages.DESCRIBE: self._describe,
+            messages.EXECUTE: self._execute,
+            messages.CLOSE: self._close,
+            messages.SYNC: self._sync,
+            messages.FLUSH: self._flush,
+            messages.QUERY: self._query,
+            messages.FUNCTION_CALL: self._function_call,
+            messages.COPY_DATA: self._ignore,
+            messages.COPY_DONE: self._ignore,
+            messages.COPY_FAIL: self._ignore,
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until the client leaves or a fatal error happens."""
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                ready = await self._startup()
+            if ready:
+                await self._serve()
+        except ConnectionClosed:
+            pass
+        except TimeoutError:
+            log.info("connection closed: startup did not complete within %.0fs", STARTUP_TIMEOUT)
+        except VeilError as error:
+            self._send_fatal(error)
+        except Exception:
+            log.exception("unexpected error; closing the connection")
+            self._send_fatal(VeilError("XX000", _INTERNAL, severity="FATAL"))
+        finally:
+            await self._cleanup()
+
+    def _send_fatal(self, error: VeilError) -> None:
+        if error.severity not in ("FATAL", "PANIC"):
+            error = VeilError(
+                error.sqlstate, error.message, error.detail, error.hint, error.position, "FATAL"
+            )
+        try:
+            self.out.write(messages.error_response(error))
+            self.out.flush()
+        except ConnectionClosed:
+            pass
+
+    async def _cleanup(self) -> None:
+        if self.pid:
+            self.host.cancels.unregister(self.pid)
+        for portal in list(self.portals.values()):
+            try:
+                await portal.close()
+            except Exception:
+                log.exception("closing a portal failed")
+        self.portals.clear()
+        if self.session is not None:
+            try:
+                await self.session.close()
+            except Exception:
+                log.exception("closing the engine session failed")
+        self.stream.close()
+
+    def cancel_running(self) -> None:
+        """CancelRequest for this backend: interrupt the running statement, if any."""
+        if self._running and self.session is not None:
+            self._cancel_requested = True
+            self.session.cancel()
+
+    def _check_cancel(self) -> None:
+        if self._cancel_requested:
+            raise QueryCanceled()
+
+    # --- startup --------------------------------------------------------------------------
+
+    async def _startup(self) -> bool:
+        tls_context, certificate = self.host.tls()
+        received = await read_startup(
+            self.reader, self.out, self.stream, tls_context, self.host.cancels
+        )
+        if received is None:
+            return False
+        message, tls = received
+        startup = validate(message, tls, self.config.server.database)
+        if message.minor > 0 or message.protocol_options:
+            self.out.write(messages.negotiate_protocol_version(0, message.protocol_options))
+        user = self.config.users.get(startup.user)
+        request = AuthRequest(
+            method=self.config.server.auth,
+            user=startup.user,
+            stored_password=user.password if user else None,
+            user_exists=user is not None,
+            tls=tls,
+            certificate_pem=certificate,
+        )
+        await authenticate(AuthConversation(self._auth_send, self._auth_receive), request)
+        self.out.write(messages.AUTHENTICATION_OK)
+        self.session = self.host.engine.open_session(self._session_info(startup))
+        self.timezone = startup.timezone
+        for name, value in parameter_statuses(startup, bool(user and user.admin)).items():
+            self.out.write(messages.parameter_status(name, value))
+        self.pid, secret = self.host.cancels.register(self)
+        self.out.write(messages.backend_key_data(self.pid, secret))
+        self.out.write(messages.ready_for_query(self.session.transaction_status))
+        self.out.flush()
+        return True
+
+    def _session_info(self, startup: Startup) -> SessionInfo:
+        peer = self.stream.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) and peer else ""
+        return SessionInfo(
+            user=startup.user,
+            database=startup.database,
+            application_name=startup.application_name,
+            client_address=str(address),
+            startup_parameters=startup.parameters,
+        )
+
+    async def _auth_send(self, message: bytes) -> None:
+        self.out.write(message)
+        self.out.flush()
+
+    async def _auth_receive(self) -> bytes:
+        kind, payload = await self.reader.read()
+        if kind != messages.PASSWORD:
+            raise messages.MalformedMessage(
+                f"expected password response, got message type {kind}"
+            )
+        return payload
+
+    # --- main loop ------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        reader = self.reader
+        out = self.out
+        handlers = self._handlers
+        while True:
+            message = reader.pop()
+            if message is None:
+                out.flush()
+                message = await reader.read()
+            kind, payload = message
+            if kind == messages.TERMINATE:
+                return
+            if self._skipping and kind != messages.SYNC:
+                continue
+            handler = handlers.get(kind)
+            if handler is None:
+                raise messages.MalformedMessage(f"invalid frontend message type {kind}")
+            try:
+                await handler(payload)
+            except VeilError as error:
+                if error.severity in ("FATAL", "PANIC"):
+                    raise
+                self._report(error)
+                self._skipping = True
+            except (ConnectionClosed, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("unexpected error in the extended query protocol")
+                self._report(VeilError("XX000", _INTERNAL))
+                self._skipping = True
+
+    def _report(self, error: VeilError) -> None:
+        self.out.write(messages.error_response(error))
+        if self.session is not None:
+            self.session.mark_failed()
+
+    def _parameter_status(self) -> None:
+        assert self.session is not None
+        changed = self.session.pending_parameter_status()
+        if changed:
+            for name, value in changed.items():
+                self.out.write(messages.parameter_status(name, value))
+                if name.lower() == "timezone":
+                    self.timezone = value
+
+    def _ready(self) -> None:
+        assert self.session is not None
+        status = self.session.transaction_status
+        self.out.write(messages.ready_for_query(status))
+        self.out.flush()
+
+    async def _end_of_transaction(self) -> None:
+        """Outside a transaction block no portal survives (PostgreSQL drops them at commit)."""
+        assert self.session is not None
+        if self.portals and self.session.transaction_status == "I":
+            portals = list(self.portals.values())
+            self.portals.clear()
+            for portal in portals:
+                await portal.close()
+
+    async def _ignore(self, payload: bytes) -> None:
+        """CopyData/CopyDone/CopyFail outside COPY are ignored, as the protocol specifies."""
+
+    async def _function_call(self, payload: bytes) -> None:
+        raise VeilError("0A000", "the fastpath function call protocol is not supported")
+
+    # --- simple query ---------------------------------------------------------------------
+
+    async def _query(self, payload: bytes) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            sql = messages.parse_query(payload)
+            unnamed = self.portals.pop("", None)
+            if unnamed is not None:
+                await unnamed.close()
+            statements = session.split(sql)
+            if not statements:
+                self.out.write(messages.EMPTY_QUERY_RESPONSE)
+            for text in statements:
+                await self._simple_statement(session, text)
+        except VeilError as error:
+            if error.severity in ("FATAL", "PANIC"):
+                raise
+            self._report(error)
+        except (ConnectionClosed, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("unexpected error in a simple query")
+            self._report(VeilError("XX000", _INTERNAL))
+        await self._end_of_transaction()
+        self._ready()
+
+    async def _simple_statement(self, session: EngineSession, text: str) -> None:
+        self._running = True
+        self._cancel_requested = False
+        portal: Portal | None = None
+        try:
+            statement = await session.prepare(text, ())
+            stream = await session.execute(statement, ())
+            schema = statement.schema if statement.schema is not None else stream.schema
+            formats = [0] * len(schema) if schema is not None else []
+            portal = Portal(statement, (), schema, formats)
+            portal.attach(stream)
+            if schema is not None:
+                self.out.write(codec.row_description(schema, formats))
+            rows, _ = await portal.send_rows(self.out, 0, self.timezone, self._check_cancel)
+            self.out.write(messages.command_complete(stream.command_tag(rows)))
+        finally:
+            self._running = False
+            if portal is not None:
+                await portal.close()
+            self._parameter_status()
+
+    # --- extended query -------------------------------------------------------------------
+
+    def _statement(self, name: str) -> PreparedStatement:
+        statement = self.statements.get(name)
+        if statement is None:
+            if name:
+                raise VeilError("26000", f'prepared statement "{name}" does not exist')
+            raise VeilError("26000", "unnamed prepared statement does not exist")
+        return statement
+
+    def _portal(self, name: str) -> Portal:
+        portal = self.portals.get(name)
+        if portal is None:
+            raise VeilError("34000", f'portal "{name}" does not exist')
+        return portal
+
+    async def _parse(self, payload: bytes) -> None:
+        message = messages.parse_parse(payload)
+        if message.name and message.name in self.statements:
+            raise VeilError("42P05", f'prepared statement "{message.name}" already exists')
+        assert self.session is not None
+        if self._is_empty(message.sql):
+            statement = EMPTY_STATEMENT
+        else:
+            statement = await self.session.prepare(message.sql, message.param_oids)
+        self.statements[message.name] = statement
+        self.out.write(messages.PARSE_COMPLETE)
+
+    def _is_empty(self, sql: str) -> bool:
+        stripped = sql.strip().rstrip(";").strip()
+        if not stripped:
+            return True
+        if stripped.startswith(("--", "/*")):
+            assert self.session is not None
+            return not self.session.split(sql)
+        return False
+
+    async def _bind(self, payload: bytes) -> None:
+        message = messages.parse_bind(payload)
+        statement = self._statement(message.statement)
+        if message.portal:
+            if message.portal in self.portals:
+                raise VeilError("42P03", f'portal "{message.portal}" already exists')
+        else:
+            previous = self.portals.pop("", None)
+            if previous is not None:
+                await previous.close()
+        oids = statement.param_oids
+        if len(message.values) != len(oids):
+            raise VeilError(
+                "08P01",
+                f"bind message supplies {len(message.values)} parameters, but prepared "
+                f'statement "{message.statement}" requires {len(oids)}',
+            )
+        params = _decode_parameters(message.values, oids, message.param_formats)
+        schema = statement.schema
+        formats = (
+            expand_formats(message.result_formats, len(schema), "result")
+            if schema is not None
+            else []
+        )
+        self.portals[message.portal] = Portal(statement, params, schema, formats)
+        self.out.write(messages.BIND_COMPLETE)
+
+    async def _describe(self, payload: bytes) -> None:
+        kind, name = messages.parse_target(payload)
+        out = self.out
+        if kind == "S":
+            statement = self._statement(name)
+            out.write(messages.parameter_description(statement.param_oids))
+            schema = statement.schema
+            formats = [0] * len(schema) if schema is not None else []
+        else:
+            portal = self._portal(name)
+            schema, formats = portal.schema, portal.formats
+        if schema is None:
+            out.write(messages.NO_DATA)
+        else:
+            out.write(codec.row_description(schema, formats))
+
+    async def _execute(self, payload: bytes) -> None:
+        name, max_rows = messages.parse_execute(payload)
+        portal = self._portal(name)
+        if portal.statement is EMPTY_STATEMENT:
+            self.out.write(messages.EMPTY_QUERY_RESPONSE)
+            return
+        session = self.session
+        assert session is not None
+        self._running = True
+        self._cancel_requested = False
+        try:
+            if not portal.started:
+                portal.attach(await session.execute(portal.statement, portal.params))
+            rows, suspended = await portal.send_rows(
+                self.out, max(max_rows, 0), self.timezone, self._check_cancel
+            )
+            if suspended:
+                self.out.write(messages.PORTAL_SUSPENDED)
+            else:
+                assert portal.stream is not None
+                self.out.write(messages.command_complete(portal.stream.command_tag(rows)))
+        except BaseException:
+            await portal.close()
+            raise
+        finally:
+            self._running = False
+            self._parameter_status()
+
+    async def _close(self, payload: bytes) -> None:
+        kind, name = messages.parse_target(payload)
+        if kind == "S":
+            self.statements.pop(name, None)
+        else:
+            portal = self.portals.pop(name, None)
+            if portal is not None:
+                await portal.close()
+        self.out.write(messages.CLOSE_COMPLETE)
+
+    async def _sync(self, payload: bytes) -> None:
+        self._skipping = False
+        await self._end_of_transaction()
+        self._ready()
+
+    async def _flush(self, payload: bytes) -> None:
+        self.out.flush()
+
+
+def _decode_parameters(
+    values: tuple[bytes | None, ...], oids: list[int], format_codes: tuple[int, ...]
+) -> list[object | None]:
+    formats = expand_formats(format_codes, len(values), "parameter")
+    decode = codec.decode_parameter
+    params: list[object | None] = []
+    for index, (value, oid, code) in enumerate(zip(values, oids, formats, strict=True)):
+        try:
+            params.append(decode(value, oid, code))
+        except VeilError:
+            raise
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+            raise VeilError(
+                "22P02", f"invalid value for parameter ${index + 1}: {exc}"
+            ) from None
+    return params

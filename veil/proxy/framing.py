@@ -1,0 +1,152 @@
+"""Buffered message framing over asyncio streams.
+
+:class:`MessageReader` reads large chunks from the socket and cuts complete messages out of
+its buffer, so a pipelined batch of Parse/Bind/Describe/Execute/Sync costs one ``read`` and no
+per-message awaits. :class:`MessageWriter` coalesces small backend messages in a buffer and
+hands it to the transport only when the client needs to see it (ReadyForQuery, Flush, a big
+result batch, or before the server blocks waiting for input).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from veil.proxy.messages import MalformedMessage
+
+_HEADER = struct.Struct("!Bi")
+_LENGTH = struct.Struct("!i")
+_READ_CHUNK = 256 * 1024
+_COMPACT_AT = 64 * 1024
+
+MAX_STARTUP_PACKET = 10_000
+
+
+class ConnectionClosed(Exception):
+    """The client went away (EOF, reset or broken pipe)."""
+
+
+class MessageReader:
+    """Cuts typed frontend messages (and untyped startup packets) out of a byte stream."""
+
+    __slots__ = ("_stream", "_buf", "_pos", "max_message_bytes")
+
+    def __init__(self, stream: asyncio.StreamReader, max_message_bytes: int) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+        self._pos = 0
+        self.max_message_bytes = max_message_bytes
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet consumed."""
+        return len(self._buf) - self._pos
+
+    async def _fill(self) -> None:
+        try:
+            data = await self._stream.read(_READ_CHUNK)
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosed(str(exc)) from exc
+        if not data:
+            raise ConnectionClosed("end of stream")
+        if self._pos:
+            if self._pos == len(self._buf):
+                self._buf.clear()
+                self._pos = 0
+            elif self._pos >= _COMPACT_AT:
+                del self._buf[: self._pos]
+                self._pos = 0
+        self._buf += data
+
+    def _take(self, start: int, end: int) -> bytes:
+        with memoryview(self._buf) as view:
+            payload = bytes(view[start:end])
+        self._pos = end
+        return payload
+
+    def pop(self) -> tuple[int, bytes] | None:
+        """The next complete message ``(type, payload)`` if fully buffered, else ``None``."""
+        pos = self._pos
+        available = len(self._buf) - pos
+        if available < 5:
+            return None
+        kind, length = _HEADER.unpack_from(self._buf, pos)
+        if length < 4 or length - 4 > self.max_message_bytes:
+            raise MalformedMessage(
+                f"invalid message length {length} (server.max_message_bytes is "
+                f"{self.max_message_bytes})"
+            )
+        if available < length + 1:
+            return None
+        return kind, self._take(pos + 5, pos + 1 + length)
+
+    async def read(self) -> tuple[int, bytes]:
+        """The next message, waiting for the network as needed."""
+        while True:
+            message = self.pop()
+            if message is not None:
+                return message
+            await self._fill()
+
+    async def read_startup(self) -> bytes:
+        """An untyped startup-phase packet (StartupMessage, SSLRequest, CancelRequest...)."""
+        while self.buffered < 4:
+            await self._fill()
+        (length,) = _LENGTH.unpack_from(self._buf, self._pos)
+        if length < 8 or length > MAX_STARTUP_PACKET:
+            raise MalformedMessage("invalid length of startup packet")
+        while self.buffered < length:
+            await self._fill()
+        return self._take(self._pos + 4, self._pos + length)
+
+
+class MessageWriter:
+    """Coalesces backend messages; :meth:`flush` hands them to the transport."""
+
+    __slots__ = ("_stream", "_buf")
+
+    #: Pending bytes above which a streaming result is flushed and drained.
+    HIGH_WATER = 64 * 1024
+
+    def __init__(self, stream: asyncio.StreamWriter) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._buf += data
+
+    def write_large(self, data: object) -> None:
+        """Send a big bytes-like object without copying it into the buffer."""
+        self.flush()
+        try:
+            self._stream.write(data)  # type: ignore[arg-type]
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosed(str(exc)) from exc
+
+    def flush(self) -> None:
+        """Give buffered bytes to the transport (which sends what the socket accepts now).
+
+        A fresh buffer replaces the old one because some transports keep a view of it.
+        """
+        if self._buf:
+            data = self._buf
+            self._buf = bytearray()
+            try:
+                self._stream.write(data)
+            except (ConnectionError, OSError) as exc:
+                raise ConnectionClosed(str(exc)) from exc
+
+    async def drain(self) -> None:
+        """Wait until the transport's buffer is below its high-water mark."""
+        try:
+            await self._stream.drain()
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosed(str(exc)) from exc
+
+    async def flush_and_drain(self) -> None:
+        self.flush()
+        await self.drain()

@@ -1,0 +1,146 @@
+"""Portals: a bound statement, its running result stream and where the client stopped reading.
+
+A portal is executed lazily at its first Execute. With a row limit, the rest of a partially
+sent record batch is kept (as a zero-copy slice) together with the stream's iterator, so the
+next Execute resumes exactly where the last one stopped (PortalSuspended).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from veil.engine.api import PreparedStatement, ResultStream
+from veil.errors import VeilError
+from veil.proxy import codec
+from veil.proxy.framing import MessageWriter
+
+#: The prepared form of an empty query string (Execute answers EmptyQueryResponse).
+EMPTY_STATEMENT = PreparedStatement(sql="", param_oids=[], schema=None, command="")
+
+#: Encoded result chunks at least this big go to the transport without being copied.
+_LARGE_CHUNK = 32 * 1024
+
+
+def expand_formats(codes: Sequence[int], count: int, what: str) -> list[int]:
+    """Per-item format codes from the 0, 1 or N codes of a Bind message."""
+    if not codes:
+        return [0] * count
+    if len(codes) == 1:
+        return [codes[0]] * count
+    if len(codes) != count:
+        if what == "result":
+            message = f"bind message has {len(codes)} result formats but query has {count} columns"
+        else:
+            message = f"bind message has {len(codes)} parameter formats but {count} parameters"
+        raise VeilError("08P01", message)
+    return list(codes)
+
+
+def _conform(schema: pa.Schema, actual: pa.Schema | None) -> pa.Schema | None:
+    """The schema batches must be cast to so rows match the RowDescription already sent."""
+    if actual is None or actual is schema or actual.types == schema.types:
+        return None
+    if len(actual) != len(schema):
+        raise VeilError(
+            "XX000",
+            f"internal error: the statement described {len(schema)} columns "
+            f"but produced {len(actual)}",
+        )
+    return schema
+
+
+@dataclass(slots=True, eq=False)
+class Portal:
+    statement: PreparedStatement
+    params: Sequence[object | None]
+    #: The row description sent for this portal (``None``: NoData).
+    schema: pa.Schema | None
+    formats: list[int]
+    stream: ResultStream | None = None
+    iterator: AsyncIterator[pa.RecordBatch] | None = None
+    leftover: pa.RecordBatch | None = None
+    cast_to: pa.Schema | None = None
+    finished: bool = False
+    tag: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.stream is not None
+
+    def attach(self, stream: ResultStream) -> None:
+        """Take the stream of a first Execute."""
+        self.stream = stream
+        if self.schema is not None:
+            self.cast_to = _conform(self.schema, stream.schema)
+        self.iterator = aiter(stream)
+
+    async def close(self) -> None:
+        stream, self.stream, self.iterator, self.leftover = self.stream, None, None, None
+        self.finished = True
+        if stream is not None:
+            await stream.close()
+
+    def _cast(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        target = self.cast_to
+        assert target is not None
+        columns = [
+            column if column.type == field.type else column.cast(field.type)
+            for column, field in zip(batch.columns, target, strict=True)
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=target)
+
+    async def send_rows(
+        self,
+        out: MessageWriter,
+        max_rows: int,
+        timezone: str,
+        check_cancel: Callable[[], None],
+    ) -> tuple[int, bool]:
+        """Stream DataRows; return ``(rows sent, suspended)``.
+
+        ``max_rows`` 0 means all. Each batch is encoded at once, and after a big one the
+        writer is drained so a slow client throttles only its own query.
+        """
+        iterator = self.iterator
+        if iterator is None or self.finished:
+            return 0, False
+        sent = 0
+        encode = codec.encode_data_rows
+        formats = self.formats
+        send_rows = self.schema is not None
+        while True:
+            batch = self.leftover
+            if batch is not None:
+                self.leftover = None
+            else:
+                try:
+                    batch = await anext(iterator)
+                except StopAsyncIteration:
+                    self.finished = True
+                    return sent, False
+                check_cancel()
+            rows = batch.num_rows
+            if not rows or not send_rows:
+                continue
+            if max_rows:
+                room = max_rows - sent
+                if rows > room:
+                    self.leftover = batch.slice(room)
+                    batch = batch.slice(0, room)
+                    rows = room
+            if self.cast_to is not None:
+                batch = self._cast(batch)
+            data = encode(batch, formats, timezone)
+            sent += rows
+            if len(data) >= _LARGE_CHUNK:
+                out.write_large(data)
+                await out.drain()
+            else:
+                out.write(data)
+                if out.pending >= out.HIGH_WATER:
+                    await out.flush_and_drain()
+            if max_rows and sent >= max_rows:
+                return sent, True

@@ -1,0 +1,149 @@
+"""The listening socket: accepts clients and runs one :class:`Connection` task per client.
+
+The configuration is read through a provider on every new connection, so a hot-reloaded
+config (users, passwords, auth method, TLS files) applies to the next client without a restart.
+Host and port are bound once, at :meth:`VeilServer.start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+from veil.config.models import TlsConfig, VeilConfig
+from veil.engine.api import Engine
+from veil.proxy.cancel import CancelRegistry
+from veil.proxy.connection import Connection
+
+log = logging.getLogger("veil.proxy")
+
+ConfigSource = VeilConfig | Callable[[], VeilConfig]
+
+
+def make_tls_context(tls: TlsConfig) -> tuple[ssl.SSLContext, str]:
+    """A server TLS context from ``server.tls`` and the certificate's PEM text."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tls.cert), str(tls.key))
+    return context, Path(tls.cert).read_text()
+
+
+class VeilServer:
+    """PostgreSQL wire protocol server in front of an :class:`Engine`."""
+
+    def __init__(
+        self,
+        config: ConfigSource,
+        engine: Engine,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self._config = config
+        self.engine = engine
+        self.cancels = CancelRegistry()
+        self._host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tls_key: tuple[object, ...] | None = None
+        self._tls: tuple[ssl.SSLContext | None, str | None] = (None, None)
+
+    def current_config(self) -> VeilConfig:
+        return self._config() if callable(self._config) else self._config
+
+    def tls(self) -> tuple[ssl.SSLContext | None, str | None]:
+        """The TLS context for the current config, rebuilt when the files change."""
+        tls = self.current_config().server.tls
+        if tls is None:
+            return None, None
+        try:
+            key: tuple[object, ...] = (
+                tls.cert,
+                tls.key,
+                os.stat(tls.cert).st_mtime_ns,
+                os.stat(tls.key).st_mtime_ns,
+            )
+        except OSError as exc:
+            if self._tls[0] is None:
+                raise
+            log.error("cannot read server.tls files (%s); keeping the previous certificate", exc)
+            return self._tls
+        if key != self._tls_key:
+            try:
+                self._tls = make_tls_context(tls)
+                self._tls_key = key
+            except (OSError, ssl.SSLError) as exc:
+                if self._tls[0] is None:
+                    raise
+                log.error("cannot load server.tls (%s); keeping the previous certificate", exc)
+        return self._tls
+
+    @property
+    def bound_port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("the server is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Bind and listen. Fails early if the TLS certificate or key cannot be loaded."""
+        if self._server is not None:
+            return
+        config = self.current_config().server
+        self.tls()
+        self._server = await asyncio.start_server(
+            self._accept,
+            host=self._host if self._host is not None else config.host,
+            port=self._port if self._port is not None else config.port,
+            reuse_address=True,
+            limit=1024 * 1024,
+        )
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self._server is not None
+        try:
+            await self._server.serve_forever()
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop listening and end every connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5)
+            except TimeoutError:
+                log.warning("some connections did not close within 5s")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            sock = writer.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+            await Connection(self, reader, writer).run()
+        finally:
+            self._tasks.discard(task)

@@ -73,7 +73,7 @@ AuthMethod = Literal["scram-sha-256", "md5", "password", "trust"]
 
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
-    port: int = Field(default=6432, ge=1, le=65535)
+    port: int = Field(default=6432, ge=0, le=65535)  # 0 = any free port
     database: str = "veil"
     search_path: str = '"$user", public'
     tls: TlsConfig | None = None

@@ -1,0 +1,189 @@
+"""Session-wide fixtures: a test warehouse in DuckDB, its config, and a running `veil serve`.
+
+The server runs as a real subprocess (`python -m veil serve -c ...`) on a free port, so every
+client test goes through the same code path a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from veil.proxy.auth import make_md5_hash, make_scram_verifier
+
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "root": "root-secret"}
+
+WAREHOUSE_SQL = """
+CREATE SCHEMA sales;
+CREATE TABLE sales.orders (
+    id BIGINT, customer VARCHAR, amount DECIMAL(12, 2), created TIMESTAMP, tags VARCHAR[]
+);
+INSERT INTO sales.orders VALUES
+    (1, 'Ada', 12.50, TIMESTAMP '2024-01-02 03:04:05.123456', ['new', 'vip']),
+    (2, 'Grace', 100.00, TIMESTAMP '2024-02-03 04:05:06', []),
+    (3, 'Linus', NULL, NULL, NULL),
+    (4, 'Zoë ünïcode', -7.25, TIMESTAMP '1999-12-31 23:59:59', ['a,b', 'quote"d']);
+CREATE TABLE sales.customers AS
+    SELECT i AS id, 'customer ' || i AS name, ['US','CA','DE'][1 + i % 3] AS country
+    FROM range(1, 101) t(i);
+CREATE TABLE sales.all_types (
+    b BOOLEAN, i2 SMALLINT, i4 INTEGER, i8 BIGINT, f4 REAL, f8 DOUBLE, n DECIMAL(18, 4),
+    t VARCHAR, bt BLOB, d DATE, tm TIME, ts TIMESTAMP, tstz TIMESTAMPTZ, iv INTERVAL, u UUID,
+    j JSON, ai INTEGER[], atx VARCHAR[]
+);
+INSERT INTO sales.all_types VALUES
+    (true, -32768, 2147483647, -9223372036854775807, 1.5, 0.1, 12345678901234.5678, 'hello',
+     '\\x00\\xff'::BLOB, DATE '2024-02-29', TIME '13:14:15.5', TIMESTAMP '2024-02-29 13:14:15.5',
+     TIMESTAMPTZ '2024-02-29 13:14:15.5+00', INTERVAL '1 year 2 months 3 days 04:05:06',
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"k": [1, 2]}', [1, NULL, 3], ['x', NULL, 'y z']),
+    (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL);
+CREATE TABLE sales.big AS SELECT i AS id, i * 2 AS doubled, 'row ' || i AS label FROM range(200000) t(i);
+CREATE SCHEMA hr;
+CREATE TABLE hr.salaries (employee VARCHAR, salary DECIMAL(10, 2));
+INSERT INTO hr.salaries VALUES ('Ada', 250000.00);
+"""
+
+
+@dataclass(frozen=True)
+class VeilServer:
+    host: str
+    port: int
+    config_path: Path
+    warehouse: Path
+    log_path: Path
+
+    def dsn(self, user: str = "alice", password: str | None = None, **params: str) -> str:
+        secret = PASSWORDS.get(user, "") if password is None else password
+        extra = "".join(f"&{k}={v}" for k, v in params.items())
+        return f"postgresql://{user}:{secret}@{self.host}:{self.port}/veil?sslmode=disable{extra}"
+
+    def kwargs(self, user: str = "alice", password: str | None = None) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": user,
+            "password": PASSWORDS.get(user, "") if password is None else password,
+            "dbname": "veil",
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"veil serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"veil serve did not start listening within {timeout}s:\n{log.read_text()}")
+
+
+def write_warehouse(path: Path) -> None:
+    connection = duckdb.connect(str(path))
+    try:
+        for statement in WAREHOUSE_SQL.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute("CHECKPOINT")
+    finally:
+        connection.close()
+
+
+def base_config(warehouse: Path) -> dict[str, object]:
+    return {
+        "server": {"host": "127.0.0.1", "port": 0, "search_path": '"$user", public, sales'},
+        "connections": {"warehouse": {"type": "duckdb", "path": str(warehouse)}},
+        "users": {
+            "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
+            "bob": {"password": make_md5_hash("bob", PASSWORDS["bob"]), "groups": ["Support"]},
+            "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
+        },
+        "policies": [
+            {
+                "name": "Analysts read sales",
+                "subscription": {"tables": ["warehouse.sales.*"], "allow": {"groups": ["Analytics"]}},
+            },
+            {
+                "name": "Support reads customers",
+                "subscription": {"tables": ["warehouse.sales.customers"], "allow": {"groups": ["Support"]}},
+            },
+            {
+                "name": "Admins read everything",
+                "subscription": {"tables": ["*"], "allow": {"users": ["root"]}},
+            },
+        ],
+    }
+
+
+def start_server(directory: Path, config: dict[str, object]) -> tuple[subprocess.Popen[bytes], VeilServer]:
+    port = free_port()
+    config["server"] = {**config["server"], "port": port}  # type: ignore[dict-item]
+    config_path = directory / "veil.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    log_path = directory / "veil.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "veil", "serve", "-c", str(config_path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=directory,
+    )
+    wait_for_port("127.0.0.1", port, process, log_path)
+    warehouse = Path(config["connections"]["warehouse"]["path"])  # type: ignore[index]
+    return process, VeilServer("127.0.0.1", port, config_path, warehouse, log_path)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    write_warehouse(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def veil_server(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterator[VeilServer]:
+    directory = tmp_path_factory.mktemp("veil")
+    process, server = start_server(directory, base_config(warehouse))
+    try:
+        yield server
+    finally:
+        stop_server(process)
+
+
+def require_tool(name: str) -> str:
+    """A system tool the test needs: skipped on a laptop without it, a failure in CI."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is required in CI but is not installed")
+        pytest.skip(f"{name} is not installed")
+    return path

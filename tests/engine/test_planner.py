@@ -62,8 +62,10 @@ def test_rewrite_keeps_aliases_and_qualified_columns(alice_snapshot: CatalogSnap
 
 
 def test_cte_names_shadow_tables(alice_snapshot: CatalogSnapshot) -> None:
-    result = plan("with orders as (select 1 as id) select * from orders", alice_snapshot)
-    assert result.tables == ()
+    ast = sqlglot.parse_one("with orders as (select 1 as id) select * from orders", read="postgres")
+    analysis = analyze(ast, alice_snapshot, SEARCH_PATH, frozenset())
+    assert analysis.user_tables == ()
+    assert not analysis.reads_catalog
 
 
 def test_parameter_types_are_inferred_from_columns(alice_snapshot: CatalogSnapshot) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from scramp import ScramException, ScramMechanism
+from scramp.core import ScramServer
 from scramp.utils import saslprep
 
 from veil.errors import VeilError
@@ -199,7 +200,7 @@ async def _scram(conversation: AuthConversation, request: AuthRequest, stored: s
 
     try:
         server = ScramMechanism(mechanism).make_server(auth_fn, channel_binding=channel_binding)
-        server.set_client_first(client_first.decode())
+        _set_client_first(server, client_first.decode())
         await conversation.send(messages.authentication_sasl_continue(server.get_server_first().encode()))
         server.set_client_final((await conversation.receive()).decode())
         final = server.get_server_final()
@@ -209,3 +210,22 @@ async def _scram(conversation: AuthConversation, request: AuthRequest, stored: s
         raise failed(request.user)
     await conversation.send(messages.authentication_sasl_final(final.encode()))
 
+
+
+def _set_client_first(server: ScramServer, client_first: str) -> None:
+    """Feed the client-first-message to scramp, accepting libpq's empty user name.
+
+    libpq sends ``n=`` (PostgreSQL takes the user from the startup packet), which scramp
+    rejects; it gets a placeholder to parse, and the signed AuthMessage keeps the client's
+    original bytes so the proof still verifies.
+    """
+    try:
+        header_end = client_first.index(",", client_first.index(",") + 1) + 1
+    except ValueError:
+        raise ScramException("malformed client-first-message") from None
+    bare = client_first[header_end:]
+    if bare.startswith("n=,"):
+        server.set_client_first(client_first[:header_end] + "n=postgres" + bare[2:])
+        server.client_first_bare = bare
+    else:
+        server.set_client_first(client_first)

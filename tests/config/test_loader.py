@@ -47,8 +47,20 @@ def test_durations_and_sizes() -> None:
 
 def test_unenforced_policy_kinds_are_refused() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config({"policies": [{"name": "m", "mask": {"column_tags": ["PII"], "with": "hash"}}]})
+        parse_config({"policies": [{"name": "m", "minimize": {"percent": 10}}]})
     assert "not supported" in info.value.problems[0][1]
+
+
+def test_hash_masks_need_a_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"policies": [{"name": "m", "mask": {"column_tags": ["PII"], "with": "hash"}}]})
+    assert "hash_key" in info.value.problems[0][1]
+
+
+def test_incomplete_masks_are_reported() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"policies": [{"name": "m", "mask": {"columns": ["x"], "with": "regex"}}]})
+    assert info.value.problems[0][0] == "policies[0].mask"
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:

@@ -192,16 +192,74 @@ class Subscription(Strict):
     allow: Principals | Literal["everyone"] = "everyone"
 
 
+MaskMethod = Literal[
+    "hash", "null", "constant", "regex", "round", "year", "show_first", "show_last",
+    "email_domain", "custom",
+]
+
+
+class PolicyTarget(Strict):
+    """Which tables a policy covers: globs on ``connection.schema.table`` or ``schema.table``,
+    and/or table tags. Empty means every table."""
+
+    tables: list[str] = Field(default_factory=list)
+    table_tags: list[str] = Field(default_factory=list)
+
+
+class Audience(Strict):
+    """``for:`` (only these users) and ``except:`` (everyone but these users)."""
+
+    for_: Principals | None = Field(default=None, alias="for")
+    except_: Principals | None = Field(default=None, alias="except")
+
+
+class MaskPolicy(PolicyTarget, Audience):
+    column_tags: list[str] = Field(default_factory=list)
+    columns: list[str] = Field(default_factory=list)
+    with_: MaskMethod = Field(alias="with")
+    value: str | None = None
+    pattern: str | None = None
+    replacement: str = ""
+    digits: int = 0
+    unit: Literal["year", "month", "week", "day", "hour", "minute"] | None = None
+    n: int = Field(default=4, ge=0)
+    sql: str | None = None
+    where: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> MaskPolicy:
+        if not (self.column_tags or self.columns):
+            raise ValueError("a mask needs `column_tags` or `columns`")
+        if self.with_ == "constant" and self.value is None:
+            raise ValueError("`with: constant` needs `value`")
+        if self.with_ == "regex" and self.pattern is None:
+            raise ValueError("`with: regex` needs `pattern` (and optionally `replacement`)")
+        if self.with_ == "custom" and not self.sql:
+            raise ValueError("`with: custom` needs `sql`, an expression over the column `@column`")
+        return self
+
+
+class RowFilterPolicy(PolicyTarget, Audience):
+    where: str
+
+
+class TimeWindowPolicy(PolicyTarget, Audience):
+    last: Duration
+
+
+class MinimizePolicy(PolicyTarget, Audience):
+    percent: float = Field(gt=0, le=100)
+
+
 class PolicyConfig(Strict):
-    """One policy. Only subscriptions are enforced so far; any other kind is rejected at load
-    time rather than silently ignored."""
+    """One policy: exactly one of subscription, mask, row_filter, time_window, minimize."""
 
     name: str
     subscription: Subscription | None = None
-    mask: dict[str, Any] | None = None
-    row_filter: dict[str, Any] | None = None
-    time_window: dict[str, Any] | None = None
-    minimize: dict[str, Any] | None = None
+    mask: MaskPolicy | None = None
+    row_filter: RowFilterPolicy | None = None
+    time_window: TimeWindowPolicy | None = None
+    minimize: MinimizePolicy | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> PolicyConfig:
@@ -214,9 +272,9 @@ class PolicyConfig(Strict):
             raise ValueError(
                 "a policy needs exactly one of subscription, mask, row_filter, time_window, minimize"
             )
-        if kinds[0] != "subscription":
-            # Fail closed: a policy Veil cannot enforce yet must stop the config, not be ignored.
-            raise ValueError(f"{kinds[0]} policies are not supported by this version of Veil")
+        if self.minimize is not None:
+            # Fail closed: a policy Veil cannot enforce must stop the config, not be ignored.
+            raise ValueError("minimize policies are not supported by this version of Veil")
         return self
 
 
@@ -230,6 +288,12 @@ class VeilConfig(Strict):
     tables: dict[str, TableConfig] = Field(default_factory=dict)
     users: dict[str, UserConfig] = Field(default_factory=dict)
     policies: list[PolicyConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _hash_key_for_hash_masks(self) -> VeilConfig:
+        if self.secrets.hash_key is None and any(p.mask and p.mask.with_ == "hash" for p in self.policies):
+            raise ValueError("secrets.hash_key is required by hash masks (set it, e.g. from ${VEIL_HASH_KEY})")
+        return self
 
     @field_validator("connections")
     @classmethod

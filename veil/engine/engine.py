@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 from cachetools import LRUCache
 
-from veil.catalog.model import CatalogSnapshot
+from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog, build_catalog
 from veil.config.models import VeilConfig
 from veil.engine.api import SessionInfo
 from veil.engine.planner import SourcePlan
+from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
+from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
 
 
@@ -44,9 +46,26 @@ class QueryEngine:
             snapshot = self._snapshots.get(user.name)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:
                 table_tags = {key: cfg.table_tags for key, cfg in self.config.tables.items()}
-                snapshot = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
+                visible = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
+                snapshot = visible.restricted_to(self._with_masked_types(user, t) for t in visible)
                 self._snapshots[user.name] = snapshot
             return snapshot
+
+    def table_policy(self, user: User, table: Table) -> TablePolicy:
+        return resolve_table_policy(user, table, self.config.policies, self.config.tables.get(table.source_key))
+
+    def _with_masked_types(self, user: User, table: Table) -> Table:
+        """The table as this user's catalog describes it: masked columns carry the mask's type."""
+        masks = self.table_policy(user, table).masks
+        if not masks:
+            return table
+        columns = tuple(
+            replace(column, arrow_type=masked_arrow_type(masks[column.name].mask, column.arrow_type))
+            if column.name in masks
+            else column
+            for column in table.columns
+        )
+        return replace(table, columns=columns)
 
     def local_engine_for(self, snapshot: CatalogSnapshot):
         """The pg_catalog emulation for one visible set of tables (shared by users who see the same)."""

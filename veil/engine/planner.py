@@ -10,7 +10,7 @@ transpiled to its dialect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -116,13 +116,18 @@ def _quoted(name: str) -> exp.Identifier:
     return exp.Identifier(this=name, quoted=True)
 
 
+Protector = Callable[[Table, exp.Table], "exp.Subquery | None"]
+
+
 def plan_single_source(
     statement: exp.Expression,
     analysis: Analysis,
     declared_param_oids: Sequence[int],
     dialect: str,
+    protect: Protector | None = None,
 ) -> SourcePlan:
-    """Rewrite user table names to the source's names and transpile to its dialect."""
+    """Rewrite user table names to the source's names, replace each protected table by the
+    derived table ``protect`` builds (masks and row filters), and transpile to the dialect."""
     connections = {ref.table.connection for ref in analysis.user_tables}
     if len(connections) > 1:
         raise FeatureNotSupported("joining tables from different connections is not implemented yet")
@@ -151,10 +156,12 @@ def plan_single_source(
             column.set("db", None)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))
-        if ref is not None:
-            new = exp.Table(this=_quoted(ref.table.source_name), db=_quoted(ref.table.source_schema))
-            new.set("alias", copy.args.get("alias") or exp.TableAlias(this=_quoted(ref.table.name)))
-            copy.replace(new)
+        if ref is None:
+            continue
+        source_table = exp.Table(this=_quoted(ref.table.source_name), db=_quoted(ref.table.source_schema))
+        replacement: exp.Expression = (protect(ref.table, source_table) if protect else None) or source_table
+        replacement.set("alias", copy.args.get("alias") or exp.TableAlias(this=_quoted(ref.table.name)))
+        copy.replace(replacement)
     sql = rewritten.sql(dialect=dialect)
     return SourcePlan(
         connection=next(iter(connections)),

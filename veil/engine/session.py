@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+from sqlglot import exp
 
+from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, plan_single_source
+from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.results import ReaderStream, RowsStream, first_batch
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
@@ -131,7 +134,15 @@ class Session:
         if not analysis.user_tables:
             return await self._plan_local(local, statement, param_oids)
         source = self.engine.catalog.sources[analysis.user_tables[0].table.connection]
-        source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect)
+        context = PolicyContext(self.user, source.dialect, self.engine.config.secrets.hash_key)
+        raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
+
+        def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
+            # Masks are computed from the raw table (the user's snapshot carries masked types).
+            raw = raw_tables[table.oid]
+            return protected_table(raw, source_table, self.engine.table_policy(self.user, raw), context)
+
+        source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         self.engine.plans[key] = CachedPlan(source_plan, schema)
         return Plan(statement, version, source_plan, schema)

@@ -1,0 +1,135 @@
+"""Mask expressions as sqlglot ASTs, built so they mean the same thing in every dialect.
+
+Most masks are plain SQL that sqlglot transpiles faithfully. The keyed hash is spelled per
+dialect because each engine names SHA-256 differently; all produce the lower-case hex digest of
+``key || ':' || value::text`` in UTF-8, so a hashed value is identical whether it was computed in
+DuckDB, PostgreSQL, Snowflake, Databricks or Veil's local engine.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from veil.config.models import MaskPolicy
+from veil.errors import VeilError
+
+
+def _text(column: exp.Expression) -> exp.Expression:
+    return exp.cast(column.copy(), exp.DataType.build("text"))
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def keyed_hash(value: exp.Expression, key: str, dialect: str) -> exp.Expression:
+    """Lower-case hex SHA-256 of ``key:value`` (NULL stays NULL)."""
+    salted = exp.DPipe(this=exp.Literal.string(key + ":"), expression=_text(value), safe=True)
+    if dialect == "postgres":
+        digest = _fn("sha256", _fn("convert_to", salted, exp.Literal.string("UTF8")))
+        return _fn("encode", digest, exp.Literal.string("hex"))
+    if dialect in ("snowflake", "databricks", "spark"):
+        return exp.Lower(this=_fn("sha2", salted, exp.Literal.number(256)))
+    return exp.Lower(this=_fn("sha256", salted))
+
+
+def _null_of_same_type(column: exp.Expression) -> exp.Expression:
+    """NULL typed like the column, without naming the type in any dialect."""
+    return exp.Case(ifs=[exp.If(this=exp.false(), true=column.copy())])
+
+
+def _repeat_stars(count: exp.Expression) -> exp.Expression:
+    return _fn("repeat", exp.Literal.string("*"), exp.Greatest(this=count, expressions=[exp.Literal.number(0)]))
+
+
+def mask_expression(
+    mask: MaskPolicy,
+    column: exp.Expression,
+    dialect: str,
+    hash_key: str | None,
+    condition: exp.Expression | None = None,
+) -> exp.Expression:
+    """The masked value of ``column`` (a reference to the raw column); with ``condition``
+    (conditional masking, macros already expanded) only rows matching it are masked."""
+    method = mask.with_
+    if method == "hash":
+        if not hash_key:
+            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+        masked: exp.Expression = keyed_hash(column, hash_key, dialect)
+    elif method == "null":
+        masked = _null_of_same_type(column)
+    elif method == "constant":
+        masked = exp.Literal.string(mask.value or "")
+    elif method == "regex":
+        masked = exp.RegexpReplace(
+            this=_text(column),
+            expression=exp.Literal.string(mask.pattern or ""),
+            replacement=exp.Literal.string(mask.replacement),
+            modifiers=exp.Literal.string("g"),
+        )
+    elif method == "round":
+        if mask.unit:
+            masked = exp.cast(
+                exp.TimestampTrunc(this=column.copy(), unit=exp.Literal.string(mask.unit)),
+                exp.DataType.build("timestamp"),
+            )
+        else:
+            masked = exp.Round(this=column.copy(), decimals=exp.Literal.number(mask.digits))
+    elif method == "year":
+        masked = exp.cast(exp.Extract(this=exp.var("YEAR"), expression=column.copy()), exp.DataType.build("int"))
+    elif method == "show_first":
+        text = _text(column)
+        masked = exp.DPipe(
+            this=exp.Left(this=text, expression=exp.Literal.number(mask.n)),
+            expression=_repeat_stars(exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(mask.n))),
+            safe=True,
+        )
+    elif method == "show_last":
+        text = _text(column)
+        masked = exp.DPipe(
+            this=_repeat_stars(exp.Sub(this=exp.Length(this=text), expression=exp.Literal.number(mask.n))),
+            expression=exp.Right(this=text.copy(), expression=exp.Literal.number(mask.n)),
+            safe=True,
+        )
+    elif method == "email_domain":
+        masked = exp.DPipe(
+            this=exp.Literal.string("***@"),
+            expression=exp.SplitPart(
+                this=_text(column), delimiter=exp.Literal.string("@"), part_index=exp.Literal.number(2)
+            ),
+            safe=True,
+        )
+    else:
+        masked = custom_expression(mask.sql or "", column)
+    if method != "null":
+        # NULL stays NULL under every mask (constants included), like the raw column would.
+        masked = exp.Case(
+            ifs=[exp.If(this=exp.Is(this=column.copy(), expression=exp.Null()), true=exp.Null())],
+            default=masked,
+        )
+    if condition is not None:
+        # Raw only where the condition is known false: NULL conditions stay masked (fail closed).
+        masked = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.paren(condition)), true=column.copy())], default=masked)
+    return masked
+
+
+def custom_expression(sql: str, column: exp.Expression) -> exp.Expression:
+    """A custom mask: any SQL expression in which ``@column`` stands for the raw value."""
+    placeholder = "veil_mask_column_placeholder"
+    parsed = sqlglot.parse_one(sql.replace("@column", placeholder), read="postgres")
+    return parsed.transform(
+        lambda node: column.copy() if isinstance(node, exp.Column) and node.name == placeholder else node
+    )
+
+
+def masked_arrow_type(mask: MaskPolicy, raw: pa.DataType) -> pa.DataType:
+    """The type a masked column is documented with in the catalog."""
+    if mask.with_ in ("null", "round") and not (mask.with_ == "round" and mask.unit):
+        return raw
+    if mask.with_ == "round":
+        return pa.timestamp("us")
+    if mask.with_ == "year":
+        return pa.int32()
+    return pa.string()

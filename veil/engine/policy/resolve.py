@@ -1,0 +1,123 @@
+"""Which data policies apply to one user reading one table, after conflict resolution.
+
+Rules (also in the README):
+* A policy applies to a user when ``for:`` is absent or selects them, and ``except:`` does not.
+* A mask selects columns by tag (a policy tag ``PII`` matches column tags ``PII`` and ``PII.*``) or
+  by name glob. When several masks select one column, the one matched through the deeper tag wins
+  (``PII.Email`` beats ``PII``; a name match counts as depth 1); at equal depth the policy listed
+  first wins.
+* Row filters and time windows of every applicable policy are ANDed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from veil.catalog.model import Table
+from veil.config.models import (
+    Audience,
+    MaskPolicy,
+    PolicyConfig,
+    PolicyTarget,
+    RowFilterPolicy,
+    TableConfig,
+    TimeWindowPolicy,
+)
+from veil.engine.policy.principals import User, selects
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppliedMask:
+    policy: str
+    column: str
+    mask: MaskPolicy
+    depth: int
+
+
+@dataclass(frozen=True)
+class AppliedFilter:
+    policy: str
+    condition: str  # PostgreSQL-dialect SQL over the table's raw columns, macros expanded later
+    kind: str = "row_filter"
+    seconds: float = 0.0
+    event_time: str | None = None
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    masks: dict[str, AppliedMask] = field(default_factory=dict)
+    filters: tuple[AppliedFilter, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.masks and not self.filters
+
+
+def applies_to(audience: Audience, user: User) -> bool:
+    if audience.for_ is not None and not selects(audience.for_, user):
+        return False
+    return not (audience.except_ is not None and selects(audience.except_, user))
+
+
+def tag_depth(policy_tag: str, column_tags: Sequence[str]) -> int:
+    """Depth of ``policy_tag`` if it covers one of the column's tags, else 0."""
+    for tag in column_tags:
+        if tag == policy_tag or tag.startswith(policy_tag + "."):
+            return policy_tag.count(".") + 1
+    return 0
+
+
+def covers_table(target: PolicyTarget, table: Table, table_tags: Sequence[str]) -> bool:
+    if not target.tables and not target.table_tags:
+        return True
+    names = (table.source_key, table.qualified_name)
+    if any(fnmatch.fnmatchcase(n, pattern) for pattern in target.tables for n in names):
+        return True
+    return any(tag_depth(t, table_tags) for t in target.table_tags)
+
+
+def _mask_depth(mask: MaskPolicy, column: str, column_tags: Sequence[str]) -> int:
+    depth = max((tag_depth(t, column_tags) for t in mask.column_tags), default=0)
+    if depth == 0 and any(fnmatch.fnmatchcase(column, pattern) for pattern in mask.columns):
+        depth = 1
+    return depth
+
+
+def resolve_table_policy(
+    user: User,
+    table: Table,
+    policies: Sequence[PolicyConfig],
+    table_config: TableConfig | None,
+) -> TablePolicy:
+    """The masks and filters that apply to this user on this table."""
+    config = table_config or TableConfig()
+    masks: dict[str, AppliedMask] = {}
+    filters: list[AppliedFilter] = []
+    for policy in policies:
+        rule = policy.mask or policy.row_filter or policy.time_window
+        if rule is None or not covers_table(rule, table, config.table_tags) or not applies_to(rule, user):
+            continue
+        if isinstance(rule, MaskPolicy):
+            for column in table.columns:
+                depth = _mask_depth(rule, column.name, config.tags.get(column.name, ()))
+                current = masks.get(column.name)
+                if depth and (current is None or depth > current.depth):
+                    masks[column.name] = AppliedMask(policy.name, column.name, rule, depth)
+        elif isinstance(rule, RowFilterPolicy):
+            filters.append(AppliedFilter(policy.name, rule.where))
+        elif isinstance(rule, TimeWindowPolicy):
+            if config.event_time is None or table.column(config.event_time) is None:
+                log.warning("policy %s: %s has no event_time; it shows no rows", policy.name, table.source_key)
+                filters.append(AppliedFilter(policy.name, "FALSE", kind="time_window", seconds=rule.last))
+            else:
+                filters.append(
+                    AppliedFilter(
+                        policy.name, "", kind="time_window", seconds=rule.last, event_time=config.event_time
+                    )
+                )
+    return TablePolicy(masks, tuple(filters))

@@ -1,0 +1,107 @@
+"""Replace a base table by the derived table a user may read.
+
+``FROM sales.orders o`` becomes::
+
+    FROM (SELECT CASE WHEN <filters> THEN <mask(id)> END AS id, ...
+          FROM "sales"."orders" AS veil_raw WHERE <filters>) AS o
+
+All masks are computed from raw columns in one projection, so every clause of the user's query
+(WHERE, JOIN, GROUP BY, window functions, subqueries...) only ever sees masked values. Each
+column is additionally guarded by the row filter: a source planner may evaluate a user predicate
+below the filter (predicate pushdown), and the guard makes such a predicate see only NULLs on
+hidden rows, so it cannot observe (or raise errors on) their values on any engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from veil.catalog.model import Table
+from veil.engine.policy.macros import expand_macros
+from veil.engine.policy.masks import mask_expression
+from veil.engine.policy.principals import User
+from veil.engine.policy.resolve import AppliedFilter, TablePolicy
+from veil.engine.safety import check_functions
+from veil.errors import VeilError
+
+RAW_ALIAS = "veil_raw"
+
+
+def _quoted(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=True)
+
+
+def _raw_column(name: str) -> exp.Column:
+    return exp.Column(this=_quoted(name), table=_quoted(RAW_ALIAS))
+
+
+def _qualify_raw(condition: exp.Expression, table: Table) -> exp.Expression:
+    """Policy conditions may name only the table's own columns; bind them to the raw table."""
+    if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
+        raise VeilError("42501", "policy conditions may not contain subqueries or table references")
+    check_functions(condition)
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table:
+            name = node.this.this if node.this.quoted else node.name.lower()
+            if table.column(name) is None:
+                raise VeilError("42703", f'policy condition references unknown column "{name}" of {table.qualified_name}')
+            return _raw_column(name)
+        return node
+
+    return condition.transform(bind)
+
+
+def parse_condition(sql: str, table: Table, user: User) -> exp.Expression:
+    try:
+        parsed = sqlglot.parse_one(expand_macros(sql, user), read="postgres")
+    except sqlglot.errors.ParseError as exc:
+        raise VeilError("42601", f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
+    return _qualify_raw(parsed, table)
+
+
+def _filter_condition(applied: AppliedFilter, table: Table, user: User) -> exp.Expression:
+    if applied.kind == "time_window" and applied.event_time:
+        window = exp.Interval(this=exp.Literal.string(str(int(applied.seconds))), unit=exp.var("SECOND"))
+        return exp.GTE(
+            this=_raw_column(applied.event_time),
+            expression=exp.Sub(this=exp.CurrentTimestamp(), expression=window),
+        )
+    return parse_condition(applied.condition, table, user)
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    user: User
+    dialect: str
+    hash_key: str | None
+
+
+def protected_table(
+    table: Table, source_table: exp.Table, policy: TablePolicy, context: PolicyContext
+) -> exp.Subquery | None:
+    """The derived table replacing ``source_table``, or None when no policy applies."""
+    if policy.is_empty:
+        return None
+    conditions = [_filter_condition(f, table, context.user) for f in policy.filters]
+    guard = exp.and_(*conditions) if conditions else None
+    projections = []
+    for column in table.columns:
+        raw = _raw_column(column.name)
+        applied = policy.masks.get(column.name)
+        value: exp.Expression = raw
+        if applied is not None:
+            condition = parse_condition(applied.mask.where, table, context.user) if applied.mask.where else None
+            value = mask_expression(applied.mask, raw, context.dialect, context.hash_key, condition)
+        if guard is not None:
+            value = exp.Case(ifs=[exp.If(this=guard.copy(), true=value)])
+        projections.append(exp.alias_(value, _quoted(column.name)))
+    inner_table = source_table.copy()
+    inner_table.set("alias", exp.TableAlias(this=_quoted(RAW_ALIAS)))
+    select = exp.Select(expressions=projections).from_(inner_table)
+    if guard is not None:
+        select = select.where(guard)
+    return exp.Subquery(this=select)

@@ -87,15 +87,16 @@ def _resolve_paths(config: VeilConfig, base_dir: Path) -> VeilConfig:
         server = server.model_copy(
             update={"tls": server.tls.model_copy(update={"cert": resolve(server.tls.cert), "key": resolve(server.tls.key)})}
         )
-    audit = config.audit
-    if audit.path:
-        audit = audit.model_copy(update={"path": resolve(audit.path)})
+    state_dir = resolve(config.state_dir)
+    audit = config.audit.model_copy(
+        update={"path": resolve(config.audit.path) if config.audit.path else state_dir / "audit.jsonl"}
+    )
     return config.model_copy(
         update={
             "connections": connections,
             "server": server,
             "audit": audit,
-            "state_dir": resolve(config.state_dir),
+            "state_dir": state_dir,
         }
     )
 

@@ -13,6 +13,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog, build_catalog
 from veil.config.models import VeilConfig
 from veil.engine.api import SessionInfo
+from veil.engine.audit import AppliedPolicy, AuditLog
 from veil.engine.planner import SourcePlan
 from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
@@ -24,6 +25,7 @@ from veil.engine.policy.subscription import visible_tables
 class CachedPlan:
     plan: SourcePlan
     schema: pa.Schema
+    policies: tuple[AppliedPolicy, ...] = ()
 
 
 class QueryEngine:
@@ -36,6 +38,7 @@ class QueryEngine:
         self._snapshots: dict[str, CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
+        self.audit = AuditLog(config.audit.path)
 
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.catalog.model import CatalogSnapshot, Table
+from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA
 from veil.engine.params import infer_param_oids
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
@@ -41,6 +42,7 @@ class TableReference:
 class Analysis:
     user_tables: tuple[TableReference, ...]
     reads_catalog: bool
+    reads_admin: bool = False
 
 
 def _cte_names(statement: exp.Expression) -> set[str]:
@@ -52,12 +54,15 @@ def analyze(
     snapshot: CatalogSnapshot,
     search_path: Sequence[str],
     catalog_relations: frozenset[str],
+    is_admin: bool = False,
 ) -> Analysis:
-    """Classify every table reference; unknown relations raise 42P01."""
+    """Classify every table reference; unknown relations raise 42P01 (so do admin views for
+    anyone but admins)."""
     check_functions(statement)
     ctes = _cte_names(statement)
     user_tables: list[TableReference] = []
     reads_catalog = False
+    reads_admin = False
     for node in statement.find_all(exp.Table):
         if not isinstance(node.this, exp.Identifier):
             continue  # a table function such as generate_series(...)
@@ -71,6 +76,9 @@ def analyze(
         if schema in CATALOG_SCHEMAS:
             reads_catalog = True
             continue
+        if schema == ADMIN_SCHEMA and is_admin and name in ADMIN_RELATIONS:
+            reads_admin = True
+            continue
         table = snapshot.lookup(schema, name) if schema else snapshot.find(name, search_path)
         if table is not None:
             user_tables.append(TableReference(node, table))
@@ -79,7 +87,9 @@ def analyze(
             reads_catalog = True
             continue
         raise UndefinedTable(f"{schema}.{name}" if schema else name)
-    return Analysis(tuple(user_tables), reads_catalog)
+    if reads_admin and (user_tables or reads_catalog):
+        raise FeatureNotSupported("admin views cannot be combined with other relations in one query")
+    return Analysis(tuple(user_tables), reads_catalog, reads_admin)
 
 
 def column_type_resolver(references: Sequence[TableReference]):

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -14,8 +15,11 @@ from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
+from veil.engine.admin import audit_view, columns_view, policies_view, run_admin_query, tables_view
+from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, plan_single_source
+from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.results import ReaderStream, RowsStream, first_batch
 from veil.engine.settings import Settings
@@ -31,12 +35,21 @@ class LocalPlan:
     param_oids: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class AdminPlan:
+    """A query over admin views (``veil.audit`` ...), answered from Veil's own state."""
+
+    statement: exp.Expression
+    param_oids: tuple[int, ...] = ()
+
+
 @dataclass
 class Plan:
     statement: Statement
     catalog_version: int
-    query: SourcePlan | LocalPlan | None = None
+    query: SourcePlan | LocalPlan | AdminPlan | None = None
     schema: pa.Schema | None = None
+    policies: tuple[AppliedPolicy, ...] = ()
 
 
 def _text_schema(*names: str) -> pa.Schema:
@@ -89,8 +102,12 @@ class Session:
             running.interrupt()
 
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
-        statement = statements.classify(sql)
-        plan = await self._plan(statement, param_oids)
+        try:
+            statement = statements.classify(sql)
+            plan = await self._plan(statement, param_oids)
+        except VeilError as error:
+            self.engine.audit.fail(self._record(sql), error)
+            raise
         return PreparedStatement(
             sql=sql,
             param_oids=list(self._param_oids(plan, param_oids)),
@@ -112,8 +129,35 @@ class Session:
                 prepared.plan = plan
             if statement.kind == Kind.EXPLAIN:
                 return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
-            return await self._run(plan, prepared.schema, params)
-        return self._utility(statement)
+            record = self._record(statement.sql, plan)
+            try:
+                stream = await self._run(plan, prepared.schema, params)
+            except VeilError as error:
+                self.engine.audit.fail(record, error)
+                raise
+            return AuditedStream(stream, record, self.engine.audit)
+        record = self._record(statement.sql)
+        try:
+            result = self._utility(statement)
+        except VeilError as error:
+            self.engine.audit.fail(record, error)
+            raise
+        self.engine.audit.write(record)
+        return result
+
+    def _record(self, sql: str, plan: Plan | None = None) -> AuditRecord:
+        record = AuditRecord(
+            user=self.user.name,
+            client_address=self.info.client_address,
+            application_name=self.settings.get_or_none("application_name") or "",
+            statement=sql,
+        )
+        if plan is not None and isinstance(plan.query, SourcePlan):
+            record.tables = [t.qualified_name for t in plan.query.tables]
+            record.connections = [plan.query.connection]
+            record.pushed_sql = [plan.query.sql]
+            record.policies = list(plan.policies)
+        return record
 
     # -- planning -------------------------------------------------------------------------
     def _search_path(self) -> tuple[str, ...]:
@@ -128,24 +172,32 @@ class Session:
         key = plan_cache_key(snapshot, search_path, statement.sql, param_oids)
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
-            return Plan(statement, version, cached.plan, cached.schema)
+            return Plan(statement, version, cached.plan, cached.schema, cached.policies)
         local = self.engine.local_engine_for(snapshot)
-        analysis = analyze(statement.ast, snapshot, search_path, local.catalog_relations)
+        analysis = analyze(statement.ast, snapshot, search_path, local.catalog_relations, self.user.admin)
+        if analysis.reads_admin:
+            schema = await asyncio.to_thread(self._run_admin, statement.ast.copy().limit(0))
+            return Plan(statement, version, AdminPlan(statement.ast), schema.schema)
         if not analysis.user_tables:
             return await self._plan_local(local, statement, param_oids)
         source = self.engine.catalog.sources[analysis.user_tables[0].table.connection]
         context = PolicyContext(self.user, source.dialect, self.engine.config.secrets.hash_key)
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
 
+        applied: list[AppliedPolicy] = []
+
         def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
             # Masks are computed from the raw table (the user's snapshot carries masked types).
             raw = raw_tables[table.oid]
-            return protected_table(raw, source_table, self.engine.table_policy(self.user, raw), context)
+            policy = self.engine.table_policy(self.user, raw)
+            applied.extend(describe_policy(table.qualified_name, policy))
+            return protected_table(raw, source_table, policy, context)
 
         source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
-        self.engine.plans[key] = CachedPlan(source_plan, schema)
-        return Plan(statement, version, source_plan, schema)
+        policies = tuple(dict.fromkeys(applied))
+        self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
+        return Plan(statement, version, source_plan, schema, policies)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
         query = local.compile(statement.ast, self._local_context())
@@ -181,7 +233,7 @@ class Session:
             cursor.close()
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
-        if isinstance(plan.query, (SourcePlan, LocalPlan)):
+        if isinstance(plan.query, (SourcePlan, LocalPlan, AdminPlan)):
             return plan.query.param_oids
         return tuple(declared)
 
@@ -199,6 +251,9 @@ class Session:
     async def _run(self, plan: Plan, schema: pa.Schema | None, params: Sequence[object | None]) -> ResultStream:
         assert schema is not None
         self._canceled = False
+        if isinstance(plan.query, AdminPlan):
+            table = await asyncio.to_thread(self._run_admin, plan.query.statement)
+            return RowsStream(schema, table.cast(schema).to_batches(), "SELECT")
         if isinstance(plan.query, LocalPlan):
             local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
             query = plan.query.query
@@ -230,6 +285,20 @@ class Session:
                 raise QueryCanceled() from None
             raise map_duckdb_error(exc) from None
         return ReaderStream(schema, reader, first, finished, map_duckdb_error)
+
+    def _run_admin(self, statement: exp.Expression) -> pa.Table:
+        engine = self.engine
+        snapshot = engine.catalog.snapshot
+        views = {
+            "tables": lambda: tables_view(snapshot, engine.config),
+            "columns": lambda: columns_view(snapshot, engine.config),
+            "policies": lambda: policies_view(engine.config),
+            "audit": lambda: audit_view(engine.config),
+        }
+        try:
+            return run_admin_query(statement, views)
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc) from None
 
     def _explain(self, plan: Plan) -> pa.RecordBatch:
         if isinstance(plan.query, SourcePlan):

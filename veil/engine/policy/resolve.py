@@ -26,6 +26,7 @@ from veil.config.models import (
     TableConfig,
     TimeWindowPolicy,
 )
+from veil.engine.audit import AppliedPolicy
 from veil.engine.policy.principals import User, selects
 
 log = logging.getLogger(__name__)
@@ -121,3 +122,13 @@ def resolve_table_policy(
                     )
                 )
     return TablePolicy(masks, tuple(filters))
+
+
+def describe_policy(table: str, policy: TablePolicy) -> list[AppliedPolicy]:
+    """What the audit trail and EXPLAIN report for one table: policy names and masked columns."""
+    by_policy: dict[str, list[str]] = {}
+    for applied in policy.masks.values():
+        by_policy.setdefault(applied.policy, []).append(applied.column)
+    described = [AppliedPolicy(name, table, "mask", tuple(columns)) for name, columns in by_policy.items()]
+    described += [AppliedPolicy(f.policy, table, f.kind) for f in policy.filters]
+    return described

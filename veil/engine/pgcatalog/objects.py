@@ -1,0 +1,217 @@
+"""The named objects of the emulated catalog (namespaces, relations, types, functions, roles) and
+the ``reg*`` conversions between their OIDs and names.
+
+These Python lookups resolve literals at compile time (``'pg_class'::regclass`` becomes an OID
+constant, and an unknown name fails with PostgreSQL's error); the same rules run inside DuckDB as
+macros (see :mod:`.macros`) for non-constant values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from veil.catalog.model import CatalogSnapshot, Table, stable_oid
+from veil.engine.pgcatalog.data.procs import PG_PROC
+from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS
+from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
+from veil.engine.pgcatalog.schema import CatalogRelation, all_relations
+from veil.engine.pgcatalog.typemap import type_by_spelling
+from veil.errors import VeilError
+from veil.pgtypes import ALL_TYPES, format_type
+
+BOOTSTRAP_ROLE = "veil"
+BOOTSTRAP_ROLE_OID = 10
+CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
+PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A row of pg_class: a user table or an emulated catalog relation."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str
+    table: Table | None = None
+    catalog: CatalogRelation | None = None
+
+
+@dataclass(frozen=True)
+class TypeName:
+    oid: int
+    name: str
+    schema: str
+    text: str  # regtype output when visible (format_type spelling)
+
+
+class CatalogObjects:
+    """Everything one user may see, indexed by name and by OID."""
+
+    def __init__(self, snapshot: CatalogSnapshot, database: str, users: Sequence[str]) -> None:
+        self.database = database
+        self.database_oid = stable_oid("database", database)
+        self.tables = tuple(t for t in snapshot if t.schema not in CATALOG_SCHEMAS)
+        self.namespaces: dict[str, int] = {
+            "pg_catalog": PG_CATALOG_OID,
+            "public": NAMESPACE_OIDS["public"],
+            "information_schema": NAMESPACE_OIDS["information_schema"],
+        }
+        for table in self.tables:
+            self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
+        self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
+        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID}
+        for user in users:
+            self.roles.setdefault(user, stable_oid("role", user))
+        self.role_names = {oid: name for name, oid in self.roles.items()}
+        self.relations: dict[tuple[str, str], Relation] = {}
+        for rel in all_relations():
+            self._add(Relation(rel.oid, rel.schema, rel.name, rel.kind, catalog=rel))
+        for table in self.tables:
+            self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
+        self.relations_by_oid = {r.oid: r for r in self.relations.values()}
+        self.types: dict[int, TypeName] = {
+            t.oid: TypeName(t.oid, t.name, "pg_catalog", format_type(t.oid)) for t in ALL_TYPES
+        }
+        for table in self.tables:
+            self.types[table.row_type_oid] = TypeName(
+                table.row_type_oid, table.name, table.schema, table.name
+            )
+        self.procs: dict[int, str] = {row[0]: row[1] for row in PG_PROC}
+        self.proc_oids: dict[str, int] = {}
+        for oid, name in sorted(self.procs.items()):
+            self.proc_oids.setdefault(name, oid)
+
+    def _add(self, relation: Relation) -> None:
+        self.relations[(relation.schema, relation.name)] = relation
+
+    def search_path(self, search_path: Iterable[str], user: str) -> list[str]:
+        """The schemas really searched: existing ones, ``$user`` expanded, and ``pg_catalog``
+        first unless the path names it explicitly."""
+        path: list[str] = []
+        for schema in search_path:
+            name = user if schema == "$user" else schema
+            if name in self.namespaces and name not in path:
+                path.append(name)
+        if "pg_catalog" not in path:
+            path.insert(0, "pg_catalog")
+        return path
+
+    def lookup_relation(self, parts: list[str], path: Sequence[str]) -> Relation | None:
+        if len(parts) == 1:
+            for schema in path:
+                relation = self.relations.get((schema, parts[0]))
+                if relation is not None:
+                    return relation
+            return None
+        if len(parts) == 3 and parts[0] != self.database:
+            return None
+        return self.relations.get((parts[-2], parts[-1]))
+
+    def relation_visible(self, relation: Relation, path: Sequence[str]) -> bool:
+        return self.lookup_relation([relation.name], path) is relation
+
+    def regclass_in(self, text: str, path: Sequence[str], *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text)
+        relation = self.lookup_relation(parts, path) if parts else None
+        if relation is None and strict:
+            raise VeilError("42P01", f'relation "{text}" does not exist')
+        return relation.oid if relation else None
+
+    def regclass_out(self, oid: int, path: Sequence[str]) -> str:
+        relation = self.relations_by_oid.get(oid)
+        if relation is None:
+            return str(oid)
+        if self.relation_visible(relation, path):
+            return quote_ident(relation.name)
+        return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
+
+    def regtype_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        pg_type = type_by_spelling(text)
+        if pg_type is not None:
+            return pg_type.oid
+        parts = parse_ident(text) or []
+        for type_name in self.types.values():
+            if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:
+                return type_name.oid
+        if strict:
+            raise VeilError("42704", f'type "{text}" does not exist')
+        return None
+
+    def regtype_out(self, oid: int, path: Sequence[str]) -> str:
+        type_name = self.types.get(oid)
+        if type_name is None:
+            return str(oid)
+        if type_name.schema == "pg_catalog" or type_name.schema in path:
+            return type_name.text
+        return f"{quote_ident(type_name.schema)}.{quote_ident(type_name.name)}"
+
+    def regproc_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.proc_oids.get(parts[-1]) if parts else None
+        if oid is None and strict:
+            raise VeilError("42883", f'function "{text}" does not exist')
+        return oid
+
+    def regproc_out(self, oid: int) -> str:
+        return self.procs.get(oid, "-" if oid == 0 else str(oid))
+
+    def regnamespace_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.namespaces.get(parts[0]) if len(parts) == 1 else None
+        if oid is None and strict:
+            raise VeilError("3F000", f'schema "{text}" does not exist')
+        return oid
+
+    def regnamespace_out(self, oid: int) -> str:
+        name = self.namespace_names.get(oid)
+        return quote_ident(name) if name else str(oid)
+
+    def regrole_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.roles.get(parts[0]) if len(parts) == 1 else None
+        if oid is None and strict:
+            raise VeilError("42704", f'role "{text}" does not exist')
+        return oid
+
+    def regrole_out(self, oid: int) -> str:
+        name = self.role_names.get(oid)
+        return quote_ident(name) if name else str(oid)
+
+    def reg_in(self, kind: str, text: str, path: Sequence[str], *, strict: bool) -> int | None:
+        """``'text'::<kind>`` for a ``reg*`` kind (``regclass``, ``regtype``...)."""
+        if kind == "regclass":
+            return self.regclass_in(text, path, strict=strict)
+        if kind == "regtype":
+            return self.regtype_in(text, strict=strict)
+        if kind in ("regproc", "regprocedure"):
+            return self.regproc_in(text.split("(")[0], strict=strict)
+        if kind == "regnamespace":
+            return self.regnamespace_in(text, strict=strict)
+        if kind == "regrole":
+            return self.regrole_in(text, strict=strict)
+        raise VeilError("0A000", f"type {kind} is not supported")
+
+    def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
+        if kind == "regclass":
+            return self.regclass_out(oid, path)
+        if kind == "regtype":
+            return self.regtype_out(oid, path)
+        if kind in ("regproc", "regprocedure"):
+            return self.regproc_out(oid)
+        if kind == "regnamespace":
+            return self.regnamespace_out(oid)
+        if kind == "regrole":
+            return self.regrole_out(oid)
+        return str(oid)

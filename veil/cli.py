@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from veil.config import VeilConfig, load_config
+from veil.config.watch import watch_config
 from veil.errors import ConfigError, VeilError
 
 console = Console(stderr=True)
@@ -28,7 +29,13 @@ def _load(path: str) -> VeilConfig:
         raise SystemExit(2) from None
 
 
-def _run_server(config: VeilConfig, host: str | None, port: int | None, banner: str | None = None) -> None:
+def _run_server(
+    config: VeilConfig,
+    host: str | None,
+    port: int | None,
+    banner: str | None = None,
+    config_path: Path | None = None,
+) -> None:
     from veil.engine.engine import QueryEngine
     from veil.proxy.server import VeilServer
 
@@ -40,9 +47,14 @@ def _run_server(config: VeilConfig, host: str | None, port: int | None, banner: 
     for name, error in engine.catalog.errors.items():
         console.print(f"[yellow]connection {name} unavailable:[/yellow] {error.message}")
 
+    def apply(new_config: VeilConfig) -> None:
+        # Host and port are bound once; everything else takes effect on reload.
+        engine.reload(new_config.model_copy(update={"server": new_config.server.model_copy(update={"host": server_config.host, "port": server_config.port})}))
+
     async def main() -> None:
-        server = VeilServer(config, engine)
+        server = VeilServer(lambda: engine.config, engine)
         await server.start()
+        watcher = asyncio.create_task(watch_config(config_path, apply)) if config_path else None
         console.print(
             f"Veil listening on {server_config.host}:{server.bound_port} "
             f"({len(engine.catalog.snapshot)} tables from {len(engine.catalog.sources)} connections)"
@@ -52,6 +64,8 @@ def _run_server(config: VeilConfig, host: str | None, port: int | None, banner: 
         try:
             await server.serve_forever()
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await server.close()
             engine.close()
 
@@ -82,7 +96,7 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port to listen on (default from config: 6432).")
 def serve(config_path: str, host: str | None, port: int | None) -> None:
     """Run the proxy."""
-    _run_server(_load(config_path), host, port)
+    _run_server(_load(config_path), host, port, config_path=Path(config_path))
 
 
 @main.command()
@@ -102,7 +116,7 @@ def demo(directory: str, host: str, port: int, transactions: int) -> None:
         f"Demo users: {users}\n"
         f'Connect with:  psql "postgresql://alice:alice@{host}:{{port}}/veil"'
     )
-    _run_server(_load(str(files.config)), host, port, banner)
+    _run_server(_load(str(files.config)), host, port, banner, config_path=files.config)
 
 
 @main.command()
@@ -128,6 +142,36 @@ def check(config_path: str) -> None:
     if failed:
         raise SystemExit(1)
     console.print(f"[green]{config_path} is valid[/green]")
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--user", "-u", required=True, help="Explain as this user (their policies apply).")
+@click.argument("sql")
+def explain(config_path: str, user: str, sql: str) -> None:
+    """Show the SQL sent to each source and the policies applied for a user."""
+    from veil.engine.api import SessionInfo
+    from veil.engine.engine import QueryEngine
+
+    config = _load(config_path)
+    if user not in config.users:
+        console.print(f"[red]unknown user {user}[/red]")
+        raise SystemExit(1)
+    engine = QueryEngine(config)
+
+    async def run() -> list[str]:
+        session = engine.open_session(SessionInfo(user=user, database=config.server.database))
+        prepared = await session.prepare(sql, [])
+        return session.explain(prepared.plan)
+
+    try:
+        lines = asyncio.run(run())
+    except VeilError as exc:
+        console.print(f"[red]ERROR {exc.sqlstate}:[/red] {exc.message}")
+        raise SystemExit(1) from None
+    finally:
+        engine.close()
+    click.echo("\n".join(lines))
 
 
 @main.command()

@@ -39,6 +39,21 @@ class QueryEngine:
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
+        self.generation = 1  # bumped by every reload: prepared statements re-plan on change
+
+    def reload(self, config: VeilConfig) -> None:
+        """Apply a new, validated config: the next statement of every session uses it."""
+        catalog = self.catalog
+        if config.connections != self.config.connections:
+            catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
+        with self._lock:
+            self.config = config
+            self.catalog = catalog
+            self.audit = AuditLog(config.audit.path)
+            self._snapshots.clear()
+            self._local_engines.clear()
+            self.plans.clear()
+            self.generation += 1
 
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))

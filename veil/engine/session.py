@@ -18,13 +18,14 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.admin import audit_view, columns_view, policies_view, run_admin_query, tables_view
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
+from veil.engine.explain import explain_lines
 from veil.engine.planner import SourcePlan, analyze, plan_single_source
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.results import ReaderStream, RowsStream, first_batch
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
-from veil.errors import InFailedTransaction, QueryCanceled, VeilError
+from veil.errors import InFailedTransaction, InsufficientPrivilege, QueryCanceled, VeilError
 
 
 @dataclass
@@ -46,7 +47,7 @@ class AdminPlan:
 @dataclass
 class Plan:
     statement: Statement
-    catalog_version: int
+    generation: int
     query: SourcePlan | LocalPlan | AdminPlan | None = None
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
@@ -122,7 +123,7 @@ class Session:
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
             raise InFailedTransaction()
         if statement.kind in (Kind.QUERY, Kind.EXPLAIN):
-            if plan.catalog_version != self.engine.catalog.snapshot.version:
+            if plan.generation != self.engine.generation:
                 plan = await self._plan(statement, prepared.param_oids)
                 if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
                     raise VeilError("0A000", "cached plan must not change result type")
@@ -164,7 +165,7 @@ class Session:
         return self.settings.search_path(self.user.name)
 
     async def _plan(self, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        version = self.engine.catalog.snapshot.version
+        version = self.engine.generation
         if statement.ast is None:
             return Plan(statement, version)
         snapshot = self.engine.snapshot_for(self.user)
@@ -203,7 +204,7 @@ class Session:
         query = local.compile(statement.ast, self._local_context())
         oids = tuple(local.infer_param_types(statement.ast, param_oids))
         schema = await asyncio.to_thread(local.describe, query, len(oids))
-        version = self.engine.catalog.snapshot.version
+        version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema))
 
     def _local_context(self):
@@ -300,12 +301,22 @@ class Session:
         except duckdb.Error as exc:
             raise map_duckdb_error(exc) from None
 
+    def explain(self, plan: Plan) -> list[str]:
+        """Where the statement runs, the SQL pushed to each source, and the policies."""
+        query = plan.query
+        if isinstance(query, SourcePlan):
+            dialect = self.engine.catalog.sources[query.connection].dialect
+            return explain_lines(
+                self.engine, self.user, f"connection {query.connection} (whole statement pushed down)",
+                [(query.connection, dialect, query.sql)], query.tables, plan.policies,
+            )
+        where = "admin views" if isinstance(query, AdminPlan) else "Veil local engine (catalog emulation)"
+        return explain_lines(self.engine, self.user, where, [], (), ())
+
     def _explain(self, plan: Plan) -> pa.RecordBatch:
-        if isinstance(plan.query, SourcePlan):
-            lines = [f"Veil pushdown to connection {plan.query.connection}", f"  SQL: {plan.query.sql}"]
-        else:
-            lines = ["Veil local engine (catalog emulation)"]
-        return pa.RecordBatch.from_pydict({"QUERY PLAN": lines}, schema=_text_schema("QUERY PLAN"))
+        if not self.user.admin:
+            raise InsufficientPrivilege("EXPLAIN shows policy internals and is reserved to admin users")
+        return pa.RecordBatch.from_pydict({"QUERY PLAN": self.explain(plan)}, schema=_text_schema("QUERY PLAN"))
 
     def _utility(self, statement: Statement) -> ResultStream:
         kind = statement.kind

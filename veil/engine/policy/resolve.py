@@ -132,3 +132,24 @@ def describe_policy(table: str, policy: TablePolicy) -> list[AppliedPolicy]:
     described = [AppliedPolicy(name, table, "mask", tuple(columns)) for name, columns in by_policy.items()]
     described += [AppliedPolicy(f.policy, table, f.kind) for f in policy.filters]
     return described
+
+
+def why_not_applied(
+    user: User, table: Table, policy: PolicyConfig, table_config: TableConfig | None
+) -> str | None:
+    """Why a data policy does not change this user's view of this table (None if it does)."""
+    rule = policy.mask or policy.row_filter or policy.time_window
+    if rule is None:
+        return "not a data policy"
+    config = table_config or TableConfig()
+    if not covers_table(rule, table, config.table_tags):
+        return f"does not cover {table.qualified_name}"
+    if rule.for_ is not None and not selects(rule.for_, user):
+        return f"only for other users (for: does not select {user.name})"
+    if rule.except_ is not None and selects(rule.except_, user):
+        return f"{user.name} is excepted"
+    if isinstance(rule, MaskPolicy):
+        resolved = resolve_table_policy(user, table, [policy], table_config).masks
+        if not resolved:
+            return "no column of the table matches its tags or names"
+    return None

@@ -1,0 +1,47 @@
+"""What ``veil explain`` and ``EXPLAIN`` print: where a statement runs, the SQL each source
+receives, which policies shaped the result and why the others did not."""
+
+from __future__ import annotations
+
+import sqlglot
+
+from veil.catalog.model import Table
+from veil.engine.audit import AppliedPolicy
+from veil.engine.engine import QueryEngine
+from veil.engine.policy.principals import User
+from veil.engine.policy.resolve import why_not_applied
+
+
+def explain_lines(
+    engine: QueryEngine,
+    user: User,
+    where: str,
+    pushed: list[tuple[str, str, str]],
+    tables: tuple[Table, ...],
+    applied: tuple[AppliedPolicy, ...],
+) -> list[str]:
+    """``pushed`` is (connection, dialect, sql) per source query."""
+    lines = [f"Runs on: {where}"]
+    for connection, dialect, sql in pushed:
+        lines.append(f"SQL sent to connection {connection} ({dialect}):")
+        pretty = sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True)[0]
+        lines.extend("  " + line for line in pretty.splitlines())
+    if tables:
+        lines.append("Policies applied:")
+        if not applied:
+            lines.append("  (none)")
+        for policy in applied:
+            columns = f" on {', '.join(policy.columns)}" if policy.columns else ""
+            lines.append(f"  {policy.kind} \"{policy.name}\" on {policy.table}{columns}")
+        applied_names = {(p.name, p.table) for p in applied}
+        raw = {t.oid: t for t in engine.catalog.snapshot}
+        lines.append("Policies not applied:")
+        for table in tables:
+            for policy in engine.config.policies:
+                if policy.subscription is not None or (policy.name, table.qualified_name) in applied_names:
+                    continue
+                reason = why_not_applied(
+                    user, raw.get(table.oid, table), policy, engine.config.tables.get(table.source_key)
+                )
+                lines.append(f"  \"{policy.name}\" on {table.qualified_name}: {reason or 'overridden by a deeper tag or earlier policy'}")
+    return lines

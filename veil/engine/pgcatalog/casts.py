@@ -1,0 +1,177 @@
+"""PostgreSQL casts and implicit literal coercions, rewritten for DuckDB.
+
+OIDs and ``reg*`` values travel through DuckDB as ``UINTEGER``. A cast *to* a ``reg*`` type from
+text looks the name up (at compile time for a literal, with a macro otherwise); a cast from a
+``reg*`` value to text prints the object's name. Untyped string literals compared with an OID,
+number, boolean or array take that type, as PostgreSQL's ``unknown`` literals do.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.engine.pgcatalog import sqlbuild
+from veil.engine.pgcatalog.arrays import parse_array_literal
+from veil.engine.pgcatalog.context import CompileEnv
+from veil.engine.pgcatalog.schema import REG_TYPES, storage_type
+from veil.errors import VeilError
+from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
+
+STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "char", "unknown"})
+OID_TYPES = frozenset({"oid", "xid", "cid"})
+INTEGER_TYPES = frozenset({"int2", "int4", "int8"})
+NUMERIC_TYPES = INTEGER_TYPES | {"float4", "float8", "numeric"} | OID_TYPES
+
+
+def is_string(column_type: ColumnType | None) -> bool:
+    return column_type is None or column_type.type.name in STRING_TYPES
+
+
+def is_reg(column_type: ColumnType | None) -> bool:
+    return column_type is not None and column_type.type.name in REG_TYPES
+
+
+def duck_type(column_type: ColumnType) -> str:
+    """The DuckDB type for a PostgreSQL column type, honouring numeric precision."""
+    pg_type, typmod = column_type.type, column_type.typmod
+    if pg_type.name == "numeric":
+        if typmod >= 4:
+            packed = typmod - 4
+            precision, scale = min(packed >> 16, 38), packed & 0xFFFF
+            return f"DECIMAL({precision},{min(scale, precision)})"
+        return "DECIMAL(38,10)"
+    return storage_type(pg_type)
+
+
+def string_literal(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return node.this
+    return None
+
+
+def reg_input(env: CompileEnv, kind: str, text: exp.Expression, strict: bool) -> exp.Expression:
+    """``text::regclass`` (or to_regclass(text) when not strict)."""
+    literal = string_literal(text)
+    if literal is not None:
+        oid = env.objects.reg_in(kind, literal, env.path, strict=strict)
+        return sqlbuild.typed_literal(oid, "UINTEGER")
+    text = sqlbuild.cast(text, "VARCHAR")
+    args = [text, sqlbuild.boolean(strict)]
+    if kind == "regclass":
+        args.insert(1, env.path_literal())
+    return sqlbuild.veil_fn(f"{_macro_kind(kind)}_in", *args)
+
+
+def reg_output(env: CompileEnv, kind: str, oid: exp.Expression) -> exp.Expression:
+    """``regclass::text``: the object's name as PostgreSQL prints it."""
+    if isinstance(oid, exp.Cast) and isinstance(oid.this, exp.Literal) and oid.this.is_int:
+        return sqlbuild.string(env.objects.reg_out(kind, int(oid.this.this), env.path))
+    args = [oid, env.path_literal()] if kind in ("regclass", "regtype") else [oid]
+    return sqlbuild.veil_fn(f"{_macro_kind(kind)}_out", *args)
+
+
+def _macro_kind(kind: str) -> str:
+    return "regproc" if kind == "regprocedure" else kind
+
+
+def coerce(
+    env: CompileEnv,
+    node: exp.Expression,
+    source: ColumnType | None,
+    target: ColumnType,
+) -> exp.Expression:
+    """Rewrite ``CAST(node AS target)`` where ``node`` (already rewritten) has PostgreSQL type
+    ``source`` (None when unknown)."""
+    name = target.type.name
+    literal = string_literal(node)
+    if isinstance(node, exp.Null):
+        return sqlbuild.null(duck_type(target))
+    if name in REG_TYPES:
+        if is_reg(source) or (source is not None and source.type.name in NUMERIC_TYPES):
+            return sqlbuild.cast(node, "UINTEGER")
+        return reg_input(env, name, node, strict=True)
+    if is_reg(source) and name in STRING_TYPES:
+        return reg_output(env, source.type.name, node)
+    if literal is not None:
+        return _from_literal(literal, target)
+    if source is not None and source.type.is_array and name in ("text", "varchar"):
+        return sqlbuild.veil_fn("array_out", node)
+    if name == "char" and source is not None and source.type.name != "char":
+        return sqlbuild.builtin("left", sqlbuild.cast(node, "VARCHAR"), sqlbuild.number(1))
+    if name in ("unknown", "any", "anyelement"):
+        return node
+    if source is not None and source.type.oid == target.type.oid and target.typmod < 0:
+        return node
+    if target.type.is_array and is_string(source):
+        parsed = sqlbuild.veil_fn("array_in", sqlbuild.cast(node, "VARCHAR"))
+        return sqlbuild.cast(parsed, duck_type(target))
+    if name == "bool" and source is not None and source.type.name in INTEGER_TYPES:
+        return exp.NEQ(this=node, expression=sqlbuild.number(0))
+    return sqlbuild.cast(node, duck_type(target))
+
+
+def _from_literal(text: str, target: ColumnType) -> exp.Expression:
+    pg_type = target.type
+    name = pg_type.name
+    if name in OID_TYPES:
+        if not text.strip().lstrip("-").isdigit():
+            raise VeilError("22P02", f'invalid input syntax for type {name}: "{text}"')
+        return sqlbuild.typed_literal(int(text) % 2**32, "UINTEGER")
+    if pg_type.is_array or name in ("int2vector", "oidvector"):
+        element = BY_OID[pg_type.element_oid] if pg_type.is_array else _vector_element(pg_type)
+        values = parse_array_literal(text) if pg_type.is_array else text.split()
+        return sqlbuild.typed_literal(
+            [_element_value(v, element) for v in values], duck_type(target)
+        )
+    if name == "bool":
+        return sqlbuild.typed_literal(_parse_bool(text), "BOOLEAN")
+    if name == "char":
+        return sqlbuild.string(text[:1])
+    if name in INTEGER_TYPES:
+        if not text.strip().lstrip("-+").isdigit():
+            raise VeilError("22P02", f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
+        return sqlbuild.typed_literal(int(text), duck_type(target))
+    return sqlbuild.cast(sqlbuild.string(text), duck_type(target))
+
+
+def _vector_element(pg_type: PgType) -> PgType:
+    return BY_NAME["int2"] if pg_type.name == "int2vector" else BY_NAME["oid"]
+
+
+def _element_value(value: str | None, element: PgType) -> object:
+    if value is None:
+        return None
+    if element.name in INTEGER_TYPES or element.name in OID_TYPES:
+        return int(value)
+    if element.name in ("float4", "float8"):
+        return float(value)
+    if element.name == "bool":
+        return _parse_bool(value)
+    return value
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("t", "true", "y", "yes", "on", "1"):
+        return True
+    if lowered in ("f", "false", "n", "no", "off", "0"):
+        return False
+    raise VeilError("22P02", f'invalid input syntax for type boolean: "{text}"')
+
+
+def _sql_name(pg_type: PgType) -> str:
+    return format_type(pg_type.oid)
+
+
+def coerce_literal(node: exp.Expression, target: ColumnType | None) -> exp.Expression:
+    """An untyped string literal meeting a typed operand (``c.oid = '16386'``,
+    ``polroles = '{0}'``) becomes a constant of that type; anything else is left alone."""
+    literal = string_literal(node)
+    if literal is None or target is None:
+        return node
+    name = target.type.name
+    if name in OID_TYPES or name in INTEGER_TYPES or name == "bool" or target.type.is_array:
+        return _from_literal(literal, target)
+    if name in ("int2vector", "oidvector"):
+        return _from_literal(literal, target)
+    return node

@@ -37,6 +37,7 @@ class Statement:
     sql: str
     protocol: Protocol
     params: list[str | None] = field(default_factory=list)
+    name: str = ""  # prepared statement name; "" for the unnamed statement and simple queries
 
     def placeholders(self) -> int:
         numbers = [int(n) for n in re.findall(r"\$(\d+)", strip_literals(self.sql))]
@@ -84,7 +85,9 @@ def parse_log(path: Path) -> list[Statement]:
             continue
         if match := _EXECUTE.match(entry.text):
             if not match["fetch"]:
-                statements.append(Statement(where, entry.app, match["sql"], "extended"))
+                name = match["name"].split("/")[0]  # "<unnamed>/C_2": statement / portal
+                name = "" if name == "<unnamed>" else name
+                statements.append(Statement(where, entry.app, match["sql"], "extended", name=name))
         elif match := _STATEMENT.match(entry.text):
             statements.append(Statement(where, entry.app, match["sql"], "simple"))
     return statements

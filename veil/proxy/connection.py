@@ -13,6 +13,8 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import pyarrow as pa
+
 from veil.config.models import VeilConfig
 from veil.engine.api import Engine, EngineSession, PreparedStatement, SessionInfo
 from veil.errors import QueryCanceled, VeilError
@@ -26,6 +28,7 @@ from veil.proxy.startup import Startup, parameter_statuses, read_startup, valida
 log = logging.getLogger("veil.proxy")
 
 STARTUP_TIMEOUT = 60.0
+_ROW_DESCRIPTION_CACHE = 256
 _INTERNAL = "internal error in Veil; the server log has the details"
 
 
@@ -58,6 +61,7 @@ class Connection:
         self.timezone = "UTC"
         self.statements: dict[str, PreparedStatement] = {}
         self.portals: dict[str, Portal] = {}
+        self._row_descriptions: dict[tuple[int, tuple[int, ...]], tuple[pa.Schema, bytes]] = {}
         self._skipping = False
         self._running = False
         self._cancel_requested = False
@@ -229,6 +233,18 @@ class Connection:
         if self.session is not None:
             self.session.mark_failed()
 
+    def _row_description(self, schema: pa.Schema, formats: list[int]) -> bytes:
+        """RowDescription, cached: re-executing a prepared statement re-describes the same schema."""
+        key = (id(schema), tuple(formats))
+        cached = self._row_descriptions.get(key)
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        if len(self._row_descriptions) >= _ROW_DESCRIPTION_CACHE:
+            self._row_descriptions.clear()
+        message = bytes(codec.row_description(schema, formats))
+        self._row_descriptions[key] = (schema, message)
+        return message
+
     def _parameter_status(self) -> None:
         assert self.session is not None
         changed = self.session.pending_parameter_status()
@@ -298,7 +314,7 @@ class Connection:
             portal = Portal(statement, (), schema, formats)
             portal.attach(stream)
             if schema is not None:
-                self.out.write(codec.row_description(schema, formats))
+                self.out.write(self._row_description(schema, formats))
             rows, _ = await portal.send_rows(self.out, 0, self.timezone, self._check_cancel)
             self.out.write(messages.command_complete(stream.command_tag(rows)))
         finally:
@@ -385,7 +401,7 @@ class Connection:
         if schema is None:
             out.write(messages.NO_DATA)
         else:
-            out.write(codec.row_description(schema, formats))
+            out.write(self._row_description(schema, formats))
 
     async def _execute(self, payload: bytes) -> None:
         name, max_rows = messages.parse_execute(payload)

@@ -228,37 +228,41 @@ class Bind:
     result_formats: tuple[int, ...]
 
 
-def _read_formats(payload: bytes, pos: int) -> tuple[tuple[int, ...], int]:
-    count, pos = _read_i16(payload, pos)
-    if count < 0 or pos + 2 * count > len(payload):
-        raise MalformedMessage()
-    formats = struct.unpack_from(f"!{count}h", payload, pos)
-    for code in formats:
-        if code not in (0, 1):
-            raise VeilError("08P01", f"unsupported format code: {code}")
-    return formats, pos + 2 * count
-
-
 def parse_bind(payload: bytes) -> Bind:
-    portal, pos = _read_cstr(payload, 0)
-    statement, pos = _read_cstr(payload, pos)
-    param_formats, pos = _read_formats(payload, pos)
-    count, pos = _read_i16(payload, pos)
-    if count < 0:
-        raise MalformedMessage()
-    values: list[bytes | None] = []
-    size = len(payload)
-    for _ in range(count):
-        length, pos = _read_i32(payload, pos)
-        if length == -1:
-            values.append(None)
-            continue
-        if length < 0 or pos + length > size:
-            raise MalformedMessage("insufficient data left in message")
-        values.append(payload[pos : pos + length])
-        pos += length
-    result_formats, pos = _read_formats(payload, pos)
+    """Bind, written for speed: it is parsed once per execution of a prepared statement."""
+    try:
+        end = payload.index(b"\0")
+        portal = payload[:end].decode()
+        pos = end + 1
+        end = payload.index(b"\0", pos)
+        statement = payload[pos:end].decode()
+        pos = end + 1
+        (count,) = _I16.unpack_from(payload, pos)
+        param_formats = struct.unpack_from(f"!{count}h", payload, pos + 2)
+        pos += 2 + 2 * count
+        (count,) = _I16.unpack_from(payload, pos)
+        pos += 2
+        values: list[bytes | None] = []
+        unpack_length = _I32.unpack_from
+        for _ in range(count):
+            (length,) = unpack_length(payload, pos)
+            pos += 4
+            if length == -1:
+                values.append(None)
+            else:
+                if length < 0 or pos + length > len(payload):
+                    raise MalformedMessage("insufficient data left in message")
+                values.append(payload[pos : pos + length])
+                pos += length
+        (count,) = _I16.unpack_from(payload, pos)
+        result_formats = struct.unpack_from(f"!{count}h", payload, pos + 2)
+        pos += 2 + 2 * count
+    except (ValueError, struct.error):
+        raise MalformedMessage() from None
     _expect_end(payload, pos)
+    for code in param_formats + result_formats:
+        if code != 0 and code != 1:
+            raise VeilError("08P01", f"unsupported format code: {code}")
     return Bind(portal, statement, param_formats, tuple(values), result_formats)
 
 

@@ -219,15 +219,14 @@ def decimal_width(values: np.ndarray) -> np.ndarray:
 
 
 def padded_matrix(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The values of a binary array as a zero-padded ``(rows, max_len)`` matrix plus lengths."""
-    offsets = offsets_of(arr).astype(np.int64)
-    lengths = np.diff(offsets)
+    """The values of a NULL-free string/binary array as a zero-padded ``(rows, max_len)``
+    matrix, plus the lengths. Arrow pads every value to one width, so the padded data buffer
+    is the matrix."""
+    lengths = np.diff(offsets_of(arr)).astype(np.int64)
     width = int(lengths.max()) if len(lengths) else 0
-    data = data_of(arr)
     if width == 0:
         return np.zeros((len(lengths), 0), dtype=np.uint8), lengths
-    cols = np.arange(width, dtype=np.int64)
-    keep = cols[None, :] < lengths[:, None]
-    index = np.where(keep, offsets[:-1, None] + cols[None, :], 0)
-    source = data if len(data) else np.zeros(1, dtype=np.uint8)
-    return np.where(keep, source[index], 0).astype(np.uint8), lengths
+    text = arr.view(pa.string()) if pa.types.is_binary(arr.type) else arr
+    padded = pc.ascii_rpad(text, width=width, padding="\0")
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(lengths) * width)
+    return data.reshape(len(lengths), width), lengths

@@ -1,0 +1,202 @@
+"""PostgreSQL sources, read through ADBC's PostgreSQL driver (results arrive as Arrow, using
+PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from urllib.parse import quote
+
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc_pg
+import pyarrow as pa
+
+from veil.catalog.model import Column
+from veil.catalog.sources.base import SourceTable
+from veil.config.models import ConnectionConfig
+from veil.errors import VeilError
+
+_LIST_COLUMNS = """
+SELECT n.nspname, c.relname, a.attname, a.attnum,
+       pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+ORDER BY 1, 2, 4
+"""
+
+_SIMPLE_TYPES: dict[str, pa.DataType] = {
+    "boolean": pa.bool_(),
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "real": pa.float32(),
+    "double precision": pa.float64(),
+    "text": pa.string(),
+    "bytea": pa.binary(),
+    "date": pa.date32(),
+    "time without time zone": pa.time64("us"),
+    "timestamp without time zone": pa.timestamp("us"),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "interval": pa.month_day_nano_interval(),
+    "uuid": pa.string(),
+    "json": pa.string(),
+    "jsonb": pa.string(),
+}
+
+
+def arrow_type_for(pg_type: str) -> pa.DataType:
+    """The Arrow type Veil serves for a column, from ``format_type()`` output."""
+    if pg_type.endswith("[]"):
+        return pa.list_(arrow_type_for(pg_type[:-2]))
+    if pg_type.startswith("numeric(") or pg_type.startswith("decimal("):
+        precision, scale = (int(p) for p in pg_type[pg_type.index("(") + 1 : -1].split(","))
+        return pa.decimal128(precision, scale) if precision <= 38 else pa.string()
+    base = pg_type.split("(", 1)[0]
+    if base in ("character varying", "character", "varchar", "char"):
+        return pa.string()
+    if base.startswith("timestamp") and "with time zone" in pg_type:
+        return pa.timestamp("us", tz="UTC")
+    if base.startswith("timestamp"):
+        return pa.timestamp("us")
+    if base.startswith("time"):
+        return pa.time64("us")
+    return _SIMPLE_TYPES.get(pg_type, pa.string())
+
+
+def _normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """ADBC returns numerics (and other types it has no Arrow type for) as opaque strings:
+    cast every column to the type the catalog announced."""
+    columns = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        if isinstance(column.type, pa.ExtensionType):
+            column = column.storage
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _target_schema(schema: pa.Schema) -> pa.Schema:
+    fields = []
+    for field in schema:
+        metadata = field.metadata or {}
+        pg_type = metadata.get(b"ADBC:postgresql:typname", metadata.get(b"POSTGRESQL:type", b"")).decode()
+        arrow_type = field.type.storage_type if isinstance(field.type, pa.ExtensionType) else field.type
+        if pg_type == "numeric":
+            arrow_type = pa.decimal128(38, 10)
+        fields.append(pa.field(field.name, arrow_type, field.nullable))
+    return pa.schema(fields)
+
+
+class _NormalizingReader:
+    """Wraps ADBC's reader so batches carry plain Arrow types (decimals, not opaque strings)."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self.schema = _target_schema(reader.schema)
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        return _normalize_batch(self._reader.read_next_batch(), self.schema)
+
+
+def map_postgres_error(exc: BaseException) -> VeilError:
+    sqlstate = getattr(exc, "sqlstate", None) or "XX000"
+    message = str(exc).split("\n", 1)[0]
+    for prefix in ("IO: ", "INVALID_ARGUMENT: ", "INTERNAL: "):
+        message = message.removeprefix(prefix)
+    return VeilError(sqlstate if len(sqlstate) == 5 else "XX000", message)
+
+
+class PostgresCursor:
+    def __init__(self, connection: adbc_pg.Connection) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _NormalizingReader:
+        try:
+            self._cursor.execute(sql, parameters=tuple(params) if params else None)
+            return _NormalizingReader(self._cursor.fetch_record_batch())
+        except adbc_driver_manager.Error as exc:
+            raise map_postgres_error(exc) from None
+
+    def interrupt(self) -> None:
+        try:
+            self._connection.adbc_cancel()
+        except adbc_driver_manager.Error:
+            pass
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+
+
+class PostgresSource:
+    """A PostgreSQL database; one ADBC connection per running query."""
+
+    dialect = "postgres"
+
+    def __init__(self, name: str, config: ConnectionConfig) -> None:
+        self.name = name
+        self.config = config
+        self._lock = threading.Lock()
+
+    @property
+    def connection_key(self) -> tuple[object, ...]:
+        c = self.config
+        return ("postgres", c.host, c.port or 5432, c.sslmode, c.user, c.password, c.database)
+
+    def _uri(self) -> str:
+        c = self.config
+        credentials = quote(c.user or "", safe="")
+        if c.password:
+            credentials += ":" + quote(c.password, safe="")
+        query = f"?sslmode={c.sslmode}" if c.sslmode else ""
+        return f"postgresql://{credentials}@{c.host}:{c.port or 5432}/{quote(c.database or '', safe='')}{query}"
+
+    def _connect(self) -> adbc_pg.Connection:
+        try:
+            return adbc_pg.connect(self._uri(), autocommit=True)
+        except adbc_driver_manager.Error as exc:
+            raise VeilError(
+                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {map_postgres_error(exc).message}'
+            ) from None
+
+    def cursor(self) -> PostgresCursor:
+        return PostgresCursor(self._connect())
+
+    def check(self) -> None:
+        cursor = self.cursor()
+        try:
+            cursor.execute("SELECT 1").read_next_batch()
+        finally:
+            cursor.close()
+
+    def list_tables(self) -> list[SourceTable]:
+        cursor = self.cursor()
+        try:
+            rows = pa.Table.from_batches(_drain(cursor.execute(_LIST_COLUMNS))).to_pylist()
+        finally:
+            cursor.close()
+        tables: dict[tuple[str, str], list[Column]] = {}
+        for row in rows:
+            schema, table, column, _, pg_type, nullable = row.values()
+            tables.setdefault((schema, table), []).append(Column(column, arrow_type_for(pg_type), bool(nullable)))
+        return [
+            SourceTable(self.config.database, schema, table, tuple(columns))
+            for (schema, table), columns in tables.items()
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def _drain(reader: _NormalizingReader) -> list[pa.RecordBatch]:
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except StopIteration:
+            return batches

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks.wire` compares Veil with PostgreSQL over the wire."""

@@ -1,0 +1,109 @@
+"""Wire benchmark: the same client workloads against PostgreSQL directly and through `veil serve`.
+
+    .venv/bin/python -m benchmarks.wire              # 1M rows (`make bench`)
+    .venv/bin/python -m benchmarks.wire --rows 50000 # quick run
+
+Loads one 7-column table into PostgreSQL (database `veil_bench`) and into a DuckDB file that Veil
+serves, then times each workload (best of --repeat) on both and prints the ratio Veil/PostgreSQL.
+Results: benchmarks/results/wire.json and wire.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.dataset import duckdb_file, load_postgres
+from benchmarks.report import Result, print_table, write_chart, write_json
+from benchmarks.servers import bench_database, find_postgres, postgres_version, veil_server
+from benchmarks.workloads import WORKLOADS, Measurement, Options, Workload
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.wire", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the table (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per workload and server; best is kept")
+    parser.add_argument("--points", type=int, default=2000, help="point queries per run")
+    parser.add_argument("--postgres", help="PostgreSQL DSN (default: $VEIL_TEST_POSTGRES, else local trust auth)")
+    parser.add_argument("--budget", type=float, default=60.0, help="stop repeating a workload after this many s")
+    parser.add_argument("--output", type=Path, default=HERE / "results", help="where wire.json and wire.png go")
+    parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache", help="DuckDB file and Veil state")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed or results differ")
+    return parser.parse_args(argv)
+
+
+def measure(workload: Workload, dsn: str, options: Options) -> tuple[Measurement | None, str | None]:
+    try:
+        return workload.run(dsn, options), None
+    except Exception as error:  # one failing workload must not hide the others' figures
+        traceback.print_exc()
+        return None, f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+
+
+def run_workloads(postgres_dsn: str, veil_dsn: str, options: Options, console: Console) -> list[Result]:
+    results = []
+    for workload in WORKLOADS:
+        with console.status(f"{workload.name}: PostgreSQL"):
+            postgres, postgres_error = measure(workload, postgres_dsn, options)
+        with console.status(f"{workload.name}: Veil"):
+            veil, veil_error = measure(workload, veil_dsn, options)
+        error = f"PostgreSQL: {postgres_error}" if postgres_error else (f"Veil: {veil_error}" if veil_error else None)
+        match = postgres is not None and veil is not None and postgres.digest == veil.digest
+        if postgres and veil and not match:
+            console.print(f"[red]{workload.name}: results differ[/red]\n  PostgreSQL: {str(postgres.digest)[:300]}"
+                          f"\n  Veil:       {str(veil.digest)[:300]}")
+        results.append(Result(
+            workload.name, workload.description, workload.target_ratio,
+            postgres.seconds if postgres else [], veil.seconds if veil else [], match, error,
+        ))
+        console.log(f"{workload.name}: PostgreSQL {postgres.seconds if postgres else '-'} Veil {veil.seconds if veil else '-'}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    options = Options(rows=args.rows, repeat=args.repeat, points=args.points, budget_seconds=args.budget)
+    started = time.perf_counter()
+
+    postgres_dsn = bench_database(find_postgres(args.postgres))
+    with console.status("building the DuckDB copy"):
+        duckdb_path = duckdb_file(args.cache_dir, args.rows)
+    with console.status("loading PostgreSQL"):
+        load_postgres(postgres_dsn, duckdb_path, args.rows)
+    console.log(f"data ready ({args.rows:,} rows) in {time.perf_counter() - started:.1f}s")
+
+    with veil_server(duckdb_path, args.cache_dir / "veil") as veil_dsn:
+        results = run_workloads(postgres_dsn, veil_dsn, options, console)
+
+    print_table(results, args.rows, console)
+    meta = {
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "points": args.points,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "postgres_version": postgres_version(postgres_dsn),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_json(args.output / "wire.json", results, meta)
+    write_chart(args.output / "wire.png", results, args.rows)
+    console.log(f"wrote {args.output / 'wire.json'} and {args.output / 'wire.png'} ({meta['total_seconds']}s total)")
+    missed = [r for r in results if r.meets_target is False]
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Client workloads, each run the same way against PostgreSQL and against Veil.
+
+A workload opens its connection outside the timed region, runs `repeat` timed repetitions and
+returns every duration plus a digest of what it read; the digests of both servers must agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import psycopg
+
+from benchmarks.dataset import TABLE
+
+BULK_SQL = f"SELECT id, customer_id, name, score, amount, created, flag FROM {TABLE}"
+POINT_SQL = f"SELECT * FROM {TABLE} WHERE id = %s"
+GROUP_BY_SQL = (
+    f"SELECT customer_id % 100 AS bucket, count(*) AS n, sum(amount) AS total, avg(score) AS mean_score"
+    f" FROM {TABLE} GROUP BY 1 ORDER BY 1",
+    f"SELECT flag, count(*) AS n, min(created) AS first, max(created) AS last, sum(amount) AS total"
+    f" FROM {TABLE} GROUP BY flag ORDER BY flag",
+    f"SELECT date_trunc('month', created) AS month, count(*) AS n, avg(amount) AS mean_amount, max(score) AS top"
+    f" FROM {TABLE} GROUP BY 1 ORDER BY 1",
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    rows: int
+    repeat: int
+    points: int
+    budget_seconds: float  # stop repeating a workload once it has used this much time
+
+
+@dataclass(frozen=True)
+class Measurement:
+    seconds: list[float]
+    digest: Any
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    target_ratio: float | None
+    run: Callable[[str, Options], Measurement]
+
+
+def _repeat(options: Options, once: Callable[[], Any]) -> Measurement:
+    seconds: list[float] = []
+    digest: Any = None
+    while len(seconds) < options.repeat and (not seconds or sum(seconds) < options.budget_seconds):
+        start = time.perf_counter()
+        digest = once()
+        seconds.append(time.perf_counter() - start)
+    return Measurement(seconds, digest)
+
+
+def _normalise(value: Any) -> Any:
+    """Aggregates may differ in representation (numeric vs double): compare to 9 significant digits."""
+    if isinstance(value, float | Decimal):
+        return float(f"{float(value):.9g}")
+    return value
+
+
+def bulk_psycopg_text(dsn: str, options: Options) -> Measurement:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+
+        def once() -> tuple[int, int, Decimal]:
+            count, ids, amounts = 0, 0, Decimal(0)
+            with connection.cursor() as cursor:
+                for row in cursor.execute(BULK_SQL):
+                    count += 1
+                    ids += row[0]
+                    amounts += row[4]
+            return count, ids, amounts
+
+        return _repeat(options, once)
+
+
+def bulk_asyncpg_binary(dsn: str, options: Options) -> Measurement:
+    async def main() -> Measurement:
+        connection = await asyncpg.connect(dsn)
+        try:
+            seconds: list[float] = []
+            digest: tuple[int, int, Decimal] = (0, 0, Decimal(0))
+            while len(seconds) < options.repeat and (not seconds or sum(seconds) < options.budget_seconds):
+                start = time.perf_counter()
+                records = await connection.fetch(BULK_SQL)
+                seconds.append(time.perf_counter() - start)
+                digest = (len(records), sum(r[0] for r in records), sum((r[4] for r in records), Decimal(0)))
+                del records
+            return Measurement(seconds, digest)
+        finally:
+            await connection.close()
+
+    return asyncio.run(main())
+
+
+def point_queries(dsn: str, options: Options) -> Measurement:
+    ids = random.Random(42).sample(range(1, options.rows + 1), min(options.points, options.rows))
+    with psycopg.connect(dsn, autocommit=True) as connection:
+
+        def once() -> tuple[int, int]:
+            found, checksum = 0, 0
+            with connection.cursor() as cursor:
+                for id_ in ids:
+                    row = cursor.execute(POINT_SQL, (id_,), prepare=True).fetchone()
+                    if row is not None:
+                        found += 1
+                        checksum += row[0] + row[1]
+            return found, checksum
+
+        return _repeat(options, once)
+
+
+def group_by(dsn: str, options: Options) -> Measurement:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+
+        def once() -> list[list[tuple[Any, ...]]]:
+            return [
+                [tuple(_normalise(v) for v in row) for row in connection.execute(query).fetchall()]
+                for query in GROUP_BY_SQL
+            ]
+
+        return _repeat(options, once)
+
+
+WORKLOADS = (
+    Workload("bulk psycopg text", "all rows, psycopg 3, text results", 1.5, bulk_psycopg_text),
+    Workload("bulk asyncpg binary", "all rows, asyncpg fetch(), binary results", 1.5, bulk_asyncpg_binary),
+    Workload("point queries", "psycopg prepared `WHERE id = $1`, one connection", 3.0, point_queries),
+    Workload("group-by aggregates", f"{len(GROUP_BY_SQL)} GROUP BY queries, psycopg", None, group_by),
+)

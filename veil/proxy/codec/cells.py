@@ -230,3 +230,27 @@ def padded_matrix(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     padded = pc.ascii_rpad(text, width=width, padding="\0")
     data = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(lengths) * width)
     return data.reshape(len(lengths), width), lengths
+
+
+def merge_rows(base: pa.Array, pieces: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
+    """``base`` with the rows listed in each piece replaced by that piece's values.
+
+    One concatenation and one take, however many pieces there are.
+    """
+    if not pieces:
+        return base
+    if len(pieces) == 1 and len(pieces[0][0]) == len(base):
+        values = pieces[0][1]
+        return values.cast(base.type) if values.type != base.type else values
+    if len(pieces) == 1:
+        mask = np.zeros(len(base), dtype=bool)
+        mask[pieces[0][0]] = True
+        return pc.replace_with_mask(base, pa.array(mask), pieces[0][1].cast(base.type))
+    index = np.arange(len(base), dtype=np.int64)
+    start = len(base)
+    arrays = [base]
+    for rows, values in pieces:
+        index[rows] = np.arange(start, start + len(rows))
+        start += len(rows)
+        arrays.append(values.cast(base.type) if values.type != base.type else values)
+    return pa.concat_arrays(arrays).take(pa.array(index))

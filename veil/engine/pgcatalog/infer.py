@@ -1,0 +1,408 @@
+"""PostgreSQL type inference over a parsed statement.
+
+The rewriter needs the PostgreSQL type of expressions (a cast to ``regclass`` means a name lookup
+from text but nothing from an OID; ``c.oid = '16386'`` compares numbers), the parameter types
+asked for by Describe come from the same rules, and RowDescription reports the PostgreSQL type
+of each output column (``oid``, ``name``, ``"char"``... which DuckDB cannot tell apart from
+integers and strings). Resolution follows SQL scoping: a column is looked up in the FROM items
+of its own SELECT (relations, subqueries, CTEs, table functions), then of enclosing SELECTs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from veil.engine.pgcatalog import scopes
+from veil.engine.pgcatalog.functions import REGISTRY, PASSTHROUGH, array_of, element_of
+from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
+from veil.engine.pgcatalog.naming import output_name
+from veil.engine.pgcatalog.params import context_type
+from veil.engine.pgcatalog.typemap import column_type_of
+from veil.errors import VeilError
+from veil.pgtypes import BY_NAME, ColumnType
+
+BOOL = ColumnType(BY_NAME["bool"])
+TEXT = ColumnType(BY_NAME["text"])
+NAME = ColumnType(BY_NAME["name"])
+UNKNOWN = ColumnType(BY_NAME["unknown"])
+INT2, INT4, INT8 = (ColumnType(BY_NAME[n]) for n in ("int2", "int4", "int8"))
+NUMERIC = ColumnType(BY_NAME["numeric"])
+FLOAT8 = ColumnType(BY_NAME["float8"])
+_RANK = {"int2": 1, "int4": 2, "int8": 3, "oid": 2, "numeric": 4, "float4": 5, "float8": 6}
+
+_BOOLEAN = (exp.Predicate, exp.And, exp.Or, exp.Not, exp.Xor, exp.Exists, exp.RegexpLike,
+            exp.RegexpILike, exp.LogicalAnd, exp.LogicalOr, exp.StartsWith)
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.BitwiseAnd, exp.BitwiseOr,
+               exp.BitwiseXor, exp.BitwiseLeftShift, exp.BitwiseRightShift)
+_TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Replace,
+               exp.RegexpReplace, exp.Initcap, exp.Pad, exp.Left, exp.Right, exp.Repeat,
+               exp.Reverse, exp.Translate, exp.SplitPart, exp.Format, exp.Chr, exp.MD5,
+               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs)
+_INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
+_SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
+                exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
+_INT8_FUNCS = (exp.Count, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    type: ColumnType | None
+
+
+class Typer:
+    """Infers and memoises the PostgreSQL type of nodes of one statement tree."""
+
+    def __init__(self, param_hints: dict[int, ColumnType] | None = None) -> None:
+        self._memo: dict[int, ColumnType | None] = {}
+        self._sources: dict[int, dict[str, scopes.Source]] = {}
+        self._keep: list[exp.Expression] = []
+        self._busy: set[int] = set()
+        self.param_hints = param_hints or {}
+        self.params: dict[int, ColumnType] = {}
+
+    # --- public -------------------------------------------------------------------------------
+
+    def type_of(self, node: exp.Expression) -> ColumnType | None:
+        key = id(node)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            result = self._compute(node)
+        finally:
+            self._busy.discard(key)
+        self._memo[key] = result
+        self._keep.append(node)
+        return result
+
+    def output_columns(self, query: exp.Expression) -> list[OutputColumn] | None:
+        """Columns a query returns, or None when a ``*`` cannot be expanded."""
+        if isinstance(query, exp.Subquery):
+            return self.output_columns(query.this)
+        if isinstance(query, exp.SetOperation):
+            left = self.output_columns(query.left)
+            right = self.output_columns(query.right)
+            if left is None or right is None or len(left) != len(right):
+                return left
+            return [
+                OutputColumn(a.name, a.type if _known(a.type) else b.type)
+                for a, b in zip(left, right, strict=True)
+            ]
+        if isinstance(query, exp.Values):
+            first = query.expressions[0].expressions if query.expressions else []
+            return [OutputColumn(f"column{i}", self.type_of(e)) for i, e in enumerate(first, 1)]
+        if not isinstance(query, exp.Select):
+            return None
+        columns: list[OutputColumn] = []
+        sources = self.sources(query)
+        for projection in query.expressions:
+            if isinstance(projection, exp.Star):
+                for source in sources.values():
+                    expanded = self.source_columns(source)
+                    if expanded is None:
+                        return None
+                    columns.extend(expanded)
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                source = sources.get(projection.table)
+                expanded = self.source_columns(source) if source is not None else None
+                if expanded is None:
+                    return None
+                columns.extend(expanded)
+            else:
+                columns.append(OutputColumn(output_name(projection), self.type_of(projection)))
+        return columns
+
+    def source_columns(self, source: scopes.Source) -> list[OutputColumn] | None:
+        if source.relation is not None:
+            columns = [OutputColumn(c.name, ColumnType(c.pg_type)) for c in source.relation.columns]
+        elif source.query is not None:
+            columns = self.output_columns(source.query)
+        elif source.function is not None:
+            columns = self._function_columns(source)
+        else:
+            return None
+        if columns is None:
+            return None
+        if source.column_names:
+            renamed = [
+                OutputColumn(name, column.type)
+                for name, column in zip(source.column_names, columns, strict=False)
+            ]
+            return renamed + columns[len(renamed) :]
+        return columns
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def _compute(self, node: exp.Expression) -> ColumnType | None:  # noqa: C901, PLR0911, PLR0912
+        if isinstance(node, exp.Alias | exp.Paren | exp.Window | exp.Ordered | exp.Order):
+            return self.type_of(node.this)
+        if isinstance(node, exp.Column):
+            return self._column(node)
+        if isinstance(node, exp.Literal):
+            return UNKNOWN if node.is_string else _number_type(node.this)
+        if isinstance(node, exp.ByteString | exp.RawString | exp.National):
+            return UNKNOWN
+        if isinstance(node, exp.Boolean):
+            return BOOL
+        if isinstance(node, exp.Null):
+            return None
+        if isinstance(node, exp.Cast | exp.TryCast):
+            try:
+                return column_type_of(node.to)
+            except VeilError:
+                return None
+        if isinstance(node, exp.Parameter | exp.Placeholder):
+            return self._parameter(node)
+        if isinstance(node, _BOOLEAN) or _is_regex_operator(node):
+            return BOOL
+        if isinstance(node, exp.Neg):
+            return self.type_of(node.this)
+        if isinstance(node, _ARITHMETIC):
+            return _promote(self.type_of(node.this), self.type_of(node.expression))
+        if isinstance(node, exp.DPipe):
+            left, right = self.type_of(node.this), self.type_of(node.expression)
+            for side in (left, right):
+                if side is not None and side.type.is_array:
+                    return side
+            return TEXT
+        if isinstance(node, exp.Case):
+            branches = [i.args.get("true") for i in node.args.get("ifs", [])]
+            return self._first_known([*branches, node.args.get("default")])
+        if isinstance(node, exp.If):
+            return self._first_known([node.args.get("true"), node.args.get("false")])
+        if isinstance(node, exp.Coalesce | exp.Greatest | exp.Least):
+            return self._first_known([node.this, *node.expressions])
+        if isinstance(node, exp.Nullif):
+            return self._resolved(self.type_of(node.this))
+        if isinstance(node, exp.Bracket):
+            return self._subscript(node)
+        if isinstance(node, exp.Dot):
+            return self._dot(node)
+        if isinstance(node, exp.Subquery):
+            columns = self.output_columns(node.this)
+            return columns[0].type if columns else None
+        if isinstance(node, exp.Array):
+            if node.expressions and isinstance(node.expressions[0], exp.Query):
+                columns = self.output_columns(node.expressions[0])
+                return array_of(self._resolved(columns[0].type)) if columns else None
+            return array_of(self._first_known(node.expressions) or TEXT)
+        if isinstance(node, exp.ArrayAgg):
+            return array_of(self._resolved(self.type_of(node.this)))
+        return self._function(node)
+
+    def _function(self, node: exp.Expression) -> ColumnType | None:  # noqa: PLR0911
+        if isinstance(node, _INT8_FUNCS):
+            return INT8
+        if isinstance(node, _TEXT_FUNCS):
+            return TEXT
+        if isinstance(node, _INT4_FUNCS):
+            return INT4
+        if isinstance(node, _SAME_AS_ARG):
+            return self._resolved(self.type_of(node.this))
+        if isinstance(node, exp.Sum):
+            arg = self.type_of(node.this)
+            if arg is not None and arg.type.name in ("int2", "int4"):
+                return INT8
+            return NUMERIC if arg is None or arg.type.name == "int8" else arg
+        if isinstance(node, exp.Avg):
+            arg = self.type_of(node.this)
+            return FLOAT8 if arg is not None and arg.type.name.startswith("float") else NUMERIC
+        if isinstance(node, exp.CurrentTimestamp):
+            return ColumnType(BY_NAME["timestamptz"])
+        if isinstance(node, exp.CurrentDate):
+            return ColumnType(BY_NAME["date"])
+        if isinstance(node, exp.Localtimestamp):
+            return ColumnType(BY_NAME["timestamp"])
+        if isinstance(node, exp.Explode | exp.Unnest):
+            inner = node.this if isinstance(node, exp.Explode) else node.expressions[0]
+            return element_of(self.type_of(inner))
+        if isinstance(node, exp.ExplodingGenerateSeries | exp.GenerateSeries):
+            return self._series_type(node)
+        if isinstance(node, exp.Extract):
+            return NUMERIC
+        if isinstance(node, exp.StringToArray):
+            return ColumnType(BY_NAME["_text"])
+        if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):
+            return ColumnType(BY_NAME["json"])
+        name = scopes.function_name(node)
+        if name is None:
+            return None
+        spec = REGISTRY.get(name)
+        if spec is not None:
+            args = scopes.function_args(node)
+            return spec.result_type([self.type_of(a) for a in args])
+        if name in PASSTHROUGH and PASSTHROUGH[name] in BY_NAME:
+            return ColumnType(BY_NAME[PASSTHROUGH[name]])
+        return None
+
+    def _series_type(self, node: exp.Expression) -> ColumnType | None:
+        bounds = [node.args.get("start"), node.args.get("end")]
+        types = [self.type_of(b) for b in bounds if b is not None]
+        result = INT4
+        for bound in types:
+            if bound is None:
+                continue
+            if bound.type.name in ("timestamp", "timestamptz", "date"):
+                return ColumnType(BY_NAME["timestamptz" if bound.type.name != "timestamp" else "timestamp"])
+            result = _promote(result, bound) or result
+        return result
+
+    def sources(self, select: exp.Select) -> dict[str, scopes.Source]:
+        key = id(select)
+        if key not in self._sources:
+            self._keep.append(select)
+            self._sources[key] = scopes.sources(select)
+        return self._sources[key]
+
+    def resolve(self, column: exp.Column) -> tuple[scopes.Source | None, exp.Expression | None]:
+        """The FROM item a column comes from, or (None, projection) for an output alias."""
+        name, table = column.name, column.table
+        for select in scopes.enclosing_selects(column):
+            found = self.sources(select)
+            if table:
+                if table in found:
+                    return found[table], None
+                continue
+            for source in found.values():
+                columns = self.source_columns(source)
+                if columns and any(c.name == name for c in columns):
+                    return source, None
+            for projection in select.expressions:
+                if isinstance(projection, exp.Alias) and projection.alias == name:
+                    if column not in projection.find_all(exp.Column):
+                        return None, projection.this
+        return None, None
+
+    def projection_for(self, column: exp.Column) -> exp.Expression | None:
+        """The select-list expression behind a column of a subquery/CTE (unaliased)."""
+        source, projection = self.resolve(column)
+        if projection is not None:
+            return projection
+        if source is None or source.query is None:
+            return None
+        query = source.query
+        while isinstance(query, exp.SetOperation):
+            query = query.left
+        if not isinstance(query, exp.Select):
+            return None
+        for candidate in query.expressions:
+            if candidate.alias_or_name == column.name:
+                return candidate.this if isinstance(candidate, exp.Alias) else candidate
+        return None
+
+    def _column(self, column: exp.Column) -> ColumnType | None:
+        source, projection = self.resolve(column)
+        if projection is not None:
+            return self.type_of(projection)
+        if source is None:
+            if not column.table and not column.this.quoted and column.name in scopes.KEYWORD_COLUMNS:
+                return NAME
+            return None
+        for output in self.source_columns(source) or []:
+            if output.name == column.name:
+                return output.type
+        return None
+
+    def _function_columns(self, source: scopes.Source) -> list[OutputColumn] | None:
+        function = source.function
+        aliased = source.node.alias if isinstance(source.node, exp.Table | exp.Unnest) else ""
+        if isinstance(function, exp.Unnest):
+            types = [element_of(self.type_of(e)) for e in function.expressions]
+            return [OutputColumn(aliased or "unnest", t) for t in types]
+        if isinstance(function, exp.ExplodingGenerateSeries | exp.GenerateSeries):
+            return [OutputColumn(aliased or "generate_series", self._series_type(function))]
+        name = scopes.function_name(function) if function is not None else None
+        args = scopes.function_args(function) if function is not None else []
+        if name == "_pg_expandarray":
+            array_type = self.type_of(args[0]) if args else None
+            return [
+                OutputColumn("x", expandarray_field_type(array_type, "x")),
+                OutputColumn("n", INT4),
+            ]
+        if name == "pg_get_keywords":
+            char = ColumnType(BY_NAME["char"])
+            return [OutputColumn("word", TEXT), OutputColumn("catcode", char),
+                    OutputColumn("barelabel", BOOL), OutputColumn("catdesc", TEXT),
+                    OutputColumn("baredesc", TEXT)]
+        spec = REGISTRY.get(name) if name else None
+        if spec is None:
+            return None
+        result = spec.result_type([self.type_of(a) for a in args])
+        return [OutputColumn(aliased or name or "?column?", result)]
+
+    def _subscript(self, node: exp.Bracket) -> ColumnType | None:
+        base = self.type_of(node.this)
+        if len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice):
+            return base
+        return element_of(base)
+
+    def _dot(self, node: exp.Dot) -> ColumnType | None:
+        field = node.expression.name if isinstance(node.expression, exp.Identifier) else ""
+        call = scopes.expandarray_call(node.this)
+        inner = node.this.this if isinstance(node.this, exp.Paren) else None
+        if call is None and isinstance(inner, exp.Column):
+            call = scopes.expandarray_call(self.projection_for(inner))
+        if call is not None:
+            return expandarray_field_type(self.type_of(call.expressions[0]), field)
+        if isinstance(node.expression, exp.Anonymous):
+            return self._function(node)
+        return None
+
+    def _parameter(self, node: exp.Expression) -> ColumnType | None:
+        number = scopes.parameter_number(node)
+        if number in self.param_hints:
+            return self.param_hints[number]
+        inferred = context_type(self, node)
+        if number not in self.params or self.params[number].type.name in ("text", "unknown"):
+            self.params[number] = inferred or TEXT
+        return self.params[number]
+
+    def _first_known(self, nodes: list[exp.Expression | None]) -> ColumnType | None:
+        fallback = None
+        for candidate in nodes:
+            if candidate is None:
+                continue
+            found = self.type_of(candidate)
+            if found is None:
+                continue
+            if found.type.name == "unknown":
+                fallback = TEXT
+                continue
+            return found
+        return fallback
+
+    @staticmethod
+    def _resolved(column_type: ColumnType | None) -> ColumnType | None:
+        if column_type is not None and column_type.type.name == "unknown":
+            return TEXT
+        return column_type
+
+
+def _known(column_type: ColumnType | None) -> bool:
+    return column_type is not None and column_type.type.name != "unknown"
+
+
+def _number_type(text: str) -> ColumnType:
+    if text.lstrip("-").isdigit():
+        value = int(text)
+        return INT4 if -(2**31) <= value < 2**31 else INT8 if -(2**63) <= value < 2**63 else NUMERIC
+    return NUMERIC
+
+
+def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
+    candidates = [t for t in (left, right) if t is not None and t.type.name in _RANK]
+    if not candidates:
+        return left or right
+    best = max(candidates, key=lambda t: _RANK[t.type.name])
+    return INT8 if best.type.name == "oid" else best
+
+
+def _is_regex_operator(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Operator) and str(node.args.get("operator", "")).split(".")[-1] in (
+        "~", "!~", "~*", "!~*", "=", "<>", "!=", "<", ">", "<=", ">=", "~~", "!~~", "~~*", "!~~*",
+    )

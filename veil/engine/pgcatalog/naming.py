@@ -1,0 +1,101 @@
+"""Result column names as PostgreSQL chooses them (``FigureColname``): an alias, else the column
+or function name, else the cast's type name, else ``?column?``."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.engine.pgcatalog import scopes
+from veil.engine.pgcatalog.typemap import column_type_of
+from veil.errors import VeilError
+from veil.pgtypes import BY_OID
+
+UNNAMED = "?column?"
+
+_TYPED_NAMES: dict[type[exp.Expression], str] = {
+    exp.CurrentTimestamp: "now",
+    exp.CurrentDate: "current_date",
+    exp.Localtimestamp: "localtimestamp",
+    exp.GroupConcat: "string_agg",
+    exp.ArrayAgg: "array_agg",
+    exp.Count: "count",
+    exp.Explode: "unnest",
+    exp.Unnest: "unnest",
+    exp.ExplodingGenerateSeries: "generate_series",
+    exp.GenerateSeries: "generate_series",
+    exp.ArraySize: "array_length",
+    exp.LogicalAnd: "bool_and",
+    exp.LogicalOr: "bool_or",
+    exp.JSONArrayAgg: "json_agg",
+    exp.TimeToStr: "to_char",
+    exp.TimestampTrunc: "date_trunc",
+    exp.StrPosition: "position",
+    exp.Substring: "substring",
+    exp.Coalesce: "coalesce",
+    exp.Nullif: "nullif",
+    exp.Greatest: "greatest",
+    exp.Least: "least",
+    exp.ArrayToString: "array_to_string",
+    exp.StringToArray: "string_to_array",
+    exp.RowNumber: "row_number",
+    exp.Length: "length",
+    exp.Exists: "exists",
+    exp.Case: "case",
+    exp.Array: "array",
+}
+
+
+def output_name(node: exp.Expression) -> str:
+    name, _strong = _figure(node)
+    return name
+
+
+def _figure(node: exp.Expression) -> tuple[str, bool]:  # noqa: PLR0911
+    """(name, strong): strong names win over a cast's type name."""
+    if isinstance(node, exp.Alias):
+        return node.alias, True
+    if isinstance(node, exp.Column):
+        if isinstance(node.this, exp.Star):
+            return UNNAMED, False
+        return node.name, True
+    if isinstance(node, exp.Paren):
+        return _figure(node.this)
+    if isinstance(node, exp.Cast | exp.TryCast):
+        name, strong = _figure(node.this)
+        if strong:
+            return name, True
+        return _type_name(node.to), True
+    if isinstance(node, exp.Boolean):
+        return "bool", True
+    if isinstance(node, exp.Dot):
+        if isinstance(node.expression, exp.Identifier):
+            return node.expression.name, True
+        if isinstance(node.expression, exp.Anonymous):
+            return node.expression.name.lower(), True
+    if isinstance(node, exp.Bracket):
+        return _figure(node.this)
+    if isinstance(node, exp.Window):
+        return _figure(node.this)
+    if isinstance(node, exp.Subquery):
+        query = node.this
+        if isinstance(query, exp.Select) and query.expressions:
+            return _figure(query.expressions[0])
+        return UNNAMED, False
+    for cls, name in _TYPED_NAMES.items():
+        if type(node) is cls:
+            return name, True
+    function = scopes.function_name(node)
+    if function is not None:
+        return function.split(".")[-1], True
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Predicate):
+        return node.sql_name().lower(), True
+    return UNNAMED, False
+
+
+def _type_name(to: exp.Expression) -> str:
+    """PostgreSQL names a cast column after the (element) type's name: ``int4``, ``text``."""
+    try:
+        pg_type = column_type_of(to).type
+    except VeilError:
+        return UNNAMED
+    return BY_OID[pg_type.element_oid].name if pg_type.is_array else pg_type.name

@@ -1,0 +1,38 @@
+"""Canonical form of a statement before typing and rewriting.
+
+* Unquoted identifiers fold to lower case (``AS TABLE_SCHEM`` names the column ``table_schem``,
+  as in PostgreSQL).
+* ``pg_catalog.f(...)`` becomes ``f(...)`` so qualified calls reach the same typed sqlglot
+  functions as unqualified ones (``pg_catalog.array_to_string`` → ``ArrayToString``).
+* ``FROM unnest(x)`` in its qualified form (a table whose "name" is a call) becomes the
+  ``Unnest`` FROM item sqlglot produces for the unqualified form.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+from veil.engine.pgcatalog.scopes import CATALOG_SCHEMAS
+
+
+def normalize(statement: exp.Expression) -> exp.Expression:
+    tree = normalize_identifiers(statement.copy(), dialect="postgres")
+    for dot in list(tree.find_all(exp.Dot)):
+        if dot.find_ancestor(exp.DataType) is not None:
+            continue
+        schema = dot.this
+        call = dot.expression
+        if (
+            isinstance(schema, exp.Identifier)
+            and schema.name in CATALOG_SCHEMAS
+            and isinstance(call, exp.Anonymous)
+        ):
+            dot.replace(exp.func(call.name, *call.expressions, dialect="postgres"))
+    for table in list(tree.find_all(exp.Table)):
+        if isinstance(table.this, exp.Explode):
+            alias = table.args.get("alias")
+            table.replace(exp.Unnest(expressions=[table.this.this], alias=alias))
+        elif not isinstance(table.this, exp.Identifier) and table.db in CATALOG_SCHEMAS:
+            table.set("db", None)
+    return tree

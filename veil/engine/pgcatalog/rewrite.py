@@ -1,0 +1,243 @@
+"""Rewrite a PostgreSQL catalog query (sqlglot AST) into DuckDB SQL over the emulated catalog.
+
+The walk is post-order: children are rewritten first, then the node. Types are inferred on
+the untouched tree beforehand (:class:`.infer.Typer`); a replaced node carries its original
+type in ``meta`` so parents still see PostgreSQL types (an OID stays an OID even after it has
+become a DuckDB ``UINTEGER`` literal).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.engine.pgcatalog import calls, scopes, sqlbuild
+from veil.engine.pgcatalog.casts import coerce, coerce_literal, duck_type, is_reg, reg_input
+from veil.engine.pgcatalog.context import CompileEnv
+from veil.engine.pgcatalog.fn_arrays import expandarray_field
+from veil.engine.pgcatalog.functions import array_of
+from veil.engine.pgcatalog.infer import Typer
+from veil.engine.pgcatalog.schema import (
+    DUCK_SCHEMAS,
+    RELATIONS,
+    ZERO_BASED_ARRAYS,
+    CatalogRelation,
+)
+from veil.engine.pgcatalog.settings_view import settings_subquery
+from veil.engine.pgcatalog.typemap import column_type_of
+from veil.errors import FeatureNotSupported, UndefinedTable, VeilError
+from veil.pgtypes import ColumnType
+
+_TYPE_KEY = "pg_type"
+_MISSING = object()
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
+                exp.NullSafeNEQ)
+_OPERATORS = {
+    "~": lambda a, b: exp.RegexpLike(this=a, expression=b),
+    "!~": lambda a, b: exp.Not(this=exp.RegexpLike(this=a, expression=b)),
+    "~*": lambda a, b: exp.RegexpILike(this=a, expression=b),
+    "!~*": lambda a, b: exp.Not(this=exp.RegexpILike(this=a, expression=b)),
+    "~~": lambda a, b: exp.Like(this=a, expression=b),
+    "!~~": lambda a, b: exp.Not(this=exp.Like(this=a, expression=b)),
+    "~~*": lambda a, b: exp.ILike(this=a, expression=b),
+    "!~~*": lambda a, b: exp.Not(this=exp.ILike(this=a, expression=b)),
+    "=": lambda a, b: exp.EQ(this=a, expression=b),
+    "<>": lambda a, b: exp.NEQ(this=a, expression=b),
+    "!=": lambda a, b: exp.NEQ(this=a, expression=b),
+    "<": lambda a, b: exp.LT(this=a, expression=b),
+    ">": lambda a, b: exp.GT(this=a, expression=b),
+    "<=": lambda a, b: exp.LTE(this=a, expression=b),
+    ">=": lambda a, b: exp.GTE(this=a, expression=b),
+}
+
+
+class Rewriter:
+    def __init__(self, env: CompileEnv, typer: Typer) -> None:
+        self.env = env
+        self.typer = typer
+
+    def type_of(self, node: exp.Expression) -> ColumnType | None:
+        carried = node.meta.get(_TYPE_KEY, _MISSING) if node.meta else _MISSING
+        if carried is not _MISSING:
+            return carried  # type: ignore[return-value]
+        return self.typer.type_of(node)
+
+    def rewrite(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType | exp.Identifier):
+            return node
+        replaced = self._pre(node)
+        if replaced is None:
+            for child in list(node.iter_expressions()):
+                new = self.rewrite(child)
+                if new is not child:
+                    child.replace(new)
+            replaced = self._visit(node)
+        if replaced is not node:
+            replaced.meta[_TYPE_KEY] = self.type_of(node)
+        return replaced
+
+    def _rewrite_all(self, nodes: list[exp.Expression]) -> list[exp.Expression]:
+        return [self.rewrite(n) for n in nodes]
+
+    # --- nodes handled before their children ---------------------------------------------------
+
+    def _pre(self, node: exp.Expression) -> exp.Expression | None:
+        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+            args = scopes.function_args(node.this)
+            types = [self.type_of(a) for a in args]
+            if not isinstance(node.this, exp.ExplodingGenerateSeries | exp.GenerateSeries):
+                rewritten = self._rewrite_all(args)
+                return calls.from_function(self.env, node, rewritten, types)
+            for child in list(node.this.iter_expressions()):
+                child.replace(self.rewrite(child))
+            return calls.from_function(self.env, node, [], types)
+        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
+            call = scopes.expandarray_call(node.this)
+            if call is not None:
+                array = call.expressions[0]
+                array_type = self.type_of(array)
+                return expandarray_field(self.rewrite(array), array_type, node.expression.name)
+        return None
+
+    # --- nodes handled after their children ----------------------------------------------------
+
+    def _visit(self, node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912
+        if isinstance(node, exp.Table):
+            return self._table(node)
+        if isinstance(node, exp.Column):
+            return self._column(node)
+        if isinstance(node, exp.Cast | exp.TryCast):
+            return coerce(self.env, node.this, self.type_of(node.this), column_type_of(node.to))
+        if isinstance(node, exp.Parameter):
+            return self._parameter(node)
+        if isinstance(node, exp.ByteString | exp.National):
+            return sqlbuild.string(node.this)
+        if isinstance(node, exp.Operator):
+            return self._operator(node)
+        if isinstance(node, exp.Collate):
+            return node.this
+        if isinstance(node, _COMPARISONS):
+            return self._comparison(node)
+        if isinstance(node, exp.In):
+            target = self.type_of(node.this)
+            for value in list(node.expressions):
+                value.replace(coerce_literal(value, target))
+            return node
+        if isinstance(node, exp.Bracket):
+            return self._subscript(node)
+        if isinstance(node, exp.Dot):
+            return self._dot(node)
+        if isinstance(node, exp.Anonymous):
+            parent = node.parent
+            if isinstance(parent, exp.Dot) and parent.expression is node:
+                return node
+            return self._call(node, list(node.expressions))
+        if type(node) in scopes.TYPED_FUNCTIONS:
+            return self._call(node, scopes.function_args(node))
+        if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.From | exp.Join):
+            return calls._with_column_alias(node, "unnest")
+        if isinstance(node, exp.Select):
+            node.set("locks", None)
+        return node
+
+    def _call(self, node: exp.Expression, args: list[exp.Expression]) -> exp.Expression:
+        types = [self.type_of(a) for a in args]
+        return calls.call_function(self.env, node, args, types)
+
+    def _table(self, table: exp.Table) -> exp.Expression:
+        if scopes.find_cte(table) is not None:
+            return table
+        catalog = table.catalog
+        if catalog and catalog != self.env.objects.database:
+            raise FeatureNotSupported(
+                f"cross-database references are not implemented: {table.sql(dialect='postgres')}"
+            )
+        relation = self._relation(table.db or None, table.name)
+        alias = table.args.get("alias")
+        alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
+        if relation.schema == "pg_catalog" and relation.name == "pg_settings":
+            subquery = settings_subquery(self.env)
+            subquery.set("alias", alias)
+            return subquery
+        return exp.Table(
+            this=exp.to_identifier(relation.name),
+            db=exp.to_identifier(DUCK_SCHEMAS[relation.schema]),
+            alias=alias,
+        )
+
+    def _relation(self, schema: str | None, name: str) -> CatalogRelation:
+        if schema is not None:
+            relation = RELATIONS.get((schema, name))
+        else:
+            relation = next(
+                (RELATIONS[(s, name)] for s in self.env.path if (s, name) in RELATIONS), None
+            )
+        if relation is None:
+            raise UndefinedTable(f"{schema}.{name}" if schema else name)
+        return relation
+
+    def _column(self, column: exp.Column) -> exp.Expression:
+        if column.args.get("db") is not None or column.args.get("catalog") is not None:
+            column.set("db", None)
+            column.set("catalog", None)
+        if (
+            not column.table
+            and not column.this.quoted
+            and column.name in scopes.KEYWORD_COLUMNS
+            and self.typer.resolve(column) == (None, None)
+        ):
+            keyword = exp.Anonymous(this=column.name)
+            return calls.call_function(self.env, keyword, [], [])
+        return column
+
+    def _parameter(self, node: exp.Parameter) -> exp.Expression:
+        param_type = self.typer.params.get(scopes.parameter_number(node))
+        plain = exp.Parameter(this=node.this.copy())
+        if param_type is None:
+            return sqlbuild.cast(plain, "VARCHAR")
+        if is_reg(param_type):
+            return reg_input(self.env, param_type.type.name, sqlbuild.cast(plain, "VARCHAR"), True)
+        return sqlbuild.cast(plain, duck_type(param_type))
+
+    def _operator(self, node: exp.Operator) -> exp.Expression:
+        operator = str(node.args.get("operator", "")).split(".")[-1].strip()
+        build = _OPERATORS.get(operator)
+        if build is None:
+            raise FeatureNotSupported(f"operator {operator} is not supported")
+        result = build(node.this, node.expression)
+        return self._comparison(result) if isinstance(result, _COMPARISONS) else result
+
+    def _comparison(self, node: exp.Expression) -> exp.Expression:
+        left, right = node.this, node.expression
+        if isinstance(right, exp.Any):
+            right.set("this", coerce_literal(right.this, array_of(self.type_of(left))))
+            return node
+        left_type, right_type = self.type_of(left), self.type_of(right)
+        if is_reg(left_type) and isinstance(right, exp.Literal) and right.is_string:
+            node.set("expression", coerce(self.env, right, None, left_type))
+        elif is_reg(right_type) and isinstance(left, exp.Literal) and left.is_string:
+            node.set("this", coerce(self.env, left, None, right_type))
+        else:
+            node.set("expression", coerce_literal(right, left_type))
+            node.set("this", coerce_literal(left, right_type))
+        return node
+
+    def _subscript(self, node: exp.Bracket) -> exp.Expression:
+        base = self.type_of(node.this)
+        if base is None or base.type.name not in ZERO_BASED_ARRAYS or len(node.expressions) != 1:
+            return node
+        index = node.expressions[0]
+        if isinstance(index, exp.Literal) and index.is_int:
+            shifted: exp.Expression = exp.Literal.number(int(index.this) + 1)
+        else:
+            shifted = exp.Add(this=exp.Paren(this=index), expression=sqlbuild.number(1))
+        node.set("expressions", [shifted])
+        return node
+
+    def _dot(self, node: exp.Dot) -> exp.Expression:
+        if isinstance(node.expression, exp.Anonymous):
+            return self._call(node, list(node.expression.expressions))
+        inner = node.this.this if isinstance(node.this, exp.Paren) else node.this
+        field = node.expression
+        if isinstance(field, exp.Identifier):
+            return sqlbuild.builtin("struct_extract", inner, sqlbuild.string(field.name))
+        raise VeilError("0A000", f"unsupported expression {node.sql(dialect='postgres')}")

@@ -1,0 +1,51 @@
+"""pg_settings as one session sees it: the static rows with the session's values laid over."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.engine.pgcatalog import sqlbuild
+from veil.engine.pgcatalog.context import CompileEnv
+from veil.engine.pgcatalog.schema import RELATIONS
+
+_RELATION = RELATIONS[("pg_catalog", "pg_settings")]
+
+
+def settings_subquery(env: CompileEnv) -> exp.Subquery:
+    overrides = env.settings_overrides()
+    overrides.setdefault("search_path", ", ".join(env.ctx.search_path))
+    values = exp.Values(
+        expressions=[
+            exp.Tuple(expressions=[sqlbuild.string(k), sqlbuild.string(v)])
+            for k, v in overrides.items()
+        ],
+        alias=exp.TableAlias(
+            this=exp.to_identifier("o"),
+            columns=[exp.to_identifier("name"), exp.to_identifier("value")],
+        ),
+    )
+    overridden = exp.Not(this=exp.Is(this=exp.column("value", "o"), expression=exp.Null()))
+    projections: list[exp.Expression] = []
+    for column in _RELATION.columns:
+        source = exp.column(column.name, "s")
+        if column.name == "setting":
+            value: exp.Expression = exp.Coalesce(
+                this=exp.column("value", "o"), expressions=[source]
+            )
+        elif column.name == "source":
+            value = exp.Case(ifs=[exp.If(this=overridden, true=sqlbuild.string("session"))],
+                             default=source)
+        else:
+            value = source
+        projections.append(exp.alias_(value, column.name))
+    condition = exp.EQ(
+        this=exp.Lower(this=exp.column("name", "s")), expression=exp.column("name", "o")
+    )
+    select = (
+        exp.select(*projections)
+        .from_(exp.Table(this=exp.to_identifier("pg_settings"),
+                         db=exp.to_identifier("veil_pg_catalog"),
+                         alias=exp.TableAlias(this=exp.to_identifier("s"))))
+        .join(values, on=condition, join_type="left")
+    )
+    return select.subquery()

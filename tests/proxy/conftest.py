@@ -112,3 +112,58 @@ def fake_servers(tls_files: TlsFiles) -> Iterator[FakeServerFactory]:
 def fake(fake_servers: FakeServerFactory) -> ServerThread:
     """The default in-process server: SCRAM auth, no TLS, fake engine."""
     return fake_servers()
+
+
+EngineServerFactory = Callable[..., ServerThread]
+
+
+@pytest.fixture(scope="session")
+def engine_servers(tls_files: TlsFiles, warehouse: Path) -> Iterator[EngineServerFactory]:
+    """In-process servers over the real :class:`QueryEngine` and the test warehouse.
+
+    ``engine_servers(auth="md5", tls=True)``; users and passwords are those of
+    ``tests/conftest.py`` (``PASSWORDS``).
+    """
+    from tests.conftest import base_config
+    from veil.engine.engine import QueryEngine
+
+    started: dict[tuple[object, ...], ServerThread] = {}
+
+    def get(auth: str = "scram-sha-256", tls: bool = False) -> ServerThread:
+        key = (auth, tls)
+        if key not in started:
+            raw = base_config(warehouse)
+            server: dict[str, object] = {**raw["server"], "auth": auth}  # type: ignore[dict-item]
+            if tls:
+                server["tls"] = {"cert": str(tls_files.cert), "key": str(tls_files.key)}
+            raw["server"] = server
+            config = VeilConfig.model_validate(raw)
+            started[key] = ServerThread(config, QueryEngine(config)).start()
+        return started[key]
+
+    yield get
+    for server in started.values():
+        server.stop()
+        server.engine.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def veil(engine_servers: EngineServerFactory) -> ServerThread:
+    """The default in-process server over the real engine (SCRAM, no TLS)."""
+    return engine_servers()
+
+
+def real_codec() -> bool:
+    """Whether the vectorised codec has landed (binary formats need it)."""
+    from tests.proxy import codec_fallback
+    from veil.proxy import codec
+
+    return codec.encode_data_rows is not codec_fallback.encode_data_rows
+
+
+
+@pytest.fixture
+def binary_codec() -> None:
+    """Skips a test that needs binary formats while the codec stand-in is in use."""
+    if not real_codec():
+        pytest.skip("binary formats need the vectorised codec")

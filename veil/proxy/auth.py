@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from scramp.utils import saslprep
 
 from veil.errors import VeilError
 from veil.proxy import messages
+
+log = logging.getLogger("veil.proxy")
 
 SCRAM_ITERATIONS = 4096
 _MOCK_SECRET = secrets.token_bytes(32)
@@ -175,6 +178,12 @@ async def _md5(conversation: AuthConversation, request: AuthRequest, stored: str
 
 async def _scram(conversation: AuthConversation, request: AuthRequest, stored: str | None) -> None:
     verifier = parse_scram_verifier(stored) if stored else None
+    if stored and stored.startswith("md5"):
+        log.warning(
+            "user %r has an md5 password but server.auth is scram-sha-256, so they cannot log "
+            "in (as in PostgreSQL): set server.auth to md5 or store a verifier from `veil passwd`",
+            request.user,
+        )
     if verifier is None or verifier.iterations < SCRAM_ITERATIONS or len(verifier.salt) < 12:
         # scramp refuses these parameters; the exchange runs on a mock and fails.
         real = False

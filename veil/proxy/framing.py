@@ -119,11 +119,13 @@ class MessageWriter:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buf += data
 
-    def write_large(self, data: object) -> None:
+    def write_large(self, data: bytes | bytearray | memoryview) -> None:
         """Send a big bytes-like object without copying it into the buffer."""
         self.flush()
+        if not isinstance(data, bytes | bytearray | memoryview):
+            data = memoryview(data)  # e.g. a pyarrow Buffer
         try:
-            self._stream.write(data)  # type: ignore[arg-type]
+            self._stream.write(data)
         except (ConnectionError, OSError) as exc:
             raise ConnectionClosed(str(exc)) from exc
 

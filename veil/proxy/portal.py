@@ -78,10 +78,17 @@ class Portal:
         self.iterator = aiter(stream)
 
     async def close(self) -> None:
-        stream, self.stream, self.iterator, self.leftover = self.stream, None, None, None
+        """Release the result: finish the iterator (running its cleanup) and close the stream."""
+        stream, iterator = self.stream, self.iterator
+        self.stream, self.iterator, self.leftover = None, None, None
         self.finished = True
-        if stream is not None:
-            await stream.close()
+        aclose = getattr(iterator, "aclose", None)
+        try:
+            if aclose is not None:
+                await aclose()
+        finally:
+            if stream is not None:
+                await stream.close()
 
     def _cast(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         target = self.cast_to

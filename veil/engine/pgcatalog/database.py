@@ -16,8 +16,9 @@ from veil.engine.pgcatalog.identifiers import quote_ident
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import CatalogObjects
+from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
-from veil.engine.pgcatalog.schema import DUCK_SCHEMAS, FUNCTION_SCHEMA, all_relations
+from veil.engine.pgcatalog.schema import DUCK_SCHEMAS, FUNCTION_SCHEMA, RELATIONS, all_relations
 from veil.engine.pgcatalog.typemap import TYPE_SPELLINGS
 from veil.pgtypes import BY_OID, format_type
 
@@ -31,6 +32,7 @@ _CONFIG = {
     "python_enable_replacements": False,
     "default_null_order": "nulls_last_on_asc_first_on_desc",
 }
+_PRORETTYPE = [c.name for c in RELATIONS[("pg_catalog", "pg_proc")].columns].index("prorettype")
 _CATEGORY = {"U": "unreserved", "C": "unreserved (cannot be function or type name)",
              "T": "reserved (can be function or type name)", "R": "reserved"}
 
@@ -66,57 +68,82 @@ def _load(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table) -> None:
         con.unregister("veil_rows")
 
 
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[str, list]]) -> None:
+    """Create and fill a ``veil_fn`` lookup table; columns map name → (DuckDB type, values)."""
+    ddl = ", ".join(f"{column} {duck}" for column, (duck, _) in columns.items())
+    con.execute(f"CREATE TABLE {FUNCTION_SCHEMA}.{name} ({ddl})")
+    arrow = {
+        column: pa.array(values, pa.uint32() if duck == "UINTEGER" else None)
+        for column, (duck, values) in columns.items()
+    }
+    if next(iter(arrow.values()), pa.array([])).__len__():
+        _load(con, f"{FUNCTION_SCHEMA}.{name}", pa.table(arrow))
+
+
 def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> None:
+    """Lookup tables for the macros; every column is ``vl__``-prefixed (see :mod:`.macros`)."""
     words = [k.split(":") for k in KEYWORDS]
-    keywords = pa.table(
-        {
-            "word": [w for w, _, _ in words],
-            "catcode": [c for _, c, _ in words],
-            "barelabel": [b == "t" for _, _, b in words],
-            "catdesc": [_CATEGORY[c] for _, c, _ in words],
-            "baredesc": ["can be bare label" if b == "t" else "requires AS" for _, _, b in words],
-        }
-    )
-    con.execute(
-        f"CREATE TABLE {FUNCTION_SCHEMA}.keywords (word VARCHAR, catcode VARCHAR, "
-        "barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR)"
-    )
-    _load(con, f"{FUNCTION_SCHEMA}.keywords", keywords)
-    spellings = pa.table(
-        {
-            "spelling": list(TYPE_SPELLINGS),
-            "oid": pa.array(list(TYPE_SPELLINGS.values()), pa.uint32()),
-        }
-    )
-    con.execute(f"CREATE TABLE {FUNCTION_SCHEMA}.type_spellings (spelling VARCHAR, oid UINTEGER)")
-    _load(con, f"{FUNCTION_SCHEMA}.type_spellings", spellings)
-    con.execute(
-        f"CREATE TABLE {FUNCTION_SCHEMA}.type_format "
-        "(oid UINTEGER, name VARCHAR, base VARCHAR, suffix VARCHAR)"
-    )
-    _load(con, f"{FUNCTION_SCHEMA}.type_format", _type_format(objects))
-    defaults = pa.table(
-        {"setting": list(SETTING_DEFAULTS), "value": list(SETTING_DEFAULTS.values())}
-    )
-    con.execute(f"CREATE TABLE {FUNCTION_SCHEMA}.setting_defaults (setting VARCHAR, value VARCHAR)")
-    _load(con, f"{FUNCTION_SCHEMA}.setting_defaults", defaults)
+    _table(con, "keywords", {
+        "vl__word": ("VARCHAR", [w for w, _, _ in words]),
+        "vl__catcode": ("VARCHAR", [c for _, c, _ in words]),
+        "vl__barelabel": ("BOOLEAN", [b == "t" for _, _, b in words]),
+        "vl__catdesc": ("VARCHAR", [_CATEGORY[c] for _, c, _ in words]),
+        "vl__baredesc": ("VARCHAR", ["can be bare label" if b == "t" else "requires AS"
+                                     for _, _, b in words]),
+    })
+    _table(con, "type_spellings", {
+        "vl__spelling": ("VARCHAR", list(TYPE_SPELLINGS)),
+        "vl__oid": ("UINTEGER", list(TYPE_SPELLINGS.values())),
+    })
+    _table(con, "setting_defaults", {
+        "vl__setting": ("VARCHAR", list(SETTING_DEFAULTS)),
+        "vl__value": ("VARCHAR", list(SETTING_DEFAULTS.values())),
+    })
+    relations = list(objects.relations.values())
+    _table(con, "rel_info", {
+        "vl__oid": ("UINTEGER", [r.oid for r in relations]),
+        "vl__relname": ("VARCHAR", [r.name for r in relations]),
+        "vl__nspname": ("VARCHAR", [r.schema for r in relations]),
+        "vl__relkind": ("VARCHAR", [r.kind for r in relations]),
+    })
+    _table(con, "nsp_info", {
+        "vl__oid": ("UINTEGER", list(objects.namespaces.values())),
+        "vl__nspname": ("VARCHAR", list(objects.namespaces)),
+    })
+    _table(con, "role_info", {
+        "vl__oid": ("UINTEGER", list(objects.roles.values())),
+        "vl__rolname": ("VARCHAR", list(objects.roles)),
+    })
+    _table(con, "proc_info", {
+        "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC]),
+        "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC]),
+        "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC]),
+    })
+    _table(con, "type_info", _type_info(objects))
+    descriptions = CatalogRows(objects).pg_description().rows
+    _table(con, "descriptions", {
+        "vl__objoid": ("UINTEGER", [d["objoid"] for d in descriptions]),
+        "vl__classoid": ("UINTEGER", [d["classoid"] for d in descriptions]),
+        "vl__objsubid": ("INTEGER", [d["objsubid"] for d in descriptions]),
+        "vl__description": ("VARCHAR", [d["description"] for d in descriptions]),
+    })
 
 
-def _type_format(objects: CatalogObjects) -> pa.Table:
-    """format_type() pieces per type: element name, element spelling, ``[]`` suffix."""
-    oids, names, bases, suffixes = [], [], [], []
+def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
+    """Per type: name, schema, and format_type() pieces (element name, spelling, ``[]``)."""
+    info: dict[str, tuple[str, list]] = {
+        column: (duck, []) for column, duck in (
+            ("vl__oid", "UINTEGER"), ("vl__typname", "VARCHAR"), ("vl__nspname", "VARCHAR"),
+            ("vl__name", "VARCHAR"), ("vl__base", "VARCHAR"), ("vl__suffix", "VARCHAR"))
+    }
     for oid, type_name in objects.types.items():
         pg_type = BY_OID.get(oid)
         if pg_type is not None:
             element = BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type
-            base, suffix = format_type(element.oid), "[]" if pg_type.is_array else ""
-            name = element.name
+            values = (element.name, format_type(element.oid), "[]" if pg_type.is_array else "")
         else:
-            base, suffix, name = quote_ident(type_name.name), "", type_name.name
-        oids.append(oid)
-        names.append(name)
-        bases.append(base)
-        suffixes.append(suffix)
-    return pa.table(
-        {"oid": pa.array(oids, pa.uint32()), "name": names, "base": bases, "suffix": suffixes}
-    )
+            values = (type_name.name, quote_ident(type_name.name), "")
+        row = (oid, type_name.name, type_name.schema, *values)
+        for (_, (_, column)), value in zip(info.items(), row, strict=True):
+            column.append(value)
+    return info

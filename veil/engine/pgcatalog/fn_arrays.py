@@ -145,9 +145,8 @@ def expandarray_field_type(array_type: ColumnType | None, field: str) -> ColumnT
 
 @add("pg_get_keywords", 0, "record", set_returning=True)
 def _pg_get_keywords(call: Call) -> exp.Expression:
-    select = exp.select("word", "catcode", "barelabel", "catdesc", "baredesc").from_(
-        "veil_fn.keywords"
-    )
+    names = ("word", "catcode", "barelabel", "catdesc", "baredesc")
+    select = exp.select(*(exp.column(f"vl__{n}").as_(n) for n in names)).from_("veil_fn.keywords")
     return select.subquery() if call.in_from else exp.Null()
 
 

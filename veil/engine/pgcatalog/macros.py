@@ -4,19 +4,23 @@ Constant arguments are resolved at compile time in Python (:mod:`.objects`); the
 the rest (``c.oid::regclass::text``, ``to_regtype($1)``, ``format_type(atttypid, atttypmod)``)
 and follow the same rules. Errors carry their SQLSTATE as a ``[XXXXX]`` prefix that the engine
 turns back into a :class:`veil.errors.VeilError`.
+
+Hygiene: DuckDB expands macros by substitution, so an argument such as an unqualified ``oid``
+would be captured by a table inside the macro that has an ``oid`` column. Macro bodies
+therefore read only the ``veil_fn`` lookup tables, whose columns and aliases all start with
+``vl__`` (see :mod:`.database`), never the catalog relations themselves.
 """
 
 from __future__ import annotations
 
-C = "veil_pg_catalog"
 F = "veil_fn"
 
 MACROS: tuple[str, ...] = (
     # --- identifiers -------------------------------------------------------------------------
     f"""CREATE MACRO {F}.quote_ident(s) AS CASE
         WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*')
-             AND NOT EXISTS (SELECT 1 FROM {F}.keywords k WHERE k.word = s AND k.catcode <> 'U')
+        WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*') AND NOT EXISTS (
+            SELECT 1 FROM {F}.keywords vl__qi WHERE vl__qi.vl__word = s AND vl__qi.vl__catcode <> 'U')
         THEN s ELSE '"' || replace(s, '"', '""') || '"' END""",
     f"""CREATE MACRO {F}.quote_literal(s) AS CASE WHEN s IS NULL THEN NULL
         WHEN contains(CAST(s AS VARCHAR), '\\')
@@ -24,138 +28,139 @@ MACROS: tuple[str, ...] = (
         ELSE '''' || replace(CAST(s AS VARCHAR), '''', '''''') || '''' END""",
     f"""CREATE MACRO {F}.parse_ident(s) AS list_transform(
         regexp_extract_all(s, '("(?:[^"]|"")*"|[^."]+)'),
-        lambda p: CASE WHEN starts_with(p, '"') THEN replace(p[2:-2], '""', '"') ELSE lower(trim(p)) END)""",
+        lambda vl__p: CASE WHEN starts_with(vl__p, '"') THEN replace(vl__p[2:-2], '""', '"')
+                           ELSE lower(trim(vl__p)) END)""",
     # --- arrays ------------------------------------------------------------------------------
     f"""CREATE MACRO {F}.array_in(s) AS CASE WHEN s IS NULL THEN NULL
         WHEN trim(s) = '{{}}' THEN CAST([] AS VARCHAR[])
         ELSE list_transform(
             regexp_extract_all(trim(s)[2:-2], '("(?:[^"\\\\]|\\\\.)*"|[^,]+)'),
-            lambda e: CASE WHEN starts_with(trim(e), '"')
-                      THEN regexp_replace(trim(e)[2:-2], '\\\\(.)', '\\1', 'g')
-                      WHEN upper(trim(e)) = 'NULL' THEN NULL ELSE trim(e) END) END""",
+            lambda vl__e: CASE WHEN starts_with(trim(vl__e), '"')
+                      THEN regexp_replace(trim(vl__e)[2:-2], '\\\\(.)', '\\1', 'g')
+                      WHEN upper(trim(vl__e)) = 'NULL' THEN NULL ELSE trim(vl__e) END) END""",
     f"""CREATE MACRO {F}.array_out(a) AS CASE WHEN a IS NULL THEN NULL ELSE
-        '{{' || array_to_string(list_transform(a, lambda e: CASE
-            WHEN e IS NULL THEN 'NULL'
-            WHEN CAST(e AS VARCHAR) = '' OR upper(CAST(e AS VARCHAR)) = 'NULL'
-                 OR regexp_matches(CAST(e AS VARCHAR), '[\\s,{{}}"\\\\]')
-            THEN '"' || replace(replace(CAST(e AS VARCHAR), '\\', '\\\\'), '"', '\\"') || '"'
-            ELSE CAST(e AS VARCHAR) END), ',') || '}}' END""",
+        '{{' || array_to_string(list_transform(a, lambda vl__e: CASE
+            WHEN vl__e IS NULL THEN 'NULL'
+            WHEN CAST(vl__e AS VARCHAR) = '' OR upper(CAST(vl__e AS VARCHAR)) = 'NULL'
+                 OR regexp_matches(CAST(vl__e AS VARCHAR), '[\\s,{{}}"\\\\]')
+            THEN '"' || replace(replace(CAST(vl__e AS VARCHAR), '\\', '\\\\'), '"', '\\"') || '"'
+            WHEN CAST(vl__e AS VARCHAR) IN ('true', 'false')
+            THEN left(CAST(vl__e AS VARCHAR), 1)
+            ELSE CAST(vl__e AS VARCHAR) END), ',') || '}}' END""",
     # --- visibility --------------------------------------------------------------------------
     f"""CREATE MACRO {F}.pg_table_is_visible(rel, sp) AS CASE WHEN rel IS NULL THEN NULL ELSE
-        coalesce((SELECT bool_or(list_contains(sp, n.nspname) AND NOT EXISTS (
-            SELECT 1 FROM {C}.pg_class c2 JOIN {C}.pg_namespace n2 ON n2.oid = c2.relnamespace
-            WHERE c2.relname = c.relname
-              AND list_position(sp, n2.nspname) < list_position(sp, n.nspname)))
-        FROM {C}.pg_class c JOIN {C}.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid = rel), false) END""",    f"""CREATE MACRO {F}.pg_type_is_visible(typ, sp) AS CASE WHEN typ IS NULL THEN NULL ELSE
-        coalesce((SELECT bool_or(list_contains(sp, n.nspname)) FROM {C}.pg_type t
-        JOIN {C}.pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = typ), false) END""",    # --- reg* input/output -------------------------------------------------------------------
-    f"""CREATE MACRO {F}.regclass_in(s, sp, strict) AS (
-        SELECT CASE
-            WHEN s IS NULL THEN NULL
-            WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-            WHEN found IS NOT NULL OR NOT strict THEN found
-            ELSE error('[42P01] relation "' || s || '" does not exist') END
-        FROM (SELECT (
-            SELECT c.oid FROM {C}.pg_class c JOIN {C}.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relname = p[-1] AND CASE WHEN len(p) = 1 THEN list_contains(sp, n.nspname)
-                                             ELSE n.nspname = p[-2] END
-            ORDER BY list_position(sp, n.nspname) LIMIT 1) AS found
-            FROM (SELECT {F}.parse_ident(s) AS p)))""",
+        coalesce((SELECT list_contains(sp, vl__tv.vl__nspname) AND NOT EXISTS (
+            SELECT 1 FROM {F}.rel_info vl__tv2 WHERE vl__tv2.vl__relname = vl__tv.vl__relname
+              AND list_position(sp, vl__tv2.vl__nspname) < list_position(sp, vl__tv.vl__nspname))
+        FROM {F}.rel_info vl__tv WHERE vl__tv.vl__oid = rel), false) END""",
+    f"""CREATE MACRO {F}.pg_type_is_visible(typ, sp) AS CASE WHEN typ IS NULL THEN NULL ELSE
+        coalesce((SELECT list_contains(sp, vl__yv.vl__nspname) FROM {F}.type_info vl__yv
+                  WHERE vl__yv.vl__oid = typ), false) END""",
+    # --- reg* input/output -------------------------------------------------------------------
+    f"""CREATE MACRO {F}.regclass_lookup(p, sp) AS (
+        SELECT vl__rl.vl__oid FROM {F}.rel_info vl__rl
+        WHERE vl__rl.vl__relname = p[-1] AND CASE WHEN len(p) = 1 THEN list_contains(sp, vl__rl.vl__nspname)
+                                           ELSE vl__rl.vl__nspname = p[-2] END
+        ORDER BY list_position(sp, vl__rl.vl__nspname) LIMIT 1)""",
+    f"""CREATE MACRO {F}.regclass_in(s, sp, strict) AS CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regclass_lookup({F}.parse_ident(s), sp) IS NOT NULL OR NOT strict
+        THEN {F}.regclass_lookup({F}.parse_ident(s), sp)
+        ELSE error('[42P01] relation "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regclass_out(rel, sp) AS CASE WHEN rel IS NULL THEN NULL ELSE coalesce(
-        (SELECT CASE WHEN {F}.pg_table_is_visible(c.oid, sp) THEN {F}.quote_ident(c.relname)
-                ELSE {F}.quote_ident(n.nspname) || '.' || {F}.quote_ident(c.relname) END
-         FROM {C}.pg_class c JOIN {C}.pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.oid = rel LIMIT 1), CAST(rel AS VARCHAR)) END""",    f"""CREATE MACRO {F}.regtype_in(s, strict) AS (
-        SELECT CASE
-            WHEN s IS NULL THEN NULL
-            WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-            WHEN found IS NOT NULL OR NOT strict THEN found
-            ELSE error('[42704] type "' || s || '" does not exist') END
-        FROM (SELECT coalesce(
-            (SELECT oid FROM {F}.type_spellings WHERE spelling = lower(regexp_replace(
-                regexp_replace(trim(s), '\\s*\\(\\s*\\d+\\s*(,\\s*\\d+\\s*)?\\)', ''),
-                '^"?pg_catalog"?\\.', ''))),
-            (SELECT t.oid FROM {C}.pg_type t JOIN {C}.pg_namespace n ON n.oid = t.typnamespace
-             WHERE t.typname = {F}.parse_ident(s)[-1]
-               AND (len({F}.parse_ident(s)) = 1 OR n.nspname = {F}.parse_ident(s)[-2])
-             LIMIT 1)) AS found))""",
+        (SELECT CASE WHEN {F}.pg_table_is_visible(vl__ro.vl__oid, sp) THEN {F}.quote_ident(vl__ro.vl__relname)
+                ELSE {F}.quote_ident(vl__ro.vl__nspname) || '.' || {F}.quote_ident(vl__ro.vl__relname) END
+         FROM {F}.rel_info vl__ro WHERE vl__ro.vl__oid = rel), CAST(rel AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regtype_lookup(s) AS coalesce(
+        (SELECT vl__tl.vl__oid FROM {F}.type_spellings vl__tl WHERE vl__tl.vl__spelling = lower(regexp_replace(
+            regexp_replace(trim(s), '\\s*\\(\\s*\\d+\\s*(,\\s*\\d+\\s*)?\\)', ''),
+            '^"?pg_catalog"?\\.', ''))),
+        (SELECT vl__tl.vl__oid FROM {F}.type_info vl__tl
+         WHERE vl__tl.vl__typname = {F}.parse_ident(s)[-1]
+           AND (len({F}.parse_ident(s)) = 1 OR vl__tl.vl__nspname = {F}.parse_ident(s)[-2])
+         LIMIT 1))""",
+    f"""CREATE MACRO {F}.regtype_in(s, strict) AS CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regtype_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s)
+        ELSE error('[42704] type "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(
-        (SELECT CASE WHEN n.nspname = 'pg_catalog' THEN {F}.format_type(t.oid, NULL)
-                     WHEN list_contains(sp, n.nspname) THEN {F}.quote_ident(t.typname)
-                     ELSE {F}.quote_ident(n.nspname) || '.' || {F}.quote_ident(t.typname) END
-         FROM {C}.pg_type t JOIN {C}.pg_namespace n ON n.oid = t.typnamespace
-         WHERE t.oid = typ LIMIT 1), CAST(typ AS VARCHAR)) END""",    f"""CREATE MACRO {F}.regproc_in(s, strict) AS (
-        SELECT CASE WHEN s IS NULL THEN NULL
-            WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-            WHEN found IS NOT NULL OR NOT strict THEN found
-            ELSE error('[42883] function "' || s || '" does not exist') END
-        FROM (SELECT (SELECT min(oid) FROM {C}.pg_proc
-                      WHERE proname = {F}.parse_ident(split_part(s, '(', 1))[-1]) AS found))""",
+        (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL)
+                     WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
+                     ELSE {F}.quote_ident(vl__to.vl__nspname) || '.' || {F}.quote_ident(vl__to.vl__typname) END
+         FROM {F}.type_info vl__to WHERE vl__to.vl__oid = typ), CAST(typ AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regproc_lookup(s) AS (
+        SELECT min(vl__pl.vl__oid) FROM {F}.proc_info vl__pl
+        WHERE vl__pl.vl__proname = {F}.parse_ident(split_part(s, '(', 1))[-1])""",
+    f"""CREATE MACRO {F}.regproc_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regproc_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regproc_lookup(s)
+        ELSE error('[42883] function "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regproc_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
-        ELSE coalesce((SELECT min(proname) FROM {C}.pg_proc WHERE oid = p), CAST(p AS VARCHAR))
-        END""",
-    f"""CREATE MACRO {F}.regnamespace_in(s, strict) AS (
-        SELECT CASE WHEN s IS NULL THEN NULL
-            WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-            WHEN found IS NOT NULL OR NOT strict THEN found
-            ELSE error('[3F000] schema "' || s || '" does not exist') END
-        FROM (SELECT (SELECT min(oid) FROM {C}.pg_namespace
-                      WHERE nspname = {F}.parse_ident(s)[1]) AS found))""",
+        ELSE coalesce((SELECT min(vl__po.vl__proname) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
+                      CAST(p AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regnamespace_lookup(s) AS (
+        SELECT min(vl__nl.vl__oid) FROM {F}.nsp_info vl__nl WHERE vl__nl.vl__nspname = {F}.parse_ident(s)[1])""",
+    f"""CREATE MACRO {F}.regnamespace_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regnamespace_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regnamespace_lookup(s)
+        ELSE error('[3F000] schema "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regnamespace_out(o) AS CASE WHEN o IS NULL THEN NULL ELSE coalesce(
-        (SELECT {F}.quote_ident(min(nspname)) FROM {C}.pg_namespace WHERE oid = o),
+        (SELECT {F}.quote_ident(min(vl__no.vl__nspname)) FROM {F}.nsp_info vl__no WHERE vl__no.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
-    f"""CREATE MACRO {F}.regrole_in(s, strict) AS (
-        SELECT CASE WHEN s IS NULL THEN NULL
-            WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-            WHEN found IS NOT NULL OR NOT strict THEN found
-            ELSE error('[42704] role "' || s || '" does not exist') END
-        FROM (SELECT (SELECT min(oid) FROM {C}.pg_authid
-                      WHERE rolname = {F}.parse_ident(s)[1]) AS found))""",
+    f"""CREATE MACRO {F}.regrole_lookup(s) AS (
+        SELECT min(vl__al.vl__oid) FROM {F}.role_info vl__al WHERE vl__al.vl__rolname = {F}.parse_ident(s)[1])""",
+    f"""CREATE MACRO {F}.regrole_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regrole_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regrole_lookup(s)
+        ELSE error('[42704] role "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL ELSE coalesce(
-        (SELECT {F}.quote_ident(min(rolname)) FROM {C}.pg_authid WHERE oid = o),
+        (SELECT {F}.quote_ident(min(vl__ao.vl__rolname)) FROM {F}.role_info vl__ao WHERE vl__ao.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
-    f"""CREATE MACRO {F}.typmod_text(name, base, m) AS CASE
-        WHEN m IS NULL OR m < 0 THEN base
-        WHEN name = 'numeric' AND m >= 4
+    f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE
+        WHEN m IS NULL OR m < 0 THEN vl_base
+        WHEN vl_name = 'numeric' AND m >= 4
             THEN 'numeric(' || ((m - 4) >> 16) || ',' || ((m - 4) & 65535) || ')'
-        WHEN name IN ('varchar', 'bpchar') AND m >= 4 THEN base || '(' || (m - 4) || ')'
-        WHEN name IN ('bit', 'varbit') THEN base || '(' || m || ')'
-        WHEN name IN ('timestamp', 'timestamptz', 'time', 'timetz')
-            THEN replace(base, split_part(base, ' ', 1),
-                         split_part(base, ' ', 1) || '(' || m || ')')
-        WHEN name = 'interval' AND m & 65535 <> 65535 THEN base || '(' || (m & 65535) || ')'
-        ELSE base END""",
+        WHEN vl_name IN ('varchar', 'bpchar') AND m >= 4 THEN vl_base || '(' || (m - 4) || ')'
+        WHEN vl_name IN ('bit', 'varbit') THEN vl_base || '(' || m || ')'
+        WHEN vl_name IN ('timestamp', 'timestamptz', 'time', 'timetz')
+            THEN replace(vl_base, split_part(vl_base, ' ', 1),
+                         split_part(vl_base, ' ', 1) || '(' || m || ')')
+        WHEN vl_name = 'interval' AND m & 65535 <> 65535 THEN vl_base || '(' || (m & 65535) || ')'
+        ELSE vl_base END""",
     f"""CREATE MACRO {F}.format_type(typ, m) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(
-        (SELECT CASE WHEN f.name = 'bpchar' AND m IS NOT NULL AND m < 0 THEN 'bpchar' || f.suffix
-                     ELSE {F}.typmod_text(f.name, f.base, m) || f.suffix END
-         FROM {F}.type_format f WHERE f.oid = typ LIMIT 1), '???') END""",    # --- descriptions and owners -------------------------------------------------------------
+        (SELECT CASE WHEN vl__ft.vl__name = 'bpchar' AND m IS NOT NULL AND m < 0
+                     THEN 'bpchar' || vl__ft.vl__suffix
+                     ELSE {F}.typmod_text(vl__ft.vl__name, vl__ft.vl__base, m) || vl__ft.vl__suffix END
+         FROM {F}.type_info vl__ft WHERE vl__ft.vl__oid = typ), '???') END""",
+    # --- descriptions and owners -------------------------------------------------------------
     f"""CREATE MACRO {F}.pg_get_userbyid(r) AS CASE WHEN r IS NULL THEN NULL ELSE coalesce(
-        (SELECT min(rolname) FROM {C}.pg_authid WHERE oid = r), 'unknown (OID=' || r || ')') END""",
+        (SELECT min(vl__gu.vl__rolname) FROM {F}.role_info vl__gu WHERE vl__gu.vl__oid = r),
+        'unknown (OID=' || r || ')') END""",
     f"""CREATE MACRO {F}.obj_description(o, cls) AS (
-        SELECT min(d.description) FROM {C}.pg_description d
-        WHERE d.objoid = o AND d.objsubid = 0 AND (cls IS NULL OR d.classoid = cls))""",
+        SELECT min(vl__od.vl__description) FROM {F}.descriptions vl__od
+        WHERE vl__od.vl__objoid = o AND vl__od.vl__objsubid = 0 AND (cls IS NULL OR vl__od.vl__classoid = cls))""",
     f"""CREATE MACRO {F}.col_description(o, n) AS (
-        SELECT min(d.description) FROM {C}.pg_description d
-        WHERE d.objoid = o AND d.objsubid = n AND d.classoid = 1259)""",
-    f"""CREATE MACRO {F}.shobj_description(o, cls) AS (
-        SELECT min(d.description) FROM {C}.pg_shdescription d
-        WHERE d.objoid = o AND d.classoid = cls)""",
+        SELECT min(vl__cd.vl__description) FROM {F}.descriptions vl__cd
+        WHERE vl__cd.vl__objoid = o AND vl__cd.vl__objsubid = n AND vl__cd.vl__classoid = 1259)""",
     f"""CREATE MACRO {F}.pg_get_function_result(p) AS (
-        SELECT {F}.format_type(min(prorettype), NULL) FROM {C}.pg_proc WHERE oid = p)""",
+        SELECT {F}.format_type(min(vl__fr.vl__rettype), NULL) FROM {F}.proc_info vl__fr
+        WHERE vl__fr.vl__oid = p)""",
     f"""CREATE MACRO {F}.pg_relation_is_publishable(rel) AS CASE WHEN rel IS NULL THEN NULL ELSE
-        coalesce((SELECT bool_or(c.relkind IN ('r', 'p')
-                                 AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
-        FROM {C}.pg_class c JOIN {C}.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.oid = rel), false) END""",    # --- settings and encodings --------------------------------------------------------------
-    f"""CREATE MACRO {F}.current_setting(name, missing_ok, overrides) AS CASE
-        WHEN name IS NULL THEN NULL ELSE coalesce(
-            overrides[lower(name)],
-            (SELECT min(value) FROM {F}.setting_defaults WHERE setting = lower(name)),
+        coalesce((SELECT vl__rp.vl__relkind IN ('r', 'p')
+                         AND vl__rp.vl__nspname NOT IN ('pg_catalog', 'information_schema')
+                  FROM {F}.rel_info vl__rp WHERE vl__rp.vl__oid = rel), false) END""",
+    # --- settings and encodings --------------------------------------------------------------
+    f"""CREATE MACRO {F}.current_setting(vl_name, missing_ok, overrides) AS CASE
+        WHEN vl_name IS NULL THEN NULL ELSE coalesce(
+            overrides[lower(vl_name)],
+            (SELECT min(vl__cs.vl__value) FROM {F}.setting_defaults vl__cs
+             WHERE vl__cs.vl__setting = lower(vl_name)),
             CASE WHEN missing_ok THEN NULL
-                 ELSE error('[42704] unrecognized configuration parameter "' || name || '"') END)
-        END""",
+                 ELSE error('[42704] unrecognized configuration parameter "' || vl_name || '"')
+            END) END""",
     f"""CREATE MACRO {F}.pg_encoding_to_char(e) AS CASE e
         WHEN 0 THEN 'SQL_ASCII' WHEN 6 THEN 'UTF8' WHEN 8 THEN 'LATIN1' WHEN 7 THEN 'MULE_INTERNAL'
         WHEN 1 THEN 'EUC_JP' WHEN 24 THEN 'WIN1252' ELSE '' END""",

@@ -19,6 +19,7 @@ from veil.engine.admin import audit_view, columns_view, policies_view, run_admin
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
+from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.planner import SourcePlan, analyze, plan_single_source
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
@@ -51,6 +52,9 @@ class Plan:
     query: SourcePlan | LocalPlan | AdminPlan | None = None
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
+
+
+PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
 def _text_schema(*names: str) -> pa.Schema:
@@ -174,13 +178,12 @@ class Session:
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
             return Plan(statement, version, cached.plan, cached.schema, cached.policies)
-        local = self.engine.local_engine_for(snapshot)
-        analysis = analyze(statement.ast, snapshot, search_path, local.catalog_relations, self.user.admin)
+        analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin)
         if analysis.reads_admin:
             schema = await asyncio.to_thread(self._run_admin, statement.ast.copy().limit(0))
             return Plan(statement, version, AdminPlan(statement.ast), schema.schema)
         if not analysis.user_tables:
-            return await self._plan_local(local, statement, param_oids)
+            return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
         source = self.engine.catalog.sources[analysis.user_tables[0].table.connection]
         context = PolicyContext(self.user, source.dialect, self.engine.config.secrets.hash_key)
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
@@ -201,8 +204,8 @@ class Session:
         return Plan(statement, version, source_plan, schema, policies)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        query = local.compile(statement.ast, self._local_context())
-        oids = tuple(local.infer_param_types(statement.ast, param_oids))
+        query = local.compile(statement.ast, self._local_context(), param_oids)
+        oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema))

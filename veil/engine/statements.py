@@ -18,6 +18,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from veil.engine.pgcatalog.parse import parse_postgres
 from veil.errors import FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError
 
 _DIALECT = Postgres()
@@ -130,13 +131,16 @@ def _parse_query(sql: str) -> exp.Expression:
     try:
         expressions = sqlglot.parse(sql, read="postgres")
     except ParseError as exc:
-        first = (exc.errors or [{}])[0]
-        near = first.get("highlight")
-        if near:
-            raise SqlSyntaxError(
-                f'syntax error at or near "{near}"', position=_position(sql, first)
-            ) from None
-        raise SqlSyntaxError(f"syntax error: {first.get('description') or exc}") from None
+        try:
+            expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends
+        except SqlSyntaxError:
+            first = (exc.errors or [{}])[0]
+            near = first.get("highlight")
+            if near:
+                raise SqlSyntaxError(
+                    f'syntax error at or near "{near}"', position=_position(sql, first)
+                ) from None
+            raise SqlSyntaxError(f"syntax error: {first.get('description') or exc}") from None
     except TokenError as exc:
         raise SqlSyntaxError(f"syntax error: {exc}") from None
     parsed = [e for e in expressions if e is not None]

@@ -11,12 +11,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
+
 from tests.proxy.codec_fallback import install as install_codec_fallback
 from tests.proxy.fake_engine import FakeEngine
-
 from veil.config.models import VeilConfig
 from veil.proxy.auth import make_md5_hash, make_scram_verifier
 
@@ -43,7 +44,7 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server = VeilServer(config, engine, port=0)  # type: ignore[arg-type]
-        self.engine = engine
+        self.engine: Any = engine
         self.port = 0
 
     def call(self, coroutine, timeout: float = 30):  # type: ignore[no-untyped-def]
@@ -75,8 +76,21 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     cert, key = directory / "server.crt", directory / "server.key"
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
-            "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
         ],
         check=True,
         capture_output=True,
@@ -159,7 +173,6 @@ def real_codec() -> bool:
     from veil.proxy import codec
 
     return codec.encode_data_rows is not codec_fallback.encode_data_rows
-
 
 
 @pytest.fixture

@@ -25,7 +25,13 @@ ROWS_SCHEMA = pa.schema([("i", pa.int64()), ("label", pa.string())])
 
 
 class FakeStream:
-    def __init__(self, schema: pa.Schema | None, batches: AsyncIterator[pa.RecordBatch] | None, tag: str, engine: FakeEngine) -> None:
+    def __init__(
+        self,
+        schema: pa.Schema | None,
+        batches: AsyncIterator[pa.RecordBatch] | None,
+        tag: str,
+        engine: FakeEngine,
+    ) -> None:
         self.schema = schema
         self._batches = batches
         self._tag = tag
@@ -71,7 +77,12 @@ class FakeSession:
         count = len(set(re.findall(r"\$(\d+)", text)))
         oids = [param_oids[i] if i < len(param_oids) and param_oids[i] else 25 for i in range(count)]
         if lowered.startswith("echo"):
-            schema = pa.schema([(f"p{i + 1}", pa.int64() if oid in (20, 21, 23) else pa.string()) for i, oid in enumerate(oids)])
+            schema = pa.schema(
+                [
+                    (f"p{i + 1}", pa.int64() if oid in (20, 21, 23) else pa.string())
+                    for i, oid in enumerate(oids)
+                ]
+            )
             return PreparedStatement(sql, oids, schema, "SELECT")
         if lowered.startswith(("rows", "fail late")):
             return PreparedStatement(sql, oids, ROWS_SCHEMA, "SELECT")
@@ -101,7 +112,10 @@ class FakeSession:
             return FakeStream(statement.schema, self._sleep(), "SELECT", self.engine)
         if lowered.startswith("echo"):
             assert statement.schema is not None
-            batch = pa.record_batch([pa.array([p], type=f.type) for p, f in zip(params, statement.schema)], schema=statement.schema)
+            batch = pa.record_batch(
+                [pa.array([p], type=f.type) for p, f in zip(params, statement.schema, strict=True)],
+                schema=statement.schema,
+            )
             return FakeStream(statement.schema, _once(batch), "SELECT", self.engine)
         if lowered.startswith("fail late"):
             return FakeStream(ROWS_SCHEMA, self._fail_late(), "SELECT", self.engine)

@@ -6,10 +6,10 @@ import base64
 import hashlib
 import struct
 
-from tests.proxy import pgclient
 import pytest
 from scramp import ScramClient
 
+from tests.proxy import pgclient
 from veil.errors import VeilError
 from veil.proxy.auth import (
     AuthConversation,
@@ -19,7 +19,6 @@ from veil.proxy.auth import (
     make_scram_verifier,
     parse_scram_verifier,
 )
-
 
 
 class Client:
@@ -42,14 +41,20 @@ class Client:
             self.pending.append(self.password.encode() + b"\0")
         elif code == 5:
             inner = hashlib.md5((self.password + self.user).encode()).hexdigest()
-            self.pending.append(b"md5" + hashlib.md5(inner.encode() + payload[4:]).hexdigest().encode() + b"\0")
+            self.pending.append(
+                b"md5" + hashlib.md5(inner.encode() + payload[4:]).hexdigest().encode() + b"\0"
+            )
         elif code == 10:
             self.scram = ScramClient(["SCRAM-SHA-256"], self.user, self.password)
             first = self.scram.get_client_first().encode()
             if self.scram_user is not None:
                 # libpq sends an empty SCRAM user name; the proof covers these exact bytes.
-                first = first.replace(b"n=" + self.user.encode() + b",", b"n=" + self.scram_user.encode() + b",")
-                self.scram.client_first_bare = self.scram.client_first_bare.replace("n=" + self.user + ",", "n=" + self.scram_user + ",")
+                first = first.replace(
+                    b"n=" + self.user.encode() + b",", b"n=" + self.scram_user.encode() + b","
+                )
+                self.scram.client_first_bare = self.scram.client_first_bare.replace(
+                    "n=" + self.user + ",", "n=" + self.scram_user + ","
+                )
             self.pending.append(b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first)
         elif code == 11:
             assert self.scram is not None
@@ -66,7 +71,9 @@ class Client:
         return next(m[9:].decode() for m in self.sent if struct.unpack_from("!i", m, 5)[0] == 11)
 
 
-async def run(method: str, user: str, password: str, stored: str | None, *, exists: bool = True, tls: bool = False) -> Client:
+async def run(
+    method: str, user: str, password: str, stored: str | None, *, exists: bool = True, tls: bool = False
+) -> Client:
     client = Client(user, password)
     request = AuthRequest(method, user, stored, exists, tls)
     await authenticate(AuthConversation(client.send, client.receive), request)
@@ -118,7 +125,10 @@ async def test_unknown_user_gets_a_stable_mock_salt() -> None:
     for _ in range(2):
         client = Client("ghost", "x")
         with pytest.raises(VeilError):
-            await authenticate(AuthConversation(client.send, client.receive), AuthRequest("scram-sha-256", "ghost", None, False, False))
+            await authenticate(
+                AuthConversation(client.send, client.receive),
+                AuthRequest("scram-sha-256", "ghost", None, False, False),
+            )
         salts.append(dict(part.split("=", 1) for part in client.server_first().split(","))["s"])
     assert salts[0] == salts[1]
     assert len(base64.b64decode(salts[0])) == 16

@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pandas as pd
@@ -182,7 +183,9 @@ async def test_asyncpg_pool_acquire_release_twice(veil: ServerThread, binary_cod
 # --- psql ---------------------------------------------------------------------------------
 
 
-def psql(server: ServerThread, *args: str, user: str = "alice", sslmode: str = "disable", **env: str) -> subprocess.CompletedProcess[str]:
+def psql(
+    server: ServerThread, *args: str, user: str = "alice", sslmode: str = "disable", **env: str
+) -> subprocess.CompletedProcess[str]:
     binary = require_tool("psql")
     conninfo = f"host=127.0.0.1 port={server.port} dbname=veil user={user} sslmode={sslmode}"
     return subprocess.run(
@@ -224,7 +227,9 @@ def test_psql_over_tls_with_channel_binding(engine_servers: EngineServerFactory)
     assert result.stdout.strip() == "42"
 
 
-def test_psycopg_cleartext_password_over_tls(engine_servers: EngineServerFactory, tls_files: TlsFiles) -> None:
+def test_psycopg_cleartext_password_over_tls(
+    engine_servers: EngineServerFactory, tls_files: TlsFiles
+) -> None:
     server = engine_servers(auth="password", tls=True)
     with psycopg.connect(dsn(server, sslmode="require")) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
@@ -239,7 +244,11 @@ def test_psycopg_cleartext_password_over_tls(engine_servers: EngineServerFactory
 
 async def test_portal_suspended_over_a_real_table(veil: ServerThread) -> None:
     client = await RawClient.connect(veil.port, "alice", PASSWORDS["alice"])
-    client.send(pgclient.parse("", "SELECT id FROM big ORDER BY id") + pgclient.bind("", "") + pgclient.describe("P", ""))
+    client.send(
+        pgclient.parse("", "SELECT id FROM big ORDER BY id")
+        + pgclient.bind("", "")
+        + pgclient.describe("P", "")
+    )
     for _ in range(3):
         client.send(pgclient.execute("", 7000))
     client.send(pgclient.SYNC)
@@ -252,7 +261,9 @@ async def test_portal_suspended_over_a_real_table(veil: ServerThread) -> None:
 
 
 async def test_malformed_bytes_close_only_that_connection(veil: ServerThread) -> None:
-    conn = await asyncio.to_thread(psycopg.connect, dsn(veil), autocommit=True)
+    conn: psycopg.Connection[Any] = await asyncio.to_thread(
+        lambda: psycopg.connect(dsn(veil), autocommit=True)
+    )
     try:
         client = await RawClient.connect(veil.port, "alice", PASSWORDS["alice"])
         client.send(b"\x00\x01\x02\x03\x04\x05\x06\x07")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from tests.proxy import pgclient
 import pytest
 
+from tests.proxy import pgclient
 from veil.errors import VeilError
 from veil.proxy import messages
 from veil.proxy.framing import ConnectionClosed, MessageReader
@@ -124,7 +124,15 @@ def test_invalid_utf8_in_query_is_a_statement_error() -> None:
 def test_error_response_fields() -> None:
     error = VeilError("42601", "syntax error", detail="d", hint="h", position=7)
     message = pgclient.Message("E", messages.error_response(error)[5:])
-    assert message.fields() == {"S": "ERROR", "V": "ERROR", "C": "42601", "M": "syntax error", "D": "d", "H": "h", "P": "7"}
+    assert message.fields() == {
+        "S": "ERROR",
+        "V": "ERROR",
+        "C": "42601",
+        "M": "syntax error",
+        "D": "d",
+        "H": "h",
+        "P": "7",
+    }
 
 
 def test_parameter_description_and_ready() -> None:

@@ -303,7 +303,9 @@ async def test_named_portal_survives_sync_inside_a_transaction(fake: ServerThrea
     """pgJDBC's setFetchSize: named portal, Execute with a limit, Sync, Execute again."""
     client = await connect(fake)
     await client.simple("begin")
-    client.send(pgclient.parse("", "rows 5") + pgclient.bind("c1", "") + pgclient.execute("c1", 2) + pgclient.SYNC)
+    client.send(
+        pgclient.parse("", "rows 5") + pgclient.bind("c1", "") + pgclient.execute("c1", 2) + pgclient.SYNC
+    )
     await client.flush()
     assert kinds(await client.until_ready()) == "12DDsZ"
     client.send(pgclient.execute("c1", 2) + pgclient.SYNC)
@@ -320,7 +322,9 @@ async def test_named_portal_survives_sync_inside_a_transaction(fake: ServerThrea
 
 async def test_portals_end_with_the_implicit_transaction(fake: ServerThread) -> None:
     client = await connect(fake)
-    client.send(pgclient.parse("", "rows 5") + pgclient.bind("c1", "") + pgclient.execute("c1", 2) + pgclient.SYNC)
+    client.send(
+        pgclient.parse("", "rows 5") + pgclient.bind("c1", "") + pgclient.execute("c1", 2) + pgclient.SYNC
+    )
     client.send(pgclient.execute("c1", 2) + pgclient.SYNC)
     await client.flush()
     assert kinds(await client.until_ready()) == "12DDsZ"
@@ -334,7 +338,9 @@ async def test_portals_end_with_the_implicit_transaction(fake: ServerThread) -> 
 async def test_binary_parameters_and_param_format_count(fake: ServerThread) -> None:
     client = await connect(fake)
     client.send(pgclient.parse("", "echo $1 $2", (23, 25)))
-    client.send(pgclient.bind("", "", (struct.pack("!i", 42), b"x"), (1, 0)) + pgclient.execute() + pgclient.SYNC)
+    client.send(
+        pgclient.bind("", "", (struct.pack("!i", 42), b"x"), (1, 0)) + pgclient.execute() + pgclient.SYNC
+    )
     await client.flush()
     replies = await client.until_ready()
     assert kinds(replies) == "12DCZ"

@@ -66,10 +66,7 @@ def make_scram_verifier(password: str, iterations: int = SCRAM_ITERATIONS) -> st
         password, iteration_count=iterations, salt=secrets.token_bytes(16)
     )
     b64 = base64.b64encode
-    return (
-        f"SCRAM-SHA-256${count}:{b64(salt).decode()}"
-        f"${b64(stored_key).decode()}:{b64(server_key).decode()}"
-    )
+    return f"SCRAM-SHA-256${count}:{b64(salt).decode()}${b64(stored_key).decode()}:{b64(server_key).decode()}"
 
 
 def make_md5_hash(user: str, password: str) -> str:
@@ -90,9 +87,7 @@ def _check_cleartext(user: str, stored: str | None, password: str) -> bool:
     verifier = parse_scram_verifier(stored)
     if verifier is None:
         return False
-    salted = hashlib.pbkdf2_hmac(
-        "sha256", _normalize(password).encode(), verifier.salt, verifier.iterations
-    )
+    salted = hashlib.pbkdf2_hmac("sha256", _normalize(password).encode(), verifier.salt, verifier.iterations)
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     return hmac.compare_digest(hashlib.sha256(client_key).digest(), verifier.stored_key)
 
@@ -199,9 +194,7 @@ async def _scram(conversation: AuthConversation, request: AuthRequest, stored: s
     await conversation.send(messages.authentication_sasl(mechanisms))
     mechanism, client_first = messages.parse_sasl_initial(await conversation.receive())
     if mechanism not in mechanisms:
-        raise VeilError(
-            "08P01", "client selected an invalid SASL authentication mechanism", severity="FATAL"
-        )
+        raise VeilError("08P01", "client selected an invalid SASL authentication mechanism", severity="FATAL")
 
     def auth_fn(_scram_user: str) -> tuple[bytes, bytes, bytes, int]:
         # PostgreSQL ignores the SCRAM user name; the startup packet's user is authoritative.
@@ -218,7 +211,6 @@ async def _scram(conversation: AuthConversation, request: AuthRequest, stored: s
     if not real:
         raise failed(request.user)
     await conversation.send(messages.authentication_sasl_final(final.encode()))
-
 
 
 def _set_client_first(server: ScramServer, client_first: str) -> None:

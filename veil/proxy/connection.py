@@ -142,9 +142,7 @@ class Connection:
 
     async def _startup(self) -> bool:
         tls_context, certificate = self.host.tls()
-        received = await read_startup(
-            self.reader, self.out, self.stream, tls_context, self.host.cancels
-        )
+        received = await read_startup(self.reader, self.out, self.stream, tls_context, self.host.cancels)
         if received is None:
             return False
         message, tls = received
@@ -190,9 +188,7 @@ class Connection:
     async def _auth_receive(self) -> bytes:
         kind, payload = await self.reader.read()
         if kind != messages.PASSWORD:
-            raise messages.MalformedMessage(
-                f"expected password response, got message type {kind}"
-            )
+            raise messages.MalformedMessage(f"expected password response, got message type {kind}")
         return payload
 
     # --- main loop ------------------------------------------------------------------------
@@ -379,11 +375,7 @@ class Connection:
             )
         params = _decode_parameters(message.values, oids, message.param_formats)
         schema = statement.schema
-        formats = (
-            expand_formats(message.result_formats, len(schema), "result")
-            if schema is not None
-            else []
-        )
+        formats = expand_formats(message.result_formats, len(schema), "result") if schema is not None else []
         self.portals[message.portal] = Portal(statement, params, schema, formats)
         self.out.write(messages.BIND_COMPLETE)
 
@@ -462,7 +454,5 @@ def _decode_parameters(
         except VeilError:
             raise
         except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
-            raise VeilError(
-                "22P02", f"invalid value for parameter ${index + 1}: {exc}"
-            ) from None
+            raise VeilError("22P02", f"invalid value for parameter ${index + 1}: {exc}") from None
     return params

@@ -73,8 +73,7 @@ class MessageReader:
         kind, length = _HEADER.unpack_from(self._buf, pos)
         if length < 4 or length - 4 > self.max_message_bytes:
             raise MalformedMessage(
-                f"invalid message length {length} (server.max_message_bytes is "
-                f"{self.max_message_bytes})"
+                f"invalid message length {length} (server.max_message_bytes is {self.max_message_bytes})"
             )
         if available < length + 1:
             return None

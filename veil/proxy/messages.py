@@ -108,9 +108,7 @@ def parameter_description(oids: Iterable[int]) -> bytes:
 
 def negotiate_protocol_version(newest_minor: int, unsupported: Iterable[str]) -> bytes:
     names = list(unsupported)
-    return _message(
-        b"v", _I32x2.pack(newest_minor, len(names)) + b"".join(_cstr(n) for n in names)
-    )
+    return _message(b"v", _I32x2.pack(newest_minor, len(names)) + b"".join(_cstr(n) for n in names))
 
 
 def error_response(error: VeilError, *, notice: bool = False) -> bytes:

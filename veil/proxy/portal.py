@@ -46,8 +46,7 @@ def _conform(schema: pa.Schema, actual: pa.Schema | None) -> pa.Schema | None:
     if len(actual) != len(schema):
         raise VeilError(
             "XX000",
-            f"internal error: the statement described {len(schema)} columns "
-            f"but produced {len(actual)}",
+            f"internal error: the statement described {len(schema)} columns but produced {len(actual)}",
         )
     return schema
 
@@ -119,9 +118,9 @@ class Portal:
         formats = self.formats
         send_rows = self.schema is not None
         while True:
-            batch = self.leftover
-            if batch is not None:
-                self.leftover = None
+            batch: pa.RecordBatch
+            if self.leftover is not None:
+                batch, self.leftover = self.leftover, None
             else:
                 try:
                     batch = await anext(iterator)

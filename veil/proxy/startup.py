@@ -78,8 +78,7 @@ async def read_startup(
         else:
             raise fatal(
                 "0A000",
-                f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: "
-                "server supports 3.0 to 3.0",
+                f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}: server supports 3.0 to 3.0",
             )
 
 

@@ -20,6 +20,10 @@ def open_source(name: str, config: ConnectionConfig) -> Source:
     if config.type == "duckdb":
         assert config.path is not None
         return DuckDBSource(name, config.path)
+    if config.type == "postgres":
+        from veil.catalog.sources.postgres import PostgresSource
+
+        return PostgresSource(name, config)
     raise FeatureNotSupported(f'connection "{name}": source type {config.type} is not available yet')
 
 

@@ -83,8 +83,6 @@ def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.Reco
         return reader.read_next_batch()
     except StopIteration:
         return None
-    except VeilError:
-        raise
     except Exception as exc:  # noqa: BLE001 - source drivers raise many types; map them all
         raise map_error(exc) from None
 

@@ -23,6 +23,7 @@ from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.planner import SourcePlan, analyze, plan_single_source
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
+from veil.engine.redact import redact_error
 from veil.engine.results import ReaderStream, RowsStream, first_batch
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
@@ -224,17 +225,16 @@ class Session:
 
     def _describe_source(self, plan: SourcePlan) -> pa.Schema:
         source = self.engine.catalog.sources[plan.connection]
-        cursor = source.cursor()
         try:
-            described = f"SELECT * FROM ({plan.sql}) AS veil_describe LIMIT 0"
-            reader = cursor.execute(described, [None] * len(plan.param_oids))
-            return _describable(reader.schema)
-        except VeilError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
-            raise map_duckdb_error(exc) from None
-        finally:
-            cursor.close()
+            return _describable(source.describe(plan.sql, len(plan.param_oids)))
+        except VeilError as error:
+            raise self._redacted(error) from None
+
+    def _redacted(self, error: VeilError) -> VeilError:
+        """Source errors lose quoted values; names the user can see anyway are kept."""
+        snapshot = self.engine.snapshot_for(self.user)
+        names = {n for t in snapshot for n in (t.schema, t.name, *(c.name for c in t.columns))}
+        return redact_error(error, names)
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
         if isinstance(plan.query, (SourcePlan, LocalPlan, AdminPlan)):
@@ -278,17 +278,17 @@ class Session:
                 self._running = None
             cursor.close()
 
+        def map_error(exc: BaseException) -> VeilError:
+            if self._canceled:
+                return QueryCanceled()
+            return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
+
         try:
             reader, first = await asyncio.to_thread(start)
-        except VeilError:
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             finished()
-            raise
-        except Exception as exc:  # noqa: BLE001
-            finished()
-            if self._canceled:
-                raise QueryCanceled() from None
-            raise map_duckdb_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_duckdb_error)
+            raise map_error(exc) from None
+        return ReaderStream(schema, reader, first, finished, map_error)
 
     def _run_admin(self, statement: exp.Expression) -> pa.Table:
         engine = self.engine

@@ -14,6 +14,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from veil.catalog.model import Column
+from veil.errors import VeilError
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class Source(Protocol):
     def list_tables(self) -> list[SourceTable]: ...
 
     def cursor(self) -> SourceCursor: ...
+
+    def describe(self, sql: str, param_count: int) -> pa.Schema:
+        """The result schema of ``sql`` (placeholders ``$1..$n``), without reading its rows."""
+        ...
+
+    def map_error(self, exc: BaseException) -> VeilError:
+        """The PostgreSQL error for a driver exception."""
+        ...
 
     def check(self) -> None:
         """Raise a :class:`veil.errors.VeilError` with an actionable message if unreachable."""

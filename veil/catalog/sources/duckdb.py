@@ -77,6 +77,19 @@ class DuckDBSource:
     def check(self) -> None:
         self.cursor().execute("SELECT 1").read_all()
 
+    def describe(self, sql: str, param_count: int) -> pa.Schema:
+        cursor = self.cursor()
+        try:
+            reader = cursor.execute(f"SELECT * FROM ({sql}) AS veil_describe LIMIT 0", [None] * param_count)
+            return reader.schema
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc) from None
+        finally:
+            cursor.close()
+
+    def map_error(self, exc: BaseException) -> VeilError:
+        return map_duckdb_error(exc)
+
     def list_tables(self) -> list[SourceTable]:
         connection = self._connect().cursor()
         try:

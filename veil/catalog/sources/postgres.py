@@ -15,6 +15,7 @@ from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
+from veil.pgtypes import NUMERIC, pinned_field
 
 _LIST_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -68,35 +69,43 @@ def arrow_type_for(pg_type: str) -> pa.DataType:
     return _SIMPLE_TYPES.get(pg_type, pa.string())
 
 
+def _served_field(field: pa.Field) -> pa.Field:
+    """The field Veil serves for an ADBC result field. ADBC returns numerics as opaque strings;
+    a numeric with a typmod becomes an exact decimal, an unconstrained one stays text that is
+    described as numeric (its scale varies per value)."""
+    metadata = field.metadata or {}
+    pg_type = metadata.get(b"POSTGRESQL:type", b"").decode()
+    if pg_type == "numeric":
+        typmod = int(metadata.get(b"POSTGRESQL:typmod", b"-1"))
+        if typmod >= 4:
+            precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+            if precision <= 38:
+                return pa.field(field.name, pa.decimal128(precision, scale), field.nullable)
+        return pinned_field(field.name, pa.string(), NUMERIC)
+    if isinstance(field.type, pa.ExtensionType) and field.type.extension_name == "arrow.opaque":
+        return pa.field(field.name, field.type.storage_type, field.nullable)
+    return pa.field(field.name, field.type, field.nullable)
+
+
+def served_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([_served_field(f) for f in schema])
+
+
 def _normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """ADBC returns numerics (and other types it has no Arrow type for) as opaque strings:
-    cast every column to the type the catalog announced."""
     columns = []
     for column, field in zip(batch.columns, schema, strict=True):
-        if isinstance(column.type, pa.ExtensionType):
+        if isinstance(column.type, pa.ExtensionType) and column.type.extension_name == "arrow.opaque":
             column = column.storage
         columns.append(column if column.type == field.type else column.cast(field.type))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def _target_schema(schema: pa.Schema) -> pa.Schema:
-    fields = []
-    for field in schema:
-        metadata = field.metadata or {}
-        pg_type = metadata.get(b"ADBC:postgresql:typname", metadata.get(b"POSTGRESQL:type", b"")).decode()
-        arrow_type = field.type.storage_type if isinstance(field.type, pa.ExtensionType) else field.type
-        if pg_type == "numeric":
-            arrow_type = pa.decimal128(38, 10)
-        fields.append(pa.field(field.name, arrow_type, field.nullable))
-    return pa.schema(fields)
-
-
 class _NormalizingReader:
-    """Wraps ADBC's reader so batches carry plain Arrow types (decimals, not opaque strings)."""
+    """Wraps ADBC's reader so batches carry the served types (decimals, not opaque strings)."""
 
     def __init__(self, reader: pa.RecordBatchReader) -> None:
         self._reader = reader
-        self.schema = _target_schema(reader.schema)
+        self.schema = served_schema(reader.schema)
 
     def read_next_batch(self) -> pa.RecordBatch:
         return _normalize_batch(self._reader.read_next_batch(), self.schema)
@@ -166,6 +175,19 @@ class PostgresSource:
 
     def cursor(self) -> PostgresCursor:
         return PostgresCursor(self._connect())
+
+    def describe(self, sql: str, param_count: int) -> pa.Schema:
+        connection = self._connect()
+        try:
+            with connection.cursor() as cursor:
+                return served_schema(cursor.adbc_execute_schema(sql))
+        except adbc_driver_manager.Error as exc:
+            raise map_postgres_error(exc) from None
+        finally:
+            connection.close()
+
+    def map_error(self, exc: BaseException) -> VeilError:
+        return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
 
     def check(self) -> None:
         cursor = self.cursor()

@@ -68,7 +68,7 @@ MACROS: tuple[str, ...] = (
         WHEN {F}.regclass_lookup({F}.parse_ident(s), sp) IS NOT NULL OR NOT strict
         THEN {F}.regclass_lookup({F}.parse_ident(s), sp)
         ELSE error('[42P01] relation "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regclass_out(rel, sp) AS CASE WHEN rel IS NULL THEN NULL ELSE coalesce(
+    f"""CREATE MACRO {F}.regclass_out(rel, sp) AS CASE WHEN rel IS NULL THEN NULL WHEN rel = 0 THEN '-' ELSE coalesce(
         (SELECT CASE WHEN {F}.pg_table_is_visible(vl__ro.vl__oid, sp) THEN {F}.quote_ident(vl__ro.vl__relname)
                 ELSE {F}.quote_ident(vl__ro.vl__nspname) || '.' || {F}.quote_ident(vl__ro.vl__relname) END
          FROM {F}.rel_info vl__ro WHERE vl__ro.vl__oid = rel), CAST(rel AS VARCHAR)) END""",
@@ -85,7 +85,7 @@ MACROS: tuple[str, ...] = (
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regtype_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s)
         ELSE error('[42704] type "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(
+    f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-' ELSE coalesce(
         (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL)
                      WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
                      ELSE {F}.quote_ident(vl__to.vl__nspname) || '.' || {F}.quote_ident(vl__to.vl__typname) END
@@ -106,7 +106,7 @@ MACROS: tuple[str, ...] = (
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regnamespace_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regnamespace_lookup(s)
         ELSE error('[3F000] schema "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regnamespace_out(o) AS CASE WHEN o IS NULL THEN NULL ELSE coalesce(
+    f"""CREATE MACRO {F}.regnamespace_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
         (SELECT {F}.quote_ident(min(vl__no.vl__nspname)) FROM {F}.nsp_info vl__no WHERE vl__no.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regrole_lookup(s) AS (
@@ -115,7 +115,7 @@ MACROS: tuple[str, ...] = (
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regrole_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regrole_lookup(s)
         ELSE error('[42704] role "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL ELSE coalesce(
+    f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
         (SELECT {F}.quote_ident(min(vl__ao.vl__rolname)) FROM {F}.role_info vl__ao WHERE vl__ao.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------

@@ -40,7 +40,6 @@ _TYPED_NAMES: dict[type[exp.Expression], str] = {
     exp.RowNumber: "row_number",
     exp.Length: "length",
     exp.Exists: "exists",
-    exp.Case: "case",
     exp.Array: "array",
 }
 
@@ -76,6 +75,10 @@ def _figure(node: exp.Expression) -> tuple[str, bool]:  # noqa: PLR0911
         return _figure(node.this)
     if isinstance(node, exp.Window):
         return _figure(node.this)
+    if isinstance(node, exp.Case):
+        default = node.args.get("default")
+        name, strong = _figure(default) if default is not None else (UNNAMED, False)
+        return (name, True) if strong else ("case", True)
     if isinstance(node, exp.Subquery):
         query = node.this
         if isinstance(query, exp.Select) and query.expressions:

@@ -204,6 +204,9 @@ class CatalogObjects:
         raise VeilError("0A000", f"type {kind} is not supported")
 
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
+        """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
+        if oid == 0:
+            return "-"
         if kind == "regclass":
             return self.regclass_out(oid, path)
         if kind == "regtype":

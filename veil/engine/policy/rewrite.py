@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -98,6 +99,10 @@ def protected_table(
             value = mask_expression(applied.mask, raw, context.dialect, context.hash_key, condition)
         if guard is not None:
             value = exp.Case(ifs=[exp.If(this=guard.copy(), true=value)])
+            if applied is None and pa.types.is_decimal(column.arrow_type):
+                # Keep numeric(p,s): some engines drop the typmod of a CASE result.
+                decimal = f"DECIMAL({column.arrow_type.precision}, {column.arrow_type.scale})"
+                value = exp.cast(value, exp.DataType.build(decimal))
         projections.append(exp.alias_(value, _quoted(column.name)))
     inner_table = source_table.copy()
     inner_table.set("alias", exp.TableAlias(this=_quoted(RAW_ALIAS)))

@@ -1,0 +1,64 @@
+"""Python values for PostgreSQL date/time quantities, shared by the text and binary decoders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from veil.errors import VeilError
+
+PG_EPOCH = dt.datetime(2000, 1, 1)
+PG_EPOCH_DATE = PG_EPOCH.date()
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A PostgreSQL interval that has months (which a ``timedelta`` cannot hold)."""
+
+    months: int = 0
+    days: int = 0
+    microseconds: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.months} mons {self.days} days {self.microseconds} microseconds"
+
+
+def interval_value(months: int, days: int, microseconds: int) -> dt.timedelta | Interval:
+    """``timedelta`` when there are no months, else :class:`Interval`."""
+    if months:
+        return Interval(months, days, microseconds)
+    return dt.timedelta(days=days, microseconds=microseconds)
+
+
+def out_of_range(kind: str) -> VeilError:
+    return VeilError("22008", f"{kind} out of range")
+
+
+def date_from_days(days: int) -> dt.date:
+    """Days since 2000-01-01 (PostgreSQL's date) as ``date``; infinities as ``date.max/min``."""
+    if days == INT32_MAX:
+        return dt.date.max
+    if days == INT32_MIN:
+        return dt.date.min
+    try:
+        return PG_EPOCH_DATE + dt.timedelta(days=days)
+    except OverflowError:
+        raise out_of_range("date") from None
+
+
+def timestamp_from_micros(usecs: int, aware: bool) -> dt.datetime:
+    """Microseconds since 2000-01-01 as ``datetime`` (UTC-aware for timestamptz)."""
+    if usecs == INT64_MAX:
+        value = dt.datetime.max
+    elif usecs == INT64_MIN:
+        value = dt.datetime.min
+    else:
+        try:
+            value = PG_EPOCH + dt.timedelta(microseconds=usecs)
+        except OverflowError:
+            raise out_of_range("timestamp") from None
+    return value.replace(tzinfo=dt.timezone.utc) if aware else value

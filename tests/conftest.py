@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +149,7 @@ def start_server(directory: Path, config: dict[str, object]) -> tuple[subprocess
         cwd=directory,
     )
     wait_for_port("127.0.0.1", port, process, log_path)
-    warehouse = Path(config["connections"]["warehouse"]["path"])  # type: ignore[index]
+    warehouse = Path(str(config["connections"]["warehouse"].get("path", "")))  # type: ignore[index]
     return process, VeilServer("127.0.0.1", port, config_path, warehouse, log_path)
 
 
@@ -187,3 +187,70 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required in CI but is not installed")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def _postgres_reachable(dsn: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as connection:
+            connection.execute("SELECT 1")
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _throwaway_cluster(directory: Path) -> tuple[str, Callable[[], None]]:
+    """Start a private PostgreSQL with pg_ctl (as the postgres user when running as root)."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not binaries:
+        raise RuntimeError("no PostgreSQL server binaries found for a throwaway cluster")
+    bin_dir = binaries[-1]
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = directory / "pgdata"
+    directory.mkdir(parents=True, exist_ok=True)
+    if prefix:
+        shutil.chown(directory, "postgres")
+    port = free_port()
+    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(directory / "pg.log"),
+         "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1", "start"],
+        check=True, capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """VEIL_TEST_POSTGRES if set, else the local server, else a throwaway pg_ctl cluster."""
+    configured = os.environ.get("VEIL_TEST_POSTGRES")
+    if configured:
+        yield configured
+        return
+    for candidate in ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://127.0.0.1:5432/postgres"):
+        if _postgres_reachable(candidate):
+            yield candidate
+            return
+    dsn, stop = _throwaway_cluster(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield dsn
+    finally:
+        stop()
+
+
+def scratch_database(admin_dsn: str, name: str) -> str:
+    """(Re)create a database for one test module and return its DSN."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(admin_dsn)
+    params["dbname"] = name
+    return make_conninfo(**params)

@@ -16,7 +16,9 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.conftest import VeilServer, start_server, stop_server
+from psycopg.conninfo import conninfo_to_dict
+
+from tests.conftest import VeilServer, scratch_database, start_server, stop_server
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "matrix-key"
@@ -35,26 +37,45 @@ RAW_CARDS = {row[2] for row in ROWS}
 RAW_EMAILS = {row[3] for row in ROWS}
 
 
-def write_warehouse(path: Path) -> None:
+TABLES_SQL = [
+    "CREATE SCHEMA sales",
+    "CREATE TABLE sales.transactions (id BIGINT, customer VARCHAR, card_number VARCHAR, email VARCHAR,"
+    " country VARCHAR, amount DECIMAL(10, 2), created_at TIMESTAMPTZ)",
+    "CREATE TABLE sales.countries AS SELECT * FROM (VALUES ('US', 'United States'), ('CA', 'Canada'),"
+    " ('DE', 'Germany')) t(code, name)",
+    "CREATE SCHEMA hr",
+    "CREATE TABLE hr.salaries AS SELECT 'ann' AS employee, 100 AS salary",
+]
+
+
+def write_duckdb(path: Path) -> dict[str, object]:
     connection = duckdb.connect(str(path))
-    connection.execute("CREATE SCHEMA sales")
-    connection.execute(
-        "CREATE TABLE sales.transactions (id BIGINT, customer VARCHAR, card_number VARCHAR, email VARCHAR,"
-        " country VARCHAR, amount DECIMAL(10, 2), created_at TIMESTAMPTZ)"
-    )
+    for statement in TABLES_SQL:
+        connection.execute(statement)
     connection.executemany("INSERT INTO sales.transactions VALUES (?, ?, ?, ?, ?, ?, ?)", ROWS)
-    connection.execute("CREATE TABLE sales.countries AS SELECT * FROM (VALUES ('US', 'United States'), ('CA', 'Canada'), ('DE', 'Germany')) t(code, name)")
-    connection.execute("CREATE SCHEMA hr")
-    connection.execute("CREATE TABLE hr.salaries AS SELECT 'ann' AS employee, 100 AS salary")
     connection.close()
+    return {"type": "duckdb", "path": str(path)}
 
 
-def matrix_config(warehouse: Path) -> dict[str, object]:
+def write_postgres(dsn: str) -> dict[str, object]:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in TABLES_SQL:
+            connection.execute(statement)
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO sales.transactions VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS)
+    params = conninfo_to_dict(dsn)
+    return {
+        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
+        "database": params["dbname"], "user": params.get("user", "postgres"),
+    }
+
+
+def matrix_config(connection: dict[str, object]) -> dict[str, object]:
     user = {"password": make_scram_verifier(PASSWORD)}
     return {
         "server": {"host": "127.0.0.1", "port": 0, "search_path": "sales, public"},
         "secrets": {"hash_key": HASH_KEY},
-        "connections": {"warehouse": {"type": "duckdb", "path": str(warehouse)}},
+        "connections": {"warehouse": connection},
         "tables": {
             "warehouse.sales.transactions": {
                 "event_time": "created_at",
@@ -79,12 +100,16 @@ def matrix_config(warehouse: Path) -> dict[str, object]:
     }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VeilServer]:
-    directory = tmp_path_factory.mktemp("matrix")
-    warehouse = directory / "wh.duckdb"
-    write_warehouse(warehouse)
-    process, info = start_server(directory, matrix_config(warehouse))
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VeilServer]:
+    """The same warehouse and policies, served from DuckDB and from PostgreSQL."""
+    directory = tmp_path_factory.mktemp(f"matrix-{request.param}")
+    if request.param == "duckdb":
+        connection = write_duckdb(directory / "wh.duckdb")
+    else:
+        admin_dsn = request.getfixturevalue("postgres_dsn")
+        connection = write_postgres(scratch_database(admin_dsn, "veil_policy_matrix"))
+    process, info = start_server(directory, matrix_config(connection))
     try:
         yield info
     finally:

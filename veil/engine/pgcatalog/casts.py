@@ -166,7 +166,10 @@ def _sql_name(pg_type: PgType) -> str:
 def coerce_literal(node: exp.Expression, target: ColumnType | None) -> exp.Expression:
     """An untyped string literal meeting a typed operand (``c.oid = '16386'``,
     ``polroles = '{0}'``) becomes a constant of that type; anything else is left alone."""
-    literal = string_literal(node)
+    inner = node
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    literal = string_literal(inner)
     if literal is None or target is None:
         return node
     name = target.type.name

@@ -122,9 +122,8 @@ def _obj_description(call: Call) -> exp.Expression:
     return sqlbuild.veil_fn("obj_description", call.args[0], catalog)
 
 
-@add("shobj_description", 2, "text", params=("oid", "name"))
-def _shobj_description(call: Call) -> exp.Expression:
-    return sqlbuild.veil_fn("shobj_description", call.args[0], _catalog_oid(call, call.args[1]))
+# pg_shdescription is empty: no database, role or tablespace comments in Veil.
+add("shobj_description", 2, "text", params=("oid", "name"))(_null_text)
 
 
 def _catalog_oid(call: Call, name: exp.Expression) -> exp.Expression:

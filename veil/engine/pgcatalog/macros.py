@@ -126,8 +126,7 @@ MACROS: tuple[str, ...] = (
         WHEN vl_name IN ('varchar', 'bpchar') AND m >= 4 THEN vl_base || '(' || (m - 4) || ')'
         WHEN vl_name IN ('bit', 'varbit') THEN vl_base || '(' || m || ')'
         WHEN vl_name IN ('timestamp', 'timestamptz', 'time', 'timetz')
-            THEN replace(vl_base, split_part(vl_base, ' ', 1),
-                         split_part(vl_base, ' ', 1) || '(' || m || ')')
+            THEN regexp_replace(vl_base, '^(\\w+)', '\\1(' || m || ')')
         WHEN vl_name = 'interval' AND m & 65535 <> 65535 THEN vl_base || '(' || (m & 65535) || ')'
         ELSE vl_base END""",
     f"""CREATE MACRO {F}.format_type(typ, m) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(

@@ -45,54 +45,51 @@ _TYPED_NAMES: dict[type[exp.Expression], str] = {
 
 
 def output_name(node: exp.Expression) -> str:
-    name, _strong = _figure(node)
+    name, _strength = _figure(node)
     return name
 
 
-def _figure(node: exp.Expression) -> tuple[str, bool]:  # noqa: PLR0911
-    """(name, strong): strong names win over a cast's type name."""
+def _figure(node: exp.Expression) -> tuple[str, int]:  # noqa: PLR0911
+    """(name, strength) as in PostgreSQL: 2 for names taken from columns and functions, 1 for
+    a cast's type name, 0 for ``?column?``; a cast keeps its operand's name only if strong."""
     if isinstance(node, exp.Alias):
-        return node.alias, True
+        return node.alias, 2
     if isinstance(node, exp.Column):
         if isinstance(node.this, exp.Star):
-            return UNNAMED, False
-        return node.name, True
+            return UNNAMED, 0
+        return node.name, 2
     if isinstance(node, exp.Paren):
         return _figure(node.this)
     if isinstance(node, exp.Cast | exp.TryCast):
-        name, strong = _figure(node.this)
-        if strong:
-            return name, True
-        return _type_name(node.to), True
-    if isinstance(node, exp.Boolean):
-        return "bool", True
+        name, strength = _figure(node.this)
+        if strength > 1:
+            return name, strength
+        return _type_name(node.to), 1
     if isinstance(node, exp.Dot):
         if isinstance(node.expression, exp.Identifier):
-            return node.expression.name, True
+            return node.expression.name, 2
         if isinstance(node.expression, exp.Anonymous):
-            return node.expression.name.lower(), True
-    if isinstance(node, exp.Bracket):
-        return _figure(node.this)
-    if isinstance(node, exp.Window):
+            return node.expression.name.lower(), 2
+    if isinstance(node, exp.Bracket | exp.Window | exp.Collate):
         return _figure(node.this)
     if isinstance(node, exp.Case):
         default = node.args.get("default")
-        name, strong = _figure(default) if default is not None else (UNNAMED, False)
-        return (name, True) if strong else ("case", True)
+        name, strength = _figure(default) if default is not None else (UNNAMED, 0)
+        return (name, strength) if strength > 1 else ("case", 2)
     if isinstance(node, exp.Subquery):
         query = node.this
         if isinstance(query, exp.Select) and query.expressions:
             return _figure(query.expressions[0])
-        return UNNAMED, False
+        return UNNAMED, 0
     for cls, name in _TYPED_NAMES.items():
         if type(node) is cls:
-            return name, True
+            return name, 2
     function = scopes.function_name(node)
     if function is not None:
-        return function.split(".")[-1], True
+        return function.split(".")[-1], 2
     if isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Predicate):
-        return node.sql_name().lower(), True
-    return UNNAMED, False
+        return node.sql_name().lower(), 2
+    return UNNAMED, 0
 
 
 def _type_name(to: exp.Expression) -> str:

@@ -44,10 +44,11 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
     family = _family(actual)
     if name in REG_TYPES:
         return pa.string() if family == "int" else None
+    exact = pa.types.is_decimal(actual) and actual.scale == 0
     if name in _INTS:
-        return _INTS[name] if family == "int" else None
+        return _INTS[name] if family == "int" or exact else None
     if name in _FLOATS:
-        return _FLOATS[name] if family in ("int", "float") else None
+        return _FLOATS[name] if family in ("int", "float") or pa.types.is_decimal(actual) else None
     if name == "bool":
         return actual if family == "bool" else None
     if name in _STRINGS:

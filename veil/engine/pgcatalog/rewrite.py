@@ -124,6 +124,8 @@ class Rewriter:
             return node
         if isinstance(node, exp.Bracket):
             return self._subscript(node)
+        if isinstance(node, exp.DPipe):
+            return self._concat(node)
         if isinstance(node, exp.Dot):
             return self._dot(node)
         if isinstance(node, exp.Anonymous):
@@ -219,6 +221,19 @@ class Rewriter:
         else:
             node.set("expression", coerce_literal(right, left_type))
             node.set("this", coerce_literal(left, right_type))
+        return node
+
+    def _concat(self, node: exp.DPipe) -> exp.Expression:
+        """``||`` on arrays: PostgreSQL treats a NULL array as empty, DuckDB's ``||`` does not."""
+        left, right = self.type_of(node.this), self.type_of(node.expression)
+        left_array = left is not None and left.type.is_array
+        right_array = right is not None and right.type.is_array
+        if left_array and right_array:
+            return sqlbuild.builtin("list_concat", node.this, node.expression)
+        if left_array:
+            return sqlbuild.builtin("list_append", node.this, node.expression)
+        if right_array:
+            return sqlbuild.builtin("list_prepend", node.this, node.expression)
         return node
 
     def _subscript(self, node: exp.Bracket) -> exp.Expression:

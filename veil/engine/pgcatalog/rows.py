@@ -38,6 +38,8 @@ _SYSTEM_COLUMNS = (
     ("ctid", "tid", -1),
 )
 _COLLATABLE = {"text", "varchar", "bpchar"}
+_TYPSTORAGE_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typstorage")
+_TYPSTORAGE = {row[0]: row[_TYPSTORAGE_INDEX] for row in static_rows.PG_TYPE}
 
 
 @dataclass
@@ -329,7 +331,7 @@ def _attribute(
         "atttypmod": typmod,
         "attbyval": pg_type.by_value,
         "attalign": pg_type.align,
-        "attstorage": "p" if pg_type.by_value or pg_type.length > 0 else "x",
+        "attstorage": _TYPSTORAGE.get(pg_type.oid, "x"),
         "attcompression": "",
         "attnotnull": system,
         "atthasdef": False,

@@ -1,4 +1,4 @@
-"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``).
+"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``).
 
 They exist only for admin users: for everyone else the ``veil`` schema is as absent as any table
 they are not subscribed to. A query over them runs on a private in-memory DuckDB holding just
@@ -18,7 +18,7 @@ from veil.catalog.model import CatalogSnapshot
 from veil.config.models import VeilConfig
 
 ADMIN_SCHEMA = "veil"
-ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit"})
+ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache"})
 _AUDIT_SCHEMA = pa.schema(
     [
         ("time", pa.string()), ("user", pa.string()), ("client_address", pa.string()),
@@ -95,6 +95,10 @@ def audit_view(config: VeilConfig) -> pa.Table:
     for record in records:
         record["policies"] = json.dumps(record.get("policies", []))
     return pa.Table.from_pylist(records, schema=_AUDIT_SCHEMA)
+
+
+def cache_view(summary: dict[str, int]) -> pa.Table:
+    return pa.Table.from_pylist([summary], schema=pa.schema([(name, pa.int64()) for name in summary]))
 
 
 ViewBuilder = Callable[[], pa.Table]

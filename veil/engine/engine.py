@@ -14,6 +14,7 @@ from veil.catalog.registry import Catalog, build_catalog
 from veil.config.models import VeilConfig
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog
+from veil.engine.cache import ResultCache
 from veil.engine.planner import SourcePlan
 from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
@@ -40,12 +41,29 @@ class QueryEngine:
         self.plans: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
         self.generation = 1  # bumped by every reload: prepared statements re-plan on change
+        self.cache = ResultCache(config.cache.max_bytes)
+
+    def latency_for(self, tables: Sequence[Table]) -> float:
+        """How long results over these tables may be served from cache: the smallest latency of
+        the tables (per table, else per connection, else ``cache.default_latency``)."""
+        latencies = []
+        for table in tables:
+            table_config = self.config.tables.get(table.source_key)
+            connection = self.config.connections.get(table.connection)
+            if table_config is not None and table_config.latency is not None:
+                latencies.append(table_config.latency)
+            elif connection is not None and connection.latency is not None:
+                latencies.append(connection.latency)
+            else:
+                latencies.append(self.config.cache.default_latency)
+        return min(latencies, default=0.0)
 
     def reload(self, config: VeilConfig) -> None:
         """Apply a new, validated config: the next statement of every session uses it."""
         catalog = self.catalog
         if config.connections != self.config.connections:
             catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
+        catalog_changed = catalog is not self.catalog
         with self._lock:
             self.config = config
             self.catalog = catalog
@@ -54,6 +72,10 @@ class QueryEngine:
             self._local_engines.clear()
             self.plans.clear()
             self.generation += 1
+            if config.cache.max_bytes != self.cache.max_bytes:
+                self.cache = ResultCache(config.cache.max_bytes)
+            elif catalog_changed:
+                self.cache.invalidate()
 
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))

@@ -15,7 +15,14 @@ from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
-from veil.engine.admin import audit_view, columns_view, policies_view, run_admin_query, tables_view
+from veil.engine.admin import (
+    audit_view,
+    cache_view,
+    columns_view,
+    policies_view,
+    run_admin_query,
+    tables_view,
+)
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
@@ -24,7 +31,8 @@ from veil.engine.planner import SourcePlan, analyze, plan_single_source
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.redact import redact_error
-from veil.engine.results import ReaderStream, RowsStream, first_batch
+from veil.engine.cache import CachingStream
+from veil.engine.results import ReaderStream, RowsStream, conform, first_batch
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
 from veil.errors import InFailedTransaction, InsufficientPrivilege, QueryCanceled, VeilError
@@ -137,7 +145,7 @@ class Session:
                 return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
             record = self._record(statement.sql, plan)
             try:
-                stream = await self._run(plan, prepared.schema, params)
+                stream = await self._run(plan, prepared.schema, params, record)
             except VeilError as error:
                 self.engine.audit.fail(record, error)
                 raise
@@ -252,7 +260,9 @@ class Session:
         return plan.schema
 
     # -- execution ------------------------------------------------------------------------
-    async def _run(self, plan: Plan, schema: pa.Schema | None, params: Sequence[object | None]) -> ResultStream:
+    async def _run(
+        self, plan: Plan, schema: pa.Schema | None, params: Sequence[object | None], record: AuditRecord
+    ) -> ResultStream:
         assert schema is not None
         self._canceled = False
         if isinstance(plan.query, AdminPlan):
@@ -264,10 +274,34 @@ class Session:
             reader = await asyncio.to_thread(local.execute, query, list(params))
             return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
         assert isinstance(plan.query, SourcePlan)
+        ttl = self.engine.latency_for(plan.query.tables)
+        if ttl <= 0:
+            return await self._run_source(plan.query, schema, params)
+        cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
+        key = (source.connection_key, plan.query.sql, repr(tuple(params)))
+        entry = cache.get(key)
+        if entry is None and await cache.wait_for_inflight(key):
+            entry = cache.get(key)
+        if entry is not None:
+            record.cache_hit = True
+            return RowsStream(schema, [conform(b, schema) for b in entry.batches], "SELECT")
+        cache.begin(key)
+        try:
+            stream = await self._run_source(plan.query, schema, params)
+        except BaseException:
+            cache.end(key)
+            raise
+        tables = frozenset(t.source_key for t in plan.query.tables)
+        return CachingStream(stream, cache, key, ttl, tables)
+
+    async def _run_source(
+        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]
+    ) -> ResultStream:
+        source = self.engine.catalog.sources[plan.connection]
         cursor = source.cursor()
         self._running = cursor
-        sql = plan.query.sql
+        sql = plan.sql
 
         def start() -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
             reader = cursor.execute(sql, list(params))
@@ -298,6 +332,7 @@ class Session:
             "columns": lambda: columns_view(snapshot, engine.config),
             "policies": lambda: policies_view(engine.config),
             "audit": lambda: audit_view(engine.config),
+            "cache": lambda: cache_view(engine.cache.summary()),
         }
         try:
             return run_admin_query(statement, views)

@@ -27,6 +27,8 @@ def translate(error: duckdb.Error) -> VeilError:
         return VeilError(tagged.group(1), _clean(tagged.group(2)))
     message = _clean(text)
     lowered = message.lower()
+    if "division by zero" in lowered:
+        return VeilError("22012", "division by zero")
     if isinstance(error, duckdb.InterruptException):
         return VeilError("57014", "canceling statement due to user request")
     if isinstance(error, duckdb.OutOfMemoryException):

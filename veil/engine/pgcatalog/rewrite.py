@@ -126,6 +126,8 @@ class Rewriter:
             return self._subscript(node)
         if isinstance(node, exp.DPipe):
             return self._concat(node)
+        if isinstance(node, exp.Div) and self._integers(node.this, node.expression):
+            return exp.IntDiv(this=node.this, expression=node.expression)
         if isinstance(node, exp.Dot):
             return self._dot(node)
         if isinstance(node, exp.Anonymous):
@@ -222,6 +224,11 @@ class Rewriter:
             node.set("expression", coerce_literal(right, left_type))
             node.set("this", coerce_literal(left, right_type))
         return node
+
+    def _integers(self, *nodes: exp.Expression) -> bool:
+        """PostgreSQL divides integers by integers in integers (DuckDB's ``/`` would not)."""
+        types = [self.type_of(n) for n in nodes]
+        return all(t is not None and t.type.name in ("int2", "int4", "int8") for t in types)
 
     def _concat(self, node: exp.DPipe) -> exp.Expression:
         """``||`` on arrays: PostgreSQL treats a NULL array as empty, DuckDB's ``||`` does not."""

@@ -1,0 +1,79 @@
+import asyncio
+
+import pyarrow as pa
+
+from veil.engine.cache import CacheEntry, CachingStream, ResultCache
+from veil.engine.results import RowsStream
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def batch(n: int) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({"x": list(range(n))})
+
+
+def entry(n: int, expires: float, tables: frozenset[str] = frozenset()) -> CacheEntry:
+    b = batch(n)
+    return CacheEntry(b.schema, (b,), b.nbytes, expires, tables)
+
+
+def test_entries_expire_with_latency() -> None:
+    clock = Clock()
+    cache = ResultCache(1 << 20, clock=clock)
+    cache.put("k", entry(3, expires=10))
+    assert cache.get("k") is not None
+    clock.now = 10
+    assert cache.get("k") is None
+    assert cache.stats.hits == 1 and cache.stats.misses == 1
+
+
+def test_bounded_by_bytes_with_lru_eviction() -> None:
+    size = entry(1000, 100).nbytes
+    cache = ResultCache(size * 8 + 8, clock=Clock())  # eight entries fit; one entry may use 1/8
+    for key in range(9):
+        cache.put(key, entry(1000, 100))
+    assert cache.summary()["entries"] == 8
+    assert cache.stats.evictions == 1
+    assert cache.get(0) is None and cache.get(8) is not None
+    cache.put("too big", entry(2000, 100))
+    assert cache.get("too big") is None
+
+
+def test_invalidate_by_table() -> None:
+    cache = ResultCache(1 << 20, clock=Clock())
+    cache.put("a", entry(1, 100, frozenset({"w.s.t1"})))
+    cache.put("b", entry(1, 100, frozenset({"w.s.t2"})))
+    assert cache.invalidate({"w.s.t1"}) == 1
+    assert cache.get("a") is None and cache.get("b") is not None
+
+
+def test_concurrent_misses_run_once() -> None:
+    async def scenario() -> tuple[int, list[int]]:
+        cache = ResultCache(1 << 20)
+        runs = 0
+
+        async def read(key: str) -> int:
+            nonlocal runs
+            hit = cache.get(key)
+            if hit is None and await cache.wait_for_inflight(key):
+                hit = cache.get(key)
+            if hit is not None:
+                return sum(b.num_rows for b in hit.batches)
+            cache.begin(key)
+            runs += 1
+            await asyncio.sleep(0.05)
+            stream = CachingStream(RowsStream(batch(5).schema, [batch(5)]), cache, key, 60, frozenset())
+            return sum([b.num_rows async for b in stream])
+
+        results = await asyncio.gather(*(read("q") for _ in range(5)))
+        return runs, list(results)
+
+    runs, results = asyncio.run(scenario())
+    assert runs == 1
+    assert results == [5] * 5

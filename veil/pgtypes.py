@@ -232,7 +232,7 @@ def _is_json_extension(arrow_type: pa.DataType) -> bool:
 
 def column_type_for_arrow(arrow_type: pa.DataType) -> ColumnType:
     """Map an Arrow type to the PostgreSQL column type Veil reports for it."""
-    if isinstance(arrow_type, pa.ExtensionType):
+    if isinstance(arrow_type, pa.BaseExtensionType):
         name = arrow_type.extension_name
         if name in ("arrow.uuid", "duckdb.uuid"):
             return ColumnType(UUID)

@@ -17,7 +17,7 @@ def prepare(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     arr = _single(column)
     while True:
         t = arr.type
-        if isinstance(t, pa.ExtensionType):
+        if isinstance(t, pa.BaseExtensionType):
             arr = arr.storage
         elif pa.types.is_dictionary(t):
             arr = arr.dictionary_decode()

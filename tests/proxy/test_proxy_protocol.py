@@ -407,6 +407,8 @@ async def test_pipeline_of_many_syncs(fake: ServerThread) -> None:
         b"?\x00\x00\x00\x04",  # unknown message type
         pgclient.frame(b"B", b"\x00\x00\x00\x05"),  # truncated Bind
         pgclient.frame(b"Q", b"SELECT 1"),  # missing NUL terminator
+        b"\x00\x01\x02\x03\x04\x05",  # unknown type with a plausible length: no waiting for the body
+        b"S\x00\x10\x00\x00",  # Sync claiming a megabyte
     ],
 )
 async def test_malformed_message_closes_only_that_connection(fake: ServerThread, garbage: bytes) -> None:

@@ -29,6 +29,18 @@ log = logging.getLogger("veil.proxy")
 
 STARTUP_TIMEOUT = 60.0
 _ROW_DESCRIPTION_CACHE = 256
+_MAX_AUTH_MESSAGE = 65535
+_SMALL_MESSAGE_LIMIT = 10_000
+_SMALL_MESSAGES = (
+    messages.SYNC,
+    messages.FLUSH,
+    messages.TERMINATE,
+    messages.CLOSE,
+    messages.DESCRIBE,
+    messages.EXECUTE,
+    messages.COPY_DONE,
+    messages.COPY_FAIL,
+)
 _INTERNAL = "internal error in Veil; the server log has the details"
 
 
@@ -78,6 +90,7 @@ class Connection:
             messages.COPY_DATA: self._ignore,
             messages.COPY_DONE: self._ignore,
             messages.COPY_FAIL: self._ignore,
+            messages.TERMINATE: self._ignore,
         }
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -158,7 +171,9 @@ class Connection:
             tls=tls,
             certificate_pem=certificate,
         )
+        self.reader.limits = {messages.PASSWORD: _MAX_AUTH_MESSAGE}
         await authenticate(AuthConversation(self._auth_send, self._auth_receive), request)
+        self.reader.limits = self._message_limits()
         self.out.write(messages.AUTHENTICATION_OK)
         self.session = self.host.engine.open_session(self._session_info(startup))
         self.timezone = startup.timezone
@@ -169,6 +184,14 @@ class Connection:
         self.out.write(messages.ready_for_query(self.session.transaction_status))
         self.out.flush()
         return True
+
+    def _message_limits(self) -> dict[int, int]:
+        """Message types accepted after startup; the short ones get a small length limit."""
+        large = self.config.server.max_message_bytes
+        limits = {kind: large for kind in self._handlers}
+        for kind in _SMALL_MESSAGES:
+            limits[kind] = _SMALL_MESSAGE_LIMIT
+        return limits
 
     def _session_info(self, startup: Startup) -> SessionInfo:
         peer = self.stream.get_extra_info("peername")
@@ -373,7 +396,7 @@ class Connection:
                 f"bind message supplies {len(message.values)} parameters, but prepared "
                 f'statement "{message.statement}" requires {len(oids)}',
             )
-        params = _decode_parameters(message.values, oids, message.param_formats)
+        params = _decode_parameters(message.values, oids, message.param_formats, self.timezone)
         schema = statement.schema
         formats = expand_formats(message.result_formats, len(schema), "result") if schema is not None else []
         self.portals[message.portal] = Portal(statement, params, schema, formats)
@@ -443,14 +466,14 @@ class Connection:
 
 
 def _decode_parameters(
-    values: tuple[bytes | None, ...], oids: list[int], format_codes: tuple[int, ...]
+    values: tuple[bytes | None, ...], oids: list[int], format_codes: tuple[int, ...], timezone: str
 ) -> list[object | None]:
     formats = expand_formats(format_codes, len(values), "parameter")
     decode = codec.decode_parameter
     params: list[object | None] = []
     for index, (value, oid, code) in enumerate(zip(values, oids, formats, strict=True)):
         try:
-            params.append(decode(value, oid, code))
+            params.append(decode(value, oid, code, timezone=timezone))
         except VeilError:
             raise
         except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:

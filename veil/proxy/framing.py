@@ -29,13 +29,17 @@ class ConnectionClosed(Exception):
 class MessageReader:
     """Cuts typed frontend messages (and untyped startup packets) out of a byte stream."""
 
-    __slots__ = ("_stream", "_buf", "_pos", "max_message_bytes")
+    __slots__ = ("_stream", "_buf", "_pos", "max_message_bytes", "limits")
 
     def __init__(self, stream: asyncio.StreamReader, max_message_bytes: int) -> None:
         self._stream = stream
         self._buf = bytearray()
         self._pos = 0
         self.max_message_bytes = max_message_bytes
+        #: Per message type, the largest payload accepted; set when the message types the
+        #: current phase accepts are known, so an invalid type or length fails before its
+        #: body is awaited (as PostgreSQL does).
+        self.limits: dict[int, int] | None = None
 
     @property
     def buffered(self) -> int:
@@ -71,7 +75,13 @@ class MessageReader:
         if available < 5:
             return None
         kind, length = _HEADER.unpack_from(self._buf, pos)
-        if length < 4 or length - 4 > self.max_message_bytes:
+        limit = self.max_message_bytes
+        if self.limits is not None:
+            type_limit = self.limits.get(kind)
+            if type_limit is None:
+                raise MalformedMessage(f"invalid frontend message type {kind}")
+            limit = min(limit, type_limit)
+        if length < 4 or length - 4 > limit:
             raise MalformedMessage(
                 f"invalid message length {length} (server.max_message_bytes is {self.max_message_bytes})"
             )

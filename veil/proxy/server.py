@@ -145,5 +145,9 @@ class VeilServer:
                 except OSError:
                     pass
             await Connection(self, reader, writer).run()
+        except asyncio.CancelledError:
+            # Shutting down: the connection has cleaned up; asyncio would log a cancelled
+            # client_connected_cb as an error.
+            pass
         finally:
             self._tasks.discard(task)

@@ -79,9 +79,9 @@ async def test_client_encoding(fake: ServerThread) -> None:
         await connect(fake, params={"client_encoding": "LATIN1"})
     assert info.value.fields["C"] == "22023"
     client = await connect(fake, params={"client_encoding": "SQL_ASCII"})
-    assert client.parameters["client_encoding"] == "SQL_ASCII"
+    assert client.parameters["client_encoding"] == "UTF8"
     await client.close()
-    client = await connect(fake, params={"client_encoding": "utf-8"})
+    client = await connect(fake, params={"client_encoding": "'utf-8'"})
     assert client.parameters["client_encoding"] == "UTF8"
     await client.close()
 

@@ -19,7 +19,7 @@ from veil.proxy.framing import MessageReader, MessageWriter
 SERVER_VERSION = "15.8"
 _CODE = struct.Struct("!i")
 
-_UTF8_NAMES = {"utf8", "utf-8", "unicode"}
+_CLIENT_ENCODINGS = {"utf8", "unicode", "sqlascii"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,6 @@ class Startup:
     database: str
     parameters: dict[str, str]
     tls: bool
-    client_encoding: str = "UTF8"
     timezone: str = "UTC"
     application_name: str = ""
 
@@ -96,28 +95,24 @@ def validate(message: messages.StartupMessage, tls: bool, server_database: str) 
     for name, value in messages.startup_options(params.get("options", "")).items():
         params.setdefault(name, value)
 
-    encoding = "UTF8"
-    requested = _lookup(params, "client_encoding")
-    if requested is not None:
-        normalized = requested.strip().lower()
-        if normalized in _UTF8_NAMES:
-            encoding = "UTF8"
-        elif normalized == "sql_ascii":
-            # libpq sends SQL_ASCII under the C locale; PostgreSQL then passes bytes unchanged.
-            encoding = "SQL_ASCII"
-        else:
+    for key in [k for k in params if k.lower() == "client_encoding"]:
+        requested = params.pop(key)
+        # PostgreSQL compares encoding names on letters and digits only (asyncpg sends 'utf-8').
+        # SQL_ASCII, which libpq sends under the C locale, is byte-transparent, so it is served
+        # as UTF8 too.
+        if "".join(c for c in requested.lower() if c.isalnum()) not in _CLIENT_ENCODINGS:
             raise fatal(
                 "22023",
                 f'invalid value for parameter "client_encoding": "{requested}"',
                 hint="Veil only supports the UTF8 client encoding.",
             )
+    params["client_encoding"] = "UTF8"
     timezone = _lookup(params, "TimeZone") or "UTC"
     return Startup(
         user=user,
         database=database,
         parameters=params,
         tls=tls,
-        client_encoding=encoding,
         timezone=timezone,
         application_name=params.get("application_name", ""),
     )
@@ -136,7 +131,7 @@ def parameter_statuses(startup: Startup, superuser: bool) -> dict[str, str]:
     """The ParameterStatus values PostgreSQL 15 reports after authentication."""
     return {
         "application_name": startup.application_name,
-        "client_encoding": startup.client_encoding,
+        "client_encoding": "UTF8",
         "DateStyle": "ISO, MDY",
         "default_transaction_read_only": "off",
         "in_hot_standby": "off",

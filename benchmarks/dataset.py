@@ -64,9 +64,7 @@ def duckdb_file(cache_dir: Path, rows: int) -> Path:
 
 def postgres_is_current(dsn: str, rows: int) -> bool:
     with psycopg.connect(dsn, autocommit=True) as connection:
-        found = connection.execute(
-            "SELECT obj_description(to_regclass(%s), 'pg_class')", (TABLE,)
-        ).fetchone()
+        found = connection.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (TABLE,)).fetchone()
     return bool(found and found[0] == marker(rows))
 
 
@@ -82,12 +80,12 @@ def load_postgres(dsn: str, duckdb_path: Path, rows: int) -> None:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             connection.execute(f"DROP TABLE IF EXISTS {TABLE}")
             connection.execute(f"CREATE TABLE {TABLE} ({COLUMNS_DDL})")
-            with connection.cursor().copy(f"COPY {TABLE} FROM STDIN (FORMAT csv, HEADER true)") as copy:
-                with csv_path.open("rb") as data:
-                    while chunk := data.read(1 << 20):
-                        copy.write(chunk)
-            connection.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
-                sql.Identifier(SCHEMA, "t"), sql.Literal(marker(rows))
-            ))
+            copy_sql = f"COPY {TABLE} FROM STDIN (FORMAT csv, HEADER true)"
+            with connection.cursor().copy(copy_sql) as copy, csv_path.open("rb") as data:
+                while chunk := data.read(1 << 20):
+                    copy.write(chunk)
+            connection.execute(
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(SCHEMA, "t"), sql.Literal(marker(rows)))
+            )
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f"VACUUM ANALYZE {TABLE}")

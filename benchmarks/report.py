@@ -68,10 +68,16 @@ def _verdict(result: Result) -> str:
 
 
 def print_table(results: list[Result], rows: int, console: Console) -> None:
-    table = Table(title=f"Veil vs PostgreSQL direct — {rows:,} rows, best of {max(len(r.veil_seconds) for r in results)}")
+    table = Table(
+        title=f"Veil vs PostgreSQL direct — {rows:,} rows, best of {max(len(r.veil_seconds) for r in results)}"
+    )
     for column, justify in [
-        ("workload", "left"), ("PostgreSQL s", "right"), ("Veil s", "right"), ("ratio", "right"),
-        ("target", "right"), ("verdict", "left"),
+        ("workload", "left"),
+        ("PostgreSQL s", "right"),
+        ("Veil s", "right"),
+        ("ratio", "right"),
+        ("target", "right"),
+        ("verdict", "left"),
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
@@ -98,35 +104,56 @@ def write_chart(path: Path, results: list[Result], rows: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r.workload for r in results]
-    positions = range(len(results))
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    width = 0.38
-    left.barh([p - width / 2 for p in positions], [r.postgres_best or 0 for r in results], width,
-              label="PostgreSQL direct", color="#336791")
-    left.barh([p + width / 2 for p in positions], [r.veil_best or 0 for r in results], width,
-              label="through Veil", color="#e07b39")
-    left.set_yticks(list(positions), names)
-    left.invert_yaxis()
-    left.set_xlabel("seconds (best run, lower is better)")
-    left.legend(loc="lower right")
-    left.set_title(f"Wall time, {rows:,} rows")
-
-    ratios = [r.ratio or 0 for r in results]
-    colors = ["#2e7d32" if r.meets_target in (True, None) else "#c62828" for r in results]
-    right.barh(list(positions), ratios, color=colors)
-    for position, result in zip(positions, results, strict=True):
-        if result.target_ratio is not None:
-            right.plot([result.target_ratio] * 2, [position - 0.4, position + 0.4], color="black", linestyle="--")
-        if result.ratio is not None:
-            right.text(result.ratio, position, f" {result.ratio:.2f}×", va="center")
-    right.axvline(1.0, color="grey", linewidth=0.8)
-    right.set_yticks(list(positions), [""] * len(results))
-    right.invert_yaxis()
-    right.set_xlabel("Veil / PostgreSQL (dashed: target)")
-    right.set_title("Ratio")
-    right.set_xlim(0, max([*ratios, *(r.target_ratio or 0 for r in results)]) * 1.3 or 1)
+    _time_panel(left, results, rows)
+    _ratio_panel(right, results)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _time_panel(axes: Any, results: list[Result], rows: int) -> None:
+    positions = list(range(len(results)))
+    width = 0.38
+    axes.barh(
+        [p - width / 2 for p in positions],
+        [r.postgres_best or 0 for r in results],
+        width,
+        label="PostgreSQL direct",
+        color="#336791",
+    )
+    axes.barh(
+        [p + width / 2 for p in positions],
+        [r.veil_best or 0 for r in results],
+        width,
+        label="through Veil",
+        color="#e07b39",
+    )
+    axes.set_yticks(positions, [r.workload for r in results])
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds (best run, lower is better)")
+    axes.legend(loc="lower right")
+    axes.set_title(f"Wall time, {rows:,} rows")
+
+
+def _ratio_panel(axes: Any, results: list[Result]) -> None:
+    positions = list(range(len(results)))
+    colors = ["#2e7d32" if r.meets_target in (True, None) else "#c62828" for r in results]
+    axes.barh(positions, [r.ratio or 0 for r in results], color=colors)
+    axes.set_xscale("log")
+    known = [r.ratio for r in results if r.ratio] + [r.target_ratio for r in results if r.target_ratio]
+    low, high = min([*known, 1.0]) / 2, max([*known, 1.0]) * 4
+    axes.set_xlim(low, high)
+    for position, result in zip(positions, results, strict=True):
+        if result.target_ratio is not None:
+            axes.plot([result.target_ratio] * 2, [position - 0.4, position + 0.4], color="black", linestyle="--")
+        if result.ratio is None:
+            axes.text(low * 1.1, position, "failed", va="center", color="#c62828")
+        else:
+            axes.text(result.ratio, position, f" {result.ratio:.2f}×", va="center")
+    axes.axvline(1.0, color="grey", linewidth=0.8)
+    axes.set_yticks(positions, [""] * len(results))
+    axes.invert_yaxis()
+    axes.set_xlabel("Veil / PostgreSQL, log scale (dashed: target)")
+    axes.set_title("Ratio")

@@ -34,7 +34,9 @@ def find_postgres(explicit: str | None) -> str:
                 return dsn
         except psycopg.Error as error:
             errors.append(f"{dsn}: {str(error).strip()}")
-    raise SystemExit("no PostgreSQL to compare against; pass --postgres DSN or set VEIL_TEST_POSTGRES\n" + "\n".join(errors))
+    raise SystemExit(
+        "no PostgreSQL to compare against; pass --postgres DSN or set VEIL_TEST_POSTGRES\n" + "\n".join(errors)
+    )
 
 
 def bench_database(admin_dsn: str) -> str:

@@ -45,9 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def measure(workload: Workload, dsn: str, options: Options) -> tuple[Measurement | None, str | None]:
     try:
         return workload.run(dsn, options), None
-    except Exception as error:  # one failing workload must not hide the others' figures
+    except Exception as error:  # noqa: BLE001 - one failing workload must not hide the others' figures
         traceback.print_exc()
         return None, f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+
+
+def _runs(measurement: Measurement | None) -> str:
+    return "failed" if measurement is None else " ".join(f"{s:.3f}s" for s in measurement.seconds)
 
 
 def run_workloads(postgres_dsn: str, veil_dsn: str, options: Options, console: Console) -> list[Result]:
@@ -60,19 +64,30 @@ def run_workloads(postgres_dsn: str, veil_dsn: str, options: Options, console: C
         error = f"PostgreSQL: {postgres_error}" if postgres_error else (f"Veil: {veil_error}" if veil_error else None)
         match = postgres is not None and veil is not None and postgres.digest == veil.digest
         if postgres and veil and not match:
-            console.print(f"[red]{workload.name}: results differ[/red]\n  PostgreSQL: {str(postgres.digest)[:300]}"
-                          f"\n  Veil:       {str(veil.digest)[:300]}")
-        results.append(Result(
-            workload.name, workload.description, workload.target_ratio,
-            postgres.seconds if postgres else [], veil.seconds if veil else [], match, error,
-        ))
-        console.log(f"{workload.name}: PostgreSQL {postgres.seconds if postgres else '-'} Veil {veil.seconds if veil else '-'}")
+            console.print(
+                f"[red]{workload.name}: results differ[/red]\n  PostgreSQL: {str(postgres.digest)[:300]}"
+                f"\n  Veil:       {str(veil.digest)[:300]}"
+            )
+        results.append(
+            Result(
+                workload.name,
+                workload.description,
+                workload.target_ratio,
+                postgres.seconds if postgres else [],
+                veil.seconds if veil else [],
+                match,
+                error,
+            )
+        )
+        console.log(f"{workload.name}: PostgreSQL {_runs(postgres)}, Veil {_runs(veil)}")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
     options = Options(rows=args.rows, repeat=args.repeat, points=args.points, budget_seconds=args.budget)
     started = time.perf_counter()
 

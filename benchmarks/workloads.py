@@ -22,12 +22,18 @@ from benchmarks.dataset import TABLE
 BULK_SQL = f"SELECT id, customer_id, name, score, amount, created, flag FROM {TABLE}"
 POINT_SQL = f"SELECT * FROM {TABLE} WHERE id = %s"
 GROUP_BY_SQL = (
-    f"SELECT customer_id % 100 AS bucket, count(*) AS n, sum(amount) AS total, avg(score) AS mean_score"
-    f" FROM {TABLE} GROUP BY 1 ORDER BY 1",
-    f"SELECT flag, count(*) AS n, min(created) AS first, max(created) AS last, sum(amount) AS total"
-    f" FROM {TABLE} GROUP BY flag ORDER BY flag",
-    f"SELECT date_trunc('month', created) AS month, count(*) AS n, avg(amount) AS mean_amount, max(score) AS top"
-    f" FROM {TABLE} GROUP BY 1 ORDER BY 1",
+    (
+        f"SELECT customer_id % 100 AS bucket, count(*) AS n, sum(amount) AS total, avg(score) AS mean_score"
+        f" FROM {TABLE} GROUP BY 1 ORDER BY 1"
+    ),
+    (
+        f"SELECT flag, count(*) AS n, min(created) AS first, max(created) AS last, sum(amount) AS total"
+        f" FROM {TABLE} GROUP BY flag ORDER BY flag"
+    ),
+    (
+        f"SELECT date_trunc('month', created) AS month, count(*) AS n, avg(amount) AS mean_amount, max(score) AS top"
+        f" FROM {TABLE} GROUP BY 1 ORDER BY 1"
+    ),
 )
 
 

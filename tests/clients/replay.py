@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import pq
+from psycopg.pq.abc import PGconn, PGresult
 from tests.clients.captures import Protocol, Statement, statement_count
 
 OK_STATUSES = {pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY}
@@ -30,7 +31,7 @@ class Outcome:
         return f"{self.statement.source} [{self.protocol}] {self.sqlstate}: {self.message.strip()}\n    {sql[:300]}"
 
 
-def _text(result: pq.PGresult) -> list[tuple[str | None, ...]]:
+def _text(result: PGresult) -> list[tuple[str | None, ...]]:
     rows = []
     for row in range(result.ntuples):
         values = (result.get_value(row, col) for col in range(result.nfields))
@@ -38,7 +39,7 @@ def _text(result: pq.PGresult) -> list[tuple[str | None, ...]]:
     return rows
 
 
-def _error(result: pq.PGresult | None, connection: pq.PGconn) -> tuple[str, str]:
+def _error(result: PGresult | None, connection: PGconn) -> tuple[str, str]:
     if result is None:
         return "no result", connection.get_error_message()
     state = result.error_field(pq.DiagnosticField.SQLSTATE)
@@ -52,7 +53,7 @@ class Replayer:
         self.connection = self._connect()
         self.prepared: dict[str, str] = {}
 
-    def _connect(self) -> pq.PGconn:
+    def _connect(self) -> PGconn:
         connection = pq.PGconn.connect(self.conninfo.encode())
         if connection.status != pq.ConnStatus.OK:
             raise ConnectionError(connection.get_error_message())
@@ -120,7 +121,8 @@ class Replayer:
         if described.nparams != len(params):
             message = f"ParameterDescription has {described.nparams} parameters, the client sent {len(params)}"
             return Outcome(statement, "extended", "param count", message, [])
-        result = self.connection.exec_prepared(name, params)  # Bind (text) + Describe portal + Execute + Sync
+        # Bind (text; None is NULL, which the stubs do not admit) + Describe portal + Execute + Sync
+        result = self.connection.exec_prepared(name, params)  # type: ignore[arg-type]
         if result.status not in OK_STATUSES:
             return Outcome(statement, "extended", *_error(result, self.connection), [])
         described_types = [described.ftype(i) for i in range(described.nfields)]
@@ -133,5 +135,5 @@ class Replayer:
     def _close_prepared(self, name: bytes) -> None:
         try:
             self.connection.close_prepared(name)
-        except Exception:  # libpq < 17 has no PQclosePrepared
+        except psycopg.NotSupportedError:  # libpq < 17 has no PQclosePrepared
             self.query(f'DEALLOCATE "{name.decode()}"')

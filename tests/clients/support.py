@@ -44,6 +44,7 @@ class Report:
     records: list[tuple[str, ...]]
     stderr: str = ""
     returncode: int = 0
+    server_log: Path | None = None
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)
     passed: set[str] = field(default_factory=set)
 
@@ -74,4 +75,11 @@ class Report:
 
     def context(self) -> str:
         tail = "\n".join("\t".join(record) for record in self.records[-15:])
-        return f"exit code {self.returncode}; last records:\n{tail}\nstderr:\n{self.stderr[-4000:]}"
+        text = f"exit code {self.returncode}; last records:\n{tail}\nstderr:\n{self.stderr[-4000:]}"
+        if self.server_log is not None and self.server_log.exists():
+            text += f"\nserver log ({self.server_log}), last lines:\n{log_tail(self.server_log)}"
+        return text
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

@@ -53,12 +53,20 @@ ALL_TYPES: dict[str, tuple[str, str, str, str, str, str]] = {
     "ts": ("timestamp", "93", "Timestamp", "2024-02-29 13:14:15.5", "2024-02-29 13:14:15.5", "1"),
     "tstz": ("timestamptz", "93", "Timestamp", "2024-02-29 13:14:15.5", "2024-02-29 13:14:15.5+00", "1"),
     "iv": (
-        "interval", "1111", "PGInterval", "1 years 2 mons 3 days 4 hours 5 mins 6.0 secs",
-        "1 year 2 mons 3 days 04:05:06", "0",
+        "interval",
+        "1111",
+        "PGInterval",
+        "1 years 2 mons 3 days 4 hours 5 mins 6.0 secs",
+        "1 year 2 mons 3 days 04:05:06",
+        "0",
     ),
     "u": (
-        "uuid", "1111", "UUID", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "1",
+        "uuid",
+        "1111",
+        "UUID",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "1",
     ),
     "j": ("json", "1111", "PGobject", '{"k": [1, 2]}', '{"k": [1, 2]}', "0"),
     "ai": ("_int4", "2003", "PgArray", "[1, null, 3]", "{1,NULL,3}", "1"),
@@ -76,20 +84,33 @@ def jdbc(veil_server: VeilServer, tmp_path_factory: pytest.TempPathFactory) -> R
     jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
     build = tmp_path_factory.mktemp("jdbc")
     compiled = subprocess.run(
-        [javac, "-d", str(build), "-cp", str(jar), str(SOURCE)], capture_output=True, text=True, timeout=300
+        [javac, "-d", str(build), "-cp", str(jar), str(SOURCE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert compiled.returncode == 0, compiled.stderr
     url = f"jdbc:postgresql://{veil_server.host}:{veil_server.port}/veil?sslmode=disable"
     ran = subprocess.run(
         [
-            java, "-Duser.timezone=UTC", "-Duser.language=en", "-cp", f"{jar}{os.pathsep}{build}",
-            "VeilJdbcCheck", url, "alice", PASSWORDS["alice"],
+            java,
+            "-Duser.timezone=UTC",
+            "-Duser.language=en",
+            "-cp",
+            f"{jar}{os.pathsep}{build}",
+            "VeilJdbcCheck",
+            url,
+            "alice",
+            PASSWORDS["alice"],
         ],
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     report = Report.parse(ran.stdout, ran.stderr, ran.returncode)
+    report.server_log = veil_server.log_path
     if "connect" in report.failures:
         pytest.fail(f"pgJDBC could not connect: {report.failures['connect']}\n{report.context()}")
     return report
@@ -164,8 +185,8 @@ def test_all_types(jdbc: Report, mode: str) -> None:
     for column, (type_name, jdbc_type, cls, rendered, text, binary_format) in ALL_TYPES.items():
         type_name_, jdbc_type_, format_, cls_, rendered_, string_ = got.get(("1", column), ["missing"] * 6)
         expected_format = binary_format if mode == "binary" else "0"
-        expected = (type_name, jdbc_type, expected_format, cls, rendered)
-        actual = (type_name_, jdbc_type_, format_, cls_, rendered_)
+        expected: tuple[str, ...] = (type_name, jdbc_type, expected_format, cls, rendered)
+        actual: tuple[str, ...] = (type_name_, jdbc_type_, format_, cls_, rendered_)
         if mode == "text" or column not in BINARY_GETSTRING_DIFFERS:
             expected, actual = (*expected, text), (*actual, string_)
         if actual != expected:

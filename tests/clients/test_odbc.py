@@ -14,12 +14,16 @@ import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.clients.support import require_file
 from tests.conftest import PASSWORDS, VeilServer
 
-pyodbc = pytest.importorskip("pyodbc")
+if TYPE_CHECKING:
+    import pyodbc
+else:  # pyodbc needs unixODBC's libodbc at import time
+    pyodbc = pytest.importorskip("pyodbc")
 
 DRIVER_NAME = "Veil PostgreSQL Unicode"
 DSN_NAME = "veil_test"
@@ -31,8 +35,12 @@ def driver_candidates() -> list[Path]:
     found += [Path("/usr/lib/odbc/psqlodbcw.so"), Path("/usr/local/lib/psqlodbcw.so")]
     odbcinst = shutil.which("odbcinst")
     if odbcinst:
-        listing = subprocess.run([odbcinst, "-q", "-d", "-n", "PostgreSQL Unicode"], capture_output=True, text=True)
-        found += [Path(line.split("=", 1)[1].strip()) for line in listing.stdout.splitlines() if line.startswith("Driver=")]
+        listing = subprocess.run(
+            [odbcinst, "-q", "-d", "-n", "PostgreSQL Unicode"], capture_output=True, text=True, check=False
+        )
+        found += [
+            Path(line.split("=", 1)[1].strip()) for line in listing.stdout.splitlines() if line.startswith("Driver=")
+        ]
     return found
 
 
@@ -109,7 +117,15 @@ def test_typed_values(cnxn: pyodbc.Connection) -> None:
     )
     assert nulls == (None,) * 9
     assert [column[1] for column in cursor.description] == [
-        int, int, Decimal, float, str, dt.date, dt.datetime, bool, dt.time,
+        int,
+        int,
+        Decimal,
+        float,
+        str,
+        dt.date,
+        dt.datetime,
+        bool,
+        dt.time,
     ]
 
 

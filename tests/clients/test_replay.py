@@ -22,7 +22,13 @@ from tests.clients.support import in_ci
 from tests.conftest import VeilServer
 
 KNOWN_CAPTURES = {
-    "asyncpg.log", "pgjdbc.log", "psql_E.txt", "psycopg2.log", "psycopg3.log", "sqla_psycopg.log", "sqla_psycopg2.log",
+    "asyncpg.log",
+    "pgjdbc.log",
+    "psql_E.txt",
+    "psycopg2.log",
+    "psycopg3.log",
+    "sqla_psycopg.log",
+    "sqla_psycopg2.log",
 }
 # Statements Veil refuses on purpose (lower-cased prefix -> accepted SQLSTATEs).
 EXPECTED_ERRORS: dict[str, set[str]] = {
@@ -62,7 +68,9 @@ def require_clients_dir() -> Path:
 
 def capture_names() -> list[str]:
     directory = clients_dir()
-    found = {p.name for p in directory.iterdir() if p.suffix == ".log" or p.name == "psql_E.txt"} if directory else set()
+    found = (
+        {p.name for p in directory.iterdir() if p.suffix == ".log" or p.name == "psql_E.txt"} if directory else set()
+    )
     return sorted(found | KNOWN_CAPTURES)
 
 
@@ -120,7 +128,9 @@ def test_replay_capture(capture: str, mode: str, replayer: Replayer, veil_oids: 
     failures: list[str] = []
     replayed = 0
     for statement in load(capture):
-        outcome: Outcome = replayer.run(with_veil_oids(statement, veil_oids), "extended" if mode == "extended" else statement.protocol)
+        outcome: Outcome = replayer.run(
+            with_veil_oids(statement, veil_oids), "extended" if mode == "extended" else statement.protocol
+        )
         replayed += 1
         expected = expected_errors(statement)
         if expected and outcome.sqlstate not in expected:
@@ -148,7 +158,9 @@ def test_psql_describe_orders_shows_columns(replayer: Replayer, veil_oids: dict[
 
 
 def test_psql_dt_lists_visible_tables_only(replayer: Replayer) -> None:
-    query = next(s for s in load("psql_E.txt") if "pg_catalog.pg_table_is_visible(c.oid)" in s.sql and "'r','p',''" in s.sql)
+    query = next(
+        s for s in load("psql_E.txt") if "pg_catalog.pg_table_is_visible(c.oid)" in s.sql and "'r','p',''" in s.sql
+    )
     outcome = replayer.run(query, "simple")
     assert outcome.sqlstate is None, outcome.describe()
     listed = {(row[0], row[1]) for row in outcome.rows}

@@ -98,6 +98,18 @@ def from_function(
     return _with_column_alias(wrapped, name)
 
 
+def scalar_in_from(table: exp.Table, value: exp.Expression, name: str) -> exp.Expression:
+    """A scalar function in FROM is a one-row, one-column relation named after its alias."""
+    alias = table.args.get("alias")
+    column = alias.name if alias is not None and alias.name else name
+    subquery = exp.select(value.as_(column)).subquery()
+    table_alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(name))
+    if not table_alias.columns:
+        table_alias.set("columns", [exp.to_identifier(column)])
+    subquery.set("alias", table_alias)
+    return subquery
+
+
 def _with_column_alias(table: exp.Expression, default: str) -> exp.Expression:
     """PostgreSQL names the single column of ``f(...) AS s`` after ``s``; say so to DuckDB."""
     alias = table.args.get("alias")

@@ -113,6 +113,8 @@ def coerce(
 def _from_literal(text: str, target: ColumnType) -> exp.Expression:
     pg_type = target.type
     name = pg_type.name
+    if name in ("text", "varchar", "name", "unknown") and target.typmod < 0:
+        return sqlbuild.string(text)
     if name in OID_TYPES:
         if not text.strip().lstrip("-").isdigit():
             raise VeilError("22P02", f'invalid input syntax for type {name}: "{text}"')

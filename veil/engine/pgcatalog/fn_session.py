@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 from sqlglot import exp
 
@@ -182,3 +183,40 @@ def _pg_typeof(call: Call) -> exp.Expression:
     if arg_type is not None and arg_type.type.name == "unknown":
         oid = 705
     return sqlbuild.typed_literal(oid, "UINTEGER")
+
+
+_FORMAT = re.compile(r"%(?:(\d+)\$)?([-]?\d*)([sIL%])")
+
+
+@add("format", tuple(range(1, 101)), "text", params=("text",))
+def _format(call: Call) -> exp.Expression:
+    """format(fmt, ...): %s, %I (quote_ident), %L (quote_nullable), %%, and %n$ positions."""
+    template = string_literal(call.args[0])
+    if template is None:
+        raise VeilError("0A000", "format() needs a constant format string")
+    args = call.args[1:]
+    parts: list[exp.Expression] = []
+    position, next_arg = 0, 0
+    for match in _FORMAT.finditer(template):
+        if match.start() > position:
+            parts.append(sqlbuild.string(template[position : match.start()]))
+        position = match.end()
+        explicit, _width, kind = match.groups()
+        if kind == "%":
+            parts.append(sqlbuild.string("%"))
+            continue
+        index = int(explicit) - 1 if explicit else next_arg
+        next_arg = index + 1
+        if index >= len(args):
+            raise VeilError("22023", "too few arguments for format()")
+        value = sqlbuild.cast(args[index], "VARCHAR")
+        if kind == "I":
+            value = sqlbuild.veil_fn("quote_ident", value)
+        elif kind == "L":
+            value = exp.Coalesce(
+                this=sqlbuild.veil_fn("quote_literal", value), expressions=[sqlbuild.string("NULL")]
+            )
+        parts.append(value)
+    if position < len(template):
+        parts.append(sqlbuild.string(template[position:]))
+    return sqlbuild.builtin("concat", *parts) if parts else sqlbuild.string("")

@@ -39,7 +39,7 @@ _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.BitwiseAnd, exp.
 _TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Replace,
                exp.RegexpReplace, exp.Initcap, exp.Pad, exp.Left, exp.Right, exp.Repeat,
                exp.Reverse, exp.Translate, exp.SplitPart, exp.Format, exp.Chr, exp.MD5,
-               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs)
+               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs, exp.Format)
 _INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
 _SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
                 exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
@@ -331,6 +331,8 @@ class Typer:
                     OutputColumn("baredesc", TEXT)]
         spec = REGISTRY.get(name) if name else None
         if spec is None:
+            if isinstance(function, exp.Func):
+                return [OutputColumn(aliased or output_name(function), self.type_of(function))]
             return None
         result = spec.result_type([self.type_of(a) for a in args])
         return [OutputColumn(aliased or name or "?column?", result)]

@@ -4,6 +4,8 @@
   as in PostgreSQL).
 * ``pg_catalog.f(...)`` becomes ``f(...)`` so qualified calls reach the same typed sqlglot
   functions as unqualified ones (``pg_catalog.array_to_string`` → ``ArrayToString``).
+* ``x <> ALL (array)`` (which sqlglot reads as a call of a function ``ALL``) becomes an
+  ``All`` node, and ``SOME`` an ``Any`` node.
 * ``FROM unnest(x)`` in its qualified form (a table whose "name" is a call) becomes the
   ``Unnest`` FROM item sqlglot produces for the unqualified form.
 """
@@ -14,6 +16,8 @@ from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from veil.engine.pgcatalog.scopes import CATALOG_SCHEMAS
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
 def normalize(statement: exp.Expression) -> exp.Expression:
@@ -29,6 +33,12 @@ def normalize(statement: exp.Expression) -> exp.Expression:
             and isinstance(call, exp.Anonymous)
         ):
             dot.replace(exp.func(call.name, *call.expressions, dialect="postgres"))
+    for call in list(tree.find_all(exp.Anonymous)):
+        quantifier = call.name.lower()
+        if quantifier in ("all", "some", "any") and len(call.expressions) == 1:
+            if isinstance(call.parent, _COMPARISONS):
+                node = exp.All if quantifier == "all" else exp.Any
+                call.replace(node(this=call.expressions[0]))
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Explode):
             alias = table.args.get("alias")

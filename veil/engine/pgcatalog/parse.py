@@ -1,10 +1,14 @@
 """Parsing PostgreSQL text with sqlglot, including what sqlglot 30 rejects as written.
 
-sqlglot parses ``x::oid`` but not ``x::oid[]`` (nor ``regclass[]``...): it takes ``[]`` for a
-subscript of the object-identifier type and fails. asyncpg's type introspection query uses
-``$1::oid[]``. :func:`parse_postgres` retries such statements after qualifying those type
-names at the token level (``pg_catalog.oid[]``, which sqlglot parses as an array type). String
-literals and comments are never touched: the edit is driven by token positions.
+Two constructs real clients send make sqlglot fail, and :func:`parse_postgres` retries such
+statements after rewriting them at the token level (so string literals and comments are never
+touched):
+
+* ``x::oid[]`` (and ``regclass[]``...): sqlglot takes ``[]`` for a subscript of the
+  object-identifier type. asyncpg's type introspection sends ``$1::oid[]``. The type is
+  qualified as ``pg_catalog.oid[]``, which sqlglot parses as an array type.
+* ``expr AS update`` and ``t.update`` (a reserved word as a column label, legal after ``AS``
+  or a dot in PostgreSQL): Metabase's privilege query. The label is double-quoted.
 """
 
 from __future__ import annotations
@@ -20,20 +24,36 @@ from veil.errors import SqlSyntaxError
 _DIALECT = Postgres()
 
 
-def normalize_object_identifier_arrays(sql: str) -> str:
-    """``::oid[]`` → ``::pg_catalog.oid[]`` (and the same for reg* types), token-exactly."""
+_LABEL_KEYWORDS = frozenset(
+    {TokenType.SELECT, TokenType.UPDATE, TokenType.INSERT, TokenType.DELETE, TokenType.TABLE,
+     TokenType.FROM, TokenType.WHERE, TokenType.ORDER_BY, TokenType.GROUP_BY, TokenType.LIMIT,
+     TokenType.CREATE, TokenType.DROP, TokenType.GRANT, TokenType.ALL, TokenType.USING}
+)
+_AFTER_LABEL = frozenset({TokenType.COMMA, TokenType.FROM, TokenType.R_PAREN})
+
+
+def normalize_tokens(sql: str) -> str:
+    """``::oid[]`` → ``::pg_catalog.oid[]``; ``AS update,`` → ``AS "update",``."""
     tokens = _DIALECT.tokenize(sql)
-    inserts = []
-    for index, token in enumerate(tokens[:-2]):
+    edits: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens[:-1]):
+        following = tokens[index + 1]
+        after = tokens[index + 2] if index + 2 < len(tokens) else None
         if (
             token.token_type == TokenType.OBJECT_IDENTIFIER
-            and tokens[index + 1].token_type == TokenType.L_BRACKET
-            and tokens[index + 2].token_type == TokenType.R_BRACKET
+            and following.token_type == TokenType.L_BRACKET
+            and after is not None
+            and after.token_type == TokenType.R_BRACKET
             and (index == 0 or tokens[index - 1].token_type != TokenType.DOT)
         ):
-            inserts.append(token.start)
-    for position in reversed(inserts):
-        sql = sql[:position] + "pg_catalog." + sql[position:]
+            edits.append((token.start, token.start, "pg_catalog."))
+        label = token.token_type == TokenType.ALIAS and (
+            after is None or after.token_type in _AFTER_LABEL
+        )
+        if (label or token.token_type == TokenType.DOT) and following.token_type in _LABEL_KEYWORDS:
+            edits.append((following.start, following.end + 1, f'"{following.text.lower()}"'))
+    for start, end, text in reversed(edits):
+        sql = sql[:start] + text + sql[end:]
     return sql
 
 
@@ -43,7 +63,7 @@ def parse_postgres(sql: str) -> list[exp.Expression]:
         return [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
     except (ParseError, TokenError) as first:
         try:
-            fixed = normalize_object_identifier_arrays(sql)
+            fixed = normalize_tokens(sql)
         except TokenError:
             fixed = sql
         if fixed != sql:

@@ -16,6 +16,7 @@ from veil.engine.pgcatalog.context import CompileEnv
 from veil.engine.pgcatalog.fn_arrays import expandarray_field
 from veil.engine.pgcatalog.functions import array_of
 from veil.engine.pgcatalog.infer import Typer
+from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.schema import (
     DUCK_SCHEMAS,
     RELATIONS,
@@ -82,14 +83,18 @@ class Rewriter:
 
     def _pre(self, node: exp.Expression) -> exp.Expression | None:
         if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
-            args = scopes.function_args(node.this)
+            function = node.this
+            args = scopes.function_args(function)
             types = [self.type_of(a) for a in args]
-            if not isinstance(node.this, exp.ExplodingGenerateSeries | exp.GenerateSeries):
-                rewritten = self._rewrite_all(args)
-                return calls.from_function(self.env, node, rewritten, types)
-            for child in list(node.this.iter_expressions()):
-                child.replace(self.rewrite(child))
-            return calls.from_function(self.env, node, [], types)
+            if isinstance(function, exp.ExplodingGenerateSeries | exp.GenerateSeries):
+                for child in list(function.iter_expressions()):
+                    child.replace(self.rewrite(child))
+                return calls.from_function(self.env, node, [], types)
+            if scopes.function_name(function) is None:
+                name = output_name(function)
+                return calls.scalar_in_from(node, self.rewrite(function), name)
+            rewritten = self._rewrite_all(args)
+            return calls.from_function(self.env, node, rewritten, types)
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
             call = scopes.expandarray_call(node.this)
             if call is not None:
@@ -215,6 +220,8 @@ class Rewriter:
         if isinstance(right, exp.Any):
             right.set("this", coerce_literal(right.this, array_of(self.type_of(left))))
             return node
+        if isinstance(right, exp.All):
+            return self._all(node, left, coerce_literal(right.this, array_of(self.type_of(left))))
         left_type, right_type = self.type_of(left), self.type_of(right)
         if is_reg(left_type) and isinstance(right, exp.Literal) and right.is_string:
             node.set("expression", coerce(self.env, right, None, left_type))
@@ -242,6 +249,17 @@ class Rewriter:
         if right_array:
             return sqlbuild.builtin("list_prepend", node.this, node.expression)
         return node
+
+    @staticmethod
+    def _all(node: exp.Expression, left: exp.Expression, array: exp.Expression) -> exp.Expression:
+        """``x op ALL (array)``: true when every element compares true (and for no element)."""
+        compare = type(node)(this=left, expression=exp.column("vl__e"))
+        each = sqlbuild.builtin(
+            "list_transform", array, exp.Lambda(this=compare, expressions=[exp.to_identifier("vl__e")])
+        )
+        return exp.Coalesce(
+            this=sqlbuild.builtin("list_bool_and", each), expressions=[sqlbuild.boolean(True)]
+        )
 
     def _subscript(self, node: exp.Bracket) -> exp.Expression:
         base = self.type_of(node.this)

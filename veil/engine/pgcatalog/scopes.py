@@ -26,6 +26,7 @@ TYPED_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.CurrentCatalog: "current_catalog",
     exp.CurrentDatabase: "current_database",
     exp.CurrentVersion: "version",
+    exp.Format: "format",
 }
 
 

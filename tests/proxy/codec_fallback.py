@@ -44,7 +44,9 @@ def encode_data_rows(batch: pa.RecordBatch, formats: list[int], timezone: str = 
     return bytes(out)
 
 
-def decode_parameter(value: bytes | None, type_oid: int, format_code: int, *, timezone: str = "UTC") -> object:
+def decode_parameter(
+    value: bytes | None, type_oid: int, format_code: int, *, timezone: str = "UTC"
+) -> object:
     if value is None:
         return None
     if format_code == 1:

@@ -8,6 +8,7 @@ Statements it understands (case-insensitive):
 * ``boom``: prepare raises 42601; ``explode``: execute raises a plain Python exception
 * ``fail late``: the stream fails with 22012 after its first batch
 * ``begin`` / ``commit`` / ``rollback``; ``set NAME = VALUE`` (reported as ParameterStatus)
+* ``deallocate ...``, ``discard all``, ``close ...``: no-ops with their command tags
 """
 
 from __future__ import annotations
@@ -92,6 +93,12 @@ class FakeSession:
             return PreparedStatement(sql, oids, None, lowered.upper())
         if lowered.startswith("set "):
             return PreparedStatement(sql, oids, None, "SET")
+        if lowered.startswith(("deallocate", "discard", "close")):
+            words = lowered.split()
+            tag = {"deallocate": "DEALLOCATE", "discard": "DISCARD", "close": "CLOSE CURSOR"}[words[0]]
+            if words[0] == "discard" or words[-1] == "all":
+                tag += " ALL"
+            return PreparedStatement(sql, oids, None, tag)
         raise SqlSyntaxError(f"fake engine cannot run {text!r}")
 
     async def execute(self, statement: PreparedStatement, params: Sequence[object | None]) -> FakeStream:
@@ -101,6 +108,8 @@ class FakeSession:
             raise InFailedTransaction()
         if statement.command in ("BEGIN", "COMMIT", "ROLLBACK"):
             self.status = "T" if statement.command == "BEGIN" else "I"
+            return FakeStream(None, None, statement.command, self.engine)
+        if statement.command.startswith(("DEALLOCATE", "DISCARD", "CLOSE")):
             return FakeStream(None, None, statement.command, self.engine)
         if statement.command == "SET":
             name, value = re.match(r"set\s+(\w+)\s*=\s*(.+)", text, re.I).groups()  # type: ignore[union-attr]

@@ -118,7 +118,9 @@ def test_cancel_long_query_while_another_session_works(veil: ServerThread) -> No
         timer.start()
         started = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled):
-            victim.execute("SELECT count(*) FROM big a, big b WHERE (a.id * 7 + b.id) % 1000003 = 17").fetchall()
+            victim.execute(
+                "SELECT count(*) FROM big a, big b WHERE (a.id * 7 + b.id) % 1000003 = 17"
+            ).fetchall()
         assert time.monotonic() - started < 30
         assert other.execute("SELECT count(*) FROM orders").fetchone() == (4,)
         assert victim.execute("SELECT 1").fetchone() == (1,)

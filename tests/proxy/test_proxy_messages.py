@@ -11,6 +11,7 @@ from tests.proxy import pgclient
 from veil.errors import VeilError
 from veil.proxy import messages
 from veil.proxy.framing import ConnectionClosed, MessageReader
+from veil.proxy.sqlcommands import ProtocolEffect, protocol_effect
 
 
 def reader_with(*chunks: bytes, max_bytes: int = 1024) -> MessageReader:
@@ -143,3 +144,20 @@ def test_parameter_description_and_ready() -> None:
 def test_startup_options() -> None:
     parsed = messages.startup_options(r"-c search_path=a,b --statement-timeout=5 -csome.x=y\ z")
     assert parsed == {"search_path": "a,b", "statement_timeout": "5", "some.x": "y z"}
+
+
+@pytest.mark.parametrize(
+    ("command", "sql", "effect"),
+    [
+        ("DEALLOCATE", 'DEALLOCATE "_PLAN0xAB"', ProtocolEffect(statement="_PLAN0xAB")),
+        ("DEALLOCATE", "deallocate prepare S1;", ProtocolEffect(statement="s1")),
+        ("DEALLOCATE ALL", "DEALLOCATE ALL", ProtocolEffect(statement="*")),
+        ("DISCARD ALL", "DISCARD ALL", ProtocolEffect(statement="*", portal="*")),
+        ("CLOSE CURSOR", 'CLOSE "My""Cursor"', ProtocolEffect(portal='My"Cursor')),
+        ("CLOSE CURSOR ALL", "close all", ProtocolEffect(portal="*")),
+        ("SELECT", "SELECT 1", None),
+        ("DISCARD PLANS", "DISCARD PLANS", None),
+    ],
+)
+def test_protocol_effects(command: str, sql: str, effect: ProtocolEffect | None) -> None:
+    assert protocol_effect(command, sql) == effect

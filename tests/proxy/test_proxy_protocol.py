@@ -397,6 +397,51 @@ async def test_pipeline_of_many_syncs(fake: ServerThread) -> None:
     await client.close()
 
 
+async def test_sql_deallocate_drops_a_protocol_statement(fake: ServerThread) -> None:
+    """psqlODBC Parses ``_PLAN0x...`` and later sends ``DEALLOCATE "_PLAN0x..."``."""
+    client = await connect(fake)
+    client.send(pgclient.parse("_PLAN0xAB", "rows 1") + pgclient.SYNC)
+    await client.flush()
+    await client.until_ready()
+    assert kinds(await client.simple('DEALLOCATE "_PLAN0xAB"')) == "CZ"
+    replies = await client.simple('DEALLOCATE "_PLAN0xAB"')
+    assert replies[0].fields()["C"] == "26000"
+    client.send(pgclient.parse("_PLAN0xAB", "rows 2") + pgclient.parse("s2", "rows 1") + pgclient.SYNC)
+    await client.flush()
+    assert kinds(await client.until_ready()) == "11Z"
+    assert kinds(await client.simple("DEALLOCATE ALL")) == "CZ"
+    client.send(pgclient.bind("", "s2") + pgclient.SYNC)
+    await client.flush()
+    assert (await client.until_ready())[0].fields()["C"] == "26000"
+    await client.close()
+
+
+async def test_discard_all_and_close_all_close_portals(fake: ServerThread) -> None:
+    client = await connect(fake)
+    await client.simple("begin")
+    client.send(pgclient.parse("s", "rows 5") + pgclient.bind("c1", "s") + pgclient.execute("c1", 1))
+    client.send(pgclient.bind("c2", "s") + pgclient.execute("c2", 1) + pgclient.SYNC)
+    await client.flush()
+    assert kinds(await client.until_ready()) == "12Ds2DsZ"
+    assert kinds(await client.simple("close c1")) == "CZ"
+    assert (await client.simple("close c1"))[0].fields()["C"] == "34000"
+    await client.simple("rollback")
+    await client.simple("begin")
+    client.send(pgclient.bind("c3", "s") + pgclient.execute("c3", 1) + pgclient.SYNC)
+    await client.flush()
+    await client.until_ready()
+    assert kinds(await client.simple("close all")) == "CZ"
+    client.send(pgclient.execute("c3", 1) + pgclient.SYNC)
+    await client.flush()
+    assert (await client.until_ready())[0].fields()["C"] == "34000"
+    await client.simple("rollback")
+    assert kinds(await client.simple("discard all")) == "CZ"
+    client.send(pgclient.bind("", "s") + pgclient.SYNC)
+    await client.flush()
+    assert (await client.until_ready())[0].fields()["C"] == "26000"
+    await client.close()
+
+
 # --- failures that end one connection only ---------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from veil.proxy.auth import AuthConversation, AuthRequest, authenticate
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
 from veil.proxy.portal import EMPTY_STATEMENT, Portal, expand_formats
+from veil.proxy.sqlcommands import ProtocolEffect, protocol_effect
 from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
 
 log = logging.getLogger("veil.proxy")
@@ -327,6 +328,9 @@ class Connection:
         portal: Portal | None = None
         try:
             statement = await session.prepare(text, ())
+            effect = protocol_effect(statement.command, statement.sql)
+            if effect is not None:
+                self._check_effect(effect)
             stream = await session.execute(statement, ())
             schema = statement.schema if statement.schema is not None else stream.schema
             formats = [0] * len(schema) if schema is not None else []
@@ -336,11 +340,33 @@ class Connection:
                 self.out.write(self._row_description(schema, formats))
             rows, _ = await portal.send_rows(self.out, 0, self.timezone, self._check_cancel)
             self.out.write(messages.command_complete(stream.command_tag(rows)))
+            if effect is not None:
+                await self._apply_effect(effect, None)
         finally:
             self._running = False
             if portal is not None:
                 await portal.close()
             self._parameter_status()
+
+    def _check_effect(self, effect: ProtocolEffect) -> None:
+        """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
+        if effect.statement not in (None, "*") and effect.statement not in self.statements:
+            raise VeilError("26000", f'prepared statement "{effect.statement}" does not exist')
+        if effect.portal not in (None, "*") and effect.portal not in self.portals:
+            raise VeilError("34000", f'cursor "{effect.portal}" does not exist')
+
+    async def _apply_effect(self, effect: ProtocolEffect, active: Portal | None) -> None:
+        if effect.statement == "*":
+            self.statements = {k: v for k, v in self.statements.items() if not k}
+        elif effect.statement is not None:
+            self.statements.pop(effect.statement, None)
+        if effect.portal is not None:
+            names = list(self.portals) if effect.portal == "*" else [effect.portal]
+            for name in names:
+                portal = self.portals.get(name)
+                if portal is not None and portal is not active:
+                    del self.portals[name]
+                    await portal.close()
 
     # --- extended query -------------------------------------------------------------------
 
@@ -428,8 +454,12 @@ class Connection:
         assert session is not None
         self._running = True
         self._cancel_requested = False
+        effect = None
         try:
             if not portal.started:
+                effect = protocol_effect(portal.statement.command, portal.statement.sql)
+                if effect is not None:
+                    self._check_effect(effect)
                 portal.attach(await session.execute(portal.statement, portal.params))
             rows, suspended = await portal.send_rows(
                 self.out, max(max_rows, 0), self.timezone, self._check_cancel
@@ -439,6 +469,8 @@ class Connection:
             else:
                 assert portal.stream is not None
                 self.out.write(messages.command_complete(portal.stream.command_tag(rows)))
+                if effect is not None:
+                    await self._apply_effect(effect, portal)
         except BaseException:
             await portal.close()
             raise

@@ -183,3 +183,27 @@ def test_interval_from_duckdb(check: Check) -> None:
     ).to_arrow_table()
     literals = ["'1 year 2 mons 3 days 04:05:06.789'", "'-36:00:00'", None]
     check("interval", literals, table.column(0))
+
+
+COMMON_STAMPS = ["'2024-02-29 13:14:15.5'", "'2000-01-01 00:00:00.000001'", "'1999-12-31 23:59:59'",
+                 "'0001-01-01 00:00:00.1'", "'9999-12-31 23:59:59.999999'", "'1970-01-01 00:00:00'",
+                 "'2021-03-14 07:30:00.12'", "'2021-11-07 05:59:59.999'", None]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Amsterdam", "Asia/Kolkata"])
+def test_common_timestamps(check: Check, pg: PgOracle, zone: str) -> None:
+    """Years 1..9999 only: the word-assembly fast path (whole-hour zones) and its fallback."""
+    micros = _micros_from_pg(pg, pg.values("timestamp", COMMON_STAMPS))
+    check("timestamp", COMMON_STAMPS, pa.array(micros, pa.timestamp("us")))
+    literals = [None if s is None else s[:-1] + "+00'" for s in COMMON_STAMPS]
+    check("timestamptz", literals, pa.array(micros, pa.timestamp("us", tz="UTC")), timezone=zone)
+
+
+def test_common_dates_and_times(check: Check, pg: PgOracle) -> None:
+    dates = ["'2024-02-29'", "'0001-01-01'", "'9999-12-31'", "'1969-12-31'", None]
+    check("date", dates, pa.array(_days_from_pg(pg, pg.values("date", dates)), pa.date32()))
+    rng = np.random.default_rng(5)
+    micros = rng.integers(0, 86_400_000_001, 300)
+    micros[::4] = micros[::4] // 1000 * 1000
+    literals = [f"('00:00'::time + '{m} microseconds'::interval)" for m in micros]
+    check("time", literals, pa.array(micros, pa.time64("us")))

@@ -2,11 +2,11 @@
 
 Encoders hand back one of two shapes, whichever is cheaper to produce:
 
-* :class:`MatrixCells` -- a ``(rows, width)`` uint8 matrix, optionally with a boolean mask that
-  selects the bytes each cell keeps. Fixed-width binary values (``int8``, ``float8``,
-  ``timestamp``) and digit-assembled text (dates, timestamps, uuids) are built this way with a
-  handful of numpy operations, and neighbouring matrix columns are glued together into one
-  matrix by the row assembler (see ``datarow``), which keeps the final join short.
+* :class:`MatrixCells` -- a ``(rows, width)`` uint8 matrix. Every row may keep all its bytes
+  (fixed-width binary values such as ``int8``, ``float8``, ``timestamp``, and fixed-layout text
+  such as dates and uuids), a prefix of them (``widths``: timestamps whose fraction is trimmed),
+  or any subset (``mask``: numerics, generic date layouts). Dense matrices are glued side by side
+  by the row assembler (see ``datarow``), which keeps the final join short.
 * :class:`ArrowCells` -- an Arrow ``binary`` array, for values that pyarrow compute already
   produces (integer casts, strings passed through, joined arrays).
 
@@ -23,46 +23,51 @@ import pyarrow.compute as pc
 
 # Two ASCII digits for every number 0..99: ``DIGIT_PAIRS[n]`` is ``b"%02d" % n`` as uint8.
 DIGIT_PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], dtype=np.uint8)
+# The same as little-endian integers, for assembling text in 64-bit words.
+PAIR_WORDS = DIGIT_PAIRS.view("<u2").reshape(100).astype(np.uint64)
+QUAD_WORDS = np.frombuffer(b"".join(b"%04d" % i for i in range(10_000)), dtype="<u4").astype(
+    np.uint64
+)
 # Two lowercase hex digits for every byte value.
 HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint8).reshape(
     256, 2
 )
+_INLINE_VIEW = 12  # Arrow binary views keep values up to 12 bytes inline
 
 
 @dataclass(frozen=True)
 class MatrixCells:
-    """Cell ``i`` is ``data[i]``, restricted to ``data[i][mask[i]]`` when a mask is given.
+    """Cell ``i`` is ``data[i]``, or its first ``widths[i]`` bytes, or ``data[i][mask[i]]``.
 
-    A row whose ``valid`` entry is False is NULL; its mask row (if any) is ignored.
+    At most one of ``widths`` and ``mask`` is given. A row whose ``valid`` entry is False is
+    NULL whatever the rest says.
     """
 
     data: np.ndarray
     mask: np.ndarray | None = None
     valid: np.ndarray | None = None
+    widths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
+    @property
+    def dense(self) -> bool:
+        """Every row keeps every byte and none is NULL."""
+        return self.mask is None and self.widths is None and self.valid is None
+
     def lengths(self) -> np.ndarray:
         """Byte length of every cell as int64, -1 for NULL."""
         rows, width = self.data.shape
-        if self.mask is None:
-            out = np.full(rows, width, dtype=np.int64)
-        else:
+        if self.widths is not None:
+            out = self.widths.astype(np.int64)
+        elif self.mask is not None:
             out = self.mask.sum(axis=1, dtype=np.int64)
+        else:
+            out = np.full(rows, width, dtype=np.int64)
         if self.valid is not None:
             out[~self.valid] = -1
         return out
-
-    def effective_mask(self) -> np.ndarray | None:
-        """The byte mask with NULL rows blanked, or None when every byte is kept."""
-        if self.valid is None or bool(self.valid.all()):
-            return self.mask
-        mask = (
-            np.ones(self.data.shape, dtype=bool) if self.mask is None else self.mask.copy()
-        )
-        mask[~self.valid] = False
-        return mask
 
 
 @dataclass(frozen=True)
@@ -165,8 +170,49 @@ def to_arrow(cells: Cells) -> pa.Array:
     """Any cells as an Arrow ``binary`` array (NULLs kept)."""
     if isinstance(cells, ArrowCells):
         return cells.array
-    offsets, data = pack_matrix(cells.data, cells.effective_mask())
-    return binary_array(offsets, data, cells.valid)
+    if cells.mask is not None:
+        mask = cells.mask
+        if cells.valid is not None:
+            mask = mask & cells.valid[:, None]
+        offsets, data = pack_matrix(cells.data, mask)
+        return binary_array(offsets, data, cells.valid)
+    if cells.dense:
+        offsets, data = pack_matrix(cells.data, None)
+        return binary_array(offsets, data)
+    lengths = np.maximum(cells.lengths(), 0)
+    return _from_views(np.ascontiguousarray(cells.data), lengths, cells.valid)
+
+
+def _from_views(data: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    """Rows of a matrix cut to per-row lengths, through an Arrow ``binary_view`` array.
+
+    Each view points into the matrix (or inlines values of at most 12 bytes); Arrow's cast to
+    ``binary`` then copies the bytes out in C++, much faster than a numpy mask compaction.
+    """
+    rows, width = data.shape
+    views = np.zeros((rows, 16), dtype=np.uint8)
+    views[:, 0:4] = lengths.astype("<i4").view(np.uint8).reshape(rows, 4)
+    head = min(width, _INLINE_VIEW)
+    short = lengths <= _INLINE_VIEW
+    inline = data[:, :head] * (np.arange(head)[None, :] < lengths[:, None])
+    views[:, 4 : 4 + head] = inline
+    if not short.all():
+        long_rows = ~short
+        row_starts = (np.arange(rows, dtype=np.int64) * width).astype("<i4")
+        views[long_rows, 8:12] = 0
+        views[long_rows, 12:16] = row_starts[long_rows].view(np.uint8).reshape(-1, 4)
+    bitmap = None
+    null_count = 0
+    if valid is not None and not bool(valid.all()):
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+        null_count = int(rows - np.count_nonzero(valid))
+    array = pa.Array.from_buffers(
+        pa.binary_view(),
+        rows,
+        [bitmap, pa.py_buffer(views), pa.py_buffer(data.reshape(-1))],
+        null_count=null_count,
+    )
+    return pc.cast(array, pa.binary())
 
 
 def from_arrow(arr: pa.Array) -> ArrowCells:

@@ -2,10 +2,10 @@
 
 ``encode_data_rows`` turns every column into cells (see :mod:`.cells`), then lays the messages
 out without a per-row loop. A DataRow is ``'D'``, int32 length, int16 column count, then per
-column an int32 length (-1 for NULL) and the value bytes. Consecutive matrix-shaped pieces --
-the row header, every length prefix, every fixed-width or digit-assembled value -- are placed
-side by side in one byte matrix and compacted with a mask; the few Arrow-shaped values (strings,
-casts) sit between such runs, and one ``binary_join_element_wise`` glues each row's pieces.
+column an int32 length (-1 for NULL) and the value bytes. Consecutive fixed-width pieces -- the
+row header, every length prefix, every dense matrix of values -- are placed side by side in one
+byte matrix; variable-length values (strings, casts, trimmed or NULL-bearing matrices) become
+Arrow arrays between such runs, and one ``binary_join_element_wise`` glues each row's pieces.
 The joined array's data buffer is exactly the concatenated messages. A batch whose messages
 would not fit 32-bit Arrow offsets is assembled in row ranges.
 """
@@ -28,7 +28,7 @@ from veil.proxy.codec.cells import (
     big_endian,
     binary_array,
     offsets_of,
-    pack_matrix,
+    to_arrow,
 )
 from veil.proxy.codec.dispatch import EncodeContext, encode
 
@@ -106,32 +106,29 @@ def _slice(cells: Cells, start: int, stop: int) -> Cells:
         cells.data[start:stop],
         None if cells.mask is None else cells.mask[start:stop],
         None if cells.valid is None else cells.valid[start:stop],
+        None if cells.widths is None else cells.widths[start:stop],
     )
 
 
 class _Run:
-    """Side-by-side matrix blocks that become one Arrow binary array."""
+    """Dense matrix blocks side by side: one fixed-width Arrow binary array."""
 
     def __init__(self) -> None:
         self.blocks: list[np.ndarray] = []
-        self.masks: list[np.ndarray | None] = []
 
-    def add(self, block: np.ndarray, mask: np.ndarray | None = None) -> None:
+    def add(self, block: np.ndarray) -> None:
         self.blocks.append(block)
-        self.masks.append(mask)
 
-    def pack(self) -> tuple[np.ndarray, np.ndarray]:
-        data = np.concatenate(self.blocks, axis=1) if len(self.blocks) > 1 else self.blocks[0]
-        mask = None
-        if any(m is not None for m in self.masks):
-            mask = np.concatenate(
-                [
-                    np.ones(b.shape, dtype=bool) if m is None else m
-                    for b, m in zip(self.blocks, self.masks, strict=True)
-                ],
-                axis=1,
-            )
-        return pack_matrix(np.ascontiguousarray(data, dtype=np.uint8), mask)
+    def matrix(self) -> np.ndarray:
+        if len(self.blocks) == 1:
+            return np.ascontiguousarray(self.blocks[0], dtype=np.uint8)
+        return np.concatenate(self.blocks, axis=1)
+
+    def array(self) -> pa.Array:
+        matrix = self.matrix()
+        rows, width = matrix.shape
+        offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
+        return binary_array(offsets, matrix.reshape(-1))
 
 
 def _assemble(cells: list[Cells], lengths: list[np.ndarray], row_bytes: np.ndarray) -> memoryview:
@@ -145,25 +142,19 @@ def _assemble(cells: list[Cells], lengths: list[np.ndarray], row_bytes: np.ndarr
     parts: list[pa.Array] = []
     for column, column_lengths in zip(cells, lengths, strict=True):
         run.add(big_endian(column_lengths, ">i4"))
-        if isinstance(column, MatrixCells):
-            run.add(column.data, column.effective_mask())
+        if isinstance(column, MatrixCells) and column.dense:
+            run.add(column.data)
             continue
-        parts.append(_run_array(run))
-        parts.append(column.array)
+        parts.append(run.array())
+        parts.append(to_arrow(column))
         run = _Run()
+    if not parts:
+        return memoryview(run.matrix().reshape(-1))
     if run.blocks:
-        if not parts:
-            _, data = run.pack()
-            return memoryview(data)
-        parts.append(_run_array(run))
+        parts.append(run.array())
     joined = pc.binary_join_element_wise(
         *parts, b"", null_handling="replace", null_replacement=b""
     )
     offsets = offsets_of(joined)
     data = joined.buffers()[2]
     return memoryview(data).cast("B")[int(offsets[0]) : int(offsets[-1])]
-
-
-def _run_array(run: _Run) -> pa.Array:
-    offsets, data = run.pack()
-    return binary_array(offsets.astype(np.int32), data)

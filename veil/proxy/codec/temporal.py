@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 from veil.errors import InvalidParameterValue
 from veil.proxy.codec.cells import (
     DIGIT_PAIRS,
+    PAIR_WORDS,
+    QUAD_WORDS,
     MatrixCells,
     decimal_width,
     put_digits,
@@ -202,28 +204,47 @@ def _finish(
 
 def date_text(arr: pa.Array) -> MatrixCells:
     positive, negative = date_infinities(arr)
+    valid = validity(arr)
     day_numbers = np.where(positive | negative, 0, days(arr))
+    if valid is not None:
+        day_numbers = np.where(valid, day_numbers, 0)
+    year, month, day = civil_from_days(day_numbers)
+    if not (positive.any() or negative.any()) and _four_digit_years(year):
+        return _fast_date(year, month, day, valid)
     layout = Layout(len(arr))
     bc = _add_date(layout, day_numbers)
     specials = [(positive, b"infinity"), (negative, b"-infinity")]
-    return _finish(layout, bc, validity(arr), specials)
+    return _finish(layout, bc, valid, specials)
 
 
 def time_text(arr: pa.Array) -> MatrixCells:
-    layout = Layout(len(arr))
-    _add_clock(layout, micros(arr))
-    return layout.build(validity(arr))
+    usecs = micros(arr)
+    valid = validity(arr)
+    if valid is not None:
+        usecs = np.where(valid, usecs, 0)
+    if len(usecs) and (usecs.min() < 0 or usecs.max() > USECS_PER_DAY):
+        layout = Layout(len(arr))
+        _add_clock(layout, np.clip(usecs, 0, USECS_PER_DAY))
+        return layout.build(valid)
+    return _fast_clock(usecs, valid)
 
 
 def timestamp_text(arr: pa.Array, zone: str | None) -> MatrixCells:
     """``timestamp`` text, or ``timestamptz`` text in ``zone`` when one is given."""
     positive, negative = timestamp_infinities(arr)
+    valid = validity(arr)
     usecs = np.where(positive | negative, 0, micros(arr))
+    if valid is not None:
+        usecs = np.where(valid, usecs, 0)
     offsets = None
     if zone is not None:
         offsets = zone_offsets(usecs, zone)
         usecs = usecs + offsets * USECS_PER_SEC
     day_numbers, usecs_of_day = np.divmod(usecs, USECS_PER_DAY)
+    year, month, day = civil_from_days(day_numbers)
+    whole_hours = offsets is None or not (offsets % 3600).any()
+    if not (positive.any() or negative.any()) and whole_hours and _four_digit_years(year):
+        return _fast_timestamp(year, month, day, usecs_of_day, offsets, valid)
     layout = Layout(len(arr))
     bc = _add_date(layout, day_numbers)
     layout.literal(b" ")
@@ -231,7 +252,97 @@ def timestamp_text(arr: pa.Array, zone: str | None) -> MatrixCells:
     if offsets is not None:
         _add_offset(layout, offsets)
     specials = [(positive, b"infinity"), (negative, b"-infinity")]
-    return _finish(layout, bc, validity(arr), specials)
+    return _finish(layout, bc, valid, specials)
+
+
+# Fast paths for the common case (years 1..9999 AD, whole-hour zone offsets): the text is
+# assembled as little-endian 64-bit words from digit lookup tables, a handful of numpy
+# operations per column, and cut to length with per-row widths.
+
+
+def _four_digit_years(year: np.ndarray) -> bool:
+    return not len(year) or (int(year.min()) >= 1 and int(year.max()) <= 9999)
+
+
+def _date_word(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-`` as a little-endian uint64."""
+    return QUAD_WORDS[year] | (0x2D << 32) | (PAIR_WORDS[month] << 40) | np.uint64(0x2D << 56)
+
+
+def _fraction_tail(
+    fraction: np.ndarray, suffix: np.ndarray | None, suffix_len: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``.ffffff`` (trailing zeros trimmed, nothing when zero) followed by ``suffix``.
+
+    Returns the first 8 bytes and the next 2 as little-endian words, and the byte count.
+    """
+    word = (
+        np.uint64(0x2E)
+        | (PAIR_WORDS[fraction // 10_000] << 8)
+        | (PAIR_WORDS[(fraction // 100) % 100] << 24)
+        | (PAIR_WORDS[fraction % 100] << 40)
+    )
+    trailing = np.zeros(len(fraction), dtype=np.uint64)
+    for power in (10, 100, 1_000, 10_000, 100_000):
+        trailing += (fraction % power) == 0
+    length = np.where(fraction == 0, 0, 7 - trailing.astype(np.int64)).astype(np.uint64)
+    bits = length * np.uint64(8)
+    low = word & ((np.uint64(1) << bits) - np.uint64(1))
+    high = np.zeros(len(fraction), dtype=np.uint64)
+    if suffix is not None:
+        low |= suffix << bits
+        spill = np.uint64(64) - np.maximum(bits, np.uint64(1))
+        high = np.where(bits > 64 - 8 * suffix_len, suffix >> spill, np.uint64(0))
+    return low, high, length.astype(np.int64) + suffix_len
+
+
+def _fast_date(year: np.ndarray, month: np.ndarray, day: np.ndarray, valid) -> MatrixCells:
+    data = np.empty((len(year), 10), dtype=np.uint8)
+    data[:, :8].view("<u8")[:, 0] = _date_word(year, month)
+    data[:, 8:].view("<u2")[:, 0] = PAIR_WORDS[day]
+    return MatrixCells(data, None, valid)
+
+
+def _fast_clock(usecs: np.ndarray, valid) -> MatrixCells:
+    seconds, fraction = np.divmod(usecs, USECS_PER_SEC)
+    words = np.empty((len(usecs), 2), dtype="<u8")
+    words[:, 0] = (
+        PAIR_WORDS[seconds // 3600]
+        | np.uint64(0x3A << 16)
+        | (PAIR_WORDS[(seconds // 60) % 60] << 24)
+        | np.uint64(0x3A << 40)
+        | (PAIR_WORDS[seconds % 60] << 48)
+    )
+    words[:, 1], _, tail = _fraction_tail(fraction, None, 0)
+    return MatrixCells(words.view(np.uint8).reshape(len(usecs), 16), None, valid, 8 + tail)
+
+
+def _fast_timestamp(
+    year: np.ndarray,
+    month: np.ndarray,
+    day: np.ndarray,
+    usecs_of_day: np.ndarray,
+    offsets: np.ndarray | None,
+    valid,
+) -> MatrixCells:
+    seconds, fraction = np.divmod(usecs_of_day, USECS_PER_SEC)
+    suffix = None
+    if offsets is not None:
+        sign = np.where(offsets < 0, np.uint64(ord("-")), np.uint64(ord("+")))
+        suffix = sign | (PAIR_WORDS[np.abs(offsets) // 3600] << 8)
+    low, high, tail = _fraction_tail(fraction, suffix, 0 if suffix is None else 3)
+    words = np.empty((len(year), 4), dtype="<u8")
+    words[:, 0] = _date_word(year, month)
+    words[:, 1] = (
+        PAIR_WORDS[day]
+        | np.uint64(0x20 << 16)
+        | (PAIR_WORDS[seconds // 3600] << 24)
+        | np.uint64(0x3A << 40)
+        | (PAIR_WORDS[(seconds // 60) % 60] << 48)
+    )
+    words[:, 2] = np.uint64(0x3A) | (PAIR_WORDS[seconds % 60] << 8) | (low << 24)
+    words[:, 3] = (low >> 40) | (high << 24)
+    return MatrixCells(words.view(np.uint8).reshape(len(year), 32), None, valid, 19 + tail)
 
 
 def zone_offsets(usecs: np.ndarray, zone: str) -> np.ndarray:

@@ -90,7 +90,7 @@ class Typer:
             if left is None or right is None or len(left) != len(right):
                 return left
             return [
-                OutputColumn(a.name, a.type if _known(a.type) else b.type)
+                OutputColumn(a.name, common_type([a.type, b.type]) if _known(a.type) else b.type)
                 for a, b in zip(left, right, strict=True)
             ]
         if isinstance(query, exp.Values):
@@ -365,24 +365,45 @@ class Typer:
         return self.params[number]
 
     def _first_known(self, nodes: list[exp.Expression | None]) -> ColumnType | None:
-        fallback = None
-        for candidate in nodes:
-            if candidate is None:
-                continue
-            found = self.type_of(candidate)
-            if found is None:
-                continue
-            if found.type.name == "unknown":
-                fallback = TEXT
-                continue
-            return found
-        return fallback
+        """The common type of CASE branches / COALESCE arguments (select_common_type)."""
+        types = [self.type_of(n) for n in nodes if n is not None]
+        return common_type(types)
 
     @staticmethod
     def _resolved(column_type: ColumnType | None) -> ColumnType | None:
         if column_type is not None and column_type.type.name == "unknown":
             return TEXT
         return column_type
+
+
+_COMMON_RANK = {"int2": 1, "int4": 2, "oid": 2.5, "int8": 3, "numeric": 4, "float4": 5,
+                "float8": 6, "name": 1, "varchar": 1, "bpchar": 1, "text": 2}
+
+
+def common_type(types: list[ColumnType | None]) -> ColumnType | None:
+    """PostgreSQL's choice for values of several types meeting: the first known type, replaced
+    by a later one of the same family it implicitly casts to (int4 → oid → int8, name → text);
+    only unknown literals → text."""
+    chosen: ColumnType | None = None
+    saw_unknown = False
+    for candidate in types:
+        if candidate is None:
+            continue
+        if candidate.type.name == "unknown":
+            saw_unknown = True
+            continue
+        if chosen is None:
+            chosen = candidate
+            continue
+        mine, theirs = _COMMON_RANK.get(chosen.type.name), _COMMON_RANK.get(candidate.type.name)
+        same_family = (chosen.type.category == candidate.type.category) or (
+            {chosen.type.name, candidate.type.name} <= {"oid", "int2", "int4", "int8"}
+        )
+        if mine is not None and theirs is not None and same_family and theirs > mine:
+            chosen = candidate
+    if chosen is None and saw_unknown:
+        return TEXT
+    return chosen
 
 
 def _known(column_type: ColumnType | None) -> bool:

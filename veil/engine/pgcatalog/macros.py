@@ -168,10 +168,10 @@ MACROS: tuple[str, ...] = (
         ELSE -1 END""",
     f"""CREATE MACRO {F}.pg_size_pretty(b) AS CASE
         WHEN b IS NULL THEN NULL
-        WHEN abs(b) < 10240 THEN CAST(b AS BIGINT) || ' bytes'
-        WHEN abs(b) < 10240 * 1024 THEN CAST(round(b / 1024) AS BIGINT) || ' kB'
-        WHEN abs(b) < 10240 * 1024 * 1024 THEN CAST(round(b / 1048576) AS BIGINT) || ' MB'
-        WHEN abs(b) < 10240 * 1024 * 1024 * 1024
+        WHEN abs(CAST(b AS DOUBLE)) < 10240 THEN CAST(b AS BIGINT) || ' bytes'
+        WHEN abs(CAST(b AS DOUBLE)) < 10485760 THEN CAST(round(b / 1024) AS BIGINT) || ' kB'
+        WHEN abs(CAST(b AS DOUBLE)) < 10737418240 THEN CAST(round(b / 1048576) AS BIGINT) || ' MB'
+        WHEN abs(CAST(b AS DOUBLE)) < 10995116277760
             THEN CAST(round(b / 1073741824) AS BIGINT) || ' GB'
         ELSE CAST(round(b / 1099511627776) AS BIGINT) || ' TB' END""",
 )

@@ -20,7 +20,7 @@ _INTS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "oid": pa.u
          "xid": pa.uint32(), "cid": pa.uint32()}
 _FLOATS = {"float4": pa.float32(), "float8": pa.float64()}
 _STRINGS = {"text", "varchar", "bpchar", "name", "char", "json", "jsonb", "unknown", "void",
-            "pg_node_tree", "inet", "pg_lsn", "aclitem", "uuid", "xml"}
+            "pg_node_tree", "inet", "pg_lsn", "aclitem", "uuid", "xml", "anyarray"}
 
 
 def _family(arrow_type: pa.DataType) -> str:

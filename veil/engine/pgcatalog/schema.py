@@ -31,7 +31,6 @@ _SUBSTITUTES = {
     "pg_ndistinct": "text",
     "pg_dependencies": "text",
     "pg_mcv_list": "text",
-    "anyarray": "text",
     "_pg_statistic": "text",
     "pg_snapshot": "text",
 }

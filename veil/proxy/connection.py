@@ -274,11 +274,11 @@ class Connection:
                 if name.lower() == "timezone":
                     self.timezone = value
 
-    def _ready(self) -> None:
+    async def _ready(self) -> None:
+        """ReadyForQuery, sent at once; waits while a client that does not read falls behind."""
         assert self.session is not None
-        status = self.session.transaction_status
-        self.out.write(messages.ready_for_query(status))
-        self.out.flush()
+        self.out.write(messages.ready_for_query(self.session.transaction_status))
+        await self.out.flush_and_drain()
 
     async def _end_of_transaction(self) -> None:
         """Outside a transaction block no portal survives (PostgreSQL drops them at commit)."""
@@ -320,7 +320,7 @@ class Connection:
             log.exception("unexpected error in a simple query")
             self._report(VeilError("XX000", _INTERNAL))
         await self._end_of_transaction()
-        self._ready()
+        await self._ready()
 
     async def _simple_statement(self, session: EngineSession, text: str) -> None:
         self._running = True
@@ -491,7 +491,7 @@ class Connection:
     async def _sync(self, payload: bytes) -> None:
         self._skipping = False
         await self._end_of_transaction()
-        self._ready()
+        await self._ready()
 
     async def _flush(self, payload: bytes) -> None:
         self.out.flush()

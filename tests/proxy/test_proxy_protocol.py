@@ -536,3 +536,14 @@ async def test_cancel_when_idle_does_nothing(fake: ServerThread) -> None:
     assert fake.engine.cancels == before
     assert kinds(await client.simple("rows 1")) == "TDCZ"
     await client.close()
+
+
+async def test_silent_client_is_dropped_after_the_startup_timeout(
+    fake: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from veil.proxy import connection
+
+    monkeypatch.setattr(connection, "STARTUP_TIMEOUT", 0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+    client = RawClient(reader, writer)
+    assert await client.closed(timeout=5)

@@ -99,14 +99,18 @@ class Connection:
     async def run(self) -> None:
         """Serve the connection until the client leaves or a fatal error happens."""
         try:
-            async with asyncio.timeout(STARTUP_TIMEOUT):
-                ready = await self._startup()
+            try:
+                async with asyncio.timeout(STARTUP_TIMEOUT):
+                    ready = await self._startup()
+            except TimeoutError:
+                log.info("connection closed: startup did not complete within %.0fs", STARTUP_TIMEOUT)
+                return
             if ready:
                 await self._serve()
         except ConnectionClosed:
             pass
-        except TimeoutError:
-            log.info("connection closed: startup did not complete within %.0fs", STARTUP_TIMEOUT)
+        except OSError as exc:  # a failed TLS handshake, a reset during startup
+            log.info("connection lost: %s", exc)
         except VeilError as error:
             self._send_fatal(error)
         except Exception:

@@ -21,7 +21,9 @@ def make_batch(rows: int, seed: int = 1) -> pa.RecordBatch:
     rng = np.random.default_rng(seed)
     ids = rng.integers(-(10**12), 10**12, rows)
     amounts = np.round(rng.random(rows) * 10_000, 2)
-    names = pa.array([f"customer {i}" for i in range(10_000)]).take(pa.array(rng.integers(0, 10_000, rows)))
+    names = pa.array([f"customer {i}" for i in range(10_000)]).take(
+        pa.array(rng.integers(0, 10_000, rows))
+    )
     stamps = 1_600_000_000_000_000 + rng.integers(0, 10**14, rows)
     nulls = rng.random(rows) < 0.05
     return pa.RecordBatch.from_arrays(
@@ -54,7 +56,8 @@ def main() -> None:
     batch = make_batch(args.rows)
     for fmt, name in ((0, "text"), (1, "binary")):
         seconds, size = bench(batch, fmt, args.repeat)
-        print(f"{name:6s}: {args.rows / seconds:12,.0f} rows/s  ({seconds * 1000:7.1f} ms, {size / 1e6:6.1f} MB)")
+        rate = args.rows / seconds
+        print(f"{name:6s}: {rate:12,.0f} rows/s  ({seconds * 1000:7.1f} ms, {size / 1e6:6.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -44,10 +44,14 @@ class Result:
 
 def connect() -> psycopg.Connection:
     """Connect to the oracle server (``VEIL_TEST_POSTGRES`` or the local trust setup)."""
-    dsns = [os.environ["VEIL_TEST_POSTGRES"]] if os.environ.get("VEIL_TEST_POSTGRES") else [
-        "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-        "host=127.0.0.1 port=5432 user=root dbname=postgres",
-    ]
+    dsns = (
+        [os.environ["VEIL_TEST_POSTGRES"]]
+        if os.environ.get("VEIL_TEST_POSTGRES")
+        else [
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            "host=127.0.0.1 port=5432 user=root dbname=postgres",
+        ]
+    )
     error: Exception | None = None
     for dsn in dsns:
         try:
@@ -74,9 +78,7 @@ class PgOracle:
         result = cursor.pgresult
         assert result is not None
         columns = [
-            Column(
-                result.fname(c).decode(), result.ftype(c), result.fmod(c), result.fsize(c)
-            )
+            Column(result.fname(c).decode(), result.ftype(c), result.fmod(c), result.fsize(c))
             for c in range(result.nfields)
         ]
         rows = [
@@ -153,5 +155,5 @@ def encode_cells(
 
 def assert_same(ours: list[bytes | None], theirs: list[bytes | None], context: str) -> None:
     assert len(ours) == len(theirs), f"{context}: {len(ours)} rows vs {len(theirs)}"
-    mismatches = [(i, o, t) for i, (o, t) in enumerate(zip(ours, theirs)) if o != t]
+    mismatches = [(i, o, t) for i, (o, t) in enumerate(zip(ours, theirs, strict=True)) if o != t]
     assert not mismatches, f"{context}: first mismatches (row, ours, postgres): {mismatches[:5]}"

@@ -23,47 +23,93 @@ def test_int_arrays(check: Check) -> None:
 
 
 def test_text_array_quoting(check: Check) -> None:
-    elements = ["a b", "", "NULL", "null", 'x"y', "back\\slash", "{}", "é", None, "a,b",
-                "tab\tx", "plain", "Nullable", " lead", "trail ", "new\nline"]
-    literal = "ARRAY[" + ",".join(
-        "NULL" if e is None else "'" + e.replace("'", "''") + "'" for e in elements
-    ) + "]::text"
+    elements = [
+        "a b",
+        "",
+        "NULL",
+        "null",
+        'x"y',
+        "back\\slash",
+        "{}",
+        "é",
+        None,
+        "a,b",
+        "tab\tx",
+        "plain",
+        "Nullable",
+        " lead",
+        "trail ",
+        "new\nline",
+    ]
+    literal = (
+        "ARRAY["
+        + ",".join("NULL" if e is None else "'" + e.replace("'", "''") + "'" for e in elements)
+        + "]::text"
+    )
     check("text[]", [literal, "'{}'", None], pa.array([elements, [], None], pa.list_(pa.string())))
 
 
 def test_float_and_numeric_arrays(check: Check) -> None:
-    check("float8[]", ["'{1.5,NULL,NaN,Infinity,-Infinity,1e+20,-0}'"],
-          pa.array([[1.5, None, float("nan"), float("inf"), float("-inf"), 1e20, -0.0]]))
-    check("float4[]", ["'{0.1,3.4028235e+38}'"],
-          pa.array([[0.1, 3.4028235e38]], pa.list_(pa.float32())))
+    check(
+        "float8[]",
+        ["'{1.5,NULL,NaN,Infinity,-Infinity,1e+20,-0}'"],
+        pa.array([[1.5, None, float("nan"), float("inf"), float("-inf"), 1e20, -0.0]]),
+    )
+    check(
+        "float4[]",
+        ["'{0.1,3.4028235e+38}'"],
+        pa.array([[0.1, 3.4028235e38]], pa.list_(pa.float32())),
+    )
     values = [[Decimal("12.50"), Decimal("-0.05"), None, Decimal("0.00")]]
-    check("numeric[]", ["'{12.50,-0.05,NULL,0.00}'"],
-          pa.array(values, pa.list_(pa.decimal128(10, 2))))
+    check(
+        "numeric[]", ["'{12.50,-0.05,NULL,0.00}'"], pa.array(values, pa.list_(pa.decimal128(10, 2)))
+    )
 
 
 def test_bool_uuid_bytea_arrays(check: Check) -> None:
     check("bool[]", ["'{t,f,NULL}'"], pa.array([[True, False, None]]))
     u = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
     check("uuid[]", [f"'{{{u},NULL}}'"], pa.array([[u.bytes, None]], pa.list_(pa.binary(16))))
-    check("bytea[]", ["ARRAY['\\x01ff'::bytea, ''::bytea, NULL]"],
-          pa.array([[b"\x01\xff", b"", None]], pa.list_(pa.binary())))
+    check(
+        "bytea[]",
+        ["ARRAY['\\x01ff'::bytea, ''::bytea, NULL]"],
+        pa.array([[b"\x01\xff", b"", None]], pa.list_(pa.binary())),
+    )
 
 
 def test_temporal_arrays(check: Check) -> None:
-    check("date[]", ["'{2020-01-01,\"0044-03-15 BC\",NULL}'"],
-          pa.array([[18262, -735160, None]], pa.list_(pa.date32())))
+    check(
+        "date[]",
+        ["'{2020-01-01,\"0044-03-15 BC\",NULL}'"],
+        pa.array([[18262, -735160, None]], pa.list_(pa.date32())),
+    )
     stamp = dt.datetime(2020, 1, 2, 3, 4, 5, 600000)
-    check("timestamp[]", ["ARRAY['2020-01-02 03:04:05.6'::timestamp, NULL]"],
-          pa.array([[stamp, None]], pa.list_(pa.timestamp("us"))))
-    check("timestamptz[]", ["ARRAY['2020-01-02 03:04:05.6+00'::timestamptz]"],
-          pa.array([[stamp]], pa.list_(pa.timestamp("us", tz="UTC"))))
-    check("interval[]", ["ARRAY['24:00:00'::interval, '-00:00:01', NULL]"],
-          pa.array([[86400 * 10**6, -(10**6), None]], pa.list_(pa.duration("us"))))
+    check(
+        "timestamp[]",
+        ["ARRAY['2020-01-02 03:04:05.6'::timestamp, NULL]"],
+        pa.array([[stamp, None]], pa.list_(pa.timestamp("us"))),
+    )
+    check(
+        "timestamptz[]",
+        ["ARRAY['2020-01-02 03:04:05.6+00'::timestamptz]"],
+        pa.array([[stamp]], pa.list_(pa.timestamp("us", tz="UTC"))),
+    )
+    check(
+        "interval[]",
+        ["ARRAY['24:00:00'::interval, '-00:00:01', NULL]"],
+        pa.array([[86400 * 10**6, -(10**6), None]], pa.list_(pa.duration("us"))),
+    )
     days = pa.array([pa.MonthDayNano([0, 1, 0]), pa.MonthDayNano([14, -2, 5000])])
-    check("interval[]", ["ARRAY['1 day'::interval, '1 year 2 mons -2 days 00:00:00.000005']"],
-          pa.ListArray.from_arrays(pa.array([0, 2], pa.int32()), days))
-    check("time[]", ["'{12:00:00,00:00:00.5}'"],
-          pa.array([[43200 * 10**6, 500000]], pa.list_(pa.time64("us"))))
+    check(
+        "interval[]",
+        ["ARRAY['1 day'::interval, '1 year 2 mons -2 days 00:00:00.000005']"],
+        pa.ListArray.from_arrays(pa.array([0, 2], pa.int32()), days),
+    )
+    check(
+        "time[]",
+        ["'{12:00:00,00:00:00.5}'"],
+        pa.array([[43200 * 10**6, 500000]], pa.list_(pa.time64("us"))),
+    )
 
 
 def test_json_array(check: Check) -> None:

@@ -9,11 +9,10 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-import veil.proxy.codec.datarow as datarow
 from tests.proxy.codec.oracle import PgOracle, data_rows, encode_cells, split_data_rows
 from veil.errors import ProtocolViolation
 from veil.pgtypes import CHAR, NAME, OID, pinned_field
-from veil.proxy.codec import encode_data_rows, row_description
+from veil.proxy.codec import datarow, encode_data_rows, row_description
 
 MIXED_SQL = """
 SELECT i, id, name, amount::numeric(12,2), created, ratio, flag, tags, day FROM (VALUES
@@ -26,8 +25,11 @@ SELECT i, id, name, amount::numeric(12,2), created, ratio, flag, tags, day FROM 
 
 
 def _mixed_batch() -> pa.RecordBatch:
-    created = [dt.datetime(2024, 1, 2, 3, 4, 5, 123456), dt.datetime(1999, 12, 31, 23, 59, 59),
-               None]
+    created = [
+        dt.datetime(2024, 1, 2, 3, 4, 5, 123456),
+        dt.datetime(1999, 12, 31, 23, 59, 59),
+        None,
+    ]
     day_0001_bc = -719528
     return pa.RecordBatch.from_pydict(
         {
@@ -55,7 +57,10 @@ def test_mixed_formats_per_column(pg: PgOracle) -> None:
     text = pg.cells(MIXED_SQL, binary=False).rows
     binary = pg.cells(MIXED_SQL, binary=True).rows
     formats = [i % 2 for i in range(9)]
-    rows = [[(b if f else t) for t, b, f in zip(tr, br, formats)] for tr, br in zip(text, binary)]
+    rows = [
+        [(b if f else t) for t, b, f in zip(tr, br, formats, strict=True)]
+        for tr, br in zip(text, binary, strict=True)
+    ]
     assert bytes(encode_data_rows(_mixed_batch(), formats)) == data_rows(rows)
 
 
@@ -71,19 +76,30 @@ def test_row_description_matches_postgres(pg: PgOracle) -> None:
 
 
 def test_row_description_types(pg: PgOracle) -> None:
-    sql = ("SELECT 1::int2 a, 1::int4 b, 1.5::float4 c, 'x'::bytea d, "
-           "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid e, '1 day'::interval f, "
-           "'12:00'::time g, '2020-01-01'::timestamptz h, ARRAY[1.5::numeric(10,2)] i, "
-           "'{}'::json j, 'x'::name k, 'x'::\"char\" l, 1::oid m")
+    sql = (
+        "SELECT 1::int2 a, 1::int4 b, 1.5::float4 c, 'x'::bytea d, "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid e, '1 day'::interval f, "
+        "'12:00'::time g, '2020-01-01'::timestamptz h, ARRAY[1.5::numeric(10,2)] i, "
+        "'{}'::json j, 'x'::name k, 'x'::\"char\" l, 1::oid m"
+    )
     columns = pg.cells(sql, binary=False).columns
-    schema = pa.schema([
-        ("a", pa.int16()), ("b", pa.int32()), ("c", pa.float32()), ("d", pa.binary()),
-        ("e", pa.uuid()), ("f", pa.month_day_nano_interval()), ("g", pa.time64("us")),
-        ("h", pa.timestamp("us", tz="UTC")), ("i", pa.list_(pa.decimal128(10, 2))),
-        ("j", pa.struct([("x", pa.int32())])),
-        pinned_field("k", pa.string(), NAME), pinned_field("l", pa.string(), CHAR),
-        pinned_field("m", pa.int64(), OID),
-    ])
+    schema = pa.schema(
+        [
+            ("a", pa.int16()),
+            ("b", pa.int32()),
+            ("c", pa.float32()),
+            ("d", pa.binary()),
+            ("e", pa.uuid()),
+            ("f", pa.month_day_nano_interval()),
+            ("g", pa.time64("us")),
+            ("h", pa.timestamp("us", tz="UTC")),
+            ("i", pa.list_(pa.decimal128(10, 2))),
+            ("j", pa.struct([("x", pa.int32())])),
+            pinned_field("k", pa.string(), NAME),
+            pinned_field("l", pa.string(), CHAR),
+            pinned_field("m", pa.int64(), OID),
+        ]
+    )
     message = row_description(schema, [0])
     position = 7
     for column in columns:
@@ -98,48 +114,78 @@ def test_pinned_text_types_binary(pg: PgOracle) -> None:
     result = pg.cells("SELECT 'pg_class'::name, 'r'::\"char\", 1259::oid", binary=True)
     batch = pa.RecordBatch.from_arrays(
         [pa.array(["pg_class"]), pa.array(["r"]), pa.array([1259], pa.int64())],
-        schema=pa.schema([pinned_field("a", pa.string(), NAME),
-                          pinned_field("b", pa.string(), CHAR),
-                          pinned_field("c", pa.int64(), OID)]),
+        schema=pa.schema(
+            [
+                pinned_field("a", pa.string(), NAME),
+                pinned_field("b", pa.string(), CHAR),
+                pinned_field("c", pa.int64(), OID),
+            ]
+        ),
     )
     assert bytes(encode_data_rows(batch, [1])) == data_rows(result.rows)
 
 
 def test_struct_as_json_matches_row_to_json(pg: PgOracle) -> None:
-    sql = ("SELECT row_to_json(t)::text FROM (SELECT 1 AS a, 'x\"y\\' AS b, ARRAY[1,2] AS g, "
-           "'2020-01-01 10:00:00.5'::timestamp AS c, '2020-01-01 00:00+00'::timestamptz AS d, "
-           "true AS i, NULL::int AS j, 1.50 AS o, 'NaN'::float8 AS e, 2.5::float8 AS f, "
-           "E'\\x01\\n' AS l, '2020-01-02'::date AS m, '\\x01'::bytea AS h) t")
+    sql = (
+        "SELECT row_to_json(t)::text FROM (SELECT 1 AS a, 'x\"y\\' AS b, ARRAY[1,2] AS g, "
+        "'2020-01-01 10:00:00.5'::timestamp AS c, '2020-01-01 00:00+00'::timestamptz AS d, "
+        "true AS i, NULL::int AS j, 1.50 AS o, 'NaN'::float8 AS e, 2.5::float8 AS f, "
+        "E'\\x01\\n' AS l, '2020-01-02'::date AS m, '\\x01'::bytea AS h) t"
+    )
     expected = pg.cells(sql, binary=False).column()
-    struct_type = pa.struct([
-        ("a", pa.int32()), ("b", pa.string()), ("g", pa.list_(pa.int32())),
-        ("c", pa.timestamp("us")), ("d", pa.timestamp("us", tz="UTC")), ("i", pa.bool_()),
-        ("j", pa.int32()), ("o", pa.decimal128(3, 2)), ("e", pa.float64()), ("f", pa.float64()),
-        ("l", pa.string()), ("m", pa.date32()), ("h", pa.binary()),
-    ])
-    value = {"a": 1, "b": 'x"y\\', "g": [1, 2], "c": dt.datetime(2020, 1, 1, 10, 0, 0, 500000),
-             "d": dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), "i": True, "j": None,
-             "o": Decimal("1.50"), "e": float("nan"), "f": 2.5, "l": "\x01\n",
-             "m": dt.date(2020, 1, 2), "h": b"\x01"}
+    struct_type = pa.struct(
+        [
+            ("a", pa.int32()),
+            ("b", pa.string()),
+            ("g", pa.list_(pa.int32())),
+            ("c", pa.timestamp("us")),
+            ("d", pa.timestamp("us", tz="UTC")),
+            ("i", pa.bool_()),
+            ("j", pa.int32()),
+            ("o", pa.decimal128(3, 2)),
+            ("e", pa.float64()),
+            ("f", pa.float64()),
+            ("l", pa.string()),
+            ("m", pa.date32()),
+            ("h", pa.binary()),
+        ]
+    )
+    value = {
+        "a": 1,
+        "b": 'x"y\\',
+        "g": [1, 2],
+        "c": dt.datetime(2020, 1, 1, 10, 0, 0, 500000),
+        "d": dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        "i": True,
+        "j": None,
+        "o": Decimal("1.50"),
+        "e": float("nan"),
+        "f": 2.5,
+        "l": "\x01\n",
+        "m": dt.date(2020, 1, 2),
+        "h": b"\x01",
+    }
     column = pa.array([value], struct_type)
     assert encode_cells(column, 0) == expected
     assert encode_cells(column, 1) == expected
 
 
 def test_struct_and_map_json_shapes() -> None:
-    struct_column = pa.array([{"x": 1, "y": {"z": [True, None]}}, None],
-                             pa.struct([("x", pa.int64()),
-                                        ("y", pa.struct([("z", pa.list_(pa.bool_()))]))]))
+    struct_column = pa.array(
+        [{"x": 1, "y": {"z": [True, None]}}, None],
+        pa.struct([("x", pa.int64()), ("y", pa.struct([("z", pa.list_(pa.bool_()))]))]),
+    )
     assert encode_cells(struct_column, 0) == [b'{"x":1,"y":{"z":[true,null]}}', None]
-    map_column = pa.array([[("k", 1), ("q\"", None)], [], None], pa.map_(pa.string(), pa.int32()))
+    map_column = pa.array([[("k", 1), ('q"', None)], [], None], pa.map_(pa.string(), pa.int32()))
     assert encode_cells(map_column, 0) == [b'{"k":1,"q\\"":null}', b"{}", None]
     int_keys = pa.array([[(1, "a")]], pa.map_(pa.int32(), pa.string()))
     assert encode_cells(int_keys, 0) == [b'{"1":"a"}']
 
 
 def test_layouts_and_encodings(pg: PgOracle) -> None:
-    expected = pg.cells("SELECT v FROM (VALUES (1,'a'),(2,NULL),(3,'b'),(4,'a')) t(i,v) "
-                        "ORDER BY i", binary=False).column()
+    expected = pg.cells(
+        "SELECT v FROM (VALUES (1,'a'),(2,NULL),(3,'b'),(4,'a')) t(i,v) ORDER BY i", binary=False
+    ).column()
     plain = pa.array(["a", None, "b", "a"])
     assert encode_cells(plain.dictionary_encode(), 0) == expected
     assert encode_cells(pa.chunked_array([plain[:2], plain[2:]]), 0) == expected
@@ -185,9 +231,8 @@ def test_large_output_is_assembled_in_ranges(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_timezone_argument_is_positional_too() -> None:
-    batch = pa.RecordBatch.from_pydict(
-        {"t": pa.array([0], pa.timestamp("us", tz="UTC"))}
-    )
+    batch = pa.RecordBatch.from_pydict({"t": pa.array([0], pa.timestamp("us", tz="UTC"))})
     assert bytes(encode_data_rows(batch, [0], "America/New_York")).endswith(
-        b"1969-12-31 19:00:00-05")
+        b"1969-12-31 19:00:00-05"
+    )
     assert bytes(encode_data_rows(batch, [0], timezone="UTC")).endswith(b"1970-01-01 00:00:00+00")

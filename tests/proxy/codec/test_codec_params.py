@@ -13,7 +13,7 @@ from tests.proxy.codec.oracle import PgOracle
 from veil.errors import InvalidTextRepresentation, ProtocolViolation, VeilError
 from veil.proxy.codec import Interval, decode_parameter
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 CASES: list[tuple[str, int, object]] = [
     ("true::bool", 16, True),
@@ -36,27 +36,38 @@ CASES: list[tuple[str, int, object]] = [
     ("'1900-01-01'::date", 1082, dt.date(1900, 1, 1)),
     ("'infinity'::date", 1082, dt.date.max),
     ("'13:14:15.5'::time", 1083, dt.time(13, 14, 15, 500000)),
-    ("'2024-02-29 13:14:15.000001'::timestamp", 1114,
-     dt.datetime(2024, 2, 29, 13, 14, 15, 1)),
+    ("'2024-02-29 13:14:15.000001'::timestamp", 1114, dt.datetime(2024, 2, 29, 13, 14, 15, 1)),
     ("'1850-06-07 01:02:03'::timestamp", 1114, dt.datetime(1850, 6, 7, 1, 2, 3)),
     ("'-infinity'::timestamp", 1114, dt.datetime.min),
-    ("'2024-02-29 13:14:15.5+00'::timestamptz", 1184,
-     dt.datetime(2024, 2, 29, 13, 14, 15, 500000, tzinfo=UTC)),
+    (
+        "'2024-02-29 13:14:15.5+00'::timestamptz",
+        1184,
+        dt.datetime(2024, 2, 29, 13, 14, 15, 500000, tzinfo=UTC),
+    ),
     ("'1 year 2 mons 3 days 04:05:06.5'::interval", 1186, Interval(14, 3, 14_706_500_000)),
     ("'-1 days +02:00:00'::interval", 1186, dt.timedelta(days=-1, hours=2)),
     ("'-00:00:01.25'::interval", 1186, dt.timedelta(seconds=-1.25)),
-    ("'12:00+05:30'::timetz", 1266,
-     dt.time(12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))),
+    (
+        "'12:00+05:30'::timetz",
+        1266,
+        dt.time(12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    ),
     ("12.50::numeric(10,2)", 1700, Decimal("12.50")),
     ("(-0.000001)::numeric", 1700, Decimal("-0.000001")),
     ("0::numeric(10,3)", 1700, Decimal("0.000")),
-    ("123456789012345678901234567890.123456789::numeric", 1700,
-     Decimal("123456789012345678901234567890.123456789")),
-    ("10000::numeric", 1700, Decimal("10000")),
+    (
+        "123456789012345678901234567890.123456789::numeric",
+        1700,
+        Decimal("123456789012345678901234567890.123456789"),
+    ),
+    ("10000::numeric", 1700, Decimal(10000)),
     ("'NaN'::numeric", 1700, "NaN"),
     ("'Infinity'::numeric", 1700, Decimal("Infinity")),
-    ("'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", 2950,
-     uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+    (
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
+        2950,
+        uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ),
     ("'{\"b\": 1}'::jsonb", 3802, '{"b": 1}'),
     ("ARRAY[1, NULL, 3]::int4[]", 1007, [1, None, 3]),
     ("'{}'::int4[]", 1007, []),
@@ -110,8 +121,11 @@ def test_null_and_unknown() -> None:
         ("1.5e3", 1700, Decimal("1.5E+3")),
         ("2024-02-29T13:14:15Z", 1184, dt.datetime(2024, 2, 29, 13, 14, 15, tzinfo=UTC)),
         ("2024-02-29 08:14:15-05", 1184, dt.datetime(2024, 2, 29, 13, 14, 15, tzinfo=UTC)),
-        ("2024-02-29 13:14:15 Europe/Amsterdam", 1184,
-         dt.datetime(2024, 2, 29, 12, 14, 15, tzinfo=UTC)),
+        (
+            "2024-02-29 13:14:15 Europe/Amsterdam",
+            1184,
+            dt.datetime(2024, 2, 29, 12, 14, 15, tzinfo=UTC),
+        ),
         ("2024-02-29 13:14:15+05", 1114, dt.datetime(2024, 2, 29, 13, 14, 15)),
         ("2024-02-29", 1114, dt.datetime(2024, 2, 29)),
         ("02/29/2024", 1082, dt.date(2024, 2, 29)),
@@ -124,12 +138,15 @@ def test_null_and_unknown() -> None:
         ("90", 1186, dt.timedelta(seconds=90)),
         ("1-2", 1186, Interval(14, 0, 0)),
         ("3 4:05:06", 1186, dt.timedelta(days=3, hours=4, minutes=5, seconds=6)),
-        ("{a,\"b,c\",\\\"d,NULL}", 1009, ["a", "b,c", '"d', None]),
+        ('{a,"b,c",\\"d,NULL}', 1009, ["a", "b,c", '"d', None]),
         ("{{1,2},{3,4}}", 1007, [[1, 2], [3, 4]]),
         ("[0:1]={5,6}", 1007, [5, 6]),
         ("\\001abc\\\\", 17, b"\x01abc\\"),
-        ("{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}", 2950,
-         uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+        (
+            "{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}",
+            2950,
+            uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        ),
     ],
 )
 def test_text_forms(text: str, oid: int, expected: object) -> None:

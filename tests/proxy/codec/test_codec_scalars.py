@@ -43,14 +43,42 @@ def test_uint64_is_numeric(check: Check) -> None:
 
 def test_oid_pinned_over_int64(check: Check) -> None:
     field = pinned_field("v", pa.int64(), OID)
-    check("oid", ["0", "16384", "4294967295", None], pa.array([0, 16384, 4294967295, None]),
-          field=field)
+    check(
+        "oid",
+        ["0", "16384", "4294967295", None],
+        pa.array([0, 16384, 4294967295, None]),
+        field=field,
+    )
 
 
-FLOAT_EDGES = [0.0, -0.0, 0.1, -0.1, 1.0, 1.5, 100.0, 1e15, 1e16, 1e20, 1e-5, 1.5e-7, 1e-4,
-               123456789012345.6, 9999999999.5, 1e10, 5e-324, 2.2250738585072014e-308,
-               1.7976931348623157e308, math.pi, -math.e, 68322666178056224.0, 2.0**60,
-               math.inf, -math.inf, math.nan]
+FLOAT_EDGES = [
+    0.0,
+    -0.0,
+    0.1,
+    -0.1,
+    1.0,
+    1.5,
+    100.0,
+    1e15,
+    1e16,
+    1e20,
+    1e-5,
+    1.5e-7,
+    1e-4,
+    123456789012345.6,
+    9999999999.5,
+    1e10,
+    5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    math.pi,
+    -math.e,
+    68322666178056224.0,
+    2.0**60,
+    math.inf,
+    -math.inf,
+    math.nan,
+]
 
 
 def _float_literal(value: float) -> str:
@@ -67,10 +95,11 @@ def test_float8_edges(check: Check) -> None:
 
 
 def test_float4_edges(check: Check) -> None:
-    values = np.array([v for v in FLOAT_EDGES if abs(v) < 3e38 or not math.isfinite(v)],
-                      dtype=np.float32)
+    values = np.array(
+        [v for v in FLOAT_EDGES if abs(v) < 3e38 or not math.isfinite(v)], dtype=np.float32
+    )
     literals = [_float_literal(float(v)) for v in values] + [None]
-    check("float4", literals, pa.array(list(values) + [None], pa.float32()))
+    check("float4", literals, pa.array([*values, None], pa.float32()))
 
 
 @pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e-3, 1.0, 1e3, 1e6, 1e9, 1e12, 1e14, 1e17, 1e22])
@@ -103,8 +132,14 @@ NUMERIC_CASES = [
     (38, 10, ["1234567890123456789012345678.0123456789", "-0.0000000001", "0", "1e20"]),
     (38, 0, ["12345678901234567890123456789012345678", "-1", "10000000000000000000000"]),
     (5, 5, ["0.12345", "-0.00001"]),
-    (76, 20, ["123456789012345678901234567890123456789012345678901234.56789012345678901234",
-              "-0.00000000000000000001"]),
+    (
+        76,
+        20,
+        [
+            "123456789012345678901234567890123456789012345678901234.56789012345678901234",
+            "-0.00000000000000000001",
+        ],
+    ),
 ]
 
 
@@ -150,8 +185,12 @@ def test_bytea_fixed_size(check: Check) -> None:
 
 
 def test_uuid(check: Check) -> None:
-    values = [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), uuid.UUID(int=0),
-              uuid.UUID(int=2**128 - 1), None]
+    values = [
+        uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        uuid.UUID(int=0),
+        uuid.UUID(int=2**128 - 1),
+        None,
+    ]
     literals = [None if v is None else f"'{v}'" for v in values]
     raw = [None if v is None else v.bytes for v in values]
     check("uuid", literals, pa.array(raw, pa.binary(16)))

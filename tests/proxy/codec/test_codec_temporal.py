@@ -33,9 +33,22 @@ def _micros_from_pg(pg: PgOracle, sql: str) -> list[int | None]:
     ]
 
 
-DATES = ["'2024-02-29'", "'2000-01-01'", "'1999-12-31'", "'1970-01-01'", "'0001-01-01'",
-         "'0099-12-31'", "'0044-03-15 BC'", "'0001-01-01 BC'", "'4713-01-01 BC'",
-         "'9999-12-31'", "'12345-06-07'", "'5874897-12-31'", "'1900-03-01'", None]
+DATES = [
+    "'2024-02-29'",
+    "'2000-01-01'",
+    "'1999-12-31'",
+    "'1970-01-01'",
+    "'0001-01-01'",
+    "'0099-12-31'",
+    "'0044-03-15 BC'",
+    "'0001-01-01 BC'",
+    "'4713-01-01 BC'",
+    "'9999-12-31'",
+    "'12345-06-07'",
+    "'5874897-12-31'",
+    "'1900-03-01'",
+    None,
+]
 
 
 def test_date(check: Check, pg: PgOracle) -> None:
@@ -57,8 +70,15 @@ def test_date64(check: Check) -> None:
     check("date", literals, pa.array(values, pa.date64()))
 
 
-TIMES = ["'00:00:00'", "'13:14:15.5'", "'23:59:59.999999'", "'12:00:00.000001'",
-         "'01:02:03.12'", "'24:00:00'", None]
+TIMES = [
+    "'00:00:00'",
+    "'13:14:15.5'",
+    "'23:59:59.999999'",
+    "'12:00:00.000001'",
+    "'01:02:03.12'",
+    "'24:00:00'",
+    None,
+]
 
 
 def test_time(check: Check, pg: PgOracle) -> None:
@@ -74,11 +94,21 @@ def test_time32(check: Check) -> None:
     check("time", ["'01:02:03.25'"], pa.array([3723250], pa.time32("ms")))
 
 
-TIMESTAMPS = ["'2024-02-29 13:14:15.5'", "'2000-01-01 00:00:00'", "'1999-12-31 23:59:59.999999'",
-              "'1970-01-01 00:00:00.000001'", "'1900-01-01 12:00:00.10'", "'0001-01-01 00:00:00'",
-              "'0044-03-15 12:00:00 BC'", "'4713-11-24 00:00:00 BC'", "'9999-12-31 23:59:59'",
-              "'12345-06-07 01:02:03.000001'", "'200000-12-31 23:59:59.999999'",
-              "'2262-04-11 23:47:16.854775'", None]
+TIMESTAMPS = [
+    "'2024-02-29 13:14:15.5'",
+    "'2000-01-01 00:00:00'",
+    "'1999-12-31 23:59:59.999999'",
+    "'1970-01-01 00:00:00.000001'",
+    "'1900-01-01 12:00:00.10'",
+    "'0001-01-01 00:00:00'",
+    "'0044-03-15 12:00:00 BC'",
+    "'4713-11-24 00:00:00 BC'",
+    "'9999-12-31 23:59:59'",
+    "'12345-06-07 01:02:03.000001'",
+    "'200000-12-31 23:59:59.999999'",
+    "'2262-04-11 23:47:16.854775'",
+    None,
+]
 
 
 def test_timestamp(check: Check, pg: PgOracle) -> None:
@@ -115,12 +145,20 @@ def test_timestamp_random(check: Check, pg: PgOracle) -> None:
     check(sql_type, [f"({lit})" for lit in literals], values)
 
 
-@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe",
-                                  "Europe/Amsterdam"])
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/Amsterdam"]
+)
 def test_timestamptz_zones(check: Check, pg: PgOracle, zone: str) -> None:
-    literals = ["'2024-02-29 13:14:15.5+00'", "'2024-07-01 12:00:00+00'", "'1800-01-01 00:00:00+00'",
-                "'1937-06-30 23:59:59+00'", "'2000-01-01 00:00:00.000001+00'",
-                "'0044-03-15 12:00:00+00 BC'", "'2038-01-19 03:14:08+00'", None]
+    literals = [
+        "'2024-02-29 13:14:15.5+00'",
+        "'2024-07-01 12:00:00+00'",
+        "'1800-01-01 00:00:00+00'",
+        "'1937-06-30 23:59:59+00'",
+        "'2000-01-01 00:00:00.000001+00'",
+        "'0044-03-15 12:00:00+00 BC'",
+        "'2038-01-19 03:14:08+00'",
+        None,
+    ]
     micros = _micros_from_pg(pg, pg.values("timestamptz", literals))
     check("timestamptz", literals, pa.array(micros, pa.timestamp("us", tz="UTC")), timezone=zone)
     arrow_zone = pa.array(micros, pa.timestamp("us", tz="Europe/Paris"))
@@ -172,8 +210,11 @@ def test_duration(check: Check) -> None:
     values = [360_000_000_000, -1_500_000, 0, None]
     check("interval", literals, pa.array(values, pa.duration("us")))
     seconds = [360_000, -2, 0, None]
-    check("interval", ["'100:00:00'", "'-00:00:02'", "'00:00:00'", None],
-          pa.array(seconds, pa.duration("s")))
+    check(
+        "interval",
+        ["'100:00:00'", "'-00:00:02'", "'00:00:00'", None],
+        pa.array(seconds, pa.duration("s")),
+    )
 
 
 def test_interval_from_duckdb(check: Check) -> None:
@@ -185,9 +226,17 @@ def test_interval_from_duckdb(check: Check) -> None:
     check("interval", literals, table.column(0))
 
 
-COMMON_STAMPS = ["'2024-02-29 13:14:15.5'", "'2000-01-01 00:00:00.000001'", "'1999-12-31 23:59:59'",
-                 "'0001-01-01 00:00:00.1'", "'9999-12-31 23:59:59.999999'", "'1970-01-01 00:00:00'",
-                 "'2021-03-14 07:30:00.12'", "'2021-11-07 05:59:59.999'", None]
+COMMON_STAMPS = [
+    "'2024-02-29 13:14:15.5'",
+    "'2000-01-01 00:00:00.000001'",
+    "'1999-12-31 23:59:59'",
+    "'0001-01-01 00:00:00.1'",
+    "'9999-12-31 23:59:59.999999'",
+    "'1970-01-01 00:00:00'",
+    "'2021-03-14 07:30:00.12'",
+    "'2021-11-07 05:59:59.999'",
+    None,
+]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Amsterdam", "Asia/Kolkata"])

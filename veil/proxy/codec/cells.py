@@ -29,9 +29,7 @@ QUAD_WORDS = np.frombuffer(b"".join(b"%04d" % i for i in range(10_000)), dtype="
     np.uint64
 )
 # Two lowercase hex digits for every byte value.
-HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint8).reshape(
-    256, 2
-)
+HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint8).reshape(256, 2)
 _INLINE_VIEW = 12  # Arrow binary views keep values up to 12 bytes inline
 
 

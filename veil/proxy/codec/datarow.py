@@ -149,12 +149,10 @@ def _assemble(cells: list[Cells], lengths: list[np.ndarray], row_bytes: np.ndarr
         parts.append(to_arrow(column))
         run = _Run()
     if not parts:
-        return memoryview(run.matrix().reshape(-1))
+        return run.matrix().reshape(-1).data
     if run.blocks:
         parts.append(run.array())
-    joined = pc.binary_join_element_wise(
-        *parts, b"", null_handling="replace", null_replacement=b""
-    )
+    joined = pc.binary_join_element_wise(*parts, b"", null_handling="replace", null_replacement=b"")
     offsets = offsets_of(joined)
     data = joined.buffers()[2]
     return memoryview(data).cast("B")[int(offsets[0]) : int(offsets[-1])]

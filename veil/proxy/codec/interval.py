@@ -24,7 +24,7 @@ from veil.proxy.codec.cells import (
     validity,
     values_of,
 )
-from veil.proxy.codec.temporal import USECS_PER_SEC, add_fraction, Layout, micros
+from veil.proxy.codec.temporal import USECS_PER_SEC, Layout, add_fraction, micros
 
 _MDN = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
 USECS_PER_HOUR = 3_600 * USECS_PER_SEC

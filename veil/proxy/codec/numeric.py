@@ -18,7 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.proxy.codec.cells import ArrowCells, MatrixCells, big_endian, validity, values_of
+from veil.proxy.codec.cells import (
+    ArrowCells,
+    MatrixCells,
+    big_endian,
+    validity,
+    values_of,
+)
 
 NUMERIC_POS = 0x0000
 NUMERIC_NEG = 0x4000
@@ -123,8 +129,8 @@ def _groups_from_digits(digits: pa.Array, precision: int, scale: int) -> np.ndar
     int_groups = -(-int_digits // 4)
     frac_groups = -(-scale // 4)
     padded = pc.ascii_lpad(pc.fill_null(digits, "0"), width=precision, padding="0")
-    chars = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=rows * precision)
-    chars = chars.reshape(rows, precision).astype(np.int64) - ord("0")
+    raw = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=rows * precision)
+    chars = raw.reshape(rows, precision).astype(np.int64) - ord("0")
     matrix = np.zeros((rows, 4 * (int_groups + frac_groups)), dtype=np.int64)
     start = 4 * int_groups - int_digits
     matrix[:, start : start + precision] = chars

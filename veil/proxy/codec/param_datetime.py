@@ -86,21 +86,30 @@ def _date_fields(text: str, original: str, type_name: str, bc: bool) -> dt.date:
         raise VeilError("22008", f'date/time field value out of range: "{original}"') from None
 
 
-def _special(text: str, kind: str) -> dt.date | dt.datetime | None:
+def _special(text: str) -> str | None:
+    """``infinity``, ``-infinity`` or ``epoch`` (normalised), else None."""
     word = text.strip().lower()
-    if word in ("infinity", "+infinity"):
-        return dt.date.max if kind == "date" else dt.datetime.max
-    if word == "-infinity":
-        return dt.date.min if kind == "date" else dt.datetime.min
-    if word == "epoch":
-        return dt.date(1970, 1, 1) if kind == "date" else dt.datetime(1970, 1, 1)
-    return None
+    if word == "+infinity":
+        return "infinity"
+    return word if word in ("infinity", "-infinity", "epoch") else None
+
+
+_SPECIAL_DATES = {
+    "infinity": dt.date.max,
+    "-infinity": dt.date.min,
+    "epoch": dt.date(1970, 1, 1),
+}
+_SPECIAL_TIMESTAMPS = {
+    "infinity": dt.datetime.max,
+    "-infinity": dt.datetime.min,
+    "epoch": dt.datetime(1970, 1, 1),
+}
 
 
 def parse_date(text: str) -> dt.date:
-    special = _special(text, "date")
+    special = _special(text)
     if special is not None:
-        return special  # type: ignore[return-value]
+        return _SPECIAL_DATES[special]
     match = _DATE_ONLY.fullmatch(text) or _TIMESTAMP.fullmatch(text)
     if match is None:
         raise _invalid("date", text)
@@ -125,20 +134,18 @@ def _clock(text: str, original: str) -> tuple[dt.time, int]:
 
 def _zone(text: str, original: str) -> dt.tzinfo:
     if text.lower() == "z":
-        return dt.timezone.utc
+        return dt.UTC
     match = _OFFSET.fullmatch(text)
     if match is not None:
         sign, hours, minutes, seconds = match.groups()
-        delta = dt.timedelta(
-            hours=int(hours), minutes=int(minutes or 0), seconds=int(seconds or 0)
-        )
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0), seconds=int(seconds or 0))
         return dt.timezone(-delta if sign == "-" else delta)
     return zone_info(text, original)
 
 
 def zone_info(name: str, original: str | None = None) -> dt.tzinfo:
     if name.upper() in ("UTC", "GMT", "Z", "ETC/UTC", "UNIVERSAL", "ZULU"):
-        return dt.timezone.utc
+        return dt.UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -168,11 +175,10 @@ def parse_timetz(text: str) -> dt.time:
 def parse_timestamp(text: str, session_zone: str | None) -> dt.datetime:
     """``timestamp`` (``session_zone`` None: zones are ignored) or ``timestamptz`` (UTC)."""
     type_name = "timestamp with time zone" if session_zone else "timestamp without time zone"
-    special = _special(text, "timestamp")
+    special = _special(text)
     if special is not None:
-        if session_zone is None:
-            return special  # type: ignore[return-value]
-        return special.replace(tzinfo=dt.timezone.utc)  # type: ignore[union-attr]
+        value = _SPECIAL_TIMESTAMPS[special]
+        return value if session_zone is None else value.replace(tzinfo=dt.UTC)
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         raise _invalid(type_name, text)
@@ -189,7 +195,7 @@ def parse_timestamp(text: str, session_zone: str | None) -> dt.datetime:
     zone_text = match.group("zone")
     zone = _zone(zone_text, text) if zone_text else zone_info(session_zone)
     try:
-        return value.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=zone).astimezone(dt.UTC)
     except OverflowError:
         raise out_of_range("timestamp") from None
 
@@ -257,7 +263,8 @@ def _verbose(source: str, original: str) -> tuple[int, int, int]:
             if source[pos:].strip() == "":
                 break
             raise _invalid("interval", original)
-        tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
         pos = match.end()
     if not tokens:
         raise _invalid("interval", original)

@@ -61,4 +61,4 @@ def timestamp_from_micros(usecs: int, aware: bool) -> dt.datetime:
             value = PG_EPOCH + dt.timedelta(microseconds=usecs)
         except OverflowError:
             raise out_of_range("timestamp") from None
-    return value.replace(tzinfo=dt.timezone.utc) if aware else value
+    return value.replace(tzinfo=dt.UTC) if aware else value

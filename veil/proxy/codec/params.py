@@ -195,4 +195,3 @@ def _nest(flat: list, dims: list[int]) -> list:
     for size in reversed(dims[1:]):
         flat = [flat[i : i + size] for i in range(0, len(flat), size)]
     return flat
-

@@ -185,7 +185,10 @@ def _add_offset(layout: Layout, offset_seconds: np.ndarray) -> None:
 
 
 def _finish(
-    layout: Layout, bc: np.ndarray, valid: np.ndarray | None, specials: list[tuple[np.ndarray, bytes]]
+    layout: Layout,
+    bc: np.ndarray,
+    valid: np.ndarray | None,
+    specials: list[tuple[np.ndarray, bytes]],
 ) -> MatrixCells:
     if bc.any():
         layout.literal(b" BC", bc)

@@ -37,11 +37,20 @@ def fake_users() -> dict[str, object]:
     }
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop, as ``veil serve`` uses, when it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ServerThread:
     """A :class:`VeilServer` on a private event loop in a daemon thread."""
 
     def __init__(self, config: VeilConfig | Callable[[], VeilConfig], engine: object) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = _new_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server = VeilServer(config, engine, port=0)  # type: ignore[arg-type]
         self.engine: Any = engine

@@ -236,3 +236,46 @@ def test_timezone_argument_is_positional_too() -> None:
         b"1969-12-31 19:00:00-05"
     )
     assert bytes(encode_data_rows(batch, [0], timezone="UTC")).endswith(b"1970-01-01 00:00:00+00")
+
+
+EDGE_TYPES = [
+    pa.int32(),
+    pa.uint64(),
+    pa.float64(),
+    pa.float32(),
+    pa.float16(),
+    pa.string(),
+    pa.large_string(),
+    pa.string_view(),
+    pa.binary(),
+    pa.date32(),
+    pa.date64(),
+    pa.timestamp("us"),
+    pa.timestamp("ns", tz="UTC"),
+    pa.time64("us"),
+    pa.time32("s"),
+    pa.decimal128(10, 2),
+    pa.decimal128(30, 2),
+    pa.decimal256(50, 3),
+    pa.duration("us"),
+    pa.month_day_nano_interval(),
+    pa.bool_(),
+    pa.binary(16),
+    pa.binary(3),
+    pa.struct([("a", pa.int32())]),
+    pa.map_(pa.string(), pa.int32()),
+    pa.list_(pa.int32()),
+    pa.list_(pa.list_(pa.int32())),
+    pa.null(),
+    pa.dictionary(pa.int8(), pa.string()),
+]
+
+
+@pytest.mark.parametrize("arrow_type", EDGE_TYPES, ids=str)
+@pytest.mark.parametrize("fmt", [0, 1])
+def test_all_null_and_empty_children(arrow_type: pa.DataType, fmt: int) -> None:
+    """NULL-only columns, and lists whose child arrays are empty, of every supported layout."""
+    assert encode_cells(pa.array([None, None], arrow_type), fmt) == [None, None]
+    lists = pa.array([[], None], pa.list_(arrow_type))
+    cells = encode_cells(lists, fmt)
+    assert cells[1] is None and cells[0] is not None

@@ -229,12 +229,6 @@ def big_endian(values: np.ndarray, dtype: str) -> np.ndarray:
     return converted.view(np.uint8).reshape(len(values), np.dtype(dtype).itemsize)
 
 
-def constant(rows: int, value: bytes) -> MatrixCells:
-    """The same bytes in every row."""
-    row = np.frombuffer(value, dtype=np.uint8)
-    return MatrixCells(np.broadcast_to(row, (rows, len(value))).copy())
-
-
 def put_digits(out: np.ndarray, values: np.ndarray) -> None:
     """Write non-negative ``values`` as zero-padded decimal into the ``(rows, k)`` slice ``out``.
 
@@ -260,20 +254,6 @@ def decimal_width(values: np.ndarray) -> np.ndarray:
         width += values >= threshold
         threshold *= 10
     return width
-
-
-def padded_matrix(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The values of a NULL-free string/binary array as a zero-padded ``(rows, max_len)``
-    matrix, plus the lengths. Arrow pads every value to one width, so the padded data buffer
-    is the matrix."""
-    lengths = np.diff(offsets_of(arr)).astype(np.int64)
-    width = int(lengths.max()) if len(lengths) else 0
-    if width == 0:
-        return np.zeros((len(lengths), 0), dtype=np.uint8), lengths
-    text = arr.view(pa.string()) if pa.types.is_binary(arr.type) else arr
-    padded = pc.ascii_rpad(text, width=width, padding="\0")
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(lengths) * width)
-    return data.reshape(len(lengths), width), lengths
 
 
 def merge_rows(base: pa.Array, pieces: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:

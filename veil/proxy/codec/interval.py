@@ -51,6 +51,8 @@ def interval_binary(arr: pa.Array) -> MatrixCells:
 
 
 def interval_text(arr: pa.Array) -> ArrowCells:
+    if len(arr) == 0:
+        return ArrowCells(pa.array([], pa.binary()))
     months, day_count, usecs = components(arr)
     years = np.sign(months) * (np.abs(months) // 12)
     months = months - years * 12

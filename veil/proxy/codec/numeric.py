@@ -134,7 +134,7 @@ def _groups_from_digits(digits: pa.Array, precision: int, scale: int) -> np.ndar
     matrix = np.zeros((rows, 4 * (int_groups + frac_groups)), dtype=np.int64)
     start = 4 * int_groups - int_digits
     matrix[:, start : start + precision] = chars
-    quads = matrix.reshape(rows, -1, 4)
+    quads = matrix.reshape(rows, int_groups + frac_groups, 4)
     return quads[:, :, 0] * 1000 + quads[:, :, 1] * 100 + quads[:, :, 2] * 10 + quads[:, :, 3]
 
 

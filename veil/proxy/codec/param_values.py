@@ -23,9 +23,6 @@ class Interval:
     days: int = 0
     microseconds: int = 0
 
-    def __str__(self) -> str:
-        return f"{self.months} mons {self.days} days {self.microseconds} microseconds"
-
 
 def interval_value(months: int, days: int, microseconds: int) -> dt.timedelta | Interval:
     """``timedelta`` when there are no months, else :class:`Interval`."""

@@ -138,7 +138,3 @@ def uuid_binary_from_text(arr: pa.Array) -> MatrixCells:
     if (values == 255).any():
         raise InvalidTextRepresentation("invalid input syntax for type uuid")
     return MatrixCells((values[:, :, 0] << 4) | values[:, :, 1], None, validity(arr))
-
-
-def string_cells(arr: pa.Array) -> ArrowCells:
-    return from_arrow(arr)

@@ -131,7 +131,7 @@ class FakeSession:
         match = re.match(r"rows\s+(\d+)(?:\s+batch\s+(\d+))?", lowered)
         assert match is not None
         total, size = int(match.group(1)), int(match.group(2) or 1000)
-        return FakeStream(ROWS_SCHEMA, _rows(total, size), "SELECT", self.engine)
+        return FakeStream(ROWS_SCHEMA, _rows(total, size, self.engine), "SELECT", self.engine)
 
     async def _sleep(self) -> AsyncIterator[pa.RecordBatch]:
         await self.cancelled.wait()
@@ -165,8 +165,9 @@ def _batch(start: int, stop: int) -> pa.RecordBatch:
     return pa.record_batch([ids, labels], schema=ROWS_SCHEMA)
 
 
-async def _rows(total: int, size: int) -> AsyncIterator[pa.RecordBatch]:
+async def _rows(total: int, size: int, engine: FakeEngine) -> AsyncIterator[pa.RecordBatch]:
     for start in range(0, total, size):
+        engine.batches_pulled += 1
         yield _batch(start, min(total, start + size))
 
 
@@ -179,6 +180,7 @@ class FakeEngine:
         self.sessions: list[FakeSession] = []
         self.open_streams = 0
         self.cancels = 0
+        self.batches_pulled = 0
 
     def open_session(self, info: SessionInfo) -> FakeSession:
         session = FakeSession(self, info)

@@ -501,6 +501,21 @@ async def test_connection_loss_mid_stream_closes_the_result(fake: ServerThread) 
     assert fake.engine.sessions[-1].closed
 
 
+async def test_a_client_that_does_not_read_slows_only_itself(fake: ServerThread) -> None:
+    slow = await connect(fake)
+    bystander = await connect(fake)
+    before = fake.engine.batches_pulled
+    slow.send(pgclient.query("rows 10000000 batch 10000"))  # 1000 batches, about 200 MB of DataRows
+    await slow.flush()
+    await asyncio.sleep(1.0)
+    for _ in range(20):
+        assert kinds(await bystander.simple("rows 3")) == "TDDDCZ"
+    pulled = fake.engine.batches_pulled - before
+    assert pulled < 200, f"{pulled} batches pulled for a client that reads nothing"
+    slow.writer.transport.abort()
+    await bystander.close()
+
+
 async def test_terminate_closes(fake: ServerThread) -> None:
     client = await connect(fake)
     client.send(pgclient.TERMINATE)

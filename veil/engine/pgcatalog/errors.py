@@ -13,11 +13,22 @@ _TAGGED = re.compile(r"\[([0-9A-Z]{5})\] (.*)", re.DOTALL)
 _PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
 
 
+_REWORDED = (
+    (re.compile(r'Table "([^"]+)" does not have a column named "([^"]+)"'), r"column \1.\2 does not exist"),
+    (re.compile(r'Referenced column "([^"]+)" not found in FROM clause!?'), r'column "\1" does not exist'),
+)
+
+
 def _clean(message: str) -> str:
+    """DuckDB's message, first line only, in PostgreSQL's words where they differ, without
+    Veil's internal schema names."""
     for pg_name, duck_name in DUCK_SCHEMAS.items():
         message = message.replace(f"{duck_name}.", f"{pg_name}.").replace(duck_name, pg_name)
     message = message.replace(f"{FUNCTION_SCHEMA}.", "")
-    return _PREFIX.sub("", message.strip()).split("\n\nLINE")[0].strip()
+    message = _PREFIX.sub("", message.strip()).split("\n")[0].strip()
+    for pattern, replacement in _REWORDED:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def translate(error: duckdb.Error) -> VeilError:

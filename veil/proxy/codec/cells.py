@@ -28,8 +28,8 @@ PAIR_WORDS = DIGIT_PAIRS.view("<u2").reshape(100).astype(np.uint64)
 QUAD_WORDS = np.frombuffer(b"".join(b"%04d" % i for i in range(10_000)), dtype="<u4").astype(
     np.uint64
 )
-# Two lowercase hex digits for every byte value.
-HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint8).reshape(256, 2)
+# Two lowercase hex digits for every byte value, as little-endian uint16.
+HEX_WORDS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype="<u2")
 _INLINE_VIEW = 12  # Arrow binary views keep values up to 12 bytes inline
 
 

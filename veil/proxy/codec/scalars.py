@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from veil.errors import InvalidTextRepresentation
 from veil.proxy.codec.cells import (
-    HEX_PAIRS,
+    HEX_WORDS,
     ArrowCells,
     MatrixCells,
     big_endian,
@@ -92,7 +92,7 @@ def bytea_text(arr: pa.Array) -> ArrowCells:
     data = data_of(arr)[offsets[0] : offsets[-1]]
     rebased = offsets - offsets[0]
     index = np.arange(len(arr) + 1, dtype=np.int64)
-    hex_data = HEX_PAIRS[data].reshape(-1)
+    hex_data = HEX_WORDS[data].view(np.uint8)
     hex_offsets = 2 * rebased + 2 * index
     out = np.empty(len(hex_data) + 2 * len(arr), dtype=np.uint8)
     starts = hex_offsets[:-1]
@@ -108,7 +108,7 @@ def bytea_text(arr: pa.Array) -> ArrowCells:
 def uuid_text(arr: pa.Array) -> MatrixCells:
     """``xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`` from 16-byte values."""
     raw = fixed_binary(arr)
-    hex_chars = HEX_PAIRS[raw.data].reshape(len(arr), 32)
+    hex_chars = HEX_WORDS[raw.data].view(np.uint8).reshape(len(arr), 32)
     out = np.empty((len(arr), 36), dtype=np.uint8)
     source = 0
     target = 0

@@ -222,19 +222,19 @@ def test_keywords(run: Runner) -> None:
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("select c.relname from pg_class c where c.relname OPERATOR(pg_catalog.~) '^(pg_am)$' "
-         "COLLATE pg_catalog.default", [("pg_am",)]),
-        ("select relname from pg_class where relname ~ '^pg_am$' and relname !~ 'x' "
-         "and relname ~* 'PG_AM' and relname !~* 'zz'", [("pg_am",)]),
+        (("select c.relname from pg_class c where c.relname OPERATOR(pg_catalog.~) '^(pg_am)$' "
+          "COLLATE pg_catalog.default"), [("pg_am",)]),
+        (("select relname from pg_class where relname ~ '^pg_am$' and relname !~ 'x' "
+          "and relname ~* 'PG_AM' and relname !~* 'zz'"), [("pg_am",)]),
         ("select E'a\\nb', E'it''s'", [("a\nb", "it's")]),
         ("select relname from pg_class where oid = '1259'", [("pg_class",)]),
         ("select typname from pg_type where typname like 'int_' escape '\\' order by 1",
          [("int2",), ("int4",), ("int8",)]),
         ("select x from (select 1 as x union all select 2) t where x = any(array[2,3])", [(2,)]),
-        ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 4) "
-         "select sum(n) from r", [(10,)]),
-        ("select row_number() over (order by oid), typname from pg_type "
-         "where oid in (16, 20) order by oid", [(1, "bool"), (2, "int8")]),
+        (("with recursive r(n) as (select 1 union all select n + 1 from r where n < 4) "
+          "select sum(n) from r"), [(10,)]),
+        (("select row_number() over (order by oid), typname from pg_type "
+          "where oid in (16, 20) order by oid"), [(1, "bool"), (2, "int8")]),
         ("select x.* from (select 1 as a, 'b' as b) x", [(1, "b")]),
         ("select 1/2, -7/2, 7/2.0", [(0, -3, 3.5)]),
         ("select polname from pg_policy where polroles = '{0}'", []),

@@ -31,8 +31,10 @@ SESSION_HANDLED = {
     "CLOSE ALL",
     "UNLISTEN *",
     "RESET ALL",
-    "do $$ begin if not exists (select 1 from pg_type where typname='mood') then create type "
-    "mood as enum ('a','b'); end if; end $$",
+    (
+        "do $$ begin if not exists (select 1 from pg_type where typname='mood') then create type "
+        "mood as enum ('a','b'); end if; end $$"
+    ),
 }
 DATA_QUERIES = {
     "select id, customer, amount, created, tags from sales.orders where id = $1",

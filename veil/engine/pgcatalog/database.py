@@ -12,13 +12,18 @@ import pyarrow as pa
 
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
+from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.identifiers import quote_ident
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import CatalogObjects
-from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
-from veil.engine.pgcatalog.schema import DUCK_SCHEMAS, FUNCTION_SCHEMA, RELATIONS, all_relations
+from veil.engine.pgcatalog.schema import (
+    DUCK_SCHEMAS,
+    FUNCTION_SCHEMA,
+    RELATIONS,
+    all_relations,
+)
 from veil.engine.pgcatalog.typemap import TYPE_SPELLINGS
 from veil.pgtypes import BY_OID, format_type
 

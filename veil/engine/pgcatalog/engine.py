@@ -12,9 +12,10 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from veil.catalog.model import CatalogSnapshot
+
 # Registering the function builders is a side effect of importing their modules.
-from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session  # noqa: F401
-from veil.engine.pgcatalog import safety, scopes
+from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session, safety, scopes  # noqa: F401
 from veil.engine.pgcatalog.context import CompileEnv, LocalContext
 from veil.engine.pgcatalog.database import build_database
 from veil.engine.pgcatalog.errors import translate
@@ -24,7 +25,6 @@ from veil.engine.pgcatalog.objects import CatalogObjects
 from veil.engine.pgcatalog.params import coerce_value
 from veil.engine.pgcatalog.results import convert_batch, result_schema
 from veil.engine.pgcatalog.rewrite import Rewriter
-from veil.catalog.model import CatalogSnapshot
 from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType
 

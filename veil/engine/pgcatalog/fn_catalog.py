@@ -15,7 +15,7 @@ from veil.errors import VeilError
 add = REGISTRY.add
 
 
-def _macro(name: str, *, with_path: bool = False):  # noqa: ANN202 - decorator factory
+def _macro(name: str, *, with_path: bool = False):
     def build(call: Call) -> exp.Expression:
         args = list(call.args)
         if with_path:
@@ -134,7 +134,7 @@ def _catalog_oid(call: Call, name: exp.Expression) -> exp.Expression:
     return reg_input(call.env, "regclass", name, strict=False)
 
 
-def _to_reg(kind: str):  # noqa: ANN202 - builder factory
+def _to_reg(kind: str):
     def build(call: Call) -> exp.Expression:
         return reg_input(call.env, kind, call.args[0], strict=False)
 
@@ -160,7 +160,7 @@ _OBJECT_KINDS = {
 }
 
 
-def _privilege(kind: str, object_args: int):  # noqa: ANN202 - builder factory
+def _privilege(kind: str, object_args: int):
     def build(call: Call) -> exp.Expression:
         args = call.args[len(call.args) - object_args - 1 :]
         obj, privilege = args[0], args[-1]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.engine.pgcatalog import scopes
-from veil.engine.pgcatalog.functions import REGISTRY, PASSTHROUGH, array_of, element_of
 from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
+from veil.engine.pgcatalog.functions import PASSTHROUGH, REGISTRY, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
 from veil.engine.pgcatalog.typemap import column_type_of
@@ -138,7 +138,7 @@ class Typer:
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _compute(self, node: exp.Expression) -> ColumnType | None:  # noqa: C901, PLR0911, PLR0912
+    def _compute(self, node: exp.Expression) -> ColumnType | None:
         if isinstance(node, exp.Alias | exp.Paren | exp.Window | exp.Ordered | exp.Order):
             return self.type_of(node.this)
         if isinstance(node, exp.Column):
@@ -195,7 +195,7 @@ class Typer:
             return array_of(self._resolved(self.type_of(node.this)))
         return self._function(node)
 
-    def _function(self, node: exp.Expression) -> ColumnType | None:  # noqa: PLR0911
+    def _function(self, node: exp.Expression) -> ColumnType | None:
         if isinstance(node, _INT8_FUNCS):
             return INT8
         if isinstance(node, _TEXT_FUNCS):
@@ -273,9 +273,9 @@ class Typer:
                 if columns and any(c.name == name for c in columns):
                     return source, None
             for projection in select.expressions:
-                if isinstance(projection, exp.Alias) and projection.alias == name:
-                    if column not in projection.find_all(exp.Column):
-                        return None, projection.this
+                inside = any(c is column for c in projection.find_all(exp.Column))
+                if isinstance(projection, exp.Alias) and projection.alias == name and not inside:
+                    return None, projection.this
         return None, None
 
     def projection_for(self, column: exp.Column) -> exp.Expression | None:

@@ -49,7 +49,7 @@ def output_name(node: exp.Expression) -> str:
     return name
 
 
-def _figure(node: exp.Expression) -> tuple[str, int]:  # noqa: PLR0911
+def _figure(node: exp.Expression) -> tuple[str, int]:
     """(name, strength) as in PostgreSQL: 2 for names taken from columns and functions, 1 for
     a cast's type name, 0 for ``?column?``; a cast keeps its operand's name only if strong."""
     if isinstance(node, exp.Alias):

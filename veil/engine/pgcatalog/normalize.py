@@ -35,10 +35,10 @@ def normalize(statement: exp.Expression) -> exp.Expression:
             dot.replace(exp.func(call.name, *call.expressions, dialect="postgres"))
     for call in list(tree.find_all(exp.Anonymous)):
         quantifier = call.name.lower()
-        if quantifier in ("all", "some", "any") and len(call.expressions) == 1:
-            if isinstance(call.parent, _COMPARISONS):
-                node = exp.All if quantifier == "all" else exp.Any
-                call.replace(node(this=call.expressions[0]))
+        quantified = quantifier in ("all", "some", "any") and len(call.expressions) == 1
+        if quantified and isinstance(call.parent, _COMPARISONS):
+            node = exp.All if quantifier == "all" else exp.Any
+            call.replace(node(this=call.expressions[0]))
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Explode):
             alias = table.args.get("alias")

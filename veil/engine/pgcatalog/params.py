@@ -31,7 +31,7 @@ def _known(column_type: ColumnType | None) -> ColumnType | None:
     return column_type
 
 
-def context_type(typer: Typer, node: exp.Expression) -> ColumnType | None:  # noqa: PLR0911
+def context_type(typer: Typer, node: exp.Expression) -> ColumnType | None:
     """The type a parameter takes from its surroundings, or None (→ text)."""
     parent = node.parent
     while isinstance(parent, exp.Paren):
@@ -83,7 +83,7 @@ def _function_param(parent: exp.Expression, node: exp.Expression) -> ColumnType 
     return ColumnType(BY_NAME[declared])
 
 
-def coerce_value(value: object, column_type: ColumnType) -> object:  # noqa: PLR0911
+def coerce_value(value: object, column_type: ColumnType) -> object:
     """Turn a bound value (as decoded by the session) into what DuckDB should receive."""
     if value is None:
         return None

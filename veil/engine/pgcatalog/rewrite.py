@@ -11,7 +11,13 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.engine.pgcatalog import calls, scopes, sqlbuild
-from veil.engine.pgcatalog.casts import coerce, coerce_literal, duck_type, is_reg, reg_input
+from veil.engine.pgcatalog.casts import (
+    coerce,
+    coerce_literal,
+    duck_type,
+    is_reg,
+    reg_input,
+)
 from veil.engine.pgcatalog.context import CompileEnv
 from veil.engine.pgcatalog.fn_arrays import expandarray_field
 from veil.engine.pgcatalog.functions import array_of
@@ -105,7 +111,7 @@ class Rewriter:
 
     # --- nodes handled after their children ----------------------------------------------------
 
-    def _visit(self, node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912
+    def _visit(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table):
             return self._table(node)
         if isinstance(node, exp.Column):

@@ -12,7 +12,12 @@ from sqlglot import exp
 
 from veil.engine.pgcatalog.functions import PASSTHROUGH, denied
 from veil.engine.pgcatalog.schema import FUNCTION_SCHEMA
-from veil.errors import FeatureNotSupported, InsufficientPrivilege, ReadOnlyViolation, VeilError
+from veil.errors import (
+    FeatureNotSupported,
+    InsufficientPrivilege,
+    ReadOnlyViolation,
+    VeilError,
+)
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
            exp.Copy, exp.Into, exp.LoadData, exp.TruncateTable)

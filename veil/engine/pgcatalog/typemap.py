@@ -8,7 +8,15 @@ import re
 from sqlglot import exp
 
 from veil.errors import VeilError
-from veil.pgtypes import ALL_TYPES, BY_NAME, BY_OID, SQL_NAMES, ColumnType, PgType, numeric_typmod
+from veil.pgtypes import (
+    ALL_TYPES,
+    BY_NAME,
+    BY_OID,
+    SQL_NAMES,
+    ColumnType,
+    PgType,
+    numeric_typmod,
+)
 
 _DTYPE_NAMES = {
     exp.DataType.Type.SMALLINT: "int2",

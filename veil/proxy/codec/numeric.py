@@ -9,7 +9,8 @@ Binary is ``numeric_send``: int16 ``ndigits``, ``weight``, ``sign``, ``dscale``,
 digits, weight 0 and a positive sign). Each column has a fixed number of base-10000 groups
 (integer groups from the precision, fraction groups from the scale); they are computed for
 every row at once -- with int64 arithmetic when the precision is at most 18, otherwise from the
-decimal digit string -- and a mask keeps each row's significant groups.
+decimal digit string -- then each row's significant groups are shifted to the front and the row
+is cut to ``8 + 2 * ndigits`` bytes.
 """
 
 from __future__ import annotations
@@ -158,9 +159,12 @@ def _from_groups(
     header[:, 2:4] = big_endian(weight, ">i2")
     header[:, 4:6] = big_endian(sign, ">u2")
     header[:, 6:8] = big_endian(np.full(rows, scale), ">i2")
-    body = big_endian(groups.reshape(-1), ">i2").reshape(rows, 2 * count)
-    position = np.arange(count)[None, :]
-    keep_group = (position >= lead[:, None]) & (position < (count - trail)[:, None])
-    keep_group &= any_digit[:, None]
-    mask = np.concatenate([np.ones((rows, 8), dtype=bool), np.repeat(keep_group, 2, axis=1)], 1)
-    return MatrixCells(np.concatenate([header, body], axis=1), mask, valid)
+    padded = np.concatenate([groups, np.zeros_like(groups)], axis=1)
+    significant = groups
+    shifts = np.flatnonzero(np.bincount(lead, minlength=1))
+    for shift in shifts[shifts > 0]:
+        rows_here = (lead == shift)[:, None]
+        significant = np.where(rows_here, padded[:, shift : shift + count], significant)
+    body = big_endian(significant.reshape(-1), ">i2").reshape(rows, 2 * count)
+    data = np.concatenate([header, body], axis=1)
+    return MatrixCells(data, None, valid, widths=8 + 2 * ndigits)

@@ -6,8 +6,10 @@ Text follows ``DateStyle = ISO, MDY``: ``2024-01-31``, ``13:05:00.25``,
 before 1 AD print as ``0044-03-15 BC``. Fractions drop trailing zeros. ``infinity`` and
 ``-infinity`` are the extreme int32/int64 values (PostgreSQL's and DuckDB's sentinels).
 
-Text is assembled in a byte matrix (one row per value, fixed columns per field) with a mask for
-the parts a row does not print, so a million timestamps cost a few dozen numpy operations.
+Common values (years 1..9999, no infinities, whole-hour zone offsets) are written as
+little-endian 64-bit words looked up from digit tables and cut to each row's length. Everything
+else goes through :class:`Layout`: a byte matrix (fixed columns per field) with a mask for the
+parts a row does not print. Either way a million values cost a few dozen numpy operations.
 """
 
 from __future__ import annotations

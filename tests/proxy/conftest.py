@@ -16,14 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.proxy.codec_fallback import install as install_codec_fallback
 from tests.proxy.fake_engine import FakeEngine
 from veil.config.models import VeilConfig
 from veil.proxy.auth import make_md5_hash, make_scram_verifier
-
-install_codec_fallback()
-
-from veil.proxy.server import VeilServer  # noqa: E402  (after the codec fallback)
+from veil.proxy.server import VeilServer
 
 FAKE_PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
 
@@ -174,18 +170,3 @@ def engine_servers(tls_files: TlsFiles, warehouse: Path) -> Iterator[EngineServe
 def veil(engine_servers: EngineServerFactory) -> ServerThread:
     """The default in-process server over the real engine (SCRAM, no TLS)."""
     return engine_servers()
-
-
-def real_codec() -> bool:
-    """Whether the vectorised codec has landed (binary formats need it)."""
-    from tests.proxy import codec_fallback
-    from veil.proxy import codec
-
-    return codec.encode_data_rows is not codec_fallback.encode_data_rows
-
-
-@pytest.fixture
-def binary_codec() -> None:
-    """Skips a test that needs binary formats while the codec stand-in is in use."""
-    if not real_codec():
-        pytest.skip("binary formats need the vectorised codec")

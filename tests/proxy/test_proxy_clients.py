@@ -52,7 +52,7 @@ def test_psycopg_prepared_statement_reuse(veil: ServerThread) -> None:
             assert row == (i,)
 
 
-def test_psycopg_binary_cursor(veil: ServerThread, binary_codec: None) -> None:
+def test_psycopg_binary_cursor(veil: ServerThread) -> None:
     with psycopg.connect(dsn(veil)) as conn:
         cur = conn.cursor(binary=True)
         cur.execute("SELECT id, customer, amount, created FROM orders WHERE id = %s", (1,))
@@ -158,7 +158,7 @@ def test_sqlalchemy_and_pandas(veil: ServerThread) -> None:
 # --- asyncpg ------------------------------------------------------------------------------
 
 
-async def test_asyncpg(veil: ServerThread, binary_codec: None) -> None:
+async def test_asyncpg(veil: ServerThread) -> None:
     conn = await asyncpg.connect(dsn(veil))
     try:
         assert await conn.fetchval("SELECT customer FROM orders WHERE id = $1", 2) == "Grace"
@@ -172,7 +172,7 @@ async def test_asyncpg(veil: ServerThread, binary_codec: None) -> None:
         await conn.close()
 
 
-async def test_asyncpg_pool_acquire_release_twice(veil: ServerThread, binary_codec: None) -> None:
+async def test_asyncpg_pool_acquire_release_twice(veil: ServerThread) -> None:
     pool = await asyncpg.create_pool(dsn(veil), min_size=1, max_size=1)
     try:
         for _ in range(2):

@@ -22,8 +22,8 @@ from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
-from veil.proxy.portal import EMPTY_STATEMENT, Portal, expand_formats
-from veil.proxy.sqlcommands import ProtocolEffect, protocol_effect
+from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand_formats
+from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
 from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
 
 log = logging.getLogger("veil.proxy")
@@ -334,7 +334,7 @@ class Connection:
             statement = await session.prepare(text, ())
             effect = protocol_effect(statement.command, statement.sql)
             if effect is not None:
-                self._check_effect(effect)
+                check_effect(effect, self.statements, self.portals)
             stream = await session.execute(statement, ())
             schema = statement.schema if statement.schema is not None else stream.schema
             formats = [0] * len(schema) if schema is not None else []
@@ -345,32 +345,12 @@ class Connection:
             rows, _ = await portal.send_rows(self.out, 0, self.timezone, self._check_cancel)
             self.out.write(messages.command_complete(stream.command_tag(rows)))
             if effect is not None:
-                await self._apply_effect(effect, None)
+                await apply_effect(effect, self.statements, self.portals, None)
         finally:
             self._running = False
             if portal is not None:
                 await portal.close()
             self._parameter_status()
-
-    def _check_effect(self, effect: ProtocolEffect) -> None:
-        """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
-        if effect.statement not in (None, "*") and effect.statement not in self.statements:
-            raise VeilError("26000", f'prepared statement "{effect.statement}" does not exist')
-        if effect.portal not in (None, "*") and effect.portal not in self.portals:
-            raise VeilError("34000", f'cursor "{effect.portal}" does not exist')
-
-    async def _apply_effect(self, effect: ProtocolEffect, active: Portal | None) -> None:
-        if effect.statement == "*":
-            self.statements = {k: v for k, v in self.statements.items() if not k}
-        elif effect.statement is not None:
-            self.statements.pop(effect.statement, None)
-        if effect.portal is not None:
-            names = list(self.portals) if effect.portal == "*" else [effect.portal]
-            for name in names:
-                portal = self.portals.get(name)
-                if portal is not None and portal is not active:
-                    del self.portals[name]
-                    await portal.close()
 
     # --- extended query -------------------------------------------------------------------
 
@@ -426,7 +406,7 @@ class Connection:
                 f"bind message supplies {len(message.values)} parameters, but prepared "
                 f'statement "{message.statement}" requires {len(oids)}',
             )
-        params = _decode_parameters(message.values, oids, message.param_formats, self.timezone)
+        params = decode_parameters(message.values, oids, message.param_formats, self.timezone)
         schema = statement.schema
         formats = expand_formats(message.result_formats, len(schema), "result") if schema is not None else []
         self.portals[message.portal] = Portal(statement, params, schema, formats)
@@ -463,7 +443,7 @@ class Connection:
             if not portal.started:
                 effect = protocol_effect(portal.statement.command, portal.statement.sql)
                 if effect is not None:
-                    self._check_effect(effect)
+                    check_effect(effect, self.statements, self.portals)
                 portal.attach(await session.execute(portal.statement, portal.params))
             rows, suspended = await portal.send_rows(
                 self.out, max(max_rows, 0), self.timezone, self._check_cancel
@@ -474,7 +454,7 @@ class Connection:
                 assert portal.stream is not None
                 self.out.write(messages.command_complete(portal.stream.command_tag(rows)))
                 if effect is not None:
-                    await self._apply_effect(effect, portal)
+                    await apply_effect(effect, self.statements, self.portals, portal)
         except BaseException:
             await portal.close()
             raise
@@ -499,19 +479,3 @@ class Connection:
 
     async def _flush(self, payload: bytes) -> None:
         self.out.flush()
-
-
-def _decode_parameters(
-    values: tuple[bytes | None, ...], oids: list[int], format_codes: tuple[int, ...], timezone: str
-) -> list[object | None]:
-    formats = expand_formats(format_codes, len(values), "parameter")
-    decode = codec.decode_parameter
-    params: list[object | None] = []
-    for index, (value, oid, code) in enumerate(zip(values, oids, formats, strict=True)):
-        try:
-            params.append(decode(value, oid, code, timezone=timezone))
-        except VeilError:
-            raise
-        except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
-            raise VeilError("22P02", f"invalid value for parameter ${index + 1}: {exc}") from None
-    return params

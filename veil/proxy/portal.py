@@ -39,6 +39,23 @@ def expand_formats(codes: Sequence[int], count: int, what: str) -> list[int]:
     return list(codes)
 
 
+def decode_parameters(
+    values: Sequence[bytes | None], oids: Sequence[int], format_codes: Sequence[int], timezone: str
+) -> list[object | None]:
+    """Bind parameter values as Python objects, by the statement's parameter types."""
+    formats = expand_formats(format_codes, len(values), "parameter")
+    decode = codec.decode_parameter
+    params: list[object | None] = []
+    for index, (value, oid, code) in enumerate(zip(values, oids, formats, strict=True)):
+        try:
+            params.append(decode(value, oid, code, timezone=timezone))
+        except VeilError:
+            raise
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+            raise VeilError("22P02", f"invalid value for parameter ${index + 1}: {exc}") from None
+    return params
+
+
 def _conform(schema: pa.Schema, actual: pa.Schema | None) -> pa.Schema | None:
     """The schema batches must be cast to so rows match the RowDescription already sent."""
     if actual is None or actual is schema or actual.types == schema.types:

@@ -9,7 +9,12 @@ effect. psqlODBC, for one, Parses ``_PLAN0x...`` and later sends ``DEALLOCATE "_
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from veil.engine.api import PreparedStatement
+from veil.errors import VeilError
+from veil.proxy.portal import Portal
 
 _DEALLOCATE = re.compile(r'^\s*DEALLOCATE\s+(?:PREPARE\s+)?("(?:[^"]|"")+"|[^\s;]+)', re.IGNORECASE)
 _CLOSE = re.compile(r'^\s*CLOSE\s+("(?:[^"]|"")+"|[^\s;]+)', re.IGNORECASE)
@@ -46,3 +51,36 @@ def protocol_effect(command: str, sql: str) -> ProtocolEffect | None:
     if pattern is _DEALLOCATE:
         return ProtocolEffect(statement=name)
     return ProtocolEffect(portal=name)
+
+
+def check_effect(
+    effect: ProtocolEffect, statements: Mapping[str, object], portals: Mapping[str, object]
+) -> None:
+    """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
+    if effect.statement not in (None, "*") and effect.statement not in statements:
+        raise VeilError("26000", f'prepared statement "{effect.statement}" does not exist')
+    if effect.portal not in (None, "*") and effect.portal not in portals:
+        raise VeilError("34000", f'cursor "{effect.portal}" does not exist')
+
+
+async def apply_effect(
+    effect: ProtocolEffect,
+    statements: dict[str, PreparedStatement],
+    portals: dict[str, Portal],
+    active: Portal | None,
+) -> None:
+    """Drop the statements and close the portals the command names (never the running one).
+
+    ``DEALLOCATE ALL`` keeps the unnamed statement, as in PostgreSQL.
+    """
+    if effect.statement == "*":
+        for name in [name for name in statements if name]:
+            del statements[name]
+    elif effect.statement is not None:
+        statements.pop(effect.statement, None)
+    if effect.portal is not None:
+        for name in list(portals) if effect.portal == "*" else [effect.portal]:
+            portal = portals.get(name)
+            if portal is not None and portal is not active:
+                del portals[name]
+                await portal.close()

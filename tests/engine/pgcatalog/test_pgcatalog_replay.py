@@ -49,7 +49,7 @@ def _is_user_table(schema: str | None, name: str) -> bool:
     return any((schema in (None, t.schema)) and name == t.name for t in VISIBLE)
 
 
-def _statements(entry: Captured) -> Iterator[tuple[str, exp.Expression | None]]:
+def _statements(entry: Captured) -> Iterator[tuple[str, exp.Expr | None]]:
     """(sql, ast) per statement; ast None when sqlglot cannot parse it (session commands)."""
     try:
         statements = parse_postgres(entry.sql)

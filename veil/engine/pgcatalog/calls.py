@@ -14,7 +14,7 @@ from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.errors import InsufficientPrivilege, UndefinedFunction, VeilError
 from veil.pgtypes import BY_NAME, ColumnType, format_type
 
-TypeOf = Callable[[exp.Expression], ColumnType | None]
+TypeOf = Callable[[exp.Expr], ColumnType | None]
 
 
 def _signature(name: str, types: list[ColumnType | None]) -> str:
@@ -36,7 +36,7 @@ def check_name(name: str) -> None:
         raise InsufficientPrivilege(f"permission denied for function {name}")
 
 
-def _needs_coercion(arg: exp.Expression, source: ColumnType | None, declared: str) -> bool:
+def _needs_coercion(arg: exp.Expr, source: ColumnType | None, declared: str) -> bool:
     if declared in ("any", "pg_node_tree"):
         return False
     if isinstance(arg, exp.Null) or string_literal(arg) is not None:
@@ -48,12 +48,12 @@ def _needs_coercion(arg: exp.Expression, source: ColumnType | None, declared: st
 
 def call_function(
     env: CompileEnv,
-    node: exp.Expression,
-    args: list[exp.Expression],
+    node: exp.Expr,
+    args: list[exp.Expr],
     types: list[ColumnType | None],
     *,
     in_from: bool = False,
-) -> exp.Expression:
+) -> exp.Expr:
     """Rewrite one call of a registered (or passed-through) function."""
     name = scopes.function_name(node)
     if name is None:
@@ -75,8 +75,8 @@ def call_function(
 
 
 def from_function(
-    env: CompileEnv, table: exp.Table, args: list[exp.Expression], types: list[ColumnType | None]
-) -> exp.Expression:
+    env: CompileEnv, table: exp.Table, args: list[exp.Expr], types: list[ColumnType | None]
+) -> exp.Expr:
     """A function in FROM (``generate_series(1, 32) pos(n)``, ``pg_get_keywords()``...)."""
     function = table.this
     alias = table.args.get("alias")
@@ -98,7 +98,7 @@ def from_function(
     return _with_column_alias(wrapped, name)
 
 
-def scalar_in_from(table: exp.Table, value: exp.Expression, name: str) -> exp.Expression:
+def scalar_in_from(table: exp.Table, value: exp.Expr, name: str) -> exp.Expr:
     """A scalar function in FROM is a one-row, one-column relation named after its alias."""
     alias = table.args.get("alias")
     column = alias.name if alias is not None and alias.name else name
@@ -110,7 +110,7 @@ def scalar_in_from(table: exp.Table, value: exp.Expression, name: str) -> exp.Ex
     return subquery
 
 
-def _with_column_alias(table: exp.Expression, default: str) -> exp.Expression:
+def _with_column_alias(table: exp.Expr, default: str) -> exp.Expr:
     """PostgreSQL names the single column of ``f(...) AS s`` after ``s``; say so to DuckDB."""
     alias = table.args.get("alias")
     if alias is None:

@@ -43,26 +43,26 @@ def duck_type(column_type: ColumnType) -> str:
     return storage_type(pg_type)
 
 
-def string_literal(node: exp.Expression) -> str | None:
+def string_literal(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Literal) and node.is_string:
         return node.this
     return None
 
 
-def reg_input(env: CompileEnv, kind: str, text: exp.Expression, strict: bool) -> exp.Expression:
+def reg_input(env: CompileEnv, kind: str, text: exp.Expr, strict: bool) -> exp.Expr:
     """``text::regclass`` (or to_regclass(text) when not strict)."""
     literal = string_literal(text)
     if literal is not None:
         oid = env.objects.reg_in(kind, literal, env.path, strict=strict)
         return sqlbuild.typed_literal(oid, "UINTEGER")
     text = sqlbuild.cast(text, "VARCHAR")
-    args = [text, sqlbuild.boolean(strict)]
+    args: list[exp.Expr] = [text, sqlbuild.boolean(strict)]
     if kind == "regclass":
         args.insert(1, env.path_literal())
     return sqlbuild.veil_fn(f"{_macro_kind(kind)}_in", *args)
 
 
-def reg_output(env: CompileEnv, kind: str, oid: exp.Expression) -> exp.Expression:
+def reg_output(env: CompileEnv, kind: str, oid: exp.Expr) -> exp.Expr:
     """``regclass::text``: the object's name as PostgreSQL prints it."""
     if isinstance(oid, exp.Cast) and isinstance(oid.this, exp.Literal) and oid.this.is_int:
         return sqlbuild.string(env.objects.reg_out(kind, int(oid.this.this), env.path))
@@ -76,10 +76,10 @@ def _macro_kind(kind: str) -> str:
 
 def coerce(
     env: CompileEnv,
-    node: exp.Expression,
+    node: exp.Expr,
     source: ColumnType | None,
     target: ColumnType,
-) -> exp.Expression:
+) -> exp.Expr:
     """Rewrite ``CAST(node AS target)`` where ``node`` (already rewritten) has PostgreSQL type
     ``source`` (None when unknown)."""
     name = target.type.name
@@ -90,7 +90,7 @@ def coerce(
         if is_reg(source) or (source is not None and source.type.name in NUMERIC_TYPES):
             return sqlbuild.cast(node, "UINTEGER")
         return reg_input(env, name, node, strict=True)
-    if is_reg(source) and name in STRING_TYPES:
+    if source is not None and is_reg(source) and name in STRING_TYPES:
         return reg_output(env, source.type.name, node)
     if literal is not None:
         return _from_literal(literal, target)
@@ -110,7 +110,7 @@ def coerce(
     return sqlbuild.cast(node, duck_type(target))
 
 
-def _from_literal(text: str, target: ColumnType) -> exp.Expression:
+def _from_literal(text: str, target: ColumnType) -> exp.Expr:
     pg_type = target.type
     name = pg_type.name
     if name in ("text", "varchar", "name", "unknown") and target.typmod < 0:
@@ -165,7 +165,7 @@ def _sql_name(pg_type: PgType) -> str:
     return format_type(pg_type.oid)
 
 
-def coerce_literal(node: exp.Expression, target: ColumnType | None) -> exp.Expression:
+def coerce_literal(node: exp.Expr, target: ColumnType | None) -> exp.Expr:
     """An untyped string literal meeting a typed operand (``c.oid = '16386'``,
     ``polroles = '{0}'``) becomes a constant of that type; anything else is left alone."""
     inner = node

@@ -12,7 +12,7 @@ from veil.engine.pgcatalog.scopes import find_cte
 IsUserTable = Callable[[str | None, str], bool]
 
 
-def references_local_only(statement: exp.Expression, is_user_table: IsUserTable) -> bool:
+def references_local_only(statement: exp.Expr, is_user_table: IsUserTable) -> bool:
     """True when no table reference in ``statement`` is a user table.
 
     CTE names and table functions are not tables. ``pg_catalog``/``information_schema``

@@ -83,7 +83,7 @@ class CompileEnv:
     def __post_init__(self) -> None:
         self.path = self.objects.search_path(self.ctx.search_path, self.ctx.user)
 
-    def path_literal(self) -> exp.Expression:
+    def path_literal(self) -> exp.Expr:
         return sqlbuild.string_list(self.path)
 
     @property

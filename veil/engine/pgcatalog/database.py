@@ -27,7 +27,7 @@ from veil.engine.pgcatalog.schema import (
 from veil.engine.pgcatalog.typemap import TYPE_SPELLINGS
 from veil.pgtypes import BY_OID, format_type
 
-_CONFIG = {
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "threads": 2,
     "memory_limit": "512MB",
     "autoinstall_known_extensions": False,

@@ -68,7 +68,7 @@ class LocalEngine:
     # --- compile -------------------------------------------------------------------------------
 
     def compile(
-        self, statement: exp.Expression, ctx: LocalContext, param_oids: Sequence[int] = ()
+        self, statement: exp.Expr, ctx: LocalContext, param_oids: Sequence[int] = ()
     ) -> LocalQuery:
         """PostgreSQL AST → DuckDB SQL. ``param_oids`` are the client's declared types (0 =
         infer), which win over inference as in PostgreSQL."""
@@ -100,7 +100,7 @@ class LocalEngine:
         )
 
     def infer_param_types(
-        self, statement: exp.Expression, ctx: LocalContext, param_oids: Sequence[int] = ()
+        self, statement: exp.Expr, ctx: LocalContext, param_oids: Sequence[int] = ()
     ) -> list[int]:
         """OIDs of ``$1..$n``: the client's where given, else inferred from context."""
         return self.compile(statement, ctx, param_oids).param_oids
@@ -170,7 +170,7 @@ class LocalEngine:
             cursor.close()
 
 
-def _renumber_parameters(tree: exp.Expression) -> tuple[int, ...]:
+def _renumber_parameters(tree: exp.Expr) -> tuple[int, ...]:
     """Number the parameters left in the DuckDB statement densely ($1..$k): a builder may drop
     an argument (``generate_subscripts(a, $1)``) and DuckDB wants exactly the ones it sees."""
     used = sorted({scopes.parameter_number(p) for p in tree.find_all(exp.Parameter)})

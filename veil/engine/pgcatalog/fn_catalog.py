@@ -16,7 +16,7 @@ add = REGISTRY.add
 
 
 def _macro(name: str, *, with_path: bool = False):
-    def build(call: Call) -> exp.Expression:
+    def build(call: Call) -> exp.Expr:
         args = list(call.args)
         if with_path:
             args.append(call.env.path_literal())
@@ -25,11 +25,11 @@ def _macro(name: str, *, with_path: bool = False):
     return build
 
 
-def _null_text(call: Call) -> exp.Expression:
+def _null_text(call: Call) -> exp.Expr:
     return sqlbuild.null("VARCHAR")
 
 
-def _zero_bigint(call: Call) -> exp.Expression:
+def _zero_bigint(call: Call) -> exp.Expr:
     return sqlbuild.typed_literal(0, "BIGINT")
 
 
@@ -53,14 +53,14 @@ add("pg_size_pretty", 1, "text", params=("int8",))(_macro("pg_size_pretty"))
 
 
 @add("quote_nullable", 1, "text", params=("any",))
-def _quote_nullable(call: Call) -> exp.Expression:
+def _quote_nullable(call: Call) -> exp.Expr:
     return exp.Coalesce(
         this=sqlbuild.veil_fn("quote_literal", call.args[0]),
         expressions=[sqlbuild.string("NULL")],
     )
 
 
-def _visible(call: Call) -> exp.Expression:
+def _visible(call: Call) -> exp.Expr:
     return exp.Not(this=exp.Is(this=call.args[0], expression=exp.Null()))
 
 
@@ -70,7 +70,7 @@ for _kind in ("function", "collation", "opclass", "operator", "conversion", "opf
 
 
 @add("pg_get_expr", (2, 3), "text", params=("pg_node_tree", "oid", "bool"))
-def _pg_get_expr(call: Call) -> exp.Expression:
+def _pg_get_expr(call: Call) -> exp.Expr:
     return sqlbuild.cast(call.args[0], "VARCHAR")
 
 
@@ -91,7 +91,7 @@ for _name, _arities, _params in (
 
 
 @add("pg_get_function_arguments", 1, "text", params=("oid",))
-def _function_arguments(call: Call) -> exp.Expression:
+def _function_arguments(call: Call) -> exp.Expr:
     return sqlbuild.string("")
 
 
@@ -99,7 +99,7 @@ add("pg_get_function_identity_arguments", 1, "text", params=("oid",))(_function_
 
 
 @add("pg_tablespace_location", 1, "text", params=("oid",))
-def _tablespace_location(call: Call) -> exp.Expression:
+def _tablespace_location(call: Call) -> exp.Expr:
     return sqlbuild.string("")
 
 
@@ -115,8 +115,8 @@ for _name in ("pg_stat_get_numscans", "pg_stat_get_tuples_returned", "pg_stat_ge
 
 
 @add("obj_description", (1, 2), "text", params=("oid", "name"))
-def _obj_description(call: Call) -> exp.Expression:
-    catalog = sqlbuild.null("UINTEGER")
+def _obj_description(call: Call) -> exp.Expr:
+    catalog: exp.Expr = sqlbuild.null("UINTEGER")
     if len(call.args) == 2:
         catalog = _catalog_oid(call, call.args[1])
     return sqlbuild.veil_fn("obj_description", call.args[0], catalog)
@@ -126,7 +126,7 @@ def _obj_description(call: Call) -> exp.Expression:
 add("shobj_description", 2, "text", params=("oid", "name"))(_null_text)
 
 
-def _catalog_oid(call: Call, name: exp.Expression) -> exp.Expression:
+def _catalog_oid(call: Call, name: exp.Expr) -> exp.Expr:
     literal = string_literal(name)
     if literal is not None:
         relation = RELATIONS.get(("pg_catalog", literal))
@@ -135,7 +135,7 @@ def _catalog_oid(call: Call, name: exp.Expression) -> exp.Expression:
 
 
 def _to_reg(kind: str):
-    def build(call: Call) -> exp.Expression:
+    def build(call: Call) -> exp.Expr:
         return reg_input(call.env, kind, call.args[0], strict=False)
 
     return build
@@ -161,13 +161,13 @@ _OBJECT_KINDS = {
 
 
 def _privilege(kind: str, object_args: int):
-    def build(call: Call) -> exp.Expression:
+    def build(call: Call) -> exp.Expr:
         args = call.args[len(call.args) - object_args - 1 :]
         obj, privilege = args[0], args[-1]
         obj = _object(call, kind, obj, call.types[len(call.args) - object_args - 1])
         literal = string_literal(privilege)
         if literal is not None:
-            held: exp.Expression = sqlbuild.boolean(bool(_HELD.search(literal.upper())))
+            held: exp.Expr = sqlbuild.boolean(bool(_HELD.search(literal.upper())))
         else:
             pattern = sqlbuild.string(r"\b(SELECT|USAGE|CONNECT|EXECUTE|MEMBER|REFERENCES)\b")
             held = sqlbuild.builtin("regexp_matches", exp.Upper(this=privilege), pattern)
@@ -179,7 +179,7 @@ def _privilege(kind: str, object_args: int):
     return build
 
 
-def _object(call: Call, kind: str, obj: exp.Expression, obj_type: object) -> exp.Expression:
+def _object(call: Call, kind: str, obj: exp.Expr, obj_type: object) -> exp.Expr:
     if kind == "database":
         literal = string_literal(obj)
         if literal is not None and literal != call.env.objects.database:

@@ -17,7 +17,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog.context import CompileEnv
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType
 
-Builder = Callable[["Call"], exp.Expression]
+Builder = Callable[["Call"], exp.Expr]
 ResultRule = Callable[[Sequence[ColumnType | None]], ColumnType | None]
 
 
@@ -26,7 +26,7 @@ class Call:
     """One call site, with its arguments already rewritten for DuckDB."""
 
     name: str
-    args: list[exp.Expression]
+    args: list[exp.Expr]
     types: list[ColumnType | None]
     env: CompileEnv
     in_from: bool = False

@@ -58,14 +58,14 @@ class Typer:
     def __init__(self, param_hints: dict[int, ColumnType] | None = None) -> None:
         self._memo: dict[int, ColumnType | None] = {}
         self._sources: dict[int, dict[str, scopes.Source]] = {}
-        self._keep: list[exp.Expression] = []
+        self._keep: list[exp.Expr] = []
         self._busy: set[int] = set()
         self.param_hints = param_hints or {}
         self.params: dict[int, ColumnType] = {}
 
     # --- public -------------------------------------------------------------------------------
 
-    def type_of(self, node: exp.Expression) -> ColumnType | None:
+    def type_of(self, node: exp.Expr) -> ColumnType | None:
         key = id(node)
         if key in self._memo:
             return self._memo[key]
@@ -80,7 +80,7 @@ class Typer:
         self._keep.append(node)
         return result
 
-    def output_columns(self, query: exp.Expression) -> list[OutputColumn] | None:
+    def output_columns(self, query: exp.Expr) -> list[OutputColumn] | None:
         """Columns a query returns, or None when a ``*`` cannot be expanded."""
         if isinstance(query, exp.Subquery):
             return self.output_columns(query.this)
@@ -108,8 +108,8 @@ class Typer:
                         return None
                     columns.extend(expanded)
             elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-                source = sources.get(projection.table)
-                expanded = self.source_columns(source) if source is not None else None
+                star_source = sources.get(projection.table)
+                expanded = self.source_columns(star_source) if star_source is not None else None
                 if expanded is None:
                     return None
                 columns.extend(expanded)
@@ -118,6 +118,7 @@ class Typer:
         return columns
 
     def source_columns(self, source: scopes.Source) -> list[OutputColumn] | None:
+        columns: list[OutputColumn] | None
         if source.relation is not None:
             columns = [OutputColumn(c.name, ColumnType(c.pg_type)) for c in source.relation.columns]
         elif source.query is not None:
@@ -138,7 +139,7 @@ class Typer:
 
     # --- rules ---------------------------------------------------------------------------------
 
-    def _compute(self, node: exp.Expression) -> ColumnType | None:
+    def _compute(self, node: exp.Expr) -> ColumnType | None:
         if isinstance(node, exp.Alias | exp.Paren | exp.Window | exp.Ordered | exp.Order):
             return self.type_of(node.this)
         if isinstance(node, exp.Column):
@@ -195,7 +196,7 @@ class Typer:
             return array_of(self._resolved(self.type_of(node.this)))
         return self._function(node)
 
-    def _function(self, node: exp.Expression) -> ColumnType | None:
+    def _function(self, node: exp.Expr) -> ColumnType | None:
         if isinstance(node, _INT8_FUNCS):
             return INT8
         if isinstance(node, _TEXT_FUNCS):
@@ -240,7 +241,7 @@ class Typer:
             return ColumnType(BY_NAME[PASSTHROUGH[name]])
         return None
 
-    def _series_type(self, node: exp.Expression) -> ColumnType | None:
+    def _series_type(self, node: exp.Expr) -> ColumnType | None:
         bounds = [node.args.get("start"), node.args.get("end")]
         types = [self.type_of(b) for b in bounds if b is not None]
         result = INT4
@@ -259,7 +260,7 @@ class Typer:
             self._sources[key] = scopes.sources(select)
         return self._sources[key]
 
-    def resolve(self, column: exp.Column) -> tuple[scopes.Source | None, exp.Expression | None]:
+    def resolve(self, column: exp.Column) -> tuple[scopes.Source | None, exp.Expr | None]:
         """The FROM item a column comes from, or (None, projection) for an output alias."""
         name, table = column.name, column.table
         for select in scopes.enclosing_selects(column):
@@ -278,7 +279,7 @@ class Typer:
                     return None, projection.this
         return None, None
 
-    def projection_for(self, column: exp.Column) -> exp.Expression | None:
+    def projection_for(self, column: exp.Column) -> exp.Expr | None:
         """The select-list expression behind a column of a subquery/CTE (unaliased)."""
         source, projection = self.resolve(column)
         if projection is not None:
@@ -355,7 +356,7 @@ class Typer:
             return self._function(node)
         return None
 
-    def _parameter(self, node: exp.Expression) -> ColumnType | None:
+    def _parameter(self, node: exp.Expr) -> ColumnType | None:
         number = scopes.parameter_number(node)
         if number in self.param_hints:
             return self.param_hints[number]
@@ -364,7 +365,7 @@ class Typer:
             self.params[number] = inferred or TEXT
         return self.params[number]
 
-    def _first_known(self, nodes: list[exp.Expression | None]) -> ColumnType | None:
+    def _first_known(self, nodes: list[exp.Expr | None]) -> ColumnType | None:
         """The common type of CASE branches / COALESCE arguments (select_common_type)."""
         types = [self.type_of(n) for n in nodes if n is not None]
         return common_type(types)
@@ -425,7 +426,7 @@ def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | 
     return INT8 if best.type.name == "oid" else best
 
 
-def _is_regex_operator(node: exp.Expression) -> bool:
+def _is_regex_operator(node: exp.Expr) -> bool:
     return isinstance(node, exp.Operator) and str(node.args.get("operator", "")).split(".")[-1] in (
         "~", "!~", "~*", "!~*", "=", "<>", "!=", "<", ">", "<=", ">=", "~~", "!~~", "~~*", "!~~*",
     )

@@ -117,7 +117,7 @@ def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:
     if relation.table is not None:
         for column in relation.table.columns:
             yield column.name, column.pg_type, column.nullable
-    else:
+    elif relation.catalog is not None:
         for col in relation.catalog.columns:
             yield col.name, ColumnType(col.pg_type), True
 

@@ -12,7 +12,7 @@ from veil.pgtypes import BY_OID
 
 UNNAMED = "?column?"
 
-_TYPED_NAMES: dict[type[exp.Expression], str] = {
+_TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.CurrentTimestamp: "now",
     exp.CurrentDate: "current_date",
     exp.Localtimestamp: "localtimestamp",
@@ -44,12 +44,12 @@ _TYPED_NAMES: dict[type[exp.Expression], str] = {
 }
 
 
-def output_name(node: exp.Expression) -> str:
+def output_name(node: exp.Expr) -> str:
     name, _strength = _figure(node)
     return name
 
 
-def _figure(node: exp.Expression) -> tuple[str, int]:
+def _figure(node: exp.Expr) -> tuple[str, int]:
     """(name, strength) as in PostgreSQL: 2 for names taken from columns and functions, 1 for
     a cast's type name, 0 for ``?column?``; a cast keeps its operand's name only if strong."""
     if isinstance(node, exp.Alias):
@@ -92,7 +92,7 @@ def _figure(node: exp.Expression) -> tuple[str, int]:
     return UNNAMED, 0
 
 
-def _type_name(to: exp.Expression) -> str:
+def _type_name(to: exp.Expr) -> str:
     """PostgreSQL names a cast column after the (element) type's name: ``int4``, ``text``."""
     try:
         pg_type = column_type_of(to).type

@@ -20,7 +20,7 @@ from veil.engine.pgcatalog.scopes import CATALOG_SCHEMAS
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
-def normalize(statement: exp.Expression) -> exp.Expression:
+def normalize(statement: exp.Expr) -> exp.Expr:
     tree = normalize_identifiers(statement.copy(), dialect="postgres")
     for dot in list(tree.find_all(exp.Dot)):
         if dot.find_ancestor(exp.DataType) is not None:

@@ -37,6 +37,12 @@ class Relation:
     table: Table | None = None
     catalog: CatalogRelation | None = None
 
+    @property
+    def column_count(self) -> int:
+        if self.table is not None:
+            return len(self.table.columns)
+        return len(self.catalog.columns) if self.catalog is not None else 0
+
 
 @dataclass(frozen=True)
 class TypeName:
@@ -78,7 +84,7 @@ class CatalogObjects:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
             )
-        self.procs: dict[int, str] = {row[0]: row[1] for row in PG_PROC}
+        self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
         self.proc_oids: dict[str, int] = {}
         for oid, name in sorted(self.procs.items()):
             self.proc_oids.setdefault(name, oid)

@@ -31,7 +31,7 @@ def _known(column_type: ColumnType | None) -> ColumnType | None:
     return column_type
 
 
-def context_type(typer: Typer, node: exp.Expression) -> ColumnType | None:
+def context_type(typer: Typer, node: exp.Expr) -> ColumnType | None:
     """The type a parameter takes from its surroundings, or None (→ text)."""
     parent = node.parent
     while isinstance(parent, exp.Paren):
@@ -67,7 +67,7 @@ def context_type(typer: Typer, node: exp.Expression) -> ColumnType | None:
     return _function_param(parent, node)
 
 
-def _function_param(parent: exp.Expression, node: exp.Expression) -> ColumnType | None:
+def _function_param(parent: exp.Expr, node: exp.Expr) -> ColumnType | None:
     call = parent.parent if isinstance(parent, exp.Anonymous) and isinstance(parent.parent, exp.Dot) else parent
     name = scopes.function_name(call)
     spec = REGISTRY.get(name) if name else None

@@ -57,7 +57,7 @@ def normalize_tokens(sql: str) -> str:
     return sql
 
 
-def parse_postgres(sql: str) -> list[exp.Expression]:
+def parse_postgres(sql: str) -> list[exp.Expr]:
     """Parse one or more PostgreSQL statements; raises 42601 on a syntax error."""
     try:
         return [s for s in sqlglot.parse(sql, read="postgres") if s is not None]

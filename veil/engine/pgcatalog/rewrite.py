@@ -62,13 +62,13 @@ class Rewriter:
         self.env = env
         self.typer = typer
 
-    def type_of(self, node: exp.Expression) -> ColumnType | None:
+    def type_of(self, node: exp.Expr) -> ColumnType | None:
         carried = node.meta.get(_TYPE_KEY, _MISSING) if node.meta else _MISSING
         if carried is not _MISSING:
             return carried  # type: ignore[return-value]
         return self.typer.type_of(node)
 
-    def rewrite(self, node: exp.Expression) -> exp.Expression:
+    def rewrite(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.DataType | exp.Identifier):
             return node
         replaced = self._pre(node)
@@ -82,12 +82,12 @@ class Rewriter:
             replaced.meta[_TYPE_KEY] = self.type_of(node)
         return replaced
 
-    def _rewrite_all(self, nodes: list[exp.Expression]) -> list[exp.Expression]:
+    def _rewrite_all(self, nodes: list[exp.Expr]) -> list[exp.Expr]:
         return [self.rewrite(n) for n in nodes]
 
     # --- nodes handled before their children ---------------------------------------------------
 
-    def _pre(self, node: exp.Expression) -> exp.Expression | None:
+    def _pre(self, node: exp.Expr) -> exp.Expr | None:
         if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
             function = node.this
             args = scopes.function_args(function)
@@ -111,7 +111,7 @@ class Rewriter:
 
     # --- nodes handled after their children ----------------------------------------------------
 
-    def _visit(self, node: exp.Expression) -> exp.Expression:
+    def _visit(self, node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Table):
             return self._table(node)
         if isinstance(node, exp.Column):
@@ -154,11 +154,11 @@ class Rewriter:
             node.set("locks", None)
         return node
 
-    def _call(self, node: exp.Expression, args: list[exp.Expression]) -> exp.Expression:
+    def _call(self, node: exp.Expr, args: list[exp.Expr]) -> exp.Expr:
         types = [self.type_of(a) for a in args]
         return calls.call_function(self.env, node, args, types)
 
-    def _table(self, table: exp.Table) -> exp.Expression:
+    def _table(self, table: exp.Table) -> exp.Expr:
         if scopes.find_cte(table) is not None:
             return table
         catalog = table.catalog
@@ -190,7 +190,7 @@ class Rewriter:
             raise UndefinedTable(f"{schema}.{name}" if schema else name)
         return relation
 
-    def _column(self, column: exp.Column) -> exp.Expression:
+    def _column(self, column: exp.Column) -> exp.Expr:
         if column.args.get("db") is not None or column.args.get("catalog") is not None:
             column.set("db", None)
             column.set("catalog", None)
@@ -204,7 +204,7 @@ class Rewriter:
             return calls.call_function(self.env, keyword, [], [])
         return column
 
-    def _parameter(self, node: exp.Parameter) -> exp.Expression:
+    def _parameter(self, node: exp.Parameter) -> exp.Expr:
         param_type = self.typer.params.get(scopes.parameter_number(node))
         plain = exp.Parameter(this=node.this.copy())
         if param_type is None:
@@ -213,7 +213,7 @@ class Rewriter:
             return reg_input(self.env, param_type.type.name, sqlbuild.cast(plain, "VARCHAR"), True)
         return sqlbuild.cast(plain, duck_type(param_type))
 
-    def _operator(self, node: exp.Operator) -> exp.Expression:
+    def _operator(self, node: exp.Operator) -> exp.Expr:
         operator = str(node.args.get("operator", "")).split(".")[-1].strip()
         build = _OPERATORS.get(operator)
         if build is None:
@@ -221,7 +221,7 @@ class Rewriter:
         result = build(node.this, node.expression)
         return self._comparison(result) if isinstance(result, _COMPARISONS) else result
 
-    def _comparison(self, node: exp.Expression) -> exp.Expression:
+    def _comparison(self, node: exp.Expr) -> exp.Expr:
         left, right = node.this, node.expression
         if isinstance(right, exp.Any):
             right.set("this", coerce_literal(right.this, array_of(self.type_of(left))))
@@ -229,21 +229,21 @@ class Rewriter:
         if isinstance(right, exp.All):
             return self._all(node, left, coerce_literal(right.this, array_of(self.type_of(left))))
         left_type, right_type = self.type_of(left), self.type_of(right)
-        if is_reg(left_type) and isinstance(right, exp.Literal) and right.is_string:
+        if left_type is not None and is_reg(left_type) and _is_string_literal(right):
             node.set("expression", coerce(self.env, right, None, left_type))
-        elif is_reg(right_type) and isinstance(left, exp.Literal) and left.is_string:
+        elif right_type is not None and is_reg(right_type) and _is_string_literal(left):
             node.set("this", coerce(self.env, left, None, right_type))
         else:
             node.set("expression", coerce_literal(right, left_type))
             node.set("this", coerce_literal(left, right_type))
         return node
 
-    def _integers(self, *nodes: exp.Expression) -> bool:
+    def _integers(self, *nodes: exp.Expr) -> bool:
         """PostgreSQL divides integers by integers in integers (DuckDB's ``/`` would not)."""
         types = [self.type_of(n) for n in nodes]
         return all(t is not None and t.type.name in ("int2", "int4", "int8") for t in types)
 
-    def _concat(self, node: exp.DPipe) -> exp.Expression:
+    def _concat(self, node: exp.DPipe) -> exp.Expr:
         """``||`` on arrays: PostgreSQL treats a NULL array as empty, DuckDB's ``||`` does not."""
         left, right = self.type_of(node.this), self.type_of(node.expression)
         left_array = left is not None and left.type.is_array
@@ -257,7 +257,7 @@ class Rewriter:
         return node
 
     @staticmethod
-    def _all(node: exp.Expression, left: exp.Expression, array: exp.Expression) -> exp.Expression:
+    def _all(node: exp.Expr, left: exp.Expr, array: exp.Expr) -> exp.Expr:
         """``x op ALL (array)``: true when every element compares true (and for no element)."""
         compare = type(node)(this=left, expression=exp.column("vl__e"))
         each = sqlbuild.builtin(
@@ -267,19 +267,19 @@ class Rewriter:
             this=sqlbuild.builtin("list_bool_and", each), expressions=[sqlbuild.boolean(True)]
         )
 
-    def _subscript(self, node: exp.Bracket) -> exp.Expression:
+    def _subscript(self, node: exp.Bracket) -> exp.Expr:
         base = self.type_of(node.this)
         if base is None or base.type.name not in ZERO_BASED_ARRAYS or len(node.expressions) != 1:
             return node
         index = node.expressions[0]
         if isinstance(index, exp.Literal) and index.is_int:
-            shifted: exp.Expression = exp.Literal.number(int(index.this) + 1)
+            shifted: exp.Expr = exp.Literal.number(int(index.this) + 1)
         else:
             shifted = exp.Add(this=exp.Paren(this=index), expression=sqlbuild.number(1))
         node.set("expressions", [shifted])
         return node
 
-    def _dot(self, node: exp.Dot) -> exp.Expression:
+    def _dot(self, node: exp.Dot) -> exp.Expr:
         if isinstance(node.expression, exp.Anonymous):
             return self._call(node, list(node.expression.expressions))
         inner = node.this.this if isinstance(node.this, exp.Paren) else node.this
@@ -287,3 +287,7 @@ class Rewriter:
         if isinstance(field, exp.Identifier):
             return sqlbuild.builtin("struct_extract", inner, sqlbuild.string(field.name))
         raise VeilError("0A000", f"unsupported expression {node.sql(dialect='postgres')}")
+
+
+def _is_string_literal(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string

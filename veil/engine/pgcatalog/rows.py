@@ -60,7 +60,7 @@ def _static(relation: str, rows: tuple[tuple[object, ...], ...]) -> RowSet:
 
 
 def _proc_oid(name: str) -> int:
-    return next(row[0] for row in PG_PROC if row[1] == name)
+    return next(int(str(row[0])) for row in PG_PROC if row[1] == name)
 
 
 class CatalogRows:
@@ -143,7 +143,6 @@ class CatalogRows:
 
     def _class_row(self, relation: Relation) -> Row:
         user = relation.table is not None
-        columns = relation.table.columns if relation.table else relation.catalog.columns
         return {
             "oid": relation.oid,
             "relname": relation.name,
@@ -162,7 +161,7 @@ class CatalogRows:
             "relisshared": False,
             "relpersistence": "p",
             "relkind": relation.kind,
-            "relnatts": len(columns),
+            "relnatts": relation.column_count,
             "relchecks": 0,
             "relhasrules": relation.kind == "v",
             "relhastriggers": False,
@@ -185,7 +184,7 @@ class CatalogRows:
                     rows.append(_user_attribute(relation.oid, num, column))
                 for name, type_name, num in _SYSTEM_COLUMNS:
                     rows.append(_attribute(relation.oid, num, name, BY_NAME[type_name], -1, True))
-            else:
+            elif relation.catalog is not None:
                 for num, col in enumerate(relation.catalog.columns, start=1):
                     rows.append(_attribute(relation.oid, num, col.name, col.pg_type, -1, False))
         return self._rowset("pg_attribute", rows)
@@ -252,7 +251,8 @@ class CatalogRows:
         yield self._rowset("pg_shadow", [{**u, "passwd": None} for u in users])
 
     def table_views(self) -> Iterator[RowSet]:
-        tables, views = [], []
+        tables: list[Row] = []
+        views: list[Row] = []
         for relation in self.objects.relations.values():
             if relation.kind == "r":
                 tables.append(

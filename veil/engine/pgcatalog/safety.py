@@ -33,7 +33,7 @@ EMITTED_BUILTINS = frozenset(
 )
 
 
-def check_statement(statement: exp.Expression) -> None:
+def check_statement(statement: exp.Expr) -> None:
     if isinstance(statement, _WRITES):
         raise ReadOnlyViolation(f"cannot execute {statement.key.upper()} in Veil")
     if not isinstance(statement, exp.Query | exp.Values):
@@ -51,7 +51,7 @@ def check_statement(statement: exp.Expression) -> None:
             raise InsufficientPrivilege(f"permission denied for function {node.name.lower()}")
 
 
-def check_output(statement: exp.Expression) -> None:
+def check_output(statement: exp.Expr) -> None:
     """The compiled DuckDB statement may call only what Veil put there."""
     for node in statement.walk():
         if isinstance(node, (*_DENIED_CLASSES, *_WRITES, *_NOT_QUERIES)):

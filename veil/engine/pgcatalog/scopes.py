@@ -17,7 +17,7 @@ KEYWORD_COLUMNS = frozenset(
 )
 
 # sqlglot's typed nodes for PostgreSQL's SQL-standard "functions", by their PostgreSQL name.
-TYPED_FUNCTIONS: dict[type[exp.Expression], str] = {
+TYPED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.CurrentUser: "current_user",
     exp.SessionUser: "session_user",
     exp.CurrentRole: "current_role",
@@ -35,15 +35,15 @@ class Source:
     """One FROM item: a catalog relation, a subquery/CTE, or a table function."""
 
     alias: str
-    node: exp.Expression
+    node: exp.Expr
     relation: CatalogRelation | None = None
-    query: exp.Expression | None = None
-    function: exp.Expression | None = None
+    query: exp.Expr | None = None
+    function: exp.Expr | None = None
     column_names: list[str] = field(default_factory=list)
     cte: exp.CTE | None = None
 
 
-def function_name(node: exp.Expression) -> str | None:
+def function_name(node: exp.Expr) -> str | None:
     """The PostgreSQL name a call refers to (``pg_catalog.`` and ``information_schema.``
     qualifiers dropped); None for nodes that are not calls of named functions."""
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous):
@@ -58,22 +58,22 @@ def function_name(node: exp.Expression) -> str | None:
     return None
 
 
-def function_args(node: exp.Expression) -> list[exp.Expression]:
+def function_args(node: exp.Expr) -> list[exp.Expr]:
     if isinstance(node, exp.Dot):
         node = node.expression
     if isinstance(node, exp.Anonymous):
         return list(node.expressions)
     args = [node.args.get("this"), *node.args.get("expressions", [])]
-    return [a for a in args if isinstance(a, exp.Expression)]
+    return [a for a in args if isinstance(a, exp.Expr)]
 
 
-def parameter_number(node: exp.Expression) -> int:
+def parameter_number(node: exp.Expr) -> int:
     value = node.this
-    text = value.name if isinstance(value, exp.Expression) else str(value)
+    text = value.name if isinstance(value, exp.Expr) else str(value)
     return int(text)
 
 
-def expandarray_call(node: exp.Expression | None) -> exp.Anonymous | None:
+def expandarray_call(node: exp.Expr | None) -> exp.Anonymous | None:
     """The ``_pg_expandarray(...)`` call in ``node`` (possibly parenthesised/qualified)."""
     while isinstance(node, exp.Paren):
         node = node.this
@@ -84,7 +84,7 @@ def expandarray_call(node: exp.Expression | None) -> exp.Anonymous | None:
     return None
 
 
-def enclosing_selects(node: exp.Expression) -> Iterator[exp.Select]:
+def enclosing_selects(node: exp.Expr) -> Iterator[exp.Select]:
     parent = node.parent
     while parent is not None:
         if isinstance(parent, exp.Select):
@@ -97,7 +97,7 @@ def find_cte(table: exp.Table) -> exp.CTE | None:
     if table.args.get("db") or not isinstance(table.this, exp.Identifier):
         return None
     name = table.name
-    node: exp.Expression | None = table
+    node: exp.Expr | None = table
     while node is not None:
         with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
         if with_ is not None:
@@ -108,14 +108,14 @@ def find_cte(table: exp.Table) -> exp.CTE | None:
     return None
 
 
-def _alias_columns(node: exp.Expression) -> list[str]:
+def _alias_columns(node: exp.Expr) -> list[str]:
     alias = node.args.get("alias")
     if isinstance(alias, exp.TableAlias):
         return [c.name for c in alias.columns]
     return []
 
 
-def source_of(item: exp.Expression) -> Source | None:
+def source_of(item: exp.Expr) -> Source | None:
     """Describe one FROM/JOIN item."""
     alias = item.alias_or_name
     if isinstance(item, exp.Table):
@@ -139,8 +139,8 @@ def source_of(item: exp.Expression) -> Source | None:
     return None
 
 
-def from_items(select: exp.Select) -> list[exp.Expression]:
-    items: list[exp.Expression] = []
+def from_items(select: exp.Select) -> list[exp.Expr]:
+    items: list[exp.Expr] = []
     from_ = select.args.get("from_")
     if from_ is not None:
         items.append(from_.this)

@@ -25,11 +25,11 @@ def settings_subquery(env: CompileEnv) -> exp.Subquery:
         ),
     )
     overridden = exp.Not(this=exp.Is(this=exp.column("value", "o"), expression=exp.Null()))
-    projections: list[exp.Expression] = []
+    projections: list[exp.Expr] = []
     for column in _RELATION.columns:
         source = exp.column(column.name, "s")
         if column.name == "setting":
-            value: exp.Expression = exp.Coalesce(
+            value: exp.Expr = exp.Coalesce(
                 this=exp.column("value", "o"), expressions=[source]
             )
         elif column.name == "source":

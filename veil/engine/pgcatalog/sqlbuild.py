@@ -13,7 +13,7 @@ def string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def number(value: float) -> exp.Expression:
+def number(value: float) -> exp.Expr:
     literal = exp.Literal.number(abs(value))
     return exp.Neg(this=literal) if value < 0 else literal
 
@@ -22,7 +22,7 @@ def boolean(value: bool) -> exp.Boolean:
     return exp.Boolean(this=value)
 
 
-def cast(expression: exp.Expression, duck_type: str) -> exp.Cast:
+def cast(expression: exp.Expr, duck_type: str) -> exp.Cast:
     return exp.Cast(this=expression, to=exp.DataType.build(duck_type, dialect="duckdb"))
 
 
@@ -30,7 +30,7 @@ def null(duck_type: str) -> exp.Cast:
     return cast(exp.Null(), duck_type)
 
 
-def typed_literal(value: object, duck_type: str) -> exp.Expression:
+def typed_literal(value: object, duck_type: str) -> exp.Expr:
     """A constant of a DuckDB type (``None`` → typed NULL)."""
     if value is None:
         return null(duck_type)
@@ -44,11 +44,11 @@ def typed_literal(value: object, duck_type: str) -> exp.Expression:
     return cast(string(str(value)), duck_type)
 
 
-def string_list(values: Iterable[str]) -> exp.Expression:
+def string_list(values: Iterable[str]) -> exp.Expr:
     return cast(exp.Array(expressions=[string(v) for v in values]), "VARCHAR[]")
 
 
-def veil_fn(name: str, *args: exp.Expression) -> exp.Dot:
+def veil_fn(name: str, *args: exp.Expr) -> exp.Dot:
     """A call of one of Veil's DuckDB macros (schema ``veil_fn``)."""
     return exp.Dot(
         this=exp.to_identifier(FUNCTION_SCHEMA),
@@ -56,6 +56,6 @@ def veil_fn(name: str, *args: exp.Expression) -> exp.Dot:
     )
 
 
-def builtin(name: str, *args: exp.Expression) -> exp.Anonymous:
+def builtin(name: str, *args: exp.Expr) -> exp.Anonymous:
     """A call of a DuckDB built-in function by name."""
     return exp.Anonymous(this=name, expressions=list(args))

@@ -136,7 +136,7 @@ def _user_defined_name(data_type: exp.DataType) -> str:
     return str(kind or data_type.this).lower()
 
 
-def _typmod(name: str, params: list[exp.Expression]) -> int:
+def _typmod(name: str, params: list[exp.Expr]) -> int:
     values = [int(p.name) for p in params if p.name.isdigit()]
     if name == "numeric" and values:
         return numeric_typmod(values[0], values[1] if len(values) > 1 else 0)
@@ -147,7 +147,7 @@ def _typmod(name: str, params: list[exp.Expression]) -> int:
     return -1
 
 
-def column_type_of(node: exp.Expression) -> ColumnType:
+def column_type_of(node: exp.Expr) -> ColumnType:
     """Resolve a sqlglot type node (``DataType``, ``ObjectIdentifier``, ``PseudoType``).
 
     Raises 42704 for a type PostgreSQL would not know either (enums, domains, extensions):
@@ -165,14 +165,14 @@ def column_type_of(node: exp.Expression) -> ColumnType:
     if node.this == exp.DataType.Type.USERDEFINED:
         name = _user_defined_name(node)
         if name.endswith("[]"):
-            element = _known(name[:-2])
-            return ColumnType(BY_OID[element.array_oid])
+            return ColumnType(BY_OID[_known(name[:-2]).array_oid])
         if name == "char" and node.args.get("kind") is not None and not _is_quoted(node):
             name = "bpchar"
         return ColumnType(_known(name))
-    name = _DTYPE_NAMES.get(node.this)
-    if name is None:
+    builtin = _DTYPE_NAMES.get(node.this)
+    if builtin is None:
         raise VeilError("42704", f'type "{node.sql(dialect="postgres").lower()}" does not exist')
+    name = builtin
     if name == "bpchar" and node.this == exp.DataType.Type.CHAR and not node.expressions:
         return ColumnType(BY_NAME["bpchar"], 5)
     return ColumnType(BY_NAME[name], _typmod(name, node.expressions))

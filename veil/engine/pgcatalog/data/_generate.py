@@ -77,6 +77,13 @@ SQL_VALUE_CASTS = {
 }
 
 
+def _one(cur: psycopg.Cursor) -> object:
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError("query returned no row")
+    return row[0]
+
+
 def _columns(cur: psycopg.Cursor, relid: int) -> list[tuple[str, str]]:
     cur.execute(
         """SELECT a.attname, bt.typname
@@ -106,14 +113,14 @@ def _rows(cur: psycopg.Cursor, relname: str, where: str) -> list[tuple[object, .
     cur.execute(
         "SELECT oid FROM pg_class WHERE relname = %s AND relnamespace = 11", (relname,)
     )
-    relid = cur.fetchone()[0]
+    relid = int(str(_one(cur)))
     exprs = [f'"{name}"{SQL_VALUE_CASTS.get(typ, "")}' for name, typ in _columns(cur, relid)]
     cur.execute(f"SELECT {', '.join(exprs)} FROM pg_catalog.{relname} WHERE {where}")
     return [tuple(row) for row in cur.fetchall()]
 
 
 def _format_rows(name: str, rows: list[tuple[object, ...]]) -> str:
-    lines = [f"{name} = ("]
+    lines = [f"{name}: tuple[tuple[object, ...], ...] = ("]
     lines += [f"    {row!r}," for row in rows]
     lines.append(")\n")
     return "\n".join(lines)
@@ -123,7 +130,7 @@ def main(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("SET application_name = ''")
         cur.execute("SHOW server_version")
-        version = cur.fetchone()[0].split()[0]
+        version = str(_one(cur)).split()[0]
         header = HEADER.format(version=version)
 
         relations = _relations(cur)
@@ -175,9 +182,9 @@ def main(dsn: str) -> None:
         display: dict[str, str] = {}
         for row in settings:
             cur.execute("SELECT current_setting(%s)", (row[0],))
-            shown = cur.fetchone()[0]
+            shown = str(_one(cur))
             if shown != row[1]:
-                display[row[0]] = shown
+                display[str(row[0])] = shown
         body = _format_rows("PG_SETTINGS", settings)
         body += f"\nDISPLAY: dict[str, str] = {pprint.pformat(display, width=100)}\n"
         (HERE / "settings.py").write_text(header + body)

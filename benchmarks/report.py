@@ -20,6 +20,7 @@ class Result:
     veil_seconds: list[float]
     results_match: bool
     error: str | None = None
+    difference: str | None = None  # what each server read, when the digests differ
 
     @property
     def postgres_best(self) -> float | None:
@@ -90,6 +91,8 @@ def print_table(results: list[Result], rows: int, console: Console) -> None:
     for result in results:
         if result.error:
             console.print(f"[red]{result.workload}[/red]: {result.error}")
+        elif result.difference:
+            console.print(f"[red]{result.workload}: results differ[/red]: {result.difference}")
 
 
 def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:

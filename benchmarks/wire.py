@@ -4,7 +4,8 @@
     .venv/bin/python -m benchmarks.wire --rows 50000 # quick run
 
 Loads one 7-column table into PostgreSQL (database `veil_bench`) and into a DuckDB file that Veil
-serves, then times each workload (best of --repeat) on both and prints the ratio Veil/PostgreSQL.
+serves, then times each workload (best of --repeat, the two servers alternating) on both and prints
+the ratio Veil/PostgreSQL.
 Results: benchmarks/results/wire.json and wire.png.
 """
 
@@ -15,16 +16,16 @@ import os
 import platform
 import sys
 import time
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from benchmarks.dataset import duckdb_file, load_postgres
+from benchmarks.harness import compare
 from benchmarks.report import Result, print_table, write_chart, write_json
 from benchmarks.servers import bench_database, find_postgres, postgres_version, veil_server
-from benchmarks.workloads import WORKLOADS, Measurement, Options, Workload
+from benchmarks.workloads import WORKLOADS, Options
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,45 +43,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(workload: Workload, dsn: str, options: Options) -> tuple[Measurement | None, str | None]:
-    try:
-        return workload.run(dsn, options), None
-    except Exception as error:  # noqa: BLE001 - one failing workload must not hide the others' figures
-        traceback.print_exc()
-        return None, f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-
-
-def _runs(measurement: Measurement | None) -> str:
-    return "failed" if measurement is None else " ".join(f"{s:.3f}s" for s in measurement.seconds)
-
-
 def run_workloads(postgres_dsn: str, veil_dsn: str, options: Options, console: Console) -> list[Result]:
     results = []
     for workload in WORKLOADS:
-        with console.status(f"{workload.name}: PostgreSQL"):
-            postgres, postgres_error = measure(workload, postgres_dsn, options)
-        with console.status(f"{workload.name}: Veil"):
-            veil, veil_error = measure(workload, veil_dsn, options)
-        error = f"PostgreSQL: {postgres_error}" if postgres_error else (f"Veil: {veil_error}" if veil_error else None)
-        match = postgres is not None and veil is not None and postgres.digest == veil.digest
-        if postgres and veil and not match:
-            console.print(
-                f"[red]{workload.name}: results differ[/red]\n  PostgreSQL: {str(postgres.digest)[:300]}"
-                f"\n  Veil:       {str(veil.digest)[:300]}"
-            )
-        results.append(
-            Result(
-                workload.name,
-                workload.description,
-                workload.target_ratio,
-                postgres.seconds if postgres else [],
-                veil.seconds if veil else [],
-                match,
-                error,
-            )
-        )
-        console.log(f"{workload.name}: PostgreSQL {_runs(postgres)}, Veil {_runs(veil)}")
+        with console.status(f"{workload.name}: PostgreSQL and Veil, alternating"):
+            result = compare(workload, postgres_dsn, veil_dsn, options)
+        console.log(f"{workload.name}: PostgreSQL {_runs(result.postgres_seconds)}; Veil {_runs(result.veil_seconds)}")
+        results.append(result)
     return results
+
+
+def _runs(seconds: list[float]) -> str:
+    return " ".join(f"{s:.3f}s" for s in seconds) or "failed"
 
 
 def main(argv: list[str] | None = None) -> int:

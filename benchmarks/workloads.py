@@ -1,15 +1,16 @@
 """Client workloads, each run the same way against PostgreSQL and against Veil.
 
-A workload opens its connection outside the timed region, runs `repeat` timed repetitions and
-returns every duration plus a digest of what it read; the digests of both servers must agree.
+A workload opens a session (connection set up outside the timed region) that yields `run()`; one
+call is one timed repetition and returns a digest of what it read. The digests of both servers must
+agree, so a fast wrong answer never counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,23 +37,15 @@ GROUP_BY_SQL = (
     ),
 )
 
+Run = Callable[[], Any]  # one timed repetition; returns a digest of the rows read
+
 
 @dataclass(frozen=True)
 class Options:
     rows: int
     repeat: int
     points: int
-    budget_seconds: float  # stop repeating a workload once it has used this much time
-
-
-@dataclass(frozen=True)
-class Measurement:
-    seconds: list[float]
-    digest: Any
-
-    @property
-    def best(self) -> float:
-        return min(self.seconds)
+    budget_seconds: float  # stop repeating a workload once one server has used this much time on it
 
 
 @dataclass(frozen=True)
@@ -60,17 +53,7 @@ class Workload:
     name: str
     description: str
     target_ratio: float | None
-    run: Callable[[str, Options], Measurement]
-
-
-def _repeat(options: Options, once: Callable[[], Any]) -> Measurement:
-    seconds: list[float] = []
-    digest: Any = None
-    while len(seconds) < options.repeat and (not seconds or sum(seconds) < options.budget_seconds):
-        start = time.perf_counter()
-        digest = once()
-        seconds.append(time.perf_counter() - start)
-    return Measurement(seconds, digest)
+    session: Callable[[str, Options], AbstractContextManager[Run]]
 
 
 def _normalise(value: Any) -> Any:
@@ -80,10 +63,11 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def bulk_psycopg_text(dsn: str, options: Options) -> Measurement:
+@contextmanager
+def bulk_psycopg_text(dsn: str, options: Options) -> Iterator[Run]:
     with psycopg.connect(dsn, autocommit=True) as connection:
 
-        def once() -> tuple[int, int, Decimal]:
+        def run() -> tuple[int, int, Decimal]:
             count, ids, amounts = 0, 0, Decimal(0)
             with connection.cursor() as cursor:
                 for row in cursor.execute(BULK_SQL):
@@ -92,33 +76,31 @@ def bulk_psycopg_text(dsn: str, options: Options) -> Measurement:
                     amounts += row[4]
             return count, ids, amounts
 
-        return _repeat(options, once)
+        yield run
 
 
-def bulk_asyncpg_binary(dsn: str, options: Options) -> Measurement:
-    async def main() -> Measurement:
-        connection = await asyncpg.connect(dsn)
-        try:
-            seconds: list[float] = []
-            digest: tuple[int, int, Decimal] = (0, 0, Decimal(0))
-            while len(seconds) < options.repeat and (not seconds or sum(seconds) < options.budget_seconds):
-                start = time.perf_counter()
-                records = await connection.fetch(BULK_SQL)
-                seconds.append(time.perf_counter() - start)
-                digest = (len(records), sum(r[0] for r in records), sum((r[4] for r in records), Decimal(0)))
-                del records
-            return Measurement(seconds, digest)
-        finally:
-            await connection.close()
+@contextmanager
+def bulk_asyncpg_binary(dsn: str, options: Options) -> Iterator[Run]:
+    loop = asyncio.new_event_loop()
+    connection = loop.run_until_complete(asyncpg.connect(dsn))
+    try:
 
-    return asyncio.run(main())
+        def run() -> tuple[int, int, Decimal]:
+            records = loop.run_until_complete(connection.fetch(BULK_SQL))
+            return len(records), sum(r[0] for r in records), sum((r[4] for r in records), Decimal(0))
+
+        yield run
+    finally:
+        loop.run_until_complete(connection.close())
+        loop.close()
 
 
-def point_queries(dsn: str, options: Options) -> Measurement:
+@contextmanager
+def point_queries(dsn: str, options: Options) -> Iterator[Run]:
     ids = random.Random(42).sample(range(1, options.rows + 1), min(options.points, options.rows))
     with psycopg.connect(dsn, autocommit=True) as connection:
 
-        def once() -> tuple[int, int]:
+        def run() -> tuple[int, int]:
             found, checksum = 0, 0
             with connection.cursor() as cursor:
                 for id_ in ids:
@@ -128,19 +110,20 @@ def point_queries(dsn: str, options: Options) -> Measurement:
                         checksum += row[0] + row[1]
             return found, checksum
 
-        return _repeat(options, once)
+        yield run
 
 
-def group_by(dsn: str, options: Options) -> Measurement:
+@contextmanager
+def group_by(dsn: str, options: Options) -> Iterator[Run]:
     with psycopg.connect(dsn, autocommit=True) as connection:
 
-        def once() -> list[list[tuple[Any, ...]]]:
+        def run() -> list[list[tuple[Any, ...]]]:
             return [
                 [tuple(_normalise(v) for v in row) for row in connection.execute(query).fetchall()]
                 for query in GROUP_BY_SQL
             ]
 
-        return _repeat(options, once)
+        yield run
 
 
 WORKLOADS = (

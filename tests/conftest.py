@@ -20,7 +20,7 @@ import duckdb
 import pytest
 import yaml
 
-from veil.proxy.auth import make_md5_hash, make_scram_verifier
+from veil.proxy.auth import make_scram_verifier
 
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "root": "root-secret"}
 
@@ -115,7 +115,7 @@ def base_config(warehouse: Path) -> dict[str, object]:
         "connections": {"warehouse": {"type": "duckdb", "path": str(warehouse)}},
         "users": {
             "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
-            "bob": {"password": make_md5_hash("bob", PASSWORDS["bob"]), "groups": ["Support"]},
+            "bob": {"password": make_scram_verifier(PASSWORDS["bob"]), "groups": ["Support"]},
             "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
         },
         "policies": [

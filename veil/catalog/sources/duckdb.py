@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -20,15 +21,61 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _served_type(arrow_type: pa.DataType) -> pa.DataType:
+    """DuckDB's lossless Arrow export keeps uuid and json as extension types (so clients get the
+    uuid and json OIDs) but exports HUGEINT as an opaque 16-byte value: serve that as
+    numeric(38,0), whose decimal128 storage is the same little-endian 128-bit integer, and
+    BOOLEAN as the ``bool8`` extension, served as a plain Arrow boolean."""
+    if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.bool8":
+        return pa.bool_()
+    if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.opaque":
+        storage = arrow_type.storage_type
+        if pa.types.is_fixed_size_binary(storage) and storage.byte_width == 16:
+            return pa.decimal128(38, 0)
+        return storage
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return pa.list_(_served_type(arrow_type.value_type))
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([pa.field(f.name, _served_type(f.type), f.nullable) for f in arrow_type])
+    return arrow_type
+
+
+def served_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _served_type(f.type), f.nullable) for f in schema])
+
+
+def _served_column(column: pa.Array, target: pa.DataType) -> pa.Array:
+    if column.type == target:
+        return column
+    storage = column.storage if isinstance(column, pa.ExtensionArray) else column
+    if pa.types.is_decimal(target) and pa.types.is_fixed_size_binary(storage.type):
+        return pa.Array.from_buffers(target, len(storage), storage.buffers(), storage.null_count, storage.offset)
+    return storage.cast(target)
+
+
+class _ServedReader:
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self.schema = served_schema(reader.schema)
+        self._identity = self.schema.equals(reader.schema)
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        batch = self._reader.read_next_batch()
+        if self._identity:
+            return batch
+        columns = [_served_column(c, f.type) for c, f in zip(batch.columns, self.schema, strict=True)]
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+
 class DuckDBCursor:
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self._connection = connection
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> pa.RecordBatchReader:
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _ServedReader:
         relation = self._connection.sql(sql, params=list(params) if params else None)
         if relation is None:
-            return pa.RecordBatchReader.from_batches(pa.schema([]), [])
-        return relation.to_arrow_reader(BATCH_ROWS)
+            return _ServedReader(pa.RecordBatchReader.from_batches(pa.schema([]), []))
+        return _ServedReader(relation.to_arrow_reader(BATCH_ROWS))
 
     def interrupt(self) -> None:
         self._connection.interrupt()
@@ -48,7 +95,7 @@ class DuckDBSource:
         self._lock = threading.Lock()
         self._connection: duckdb.DuckDBPyConnection | None = None
 
-    @property
+    @cached_property
     def connection_key(self) -> tuple[object, ...]:
         return ("duckdb", str(self.path.resolve()))
 
@@ -63,7 +110,7 @@ class DuckDBSource:
                     self._connection = duckdb.connect(
                         str(self.path),
                         read_only=True,
-                        config={"enable_external_access": False},
+                        config={"enable_external_access": False, "arrow_lossless_conversion": True},
                     )
                 except duckdb.Error as exc:
                     raise VeilError(
@@ -100,7 +147,7 @@ class DuckDBSource:
             ).fetchall()
             tables = []
             for database, schema, name in rows:
-                arrow_schema = (
+                arrow_schema = served_schema(
                     connection.sql(f"SELECT * FROM {_quote(schema)}.{_quote(name)} LIMIT 0")
                     .to_arrow_table()
                     .schema

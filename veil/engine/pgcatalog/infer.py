@@ -19,6 +19,7 @@ from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
 from veil.engine.pgcatalog.functions import PASSTHROUGH, REGISTRY, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
+from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.engine.pgcatalog.typemap import column_type_of
 from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, ColumnType
@@ -361,6 +362,11 @@ class Typer:
         if number in self.param_hints:
             return self.param_hints[number]
         inferred = context_type(self, node)
+        if inferred is not None and inferred.type.name in REG_TYPES:
+            # ``CAST($1 AS regclass)``: PostgreSQL describes $1 as regclass, but the value is a
+            # name clients send as text; describing it as text keeps every decoder on the
+            # name (the cast then looks it up).
+            inferred = TEXT
         if number not in self.params or self.params[number].type.name in ("text", "unknown"):
             self.params[number] = inferred or TEXT
         return self.params[number]

@@ -54,6 +54,8 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
     if name in _STRINGS:
         return pa.string() if family == "string" else None
     if name == "numeric":
+        if family == "int":
+            return pa.decimal128(38, 0)
         return actual if pa.types.is_decimal(actual) else None
     if pg.type.is_array or name in ("int2vector", "oidvector"):
         if family != "list":

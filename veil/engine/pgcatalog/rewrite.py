@@ -137,6 +137,8 @@ class Rewriter:
             return self._subscript(node)
         if isinstance(node, exp.DPipe):
             return self._concat(node)
+        if isinstance(node, exp.SimilarTo):
+            return self._similar(node)
         if isinstance(node, exp.Div) and self._integers(node.this, node.expression):
             return exp.IntDiv(this=node.this, expression=node.expression)
         if isinstance(node, exp.Dot):
@@ -172,12 +174,15 @@ class Rewriter:
         if relation.schema == "pg_catalog" and relation.name == "pg_settings":
             subquery = settings_subquery(self.env)
             subquery.set("alias", alias)
+            if table.args.get("joins"):
+                return exp.Table(this=subquery, alias=None, joins=table.args["joins"])
             return subquery
-        return exp.Table(
-            this=exp.to_identifier(relation.name),
-            db=exp.to_identifier(DUCK_SCHEMAS[relation.schema]),
-            alias=alias,
-        )
+        # Mutated in place: a parenthesised join hangs its JOINs on the table node.
+        table.set("this", exp.to_identifier(relation.name))
+        table.set("db", exp.to_identifier(DUCK_SCHEMAS[relation.schema]))
+        table.set("catalog", None)
+        table.set("alias", alias)
+        return table
 
     def _relation(self, schema: str | None, name: str) -> CatalogRelation:
         if schema is not None:
@@ -266,6 +271,17 @@ class Rewriter:
         return exp.Coalesce(
             this=sqlbuild.builtin("list_bool_and", each), expressions=[sqlbuild.boolean(True)]
         )
+
+    @staticmethod
+    def _similar(node: exp.SimilarTo) -> exp.Expr:
+        """SQL regular expressions (``%``, ``_``) as an anchored POSIX-style match."""
+        pattern = node.expression
+        if not _is_string_literal(pattern):
+            raise FeatureNotSupported("SIMILAR TO needs a constant pattern")
+        regex = "".join(
+            ".*" if c == "%" else "." if c == "_" else c for c in str(pattern.this)
+        )
+        return sqlbuild.builtin("regexp_full_match", node.this, sqlbuild.string(regex))
 
     def _subscript(self, node: exp.Bracket) -> exp.Expr:
         base = self.type_of(node.this)

@@ -139,13 +139,27 @@ def source_of(item: exp.Expr) -> Source | None:
     return None
 
 
+def _flatten(item: exp.Expr) -> Iterator[exp.Expr]:
+    """FROM items, looking into parenthesised joins ``((a JOIN b ON ...) JOIN c ON ...)``,
+    which sqlglot represents as unaliased subqueries around a table carrying the joins."""
+    if isinstance(item, exp.Subquery) and not item.alias and isinstance(
+        item.this, exp.Table | exp.Subquery
+    ):
+        yield from _flatten(item.this)
+    else:
+        yield item
+    if isinstance(item, exp.Table | exp.Subquery):
+        for join in item.args.get("joins") or []:
+            yield from _flatten(join.this)
+
+
 def from_items(select: exp.Select) -> list[exp.Expr]:
     items: list[exp.Expr] = []
     from_ = select.args.get("from_")
     if from_ is not None:
-        items.append(from_.this)
+        items.extend(_flatten(from_.this))
     for join in select.args.get("joins") or []:
-        items.append(join.this)
+        items.extend(_flatten(join.this))
     return items
 
 

@@ -83,7 +83,7 @@ def from_function(
     if isinstance(function, exp.ExplodingGenerateSeries | exp.GenerateSeries):
         table.set("db", None)
         table.set("catalog", None)
-        return _with_column_alias(table, "generate_series")
+        return with_column_alias(table, "generate_series")
     name = scopes.function_name(function) or ""
     spec = REGISTRY.get(name)
     result = call_function(env, function, args, types, in_from=True)
@@ -95,7 +95,7 @@ def from_function(
             result.args["alias"].set("columns", [exp.to_identifier(alias.name)])
         return result
     wrapped = exp.Table(this=result, alias=alias.copy() if alias else None)
-    return _with_column_alias(wrapped, name)
+    return with_column_alias(wrapped, name)
 
 
 def scalar_in_from(table: exp.Table, value: exp.Expr, name: str) -> exp.Expr:
@@ -110,7 +110,7 @@ def scalar_in_from(table: exp.Table, value: exp.Expr, name: str) -> exp.Expr:
     return subquery
 
 
-def _with_column_alias(table: exp.Expr, default: str) -> exp.Expr:
+def with_column_alias(table: exp.Expr, default: str) -> exp.Expr:
     """PostgreSQL names the single column of ``f(...) AS s`` after ``s``; say so to DuckDB."""
     alias = table.args.get("alias")
     if alias is None:

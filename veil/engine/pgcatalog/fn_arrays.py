@@ -129,7 +129,7 @@ def _pg_expandarray(call: Call) -> exp.Expr:
     return exp.Explode(this=pairs)
 
 
-def expandarray_field(array: exp.Expr, array_type: ColumnType | None, field: str) -> exp.Expr:
+def expandarray_field(array: exp.Expr, field: str) -> exp.Expr:
     """``(_pg_expandarray(a)).x`` / ``.n`` as set-returning select-list expressions."""
     if field == "x":
         return exp.Explode(this=array)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from veil.engine.pgcatalog.objects import BOOTSTRAP_ROLE, CatalogObjects, Relation
 from veil.engine.pgcatalog.rows import Row, RowSet
 from veil.engine.pgcatalog.schema import RELATIONS
-from veil.pgtypes import BY_OID, ColumnType, PgType, format_type
+from veil.pgtypes import ColumnType, PgType, format_type
 
 _INT_PRECISION = {"int2": 16, "int4": 32, "int8": 64, "float4": 24, "float8": 53}
 _DATETIME = {"date", "timestamp", "timestamptz", "time", "timetz", "interval"}
@@ -160,7 +160,3 @@ def _precision(pg_type: PgType, typmod: int) -> Row:
         precision = typmod if typmod >= 0 and name != "date" else (0 if name == "date" else 6)
         return {"datetime_precision": precision}
     return {}
-
-
-def element_type(pg_type: PgType) -> PgType:
-    return BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type

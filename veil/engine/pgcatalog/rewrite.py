@@ -104,9 +104,7 @@ class Rewriter:
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
             call = scopes.expandarray_call(node.this)
             if call is not None:
-                array = call.expressions[0]
-                array_type = self.type_of(array)
-                return expandarray_field(self.rewrite(array), array_type, node.expression.name)
+                return expandarray_field(self.rewrite(call.expressions[0]), node.expression.name)
         return None
 
     # --- nodes handled after their children ----------------------------------------------------
@@ -151,7 +149,7 @@ class Rewriter:
         if type(node) in scopes.TYPED_FUNCTIONS:
             return self._call(node, scopes.function_args(node))
         if isinstance(node, exp.Unnest) and isinstance(node.parent, exp.From | exp.Join):
-            return calls._with_column_alias(node, "unnest")
+            return calls.with_column_alias(node, "unnest")
         if isinstance(node, exp.Select):
             node.set("locks", None)
         return node

@@ -45,10 +45,10 @@ def test_durations_and_sizes() -> None:
     assert config.cache.default_latency == 600
 
 
-def test_unenforced_policy_kinds_are_refused() -> None:
+def test_minimize_percent_is_validated() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config({"policies": [{"name": "m", "minimize": {"percent": 10}}]})
-    assert "not supported" in info.value.problems[0][1]
+        parse_config({"policies": [{"name": "m", "minimize": {"percent": 0}}]})
+    assert info.value.problems[0][0] == "policies[0].minimize.percent"
 
 
 def test_hash_masks_need_a_key() -> None:

@@ -248,7 +248,11 @@ class TimeWindowPolicy(PolicyTarget, Audience):
 
 
 class MinimizePolicy(PolicyTarget, Audience):
+    """Only a deterministic ``percent`` of rows, chosen by a keyed hash of the ``key`` columns
+    (all columns when empty), so every query sees the same rows."""
+
     percent: float = Field(gt=0, le=100)
+    key: list[str] = Field(default_factory=list)
 
 
 class PolicyConfig(Strict):
@@ -272,9 +276,6 @@ class PolicyConfig(Strict):
             raise ValueError(
                 "a policy needs exactly one of subscription, mask, row_filter, time_window, minimize"
             )
-        if self.minimize is not None:
-            # Fail closed: a policy Veil cannot enforce must stop the config, not be ignored.
-            raise ValueError("minimize policies are not supported by this version of Veil")
         return self
 
 

@@ -6,7 +6,7 @@ Rules (also in the README):
   by name glob. When several masks select one column, the one matched through the deeper tag wins
   (``PII.Email`` beats ``PII``; a name match counts as depth 1); at equal depth the policy listed
   first wins.
-* Row filters and time windows of every applicable policy are ANDed.
+* Row filters, time windows and minimize policies of every applicable policy are ANDed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from veil.catalog.model import Table
 from veil.config.models import (
     Audience,
     MaskPolicy,
+    MinimizePolicy,
     PolicyConfig,
     PolicyTarget,
     RowFilterPolicy,
@@ -47,6 +48,8 @@ class AppliedFilter:
     kind: str = "row_filter"
     seconds: float = 0.0
     event_time: str | None = None
+    percent: float = 100.0
+    key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def resolve_table_policy(
     masks: dict[str, AppliedMask] = {}
     filters: list[AppliedFilter] = []
     for policy in policies:
-        rule = policy.mask or policy.row_filter or policy.time_window
+        rule = policy.mask or policy.row_filter or policy.time_window or policy.minimize
         if rule is None or not covers_table(rule, table, config.table_tags) or not applies_to(rule, user):
             continue
         if isinstance(rule, MaskPolicy):
@@ -111,6 +114,14 @@ def resolve_table_policy(
                     masks[column.name] = AppliedMask(policy.name, column.name, rule, depth)
         elif isinstance(rule, RowFilterPolicy):
             filters.append(AppliedFilter(policy.name, rule.where))
+        elif isinstance(rule, MinimizePolicy):
+            missing = [c for c in rule.key if table.column(c) is None]
+            if missing:
+                log.warning("policy %s: %s has no column %s; it shows no rows", policy.name, table.source_key, missing[0])
+                filters.append(AppliedFilter(policy.name, "FALSE", kind="minimize"))
+            else:
+                key = tuple(rule.key) or tuple(c.name for c in table.columns)
+                filters.append(AppliedFilter(policy.name, "", kind="minimize", percent=rule.percent, key=key))
         elif isinstance(rule, TimeWindowPolicy):
             if config.event_time is None or table.column(config.event_time) is None:
                 log.warning("policy %s: %s has no event_time; it shows no rows", policy.name, table.source_key)
@@ -138,7 +149,7 @@ def why_not_applied(
     user: User, table: Table, policy: PolicyConfig, table_config: TableConfig | None
 ) -> str | None:
     """Why a data policy does not change this user's view of this table (None if it does)."""
-    rule = policy.mask or policy.row_filter or policy.time_window
+    rule = policy.mask or policy.row_filter or policy.time_window or policy.minimize
     if rule is None:
         return "not a data policy"
     config = table_config or TableConfig()

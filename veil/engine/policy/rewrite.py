@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.engine.policy.macros import expand_macros
-from veil.engine.policy.masks import mask_expression
+from veil.engine.policy.masks import keyed_hash, mask_expression
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import AppliedFilter, TablePolicy
 from veil.engine.safety import check_functions
@@ -64,7 +64,31 @@ def parse_condition(sql: str, table: Table, user: User) -> exp.Expression:
     return _qualify_raw(parsed, table)
 
 
-def _filter_condition(applied: AppliedFilter, table: Table, user: User) -> exp.Expression:
+def _minimize_condition(applied: AppliedFilter, context: PolicyContext) -> exp.Expression:
+    """Keep a row when the first four hex digits of a keyed hash of its key columns fall below
+    ``percent`` of 0x10000. Comparing equal-length lower-case hex strings is numeric comparison
+    in every dialect, so the same rows are kept on every engine and every query."""
+    parts: list[exp.Expression] = []
+    for name in applied.key:
+        text = exp.Coalesce(
+            this=exp.cast(_raw_column(name), exp.DataType.build("text")), expressions=[exp.Literal.string("")]
+        )
+        parts.extend([text, exp.Literal.string("|")])
+    joined = parts[0]
+    for part in parts[1:-1]:
+        joined = exp.DPipe(this=joined, expression=part, safe=True)
+    digest = keyed_hash(joined, context.hash_key or "veil-minimize", context.dialect)
+    threshold = f"{min(int(applied.percent / 100 * 0x10000), 0x10000):04x}"
+    prefix = exp.Substring(this=digest, start=exp.Literal.number(1), length=exp.Literal.number(4))
+    if threshold == "10000":
+        return exp.true()
+    return exp.LT(this=prefix, expression=exp.Literal.string(threshold))
+
+
+def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expression:
+    user = context.user
+    if applied.kind == "minimize" and applied.key:
+        return _minimize_condition(applied, context)
     if applied.kind == "time_window" and applied.event_time:
         window = exp.Interval(this=exp.Literal.string(str(int(applied.seconds))), unit=exp.var("SECOND"))
         return exp.GTE(
@@ -87,7 +111,7 @@ def protected_table(
     """The derived table replacing ``source_table``, or None when no policy applies."""
     if policy.is_empty:
         return None
-    conditions = [_filter_condition(f, table, context.user) for f in policy.filters]
+    conditions = [_filter_condition(f, table, context) for f in policy.filters]
     guard = exp.and_(*conditions) if conditions else None
     projections = []
     for column in table.columns:

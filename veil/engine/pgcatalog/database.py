@@ -61,8 +61,7 @@ def build_database(objects: CatalogObjects) -> duckdb.DuckDBPyConnection:
 def _insert(con: duckdb.DuckDBPyConnection, rowset: RowSet) -> None:
     if not rowset.rows:
         return
-    table = pa.table(rowset.columns(), schema=rowset.relation.arrow_schema())
-    _load(con, rowset.relation.duck_name, table)
+    _load(con, rowset.relation.duck_name, rowset.to_arrow())
 
 
 def _load(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from veil.catalog.model import Column
 from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.procs import PG_PROC
@@ -49,8 +51,8 @@ class RowSet:
     relation: CatalogRelation
     rows: list[Row] = field(default_factory=list)
 
-    def columns(self) -> dict[str, list[object]]:
-        return {c.name: [row.get(c.name) for row in self.rows] for c in self.relation.columns}
+    def to_arrow(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=self.relation.arrow_schema())
 
 
 def _static(relation: str, rows: tuple[tuple[object, ...], ...]) -> RowSet:

@@ -94,8 +94,9 @@ def write_demo_database(path: Path, *, customers: int = 50_000, transactions: in
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
-    connection = duckdb.connect(str(path), config={"enable_progress_bar": False})
+    connection = duckdb.connect(str(path))
     try:
+        connection.execute("SET enable_progress_bar = false")
         for statement in _SCHEMA_SQL.format(customers=customers, transactions=transactions).split(";"):
             if statement.strip():
                 connection.execute(statement)

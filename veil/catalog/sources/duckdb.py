@@ -122,7 +122,11 @@ class DuckDBSource:
         return DuckDBCursor(self._connect().cursor())
 
     def check(self) -> None:
-        self.cursor().execute("SELECT 1").read_all()
+        cursor = self.cursor()
+        try:
+            cursor.execute("SELECT 1").read_next_batch()
+        finally:
+            cursor.close()
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         cursor = self.cursor()

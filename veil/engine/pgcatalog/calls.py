@@ -7,9 +7,10 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from veil.engine.pgcatalog import scopes, sqlbuild
+from veil.engine.pgcatalog.builtins import REGISTRY
 from veil.engine.pgcatalog.casts import coerce, is_string, string_literal
 from veil.engine.pgcatalog.context import CompileEnv
-from veil.engine.pgcatalog.functions import PASSTHROUGH, REGISTRY, Call, denied
+from veil.engine.pgcatalog.functions import PASSTHROUGH, Call, denied
 from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.errors import InsufficientPrivilege, UndefinedFunction, VeilError
 from veil.pgtypes import BY_NAME, ColumnType, format_type

@@ -13,9 +13,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from veil.catalog.model import CatalogSnapshot
-
-# Registering the function builders is a side effect of importing their modules.
-from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session, safety, scopes  # noqa: F401
+from veil.engine.pgcatalog import safety, scopes
 from veil.engine.pgcatalog.context import CompileEnv, LocalContext
 from veil.engine.pgcatalog.database import build_database
 from veil.engine.pgcatalog.errors import translate

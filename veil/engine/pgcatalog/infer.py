@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.engine.pgcatalog import scopes
+from veil.engine.pgcatalog.builtins import REGISTRY
 from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
-from veil.engine.pgcatalog.functions import PASSTHROUGH, REGISTRY, array_of, element_of
+from veil.engine.pgcatalog.functions import PASSTHROUGH, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
 from veil.engine.pgcatalog.schema import REG_TYPES

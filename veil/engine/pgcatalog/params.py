@@ -10,7 +10,8 @@ from sqlglot import exp
 
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.arrays import parse_array_literal
-from veil.engine.pgcatalog.functions import REGISTRY, array_of
+from veil.engine.pgcatalog.builtins import REGISTRY
+from veil.engine.pgcatalog.functions import array_of
 from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.engine.pgcatalog.typemap import column_type_of
 from veil.errors import VeilError

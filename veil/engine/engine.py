@@ -39,6 +39,8 @@ class QueryEngine:
         self._snapshots: dict[str, CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
+        # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
+        self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
         self.generation = 1  # bumped by every reload: prepared statements re-plan on change
         self.cache = ResultCache(config.cache.max_bytes)
@@ -71,6 +73,7 @@ class QueryEngine:
             self._snapshots.clear()
             self._local_engines.clear()
             self.plans.clear()
+            self.protected_tables.clear()
             self.generation += 1
             if config.cache.max_bytes != self.cache.max_bytes:
                 self.cache = ResultCache(config.cache.max_bytes)

@@ -204,7 +204,12 @@ class Session:
             raw = raw_tables[table.oid]
             policy = self.engine.table_policy(self.user, raw)
             applied.extend(describe_policy(table.qualified_name, policy))
-            return protected_table(raw, source_table, policy, context)
+            key = (self.user.name, raw.oid, source.dialect)
+            derived = self.engine.protected_tables.get(key)
+            if derived is None:
+                derived = protected_table(raw, source_table, policy, context)
+                self.engine.protected_tables[key] = derived
+            return derived.copy() if derived is not None else None
 
         source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)

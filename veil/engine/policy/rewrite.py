@@ -130,7 +130,7 @@ def protected_table(
         projections.append(exp.alias_(value, _quoted(column.name)))
     inner_table = source_table.copy()
     inner_table.set("alias", exp.TableAlias(this=_quoted(RAW_ALIAS)))
-    select = exp.Select(expressions=projections).from_(inner_table)
+    select = exp.Select(expressions=projections).from_(inner_table, copy=False)
     if guard is not None:
-        select = select.where(guard)
+        select = select.where(guard, copy=False)
     return exp.Subquery(this=select)

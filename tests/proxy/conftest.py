@@ -141,9 +141,10 @@ def engine_servers(tls_files: TlsFiles, warehouse: Path) -> Iterator[EngineServe
     """In-process servers over the real :class:`QueryEngine` and the test warehouse.
 
     ``engine_servers(auth="md5", tls=True)``; users and passwords are those of
-    ``tests/conftest.py`` (``PASSWORDS``).
+    ``tests/conftest.py`` (``PASSWORDS``), except that bob's is stored as an md5 hash here, to
+    exercise md5 authentication.
     """
-    from tests.conftest import base_config
+    from tests.conftest import PASSWORDS, base_config
     from veil.engine.engine import QueryEngine
 
     started: dict[tuple[object, ...], ServerThread] = {}
@@ -156,6 +157,7 @@ def engine_servers(tls_files: TlsFiles, warehouse: Path) -> Iterator[EngineServe
             if tls:
                 server["tls"] = {"cert": str(tls_files.cert), "key": str(tls_files.key)}
             raw["server"] = server
+            raw["users"]["bob"]["password"] = make_md5_hash("bob", PASSWORDS["bob"])  # type: ignore[index]
             config = VeilConfig.model_validate(raw)
             started[key] = ServerThread(config, QueryEngine(config)).start()
         return started[key]

@@ -53,7 +53,15 @@ def parse_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_BYTES[unit])
 
 
+def _listify(value: Any) -> Any:
+    """``{country: US}`` is shorthand for ``{country: [US]}``."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Attributes = Annotated[dict[str, list[str]], BeforeValidator(_listify)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
@@ -145,18 +153,19 @@ class TableConfig(Strict):
     table_tags: list[str] = Field(default_factory=list)
 
 
+class DiscoveryConfig(Strict):
+    """Sensitive data discovery: a column is tagged when at least ``threshold`` of its sampled
+    non-null values are hits; each table is sampled with at most ``sample_rows`` rows."""
+
+    threshold: float = Field(default=0.9, gt=0, le=1)
+    sample_rows: int = Field(default=10_000, ge=10, le=1_000_000)
+
+
 class UserConfig(Strict):
     password: str | None = None
     groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, list[str]] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     admin: bool = False
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _listify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
-        return value
 
     @field_validator("password")
     @classmethod
@@ -176,14 +185,7 @@ class Principals(Strict):
 
     users: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _listify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, list) else [v] for k, v in value.items()}
-        return value
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class Subscription(Strict):
@@ -287,6 +289,7 @@ class VeilConfig(Strict):
     secrets: SecretsConfig = SecretsConfig()
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
     tables: dict[str, TableConfig] = Field(default_factory=dict)
+    discovery: DiscoveryConfig = DiscoveryConfig()
     users: dict[str, UserConfig] = Field(default_factory=dict)
     policies: list[PolicyConfig] = Field(default_factory=list)
 

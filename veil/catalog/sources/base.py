@@ -61,3 +61,12 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def check_source(source: Source) -> None:
+    """Run ``SELECT 1`` on a source (the "Test Connection" of ``veil check``)."""
+    cursor = source.cursor()
+    try:
+        cursor.execute("SELECT 1").read_next_batch()
+    finally:
+        cursor.close()

@@ -11,7 +11,8 @@ import duckdb
 import pyarrow as pa
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable
+from veil.catalog.sources.base import SourceTable, check_source
+from veil.catalog.sources.duckdb_errors import translate_duckdb_error
 from veil.errors import VeilError
 
 BATCH_ROWS = 65536
@@ -122,11 +123,7 @@ class DuckDBSource:
         return DuckDBCursor(self._connect().cursor())
 
     def check(self) -> None:
-        cursor = self.cursor()
-        try:
-            cursor.execute("SELECT 1").read_next_batch()
-        finally:
-            cursor.close()
+        check_source(self)
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         cursor = self.cursor()
@@ -171,36 +168,4 @@ class DuckDBSource:
 
 def map_duckdb_error(exc: BaseException) -> VeilError:
     """Translate a DuckDB exception into the PostgreSQL error a client expects."""
-    # Only the first line: DuckDB appends "Did you mean ..." hints naming other objects.
-    message = str(exc).split("\n", 1)[0].strip()
-    for prefix in ("Binder Error: ", "Catalog Error: ", "Parser Error: ", "Conversion Error: ",
-                   "Invalid Input Error: ", "Out of Range Error: ", "Not implemented Error: ",
-                   "Permission Error: ", "INTERRUPT Error: ", "Interrupt Error: "):
-        message = message.removeprefix(prefix)
-    if isinstance(exc, duckdb.InterruptException):
-        return VeilError("57014", "canceling statement due to user request")
-    if isinstance(exc, duckdb.BinderException):
-        if "not found" in message and "column" in message.lower():
-            return VeilError("42703", message)
-        if "No function matches" in message:
-            return VeilError("42883", message)
-        return VeilError("42803" if "GROUP BY" in message else "42601", message)
-    if isinstance(exc, duckdb.CatalogException):
-        if "Function" in message or "function" in message:
-            return VeilError("42883", message)
-        return VeilError("42P01", message)
-    if isinstance(exc, duckdb.ParserException):
-        return VeilError("42601", message)
-    if isinstance(exc, duckdb.ConversionException):
-        return VeilError("22P02", message)
-    if isinstance(exc, duckdb.OutOfRangeException):
-        return VeilError("22003", message)
-    if isinstance(exc, duckdb.InvalidInputException):
-        return VeilError("22023", message)
-    if isinstance(exc, duckdb.NotImplementedException):
-        return VeilError("0A000", message)
-    if isinstance(exc, duckdb.PermissionException):
-        return VeilError("42501", message)
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return VeilError("53200", message)
-    return VeilError("XX000", message)
+    return translate_duckdb_error(exc)

@@ -12,7 +12,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable
+from veil.catalog.sources.base import SourceTable, check_source
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgtypes import NUMERIC, pinned_field
@@ -190,11 +190,7 @@ class PostgresSource:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
 
     def check(self) -> None:
-        cursor = self.cursor()
-        try:
-            cursor.execute("SELECT 1").read_next_batch()
-        finally:
-            cursor.close()
+        check_source(self)
 
     def list_tables(self) -> list[SourceTable]:
         cursor = self.cursor()

@@ -106,9 +106,17 @@ class PolicyContext:
 
 
 def protected_table(
-    table: Table, source_table: exp.Table, policy: TablePolicy, context: PolicyContext
+    table: Table,
+    source_table: exp.Table,
+    policy: TablePolicy,
+    context: PolicyContext,
+    guard_columns: bool = True,
 ) -> exp.Subquery | None:
-    """The derived table replacing ``source_table``, or None when no policy applies."""
+    """The derived table replacing ``source_table``, or None when no policy applies.
+
+    ``guard_columns=False`` is for statements whose predicates are all leakproof (see
+    :mod:`veil.engine.policy.leakproof`): the row filter still applies, but columns are not
+    wrapped in it, so the source can push the user's predicates into its scan."""
     if policy.is_empty:
         return None
     conditions = [_filter_condition(f, table, context) for f in policy.filters]
@@ -121,7 +129,7 @@ def protected_table(
         if applied is not None:
             condition = parse_condition(applied.mask.where, table, context.user) if applied.mask.where else None
             value = mask_expression(applied.mask, raw, context.dialect, context.hash_key, condition)
-        if guard is not None:
+        if guard is not None and guard_columns:
             value = exp.Case(ifs=[exp.If(this=guard.copy(), true=value)])
             if applied is None and pa.types.is_decimal(column.arrow_type):
                 # Keep numeric(p,s): some engines drop the typmod of a CASE result.

@@ -92,7 +92,14 @@ class ServerConfig(Strict):
 class CacheConfig(Strict):
     max_bytes: Size = 1024**3
     default_latency: Duration = 3600.0
-    backend: str = "memory"
+    backend: str = "memory"  # or redis://[:password@]host:port/db (rediss:// for TLS, unix:// for a socket)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value != "memory" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("cache backend must be `memory` or a redis://, rediss:// or unix:// URL")
+        return value
 
 
 class AuditConfig(Strict):

@@ -2,9 +2,13 @@
 
 Entries are keyed by the connection key, the exact SQL sent to the source and the parameter
 values. The SQL already embeds the user's masks and row filters, so two users share an entry only
-when their effective policies are identical. The cache is bounded by bytes (LRU), results larger
-than one eighth of it are streamed without being kept, and concurrent identical misses run the
-source query once: later callers wait for the first and then read its entry.
+when their effective policies are identical. Results larger than one eighth of ``max_bytes`` are
+streamed without being kept, and concurrent identical misses run the source query once: later
+callers wait for the first and then read its entry (single-flight, per Veil node).
+
+Where entries live is a :class:`CacheBackend`: in this process (``memory``, an LRU bounded by
+bytes) or in Redis (``redis://...``, shared by several Veil nodes; see
+:mod:`veil.engine.cache_redis`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pyarrow as pa
 from cachetools import LRUCache
 
+from veil.config.models import CacheConfig
 from veil.engine.api import ResultStream
 
 
@@ -38,6 +44,29 @@ class CacheStats:
     stores: int = 0
 
 
+class CacheBackend(Protocol):
+    """Where entries live. A ``blocking`` backend does network I/O: callers on the event loop use
+    :meth:`ResultCache.lookup` and :meth:`ResultCache.store`, which run it in a worker thread."""
+
+    blocking: bool
+
+    def get(self, key: Hashable) -> CacheEntry | None:
+        """The entry, or None when absent or expired (a backend failure is a miss)."""
+        ...
+
+    def put(self, key: Hashable, entry: CacheEntry, ttl: float) -> None: ...
+
+    def invalidate(self, tables: set[str] | None) -> int:
+        """Drop entries reading any of ``tables`` (all entries when None); how many were dropped."""
+        ...
+
+    def usage(self) -> dict[str, int]:
+        """``entries``, ``bytes`` and ``evictions`` as the backend counts them."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class _Entries(LRUCache):
     def __init__(self, max_bytes: int, stats: CacheStats) -> None:
         super().__init__(maxsize=max_bytes, getsizeof=lambda entry: max(entry.nbytes, 1))
@@ -48,14 +77,55 @@ class _Entries(LRUCache):
         return super().popitem()
 
 
+class MemoryBackend:
+    """Entries in this process: least recently used go first once ``max_bytes`` is reached."""
+
+    blocking = False
+
+    def __init__(self, max_bytes: int, clock: Callable[[], float], stats: CacheStats) -> None:
+        self._entries = _Entries(max_bytes, stats)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> CacheEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.expires_at <= self._clock():
+                del self._entries[key]
+                return None
+            return entry
+
+    def put(self, key: Hashable, entry: CacheEntry, ttl: float) -> None:
+        with self._lock:
+            self._entries[key] = entry
+
+    def invalidate(self, tables: set[str] | None) -> int:
+        with self._lock:
+            doomed = [k for k, e in self._entries.items() if tables is None or e.tables & tables]
+            for key in doomed:
+                del self._entries[key]
+            return len(doomed)
+
+    def usage(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": int(self._entries.currsize)}
+
+    def close(self) -> None:
+        self.invalidate(None)
+
+
 @dataclass
 class ResultCache:
     max_bytes: int
     clock: Callable[[], float] = time.monotonic
     stats: CacheStats = field(default_factory=CacheStats)
+    backend: CacheBackend | None = None
+    location: str = "memory"  # the config's `cache.backend`
 
     def __post_init__(self) -> None:
-        self._entries = _Entries(self.max_bytes, self.stats)
+        if self.backend is None:
+            self.backend = MemoryBackend(self.max_bytes, self.clock, self.stats)
+        self._backend: CacheBackend = self.backend
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, asyncio.Event] = {}
 
@@ -64,23 +134,34 @@ class ResultCache:
         return self.max_bytes // 8
 
     def get(self, key: Hashable) -> CacheEntry | None:
+        entry = self._backend.get(key)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.expires_at <= self.clock():
-                del self._entries[key]
-                entry = None
             if entry is None:
                 self.stats.misses += 1
             else:
                 self.stats.hits += 1
-            return entry
+        return entry
 
     def put(self, key: Hashable, entry: CacheEntry) -> None:
-        if entry.nbytes > self.max_entry_bytes:
+        ttl = entry.expires_at - self.clock()
+        if entry.nbytes > self.max_entry_bytes or ttl <= 0:
             return
+        self._backend.put(key, entry, ttl)
         with self._lock:
-            self._entries[key] = entry
             self.stats.stores += 1
+
+    async def lookup(self, key: Hashable) -> CacheEntry | None:
+        """:meth:`get` for callers on the event loop."""
+        if self._backend.blocking:
+            return await asyncio.to_thread(self.get, key)
+        return self.get(key)
+
+    async def store(self, key: Hashable, entry: CacheEntry) -> None:
+        """:meth:`put` for callers on the event loop."""
+        if self._backend.blocking:
+            await asyncio.to_thread(self.put, key, entry)
+        else:
+            self.put(key, entry)
 
     async def wait_for_inflight(self, key: Hashable) -> bool:
         """If an identical miss is running, wait for it; True when one was awaited."""
@@ -100,23 +181,32 @@ class ResultCache:
 
     def invalidate(self, tables: set[str] | None = None) -> int:
         """Drop entries reading any of ``tables`` (all entries when None)."""
-        with self._lock:
-            doomed = [k for k, e in self._entries.items() if tables is None or e.tables & tables]
-            for key in doomed:
-                del self._entries[key]
-            return len(doomed)
+        return self._backend.invalidate(tables)
 
     def summary(self) -> dict[str, int]:
+        usage = self._backend.usage()
         with self._lock:
             return {
-                "entries": len(self._entries),
-                "bytes": int(self._entries.currsize),
+                "entries": usage["entries"],
+                "bytes": usage["bytes"],
                 "max_bytes": self.max_bytes,
                 "hits": self.stats.hits,
                 "misses": self.stats.misses,
-                "evictions": self.stats.evictions,
+                "evictions": usage.get("evictions", self.stats.evictions),
                 "stores": self.stats.stores,
             }
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+def make_cache(config: CacheConfig) -> ResultCache:
+    """The cache a config asks for: ``backend: memory`` or a ``redis://`` URL."""
+    if config.backend == "memory":
+        return ResultCache(config.max_bytes)
+    from veil.engine.cache_redis import RedisBackend
+
+    return ResultCache(config.max_bytes, backend=RedisBackend(config.backend), location=config.backend)
 
 
 class CachingStream:
@@ -150,17 +240,17 @@ class CachingStream:
                     else:
                         self._kept.append(batch)
                 yield batch
-            self._store()
+            await self._store()
         finally:
             self._release()
 
-    def _store(self) -> None:
+    async def _store(self) -> None:
         if self._kept is None or self.schema is None:
             return
-        self._cache.put(
-            self._key,
-            CacheEntry(self.schema, tuple(self._kept), self._bytes, self._cache.clock() + self._ttl, self._tables),
+        entry = CacheEntry(
+            self.schema, tuple(self._kept), self._bytes, self._cache.clock() + self._ttl, self._tables
         )
+        await self._cache.store(self._key, entry)
 
     def _release(self) -> None:
         if not self._finished:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from cachetools import LRUCache
@@ -14,8 +15,11 @@ from veil.catalog.registry import Catalog, build_catalog
 from veil.config.models import VeilConfig
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog
-from veil.engine.cache import ResultCache
+from veil.engine.cache import ResultCache, make_cache
 from veil.engine.planner import SourcePlan
+
+if TYPE_CHECKING:
+    from veil.engine.federation import FederatedPlan
 from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
@@ -24,7 +28,7 @@ from veil.engine.policy.subscription import visible_tables
 
 @dataclass(frozen=True)
 class CachedPlan:
-    plan: SourcePlan
+    plan: SourcePlan | FederatedPlan
     schema: pa.Schema
     policies: tuple[AppliedPolicy, ...] = ()
 
@@ -43,7 +47,7 @@ class QueryEngine:
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
         self.generation = 1  # bumped by every reload: prepared statements re-plan on change
-        self.cache = ResultCache(config.cache.max_bytes)
+        self.cache: ResultCache = make_cache(config.cache)
 
     def latency_for(self, tables: Sequence[Table]) -> float:
         """How long results over these tables may be served from cache: the smallest latency of
@@ -75,8 +79,9 @@ class QueryEngine:
             self.plans.clear()
             self.protected_tables.clear()
             self.generation += 1
-            if config.cache.max_bytes != self.cache.max_bytes:
-                self.cache = ResultCache(config.cache.max_bytes)
+            if (config.cache.max_bytes, config.cache.backend) != (self.cache.max_bytes, self.cache.location):
+                self.cache.close()
+                self.cache = make_cache(config.cache)
             elif catalog_changed:
                 self.cache.invalidate()
 

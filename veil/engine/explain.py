@@ -19,12 +19,19 @@ def explain_lines(
     pushed: list[tuple[str, str, str]],
     tables: tuple[Table, ...],
     applied: tuple[AppliedPolicy, ...],
+    local_sql: str | None = None,
 ) -> list[str]:
-    """``pushed`` is (connection, dialect, sql) per source query."""
+    """``pushed`` is (connection, dialect, sql) per source query; ``local_sql`` is what the local
+    engine runs over their results (registered as ``__veil_part_<n>``, in that order)."""
     lines = [f"Runs on: {where}"]
-    for connection, dialect, sql in pushed:
-        lines.append(f"SQL sent to connection {connection} ({dialect}):")
+    for position, (connection, dialect, sql) in enumerate(pushed):
+        name = f" -> __veil_part_{position}" if local_sql is not None else ""
+        lines.append(f"SQL sent to connection {connection} ({dialect}){name}:")
         pretty = sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True)[0]
+        lines.extend("  " + line for line in pretty.splitlines())
+    if local_sql is not None:
+        lines.append("Local part (Veil's in-memory DuckDB):")
+        pretty = sqlglot.transpile(local_sql, read="duckdb", write="duckdb", pretty=True)[0]
         lines.extend("  " + line for line in pretty.splitlines())
     if tables:
         lines.append("Policies applied:")

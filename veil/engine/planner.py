@@ -114,19 +114,67 @@ def column_type_resolver(references: Sequence[TableReference]):
 
 @dataclass(frozen=True)
 class SourcePlan:
-    """A statement that runs entirely on one source."""
+    """A statement that runs entirely on one source (every table shares one connection key)."""
 
     connection: str
     sql: str
     tables: tuple[Table, ...]
     param_oids: tuple[int, ...]
 
+    @property
+    def connections(self) -> tuple[str, ...]:
+        """Every connection whose tables the statement reads (they share one connection key)."""
+        return tuple(dict.fromkeys((self.connection, *(t.connection for t in self.tables))))
 
-def _quoted(name: str) -> exp.Identifier:
+    @property
+    def pushed_sql(self) -> tuple[str, ...]:
+        return (self.sql,)
+
+
+def quoted(name: str) -> exp.Identifier:
     return exp.Identifier(this=name, quoted=True)
 
 
 Protector = Callable[[Table, exp.Table], "exp.Subquery | None"]
+
+
+def rewritten_copy(statement: exp.Expression, analysis: Analysis) -> tuple[exp.Expression, dict[int, TableReference]]:
+    """A copy of ``statement`` and its user table nodes (by ``id``) mapped to their references.
+
+    Column qualifiers ``schema.table.column`` lose the schema when the table carries no alias:
+    such a table is aliased by its Veil name once replaced, so ``orders.id`` keeps resolving.
+    """
+    rewritten = statement.copy()
+    originals = {id(ref.node): ref for ref in analysis.user_tables}
+    replacements = {}
+    for node, copy in zip(statement.find_all(exp.Table), rewritten.find_all(exp.Table)):
+        ref = originals.get(id(node))
+        if ref is not None:
+            replacements[id(copy)] = ref
+    qualified_names = {
+        (ref.table.schema, ref.table.name)
+        for copy in rewritten.find_all(exp.Table)
+        if (ref := replacements.get(id(copy))) is not None and copy.args.get("alias") is None
+    }
+    for column in rewritten.find_all(exp.Column):
+        db = column.args.get("db")
+        if db is not None and (identifier_name(db), identifier_name(column.args.get("table"))) in qualified_names:
+            column.set("db", None)
+    return rewritten, replacements
+
+
+def replace_table(node: exp.Table, replacement: exp.Expression, default_alias: str) -> None:
+    """Put ``replacement`` where ``node`` was, keeping its alias and what hangs off it: in
+    ``FROM (a JOIN b ON ...)`` the join to ``b`` is an argument of the node ``a``."""
+    replacement.set("alias", node.args.get("alias") or exp.TableAlias(this=quoted(default_alias)))
+    for arg in ("joins", "laterals", "pivots"):
+        if node.args.get(arg):
+            replacement.set(arg, node.args[arg])
+    node.replace(replacement)
+
+
+def source_table(table: Table) -> exp.Table:
+    return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema))
 
 
 def plan_single_source(
@@ -137,44 +185,26 @@ def plan_single_source(
     protect: Protector | None = None,
 ) -> SourcePlan:
     """Rewrite user table names to the source's names, replace each protected table by the
-    derived table ``protect`` builds (masks and row filters), and transpile to the dialect."""
-    connections = {ref.table.connection for ref in analysis.user_tables}
-    if len(connections) > 1:
-        raise FeatureNotSupported("joining tables from different connections is not implemented yet")
+    derived table ``protect`` builds (masks and row filters), and transpile to the dialect.
+
+    The caller guarantees that every table shares one connection key (see
+    :func:`veil.engine.federation.plan_query`); the statement runs on the first table's
+    connection."""
     if analysis.reads_catalog:
         raise FeatureNotSupported("a query cannot combine catalog relations and data tables")
     param_oids = infer_param_oids(
         statement, declared_param_oids, column_type_resolver(analysis.user_tables)
     )
-    rewritten = statement.copy()
-    originals = {id(ref.node): ref for ref in analysis.user_tables}
-    replacements = {}
-    for node, copy in zip(statement.find_all(exp.Table), rewritten.find_all(exp.Table)):
-        ref = originals.get(id(node))
-        if ref is not None:
-            replacements[id(copy)] = ref
-    # Without an alias the source table is aliased by its Veil name, so `orders.id` and
-    # `sales.orders.id` keep resolving once the schema qualifier is dropped.
-    qualified_names = {
-        (ref.table.schema, ref.table.name)
-        for copy in rewritten.find_all(exp.Table)
-        if (ref := replacements.get(id(copy))) is not None and copy.args.get("alias") is None
-    }
-    for column in rewritten.find_all(exp.Column):
-        db = column.args.get("db")
-        if db is not None and (identifier_name(db), identifier_name(column.args.get("table"))) in qualified_names:
-            column.set("db", None)
+    rewritten, replacements = rewritten_copy(statement, analysis)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))
         if ref is None:
             continue
-        source_table = exp.Table(this=_quoted(ref.table.source_name), db=_quoted(ref.table.source_schema))
-        replacement: exp.Expression = (protect(ref.table, source_table) if protect else None) or source_table
-        replacement.set("alias", copy.args.get("alias") or exp.TableAlias(this=_quoted(ref.table.name)))
-        copy.replace(replacement)
+        raw = source_table(ref.table)
+        replace_table(copy, (protect(ref.table, raw) if protect else None) or raw, ref.table.name)
     sql = rewritten.sql(dialect=dialect)
     return SourcePlan(
-        connection=next(iter(connections)),
+        connection=analysis.user_tables[0].table.connection,
         sql=sql,
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),

@@ -27,7 +27,9 @@ from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.pgcatalog.schema import RELATIONS
-from veil.engine.planner import SourcePlan, analyze, plan_single_source
+from veil.engine.federation import FederatedPlan, plan_query
+from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.planner import SourcePlan, analyze
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.redact import redact_error
@@ -58,7 +60,7 @@ class AdminPlan:
 class Plan:
     statement: Statement
     generation: int
-    query: SourcePlan | LocalPlan | AdminPlan | None = None
+    query: SourcePlan | FederatedPlan | LocalPlan | AdminPlan | None = None
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
 
@@ -166,10 +168,10 @@ class Session:
             application_name=self.settings.get_or_none("application_name") or "",
             statement=sql,
         )
-        if plan is not None and isinstance(plan.query, SourcePlan):
+        if plan is not None and isinstance(plan.query, (SourcePlan, FederatedPlan)):
             record.tables = [t.qualified_name for t in plan.query.tables]
-            record.connections = [plan.query.connection]
-            record.pushed_sql = [plan.query.sql]
+            record.connections = list(plan.query.connections)
+            record.pushed_sql = list(plan.query.pushed_sql)
             record.policies = list(plan.policies)
         return record
 
@@ -193,8 +195,8 @@ class Session:
             return Plan(statement, version, AdminPlan(statement.ast), schema.schema)
         if not analysis.user_tables:
             return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
-        source = self.engine.catalog.sources[analysis.user_tables[0].table.connection]
-        context = PolicyContext(self.user, source.dialect, self.engine.config.secrets.hash_key)
+        sources = self.engine.catalog.sources
+        hash_key = self.engine.config.secrets.hash_key
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
 
         applied: list[AppliedPolicy] = []
@@ -204,14 +206,17 @@ class Session:
             raw = raw_tables[table.oid]
             policy = self.engine.table_policy(self.user, raw)
             applied.extend(describe_policy(table.qualified_name, policy))
-            key = (self.user.name, raw.oid, source.dialect)
+            # The derived table runs on the table's own source: masks are written in its dialect.
+            dialect = sources[table.connection].dialect
+            key = (self.user.name, raw.oid, dialect)
             derived = self.engine.protected_tables.get(key)
             if derived is None:
+                context = PolicyContext(self.user, dialect, hash_key)
                 derived = protected_table(raw, source_table, policy, context)
                 self.engine.protected_tables[key] = derived
             return derived.copy() if derived is not None else None
 
-        source_plan = plan_single_source(statement.ast, analysis, param_oids, source.dialect, protect)
+        source_plan = plan_query(statement.ast, analysis, param_oids, sources, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
@@ -236,10 +241,12 @@ class Session:
             is_superuser=self.user.admin,
         )
 
-    def _describe_source(self, plan: SourcePlan) -> pa.Schema:
-        source = self.engine.catalog.sources[plan.connection]
+    def _describe_source(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:
+        sources = self.engine.catalog.sources
         try:
-            return _describable(source.describe(plan.sql, len(plan.param_oids)))
+            if isinstance(plan, FederatedPlan):
+                return _describable(describe_federated(plan, sources))
+            return _describable(sources[plan.connection].describe(plan.sql, len(plan.param_oids)))
         except VeilError as error:
             raise self._redacted(error) from None
 
@@ -250,7 +257,7 @@ class Session:
         return redact_error(error, names)
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
-        if isinstance(plan.query, (SourcePlan, LocalPlan, AdminPlan)):
+        if isinstance(plan.query, (SourcePlan, FederatedPlan, LocalPlan, AdminPlan)):
             return plan.query.param_oids
         return tuple(declared)
 
@@ -278,6 +285,8 @@ class Session:
             query = plan.query.query
             reader = await asyncio.to_thread(local.execute, query, list(params))
             return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
+        if isinstance(plan.query, FederatedPlan):
+            return await self._run_federated(plan.query, schema, params, record)
         assert isinstance(plan.query, SourcePlan)
         ttl = self.engine.latency_for(plan.query.tables)
         if ttl <= 0:
@@ -285,9 +294,9 @@ class Session:
         cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
         key = (source.connection_key, plan.query.sql, repr(tuple(params)))
-        entry = cache.get(key)
+        entry = await cache.lookup(key)
         if entry is None and await cache.wait_for_inflight(key):
-            entry = cache.get(key)
+            entry = await cache.lookup(key)
         if entry is not None:
             record.cache_hit = True
             return RowsStream(schema, [conform(b, schema) for b in entry.batches], "SELECT")
@@ -329,6 +338,20 @@ class Session:
             raise map_error(exc) from None
         return ReaderStream(schema, reader, first, finished, map_error)
 
+    async def _run_federated(
+        self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord
+    ) -> ResultStream:
+        execution = FederatedExecution(self.engine, plan, self._redacted)
+        self._running = execution
+
+        def finished() -> None:
+            if self._running is execution:
+                self._running = None
+
+        stream = await execution.run(schema, params, finished)
+        record.cache_hit = execution.cache_hits == len(plan.fragments)
+        return stream
+
     def _run_admin(self, statement: exp.Expression) -> pa.Table:
         engine = self.engine
         snapshot = engine.catalog.snapshot
@@ -352,6 +375,14 @@ class Session:
             return explain_lines(
                 self.engine, self.user, f"connection {query.connection} (whole statement pushed down)",
                 [(query.connection, dialect, query.sql)], query.tables, plan.policies,
+            )
+        if isinstance(query, FederatedPlan):
+            sources = self.engine.catalog.sources
+            return explain_lines(
+                self.engine, self.user,
+                f"Veil local engine, joining {len(query.fragments)} source queries",
+                [(f.connection, sources[f.connection].dialect, f.sql) for f in query.fragments],
+                query.tables, plan.policies, local_sql=query.local_sql,
             )
         where = "admin views" if isinstance(query, AdminPlan) else "Veil local engine (catalog emulation)"
         return explain_lines(self.engine, self.user, where, [], (), ())

@@ -1,0 +1,274 @@
+"""Cross-source planning (pure) and its execution against the single-source answer.
+
+The planning tests read the SQL each source receives and the local part: what must move into a
+fragment (single-table conditions, the columns used, inner joins of one source) and what must not
+(conditions on the NULL side of an outer join, correlated or ambiguous conditions). The
+equivalence tests run the same statements twice through the engine: once with both tables in one
+DuckDB file (whole-statement pushdown) and once with each table in its own file (federation);
+the answers must be identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from veil.catalog.model import CatalogSnapshot, Column, Table
+from veil.config import parse_config
+from veil.engine.api import SessionInfo
+from veil.engine.engine import QueryEngine
+from veil.engine.federation import FederatedPlan, plan_query
+from veil.engine.planner import SourcePlan, analyze
+from veil.engine.session import Session
+
+
+@dataclass(frozen=True)
+class FakeSource:
+    dialect: str
+    connection_key: tuple[object, ...]
+
+
+def table(connection: str, schema: str, name: str, *columns: str) -> Table:
+    return Table(connection, schema, name, schema, name, tuple(Column(c, pa.int64()) for c in columns))
+
+
+SNAPSHOT = CatalogSnapshot(
+    (
+        table("pg", "sales", "orders", "id", "customer_id", "amount", "status"),
+        table("pg_same", "crm", "customers", "id", "name", "country"),
+        table("pg_other", "other", "customers", "id", "name", "country"),
+        table("duck", "ref", "countries", "code", "name", "region"),
+    ),
+    1,
+)
+SOURCES = {
+    "pg": FakeSource("postgres", ("postgres", "db", 5432, "alice", "pw", "sales")),
+    "pg_same": FakeSource("postgres", ("postgres", "db", 5432, "alice", "pw", "sales")),
+    "pg_other": FakeSource("postgres", ("postgres", "db", 5432, "bob", "pw2", "sales")),
+    "duck": FakeSource("duckdb", ("duckdb", "/data/ref.duckdb")),
+}
+
+
+def plan(sql: str, protect=None) -> SourcePlan | FederatedPlan:  # type: ignore[no-untyped-def]
+    ast = sqlglot.parse_one(sql, read="postgres")
+    analysis = analyze(ast, SNAPSHOT, ("sales", "crm", "ref"), frozenset())
+    return plan_query(ast, analysis, [], SOURCES, protect)
+
+
+def federated(sql: str, protect=None) -> FederatedPlan:  # type: ignore[no-untyped-def]
+    result = plan(sql, protect)
+    assert isinstance(result, FederatedPlan)
+    return result
+
+
+def fragment_sql(result: FederatedPlan, connection: str) -> list[str]:
+    return [f.sql for f in result.fragments if f.connection == connection]
+
+
+def test_one_connection_key_is_one_statement_even_across_connections() -> None:
+    result = plan("SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id")
+    assert isinstance(result, SourcePlan)
+    assert result.sql == (
+        'SELECT o.id, c.name FROM "sales"."orders" AS o JOIN "crm"."customers" AS c ON c.id = o.customer_id'
+    )
+    assert result.connections == ("pg", "pg_same")
+
+
+def test_other_credentials_split_the_statement() -> None:
+    result = federated(
+        "SELECT o.id, c.name FROM orders o JOIN other.customers c ON c.id = o.customer_id WHERE c.country = 'DE'"
+    )
+    assert fragment_sql(result, "pg") == ['SELECT o."id", o."customer_id" FROM "sales"."orders" AS o']
+    assert fragment_sql(result, "pg_other") == [
+        'SELECT c."id", c."name" FROM "other"."customers" AS c WHERE c.country = \'DE\''
+    ]
+    assert result.local_sql == (
+        'SELECT o.id, c.name FROM "__veil_part_0" AS o JOIN "__veil_part_1" AS c ON c.id = o.customer_id'
+    )
+    assert result.connections == ("pg", "pg_other")
+
+
+def test_inner_joins_of_one_source_travel_together() -> None:
+    result = federated(
+        "SELECT c.name, k.region, sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "JOIN countries k ON k.code = c.country WHERE o.status = 1 AND k.region = 'EU' GROUP BY 1, 2"
+    )
+    (pushed,) = fragment_sql(result, "pg")
+    assert pushed == (
+        'SELECT c."name" AS "c.name", o."amount" AS "o.amount", c."country" AS "c.country" '
+        'FROM "sales"."orders" AS o CROSS JOIN "crm"."customers" AS c WHERE o.status = 1 AND c.id = o.customer_id'
+    )
+    assert fragment_sql(result, "duck") == [
+        'SELECT k."code", k."region" FROM "ref"."countries" AS k WHERE k.region = \'EU\''
+    ]
+    assert "o.status" not in result.local_sql and "GROUP BY 1, 2" in result.local_sql
+    assert '"__veil_part_0"."c.name" AS name' in result.local_sql
+    assert 'SUM("__veil_part_0"."o.amount") AS "sum"' in result.local_sql
+
+
+def test_outer_joins_keep_conditions_on_the_null_side_local() -> None:
+    result = federated(
+        "SELECT * FROM orders o LEFT JOIN countries k ON k.code = o.status AND k.region = 'EU' "
+        "WHERE k.name IS NULL AND o.amount > 5"
+    )
+    assert fragment_sql(result, "duck")[0].endswith("WHERE k.region = 'EU'")  # its own ON clause may move
+    assert fragment_sql(result, "pg")[0].endswith("WHERE o.amount > 5")
+    assert "WHERE k.name IS NULL" in result.local_sql  # filtering NULL-extended rows stays after the join
+    right = federated("SELECT o.id FROM orders o RIGHT JOIN countries k ON k.code = o.status WHERE o.amount > 5")
+    assert "WHERE" not in fragment_sql(right, "pg")[0]
+    assert "o.amount > 5" in right.local_sql
+
+
+def test_conditions_that_read_more_than_one_table_stay_local() -> None:
+    result = federated(
+        "SELECT o.id FROM orders o WHERE EXISTS (SELECT 1 FROM countries k WHERE k.code = o.status AND k.region = 'EU') "
+        "AND o.amount > (SELECT max(id) FROM countries) AND (o.id = 1 OR o.id = 2)"
+    )
+    assert fragment_sql(result, "pg") == [
+        'SELECT o."id", o."amount", o."status" FROM "sales"."orders" AS o WHERE (o.id = 1 OR o.id = 2)'
+    ]
+    assert fragment_sql(result, "duck")[0] == 'SELECT k."code" FROM "ref"."countries" AS k WHERE k.region = \'EU\''
+    assert "k.code = o.status" in result.local_sql
+
+
+def test_unattributable_unqualified_columns_stay_local() -> None:
+    ambiguous = federated("SELECT 1 FROM orders o, other.customers c WHERE id = 3 AND amount > 1")
+    assert fragment_sql(ambiguous, "pg")[0].endswith("WHERE amount > 1")
+    assert "WHERE" not in fragment_sql(ambiguous, "pg_other")[0]
+    assert "WHERE id = 3" in ambiguous.local_sql
+    unknown = federated("SELECT 1 FROM orders o, (SELECT 1 AS z) s, countries k WHERE amount > 1 AND k.region = 'EU'")
+    assert "WHERE" not in fragment_sql(unknown, "pg")[0]  # the derived table might have `amount`
+    assert fragment_sql(unknown, "duck")[0].endswith("WHERE k.region = 'EU'")
+    assert "amount > 1" in unknown.local_sql
+
+
+def test_stars_and_column_aliases_read_every_column() -> None:
+    result = federated("SELECT * FROM orders o, countries AS k(a, b, c) WHERE k.a = o.status")
+    assert fragment_sql(result, "pg") == [
+        'SELECT o."id", o."customer_id", o."amount", o."status" FROM "sales"."orders" AS o'
+    ]
+    assert fragment_sql(result, "duck") == ['SELECT k."code", k."name", k."region" FROM "ref"."countries" AS k']
+    counted = federated("SELECT count(*) FROM orders, countries")
+    assert fragment_sql(counted, "pg") == ['SELECT TRUE AS veil_row FROM "sales"."orders" AS "orders"']
+
+
+def test_parameters_are_renumbered_per_query() -> None:
+    result = federated("SELECT o.id FROM orders o, countries k WHERE k.code = $2 AND o.id < $1 LIMIT $3")
+    (pg,) = [f for f in result.fragments if f.connection == "pg"]
+    (duck,) = [f for f in result.fragments if f.connection == "duck"]
+    assert pg.sql.endswith("WHERE o.id < $1") and pg.params == (0,)
+    assert duck.sql.endswith("WHERE k.code = $1") and duck.params == (1,)
+    assert result.local_sql.endswith("LIMIT $1") and result.local_params == (2,)
+
+
+def test_every_fragment_reads_the_protected_table() -> None:
+    seen: list[str] = []
+
+    def protect(t: Table, source_table: exp.Table) -> exp.Subquery:
+        seen.append(t.qualified_name)
+        inner = exp.select(exp.Star()).from_(source_table).where(f"{t.columns[0].name} > 0")
+        return exp.Subquery(this=inner)
+
+    result = federated(
+        "SELECT c.name FROM orders o JOIN customers c ON c.id = o.customer_id JOIN countries k ON k.code = c.country",
+        protect,
+    )
+    assert sorted(seen) == ["crm.customers", "ref.countries", "sales.orders"]
+    assert '(SELECT * FROM "sales"."orders" WHERE id > 0) AS o' in fragment_sql(result, "pg")[0]
+    assert '(SELECT * FROM "crm"."customers" WHERE id > 0) AS c' in fragment_sql(result, "pg")[0]
+    assert '(SELECT * FROM "ref"."countries" WHERE code > 0) AS k' in fragment_sql(result, "duck")[0]
+    assert '"sales"."orders"' not in result.local_sql
+
+
+def test_parenthesized_joins_keep_every_table() -> None:
+    single = plan("SELECT * FROM (orders o JOIN customers c ON c.id = o.customer_id) JOIN customers d ON d.id = o.id")
+    assert isinstance(single, SourcePlan) and single.sql.count('"crm"."customers"') == 2
+    result = federated("SELECT o.id FROM (orders o JOIN countries k ON k.code = o.status) JOIN customers c ON c.id = o.id")
+    assert len(result.fragments) == 3
+
+
+# -- execution: federation gives the single-source answer -------------------------------------
+
+SHAPES = [
+    "SELECT * FROM t1 JOIN t2 ON t2.k = t1.k",
+    "SELECT t1.id, t2.v FROM t1 LEFT JOIN t2 ON t2.k = t1.k AND t2.v > 2 WHERE t2.v IS NULL OR t1.a > 3",
+    "SELECT t1.id, t2.v FROM t1 RIGHT JOIN t2 ON t2.k = t1.k WHERE t2.v > 1 AND t1.a IS NULL",
+    "SELECT t1.id, t2.id FROM t1 FULL JOIN t2 ON t2.k = t1.k AND t1.a > 2 WHERE coalesce(t1.a, 0) < 5",
+    "SELECT t1.k, count(*), sum(t2.v), max(t1.a) FROM t1 JOIN t2 USING (k) GROUP BY t1.k HAVING count(*) > 1",
+    "SELECT * FROM t1 NATURAL JOIN t2",
+    "SELECT id FROM t1 WHERE k IN (SELECT k FROM t2 WHERE v > 2) AND a IS NOT NULL",
+    "SELECT id FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t2.k = t1.k AND t2.v < a)",
+    "SELECT id, (SELECT max(v) FROM t2 WHERE t2.k = t1.k) AS top FROM t1",
+    "SELECT k FROM t1 UNION SELECT k FROM t2 EXCEPT SELECT k FROM t2 WHERE v > 4",
+    "WITH j AS (SELECT t1.k, t2.v FROM t1 JOIN t2 ON t1.k = t2.k) SELECT k, count(*) AS n FROM j GROUP BY k",
+    "SELECT t1.id, row_number() OVER (PARTITION BY t2.k ORDER BY t2.v, t2.id) FROM t1 JOIN t2 ON t1.k = t2.k",
+    "SELECT DISTINCT t2.v FROM t1, t2 WHERE t1.k = t2.k AND t1.a + t2.v > 4 ORDER BY 1 LIMIT 3",
+    "SELECT s.n FROM (SELECT count(*) FROM t1 JOIN t2 ON t1.k = t2.k) AS s(n)",
+    "SELECT x.id, y.id FROM t1 x JOIN t1 y ON x.k = y.a JOIN t2 ON t2.id = x.id",
+    "SELECT t1.id, l.v FROM t1 CROSS JOIN LATERAL (SELECT v FROM t2 WHERE t2.k = t1.k ORDER BY v LIMIT 1) l",
+    "SELECT * FROM (t1 JOIN t2 ON t1.k = t2.k) WHERE t2.v = 3",
+    "SELECT t1.id FROM t1 JOIN t2 ON t1.k = t2.k WHERE t1.a = $1 OR t2.v = $2",
+]
+T1 = [(1, 1, 1), (2, 1, None), (3, 2, 5), (4, None, 2), (5, 3, 3), (6, 4, 7)]
+T2 = [(10, 1, 1), (11, 1, 4), (12, 2, None), (13, 5, 3), (14, None, 5), (15, 3, 2)]
+
+
+def _write(path: Path, tables: dict[str, list[tuple[object, ...]]]) -> None:
+    connection = duckdb.connect(str(path))
+    connection.execute("CREATE SCHEMA s")
+    columns = {"t1": "id INT, k INT, a INT", "t2": "id INT, k INT, v INT"}
+    for name, rows in tables.items():
+        connection.execute(f"CREATE TABLE s.{name} ({columns[name]})")
+        connection.executemany(f"INSERT INTO s.{name} VALUES (?, ?, ?)", rows)
+    connection.close()
+
+
+def _engine(connections: dict[str, Path]) -> QueryEngine:
+    config = parse_config({
+        "server": {"search_path": "s"},
+        "cache": {"default_latency": 0},
+        "connections": {name: {"type": "duckdb", "path": str(path)} for name, path in connections.items()},
+        "users": {"u": {}},
+        "policies": [{"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["u"]}}}],
+    })
+    return QueryEngine(config)
+
+
+async def _rows(engine: QueryEngine, sql: str) -> list[tuple[object, ...]]:
+    session = Session(engine, SessionInfo(user="u", database="veil"))
+    prepared = await session.prepare(sql, [])
+    params = [3, 3][: len(prepared.param_oids)]
+    stream = await session.execute(prepared, params)
+    batches = [b async for b in stream]
+    table = pa.Table.from_batches(batches, schema=stream.schema)
+    return [tuple(row.values()) for row in table.to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[QueryEngine, QueryEngine]]:
+    directory = tmp_path_factory.mktemp("federation-equivalence")
+    _write(directory / "both.duckdb", {"t1": T1, "t2": T2})
+    _write(directory / "one.duckdb", {"t1": T1})
+    _write(directory / "two.duckdb", {"t2": T2})
+    single = _engine({"both": directory / "both.duckdb"})
+    split = _engine({"one": directory / "one.duckdb", "two": directory / "two.duckdb"})
+    yield single, split
+    single.close()
+    split.close()
+
+
+@pytest.mark.parametrize("sql", SHAPES)
+def test_federation_answers_like_the_single_source(engines: tuple[QueryEngine, QueryEngine], sql: str) -> None:
+    single, split = engines
+    expected = asyncio.run(_rows(single, sql))
+    actual = asyncio.run(_rows(split, sql))
+    ordered = "ORDER BY" in sql and "OVER" not in sql
+    assert actual == expected if ordered else sorted(actual, key=repr) == sorted(expected, key=repr)

@@ -1,0 +1,134 @@
+"""Cross-source planning: what each source runs, and what Veil joins locally.
+
+A statement whose tables all share one connection key is pushed down whole
+(:func:`veil.engine.planner.plan_single_source`). Otherwise each source receives the largest part
+that belongs to it alone, a *fragment*, and the rest of the statement runs on the local engine (an
+in-memory DuckDB) over the fragments' Arrow results, registered there as tables:
+
+* tables of one connection key that a SELECT combines with inner joins travel together as one
+  fragment, with the join conditions and filters among them (see :mod:`veil.engine.fragments`);
+* every other table reference becomes a fragment of its own: its policy-protected derived table
+  (built by the same ``protect`` callback as single-source pushdown, so masks and row filters are
+  applied at the source exactly as before), projecting only the columns the statement uses, with
+  the statement's conditions on that table alone.
+
+A condition moves into a fragment only when that cannot change the result: it references one
+fragment's tables only (every column provably theirs), contains no subquery, aggregate or window,
+and the table is not on the NULL-extended side of an outer join (conditions of a LEFT JOIN's own
+ON clause may move into its right-hand table). Everything here is pure: ASTs in, SQL text out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from veil.catalog.model import Table
+from veil.engine.fragments import FragmentBuilder, Fragment, Placement, render
+from veil.engine.params import infer_param_oids
+from veil.engine.planner import Analysis, Protector, SourcePlan, column_type_resolver, plan_single_source, rewritten_copy
+from veil.errors import FeatureNotSupported
+
+LOCAL_DIALECT = "duckdb"
+_TYPE_NAMES = {
+    "INT": "int4", "BIGINT": "int8", "SMALLINT": "int2", "FLOAT": "float4", "DOUBLE": "float8", "BOOLEAN": "bool", "DECIMAL": "numeric", "NUMERIC": "numeric",
+    "VARCHAR": "varchar", "TEXT": "text", "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class FederatedPlan:
+    """Fragments on their sources, then ``local_sql`` (DuckDB) over their results."""
+
+    fragments: tuple[Fragment, ...]
+    local_sql: str
+    local_params: tuple[int, ...]  # statement parameter positions bound to the local $1..$n
+    tables: tuple[Table, ...]
+    param_oids: tuple[int, ...]
+
+    @property
+    def connections(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.connection for f in self.fragments))
+
+    @property
+    def pushed_sql(self) -> tuple[str, ...]:
+        return tuple(f.sql for f in self.fragments)
+
+
+def plan_query(
+    statement: exp.Expression,
+    analysis: Analysis,
+    declared_param_oids: Sequence[int],
+    sources: Mapping[str, Placement],
+    protect: Protector | None = None,
+) -> SourcePlan | FederatedPlan:
+    """Push the whole statement down when every table shares one connection key, else federate."""
+    keys = {sources[ref.table.connection].connection_key for ref in analysis.user_tables}
+    if len(keys) <= 1:
+        dialect = sources[analysis.user_tables[0].table.connection].dialect
+        return plan_single_source(statement, analysis, declared_param_oids, dialect, protect)
+    return plan_federated(statement, analysis, declared_param_oids, sources, protect)
+
+
+def plan_federated(
+    statement: exp.Expression,
+    analysis: Analysis,
+    declared_param_oids: Sequence[int],
+    sources: Mapping[str, Placement],
+    protect: Protector | None = None,
+) -> FederatedPlan:
+    if analysis.reads_catalog:
+        raise FeatureNotSupported("a query cannot combine catalog relations and data tables")
+    param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
+    rewritten, refs = rewritten_copy(statement, analysis)
+    builder = FragmentBuilder(rewritten, refs, sources, protect)
+    for select in list(rewritten.find_all(exp.Select)):
+        builder.push_inner_join_groups(select)
+    remaining = list(builder.user_tables())
+    conditions = [builder.take_conditions(node, table) for node, table in remaining]
+    for (node, table), taken in zip(remaining, conditions, strict=True):
+        builder.push_table(node, table, taken)
+    _name_outputs(rewritten)
+    local_sql, local_params = render(rewritten, LOCAL_DIALECT)
+    return FederatedPlan(
+        fragments=tuple(builder.parts),
+        local_sql=local_sql,
+        local_params=local_params,
+        tables=tuple(ref.table for ref in analysis.user_tables),
+        param_oids=tuple(param_oids),
+    )
+
+
+def output_name(expression: exp.Expression) -> str:
+    """The column name PostgreSQL gives an unaliased select-list expression (FigureColname)."""
+    if isinstance(expression, exp.Column):
+        return expression.name
+    if isinstance(expression, exp.Cast):
+        inner = output_name(expression.this)
+        if inner != "?column?":
+            return inner
+        base = expression.to.this.value if isinstance(expression.to.this, exp.DType) else str(expression.to.this)
+        return _TYPE_NAMES.get(base, base.lower())
+    if isinstance(expression, exp.Case):
+        return "case"
+    if isinstance(expression, exp.Exists):
+        return "exists"
+    if isinstance(expression, exp.Func):
+        return expression.sql("postgres").split("(", 1)[0].strip().lower() or "?column?"
+    return "?column?"
+
+
+def _name_outputs(tree: exp.Expression) -> None:
+    """Give every unaliased computed column of the local part the name PostgreSQL would: the
+    local engine would otherwise name it after its own text, internal names included, and an
+    outer query reading ``s.count`` from a derived table needs the PostgreSQL name."""
+    for select in tree.find_all(exp.Select):
+        select.set("expressions", [
+            e if isinstance(e, exp.Alias | exp.Column | exp.Star) else exp.alias_(e, output_name(e), quoted=True)
+            for e in select.expressions
+        ])
+
+
+__all__ = ["FederatedPlan", "Fragment", "Placement", "plan_federated", "plan_query"]

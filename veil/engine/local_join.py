@@ -1,0 +1,180 @@
+"""Running a federated plan: every fragment on its source (or from the latency cache), then the
+local part on a private in-memory DuckDB over the fragments' Arrow results.
+
+The local DuckDB can read nothing but the registered fragment results: external access is off
+and its configuration is locked, so no statement can switch it back on. Fragments run
+concurrently; the first failure interrupts the others. Each fragment is cached on its own, under
+the exact SQL sent to its source plus the connection key, for the smallest latency of its tables,
+so a repeated federated statement reads nothing from its sources while they are fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from veil.catalog.sources.base import Source, SourceCursor
+from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
+from veil.engine.cache import CacheEntry
+from veil.engine.engine import QueryEngine
+from veil.engine.federation import FederatedPlan, Fragment
+from veil.engine.results import ReaderStream, first_batch
+from veil.errors import QueryCanceled, VeilError
+
+LOCAL_CONFIG = {"enable_external_access": False, "lock_configuration": True, "arrow_lossless_conversion": True}
+
+ErrorFilter = Callable[[VeilError], VeilError]
+
+
+def local_connection(tables: Mapping[str, pa.Table]) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(config=LOCAL_CONFIG)
+    for name, table in tables.items():
+        connection.register(name, table)
+    return connection
+
+
+def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa.Schema:
+    """The result schema: each fragment described by its source, then the local part described
+    over empty tables of those schemas. Nothing is read."""
+    empty = {}
+    for fragment in plan.fragments:
+        schema = sources[fragment.connection].describe(fragment.sql, len(fragment.params))
+        empty[fragment.name] = schema.empty_table()
+    connection = local_connection(empty)
+    try:
+        sql = f"SELECT * FROM ({plan.local_sql}) AS veil_describe LIMIT 0"
+        return DuckDBCursor(connection).execute(sql, [None] * len(plan.local_params)).schema
+    except duckdb.Error as exc:
+        raise map_duckdb_error(exc) from None
+    finally:
+        connection.close()
+
+
+def _read_all(reader: pa.RecordBatchReader) -> pa.Table:
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except StopIteration:
+            return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+class FederatedExecution:
+    """One execution of a federated plan; ``interrupt`` may be called from any thread."""
+
+    def __init__(self, engine: QueryEngine, plan: FederatedPlan, on_error: ErrorFilter) -> None:
+        self._engine = engine
+        self._plan = plan
+        self._on_error = on_error
+        self._lock = threading.Lock()
+        self._cursors: list[SourceCursor] = []
+        self._local: DuckDBCursor | None = None
+        self._interrupted = False
+        self.cache_hits = 0
+        self.source_bytes = 0  # bytes of fragment results read from sources (not from cache)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._interrupted = True
+            running = [*self._cursors, *([self._local] if self._local else [])]
+        for cursor in running:
+            cursor.interrupt()
+
+    async def run(
+        self, schema: pa.Schema, params: Sequence[object | None], on_close: Callable[[], None]
+    ) -> ReaderStream:
+        """Fetch every fragment, then start the local part; rows stream from the local engine."""
+        tasks = [
+            asyncio.ensure_future(self._fetch(fragment, [params[i] for i in fragment.params]))
+            for fragment in self._plan.fragments
+        ]
+        try:
+            tables = await asyncio.gather(*tasks)
+        except BaseException:
+            self.interrupt()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            on_close()
+            raise
+        local_params = [params[i] for i in self._plan.local_params]
+        named = {fragment.name: table for fragment, table in zip(self._plan.fragments, tables, strict=True)}
+
+        def finished() -> None:
+            with self._lock:
+                local, self._local = self._local, None
+            if local is not None:
+                local.close()
+            on_close()
+
+        try:
+            reader, first = await asyncio.to_thread(self._start_local, named, local_params)
+        except BaseException as exc:
+            finished()
+            if isinstance(exc, Exception):
+                raise self._error(exc, map_duckdb_error) from None
+            raise
+        return ReaderStream(schema, reader, first, finished, lambda exc: self._error(exc, map_duckdb_error))
+
+    def _error(self, exc: BaseException, mapper: Callable[[BaseException], VeilError]) -> VeilError:
+        if self._interrupted:
+            return QueryCanceled()
+        return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
+
+    def _start_local(
+        self, tables: Mapping[str, pa.Table], params: list[object | None]
+    ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
+        cursor = DuckDBCursor(local_connection(tables))
+        with self._lock:
+            if self._interrupted:
+                cursor.close()
+                raise QueryCanceled()
+            self._local = cursor
+        reader = cursor.execute(self._plan.local_sql, params)
+        return reader, first_batch(reader)
+
+    async def _fetch(self, fragment: Fragment, params: list[object | None]) -> pa.Table:
+        """A fragment's rows: from the cache while fresh, else from its source (single-flight)."""
+        engine = self._engine
+        source = engine.catalog.sources[fragment.connection]
+        ttl = engine.latency_for(fragment.tables)
+        if ttl <= 0:
+            return await asyncio.to_thread(self._read, source, fragment.sql, params)
+        cache = engine.cache
+        key = (source.connection_key, fragment.sql, repr(tuple(params)))
+        entry = await cache.lookup(key)
+        if entry is None and await cache.wait_for_inflight(key):
+            entry = await cache.lookup(key)
+        if entry is not None:
+            self.cache_hits += 1
+            return pa.Table.from_batches(entry.batches, schema=entry.schema)
+        cache.begin(key)
+        try:
+            table = await asyncio.to_thread(self._read, source, fragment.sql, params)
+            tables = frozenset(t.source_key for t in fragment.tables)
+            batches = tuple(table.to_batches())
+            await cache.store(key, CacheEntry(table.schema, batches, table.nbytes, cache.clock() + ttl, tables))
+        finally:
+            cache.end(key)
+        return table
+
+    def _read(self, source: Source, sql: str, params: list[object | None]) -> pa.Table:
+        cursor = source.cursor()
+        with self._lock:
+            if self._interrupted:
+                cursor.close()
+                raise QueryCanceled()
+            self._cursors.append(cursor)
+        try:
+            table = _read_all(cursor.execute(sql, params))
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+            raise self._error(exc, source.map_error) from None
+        finally:
+            with self._lock:
+                self._cursors.remove(cursor)
+            cursor.close()
+        with self._lock:
+            self.source_bytes += table.nbytes
+        return table

@@ -174,6 +174,104 @@ def explain(config_path: str, user: str, sql: str) -> None:
     click.echo("\n".join(lines))
 
 
+def _report_console() -> Console:
+    """Standard output for tables: the terminal's width, or wide enough not to fold when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _catalog(config: VeilConfig):
+    from veil.catalog.registry import build_catalog
+
+    catalog = build_catalog(config)
+    for name, error in catalog.errors.items():
+        console.print(f"[yellow]connection {name} unavailable:[/yellow] {error.message}")
+    return catalog
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Share of sampled values that must be hits (default: discovery.threshold, 0.9).")
+@click.option("--sample-rows", type=click.IntRange(10, 1_000_000), default=None,
+              help="Rows sampled per table (default: discovery.sample_rows, 10000).")
+@click.option("--new-only", is_flag=True, help="Only columns no earlier run has scanned.")
+@click.option("--dry-run", is_flag=True, help="Classify and print, but store nothing.")
+@click.argument("tables", nargs=-1)
+def discover(
+    config_path: str, threshold: float | None, sample_rows: int | None, new_only: bool, dry_run: bool,
+    tables: tuple[str, ...],
+) -> None:
+    """Find sensitive columns by sampling each table at its source, and tag them.
+
+    TABLES are schema.table or connection.schema.table names (globs allowed); default: all."""
+    from veil.discovery.console import run_discover
+    from veil.discovery.run import DiscoverySettings
+
+    config = _load(config_path)
+    catalog = _catalog(config)
+    settings = DiscoverySettings.from_config(
+        config, threshold=threshold, sample_rows=sample_rows, only_new=new_only or None
+    )
+    try:
+        status = run_discover(config, catalog, tables, settings, dry_run, _report_console(), console)
+    finally:
+        for source in catalog.sources.values():
+            source.close()
+    raise SystemExit(status)
+
+
+@main.group()
+def tags() -> None:
+    """List column tags (config and discovered) and reject discovered ones."""
+
+
+def _tags_action(action, config_path: str, target: str, tag: str) -> None:
+    config = _load(config_path)
+    catalog = _catalog(config)
+    try:
+        status = action(config, catalog.snapshot, target, tag, console)
+    except VeilError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        status = 1
+    raise SystemExit(status)
+
+
+@tags.command("list")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("tables", nargs=-1)
+def tags_list(config_path: str, tables: tuple[str, ...]) -> None:
+    """Show every column tag with its origin (config, discovery, rejected)."""
+    from veil.discovery.console import tags_table
+    from veil.discovery.store import TagStore
+
+    config = _load(config_path)
+    catalog = _catalog(config)
+    with TagStore.open(config.state_dir) as store:
+        _report_console().print(tags_table(config, store, catalog.snapshot, tables))
+
+
+@tags.command("reject")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("column")
+@click.argument("tag")
+def tags_reject(config_path: str, column: str, tag: str) -> None:
+    """Reject a discovered TAG on COLUMN (schema.table.column); later runs never add it back."""
+    from veil.discovery.console import reject_tag
+
+    _tags_action(reject_tag, config_path, column, tag)
+
+
+@tags.command("unreject")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("column")
+@click.argument("tag")
+def tags_unreject(config_path: str, column: str, tag: str) -> None:
+    """Withdraw a rejection: the next discovery run may tag COLUMN with TAG again."""
+    from veil.discovery.console import unreject_tag
+
+    _tags_action(unreject_tag, config_path, column, tag)
+
+
 @main.command()
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def passwd(password_stdin: bool) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,8 @@ from cachetools import LRUCache
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog, build_catalog
 from veil.config.models import VeilConfig
+from veil.discovery.store import store_path
+from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog
 from veil.engine.cache import ResultCache, make_cache
@@ -46,8 +48,28 @@ class QueryEngine:
         # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
-        self.generation = 1  # bumped by every reload: prepared statements re-plan on change
+        self._generation = 1
         self.cache: ResultCache = make_cache(config.cache)
+        self.tags = TagWatcher(store_path(config.state_dir))
+        self.tags.poll(force=True)
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every reload and every change of discovered tags: prepared statements
+        re-plan on change. Reading it notices tags written by another process (at most one
+        check of the tag store per second)."""
+        self.refresh_tags()
+        return self._generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self._generation = value
+
+    def refresh_tags(self, force: bool = False) -> None:
+        """Pick up discovered tags that changed in the store: new statements plan with them."""
+        if self.tags.poll(force):
+            with self._lock:
+                self._forget_plans()
 
     def latency_for(self, tables: Sequence[Table]) -> float:
         """How long results over these tables may be served from cache: the smallest latency of
@@ -74,22 +96,30 @@ class QueryEngine:
             self.config = config
             self.catalog = catalog
             self.audit = AuditLog(config.audit.path)
-            self._snapshots.clear()
-            self._local_engines.clear()
-            self.plans.clear()
-            self.protected_tables.clear()
-            self.generation += 1
+            if config.state_dir != self.tags.path.parent:
+                self.tags = TagWatcher(store_path(config.state_dir))
+                self.tags.poll(force=True)
+            self._forget_plans()
             if (config.cache.max_bytes, config.cache.backend) != (self.cache.max_bytes, self.cache.location):
                 self.cache.close()
                 self.cache = make_cache(config.cache)
             elif catalog_changed:
                 self.cache.invalidate()
 
+    def _forget_plans(self) -> None:
+        """Drop everything derived from policies and tags (call with the lock held)."""
+        self._snapshots.clear()
+        self._local_engines.clear()
+        self.plans.clear()
+        self.protected_tables.clear()
+        self._generation += 1
+
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))
 
     def snapshot_for(self, user: User) -> CatalogSnapshot:
         """The tables this user is subscribed to (cached per user and catalog version)."""
+        self.refresh_tags()
         with self._lock:
             snapshot = self._snapshots.get(user.name)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:
@@ -99,8 +129,14 @@ class QueryEngine:
                 self._snapshots[user.name] = snapshot
             return snapshot
 
+    def discovered_tags(self, table: Table) -> Mapping[str, tuple[str, ...]]:
+        """Column tags sensitive data discovery found on this table (rejected ones excluded)."""
+        return self.tags.current.for_table(table.source_key)
+
     def table_policy(self, user: User, table: Table) -> TablePolicy:
-        return resolve_table_policy(user, table, self.config.policies, self.config.tables.get(table.source_key))
+        return resolve_table_policy(
+            user, table, self.config.policies, self.config.tables.get(table.source_key), self.discovered_tags(table)
+        )
 
     def _with_masked_types(self, user: User, table: Table) -> Table:
         """The table as this user's catalog describes it: masked columns carry the mask's type."""

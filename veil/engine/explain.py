@@ -47,8 +47,10 @@ def explain_lines(
             for policy in engine.config.policies:
                 if policy.subscription is not None or (policy.name, table.qualified_name) in applied_names:
                     continue
+                raw_table = raw.get(table.oid, table)
                 reason = why_not_applied(
-                    user, raw.get(table.oid, table), policy, engine.config.tables.get(table.source_key)
+                    user, raw_table, policy, engine.config.tables.get(table.source_key),
+                    engine.discovered_tags(raw_table),
                 )
                 lines.append(f"  \"{policy.name}\" on {table.qualified_name}: {reason or 'overridden by a deeper tag or earlier policy'}")
     return lines

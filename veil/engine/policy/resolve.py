@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from veil.catalog.model import Table
@@ -39,6 +39,7 @@ class AppliedMask:
     column: str
     mask: MaskPolicy
     depth: int
+    discovered: bool = False  # selected through a tag found by discovery, not the config
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,25 @@ def _mask_depth(mask: MaskPolicy, column: str, column_tags: Sequence[str]) -> in
     return depth
 
 
+def _select(masks: dict[str, AppliedMask], candidate: AppliedMask) -> None:
+    current = masks.get(candidate.column)
+    if candidate.depth and (current is None or candidate.depth > current.depth):
+        masks[candidate.column] = candidate
+
+
 def resolve_table_policy(
     user: User,
     table: Table,
     policies: Sequence[PolicyConfig],
     table_config: TableConfig | None,
+    discovered: Mapping[str, Sequence[str]] | None = None,
 ) -> TablePolicy:
-    """The masks and filters that apply to this user on this table."""
+    """The masks and filters that apply to this user on this table. ``discovered`` maps column
+    names to the tags discovery found on them (rejected tags already removed)."""
     config = table_config or TableConfig()
+    discovered = discovered or {}
     masks: dict[str, AppliedMask] = {}
+    by_discovery: dict[str, AppliedMask] = {}
     filters: list[AppliedFilter] = []
     for policy in policies:
         rule = policy.mask or policy.row_filter or policy.time_window or policy.minimize
@@ -109,9 +120,11 @@ def resolve_table_policy(
         if isinstance(rule, MaskPolicy):
             for column in table.columns:
                 depth = _mask_depth(rule, column.name, config.tags.get(column.name, ()))
-                current = masks.get(column.name)
-                if depth and (current is None or depth > current.depth):
-                    masks[column.name] = AppliedMask(policy.name, column.name, rule, depth)
+                _select(masks, AppliedMask(policy.name, column.name, rule, depth))
+                found = discovered.get(column.name)
+                if found:
+                    depth = max((tag_depth(t, found) for t in rule.column_tags), default=0)
+                    _select(by_discovery, AppliedMask(policy.name, column.name, rule, depth, discovered=True))
         elif isinstance(rule, RowFilterPolicy):
             filters.append(AppliedFilter(policy.name, rule.where))
         elif isinstance(rule, MinimizePolicy):
@@ -132,6 +145,8 @@ def resolve_table_policy(
                         policy.name, "", kind="time_window", seconds=rule.last, event_time=config.event_time
                     )
                 )
+    for column, applied in by_discovery.items():
+        masks.setdefault(column, applied)
     return TablePolicy(masks, tuple(filters))
 
 
@@ -146,7 +161,11 @@ def describe_policy(table: str, policy: TablePolicy) -> list[AppliedPolicy]:
 
 
 def why_not_applied(
-    user: User, table: Table, policy: PolicyConfig, table_config: TableConfig | None
+    user: User,
+    table: Table,
+    policy: PolicyConfig,
+    table_config: TableConfig | None,
+    discovered: Mapping[str, Sequence[str]] | None = None,
 ) -> str | None:
     """Why a data policy does not change this user's view of this table (None if it does)."""
     rule = policy.mask or policy.row_filter or policy.time_window or policy.minimize
@@ -160,7 +179,7 @@ def why_not_applied(
     if rule.except_ is not None and selects(rule.except_, user):
         return f"{user.name} is excepted"
     if isinstance(rule, MaskPolicy):
-        resolved = resolve_table_policy(user, table, [policy], table_config).masks
+        resolved = resolve_table_policy(user, table, [policy], table_config, discovered).masks
         if not resolved:
             return "no column of the table matches its tags or names"
     return None

@@ -1,0 +1,121 @@
+"""A discovery run: sample each table at its source, classify, record tags in the store."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.registry import Catalog
+from veil.config.models import VeilConfig
+from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, Classifier
+from veil.discovery.classify import ColumnResult, classify_column
+from veil.discovery.sampling import SamplePlan, sample_table, sampled_columns
+from veil.discovery.store import ColumnChange, ColumnFinding, TagStore
+from veil.errors import VeilError
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    threshold: float = 0.9
+    sample_rows: int = 10_000
+    only_new: bool = False  # only columns no earlier scan has seen (or whose type changed)
+    classifiers: tuple[Classifier, ...] = BUILTIN_CLASSIFIERS
+
+    @classmethod
+    def from_config(cls, config: VeilConfig, **overrides: object) -> DiscoverySettings:
+        settings = cls(threshold=config.discovery.threshold, sample_rows=config.discovery.sample_rows)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class TableDiscovery:
+    table: Table
+    columns: tuple[ColumnResult, ...] = ()
+    changes: tuple[ColumnChange, ...] = ()
+    plan: SamplePlan | None = None
+    rows_sampled: int = 0
+    seconds: float = 0.0
+    error: VeilError | None = None
+
+    @property
+    def tagged(self) -> tuple[ColumnResult, ...]:
+        return tuple(c for c in self.columns if c.winner is not None)
+
+
+def select_tables(snapshot: CatalogSnapshot, patterns: Sequence[str]) -> list[Table]:
+    """Tables named by Veil name (``schema.table``) or source key (``connection.schema.table``),
+    globs allowed; every table when ``patterns`` is empty."""
+    if not patterns:
+        return list(snapshot)
+    return [
+        t for t in snapshot
+        if any(fnmatch.fnmatchcase(n, p) for p in patterns for n in (t.qualified_name, t.source_key))
+    ]
+
+
+def _columns_to_scan(table: Table, store: TagStore | None, only_new: bool) -> Table:
+    if not only_new or store is None:
+        return table
+    seen = store.scanned_columns(table.source_key)
+    return replace(table, columns=tuple(c for c in table.columns if seen.get(c.name) != str(c.arrow_type)))
+
+
+def discover_table(
+    catalog: Catalog,
+    config: VeilConfig,
+    table: Table,
+    settings: DiscoverySettings,
+    store: TagStore | None = None,
+) -> TableDiscovery:
+    """Sample and classify one table; with a store, record the findings (unless dry-running)."""
+    started = time.perf_counter()
+    scanned = _columns_to_scan(table, store, settings.only_new)
+    if not sampled_columns(scanned):
+        return TableDiscovery(table, seconds=time.perf_counter() - started)
+    try:
+        sample = sample_table(catalog.source_for(table), scanned, settings.sample_rows)
+    except VeilError as error:
+        return TableDiscovery(table, error=error, seconds=time.perf_counter() - started)
+    assert sample is not None
+    types = {c.name: c.arrow_type for c in scanned.columns}
+    results = tuple(
+        classify_column(
+            table.name, name, types[name], sample.data.column(name), settings.threshold, settings.classifiers
+        )
+        for name in sample.data.column_names
+    )
+    changes: tuple[ColumnChange, ...] = ()
+    if store is not None:
+        table_config = config.tables.get(table.source_key)
+        findings = [
+            ColumnFinding(
+                r.column, str(types[r.column]), r.winner.entity if r.winner else None, r.tags,
+                r.winner.hit_rate if r.winner else None, r.values,
+            )
+            for r in results
+        ]
+        changes = tuple(store.record_scan(table.source_key, findings, table_config.tags if table_config else {}))
+    return TableDiscovery(
+        table, results, changes, sample.plan, sample.data.num_rows, time.perf_counter() - started
+    )
+
+
+def run_discovery(
+    catalog: Catalog,
+    config: VeilConfig,
+    tables: Iterable[Table],
+    settings: DiscoverySettings,
+    store: TagStore | None = None,
+    on_table: Callable[[TableDiscovery], None] | None = None,
+) -> list[TableDiscovery]:
+    """Discover every table in turn; one failing table never stops the run."""
+    results = []
+    for table in tables:
+        result = discover_table(catalog, config, table, settings, store)
+        results.append(result)
+        if on_table is not None:
+            on_table(result)
+    return results

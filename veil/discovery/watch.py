@@ -1,0 +1,54 @@
+"""How a running engine notices tags written by another process (``veil discover``, ``veil tags``).
+
+The engine asks :meth:`TagWatcher.poll` before planning; at most once per ``interval`` it reads
+the store's modification counter (one tiny SQLite query) and reloads the discovered tags only
+when the counter moved. A missing store is simply "no discovered tags": the engine never creates
+one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from veil.discovery.store import DiscoveredTags, read_discovered, read_version
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 1.0
+
+
+class TagWatcher:
+    def __init__(self, path: Path, interval: float = POLL_INTERVAL) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self.current = DiscoveredTags()
+        self._version: int | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def poll(self, force: bool = False) -> bool:
+        """Reload the discovered tags if the store changed; True when they did."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.interval:
+            return False
+        if not self._lock.acquire(blocking=force):
+            return False  # another thread is polling right now
+        try:
+            self._checked = now
+            version = read_version(self.path)
+            if version == self._version:
+                return False
+            tags = read_discovered(self.path) if version is not None else None
+            changed = (tags or DiscoveredTags()).by_table != self.current.by_table
+            self.current = tags or DiscoveredTags()
+            self._version = version
+            return changed
+        except sqlite3.Error as exc:
+            log.warning("tag store %s unreadable, keeping the previous discovered tags: %s", self.path, exc)
+            return False
+        finally:
+            self._lock.release()

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import psycopg
 import pyarrow as pa
 
-from veil.proxy.codec import encode_data_rows
+from veil.proxy.codec import datarow, encode_data_rows
+from veil.proxy.codec.plan import plan_for
 
 SESSION_SETTINGS = (
     "SET TimeZone = 'UTC'",
@@ -148,9 +149,24 @@ def encode_cells(
     schema = pa.schema([field if field is not None else pa.field("v", column.type)])
     batch = pa.RecordBatch.from_arrays([column], schema=schema)
     encoded = bytes(encode_data_rows(batch, [fmt], timezone))
+    assert encoded == both_paths(batch, [fmt], timezone)
     rows = split_data_rows(encoded)
     assert encoded == data_rows(rows)
     return [row[0] for row in rows]
+
+
+def both_paths(batch: pa.RecordBatch, formats: list[int], timezone: str = "UTC") -> bytes:
+    """The batch through the vectorised encoders and, in slices, through the row path; both
+    must give the same bytes (returned)."""
+    plan = plan_for(batch.schema, formats, timezone)
+    vectorised = bytes(datarow.encode_vectorised(batch, plan))
+    step = datarow.SMALL_BATCH_ROWS
+    small = b"".join(
+        datarow.encode_small(batch.slice(start, step), plan)
+        for start in range(0, batch.num_rows, step)
+    )
+    assert small == vectorised, "row path and vectorised path differ"
+    return vectorised
 
 
 def assert_same(ours: list[bytes | None], theirs: list[bytes | None], context: str) -> None:

@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.errors import ProtocolViolation
 from veil.pgtypes import column_type_for_field
 from veil.proxy.codec.cells import (
     ArrowCells,
@@ -30,27 +29,18 @@ from veil.proxy.codec.cells import (
     offsets_of,
     to_arrow,
 )
-from veil.proxy.codec.dispatch import EncodeContext, encode
+from veil.proxy.codec.columns import prepare
+from veil.proxy.codec.dispatch import encode
+from veil.proxy.codec.plan import BatchPlan, expand_formats, plan_for
+
+__all__ = ["SMALL_BATCH_ROWS", "encode_data_rows", "expand_formats", "row_description"]
 
 _MAX_CHUNK_BYTES = 1 << 30
-
-
-def expand_formats(formats: Sequence[int], count: int) -> list[int]:
-    """Per-column format codes from the protocol's 0, 1 or N codes."""
-    if len(formats) == 0:
-        return [0] * count
-    if len(formats) == 1:
-        codes = [formats[0]] * count
-    elif len(formats) == count:
-        codes = list(formats)
-    else:
-        raise ProtocolViolation(
-            f"bind message has {len(formats)} result formats but query has {count} columns"
-        )
-    for code in codes:
-        if code not in (0, 1):
-            raise ProtocolViolation(f"unsupported format code: {code}")
-    return codes
+#: Batches of at most this many rows take the row path (see :mod:`.rowpath`).
+SMALL_BATCH_ROWS = 8
+_I32 = struct.Struct("!i").pack
+_I16 = struct.Struct("!h").pack
+_NULL_CELL = _I32(-1)
 
 
 def row_description(schema: pa.Schema, formats: Sequence[int]) -> bytes:
@@ -74,11 +64,20 @@ def encode_data_rows(
     rows = batch.num_rows
     if rows == 0:
         return memoryview(b"")
-    codes = expand_formats(formats, batch.num_columns)
-    context = EncodeContext(timezone=timezone)
+    plan = plan_for(batch.schema, formats, timezone)
+    if rows <= SMALL_BATCH_ROWS:
+        return memoryview(encode_small(batch, plan))
+    return encode_vectorised(batch, plan)
+
+
+def encode_vectorised(batch: pa.RecordBatch, plan: BatchPlan) -> memoryview:
+    """The DataRows of a batch of any size, without a per-value Python loop."""
+    rows = batch.num_rows
+    if rows == 0:
+        return memoryview(b"")
     cells = [
-        encode(batch.column(i), column_type_for_field(batch.schema.field(i)), codes[i], context)
-        for i in range(batch.num_columns)
+        encode(batch.column(i), column.pg, column.fmt, plan.context)
+        for i, column in enumerate(plan.columns)
     ]
     lengths = [c.lengths() for c in cells]
     row_bytes = np.full(rows, 7, dtype=np.int64)
@@ -97,6 +96,57 @@ def encode_data_rows(
         out += _assemble(part, [ln[start:stop] for ln in lengths], row_bytes[start:stop])
         start = stop
     return memoryview(out)
+
+
+def encode_small(batch: pa.RecordBatch, plan: BatchPlan) -> bytes:
+    """The DataRows of a batch of a few rows: cells per value (row path), rows joined in Python.
+
+    Columns the row path does not handle (or whose values it declines) are encoded by the
+    vectorised encoders and then cut into per-row cells.
+    """
+    columns: list[list[bytes | None]] = []
+    for i, column in enumerate(plan.columns):
+        array = batch.column(i)
+        cells = None
+        if column.cells is not None:
+            cells = column.cells(array if column.plain else prepare(array))
+        if cells is None:
+            cells = cell_list(encode(array, column.pg, column.fmt, plan.context))
+        columns.append(cells)
+    count = _I16(len(columns))
+    messages = []
+    for row in range(batch.num_rows):
+        body = [count]
+        for cells in columns:
+            value = cells[row]
+            if value is None:
+                body.append(_NULL_CELL)
+            else:
+                body.append(_I32(len(value)))
+                body.append(value)
+        data = b"".join(body)
+        messages.append(b"D" + _I32(len(data) + 4) + data)
+    return b"".join(messages)
+
+
+def cell_list(cells: Cells) -> list[bytes | None]:
+    """Encoded cells as one bytes object (or None) per row."""
+    if isinstance(cells, ArrowCells):
+        array = cells.array
+        if not pa.types.is_binary(array.type):
+            array = array.cast(pa.binary())
+        return array.to_pylist()
+    data = cells.data
+    lengths = cells.lengths().tolist()
+    out: list[bytes | None] = []
+    for row, length in enumerate(lengths):
+        if length < 0:
+            out.append(None)
+        elif cells.mask is not None:
+            out.append(data[row][cells.mask[row]].tobytes())
+        else:
+            out.append(data[row, :length].tobytes())
+    return out
 
 
 def _slice(cells: Cells, start: int, stop: int) -> Cells:

@@ -4,18 +4,25 @@ A record is opened when a statement starts and written once when it ends (last r
 error, or portal closed), so it carries the outcome, row count, bytes and duration. Writes are
 appended under a lock from any thread; a failing audit write is logged, never surfaced to the
 client's statement.
+
+Every statement writes a record, so writing is kept cheap: the file stays open (``O_APPEND``,
+one unbuffered ``write`` per record, so readers see whole lines at once) and is reopened when
+the path no longer names the open file (rotated or deleted); records are serialised without
+``dataclasses.asdict``'s deep copy.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
-from time import perf_counter
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from time import perf_counter
+from typing import Any
 
 import pyarrow as pa
 
@@ -56,9 +63,21 @@ class AuditRecord:
     started: float = field(default_factory=perf_counter, repr=False)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data.pop("started")
-        return json.dumps(data, default=str, separators=(",", ":"))
+        """One JSON object, keys in field order (``started`` left out), nested records as
+        objects: what ``json.dumps(asdict(record))`` gives, without the deep copy."""
+        data = {name: getattr(self, name) for name in _JSON_FIELDS}
+        data["policies"] = [_policy_json(p) for p in self.policies]
+        return _ENCODER.encode(data)
+
+
+_JSON_FIELDS = tuple(f.name for f in fields(AuditRecord) if f.name != "started")
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
+def _policy_json(policy: Any) -> Any:
+    if type(policy) is AppliedPolicy:
+        return {"name": policy.name, "table": policy.table, "kind": policy.kind, "columns": policy.columns}
+    return asdict(policy) if is_dataclass(policy) and not isinstance(policy, type) else policy
 
 
 class AuditLog:
@@ -67,6 +86,7 @@ class AuditLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._fd: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -74,12 +94,44 @@ class AuditLog:
         record.duration_ms = round((perf_counter() - record.started) * 1000, 3)
         if self.path is None:
             return
-        line = record.to_json() + "\n"
+        line = (record.to_json() + "\n").encode("utf-8")
         try:
-            with self._lock, self.path.open("a", encoding="utf-8") as file:
-                file.write(line)
+            with self._lock:
+                os.write(self._file(), line)
         except OSError as exc:
             log.error("cannot write audit record to %s: %s", self.path, exc)
+
+    def _file(self) -> int:
+        """The open descriptor of ``path``, (re)opened when the path names another file."""
+        assert self.path is not None
+        fd = self._fd
+        if fd is not None:
+            try:
+                current = os.stat(self.path)
+                opened = os.fstat(fd)
+                if (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+                    return fd
+            except FileNotFoundError:
+                pass
+            self._fd = None
+            os.close(fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)
+
+    def __del__(self) -> None:
+        # A reload replaces the engine's AuditLog; the old one's descriptor goes with it.
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def fail(self, record: AuditRecord, error: VeilError) -> None:
         record.outcome = "error"

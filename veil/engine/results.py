@@ -1,20 +1,34 @@
 """Result streams: Arrow record batches pulled from a source cursor in a worker thread.
 
-The blocking source call and the first batch share one thread hop, so a point query costs a
-single hop; later batches are pulled one at a time, only when the wire front end asks, which is
-what keeps memory flat and lets a slow client slow only its own stream.
+The blocking source call and the first batch share one thread hop; when that batch is small,
+the same hop reads on (:func:`read_head`), so a small result is usually known to be complete and
+a point query costs a single hop in all. Later batches are pulled one at a time, only when the
+wire front end asks, which is what keeps memory flat and lets a slow client slow only its own
+stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from veil.errors import VeilError
 
 ErrorMapper = Callable[[BaseException], VeilError]
+
+#: A first batch of at most this many rows is followed by one more read in the same hop.
+PEEK_ROWS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The batches read in the thread hop that started a result, and whether that was all."""
+
+    batches: tuple[pa.RecordBatch, ...]
+    complete: bool
 
 
 class RowsStream:
@@ -43,24 +57,27 @@ class ReaderStream:
         self,
         schema: pa.Schema,
         reader: pa.RecordBatchReader,
-        first: pa.RecordBatch | None,
+        first: pa.RecordBatch | Head | None,
         on_close: Callable[[], None],
         map_error: ErrorMapper,
     ) -> None:
         self.schema = schema
         self._reader = reader
-        self._first = first
+        if isinstance(first, Head):
+            self._head, self._complete = first.batches, first.complete
+        else:
+            self._head, self._complete = (() if first is None else (first,)), False
         self._on_close = on_close
         self._map_error = map_error
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
-            if self._first is not None:
-                first, self._first = self._first, None
-                if first.num_rows:
-                    yield conform(first, self.schema)
-            while not self._closed:
+            head, self._head = self._head, ()
+            for batch in head:
+                if batch.num_rows:
+                    yield conform(batch, self.schema)
+            while not self._closed and not self._complete:
                 batch = await asyncio.to_thread(_next_batch, self._reader, self._map_error)
                 if batch is None:
                     break
@@ -92,6 +109,19 @@ def first_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
         return reader.read_next_batch()
     except StopIteration:
         return None
+
+
+def read_head(reader: pa.RecordBatchReader) -> Head:
+    """The first batch and, when it is small (a point query), the next one or the end."""
+    first = first_batch(reader)
+    if first is None:
+        return Head((), True)
+    if first.num_rows > PEEK_ROWS:
+        return Head((first,), False)
+    second = first_batch(reader)
+    if second is None:
+        return Head((first,), True)
+    return Head((first, second), False)
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -34,7 +34,7 @@ from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.redact import redact_error
 from veil.engine.cache import CachingStream
-from veil.engine.results import ReaderStream, RowsStream, conform, first_batch
+from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
 from veil.errors import InFailedTransaction, InsufficientPrivilege, QueryCanceled, VeilError
@@ -317,9 +317,9 @@ class Session:
         self._running = cursor
         sql = plan.sql
 
-        def start() -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
+        def start() -> tuple[pa.RecordBatchReader, Head]:
             reader = cursor.execute(sql, list(params))
-            return reader, first_batch(reader)
+            return reader, read_head(reader)
 
         def finished() -> None:
             if self._running is cursor:

@@ -30,6 +30,7 @@ from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.planner import SourcePlan, analyze
+from veil.engine.policy.leakproof import predicates_are_leakproof
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.redact import redact_error
@@ -200,6 +201,7 @@ class Session:
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
 
         applied: list[AppliedPolicy] = []
+        guard_columns = not predicates_are_leakproof(statement.ast)
 
         def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
             # Masks are computed from the raw table (the user's snapshot carries masked types).
@@ -208,11 +210,11 @@ class Session:
             applied.extend(describe_policy(table.qualified_name, policy))
             # The derived table runs on the table's own source: masks are written in its dialect.
             dialect = sources[table.connection].dialect
-            key = (self.user.name, raw.oid, dialect)
+            key = (self.user.name, raw.oid, dialect, guard_columns)
             derived = self.engine.protected_tables.get(key)
             if derived is None:
                 context = PolicyContext(self.user, dialect, hash_key)
-                derived = protected_table(raw, source_table, policy, context)
+                derived = protected_table(raw, source_table, policy, context, guard_columns)
                 self.engine.protected_tables[key] = derived
             return derived.copy() if derived is not None else None
 

@@ -51,6 +51,9 @@ class Table:
     columns: tuple[Column, ...]
     source_database: str | None = None
     description: str | None = None
+    # Columns object sync found on an existing table and no admin has approved yet: the built-in
+    # "New Column Added" policy returns NULL for them to everyone.
+    new_columns: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:

@@ -1,16 +1,24 @@
-"""The catalog of every query-backed table across all connections."""
+"""The catalog of every query-backed table across all connections.
+
+The served catalog comes from the metadata store (:mod:`veil.catalog.store`): building it syncs
+the connections (a crawl compared with what the store remembers) and then loads the active tables
+from the store. A connection whose crawl fails keeps the tables the store remembers for it.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from veil.catalog.assemble import CatalogEntry, connection_identities, fingerprint, load_catalog
 from veil.catalog.model import CatalogSnapshot, Table
-from veil.catalog.naming import apply_format
-from veil.catalog.sources.base import Source, SourceTable
+from veil.catalog.sources.base import Source
 from veil.catalog.sources.duckdb import DuckDBSource
-from veil.config.models import ConnectionConfig, PopulationSchemas, PopulationTables, VeilConfig
+from veil.catalog.store import CatalogStore
+from veil.catalog.sync import SyncResult, sync_connection
+from veil.config.models import ConnectionConfig, VeilConfig
 from veil.errors import FeatureNotSupported, VeilError
 
 log = logging.getLogger(__name__)
@@ -27,16 +35,6 @@ def open_source(name: str, config: ConnectionConfig) -> Source:
     raise FeatureNotSupported(f'connection "{name}": source type {config.type} is not available yet')
 
 
-def _in_population(config: ConnectionConfig, table: SourceTable) -> bool:
-    population = config.population
-    if isinstance(population, PopulationSchemas):
-        return any(fnmatch.fnmatchcase(table.schema, s) for s in population.schemas)
-    if isinstance(population, PopulationTables):
-        key = f"{table.schema}.{table.name}"
-        return any(fnmatch.fnmatchcase(key, t) for t in population.tables)
-    return True
-
-
 @dataclass(frozen=True)
 class NameCollision:
     name: str
@@ -46,55 +44,73 @@ class NameCollision:
 
 @dataclass
 class Catalog:
-    """All tables Veil serves, plus the sources that hold them."""
+    """All tables Veil serves, plus the sources that hold them.
+
+    ``entries`` lists every candidate table (served or not, with its status) for the admin
+    views; ``store_version`` is the metadata store's version the catalog was loaded at (-1 for a
+    catalog that does not come from a store)."""
 
     sources: dict[str, Source]
     snapshot: CatalogSnapshot
     collisions: list[NameCollision] = field(default_factory=list)
     errors: dict[str, VeilError] = field(default_factory=dict)
+    entries: tuple[CatalogEntry, ...] = ()
+    store_version: int = -1
+    syncs: tuple[SyncResult, ...] = ()
 
     def source_for(self, table: Table) -> Source:
         return self.sources[table.connection]
 
 
-def build_catalog(config: VeilConfig, version: int = 1) -> Catalog:
-    """Open every connection and crawl its tables; one failing source never hides the others."""
+def load_from_store(
+    config: VeilConfig, store: CatalogStore, sources: dict[str, Source], version: int,
+    errors: dict[str, VeilError] | None = None, syncs: tuple[SyncResult, ...] = (),
+) -> Catalog:
+    """The catalog as the store holds it now (no crawling). ``errors`` are carried over for
+    connections the store does not know; known ones report their last sync's error."""
+    state = store.state(connection_identities(config))
+    loaded = load_catalog(config, state, version)
+    errors = dict(errors or {})
+    for connection in state.connections:
+        if connection.last_error is None:
+            errors.pop(connection.name, None)
+        elif connection.name not in errors:
+            errors[connection.name] = VeilError("08006", connection.last_error)
+    collisions = [
+        NameCollision(e.table.qualified_name, e.collision, e.stored.source_key)
+        for e in loaded.entries if e.collision is not None
+    ]
+    return Catalog(sources, loaded.snapshot, collisions, errors, loaded.entries, loaded.store_version, syncs)
+
+
+def build_catalog(
+    config: VeilConfig, version: int = 1, *, sync: Collection[str] | None = None, trigger: str = "startup"
+) -> Catalog:
+    """Open every connection, sync them (``sync``: only these; default all), then load the
+    catalog from the store. One failing source never hides the others."""
     sources: dict[str, Source] = {}
-    tables: list[Table] = []
-    seen: dict[tuple[str, str], Table] = {}
-    collisions: list[NameCollision] = []
     errors: dict[str, VeilError] = {}
     for name, conn in config.connections.items():
         try:
-            source = open_source(name, conn)
-            found = source.list_tables()
+            sources[name] = open_source(name, conn)
         except VeilError as exc:
             log.error("connection %s: %s", name, exc.message)
             errors[name] = exc
-            continue
-        sources[name] = source
-        for st in found:
-            if not _in_population(conn, st):
+    results = []
+    with CatalogStore.open(Path(config.state_dir)) as store:
+        for name, source in sources.items():
+            if sync is not None and name not in sync and _known(store, config, name):
                 continue
-            table = Table(
-                connection=name,
-                schema=apply_format(
-                    conn.naming.schema_, connection=name, database=st.database, schema=st.schema, table=st.name
-                ),
-                name=apply_format(
-                    conn.naming.table, connection=name, database=st.database, schema=st.schema, table=st.name
-                ),
-                source_schema=st.schema,
-                source_name=st.name,
-                source_database=st.database,
-                columns=st.columns,
-            )
-            key = (table.schema, table.name)
-            if key in seen:
-                collision = NameCollision(table.qualified_name, seen[key].source_key, table.source_key)
-                log.warning("name collision on %s: kept %s, skipped %s", *vars(collision).values())
-                collisions.append(collision)
-                continue
-            seen[key] = table
-            tables.append(table)
-    return Catalog(sources, CatalogSnapshot(tuple(tables), version), collisions, errors)
+            result = sync_connection(store, config, name, source, trigger)
+            results.append(result)
+            if result.error is not None:
+                log.error("connection %s: %s", name, result.error.message)
+                errors[name] = result.error
+        catalog = load_from_store(config, store, sources, version, errors, tuple(results))
+    for collision in catalog.collisions:
+        log.warning("name collision on %s: kept %s, skipped %s", collision.name, collision.kept, collision.skipped)
+    return catalog
+
+
+def _known(store: CatalogStore, config: VeilConfig, name: str) -> bool:
+    return store.connection(name, fingerprint(config.connections[name])) is not None

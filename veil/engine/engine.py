@@ -12,6 +12,8 @@ from cachetools import LRUCache
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog, build_catalog
+from veil.catalog.sync import SyncResult, sync_connections
+from veil.catalog.watch import CatalogWatcher
 from veil.config.models import VeilConfig
 from veil.discovery.store import store_path
 from veil.discovery.watch import TagWatcher
@@ -52,6 +54,7 @@ class QueryEngine:
         self.cache: ResultCache = make_cache(config.cache)
         self.tags = TagWatcher(store_path(config.state_dir))
         self.tags.poll(force=True)
+        self.catalog_watcher = CatalogWatcher()
 
     @property
     def generation(self) -> int:
@@ -59,6 +62,7 @@ class QueryEngine:
         re-plan on change. Reading it notices tags written by another process (at most one
         check of the tag store per second)."""
         self.refresh_tags()
+        self.refresh_catalog()
         return self._generation
 
     @generation.setter
@@ -70,6 +74,27 @@ class QueryEngine:
         if self.tags.poll(force):
             with self._lock:
                 self._forget_plans()
+
+    def refresh_catalog(self, force: bool = False) -> None:
+        """Pick up what object sync or ``veil approve`` (here or in another process) changed in
+        the metadata store: a new catalog snapshot, plans re-made, stale cached results dropped."""
+        base = self.catalog
+        refreshed = self.catalog_watcher.poll(self.config, base, force)
+        if refreshed is None:
+            return
+        with self._lock:
+            if self.catalog is not base:
+                return  # a reload replaced the catalog meanwhile
+            self.catalog = refreshed.catalog
+            self._forget_plans()
+        if refreshed.changed_tables:
+            self.cache.invalidate(set(refreshed.changed_tables))
+
+    def sync(self, names: Sequence[str] | None = None, trigger: str = "sql") -> list[SyncResult]:
+        """Object sync of these connections (default: all), applied to the served catalog at once."""
+        results = sync_connections(self.config, self.catalog.sources, names, trigger)
+        self.refresh_catalog(force=True)
+        return results
 
     def latency_for(self, tables: Sequence[Table]) -> float:
         """How long results over these tables may be served from cache: the smallest latency of
@@ -120,6 +145,7 @@ class QueryEngine:
     def snapshot_for(self, user: User) -> CatalogSnapshot:
         """The tables this user is subscribed to (cached per user and catalog version)."""
         self.refresh_tags()
+        self.refresh_catalog()
         with self._lock:
             snapshot = self._snapshots.get(user.name)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:

@@ -19,12 +19,18 @@ from veil.errors import VeilError
 
 @dataclass(frozen=True)
 class SourceTable:
-    """A table as the source names it."""
+    """A table as the source names it.
+
+    ``object_id`` and ``created`` identify one incarnation of the table where the source exposes
+    them (PostgreSQL's ``pg_class.oid``): object sync reports a table whose id changed as
+    recreated even when its columns are the same. ``None`` where the source has no stable id."""
 
     database: str | None
     schema: str
     name: str
     columns: tuple[Column, ...]
+    object_id: str | None = None
+    created: str | None = None
 
 
 class SourceCursor(Protocol):

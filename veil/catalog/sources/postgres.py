@@ -19,7 +19,7 @@ from veil.pgtypes import NUMERIC, pinned_field
 
 _LIST_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, a.attnum,
-       pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+       pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, c.oid::bigint
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -169,9 +169,25 @@ class PostgresSource:
         try:
             return adbc_pg.connect(self._uri(), autocommit=True)
         except adbc_driver_manager.Error as exc:
+            message = map_postgres_error(exc).message
             raise VeilError(
-                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {map_postgres_error(exc).message}'
+                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+                hint=self._connect_hint(message),
             ) from None
+
+    def _connect_hint(self, message: str) -> str | None:
+        """What to check in the config for the usual connection failures."""
+        where = f"connections.{self.name}"
+        c = self.config
+        if "Connection refused" in message or "could not translate host name" in message:
+            return f"is PostgreSQL running and accepting TCP connections on {c.host}:{c.port or 5432}? Check {where}.host and {where}.port"
+        if "password authentication failed" in message or "no password supplied" in message:
+            return f"check {where}.user and {where}.password"
+        if "database" in message and "does not exist" in message:
+            return f"check {where}.database"
+        if "role" in message and "does not exist" in message:
+            return f"check {where}.user"
+        return None
 
     def cursor(self) -> PostgresCursor:
         return PostgresCursor(self._connect())
@@ -199,11 +215,14 @@ class PostgresSource:
         finally:
             cursor.close()
         tables: dict[tuple[str, str], list[Column]] = {}
+        oids: dict[tuple[str, str], int] = {}
         for row in rows:
-            schema, table, column, _, pg_type, nullable = row.values()
+            schema, table, column, _, pg_type, nullable, oid = row.values()
             tables.setdefault((schema, table), []).append(Column(column, arrow_type_for(pg_type), bool(nullable)))
+            oids[(schema, table)] = oid
+        # pg_class.oid changes when a table is dropped and created again: sync reports it as recreated.
         return [
-            SourceTable(self.config.database, schema, table, tuple(columns))
+            SourceTable(self.config.database, schema, table, tuple(columns), object_id=str(oids[(schema, table)]))
             for (schema, table), columns in tables.items()
         ]
 

@@ -7,12 +7,15 @@ Rules (also in the README):
   (``PII.Email`` beats ``PII``; a name match counts as depth 1); at equal depth the policy listed
   first wins.
 * Row filters, time windows and minimize policies of every applicable policy are ANDed.
+* The built-in "New Column Added" policy masks every column object sync flagged ``New`` with
+  NULL, for everyone; it beats every other mask until an admin approves the column.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +34,9 @@ from veil.engine.audit import AppliedPolicy
 from veil.engine.policy.principals import User, selects
 
 log = logging.getLogger(__name__)
+
+NEW_COLUMN_POLICY = "New Column Added"
+_NEW_COLUMN_MASK = MaskPolicy.model_validate({"columns": ["*"], "with": "null"})
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,8 @@ def resolve_table_policy(
                 )
     for column, applied in by_discovery.items():
         masks.setdefault(column, applied)
+    for column in table.new_columns:
+        masks[column] = AppliedMask(NEW_COLUMN_POLICY, column, _NEW_COLUMN_MASK, depth=sys.maxsize)
     return TablePolicy(masks, tuple(filters))
 
 

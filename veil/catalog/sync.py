@@ -1,0 +1,245 @@
+"""Object sync (schema monitoring): crawl a source, compare with the store, record what changed.
+
+One sync of one connection detects new, dropped and recreated tables (a changed object id, where
+the source has stable ids), new schemas, new and dropped columns and type changes. Columns that
+appear on a table Veil already knew are flagged ``New``; the built-in "New Column Added" policy
+returns NULL for them until an admin approves them (``veil approve``). A crawl that fails is
+recorded with its error and changes nothing: the connection's tables keep their last state, and
+other connections are synced as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from veil.catalog.assemble import assemble, connection_identities, fingerprint, in_population
+from veil.catalog.sources.base import Source, SourceTable
+from veil.catalog.store import CatalogStore, Status, StoredColumn, StoredTable, SyncChange, now
+from veil.config.models import VeilConfig
+from veil.errors import VeilError
+
+log = logging.getLogger(__name__)
+
+# Change kinds, as `veil sync`, `veil.sync(...)` and the history report them.
+SCHEMA_ADDED = "schema_added"
+SCHEMA_DROPPED = "schema_dropped"
+TABLE_ADDED = "table_added"
+TABLE_DROPPED = "table_dropped"
+TABLE_RECREATED = "table_recreated"
+COLUMN_ADDED = "column_added"
+COLUMN_DROPPED = "column_dropped"
+COLUMN_TYPE_CHANGED = "column_type_changed"
+NAME_COLLISION = "name_collision"
+NAME_COLLISION_RESOLVED = "name_collision_resolved"
+SYNC_FAILED = "sync_failed"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    connection: str
+    changes: tuple[SyncChange, ...] = ()
+    error: VeilError | None = None
+    tables: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SyncDelta:
+    """What one crawl changes in the store (computed without touching it)."""
+
+    saves: list[tuple[StoredTable, bool]]  # (table to write, changed at the source)
+    unchanged: list[int]
+    dropped: list[StoredTable]
+    changes: list[SyncChange]
+
+
+def _stored_columns(
+    key: str, table: SourceTable, previous: StoredTable | None
+) -> tuple[tuple[StoredColumn, ...], list[SyncChange]]:
+    """The table's columns with their New flags, and the column changes since ``previous``."""
+    columns = []
+    changes = []
+    for column in table.columns:
+        before = previous.column(column.name) if previous is not None else None
+        stored = StoredColumn(column.name, column.arrow_type, column.nullable)
+        if previous is not None and before is None:
+            stored = replace(stored, is_new=True)
+            changes.append(SyncChange(COLUMN_ADDED, f"{key}.{column.name}",
+                                      f"{stored.type_name}; tagged New (NULL for everyone until `veil approve`)"))
+        elif before is not None:
+            stored = replace(stored, is_new=before.is_new, first_seen=before.first_seen)
+            if before.arrow_type != column.arrow_type:
+                changes.append(SyncChange(COLUMN_TYPE_CHANGED, f"{key}.{column.name}",
+                                          f"{before.type_name} -> {stored.type_name}"))
+        columns.append(stored)
+    if previous is not None:
+        names = {c.name for c in table.columns}
+        changes += [
+            SyncChange(COLUMN_DROPPED, f"{key}.{c.name}", f"was {c.type_name}")
+            for c in previous.columns if c.name not in names
+        ]
+    return tuple(columns), changes
+
+
+def table_key(table: SourceTable, connection: str) -> str:
+    return f"{connection}.{table.schema}.{table.name}"
+
+
+def compare(
+    connection: str,
+    stored: Sequence[StoredTable],
+    crawled: Sequence[SourceTable],
+    *,
+    new_status: Status,
+    initial: bool,
+    outside_population: frozenset[tuple[str, str]] = frozenset(),
+) -> SyncDelta:
+    """Compare a crawl (already limited to the population) with the stored tables of the same
+    connection (present and dropped ones)."""
+    by_key = {(t.schema, t.name): t for t in stored}
+    delta = SyncDelta([], [], [], [])
+    present_schemas = {t.schema for t in stored if t.present}
+    if not initial:
+        for schema in sorted({t.schema for t in crawled} - present_schemas):
+            delta.changes.append(SyncChange(SCHEMA_ADDED, f"{connection}.{schema}", "new schema"))
+    for table in crawled:
+        key = table_key(table, connection)
+        previous = by_key.get((table.schema, table.name))
+        if previous is None or not previous.present:
+            columns, _ = _stored_columns(key, table, None)
+            saved = StoredTable(
+                connection, table.database, table.schema, table.name, columns, new_status,
+                id=previous.id if previous is not None else None, object_id=table.object_id, created=table.created,
+            )
+            delta.saves.append((saved, True))
+            status = new_status if initial or new_status == "active" else "inactive (sync.activate_new is false)"
+            delta.changes.append(SyncChange(TABLE_ADDED, key, f"{len(columns)} columns, {status}"))
+            continue
+        changes: list[SyncChange] = []
+        recreated = previous.object_id is not None and table.object_id is not None and previous.object_id != table.object_id
+        if recreated:
+            changes.append(SyncChange(TABLE_RECREATED, key, f"object id {previous.object_id} -> {table.object_id}"))
+        columns, column_changes = _stored_columns(key, table, previous)
+        changes += column_changes
+        shape = [(c.name, c.arrow_type, c.nullable) for c in columns]
+        reshaped = shape != [(c.name, c.arrow_type, c.nullable) for c in previous.columns]
+        if recreated or reshaped or previous.database != table.database:
+            saved = replace(previous, database=table.database, columns=columns, object_id=table.object_id,
+                            created=table.created)
+            delta.saves.append((saved, True))
+        else:
+            assert previous.id is not None
+            delta.unchanged.append(previous.id)
+        delta.changes += changes
+    crawled_keys = {(t.schema, t.name) for t in crawled}
+    for previous in stored:
+        if previous.present and (previous.schema, previous.name) not in crawled_keys:
+            where = (
+                "left the connection's population"
+                if (previous.schema, previous.name) in outside_population
+                else "dropped at the source"
+            )
+            delta.dropped.append(previous)
+            delta.changes.append(SyncChange(TABLE_DROPPED, previous.source_key, where))
+    if not initial:
+        for schema in sorted(present_schemas - {t.schema for t in crawled}):
+            delta.changes.append(SyncChange(SCHEMA_DROPPED, f"{connection}.{schema}", "no tables left"))
+    return delta
+
+
+def _record_collisions(store: CatalogStore, config: VeilConfig) -> list[SyncChange]:
+    """Re-derive which tables lose their Veil name to an older table; report what moved."""
+    known = [c for name, fp in connection_identities(config) if (c := store.connection(name, fp)) is not None]
+    changes = []
+    for entry in assemble(config, store.tables(known)):
+        stored = entry.stored
+        if entry.collision == stored.collision:
+            continue
+        assert stored.id is not None
+        store.set_collision(stored.id, entry.collision)
+        name = entry.table.qualified_name
+        if entry.collision is not None:
+            changes.append(SyncChange(NAME_COLLISION, stored.source_key,
+                                      f"{name} is already served from {entry.collision}; this table is skipped"))
+        else:
+            changes.append(SyncChange(NAME_COLLISION_RESOLVED, stored.source_key, f"now served as {name}"))
+    return changes
+
+
+def _crawl(name: str, source: Source) -> tuple[list[SourceTable], VeilError | None]:
+    try:
+        return source.list_tables(), None
+    except VeilError as exc:
+        return [], exc
+    except Exception as exc:  # noqa: BLE001 - one failing source must never stop the others
+        log.exception("connection %s: crawl failed", name)
+        return [], VeilError("08006", f'connection "{name}": {type(exc).__name__}: {exc}')
+
+
+def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
+    """Crawl one connection and record what changed (in one write transaction)."""
+    conn = config.connections[name]
+    started = now()
+    found, error = _crawl(name, source)
+    with store.write():
+        identity = fingerprint(conn)
+        known = store.connection(name, identity)
+        if error is not None:
+            if known is not None:
+                store.record_attempt(known.id, error.message)
+            store.add_run(name, trigger, started, error.message, 0, [])
+            return SyncResult(name, (), error)
+        registered = known or store.register_connection(name, identity)
+        crawled = [t for t in found if in_population(conn, t.schema, t.name)]
+        outside = frozenset((t.schema, t.name) for t in found) - {(t.schema, t.name) for t in crawled}
+        delta = compare(
+            name, store.tables([registered], present_only=False), crawled,
+            new_status="active" if conn.sync.activate_new or known is None else "inactive",
+            initial=known is None, outside_population=outside,
+        )
+        for table, changed in delta.saves:
+            store.save_table(registered.id, table, changed=changed)
+        store.mark_seen(delta.unchanged)
+        for table in delta.dropped:
+            assert table.id is not None
+            store.mark_dropped(table.id)
+        changes = [*delta.changes, *_record_collisions(store, config)]
+        store.record_attempt(registered.id, None)
+        store.add_run(name, trigger, started, None, len(crawled), changes)
+    for change in changes:
+        log.info("sync %s: %s %s (%s)", name, change.kind, change.object, change.detail)
+    return SyncResult(name, tuple(changes), None, len(crawled))
+
+
+Progress = Callable[[str, str], None]  # (connection, "crawling" | "done")
+
+
+def sync_connections(
+    config: VeilConfig,
+    sources: Mapping[str, Source],
+    names: Sequence[str] | None = None,
+    trigger: str = "cli",
+    progress: Progress | None = None,
+) -> list[SyncResult]:
+    """Sync these connections (all configured ones by default), one after the other."""
+    results = []
+    with CatalogStore.open(Path(config.state_dir)) as store:
+        for name in names if names is not None else list(config.connections):
+            if progress is not None:
+                progress(name, "crawling")
+            if name not in config.connections:
+                results.append(SyncResult(name, (), VeilError("42704", f'connection "{name}" does not exist')))
+            elif name not in sources:
+                error = VeilError("08006", f'connection "{name}" is not open (see the errors at startup)')
+                results.append(SyncResult(name, (), error))
+            else:
+                results.append(sync_connection(store, config, name, sources[name], trigger))
+            if progress is not None:
+                progress(name, "done")
+    return results

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, check_source
+from veil.catalog.sources.pgpool import ConnectionPool
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgtypes import NUMERIC, pinned_field
@@ -106,9 +107,15 @@ class _NormalizingReader:
     def __init__(self, reader: pa.RecordBatchReader) -> None:
         self._reader = reader
         self.schema = served_schema(reader.schema)
+        self.exhausted = False
 
     def read_next_batch(self) -> pa.RecordBatch:
-        return _normalize_batch(self._reader.read_next_batch(), self.schema)
+        try:
+            batch = self._reader.read_next_batch()
+        except StopIteration:
+            self.exhausted = True
+            raise
+        return _normalize_batch(batch, self.schema)
 
 
 def map_postgres_error(exc: BaseException) -> VeilError:
@@ -119,27 +126,61 @@ def map_postgres_error(exc: BaseException) -> VeilError:
     return VeilError(sqlstate if len(sqlstate) == 5 else "XX000", message)
 
 
+def _broken_connection(error: VeilError) -> bool:
+    """A pooled connection the server has dropped (restart, idle timeout, admin shutdown)."""
+    return error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower()
+
+
 class PostgresCursor:
-    def __init__(self, connection: adbc_pg.Connection) -> None:
-        self._connection = connection
-        self._cursor = connection.cursor()
+    """One query on a pooled connection; the connection returns to the pool only when the
+    result was read to its end without error or interruption."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._connection, self._reused = pool.acquire()
+        self._cursor = self._connection.cursor()
+        self._reader: _NormalizingReader | None = None
+        self._clean = True
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> _NormalizingReader:
         try:
+            return self._execute(sql, params)
+        except VeilError as error:
+            if not (self._reused and _broken_connection(error)):
+                self._clean = False
+                raise
+        self._cursor.close()
+        self._pool.release(self._connection, reusable=False)
+        self._connection, self._reused = self._pool.fresh(), False
+        self._cursor = self._connection.cursor()
+        try:
+            return self._execute(sql, params)
+        except VeilError:
+            self._clean = False
+            raise
+
+    def _execute(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
+        try:
             self._cursor.execute(sql, parameters=tuple(params) if params else None)
-            return _NormalizingReader(self._cursor.fetch_record_batch())
+            self._reader = _NormalizingReader(self._cursor.fetch_record_batch())
+            return self._reader
         except adbc_driver_manager.Error as exc:
             raise map_postgres_error(exc) from None
 
     def interrupt(self) -> None:
+        self._clean = False
         try:
             self._connection.adbc_cancel()
         except adbc_driver_manager.Error:
             pass
 
     def close(self) -> None:
-        self._cursor.close()
-        self._connection.close()
+        reusable = self._clean and (self._reader is None or self._reader.exhausted)
+        try:
+            self._cursor.close()
+        except adbc_driver_manager.Error:
+            reusable = False
+        self._pool.release(self._connection, reusable)
 
 
 class PostgresSource:
@@ -151,6 +192,7 @@ class PostgresSource:
         self.name = name
         self.config = config
         self._lock = threading.Lock()
+        self._pool = ConnectionPool(self._connect)
 
     @property
     def connection_key(self) -> tuple[object, ...]:
@@ -190,17 +232,20 @@ class PostgresSource:
         return None
 
     def cursor(self) -> PostgresCursor:
-        return PostgresCursor(self._connect())
+        return PostgresCursor(self._pool)
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
-        connection = self._connect()
+        connection, _ = self._pool.acquire()
+        reusable = False
         try:
             with connection.cursor() as cursor:
-                return served_schema(cursor.adbc_execute_schema(sql))
+                schema = served_schema(cursor.adbc_execute_schema(sql))
+            reusable = True
+            return schema
         except adbc_driver_manager.Error as exc:
             raise map_postgres_error(exc) from None
         finally:
-            connection.close()
+            self._pool.release(connection, reusable)
 
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
@@ -227,7 +272,7 @@ class PostgresSource:
         ]
 
     def close(self) -> None:
-        pass
+        self._pool.close()
 
 
 def _drain(reader: _NormalizingReader) -> list[pa.RecordBatch]:

@@ -36,6 +36,7 @@ def _run_server(
     banner: str | None = None,
     config_path: Path | None = None,
 ) -> None:
+    from veil.catalog.schedule import sync_on_interval
     from veil.engine.engine import QueryEngine
     from veil.proxy.server import VeilServer
 
@@ -44,8 +45,7 @@ def _run_server(
     )
     config = config.model_copy(update={"server": server_config})
     engine = QueryEngine(config)
-    for name, error in engine.catalog.errors.items():
-        console.print(f"[yellow]connection {name} unavailable:[/yellow] {error.message}")
+    _report_catalog(engine.catalog)
 
     def apply(new_config: VeilConfig) -> None:
         # Host and port are bound once; everything else takes effect on reload.
@@ -55,6 +55,7 @@ def _run_server(
         server = VeilServer(lambda: engine.config, engine)
         await server.start()
         watcher = asyncio.create_task(watch_config(config_path, apply)) if config_path else None
+        syncer = asyncio.create_task(sync_on_interval(engine))
         console.print(
             f"Veil listening on {server_config.host}:{server.bound_port} "
             f"({len(engine.catalog.snapshot)} tables from {len(engine.catalog.sources)} connections)"
@@ -66,6 +67,7 @@ def _run_server(
         finally:
             if watcher is not None:
                 watcher.cancel()
+            syncer.cancel()
             await server.close()
             engine.close()
 
@@ -137,7 +139,8 @@ def check(config_path: str) -> None:
             table.add_row(name, connection.type, f"[green]ok[/green] ({count} tables)")
         except VeilError as exc:
             failed = True
-            table.add_row(name, connection.type, f"[red]{exc.message}[/red]")
+            hint = f"\nhint: {exc.hint}" if exc.hint else ""
+            table.add_row(name, connection.type, f"[red]{exc.message}[/red]{hint}")
     Console().print(table)
     if failed:
         raise SystemExit(1)
@@ -183,9 +186,19 @@ def _catalog(config: VeilConfig):
     from veil.catalog.registry import build_catalog
 
     catalog = build_catalog(config)
+    _report_catalog(catalog)
+    return catalog
+
+
+def _report_catalog(catalog) -> None:
+    """Connections that could not be synced and names skipped for a collision, on stderr."""
     for name, error in catalog.errors.items():
         console.print(f"[yellow]connection {name} unavailable:[/yellow] {error.message}")
-    return catalog
+    for collision in catalog.collisions:
+        console.print(
+            f"[yellow]name collision on {collision.name}:[/yellow] served from {collision.kept}, "
+            f"{collision.skipped} skipped"
+        )
 
 
 @main.command()
@@ -270,6 +283,72 @@ def tags_unreject(config_path: str, column: str, tag: str) -> None:
     from veil.discovery.console import unreject_tag
 
     _tags_action(unreject_tag, config_path, column, tag)
+
+
+@main.command("sync")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("connections", nargs=-1)
+def sync_command(config_path: str, connections: tuple[str, ...]) -> None:
+    """Object sync now: crawl CONNECTIONS (default: all) and print what changed.
+
+    A running `veil serve` on the same state_dir applies the changes within seconds. Exits 1 if
+    a connection could not be crawled."""
+    from veil.catalog.console import changes_table, run_sync
+    from veil.catalog.registry import open_source
+
+    config = _load(config_path)
+    logging.getLogger("veil.catalog.sync").setLevel(logging.WARNING)  # the table below lists the changes
+    unknown = [c for c in connections if c not in config.connections]
+    if unknown:
+        console.print(f"[red]unknown connection {', '.join(unknown)}[/red] (configured: {', '.join(config.connections)})")
+        raise SystemExit(2)
+    sources = {}
+    for name in connections or config.connections:
+        try:
+            sources[name] = open_source(name, config.connections[name])
+        except VeilError as exc:
+            console.print(f"[red]connection {name}: {exc.message}[/red]")
+    try:
+        results = run_sync(config, sources, list(connections), console)
+    finally:
+        for source in sources.values():
+            source.close()
+    _report_console().print(changes_table(results))
+    raise SystemExit(0 if all(r.ok for r in results) else 1)
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("targets", nargs=-1, required=True)
+def approve(config_path: str, targets: tuple[str, ...]) -> None:
+    """Clear the New tag of TABLE[.COLUMN] after review (TABLE: schema.table or
+    connection.schema.table): the column's values are served again."""
+    from veil.catalog.console import approve as approve_targets
+
+    raise SystemExit(approve_targets(_load(config_path), targets, _report_console(), console))
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.argument("target", required=False)
+@click.argument("status", required=False, type=click.Choice(["active", "inactive", "inherit"]))
+def status(config_path: str, target: str | None, status: str | None) -> None:
+    """Show every table's status, or set one: TARGET is connection, connection.schema or
+    connection.schema.table (source names); STATUS active, inactive or inherit."""
+    from veil.catalog.console import set_status, status_table
+
+    config = _load(config_path)
+    if target is None:
+        _report_console().print(status_table(config))
+        return
+    if status is None:
+        console.print("[red]give a status: active, inactive or inherit[/red]")
+        raise SystemExit(2)
+    try:
+        raise SystemExit(set_status(config, target, status, _report_console()))
+    except VeilError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise SystemExit(2) from None
 
 
 @main.command()

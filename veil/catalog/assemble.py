@@ -21,8 +21,13 @@ from pathlib import Path
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import apply_format
-from veil.catalog.store import StatusOverride, Status, StoredTable, StoreState
-from veil.config.models import ConnectionConfig, PopulationSchemas, PopulationTables, VeilConfig
+from veil.catalog.store import Status, StatusOverride, StoredTable, StoreState
+from veil.config.models import (
+    ConnectionConfig,
+    PopulationSchemas,
+    PopulationTables,
+    VeilConfig,
+)
 
 
 def fingerprint(config: ConnectionConfig) -> str:

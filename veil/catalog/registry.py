@@ -12,7 +12,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from veil.catalog.assemble import CatalogEntry, connection_identities, fingerprint, load_catalog
+from veil.catalog.assemble import (
+    CatalogEntry,
+    connection_identities,
+    fingerprint,
+    load_catalog,
+)
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.sources.base import Source
 from veil.catalog.sources.duckdb import DuckDBSource

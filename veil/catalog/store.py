@@ -18,20 +18,43 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import pyarrow as pa
 
-from veil.catalog.model import Column
+from veil.catalog.records import (
+    STATUSES,
+    Status,
+    StatusOverride,
+    StoredColumn,
+    StoredConnection,
+    StoredTable,
+    StoreState,
+    SyncChange,
+    SyncRun,
+)
+
+__all__ = [
+    "STATUSES",
+    "CatalogStore",
+    "Status",
+    "StatusOverride",
+    "StoreState",
+    "StoredColumn",
+    "StoredConnection",
+    "StoredTable",
+    "SyncChange",
+    "SyncRun",
+    "now",
+    "read_version",
+    "store_path",
+]
 
 STORE_FILE = "catalog.db"
 _BUSY_TIMEOUT_MS = 15_000
 _HISTORY_RUNS_KEPT = 1000
-
-Status = Literal["active", "inactive"]
-STATUSES: tuple[Status, ...] = ("active", "inactive")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -111,108 +134,7 @@ def store_path(state_dir: Path) -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class StoredColumn:
-    name: str
-    arrow_type: pa.DataType
-    nullable: bool = True
-    is_new: bool = False
-    first_seen: str = ""
-    last_seen: str = ""
-
-    @property
-    def type_name(self) -> str:
-        """The PostgreSQL type clients see (``bigint``, ``numeric(12,2)``...)."""
-        return self.as_column().pg_type.format()
-
-    def as_column(self) -> Column:
-        return Column(self.name, self.arrow_type, self.nullable)
-
-
-@dataclass(frozen=True)
-class StoredTable:
-    """One table of one connection as the store knows it. ``id`` is None until first saved."""
-
-    connection: str
-    database: str | None
-    schema: str
-    name: str
-    columns: tuple[StoredColumn, ...]
-    status: Status
-    id: int | None = None
-    object_id: str | None = None
-    created: str | None = None
-    present: bool = True
-    collision: str | None = None  # the source key of the table that holds this one's Veil name
-    first_seen: str = ""
-    last_seen: str = ""
-    dropped_at: str | None = None
-
-    @property
-    def source_key(self) -> str:
-        return f"{self.connection}.{self.schema}.{self.name}"
-
-    def column(self, name: str) -> StoredColumn | None:
-        return next((c for c in self.columns if c.name == name), None)
-
-
-@dataclass(frozen=True)
-class StoredConnection:
-    id: int
-    name: str
-    fingerprint: str
-    first_seen: str
-    last_attempt: str | None
-    last_success: str | None
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class StatusOverride:
-    """An admin's status for a connection (``schema``/``table`` empty), a schema or a table."""
-
-    connection: str
-    schema: str
-    table: str
-    status: Status
-    set_at: str = ""
-
-    @property
-    def object(self) -> str:
-        return ".".join(p for p in (self.connection, self.schema, self.table) if p)
-
-
-@dataclass(frozen=True)
-class SyncChange:
-    kind: str
-    object: str  # connection.schema.table[.column]
-    detail: str
-
-
-@dataclass(frozen=True)
-class SyncRun:
-    id: int
-    connection: str
-    trigger: str
-    started_at: str
-    finished_at: str
-    outcome: Literal["ok", "failed"]
-    error: str | None
-    tables: int
-    changes: tuple[SyncChange, ...] = ()
-
-
-@dataclass(frozen=True)
-class StoreState:
-    """A consistent read: the store's version and the tables of the given connections."""
-
-    version: int
-    tables: tuple[StoredTable, ...]
-    overrides: tuple[StatusOverride, ...] = ()
-    connections: tuple[StoredConnection, ...] = ()
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -268,7 +190,7 @@ class CatalogStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> CatalogStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,9 +15,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from veil.catalog.assemble import assemble, connection_identities, fingerprint, in_population
+from veil.catalog.assemble import (
+    assemble,
+    connection_identities,
+    fingerprint,
+    in_population,
+)
 from veil.catalog.sources.base import Source, SourceTable
-from veil.catalog.store import CatalogStore, Status, StoredColumn, StoredTable, SyncChange, now
+from veil.catalog.store import (
+    CatalogStore,
+    Status,
+    StoredColumn,
+    StoredTable,
+    SyncChange,
+    now,
+)
 from veil.config.models import VeilConfig
 from veil.errors import VeilError
 
@@ -177,7 +189,7 @@ def _crawl(name: str, source: Source) -> tuple[list[SourceTable], VeilError | No
         return source.list_tables(), None
     except VeilError as exc:
         return [], exc
-    except Exception as exc:  # noqa: BLE001 - one failing source must never stop the others
+    except Exception as exc:
         log.exception("connection %s: crawl failed", name)
         return [], VeilError("08006", f'connection "{name}": {type(exc).__name__}: {exc}')
 

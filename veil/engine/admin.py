@@ -1,4 +1,5 @@
-"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``).
+"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``)
+and the table function ``veil.sync('connection', ...)`` (object sync now, one row per change).
 
 They exist only for admin users: for everyone else the ``veil`` schema is as absent as any table
 they are not subscribed to. A query over them runs on a private in-memory DuckDB holding just
@@ -8,17 +9,23 @@ these views as Arrow tables, with external access disabled.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from veil.catalog.model import CatalogSnapshot
+from veil.catalog.model import Table
+from veil.catalog.registry import Catalog
+from veil.catalog.sync import SyncResult
 from veil.config.models import VeilConfig
+from veil.errors import UndefinedFunction, VeilError
 
 ADMIN_SCHEMA = "veil"
 ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache"})
+ADMIN_FUNCTIONS = frozenset({"sync"})
+NEW_TAG = "New"
+SYNC_SCHEMA = pa.schema([("kind", pa.string()), ("object", pa.string()), ("detail", pa.string())])
 _AUDIT_SCHEMA = pa.schema(
     [
         ("time", pa.string()), ("user", pa.string()), ("client_address", pa.string()),
@@ -31,38 +38,62 @@ _AUDIT_SCHEMA = pa.schema(
 )
 
 
-def tables_view(snapshot: CatalogSnapshot, config: VeilConfig) -> pa.Table:
-    rows = [
-        {
-            "connection": t.connection,
-            "schema": t.schema,
-            "table": t.name,
-            "source_schema": t.source_schema,
-            "source_table": t.source_name,
-            "columns": len(t.columns),
-            "tags": list(config.tables.get(t.source_key).table_tags) if t.source_key in config.tables else [],
-            "status": "active",
-        }
-        for t in snapshot
-    ]
+def admin_function(node: exp.Table, is_admin: bool) -> bool:
+    """True for a call of an admin table function (``FROM veil.sync('warehouse')``); for anyone
+    but an admin the function does not exist."""
+    db = node.args.get("db")
+    if not isinstance(node.this, exp.Anonymous) or db is None or db.name.lower() != ADMIN_SCHEMA:
+        return False
+    name = node.this.name.lower()
+    if not is_admin or name not in ADMIN_FUNCTIONS:
+        raise UndefinedFunction(f"function {ADMIN_SCHEMA}.{name} does not exist")
+    return True
+
+
+def _listing(catalog: Catalog) -> Iterator[tuple[Table, str, str | None, str | None, str | None]]:
+    """(table, status, collision, first seen, last seen) of every table sync registered."""
+    if not catalog.entries:
+        yield from ((t, "active", None, None, None) for t in catalog.snapshot)
+        return
+    for entry in catalog.entries:
+        yield entry.table, entry.status, entry.collision, entry.stored.first_seen, entry.stored.last_seen
+
+
+def tables_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
+    rows = []
+    for t, status, collision, first_seen, last_seen in _listing(catalog):
+        table_config = config.tables.get(t.source_key)
+        rows.append(
+            {
+                "connection": t.connection, "schema": t.schema, "table": t.name,
+                "source_schema": t.source_schema, "source_table": t.source_name, "columns": len(t.columns),
+                "tags": list(table_config.table_tags) if table_config else [], "status": status,
+                "new_columns": len(t.new_columns), "collision": collision,
+                "first_seen": first_seen, "last_seen": last_seen,
+            }
+        )
     schema = pa.schema(
         [("connection", pa.string()), ("schema", pa.string()), ("table", pa.string()),
          ("source_schema", pa.string()), ("source_table", pa.string()), ("columns", pa.int64()),
-         ("tags", pa.list_(pa.string())), ("status", pa.string())]
+         ("tags", pa.list_(pa.string())), ("status", pa.string()), ("new_columns", pa.int64()),
+         ("collision", pa.string()), ("first_seen", pa.string()), ("last_seen", pa.string())]
     )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def columns_view(snapshot: CatalogSnapshot, config: VeilConfig) -> pa.Table:
+def columns_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
     rows = []
-    for t in snapshot:
+    for t, status, _, _, _ in _listing(catalog):
         tags = config.tables[t.source_key].tags if t.source_key in config.tables else {}
         for column in t.columns:
+            column_tags = list(tags.get(column.name, []))
+            if column.name in t.new_columns:
+                column_tags.append(NEW_TAG)
             rows.append(
                 {
                     "connection": t.connection, "schema": t.schema, "table": t.name,
                     "column": column.name, "type": column.pg_type.format(),
-                    "tags": list(tags.get(column.name, [])), "status": "active",
+                    "tags": column_tags, "status": status,
                 }
             )
     schema = pa.schema(
@@ -71,6 +102,24 @@ def columns_view(snapshot: CatalogSnapshot, config: VeilConfig) -> pa.Table:
          ("status", pa.string())]
     )
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def sync_view(results: Sequence[SyncResult]) -> pa.Table:
+    """One row per change; a connection whose crawl failed raises its error."""
+    for result in results:
+        if result.error is not None:
+            raise result.error
+    rows = [{"kind": c.kind, "object": c.object, "detail": c.detail} for r in results for c in r.changes]
+    return pa.Table.from_pylist(rows, schema=SYNC_SCHEMA)
+
+
+def function_arguments(call: exp.Anonymous) -> list[str]:
+    arguments = []
+    for argument in call.expressions:
+        if not (isinstance(argument, exp.Literal) and argument.is_string):
+            raise VeilError("22023", f"{ADMIN_SCHEMA}.{call.name.lower()}() takes connection names as string literals")
+        arguments.append(argument.this)
+    return arguments
 
 
 def policies_view(config: VeilConfig) -> pa.Table:
@@ -102,14 +151,25 @@ def cache_view(summary: dict[str, int]) -> pa.Table:
 
 
 ViewBuilder = Callable[[], pa.Table]
+FunctionBuilder = Callable[[list[str]], pa.Table]
 
 
-def run_admin_query(statement: exp.Expression, views: dict[str, ViewBuilder]) -> pa.Table:
+def run_admin_query(
+    statement: exp.Expression, views: dict[str, ViewBuilder], functions: dict[str, FunctionBuilder] | None = None
+) -> pa.Table:
     """Run a query over admin views only, on a throwaway locked-down DuckDB."""
     rewritten = statement.copy()
     connection = duckdb.connect(config={"enable_external_access": False})
     try:
-        for node in list(rewritten.find_all(exp.Table)):
+        for position, node in enumerate(list(rewritten.find_all(exp.Table))):
+            if functions is not None and admin_function(node, True):
+                call = node.this
+                name = f"veil_admin_{call.name.lower()}_{position}"
+                connection.register(name, functions[call.name.lower()](function_arguments(call)))
+                replacement = exp.Table(this=exp.Identifier(this=name, quoted=True))
+                replacement.set("alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(call.name.lower())))
+                node.replace(replacement)
+                continue
             if node.db.lower() == ADMIN_SCHEMA and node.name.lower() in views:
                 name = f"veil_admin_{node.name.lower()}"
                 connection.register(name, views[node.name.lower()]())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.catalog.model import CatalogSnapshot, Table
-from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA
+from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.params import infer_param_oids
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
@@ -65,6 +65,7 @@ def analyze(
     reads_admin = False
     for node in statement.find_all(exp.Table):
         if not isinstance(node.this, exp.Identifier):
+            reads_admin = admin_function(node, is_admin) or reads_admin  # veil.sync(...)
             continue  # a table function such as generate_series(...)
         name = identifier_name(node.this)
         schema = identifier_name(node.args.get("db")) if node.args.get("db") else None

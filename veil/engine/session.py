@@ -19,8 +19,10 @@ from veil.engine.admin import (
     audit_view,
     cache_view,
     columns_view,
+    SYNC_SCHEMA,
     policies_view,
     run_admin_query,
+    sync_view,
     tables_view,
 )
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
@@ -192,7 +194,7 @@ class Session:
             return Plan(statement, version, cached.plan, cached.schema, cached.policies)
         analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin)
         if analysis.reads_admin:
-            schema = await asyncio.to_thread(self._run_admin, statement.ast.copy().limit(0))
+            schema = await asyncio.to_thread(self._run_admin, statement.ast.copy().limit(0), True)
             return Plan(statement, version, AdminPlan(statement.ast), schema.schema)
         if not analysis.user_tables:
             return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
@@ -354,18 +356,21 @@ class Session:
         record.cache_hit = execution.cache_hits == len(plan.fragments)
         return stream
 
-    def _run_admin(self, statement: exp.Expression) -> pa.Table:
+    def _run_admin(self, statement: exp.Expression, describe_only: bool = False) -> pa.Table:
         engine = self.engine
-        snapshot = engine.catalog.snapshot
+        catalog = engine.catalog
         views = {
-            "tables": lambda: tables_view(snapshot, engine.config),
-            "columns": lambda: columns_view(snapshot, engine.config),
+            "tables": lambda: tables_view(catalog, engine.config),
+            "columns": lambda: columns_view(catalog, engine.config),
             "policies": lambda: policies_view(engine.config),
             "audit": lambda: audit_view(engine.config),
             "cache": lambda: cache_view(engine.cache.summary()),
         }
+        functions = {  # describing a statement must not run a sync
+            "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None))
+        }
         try:
-            return run_admin_query(statement, views)
+            return run_admin_query(statement, views, functions)
         except duckdb.Error as exc:
             raise map_duckdb_error(exc) from None
 

@@ -1,0 +1,114 @@
+"""What the metadata store holds, as typed records (see :mod:`veil.catalog.store`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from veil.catalog.model import Column
+
+Status = Literal["active", "inactive"]
+STATUSES: tuple[Status, ...] = ("active", "inactive")
+
+
+@dataclass(frozen=True)
+class StoredColumn:
+    name: str
+    arrow_type: pa.DataType
+    nullable: bool = True
+    is_new: bool = False
+    first_seen: str = ""
+    last_seen: str = ""
+
+    @property
+    def type_name(self) -> str:
+        """The PostgreSQL type clients see (``bigint``, ``numeric(12,2)``...)."""
+        return self.as_column().pg_type.format()
+
+    def as_column(self) -> Column:
+        return Column(self.name, self.arrow_type, self.nullable)
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """One table of one connection as the store knows it. ``id`` is None until first saved."""
+
+    connection: str
+    database: str | None
+    schema: str
+    name: str
+    columns: tuple[StoredColumn, ...]
+    status: Status
+    id: int | None = None
+    object_id: str | None = None
+    created: str | None = None
+    present: bool = True
+    collision: str | None = None  # the source key of the table that holds this one's Veil name
+    first_seen: str = ""
+    last_seen: str = ""
+    dropped_at: str | None = None
+
+    @property
+    def source_key(self) -> str:
+        return f"{self.connection}.{self.schema}.{self.name}"
+
+    def column(self, name: str) -> StoredColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class StoredConnection:
+    id: int
+    name: str
+    fingerprint: str
+    first_seen: str
+    last_attempt: str | None
+    last_success: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class StatusOverride:
+    """An admin's status for a connection (``schema``/``table`` empty), a schema or a table."""
+
+    connection: str
+    schema: str
+    table: str
+    status: Status
+    set_at: str = ""
+
+    @property
+    def object(self) -> str:
+        return ".".join(p for p in (self.connection, self.schema, self.table) if p)
+
+
+@dataclass(frozen=True)
+class SyncChange:
+    kind: str
+    object: str  # connection.schema.table[.column]
+    detail: str
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    id: int
+    connection: str
+    trigger: str
+    started_at: str
+    finished_at: str
+    outcome: Literal["ok", "failed"]
+    error: str | None
+    tables: int
+    changes: tuple[SyncChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """A consistent read: the store's version and the tables of the given connections."""
+
+    version: int
+    tables: tuple[StoredTable, ...]
+    overrides: tuple[StatusOverride, ...] = ()
+    connections: tuple[StoredConnection, ...] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tests.conftest import scratch_database
 from veil.catalog.registry import build_catalog
 from veil.config import parse_config
 from veil.discovery.run import DiscoverySettings, run_discovery, select_tables
-from veil.discovery.sampling import sample_table
+from veil.discovery.sampling import OVERSAMPLE, sample_table
 from veil.discovery.store import TagStore
 
 DUCKDB_SQL = """
@@ -67,7 +68,8 @@ def test_duckdb_large_table_is_sampled_block_wise(duckdb_catalog) -> None:
     sample = sample_table(catalog.source_for(large), large, rows=1000)
     assert time.perf_counter() - started < 2
     assert sample.plan.method == "system+reservoir" and sample.plan.estimated_rows == 2_000_000
-    assert "TABLESAMPLE system(0.25 PERCENT)" in sample.plan.sql
+    percent = re.search(r"TABLESAMPLE system\(([0-9.]+) PERCENT\)", sample.plan.sql)
+    assert percent and float(percent.group(1)) == pytest.approx(100 * OVERSAMPLE * 1000 / 2_000_000)
     assert 0 < sample.data.num_rows <= 1000
 
 
@@ -125,7 +127,8 @@ def test_postgres_large_table_uses_tablesample(postgres_catalog) -> None:
     people = table(catalog, "crm.people")
     sample = sample_table(catalog.source_for(people), people, rows=1000)
     assert sample.plan.method == "tablesample"
-    assert "TABLESAMPLE SYSTEM (2.5)" in sample.plan.sql
+    percent = re.search(r"TABLESAMPLE SYSTEM \(([0-9.]+)\) REPEATABLE", sample.plan.sql)
+    assert percent and float(percent.group(1)) == pytest.approx(100 * OVERSAMPLE * 1000 / 200_000)
     assert 0 < sample.data.num_rows <= 1000
     assert sample.data.column_names == ["id", "email", "ssn", "created"]
 

@@ -129,7 +129,8 @@ _PEOPLE_TABLES = (
 CREDIT_CARD = Classifier(
     "CreditCardNumber", (PCI, PII, DIRECT), 90,
     (Pattern(r"^[0-9]{4}(?:[ -]?[0-9]{2,7}){2,4}$", v.card_number, kinds=TEXT_OR_INTEGER),),
-    NameRule(r"(?:^|_)(?:cc|card|pan|credit_?card|cc_?num(?:ber)?)(?:_|$)"),
+    NameRule(r"(?:^|_)(?:cc|card|pan|credit_?card|cc_?num(?:ber)?)(?:_|$)",
+             exclude=r"(?:^|_)(?:imei|imeisv|meid|iccid|sim|isbn|ean|gtin|upc)(?:_|$)"),
     description="payment card numbers: issuer prefix, 13-19 digits, Luhn check digit",
 )
 IBAN = Classifier(
@@ -145,7 +146,7 @@ US_SSN = Classifier(
         Pattern(r"^[0-9]{3} [0-9]{2} [0-9]{4}$", v.us_ssn),
         Pattern(r"^[0-9]{7,9}$", v.us_ssn, needs_name=True, kinds=TEXT_OR_INTEGER),
     ),
-    NameRule(r"(?:^|_)(?:ssn|social_?security(?:_num(?:ber)?|_no)?|sin|tax_?id|tin)(?:_|$)"),
+    NameRule(r"(?:^|_)(?:ssn|social_?security(?:_num(?:ber)?|_no)?|tax_?id|tin)(?:_|$)"),
     description="US social security numbers: area 001-899 (not 666), group and serial non-zero",
 )
 EMAIL = Classifier(

@@ -50,21 +50,23 @@ class LabelledColumn:
 
 
 def _text(matrix: np.ndarray) -> pa.StringArray:
-    """Rows of a uint8 character matrix as strings."""
+    """Rows of a uint8 character matrix as strings (built straight from Arrow buffers)."""
     matrix = np.ascontiguousarray(matrix, dtype=np.uint8)
-    return pa.array(matrix.view(f"S{matrix.shape[1]}").ravel()).cast(pa.string())
+    rows, width = matrix.shape
+    offsets = pa.py_buffer((np.arange(rows + 1, dtype=np.int32) * width).tobytes())
+    return pa.Array.from_buffers(pa.string(), rows, [None, offsets, pa.py_buffer(matrix.tobytes())])
 
 
 def _digits(rng: np.random.Generator, n: int, k: int, low: int = 0) -> np.ndarray:
-    return rng.integers(low, 10, size=(n, k), dtype=np.int64)
+    return rng.integers(low, 10, size=(n, k), dtype=np.uint8)
 
 
 def _as_text(digits: np.ndarray) -> pa.StringArray:
-    return _text(digits + ord("0"))
+    return _text(digits.astype(np.uint8) + ord("0"))
 
 
 def _chars(rng: np.random.Generator, n: int, k: int, alphabet: np.ndarray) -> pa.StringArray:
-    return _text(alphabet[rng.integers(0, len(alphabet), size=(n, k))])
+    return _text(alphabet[rng.integers(0, len(alphabet), size=(n, k), dtype=np.uint8)])
 
 
 def _join(*parts: pa.Array | str, sep: str = "") -> pa.StringArray:
@@ -72,7 +74,7 @@ def _join(*parts: pa.Array | str, sep: str = "") -> pa.StringArray:
 
 
 def _pick(rng: np.random.Generator, n: int, choices: np.ndarray) -> pa.StringArray:
-    return pa.array(choices[rng.integers(0, len(choices), n)])
+    return pa.array(choices.tolist(), pa.string()).take(pa.array(rng.integers(0, len(choices), n)))
 
 
 def _number(values: np.ndarray, width: int) -> pa.StringArray:
@@ -81,23 +83,32 @@ def _number(values: np.ndarray, width: int) -> pa.StringArray:
 
 def luhn_check_digit(payload: np.ndarray) -> np.ndarray:
     """The check digit that makes ``payload`` (an (n, k) digit matrix) Luhn-valid."""
-    reversed_ = payload[:, ::-1]
+    reversed_ = payload[:, ::-1].astype(np.int64)
     doubled = reversed_[:, 0::2] * 2
     doubled -= 9 * (doubled > 9)
     return (10 - (doubled.sum(axis=1) + reversed_[:, 1::2].sum(axis=1)) % 10) % 10
 
 
-def card_digits(rng: np.random.Generator, n: int, valid: bool = True, length: int = 16) -> np.ndarray:
-    """Card numbers with real issuer prefixes; ``valid=False`` gives a wrong check digit."""
-    prefixes = [[3, 4], [3, 7]] if length == 15 else [[4], [5, 1], [5, 5], [6, 0, 1, 1]]
+def luhn_numbers(
+    rng: np.random.Generator, n: int, prefixes: list[list[int]], length: int, valid: bool = True
+) -> np.ndarray:
+    """(n, length) digit matrices starting with one of ``prefixes``; ``valid=False`` gives each
+    a wrong check digit."""
     payload = _digits(rng, n, length - 1)
     choice = rng.integers(0, len(prefixes), n)
     for index, prefix in enumerate(prefixes):
-        payload[np.ix_(choice == index, np.arange(len(prefix)))] = prefix
+        head = payload[:, : len(prefix)]
+        head[...] = np.where((choice == index)[:, None], np.array(prefix, dtype=np.uint8), head)
     check = luhn_check_digit(payload)
     if not valid:
         check = (check + rng.integers(1, 10, n)) % 10
     return np.concatenate([payload, check[:, None]], axis=1)
+
+
+def card_digits(rng: np.random.Generator, n: int, valid: bool = True, length: int = 16) -> np.ndarray:
+    """Card numbers with real issuer prefixes (Visa, Mastercard, Discover; Amex when 15 long)."""
+    prefixes = [[3, 4], [3, 7]] if length == 15 else [[4], [5, 1], [5, 5], [6, 0, 1, 1]]
+    return luhn_numbers(rng, n, prefixes, length, valid)
 
 
 def _grouped(digits: np.ndarray, sizes: tuple[int, ...], sep: str) -> pa.StringArray:
@@ -201,6 +212,15 @@ def uuids(rng: np.random.Generator, n: int) -> pa.StringArray:
     return _join(*parts, sep="-")
 
 
+def mixed_formats(rng: np.random.Generator, *columns: pa.Array) -> pa.Array:
+    """Each value taken from one of ``columns`` at random (one column, several formats)."""
+    choice = rng.integers(0, len(columns), len(columns[0]))
+    result = columns[-1]
+    for index, column in enumerate(columns[:-1]):
+        result = pc.if_else(pa.array(choice == index), column, result)
+    return result
+
+
 def free_text(rng: np.random.Generator, n: int) -> pa.StringArray:
     return _join(*(_pick(rng, n, _WORDS) for _ in range(6)), sep=" ")
 
@@ -243,7 +263,12 @@ def labelled_columns(n: int = 2000, seed: int = 7) -> list[LabelledColumn]:
         LabelledColumn("home_phone", phones(rng, n, "paren"), "PhoneNumber"),
         LabelledColumn("msisdn", phones(rng, n, "e164"), "PhoneNumber"),
         LabelledColumn("uk_office", phones(rng, n, "uk"), "PhoneNumber"),
+        LabelledColumn("reachable_at", mixed_formats(rng, *(phones(rng, n, s) for s in ("us", "paren", "e164", "uk"))),
+                       "PhoneNumber"),
+        LabelledColumn("login_email", pc.utf8_upper(_join(pc.replace_substring(emails(rng, n), "@", "+news@"))),
+                       "EmailAddress"),
         LabelledColumn("client_ip", ipv4s(rng, n), "IPAddress"),
+        LabelledColumn("peer", mixed_formats(rng, ipv4s(rng, n), ipv6s(rng, n)), "IPAddress"),
         LabelledColumn("source", ipv6s(rng, n), "IPAddress"),
         LabelledColumn("date_of_birth", dob, "DateOfBirth"),
         LabelledColumn("dob", pc.strftime(dob, "%m/%d/%Y"), "DateOfBirth"),
@@ -279,6 +304,9 @@ def labelled_columns(n: int = 2000, seed: int = 7) -> list[LabelledColumn]:
         LabelledColumn("duration", _join(_number(rng.integers(0, 24, n), 2), _number(rng.integers(0, 60, n), 2),
                                          _number(rng.integers(0, 60, n), 2), sep=":"), None),
         LabelledColumn("device_mac", _join(*(_chars(rng, n, 2, _HEX[:16]) for _ in range(6)), sep=":"), None),
+        LabelledColumn("imei", _as_text(luhn_numbers(rng, n, [[3, 5], [8, 6], [0, 1]], 15)), None),
+        LabelledColumn("isbn", _as_text(luhn_numbers(rng, n, [[9, 7, 8], [9, 7, 9]], 13)), None),
+        LabelledColumn("sin_number", _grouped(luhn_numbers(rng, n, [[1], [2], [4], [5], [6], [7]], 9), (3, 3, 3), " "), None),
         LabelledColumn("store_code", _join(_chars(rng, n, 3, _UPPER), _as_text(_digits(rng, n, 4))), None),
     ]
 

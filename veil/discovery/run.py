@@ -37,7 +37,8 @@ class TableDiscovery:
     changes: tuple[ColumnChange, ...] = ()
     plan: SamplePlan | None = None
     rows_sampled: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole table: sample query, classification, store update
+    sample_seconds: float = 0.0  # the sample query alone
     error: VeilError | None = None
 
     @property
@@ -99,7 +100,7 @@ def discover_table(
         ]
         changes = tuple(store.record_scan(table.source_key, findings, table_config.tags if table_config else {}))
     return TableDiscovery(
-        table, results, changes, sample.plan, sample.data.num_rows, time.perf_counter() - started
+        table, results, changes, sample.plan, sample.data.num_rows, time.perf_counter() - started, sample.seconds
     )
 
 

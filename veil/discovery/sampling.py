@@ -29,7 +29,7 @@ from veil.errors import VeilError
 
 DEFAULT_SAMPLE_ROWS = 10_000
 LARGE_FACTOR = 20  # a table above LARGE_FACTOR × n rows is sampled block-wise first
-OVERSAMPLE = 5  # rows read by block sampling, relative to the rows kept
+OVERSAMPLE = 3  # rows read by block sampling, relative to the rows kept
 SEED = 42
 
 
@@ -65,8 +65,9 @@ def _projection(columns: Sequence[Column], text_type: str) -> str:
     return ", ".join(f"CAST({quote_identifier(c.name)} AS {text_type}) AS {quote_identifier(c.name)}" for c in columns)
 
 
-def _percent(rows: int, keep: int) -> float:
-    return min(100.0, round(100.0 * OVERSAMPLE * keep / rows, 6))
+def _percent(rows: int, keep: int) -> str:
+    """The share of ``rows`` to read so that about ``OVERSAMPLE × keep`` rows come back."""
+    return f"{min(100.0, 100.0 * OVERSAMPLE * keep / rows):.6f}"
 
 
 def duckdb_sample_sql(table: Table, columns: Sequence[Column], rows: int, estimated: int | None) -> SamplePlan:

@@ -149,7 +149,7 @@ def start_server(directory: Path, config: dict[str, object]) -> tuple[subprocess
         cwd=directory,
     )
     wait_for_port("127.0.0.1", port, process, log_path)
-    warehouse = Path(str(config["connections"]["warehouse"].get("path", "")))  # type: ignore[index]
+    warehouse = Path(str(config["connections"].get("warehouse", {}).get("path", "")))  # type: ignore[attr-defined]
     return process, VeilServer("127.0.0.1", port, config_path, warehouse, log_path)
 
 

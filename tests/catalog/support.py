@@ -1,0 +1,90 @@
+"""Helpers for object sync tests against a real PostgreSQL and a real `veil serve`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+
+from tests.conftest import PASSWORDS, VeilServer
+from veil.proxy.auth import make_scram_verifier
+
+
+def pg_connection(dsn: str, **extra: object) -> dict[str, object]:
+    """A `connections:` entry for the database a DSN points at."""
+    params = conninfo_to_dict(dsn)
+    entry: dict[str, object] = {
+        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
+        "database": params["dbname"], "user": params.get("user", "postgres"),
+    }
+    if params.get("password"):
+        entry["password"] = params["password"]
+    return {**entry, **extra}
+
+
+def users_and_policies() -> dict[str, Any]:
+    return {
+        "users": {
+            "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
+            "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
+        },
+        "policies": [{"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}}],
+    }
+
+
+def ddl(dsn: str, *statements: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+def duckdb_file(path: Path, *statements: str) -> Path:
+    connection = duckdb.connect(str(path))
+    try:
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute("CHECKPOINT")
+    finally:
+        connection.close()
+    return path
+
+
+def veil(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "veil", *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+
+
+def write_config(directory: Path, config: dict[str, object]) -> Path:
+    path = directory / "veil.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def rows(server: VeilServer, sql: str, user: str = "alice") -> list[tuple[object, ...]]:
+    with psycopg.connect(server.dsn(user), autocommit=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> float:
+    """Seconds until ``check()`` held; fails after ``timeout``."""
+    started = time.monotonic()
+    while True:
+        try:
+            if check():
+                return time.monotonic() - started
+        except psycopg.Error:
+            pass
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.1)

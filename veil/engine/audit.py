@@ -87,6 +87,7 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._identity = (0, 0)  # (inode, device) of the open file
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -108,15 +109,16 @@ class AuditLog:
         if fd is not None:
             try:
                 current = os.stat(self.path)
-                opened = os.fstat(fd)
-                if (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+                if (current.st_ino, current.st_dev) == self._identity:
                     return fd
             except FileNotFoundError:
                 pass
             self._fd = None
             os.close(fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        return self._fd
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        opened = os.fstat(fd)
+        self._fd, self._identity = fd, (opened.st_ino, opened.st_dev)
+        return fd
 
     def close(self) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +47,7 @@ _ORDINAL_1970 = 719_163  # date(1970, 1, 1).toordinal()
 _MAX_ORDINAL = 3_652_059  # date(9999, 12, 31).toordinal()
 _FLOAT8_EXACT_LIMIT = 2.0**54  # from here PostgreSQL's shortest digits may differ (float_bounds)
 _UNIT_FACTORS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+_EPOCH = datetime(1970, 1, 1)
 _HEADER = struct.Struct(">hhHh")
 
 
@@ -298,12 +299,12 @@ def numeric_send(magnitude: int, negative: bool, precision: int, scale: int) -> 
 # --- dates and times --------------------------------------------------------------------------
 
 
-def _micros(arr: pa.Array) -> list[int | None]:
+def _micros(arr: pa.Array, raw: list[int | None] | None = None) -> list[int | None]:
     """Time/timestamp values in microseconds (nanoseconds floored), exact (no int64 wrap)."""
     unit = arr.type.unit
-    raw = rowvalues.fixed_values(
-        arr, "q" if arr.type.bit_width == 64 else "i", arr.type.bit_width // 8
-    )
+    if raw is None:
+        width = arr.type.bit_width
+        raw = rowvalues.fixed_values(arr, "q" if width == 64 else "i", width // 8)
     if unit == "ns":
         return [None if v is None else v // 1000 for v in raw]
     factor = _UNIT_FACTORS[unit]
@@ -390,7 +391,7 @@ def _timestamp_text(arr: pa.Array, zone: str | None) -> Cells | None:
     raw = rowvalues.fixed_values(arr, "q", 8)
     if any(v is not None and (v == INT64_MAX or v <= -INT64_MAX) for v in raw):
         return None
-    usecs = _micros(arr)
+    usecs = _micros(arr, raw)
     offsets: list[int] | None = None
     if zone is not None:
         present = np.array([v for v in usecs if v is not None], dtype=np.int64)
@@ -402,11 +403,13 @@ def _timestamp_text(arr: pa.Array, zone: str | None) -> Cells | None:
             out.append(None)
             continue
         offset = 0 if offsets is None else offsets[row]
-        day, usecs_of_day = divmod(value + offset * 1_000_000, USECS_PER_DAY)
-        ordinal = day + _ORDINAL_1970
-        if not 1 <= ordinal <= _MAX_ORDINAL:
+        try:  # datetime covers exactly the years 1..9999 the layout below is for
+            moment = _EPOCH + timedelta(microseconds=value + offset * 1_000_000)
+        except OverflowError:
             return None
-        text = date.fromordinal(ordinal).isoformat() + " " + _clock(usecs_of_day)
+        text = moment.isoformat(" ")
+        if moment.microsecond:
+            text = text.rstrip("0")
         if offsets is not None:
             text += _zone_offset(offset)
         out.append(text.encode())

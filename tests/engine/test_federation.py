@@ -82,6 +82,12 @@ def test_one_connection_key_is_one_statement_even_across_connections() -> None:
     assert result.connections == ("pg", "pg_same")
 
 
+def test_computed_columns_get_postgresql_names_on_every_source() -> None:
+    result = plan("SELECT count(*), max(o.amount) + 1, o.id, row_number() OVER () FROM orders o GROUP BY o.id")
+    assert isinstance(result, SourcePlan)
+    assert result.sql.startswith('SELECT COUNT(*) AS "count", MAX(o.amount) + 1 AS "?column?", o.id, ROW_NUMBER() OVER () AS "row_number"')
+
+
 def test_other_credentials_split_the_statement() -> None:
     result = federated(
         "SELECT o.id, c.name FROM orders o JOIN other.customers c ON c.id = o.customer_id WHERE c.country = 'DE'"
@@ -195,6 +201,32 @@ def test_parenthesized_joins_keep_every_table() -> None:
     assert len(result.fragments) == 3
 
 
+def test_whole_subqueries_of_one_source_are_pushed() -> None:
+    result = federated(
+        "WITH spend AS (SELECT customer_id, sum(amount) AS total FROM orders GROUP BY customer_id) "
+        "SELECT k.region, sum(s.total) FROM spend s JOIN countries k ON k.code = CAST(s.customer_id AS TEXT) GROUP BY 1"
+    )
+    assert fragment_sql(result, "pg") == [
+        'SELECT customer_id, SUM(amount) AS total FROM "sales"."orders" AS "orders" GROUP BY customer_id'
+    ]
+    assert 'WITH spend AS (SELECT * FROM "__veil_part_0")' in result.local_sql
+    named = federated("SELECT s.count, k.name FROM (SELECT count(*) FROM orders) s, countries k")
+    assert fragment_sql(named, "pg") == ['SELECT COUNT(*) AS "count" FROM "sales"."orders" AS "orders"']
+    joined = federated("SELECT * FROM countries WHERE code IN (SELECT o.status FROM orders o JOIN customers c ON c.id = o.customer_id)")
+    assert fragment_sql(joined, "pg") == [
+        'SELECT o.status FROM "sales"."orders" AS o JOIN "crm"."customers" AS c ON c.id = o.customer_id'
+    ]
+
+
+def test_correlated_or_trivial_subqueries_are_not_pushed_whole() -> None:
+    correlated = federated(
+        "SELECT k.name FROM countries k WHERE EXISTS (SELECT 1 FROM orders o WHERE o.status = k.code GROUP BY o.status)"
+    )
+    assert fragment_sql(correlated, "pg") == ['SELECT o."status" FROM "sales"."orders" AS o']
+    plain = federated("SELECT k.name FROM countries k WHERE k.code IN (SELECT status FROM orders WHERE amount > 1)")
+    assert fragment_sql(plain, "pg") == ['SELECT "orders"."status" FROM "sales"."orders" AS "orders" WHERE amount > 1']
+
+
 # -- execution: federation gives the single-source answer -------------------------------------
 
 SHAPES = [
@@ -216,6 +248,12 @@ SHAPES = [
     "SELECT t1.id, l.v FROM t1 CROSS JOIN LATERAL (SELECT v FROM t2 WHERE t2.k = t1.k ORDER BY v LIMIT 1) l",
     "SELECT * FROM (t1 JOIN t2 ON t1.k = t2.k) WHERE t2.v = 3",
     "SELECT t1.id FROM t1 JOIN t2 ON t1.k = t2.k WHERE t1.a = $1 OR t2.v = $2",
+    "WITH a AS (SELECT k, count(*) AS n FROM t1 GROUP BY k) SELECT a.k, a.n, t2.v FROM a JOIN t2 ON t2.k = a.k",
+    "SELECT s.count, t2.v FROM (SELECT count(*) FROM t1 WHERE a > 1) s, t2",
+    "SELECT id FROM t2 WHERE k IN (SELECT k FROM t1 GROUP BY k HAVING count(*) > 1)",
+    "SELECT t2.id, (SELECT max(a) FROM t1) AS top FROM t2 WHERE v < (SELECT avg(a) FROM t1)",
+    "SELECT * FROM t2 WHERE EXISTS (SELECT 1 FROM t1 WHERE t1.k = t2.k GROUP BY t1.k)",
+    "SELECT k FROM (SELECT k FROM t1 UNION ALL SELECT a FROM t1) u JOIN t2 USING (k)",
 ]
 T1 = [(1, 1, 1), (2, 1, None), (3, 2, 5), (4, None, 2), (5, 3, 3), (6, 4, 7)]
 T2 = [(10, 1, 1), (11, 1, 4), (12, 2, None), (13, 5, 3), (14, None, 5), (15, 3, 2)]

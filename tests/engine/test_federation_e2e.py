@@ -232,7 +232,9 @@ def test_explain_and_audit_show_every_source_query(federation: Federation) -> No
     assert "SQL sent to connection warehouse (duckdb)" in text
     assert "SQL sent to connection pg_orders (postgres)" in text
     assert "Local part (Veil's in-memory DuckDB)" in text
-    assert 'row filter "No void orders"' in text.replace("row_filter", "row filter") or "No void orders" in text
+    assert 'row_filter "No void orders" on fed.orders' in text
+    assert 'mask "Hash e-mails" on fed.customers on email' in text
+    assert 'row_filter "Own regions" on ref.countries' in text
     federation.rows(sql, user="analyst")
     audit = federation.rows(
         "SELECT statement, connections, pushed_sql, cache_hit FROM veil.audit WHERE \"user\" = 'analyst'", user="root"

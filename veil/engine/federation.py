@@ -5,6 +5,8 @@ A statement whose tables all share one connection key is pushed down whole
 that belongs to it alone, a *fragment*, and the rest of the statement runs on the local engine (an
 in-memory DuckDB) over the fragments' Arrow results, registered there as tables:
 
+* a subquery, CTE or derived table that one source can answer alone and that does real work
+  (joins, aggregates, DISTINCT, LIMIT, set operations) is sent whole (:mod:`veil.engine.subqueries`);
 * tables of one connection key that a SELECT combines with inner joins travel together as one
   fragment, with the join conditions and filters among them (see :mod:`veil.engine.fragments`);
 * every other table reference becomes a fragment of its own: its policy-protected derived table
@@ -26,16 +28,14 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.catalog.model import Table
-from veil.engine.fragments import FragmentBuilder, Fragment, Placement, render
+from veil.engine.colnames import name_outputs
+from veil.engine.fragments import Fragment, FragmentBuilder, Placement, render
 from veil.engine.params import infer_param_oids
 from veil.engine.planner import Analysis, Protector, SourcePlan, column_type_resolver, plan_single_source, rewritten_copy
+from veil.engine.subqueries import push_whole_subqueries
 from veil.errors import FeatureNotSupported
 
 LOCAL_DIALECT = "duckdb"
-_TYPE_NAMES = {
-    "INT": "int4", "BIGINT": "int8", "SMALLINT": "int2", "FLOAT": "float4", "DOUBLE": "float8", "BOOLEAN": "bool", "DECIMAL": "numeric", "NUMERIC": "numeric",
-    "VARCHAR": "varchar", "TEXT": "text", "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamptz",
-}
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,14 @@ def plan_federated(
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
     builder = FragmentBuilder(rewritten, refs, sources, protect)
+    push_whole_subqueries(builder)
     for select in list(rewritten.find_all(exp.Select)):
         builder.push_inner_join_groups(select)
     remaining = list(builder.user_tables())
     conditions = [builder.take_conditions(node, table) for node, table in remaining]
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
-    _name_outputs(rewritten)
+    name_outputs(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     return FederatedPlan(
         fragments=tuple(builder.parts),
@@ -99,36 +100,6 @@ def plan_federated(
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
     )
-
-
-def output_name(expression: exp.Expression) -> str:
-    """The column name PostgreSQL gives an unaliased select-list expression (FigureColname)."""
-    if isinstance(expression, exp.Column):
-        return expression.name
-    if isinstance(expression, exp.Cast):
-        inner = output_name(expression.this)
-        if inner != "?column?":
-            return inner
-        base = expression.to.this.value if isinstance(expression.to.this, exp.DType) else str(expression.to.this)
-        return _TYPE_NAMES.get(base, base.lower())
-    if isinstance(expression, exp.Case):
-        return "case"
-    if isinstance(expression, exp.Exists):
-        return "exists"
-    if isinstance(expression, exp.Func):
-        return expression.sql("postgres").split("(", 1)[0].strip().lower() or "?column?"
-    return "?column?"
-
-
-def _name_outputs(tree: exp.Expression) -> None:
-    """Give every unaliased computed column of the local part the name PostgreSQL would: the
-    local engine would otherwise name it after its own text, internal names included, and an
-    outer query reading ``s.count`` from a derived table needs the PostgreSQL name."""
-    for select in tree.find_all(exp.Select):
-        select.set("expressions", [
-            e if isinstance(e, exp.Alias | exp.Column | exp.Star) else exp.alias_(e, output_name(e), quoted=True)
-            for e in select.expressions
-        ])
 
 
 __all__ = ["FederatedPlan", "Fragment", "Placement", "plan_federated", "plan_query"]

@@ -220,21 +220,27 @@ class FragmentBuilder:
             if id(node) in self.refs:
                 yield node, self.refs[id(node)].table
 
-    def _protected(self, node: exp.Table, table: Table) -> exp.Expression:
+    def protected_source(self, table: Table) -> exp.Expression:
+        """The table as its source names it, or the policy-protected derived table over it."""
         raw = source_table(table)
-        derived = (self.protect(table, raw) if self.protect else None) or raw
+        return (self.protect(table, raw) if self.protect else None) or raw
+
+    def _protected(self, node: exp.Table, table: Table) -> exp.Expression:
+        derived = self.protected_source(table)
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived
 
-    def _add(self, select: exp.Select, tables: tuple[Table, ...], columns: list[str]) -> str:
+    def add_part(self, tree: exp.Expression, tables: tuple[Table, ...], columns: list[str] | None = None) -> str:
+        """Register a fragment; ``columns`` are its output names when they are known exactly."""
         connection = tables[0].connection
-        sql, params = render(select, self.sources[connection].dialect)
+        sql, params = render(tree, self.sources[connection].dialect)
         name = f"{PART_PREFIX}{len(self.parts)}"
         self.parts.append(Fragment(name, connection, sql, tables, params))
-        self.part_columns[name] = frozenset(columns)
+        if columns is not None:
+            self.part_columns[name] = frozenset(columns)
         return name
 
-    def _consume(self, node: exp.Expression) -> None:
+    def consume(self, node: exp.Expression) -> None:
         self.refs.pop(id(node), None)
         self._retired.append(node)
 
@@ -270,8 +276,8 @@ class FragmentBuilder:
         select = select.from_(self._protected(node, table), copy=False)
         if conditions:
             select = select.where(exp.and_(*conditions), copy=False)
-        name = self._add(select, (table,), columns or [ROW_MARKER])
-        self._consume(node)
+        name = self.add_part(select, (table,), columns or [ROW_MARKER])
+        self.consume(node)
         replace_table(node, exp.Table(this=quoted(name)), table.name)
 
     # -- tables of one source joined together ------------------------------------------------
@@ -355,7 +361,7 @@ class _GroupRewrite:
                     self._rename(column, name, renames[(id(owner), identifier_name(column.this))])
             replacement[members[0]] = exp.Table(this=quoted(name), alias=exp.TableAlias(this=quoted(name)))
             for member in members:
-                self.builder._consume(self.scope.tables[member][0])
+                self.builder.consume(self.scope.tables[member][0])
         grouped = {member for members in self.groups for member in members}
         items = [
             replacement.get(id(item), item)
@@ -393,7 +399,7 @@ class _GroupRewrite:
         if conditions:
             select = select.where(exp.and_(*(c.copy() for c in conditions)), copy=False)
         columns = list(renames.values()) or [ROW_MARKER]
-        return self.builder._add(select, tuple(t for _, t in nodes), columns), renames
+        return self.builder.add_part(select, tuple(t for _, t in nodes), columns), renames
 
     def _rename(self, column: exp.Column, part: str, output: str) -> None:
         replacement: exp.Expression = exp.Column(this=quoted(output), table=quoted(part))

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
+from veil.engine.colnames import name_outputs
 from veil.engine.params import infer_param_oids
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
@@ -203,6 +204,7 @@ def plan_single_source(
             continue
         raw = source_table(ref.table)
         replace_table(copy, (protect(ref.table, raw) if protect else None) or raw, ref.table.name)
+    name_outputs(rewritten)
     sql = rewritten.sql(dialect=dialect)
     return SourcePlan(
         connection=analysis.user_tables[0].table.connection,

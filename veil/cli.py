@@ -185,7 +185,7 @@ def _report_console() -> Console:
 def _catalog(config: VeilConfig):
     from veil.catalog.registry import build_catalog
 
-    catalog = build_catalog(config)
+    catalog = build_catalog(config, sync=())  # connections never synced are synced first
     _report_catalog(catalog)
     return catalog
 
@@ -314,7 +314,26 @@ def sync_command(config_path: str, connections: tuple[str, ...]) -> None:
         for source in sources.values():
             source.close()
     _report_console().print(changes_table(results))
+    _discover_synced(config, results)
     raise SystemExit(0 if all(r.ok for r in results) else 1)
+
+
+def _discover_synced(config: VeilConfig, results) -> None:
+    """Sensitive data discovery of the tables and columns the sync found (``discovery.on_sync``)."""
+    from veil.catalog.registry import build_catalog
+    from veil.discovery.console import summary_table
+    from veil.discovery.run import discover_synced
+
+    if not config.discovery.on_sync or not any(r.changes for r in results):
+        return
+    catalog = build_catalog(config, sync=())  # what the sync just stored; no second crawl
+    try:
+        found = discover_synced(catalog, config, results)
+    finally:
+        for source in catalog.sources.values():
+            source.close()
+    if any(r.columns for r in found):
+        _report_console().print(summary_table(found))
 
 
 @main.command()

@@ -166,6 +166,7 @@ class DiscoveryConfig(Strict):
 
     threshold: float = Field(default=0.9, gt=0, le=1)
     sample_rows: int = Field(default=10_000, ge=10, le=1_000_000)
+    on_sync: bool = True  # discover the tables and columns each object sync finds
 
 
 class UserConfig(Strict):

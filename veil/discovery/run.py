@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog
@@ -15,6 +17,8 @@ from veil.discovery.classify import ColumnResult, classify_column
 from veil.discovery.sampling import SamplePlan, sample_table, sampled_columns
 from veil.discovery.store import ColumnChange, ColumnFinding, TagStore
 from veil.errors import VeilError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,3 +124,67 @@ def run_discovery(
         if on_table is not None:
             on_table(result)
     return results
+
+
+class Change(Protocol):
+    """A change object sync reports (``veil.catalog.sync.SyncChange``)."""
+
+    kind: str
+    object: str  # connection.schema.table[.column]
+
+
+_NEW_TABLES = frozenset({"table_added", "table_recreated"})
+_NEW_COLUMNS = frozenset({"column_added", "column_type_changed"})
+
+
+def discover_after_sync(
+    catalog: Catalog, config: VeilConfig, changes: Iterable[Change], store: TagStore
+) -> list[TableDiscovery]:
+    """Discovery of what a sync found: new and recreated tables whole, and on known tables only
+    the columns no scan has seen yet (new ones, or ones whose type changed). Tags on other
+    columns are left alone."""
+    whole: set[str] = set()
+    columns: set[str] = set()
+    for change in changes:
+        if change.kind in _NEW_TABLES:
+            whole.add(change.object)
+        elif change.kind in _NEW_COLUMNS:
+            columns.add(change.object.rpartition(".")[0])
+    if not whole and not columns:
+        return []
+    settings = DiscoverySettings.from_config(config)
+    by_key = {t.source_key: t for t in catalog.snapshot}
+    results = run_discovery(catalog, config, [by_key[k] for k in sorted(whole) if k in by_key], settings, store)
+    results += run_discovery(
+        catalog, config, [by_key[k] for k in sorted(columns - whole) if k in by_key],
+        replace(settings, only_new=True), store,
+    )
+    return results
+
+
+class SyncOutcome(Protocol):
+    """One connection's object sync result (``veil.catalog.sync.SyncResult``)."""
+
+    @property
+    def changes(self) -> Sequence[Change]: ...
+
+
+def discover_synced(catalog: Catalog, config: VeilConfig, results: Iterable[SyncOutcome]) -> list[TableDiscovery]:
+    """Run discovery after an object sync (when ``discovery.on_sync``); a failure is logged and
+    never fails the sync."""
+    if not config.discovery.on_sync:
+        return []
+    try:
+        with TagStore.open(config.state_dir) as store:
+            found = discover_after_sync(catalog, config, [c for r in results for c in r.changes], store)
+    except Exception:  # noqa: BLE001 - discovery must never break object sync
+        log.exception("sensitive data discovery after sync failed")
+        return []
+    for result in found:
+        if result.error is not None:
+            log.error("discovery of %s failed: %s", result.table.source_key, result.error.message)
+        for column in result.tagged:
+            assert column.winner is not None
+            log.info("discovery: %s.%s tagged %s (hit rate %.0f%%)", result.table.source_key, column.column,
+                     column.winner.classifier.tag, 100 * column.winner.hit_rate)
+    return found

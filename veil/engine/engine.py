@@ -15,6 +15,7 @@ from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import VeilConfig
+from veil.discovery.run import discover_synced
 from veil.discovery.store import store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
@@ -94,6 +95,8 @@ class QueryEngine:
         """Object sync of these connections (default: all), applied to the served catalog at once."""
         results = sync_connections(self.config, self.catalog.sources, names, trigger)
         self.refresh_catalog(force=True)
+        if discover_synced(self.catalog, self.config, results):
+            self.refresh_tags(force=True)
         return results
 
     def latency_for(self, tables: Sequence[Table]) -> float:

@@ -24,7 +24,14 @@ import redis
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from benchmarks.pgsources import connection_config, database, metadata, serve, veil_dsn, write_json
+from benchmarks.pgsources import (
+    connection_config,
+    database,
+    metadata,
+    serve,
+    veil_dsn,
+    write_json,
+)
 from benchmarks.servers import find_postgres
 
 DATABASE = "veil_bench_cache"

@@ -29,7 +29,16 @@ import psycopg
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from benchmarks.pgsources import audit_records, connection_config, database, ensure_role, metadata, serve, veil_dsn, write_json
+from benchmarks.pgsources import (
+    audit_records,
+    connection_config,
+    database,
+    ensure_role,
+    metadata,
+    serve,
+    veil_dsn,
+    write_json,
+)
 from benchmarks.servers import find_postgres
 
 DATABASE = "veil_bench_pushdown"

@@ -22,9 +22,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import free_port, scratch_database, start_server, stop_server
 from tests.pglog import StatementLog
+from veil.config.models import CacheConfig
 from veil.engine.cache import CacheEntry, ResultCache, make_cache
 from veil.engine.cache_redis import PREFIX, RedisBackend, entry_name
-from veil.config.models import CacheConfig
 from veil.proxy.auth import make_scram_verifier
 
 REDIS_URL = os.environ.get("VEIL_TEST_REDIS", "redis://127.0.0.1:6379/9")

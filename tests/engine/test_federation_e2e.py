@@ -192,14 +192,14 @@ def test_other_credentials_are_joined_by_veil_with_the_same_answer(federation: F
 
 
 CROSS_SOURCE = [
-    "SELECT k.region, c.email, o.id, o.amount FROM fed.orders o JOIN fed.customers c ON c.id = o.customer_id "
-    "JOIN ref.countries k ON k.code = c.country WHERE o.amount > 50",
-    "SELECT k.region, count(DISTINCT c.email), sum(o.amount) FROM fed.orders o JOIN reader.customers c "
-    "ON c.id = o.customer_id JOIN ref.countries k ON k.code = c.country GROUP BY k.region",
+    ("SELECT k.region, c.email, o.id, o.amount FROM fed.orders o JOIN fed.customers c ON c.id = o.customer_id "
+    "JOIN ref.countries k ON k.code = c.country WHERE o.amount > 50"),
+    ("SELECT k.region, count(DISTINCT c.email), sum(o.amount) FROM fed.orders o JOIN reader.customers c "
+    "ON c.id = o.customer_id JOIN ref.countries k ON k.code = c.country GROUP BY k.region"),
     "SELECT c.id, c.email, k.name FROM fed.customers c LEFT JOIN ref.countries k ON k.code = c.country",
     "SELECT * FROM ref.countries k WHERE EXISTS (SELECT 1 FROM fed.customers c WHERE c.country = k.code AND c.id > 25)",
-    "SELECT email FROM fed.customers WHERE country IN (SELECT code FROM ref.countries WHERE region = 'Europe') "
-    "UNION ALL SELECT name FROM ref.countries",
+    ("SELECT email FROM fed.customers WHERE country IN (SELECT code FROM ref.countries WHERE region = 'Europe') "
+    "UNION ALL SELECT name FROM ref.countries"),
     "SELECT o.id, k.code FROM fed.orders o, ref.countries k WHERE o.id < %s AND k.code = %s",
 ]
 

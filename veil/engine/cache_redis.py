@@ -73,7 +73,7 @@ class RedisBackend:
             self._failed("read", exc)
             return None
         self._failing = False
-        if payload is None:
+        if not isinstance(payload, bytes):
             return None
         try:
             # Redis enforces the expiry; the entry is fresh now, which is all a reader needs.

@@ -31,7 +31,14 @@ from veil.catalog.model import Table
 from veil.engine.colnames import name_outputs
 from veil.engine.fragments import Fragment, FragmentBuilder, Placement, render
 from veil.engine.params import infer_param_oids
-from veil.engine.planner import Analysis, Protector, SourcePlan, column_type_resolver, plan_single_source, rewritten_copy
+from veil.engine.planner import (
+    Analysis,
+    Protector,
+    SourcePlan,
+    column_type_resolver,
+    plan_single_source,
+    rewritten_copy,
+)
 from veil.engine.subqueries import push_whole_subqueries
 from veil.errors import FeatureNotSupported
 

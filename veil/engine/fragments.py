@@ -16,7 +16,14 @@ from typing import Protocol
 from sqlglot import exp
 
 from veil.catalog.model import Table
-from veil.engine.planner import Protector, TableReference, identifier_name, quoted, replace_table, source_table
+from veil.engine.planner import (
+    Protector,
+    TableReference,
+    identifier_name,
+    quoted,
+    replace_table,
+    source_table,
+)
 
 PART_PREFIX = "__veil_part_"
 ROW_MARKER = "veil_row"  # the one column of a fragment the statement needs no column of
@@ -44,7 +51,7 @@ class Fragment:
     params: tuple[int, ...]  # statement parameter positions (0-based) bound to the fragment's $1..$n
 
 
-def render(tree: exp.Expression, dialect: str) -> tuple[str, tuple[int, ...]]:
+def render(tree: exp.Expr, dialect: str) -> tuple[str, tuple[int, ...]]:
     """SQL for ``tree`` with its ``$n`` placeholders renumbered densely from ``$1``, and the
     statement parameter positions (0-based) the new numbers stand for. Mutates ``tree``."""
     order: list[int] = []
@@ -58,7 +65,7 @@ def render(tree: exp.Expression, dialect: str) -> tuple[str, tuple[int, ...]]:
     return tree.sql(dialect=dialect), tuple(order)
 
 
-def split_and(condition: exp.Expression | None) -> list[exp.Expression]:
+def split_and(condition: exp.Expr | None) -> list[exp.Expr]:
     if condition is None:
         return []
     inner = condition.unnest()
@@ -80,7 +87,7 @@ def qualifier(column: exp.Column) -> str | None:
     return identifier_name(table) if table is not None else None
 
 
-def _select_of(node: exp.Expression) -> tuple[exp.Select, exp.Join | None] | None:
+def _select_of(node: exp.Expr) -> tuple[exp.Select, exp.Join | None] | None:
     """The SELECT whose FROM clause lists ``node`` directly (and the join that adds it)."""
     parent = node.parent
     if isinstance(parent, exp.From) and isinstance(parent.parent, exp.Select):
@@ -96,7 +103,7 @@ class Scope:
 
     select: exp.Select
     joins: list[exp.Join]
-    items: list[exp.Expression]
+    items: list[exp.Expr]
     tables: dict[int, tuple[exp.Table, Table]]  # user tables among the items, by node id
     known: bool  # every item's columns are known, so unqualified columns can be attributed
 
@@ -138,7 +145,7 @@ class Scope:
         having = [n for n, t in self.tables.values() if t.column(name) is not None]
         return having[0] if len(having) == 1 else None
 
-    def owners(self, condition: exp.Expression) -> set[int] | None:
+    def owners(self, condition: exp.Expr) -> set[int] | None:
         """Ids of the tables a condition reads, or None when it may read anything else."""
         if condition.find(*_NOT_MOVABLE) is not None:
             return None
@@ -150,7 +157,7 @@ class Scope:
             found.add(id(owner))
         return found or None
 
-    def nullable(self, node: exp.Expression) -> bool:
+    def nullable(self, node: exp.Expr) -> bool:
         """Whether an outer join may NULL-extend this item's rows."""
         position = next(i for i, item in enumerate(self.items) if item is node)
         later = self.joins[position:]
@@ -162,7 +169,7 @@ def _star_in(select: exp.Select | None) -> bool:
     return select is not None and any(isinstance(e, exp.Star) for e in select.expressions)
 
 
-def needed_columns(tree: exp.Expression, node: exp.Table, table: Table) -> list[str]:
+def needed_columns(tree: exp.Expr, node: exp.Table, table: Table) -> list[str]:
     """The columns of ``table`` the rest of the statement may read through ``node`` (a superset:
     any column of that name the statement mentions unqualified or qualified by its alias)."""
     everything = [c.name for c in table.columns]
@@ -190,7 +197,7 @@ def needed_columns(tree: exp.Expression, node: exp.Table, table: Table) -> list[
     return [c for c in everything if c in names]
 
 
-def _take(holder: exp.Expression, arg: str, keep_if: object, scope: Scope, wanted: set[int]) -> list[exp.Expression]:
+def _take(holder: exp.Expr, arg: str, keep_if: object, scope: Scope, wanted: set[int]) -> list[exp.Expr]:
     """Remove the conjuncts of ``holder.args[arg]`` that read exactly ``wanted`` and return them."""
     conjuncts = split_and(holder.args.get(arg))
     taken = [c for c in conjuncts if scope.owners(c) == wanted]
@@ -204,13 +211,13 @@ def _take(holder: exp.Expression, arg: str, keep_if: object, scope: Scope, wante
 class FragmentBuilder:
     """Cuts fragments out of ``tree`` (the statement, being rewritten into the local part)."""
 
-    tree: exp.Expression
+    tree: exp.Expr
     refs: dict[int, TableReference]
     sources: Mapping[str, Placement]
     protect: Protector | None
     parts: list[Fragment] = field(default_factory=list)
     part_columns: dict[str, frozenset[str]] = field(default_factory=dict)
-    _retired: list[exp.Expression] = field(default_factory=list)  # keeps ids of consumed nodes unique
+    _retired: list[exp.Expr] = field(default_factory=list)  # keeps ids of consumed nodes unique
 
     def scope(self, select: exp.Select) -> Scope:
         return Scope.of(select, self.refs, self.part_columns)
@@ -230,7 +237,7 @@ class FragmentBuilder:
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived
 
-    def add_part(self, tree: exp.Expression, tables: tuple[Table, ...], columns: list[str] | None = None) -> str:
+    def add_part(self, tree: exp.Expr, tables: tuple[Table, ...], columns: list[str] | None = None) -> str:
         """Register a fragment; ``columns`` are its output names when they are known exactly."""
         connection = tables[0].connection
         sql, params = render(tree, self.sources[connection].dialect)
@@ -240,12 +247,12 @@ class FragmentBuilder:
             self.part_columns[name] = frozenset(columns)
         return name
 
-    def consume(self, node: exp.Expression) -> None:
+    def consume(self, node: exp.Expr) -> None:
         self.refs.pop(id(node), None)
         self._retired.append(node)
 
     # -- one table ------------------------------------------------------------------------------
-    def take_conditions(self, node: exp.Table, table: Table) -> list[exp.Expression]:
+    def take_conditions(self, node: exp.Table, table: Table) -> list[exp.Expr]:
         """Remove from the statement the conditions that may run inside this table's fragment."""
         found = _select_of(node)
         if found is None:
@@ -253,7 +260,7 @@ class FragmentBuilder:
         select, own_join = found
         scope = self.scope(select)
         wanted = {id(node)}
-        taken: list[exp.Expression] = []
+        taken: list[exp.Expr] = []
         if not scope.nullable(node):
             where = select.args.get("where")
             if where is not None:
@@ -267,11 +274,11 @@ class FragmentBuilder:
             taken += _take(own_join, "on", exp.true(), scope, wanted)
         return taken
 
-    def push_table(self, node: exp.Table, table: Table, conditions: list[exp.Expression]) -> None:
+    def push_table(self, node: exp.Table, table: Table, conditions: list[exp.Expr]) -> None:
         """Replace one table reference by a fragment over its protected derived table."""
         columns = needed_columns(self.tree, node, table)
         alias = alias_identifier(node, table)
-        projections: list[exp.Expression] = [exp.Column(this=quoted(c), table=alias.copy()) for c in columns]
+        projections: list[exp.Expr] = [exp.Column(this=quoted(c), table=alias.copy()) for c in columns]
         select = exp.Select(expressions=projections or [exp.alias_(exp.true(), ROW_MARKER)])
         select = select.from_(self._protected(node, table), copy=False)
         if conditions:
@@ -342,13 +349,14 @@ class _GroupRewrite:
         for join in self.scope.joins:
             conjuncts += split_and(join.args.get("on"))
         group_of = {member: g for g, members in enumerate(self.groups) for member in members}
-        moved: dict[int, list[exp.Expression]] = {g: [] for g in range(len(self.groups))}
-        kept: list[exp.Expression] = []
+        moved: dict[int, list[exp.Expr]] = {g: [] for g in range(len(self.groups))}
+        kept: list[exp.Expr] = []
         for conjunct in conjuncts:
             read = self.scope.owners(conjunct)
             homes = {group_of.get(member) for member in read} if read else {None}
-            if len(homes) == 1 and None not in homes:
-                moved[homes.pop()].append(conjunct)
+            home = homes.pop() if len(homes) == 1 else None
+            if home is not None:
+                moved[home].append(conjunct)
             else:
                 kept.append(conjunct)
         moved_columns = {id(c) for group in moved.values() for cond in group for c in cond.find_all(exp.Column)}
@@ -373,10 +381,10 @@ class _GroupRewrite:
         select.set("where", exp.Where(this=exp.and_(*kept, copy=False)) if kept else None)
 
     def _fragment(
-        self, members: list[int], conditions: list[exp.Expression], moved_columns: set[int]
+        self, members: list[int], conditions: list[exp.Expr], moved_columns: set[int]
     ) -> tuple[str, dict[tuple[int, str], str]]:
         renames: dict[tuple[int, str], str] = {}
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         for column in self.scope.select.find_all(exp.Column):
             owner = self.owners.get(id(column))
             if owner is None or id(owner) not in members or id(column) in moved_columns:
@@ -402,7 +410,7 @@ class _GroupRewrite:
         return self.builder.add_part(select, tuple(t for _, t in nodes), columns), renames
 
     def _rename(self, column: exp.Column, part: str, output: str) -> None:
-        replacement: exp.Expression = exp.Column(this=quoted(output), table=quoted(part))
+        replacement: exp.Expr = exp.Column(this=quoted(output), table=quoted(part))
         if column.parent is self.scope.select and column.arg_key == "expressions":
             replacement = exp.Alias(this=replacement, alias=column.this.copy())
         column.replace(replacement)

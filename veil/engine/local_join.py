@@ -25,7 +25,9 @@ from veil.engine.federation import FederatedPlan, Fragment
 from veil.engine.results import ReaderStream, first_batch
 from veil.errors import QueryCanceled, VeilError
 
-LOCAL_CONFIG = {"enable_external_access": False, "lock_configuration": True, "arrow_lossless_conversion": True}
+LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False, "lock_configuration": True, "arrow_lossless_conversion": True,
+}
 
 ErrorFilter = Callable[[VeilError], VeilError]
 

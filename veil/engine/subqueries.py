@@ -20,13 +20,13 @@ from veil.engine.planner import identifier_name, quoted, replace_table
 _WORK = (exp.AggFunc, exp.Window, exp.Group, exp.Limit, exp.Distinct, exp.SetOperation)
 
 
-def _attached(node: exp.Expression, root: exp.Expression) -> bool:
+def _attached(node: exp.Expr, root: exp.Expr) -> bool:
     while node.parent is not None:
         node = node.parent
     return node is root
 
 
-def _output_select(body: exp.Expression) -> exp.Select | None:
+def _output_select(body: exp.Expr) -> exp.Select | None:
     """The SELECT whose projections name the subquery's columns (the leftmost of a set operation)."""
     while isinstance(body, exp.SetOperation):
         body = body.this
@@ -34,7 +34,7 @@ def _output_select(body: exp.Expression) -> exp.Select | None:
 
 
 class _Candidate:
-    def __init__(self, holder: exp.Expression, body: exp.Expression) -> None:
+    def __init__(self, holder: exp.Expr, body: exp.Expr) -> None:
         self.holder = holder  # the Subquery, CTE or Exists node
         self.body = body
 
@@ -49,7 +49,7 @@ class _Candidate:
         )
 
 
-def _candidates(tree: exp.Expression) -> list[_Candidate]:
+def _candidates(tree: exp.Expr) -> list[_Candidate]:
     found = []
     for holder in tree.find_all(exp.Subquery, exp.CTE, exp.Exists):
         body = holder.this
@@ -59,7 +59,7 @@ def _candidates(tree: exp.Expression) -> list[_Candidate]:
     return found
 
 
-def _self_contained(body: exp.Expression, builder: FragmentBuilder) -> bool:
+def _self_contained(body: exp.Expr, builder: FragmentBuilder) -> bool:
     """Every column reads a table of the subquery itself (nothing correlated from outside)."""
     tables = [(node, builder.refs[id(node)].table) for node in body.find_all(exp.Table)]
     aliases = {identifier_name(alias_identifier(node, table)) for node, table in tables}

@@ -48,12 +48,20 @@ def config(warehouse: Path, state_dir: Path) -> dict[str, object]:
         "state_dir": str(state_dir),
         "secrets": {"hash_key": HASH_KEY},
         "connections": {"warehouse": {"type": "duckdb", "path": str(warehouse), "latency": "1h"}},
-        "users": {"alice": {"password": make_scram_verifier("alice-pw"), "groups": ["Analytics"]}},
+        "users": {
+            "alice": {"password": make_scram_verifier("alice-pw"), "groups": ["Analytics"]},
+            "root": {"password": make_scram_verifier("root-pw"), "admin": True},
+        },
         "policies": [
             {"name": "Analysts read sales", "subscription": {"tables": ["warehouse.sales.*"], "allow": {"groups": ["Analytics"]}}},
             {"name": "Hash discovered card numbers", "mask": {"column_tags": [CARD_TAG], "with": "hash"}},
         ],
     }
+
+
+def column_tags(server: VeilServer, column: str) -> list[str]:
+    with psycopg.connect(host=server.host, port=server.port, user="root", password="root-pw", dbname="veil") as pg:
+        return pg.execute(f"SELECT tags FROM veil.columns WHERE \"column\" = '{column}'").fetchone()[0]
 
 
 def card_numbers(server: VeilServer) -> list[str]:
@@ -95,6 +103,8 @@ def test_discovered_card_numbers_are_hashed_by_a_running_server(server: VeilServ
     hashed = [sha256(f"{HASH_KEY}:{card}".encode()).hexdigest() for card in CARDS]
     waited = eventually(lambda: card_numbers(server) == hashed)
     assert waited < 5
+    assert CARD_TAG in column_tags(server, "card_number") and "Discovered.PCI" in column_tags(server, "card_number")
+    assert column_tags(server, "order_number") == []
 
     rejected = veil("tags", "reject", "-c", str(server.config_path), "sales.payments.card_number", CARD_TAG)
     assert rejected.returncode == 0, rejected.stderr

@@ -19,6 +19,7 @@ from veil.catalog.model import Table
 from veil.catalog.registry import Catalog
 from veil.catalog.sync import SyncResult
 from veil.config.models import VeilConfig
+from veil.discovery.store import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
 
 ADMIN_SCHEMA = "veil"
@@ -83,10 +84,13 @@ def tables_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
 
 def columns_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
     rows = []
+    discovered = read_discovered(store_path(config.state_dir)) or DiscoveredTags()
     for t, status, _, _, _ in _listing(catalog):
         tags = config.tables[t.source_key].tags if t.source_key in config.tables else {}
+        found = discovered.for_table(t.source_key)
         for column in t.columns:
             column_tags = list(tags.get(column.name, []))
+            column_tags += [tag for tag in found.get(column.name, ()) if tag not in column_tags]
             if column.name in t.new_columns:
                 column_tags.append(NEW_TAG)
             rows.append(

@@ -10,6 +10,8 @@ see (masked e-mails, filtered rows), so pushdown, federation and policies are ch
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -245,3 +247,25 @@ def test_explain_and_audit_show_every_source_query(federation: Federation) -> No
     assert any('"orders"' in s and '"customers"' in s for s in pushed)
     assert any('"countries"' in s for s in pushed)
     assert cache_hit is False
+
+
+def test_a_federated_statement_can_be_canceled(federation: Federation, postgres_dsn: str) -> None:
+    sql = "SELECT o.id FROM fed.orders o JOIN ref.countries k ON k.code = 'DE' WHERE pg_sleep(o.id * 0 + 5) IS NOT NULL"
+    with psycopg.connect(**federation.server.kwargs("analyst", PASSWORD), autocommit=True) as connection:
+        timer = threading.Timer(1.0, connection.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            connection.execute(sql)
+        assert time.monotonic() - started < 5
+        assert connection.execute("SELECT count(*) FROM ref.countries").fetchone() == (4,)
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        for _ in range(50):
+            running = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND query LIKE %s",
+                (DATABASE, "%pg_sleep%"),
+            ).fetchone()
+            if running == (0,):
+                break
+            time.sleep(0.1)
+        assert running == (0,), "the source query kept running after the cancel"

@@ -26,7 +26,13 @@ from veil.catalog.registry import build_catalog
 from veil.config import parse_config
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS
 from veil.discovery.classify import classify_column, value_hits
-from veil.discovery.labelled import LabelledColumn, Score, labelled_columns, score_columns, score_values
+from veil.discovery.labelled import (
+    LabelledColumn,
+    Score,
+    labelled_columns,
+    score_columns,
+    score_values,
+)
 from veil.discovery.run import DiscoverySettings, discover_table
 from veil.discovery.store import TagStore
 
@@ -102,7 +108,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="labelled sets scored (each a fresh seed)")
     parser.add_argument("--sample", type=int, default=3000, help="values per labelled column")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
 
     columns, values, decoys = accuracy(args.seeds, args.sample)
     table = RichTable(title=f"Precision and recall per classifier ({args.seeds} labelled sets)")

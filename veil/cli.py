@@ -223,7 +223,7 @@ def discover(
     config = _load(config_path)
     catalog = _catalog(config)
     settings = DiscoverySettings.from_config(
-        config, threshold=threshold, sample_rows=sample_rows, only_new=new_only or None
+        config, threshold=threshold, sample_rows=sample_rows, only_new=new_only
     )
     try:
         status = run_discover(config, catalog, tables, settings, dry_run, _report_console(), console)

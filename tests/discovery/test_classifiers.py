@@ -10,7 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, ENTITY_PREFIX, normalize_name
+from veil.discovery.classifiers import (
+    BUILTIN_CLASSIFIERS,
+    ENTITY_PREFIX,
+    normalize_name,
+)
 from veil.discovery.classify import classify_column, classify_table, value_hits
 from veil.discovery.labelled import labelled_columns, score_columns, score_values
 from veil.discovery.validators import birth_date, card_number, iban, luhn, us_ssn

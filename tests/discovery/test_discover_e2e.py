@@ -70,7 +70,7 @@ def card_numbers(server: VeilServer) -> list[str]:
 
 
 def veil(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "veil", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "veil", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def eventually(check: Callable[[], bool], seconds: float = 5.0) -> float:

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalog.support import ddl, eventually, pg_connection, rows, users_and_policies, veil
+from tests.catalog.support import (
+    ddl,
+    eventually,
+    pg_connection,
+    rows,
+    users_and_policies,
+    veil,
+)
 from tests.conftest import scratch_database, start_server, stop_server
 
 HASH_KEY = "discovery-flow-key"

@@ -6,7 +6,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from veil.discovery.store import ColumnFinding, TagStore, read_discovered, read_version, store_path
+from veil.discovery.store import (
+    ColumnFinding,
+    TagStore,
+    read_discovered,
+    read_version,
+    store_path,
+)
 from veil.discovery.watch import TagWatcher
 
 CARD = ("Discovered.Entity.CreditCardNumber", "Discovered.PCI", "Discovered.PII")

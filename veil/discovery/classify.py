@@ -15,7 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, Classifier, Pattern, ValueKind
+from veil.discovery.classifiers import (
+    BUILTIN_CLASSIFIERS,
+    Classifier,
+    Pattern,
+    ValueKind,
+)
 from veil.discovery.vector import as_strings, matches
 
 DEFAULT_THRESHOLD = 0.9

@@ -7,14 +7,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table as RichTable
 
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import Catalog
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import TAG_ROOT
-from veil.discovery.run import DiscoverySettings, TableDiscovery, run_discovery, select_tables
+from veil.discovery.run import (
+    DiscoverySettings,
+    TableDiscovery,
+    run_discovery,
+    select_tables,
+)
 from veil.discovery.store import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.errors import VeilError
 

@@ -27,8 +27,7 @@ _LAST = np.array([
     "O'Brien", "McDonald", "van der Berg", "de la Cruz", "Nguyen", "Okafor", "Andersson", "Díaz",
 ])
 _WORDS = np.array(
-    "the order was delivered late please call customer about refund note box damaged on arrival "
-    "shipping address updated gift wrap requested fragile handle with care left at door".split()
+    ["the", "order", "was", "delivered", "late", "please", "call", "customer", "about", "refund", "note", "box", "damaged", "on", "arrival", "shipping", "address", "updated", "gift", "wrap", "requested", "fragile", "handle", "with", "care", "left", "at", "door"]
 )
 _PRODUCTS = np.array(["Acme Market", "Globex Fuel", "Initech Cloud", "Umbrella Pharmacy", "Hooli Travel",
                       "Stark Hardware", "Wayne Books", "Soylent Foods"])

@@ -29,9 +29,15 @@ class DiscoverySettings:
     classifiers: tuple[Classifier, ...] = BUILTIN_CLASSIFIERS
 
     @classmethod
-    def from_config(cls, config: VeilConfig, **overrides: object) -> DiscoverySettings:
-        settings = cls(threshold=config.discovery.threshold, sample_rows=config.discovery.sample_rows)
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    def from_config(
+        cls, config: VeilConfig, threshold: float | None = None, sample_rows: int | None = None, only_new: bool = False
+    ) -> DiscoverySettings:
+        """The config's ``discovery:`` settings, with command-line overrides where given."""
+        return cls(
+            threshold=config.discovery.threshold if threshold is None else threshold,
+            sample_rows=config.discovery.sample_rows if sample_rows is None else sample_rows,
+            only_new=only_new,
+        )
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def discover_synced(catalog: Catalog, config: VeilConfig, results: Iterable[Sync
     try:
         with TagStore.open(config.state_dir) as store:
             found = discover_after_sync(catalog, config, [c for r in results for c in r.changes], store)
-    except Exception:  # noqa: BLE001 - discovery must never break object sync
+    except Exception:
         log.exception("sensitive data discovery after sync failed")
         return []
     for result in found:

@@ -16,8 +16,9 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from veil.discovery.classifiers import ENTITY_PREFIX
 
@@ -64,7 +65,7 @@ def store_path(state_dir: Path) -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class TagStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> TagStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

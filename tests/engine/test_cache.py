@@ -77,3 +77,14 @@ def test_concurrent_misses_run_once() -> None:
     runs, results = asyncio.run(scenario())
     assert runs == 1
     assert results == [5] * 5
+
+
+def test_a_lowered_latency_applies_to_entries_already_cached() -> None:
+    clock = Clock()
+    cache = ResultCache(1 << 20, clock=clock)
+    b = batch(3)
+    cache.put("k", CacheEntry(b.schema, (b,), b.nbytes, 3600, frozenset(), stored_at=0))
+    clock.now = 5
+    assert cache.get("k", max_age=3600) is not None
+    assert cache.get("k", max_age=2) is None, "stored 5 s ago: too old for a 2 s latency"
+    assert cache.get("k") is not None

@@ -161,3 +161,14 @@ def test_veil_nodes_share_results_through_redis(
     finally:
         for process, _ in nodes:
             stop_server(process)
+
+
+def test_entries_keep_their_age_across_nodes(redis_url: str) -> None:
+    cache = make_cache(CacheConfig(backend=redis_url))
+    batch = sample(10)
+    now = cache.clock()
+    cache.put("aged", CacheEntry(batch.schema, (batch,), batch.nbytes, now + 60, frozenset(), stored_at=now - 5))
+    found = cache.get("aged")
+    assert found is not None and 4.5 < cache.clock() - found.stored_at < 6
+    assert found.schema.equals(batch.schema, check_metadata=True)
+    assert cache.get("aged", max_age=3) is None and cache.get("aged", max_age=10) is not None

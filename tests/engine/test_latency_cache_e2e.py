@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import VeilServer, scratch_database, start_server, stop_server
@@ -169,3 +170,36 @@ def test_a_federated_repeat_reads_no_source(deployment: Deployment) -> None:
     assert first == second == [("Europe", sum(v for _, region, v in READINGS if region == "EU"))]
     assert len(deployment.log.reading(mark, '"readings"')) == 1
     assert deployment.cache_hits("eu", sql) == [False, True]
+
+
+def test_a_lowered_latency_applies_at_once(
+    postgres_dsn: str, deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A config reload that lowers a table's latency makes entries already cached too old."""
+    directory = tmp_path_factory.mktemp("latency-reload")
+    deployment.behind_veils_back("CREATE TABLE IF NOT EXISTS lat.settled AS SELECT 1 AS value")
+    params = conninfo_to_dict(deployment.dsn)
+    pg = {"host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
+          "database": DATABASE, "user": params.get("user", "postgres")}
+    if params.get("password"):
+        pg["password"] = params["password"]
+    duckdb.connect(str(directory / "wh.duckdb")).close()
+    config = latency_config(pg, directory / "wh.duckdb")
+    config["tables"] = {"pg.lat.settled": {"latency": "1h"}}
+    process, server = start_server(directory, config)
+    try:
+        other = Deployment(server, deployment.log, deployment.dsn)
+        sql = "SELECT value FROM lat.settled"
+        assert other.rows(sql) == [(1,)]
+        deployment.behind_veils_back("UPDATE lat.settled SET value = 2")
+        assert other.rows(sql) == [(1,)], "within the latency of one hour"
+        config["tables"] = {"pg.lat.settled": {"latency": "200ms"}}
+        server.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while "configuration reloaded" not in server.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "configuration reloaded" in server.log_path.read_text()
+        time.sleep(0.3)
+        assert other.rows(sql) == [(2,)], "the entry is older than the new latency"
+    finally:
+        stop_server(process)

@@ -14,6 +14,7 @@ bytes) or in Redis (``redis://...``, shared by several Veil nodes; see
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
@@ -34,6 +35,7 @@ class CacheEntry:
     nbytes: int
     expires_at: float
     tables: frozenset[str]
+    stored_at: float = -math.inf  # on the cache's clock; unknown means "too old for any max_age"
 
 
 @dataclass
@@ -133,8 +135,12 @@ class ResultCache:
     def max_entry_bytes(self) -> int:
         return self.max_bytes // 8
 
-    def get(self, key: Hashable) -> CacheEntry | None:
+    def get(self, key: Hashable, max_age: float | None = None) -> CacheEntry | None:
+        """The entry, unless it expired or (with ``max_age``) was stored longer ago than that:
+        a latency lowered by a config reload applies to entries already cached."""
         entry = self._backend.get(key)
+        if entry is not None and max_age is not None and self.clock() - entry.stored_at > max_age:
+            entry = None
         with self._lock:
             if entry is None:
                 self.stats.misses += 1
@@ -150,11 +156,11 @@ class ResultCache:
         with self._lock:
             self.stats.stores += 1
 
-    async def lookup(self, key: Hashable) -> CacheEntry | None:
+    async def lookup(self, key: Hashable, max_age: float | None = None) -> CacheEntry | None:
         """:meth:`get` for callers on the event loop."""
         if self._backend.blocking:
-            return await asyncio.to_thread(self.get, key)
-        return self.get(key)
+            return await asyncio.to_thread(self.get, key, max_age)
+        return self.get(key, max_age)
 
     async def store(self, key: Hashable, entry: CacheEntry) -> None:
         """:meth:`put` for callers on the event loop."""
@@ -247,9 +253,8 @@ class CachingStream:
     async def _store(self) -> None:
         if self._kept is None or self.schema is None:
             return
-        entry = CacheEntry(
-            self.schema, tuple(self._kept), self._bytes, self._cache.clock() + self._ttl, self._tables
-        )
+        now = self._cache.clock()
+        entry = CacheEntry(self.schema, tuple(self._kept), self._bytes, now + self._ttl, self._tables, now)
         await self._cache.store(self._key, entry)
 
     def _release(self) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
 
 import pyarrow as pa
 import redis
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "veil:cache:v1:"
 _WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+_STORED_AT = b"veil.stored_at"
 
 
 def entry_name(key: Hashable) -> str:
@@ -39,25 +41,36 @@ def table_set_name(table: str) -> str:
     return PREFIX + "table:" + table
 
 
-def encode(entry: CacheEntry) -> bytes:
+def encode(entry: CacheEntry, age: float) -> bytes:
+    """The entry as a compressed Arrow IPC stream; its age (seconds) travels as wall-clock time in
+    the stream's metadata, since Veil nodes share no monotonic clock."""
+    stored = {_STORED_AT: repr(time.time() - age).encode()}
+    schema = entry.schema.with_metadata({**(entry.schema.metadata or {}), **stored})
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, entry.schema, options=_WRITE_OPTIONS) as writer:
+    with pa.ipc.new_stream(sink, schema, options=_WRITE_OPTIONS) as writer:
         for batch in entry.batches:
-            writer.write_batch(batch)
+            writer.write_batch(batch.replace_schema_metadata(schema.metadata))
     return sink.getvalue().to_pybytes()
 
 
-def decode(payload: bytes, expires_at: float) -> CacheEntry:
+def decode(payload: bytes, now: float) -> CacheEntry:
+    """An entry read back; ``stored_at`` on the clock whose current reading is ``now``."""
     reader = pa.ipc.open_stream(pa.py_buffer(payload))
-    batches = tuple(reader)
-    return CacheEntry(reader.schema, batches, sum(b.nbytes for b in batches), expires_at, frozenset())
+    metadata = dict(reader.schema.metadata or {})
+    stored_wall = float(metadata.pop(_STORED_AT, b"-inf"))
+    schema = reader.schema.with_metadata(metadata) if metadata else reader.schema.remove_metadata()
+    batches = tuple(b.replace_schema_metadata(schema.metadata) for b in reader)
+    stored_at = now - (time.time() - stored_wall)
+    # Redis enforces the expiry: the entry is fresh now, which is all a reader needs.
+    return CacheEntry(schema, batches, sum(b.nbytes for b in batches), math.inf, frozenset(), stored_at)
 
 
 class RedisBackend:
     blocking = True
 
-    def __init__(self, url: str, timeout: float = 2.0) -> None:
+    def __init__(self, url: str, timeout: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
+        self._clock = clock
         self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._failing = False
 
@@ -76,8 +89,7 @@ class RedisBackend:
         if not isinstance(payload, bytes):
             return None
         try:
-            # Redis enforces the expiry; the entry is fresh now, which is all a reader needs.
-            return decode(payload, math.inf)
+            return decode(payload, self._clock())
         except (pa.ArrowException, OSError) as exc:
             log.warning("cache backend %s: unreadable entry dropped (%s)", self.url, exc)
             return None
@@ -87,7 +99,7 @@ class RedisBackend:
         milliseconds = max(1, int(ttl * 1000))
         try:
             pipe = self._client.pipeline(transaction=False)
-            pipe.set(name, encode(entry), px=milliseconds)
+            pipe.set(name, encode(entry, max(self._clock() - entry.stored_at, 0.0)), px=milliseconds)
             for table in entry.tables:
                 members = table_set_name(table)
                 pipe.sadd(members, name)

@@ -146,9 +146,9 @@ class FederatedExecution:
             return await asyncio.to_thread(self._read, source, fragment.sql, params)
         cache = engine.cache
         key = (source.connection_key, fragment.sql, repr(tuple(params)))
-        entry = await cache.lookup(key)
+        entry = await cache.lookup(key, max_age=ttl)
         if entry is None and await cache.wait_for_inflight(key):
-            entry = await cache.lookup(key)
+            entry = await cache.lookup(key, max_age=ttl)
         if entry is not None:
             self.cache_hits += 1
             return pa.Table.from_batches(entry.batches, schema=entry.schema)
@@ -157,7 +157,8 @@ class FederatedExecution:
             table = await asyncio.to_thread(self._read, source, fragment.sql, params)
             tables = frozenset(t.source_key for t in fragment.tables)
             batches = tuple(table.to_batches())
-            await cache.store(key, CacheEntry(table.schema, batches, table.nbytes, cache.clock() + ttl, tables))
+            now = cache.clock()
+            await cache.store(key, CacheEntry(table.schema, batches, table.nbytes, now + ttl, tables, now))
         finally:
             cache.end(key)
         return table

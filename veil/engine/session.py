@@ -298,9 +298,9 @@ class Session:
         cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
         key = (source.connection_key, plan.query.sql, repr(tuple(params)))
-        entry = await cache.lookup(key)
+        entry = await cache.lookup(key, max_age=ttl)
         if entry is None and await cache.wait_for_inflight(key):
-            entry = await cache.lookup(key)
+            entry = await cache.lookup(key, max_age=ttl)
         if entry is not None:
             record.cache_hit = True
             return RowsStream(schema, [conform(b, schema) for b in entry.batches], "SELECT")

@@ -275,7 +275,12 @@ def _engine(connections: dict[str, Path]) -> QueryEngine:
         "cache": {"default_latency": 0},
         "connections": {name: {"type": "duckdb", "path": str(path)} for name, path in connections.items()},
         "users": {"u": {}},
-        "policies": [{"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["u"]}}}],
+        "policies": [
+            {"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["u"]}}},
+            # The same policies on both layouts: they travel inside every fragment.
+            {"name": "rows", "row_filter": {"tables": ["s.t1"], "where": "id <> 6"}},
+            {"name": "mask", "mask": {"tables": ["s.t2"], "columns": ["v"], "with": "custom", "sql": "@column * 10"}},
+        ],
     })
     return QueryEngine(config)
 
@@ -310,3 +315,10 @@ def test_federation_answers_like_the_single_source(engines: tuple[QueryEngine, Q
     actual = asyncio.run(_rows(split, sql))
     ordered = "ORDER BY" in sql and "OVER" not in sql
     assert actual == expected if ordered else sorted(actual, key=repr) == sorted(expected, key=repr)
+
+
+def test_policies_apply_on_both_layouts(engines: tuple[QueryEngine, QueryEngine]) -> None:
+    for engine in engines:
+        rows = asyncio.run(_rows(engine, "SELECT t1.id, t2.v FROM t1 LEFT JOIN t2 ON t2.k = t1.k"))
+        assert 6 not in {r[0] for r in rows}, "the row filter hides t1.id = 6"
+        assert {r[1] for r in rows if r[1] is not None} <= {10, 20, 30, 40, 50}, "v is masked (times ten)"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 import yaml
@@ -129,10 +130,23 @@ def test_demo_serves_generated_data(tmp_path: Path) -> None:
     try:
         wait_for_port("127.0.0.1", port, process, tmp_path / "demo.log")
         dsn = f"postgresql://alice:alice@127.0.0.1:{port}/veil?sslmode=disable"
-        with psycopg.connect(dsn) as connection:
+        raw = duckdb.connect(str(tmp_path / "demo" / "demo.duckdb"), read_only=True)
+        raw_phones = {r[0] for r in raw.execute("SELECT phone FROM sales.customers").fetchall()}
+        raw_cards = [r[0] for r in raw.execute("SELECT card_number FROM sales.transactions LIMIT 100").fetchall()]
+        raw.close()
+        assert all(_luhn_valid(card) for card in raw_cards)
+        bob = dsn.replace("alice:alice", "bob:bob")
+        with psycopg.connect(bob) as connection:  # Fraud: all rows, raw card numbers
             assert connection.execute("SELECT count(*) FROM transactions").fetchone() == (20000,)
-            cards = connection.execute("SELECT card_number FROM transactions LIMIT 100").fetchall()
-            assert all(_luhn_valid(card) for (card,) in cards)
+            assert connection.execute("SELECT card_number FROM transactions ORDER BY transaction_id LIMIT 100").fetchall() == [(c,) for c in raw_cards]
+        with psycopg.connect(dsn) as connection:  # Analytics: US/CA rows only, cards hashed
+            countries = {r[0] for r in connection.execute("SELECT DISTINCT country FROM transactions").fetchall()}
+            assert countries == {"US", "CA"}
+            cards = {r[0] for r in connection.execute("SELECT card_number FROM transactions").fetchall()}
+            assert not cards & set(raw_cards) and all(len(c) == 64 for c in cards)
+            phones = {r[0] for r in connection.execute("SELECT phone FROM customers").fetchall()}
+            assert not phones & raw_phones, "discovery should have tagged and masked the untagged phones"
+            assert all(p.startswith("***") for p in phones)
         with pytest.raises(psycopg.errors.UndefinedTable), psycopg.connect(dsn.replace("alice:alice", "carol:carol")) as carol:
             carol.execute("SELECT * FROM transactions")
         assert "psql \"postgresql://alice:alice@127.0.0.1" in (tmp_path / "demo.log").read_text()

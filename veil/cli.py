@@ -113,12 +113,27 @@ def demo(directory: str, host: str, port: int, transactions: int) -> None:
     with console.status("Generating demo data (customers, transactions)..."):
         files = write_demo(Path(directory), host=host, port=port, transactions=transactions)
     console.print(f"Wrote {files.database} and {files.config}")
+    _discover_demo(_load(str(files.config)))
     users = ", ".join(f"{name} (password {name})" for name in DEMO_USERS)
     banner = (
         f"Demo users: {users}\n"
         f'Connect with:  psql "postgresql://alice:alice@{host}:{{port}}/veil"'
     )
     _run_server(_load(str(files.config)), host, port, banner, config_path=files.config)
+
+
+def _discover_demo(config: VeilConfig) -> None:
+    """Tag the demo's untagged sensitive columns before serving, as an admin would."""
+    from veil.discovery.console import run_discover
+    from veil.discovery.run import DiscoverySettings
+
+    catalog = _catalog(config)
+    try:
+        settings = DiscoverySettings.from_config(config, threshold=None, sample_rows=None, only_new=False)
+        run_discover(config, catalog, (), settings, False, _report_console(), console)
+    finally:
+        for source in catalog.sources.values():
+            source.close()
 
 
 @main.command()

@@ -7,6 +7,7 @@ transactions with Luhn-valid card numbers, amounts, currencies, merchants and ti
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,21 +107,23 @@ def write_demo_database(path: Path, *, customers: int = 50_000, transactions: in
 
 
 def demo_config(database: Path, *, host: str, port: int) -> dict[str, object]:
-    """The demo's veil.yaml: every demo user's password is their user name."""
+    """The demo's veil.yaml: every demo user's password is their user name.
+
+    Card numbers and e-mails of transactions are tagged by hand; the customers table is left
+    untagged on purpose: `veil demo` runs sensitive data discovery before serving, and the same
+    policies protect what discovery tags (``Discovered.Entity.*``)."""
     users = {
         name: {"password": make_scram_verifier(name), **settings} for name, settings in DEMO_USERS.items()
     }
     return {
         "server": {"host": host, "port": port, "search_path": "sales, public"},
         "state_dir": ".veil",
+        "secrets": {"hash_key": secrets.token_hex(16)},
         "connections": {"demo": {"type": "duckdb", "path": database.name, "latency": "1h"}},
         "tables": {
             "demo.sales.transactions": {
                 "event_time": "created_at",
                 "tags": {"card_number": ["PII.CreditCard"], "email": ["PII.Email"]},
-            },
-            "demo.sales.customers": {
-                "tags": {"email": ["PII.Email"], "phone": ["PII.Phone"], "date_of_birth": ["PII.DateOfBirth"]},
             },
         },
         "users": users,
@@ -135,6 +138,34 @@ def demo_config(database: Path, *, host: str, port: int) -> dict[str, object]:
             {
                 "name": "Marketing reads customers",
                 "subscription": {"tables": ["demo.sales.customers"], "allow": {"groups": ["Marketing"]}},
+            },
+            {
+                "name": "Hash card numbers",
+                "mask": {
+                    "column_tags": ["PII.CreditCard", "Discovered.Entity.CreditCardNumber"],
+                    "with": "hash",
+                    "except": {"groups": ["Fraud"]},
+                },
+            },
+            {
+                "name": "E-mail domain only",
+                "mask": {
+                    "column_tags": ["PII.Email", "Discovered.Entity.EmailAddress"],
+                    "with": "email_domain",
+                    "except": {"groups": ["Fraud"]},
+                },
+            },
+            {
+                "name": "Last four digits of phones",
+                "mask": {"column_tags": ["Discovered.Entity.PhoneNumber"], "with": "show_last", "n": 4},
+            },
+            {
+                "name": "Analysts see their countries",
+                "row_filter": {
+                    "tables": ["demo.sales.transactions"],
+                    "where": "@attributeValuesContains('country', country)",
+                    "for": {"groups": ["Analytics"]},
+                },
             },
         ],
     }

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import psycopg
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import PASSWORDS, VeilServer
+from tests.conftest import PASSWORDS, VeilServer, scratch_database
 from veil.proxy.auth import make_scram_verifier
 
 
@@ -39,6 +40,19 @@ def users_and_policies() -> dict[str, Any]:
         },
         "policies": [{"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}}],
     }
+
+
+@contextmanager
+def private_database(admin_dsn: str, name: str) -> Iterator[str]:
+    """A scratch database only this test process uses (several sessions may run the suite on one
+    PostgreSQL at once), dropped afterwards."""
+    unique = f"{name}_{os.getpid()}"
+    dsn = scratch_database(admin_dsn, unique)
+    try:
+        yield dsn
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{unique}" WITH (FORCE)')
 
 
 def ddl(dsn: str, *statements: str) -> None:

@@ -20,11 +20,12 @@ from tests.catalog.support import (
     duckdb_file,
     eventually,
     pg_connection,
+    private_database,
     rows,
     users_and_policies,
     veil,
 )
-from tests.conftest import VeilServer, scratch_database, start_server, stop_server
+from tests.conftest import VeilServer, start_server, stop_server
 
 DATABASE = "veil_catalog_sync"
 
@@ -45,31 +46,31 @@ class Live:
 @pytest.fixture(scope="module")
 def live(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     directory = tmp_path_factory.mktemp("catalog_sync")
-    dsn = scratch_database(postgres_dsn, DATABASE)
-    ddl(
-        dsn,
-        "CREATE SCHEMA sales",
-        "CREATE TABLE sales.orders (id int, amount numeric(10,2), note text)",
-        "INSERT INTO sales.orders VALUES (1, 10.50, 'a'), (2, 20.25, 'b')",
-        "CREATE TABLE sales.customers (id int, name text)",
-        "INSERT INTO sales.customers VALUES (1, 'Ada')",
-    )
-    one = duckdb_file(directory / "one.duckdb", "CREATE SCHEMA ref", "CREATE TABLE ref.countries AS SELECT 'DE' AS code")
-    two = duckdb_file(directory / "two.duckdb", "CREATE SCHEMA lake", "CREATE TABLE lake.events AS SELECT 42 AS n")
-    config = {
-        "server": {"host": "127.0.0.1", "port": 0},
-        "connections": {
-            "pg": pg_connection(dsn),
-            "warehouse": {"type": "duckdb", "path": str(one)},
-            "lake": {"type": "duckdb", "path": str(two)},
-        },
-        **users_and_policies(),
-    }
-    process, server = start_server(directory, config)
-    try:
-        yield Live(server, dsn, server.config_path)
-    finally:
-        stop_server(process)
+    with private_database(postgres_dsn, DATABASE) as dsn:
+        ddl(
+            dsn,
+            "CREATE SCHEMA sales",
+            "CREATE TABLE sales.orders (id int, amount numeric(10,2), note text)",
+            "INSERT INTO sales.orders VALUES (1, 10.50, 'a'), (2, 20.25, 'b')",
+            "CREATE TABLE sales.customers (id int, name text)",
+            "INSERT INTO sales.customers VALUES (1, 'Ada')",
+        )
+        one = duckdb_file(directory / "one.duckdb", "CREATE SCHEMA ref", "CREATE TABLE ref.countries AS SELECT 'DE' AS code")
+        two = duckdb_file(directory / "two.duckdb", "CREATE SCHEMA lake", "CREATE TABLE lake.events AS SELECT 42 AS n")
+        config = {
+            "server": {"host": "127.0.0.1", "port": 0},
+            "connections": {
+                "pg": pg_connection(dsn),
+                "warehouse": {"type": "duckdb", "path": str(one)},
+                "lake": {"type": "duckdb", "path": str(two)},
+            },
+            **users_and_policies(),
+        }
+        process, server = start_server(directory, config)
+        try:
+            yield Live(server, dsn, server.config_path)
+        finally:
+            stop_server(process)
 
 
 def test_every_source_is_served_from_the_store(live: Live) -> None:
@@ -173,3 +174,8 @@ def test_only_admins_may_sync_and_unknown_connections_are_errors(live: Live) -> 
         rows(live.server, "SELECT * FROM veil.sync('nope')", "root")
     everything = rows(live.server, "SELECT count(*) FROM veil.sync()", "root")
     assert everything == [(0,)]
+    history = rows(live.server, "SELECT connection, kind, object FROM veil.sync_history WHERE kind IS NOT NULL", "root")
+    assert ("pg", "table_recreated", "pg.sales.tmp") in history
+    assert ("pg", "column_added", "pg.sales.orders.card") in history
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        rows(live.server, "SELECT * FROM veil.sync_history", "alice")

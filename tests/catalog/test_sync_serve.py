@@ -4,6 +4,7 @@ collision is reported and the later table skipped, DuckDB files changed between 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,26 +15,27 @@ from tests.catalog.support import (
     duckdb_file,
     eventually,
     pg_connection,
+    private_database,
     rows,
     users_and_policies,
     veil,
     write_config,
 )
-from tests.conftest import free_port, scratch_database, start_server, stop_server
+from tests.conftest import free_port, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
-def dsn(postgres_dsn: str) -> str:
-    dsn = scratch_database(postgres_dsn, "veil_catalog_serve")
-    ddl(
-        dsn,
-        "CREATE SCHEMA app",
-        "CREATE TABLE app.users (id int, name text)",
-        "INSERT INTO app.users VALUES (1, 'Ada'), (2, 'Linus')",
-        "CREATE SCHEMA audit",
-        "CREATE TABLE audit.users (at timestamptz)",
-    )
-    return dsn
+def dsn(postgres_dsn: str) -> Iterator[str]:
+    with private_database(postgres_dsn, "veil_catalog_serve") as dsn:
+        ddl(
+            dsn,
+            "CREATE SCHEMA app",
+            "CREATE TABLE app.users (id int, name text)",
+            "INSERT INTO app.users VALUES (1, 'Ada'), (2, 'Linus')",
+            "CREATE SCHEMA audit",
+            "CREATE TABLE audit.users (at timestamptz)",
+        )
+        yield dsn
 
 
 def test_new_flag_survives_a_restart(dsn: str, tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def compare(
             )
             delta.saves.append((saved, True))
             status = new_status if initial or new_status == "active" else "inactive (sync.activate_new is false)"
-            delta.changes.append(SyncChange(TABLE_ADDED, key, f"{len(columns)} columns, {status}"))
+            delta.changes.append(SyncChange(TABLE_ADDED, key, f"{len(columns)} column{'s' if len(columns) != 1 else ''}, {status}"))
             continue
         changes: list[SyncChange] = []
         recreated = previous.object_id is not None and table.object_id is not None and previous.object_id != table.object_id

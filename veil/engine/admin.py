@@ -1,5 +1,6 @@
-"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``)
-and the table function ``veil.sync('connection', ...)`` (object sync now, one row per change).
+"""Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``,
+``veil.sync_history``) and the table function ``veil.sync('connection', ...)`` (object sync now,
+one row per change).
 
 They exist only for admin users: for everyone else the ``veil`` schema is as absent as any table
 they are not subscribed to. A query over them runs on a private in-memory DuckDB holding just
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -17,13 +19,15 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.catalog.registry import Catalog
+from veil.catalog.store import CatalogStore
+from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
 from veil.config.models import VeilConfig
 from veil.discovery.store import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
 
 ADMIN_SCHEMA = "veil"
-ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache"})
+ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history"})
 ADMIN_FUNCTIONS = frozenset({"sync"})
 NEW_TAG = "New"
 SYNC_SCHEMA = pa.schema([("kind", pa.string()), ("object", pa.string()), ("detail", pa.string())])
@@ -115,6 +119,31 @@ def sync_view(results: Sequence[SyncResult]) -> pa.Table:
             raise result.error
     rows = [{"kind": c.kind, "object": c.object, "detail": c.detail} for r in results for c in r.changes]
     return pa.Table.from_pylist(rows, schema=SYNC_SCHEMA)
+
+
+def sync_history_view(config: VeilConfig, limit: int = 200) -> pa.Table:
+    """The latest sync runs (newest first), one row per change; a run without changes has one
+    row with an empty ``kind``."""
+    path = catalog_store_path(Path(config.state_dir))
+    runs = []
+    if path.exists():
+        with CatalogStore(path) as store:
+            runs = store.runs(limit=limit)
+    rows = []
+    for run in runs:
+        base = {"run": run.id, "connection": run.connection, "trigger": run.trigger, "started_at": run.started_at,
+                "finished_at": run.finished_at, "outcome": run.outcome, "error": run.error}
+        changes = run.changes or (None,)
+        rows += [
+            {**base, "kind": c.kind if c else None, "object": c.object if c else None, "detail": c.detail if c else None}
+            for c in changes
+        ]
+    schema = pa.schema(
+        [("run", pa.int64()), ("connection", pa.string()), ("trigger", pa.string()), ("started_at", pa.string()),
+         ("finished_at", pa.string()), ("outcome", pa.string()), ("error", pa.string()), ("kind", pa.string()),
+         ("object", pa.string()), ("detail", pa.string())]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def function_arguments(call: exp.Anonymous) -> list[str]:

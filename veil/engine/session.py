@@ -22,6 +22,7 @@ from veil.engine.admin import (
     SYNC_SCHEMA,
     policies_view,
     run_admin_query,
+    sync_history_view,
     sync_view,
     tables_view,
 )
@@ -365,6 +366,7 @@ class Session:
             "policies": lambda: policies_view(engine.config),
             "audit": lambda: audit_view(engine.config),
             "cache": lambda: cache_view(engine.cache.summary()),
+            "sync_history": lambda: sync_history_view(engine.config),
         }
         functions = {  # describing a statement must not run a sync
             "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None))

@@ -52,11 +52,15 @@ def in_population(config: ConnectionConfig, schema: str, table: str) -> bool:
 
 def veil_table(config: ConnectionConfig, stored: StoredTable) -> Table:
     """The table as clients see it, named by the connection's naming formats."""
-    names = {"connection": stored.connection, "database": stored.database, "schema": stored.schema, "table": stored.name}
+    def named(fmt: str) -> str:
+        return apply_format(
+            fmt, connection=stored.connection, database=stored.database, schema=stored.schema, table=stored.name
+        )
+
     return Table(
         connection=stored.connection,
-        schema=apply_format(config.naming.schema_, **names),
-        name=apply_format(config.naming.table, **names),
+        schema=named(config.naming.schema_),
+        name=named(config.naming.table),
         source_schema=stored.schema,
         source_name=stored.name,
         source_database=stored.database,

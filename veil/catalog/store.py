@@ -440,14 +440,14 @@ class CatalogStore:
             (*params, limit),
         ).fetchall()
         runs = []
-        for row in rows:
+        for run_id, name, trigger, started, finished, outcome, error, tables in rows:
             changes = tuple(
                 SyncChange(*c)
                 for c in self._db.execute(
-                    "SELECT kind, object, detail FROM sync_changes WHERE run_id = ? ORDER BY seq", (row[0],)
+                    "SELECT kind, object, detail FROM sync_changes WHERE run_id = ? ORDER BY seq", (run_id,)
                 )
             )
-            runs.append(SyncRun(*row, changes=changes))
+            runs.append(SyncRun(run_id, name, trigger, started, finished, outcome, error, tables, changes))
         return runs
 
     def state(self, connections: Sequence[tuple[str, str]]) -> StoreState:

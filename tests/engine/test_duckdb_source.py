@@ -116,3 +116,97 @@ def test_served_schema_cache_keeps_schemas_apart(tmp_path: Path) -> None:
     assert first.types == [pa.bool_(), pa.int32()]
     assert second.types == [pa.int32(), pa.bool_()]
     connection.close()
+
+
+# --- cursor reuse ------------------------------------------------------------------------------
+
+
+def _drain(reader: object) -> int:
+    rows = 0
+    while True:
+        try:
+            rows += reader.read_next_batch().num_rows  # type: ignore[attr-defined]
+        except StopIteration:
+            return rows
+
+
+def test_cursors_are_reused_only_after_a_complete_read(tmp_path: Path) -> None:
+    path = tmp_path / "pool.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE TABLE t AS SELECT range AS i FROM range(200000)")
+    source = DuckDBSource("pool", path)
+    try:
+        cursor = source.cursor()
+        assert _drain(cursor.execute("SELECT * FROM t WHERE i < $1", [10])) == 10
+        cursor.close()
+        assert len(source._idle) == 1
+        reused = source._idle[0]
+
+        cursor = source.cursor()  # the idle connection again
+        assert cursor._connection is reused and not source._idle
+        reader = cursor.execute("SELECT * FROM t")  # read only partly: the result stays open
+        reader.read_next_batch()
+        cursor.close()
+        assert not source._idle  # closed, not kept
+
+        cursor = source.cursor()
+        assert _drain(cursor.execute("SELECT count(*) FROM t")) == 1
+        cursor.interrupt()  # an interrupted cursor is never reused
+        cursor.close()
+        assert not source._idle
+
+        cursor = source.cursor()
+        cursor.execute("SELECT 1").schema  # reader dropped unread: DuckDB destroyed the result
+        cursor.close()
+        assert len(source._idle) == 1
+        cursor = source.cursor()
+        assert _drain(cursor.execute("SELECT 42")) == 1
+        cursor.close()
+        cursor.close()  # closing twice is harmless
+        cursor.interrupt()  # and so is interrupting a closed cursor
+    finally:
+        source.close()
+
+
+def test_cursor_of_a_closed_source_is_not_kept(tmp_path: Path) -> None:
+    path = tmp_path / "reopen.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE TABLE t AS SELECT 1 AS i")
+    source = DuckDBSource("reopen", path)
+    cursor = source.cursor()
+    _drain(cursor.execute("SELECT * FROM t"))
+    source.close()
+    cursor.close()
+    assert not source._idle
+    cursor = source.cursor()  # reopens the database
+    assert _drain(cursor.execute("SELECT * FROM t")) == 1
+    cursor.close()
+    assert len(source._idle) == 1
+    source.close()
+    assert not source._idle
+
+
+def test_reused_cursors_under_concurrency(source: DuckDBSource) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> int:
+        cursor = source.cursor()
+        try:
+            table = _read_with(cursor, 'SELECT id FROM "s"."t" WHERE id = $1', [i % 3000 + 1])
+            return table.column("id")[0].as_py()
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(one, range(400))) == [i % 3000 + 1 for i in range(400)]
+    assert len(source._idle) <= duckdb_source._MAX_IDLE
+
+
+def _read_with(cursor: duckdb_source.DuckDBCursor, sql: str, params: list[object]) -> pa.Table:
+    reader = cursor.execute(sql, params)
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except StopIteration:
+            return pa.Table.from_batches(batches, schema=reader.schema)

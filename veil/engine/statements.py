@@ -67,6 +67,12 @@ def _tokens(sql: str) -> list[Token]:
 
 def split(sql: str) -> list[str]:
     """Split on top-level semicolons; statements holding only whitespace or comments are dropped."""
+    return list(_split(sql))
+
+
+@lru_cache(maxsize=1024)
+def _split(sql: str) -> tuple[str, ...]:
+    """Cached by text like :func:`classify`: a repeated simple query is not tokenized again."""
     statements: list[str] = []
     start = 0
     has_tokens = False
@@ -80,7 +86,7 @@ def split(sql: str) -> list[str]:
             has_tokens = True
     if has_tokens:
         statements.append(sql[start:].strip())
-    return statements
+    return tuple(statements)
 
 
 def _words(tokens: list[Token]) -> list[str]:

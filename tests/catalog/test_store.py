@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from tests.catalog.support import veil, write_config
 from veil.catalog.model import Column
 from veil.catalog.registry import build_catalog, open_source
 from veil.catalog.sources.base import SourceTable
@@ -198,3 +199,34 @@ def test_a_relocated_connection_is_registered_anew(tmp_path: Path, warehouse: Pa
     moved = make_config(tmp_path, {"w": {"type": "duckdb", "path": str(elsewhere)}})
     assert changes(moved) == [("table_added", "w.main.z")]
     assert set(served(moved)) == {"main.z"}
+
+
+def test_population_and_collisions_across_connections(tmp_path: Path, warehouse: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    run(other, "CREATE SCHEMA s", "CREATE TABLE s.a (q INTEGER)")
+    connections = {"w": {"type": "duckdb", "path": str(warehouse)}, "o": {"type": "duckdb", "path": str(other)}}
+    config = make_config(tmp_path, connections)
+    found = changes(config)
+    assert ("name_collision", "o.s.a") in found, "the later connection's table is skipped"
+    assert build_catalog(config, sync=()).snapshot.lookup("s", "a").connection == "w"
+    narrowed = make_config(tmp_path, {**connections, "w": {**connections["w"], "population": {"tables": ["s.b"]}}})
+    assert changes(narrowed, "w") == [("table_dropped", "w.s.a"), ("name_collision_resolved", "o.s.a")]
+    with CatalogStore.open(narrowed.state_dir) as store:
+        dropped = store.runs("w", limit=1)[0].changes[0]
+    assert dropped.detail == "left the connection's population"
+    assert build_catalog(narrowed, sync=()).snapshot.lookup("s", "a").connection == "o"
+
+
+def test_status_and_approve_from_the_command_line(tmp_path: Path, warehouse: Path) -> None:
+    config = {"state_dir": str(tmp_path / "state"), "connections": {"w": {"type": "duckdb", "path": str(warehouse)}}}
+    path = write_config(tmp_path, config)
+    assert veil("sync", "-c", str(path)).returncode == 0
+    assert veil("status", "-c", str(path), "w.s", "inactive").returncode == 0
+    listed = veil("status", "-c", str(path))
+    assert "w.s.a" in listed.stdout and "inactive" in listed.stdout and "w.s = inactive" in listed.stdout
+    assert veil("status", "-c", str(path), "nope.s", "active").returncode == 2
+    assert veil("status", "-c", str(path), "w.s", "inherit").returncode == 0
+    assert "inactive" not in veil("status", "-c", str(path)).stdout
+    unknown = veil("sync", "-c", str(path), "nope")
+    assert unknown.returncode == 2 and "unknown connection nope" in unknown.stderr
+    assert veil("approve", "-c", str(path), "s.a").stdout.startswith("s.a: nothing to approve")

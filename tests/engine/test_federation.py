@@ -218,6 +218,30 @@ def test_whole_subqueries_of_one_source_are_pushed() -> None:
     ]
 
 
+def test_a_table_only_aggregated_is_pre_aggregated_at_its_source() -> None:
+    result = federated(
+        "SELECT k.region, count(*), sum(o.amount), max(o.id), min(k.name) FROM orders o "
+        "JOIN countries k ON k.code = o.status WHERE o.amount > 0 GROUP BY k.region HAVING count(o.id) > 1"
+    )
+    assert fragment_sql(result, "pg") == [
+        ('SELECT o."status", CAST(SUM(o."amount") AS DECIMAL(38, 0)) AS "veil_agg_0", MAX(o."id") AS "veil_agg_1", '
+        'COUNT(o."id") AS "veil_agg_2", COUNT(*) AS "veil_rows" FROM "sales"."orders" AS o '
+        'WHERE o.amount > 0 GROUP BY o."status"')
+    ]
+    assert result.local_sql == (
+        'SELECT k.region, COALESCE(CAST(SUM(o."veil_rows") AS BIGINT), 0) AS "count", SUM(o."veil_agg_0") AS "sum", '
+        'MAX(o."veil_agg_1") AS "max", MIN(k.name) AS "min" FROM "__veil_part_0" AS o JOIN "__veil_part_1" AS k '
+        'ON k.code = o.status GROUP BY k.region HAVING COALESCE(CAST(SUM(o."veil_agg_2") AS BIGINT), 0) > 1'
+    )
+    for sql in (
+        "SELECT k.region, count(DISTINCT o.id) FROM orders o JOIN countries k ON k.code = o.status GROUP BY 1",
+        "SELECT k.region, sum(o.amount + 1) FROM orders o JOIN countries k ON k.code = o.status GROUP BY 1",
+        "SELECT k.region, sum(o.amount) FROM orders o LEFT JOIN countries k ON k.code = o.status GROUP BY 1",
+        "SELECT k.region, sum(k.code) FROM orders o JOIN countries k ON k.code = o.status GROUP BY 1",
+    ):
+        assert "veil_rows" not in " ".join(fragment_sql(federated(sql), "pg")), sql
+
+
 def test_correlated_or_trivial_subqueries_are_not_pushed_whole() -> None:
     correlated = federated(
         "SELECT k.name FROM countries k WHERE EXISTS (SELECT 1 FROM orders o WHERE o.status = k.code GROUP BY o.status)"
@@ -254,6 +278,12 @@ SHAPES = [
     "SELECT t2.id, (SELECT max(a) FROM t1) AS top FROM t2 WHERE v < (SELECT avg(a) FROM t1)",
     "SELECT * FROM t2 WHERE EXISTS (SELECT 1 FROM t1 WHERE t1.k = t2.k GROUP BY t1.k)",
     "SELECT k FROM (SELECT k FROM t1 UNION ALL SELECT a FROM t1) u JOIN t2 USING (k)",
+    "SELECT t2.k, count(*), sum(t1.a), count(t1.a), min(t1.a), max(t1.id), max(t2.v) FROM t1 JOIN t2 ON t2.k = t1.k GROUP BY t2.k",
+    "SELECT sum(t1.a) AS s, count(*) FROM t1 JOIN t2 ON t2.k = t1.k WHERE t2.v > 1 AND t1.id > 1",
+    "SELECT t2.v, sum(t1.a) FROM t1, t2 WHERE t1.k = t2.k AND t1.a + t2.v > 3 GROUP BY t2.v HAVING sum(t1.a) > 1 ORDER BY 2, 1",
+    "SELECT t2.id, max(t1.a) FROM t1 JOIN t2 ON t1.k < t2.k GROUP BY t2.id",
+    "SELECT count(*), sum(t1.a) FROM t1 JOIN t2 ON t2.k = t1.k WHERE t2.v > 100",
+    "SELECT t2.k, sum(t1.a), count(DISTINCT t1.a) FROM t1 JOIN t2 ON t2.k = t1.k GROUP BY t2.k",
 ]
 T1 = [(1, 1, 1), (2, 1, None), (3, 2, 5), (4, None, 2), (5, 3, 3), (6, 4, 7)]
 T2 = [(10, 1, 1), (11, 1, 4), (12, 2, None), (13, 5, 3), (14, None, 5), (15, 3, 2)]

@@ -12,7 +12,8 @@ in-memory DuckDB) over the fragments' Arrow results, registered there as tables:
 * every other table reference becomes a fragment of its own: its policy-protected derived table
   (built by the same ``protect`` callback as single-source pushdown, so masks and row filters are
   applied at the source exactly as before), projecting only the columns the statement uses, with
-  the statement's conditions on that table alone.
+  the statement's conditions on that table alone, and pre-aggregated when the statement only
+  aggregates it (:mod:`veil.engine.preaggregate`).
 
 A condition moves into a fragment only when that cannot change the result: it references one
 fragment's tables only (every column provably theirs), contains no subquery, aggregate or window,
@@ -90,6 +91,7 @@ def plan_federated(
         raise FeatureNotSupported("a query cannot combine catalog relations and data tables")
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
+    name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)
     for select in list(rewritten.find_all(exp.Select)):
@@ -98,7 +100,6 @@ def plan_federated(
     conditions = [builder.take_conditions(node, table) for node, table in remaining]
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
-    name_outputs(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     return FederatedPlan(
         fragments=tuple(builder.parts),

@@ -87,7 +87,7 @@ def qualifier(column: exp.Column) -> str | None:
     return identifier_name(table) if table is not None else None
 
 
-def _select_of(node: exp.Expr) -> tuple[exp.Select, exp.Join | None] | None:
+def select_of(node: exp.Expr) -> tuple[exp.Select, exp.Join | None] | None:
     """The SELECT whose FROM clause lists ``node`` directly (and the join that adds it)."""
     parent = node.parent
     if isinstance(parent, exp.From) and isinstance(parent.parent, exp.Select):
@@ -217,6 +217,7 @@ class FragmentBuilder:
     protect: Protector | None
     parts: list[Fragment] = field(default_factory=list)
     part_columns: dict[str, frozenset[str]] = field(default_factory=dict)
+    preaggregated: set[int] = field(default_factory=set)  # SELECTs (by id) with a pre-aggregated table
     _retired: list[exp.Expr] = field(default_factory=list)  # keeps ids of consumed nodes unique
 
     def scope(self, select: exp.Select) -> Scope:
@@ -232,7 +233,7 @@ class FragmentBuilder:
         raw = source_table(table)
         return (self.protect(table, raw) if self.protect else None) or raw
 
-    def _protected(self, node: exp.Table, table: Table) -> exp.Expression:
+    def protected_alias(self, node: exp.Table, table: Table) -> exp.Expression:
         derived = self.protected_source(table)
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived
@@ -254,7 +255,7 @@ class FragmentBuilder:
     # -- one table ------------------------------------------------------------------------------
     def take_conditions(self, node: exp.Table, table: Table) -> list[exp.Expr]:
         """Remove from the statement the conditions that may run inside this table's fragment."""
-        found = _select_of(node)
+        found = select_of(node)
         if found is None:
             return []
         select, own_join = found
@@ -276,11 +277,19 @@ class FragmentBuilder:
 
     def push_table(self, node: exp.Table, table: Table, conditions: list[exp.Expr]) -> None:
         """Replace one table reference by a fragment over its protected derived table."""
+        from veil.engine.preaggregate import plan_preaggregation, preaggregated_fragment
+
+        plan = plan_preaggregation(self, node, table)
+        if plan is not None:
+            name = self.add_part(preaggregated_fragment(self, node, table, conditions, plan), (table,))
+            self.consume(node)
+            replace_table(node, exp.Table(this=quoted(name)), table.name)
+            return
         columns = needed_columns(self.tree, node, table)
         alias = alias_identifier(node, table)
         projections: list[exp.Expr] = [exp.Column(this=quoted(c), table=alias.copy()) for c in columns]
         select = exp.Select(expressions=projections or [exp.alias_(exp.true(), ROW_MARKER)])
-        select = select.from_(self._protected(node, table), copy=False)
+        select = select.from_(self.protected_alias(node, table), copy=False)
         if conditions:
             select = select.where(exp.and_(*conditions), copy=False)
         name = self.add_part(select, (table,), columns or [ROW_MARKER])
@@ -401,9 +410,9 @@ class _GroupRewrite:
             projections.append(exp.alias_(exp.Column(this=quoted(name), table=alias), quoted(output)))
         nodes = [self.scope.tables[m] for m in members]
         select = exp.Select(expressions=projections or [exp.alias_(exp.true(), ROW_MARKER)])
-        select = select.from_(self.builder._protected(*nodes[0]), copy=False)
+        select = select.from_(self.builder.protected_alias(*nodes[0]), copy=False)
         for node, table in nodes[1:]:
-            select = select.join(self.builder._protected(node, table), join_type="CROSS", copy=False)
+            select = select.join(self.builder.protected_alias(node, table), join_type="CROSS", copy=False)
         if conditions:
             select = select.where(exp.and_(*(c.copy() for c in conditions)), copy=False)
         columns = list(renames.values()) or [ROW_MARKER]

@@ -22,13 +22,14 @@ from veil.catalog.registry import Catalog
 from veil.catalog.store import CatalogStore
 from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
+from veil.discovery.run import TableDiscovery
 from veil.config.models import VeilConfig
 from veil.discovery.store import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
 
 ADMIN_SCHEMA = "veil"
 ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history"})
-ADMIN_FUNCTIONS = frozenset({"sync"})
+ADMIN_FUNCTIONS = frozenset({"sync", "discover"})
 NEW_TAG = "New"
 SYNC_SCHEMA = pa.schema([("kind", pa.string()), ("object", pa.string()), ("detail", pa.string())])
 _AUDIT_SCHEMA = pa.schema(
@@ -119,6 +120,30 @@ def sync_view(results: Sequence[SyncResult]) -> pa.Table:
             raise result.error
     rows = [{"kind": c.kind, "object": c.object, "detail": c.detail} for r in results for c in r.changes]
     return pa.Table.from_pylist(rows, schema=SYNC_SCHEMA)
+
+
+DISCOVER_SCHEMA = pa.schema(
+    [("table", pa.string()), ("column", pa.string()), ("tag", pa.string()), ("categories", pa.list_(pa.string())),
+     ("hit_rate", pa.float64()), ("values", pa.int64())]
+)
+
+
+def discover_view(results: Sequence[TableDiscovery]) -> pa.Table:
+    """One row per column discovery tagged (``SELECT * FROM veil.discover('sales.*')``)."""
+    rows = [
+        {
+            "table": result.table.qualified_name,
+            "column": column.column,
+            "tag": column.winner.classifier.tag,
+            "categories": list(column.winner.classifier.categories),
+            "hit_rate": column.winner.hit_rate,
+            "values": column.values,
+        }
+        for result in results
+        for column in result.tagged
+        if column.winner is not None
+    ]
+    return pa.Table.from_pylist(rows, schema=DISCOVER_SCHEMA)
 
 
 def sync_history_view(config: VeilConfig, limit: int = 200) -> pa.Table:

@@ -15,8 +15,8 @@ from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import VeilConfig
-from veil.discovery.run import discover_synced
-from veil.discovery.store import store_path
+from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
+from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog
@@ -97,6 +97,18 @@ class QueryEngine:
         self.refresh_catalog(force=True)
         if discover_synced(self.catalog, self.config, results):
             self.refresh_tags(force=True)
+        return results
+
+    def discover(self, patterns: Sequence[str]) -> list[TableDiscovery]:
+        """Sensitive data discovery over the tables matching ``patterns`` (default: all), as
+        ``veil discover`` runs it; the new tags apply to the next statement."""
+        tables = select_tables(self.catalog.snapshot, patterns)
+        store = TagStore.open(self.config.state_dir)
+        try:
+            results = run_discovery(self.catalog, self.config, tables, DiscoverySettings.from_config(self.config), store)
+        finally:
+            store.close()
+        self.refresh_tags(force=True)
         return results
 
     def latency_for(self, tables: Sequence[Table]) -> float:

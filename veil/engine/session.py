@@ -16,10 +16,12 @@ from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.admin import (
+    DISCOVER_SCHEMA,
+    SYNC_SCHEMA,
     audit_view,
     cache_view,
     columns_view,
-    SYNC_SCHEMA,
+    discover_view,
     policies_view,
     run_admin_query,
     sync_history_view,
@@ -369,7 +371,10 @@ class Session:
             "sync_history": lambda: sync_history_view(engine.config),
         }
         functions = {  # describing a statement must not run a sync
-            "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None))
+            "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None)),
+            "discover": lambda patterns: (
+                DISCOVER_SCHEMA.empty_table() if describe_only else discover_view(engine.discover(patterns or ()))
+            ),
         }
         try:
             return run_admin_query(statement, views, functions)

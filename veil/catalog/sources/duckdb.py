@@ -83,20 +83,22 @@ class _ServedReader:
 
 
 _SERVING_CACHE = 32
-_serving_cache: list[tuple[pa.Schema, pa.Schema, tuple[int, ...]]] = []
+# Replaced, never mutated, so readers in other threads iterate a consistent tuple.
+_serving_cache: tuple[tuple[pa.Schema, pa.Schema, tuple[int, ...]], ...] = ()
+_serving_lock = threading.Lock()
 
 
 def _serving(schema: pa.Schema) -> tuple[pa.Schema, tuple[int, ...]]:
     """The served schema of a result schema and the columns whose type changes (a point query
     asks this for every result, so recent answers are kept: comparing schemas is cheap)."""
+    global _serving_cache
     for source, served, convert in _serving_cache:
         if source.equals(schema, check_metadata=True):
             return served, convert
     served = served_schema(schema)
     convert = tuple(i for i, (f, s) in enumerate(zip(schema, served, strict=True)) if f.type != s.type)
-    if len(_serving_cache) >= _SERVING_CACHE:
-        _serving_cache.pop()
-    _serving_cache.insert(0, (schema, served, convert))
+    with _serving_lock:
+        _serving_cache = ((schema, served, convert), *_serving_cache[: _SERVING_CACHE - 1])
     return served, convert
 
 

@@ -7,19 +7,21 @@ import weakref
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-
-try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
-    from duckdb._seam import submit as _submit
-except ImportError:  # pragma: no cover - other DuckDB releases: relations only
-    _submit = None
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, check_source
 from veil.catalog.sources.duckdb_errors import translate_duckdb_error
 from veil.errors import VeilError
+
+try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
+    from duckdb import _seam as _duckdb_seam
+except ImportError:  # pragma: no cover - other DuckDB releases: relations only
+    _duckdb_seam = None  # type: ignore[assignment]
+_submit: Callable[..., Any] | None = getattr(_duckdb_seam, "submit", None)
 
 BATCH_ROWS = 65536
 _MAX_IDLE = 8  # idle cursors kept per source

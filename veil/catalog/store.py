@@ -14,16 +14,16 @@ touched tables with it, so a server polling the version knows what changed since
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 import pyarrow as pa
 
+from veil.catalog import sqlite
 from veil.catalog.records import (
     STATUSES,
     Status,
@@ -35,6 +35,7 @@ from veil.catalog.records import (
     SyncChange,
     SyncRun,
 )
+from veil.catalog.sqlite import SqliteStore
 
 __all__ = [
     "STATUSES",
@@ -53,7 +54,6 @@ __all__ = [
 ]
 
 STORE_FILE = "catalog.db"
-_BUSY_TIMEOUT_MS = 15_000
 _HISTORY_RUNS_KEPT = 1000
 
 _SCHEMA = """
@@ -158,43 +158,21 @@ class _TypeCodec:
 _TYPES = _TypeCodec()
 
 
-class CatalogStore:
+class CatalogStore(SqliteStore):
     """One connection to the store; use from one thread at a time (open one per thread)."""
+
+    FILE_NAME = STORE_FILE
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            f"file:{self.path}?mode={'rwc' if create else 'ro'}", uri=True,
-            timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self._db = sqlite.connect(self.path, create=create)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._in_write = False
         self._touched: set[int] = set()
         self._bump = False
         if create:
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
             with self.write():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-
-    @classmethod
-    def open(cls, state_dir: Path) -> CatalogStore:
-        return cls(store_path(state_dir))
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+                sqlite.create_schema(self._db, _SCHEMA)
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager

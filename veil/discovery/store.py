@@ -18,14 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
 
+from veil.catalog import sqlite
+from veil.catalog.sqlite import SqliteStore
 from veil.discovery.classifiers import ENTITY_PREFIX
 
 STORE_FILE = "tags.sqlite"
 ORIGIN_CONFIG = "config"
 ORIGIN_DISCOVERY = "discovery"
-_BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -123,39 +123,17 @@ class DiscoveredTags:
         return self.by_table.get(table_key, {})
 
 
-class TagStore:
+class TagStore(SqliteStore):
     """One connection to the store; cheap to open, safe to use from one thread at a time."""
+
+    FILE_NAME = STORE_FILE
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self._db = sqlite.connect(self.path, create=create, existing_mode="rw")
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = "rwc" if create else "rw"
-        self._db = sqlite3.connect(
-            f"file:{self.path}?mode={mode}", uri=True, timeout=_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None, check_same_thread=False,
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        if create:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
             with self._write(bump=False) as db:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-
-    @classmethod
-    def open(cls, state_dir: Path) -> TagStore:
-        return cls(store_path(state_dir))
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+                sqlite.create_schema(db, _SCHEMA)
 
     @contextmanager
     def _write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from benchmarks.pgsources import (
-    connection_config,
     database,
     metadata,
     serve,
@@ -33,6 +32,7 @@ from benchmarks.pgsources import (
     write_json,
 )
 from benchmarks.servers import find_postgres
+from tests.conftest import postgres_connection
 
 DATABASE = "veil_bench_cache"
 QUERIES = {
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"[yellow]no Redis at {args.redis}: memory backend only[/yellow]")
     results: list[Measurement] = []
     for position, backend in enumerate(backends):
-        connections = {"pg": connection_config(dsn, latency="1h")}
+        connections = {"pg": postgres_connection(dsn, latency="1h")}
         with tempfile.TemporaryDirectory() as scratch, serve(Path(scratch), connections, cache={"backend": backend}) as server:
             label = "memory" if backend == "memory" else "redis"
             results.extend(measure(veil_dsn(server), label, args.runs, offset=position * 1000))

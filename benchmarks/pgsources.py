@@ -13,7 +13,6 @@ from typing import Any
 
 import duckdb
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from benchmarks.servers import as_url, postgres_version
 from tests.conftest import VeilServer, start_server, stop_server
@@ -35,18 +34,6 @@ def ensure_role(admin_dsn: str, role: str, password: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         connection.execute(f"{'ALTER' if exists else 'CREATE'} ROLE {role} LOGIN PASSWORD '{password}'")
-
-
-def connection_config(dsn: str, **extra: object) -> dict[str, object]:
-    """A `type: postgres` connection for a DSN (``user``/``password`` may be overridden)."""
-    params = conninfo_to_dict(dsn)
-    config: dict[str, object] = {
-        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-        "database": params["dbname"], "user": params.get("user", "postgres"),
-    }
-    if params.get("password"):
-        config["password"] = params["password"]
-    return {**config, **extra}
 
 
 @contextmanager

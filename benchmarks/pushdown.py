@@ -31,7 +31,6 @@ from rich.table import Table as RichTable
 
 from benchmarks.pgsources import (
     audit_records,
-    connection_config,
     database,
     ensure_role,
     metadata,
@@ -40,6 +39,7 @@ from benchmarks.pgsources import (
     write_json,
 )
 from benchmarks.servers import find_postgres
+from tests.conftest import postgres_connection
 
 DATABASE = "veil_bench_pushdown"
 READER, READER_PASSWORD = "veil_bench_reader", "reader-secret"
@@ -132,12 +132,12 @@ def run(args: argparse.Namespace, console: Console) -> list[Measurement]:
     started = time.perf_counter()
     load(dsn, args.orders, args.customers)
     console.print(f"data ready in {time.perf_counter() - started:.1f}s ({args.orders:,} orders × {args.customers:,} customers)")
-    reader = connection_config(dsn, user=READER, password=READER_PASSWORD)
+    reader = postgres_connection(dsn, user=READER, password=READER_PASSWORD)
     connections = {
         # bench.*: one connection, one key -> whole statements pushed down
-        "pg": connection_config(dsn, latency=0, population={"schemas": ["bench"]}),
+        "pg": postgres_connection(dsn, latency=0, population={"schemas": ["bench"]}),
         # split.*: orders and customers behind different credentials -> joined by Veil
-        "split_orders": connection_config(dsn, latency=0, population={"tables": ["bench.orders"]},
+        "split_orders": postgres_connection(dsn, latency=0, population={"tables": ["bench.orders"]},
                                           naming={"schema": "split"}),
         "split_customers": {**reader, "latency": 0, "population": {"tables": ["bench.customers"]},
                             "naming": {"schema": "split"}},

@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from tests.conftest import start_server, stop_server
 
+from tests.conftest import start_server, stop_server
 from veil.proxy.auth import make_scram_verifier
 
 BENCH_DATABASE = "veil_bench"

@@ -24,7 +24,12 @@ from rich.console import Console
 from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.harness import compare
 from benchmarks.report import Result, print_table, write_chart, write_json
-from benchmarks.servers import bench_database, find_postgres, postgres_version, veil_server
+from benchmarks.servers import (
+    bench_database,
+    find_postgres,
+    postgres_version,
+    veil_server,
+)
 from benchmarks.workloads import WORKLOADS, Options
 
 HERE = Path(__file__).resolve().parent

@@ -243,6 +243,21 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop()
 
 
+def postgres_connection(dsn: str, **extra: object) -> dict[str, object]:
+    """A ``type: postgres`` entry of ``connections:`` for the database a DSN points at
+    (any key, such as ``latency`` or ``user``, may be overridden through ``extra``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    entry: dict[str, object] = {
+        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
+        "database": params.get("dbname", "postgres"), "user": params.get("user", "postgres"),
+    }
+    if params.get("password"):
+        entry["password"] = params["password"]
+    return {**entry, **extra}
+
+
 def scratch_database(admin_dsn: str, name: str) -> str:
     """(Re)create a database for one test module and return its DSN."""
     import psycopg

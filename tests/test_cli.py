@@ -15,7 +15,13 @@ import pytest
 import yaml
 from scramp import ScramClient, ScramMechanism
 
-from tests.conftest import base_config, free_port, start_server, stop_server, wait_for_port
+from tests.conftest import (
+    base_config,
+    free_port,
+    start_server,
+    stop_server,
+    wait_for_port,
+)
 from veil.proxy.auth import parse_scram_verifier
 
 

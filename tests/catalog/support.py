@@ -14,22 +14,9 @@ from typing import Any
 import duckdb
 import psycopg
 import yaml
-from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import PASSWORDS, VeilServer, scratch_database
 from veil.proxy.auth import make_scram_verifier
-
-
-def pg_connection(dsn: str, **extra: object) -> dict[str, object]:
-    """A `connections:` entry for the database a DSN points at."""
-    params = conninfo_to_dict(dsn)
-    entry: dict[str, object] = {
-        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-        "database": params["dbname"], "user": params.get("user", "postgres"),
-    }
-    if params.get("password"):
-        entry["password"] = params["password"]
-    return {**entry, **extra}
 
 
 def users_and_policies() -> dict[str, Any]:

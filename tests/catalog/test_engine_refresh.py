@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.catalog.support import ddl, pg_connection, private_database
+from tests.catalog.support import ddl, private_database
+from tests.conftest import postgres_connection
 from veil.config import parse_config
 from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
@@ -32,7 +33,7 @@ def engine(postgres_dsn: str, tmp_path: Path):
             "state_dir": str(tmp_path / "state"),
             "server": {"search_path": "s"},
             "cache": {"default_latency": "1h"},
-            "connections": {"pg": pg_connection(dsn)},
+            "connections": {"pg": postgres_connection(dsn)},
             "users": {"u": {}},
             "policies": [{"name": "all", "subscription": {"tables": ["*"], "allow": "everyone"}}],
         })

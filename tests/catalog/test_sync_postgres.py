@@ -19,13 +19,12 @@ from tests.catalog.support import (
     ddl,
     duckdb_file,
     eventually,
-    pg_connection,
     private_database,
     rows,
     users_and_policies,
     veil,
 )
-from tests.conftest import VeilServer, start_server, stop_server
+from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 
 DATABASE = "veil_catalog_sync"
 
@@ -60,7 +59,7 @@ def live(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         config = {
             "server": {"host": "127.0.0.1", "port": 0},
             "connections": {
-                "pg": pg_connection(dsn),
+                "pg": postgres_connection(dsn),
                 "warehouse": {"type": "duckdb", "path": str(one)},
                 "lake": {"type": "duckdb", "path": str(two)},
             },

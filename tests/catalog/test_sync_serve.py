@@ -14,14 +14,13 @@ from tests.catalog.support import (
     ddl,
     duckdb_file,
     eventually,
-    pg_connection,
     private_database,
     rows,
     users_and_policies,
     veil,
     write_config,
 )
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import free_port, postgres_connection, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def dsn(postgres_dsn: str) -> Iterator[str]:
 
 def test_new_flag_survives_a_restart(dsn: str, tmp_path: Path) -> None:
     config = {"server": {"host": "127.0.0.1", "port": 0},
-              "connections": {"pg": pg_connection(dsn, population={"schemas": ["app"]})}, **users_and_policies()}
+              "connections": {"pg": postgres_connection(dsn, population={"schemas": ["app"]})}, **users_and_policies()}
     process, server = start_server(tmp_path, config)
     try:
         ddl(dsn, "CREATE TABLE app.restart (id int)", "INSERT INTO app.restart VALUES (7)")
@@ -62,7 +61,7 @@ def test_new_flag_survives_a_restart(dsn: str, tmp_path: Path) -> None:
 
 
 def test_serve_syncs_on_its_interval(dsn: str, tmp_path: Path) -> None:
-    connection = pg_connection(dsn, population={"tables": ["app.interval*"]}, sync={"interval": "1s"})
+    connection = postgres_connection(dsn, population={"tables": ["app.interval*"]}, sync={"interval": "1s"})
     ddl(dsn, "CREATE TABLE app.interval_t (id int)", "INSERT INTO app.interval_t VALUES (1)")
     process, server = start_server(tmp_path, {"server": {"host": "127.0.0.1", "port": 0},
                                               "connections": {"pg": connection}, **users_and_policies()})
@@ -82,9 +81,9 @@ def test_serve_syncs_on_its_interval(dsn: str, tmp_path: Path) -> None:
 
 def test_bad_connection_is_reported_and_the_others_are_served(dsn: str, tmp_path: Path) -> None:
     wh = duckdb_file(tmp_path / "wh.duckdb", "CREATE TABLE t AS SELECT 1 AS one")
-    bad = pg_connection(dsn, port=free_port())
+    bad = postgres_connection(dsn, port=free_port())
     config = {"server": {"host": "127.0.0.1", "port": 0},
-              "connections": {"pg": pg_connection(dsn, population={"schemas": ["app"]}), "bad": bad,
+              "connections": {"pg": postgres_connection(dsn, population={"schemas": ["app"]}), "bad": bad,
                               "warehouse": {"type": "duckdb", "path": str(wh)}},
               **users_and_policies()}
     checked = veil("check", "-c", str(write_config(tmp_path, config)))
@@ -108,7 +107,7 @@ def test_bad_connection_is_reported_and_the_others_are_served(dsn: str, tmp_path
 
 
 def test_naming_collision_is_reported_and_the_second_table_skipped(dsn: str, tmp_path: Path) -> None:
-    flat = pg_connection(dsn, naming={"schema": "flat", "table": "<tablename>"},
+    flat = postgres_connection(dsn, naming={"schema": "flat", "table": "<tablename>"},
                          population={"tables": ["app.users", "audit.users"]})
     path = write_config(tmp_path, {"connections": {"pg": flat}, **users_and_policies()})
     synced = veil("sync", "-c", str(path))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import pq
 from psycopg.pq.abc import PGconn, PGresult
+
 from tests.clients.captures import Protocol, Statement, statement_count
 
 OK_STATUSES = {pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY}

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.clients.support import Report, require_file
 from tests.conftest import PASSWORDS, VeilServer, require_tool
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
 from tests.clients.support import require_file
 from tests.conftest import PASSWORDS, VeilServer
 

@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.clients.captures import Statement, parse_log, parse_parameters, parse_psql_echo, statement_count
+
+from tests.clients.captures import (
+    Statement,
+    parse_log,
+    parse_parameters,
+    parse_psql_echo,
+    statement_count,
+)
 from tests.clients.replay import Outcome, Replayer
 from tests.clients.support import in_ci
 from tests.conftest import VeilServer

@@ -9,9 +9,8 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import scratch_database
+from tests.conftest import postgres_connection, scratch_database
 from veil.catalog.registry import build_catalog
 from veil.config import parse_config
 from veil.discovery.run import DiscoverySettings, run_discovery, select_tables
@@ -112,11 +111,7 @@ def postgres_catalog(postgres_dsn: str):
     with psycopg.connect(dsn, autocommit=True) as connection:
         for statement in PG_SQL:
             connection.execute(statement)
-    params = conninfo_to_dict(dsn)
-    config = parse_config({"connections": {"crm": {
-        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-        "database": params["dbname"], "user": params.get("user", "postgres"),
-    }}})
+    config = parse_config({"connections": {"crm": postgres_connection(dsn)}})
     catalog = build_catalog(config)
     assert not catalog.errors
     yield config, catalog

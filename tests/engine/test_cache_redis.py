@@ -18,9 +18,14 @@ import psycopg
 import pyarrow as pa
 import pytest
 import redis
-from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import free_port, scratch_database, start_server, stop_server
+from tests.conftest import (
+    free_port,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from tests.pglog import StatementLog
 from veil.config.models import CacheConfig
 from veil.engine.cache import CacheEntry, ResultCache, make_cache
@@ -128,11 +133,7 @@ def test_veil_nodes_share_results_through_redis(
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("CREATE TABLE public.shared AS SELECT i AS id, i * 2 AS doubled FROM generate_series(1, 50) i")
     log = StatementLog(postgres_dsn, DATABASE)
-    params = conninfo_to_dict(dsn)
-    pg = {"type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-          "database": DATABASE, "user": params.get("user", "postgres"), "latency": "1h"}
-    if params.get("password"):
-        pg["password"] = params["password"]
+    pg = postgres_connection(dsn, latency="1h")
     directories = [tmp_path_factory.mktemp("redis-node-a"), tmp_path_factory.mktemp("redis-node-b")]
     nodes = []
     try:

@@ -21,9 +21,14 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import VeilServer, scratch_database, start_server, stop_server
+from tests.conftest import (
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from tests.pglog import StatementLog
 from veil.proxy.auth import make_scram_verifier
 
@@ -140,13 +145,7 @@ def federation(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> I
     write_postgres(dsn)
     log = StatementLog(postgres_dsn, DATABASE)
     write_duckdb(directory / "wh.duckdb")
-    params = conninfo_to_dict(dsn)
-    pg = {
-        "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-        "database": DATABASE, "user": params.get("user", "postgres"),
-    }
-    if params.get("password"):
-        pg["password"] = params["password"]
+    pg = postgres_connection(dsn)
     process, server = start_server(directory, federation_config(pg, directory / "wh.duckdb"))
     try:
         yield Federation(server, log, oracle())

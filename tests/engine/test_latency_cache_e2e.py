@@ -18,9 +18,14 @@ import duckdb
 import psycopg
 import pytest
 import yaml
-from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import VeilServer, scratch_database, start_server, stop_server
+from tests.conftest import (
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from tests.pglog import StatementLog
 from veil.proxy.auth import make_scram_verifier
 
@@ -99,11 +104,7 @@ def deployment(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> I
     duck = duckdb.connect(str(directory / "wh.duckdb"))
     duck.execute("CREATE SCHEMA ref; CREATE TABLE ref.regions AS SELECT * FROM (VALUES ('EU', 'Europe'), ('US', 'United States')) t(code, name)")
     duck.close()
-    params = conninfo_to_dict(dsn)
-    pg = {"host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-          "database": DATABASE, "user": params.get("user", "postgres")}
-    if params.get("password"):
-        pg["password"] = params["password"]
+    pg = postgres_connection(dsn)
     process, server = start_server(directory, latency_config(pg, directory / "wh.duckdb"))
     try:
         yield Deployment(server, log, dsn)
@@ -178,11 +179,7 @@ def test_a_lowered_latency_applies_at_once(
     """A config reload that lowers a table's latency makes entries already cached too old."""
     directory = tmp_path_factory.mktemp("latency-reload")
     deployment.behind_veils_back("CREATE TABLE IF NOT EXISTS lat.settled AS SELECT 1 AS value")
-    params = conninfo_to_dict(deployment.dsn)
-    pg = {"host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-          "database": DATABASE, "user": params.get("user", "postgres")}
-    if params.get("password"):
-        pg["password"] = params["password"]
+    pg = postgres_connection(deployment.dsn)
     duckdb.connect(str(directory / "wh.duckdb")).close()
     config = latency_config(pg, directory / "wh.duckdb")
     config["tables"] = {"pg.lat.settled": {"latency": "1h"}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pyarrow as pa
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
+from tests.conftest import postgres_connection
 from veil.catalog.sources.pgpool import ConnectionPool
 from veil.catalog.sources.postgres import PostgresSource
 from veil.config.models import ConnectionConfig
@@ -61,11 +61,7 @@ def test_pool_reuses_recent_connections_and_bounds_idle_ones() -> None:
 
 @pytest.fixture()
 def source(postgres_dsn: str) -> PostgresSource:
-    params = conninfo_to_dict(postgres_dsn)
-    config = ConnectionConfig(
-        type="postgres", host=params.get("host", "127.0.0.1"), port=int(params.get("port", 5432)),
-        database=params.get("dbname", "postgres"), user=params.get("user", "postgres"), password=params.get("password"),
-    )
+    config = ConnectionConfig.model_validate(postgres_connection(postgres_dsn))
     return PostgresSource("pg", config)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
+from tests.conftest import base_config
+from veil import pgtypes
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import build_catalog
 from veil.config import parse_config
@@ -14,9 +16,6 @@ from veil.engine.planner import analyze, plan_single_source
 from veil.engine.policy.principals import User
 from veil.engine.policy.subscription import visible_tables
 from veil.errors import InsufficientPrivilege, UndefinedTable
-from veil import pgtypes
-
-from tests.conftest import base_config
 
 SEARCH_PATH = ("alice", "public", "sales")
 

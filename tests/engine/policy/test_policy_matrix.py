@@ -16,9 +16,13 @@ import duckdb
 import psycopg
 import pytest
 
-from psycopg.conninfo import conninfo_to_dict
-
-from tests.conftest import VeilServer, scratch_database, start_server, stop_server
+from tests.conftest import (
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "matrix-key"
@@ -63,11 +67,7 @@ def write_postgres(dsn: str) -> dict[str, object]:
             connection.execute(statement)
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO sales.transactions VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS)
-    params = conninfo_to_dict(dsn)
-    return {
-        "type": "postgres", "host": params.get("host", "127.0.0.1"), "port": int(params.get("port", 5432)),
-        "database": params["dbname"], "user": params.get("user", "postgres"),
-    }
+    return postgres_connection(dsn)
 
 
 def matrix_config(connection: dict[str, object]) -> dict[str, object]:

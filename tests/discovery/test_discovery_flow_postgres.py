@@ -15,12 +15,11 @@ import pytest
 from tests.catalog.support import (
     ddl,
     eventually,
-    pg_connection,
     rows,
     users_and_policies,
     veil,
 )
-from tests.conftest import scratch_database, start_server, stop_server
+from tests.conftest import postgres_connection, scratch_database, start_server, stop_server
 
 HASH_KEY = "discovery-flow-key"
 CARD_TAG = "Discovered.Entity.CreditCardNumber"
@@ -51,7 +50,7 @@ def config(dsn: str, state_dir: Path) -> dict[str, object]:
         "server": {"host": "127.0.0.1", "port": 0},
         "state_dir": str(state_dir),
         "secrets": {"hash_key": HASH_KEY},
-        "connections": {"pg": pg_connection(dsn, latency=0)},
+        "connections": {"pg": postgres_connection(dsn, latency=0)},
         **base,
     }
 

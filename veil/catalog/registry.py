@@ -37,6 +37,14 @@ def open_source(name: str, config: ConnectionConfig) -> Source:
         from veil.catalog.sources.postgres import PostgresSource
 
         return PostgresSource(name, config)
+    if config.type == "snowflake":
+        from veil.catalog.sources.snowflake import SnowflakeSource
+
+        return SnowflakeSource(name, config)
+    if config.type == "databricks":
+        from veil.catalog.sources.databricks import DatabricksSource
+
+        return DatabricksSource(name, config)
     raise FeatureNotSupported(f'connection "{name}": source type {config.type} is not available yet')
 
 

@@ -79,7 +79,13 @@ def _resolve_paths(config: VeilConfig, base_dir: Path) -> VeilConfig:
         return path if path.is_absolute() else (base_dir / path).resolve()
 
     connections = {
-        name: conn.model_copy(update={"path": resolve(conn.path)}) if conn.path else conn
+        name: conn.model_copy(
+            update={
+                key: resolve(value)
+                for key in ("path", "private_key_file")
+                if (value := getattr(conn, key)) is not None
+            }
+        )
         for name, conn in config.connections.items()
     }
     server = config.server

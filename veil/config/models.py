@@ -139,6 +139,18 @@ class ConnectionConfig(Strict):
     user: str | None = None
     password: str | None = None
     sslmode: str | None = None
+    # snowflake
+    account: str | None = None
+    private_key_file: Path | None = None
+    warehouse: str | None = None
+    role: str | None = None
+    # databricks
+    server_hostname: str | None = None
+    http_path: str | None = None
+    access_token: str | None = None
+    catalog: str | None = None
+    # snowflake and databricks: only for a local emulator
+    protocol: Literal["http", "https"] | None = None
     population: Literal["all"] | PopulationSchemas | PopulationTables = "all"
     naming: NamingConfig = NamingConfig()
     latency: Duration | None = None
@@ -150,6 +162,16 @@ class ConnectionConfig(Strict):
             raise ValueError("a duckdb connection needs `path` (the database file)")
         if self.type == "postgres" and not (self.host and self.database):
             raise ValueError("a postgres connection needs `host` and `database`")
+        if self.type == "snowflake" and not (self.account and self.user):
+            raise ValueError("a snowflake connection needs `account` and `user`")
+        if self.type == "snowflake" and not (self.password or self.private_key_file):
+            raise ValueError("a snowflake connection needs `password` or `private_key_file`")
+        if self.type == "databricks" and not (
+            self.server_hostname and self.http_path and self.access_token
+        ):
+            raise ValueError(
+                "a databricks connection needs `server_hostname`, `http_path` and `access_token`"
+            )
         return self
 
 

@@ -21,7 +21,7 @@ from veil.catalog.assemble import (
     fingerprint,
     in_population,
 )
-from veil.catalog.sources.base import Source, SourceTable
+from veil.catalog.sources.base import Source, SourceTable, source_tags
 from veil.catalog.store import (
     CatalogStore,
     Status,
@@ -31,6 +31,7 @@ from veil.catalog.store import (
     now,
 )
 from veil.config.models import VeilConfig
+from veil.discovery.store import TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ COLUMN_DROPPED = "column_dropped"
 COLUMN_TYPE_CHANGED = "column_type_changed"
 NAME_COLLISION = "name_collision"
 NAME_COLLISION_RESOLVED = "name_collision_resolved"
+SOURCE_TAGS_CHANGED = "source_tags_changed"
 SYNC_FAILED = "sync_failed"
 
 
@@ -194,11 +196,36 @@ def _crawl(name: str, source: Source) -> tuple[list[SourceTable], VeilError | No
         return [], VeilError("08006", f'connection "{name}": {type(exc).__name__}: {exc}')
 
 
+def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Sequence[SourceTable]) -> list[SyncChange]:
+    """Copy the column tags the source system keeps (Snowflake's object tags) into the tag
+    store with origin ``source``; the engine applies them like discovered tags. Tags that cannot
+    be read keep their last copy, so a policy on them never silently stops applying."""
+    try:
+        tags = source_tags(source)
+    except Exception as exc:  # noqa: BLE001 - any failure keeps the last copy
+        message = exc.message if isinstance(exc, VeilError) else f"{type(exc).__name__}: {exc}"
+        log.warning("connection %s: cannot read the source's tags, keeping the last ones: %s", name, message)
+        return []
+    if tags is None:
+        return []
+    present = {(t.schema, t.name) for t in found}
+    by_table: dict[str, dict[str, list[str]]] = {}
+    for tag in tags:
+        if (tag.schema, tag.table) in present:
+            by_table.setdefault(f"{name}.{tag.schema}.{tag.table}", {}).setdefault(tag.column, []).append(tag.tag)
+    with TagStore.open(Path(config.state_dir)) as tag_store:
+        if not tag_store.replace_source_tags(name, by_table):
+            return []
+    count = sum(len(column_tags) for columns in by_table.values() for column_tags in columns.values())
+    return [SyncChange(SOURCE_TAGS_CHANGED, name, f"{count} column tag{'s' if count != 1 else ''} from the source")]
+
+
 def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
     """Crawl one connection and record what changed (in one write transaction)."""
     conn = config.connections[name]
     started = now()
     found, error = _crawl(name, source)
+    tag_changes = _record_source_tags(config, name, source, found) if error is None else []
     with store.write():
         identity = fingerprint(conn)
         known = store.connection(name, identity)
@@ -221,7 +248,7 @@ def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: 
         for table in delta.dropped:
             assert table.id is not None
             store.mark_dropped(table.id)
-        changes = [*delta.changes, *_record_collisions(store, config)]
+        changes = [*delta.changes, *_record_collisions(store, config), *tag_changes]
         store.record_attempt(registered.id, None)
         store.add_run(name, trigger, started, None, len(crawled), changes)
     for change in changes:

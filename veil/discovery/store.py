@@ -4,9 +4,10 @@ An embedded SQLite file, ``<state_dir>/tags.sqlite``, in WAL mode so ``veil disc
 process) can write while ``veil serve`` reads. Every write transaction bumps a modification
 counter (``meta.version``); a server polls that counter to notice new tags.
 
-Each stored tag has an origin: ``discovery`` (found by a classifier) or ``config`` (a copy of the
-tags an admin set in ``veil.yaml``, recorded at each scan for the record). The engine only takes
-``discovery`` rows from here — the live config stays the authority on admin tags. A rejected
+Each stored tag has an origin: ``discovery`` (found by a classifier), ``source`` (kept in the
+source system, such as Snowflake's object tags, copied by each object sync) or ``config`` (a copy
+of the tags an admin set in ``veil.yaml``, recorded at each scan for the record). The engine takes
+``discovery`` and ``source`` rows from here — the live config stays the authority on admin tags. A rejected
 tag (``veil tags reject``) is removed and never written again by later scans.
 """
 
@@ -26,6 +27,7 @@ from veil.discovery.classifiers import ENTITY_PREFIX
 STORE_FILE = "tags.sqlite"
 ORIGIN_CONFIG = "config"
 ORIGIN_DISCOVERY = "discovery"
+ORIGIN_SOURCE = "source"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS column_tags (
     table_key TEXT NOT NULL,
     column_name TEXT NOT NULL,
     tag TEXT NOT NULL,
-    origin TEXT NOT NULL CHECK (origin IN ('config', 'discovery')),
+    origin TEXT NOT NULL CHECK (origin IN ('config', 'discovery', 'source')),
     classifier TEXT,
     hit_rate REAL,
     updated_at TEXT NOT NULL,
@@ -134,6 +136,7 @@ class TagStore(SqliteStore):
         if create:
             with self._write(bump=False) as db:
                 sqlite.create_schema(db, _SCHEMA)
+                _allow_source_origin(db)
 
     @contextmanager
     def _write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
@@ -182,7 +185,7 @@ class TagStore(SqliteStore):
             version = self.version()
             rows = self._db.execute(
                 "SELECT t.table_key, t.column_name, t.tag FROM column_tags t "
-                "WHERE t.origin = 'discovery' AND NOT EXISTS (SELECT 1 FROM rejected_tags r "
+                "WHERE t.origin IN ('discovery', 'source') AND NOT EXISTS (SELECT 1 FROM rejected_tags r "
                 "WHERE r.table_key = t.table_key AND r.column_name = t.column_name "
                 "AND (r.tag = t.tag OR r.tag = ? || t.classifier)) "
                 "ORDER BY 1, 2, 3",
@@ -253,6 +256,30 @@ class TagStore(SqliteStore):
                 )
         return changes
 
+    def replace_source_tags(self, connection: str, tags: Mapping[str, Mapping[str, Sequence[str]]]) -> bool:
+        """Make ``tags`` (table key → column → tags) the source tags of ``connection``'s tables;
+        True if they changed."""
+        prefix = connection + "."
+        with self._write(bump=False) as db:
+            before = set(db.execute(
+                "SELECT table_key, column_name, tag FROM column_tags "
+                "WHERE origin = 'source' AND substr(table_key, 1, ?) = ?", (len(prefix), prefix),
+            ).fetchall())
+            after = {
+                (table_key, column, tag)
+                for table_key, columns in tags.items() if table_key.startswith(prefix)
+                for column, column_tags in columns.items() for tag in column_tags
+            }
+            if before == after:
+                return False
+            db.execute("DELETE FROM column_tags WHERE origin = 'source' AND substr(table_key, 1, ?) = ?",
+                       (len(prefix), prefix))
+            now = _now()
+            db.executemany("INSERT INTO column_tags VALUES (?, ?, ?, 'source', NULL, NULL, ?)",
+                           [(*row, now) for row in sorted(after)])
+            db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
+        return True
+
     def reject(self, table_key: str, column: str, tag: str) -> bool:
         """Reject a discovered tag on a column; True if the column carried it. Rejecting an
         entity tag (``Discovered.Entity.X``) rejects the classification: the category tags it
@@ -273,6 +300,18 @@ class TagStore(SqliteStore):
                 "DELETE FROM rejected_tags WHERE table_key = ? AND column_name = ? AND tag = ?",
                 (table_key, column, tag),
             ).rowcount > 0
+
+
+def _allow_source_origin(db: sqlite3.Connection) -> None:
+    """Stores made before source tags existed only accept the config and discovery origins:
+    rebuild their tag table with the current constraint (SQLite cannot alter a CHECK)."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'column_tags'").fetchone()
+    if row is None or "'source'" in row[0]:
+        return
+    db.execute("ALTER TABLE column_tags RENAME TO column_tags_old")
+    sqlite.create_schema(db, _SCHEMA)
+    db.execute("INSERT INTO column_tags SELECT * FROM column_tags_old")
+    db.execute("DROP TABLE column_tags_old")
 
 
 def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:

@@ -33,6 +33,17 @@ class SourceTable:
     created: str | None = None
 
 
+@dataclass(frozen=True)
+class SourceTag:
+    """A tag the source system itself keeps on a column (Snowflake's object tags, say), in
+    Veil's spelling (``PII.Email``)."""
+
+    schema: str
+    table: str
+    column: str
+    tag: str
+
+
 class SourceCursor(Protocol):
     """One running query; ``interrupt`` may be called from another thread."""
 
@@ -67,6 +78,19 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class TaggedSource(Protocol):
+    """A source that can report the column tags kept in the source system (optional: sources
+    without tags simply lack ``list_tags``)."""
+
+    def list_tags(self) -> list[SourceTag]: ...
+
+
+def source_tags(source: Source) -> list[SourceTag] | None:
+    """The source system's column tags; None when this source type keeps none."""
+    list_tags = getattr(source, "list_tags", None)
+    return None if list_tags is None else list(list_tags())
 
 
 def check_source(source: Source) -> None:

@@ -1,0 +1,366 @@
+"""Snowflake sources, read through snowflake-connector-python 4.x.
+
+Results stream as Arrow: the connector downloads result chunks one by one
+(``fetch_arrow_batches``), and each chunk is cast to the served schema (see
+:mod:`veil.catalog.sources.snowflake_types`) without Python row objects.
+
+Opening a Snowflake session costs a login round trip (and often seconds on a cold account),
+so connections are pooled like PostgreSQL's: a connection goes back to the pool only after a
+query read to its end without error or interruption.
+
+Placeholders: Veil's plans carry PostgreSQL's ``$1..$n``. They become the connector's pyformat
+parameters (``%(p1)s``), which the connector renders as escaped literals; the emulator the tests
+run (fakesnow) has no server-side binding, and pyformat works the same on a real account.
+
+Tables are referenced by the engine as ``schema.table``, resolved in the connection's database:
+this source therefore lists the tables of one database (``database``, else the user's default
+database) and the database is part of the connection key, so a statement is only pushed down
+whole to a session whose database holds every table it names.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import snowflake.connector
+from snowflake.connector import SnowflakeConnection
+from snowflake.connector.cursor import SnowflakeCursor as ConnectorCursor
+
+from veil.catalog.model import Column
+from veil.catalog.sources.base import SourceTable, SourceTag, check_source
+from veil.catalog.sources.pgpool import ConnectionPool
+from veil.catalog.sources.snowflake_errors import map_snowflake_error
+from veil.catalog.sources.snowflake_types import (
+    arrow_type_for,
+    conform_batch,
+    served_schema,
+)
+from veil.config.models import ConnectionConfig
+from veil.errors import QueryCanceled, VeilError
+
+log = logging.getLogger(__name__)
+
+LOGIN_TIMEOUT = 15  # seconds for the login request, retries included
+SOCKET_TIMEOUT = 120  # seconds one HTTP request may stay silent (queries poll, so this is per poll)
+
+_LIST_COLUMNS = """
+SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.IS_NULLABLE,
+       c.NUMERIC_PRECISION, c.NUMERIC_SCALE, t.CREATED
+FROM {db}.INFORMATION_SCHEMA.COLUMNS c
+JOIN {db}.INFORMATION_SCHEMA.TABLES t
+  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+WHERE c.TABLE_SCHEMA <> 'INFORMATION_SCHEMA'
+ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
+"""
+
+# Column tags set in Snowflake (account-wide view; needs IMPORTED PRIVILEGES on the SNOWFLAKE
+# database, and lags behind tag changes by up to two hours).
+_LIST_TAGS = """
+SELECT OBJECT_SCHEMA, OBJECT_NAME, COLUMN_NAME, TAG_NAME, TAG_VALUE
+FROM SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES
+WHERE DOMAIN = 'COLUMN' AND OBJECT_DELETED IS NULL AND OBJECT_DATABASE = $1
+ORDER BY 1, 2, 3, 4
+"""
+
+# Quoted strings, quoted identifiers, $$-strings and comments are copied (with % doubled for
+# pyformat); $n placeholders outside them become pyformat parameters.
+_TOKENS = re.compile(
+    r"(?P<text>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"]|\"\")*\"|\$\$.*?\$\$|--[^\n]*|/\*.*?\*/)"
+    r"|\$(?P<param>\d+)|(?P<percent>%)",
+    re.DOTALL,
+)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def to_pyformat(sql: str, params: Sequence[object]) -> tuple[str, dict[str, object] | None]:
+    """``sql`` with ``$n`` placeholders as the connector's pyformat parameters."""
+    if not params:
+        return sql, None
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("param") is not None:
+            index = int(match.group("param"))
+            if not 1 <= index <= len(params):
+                raise VeilError("08P01", f"there is no parameter ${index}")
+            return f"%(p{index})s"
+        if match.group("percent") is not None:
+            return "%%"
+        return match.group("text").replace("%", "%%")
+
+    return _TOKENS.sub(replace, sql), {f"p{i}": value for i, value in enumerate(params, 1)}
+
+
+class _Reader:
+    """The connector's Arrow chunks, conformed to the served schema, one batch at a time."""
+
+    def __init__(self, cursor: ConnectorCursor, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._tables = cursor.fetch_arrow_batches(force_microsecond_precision=True)
+        self._batches: Iterator[pa.RecordBatch] = iter(())
+        self.exhausted = False
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        while True:
+            batch = next(self._batches, None)
+            if batch is not None:
+                return conform_batch(batch, self.schema)
+            table = next(self._tables, None)
+            if table is None:
+                self.exhausted = True
+                raise StopIteration
+            self._batches = iter(table.to_batches())
+
+
+def _broken_connection(error: VeilError) -> bool:
+    """A pooled session Snowflake has dropped (expired token, closed session, network)."""
+    return error.sqlstate.startswith("08")
+
+
+class SnowflakeCursor:
+    """One query on a pooled connection; ``interrupt`` aborts it from another thread."""
+
+    def __init__(self, source: SnowflakeSource) -> None:
+        self._source = source
+        self._connection, self._reused = source.pool.acquire()
+        self._cursor: ConnectorCursor = self._connection.cursor()
+        self._reader: _Reader | None = None
+        self._clean = True
+        self._interrupted = False
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _Reader:
+        try:
+            return self._execute(sql, params)
+        except VeilError as error:
+            if not (self._reused and _broken_connection(error)) or self._interrupted:
+                self._clean = False
+                raise
+        self._replace_connection()
+        try:
+            return self._execute(sql, params)
+        except VeilError:
+            self._clean = False
+            raise
+
+    def _replace_connection(self) -> None:
+        with self._lock:
+            self._cursor.close()
+            self._source.pool.release(self._connection, reusable=False)
+            self._connection, self._reused = self._source.pool.fresh(), False
+            self._cursor = self._connection.cursor()
+
+    def _execute(self, sql: str, params: Sequence[object]) -> _Reader:
+        text, bound = to_pyformat(sql, params)
+        try:
+            self._cursor.execute(text, bound)
+            if self._interrupted:
+                raise QueryCanceled()
+            self._reader = _Reader(self._cursor, served_schema(self._cursor.description))
+            return self._reader
+        except snowflake.connector.Error as exc:
+            raise QueryCanceled() if self._interrupted else map_snowflake_error(exc) from None
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._clean = False
+            self._interrupted = True
+            query_id = self._cursor.sfqid
+            cursor = self._cursor
+        if query_id is None:
+            return  # not started yet: execute notices the flag when the request returns
+        try:
+            cursor.abort_query(query_id)
+        except (snowflake.connector.Error, OSError) as exc:
+            log.warning("connection %s: could not abort query %s: %s", self._source.name, query_id, exc)
+
+    def close(self) -> None:
+        with self._lock:
+            reusable = self._clean and (self._reader is None or self._reader.exhausted)
+            try:
+                self._cursor.close()
+            except snowflake.connector.Error:
+                reusable = False
+            self._source.pool.release(self._connection, reusable)
+
+
+class SnowflakeSource:
+    """One database of a Snowflake account (or of a local emulator, with host/port/protocol)."""
+
+    dialect = "snowflake"
+
+    def __init__(self, name: str, config: ConnectionConfig) -> None:
+        self.name = name
+        self.config = config
+        self.pool = ConnectionPool(self._connect)
+        self._database: str | None = config.database
+
+    @property
+    def connection_key(self) -> tuple[object, ...]:
+        c = self.config
+        credential = str(c.private_key_file) if c.private_key_file else c.password
+        return ("snowflake", c.host or c.account, c.port, c.protocol, c.user, credential, c.database)
+
+    # -- connections ------------------------------------------------------------------------------
+    def _connect_args(self) -> dict[str, Any]:
+        c = self.config
+        args: dict[str, Any] = {
+            "account": c.account,
+            "user": c.user,
+            "login_timeout": LOGIN_TIMEOUT,
+            "socket_timeout": SOCKET_TIMEOUT,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            "arrow_number_to_decimal": True,  # NUMBER(p,s) as exact decimals, never float64
+            "client_session_keep_alive": False,
+            "application": "Veil",
+        }
+        if c.private_key_file is not None:
+            args["authenticator"] = "SNOWFLAKE_JWT"
+            args["private_key_file"] = str(c.private_key_file)
+            if c.password:
+                args["private_key_file_pwd"] = c.password  # the key's passphrase
+        else:
+            args["password"] = c.password
+        for key in ("warehouse", "database", "role", "host", "port", "protocol"):
+            value = getattr(c, key)
+            if value is not None:
+                args[key] = value
+        return args
+
+    def _connect(self) -> SnowflakeConnection:
+        try:
+            return snowflake.connector.connect(**self._connect_args())
+        except snowflake.connector.Error as exc:
+            error = map_snowflake_error(exc)
+            raise VeilError(
+                error.sqlstate if error.sqlstate.startswith(("08", "28")) else "08006",
+                f'connection "{self.name}": cannot connect to Snowflake: {error.message}',
+                hint=self._connect_hint(error),
+            ) from None
+        except OSError as exc:  # a private key file that cannot be read
+            raise VeilError("08006", f'connection "{self.name}": cannot connect to Snowflake: {exc}',
+                            hint=f"check connections.{self.name}.private_key_file") from None
+
+    def _connect_hint(self, error: VeilError) -> str | None:
+        where = f"connections.{self.name}"
+        c = self.config
+        message = error.message.lower()
+        if error.sqlstate.startswith("28"):
+            secret = "private_key_file" if c.private_key_file else "password"
+            return f"check {where}.user and {where}.{secret}"
+        if "missing response field" in message or "unexpected" in message:
+            return (f"{c.host}:{c.port} does not answer like Snowflake: a local emulator must support "
+                    "snowflake-connector-python 4.x (fakesnow 0.12 does; connector 5.x does not work with it)")
+        if error.sqlstate.startswith("08"):
+            if c.host:
+                return (f"is Snowflake (or the emulator) reachable at {c.protocol or 'https'}://{c.host}:{c.port or 443}? "
+                        f"Check {where}.host, {where}.port and {where}.protocol")
+            return f"is the account identifier right and the network open to Snowflake? Check {where}.account"
+        return None
+
+    def cursor(self) -> SnowflakeCursor:
+        return SnowflakeCursor(self)
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """A small metadata query, read as Python rows."""
+        connection, _ = self.pool.acquire()
+        reusable = False
+        try:
+            with connection.cursor() as cursor:
+                text, bound = to_pyformat(sql, params)
+                rows = cursor.execute(text, bound).fetchall()
+            reusable = True
+            return rows
+        except snowflake.connector.Error as exc:
+            raise map_snowflake_error(exc) from None
+        finally:
+            self.pool.release(connection, reusable)
+
+    # -- Source protocol --------------------------------------------------------------------------
+    def describe(self, sql: str, param_count: int) -> pa.Schema:
+        connection, _ = self.pool.acquire()
+        reusable = False
+        try:
+            with connection.cursor() as cursor:
+                text, bound = to_pyformat(sql, [None] * param_count)
+                description = cursor.describe(text, bound)
+            reusable = True
+            return served_schema(description)
+        except snowflake.connector.Error as exc:
+            raise map_snowflake_error(exc) from None
+        finally:
+            self.pool.release(connection, reusable)
+
+    def map_error(self, exc: BaseException) -> VeilError:
+        return map_snowflake_error(exc)
+
+    def check(self) -> None:
+        """Log in, run ``SELECT 1``, then make sure the database (and warehouse) are in use:
+        Snowflake accepts a login whose database or warehouse does not exist and only fails
+        the first query that needs them."""
+        check_source(self)
+        where = f"connections.{self.name}"
+        database, = self._query("SELECT CURRENT_DATABASE()")[0]
+        if database is None:
+            wanted = self.config.database
+            problem = f'database "{wanted}" does not exist or is not authorized' if wanted else "no database is set"
+            raise VeilError("3D000", f'connection "{self.name}": {problem}',
+                            hint=f"check {where}.database (and {where}.role)")
+        if self.config.warehouse:
+            try:
+                warehouse, = self._query("SELECT CURRENT_WAREHOUSE()")[0]
+            except VeilError:
+                if self.config.protocol == "http":
+                    return  # a local emulator has no warehouses
+                raise
+            if warehouse is None:
+                raise VeilError("3D000", f'connection "{self.name}": warehouse "{self.config.warehouse}" '
+                                "does not exist or is not authorized",
+                                hint=f"check {where}.warehouse (and {where}.role)")
+
+    def database(self) -> str:
+        """The database this source lists and queries."""
+        if self._database is None:
+            current, = self._query("SELECT CURRENT_DATABASE()")[0]
+            if current is None:
+                raise VeilError("3D000", f'connection "{self.name}": no database is set',
+                                hint=f"set connections.{self.name}.database")
+            self._database = str(current)
+        return self._database
+
+    def list_tables(self) -> list[SourceTable]:
+        database = self.database()
+        tables: dict[tuple[str, str], list[Column]] = {}
+        created: dict[tuple[str, str], str | None] = {}
+        for schema, table, column, data_type, nullable, precision, scale, made in self._query(
+            _LIST_COLUMNS.format(db=_quote(database))
+        ):
+            arrow_type = arrow_type_for(data_type, precision, scale)
+            tables.setdefault((schema, table), []).append(Column(column, arrow_type, nullable == "YES"))
+            created[(schema, table)] = made.isoformat() if made is not None else None
+        # CREATED changes when a table is dropped and created again (CREATE OR REPLACE included):
+        # object sync reports it as recreated.
+        return [
+            SourceTable(database, schema, table, tuple(columns),
+                        object_id=created[(schema, table)], created=created[(schema, table)])
+            for (schema, table), columns in tables.items()
+        ]
+
+    def list_tags(self) -> list[SourceTag]:
+        """Column tags from Snowflake's tag references, as Veil tags: ``NAME.value``, or
+        ``NAME`` for a tag set without a value."""
+        rows = self._query(_LIST_TAGS, [self.database()])
+        return [
+            SourceTag(schema, table, column, f"{tag}.{value}" if value else tag)
+            for schema, table, column, tag, value in rows
+        ]
+
+    def close(self) -> None:
+        self.pool.close()

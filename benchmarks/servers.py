@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import postgres_connection, start_server, stop_server
 from veil.proxy.auth import make_scram_verifier
 
 BENCH_DATABASE = "veil_bench"
@@ -68,10 +68,19 @@ def postgres_version(dsn: str) -> str:
 
 
 def veil_config(duckdb_path: Path) -> dict[str, object]:
+    # latency 0: every read goes to the source, so the figures never measure a cache hit
+    return _config({"type": "duckdb", "path": str(duckdb_path), "latency": 0})
+
+
+def veil_postgres_config(postgres_dsn: str) -> dict[str, object]:
+    """Veil in front of the benchmark's own PostgreSQL database: what the proxy adds, alone."""
+    return _config(postgres_connection(postgres_dsn, latency=0, population={"schemas": ["bench"]}))
+
+
+def _config(connection: dict[str, object]) -> dict[str, object]:
     return {
         "server": {"host": "127.0.0.1", "port": 0},
-        # latency 0: every read goes to the source, so the figures never measure a cache hit
-        "connections": {"warehouse": {"type": "duckdb", "path": str(duckdb_path), "latency": 0}},
+        "connections": {"warehouse": connection},
         "users": {BENCH_USER: {"password": make_scram_verifier(BENCH_PASSWORD)}},
         "policies": [
             {"name": "Benchmark reads everything", "subscription": {"tables": ["*"], "allow": {"users": [BENCH_USER]}}},
@@ -80,11 +89,11 @@ def veil_config(duckdb_path: Path) -> dict[str, object]:
 
 
 @contextmanager
-def veil_server(duckdb_path: Path, directory: Path) -> Iterator[str]:
-    """Runs `python -m veil serve` on the DuckDB file; yields the DSN of the bench user."""
+def veil_server(config: dict[str, object], directory: Path) -> Iterator[str]:
+    """Runs `python -m veil serve` with ``config``; yields the DSN of the bench user."""
     directory.mkdir(parents=True, exist_ok=True)
     process: subprocess.Popen[bytes]
-    process, server = start_server(directory, veil_config(duckdb_path))
+    process, server = start_server(directory, config)
     try:
         yield f"postgresql://{BENCH_USER}:{BENCH_PASSWORD}@{server.host}:{server.port}/veil?sslmode=disable"
     finally:

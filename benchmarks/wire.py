@@ -5,13 +5,17 @@
 
 Loads one 7-column table into PostgreSQL (database `veil_bench`) and into a DuckDB file that Veil
 serves, then times each workload (best of --repeat, the two servers alternating) on both and prints
-the ratio Veil/PostgreSQL.
+the ratio Veil/PostgreSQL. The workloads run a second time through a Veil whose source is that same
+PostgreSQL database ("PostgreSQL source"), which shows what the proxy adds on its own, and the
+point queries are timed in-process through Veil's own source adapters (`engine_floor` in the
+JSON, see benchmarks/floor.py): no proxy can answer faster than its source does.
 Results: benchmarks/results/wire.json and wire.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -22,12 +26,15 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.dataset import duckdb_file, load_postgres
+from benchmarks.floor import measure as measure_engine_floor
 from benchmarks.harness import compare
 from benchmarks.report import Result, print_table, write_chart, write_json
 from benchmarks.servers import (
     bench_database,
     find_postgres,
     postgres_version,
+    veil_config,
+    veil_postgres_config,
     veil_server,
 )
 from benchmarks.workloads import WORKLOADS, Options
@@ -48,9 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_workloads(postgres_dsn: str, veil_dsn: str, options: Options, console: Console) -> list[Result]:
+def run_workloads(
+    postgres_dsn: str, veil_dsn: str, options: Options, console: Console, suffix: str = ""
+) -> list[Result]:
     results = []
-    for workload in WORKLOADS:
+    for workload in (dataclasses.replace(w, name=w.name + suffix) for w in WORKLOADS):
         with console.status(f"{workload.name}: PostgreSQL and Veil, alternating"):
             result = compare(workload, postgres_dsn, veil_dsn, options)
         console.log(f"{workload.name}: PostgreSQL {_runs(result.postgres_seconds)}; Veil {_runs(result.veil_seconds)}")
@@ -77,8 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         load_postgres(postgres_dsn, duckdb_path, args.rows)
     console.log(f"data ready ({args.rows:,} rows) in {time.perf_counter() - started:.1f}s")
 
-    with veil_server(duckdb_path, args.cache_dir / "veil") as veil_dsn:
+    with veil_server(veil_config(duckdb_path), args.cache_dir / "veil") as veil_dsn:
         results = run_workloads(postgres_dsn, veil_dsn, options, console)
+    with veil_server(veil_postgres_config(postgres_dsn), args.cache_dir / "veil-pg") as veil_dsn:
+        results += run_workloads(postgres_dsn, veil_dsn, options, console, " (PostgreSQL source)")
+    with console.status("point queries in-process through the DuckDB and PostgreSQL source adapters"):
+        floor = measure_engine_floor(duckdb_path, postgres_dsn, options)
+    console.log(
+        f"engine floor, {floor.points} point queries: DuckDB {floor.duckdb_seconds:.3f}s, "
+        f"PostgreSQL {floor.postgres_seconds:.3f}s"
+    )
 
     print_table(results, args.rows, console)
     meta = {
@@ -91,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "total_seconds": round(time.perf_counter() - started, 1),
+        "engine_floor": floor.as_json(),
     }
     write_json(args.output / "wire.json", results, meta)
     write_chart(args.output / "wire.png", results, args.rows)

@@ -14,6 +14,8 @@ touched tables with it, so a server polling the version knows what changed since
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,6 +98,7 @@ CREATE TABLE IF NOT EXISTS columns (
     is_new INTEGER NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
+    source_tags TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (table_id, name)
 );
 CREATE TABLE IF NOT EXISTS status_overrides (
@@ -127,6 +130,12 @@ CREATE TABLE IF NOT EXISTS sync_changes (
 CREATE INDEX IF NOT EXISTS tables_changed ON tables (changed_version);
 CREATE INDEX IF NOT EXISTS sync_runs_connection ON sync_runs (connection, id)
 """
+
+
+def _add_source_tags(db: sqlite3.Connection) -> None:
+    """Stores written before source tags existed get the column (empty for every column)."""
+    if not any(row[1] == "source_tags" for row in db.execute("PRAGMA table_info(columns)")):
+        db.execute("ALTER TABLE columns ADD COLUMN source_tags TEXT NOT NULL DEFAULT '[]'")
 
 
 def store_path(state_dir: Path) -> Path:
@@ -173,6 +182,7 @@ class CatalogStore(SqliteStore):
         if create:
             with self.write():
                 sqlite.create_schema(self._db, _SCHEMA)
+                _add_source_tags(self._db)
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
@@ -260,13 +270,14 @@ class CatalogStore(SqliteStore):
             tuple(by_id),
         ).fetchall()
         columns: dict[int, list[StoredColumn]] = {}
-        for table_id, name, blob, nullable, is_new, first, last in self._db.execute(
-            "SELECT c.table_id, c.name, c.arrow_type, c.nullable, c.is_new, c.first_seen, c.last_seen "
+        for table_id, name, blob, nullable, is_new, first, last, tags in self._db.execute(
+            "SELECT c.table_id, c.name, c.arrow_type, c.nullable, c.is_new, c.first_seen, c.last_seen, c.source_tags "
             f"FROM columns c JOIN tables t ON t.id = c.table_id WHERE t.{where} ORDER BY c.table_id, c.position",
             tuple(by_id),
         ):
             columns.setdefault(table_id, []).append(
-                StoredColumn(name, _TYPES.decode(blob), bool(nullable), bool(is_new), first, last)
+                StoredColumn(name, _TYPES.decode(blob), bool(nullable), bool(is_new), first, last,
+                             tuple(json.loads(tags)))
             )
         return [
             StoredTable(
@@ -305,10 +316,11 @@ class CatalogStore(SqliteStore):
             )
         self._db.execute("DELETE FROM columns WHERE table_id = ?", (table_id,))
         self._db.executemany(
-            "INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO columns (table_id, name, position, type_name, arrow_type, nullable, is_new, first_seen, "
+            "last_seen, source_tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (table_id, c.name, position, c.type_name, _TYPES.encode(c.arrow_type), int(c.nullable),
-                 int(c.is_new), c.first_seen or stamp, stamp)
+                 int(c.is_new), c.first_seen or stamp, stamp, json.dumps(list(c.source_tags)))
                 for position, c in enumerate(table.columns)
             ],
         )

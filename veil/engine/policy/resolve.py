@@ -125,7 +125,8 @@ def resolve_table_policy(
             continue
         if isinstance(rule, MaskPolicy):
             for column in table.columns:
-                depth = _mask_depth(rule, column.name, config.tags.get(column.name, ()))
+                # Tags set in the source system (Unity Catalog column tags) count like config tags.
+                depth = _mask_depth(rule, column.name, (*config.tags.get(column.name, ()), *column.source_tags))
                 _select(masks, AppliedMask(policy.name, column.name, rule, depth))
                 found = discovered.get(column.name)
                 if found:

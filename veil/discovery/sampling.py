@@ -8,6 +8,7 @@ statistics, then for a sample in the source's own dialect:
   ``OVERSAMPLE × n`` rows are read before the reservoir picks ``n``.
 * PostgreSQL: ``TABLESAMPLE SYSTEM (p)`` (random pages) for large tables and materialised views,
   then ``ORDER BY random() LIMIT n``; small tables use ``ORDER BY random() LIMIT n`` directly.
+* Snowflake: ``SAMPLE (n ROWS)`` (a fixed-size row sample, computed at the source).
 * Views, foreign tables and tables without statistics: the first ``LARGE_FACTOR × n`` rows at
   most (``LIMIT``), from which ``n`` are picked at random — bounded, if less random.
 
@@ -162,6 +163,8 @@ def plan_sample(source: Source, table: Table, rows: int = DEFAULT_SAMPLE_ROWS) -
         estimated, samplable = _postgres_estimate(source, table)
         return postgres_sample_sql(table, columns, rows, estimated, samplable)
     relation = f"{quote_identifier(table.source_schema)}.{quote_identifier(table.source_name)}"
+    if source.dialect == "snowflake":
+        return SamplePlan(f"SELECT {_projection(columns, 'VARCHAR')} FROM {relation} SAMPLE ({rows} ROWS)", "rows", None)
     return SamplePlan(f"SELECT {_projection(columns, 'VARCHAR')} FROM {relation} LIMIT {rows}", "bounded", None)
 
 

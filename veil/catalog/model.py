@@ -33,7 +33,6 @@ class Column:
     arrow_type: pa.DataType
     nullable: bool = True
     description: str | None = None
-    source_tags: tuple[str, ...] = ()  # tags set on the column in the source system itself
 
     @property
     def pg_type(self) -> ColumnType:

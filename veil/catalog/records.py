@@ -21,7 +21,6 @@ class StoredColumn:
     is_new: bool = False
     first_seen: str = ""
     last_seen: str = ""
-    source_tags: tuple[str, ...] = ()
 
     @property
     def type_name(self) -> str:
@@ -29,7 +28,7 @@ class StoredColumn:
         return self.as_column().pg_type.format()
 
     def as_column(self) -> Column:
-        return Column(self.name, self.arrow_type, self.nullable, source_tags=self.source_tags)
+        return Column(self.name, self.arrow_type, self.nullable)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ touched tables with it, so a server polling the version knows what changed since
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,7 +96,6 @@ CREATE TABLE IF NOT EXISTS columns (
     is_new INTEGER NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    source_tags TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (table_id, name)
 );
 CREATE TABLE IF NOT EXISTS status_overrides (
@@ -130,12 +127,6 @@ CREATE TABLE IF NOT EXISTS sync_changes (
 CREATE INDEX IF NOT EXISTS tables_changed ON tables (changed_version);
 CREATE INDEX IF NOT EXISTS sync_runs_connection ON sync_runs (connection, id)
 """
-
-
-def _add_source_tags(db: sqlite3.Connection) -> None:
-    """Stores written before source tags existed get the column (empty for every column)."""
-    if not any(row[1] == "source_tags" for row in db.execute("PRAGMA table_info(columns)")):
-        db.execute("ALTER TABLE columns ADD COLUMN source_tags TEXT NOT NULL DEFAULT '[]'")
 
 
 def store_path(state_dir: Path) -> Path:
@@ -182,7 +173,6 @@ class CatalogStore(SqliteStore):
         if create:
             with self.write():
                 sqlite.create_schema(self._db, _SCHEMA)
-                _add_source_tags(self._db)
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
@@ -270,14 +260,13 @@ class CatalogStore(SqliteStore):
             tuple(by_id),
         ).fetchall()
         columns: dict[int, list[StoredColumn]] = {}
-        for table_id, name, blob, nullable, is_new, first, last, tags in self._db.execute(
-            "SELECT c.table_id, c.name, c.arrow_type, c.nullable, c.is_new, c.first_seen, c.last_seen, c.source_tags "
+        for table_id, name, blob, nullable, is_new, first, last in self._db.execute(
+            "SELECT c.table_id, c.name, c.arrow_type, c.nullable, c.is_new, c.first_seen, c.last_seen "
             f"FROM columns c JOIN tables t ON t.id = c.table_id WHERE t.{where} ORDER BY c.table_id, c.position",
             tuple(by_id),
         ):
             columns.setdefault(table_id, []).append(
-                StoredColumn(name, _TYPES.decode(blob), bool(nullable), bool(is_new), first, last,
-                             tuple(json.loads(tags)))
+                StoredColumn(name, _TYPES.decode(blob), bool(nullable), bool(is_new), first, last)
             )
         return [
             StoredTable(
@@ -316,11 +305,10 @@ class CatalogStore(SqliteStore):
             )
         self._db.execute("DELETE FROM columns WHERE table_id = ?", (table_id,))
         self._db.executemany(
-            "INSERT INTO columns (table_id, name, position, type_name, arrow_type, nullable, is_new, first_seen, "
-            "last_seen, source_tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (table_id, c.name, position, c.type_name, _TYPES.encode(c.arrow_type), int(c.nullable),
-                 int(c.is_new), c.first_seen or stamp, stamp, json.dumps(list(c.source_tags)))
+                 int(c.is_new), c.first_seen or stamp, stamp)
                 for position, c in enumerate(table.columns)
             ],
         )

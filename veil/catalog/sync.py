@@ -45,7 +45,6 @@ TABLE_RECREATED = "table_recreated"
 COLUMN_ADDED = "column_added"
 COLUMN_DROPPED = "column_dropped"
 COLUMN_TYPE_CHANGED = "column_type_changed"
-COLUMN_TAGS_CHANGED = "column_tags_changed"
 NAME_COLLISION = "name_collision"
 NAME_COLLISION_RESOLVED = "name_collision_resolved"
 SOURCE_TAGS_CHANGED = "source_tags_changed"
@@ -80,13 +79,9 @@ def _stored_columns(
     """The table's columns with their New flags, and the column changes since ``previous``."""
     columns = []
     changes = []
-    tags: dict[str, tuple[str, ...]] = {}
-    for column_name, tag in table.tags:
-        tags[column_name] = (*tags.get(column_name, ()), tag)
     for column in table.columns:
         before = previous.column(column.name) if previous is not None else None
-        stored = StoredColumn(column.name, column.arrow_type, column.nullable,
-                              source_tags=tuple(sorted(set(tags.get(column.name, ())))))
+        stored = StoredColumn(column.name, column.arrow_type, column.nullable)
         if previous is not None and before is None:
             stored = replace(stored, is_new=True)
             changes.append(SyncChange(COLUMN_ADDED, f"{key}.{column.name}",
@@ -96,9 +91,6 @@ def _stored_columns(
             if before.arrow_type != column.arrow_type:
                 changes.append(SyncChange(COLUMN_TYPE_CHANGED, f"{key}.{column.name}",
                                           f"{before.type_name} -> {stored.type_name}"))
-            if before.source_tags != stored.source_tags:
-                changes.append(SyncChange(COLUMN_TAGS_CHANGED, f"{key}.{column.name}",
-                                          f"source tags {list(before.source_tags)} -> {list(stored.source_tags)}"))
         columns.append(stored)
     if previous is not None:
         names = {c.name for c in table.columns}
@@ -149,8 +141,8 @@ def compare(
             changes.append(SyncChange(TABLE_RECREATED, key, f"object id {previous.object_id} -> {table.object_id}"))
         columns, column_changes = _stored_columns(key, table, previous)
         changes += column_changes
-        shape = [(c.name, c.arrow_type, c.nullable, c.source_tags) for c in columns]
-        reshaped = shape != [(c.name, c.arrow_type, c.nullable, c.source_tags) for c in previous.columns]
+        shape = [(c.name, c.arrow_type, c.nullable) for c in columns]
+        reshaped = shape != [(c.name, c.arrow_type, c.nullable) for c in previous.columns]
         if recreated or reshaped or previous.database != table.database:
             saved = replace(previous, database=table.database, columns=columns, object_id=table.object_id,
                             created=table.created)

@@ -95,7 +95,6 @@ def columns_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
         found = discovered.for_table(t.source_key)
         for column in t.columns:
             column_tags = list(tags.get(column.name, []))
-            column_tags += [tag for tag in column.source_tags if tag not in column_tags]
             column_tags += [tag for tag in found.get(column.name, ()) if tag not in column_tags]
             if column.name in t.new_columns:
                 column_tags.append(NEW_TAG)

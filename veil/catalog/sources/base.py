@@ -31,9 +31,6 @@ class SourceTable:
     columns: tuple[Column, ...]
     object_id: str | None = None
     created: str | None = None
-    #: Column tags the source itself holds (Databricks Unity Catalog column tags): (column, tag)
-    #: pairs that object sync stores with origin "source" and policies match like config tags.
-    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,7 @@ def resolve_table_policy(
             continue
         if isinstance(rule, MaskPolicy):
             for column in table.columns:
-                # Tags set in the source system (Unity Catalog column tags) count like config tags.
-                depth = _mask_depth(rule, column.name, (*config.tags.get(column.name, ()), *column.source_tags))
+                depth = _mask_depth(rule, column.name, config.tags.get(column.name, ()))
                 _select(masks, AppliedMask(policy.name, column.name, rule, depth))
                 found = discovered.get(column.name)
                 if found:

@@ -63,11 +63,13 @@ def mask_expression(
     elif method == "constant":
         masked = exp.Literal.string(mask.value or "")
     elif method == "regex":
+        # Replace every match: PostgreSQL and DuckDB need the 'g' flag; Snowflake and Databricks
+        # replace all by default and read a fourth argument as the start position.
         masked = exp.RegexpReplace(
             this=_text(column),
             expression=exp.Literal.string(mask.pattern or ""),
             replacement=exp.Literal.string(mask.replacement),
-            modifiers=exp.Literal.string("g"),
+            modifiers=None if dialect in ("snowflake", "databricks", "spark") else exp.Literal.string("g"),
         )
     elif method == "round":
         if mask.unit:

@@ -32,7 +32,14 @@ def keyed_hash(value: exp.Expression, key: str, dialect: str) -> exp.Expression:
         return _fn("encode", digest, exp.Literal.string("hex"))
     if dialect in ("snowflake", "databricks", "spark"):
         return exp.Lower(this=_fn("sha2", salted, exp.Literal.number(256)))
-    return exp.Lower(this=_fn("sha256", salted))
+    # DuckDB's sha256 is already lower-case hex (and every node costs planning time per query).
+    return _fn("sha256", salted)
+
+
+#: Masks whose SQL is NULL exactly when the column is (strict functions in every dialect), so
+#: they need no ``CASE WHEN column IS NULL`` around them. Sources plan the mask expression on
+#: every execution; a smaller expression is a faster point query.
+_STRICT_MASKS = frozenset({"hash", "regex", "round", "year"})
 
 
 def _null_of_same_type(column: exp.Expression) -> exp.Expression:
@@ -105,7 +112,7 @@ def mask_expression(
         )
     else:
         masked = custom_expression(mask.sql or "", column)
-    if method != "null":
+    if method != "null" and method not in _STRICT_MASKS:
         # NULL stays NULL under every mask (constants included), like the raw column would.
         masked = exp.Case(
             ifs=[exp.If(this=exp.Is(this=column.copy(), expression=exp.Null()), true=exp.Null())],

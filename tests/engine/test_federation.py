@@ -120,6 +120,17 @@ def test_inner_joins_of_one_source_travel_together() -> None:
     assert 'SUM("__veil_part_0"."o.amount") AS "sum"' in result.local_sql
 
 
+def test_tables_of_one_source_joined_only_through_another_source_are_not_multiplied() -> None:
+    # TPC-H Q9's shape: orders and customers (one key) meet only through countries (another
+    # source); one fragment holding both would be their cross product.
+    result = federated(
+        "SELECT o.id, c.name FROM orders o, customers c, countries k "
+        "WHERE o.status = k.code AND c.country = k.code AND o.amount > 5"
+    )
+    assert fragment_sql(result, "pg") == ['SELECT o."id", o."status" FROM "sales"."orders" AS o WHERE o.amount > 5']
+    assert fragment_sql(result, "pg_same") == ['SELECT c."name", c."country" FROM "crm"."customers" AS c']
+
+
 def test_outer_joins_keep_conditions_on_the_null_side_local() -> None:
     result = federated(
         "SELECT * FROM orders o LEFT JOIN countries k ON k.code = o.status AND k.region = 'EU' "

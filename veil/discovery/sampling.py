@@ -9,6 +9,7 @@ statistics, then for a sample in the source's own dialect:
 * PostgreSQL: ``TABLESAMPLE SYSTEM (p)`` (random pages) for large tables and materialised views,
   then ``ORDER BY random() LIMIT n``; small tables use ``ORDER BY random() LIMIT n`` directly.
 * Snowflake: ``SAMPLE (n ROWS)`` (a fixed-size row sample, computed at the source).
+* Databricks: ``TABLESAMPLE (n ROWS)`` on ``catalog.schema.table``, names in backticks.
 * Views, foreign tables and tables without statistics: the first ``LARGE_FACTOR × n`` rows at
   most (``LIMIT``), from which ``n`` are picked at random — bounded, if less random.
 
@@ -99,6 +100,17 @@ def postgres_sample_sql(
     return SamplePlan(f"SELECT {projection} FROM {relation} {pick}", "random", estimated)
 
 
+def databricks_sample_sql(table: Table, columns: Sequence[Column], rows: int) -> SamplePlan:
+    """Databricks quotes names with backticks (a double-quoted name is a string there)."""
+    def tick(name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    parts = (table.source_database, table.source_schema, table.source_name)
+    relation = ".".join(tick(p) for p in parts if p)
+    projection = ", ".join(f"CAST({tick(c.name)} AS STRING) AS {tick(c.name)}" for c in columns)
+    return SamplePlan(f"SELECT {projection} FROM {relation} TABLESAMPLE ({rows} ROWS)", "rows", None)
+
+
 def _read_all(source: Source, sql: str) -> pa.Table:
     cursor = source.cursor()
     try:
@@ -163,6 +175,8 @@ def plan_sample(source: Source, table: Table, rows: int = DEFAULT_SAMPLE_ROWS) -
         estimated, samplable = _postgres_estimate(source, table)
         return postgres_sample_sql(table, columns, rows, estimated, samplable)
     relation = f"{quote_identifier(table.source_schema)}.{quote_identifier(table.source_name)}"
+    if source.dialect == "databricks":
+        return databricks_sample_sql(table, columns, rows)
     if source.dialect == "snowflake":
         return SamplePlan(f"SELECT {_projection(columns, 'VARCHAR')} FROM {relation} SAMPLE ({rows} ROWS)", "rows", None)
     return SamplePlan(f"SELECT {_projection(columns, 'VARCHAR')} FROM {relation} LIMIT {rows}", "bounded", None)

@@ -230,7 +230,7 @@ class FragmentBuilder:
 
     def protected_source(self, table: Table) -> exp.Expression:
         """The table as its source names it, or the policy-protected derived table over it."""
-        raw = source_table(table)
+        raw = source_table(table, self.sources[table.connection].dialect)
         return (self.protect(table, raw) if self.protect else None) or raw
 
     def protected_alias(self, node: exp.Table, table: Table) -> exp.Expression:

@@ -175,7 +175,15 @@ def replace_table(node: exp.Table, replacement: exp.Expression, default_alias: s
     node.replace(replacement)
 
 
-def source_table(table: Table) -> exp.Table:
+# Dialects whose connection key spans databases (catalogs): one statement may read tables of
+# several connections, so each table is named with its catalog.
+THREE_PART_DIALECTS = frozenset({"databricks"})
+
+
+def source_table(table: Table, dialect: str | None = None) -> exp.Table:
+    if dialect in THREE_PART_DIALECTS and table.source_database:
+        return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema),
+                         catalog=quoted(table.source_database))
     return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema))
 
 
@@ -202,7 +210,7 @@ def plan_single_source(
         ref = replacements.get(id(copy))
         if ref is None:
             continue
-        raw = source_table(ref.table)
+        raw = source_table(ref.table, dialect)
         replace_table(copy, (protect(ref.table, raw) if protect else None) or raw, ref.table.name)
     name_outputs(rewritten)
     sql = rewritten.sql(dialect=dialect)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sys
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import fakesnow.arrow
 import fakesnow.server
+import pyarrow as pa
+import pyarrow.compute as pc
 import uvicorn
 
 _original = fakesnow.arrow.timestamp_to_sf_struct

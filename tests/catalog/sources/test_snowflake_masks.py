@@ -26,7 +26,7 @@ KEY = "mask-key"
 DATABASE = "VEIL_MASKS"
 
 TEXTS = ["ada@example.com", "Zoë ünïcode ☃", "4111 1111 1111 1111", "x", "", None]
-NUMBERS = [Decimal("1234.5678"), Decimal("-0.5050"), Decimal("0"), None]
+NUMBERS = [Decimal("1234.5678"), Decimal("-0.5050"), Decimal(0), None]
 TIMESTAMPS = [dt.datetime(2024, 2, 29, 13, 14, 15, 123456), dt.datetime(1999, 12, 31, 23, 59, 59), None]
 
 MASKS: list[tuple[str, dict[str, Any], str]] = [

@@ -44,6 +44,10 @@ from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError
 
 log = logging.getLogger(__name__)
+# The connector logs every login and request retry at INFO; keep Veil's log about Veil unless the
+# admin configured the connector's logger.
+if logging.getLogger("snowflake.connector").level == logging.NOTSET:
+    logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
 
 LOGIN_TIMEOUT = 15  # seconds for the login request, retries included
 SOCKET_TIMEOUT = 120  # seconds one HTTP request may stay silent (queries poll, so this is per poll)

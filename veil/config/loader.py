@@ -97,10 +97,14 @@ def _resolve_paths(config: VeilConfig, base_dir: Path) -> VeilConfig:
     audit = config.audit.model_copy(
         update={"path": resolve(config.audit.path) if config.audit.path else state_dir / "audit.jsonl"}
     )
+    engine = config.engine
+    if engine.temp_directory is not None:
+        engine = engine.model_copy(update={"temp_directory": resolve(engine.temp_directory)})
     return config.model_copy(
         update={
             "connections": connections,
             "server": server,
+            "engine": engine,
             "audit": audit,
             "state_dir": state_dir,
         }

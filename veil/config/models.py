@@ -102,6 +102,15 @@ class CacheConfig(Strict):
         return value
 
 
+class EngineConfig(Strict):
+    """Veil's local DuckDB, which joins the fragments of a cross-source statement. Each such
+    statement gets its own, bounded by ``memory_limit``; beyond it, joins, aggregates and sorts
+    spill to a private directory under ``temp_directory`` (default ``<state_dir>/spill``)."""
+
+    memory_limit: Size = 1024**3
+    temp_directory: Path | None = None
+
+
 class AuditConfig(Strict):
     path: Path | None = None
 
@@ -315,6 +324,7 @@ class VeilConfig(Strict):
     server: ServerConfig = ServerConfig()
     state_dir: Path = Path(".veil")
     cache: CacheConfig = CacheConfig()
+    engine: EngineConfig = EngineConfig()
     audit: AuditConfig = AuditConfig()
     secrets: SecretsConfig = SecretsConfig()
     connections: dict[str, ConnectionConfig] = Field(default_factory=dict)

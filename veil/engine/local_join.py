@@ -11,31 +11,58 @@ so a repeated federated statement reads nothing from its sources while they are 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from veil.catalog.sources.base import Source, SourceCursor
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
+from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
 from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
+from veil.engine.local_types import local_table
 from veil.engine.results import ReaderStream, first_batch
 from veil.errors import QueryCanceled, VeilError
 
-LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "enable_external_access": False, "lock_configuration": True, "arrow_lossless_conversion": True,
-}
+LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
+# Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
+LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 
 ErrorFilter = Callable[[VeilError], VeilError]
 
 
-def local_connection(tables: Mapping[str, pa.Table]) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(config=LOCAL_CONFIG)
+@dataclass(frozen=True)
+class LocalLimits:
+    """Bounds of one local DuckDB: memory beyond ``memory_limit`` spills into ``spill_directory``."""
+
+    memory_limit: int
+    spill_directory: Path
+
+    @classmethod
+    def from_config(cls, config: VeilConfig) -> LocalLimits:
+        return cls(config.engine.memory_limit, config.engine.temp_directory or config.state_dir / "spill")
+
+
+def local_connection(
+    tables: Mapping[str, pa.Table], limits: LocalLimits | None = None, spill: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A locked-down in-memory DuckDB over ``tables``, spilling into ``spill`` (a directory of
+    its own: two DuckDB instances must not share one) beyond ``limits.memory_limit``."""
+    config = dict(LOCAL_CONFIG)
+    if limits is not None and spill is not None:
+        config.update(memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill))
+    connection = duckdb.connect(config=config)
+    for statement in LOCKDOWN:
+        connection.execute(statement)
     for name, table in tables.items():
-        connection.register(name, table)
+        connection.register(name, local_table(table))
     return connection
 
 
@@ -76,6 +103,8 @@ class FederatedExecution:
         self._cursors: list[SourceCursor] = []
         self._local: DuckDBCursor | None = None
         self._interrupted = False
+        self._limits = LocalLimits.from_config(engine.config)
+        self._spill: Path | None = None
         self.cache_hits = 0
         self.source_bytes = 0  # bytes of fragment results read from sources (not from cache)
 
@@ -109,6 +138,8 @@ class FederatedExecution:
                 local, self._local = self._local, None
             if local is not None:
                 local.close()
+            if self._spill is not None:
+                shutil.rmtree(self._spill, ignore_errors=True)
             on_close()
 
         try:
@@ -128,7 +159,9 @@ class FederatedExecution:
     def _start_local(
         self, tables: Mapping[str, pa.Table], params: list[object | None]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
-        cursor = DuckDBCursor(local_connection(tables))
+        self._limits.spill_directory.mkdir(parents=True, exist_ok=True)
+        self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
+        cursor = DuckDBCursor(local_connection(tables, self._limits, self._spill))
         with self._lock:
             if self._interrupted:
                 cursor.close()

@@ -85,6 +85,8 @@ def _served_field(field: pa.Field) -> pa.Field:
         return pinned_field(field.name, pa.string(), NUMERIC)
     if isinstance(field.type, pa.ExtensionType) and field.type.extension_name == "arrow.opaque":
         return pa.field(field.name, field.type.storage_type, field.nullable)
+    if pg_type == "bpchar":  # blank-padded: a local join must compare it without the padding
+        return pa.field(field.name, field.type, field.nullable, metadata={b"POSTGRESQL:type": b"bpchar"})
     return pa.field(field.name, field.type, field.nullable)
 
 

@@ -1,0 +1,91 @@
+"""The local DuckDB that joins fragments: bounded memory that spills, and fragment values converted
+to what PostgreSQL would compute with (unconstrained numeric, blank-padded char(n))."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from veil.config.loader import parse_config
+from veil.engine.local_join import LocalLimits, local_connection
+from veil.engine.local_types import BPCHAR, SOURCE_TYPE_KEY, local_table
+from veil.pgtypes import NUMERIC, pinned_field
+
+ROWS = 2_000_000
+JOIN = "SELECT count(*), sum(r.v), count(DISTINCT l.payload) FROM l JOIN r ON l.id = r.id"
+
+
+def _inputs() -> dict[str, pa.Table]:
+    """~120 MB of join input: the hash table and the DISTINCT cannot fit in 64 MiB."""
+    shuffled = np.random.default_rng(7).permutation(ROWS)
+    payload = pc.binary_join_element_wise(pa.array(np.arange(ROWS).astype(str)), "x" * 40, "")
+    return {
+        "l": pa.table({"id": pa.array(np.arange(ROWS)), "payload": payload}),
+        "r": pa.table({"id": pa.array(shuffled), "v": pa.array(shuffled * 2)}),
+    }
+
+
+def test_a_join_bigger_than_the_memory_limit_spills_and_is_right(tmp_path: Path) -> None:
+    tables = _inputs()
+    assert sum(t.nbytes for t in tables.values()) > 2 * 64 * 1024**2
+    limits = LocalLimits(64 * 1024**2, tmp_path)
+    connection = local_connection(tables, limits, tmp_path)
+    try:
+        assert connection.execute("SELECT current_setting('memory_limit')").fetchone() == ("64.0 MiB",)
+        assert connection.execute(JOIN).fetchall() == [(ROWS, ROWS * (ROWS - 1), ROWS)]
+    finally:
+        connection.close()
+    # The same join under the same limit with nowhere to spill runs out of memory: the input
+    # really exceeds the limit, so the answer above came from spilling.
+    unbounded = duckdb.connect(config={"memory_limit": "64MiB", "temp_directory": ""})
+    for name, table in tables.items():
+        unbounded.register(name, table)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        unbounded.execute(JOIN)
+    unbounded.close()
+
+
+def test_the_local_engine_stays_locked_down(tmp_path: Path) -> None:
+    connection = local_connection({}, LocalLimits(64 * 1024**2, tmp_path), tmp_path)
+    try:
+        with pytest.raises(duckdb.Error):
+            connection.execute("SELECT * FROM read_csv('/etc/passwd')")
+        with pytest.raises(duckdb.Error):
+            connection.execute("SET memory_limit = '10GiB'")
+        with pytest.raises(duckdb.Error):
+            connection.execute("SET temp_directory = '/tmp'")
+    finally:
+        connection.close()
+
+
+def test_limits_come_from_the_engine_section(tmp_path: Path) -> None:
+    default = LocalLimits.from_config(parse_config({"state_dir": str(tmp_path)}))
+    assert default == LocalLimits(1024**3, tmp_path / "spill")
+    configured = parse_config({"engine": {"memory_limit": "64MiB", "temp_directory": str(tmp_path / "t")}})
+    assert LocalLimits.from_config(configured) == LocalLimits(64 * 1024**2, tmp_path / "t")
+
+
+def test_unconstrained_numerics_and_padded_chars_compute_like_postgresql() -> None:
+    schema = pa.schema([
+        pinned_field("total", pa.string(), NUMERIC),
+        pa.field("brand", pa.string(), metadata={SOURCE_TYPE_KEY: BPCHAR}),
+        pa.field("name", pa.string()),
+    ])
+    fragment = pa.table(
+        [pa.array(["997177.6750", "1161099.4636"]), pa.array(["Brand#12  ", "Brand#23  "]), pa.array(["a ", "b"])],
+        schema=schema,
+    )
+    connection = local_connection({"f": fragment})
+    try:
+        # as text, '997177.6750' > '1161099.4636'; char(n) compares without its padding
+        assert connection.execute("SELECT max(total) FROM f").fetchone() == (1161099.4636,)
+        assert connection.execute("SELECT count(*) FROM f WHERE brand = 'Brand#12'").fetchone() == (1,)
+        assert connection.execute("SELECT count(*) FROM f WHERE name = 'a '").fetchone() == (1,)  # varchar keeps blanks
+    finally:
+        connection.close()
+    assert local_table(fragment).schema.field("total").type == pa.float64()

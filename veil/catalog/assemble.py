@@ -34,6 +34,8 @@ def fingerprint(config: ConnectionConfig) -> str:
     """Where a connection points: its identity in the store, together with its name."""
     if config.path is not None:
         return f"{config.type}:{Path(config.path).resolve()}"
+    if config.type == "snowflake":
+        return f"snowflake://{config.host or config.account}:{config.port or ''}/{config.database or ''}"
     if config.type == "databricks":
         return f"databricks://{config.server_hostname}:{config.port or ''}{config.http_path}/{config.catalog or ''}"
     return f"{config.type}://{config.host or ''}:{config.port or ''}/{config.database or ''}"

@@ -177,7 +177,7 @@ def replace_table(node: exp.Table, replacement: exp.Expression, default_alias: s
 
 # Dialects whose connection key spans databases (catalogs): one statement may read tables of
 # several connections, so each table is named with its catalog.
-THREE_PART_DIALECTS = frozenset({"databricks"})
+THREE_PART_DIALECTS = frozenset({"databricks", "snowflake"})
 
 
 def source_table(table: Table, dialect: str | None = None) -> exp.Table:

@@ -29,6 +29,7 @@ from tests.conftest import PASSWORDS, VeilServer, free_port, start_server, stop_
 from veil.proxy.auth import make_scram_verifier
 
 DATABASE = "VEIL_SF"
+OTHER_DATABASE = "VEIL_SF_REF"
 HASH_KEY = "sf-test-key"
 
 SETUP = (
@@ -95,6 +96,12 @@ def _users() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def live(fakesnow: Fakesnow, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     fakesnow.run(DATABASE, *SETUP)
+    fakesnow.run(
+        OTHER_DATABASE,
+        "CREATE SCHEMA IF NOT EXISTS REF",
+        "CREATE OR REPLACE TABLE REF.COUNTRIES (CODE VARCHAR, NAME VARCHAR)",
+        "INSERT INTO REF.COUNTRIES VALUES ('US', 'United States'), ('FI', 'Finland')",
+    )
     directory = tmp_path_factory.mktemp("snowflake")
     lake = duckdb_file(directory / "other.duckdb", "CREATE SCHEMA lake", "CREATE TABLE lake.events AS SELECT 42 AS n")
     config = {
@@ -103,6 +110,7 @@ def live(fakesnow: Fakesnow, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "secrets": {"hash_key": HASH_KEY},
         "connections": {
             "snow": fakesnow.connection(DATABASE),
+            "snow2": fakesnow.connection(OTHER_DATABASE),  # same account and user, another database
             # Nothing listens there: this connection fails, the others are served.
             "badsnow": fakesnow.connection(DATABASE, port=free_port(), naming={"schema": "bad_<schema>"}),
             "lake": {"type": "duckdb", "path": str(lake)},
@@ -215,6 +223,18 @@ def test_join_of_two_snowflake_tables_is_one_pushed_statement(live: Live) -> Non
     assert record["connections"] == ["snow"]
     assert len(record["pushed_sql"]) == 1
     assert '"CUSTOMERS"' in record["pushed_sql"][0] and '"ORDERS"' in record["pushed_sql"][0]
+
+
+def test_join_across_databases_of_one_account_is_one_pushed_statement(live: Live) -> None:
+    found = live.rows(
+        'SELECT c."NAME", k."NAME" FROM sales.customers c JOIN ref.countries k ON k."CODE" = c."COUNTRY" ORDER BY 1'
+    )
+    assert found == [("Ada", "United States"), ("Grace", "United States"), ("Nobody", "United States")]
+    record = [r for r in live.audit() if "JOIN ref.countries" in r["statement"]][-1]
+    assert sorted(record["connections"]) == ["snow", "snow2"]
+    assert len(record["pushed_sql"]) == 1
+    assert f'"{DATABASE}"."SALES"."CUSTOMERS"' in record["pushed_sql"][0]
+    assert f'"{OTHER_DATABASE}"."REF"."COUNTRIES"' in record["pushed_sql"][0]
 
 
 def test_bad_connection_settings_fail_check_and_others_keep_serving(live: Live) -> None:

@@ -12,10 +12,10 @@ Placeholders: Veil's plans carry PostgreSQL's ``$1..$n``. They become the connec
 parameters (``%(p1)s``), which the connector renders as escaped literals; the emulator the tests
 run (fakesnow) has no server-side binding, and pyformat works the same on a real account.
 
-Tables are referenced by the engine as ``schema.table``, resolved in the connection's database:
-this source therefore lists the tables of one database (``database``, else the user's default
-database) and the database is part of the connection key, so a statement is only pushed down
-whole to a session whose database holds every table it names.
+A source lists the tables of one database (``database``, else the user's default database).
+The engine names Snowflake tables ``database.schema.table`` (see ``THREE_PART_DIALECTS`` in
+:mod:`veil.engine.planner`), so the database is not part of the connection key: one session can
+read the tables of several connections of the same account and user in one statement.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class SnowflakeSource:
     def connection_key(self) -> tuple[object, ...]:
         c = self.config
         credential = str(c.private_key_file) if c.private_key_file else c.password
-        return ("snowflake", c.host or c.account, c.port, c.protocol, c.user, credential, c.database)
+        return ("snowflake", c.host or c.account, c.port, c.protocol, c.user, credential, c.role)
 
     # -- connections ------------------------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:

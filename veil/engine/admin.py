@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot import parse_one as sqlglot_parse
 
 from veil.catalog.model import Table
 from veil.catalog.registry import Catalog
@@ -26,6 +29,12 @@ from veil.discovery.run import TableDiscovery
 from veil.config.models import VeilConfig
 from veil.discovery.store import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
+from veil.pgtypes import TEXT, column_type_for_arrow
+
+try:  # DuckDB's binder, which types a statement's parameters from their context
+    from duckdb import _seam as _duckdb_seam
+except ImportError:  # pragma: no cover - other DuckDB releases: parameters are text
+    _duckdb_seam = None  # type: ignore[assignment]
 
 ADMIN_SCHEMA = "veil"
 ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history"})
@@ -212,10 +221,64 @@ ViewBuilder = Callable[[], pa.Table]
 FunctionBuilder = Callable[[list[str]], pa.Table]
 
 
+@dataclass(frozen=True)
+class AdminDescription:
+    """The result schema of an admin query and the PostgreSQL type OID of each ``$n``."""
+
+    schema: pa.Schema
+    param_oids: tuple[int, ...]
+
+
+def describe_admin_query(
+    statement: exp.Expression,
+    views: dict[str, ViewBuilder],
+    functions: dict[str, FunctionBuilder],
+    param_count: int,
+) -> AdminDescription:
+    """Describe without running: DuckDB's binder names the result columns and types each ``$n``
+    from where it appears (``"user" = $1`` is text, ``rows > $2`` is bigint)."""
+
+    def describe(connection: duckdb.DuckDBPyConnection, sql: str) -> AdminDescription:
+        if _duckdb_seam is None:  # no binder: run it without rows; parameters stay text
+            limited = exp.select("*").from_(exp.paren(sqlglot_parse(sql, read="duckdb")).as_("veil_describe")).limit(0)
+            schema = connection.sql(limited.sql("duckdb")).to_arrow_table().schema
+            return AdminDescription(schema, (TEXT.oid,) * param_count)
+        signature = _duckdb_seam.bind(connection, sql)
+        schema = _duckdb_seam.arrow_schema(connection, list(signature.names), list(signature.types))
+        return AdminDescription(schema, _param_oids(connection, dict(signature.parameters), param_count))
+
+    return _over_views(statement, views, functions, describe)
+
+
+def _param_oids(connection: duckdb.DuckDBPyConnection, types: dict[str, Any], count: int) -> tuple[int, ...]:
+    names = [str(n) for n in range(1, count + 1)]
+    if any(name not in types for name in names):
+        return (TEXT.oid,) * count
+    arrow = _duckdb_seam.arrow_schema(connection, names, [types[name] for name in names])
+    return tuple(column_type_for_arrow(field.type).type.oid for field in arrow)
+
+
 def run_admin_query(
-    statement: exp.Expression, views: dict[str, ViewBuilder], functions: dict[str, FunctionBuilder] | None = None
+    statement: exp.Expression,
+    views: dict[str, ViewBuilder],
+    functions: dict[str, FunctionBuilder] | None = None,
+    params: Sequence[object | None] = (),
 ) -> pa.Table:
     """Run a query over admin views only, on a throwaway locked-down DuckDB."""
+
+    def run(connection: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+        return connection.sql(sql, params=list(params) or None).to_arrow_table()
+
+    return _over_views(statement, views, functions, run)
+
+
+def _over_views(
+    statement: exp.Expression,
+    views: dict[str, ViewBuilder],
+    functions: dict[str, FunctionBuilder] | None,
+    run: Callable[[duckdb.DuckDBPyConnection, str], Any],
+) -> Any:
+    """``run`` the statement with each admin view and function replaced by its Arrow table."""
     rewritten = statement.copy()
     connection = duckdb.connect(config={"enable_external_access": False})
     try:
@@ -234,6 +297,6 @@ def run_admin_query(
                 replacement = exp.Table(this=exp.Identifier(this=name, quoted=True))
                 replacement.set("alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name.lower())))
                 node.replace(replacement)
-        return connection.sql(rewritten.sql("duckdb")).to_arrow_table()
+        return run(connection, rewritten.sql("duckdb"))
     finally:
         connection.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from itertools import zip_longest
 from dataclasses import dataclass
 
 import duckdb
@@ -18,10 +19,14 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.admin import (
     DISCOVER_SCHEMA,
     SYNC_SCHEMA,
+    AdminDescription,
+    FunctionBuilder,
+    ViewBuilder,
     audit_view,
     cache_view,
     columns_view,
     discover_view,
+    describe_admin_query,
     policies_view,
     run_admin_query,
     sync_history_view,
@@ -34,6 +39,7 @@ from veil.engine.explain import explain_lines
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.params import placeholder_count
 from veil.engine.planner import SourcePlan, analyze
 from veil.engine.policy.leakproof import predicates_are_leakproof
 from veil.engine.policy.resolve import describe_policy
@@ -197,8 +203,11 @@ class Session:
             return Plan(statement, version, cached.plan, cached.schema, cached.policies)
         analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin)
         if analysis.reads_admin:
-            schema = await asyncio.to_thread(self._run_admin, statement.ast.copy().limit(0), True)
-            return Plan(statement, version, AdminPlan(statement.ast), schema.schema)
+            count = max(placeholder_count(statement.ast), len(param_oids))
+            described = await asyncio.to_thread(self._describe_admin, statement.ast, count)
+            oids = tuple(declared or inferred for declared, inferred in zip_longest(
+                param_oids, described.param_oids, fillvalue=0))
+            return Plan(statement, version, AdminPlan(statement.ast, oids), described.schema)
         if not analysis.user_tables:
             return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
         sources = self.engine.catalog.sources
@@ -285,7 +294,7 @@ class Session:
         assert schema is not None
         self._canceled = False
         if isinstance(plan.query, AdminPlan):
-            table = await asyncio.to_thread(self._run_admin, plan.query.statement)
+            table = await asyncio.to_thread(self._run_admin, plan.query.statement, params)
             return RowsStream(schema, table.cast(schema).to_batches(), "SELECT")
         if isinstance(plan.query, LocalPlan):
             local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
@@ -359,7 +368,21 @@ class Session:
         record.cache_hit = execution.cache_hits == len(plan.fragments)
         return stream
 
-    def _run_admin(self, statement: exp.Expression, describe_only: bool = False) -> pa.Table:
+    def _run_admin(self, statement: exp.Expression, params: Sequence[object | None] = ()) -> pa.Table:
+        views, functions = self._admin_relations(describe_only=False)
+        try:
+            return run_admin_query(statement, views, functions, params)
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc) from None
+
+    def _describe_admin(self, statement: exp.Expression, param_count: int) -> AdminDescription:
+        views, functions = self._admin_relations(describe_only=True)
+        try:
+            return describe_admin_query(statement, views, functions, param_count)
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc) from None
+
+    def _admin_relations(self, describe_only: bool) -> tuple[dict[str, ViewBuilder], dict[str, FunctionBuilder]]:
         engine = self.engine
         catalog = engine.catalog
         views = {
@@ -376,10 +399,7 @@ class Session:
                 DISCOVER_SCHEMA.empty_table() if describe_only else discover_view(engine.discover(patterns or ()))
             ),
         }
-        try:
-            return run_admin_query(statement, views, functions)
-        except duckdb.Error as exc:
-            raise map_duckdb_error(exc) from None
+        return views, functions
 
     def explain(self, plan: Plan) -> list[str]:
         """Where the statement runs, the SQL pushed to each source, and the policies."""

@@ -225,3 +225,23 @@ def test_admin_sees_audit_with_policies(server: VeilServer) -> None:
     with connect(server, "analyst") as connection:
         with pytest.raises(psycopg.errors.UndefinedTable):
             connection.execute("SELECT * FROM veil.audit")
+
+
+def test_admin_views_take_parameters(server: VeilServer) -> None:
+    rows(server, "analyst", "SELECT card_number FROM transactions")
+    # psycopg sends $1/$2 with type OID 0 (unknown): Veil types them from where they appear.
+    found = rows(
+        server, "root",
+        "SELECT \"user\", rows FROM veil.audit WHERE \"user\" = %s AND rows >= %s AND statement LIKE %s",
+        ("analyst", 0, "SELECT card_number%"),
+    )
+    assert found and {user for user, _ in found} == {"analyst"}
+    assert rows(server, "root", "SELECT count(*) FROM veil.audit WHERE \"user\" = %s", ("nobody",)) == [(0,)]
+    with connect(server, "root") as connection:
+        described = connection.cursor().execute(
+            "SELECT rows FROM veil.audit WHERE rows > %s LIMIT %s", (0, 1), prepare=True
+        )
+        assert [column.name for column in described.description] == ["rows"]
+    with connect(server, "analyst") as connection:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            connection.execute("SELECT * FROM veil.audit WHERE \"user\" = %s", ("analyst",))

@@ -328,22 +328,22 @@ def _joined_groups(candidates: list[list[int]], scope: Scope) -> list[list[int]]
     groups: list[list[int]] = []
     for members in candidates:
         component = {member: member for member in members}
-
-        def root(member: int) -> int:
-            while component[member] != member:
-                member = component[member]
-            return member
-
         for read in links:
             if read <= component.keys():
-                first, *rest = (root(member) for member in read)
+                first, *rest = (_root(component, member) for member in read)
                 for other in rest:
                     component[other] = first
         joined: dict[int, list[int]] = {}
         for member in members:
-            joined.setdefault(root(member), []).append(member)
+            joined.setdefault(_root(component, member), []).append(member)
         groups += [group for group in joined.values() if len(group) > 1]
     return groups
+
+
+def _root(component: dict[int, int], member: int) -> int:
+    while component[member] != member:
+        member = component[member]
+    return member
 
 
 def _column_owners(scope: Scope) -> dict[int, exp.Table] | None:

@@ -156,7 +156,9 @@ class AuditedStream:
         try:
             async for batch in self._inner:
                 self._record.rows += batch.num_rows
-                self._record.bytes += batch.nbytes
+                # Arrow buffer bytes; ``nbytes`` would cost ~45 µs per batch (it walks a sliced
+                # batch's offsets), a tenth of a whole point query.
+                self._record.bytes += batch.get_total_buffer_size()
                 yield batch
         except VeilError as error:
             self._finish(error)

@@ -6,6 +6,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
+import veil.engine.audit as audit_module
 from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
 from veil.errors import VeilError
 
@@ -52,7 +55,8 @@ def test_to_json_matches_asdict() -> None:
         assert "started" not in json.loads(record.to_json())
 
 
-def test_log_appends_lines_and_survives_rotation(tmp_path: Path) -> None:
+def test_log_appends_lines_and_survives_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_module, "_RECHECK_SECONDS", 0.0)  # check the path on every write
     path = tmp_path / "audit" / "audit.jsonl"
     log = AuditLog(path)
     log.write(_record(statement="one"))
@@ -71,6 +75,17 @@ def test_log_appends_lines_and_survives_rotation(tmp_path: Path) -> None:
     log.close()
     log.write(_record(statement="five"))  # reopened after close
     assert path.read_text().count("\n") == 2
+    log.close()
+
+
+def test_a_record_written_just_after_rotation_lands_in_the_rotated_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.write(_record(statement="one"))
+    rotated = path.rename(tmp_path / "audit.jsonl.1")
+    log.write(_record(statement="two"))  # within the recheck window: still the open file
+    assert [json.loads(x)["statement"] for x in rotated.read_text().splitlines()] == ["one", "two"]
+    assert not path.exists()
     log.close()
 
 

@@ -11,8 +11,11 @@ import pytest
 
 from tests.conftest import VeilServer, base_config, start_server, stop_server
 
-ROWS = 3_000_000
-PADDING = 100  # bytes per row: ~300 MB if the server held the whole result
+ROWS = 5_000_000
+PADDING = 100  # bytes per row: ~500 MB if the server held the whole result
+#: What a streaming server may grow by: a few batches in flight, DuckDB's working memory and what
+#: the allocator keeps per thread (measured 100-155 MiB on the 2-core machine), far from the result.
+MAX_GROWTH = 200 * 1024 * 1024
 
 
 def rss_bytes(pid: int) -> int:
@@ -71,4 +74,4 @@ def test_big_result_streams_with_flat_memory(small_cache_server: VeilServer) -> 
         done.set()
         sampler.join()
     assert rows == ROWS
-    assert peak - before < 150 * 1024 * 1024, f"server memory grew by {(peak - before) / 2**20:.0f} MiB"
+    assert peak - before < MAX_GROWTH, f"server memory grew by {(peak - before) / 2**20:.0f} MiB"

@@ -29,6 +29,7 @@ from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
 from veil.engine.local_types import local_table
 from veil.engine.results import ReaderStream, first_batch
+from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, VeilError
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
@@ -143,7 +144,7 @@ class FederatedExecution:
             on_close()
 
         try:
-            reader, first = await asyncio.to_thread(self._start_local, named, local_params)
+            reader, first = await in_worker(self._start_local, named, local_params)
         except BaseException as exc:
             finished()
             if isinstance(exc, Exception):
@@ -176,7 +177,7 @@ class FederatedExecution:
         source = engine.catalog.sources[fragment.connection]
         ttl = engine.latency_for(fragment.tables)
         if ttl <= 0:
-            return await asyncio.to_thread(self._read, source, fragment.sql, params)
+            return await in_worker(self._read, source, fragment.sql, params)
         cache = engine.cache
         key = (source.connection_key, fragment.sql, repr(tuple(params)))
         entry = await cache.lookup(key, max_age=ttl)
@@ -187,7 +188,7 @@ class FederatedExecution:
             return pa.Table.from_batches(entry.batches, schema=entry.schema)
         cache.begin(key)
         try:
-            table = await asyncio.to_thread(self._read, source, fragment.sql, params)
+            table = await in_worker(self._read, source, fragment.sql, params)
             tables = frozenset(t.source_key for t in fragment.tables)
             batches = tuple(table.to_batches())
             now = cache.clock()

@@ -9,12 +9,12 @@ stream.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from veil.engine.workers import in_worker
 from veil.errors import VeilError
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -78,7 +78,7 @@ class ReaderStream:
                 if batch.num_rows:
                     yield conform(batch, self.schema)
             while not self._closed and not self._complete:
-                batch = await asyncio.to_thread(_next_batch, self._reader, self._map_error)
+                batch = await in_worker(_next_batch, self._reader, self._map_error)
                 if batch is None:
                     break
                 if batch.num_rows:

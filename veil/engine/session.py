@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from itertools import zip_longest
 from dataclasses import dataclass
+from itertools import zip_longest
 
 import duckdb
 import pyarrow as pa
@@ -15,7 +15,6 @@ from sqlglot import exp
 from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.engine import statements
-from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.admin import (
     DISCOVER_SCHEMA,
     SYNC_SCHEMA,
@@ -25,31 +24,38 @@ from veil.engine.admin import (
     audit_view,
     cache_view,
     columns_view,
-    discover_view,
     describe_admin_query,
+    discover_view,
     policies_view,
     run_admin_query,
     sync_history_view,
     sync_view,
     tables_view,
 )
+from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
+from veil.engine.cache import CachingStream
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
-from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.params import placeholder_count
+from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.planner import SourcePlan, analyze
 from veil.engine.policy.leakproof import predicates_are_leakproof
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.redact import redact_error
-from veil.engine.cache import CachingStream
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
-from veil.errors import InFailedTransaction, InsufficientPrivilege, QueryCanceled, VeilError
+from veil.engine.workers import in_worker
+from veil.errors import (
+    InFailedTransaction,
+    InsufficientPrivilege,
+    QueryCanceled,
+    VeilError,
+)
 
 
 @dataclass
@@ -299,7 +305,7 @@ class Session:
         if isinstance(plan.query, LocalPlan):
             local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
             query = plan.query.query
-            reader = await asyncio.to_thread(local.execute, query, list(params))
+            reader = await in_worker(local.execute, query, list(params))
             return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
         if isinstance(plan.query, FederatedPlan):
             return await self._run_federated(plan.query, schema, params, record)
@@ -348,7 +354,7 @@ class Session:
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
         try:
-            reader, first = await asyncio.to_thread(start)
+            reader, first = await in_worker(start)
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             finished()
             raise map_error(exc) from None

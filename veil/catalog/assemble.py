@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from veil.catalog.model import CatalogSnapshot, Table
-from veil.catalog.naming import apply_format
+from veil.catalog.naming import apply_format, served_column_names
 from veil.catalog.store import Status, StatusOverride, StoredTable, StoreState
 from veil.config.models import (
     ConnectionConfig,
@@ -55,12 +55,18 @@ def in_population(config: ConnectionConfig, schema: str, table: str) -> bool:
 
 
 def veil_table(config: ConnectionConfig, stored: StoredTable) -> Table:
-    """The table as clients see it, named by the connection's naming formats."""
+    """The table as clients see it, named by the connection's naming formats; its columns are
+    named as the source's identifier folding calls for (the store keeps the source's spelling)."""
     def named(fmt: str) -> str:
         return apply_format(
             fmt, connection=stored.connection, database=stored.database, schema=stored.schema, table=stored.name
         )
 
+    served = served_column_names([c.name for c in stored.columns], config.type)
+    columns = tuple(
+        replace(c.as_column(), name=name, source_name=None if name == c.name else c.name)
+        for c, name in zip(stored.columns, served, strict=True)
+    )
     return Table(
         connection=stored.connection,
         schema=named(config.naming.schema_),
@@ -68,8 +74,8 @@ def veil_table(config: ConnectionConfig, stored: StoredTable) -> Table:
         source_schema=stored.schema,
         source_name=stored.name,
         source_database=stored.database,
-        columns=tuple(c.as_column() for c in stored.columns),
-        new_columns=tuple(c.name for c in stored.columns if c.is_new),
+        columns=columns,
+        new_columns=tuple(c.name for c, s in zip(columns, stored.columns, strict=True) if s.is_new),
     )
 
 

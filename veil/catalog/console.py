@@ -73,8 +73,10 @@ def find_targets(config: VeilConfig, entries: Sequence[CatalogEntry], target: st
             if ".".join(parts[:width]) != name or len(parts) > width + 1:
                 continue
             column = parts[width] if len(parts) == width + 1 else None
-            if column is None or table.column(column) is not None:
-                found.append((entry, column))
+            if column is None:
+                found.append((entry, None))
+            elif (match := table.find_column(column)) is not None:
+                found.append((entry, match.raw_name))  # the store keeps the source's spelling
     return list(dict.fromkeys(found))
 
 

@@ -9,7 +9,7 @@ sync or config reload never changes a statement half-way.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -29,14 +29,34 @@ def stable_oid(kind: str, *parts: str) -> int:
 
 @dataclass(frozen=True)
 class Column:
+    """A column as clients see it. ``source_name`` is the source's spelling when it differs from
+    the served ``name`` (Snowflake's ``EMAIL`` served as ``email``, see
+    :func:`veil.catalog.naming.served_column_names`); every SQL sent to the source uses it."""
+
     name: str
     arrow_type: pa.DataType
     nullable: bool = True
     description: str | None = None
+    source_name: str | None = None
 
     @property
     def pg_type(self) -> ColumnType:
         return column_type_for_arrow(self.arrow_type)
+
+    @property
+    def raw_name(self) -> str:
+        """The column's name at its source."""
+        return self.source_name or self.name
+
+
+def tags_of(tags: Mapping[str, Sequence[str]], column: Column) -> tuple[str, ...]:
+    """The column's tags in a mapping keyed by column name, whichever spelling it uses: the
+    served name (``email``) or the source's (``EMAIL``, as Snowflake's tags and the tag store
+    name it)."""
+    found = tuple(tags.get(column.name, ()))
+    if column.source_name is not None:
+        found += tuple(t for t in tags.get(column.source_name, ()) if t not in found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,22 @@ class Table:
             if column.name == name:
                 return column
         return None
+
+    def find_column(self, name: str) -> Column | None:
+        """The column served as ``name``, else the one the source spells ``name`` (for admins,
+        whose config and commands may use either spelling)."""
+        return self.column(name) or next((c for c in self.columns if c.source_name == name), None)
+
+    def raw_name(self, name: str) -> str:
+        """The source's spelling of the column served as ``name``."""
+        column = self.column(name)
+        return column.raw_name if column is not None else name
+
+    @cached_property
+    def renames_columns(self) -> bool:
+        """Whether some column is served under another name than the source's: every read of
+        the table then goes through a derived table that renames them."""
+        return any(c.source_name is not None for c in self.columns)
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self.columns])

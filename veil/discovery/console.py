@@ -34,7 +34,8 @@ from veil.errors import VeilError
 @dataclass(frozen=True)
 class ColumnTarget:
     table_key: str  # connection.schema.table
-    column: str
+    column: str  # as the source spells it (the tag store's key)
+    served: str = ""  # as clients see it
 
 
 def resolve_column(snapshot: CatalogSnapshot, target: str) -> ColumnTarget:
@@ -44,9 +45,10 @@ def resolve_column(snapshot: CatalogSnapshot, target: str) -> ColumnTarget:
         raise VeilError("42601", f"expected TABLE.COLUMN (schema.table.column), got {target!r}")
     for table in snapshot:
         if table_part in (table.qualified_name, table.source_key):
-            if table.column(column) is None:
+            found = table.find_column(column)
+            if found is None:
                 raise VeilError("42703", f'column "{column}" of {table.qualified_name} does not exist')
-            return ColumnTarget(table.source_key, column)
+            return ColumnTarget(table.source_key, found.raw_name, found.name)
     raise VeilError("42P01", f"no table {table_part} in the catalog")
 
 
@@ -159,7 +161,7 @@ def tags_table(config: VeilConfig, store: TagStore, snapshot: CatalogSnapshot, p
             for s in store.tags(t.source_key, ORIGIN_DISCOVERY)
         ]
         rows += [(r.column, r.tag, "[yellow]rejected[/yellow]", "") for r in store.rejections(t.source_key)]
-        order = {c.name: i for i, c in enumerate(t.columns)}
+        order = {**{c.name: i for i, c in enumerate(t.columns)}, **{c.raw_name: i for i, c in enumerate(t.columns)}}
         for column, tag, origin, rate in sorted(rows, key=lambda r: (order.get(r[0], len(order)), r[2], r[1])):
             table.add_row(t.qualified_name, column, tag, origin, rate)
     return table
@@ -168,7 +170,7 @@ def tags_table(config: VeilConfig, store: TagStore, snapshot: CatalogSnapshot, p
 def reject_tag(config: VeilConfig, snapshot: CatalogSnapshot, target: str, tag: str, err: Console) -> int:
     column = resolve_column(snapshot, target)
     configured = config.tables.get(column.table_key)
-    if configured and tag in configured.tags.get(column.column, ()):
+    if configured and any(tag in configured.tags.get(n, ()) for n in (column.column, column.served)):
         err.print(f"[red]{tag} on {target} is set in the config; remove it from tables.{column.table_key}.tags[/red]")
         return 1
     with TagStore.open(config.state_dir) as store:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -67,11 +67,22 @@ def select_tables(snapshot: CatalogSnapshot, patterns: Sequence[str]) -> list[Ta
     ]
 
 
+def source_spelled(table: Table, tags: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Config tags keyed by the source's column spelling, as findings and the tag store are
+    (the config may name a column either way)."""
+    spelled: dict[str, list[str]] = {}
+    for name, column_tags in tags.items():
+        column = table.find_column(name)
+        merged = spelled.setdefault(column.raw_name if column is not None else name, [])
+        merged += [t for t in column_tags if t not in merged]
+    return spelled
+
+
 def _columns_to_scan(table: Table, store: TagStore | None, only_new: bool) -> Table:
     if not only_new or store is None:
         return table
     seen = store.scanned_columns(table.source_key)
-    return replace(table, columns=tuple(c for c in table.columns if seen.get(c.name) != str(c.arrow_type)))
+    return replace(table, columns=tuple(c for c in table.columns if seen.get(c.raw_name) != str(c.arrow_type)))
 
 
 def discover_table(
@@ -91,7 +102,7 @@ def discover_table(
     except VeilError as error:
         return TableDiscovery(table, error=error, seconds=time.perf_counter() - started)
     assert sample is not None
-    types = {c.name: c.arrow_type for c in scanned.columns}
+    types = {c.raw_name: c.arrow_type for c in scanned.columns}
     results = tuple(
         classify_column(
             table.name, name, types[name], sample.data.column(name), settings.threshold, settings.classifiers
@@ -108,7 +119,8 @@ def discover_table(
             )
             for r in results
         ]
-        changes = tuple(store.record_scan(table.source_key, findings, table_config.tags if table_config else {}))
+        admin_tags = source_spelled(table, table_config.tags) if table_config else {}
+        changes = tuple(store.record_scan(table.source_key, findings, admin_tags))
     return TableDiscovery(
         table, results, changes, sample.plan, sample.data.num_rows, time.perf_counter() - started, sample.seconds
     )

@@ -13,7 +13,9 @@ statistics, then for a sample in the source's own dialect:
 * Views, foreign tables and tables without statistics: the first ``LARGE_FACTOR × n`` rows at
   most (``LIMIT``), from which ``n`` are picked at random — bounded, if less random.
 
-Only columns that can hold an entity are read, each cast to text at the source.
+Only columns that can hold an entity are read, each cast to text at the source. Columns are read
+and named by the source's spelling (``EMAIL`` on Snowflake, served as ``email``): findings and the
+tag store key columns the way the catalog store does.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def sampled_columns(table: Table) -> tuple[Column, ...]:
 
 
 def _projection(columns: Sequence[Column], text_type: str) -> str:
-    return ", ".join(f"CAST({quote_identifier(c.name)} AS {text_type}) AS {quote_identifier(c.name)}" for c in columns)
+    return ", ".join(
+        f"CAST({quote_identifier(c.raw_name)} AS {text_type}) AS {quote_identifier(c.raw_name)}" for c in columns
+    )
 
 
 def _percent(rows: int, keep: int) -> str:
@@ -107,7 +111,7 @@ def databricks_sample_sql(table: Table, columns: Sequence[Column], rows: int) ->
 
     parts = (table.source_database, table.source_schema, table.source_name)
     relation = ".".join(tick(p) for p in parts if p)
-    projection = ", ".join(f"CAST({tick(c.name)} AS STRING) AS {tick(c.name)}" for c in columns)
+    projection = ", ".join(f"CAST({tick(c.raw_name)} AS STRING) AS {tick(c.raw_name)}" for c in columns)
     return SamplePlan(f"SELECT {projection} FROM {relation} TABLESAMPLE ({rows} ROWS)", "rows", None)
 
 

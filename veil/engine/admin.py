@@ -20,7 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot import parse_one as sqlglot_parse
 
-from veil.catalog.model import Table
+from veil.catalog.model import Table, tags_of
 from veil.catalog.registry import Catalog
 from veil.catalog.store import CatalogStore
 from veil.catalog.store import store_path as catalog_store_path
@@ -103,21 +103,21 @@ def columns_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
         tags = config.tables[t.source_key].tags if t.source_key in config.tables else {}
         found = discovered.for_table(t.source_key)
         for column in t.columns:
-            column_tags = list(tags.get(column.name, []))
-            column_tags += [tag for tag in found.get(column.name, ()) if tag not in column_tags]
+            column_tags = list(tags_of(tags, column))
+            column_tags += [tag for tag in tags_of(found, column) if tag not in column_tags]
             if column.name in t.new_columns:
                 column_tags.append(NEW_TAG)
             rows.append(
                 {
                     "connection": t.connection, "schema": t.schema, "table": t.name,
                     "column": column.name, "type": column.pg_type.format(),
-                    "tags": column_tags, "status": status,
+                    "tags": column_tags, "status": status, "source_column": column.raw_name,
                 }
             )
     schema = pa.schema(
         [("connection", pa.string()), ("schema", pa.string()), ("table", pa.string()),
          ("column", pa.string()), ("type", pa.string()), ("tags", pa.list_(pa.string())),
-         ("status", pa.string())]
+         ("status", pa.string()), ("source_column", pa.string())]
     )
     return pa.Table.from_pylist(rows, schema=schema)
 

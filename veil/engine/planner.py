@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.colnames import name_outputs
 from veil.engine.params import infer_param_oids
@@ -187,6 +189,35 @@ def source_table(table: Table, dialect: str | None = None) -> exp.Table:
     return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema))
 
 
+def source_sql(tree: exp.Expr, dialect: str) -> str:
+    """``tree`` (PostgreSQL names) as SQL in ``dialect``. Where the source folds unquoted names
+    to upper case, every identifier is written quoted as PostgreSQL folds it (``c.id`` becomes
+    ``"c"."id"``): it must find the lower-case names Veil serves, and name the result columns as
+    PostgreSQL would."""
+    if folds_to_upper(dialect):
+        return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
+    return tree.sql(dialect=dialect)
+
+
+def renamed_columns(table: Table, raw: exp.Table) -> exp.Subquery:
+    """``(SELECT "EMAIL" AS "email", ... FROM raw)``: the table with its served column names,
+    for a table whose source spells some columns differently (the source flattens it)."""
+    projections = [
+        exp.alias_(exp.Column(this=quoted(c.raw_name)), quoted(c.name)) for c in table.columns
+    ]
+    return exp.Subquery(this=exp.Select(expressions=projections).from_(raw, copy=False))
+
+
+def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.Expression:
+    """What a user's reference to ``table`` reads at its source: the policy-protected derived
+    table, else the table itself (wrapped to serve its column names where they differ)."""
+    raw = source_table(table, dialect)
+    derived = protect(table, raw) if protect else None
+    if derived is not None:
+        return derived
+    return renamed_columns(table, raw) if table.renames_columns else raw
+
+
 def plan_single_source(
     statement: exp.Expression,
     analysis: Analysis,
@@ -210,10 +241,9 @@ def plan_single_source(
         ref = replacements.get(id(copy))
         if ref is None:
             continue
-        raw = source_table(ref.table, dialect)
-        replace_table(copy, (protect(ref.table, raw) if protect else None) or raw, ref.table.name)
+        replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
-    sql = rewritten.sql(dialect=dialect)
+    sql = source_sql(rewritten, dialect)
     return SourcePlan(
         connection=analysis.user_tables[0].table.connection,
         sql=sql,

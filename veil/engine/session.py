@@ -275,7 +275,8 @@ class Session:
     def _redacted(self, error: VeilError) -> VeilError:
         """Source errors lose quoted values; names the user can see anyway are kept."""
         snapshot = self.engine.snapshot_for(self.user)
-        names = {n for t in snapshot for n in (t.schema, t.name, *(c.name for c in t.columns))}
+        names = {t.schema for t in snapshot} | {t.name for t in snapshot}
+        names |= {n for t in snapshot for c in t.columns for n in (c.name, c.raw_name)}
         return redact_error(error, names)
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:

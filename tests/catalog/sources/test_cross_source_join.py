@@ -54,7 +54,7 @@ def _oracle() -> duckdb.DuckDBPyConnection:
     connection.execute("CREATE SCHEMA shop; CREATE SCHEMA crm; CREATE SCHEMA ref")
     connection.execute("CREATE TABLE shop.orders (id INT, customer_id INT, amount DECIMAL(10, 2), status VARCHAR)")
     connection.executemany("INSERT INTO shop.orders VALUES (?, ?, ?, ?)", [o for o in ORDERS if o[3] != "void"])
-    connection.execute('CREATE TABLE crm.customers ("ID" BIGINT, "NAME" VARCHAR, "EMAIL" VARCHAR, "COUNTRY" VARCHAR)')
+    connection.execute("CREATE TABLE crm.customers (id BIGINT, name VARCHAR, email VARCHAR, country VARCHAR)")
     connection.executemany(
         "INSERT INTO crm.customers VALUES (?, ?, ?, ?)", [(i, n, hashed(e), c) for i, n, e, c in CUSTOMERS]
     )
@@ -109,7 +109,8 @@ def three(fakesnow: Fakesnow, postgres_dsn: str, tmp_path_factory: pytest.TempPa
                 "snow": fakesnow.connection(SNOWFLAKE_DATABASE, latency=0, population={"schemas": ["CRM"]}),
                 "lake": {"type": "duckdb", "path": str(lake), "latency": 0},
             },
-            "tables": {"snow.CRM.CUSTOMERS": {"tags": {"EMAIL": ["PII.Email"]}}},
+            # Tagged by its served name (test_snowflake.py tags by the source's spelling, EMAIL).
+            "tables": {"snow.CRM.CUSTOMERS": {"tags": {"email": ["PII.Email"]}}},
             "users": {"analyst": {"password": make_scram_verifier(PASSWORD), "groups": ["Analytics"],
                                   "attributes": {"region": list(ANALYST_REGIONS)}}},
             "policies": [
@@ -128,14 +129,14 @@ def three(fakesnow: Fakesnow, postgres_dsn: str, tmp_path_factory: pytest.TempPa
 
 
 JOIN = (
-    'SELECT o.id, c."NAME", c."EMAIL", r.region, o.amount FROM shop.orders o '
-    'JOIN crm.customers c ON c."ID" = o.customer_id JOIN ref.countries r ON r.code = c."COUNTRY" '
+    "SELECT o.id, c.name, c.email, r.region, o.amount FROM shop.orders o "
+    "JOIN crm.customers c ON c.id = o.customer_id JOIN ref.countries r ON r.code = c.country "
     "WHERE o.amount > %s ORDER BY o.id"
 )
 AGGREGATE = (
-    'SELECT r.region, count(*) AS n, sum(o.amount) AS total, count(DISTINCT c."EMAIL") AS people '
-    'FROM shop.orders o JOIN crm.customers c ON c."ID" = o.customer_id '
-    'JOIN ref.countries r ON r.code = c."COUNTRY" GROUP BY r.region ORDER BY r.region'
+    "SELECT r.region, count(*) AS n, sum(o.amount) AS total, count(DISTINCT c.email) AS people "
+    "FROM shop.orders o JOIN crm.customers c ON c.id = o.customer_id "
+    "JOIN ref.countries r ON r.code = c.country GROUP BY r.region ORDER BY r.region"
 )
 
 
@@ -153,8 +154,8 @@ def test_aggregate_across_three_sources_sees_only_permitted_rows(three: ThreeSou
     assert found == three.expected(AGGREGATE)
     assert {region for region, *_ in found} == set(ANALYST_REGIONS)  # Asia is filtered out
     assert sum(n for _, n, *_ in found) == len(three.expected(
-        'SELECT 1 FROM shop.orders o JOIN crm.customers c ON c."ID" = o.customer_id '
-        'JOIN ref.countries r ON r.code = c."COUNTRY"'
+        "SELECT 1 FROM shop.orders o JOIN crm.customers c ON c.id = o.customer_id "
+        "JOIN ref.countries r ON r.code = c.country"
     ))
 
 
@@ -171,3 +172,6 @@ def test_masks_and_filters_travel_to_each_source(three: ThreeSources) -> None:
     pushed = " ".join(record["pushed_sql"])
     # The hash runs in Snowflake's dialect inside the SQL sent there; raw e-mails never come back.
     assert "SHA2" in pushed.upper() and "void" in pushed and "Americas" in pushed
+    # Snowflake's fragment reads its columns by their source spelling and delivers served names.
+    snowflake = next(sql for sql in record["pushed_sql"] if '"CUSTOMERS"' in sql)
+    assert '"veil_raw"."EMAIL"' in snowflake and 'AS "email"' in snowflake and '"ID" AS "id"' in snowflake

@@ -53,6 +53,11 @@ SETUP = (
     "INSERT INTO SALES.ORDERS VALUES (10, 1, 12.50), (11, 1, 7.25), (12, 3, 99.00), (13, 2, 1.00)",
     "CREATE OR REPLACE TABLE SALES.CHANGING (ID NUMBER(9,0), OLD_COL VARCHAR)",
     "CREATE OR REPLACE TABLE SALES.REBORN (ID NUMBER(9,0))",
+    # A column created quoted keeps its spelling ("NAME" next to "name" cannot be shown here:
+    # fakesnow's DuckDB refuses two names that differ only in case; see tests/catalog/test_column_names.py).
+    "CREATE SCHEMA IF NOT EXISTS MISC",
+    'CREATE OR REPLACE TABLE MISC.ODD (ID NUMBER(9,0), "MixedCase" VARCHAR, SECRET VARCHAR)',
+    "INSERT INTO MISC.ODD VALUES (1, 'm1', 's1'), (2, 'm2', 's2'), (3, 'm3', 's3')",
     # fakesnow has no SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES: create it with a real account's
     # columns, holding what `ALTER TABLE SALES.CUSTOMERS MODIFY COLUMN PHONE SET TAG PII = 'Phone'`
     # and a dropped table's stale reference would leave there.
@@ -124,6 +129,9 @@ def live(fakesnow: Fakesnow, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             {"name": "Own countries", "row_filter": {
                 "tables": ["snow.SALES.CUSTOMERS"], "where": "@attributeValuesContains('country', \"COUNTRY\")",
                 "except": {"users": ["root"]}}},
+            {"name": "Odd rows", "row_filter": {
+                "tables": ["snow.MISC.ODD"], "where": "id > 1 AND \"MixedCase\" <> 'm3'"}},
+            {"name": "No secrets", "mask": {"columns": ["secret"], "with": "null"}},
         ],
     }
     process, server = start_server(directory, config)
@@ -145,11 +153,11 @@ def test_tables_are_listed_like_dt(live: Live) -> None:
         "WHERE table_schema = 'sales' AND table_name = 'all_types' ORDER BY ordinal_position"
     )
     assert columns == [
-        ("ID", "bigint", 64, 0), ("N", "numeric", 12, 2), ("BIG", "numeric", 38, 0),
-        ("F", "double precision", 53, None), ("S", "text", None, None), ("B", "boolean", None, None),
-        ("D", "date", None, None), ("TM", "time without time zone", None, None),
-        ("TS", "timestamp without time zone", None, None), ("TZ", "timestamp with time zone", None, None),
-        ("BIN", "bytea", None, None), ("V", "json", None, None),
+        ("id", "bigint", 64, 0), ("n", "numeric", 12, 2), ("big", "numeric", 38, 0),
+        ("f", "double precision", 53, None), ("s", "text", None, None), ("b", "boolean", None, None),
+        ("d", "date", None, None), ("tm", "time without time zone", None, None),
+        ("ts", "timestamp without time zone", None, None), ("tz", "timestamp with time zone", None, None),
+        ("bin", "bytea", None, None), ("v", "json", None, None),
     ]
 
 
@@ -162,7 +170,7 @@ EXPECTED_VALUES = (
 
 @pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
 def test_every_common_type_arrives_intact(live: Live, binary: bool) -> None:
-    found = live.rows('SELECT * FROM sales.all_types ORDER BY "ID"', binary=binary)
+    found = live.rows('SELECT * FROM sales.all_types ORDER BY id', binary=binary)
     assert found[0] == EXPECTED_VALUES
     # NULL in every column, timestamps included (fakesnow's 1970-01-01 bug is patched in the server).
     assert found[1] == (2, *([None] * (len(EXPECTED_VALUES) - 1)))
@@ -171,12 +179,16 @@ def test_every_common_type_arrives_intact(live: Live, binary: bool) -> None:
 def test_parameters_and_empty_results(live: Live) -> None:
     with psycopg.connect(live.server.dsn(), autocommit=True) as connection:
         found = connection.execute(
-            'SELECT "NAME", %s::text AS echo FROM sales.customers WHERE "ID" = %s', ["it's 100% 'quoted'", 1]
+            "SELECT name, %s::text AS echo FROM sales.customers WHERE id = %s", ["it's 100% 'quoted'", 1]
         ).fetchall()
         assert found == [("Ada", "it's 100% 'quoted'")]
-        cursor = connection.execute('SELECT "ID", "N", "TS" FROM sales.all_types WHERE "ID" > %s', [99])
+        cursor = connection.execute("SELECT id, n, ts FROM sales.all_types WHERE id > %s", [99])
         assert cursor.fetchall() == []
-        assert [(c.name, c.type_code) for c in cursor.description] == [("ID", 20), ("N", 1700), ("TS", 1114)]
+        # fakesnow (DuckDB) names a column reference after the underlying column ("ID"); Snowflake
+        # names it as the pushed SQL quotes it: "id".
+        assert [(c.name.lower(), c.type_code) for c in cursor.description] == [("id", 20), ("n", 1700), ("ts", 1114)]
+    pushed = [r for r in live.audit() if r["statement"].startswith("SELECT id, n, ts")][-1]["pushed_sql"][0]
+    assert pushed.startswith('SELECT "id", "n", "ts" FROM (SELECT "ID" AS "id", "N" AS "n"')
 
 
 def _hash(value: str) -> str:
@@ -184,7 +196,7 @@ def _hash(value: str) -> str:
 
 
 def test_policies_are_enforced_at_the_source(live: Live) -> None:
-    found = live.rows('SELECT "ID", "NAME", "EMAIL", "COUNTRY" FROM sales.customers ORDER BY "ID"')
+    found = live.rows("SELECT id, name, email, country FROM sales.customers ORDER BY id")
     # Row filter: alice (country US) never sees Linus (FI); hash mask: keyed SHA-256 as in Python.
     assert found == [
         (1, "Ada", _hash("ada@example.com"), "US"),
@@ -195,28 +207,54 @@ def test_policies_are_enforced_at_the_source(live: Live) -> None:
     for raw in ("ada@example.com", "grace@example.org", "Linus", "linus@example.fi", "FI"):
         assert raw not in everything
     # Filtering on the masked column sees masked values only.
-    assert live.rows("SELECT count(*) FROM sales.customers WHERE \"EMAIL\" LIKE '%@%'") == [(0,)]
-    pushed = [r for r in live.audit() if r["statement"].startswith('SELECT "ID", "NAME", "EMAIL"')][-1]
+    assert live.rows("SELECT count(*) FROM sales.customers WHERE email LIKE '%@%'") == [(0,)]
+    pushed = [r for r in live.audit() if r["statement"].startswith("SELECT id, name, email")][-1]
     assert pushed["connections"] == ["snow"] and len(pushed["pushed_sql"]) == 1
-    assert "SHA2" in pushed["pushed_sql"][0].upper() and "COUNTRY" in pushed["pushed_sql"][0]
+    # Snowflake is read by its own spelling and serves the lower-case names.
+    sql = pushed["pushed_sql"][0]
+    assert "SHA2" in sql.upper() and '"COUNTRY"' in sql and '"EMAIL"' in sql and 'AS "email"' in sql
+
+
+def test_columns_are_served_lower_case_unless_created_quoted(live: Live) -> None:
+    columns = live.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'misc' AND table_name = 'odd' "
+        "ORDER BY ordinal_position"
+    )
+    assert columns == [("id",), ("MixedCase",), ("secret",)]
+    # The row filter and the mask name the served columns; Snowflake is read by its own spelling.
+    assert live.rows('SELECT id, "MixedCase", secret FROM misc.odd ORDER BY id') == [(2, "m2", None)]
+    everything = repr(live.rows("SELECT * FROM misc.odd")) + repr(live.rows("SELECT secret FROM misc.odd"))
+    for hidden in ("s1", "s2", "s3", "m1", "m3"):
+        assert hidden not in everything
+    pushed = [r for r in live.audit() if r["statement"] == "SELECT * FROM misc.odd"][-1]["pushed_sql"][0]
+    assert '"veil_raw"."SECRET"' in pushed and '"veil_raw"."ID" > 1' in pushed and '"MixedCase"' in pushed
+
+
+def test_explain_shows_the_source_spelling(live: Live) -> None:
+    explained = veil("explain", "-c", str(live.server.config_path), "--user", "alice",
+                     "SELECT name, email FROM sales.customers", cwd=live.directory)
+    assert explained.returncode == 0, explained.stderr
+    text = " ".join(explained.stdout.split())
+    assert '"EMAIL"' in text and '"NAME"' in text and '"veil_raw"."COUNTRY"' in text
+    assert 'SELECT "name", "email" FROM' in text
 
 
 def test_source_tags_are_picked_up(live: Live) -> None:
-    phones = live.rows('SELECT "ID", "PHONE" FROM sales.customers ORDER BY "ID"')
+    phones = live.rows("SELECT id, phone FROM sales.customers ORDER BY id")
     assert phones == [(1, "*******0101"), (2, "*******0102"), (4, None)]
     assert "+1 555" not in repr(live.rows('SELECT * FROM sales.customers'))
     tags = dict(live.rows(
         "SELECT \"column\", tags FROM veil.columns WHERE connection = 'snow' AND \"table\" = 'customers'", "root"
     ))
-    assert tags["PHONE"] == ["PII.Phone"] and tags["EMAIL"] == ["PII.Email"]
+    assert tags["phone"] == ["PII.Phone"] and tags["email"] == ["PII.Email"]
     # A deleted table's reference and another database's tag do not leak onto these columns.
-    assert tags["NAME"] == [] and tags["ID"] == []
+    assert tags["name"] == [] and tags["id"] == []
 
 
 def test_join_of_two_snowflake_tables_is_one_pushed_statement(live: Live) -> None:
     found = live.rows(
-        'SELECT c."NAME", sum(o."AMOUNT") FROM sales.customers c JOIN sales.orders o ON o."CUSTOMER_ID" = c."ID" '
-        'GROUP BY c."NAME" ORDER BY 1'
+        "SELECT c.name, sum(o.amount) FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.id "
+        "GROUP BY c.name ORDER BY 1"
     )
     assert found == [("Ada", Decimal("19.75")), ("Grace", Decimal("1.00"))]  # Linus filtered out
     record = [r for r in live.audit() if "JOIN sales.orders" in r["statement"]][-1]
@@ -227,7 +265,7 @@ def test_join_of_two_snowflake_tables_is_one_pushed_statement(live: Live) -> Non
 
 def test_join_across_databases_of_one_account_is_one_pushed_statement(live: Live) -> None:
     found = live.rows(
-        'SELECT c."NAME", k."NAME" FROM sales.customers c JOIN ref.countries k ON k."CODE" = c."COUNTRY" ORDER BY 1'
+        "SELECT c.name, k.name FROM sales.customers c JOIN ref.countries k ON k.code = c.country ORDER BY 1"
     )
     assert found == [("Ada", "United States"), ("Grace", "United States"), ("Nobody", "United States")]
     record = [r for r in live.audit() if "JOIN ref.countries" in r["statement"]][-1]
@@ -272,7 +310,13 @@ def test_sync_detects_column_changes_and_recreated_tables(live: Live) -> None:
     }
     # The new column is NULL for everyone until approved; the dropped one is gone.
     assert live.rows('SELECT * FROM sales.changing') == [(1, None)]
+    assert live.rows("SELECT new_col FROM sales.changing") == [(None,)]
     eventually(lambda: live.rows("SELECT count(*) FROM sales.fresh") == [(0,)])
     second = live.rows("SELECT * FROM veil.sync('snow')", "root")
     assert second == []
 
+    # `veil approve` takes the served name and clears the New tag of the source's NEW_COL.
+    approved = veil("approve", "-c", str(live.server.config_path), "sales.changing.new_col", cwd=live.directory)
+    assert approved.returncode == 0, approved.stderr
+    assert "snow.SALES.CHANGING.NEW_COL" in approved.stdout
+    eventually(lambda: live.rows("SELECT new_col FROM sales.changing") == [("secret",)])

@@ -101,9 +101,12 @@ def test_discovery_samples_with_snowflake_sample(source: SnowflakeSource) -> Non
     crawled = next(t for t in source.list_tables() if t.name == "PEOPLE")
     stored = StoredTable("snow", crawled.database, crawled.schema, crawled.name,
                          tuple(StoredColumn(c.name, c.arrow_type, c.nullable) for c in crawled.columns), "active")
-    sample = sample_table(source, veil_table(source.config, stored), rows=100)
+    table = veil_table(source.config, stored)
+    assert table.column("email") is not None and table.column("email").source_name == "EMAIL"
+    sample = sample_table(source, table, rows=100)
     assert sample is not None
-    assert "SAMPLE (100 ROWS)" in sample.plan.sql
+    # The sample reads the source's spelling and keys findings by it, as the tag store does.
+    assert "SAMPLE (100 ROWS)" in sample.plan.sql and 'CAST("EMAIL" AS' in sample.plan.sql
     assert sample.data.num_rows == 100
     assert sample.data.column("EMAIL").to_pylist()[0].endswith("@example.com")
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from veil.catalog.model import Table
+from veil.catalog.model import Table, tags_of
 from veil.config.models import (
     Audience,
     MaskPolicy,
@@ -99,6 +99,12 @@ def _mask_depth(mask: MaskPolicy, column: str, column_tags: Sequence[str]) -> in
     return depth
 
 
+def _served(table: Table, name: str | None) -> str | None:
+    """The served name of a column a policy or table setting names in either spelling."""
+    column = table.find_column(name) if name is not None else None
+    return column.name if column is not None else None
+
+
 def _select(masks: dict[str, AppliedMask], candidate: AppliedMask) -> None:
     current = masks.get(candidate.column)
     if candidate.depth and (current is None or candidate.depth > current.depth):
@@ -125,30 +131,31 @@ def resolve_table_policy(
             continue
         if isinstance(rule, MaskPolicy):
             for column in table.columns:
-                depth = _mask_depth(rule, column.name, config.tags.get(column.name, ()))
+                depth = _mask_depth(rule, column.name, tags_of(config.tags, column))
                 _select(masks, AppliedMask(policy.name, column.name, rule, depth))
-                found = discovered.get(column.name)
+                found = tags_of(discovered, column)
                 if found:
                     depth = max((tag_depth(t, found) for t in rule.column_tags), default=0)
                     _select(by_discovery, AppliedMask(policy.name, column.name, rule, depth, discovered=True))
         elif isinstance(rule, RowFilterPolicy):
             filters.append(AppliedFilter(policy.name, rule.where))
         elif isinstance(rule, MinimizePolicy):
-            missing = [c for c in rule.key if table.column(c) is None]
+            missing = [c for c in rule.key if table.find_column(c) is None]
             if missing:
                 log.warning("policy %s: %s has no column %s; it shows no rows", policy.name, table.source_key, missing[0])
                 filters.append(AppliedFilter(policy.name, "FALSE", kind="minimize"))
             else:
-                key = tuple(rule.key) or tuple(c.name for c in table.columns)
+                key = tuple(_served(table, c) or c for c in rule.key) or tuple(c.name for c in table.columns)
                 filters.append(AppliedFilter(policy.name, "", kind="minimize", percent=rule.percent, key=key))
         elif isinstance(rule, TimeWindowPolicy):
-            if config.event_time is None or table.column(config.event_time) is None:
+            event_time = _served(table, config.event_time)
+            if event_time is None:
                 log.warning("policy %s: %s has no event_time; it shows no rows", policy.name, table.source_key)
                 filters.append(AppliedFilter(policy.name, "FALSE", kind="time_window", seconds=rule.last))
             else:
                 filters.append(
                     AppliedFilter(
-                        policy.name, "", kind="time_window", seconds=rule.last, event_time=config.event_time
+                        policy.name, "", kind="time_window", seconds=rule.last, event_time=event_time
                     )
                 )
     for column, applied in by_discovery.items():

@@ -35,12 +35,14 @@ def _quoted(name: str) -> exp.Identifier:
     return exp.Identifier(this=name, quoted=True)
 
 
-def _raw_column(name: str) -> exp.Column:
-    return exp.Column(this=_quoted(name), table=_quoted(RAW_ALIAS))
+def _raw_column(name: str, table: Table) -> exp.Column:
+    """The raw value of the column served as ``name``, spelled as its source spells it."""
+    return exp.Column(this=_quoted(table.raw_name(name)), table=_quoted(RAW_ALIAS))
 
 
 def _qualify_raw(condition: exp.Expression, table: Table) -> exp.Expression:
-    """Policy conditions may name only the table's own columns; bind them to the raw table."""
+    """Policy conditions may name only the table's own columns (by served name, or by the
+    source's spelling); bind them to the raw table."""
     if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
         raise VeilError("42501", "policy conditions may not contain subqueries or table references")
     check_functions(condition)
@@ -48,9 +50,10 @@ def _qualify_raw(condition: exp.Expression, table: Table) -> exp.Expression:
     def bind(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table:
             name = node.this.this if node.this.quoted else node.name.lower()
-            if table.column(name) is None:
+            column = table.column(name) or table.find_column(node.name)
+            if column is None:
                 raise VeilError("42703", f'policy condition references unknown column "{name}" of {table.qualified_name}')
-            return _raw_column(name)
+            return _raw_column(column.name, table)
         return node
 
     return condition.transform(bind)
@@ -64,14 +67,14 @@ def parse_condition(sql: str, table: Table, user: User) -> exp.Expression:
     return _qualify_raw(parsed, table)
 
 
-def _minimize_condition(applied: AppliedFilter, context: PolicyContext) -> exp.Expression:
+def _minimize_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expression:
     """Keep a row when the first four hex digits of a keyed hash of its key columns fall below
     ``percent`` of 0x10000. Comparing equal-length lower-case hex strings is numeric comparison
     in every dialect, so the same rows are kept on every engine and every query."""
     parts: list[exp.Expression] = []
     for name in applied.key:
         text = exp.Coalesce(
-            this=exp.cast(_raw_column(name), exp.DataType.build("text")), expressions=[exp.Literal.string("")]
+            this=exp.cast(_raw_column(name, table), exp.DataType.build("text")), expressions=[exp.Literal.string("")]
         )
         parts.extend([text, exp.Literal.string("|")])
     joined = parts[0]
@@ -88,11 +91,11 @@ def _minimize_condition(applied: AppliedFilter, context: PolicyContext) -> exp.E
 def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expression:
     user = context.user
     if applied.kind == "minimize" and applied.key:
-        return _minimize_condition(applied, context)
+        return _minimize_condition(applied, table, context)
     if applied.kind == "time_window" and applied.event_time:
         window = exp.Interval(this=exp.Literal.string(str(int(applied.seconds))), unit=exp.var("SECOND"))
         return exp.GTE(
-            this=_raw_column(applied.event_time),
+            this=_raw_column(applied.event_time, table),
             expression=exp.Sub(this=exp.CurrentTimestamp(), expression=window),
         )
     return parse_condition(applied.condition, table, user)
@@ -112,7 +115,8 @@ def protected_table(
     context: PolicyContext,
     guard_columns: bool = True,
 ) -> exp.Subquery | None:
-    """The derived table replacing ``source_table``, or None when no policy applies.
+    """The derived table replacing ``source_table``, or None when no policy applies. It reads
+    each column by its source's spelling and serves it under its served name.
 
     ``guard_columns=False`` is for statements whose predicates are all leakproof (see
     :mod:`veil.engine.policy.leakproof`): the row filter still applies, but columns are not
@@ -123,7 +127,7 @@ def protected_table(
     guard = exp.and_(*conditions) if conditions else None
     projections = []
     for column in table.columns:
-        raw = _raw_column(column.name)
+        raw = _raw_column(column.name, table)
         applied = policy.masks.get(column.name)
         value: exp.Expression = raw
         if applied is not None:

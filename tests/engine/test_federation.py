@@ -253,6 +253,85 @@ def test_a_table_only_aggregated_is_pre_aggregated_at_its_source() -> None:
         assert "veil_rows" not in " ".join(fragment_sql(federated(sql), "pg")), sql
 
 
+def test_the_star_of_exists_reads_no_column() -> None:
+    result = federated(
+        "SELECT o.id FROM orders o WHERE EXISTS (SELECT * FROM other.customers c WHERE c.id = o.customer_id) "
+        "AND NOT EXISTS (SELECT c2.* FROM other.customers c2 WHERE c2.name = 'x')"
+    )
+    assert fragment_sql(result, "pg_other") == [
+        'SELECT c."id" FROM "other"."customers" AS c',
+        'SELECT TRUE AS veil_row FROM "other"."customers" AS c2 WHERE c2.name = \'x\'',
+    ]
+    star = federated("SELECT * FROM orders o WHERE o.customer_id IN (SELECT c.id FROM other.customers c)")
+    assert fragment_sql(star, "pg") == [
+        'SELECT o."id", o."customer_id", o."amount", o."status" FROM "sales"."orders" AS o'
+    ], "a star read as rows still reads every column"
+
+
+def test_an_or_across_sources_sends_each_source_what_it_implies() -> None:
+    result = federated(
+        "SELECT o.id FROM orders o, other.customers c WHERE (o.customer_id = c.id AND o.status = 1 AND c.country = 'DE') "
+        "OR (o.customer_id = c.id AND o.amount > 5 AND (c.country = 'FR' OR c.name LIKE 'A%'))"
+    )
+    (orders,) = fragment_sql(result, "pg")
+    (customers,) = fragment_sql(result, "pg_other")
+    assert orders.endswith("WHERE (o.status = 1 OR o.amount > 5)")
+    assert customers.endswith("WHERE (c.country = 'DE' OR (c.country = 'FR' OR c.name LIKE 'A%'))")
+    assert "(o.customer_id = c.id AND o.status = 1 AND c.country = 'DE') OR" in result.local_sql, "the OR stays"
+
+
+def test_an_or_implies_nothing_from_a_disjunct_without_the_table_or_on_the_null_side() -> None:
+    partial = federated(
+        "SELECT o.id FROM orders o, other.customers c WHERE (o.customer_id = c.id AND o.status = 1) OR c.name = 'x'"
+    )
+    assert "WHERE" not in fragment_sql(partial, "pg")[0], "the second disjunct says nothing about o"
+    assert "WHERE" not in fragment_sql(partial, "pg_other")[0], "the first says nothing about c alone"
+    both = federated(
+        "SELECT o.id FROM orders o, other.customers c WHERE (o.customer_id = c.id AND c.name = 'y') OR c.name = 'x'"
+    )
+    assert fragment_sql(both, "pg_other")[0].endswith("WHERE (c.name = 'y' OR c.name = 'x')")
+    outer = federated(
+        "SELECT o.id FROM orders o LEFT JOIN other.customers c ON c.id = o.customer_id "
+        "WHERE (o.status = 1 AND c.country = 'DE') OR (o.status = 2 AND c.country IS NULL)"
+    )
+    assert fragment_sql(outer, "pg")[0].endswith("WHERE (o.status = 1 OR o.status = 2)")
+    assert "WHERE" not in fragment_sql(outer, "pg_other")[0], "c is NULL-extended: its rows must all stay"
+
+
+def test_comma_joined_tables_of_one_key_travel_together_even_when_a_subquery_correlates() -> None:
+    result = federated(
+        "SELECT o.id FROM orders o, customers c, countries k WHERE c.id = o.customer_id AND k.code = c.country "
+        "AND o.status = 1 AND EXISTS (SELECT * FROM other.customers x WHERE x.id = o.customer_id AND x.name <> c.name)"
+    )
+    (pushed,) = fragment_sql(result, "pg")
+    assert 'FROM "sales"."orders" AS o CROSS JOIN "crm"."customers" AS c' in pushed
+    assert pushed.endswith("WHERE c.id = o.customer_id AND o.status = 1")
+    assert '"o.customer_id"' in pushed and '"c.name"' in pushed and '"c.country"' in pushed
+    assert fragment_sql(result, "pg_other") == ['SELECT x."id", x."name" FROM "other"."customers" AS x']
+    assert 'x.id = "__veil_part_0"."o.customer_id" AND x.name <> "__veil_part_0"."c.name"' in result.local_sql
+
+
+def test_a_nested_name_that_shadows_a_table_keeps_the_tables_apart() -> None:
+    result = federated(
+        "SELECT o.id FROM orders o, customers c WHERE c.id = o.customer_id "
+        "AND EXISTS (SELECT * FROM other.customers o WHERE o.id = c.id)"
+    )
+    assert len(fragment_sql(result, "pg")) == 1 and len(fragment_sql(result, "pg_same")) == 1
+    assert "CROSS JOIN" not in " ".join(result.pushed_sql)
+
+
+def test_fragments_scanned_once_outside_ctes_may_stream() -> None:
+    result = federated(
+        "WITH c AS (SELECT id, country FROM other.customers) "
+        "SELECT o.id FROM orders o JOIN c ON c.id = o.customer_id WHERE c.country = (SELECT min(country) FROM c)"
+    )
+    orders = next(f.name for f in result.fragments if f.connection == "pg")
+    customers = next(f.name for f in result.fragments if f.connection == "pg_other")
+    assert result.single_scan == {orders}, customers
+    twice = federated("SELECT o.id FROM orders o JOIN other.customers c ON c.id = o.customer_id")
+    assert twice.single_scan == {f.name for f in twice.fragments}
+
+
 def test_correlated_or_trivial_subqueries_are_not_pushed_whole() -> None:
     correlated = federated(
         "SELECT k.name FROM countries k WHERE EXISTS (SELECT 1 FROM orders o WHERE o.status = k.code GROUP BY o.status)"
@@ -295,6 +374,12 @@ SHAPES = [
     "SELECT t2.id, max(t1.a) FROM t1 JOIN t2 ON t1.k < t2.k GROUP BY t2.id",
     "SELECT count(*), sum(t1.a) FROM t1 JOIN t2 ON t2.k = t1.k WHERE t2.v > 100",
     "SELECT t2.k, sum(t1.a), count(DISTINCT t1.a) FROM t1 JOIN t2 ON t2.k = t1.k GROUP BY t2.k",
+    "SELECT t1.id, t2.id FROM t1, t2 WHERE (t1.k = t2.k AND t1.a > 2 AND t2.v > 1) "
+    "OR (t1.k = t2.k AND t1.a IS NULL AND (t2.v IS NULL OR t2.v < 3))",
+    "SELECT x.id, y.id FROM t1 x, t1 y WHERE x.k = y.a AND EXISTS (SELECT * FROM t2 WHERE t2.k = x.k AND t2.v <> y.id)",
+    "SELECT id FROM t1 WHERE NOT EXISTS (SELECT * FROM t2 WHERE t2.k = t1.k)",
+    "WITH c AS (SELECT * FROM t2) SELECT t1.id FROM t1 JOIN c ON c.k = t1.k WHERE c.v > (SELECT min(v) FROM c)",
+    "SELECT t1.id FROM t1 JOIN t2 ON t1.k = t2.k ORDER BY 1 LIMIT 2",
 ]
 T1 = [(1, 1, 1), (2, 1, None), (3, 2, 5), (4, None, 2), (5, 3, 3), (6, 4, 7)]
 T2 = [(10, 1, 1), (11, 1, 4), (12, 2, None), (13, 5, 3), (14, None, 5), (15, 3, 2)]
@@ -363,3 +448,29 @@ def test_policies_apply_on_both_layouts(engines: tuple[QueryEngine, QueryEngine]
         rows = asyncio.run(_rows(engine, "SELECT t1.id, t2.v FROM t1 LEFT JOIN t2 ON t2.k = t1.k"))
         assert 6 not in {r[0] for r in rows}, "the row filter hides t1.id = 6"
         assert {r[1] for r in rows if r[1] is not None} <= {10, 20, 30, 40, 50}, "v is masked (times ten)"
+
+
+def test_a_fragment_used_once_streams_so_a_limit_stops_reading_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.duckdb"
+    connection = duckdb.connect(str(big))
+    connection.execute("CREATE SCHEMA s")
+    connection.execute("CREATE TABLE s.t1 AS SELECT i::INT AS id, (i % 5)::INT AS k, i::INT AS a FROM range(2000000) r(i)")
+    connection.close()
+    _write(tmp_path / "small.duckdb", {"t2": T2})
+    engine = _engine({"one": big, "two": tmp_path / "small.duckdb"})
+
+    async def run() -> tuple[int, int]:
+        session = Session(engine, SessionInfo(user="u", database="veil"))
+        prepared = await session.prepare("SELECT t1.id FROM t1 JOIN t2 ON t2.k = t1.k LIMIT 3", [])
+        stream = await session.execute(prepared, [])
+        execution = session._running
+        rows = sum([b.num_rows async for b in stream])
+        return rows, execution.source_bytes
+
+    try:
+        rows, read = asyncio.run(run())
+    finally:
+        engine.close()
+    assert rows == 3
+    # Materialised, t1's fragment (id, k: 2M rows of two INTs) would be 16 MB read in full.
+    assert read < 4_000_000, f"{read} bytes read: the fragment was not streamed"

@@ -23,6 +23,7 @@ ON clause may move into its right-hand table). Everything here is pure: ASTs in,
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.engine.colnames import name_outputs
-from veil.engine.fragments import Fragment, FragmentBuilder, Placement, render
+from veil.engine.fragments import PART_PREFIX, Fragment, FragmentBuilder, Placement, render
 from veil.engine.params import infer_param_oids
 from veil.engine.planner import (
     Analysis,
@@ -55,6 +56,7 @@ class FederatedPlan:
     local_params: tuple[int, ...]  # statement parameter positions bound to the local $1..$n
     tables: tuple[Table, ...]
     param_oids: tuple[int, ...]
+    single_scan: frozenset[str] = frozenset()  # fragments the local part reads exactly once
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -100,6 +102,7 @@ def plan_federated(
     conditions = [builder.take_conditions(node, table) for node, table in remaining]
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
+    scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     return FederatedPlan(
         fragments=tuple(builder.parts),
@@ -107,7 +110,19 @@ def plan_federated(
         local_params=local_params,
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
+        single_scan=scanned_once,
     )
 
 
-__all__ = ["FederatedPlan", "Fragment", "Placement", "plan_federated", "plan_query"]
+def single_scans(local: exp.Expr) -> frozenset[str]:
+    """The fragments the local part names exactly once and outside every CTE body: DuckDB scans
+    those once, so they may be streamed into it (a RecordBatchReader can be read only once; a
+    CTE may be inlined at each of its references)."""
+    names = Counter(
+        node.name for node in local.find_all(exp.Table) if node.name.startswith(PART_PREFIX) and not node.args.get("db")
+    )
+    in_cte = {node.name for cte in local.find_all(exp.CTE) for node in cte.find_all(exp.Table)}
+    return frozenset(name for name, count in names.items() if count == 1 and name not in in_cte)
+
+
+__all__ = ["FederatedPlan", "Fragment", "Placement", "plan_federated", "plan_query", "single_scans"]

@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlglot import exp
 
 from veil.catalog.model import Table
+from veil.engine.implied import implied_condition
 from veil.engine.planner import (
     Protector,
     TableReference,
@@ -166,7 +167,23 @@ class Scope:
 
 
 def _star_in(select: exp.Select | None) -> bool:
-    return select is not None and any(isinstance(e, exp.Star) for e in select.expressions)
+    """Whether ``select`` projects ``*`` as rows someone reads: the ``*`` of ``EXISTS (SELECT *
+    ...)`` reads no column (EXISTS only asks whether a row is there)."""
+    return (
+        select is not None
+        and not isinstance(select.parent, exp.Exists)
+        and any(isinstance(e, exp.Star) for e in select.expressions)
+    )
+
+
+def _exists_star(column: exp.Column, select: exp.Select | None) -> bool:
+    """``t.*`` projected by the SELECT of an EXISTS: it reads no column either."""
+    return (
+        select is not None
+        and isinstance(select.parent, exp.Exists)
+        and column.parent is select
+        and column.arg_key == "expressions"
+    )
 
 
 def needed_columns(tree: exp.Expr, node: exp.Table, table: Table) -> list[str]:
@@ -186,7 +203,7 @@ def needed_columns(tree: exp.Expr, node: exp.Table, table: Table) -> list[str]:
     for column in (select or tree).find_all(exp.Column):
         wanted = qualifier(column)
         if isinstance(column.this, exp.Star):
-            if wanted == alias:
+            if wanted == alias and not _exists_star(column, select):
                 return everything
             continue
         name = identifier_name(column.this)
@@ -205,6 +222,17 @@ def _take(holder: exp.Expr, arg: str, keep_if: object, scope: Scope, wanted: set
         rest = [c for c in conjuncts if all(c is not t for t in taken)]
         holder.set(arg, exp.and_(*rest, copy=False) if rest else keep_if)
     return [c.copy() for c in taken]
+
+
+def _implied(condition: exp.Expr | None, scope: Scope, wanted: set[int]) -> list[exp.Expr]:
+    """What the ORs among the conjuncts of ``condition`` imply about the tables ``wanted``
+    (:mod:`veil.engine.implied`); the conjuncts themselves stay where they are."""
+    def movable(part: exp.Expr) -> bool:
+        read = scope.owners(part)
+        return read is not None and read <= wanted
+
+    found = (implied_condition(c, movable) for c in split_and(condition))
+    return [c for c in found if c is not None]
 
 
 @dataclass
@@ -266,11 +294,13 @@ class FragmentBuilder:
             where = select.args.get("where")
             if where is not None:
                 taken += _take(where, "this", None, scope, wanted)
+                taken += _implied(where.this, scope, wanted)
                 if where.this is None:
                     select.set("where", None)
             for join in scope.joins:
                 if not join.side and join.kind in ("", "INNER") and join.args.get("on") is not None:
                     taken += _take(join, "on", exp.true(), scope, wanted)
+                    taken += _implied(join.args["on"], scope, wanted)
         if own_join is not None and own_join.side == "LEFT" and own_join.args.get("on") is not None:
             taken += _take(own_join, "on", exp.true(), scope, wanted)
         return taken
@@ -346,20 +376,39 @@ def _root(component: dict[int, int], member: int) -> int:
     return member
 
 
+def _nested_names(select: exp.Select) -> set[str]:
+    """Every name a query nested in ``select`` gives a relation (table, alias, derived table,
+    CTE): inside it, a qualifier with such a name may mean that relation instead."""
+    return {
+        identifier_name(node.this)
+        for node in select.find_all(exp.Table, exp.TableAlias)
+        if node.find_ancestor(exp.Select) is not select and isinstance(node.this, exp.Identifier)
+    }
+
+
 def _column_owners(scope: Scope) -> dict[int, exp.Table] | None:
     """The owner of every column of the SELECT that reads one of its tables, or None when some
-    column cannot be attributed (ambiguous, correlated from a nested query, or shadowed by an
-    output alias of the same name)."""
+    column cannot be attributed (ambiguous, unqualified in a nested query, or shadowed by an
+    output alias of the same name). A nested query's column qualified by one of the tables'
+    aliases (TPC-H Q21's ``EXISTS (... WHERE l2.l_orderkey = l1.l_orderkey)``) belongs to that
+    table when no relation inside the nested queries takes the same name."""
     select = scope.select
     aliases = {identifier_name(alias_identifier(n, t)) for n, t in scope.tables.values()}
     names = {c.name for _, t in scope.tables.values() for c in t.columns}
     outputs = {e.alias for e in select.expressions if isinstance(e, exp.Alias)}
+    shadowed: set[str] | None = None
     owners: dict[int, exp.Table] = {}
     for column in select.find_all(exp.Column):
         wanted = qualifier(column)
         name = identifier_name(column.this)
         if column.find_ancestor(exp.Select) is not select:
-            if wanted in aliases or (wanted is None and name in names):
+            if wanted in aliases:
+                shadowed = _nested_names(select) if shadowed is None else shadowed
+                owner = scope.owner(column) if wanted not in shadowed else None
+                if owner is None:
+                    return None
+                owners[id(column)] = owner
+            elif wanted is None and name in names:
                 return None  # a nested query may read this SELECT's tables
             continue
         owner = scope.owner(column)
@@ -397,6 +446,8 @@ class _GroupRewrite:
                 moved[home].append(conjunct)
             else:
                 kept.append(conjunct)
+                for g, members in enumerate(self.groups):
+                    moved[g] += _implied(conjunct, self.scope, set(members))
         moved_columns = {id(c) for group in moved.values() for cond in group for c in cond.find_all(exp.Column)}
         replacement: dict[int, exp.Table] = {}
         for g, members in enumerate(self.groups):

@@ -6,6 +6,23 @@ and its configuration is locked, so no statement can switch it back on. Fragment
 concurrently; the first failure interrupts the others. Each fragment is cached on its own, under
 the exact SQL sent to its source plus the connection key, for the smallest latency of its tables,
 so a repeated federated statement reads nothing from its sources while they are fresh.
+
+A fragment that is not cached (its tables' latency is 0) and that the local part scans once
+(:attr:`FederatedPlan.single_scan`) is *streamed*: its source's reader is registered with the
+local DuckDB, which pulls batches as its operators consume them, so it is never held in Python
+memory as a whole and what the join must keep (hash tables, sorts) stays under the local
+``memory_limit`` and spills beyond it. Every other fragment is materialised first, because:
+
+* a cached fragment must be stored whole, while the local part may stop reading early (LIMIT,
+  EXISTS, a join whose other side is empty): a stream teed into the cache would store a prefix;
+* a RecordBatchReader can be scanned only once (DuckDB refuses a second scan), and a fragment
+  named twice, or inside a CTE (which DuckDB may inline at each reference), may be scanned twice.
+
+A streamed fragment's source query stays open while the local part runs: its cursor is closed
+(interrupted first when the local part did not read it to its end) when the statement finishes,
+fails or is cancelled, and ``interrupt`` reaches it meanwhile. A source error in the middle of a
+stream surfaces inside DuckDB as a scan error; the source's own error, mapped by the source, is
+reported instead, so the client sees the same SQLSTATE and redacted message as when materialised.
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +44,7 @@ from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
 from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
-from veil.engine.local_types import local_table
+from veil.engine.local_types import local_reader, local_table
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, VeilError
@@ -52,10 +69,11 @@ class LocalLimits:
 
 
 def local_connection(
-    tables: Mapping[str, pa.Table], limits: LocalLimits | None = None, spill: Path | None = None
+    tables: Mapping[str, pa.Table | pa.RecordBatchReader], limits: LocalLimits | None = None, spill: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A locked-down in-memory DuckDB over ``tables``, spilling into ``spill`` (a directory of
-    its own: two DuckDB instances must not share one) beyond ``limits.memory_limit``."""
+    """A locked-down in-memory DuckDB over ``tables`` (readers are already in local types),
+    spilling into ``spill`` (a directory of its own: two DuckDB instances must not share one)
+    beyond ``limits.memory_limit``."""
     config = dict(LOCAL_CONFIG)
     if limits is not None and spill is not None:
         config.update(memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill))
@@ -63,7 +81,7 @@ def local_connection(
     for statement in LOCKDOWN:
         connection.execute(statement)
     for name, table in tables.items():
-        connection.register(name, local_table(table))
+        connection.register(name, local_table(table) if isinstance(table, pa.Table) else table)
     return connection
 
 
@@ -106,6 +124,9 @@ class FederatedExecution:
         self._interrupted = False
         self._limits = LocalLimits.from_config(engine.config)
         self._spill: Path | None = None
+        self._streams: dict[int, SourceCursor] = {}  # streamed fragments' open cursors, by id
+        self._drained: set[int] = set()  # ids of those read to their end
+        self._stream_error: VeilError | None = None
         self.cache_hits = 0
         self.source_bytes = 0  # bytes of fragment results read from sources (not from cache)
 
@@ -129,6 +150,7 @@ class FederatedExecution:
         except BaseException:
             self.interrupt()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._close_streams()
             on_close()
             raise
         local_params = [params[i] for i in self._plan.local_params]
@@ -139,6 +161,7 @@ class FederatedExecution:
                 local, self._local = self._local, None
             if local is not None:
                 local.close()
+            self._close_streams()
             if self._spill is not None:
                 shutil.rmtree(self._spill, ignore_errors=True)
             on_close()
@@ -155,10 +178,12 @@ class FederatedExecution:
     def _error(self, exc: BaseException, mapper: Callable[[BaseException], VeilError]) -> VeilError:
         if self._interrupted:
             return QueryCanceled()
+        if self._stream_error is not None:
+            return self._on_error(self._stream_error)
         return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
 
     def _start_local(
-        self, tables: Mapping[str, pa.Table], params: list[object | None]
+        self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
         self._limits.spill_directory.mkdir(parents=True, exist_ok=True)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
@@ -171,12 +196,15 @@ class FederatedExecution:
         reader = cursor.execute(self._plan.local_sql, params)
         return reader, first_batch(reader)
 
-    async def _fetch(self, fragment: Fragment, params: list[object | None]) -> pa.Table:
-        """A fragment's rows: from the cache while fresh, else from its source (single-flight)."""
+    async def _fetch(self, fragment: Fragment, params: list[object | None]) -> pa.Table | pa.RecordBatchReader:
+        """A fragment's rows: from the cache while fresh, else from its source (single-flight),
+        streamed when nothing caches it and the local part scans it once."""
         engine = self._engine
         source = engine.catalog.sources[fragment.connection]
         ttl = engine.latency_for(fragment.tables)
         if ttl <= 0:
+            if fragment.name in self._plan.single_scan:
+                return await in_worker(self._stream, source, fragment.sql, params)
             return await in_worker(self._read, source, fragment.sql, params)
         cache = engine.cache
         key = (source.connection_key, fragment.sql, repr(tuple(params)))
@@ -196,6 +224,51 @@ class FederatedExecution:
         finally:
             cache.end(key)
         return table
+
+    def _stream(self, source: Source, sql: str, params: list[object | None]) -> pa.RecordBatchReader:
+        """Start a fragment's query; its batches are read as the local part consumes them."""
+        cursor = source.cursor()
+        with self._lock:
+            if self._interrupted:
+                cursor.close()
+                raise QueryCanceled()
+            self._cursors.append(cursor)
+            self._streams[id(cursor)] = cursor
+        try:
+            reader = cursor.execute(sql, params)
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+            raise self._error(exc, source.map_error) from None
+        return local_reader(reader.schema, self._batches(source, cursor, reader))
+
+    def _batches(self, source: Source, cursor: SourceCursor, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        """The batches of a streamed fragment, counted; a failure is kept to be reported as the
+        source's own error (DuckDB only sees that its scan failed)."""
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                with self._lock:
+                    self._drained.add(id(cursor))
+                return
+            except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+                mapped = exc if isinstance(exc, VeilError) else source.map_error(exc)
+                with self._lock:
+                    self._stream_error = self._stream_error or mapped
+                raise
+            with self._lock:
+                self.source_bytes += batch.get_total_buffer_size()
+            yield batch
+
+    def _close_streams(self) -> None:
+        with self._lock:
+            streams, self._streams = list(self._streams.values()), {}
+            drained = set(self._drained)
+            for cursor in streams:
+                self._cursors.remove(cursor)
+        for cursor in streams:
+            if id(cursor) not in drained:
+                cursor.interrupt()
+            cursor.close()
 
     def _read(self, source: Source, sql: str, params: list[object | None]) -> pa.Table:
         cursor = source.cursor()

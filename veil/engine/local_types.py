@@ -16,6 +16,8 @@ Pushed-down statements never pass through here: their results keep the source's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,3 +72,11 @@ def local_table(table: pa.Table) -> pa.Table:
         return table
     schema = local_schema(table.schema)
     return pa.Table.from_batches([local_batch(b, schema) for b in table.to_batches()], schema=schema)
+
+
+def local_reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    """A one-pass reader of ``batches`` (of ``schema``, a fragment's) in the local types."""
+    if not needs_conversion(schema):
+        return pa.RecordBatchReader.from_batches(schema, batches)
+    converted = local_schema(schema)
+    return pa.RecordBatchReader.from_batches(converted, (local_batch(b, converted) for b in batches))

@@ -23,7 +23,8 @@ from veil.engine.planner import (
     identifier_name,
     quoted,
     replace_table,
-    source_table,
+    served_source,
+    source_sql,
 )
 
 PART_PREFIX = "__veil_part_"
@@ -63,7 +64,7 @@ def render(tree: exp.Expr, dialect: str) -> tuple[str, tuple[int, ...]]:
         if position not in order:
             order.append(position)
         parameter.set("this", exp.Literal.number(order.index(position) + 1))
-    return tree.sql(dialect=dialect), tuple(order)
+    return source_sql(tree, dialect), tuple(order)
 
 
 def split_and(condition: exp.Expr | None) -> list[exp.Expr]:
@@ -258,8 +259,7 @@ class FragmentBuilder:
 
     def protected_source(self, table: Table) -> exp.Expression:
         """The table as its source names it, or the policy-protected derived table over it."""
-        raw = source_table(table, self.sources[table.connection].dialect)
-        return (self.protect(table, raw) if self.protect else None) or raw
+        return served_source(table, self.sources[table.connection].dialect, self.protect)
 
     def protected_alias(self, node: exp.Table, table: Table) -> exp.Expression:
         derived = self.protected_source(table)

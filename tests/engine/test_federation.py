@@ -374,8 +374,10 @@ SHAPES = [
     "SELECT t2.id, max(t1.a) FROM t1 JOIN t2 ON t1.k < t2.k GROUP BY t2.id",
     "SELECT count(*), sum(t1.a) FROM t1 JOIN t2 ON t2.k = t1.k WHERE t2.v > 100",
     "SELECT t2.k, sum(t1.a), count(DISTINCT t1.a) FROM t1 JOIN t2 ON t2.k = t1.k GROUP BY t2.k",
-    "SELECT t1.id, t2.id FROM t1, t2 WHERE (t1.k = t2.k AND t1.a > 2 AND t2.v > 1) "
-    "OR (t1.k = t2.k AND t1.a IS NULL AND (t2.v IS NULL OR t2.v < 3))",
+    (
+        "SELECT t1.id, t2.id FROM t1, t2 WHERE (t1.k = t2.k AND t1.a > 2 AND t2.v > 1) "
+        "OR (t1.k = t2.k AND t1.a IS NULL AND (t2.v IS NULL OR t2.v < 3))"
+    ),
     "SELECT x.id, y.id FROM t1 x, t1 y WHERE x.k = y.a AND EXISTS (SELECT * FROM t2 WHERE t2.k = x.k AND t2.v <> y.id)",
     "SELECT id FROM t1 WHERE NOT EXISTS (SELECT * FROM t2 WHERE t2.k = t1.k)",
     "WITH c AS (SELECT * FROM t2) SELECT t1.id FROM t1 JOIN c ON c.k = t1.k WHERE c.v > (SELECT min(v) FROM c)",

@@ -31,7 +31,13 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.engine.colnames import name_outputs
-from veil.engine.fragments import PART_PREFIX, Fragment, FragmentBuilder, Placement, render
+from veil.engine.fragments import (
+    PART_PREFIX,
+    Fragment,
+    FragmentBuilder,
+    Placement,
+    render,
+)
 from veil.engine.params import infer_param_oids
 from veil.engine.planner import (
     Analysis,

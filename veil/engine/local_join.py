@@ -250,7 +250,7 @@ class FederatedExecution:
                 with self._lock:
                     self._drained.add(id(cursor))
                 return
-            except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+            except Exception as exc:
                 mapped = exc if isinstance(exc, VeilError) else source.map_error(exc)
                 with self._lock:
                     self._stream_error = self._stream_error or mapped

@@ -77,12 +77,12 @@ def test_pushed_sql_reads_the_source_spelling_and_quotes_what_postgres_folded() 
     assert '"DB"."CRM"."CUSTOMERS"' in sql
 
 
-def _policy(tags: dict[str, list[str]], where: str):
+def _policy(tags: dict[str, list[str]], where: str, names: tuple[str, ...] = ("name",)):
     cfg = parse_config({
         "secrets": {"hash_key": "k"}, "tables": {"snow.CRM.CUSTOMERS": {"tags": tags}},
         "policies": [
             {"name": "hash", "mask": {"column_tags": ["PII.Email"], "with": "hash"}},
-            {"name": "by name", "mask": {"columns": ["name"], "with": "null"}},
+            {"name": "by name", "mask": {"columns": list(names), "with": "null"}},
             {"name": "rows", "row_filter": {"tables": ["snow.CRM.CUSTOMERS"], "where": where}},
         ],
     })
@@ -109,6 +109,12 @@ def test_policies_apply_whichever_spelling_the_config_uses(tags: dict[str, list[
 
 def _raw_source() -> exp.Table:
     return source_table(TABLE, "snowflake")
+
+
+def test_mask_by_name_matches_either_spelling_but_not_a_colliding_column() -> None:
+    assert set(_policy({}, "TRUE", ("EMAIL",)).masks) == {"email"}
+    assert set(_policy({}, "TRUE", ("email", "country")).masks) == {"email", "country"}
+    assert set(_policy({}, "TRUE", ("name",)).masks) == {"name"}  # not "NAME": it kept its spelling
 
 
 def test_unknown_column_in_a_policy_condition_is_refused() -> None:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from veil.catalog.model import Table, tags_of
+from veil.catalog.model import Column, Table, tags_of
 from veil.config.models import (
     Audience,
     MaskPolicy,
@@ -92,9 +92,11 @@ def covers_table(target: PolicyTarget, table: Table, table_tags: Sequence[str]) 
     return any(tag_depth(t, table_tags) for t in target.table_tags)
 
 
-def _mask_depth(mask: MaskPolicy, column: str, column_tags: Sequence[str]) -> int:
+def _mask_depth(mask: MaskPolicy, column: Column, column_tags: Sequence[str]) -> int:
+    """A name glob matches the served name or the source's spelling (``email`` or ``EMAIL``)."""
     depth = max((tag_depth(t, column_tags) for t in mask.column_tags), default=0)
-    if depth == 0 and any(fnmatch.fnmatchcase(column, pattern) for pattern in mask.columns):
+    names = (column.name, column.source_name) if column.source_name else (column.name,)
+    if depth == 0 and any(fnmatch.fnmatchcase(n, pattern) for pattern in mask.columns for n in names):
         depth = 1
     return depth
 
@@ -131,7 +133,7 @@ def resolve_table_policy(
             continue
         if isinstance(rule, MaskPolicy):
             for column in table.columns:
-                depth = _mask_depth(rule, column.name, tags_of(config.tags, column))
+                depth = _mask_depth(rule, column, tags_of(config.tags, column))
                 _select(masks, AppliedMask(policy.name, column.name, rule, depth))
                 found = tags_of(discovered, column)
                 if found:

@@ -82,7 +82,8 @@ def mask_expression(
         if mask.unit:
             masked = exp.cast(
                 exp.TimestampTrunc(this=column.copy(), unit=exp.Literal.string(mask.unit)),
-                exp.DataType.build("timestamp"),
+                # Without time zone in every dialect: Databricks' plain TIMESTAMP is an instant.
+                exp.DataType.build("timestamp_ntz", dialect="databricks"),
             )
         else:
             masked = exp.Round(this=column.copy(), decimals=exp.Literal.number(mask.digits))

@@ -118,7 +118,7 @@ class Translated:
     use: tuple[str | None, str | None] | None = None  # (catalog, schema) of a USE statement
 
 
-_USE = re.compile(r"^\s*USE\s+(CATALOG\s+|SCHEMA\s+|DATABASE\s+)?`?([\w$]+)`?(?:\.`?([\w$]+)`?)?\s*;?\s*$", re.I)
+_USE = re.compile(r"^\s*USE\s+(CATALOG\s+|SCHEMA\s+|DATABASE\s+)?`?([\w$]+)`?(?:\.`?([\w$]+)`?)?\s*;?\s*$", re.IGNORECASE)
 
 
 def _literal(value: str | None, type_name: str) -> exp.Expression:

@@ -47,7 +47,14 @@ from databricks.sql.thrift_api.TCLIService import ttypes as t
 from thrift.protocol import TBinaryProtocol
 from thrift.server import THttpServer
 
-from tests.fakes.databricks_sql import META, META_DDL, WarehouseError, refresh_information_schema, translate, warehouse_error
+from tests.fakes.databricks_sql import (
+    META,
+    META_DDL,
+    WarehouseError,
+    refresh_information_schema,
+    translate,
+    warehouse_error,
+)
 
 PROTOCOL = t.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7
 OK = t.TStatus(statusCode=t.TStatusCode.SUCCESS_STATUS)

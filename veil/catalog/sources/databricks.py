@@ -27,7 +27,11 @@ from databricks.sql import exc as dbexc
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag
-from veil.catalog.sources.databricks_types import arrow_type_for, conform_batch, served_schema
+from veil.catalog.sources.databricks_types import (
+    arrow_type_for,
+    conform_batch,
+    served_schema,
+)
 from veil.catalog.sources.pgpool import ConnectionPool
 from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError

@@ -85,17 +85,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def wait_for_port(
+    host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60, name: str = "veil serve"
+) -> None:
+    """Return once ``process`` (a server started by a test) accepts connections on ``port``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"veil serve exited with {process.returncode}:\n{log.read_text()}")
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"veil serve did not start listening within {timeout}s:\n{log.read_text()}")
+    raise RuntimeError(f"{name} did not start listening within {timeout}s:\n{log.read_text()}")
 
 
 def write_warehouse(path: Path) -> None:

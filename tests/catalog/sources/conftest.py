@@ -9,9 +9,7 @@ the emulator the tests are skipped, except in CI (``CI=true``), where that is a 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_server, wait_for_port
 
 REPO = Path(__file__).resolve().parents[3]
 SERVER_SCRIPT = Path(__file__).with_name("fakesnow_server.py")
@@ -76,22 +74,7 @@ def fakesnow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesnow]:
     with log_path.open("wb") as log:
         process = subprocess.Popen([str(python), str(SERVER_SCRIPT), str(port)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"fakesnow exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"fakesnow did not listen within 60s:\n{log_path.read_text()}") from None
-                time.sleep(0.1)
+        wait_for_port("127.0.0.1", port, process, log_path, name="fakesnow")
         yield Fakesnow(port)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,22 @@ import yaml
 
 from tests.conftest import PASSWORDS, VeilServer, scratch_database
 from veil.proxy.auth import make_scram_verifier
+
+
+@dataclass
+class LiveServer:
+    """A running `veil serve` over a source under test, and its directory (where the audit goes)."""
+
+    server: VeilServer
+    directory: Path
+
+    def rows(self, sql: str, user: str = "alice", binary: bool = False, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.server.dsn(user), autocommit=True) as connection:
+            return connection.cursor(binary=binary).execute(sql, params).fetchall()
+
+    def audit(self) -> list[dict[str, Any]]:
+        path = self.directory / "audit.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def users_and_policies() -> dict[str, Any]:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.catalog.support import duckdb_file, eventually, veil
-from tests.conftest import PASSWORDS, VeilServer, start_server, stop_server
+from tests.catalog.support import LiveServer, duckdb_file, eventually, veil
+from tests.conftest import PASSWORDS, start_server, stop_server
 from tests.fakes.databricks_warehouse import FakeWarehouse, running_warehouse
 from veil.catalog.model import Column, Table
 from veil.catalog.sources.databricks import DatabricksSource, to_named
@@ -59,18 +57,8 @@ FINANCE_SETUP = (
 
 
 @dataclass
-class Live:
-    server: VeilServer
+class Live(LiveServer):
     warehouse: FakeWarehouse
-    directory: Path
-
-    def rows(self, sql: str, user: str = "alice", binary: bool = False, params: Any = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.server.dsn(user), autocommit=True) as connection:
-            return connection.cursor(binary=binary).execute(sql, params).fetchall()
-
-    def audit(self) -> list[dict[str, Any]]:
-        path = self.directory / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +101,7 @@ def live(warehouse: FakeWarehouse, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     process, server = start_server(directory, config)
     try:
-        yield Live(server, warehouse, directory)
+        yield Live(server, directory, warehouse)
     finally:
         stop_server(process)
 

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from tests.catalog.sources.conftest import Fakesnow
-from tests.catalog.support import duckdb_file, eventually, veil
-from tests.conftest import PASSWORDS, VeilServer, free_port, start_server, stop_server
+from tests.catalog.support import LiveServer, duckdb_file, eventually, veil
+from tests.conftest import PASSWORDS, free_port, start_server, stop_server
 from veil.proxy.auth import make_scram_verifier
 
 DATABASE = "VEIL_SF"
@@ -76,18 +74,8 @@ SETUP = (
 
 
 @dataclass
-class Live:
-    server: VeilServer
+class Live(LiveServer):
     fakesnow: Fakesnow
-    directory: Path
-
-    def rows(self, sql: str, user: str = "alice", binary: bool = False) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.server.dsn(user), autocommit=True) as connection:
-            return connection.cursor(binary=binary).execute(sql).fetchall()
-
-    def audit(self) -> list[dict[str, Any]]:
-        path = self.directory / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _users() -> dict[str, Any]:
@@ -136,7 +124,7 @@ def live(fakesnow: Fakesnow, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     }
     process, server = start_server(directory, config)
     try:
-        yield Live(server, fakesnow, directory)
+        yield Live(server, directory, fakesnow)
     finally:
         stop_server(process)
 

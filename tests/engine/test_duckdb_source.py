@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from veil.catalog.sources import duckdb as duckdb_source
+from veil.catalog.sources.base import drain, read_all
 from veil.catalog.sources.duckdb import DuckDBSource
 
 SQL = """
@@ -34,18 +35,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBSource]:
 
 
 def _read(source: DuckDBSource, sql: str, params: list[object]) -> pa.Table:
-    cursor = source.cursor()
-    try:
-        reader = cursor.execute(sql, params)
-        batches = []
-        while True:
-            try:
-                batches.append(reader.read_next_batch())
-            except StopIteration:
-                break
-        return pa.Table.from_batches(batches, schema=reader.schema)
-    finally:
-        cursor.close()
+    return read_all(source, sql, params)
 
 
 QUERIES = [
@@ -203,10 +193,4 @@ def test_reused_cursors_under_concurrency(source: DuckDBSource) -> None:
 
 
 def _read_with(cursor: duckdb_source.DuckDBCursor, sql: str, params: list[object]) -> pa.Table:
-    reader = cursor.execute(sql, params)
-    batches = []
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            return pa.Table.from_batches(batches, schema=reader.schema)
+    return drain(cursor.execute(sql, params))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.catalog.model import Column, Table
-from veil.catalog.sources.base import Source
+from veil.catalog.sources.base import Source, read_all
 from veil.discovery.classify import value_kind
 from veil.errors import VeilError
 
@@ -116,22 +116,12 @@ def databricks_sample_sql(table: Table, columns: Sequence[Column], rows: int) ->
 
 
 def _read_all(source: Source, sql: str) -> pa.Table:
-    cursor = source.cursor()
     try:
-        reader = cursor.execute(sql)
-        batches = []
-        while True:
-            try:
-                batches.append(reader.read_next_batch())
-            except StopIteration:
-                break
-        return pa.Table.from_batches(batches, schema=reader.schema)
+        return read_all(source, sql)
     except VeilError:
         raise
     except Exception as exc:  # noqa: BLE001 - any driver error becomes a VeilError
         raise source.map_error(exc) from None
-    finally:
-        cursor.close()
 
 
 def _duckdb_estimate(source: Source, table: Table) -> int | None:

@@ -47,7 +47,7 @@ class SourceTag:
 class SourceCursor(Protocol):
     """One running query; ``interrupt`` may be called from another thread."""
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> pa.RecordBatchReader: ...
+    def execute(self, sql: str, params: Sequence[object] = ()) -> BatchReader: ...
 
     def interrupt(self) -> None: ...
 
@@ -91,6 +91,33 @@ def source_tags(source: Source) -> list[SourceTag] | None:
     """The source system's column tags; None when this source type keeps none."""
     list_tags = getattr(source, "list_tags", None)
     return None if list_tags is None else list(list_tags())
+
+
+class BatchReader(Protocol):
+    """What ``SourceCursor.execute`` returns: Arrow batches, one at a time."""
+
+    schema: pa.Schema
+
+    def read_next_batch(self) -> pa.RecordBatch: ...
+
+
+def drain(reader: BatchReader) -> pa.Table:
+    """Every remaining batch of ``reader``, as one table (for results known to be small)."""
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch())
+        except StopIteration:
+            return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def read_all(source: Source, sql: str, params: Sequence[object] = ()) -> pa.Table:
+    """Run ``sql`` on a cursor of its own and read the whole (small) result."""
+    cursor = source.cursor()
+    try:
+        return drain(cursor.execute(sql, params))
+    finally:
+        cursor.close()
 
 
 def check_source(source: Source) -> None:

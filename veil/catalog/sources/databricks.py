@@ -26,7 +26,7 @@ from databricks import sql as dbsql
 from databricks.sql import exc as dbexc
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable, SourceTag
+from veil.catalog.sources.base import SourceTable, SourceTag, read_all
 from veil.catalog.sources.databricks_types import (
     arrow_type_for,
     conform_batch,
@@ -274,19 +274,7 @@ class DatabricksSource:
         return DatabricksCursor(self)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.cursor()
-        try:
-            reader = cursor.execute(sql, params)
-            batches = []
-            while True:
-                try:
-                    batches.append(reader.read_next_batch())
-                except StopIteration:
-                    break
-            table = pa.Table.from_batches(batches, schema=reader.schema)
-            return [tuple(r.values()) for r in table.to_pylist()]
-        finally:
-            cursor.close()
+        return [tuple(r.values()) for r in read_all(self, sql, params).to_pylist()]
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         """The result schema from the warehouse's result metadata, with ``LIMIT 0`` (no rows)."""

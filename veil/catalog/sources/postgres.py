@@ -12,7 +12,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable, check_source
+from veil.catalog.sources.base import SourceTable, check_source, drain
 from veil.catalog.sources.pgpool import ConnectionPool
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
@@ -258,7 +258,7 @@ class PostgresSource:
     def list_tables(self) -> list[SourceTable]:
         cursor = self.cursor()
         try:
-            rows = pa.Table.from_batches(_drain(cursor.execute(_LIST_COLUMNS))).to_pylist()
+            rows = drain(cursor.execute(_LIST_COLUMNS)).to_pylist()
         finally:
             cursor.close()
         tables: dict[tuple[str, str], list[Column]] = {}
@@ -276,11 +276,3 @@ class PostgresSource:
     def close(self) -> None:
         self._pool.close()
 
-
-def _drain(reader: _NormalizingReader) -> list[pa.RecordBatch]:
-    batches = []
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            return batches

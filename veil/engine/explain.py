@@ -20,9 +20,12 @@ def explain_lines(
     tables: tuple[Table, ...],
     applied: tuple[AppliedPolicy, ...],
     local_sql: str | None = None,
+    dynamic_filters: list[str] | None = None,
 ) -> list[str]:
     """``pushed`` is (connection, dialect, sql) per source query; ``local_sql`` is what the local
-    engine runs over their results (registered as ``__veil_part_<n>``, in that order)."""
+    engine runs over their results (registered as ``__veil_part_<n>``, in that order);
+    ``dynamic_filters`` describe the keys a fragment is sent once its sources are read (the SQL
+    above is as planned: the keys are only known when the statement runs)."""
     lines = [f"Runs on: {where}"]
     for position, (connection, dialect, sql) in enumerate(pushed):
         name = f" -> __veil_part_{position}" if local_sql is not None else ""
@@ -33,6 +36,9 @@ def explain_lines(
         lines.append("Local part (Veil's in-memory DuckDB):")
         pretty = sqlglot.transpile(local_sql, read="duckdb", write="duckdb", pretty=True)[0]
         lines.extend("  " + line for line in pretty.splitlines())
+    if dynamic_filters:
+        lines.append("Dynamic filters (source read first, target sent WHERE key IN its keys):")
+        lines.extend(f"  {line}" for line in dynamic_filters)
     if tables:
         lines.append("Policies applied:")
         if not applied:

@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.engine.colnames import name_outputs
+from veil.engine.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.engine.fragments import (
     PART_PREFIX,
     Fragment,
@@ -63,6 +64,7 @@ class FederatedPlan:
     tables: tuple[Table, ...]
     param_oids: tuple[int, ...]
     single_scan: frozenset[str] = frozenset()  # fragments the local part reads exactly once
+    dynamic_filters: tuple[DynamicFilter, ...] = ()  # sources read first, targets sent filtered
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -110,6 +112,7 @@ def plan_federated(
         builder.push_table(node, table, taken)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
+    dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])
     return FederatedPlan(
         fragments=tuple(builder.parts),
         local_sql=local_sql,
@@ -117,7 +120,18 @@ def plan_federated(
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
         single_scan=scanned_once,
+        dynamic_filters=dynamic,
     )
+
+
+def fragment_info(fragment: Fragment) -> FragmentInfo:
+    """What dynamic filter planning needs of a fragment: its output names when its SQL lists
+    them (no ``*``), its key columns and how selective its own conditions look."""
+    tree = fragment.tree
+    outputs = None
+    if isinstance(tree, exp.Select) and not any(isinstance(e, exp.Star) for e in tree.expressions):
+        outputs = frozenset(e.alias_or_name for e in tree.expressions)
+    return FragmentInfo(fragment.name, outputs, fragment.keys, fragment.selectivity)
 
 
 def single_scans(local: exp.Expr) -> frozenset[str]:

@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlglot import exp
 
 from veil.catalog.model import Table
+from veil.engine.dynamic_filter import KeyColumn, fragment_keys, selectivity
 from veil.engine.implied import implied_condition
 from veil.engine.planner import (
     Protector,
@@ -51,6 +52,9 @@ class Fragment:
     sql: str
     tables: tuple[Table, ...]
     params: tuple[int, ...]  # statement parameter positions (0-based) bound to the fragment's $1..$n
+    keys: tuple[KeyColumn, ...] = ()  # outputs a dynamic filter may compare (veil.engine.dynamic_filter)
+    selectivity: int = 0
+    tree: exp.Expr | None = field(default=None, compare=False, repr=False)  # ``sql`` as a tree
 
 
 def render(tree: exp.Expr, dialect: str) -> tuple[str, tuple[int, ...]]:
@@ -266,12 +270,20 @@ class FragmentBuilder:
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived
 
-    def add_part(self, tree: exp.Expr, tables: tuple[Table, ...], columns: list[str] | None = None) -> str:
-        """Register a fragment; ``columns`` are its output names when they are known exactly."""
+    def add_part(
+        self,
+        tree: exp.Expr,
+        tables: tuple[Table, ...],
+        columns: list[str] | None = None,
+        aliases: Mapping[str, Table] | None = None,
+    ) -> str:
+        """Register a fragment; ``columns`` are its output names when they are known exactly,
+        ``aliases`` the tables its FROM items are aliased as (for its dynamic filter keys)."""
         connection = tables[0].connection
         sql, params = render(tree, self.sources[connection].dialect)
         name = f"{PART_PREFIX}{len(self.parts)}"
-        self.parts.append(Fragment(name, connection, sql, tables, params))
+        keys = fragment_keys(tree, aliases) if aliases else ()
+        self.parts.append(Fragment(name, connection, sql, tables, params, keys, selectivity(tree), tree))
         if columns is not None:
             self.part_columns[name] = frozenset(columns)
         return name
@@ -311,7 +323,8 @@ class FragmentBuilder:
 
         plan = plan_preaggregation(self, node, table)
         if plan is not None:
-            name = self.add_part(preaggregated_fragment(self, node, table, conditions, plan), (table,))
+            aliases = {identifier_name(alias_identifier(node, table)): table}
+            name = self.add_part(preaggregated_fragment(self, node, table, conditions, plan), (table,), aliases=aliases)
             self.consume(node)
             replace_table(node, exp.Table(this=quoted(name)), table.name)
             return
@@ -322,7 +335,7 @@ class FragmentBuilder:
         select = select.from_(self.protected_alias(node, table), copy=False)
         if conditions:
             select = select.where(exp.and_(*conditions), copy=False)
-        name = self.add_part(select, (table,), columns or [ROW_MARKER])
+        name = self.add_part(select, (table,), columns or [ROW_MARKER], {identifier_name(alias): table})
         self.consume(node)
         replace_table(node, exp.Table(this=quoted(name)), table.name)
 
@@ -496,7 +509,8 @@ class _GroupRewrite:
         if conditions:
             select = select.where(exp.and_(*(c.copy() for c in conditions)), copy=False)
         columns = list(renames.values()) or [ROW_MARKER]
-        return self.builder.add_part(select, tuple(t for _, t in nodes), columns), renames
+        aliases = {identifier_name(alias_identifier(n, t)): t for n, t in nodes}
+        return self.builder.add_part(select, tuple(t for _, t in nodes), columns, aliases), renames
 
     def _rename(self, column: exp.Column, part: str, output: str) -> None:
         replacement: exp.Expr = exp.Column(this=quoted(output), table=quoted(part))

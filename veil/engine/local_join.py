@@ -42,9 +42,11 @@ from veil.catalog.sources.base import Source, SourceCursor
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
+from veil.engine.dynamic_filter import DynamicFilter, filtered_tree
 from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
 from veil.engine.local_types import local_reader, local_table
+from veil.engine.planner import source_sql
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, VeilError
@@ -129,6 +131,13 @@ class FederatedExecution:
         self._stream_error: VeilError | None = None
         self.cache_hits = 0
         self.source_bytes = 0  # bytes of fragment results read from sources (not from cache)
+        self._filter_sources = {f.source for f in plan.dynamic_filters}
+        self._sent: dict[str, str] = {}  # fragment name -> the SQL sent (with its dynamic filters)
+
+    @property
+    def pushed_sql(self) -> list[str]:
+        """The SQL each fragment was sent (planned SQL for those not reached)."""
+        return [self._sent.get(f.name, f.sql) for f in self._plan.fragments]
 
     def interrupt(self) -> None:
         with self._lock:
@@ -141,10 +150,12 @@ class FederatedExecution:
         self, schema: pa.Schema, params: Sequence[object | None], on_close: Callable[[], None]
     ) -> ReaderStream:
         """Fetch every fragment, then start the local part; rows stream from the local engine."""
-        tasks = [
-            asyncio.ensure_future(self._fetch(fragment, [params[i] for i in fragment.params]))
-            for fragment in self._plan.fragments
-        ]
+        started: dict[str, asyncio.Future[pa.Table | pa.RecordBatchReader]] = {}
+        for fragment in self._plan.fragments:
+            started[fragment.name] = asyncio.ensure_future(
+                self._fetch_filtered(fragment, [params[i] for i in fragment.params], started)
+            )
+        tasks = list(started.values())
         try:
             tables = await asyncio.gather(*tasks)
         except BaseException:
@@ -196,18 +207,47 @@ class FederatedExecution:
         reader = cursor.execute(self._plan.local_sql, params)
         return reader, first_batch(reader)
 
-    async def _fetch(self, fragment: Fragment, params: list[object | None]) -> pa.Table | pa.RecordBatchReader:
-        """A fragment's rows: from the cache while fresh, else from its source (single-flight),
-        streamed when nothing caches it and the local part scans it once."""
+    async def _fetch_filtered(
+        self,
+        fragment: Fragment,
+        params: list[object | None],
+        started: Mapping[str, asyncio.Future[pa.Table | pa.RecordBatchReader]],
+    ) -> pa.Table | pa.RecordBatchReader:
+        """A fragment's rows; a dynamic filter's target first waits for its sources' results
+        (materialised, never streamed) and is sent with their keys."""
+        filters = [f for f in self._plan.dynamic_filters if f.target == fragment.name]
+        sql = fragment.sql
+        if filters:
+            sources = {f.source: await started[f.source] for f in filters}
+            sql = await in_worker(self._filtered_sql, fragment, filters, sources)
+        self._sent[fragment.name] = sql
+        return await self._fetch(fragment, sql, params)
+
+    def _filtered_sql(
+        self, fragment: Fragment, filters: list[DynamicFilter], sources: Mapping[str, pa.Table | pa.RecordBatchReader]
+    ) -> str:
+        tables = {name: table for name, table in sources.items() if isinstance(table, pa.Table)}
+        if fragment.tree is None or len(tables) != len(sources):
+            return fragment.sql
+        types = {key.output: key.arrow_type for key in fragment.keys}
+        tree = filtered_tree(fragment.tree, filters, tables, types)
+        if tree is None:
+            return fragment.sql
+        return source_sql(tree, self._engine.catalog.sources[fragment.connection].dialect)
+
+    async def _fetch(self, fragment: Fragment, sql: str, params: list[object | None]) -> pa.Table | pa.RecordBatchReader:
+        """A fragment's rows (``sql``: its SQL, dynamically filtered or not): from the cache while
+        fresh, else from its source (single-flight), streamed when nothing caches it, the local
+        part scans it once and no dynamic filter reads it first."""
         engine = self._engine
         source = engine.catalog.sources[fragment.connection]
         ttl = engine.latency_for(fragment.tables)
         if ttl <= 0:
-            if fragment.name in self._plan.single_scan:
-                return await in_worker(self._stream, source, fragment.sql, params)
-            return await in_worker(self._read, source, fragment.sql, params)
+            if fragment.name in self._plan.single_scan and fragment.name not in self._filter_sources:
+                return await in_worker(self._stream, source, sql, params)
+            return await in_worker(self._read, source, sql, params)
         cache = engine.cache
-        key = (source.connection_key, fragment.sql, repr(tuple(params)))
+        key = (source.connection_key, sql, repr(tuple(params)))
         entry = await cache.lookup(key, max_age=ttl)
         if entry is None and await cache.wait_for_inflight(key):
             entry = await cache.lookup(key, max_age=ttl)
@@ -216,7 +256,7 @@ class FederatedExecution:
             return pa.Table.from_batches(entry.batches, schema=entry.schema)
         cache.begin(key)
         try:
-            table = await in_worker(self._read, source, fragment.sql, params)
+            table = await in_worker(self._read, source, sql, params)
             tables = frozenset(t.source_key for t in fragment.tables)
             batches = tuple(table.to_batches())
             now = cache.clock()

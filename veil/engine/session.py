@@ -371,7 +371,10 @@ class Session:
             if self._running is execution:
                 self._running = None
 
-        stream = await execution.run(schema, params, finished)
+        try:
+            stream = await execution.run(schema, params, finished)
+        finally:
+            record.pushed_sql = execution.pushed_sql  # as sent: with their dynamic filters
         record.cache_hit = execution.cache_hits == len(plan.fragments)
         return stream
 
@@ -424,6 +427,7 @@ class Session:
                 f"Veil local engine, joining {len(query.fragments)} source queries",
                 [(f.connection, sources[f.connection].dialect, f.sql) for f in query.fragments],
                 query.tables, plan.policies, local_sql=query.local_sql,
+                dynamic_filters=[f.describe() for f in query.dynamic_filters],
             )
         where = "admin views" if isinstance(query, AdminPlan) else "Veil local engine (catalog emulation)"
         return explain_lines(self.engine, self.user, where, [], (), ())

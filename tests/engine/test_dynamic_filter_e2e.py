@@ -11,7 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import postgres_connection, scratch_database, start_server, stop_server
+from tests.conftest import (
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from tests.engine.test_federation_e2e import (
     CUSTOMERS,
     Federation,

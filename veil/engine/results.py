@@ -9,12 +9,13 @@ stream.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from veil.engine.workers import in_worker
+from veil.engine.workers import start_in_worker
 from veil.errors import VeilError
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -51,7 +52,12 @@ class RowsStream:
 
 
 class ReaderStream:
-    """Rows pulled lazily from a RecordBatchReader running on a source cursor."""
+    """Rows pulled lazily from a RecordBatchReader running on a source cursor.
+
+    While the wire front end encodes and sends one batch, the next is already being read on a
+    worker thread (one batch ahead, no more: memory stays bounded and a slow client still
+    slows its stream), so a remote source's transfer overlaps Veil's encoding. The cursor is
+    closed only once no read is in flight, whatever ends the stream (end, error, cancel)."""
 
     def __init__(
         self,
@@ -70,17 +76,24 @@ class ReaderStream:
         self._on_close = on_close
         self._map_error = map_error
         self._closed = False
+        self._reading: asyncio.Future[pa.RecordBatch | None] | None = None
+
+    def _read_ahead(self) -> asyncio.Future[pa.RecordBatch | None]:
+        self._reading = start_in_worker(_next_batch, self._reader, self._map_error)
+        return self._reading
 
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
             head, self._head = self._head, ()
+            reading = None if self._complete else self._read_ahead()
             for batch in head:
                 if batch.num_rows:
                     yield conform(batch, self.schema)
-            while not self._closed and not self._complete:
-                batch = await in_worker(_next_batch, self._reader, self._map_error)
+            while reading is not None and not self._closed:
+                batch = await asyncio.shield(reading)
                 if batch is None:
                     break
+                reading = None if self._closed else self._read_ahead()
                 if batch.num_rows:
                     yield conform(batch, self.schema)
         finally:
@@ -90,9 +103,16 @@ class ReaderStream:
         return f"SELECT {rows_sent}"
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._on_close()
+        if self._closed:
+            return
+        self._closed = True
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done():
+            # The cursor may be closed only after the read on it has returned.
+            await asyncio.wait([reading])
+        if reading is not None and reading.done() and not reading.cancelled():
+            reading.exception()  # a read-ahead nobody consumed: its error is not news
+        self._on_close()
 
 
 def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.RecordBatch | None:

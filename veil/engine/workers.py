@@ -55,6 +55,14 @@ _POOL = WorkerPool()
 
 async def in_worker(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` on a worker thread; its result or exception, in the event loop."""
+    return await start_in_worker(function, *args)
+
+
+def start_in_worker(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Start ``function(*args)`` on a worker thread now; the future resolves when it returns.
+
+    Cancelling the future does not stop the call: a caller that must not touch what the call
+    uses until it is over (a cursor being read) awaits it through :func:`asyncio.shield`."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
@@ -67,7 +75,7 @@ async def in_worker(function: Callable[..., T], *args: Any) -> T:
             _deliver(loop, future, result, None)
 
     _POOL.submit(job)
-    return await future
+    return future
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -81,7 +81,19 @@ def _run_server(
         pass
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: an error Veil raised (a state store it cannot use, a source it cannot
+    reach at startup...) is printed with its hint, not as a traceback, and exits 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except VeilError as exc:
+            console.print(f"[red]Error:[/red] {exc.message}" + (f"\n  {exc.hint}" if exc.hint else ""))
+            raise SystemExit(1) from None
+
+
+@click.group(cls=_Commands)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug information.")
 def main(verbose: bool) -> None:
     """Veil: a PostgreSQL-speaking SQL proxy that enforces data policies."""

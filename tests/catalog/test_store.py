@@ -3,6 +3,7 @@ reported as, New flags, statuses, collisions, a failing source, concurrent write
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from veil.config import parse_config
 from veil.config.models import VeilConfig
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import NEW_COLUMN_POLICY, resolve_table_policy
+from veil.errors import VeilError
 
 
 def run(path: Path, *statements: str) -> None:
@@ -230,3 +232,25 @@ def test_status_and_approve_from_the_command_line(tmp_path: Path, warehouse: Pat
     unknown = veil("sync", "-c", str(path), "nope")
     assert unknown.returncode == 2 and "unknown connection nope" in unknown.stderr
     assert veil("approve", "-c", str(path), "s.a").stdout.startswith("s.a: nothing to approve")
+
+
+def test_a_store_written_by_another_version_is_refused_with_a_way_out(tmp_path: Path, warehouse: Path) -> None:
+    state = tmp_path / "state"
+    CatalogStore(state / "catalog.db").close()
+    db = sqlite3.connect(state / "catalog.db")
+    db.execute("ALTER TABLE columns ADD COLUMN source_tags TEXT")  # what another version's layout looks like
+    db.close()
+    with pytest.raises(VeilError) as info:
+        CatalogStore(state / "catalog.db")
+    assert info.value.sqlstate == "F0000" and "another Veil version" in info.value.message
+    assert "source_tags" in info.value.message and info.value.hint and "move" in info.value.hint
+
+    config = write_config(tmp_path, {
+        "state_dir": str(state), "server": {"port": 0},
+        "connections": {"warehouse": {"type": "duckdb", "path": str(warehouse)}},
+    })
+    for command in (("serve", "-c", str(config)), ("sync", "-c", str(config))):
+        result = veil(*command)
+        assert result.returncode != 0
+        output = result.stdout + result.stderr
+        assert "another Veil version" in output and "Traceback" not in output

@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar, Self
 
+from veil.errors import VeilError
+
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -34,6 +36,34 @@ def create_schema(db: sqlite3.Connection, schema: str) -> None:
     for statement in schema.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def check_layout(db: sqlite3.Connection, schema: str, path: Path) -> None:
+    """Refuse a store whose tables do not have the columns ``schema`` creates (a store written
+    by another Veil version), with a message an admin can act on instead of a failed INSERT
+    later. ``CREATE TABLE IF NOT EXISTS`` leaves such tables as they are, so this must run
+    after the schema (and any upgrade) was applied."""
+    expected = sqlite3.connect(":memory:")
+    try:
+        create_schema(expected, schema)
+        tables = [name for (name,) in expected.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            wanted = _columns(expected, table)
+            found = _columns(db, table)
+            if found != wanted:
+                raise VeilError(
+                    "F0000",
+                    f"the state store {path} was written by another Veil version (table {table} has columns "
+                    f"{', '.join(found)}; this version needs {', '.join(wanted)})",
+                    hint=f"stop Veil, move {path} away and start again: object sync rebuilds it from the "
+                    "sources (status overrides, approvals and tag decisions kept in it are lost)",
+                )
+    finally:
+        expected.close()
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')]
 
 
 class SqliteStore:

@@ -173,6 +173,7 @@ class CatalogStore(SqliteStore):
         if create:
             with self.write():
                 sqlite.create_schema(self._db, _SCHEMA)
+            sqlite.check_layout(self._db, _SCHEMA, self.path)
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager

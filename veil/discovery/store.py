@@ -137,6 +137,7 @@ class TagStore(SqliteStore):
             with self._write(bump=False) as db:
                 sqlite.create_schema(db, _SCHEMA)
                 _allow_source_origin(db)
+            sqlite.check_layout(self._db, _SCHEMA, self.path)
 
     @contextmanager
     def _write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:

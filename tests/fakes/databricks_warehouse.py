@@ -178,6 +178,11 @@ class FakeWarehouse:
         self.port = 0
 
     # -- test helpers --------------------------------------------------------------------------
+    def expire_sessions(self) -> None:
+        """Forget every open session, as a warehouse does when sessions expire or it restarts."""
+        with self._lock:
+            self._sessions.clear()
+
     def add_catalog(self, name: str) -> None:
         self.db.execute(f'ATTACH \':memory:\' AS "{name}"')
         self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"."default"')

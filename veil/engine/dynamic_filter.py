@@ -384,6 +384,18 @@ def key_condition(
     return exp.Between(this=column, low=_literal(bounds["min"].as_py()), high=_literal(bounds["max"].as_py()))
 
 
+def _source_column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """Column ``name`` of a fragment's result. A source may spell an output's name in another
+    case than the SQL asked for (an engine whose identifiers ignore case); the local engine
+    matches names without case, so the keys are found the same way."""
+    if name in table.column_names:
+        return table.column(name)
+    matches = [i for i, found in enumerate(table.column_names) if found.casefold() == name.casefold()]
+    if len(matches) != 1:
+        raise KeyError(f"fragment result has no single column {name!r}: {table.column_names}")
+    return table.column(matches[0])
+
+
 def filtered_tree(
     tree: exp.Expr, filters: Sequence[DynamicFilter], sources: Mapping[str, pa.Table], target_types: Mapping[str, pa.DataType]
 ) -> exp.Expr | None:
@@ -392,7 +404,7 @@ def filtered_tree(
     target's key columns), or None when no filter applies."""
     conditions = []
     for found in filters:
-        values = local_table(sources[found.source]).column(found.source_column)
+        values = _source_column(local_table(sources[found.source]), found.source_column)
         column = exp.Column(this=exp.to_identifier(found.column, quoted=True),
                             table=exp.to_identifier(FILTERED_ALIAS, quoted=True))
         condition = key_condition(column, values, target_types[found.column])

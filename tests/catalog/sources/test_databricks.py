@@ -23,6 +23,7 @@ from tests.catalog.support import LiveServer, duckdb_file, eventually, veil
 from tests.conftest import PASSWORDS, start_server, stop_server
 from tests.fakes.databricks_warehouse import FakeWarehouse, running_warehouse
 from veil.catalog.model import Column, Table
+from veil.catalog.sources.base import read_all
 from veil.catalog.sources.databricks import DatabricksSource, to_named
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
@@ -243,6 +244,19 @@ def test_interrupt_cancels_a_running_statement(warehouse: FakeWarehouse) -> None
         cursor.close()
     assert source.cursor().execute("SELECT 1 AS one").read_next_batch().to_pylist() == [{"one": 1}]
     source.close()
+
+
+def test_a_session_the_warehouse_dropped_is_replaced_once(warehouse: FakeWarehouse) -> None:
+    source = _source(warehouse)
+    try:
+        assert read_all(source, "SELECT 1 AS one").to_pylist() == [{"one": 1}]
+        warehouse.expire_sessions()  # what an expired session or a restarted warehouse looks like
+        assert read_all(source, "SELECT 2 AS two").to_pylist() == [{"two": 2}]
+        with pytest.raises(VeilError) as raised:  # other errors on a pooled session are not retried
+            read_all(source, "SELECT * FROM no_such_table")
+        assert raised.value.sqlstate == "42P01"
+    finally:
+        source.close()
 
 
 def test_results_stream_in_chunks_and_describe_reads_no_rows(warehouse: FakeWarehouse) -> None:

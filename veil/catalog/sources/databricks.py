@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from veil.catalog.sources.databricks_types import (
     conform_batch,
     served_schema,
 )
-from veil.catalog.sources.pgpool import ConnectionPool
+from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError
 
@@ -46,6 +45,7 @@ _TOKENS = re.compile(
     re.DOTALL,
 )
 _ERROR_CLASS = re.compile(r"\[([A-Z_]+(?:\.[A-Z_]+)*)\]")
+_EXPIRED_SESSION = re.compile(r"invalid\s*session\s*handle|session .*(?:expired|not found|closed)", re.IGNORECASE)
 _SQLSTATE = re.compile(r"SQLSTATE:\s*([0-9A-Z]{5})")
 # Databricks error classes whose SQLSTATE is not the one a PostgreSQL client expects.
 _CLASS_STATES = {
@@ -96,6 +96,9 @@ def map_databricks_error(exc: BaseException) -> VeilError:
         reason = text.split("Caused by", 1)[-1].strip(" ()\"'").split("\n", 1)[0]
         return VeilError("08001", f"cannot reach Databricks: {type(exc).__name__}: {reason}")
     message = text.split("\n", 1)[0].split("== SQL", 1)[0].strip()
+    if _EXPIRED_SESSION.search(message):
+        # The warehouse no longer knows the pooled session (expired, warehouse restarted).
+        return VeilError("08003", f"the Databricks session is gone: {message}")
     message = _SQLSTATE.sub("", message).strip()
     error_class = _ERROR_CLASS.search(message)
     state = None
@@ -156,19 +159,19 @@ def _result_schema(cursor: Any) -> pa.Schema:
     return served_schema(cursor.fetchmany_arrow(0).schema)
 
 
-class DatabricksCursor:
-    """One statement on a pooled session; ``interrupt`` cancels it from another thread."""
+class DatabricksCursor(PooledCursor[_Reader]):
+    """One statement on a pooled session; ``interrupt`` cancels it from another thread. A session
+    the warehouse dropped (expired, restarted warehouse, network: SQLSTATE 08xxx) is replaced once."""
 
     def __init__(self, source: DatabricksSource) -> None:
         self._source = source
-        self._connection, _ = source.pool.acquire()
-        self._cursor = self._connection.cursor(arraysize=FETCH_ROWS)
         self._reader: _Reader | None = None
-        self._clean = True
-        self._interrupted = False
-        self._lock = threading.Lock()
+        super().__init__(source.pool)
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Reader:
+    def _open_cursor(self, connection: Any) -> Any:
+        return connection.cursor(arraysize=FETCH_ROWS)
+
+    def _run(self, sql: str, params: Sequence[object]) -> _Reader:
         text, named = to_named(sql, params)
         try:
             self._cursor.execute(text, named)
@@ -177,7 +180,6 @@ class DatabricksCursor:
             self._reader = _Reader(self._cursor, _result_schema(self._cursor))
             return self._reader
         except Exception as exc:  # noqa: BLE001 - network errors escape the connector's own classes
-            self._clean = False
             raise QueryCanceled() if self._interrupted else map_databricks_error(exc) from None
 
     def interrupt(self) -> None:
@@ -196,7 +198,7 @@ class DatabricksCursor:
             self._cursor.close()
         except (dbexc.Error, OSError):
             reusable = False
-        self._source.pool.release(self._connection, reusable)
+        self._pool.release(self._connection, reusable)
 
 
 _LIST_COLUMNS = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 import adbc_driver_manager
@@ -13,7 +14,7 @@ import pyarrow as pa
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, check_source, drain
-from veil.catalog.sources.pgpool import ConnectionPool
+from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgtypes import NUMERIC, pinned_field
@@ -128,40 +129,23 @@ def map_postgres_error(exc: BaseException) -> VeilError:
     return VeilError(sqlstate if len(sqlstate) == 5 else "XX000", message)
 
 
-def _broken_connection(error: VeilError) -> bool:
-    """A pooled connection the server has dropped (restart, idle timeout, admin shutdown)."""
-    return error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower()
-
-
-class PostgresCursor:
+class PostgresCursor(PooledCursor[_NormalizingReader]):
     """One query on a pooled connection; the connection returns to the pool only when the
     result was read to its end without error or interruption."""
 
     def __init__(self, pool: ConnectionPool) -> None:
-        self._pool = pool
-        self._connection, self._reused = pool.acquire()
-        self._cursor = self._connection.cursor()
         self._reader: _NormalizingReader | None = None
-        self._clean = True
+        super().__init__(pool)
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _NormalizingReader:
-        try:
-            return self._execute(sql, params)
-        except VeilError as error:
-            if not (self._reused and _broken_connection(error)):
-                self._clean = False
-                raise
-        self._cursor.close()
-        self._pool.release(self._connection, reusable=False)
-        self._connection, self._reused = self._pool.fresh(), False
-        self._cursor = self._connection.cursor()
-        try:
-            return self._execute(sql, params)
-        except VeilError:
-            self._clean = False
-            raise
+    def _open_cursor(self, connection: Any) -> Any:
+        return connection.cursor()
 
-    def _execute(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
+    @staticmethod
+    def _broken(error: VeilError) -> bool:
+        """A pooled connection the server has dropped (restart, idle timeout, admin shutdown)."""
+        return error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower()
+
+    def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
         try:
             self._cursor.execute(sql, parameters=tuple(params) if params else None)
             self._reader = _NormalizingReader(self._cursor.fetch_record_batch())

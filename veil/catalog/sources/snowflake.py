@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from snowflake.connector.cursor import SnowflakeCursor as ConnectorCursor
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, check_source
-from veil.catalog.sources.pgpool import ConnectionPool
+from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.catalog.sources.snowflake_errors import map_snowflake_error
 from veil.catalog.sources.snowflake_types import (
     arrow_type_for,
@@ -123,45 +122,19 @@ class _Reader:
             self._batches = iter(table.to_batches())
 
 
-def _broken_connection(error: VeilError) -> bool:
-    """A pooled session Snowflake has dropped (expired token, closed session, network)."""
-    return error.sqlstate.startswith("08")
-
-
-class SnowflakeCursor:
-    """One query on a pooled connection; ``interrupt`` aborts it from another thread."""
+class SnowflakeCursor(PooledCursor[_Reader]):
+    """One query on a pooled connection; ``interrupt`` aborts it from another thread. A session
+    Snowflake dropped (expired token, closed session, network: SQLSTATE 08xxx) is replaced once."""
 
     def __init__(self, source: SnowflakeSource) -> None:
         self._source = source
-        self._connection, self._reused = source.pool.acquire()
-        self._cursor: ConnectorCursor = self._connection.cursor()
         self._reader: _Reader | None = None
-        self._clean = True
-        self._interrupted = False
-        self._lock = threading.Lock()
+        super().__init__(source.pool)
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> _Reader:
-        try:
-            return self._execute(sql, params)
-        except VeilError as error:
-            if not (self._reused and _broken_connection(error)) or self._interrupted:
-                self._clean = False
-                raise
-        self._replace_connection()
-        try:
-            return self._execute(sql, params)
-        except VeilError:
-            self._clean = False
-            raise
+    def _open_cursor(self, connection: SnowflakeConnection) -> ConnectorCursor:
+        return connection.cursor()
 
-    def _replace_connection(self) -> None:
-        with self._lock:
-            self._cursor.close()
-            self._source.pool.release(self._connection, reusable=False)
-            self._connection, self._reused = self._source.pool.fresh(), False
-            self._cursor = self._connection.cursor()
-
-    def _execute(self, sql: str, params: Sequence[object]) -> _Reader:
+    def _run(self, sql: str, params: Sequence[object]) -> _Reader:
         text, bound = to_pyformat(sql, params)
         try:
             self._cursor.execute(text, bound)
@@ -192,7 +165,7 @@ class SnowflakeCursor:
                 self._cursor.close()
             except snowflake.connector.Error:
                 reusable = False
-            self._source.pool.release(self._connection, reusable)
+            self._pool.release(self._connection, reusable)
 
 
 class SnowflakeSource:

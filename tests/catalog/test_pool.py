@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import postgres_connection
-from veil.catalog.sources.pgpool import ConnectionPool
+from veil.catalog.sources.pool import ConnectionPool
 from veil.catalog.sources.postgres import PostgresSource
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError

@@ -38,7 +38,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from veil.catalog.sources.base import Source, SourceCursor
+from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
@@ -102,15 +102,6 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
         raise map_duckdb_error(exc) from None
     finally:
         connection.close()
-
-
-def _read_all(reader: pa.RecordBatchReader) -> pa.Table:
-    batches = []
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 class FederatedExecution:
@@ -265,15 +256,21 @@ class FederatedExecution:
             cache.end(key)
         return table
 
-    def _stream(self, source: Source, sql: str, params: list[object | None]) -> pa.RecordBatchReader:
-        """Start a fragment's query; its batches are read as the local part consumes them."""
+    def _open_cursor(self, source: Source, streamed: bool) -> SourceCursor:
+        """A cursor on ``source``, registered so that ``interrupt`` reaches it."""
         cursor = source.cursor()
         with self._lock:
             if self._interrupted:
                 cursor.close()
                 raise QueryCanceled()
             self._cursors.append(cursor)
-            self._streams[id(cursor)] = cursor
+            if streamed:
+                self._streams[id(cursor)] = cursor
+        return cursor
+
+    def _stream(self, source: Source, sql: str, params: list[object | None]) -> pa.RecordBatchReader:
+        """Start a fragment's query; its batches are read as the local part consumes them."""
+        cursor = self._open_cursor(source, streamed=True)
         try:
             reader = cursor.execute(sql, params)
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
@@ -311,14 +308,9 @@ class FederatedExecution:
             cursor.close()
 
     def _read(self, source: Source, sql: str, params: list[object | None]) -> pa.Table:
-        cursor = source.cursor()
-        with self._lock:
-            if self._interrupted:
-                cursor.close()
-                raise QueryCanceled()
-            self._cursors.append(cursor)
+        cursor = self._open_cursor(source, streamed=False)
         try:
-            table = _read_all(cursor.execute(sql, params))
+            table = drain(cursor.execute(sql, params))
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             raise self._error(exc, source.map_error) from None
         finally:

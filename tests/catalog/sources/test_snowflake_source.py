@@ -12,6 +12,7 @@ import pytest
 from tests.catalog.sources.conftest import Fakesnow
 from veil.catalog.assemble import veil_table
 from veil.catalog.records import StoredColumn, StoredTable
+from veil.catalog.sources.base import read_all
 from veil.catalog.sources.snowflake import SnowflakeSource, to_pyformat
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
@@ -131,3 +132,44 @@ def test_tag_store_made_before_source_tags_accepts_them(tmp_path: Path) -> None:
         assert found == {"w.s.t": {"c": ("Discovered.Entity.EmailAddress",)}, "snow.S.T": {"PHONE": ("PII.Phone",)}}
         assert store.replace_source_tags("snow", {})
         assert "snow.S.T" not in store.discovered().by_table
+
+
+def _write_key(path: Path, passphrase: bytes) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    ))
+    return path
+
+
+def test_key_pair_login_reads_the_encrypted_key_and_a_wrong_passphrase_is_reported(
+    fakesnow: Fakesnow, tmp_path: Path
+) -> None:
+    """fakesnow checks no credentials (it is an emulator): this shows that the connector loads and
+    decrypts the configured key and signs its login with it, and what a bad key looks like."""
+    key = _write_key(tmp_path / "rsa_key.p8", b"key-secret")
+    settings = Fakesnow(fakesnow.port).connection(DATABASE)
+    del settings["password"]
+    good = SnowflakeSource("snow", ConnectionConfig.model_validate(
+        {**settings, "private_key_file": str(key), "password": "key-secret"}))
+    try:
+        good.check()
+        assert read_all(good, "SELECT 1 AS one").to_pylist() == [{"ONE": 1}]
+    finally:
+        good.close()
+    bad = SnowflakeSource("snow", ConnectionConfig.model_validate(
+        {**settings, "private_key_file": str(key), "password": "not-the-passphrase"}))
+    with pytest.raises(VeilError) as raised:
+        bad.check()
+    assert raised.value.sqlstate.startswith(("08", "28"))
+    assert "private_key_file" in (raised.value.hint or "")
+    assert "key-secret" not in raised.value.message and "not-the-passphrase" not in raised.value.message
+    missing = SnowflakeSource("snow", ConnectionConfig.model_validate(
+        {**settings, "private_key_file": str(tmp_path / "absent.p8")}))
+    with pytest.raises(VeilError) as raised:
+        missing.check()
+    assert "private_key_file" in (raised.value.hint or "")

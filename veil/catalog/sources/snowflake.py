@@ -221,9 +221,10 @@ class SnowflakeSource:
                 f'connection "{self.name}": cannot connect to Snowflake: {error.message}',
                 hint=self._connect_hint(error),
             ) from None
-        except OSError as exc:  # a private key file that cannot be read
-            raise VeilError("08006", f'connection "{self.name}": cannot connect to Snowflake: {exc}',
-                            hint=f"check connections.{self.name}.private_key_file") from None
+        except (OSError, ValueError, TypeError) as exc:  # a key file that cannot be read or decrypted
+            raise VeilError("28000", f'connection "{self.name}": cannot use the private key for Snowflake: {exc}',
+                            hint=f"check connections.{self.name}.private_key_file (and its passphrase, "
+                            f"connections.{self.name}.password)") from None
 
     def _connect_hint(self, error: VeilError) -> str | None:
         where = f"connections.{self.name}"

@@ -137,8 +137,21 @@ class SyncConfig(Strict):
     activate_new: bool = True
 
 
+#: The keys that say where and how to reach a source, per source type (population, naming,
+#: latency and sync apply to every type).
+_SOURCE_KEYS_BY_TYPE: dict[str, frozenset[str]] = {
+    "duckdb": frozenset({"path"}),
+    "postgres": frozenset({"host", "port", "database", "user", "password", "sslmode"}),
+    "snowflake": frozenset(
+        {"account", "user", "password", "private_key_file", "warehouse", "database", "role", "host", "port", "protocol"}
+    ),
+    "databricks": frozenset({"server_hostname", "http_path", "access_token", "catalog", "port", "protocol"}),
+}
+_SOURCE_KEYS = frozenset().union(*_SOURCE_KEYS_BY_TYPE.values())
+
+
 class ConnectionConfig(Strict):
-    """A source system. Only the keys of its ``type`` are meaningful; the rest must be absent."""
+    """A source system. Only the keys of its ``type`` may be given (a misplaced key is an error)."""
 
     type: Literal["duckdb", "postgres", "snowflake", "databricks"]
     path: Path | None = None
@@ -167,6 +180,15 @@ class ConnectionConfig(Strict):
 
     @model_validator(mode="after")
     def _required_keys(self) -> ConnectionConfig:
+        foreign = sorted(
+            key for key in self.model_fields_set
+            if key in _SOURCE_KEYS and key not in _SOURCE_KEYS_BY_TYPE[self.type]
+        )
+        if foreign:
+            raise ValueError(
+                f"{', '.join(f'`{k}`' for k in foreign)} {'is' if len(foreign) == 1 else 'are'} not a setting "
+                f"of a {self.type} connection (it takes {', '.join(sorted(_SOURCE_KEYS_BY_TYPE[self.type]))})"
+            )
         if self.type == "duckdb" and self.path is None:
             raise ValueError("a duckdb connection needs `path` (the database file)")
         if self.type == "postgres" and not (self.host and self.database):

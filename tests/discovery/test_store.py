@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from veil.discovery.store import (
+    TABLE_TAG_COLUMN,
     ColumnFinding,
     TagStore,
     read_discovered,
@@ -119,3 +120,35 @@ def test_concurrent_writers_and_readers(tmp_path: Path) -> None:
     discovered = read_discovered(store_path(tmp_path))
     assert discovered is not None and discovered.version == 80
     assert sum(len(c) for c in discovered.by_table.values()) == 80
+
+
+def test_source_table_tags_round_trip_apart_from_column_tags(tmp_path: Path) -> None:
+    with TagStore.open(tmp_path) as store:
+        assert store.replace_source_tags("snow", {
+            "snow.S.T": {TABLE_TAG_COLUMN: ["DOMAIN.Sales", "CERTIFIED"], "PHONE": ["PII.Phone"]},
+            "snow.S.U": {TABLE_TAG_COLUMN: ["DOMAIN.Hr"]},
+        })
+        assert not store.replace_source_tags("snow", {  # the same tags: no change, no new version
+            "snow.S.T": {"PHONE": ["PII.Phone"], TABLE_TAG_COLUMN: ["CERTIFIED", "DOMAIN.Sales"]},
+            "snow.S.U": {TABLE_TAG_COLUMN: ["DOMAIN.Hr"]},
+        })
+        rows = {(t.table_key, t.column, t.tag, t.origin) for t in store.tags("snow.S.T")}
+    assert rows == {("snow.S.T", "", "CERTIFIED", "source"), ("snow.S.T", "", "DOMAIN.Sales", "source"),
+                    ("snow.S.T", "PHONE", "PII.Phone", "source")}
+    found = read_discovered(store_path(tmp_path))
+    assert found is not None
+    assert found.tables == {"snow.S.T": ("CERTIFIED", "DOMAIN.Sales"), "snow.S.U": ("DOMAIN.Hr",)}
+    # A table tag is never taken for a column's tag.
+    assert found.for_table("snow.S.T") == {"PHONE": ("PII.Phone",)}
+    assert found.for_table("snow.S.U") == {}
+    # Config table tags come first; a source tag the config already sets is not repeated.
+    assert found.table_tags("snow.S.T", ["Finance", "CERTIFIED"]) == ("Finance", "CERTIFIED", "DOMAIN.Sales")
+    assert found.table_tags("snow.S.X") == ()
+    watcher = TagWatcher(store_path(tmp_path), interval=0)
+    assert watcher.poll(force=True)
+    with TagStore.open(tmp_path) as store:  # only a table tag goes: the watcher notices
+        assert store.replace_source_tags("snow", {
+            "snow.S.T": {TABLE_TAG_COLUMN: ["DOMAIN.Sales", "CERTIFIED"], "PHONE": ["PII.Phone"]},
+        })
+    assert watcher.poll(force=True)
+    assert watcher.current.tables == {"snow.S.T": ("CERTIFIED", "DOMAIN.Sales")}

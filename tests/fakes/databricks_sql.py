@@ -2,10 +2,11 @@
 
 * Statements are parsed as Databricks SQL and transpiled to DuckDB by sqlglot, so the fake accepts
   what sqlglot understands, which is close to, not the same as, what a real warehouse accepts.
-* ``<catalog>.information_schema.{catalogs,schemata,tables,columns,column_tags}`` are answered in
+* ``<catalog>.information_schema.{catalogs,schemata,tables,columns,column_tags,table_tags}`` are answered in
   Databricks' shape: Databricks type names (``int``, ``decimal(10,2)``, ``array<string>``,
   ``timestamp`` vs ``timestamp_ntz``), a ``created`` time per table that changes when a table is
-  dropped and created again, and a real ``column_tags`` table tests fill with Unity Catalog tags.
+  dropped and created again, and real ``column_tags`` and ``table_tags`` tables tests fill with
+  Unity Catalog tags.
 * Native named parameters (``:name``) are inlined as typed literals.
 * DuckDB errors come back worded the way Databricks words them: ``[ERROR_CLASS] message SQLSTATE: x``.
 """
@@ -22,12 +23,15 @@ import sqlglot
 from sqlglot import exp
 
 META = "__meta"  # the DuckDB catalog holding the information_schema tables and column tags
-INFORMATION_SCHEMA_TABLES = ("catalogs", "schemata", "tables", "columns", "column_tags")
+INFORMATION_SCHEMA_TABLES = ("catalogs", "schemata", "tables", "columns", "column_tags", "table_tags")
+_BY_CATALOG_NAME = ("catalogs", "schemata", "column_tags", "table_tags")  # the others have table_catalog
 
 META_DDL = f"""
 CREATE TABLE {META}.main.column_tags (
     catalog_name VARCHAR, schema_name VARCHAR, table_name VARCHAR, column_name VARCHAR,
     tag_name VARCHAR, tag_value VARCHAR);
+CREATE TABLE {META}.main.table_tags (
+    catalog_name VARCHAR, schema_name VARCHAR, table_name VARCHAR, tag_name VARCHAR, tag_value VARCHAR);
 CREATE TABLE {META}.main.created (
     table_catalog VARCHAR, table_schema VARCHAR, table_name VARCHAR, created TIMESTAMPTZ);
 CREATE TABLE {META}.main.catalogs (catalog_name VARCHAR, catalog_owner VARCHAR, comment VARCHAR);
@@ -164,7 +168,7 @@ def translate(sql: str, parameters: Mapping[str, tuple[str | None, str]], catalo
             owner = (node.catalog or catalog).lower()
             source = sqlglot.parse_one(f"SELECT * FROM {META}.main.{name}", read="duckdb")
             if owner != "system":
-                key = "catalog_name" if name in ("catalogs", "schemata", "column_tags") else "table_catalog"
+                key = "catalog_name" if name in _BY_CATALOG_NAME else "table_catalog"
                 source = source.where(exp.column(key).eq(exp.Literal.string(owner)))
             alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
             return exp.Subquery(this=source, alias=alias)

@@ -18,7 +18,7 @@ Arrow types (``timestamp`` carries ``Etc/UTC``, ``timestamp_ntz`` none); operati
 runs) and long-polled; ``CancelOperation`` interrupting the DuckDB query; errors as
 ``ERROR_STATE`` with ``displayMessage`` ``[ERROR_CLASS] ... SQLSTATE: xxxxx``; a bearer-token
 check answered with HTTP 403 like a real workspace; ``GetCatalogs``/``GetSchemas``/``GetTables``/
-``GetColumns``; ``information_schema`` in Databricks' shape, with ``column_tags``.
+``GetColumns``; ``information_schema`` in Databricks' shape, with ``column_tags`` and ``table_tags``.
 
 What it does not do: CloudFetch, staging/volumes, the SEA/REST API, Spark SQL semantics beyond
 sqlglot's transpile (functions, casts, NULL handling and error texts are DuckDB's, reworded),

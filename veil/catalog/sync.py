@@ -31,7 +31,7 @@ from veil.catalog.store import (
     now,
 )
 from veil.config.models import VeilConfig
-from veil.discovery.store import TagStore
+from veil.discovery.store import TABLE_TAG_COLUMN, TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -197,9 +197,10 @@ def _crawl(name: str, source: Source) -> tuple[list[SourceTable], VeilError | No
 
 
 def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Sequence[SourceTable]) -> list[SyncChange]:
-    """Copy the column tags the source system keeps (Snowflake's object tags) into the tag
-    store with origin ``source``; the engine applies them like discovered tags. Tags that cannot
-    be read keep their last copy, so a policy on them never silently stops applying."""
+    """Copy the column and table tags the source system keeps (Snowflake's object tags) into the
+    tag store with origin ``source``; the engine applies column tags like discovered tags and
+    table tags like the config's ``table_tags``. Tags that cannot be read keep their last copy,
+    so a policy on them never silently stops applying."""
     try:
         tags = source_tags(source)
     except Exception as exc:  # noqa: BLE001 - any failure keeps the last copy
@@ -212,12 +213,17 @@ def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Se
     by_table: dict[str, dict[str, list[str]]] = {}
     for tag in tags:
         if (tag.schema, tag.table) in present:
-            by_table.setdefault(f"{name}.{tag.schema}.{tag.table}", {}).setdefault(tag.column, []).append(tag.tag)
+            column = TABLE_TAG_COLUMN if tag.column is None else tag.column
+            by_table.setdefault(f"{name}.{tag.schema}.{tag.table}", {}).setdefault(column, []).append(tag.tag)
     with TagStore.open(Path(config.state_dir)) as tag_store:
         if not tag_store.replace_source_tags(name, by_table):
             return []
-    count = sum(len(column_tags) for columns in by_table.values() for column_tags in columns.values())
-    return [SyncChange(SOURCE_TAGS_CHANGED, name, f"{count} column tag{'s' if count != 1 else ''} from the source")]
+    on_tables = sum(len(columns.get(TABLE_TAG_COLUMN, ())) for columns in by_table.values())
+    count = sum(len(column_tags) for columns in by_table.values() for column_tags in columns.values()) - on_tables
+    detail = f"{count} column tag{'s' if count != 1 else ''}"
+    if on_tables:
+        detail += f" and {on_tables} table tag{'s' if on_tables != 1 else ''}"
+    return [SyncChange(SOURCE_TAGS_CHANGED, name, detail + " from the source")]
 
 
 def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:

@@ -250,9 +250,20 @@ class Principals(Strict):
 
 
 class Subscription(Strict):
+    """Grants the tables matching ``tables`` globs or carrying one of ``table_tags``. Without
+    either it grants every table; ``table_tags`` alone grants only the tagged tables (fail
+    closed: the ``tables`` default must not silently grant the rest)."""
+
     tables: list[str] = Field(default_factory=lambda: ["*"])
     table_tags: list[str] = Field(default_factory=list)
     allow: Principals | Literal["everyone"] = "everyone"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tags_alone_select_by_tag(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("table_tags") and "tables" not in data:
+            return {**data, "tables": []}
+        return data
 
 
 MaskMethod = Literal[

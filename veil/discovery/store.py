@@ -9,6 +9,12 @@ source system, such as Snowflake's object tags, copied by each object sync) or `
 of the tags an admin set in ``veil.yaml``, recorded at each scan for the record). The engine takes
 ``discovery`` and ``source`` rows from here — the live config stays the authority on admin tags. A rejected
 tag (``veil tags reject``) is removed and never written again by later scans.
+
+A tag the source keeps on a table itself (not on one of its columns) is stored as a ``source`` row
+whose column name is empty (:data:`TABLE_TAG_COLUMN`): no source allows an empty column name, so
+the row cannot be taken for a column's, and the table's source tags are replaced, diffed and
+versioned together with its column tags in one place. Readers get them apart from the column tags
+(:attr:`DiscoveredTags.tables`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ STORE_FILE = "tags.sqlite"
 ORIGIN_CONFIG = "config"
 ORIGIN_DISCOVERY = "discovery"
 ORIGIN_SOURCE = "source"
+TABLE_TAG_COLUMN = ""  # the column name under which a tag on the table itself is stored
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -116,13 +123,21 @@ class ColumnChange:
 
 @dataclass(frozen=True)
 class DiscoveredTags:
-    """The discovered tags in force (rejections removed): table key → column → tags."""
+    """The discovered and source tags in force (rejections removed): table key → column → tags,
+    and table key → the tags the source keeps on the table itself."""
 
     version: int = 0
     by_table: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def for_table(self, table_key: str) -> Mapping[str, tuple[str, ...]]:
         return self.by_table.get(table_key, {})
+
+    def table_tags(self, table_key: str, configured: Sequence[str] = ()) -> tuple[str, ...]:
+        """The table's tags as policies match them: the admin's ``table_tags`` first, then the
+        source's that the config does not already set (tags accumulate, as on columns)."""
+        found = self.tables.get(table_key, ())
+        return (*configured, *(t for t in found if t not in configured))
 
 
 class TagStore(SqliteStore):
@@ -195,10 +210,14 @@ class TagStore(SqliteStore):
         finally:
             self._db.execute("COMMIT")
         by_table: dict[str, dict[str, tuple[str, ...]]] = {}
+        tables: dict[str, tuple[str, ...]] = {}
         for table_key, column, tag in rows:
+            if column == TABLE_TAG_COLUMN:
+                tables[table_key] = (*tables.get(table_key, ()), tag)
+                continue
             columns = by_table.setdefault(table_key, {})
             columns[column] = (*columns.get(column, ()), tag)
-        return DiscoveredTags(version, by_table)
+        return DiscoveredTags(version, by_table, tables)
 
     # -- writing ------------------------------------------------------------------------------
     def record_scan(
@@ -258,8 +277,8 @@ class TagStore(SqliteStore):
         return changes
 
     def replace_source_tags(self, connection: str, tags: Mapping[str, Mapping[str, Sequence[str]]]) -> bool:
-        """Make ``tags`` (table key → column → tags) the source tags of ``connection``'s tables;
-        True if they changed."""
+        """Make ``tags`` (table key → column → tags; column :data:`TABLE_TAG_COLUMN` for the
+        table's own tags) the source tags of ``connection``'s tables; True if they changed."""
         prefix = connection + "."
         with self._write(bump=False) as db:
             before = set(db.execute(

@@ -43,8 +43,9 @@ class TagWatcher:
             if version == self._version:
                 return False
             tags = read_discovered(self.path) if version is not None else None
-            changed = (tags or DiscoveredTags()).by_table != self.current.by_table
-            self.current = tags or DiscoveredTags()
+            fresh = tags or DiscoveredTags()
+            changed = (fresh.by_table, fresh.tables) != (self.current.by_table, self.current.tables)
+            self.current = fresh
             self._version = version
             return changed
         except sqlite3.Error as exc:

@@ -75,14 +75,17 @@ def _listing(catalog: Catalog) -> Iterator[tuple[Table, str, str | None, str | N
 
 
 def tables_view(catalog: Catalog, config: VeilConfig) -> pa.Table:
+    """One row per table; ``tags`` are the config's ``table_tags`` then the source's table tags."""
     rows = []
+    stored = read_discovered(store_path(config.state_dir)) or DiscoveredTags()
     for t, status, collision, first_seen, last_seen in _listing(catalog):
         table_config = config.tables.get(t.source_key)
+        tags = stored.table_tags(t.source_key, table_config.table_tags if table_config else ())
         rows.append(
             {
                 "connection": t.connection, "schema": t.schema, "table": t.name,
                 "source_schema": t.source_schema, "source_table": t.source_name, "columns": len(t.columns),
-                "tags": list(table_config.table_tags) if table_config else [], "status": status,
+                "tags": list(tags), "status": status,
                 "new_columns": len(t.new_columns), "collision": collision,
                 "first_seen": first_seen, "last_seen": last_seen,
             }

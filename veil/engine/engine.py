@@ -14,7 +14,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
-from veil.config.models import VeilConfig
+from veil.config.models import TableConfig, VeilConfig
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
 from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
@@ -164,7 +164,7 @@ class QueryEngine:
         with self._lock:
             snapshot = self._snapshots.get(user.name)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:
-                table_tags = {key: cfg.table_tags for key, cfg in self.config.tables.items()}
+                table_tags = {t.source_key: list(self.table_tags(t)) for t in self.catalog.snapshot}
                 visible = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
                 snapshot = visible.restricted_to(self._with_masked_types(user, t) for t in visible)
                 self._snapshots[user.name] = snapshot
@@ -174,9 +174,25 @@ class QueryEngine:
         """Column tags sensitive data discovery found on this table (rejected ones excluded)."""
         return self.tags.current.for_table(table.source_key)
 
+    def table_tags(self, table: Table) -> tuple[str, ...]:
+        """The table's tags as every policy matches them: the config's ``table_tags``, then the
+        ones the source system keeps on the table (copied by object sync)."""
+        configured = self.config.tables.get(table.source_key)
+        return self.tags.current.table_tags(table.source_key, configured.table_tags if configured else ())
+
+    def table_config(self, table: Table) -> TableConfig | None:
+        """The table's settings as policies read them: the config's, with the source's table
+        tags added to ``table_tags`` so that tag-selected policies cover the table either way."""
+        configured = self.config.tables.get(table.source_key)
+        tags = list(self.table_tags(table))
+        if configured is None and not tags:
+            return None
+        base = configured or TableConfig()
+        return base if tags == base.table_tags else base.model_copy(update={"table_tags": tags})
+
     def table_policy(self, user: User, table: Table) -> TablePolicy:
         return resolve_table_policy(
-            user, table, self.config.policies, self.config.tables.get(table.source_key), self.discovered_tags(table)
+            user, table, self.config.policies, self.table_config(table), self.discovered_tags(table)
         )
 
     def _with_masked_types(self, user: User, table: Table) -> Table:

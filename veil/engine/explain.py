@@ -55,7 +55,7 @@ def explain_lines(
                     continue
                 raw_table = raw.get(table.oid, table)
                 reason = why_not_applied(
-                    user, raw_table, policy, engine.config.tables.get(table.source_key),
+                    user, raw_table, policy, engine.table_config(raw_table),
                     engine.discovered_tags(raw_table),
                 )
                 lines.append(f"  \"{policy.name}\" on {table.qualified_name}: {reason or 'overridden by a deeper tag or earlier policy'}")

@@ -49,6 +49,13 @@ SETUP = (
     "CREATE TABLE sales.reborn (id INT)",
     # Unity Catalog: ALTER TABLE sales.customers ALTER COLUMN email SET TAGS ('pii' = 'email')
     "INSERT INTO __meta.main.column_tags VALUES ('workspace', 'sales', 'customers', 'email', 'pii', 'email')",
+    "CREATE TABLE sales.visits (id INT, page STRING, at TIMESTAMP)",
+    """INSERT INTO sales.visits VALUES (1, 'home', current_timestamp() - INTERVAL 1 DAY),
+        (2, 'old', TIMESTAMP '2001-01-01 00:00:00'), (3, 'cart', current_timestamp() - INTERVAL 2 DAYS)""",
+    # ALTER TABLE sales.visits SET TAGS ('domain' = 'web', 'certified'); another catalog's
+    # table tag on a table of the same name does not reach this catalog's tables.
+    """INSERT INTO __meta.main.table_tags VALUES ('workspace', 'sales', 'visits', 'domain', 'web'),
+        ('workspace', 'sales', 'visits', 'certified', ''), ('finance', 'sales', 'customers', 'domain', 'web')""",
 )
 FINANCE_SETUP = (
     "CREATE SCHEMA fx",
@@ -91,9 +98,14 @@ def live(warehouse: FakeWarehouse, tmp_path_factory: pytest.TempPathFactory) -> 
             "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"],
                       "attributes": {"region": ["EU"]}},
             "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
+            "bob": {"password": make_scram_verifier(PASSWORDS["bob"])},
         },
+        "tables": {"dbx.sales.visits": {"event_time": "at", "table_tags": ["Web"]}},
         "policies": [
-            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": {"users": ["alice", "root"]}}},
+            # bob reads only the tables Unity Catalog tags domain = 'web', and only their last week.
+            {"name": "Bob reads web", "subscription": {"table_tags": ["domain.web"], "allow": {"users": ["bob"]}}},
+            {"name": "Bob's last week", "time_window": {"table_tags": ["domain"], "last": "7d", "for": {"users": ["bob"]}}},
             {"name": "Hash emails", "mask": {"column_tags": ["pii.email"], "with": "hash"}},
             {"name": "Own regions", "row_filter": {
                 "tables": ["dbx.sales.customers"], "where": "@attributeValuesContains('region', region)",
@@ -111,7 +123,7 @@ def test_synced_tables_are_served(live: Live) -> None:
     listed = live.rows("SELECT connection, \"schema\", \"table\" FROM veil.tables WHERE connection IN ('dbx', 'fin') "
                        "ORDER BY 1, 2, 3", "root")
     assert listed == [("dbx", "sales", "all_types"), ("dbx", "sales", "changing"), ("dbx", "sales", "customers"),
-                      ("dbx", "sales", "reborn"), ("fin", "fx", "budgets")]
+                      ("dbx", "sales", "reborn"), ("dbx", "sales", "visits"), ("fin", "fx", "budgets")]
     types = dict(live.rows("SELECT \"column\", type FROM veil.columns WHERE connection = 'dbx' AND \"table\" = 'all_types'",
                            "root"))
     assert types == {
@@ -167,6 +179,24 @@ def test_policy_hash_mask_from_a_unity_catalog_tag_and_row_filter(live: Live) ->
     tags = dict(live.rows("SELECT \"column\", tags FROM veil.columns WHERE connection = 'dbx' "
                           "AND \"table\" = 'customers'", "root"))
     assert tags["email"] == ["pii.email"] and tags["name"] == []
+
+
+def test_unity_catalog_table_tags_drive_subscription_and_time_window(live: Live) -> None:
+    listed = live.rows(
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+        "bob",
+    )
+    assert listed == [("sales", "visits")]
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        live.rows("SELECT id FROM sales.customers", "bob")
+    # The time window keeps the last 7 days: visit 2 (2001) is not seen, not even counted.
+    assert live.rows("SELECT id, page FROM sales.visits ORDER BY id", "bob") == [(1, "home"), (3, "cart")]
+    assert live.rows("SELECT count(*) FROM sales.visits WHERE page = 'old'", "bob") == [(0,)]
+    assert live.rows("SELECT count(*) FROM sales.visits") == [(3,)]  # the window is only for bob
+    tags = dict(live.rows("SELECT \"table\", tags FROM veil.tables WHERE connection = 'dbx'", "root"))
+    assert tags["visits"] == ["Web", "certified", "domain.web"]
+    assert tags["customers"] == [] and tags["all_types"] == []
 
 
 def test_join_across_catalogs_of_one_warehouse_is_one_statement(live: Live) -> None:

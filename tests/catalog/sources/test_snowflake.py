@@ -57,8 +57,9 @@ SETUP = (
     'CREATE OR REPLACE TABLE MISC.ODD (ID NUMBER(9,0), "MixedCase" VARCHAR, SECRET VARCHAR)',
     "INSERT INTO MISC.ODD VALUES (1, 'm1', 's1'), (2, 'm2', 's2'), (3, 'm3', 's3')",
     # fakesnow has no SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES: create it with a real account's
-    # columns, holding what `ALTER TABLE SALES.CUSTOMERS MODIFY COLUMN PHONE SET TAG PII = 'Phone'`
-    # and a dropped table's stale reference would leave there.
+    # columns, holding what `ALTER TABLE SALES.CUSTOMERS MODIFY COLUMN PHONE SET TAG PII = 'Phone'`,
+    # `ALTER TABLE SALES.ORDERS SET TAG DOMAIN = 'Sales', CERTIFIED = ''` and a dropped table's
+    # stale reference would leave there.
     "CREATE DATABASE IF NOT EXISTS SNOWFLAKE",
     "CREATE SCHEMA IF NOT EXISTS SNOWFLAKE.ACCOUNT_USAGE",
     """CREATE OR REPLACE TABLE SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES (
@@ -69,7 +70,12 @@ SETUP = (
         ('GOV', 'TAGS', 1, 'PII', 'Phone', '{DATABASE}', 'SALES', 2, 'CUSTOMERS', NULL, 'COLUMN', 4, 'PHONE'),
         ('GOV', 'TAGS', 1, 'PII', 'Email', '{DATABASE}', 'SALES', 9, 'GONE', '2024-01-01'::TIMESTAMP_LTZ,
          'COLUMN', 1, 'EMAIL'),
-        ('GOV', 'TAGS', 1, 'PII', 'Phone', 'OTHER_DB', 'SALES', 7, 'CUSTOMERS', NULL, 'COLUMN', 4, 'NAME')""",
+        ('GOV', 'TAGS', 1, 'PII', 'Phone', 'OTHER_DB', 'SALES', 7, 'CUSTOMERS', NULL, 'COLUMN', 4, 'NAME'),
+        ('GOV', 'TAGS', 2, 'DOMAIN', 'Sales', '{DATABASE}', 'SALES', 3, 'ORDERS', NULL, 'TABLE', NULL, NULL),
+        ('GOV', 'TAGS', 3, 'CERTIFIED', '', '{DATABASE}', 'SALES', 3, 'ORDERS', NULL, 'TABLE', NULL, NULL),
+        ('GOV', 'TAGS', 2, 'DOMAIN', 'Sales', '{DATABASE}', 'SALES', 9, 'GONE', '2024-01-01'::TIMESTAMP_LTZ,
+         'TABLE', NULL, NULL),
+        ('GOV', 'TAGS', 2, 'DOMAIN', 'Sales', 'OTHER_DB', 'SALES', 7, 'CUSTOMERS', NULL, 'TABLE', NULL, NULL)""",
 )
 
 
@@ -83,6 +89,7 @@ def _users() -> dict[str, Any]:
         "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"],
                   "attributes": {"country": ["US"]}},
         "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
+        "bob": {"password": make_scram_verifier(PASSWORDS["bob"])},
     }
 
 
@@ -108,10 +115,15 @@ def live(fakesnow: Fakesnow, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "badsnow": fakesnow.connection(DATABASE, port=free_port(), naming={"schema": "bad_<schema>"}),
             "lake": {"type": "duckdb", "path": str(lake)},
         },
-        "tables": {"snow.SALES.CUSTOMERS": {"tags": {"EMAIL": ["PII.Email"]}}},
+        "tables": {"snow.SALES.CUSTOMERS": {"tags": {"EMAIL": ["PII.Email"]}},
+                   "snow.SALES.ORDERS": {"table_tags": ["Finance"]}},
         "users": _users(),
         "policies": [
-            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": {"users": ["alice", "root"]}}},
+            # bob reads only the tables tagged DOMAIN = 'Sales' in Snowflake, their big rows only.
+            {"name": "Bob reads sales", "subscription": {"table_tags": ["DOMAIN.Sales"], "allow": {"users": ["bob"]}}},
+            {"name": "Bob's big rows", "row_filter": {
+                "table_tags": ["DOMAIN.Sales"], "where": "amount > 5", "for": {"users": ["bob"]}}},
             {"name": "Hash emails", "mask": {"column_tags": ["PII.Email"], "with": "hash"}},
             {"name": "Hide phones", "mask": {"column_tags": ["PII.Phone"], "with": "show_last", "n": 4}},
             {"name": "Own countries", "row_filter": {
@@ -237,6 +249,25 @@ def test_source_tags_are_picked_up(live: Live) -> None:
     assert tags["phone"] == ["PII.Phone"] and tags["email"] == ["PII.Email"]
     # A deleted table's reference and another database's tag do not leak onto these columns.
     assert tags["name"] == [] and tags["id"] == []
+
+
+def test_source_table_tags_drive_subscription_and_row_filter(live: Live) -> None:
+    listed = live.rows(
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+        "bob",
+    )
+    assert listed == [("sales", "orders")]  # not customers: its DOMAIN tag is another database's
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        live.rows("SELECT id FROM sales.customers", "bob")
+    assert live.rows("SELECT id, amount FROM sales.orders ORDER BY id", "bob") == [
+        (10, Decimal("12.50")), (11, Decimal("7.25")), (12, Decimal("99.00"))]
+    assert live.rows("SELECT count(*) FROM sales.orders WHERE amount < 5", "bob") == [(0,)]  # order 13 is hidden
+    assert live.rows("SELECT count(*) FROM sales.orders") == [(4,)]  # the filter is only for bob
+    tags = dict(live.rows("SELECT \"table\", tags FROM veil.tables WHERE connection = 'snow'", "root"))
+    # Config table tags first, then the source's; a key-only tag is its name.
+    assert tags["orders"] == ["Finance", "CERTIFIED", "DOMAIN.Sales"]
+    assert tags["customers"] == [] and tags["all_types"] == []
 
 
 def test_join_of_two_snowflake_tables_is_one_pushed_statement(live: Live) -> None:

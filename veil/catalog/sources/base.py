@@ -35,12 +35,13 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class SourceTag:
-    """A tag the source system itself keeps on a column (Snowflake's object tags, say), in
-    Veil's spelling (``PII.Email``)."""
+    """A tag the source system itself keeps on a column or a table (Snowflake's object tags,
+    say), in Veil's spelling (``PII.Email``). ``column`` is None for a tag on the table itself,
+    which policies match like the config's ``table_tags``."""
 
     schema: str
     table: str
-    column: str
+    column: str | None
     tag: str
 
 
@@ -81,14 +82,14 @@ class Source(Protocol):
 
 
 class TaggedSource(Protocol):
-    """A source that can report the column tags kept in the source system (optional: sources
-    without tags simply lack ``list_tags``)."""
+    """A source that can report the column and table tags kept in the source system (optional:
+    sources without tags simply lack ``list_tags``)."""
 
     def list_tags(self) -> list[SourceTag]: ...
 
 
 def source_tags(source: Source) -> list[SourceTag] | None:
-    """The source system's column tags; None when this source type keeps none."""
+    """The source system's column and table tags; None when this source type keeps none."""
     list_tags = getattr(source, "list_tags", None)
     return None if list_tags is None else list(list_tags())
 

@@ -213,6 +213,10 @@ _LIST_TAGS = """
 SELECT schema_name, table_name, column_name, tag_name, tag_value
 FROM {catalog}.information_schema.column_tags
 WHERE schema_name <> 'information_schema'
+UNION ALL
+SELECT schema_name, table_name, CAST(NULL AS STRING), tag_name, tag_value
+FROM {catalog}.information_schema.table_tags
+WHERE schema_name <> 'information_schema'
 ORDER BY 1, 2, 3, 4
 """
 
@@ -321,7 +325,8 @@ class DatabricksSource:
         ]
 
     def list_tags(self) -> list[SourceTag]:
-        """Unity Catalog column tags as Veil tags: ``name.value``, or ``name`` for a key-only tag."""
+        """Unity Catalog column and table tags as Veil tags: ``name.value``, or ``name`` for a
+        key-only tag; a table tag (from ``table_tags``) has no column."""
         rows = self._query(_LIST_TAGS.format(catalog=_quote(self.catalog())))
         return [SourceTag(schema, table, column, f"{tag}.{value}" if value else tag)
                 for schema, table, column, tag, value in rows]

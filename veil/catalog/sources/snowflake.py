@@ -64,10 +64,10 @@ ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION
 # Column tags set in Snowflake (account-wide view; needs IMPORTED PRIVILEGES on the SNOWFLAKE
 # database, and lags behind tag changes by up to two hours).
 _LIST_TAGS = """
-SELECT OBJECT_SCHEMA, OBJECT_NAME, COLUMN_NAME, TAG_NAME, TAG_VALUE
+SELECT OBJECT_SCHEMA, OBJECT_NAME, DOMAIN, COLUMN_NAME, TAG_NAME, TAG_VALUE
 FROM SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES
-WHERE DOMAIN = 'COLUMN' AND OBJECT_DELETED IS NULL AND OBJECT_DATABASE = $1
-ORDER BY 1, 2, 3, 4
+WHERE DOMAIN IN ('COLUMN', 'TABLE') AND OBJECT_DELETED IS NULL AND OBJECT_DATABASE = $1
+ORDER BY 1, 2, 3, 4, 5
 """
 
 # Quoted strings, quoted identifiers, $$-strings and comments are copied (with % doubled for
@@ -332,12 +332,13 @@ class SnowflakeSource:
         ]
 
     def list_tags(self) -> list[SourceTag]:
-        """Column tags from Snowflake's tag references, as Veil tags: ``NAME.value``, or
-        ``NAME`` for a tag set without a value."""
+        """Column and table tags from Snowflake's tag references, as Veil tags: ``NAME.value``,
+        or ``NAME`` for a tag set without a value. A table tag (domain ``TABLE``, which views
+        share) has no column."""
         rows = self._query(_LIST_TAGS, [self.database()])
         return [
-            SourceTag(schema, table, column, f"{tag}.{value}" if value else tag)
-            for schema, table, column, tag, value in rows
+            SourceTag(schema, table, column if domain == "COLUMN" else None, f"{tag}.{value}" if value else tag)
+            for schema, table, domain, column, tag, value in rows
         ]
 
     def close(self) -> None:

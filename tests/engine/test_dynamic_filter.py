@@ -12,7 +12,12 @@ from sqlglot import exp
 
 from tests.engine.test_federation import SOURCES, federated, table
 from veil.catalog.model import CatalogSnapshot, Column, Table
-from veil.engine.dynamic_filter import DynamicFilter, filtered_tree, key_condition
+from veil.engine.dynamic_filter import (
+    MAX_KEYS,
+    DynamicFilter,
+    filtered_tree,
+    key_condition,
+)
 from veil.engine.federation import plan_query
 from veil.engine.planner import analyze
 
@@ -146,3 +151,68 @@ def test_the_filter_wraps_the_fragment_after_its_policy_derived_table() -> None:
     assert "status <> 'void'" in target.sql
     assert filtered_tree(target.tree, [DynamicFilter(dynamic.target, "customer_id", dynamic.source, "id")],
                          {dynamic.source: pa.table({"id": pa.array([1.5])})}, keys) is None
+
+
+def test_an_equality_every_disjunct_requires_filters_like_a_conjunct() -> None:
+    """TPC-H Q19 repeats ``p_partkey = l_partkey`` in each disjunct of its OR."""
+    sql = (
+        "SELECT o.amount FROM orders o, other.customers c WHERE (o.customer_id = c.id AND c.country = 'DE') "
+        "OR (c.id = o.customer_id AND c.country = 'FR' AND o.amount > 1)"
+    )
+    assert filters(sql) == {("orders", "customer_id", "customers", "id")}
+    result = federated(sql)
+    (customers,) = [f.sql for f in result.fragments if f.connection == "pg_other"]
+    assert customers.endswith("WHERE (c.country = 'DE' OR c.country = 'FR')")
+    assert "o.customer_id = c.id" in result.local_sql  # the OR itself stays local, unchanged
+    one_lacks_it = (
+        "SELECT o.amount FROM orders o, other.customers c WHERE (o.customer_id = c.id AND c.country = 'DE') "
+        "OR (o.id = c.id AND c.country = 'FR')"
+    )
+    assert filters(one_lacks_it) == set()
+    negated = (
+        "SELECT o.amount FROM orders o, other.customers c WHERE c.country = 'DE' AND "
+        "NOT ((o.customer_id = c.id AND o.amount > 1) OR (o.customer_id = c.id AND o.amount < 0))"
+    )
+    assert filters(negated) == set()
+
+
+def races(sql: str) -> set[tuple[str, str, str, str, bool]]:
+    result = federated(sql)
+    names = {f.name: f.tables[0].name for f in result.fragments}
+    return {(names[f.target], f.column, names[f.source], f.source_column, f.race) for f in result.dynamic_filters}
+
+
+def test_sides_that_both_filter_race_each_way() -> None:
+    """TPC-H Q19 and Q21: both sides filter by constants, so neither is known to be smaller; the
+    one that answers first filters the other."""
+    both = f"SELECT o.amount FROM orders o JOIN other.customers c ON c.id = o.customer_id WHERE o.status = 1 AND {SELECTIVE}"
+    assert races(both) == {
+        ("orders", "customer_id", "customers", "id", True),
+        ("customers", "id", "orders", "customer_id", True),
+    }
+    correlated = (
+        "SELECT c.name FROM other.customers c WHERE c.country = 'DE' AND "
+        "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = 1)"
+    )
+    assert races(correlated) == {("orders", "customer_id", "customers", "id", True)}
+    ranked = f"SELECT o.amount FROM orders o JOIN other.customers c ON c.id = o.customer_id WHERE o.amount > 1 AND {SELECTIVE}"
+    assert races(ranked) == {("orders", "customer_id", "customers", "id", False)}
+    assert races("SELECT o.amount FROM orders o JOIN other.customers c ON c.id = o.customer_id") == set()
+
+
+def test_a_race_sends_keys_but_never_a_range() -> None:
+    result = federated(f"SELECT o.amount FROM orders o JOIN other.customers c ON c.id = o.customer_id WHERE o.status = 1 AND {SELECTIVE}")
+    race = next(f for f in result.dynamic_filters if f.target.endswith("0"))
+    target = next(f for f in result.fragments if f.name == race.target)
+    assert target.tree is not None
+    keys = {k.output: k.arrow_type for k in target.keys}
+    few = filtered_tree(target.tree, [race], {race.source: pa.table({"id": [2, 4]})}, keys)
+    assert few is not None
+    assert few.sql(dialect="postgres") == f'SELECT * FROM ({target.sql}) AS "veil_dynamic" WHERE "veil_dynamic"."customer_id" IN (2, 4)'
+    many = pa.table({"id": list(range(MAX_KEYS + 1))})
+    assert filtered_tree(target.tree, [race], {race.source: many}, keys) is None
+    waited = DynamicFilter(race.target, race.column, race.source, race.source_column)
+    ranged = filtered_tree(target.tree, [waited], {race.source: many}, keys)
+    assert ranged is not None and f"BETWEEN 0 AND {MAX_KEYS}" in ranged.sql(dialect="postgres")
+    assert _condition(pa.array([5, 1, 9, 7]), pa.int64()) == "t.k BETWEEN 1 AND 9"
+    assert key_condition(exp.column("k", table="t"), pa.array([5, 1, 9, 7]), pa.int64(), 3, ranges=False) is None

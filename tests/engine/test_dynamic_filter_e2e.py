@@ -7,6 +7,7 @@ PostgreSQL's statement log proves the big side was sent the small side's keys as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -83,3 +84,23 @@ def test_a_masked_key_gets_no_dynamic_filter(federation: Federation) -> None:
     logged = federation.log.statements_since(mark)
     assert [s for s in logged if "veil_dynamic" in s] == [], logged
     assert result == [(3, 3)]
+
+
+def test_a_race_won_by_the_fast_side_resends_the_slow_side_filtered(federation: Federation) -> None:
+    """Both sides filter by constants, so they race: the customers answer at once, the orders
+    (slowed by pg_sleep per row) are interrupted and sent again with customer 3's key only."""
+    plain = (
+        "SELECT o.id, o.amount, c.name FROM fed.orders o JOIN reader.customers c ON c.id = o.customer_id "
+        "WHERE o.status = 'ok' AND c.name = 'customer 3'"
+    )
+    slow = plain + " AND pg_sleep(o.id * 0 + 0.01) IS NOT NULL"
+    mark = federation.log.mark()
+    started = time.monotonic()
+    result = federation.rows(slow)
+    elapsed = time.monotonic() - started
+    orders = [s for s in federation.log.statements_since(mark) if '"orders"' in s]
+    assert len(orders) == 2, orders
+    assert "veil_dynamic" not in orders[0] and '"veil_dynamic"."customer_id" IN (3)' in orders[1], orders
+    assert "\"veil_raw\".\"status\" <> 'void'" in orders[1]
+    assert elapsed < 2, "the unfiltered read (about 3 s of pg_sleep) was not interrupted"
+    assert result and same(result, federation.expected(plain))

@@ -311,6 +311,59 @@ def test_comma_joined_tables_of_one_key_travel_together_even_when_a_subquery_cor
     assert 'x.id = "__veil_part_0"."o.customer_id" AND x.name <> "__veil_part_0"."c.name"' in result.local_sql
 
 
+def test_a_subquery_on_the_groups_source_moves_into_its_fragment() -> None:
+    """TPC-H Q21: EXISTS / NOT EXISTS over lineitem, correlated with l1 only, run with l1's join
+    at the source instead of shipping every lineitem three times."""
+    seen: list[str] = []
+
+    def protect(t: Table, source_table: exp.Table) -> exp.Subquery:
+        seen.append(t.qualified_name)
+        return exp.Subquery(this=exp.select(exp.Star()).from_(source_table).where("amount > 0" if t.name == "orders" else "id > 0"))
+
+    result = federated(
+        "SELECT x.name FROM orders o, customers c, other.customers x WHERE c.id = o.customer_id AND x.id = o.id "
+        "AND EXISTS (SELECT * FROM orders o2 WHERE o2.customer_id = o.customer_id AND o2.id <> o.id) "
+        "AND NOT EXISTS (SELECT * FROM orders o3 WHERE o3.customer_id = o.customer_id AND o3.status > o.status)",
+        protect,
+    )
+    (pushed,) = fragment_sql(result, "pg")
+    assert pushed.endswith(
+        "WHERE c.id = o.customer_id "
+        'AND EXISTS(SELECT * FROM (SELECT * FROM "sales"."orders" WHERE amount > 0) AS o2 '
+        "WHERE o2.customer_id = o.customer_id AND o2.id <> o.id) "
+        'AND NOT EXISTS(SELECT * FROM (SELECT * FROM "sales"."orders" WHERE amount > 0) AS o3 '
+        "WHERE o3.customer_id = o.customer_id AND o3.status > o.status)"
+    )
+    assert '"o.status"' not in pushed and '"o.customer_id"' not in pushed  # read at the source only
+    assert "EXISTS" not in result.local_sql and "o2" not in result.local_sql
+    assert len(result.fragments) == 2 and seen.count("sales.orders") == 3
+    pg = next(f for f in result.fragments if f.connection == "pg")
+    assert [t.qualified_name for t in pg.tables] == ["sales.orders", "crm.customers"]
+
+
+def test_a_subquery_reading_another_source_or_unqualified_columns_stays_local() -> None:
+    other = federated(
+        "SELECT x.name FROM orders o, customers c, other.customers x WHERE c.id = o.customer_id AND x.id = o.id "
+        "AND EXISTS (SELECT * FROM orders o2 WHERE o2.customer_id = x.id)"
+    )
+    assert all("EXISTS" not in sql for sql in other.pushed_sql) and "EXISTS" in other.local_sql
+    across = federated(
+        "SELECT x.name FROM orders o, customers c, other.customers x WHERE c.id = o.customer_id AND x.id = o.id "
+        "AND EXISTS (SELECT * FROM orders o2 WHERE o2.customer_id = o.customer_id AND o2.id <> x.id)"
+    )
+    assert all("EXISTS" not in sql for sql in across.pushed_sql) and "EXISTS" in across.local_sql
+    unqualified = federated(
+        "SELECT x.name FROM orders o, customers c, other.customers x WHERE c.id = o.customer_id AND x.id = o.id "
+        "AND EXISTS (SELECT * FROM orders o2 WHERE o2.customer_id = o.customer_id AND amount > 1)"
+    )
+    assert all("EXISTS" not in sql for sql in unqualified.pushed_sql) and "EXISTS" in unqualified.local_sql
+    outer = federated(
+        "SELECT x.name FROM orders o JOIN customers c ON c.id = o.customer_id LEFT JOIN other.customers x ON x.id = o.id "
+        "WHERE EXISTS (SELECT * FROM orders o2 WHERE o2.customer_id = o.customer_id AND o2.id <> o.id)"
+    )
+    assert all("EXISTS" not in sql for sql in outer.pushed_sql) and "EXISTS" in outer.local_sql
+
+
 def test_a_nested_name_that_shadows_a_table_keeps_the_tables_apart() -> None:
     result = federated(
         "SELECT o.id FROM orders o, customers c WHERE c.id = o.customer_id "
@@ -380,6 +433,11 @@ SHAPES = [
     ),
     "SELECT x.id, y.id FROM t1 x, t1 y WHERE x.k = y.a AND EXISTS (SELECT * FROM t2 WHERE t2.k = x.k AND t2.v <> y.id)",
     "SELECT id FROM t1 WHERE NOT EXISTS (SELECT * FROM t2 WHERE t2.k = t1.k)",
+    (
+        "SELECT x.id, t2.v FROM t1 x, t1 y, t2 WHERE x.k = y.a AND t2.k = x.k AND NOT EXISTS "
+        "(SELECT * FROM t1 z WHERE z.k = x.k AND z.id <> x.id) AND EXISTS (SELECT * FROM t1 w WHERE w.a = y.a)"
+    ),
+    "SELECT t1.id, t2.id FROM t1, t2 WHERE (t1.k = t2.k AND t1.a > 1 AND t2.v < 5) OR (t2.k = t1.k AND t1.a < 6 AND t2.id > 11)",
     "WITH c AS (SELECT * FROM t2) SELECT t1.id FROM t1 JOIN c ON c.k = t1.k WHERE c.v > (SELECT min(v) FROM c)",
     "SELECT t1.id FROM t1 JOIN t2 ON t1.k = t2.k ORDER BY 1 LIMIT 2",
 ]

@@ -15,6 +15,9 @@ target rows that could never contribute to the result:
   listed by that SELECT: either side may be filtered by the other's values;
 * ``a.x IN (SELECT b.y FROM b ...)`` among the top-level conjuncts of a WHERE: either side (a row
   of ``b`` whose ``y`` equals no ``x`` never answers the IN; NULL answers count as FALSE there);
+* an equality ``a.x = b.y`` that every disjunct of such a conjunct ``... OR ...`` requires among
+  its own conjuncts (TPC-H Q19 repeats ``p_partkey = l_partkey`` in each): the OR is TRUE only
+  when one disjunct is, and with it the equality;
 * a correlated equality ``b.y = a.x`` among the top-level conjuncts of the WHERE of a subquery
   over ``b`` (``a`` listed by an enclosing SELECT): ``b`` only, by ``a``'s values, since each
   evaluation of the subquery only sees rows of ``b`` matching one row of ``a``.
@@ -28,9 +31,14 @@ DATE is a cast string); NULL keys are dropped (they never match an equality).
 Which side is read first is a guess, as Veil keeps no statistics: a fragment with a point filter
 (``=``, ``IN``, ``LIKE`` with a constant) beats one with only a range, which beats one without
 filters, and a fragment filtered by a selective one counts as nearly as selective. Fragments of
-equal rank are read concurrently, without a filter. A source with more than ``MAX_KEYS``
-distinct keys gives a ``BETWEEN min AND max`` range for numbers and dates (text ranges depend on
-collations, so none) instead.
+equal rank *race* (a filter with ``race`` set, each way the edge allows): both start at once,
+unfiltered, and when one's result arrives while the other is still running and has at most
+``MAX_KEYS`` distinct keys, the other is interrupted and sent again with those keys (TPC-H Q19:
+``part`` with three brands and ``lineitem`` with three quantity ranges look alike, but ``part``
+answers in milliseconds while the scan of ``lineitem`` has barely started). A source with more
+than ``MAX_KEYS`` distinct keys gives a ``BETWEEN min AND max`` range for numbers and dates (text
+ranges depend on collations, so none) instead, except in a race, where a range is not worth
+restarting a query for.
 
 A filtered fragment's SQL differs from the planned one, so the latency cache keeps it under its
 own key, and the audit record's ``pushed_sql`` holds the SQL actually sent.
@@ -70,8 +78,14 @@ class DynamicFilter:
     column: str
     source: str
     source_column: str
+    race: bool = False  # target starts unfiltered; re-sent filtered if the source answers first
 
     def describe(self) -> str:
+        if self.race:
+            return (
+                f'{self.target}."{self.column}" IN (distinct {self.source}."{self.source_column}") '
+                f"if {self.source} answers first, with at most {MAX_KEYS} keys"
+            )
         return (
             f'{self.target}."{self.column}" IN (distinct {self.source}."{self.source_column}"); '
             f"a range above {MAX_KEYS} keys"
@@ -155,6 +169,8 @@ def selectivity(tree: exp.Expr) -> int:
         constant = any(isinstance(o, exp.Literal | exp.Cast | exp.Parameter | exp.Placeholder) for o in operands)
         if node.find(exp.Column) is None or not constant or node.args.get("query") is not None:
             continue
+        if node.find_ancestor(exp.Select) is not tree:
+            continue  # inside a subquery the fragment evaluates per row: it filters that subquery
         best = max(best, 2 if isinstance(node, _POINT) else 1)
     return best
 
@@ -200,12 +216,44 @@ def _conjuncts(condition: exp.Expr | None) -> Iterator[exp.Expr]:
         yield inner
 
 
+def _disjuncts(condition: exp.Expr) -> Iterator[exp.Expr]:
+    inner = condition.unnest()
+    if isinstance(inner, exp.Or):
+        yield from _disjuncts(inner.left)
+        yield from _disjuncts(inner.right)
+    else:
+        yield inner
+
+
+def _column_equality(condition: exp.Expr) -> frozenset[str] | None:
+    """``a.x = b.y`` as the set of its two columns' SQL (either order), else None."""
+    if isinstance(condition, exp.EQ) and isinstance(condition.this, exp.Column) \
+            and isinstance(condition.expression, exp.Column):
+        return frozenset((condition.this.sql(), condition.expression.sql()))
+    return None
+
+
+def _required_equalities(condition: exp.Or) -> Iterator[exp.Expr]:
+    """The column equalities among the conjuncts of every disjunct of ``condition`` (the first
+    disjunct's nodes): the OR is TRUE only if one of them holds. The disjuncts are in one
+    SELECT, so the same column SQL names the same column in each."""
+    first, *rest = list(_disjuncts(condition))
+    for candidate in _conjuncts(first):
+        wanted = _column_equality(candidate)
+        if wanted is not None and all(any(_column_equality(c) == wanted for c in _conjuncts(d)) for d in rest):
+            yield candidate
+
+
 def _filtering_conjuncts(select: exp.Select) -> Iterator[exp.Expr]:
     """Conditions a row of ``select``'s FROM product must satisfy to survive."""
     where = select.args.get("where")
-    yield from _conjuncts(where.this if where is not None else None)
+    conditions = list(_conjuncts(where.this if where is not None else None))
     for join in select.args.get("joins") or []:
-        yield from _conjuncts(join.args.get("on"))
+        conditions += _conjuncts(join.args.get("on"))
+    for condition in conditions:
+        yield condition
+        if isinstance(condition, exp.Or):
+            yield from _required_equalities(condition)
 
 
 class _Resolver:
@@ -337,15 +385,29 @@ def plan_dynamic_filters(local: exp.Expr, fragments: Sequence[FragmentInfo]) -> 
             ):
                 if not allowed or source != current or target in done:
                     continue
-                if rank[current] <= by_name[target].selectivity:
-                    continue
                 if not _compatible(by_name[target], column, by_name[source], source_column):
+                    continue
+                if rank[current] <= by_name[target].selectivity:
+                    if rank[current] > 0 and rank[current] == rank[target]:
+                        chosen += _race(edge, chosen, by_name)
                     continue
                 found = DynamicFilter(target, column, source, source_column)
                 if found not in chosen:
                     chosen.append(found)
                     rank[target] = max(rank[target], rank[current] - 0.5)
     return tuple(chosen)
+
+
+def _race(edge: _Edge, chosen: list[DynamicFilter], by_name: Mapping[str, FragmentInfo]) -> list[DynamicFilter]:
+    """Race filters for two fragments that both filter their own rows and look equally
+    selective: each way the edge allows and the keys are comparable, unless already planned."""
+    ways = [(edge.a, edge.b)] + ([(edge.b, edge.a)] if edge.both_ways else [])
+    found = []
+    for (source, source_column), (target, column) in ways:
+        race = DynamicFilter(target, column, source, source_column, race=True)
+        if race not in chosen and _compatible(by_name[target], column, by_name[source], source_column):
+            found.append(race)
+    return found
 
 
 # -- at run time ------------------------------------------------------------------------------
@@ -364,10 +426,14 @@ def _literal(value: object) -> exp.Expr:
 
 
 def key_condition(
-    column: exp.Expr, values: pa.ChunkedArray | pa.Array, target_type: pa.DataType, max_keys: int = MAX_KEYS
+    column: exp.Expr,
+    values: pa.ChunkedArray | pa.Array,
+    target_type: pa.DataType,
+    max_keys: int = MAX_KEYS,
+    ranges: bool = True,
 ) -> exp.Expr | None:
     """``column IN (<distinct non-NULL values>)``, ``FALSE`` when there are none, a BETWEEN range
-    of numbers or dates beyond ``max_keys``, or None (no filter) when unsure."""
+    of numbers or dates beyond ``max_keys`` (if ``ranges``), or None (no filter) when unsure."""
     family = _family(values.type)
     if family is None or family != _family(target_type):
         return None
@@ -378,7 +444,7 @@ def key_condition(
         return None
     if len(keys) <= max_keys:
         return exp.In(this=column, expressions=[_literal(v) for v in keys.to_pylist()])
-    if family == "text":
+    if family == "text" or not ranges:
         return None
     bounds = pc.min_max(keys)
     return exp.Between(this=column, low=_literal(bounds["min"].as_py()), high=_literal(bounds["max"].as_py()))
@@ -407,7 +473,7 @@ def filtered_tree(
         values = _source_column(local_table(sources[found.source]), found.source_column)
         column = exp.Column(this=exp.to_identifier(found.column, quoted=True),
                             table=exp.to_identifier(FILTERED_ALIAS, quoted=True))
-        condition = key_condition(column, values, target_types[found.column])
+        condition = key_condition(column, values, target_types[found.column], ranges=not found.race)
         if condition is not None:
             conditions.append(condition)
     if not conditions:

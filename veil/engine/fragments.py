@@ -441,6 +441,50 @@ class _GroupRewrite:
     scope: Scope
     groups: list[list[int]]
     owners: dict[int, exp.Table]
+    inner: dict[int, Table] = field(default_factory=dict)  # tables of moved subqueries, by node id
+    extra: dict[int, list[Table]] = field(default_factory=dict)  # group -> those tables
+
+    def _subquery_home(self, conjunct: exp.Expr, group_of: Mapping[int, int]) -> int | None:
+        """The group a conjunct with subqueries may move into whole (TPC-H Q21's ``EXISTS`` and
+        ``NOT EXISTS`` over ``lineitem``, correlated with ``l1`` only): every table it reads is a
+        user table of the group's connection key, every column is either a group table's (by
+        :func:`_column_owners`, which refuses names the subqueries shadow) or qualified by an
+        alias of a table inside it, and no window or aggregate reads the outer rows. The
+        fragment then evaluates it per row of the group's join, exactly as the local part would."""
+        if conjunct.find(exp.Select) is None or conjunct.find(exp.CTE) is not None:
+            return None
+        if any(n.find_ancestor(exp.Select) is self.scope.select for n in conjunct.find_all(exp.AggFunc, exp.Window)):
+            return None
+        tables = list(conjunct.find_all(exp.Table))
+        if not tables or any(id(node) not in self.builder.refs for node in tables):
+            return None
+        if any(s.args.get("alias") is not None for s in conjunct.find_all(exp.Subquery)):
+            return None  # a derived table inside: its output names are not tracked here
+        inner = {id(node): self.builder.refs[id(node)].table for node in tables}
+        local = {identifier_name(alias_identifier(node, inner[id(node)])) for node in tables}
+        outer = {identifier_name(alias_identifier(n, t)) for n, t in self.scope.tables.values()}
+        if local & outer or len(local) != len(tables):
+            return None
+        homes: set[int | None] = set()
+        for column in conjunct.find_all(exp.Column):
+            owner = self.owners.get(id(column))
+            if owner is not None:
+                homes.add(group_of.get(id(owner)))
+            elif qualifier(column) not in local:
+                return None
+        home = homes.pop() if len(homes) == 1 else None
+        if home is None:
+            return None
+        key = {self.builder.sources[t.connection].connection_key for t in inner.values()}
+        members = self.groups[home]
+        if key != {self.builder.sources[self.scope.tables[members[0]][1].connection].connection_key}:
+            return None
+        self.inner.update(inner)
+        extra = self.extra.setdefault(home, [])
+        extra += [t for t in dict.fromkeys(inner.values()) if t not in extra]
+        for node in tables:
+            self.builder.consume(node)
+        return home
 
     def apply(self) -> None:
         select = self.scope.select
@@ -455,6 +499,8 @@ class _GroupRewrite:
             read = self.scope.owners(conjunct)
             homes = {group_of.get(member) for member in read} if read else {None}
             home = homes.pop() if len(homes) == 1 else None
+            if read is None:
+                home = self._subquery_home(conjunct, group_of)
             if home is not None:
                 moved[home].append(conjunct)
             else:
@@ -507,10 +553,22 @@ class _GroupRewrite:
         for node, table in nodes[1:]:
             select = select.join(self.builder.protected_alias(node, table), join_type="CROSS", copy=False)
         if conditions:
-            select = select.where(exp.and_(*(c.copy() for c in conditions)), copy=False)
+            select = select.where(exp.and_(*(self._protected(c) for c in conditions)), copy=False)
         columns = list(renames.values()) or [ROW_MARKER]
         aliases = {identifier_name(alias_identifier(n, t)): t for n, t in nodes}
-        return self.builder.add_part(select, tuple(t for _, t in nodes), columns, aliases), renames
+        group = next(g for g, group_members in enumerate(self.groups) if group_members is members)
+        tables = tuple(t for _, t in nodes)
+        tables += tuple(t for t in self.extra.get(group, ()) if t not in tables)
+        return self.builder.add_part(select, tables, columns, aliases), renames
+
+    def _protected(self, condition: exp.Expr) -> exp.Expr:
+        """A copy of ``condition`` whose subqueries read the policy-protected derived tables."""
+        copy = condition.copy()
+        for node, original in zip(list(copy.find_all(exp.Table)), list(condition.find_all(exp.Table)), strict=True):
+            table = self.inner.get(id(original))
+            if table is not None:
+                replace_table(node, self.builder.protected_source(table), table.name)
+        return copy
 
     def _rename(self, column: exp.Column, part: str, output: str) -> None:
         replacement: exp.Expr = exp.Column(this=quoted(output), table=quoted(part))

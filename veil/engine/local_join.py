@@ -23,6 +23,10 @@ A streamed fragment's source query stays open while the local part runs: its cur
 fails or is cancelled, and ``interrupt`` reaches it meanwhile. A source error in the middle of a
 stream surfaces inside DuckDB as a scan error; the source's own error, mapped by the source, is
 reported instead, so the client sees the same SQLSTATE and redacted message as when materialised.
+
+A dynamic filter's target waits for its sources' results; a *race* target
+(:mod:`veil.engine.dynamic_filter`) starts at once and, when a race source answers first with few
+enough keys, has its read interrupted and is sent again with them.
 """
 
 from __future__ import annotations
@@ -104,6 +108,44 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
         connection.close()
 
 
+def _discard(task: asyncio.Future[pa.Table | pa.RecordBatchReader]) -> None:
+    """Retrieve an abandoned read's outcome (its cancellation error), which nobody awaits."""
+    if not task.cancelled():
+        task.exception()
+
+
+class _Attempt:
+    """One read of a race target, which the race may abandon: its cursor is then interrupted and
+    its rows (if it finishes anyway) are not used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cursor: SourceCursor | None = None
+        self._abandoned = False
+        self._finished = False
+
+    def start(self, cursor: SourceCursor) -> bool:
+        with self._lock:
+            self._cursor = cursor
+            return not self._abandoned
+
+    def finish(self) -> bool:
+        with self._lock:
+            self._finished = not self._abandoned
+            return self._finished
+
+    def abandon(self) -> bool:
+        """Whether the read was abandoned (False: it already has its rows)."""
+        with self._lock:
+            if self._finished:
+                return False
+            self._abandoned = True
+            cursor = self._cursor
+        if cursor is not None:
+            cursor.interrupt()
+        return True
+
+
 class FederatedExecution:
     """One execution of a federated plan; ``interrupt`` may be called from any thread."""
 
@@ -122,7 +164,10 @@ class FederatedExecution:
         self._stream_error: VeilError | None = None
         self.cache_hits = 0
         self.source_bytes = 0  # bytes of fragment results read from sources (not from cache)
-        self._filter_sources = {f.source for f in plan.dynamic_filters}
+        # never streamed: read whole before their targets are sent, or possibly read twice
+        self._materialised = {f.source for f in plan.dynamic_filters} | {
+            f.target for f in plan.dynamic_filters if f.race
+        }
         self._sent: dict[str, str] = {}  # fragment name -> the SQL sent (with its dynamic filters)
 
     @property
@@ -206,13 +251,30 @@ class FederatedExecution:
     ) -> pa.Table | pa.RecordBatchReader:
         """A fragment's rows; a dynamic filter's target first waits for its sources' results
         (materialised, never streamed) and is sent with their keys."""
-        filters = [f for f in self._plan.dynamic_filters if f.target == fragment.name]
-        sql = fragment.sql
-        if filters:
-            sources = {f.source: await started[f.source] for f in filters}
-            sql = await in_worker(self._filtered_sql, fragment, filters, sources)
+        filters = [f for f in self._plan.dynamic_filters if f.target == fragment.name and not f.race]
+        races = [f for f in self._plan.dynamic_filters if f.target == fragment.name and f.race]
+        sources = {f.source: await started[f.source] for f in filters}
+        sql = await in_worker(self._filtered_sql, fragment, filters, sources) if filters else fragment.sql
         self._sent[fragment.name] = sql
-        return await self._fetch(fragment, sql, params)
+        if not races:
+            return await self._fetch(fragment, sql, params)
+        attempt = _Attempt()
+        running = asyncio.ensure_future(self._fetch(fragment, sql, params, attempt))
+        await asyncio.wait({running, *(started[f.source] for f in races)}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            return await running
+        answered = {
+            f.source: future.result()
+            for f in races
+            if (future := started[f.source]).done() and not future.cancelled() and future.exception() is None
+        }
+        won = [f for f in races if f.source in answered]
+        filtered = await in_worker(self._filtered_sql, fragment, [*filters, *won], {**sources, **answered})
+        if filtered == sql or not attempt.abandon():
+            return await running
+        running.add_done_callback(_discard)  # its cancellation lands while the filtered read starts
+        self._sent[fragment.name] = filtered
+        return await self._fetch(fragment, filtered, params)
 
     def _filtered_sql(
         self, fragment: Fragment, filters: list[DynamicFilter], sources: Mapping[str, pa.Table | pa.RecordBatchReader]
@@ -226,7 +288,9 @@ class FederatedExecution:
             return fragment.sql
         return source_sql(tree, self._engine.catalog.sources[fragment.connection].dialect)
 
-    async def _fetch(self, fragment: Fragment, sql: str, params: list[object | None]) -> pa.Table | pa.RecordBatchReader:
+    async def _fetch(
+        self, fragment: Fragment, sql: str, params: list[object | None], attempt: _Attempt | None = None
+    ) -> pa.Table | pa.RecordBatchReader:
         """A fragment's rows (``sql``: its SQL, dynamically filtered or not): from the cache while
         fresh, else from its source (single-flight), streamed when nothing caches it, the local
         part scans it once and no dynamic filter reads it first."""
@@ -234,9 +298,9 @@ class FederatedExecution:
         source = engine.catalog.sources[fragment.connection]
         ttl = engine.latency_for(fragment.tables)
         if ttl <= 0:
-            if fragment.name in self._plan.single_scan and fragment.name not in self._filter_sources:
+            if fragment.name in self._plan.single_scan and fragment.name not in self._materialised:
                 return await in_worker(self._stream, source, sql, params)
-            return await in_worker(self._read, source, sql, params)
+            return await in_worker(self._read, source, sql, params, attempt)
         cache = engine.cache
         key = (source.connection_key, sql, repr(tuple(params)))
         entry = await cache.lookup(key, max_age=ttl)
@@ -247,7 +311,7 @@ class FederatedExecution:
             return pa.Table.from_batches(entry.batches, schema=entry.schema)
         cache.begin(key)
         try:
-            table = await in_worker(self._read, source, sql, params)
+            table = await in_worker(self._read, source, sql, params, attempt)
             tables = frozenset(t.source_key for t in fragment.tables)
             batches = tuple(table.to_batches())
             now = cache.clock()
@@ -307,10 +371,14 @@ class FederatedExecution:
                 cursor.interrupt()
             cursor.close()
 
-    def _read(self, source: Source, sql: str, params: list[object | None]) -> pa.Table:
+    def _read(self, source: Source, sql: str, params: list[object | None], attempt: _Attempt | None = None) -> pa.Table:
         cursor = self._open_cursor(source, streamed=False)
         try:
+            if attempt is not None and not attempt.start(cursor):
+                raise QueryCanceled()
             table = drain(cursor.execute(sql, params))
+            if attempt is not None and not attempt.finish():
+                raise QueryCanceled()
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             raise self._error(exc, source.map_error) from None
         finally:

@@ -94,6 +94,28 @@ def source_tags(source: Source) -> list[SourceTag] | None:
     return None if list_tags is None else list(list_tags())
 
 
+class ConvertingReader:
+    """A driver's Arrow reader whose batches become the served schema (``_convert``), and which
+    knows when it was read to the end (``exhausted``: the driver's connection then holds no open
+    result and may run another query)."""
+
+    def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
+        self._reader = reader
+        self.schema = schema
+        self.exhausted = False
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        try:
+            batch = self._reader.read_next_batch()
+        except StopIteration:
+            self.exhausted = True
+            raise
+        return self._convert(batch)
+
+    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch
+
+
 class BatchReader(Protocol):
     """What ``SourceCursor.execute`` returns: Arrow batches, one at a time."""
 

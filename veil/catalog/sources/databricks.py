@@ -163,9 +163,10 @@ class DatabricksCursor(PooledCursor[_Reader]):
     """One statement on a pooled session; ``interrupt`` cancels it from another thread. A session
     the warehouse dropped (expired, restarted warehouse, network: SQLSTATE 08xxx) is replaced once."""
 
+    CLOSE_ERRORS = (dbexc.Error, OSError)
+
     def __init__(self, source: DatabricksSource) -> None:
         self._source = source
-        self._reader: _Reader | None = None
         super().__init__(source.pool)
 
     def _open_cursor(self, connection: Any) -> Any:
@@ -177,8 +178,7 @@ class DatabricksCursor(PooledCursor[_Reader]):
             self._cursor.execute(text, named)
             if self._interrupted:
                 raise QueryCanceled()
-            self._reader = _Reader(self._cursor, _result_schema(self._cursor))
-            return self._reader
+            return _Reader(self._cursor, _result_schema(self._cursor))
         except Exception as exc:  # noqa: BLE001 - network errors escape the connector's own classes
             raise QueryCanceled() if self._interrupted else map_databricks_error(exc) from None
 
@@ -190,15 +190,6 @@ class DatabricksCursor(PooledCursor[_Reader]):
             self._cursor.cancel()
         except (dbexc.Error, OSError) as exc:
             log.warning("connection %s: could not cancel a statement: %s", self._source.name, exc)
-
-    def close(self) -> None:
-        with self._lock:
-            reusable = self._clean and (self._reader is None or self._reader.exhausted)
-        try:
-            self._cursor.close()
-        except (dbexc.Error, OSError):
-            reusable = False
-        self._pool.release(self._connection, reusable)
 
 
 _LIST_COLUMNS = """

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable, check_source
+from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb_errors import translate_duckdb_error
 from veil.errors import VeilError
 
@@ -63,22 +63,15 @@ def _served_column(column: pa.Array, target: pa.DataType) -> pa.Array:
     return storage.cast(target)
 
 
-class _ServedReader:
+class _ServedReader(ConvertingReader):
     def __init__(self, reader: pa.RecordBatchReader) -> None:
-        self._reader = reader
-        self.schema, self._convert = _serving(reader.schema)
-        #: Read to the end: DuckDB has released the result, the connection can run another query.
-        self.exhausted = False
+        schema, self._changed = _serving(reader.schema)
+        super().__init__(reader, schema)
 
-    def read_next_batch(self) -> pa.RecordBatch:
-        try:
-            batch = self._reader.read_next_batch()
-        except StopIteration:
-            self.exhausted = True
-            raise
-        if not self._convert:
+    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not self._changed:
             return batch
-        for i in self._convert:
+        for i in self._changed:
             field = self.schema.field(i)
             batch = batch.set_column(i, field, _served_column(batch.column(i), field.type))
         return batch.replace_schema_metadata(None) if batch.schema.metadata else batch

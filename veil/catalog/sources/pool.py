@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from veil.errors import VeilError
 
@@ -87,19 +87,30 @@ def _close_quietly(connection: Any) -> None:
         log.debug("closing a pooled connection failed: %s", exc)
 
 
-Reader = TypeVar("Reader")
+class ExhaustibleReader(Protocol):
+    #: Read to its end: the connection holds no open result and may serve another query.
+    exhausted: bool
+
+
+Reader = TypeVar("Reader", bound=ExhaustibleReader)
 
 
 class PooledCursor(ABC, Generic[Reader]):
     """One statement on a pooled connection; subclasses open the driver's cursor and run it.
 
-    ``_lock`` guards the connection and cursor against ``interrupt`` from another thread."""
+    ``_lock`` guards the connection and cursor against ``interrupt`` from another thread. The
+    connection goes back to the pool on ``close`` only if the result was read to its end with no
+    error or interruption and the driver's cursor closed cleanly (``CLOSE_ERRORS`` are the
+    driver's exceptions that mean it did not)."""
+
+    CLOSE_ERRORS: tuple[type[BaseException], ...] = ()
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
         self._lock = threading.Lock()
         self._connection, self._reused = pool.acquire()
         self._cursor = self._open_cursor(self._connection)
+        self._reader: Reader | None = None
         self._clean = True
         self._interrupted = False
 
@@ -117,7 +128,8 @@ class PooledCursor(ABC, Generic[Reader]):
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> Reader:
         try:
-            return self._run(sql, params)
+            self._reader = self._run(sql, params)
+            return self._reader
         except VeilError as error:
             if not (self._reused and self._broken(error)) or self._interrupted:
                 self._clean = False
@@ -128,7 +140,17 @@ class PooledCursor(ABC, Generic[Reader]):
             self._connection, self._reused = self._pool.fresh(), False
             self._cursor = self._open_cursor(self._connection)
         try:
-            return self._run(sql, params)
+            self._reader = self._run(sql, params)
+            return self._reader
         except VeilError:
             self._clean = False
             raise
+
+    def close(self) -> None:
+        with self._lock:
+            reusable = self._clean and (self._reader is None or self._reader.exhausted)
+            try:
+                self._cursor.close()
+            except self.CLOSE_ERRORS:
+                reusable = False
+        self._pool.release(self._connection, reusable)

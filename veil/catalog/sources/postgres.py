@@ -13,7 +13,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 
 from veil.catalog.model import Column
-from veil.catalog.sources.base import SourceTable, check_source, drain
+from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
@@ -104,20 +104,13 @@ def _normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-class _NormalizingReader:
+class _NormalizingReader(ConvertingReader):
     """Wraps ADBC's reader so batches carry the served types (decimals, not opaque strings)."""
 
     def __init__(self, reader: pa.RecordBatchReader) -> None:
-        self._reader = reader
-        self.schema = served_schema(reader.schema)
-        self.exhausted = False
+        super().__init__(reader, served_schema(reader.schema))
 
-    def read_next_batch(self) -> pa.RecordBatch:
-        try:
-            batch = self._reader.read_next_batch()
-        except StopIteration:
-            self.exhausted = True
-            raise
+    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         return _normalize_batch(batch, self.schema)
 
 
@@ -133,9 +126,7 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
     """One query on a pooled connection; the connection returns to the pool only when the
     result was read to its end without error or interruption."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self._reader: _NormalizingReader | None = None
-        super().__init__(pool)
+    CLOSE_ERRORS = (adbc_driver_manager.Error,)
 
     def _open_cursor(self, connection: Any) -> Any:
         return connection.cursor()
@@ -148,8 +139,7 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
     def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
         try:
             self._cursor.execute(sql, parameters=tuple(params) if params else None)
-            self._reader = _NormalizingReader(self._cursor.fetch_record_batch())
-            return self._reader
+            return _NormalizingReader(self._cursor.fetch_record_batch())
         except adbc_driver_manager.Error as exc:
             raise map_postgres_error(exc) from None
 
@@ -159,14 +149,6 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
             self._connection.adbc_cancel()
         except adbc_driver_manager.Error:
             pass
-
-    def close(self) -> None:
-        reusable = self._clean and (self._reader is None or self._reader.exhausted)
-        try:
-            self._cursor.close()
-        except adbc_driver_manager.Error:
-            reusable = False
-        self._pool.release(self._connection, reusable)
 
 
 class PostgresSource:

@@ -126,9 +126,10 @@ class SnowflakeCursor(PooledCursor[_Reader]):
     """One query on a pooled connection; ``interrupt`` aborts it from another thread. A session
     Snowflake dropped (expired token, closed session, network: SQLSTATE 08xxx) is replaced once."""
 
+    CLOSE_ERRORS = (snowflake.connector.Error,)
+
     def __init__(self, source: SnowflakeSource) -> None:
         self._source = source
-        self._reader: _Reader | None = None
         super().__init__(source.pool)
 
     def _open_cursor(self, connection: SnowflakeConnection) -> ConnectorCursor:
@@ -140,8 +141,7 @@ class SnowflakeCursor(PooledCursor[_Reader]):
             self._cursor.execute(text, bound)
             if self._interrupted:
                 raise QueryCanceled()
-            self._reader = _Reader(self._cursor, served_schema(self._cursor.description))
-            return self._reader
+            return _Reader(self._cursor, served_schema(self._cursor.description))
         except snowflake.connector.Error as exc:
             raise QueryCanceled() if self._interrupted else map_snowflake_error(exc) from None
 
@@ -157,15 +157,6 @@ class SnowflakeCursor(PooledCursor[_Reader]):
             cursor.abort_query(query_id)
         except (snowflake.connector.Error, OSError) as exc:
             log.warning("connection %s: could not abort query %s: %s", self._source.name, query_id, exc)
-
-    def close(self) -> None:
-        with self._lock:
-            reusable = self._clean and (self._reader is None or self._reader.exhausted)
-            try:
-                self._cursor.close()
-            except snowflake.connector.Error:
-                reusable = False
-            self._pool.release(self._connection, reusable)
 
 
 class SnowflakeSource:

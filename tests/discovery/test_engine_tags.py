@@ -97,7 +97,7 @@ async def test_statements_and_prepared_statements_see_new_tags(engine: QueryEngi
     assert raw.column("card_number").to_pylist()[:4] == CARDS
     assert raw.column("email").to_pylist()[0] == "***@example.com"
     discover(engine)
-    engine.tags._checked = float("-inf")  # as if a second had passed since the last check
+    engine.tags.gate.expire()  # as if a second had passed since the last check
     _, hashed = await query(engine, prepared)
     expected = sha256(f"{HASH_KEY}:{CARDS[0]}".encode()).hexdigest()
     assert hashed.column("card_number").to_pylist()[0] == expected

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from veil.catalog.pollgate import PollGate
 from veil.catalog.registry import Catalog, load_from_store
 from veil.catalog.store import CatalogStore, read_version, store_path
 from veil.config.models import VeilConfig
@@ -32,21 +31,15 @@ class Refreshed:
 
 class CatalogWatcher:
     def __init__(self, interval: float = POLL_INTERVAL) -> None:
-        self.interval = interval
-        self._checked = float("-inf")
-        self._lock = threading.Lock()
+        self.gate = PollGate(interval)
 
     def poll(self, config: VeilConfig, catalog: Catalog, force: bool = False) -> Refreshed | None:
         """A reloaded catalog if the store moved past ``catalog.store_version``, else None."""
         if catalog.store_version < 0:
             return None
-        now = time.monotonic()
-        if not force and now - self._checked < self.interval:
+        if not self.gate.enter(force):
             return None
-        if not self._lock.acquire(blocking=force):
-            return None  # another thread is polling right now
         try:
-            self._checked = now
             path = store_path(Path(config.state_dir))
             version = read_version(path)
             if version is None or version == catalog.store_version:
@@ -65,4 +58,4 @@ class CatalogWatcher:
             log.warning("metadata store %s unreadable, keeping the current catalog: %s", config.state_dir, exc)
             return None
         finally:
-            self._lock.release()
+            self.gate.leave()

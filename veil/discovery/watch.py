@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
+from veil.catalog.pollgate import PollGate
 from veil.discovery.store import DiscoveredTags, read_discovered, read_version
 
 log = logging.getLogger(__name__)
@@ -24,21 +23,15 @@ POLL_INTERVAL = 1.0
 class TagWatcher:
     def __init__(self, path: Path, interval: float = POLL_INTERVAL) -> None:
         self.path = Path(path)
-        self.interval = interval
         self.current = DiscoveredTags()
         self._version: int | None = None
-        self._checked = float("-inf")
-        self._lock = threading.Lock()
+        self.gate = PollGate(interval)
 
     def poll(self, force: bool = False) -> bool:
         """Reload the discovered tags if the store changed; True when they did."""
-        now = time.monotonic()
-        if not force and now - self._checked < self.interval:
+        if not self.gate.enter(force):
             return False
-        if not self._lock.acquire(blocking=force):
-            return False  # another thread is polling right now
         try:
-            self._checked = now
             version = read_version(self.path)
             if version == self._version:
                 return False
@@ -52,4 +45,4 @@ class TagWatcher:
             log.warning("tag store %s unreadable, keeping the previous discovered tags: %s", self.path, exc)
             return False
         finally:
-            self._lock.release()
+            self.gate.leave()

@@ -126,7 +126,7 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
             [_element_value(v, element) for v in values], duck_type(target)
         )
     if name == "bool":
-        return sqlbuild.typed_literal(_parse_bool(text), "BOOLEAN")
+        return sqlbuild.typed_literal(parse_bool(text), "BOOLEAN")
     if name == "char":
         return sqlbuild.string(text[:1])
     if name in INTEGER_TYPES:
@@ -148,11 +148,12 @@ def _element_value(value: str | None, element: PgType) -> object:
     if element.name in ("float4", "float8"):
         return float(value)
     if element.name == "bool":
-        return _parse_bool(value)
+        return parse_bool(value)
     return value
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """PostgreSQL's boolean words (t/true/y/yes/on/1 and their opposites), any case."""
     lowered = text.strip().lower()
     if lowered in ("t", "true", "y", "yes", "on", "1"):
         return True

@@ -11,6 +11,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.builtins import REGISTRY
+from veil.engine.pgcatalog.casts import parse_bool
 from veil.engine.pgcatalog.functions import array_of
 from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.engine.pgcatalog.typemap import column_type_of
@@ -107,14 +108,7 @@ def coerce_value(value: object, column_type: ColumnType) -> object:
                 raise VeilError("22P02", f'invalid input syntax for type {name}: "{value}"') from None
         return int(value)  # type: ignore[call-overload]
     if name == "bool":
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in ("t", "true", "on", "yes", "y", "1"):
-                return True
-            if lowered in ("f", "false", "off", "no", "n", "0"):
-                return False
-            raise VeilError("22P02", f'invalid input syntax for type boolean: "{value}"')
-        return bool(value)
+        return parse_bool(value) if isinstance(value, str) else bool(value)
     if name in ("float4", "float8") and isinstance(value, str):
         return float(value)
     if name in ("text", "varchar", "name", "bpchar", "char", "unknown") and not isinstance(value, str):

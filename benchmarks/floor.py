@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.workloads import POINT_SQL, Options
 from tests.conftest import postgres_connection
 from veil.catalog.registry import open_source
-from veil.catalog.sources.base import Source
+from veil.catalog.sources.base import Source, read_all
 from veil.config.models import ConnectionConfig
 
 _STATEMENT = POINT_SQL.replace("%s", "$1")
@@ -48,16 +48,7 @@ def _best(repeat: int, run: Callable[[], None]) -> float:
 def _point_queries(source: Source, ids: list[int], repeat: int) -> float:
     def run() -> None:
         for id_ in ids:
-            cursor = source.cursor()
-            try:
-                reader = cursor.execute(_STATEMENT, [id_])
-                while True:
-                    try:
-                        reader.read_next_batch()
-                    except StopIteration:
-                        break
-            finally:
-                cursor.close()
+            read_all(source, _STATEMENT, [id_])
 
     try:
         return _best(repeat, run)

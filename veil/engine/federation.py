@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.catalog.model import Table
+from veil.engine.allowlist import check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.engine.fragments import (
@@ -113,6 +114,9 @@ def plan_federated(
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])
+    for fragment in builder.parts:
+        check_sql(fragment.sql, sources[fragment.connection].dialect)
+    check_sql(local_sql, LOCAL_DIALECT)
     return FederatedPlan(
         fragments=tuple(builder.parts),
         local_sql=local_sql,

@@ -19,6 +19,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
+from veil.engine.allowlist import check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.params import infer_param_oids
 from veil.engine.safety import check_functions
@@ -60,8 +61,8 @@ def analyze(
     is_admin: bool = False,
 ) -> Analysis:
     """Classify every table reference; unknown relations raise 42P01 (so do admin views for
-    anyone but admins)."""
-    check_functions(statement)
+    anyone but admins). A statement that reads user tables may call only functions some engine
+    allows and none refuses; the local catalog engine checks the others against its own list."""
     ctes = _cte_names(statement)
     user_tables: list[TableReference] = []
     reads_catalog = False
@@ -93,6 +94,8 @@ def analyze(
         raise UndefinedTable(f"{schema}.{name}" if schema else name)
     if reads_admin and (user_tables or reads_catalog):
         raise FeatureNotSupported("admin views cannot be combined with other relations in one query")
+    if user_tables:
+        check_functions(statement)
     return Analysis(tuple(user_tables), reads_catalog, reads_admin)
 
 
@@ -244,6 +247,7 @@ def plan_single_source(
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
     sql = source_sql(rewritten, dialect)
+    check_sql(sql, dialect)
     return SourcePlan(
         connection=analysis.user_tables[0].table.connection,
         sql=sql,

@@ -6,6 +6,9 @@ session for Databricks. A connection goes back to the pool only in a known-clean
 result read to the end, no error, not interrupted. Connections idle longer than ``idle_seconds``
 are closed instead of reused, and a statement that fails on a reused connection because the
 server dropped it (restart, expired session) runs once more on a fresh one (:class:`PooledCursor`).
+A pool given a ``reset`` runs it on every connection it takes back (PostgreSQL: ``DISCARD ALL``),
+so nothing one query set in the session (settings, prepared statements, temporary tables,
+advisory locks) reaches the next query; a connection whose reset fails is closed instead.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ class ConnectionPool:
         max_idle: int = 8,
         idle_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        reset: Callable[[Any], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._reset = reset
         self._max_idle = max_idle
         self._idle_seconds = idle_seconds
         self._clock = clock
@@ -60,12 +65,23 @@ class ConnectionPool:
         return self._connect()
 
     def release(self, connection: Any, reusable: bool) -> None:
+        if reusable and self._reset is not None:
+            reusable = self._reset_quietly(connection)
         if reusable:
             with self._lock:
                 if not self._closed and len(self._idle) < self._max_idle:
                     self._idle.append((connection, self._clock()))
                     return
         _close_quietly(connection)
+
+    def _reset_quietly(self, connection: Any) -> bool:
+        """Whether ``connection`` was reset (a failed reset means it must not be reused)."""
+        try:
+            self._reset(connection)
+        except Exception as exc:  # noqa: BLE001 - any driver error means: do not reuse it
+            log.debug("resetting a pooled connection failed: %s", exc)
+            return False
+        return True
 
     @property
     def idle(self) -> int:

@@ -151,6 +151,14 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
             pass
 
 
+def reset_session(connection: adbc_pg.Connection) -> None:
+    """Back to the state of a new session before the pool hands ``connection`` out again:
+    settings (``set_config``), prepared statements, cursors, temporary tables, LISTEN and
+    advisory locks. Settings given at connect time are the session defaults and survive."""
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD ALL")
+
+
 class PostgresSource:
     """A PostgreSQL database; one ADBC connection per running query."""
 
@@ -160,7 +168,7 @@ class PostgresSource:
         self.name = name
         self.config = config
         self._lock = threading.Lock()
-        self._pool = ConnectionPool(self._connect)
+        self._pool = ConnectionPool(self._connect, reset=reset_session)
 
     @property
     def connection_key(self) -> tuple[object, ...]:

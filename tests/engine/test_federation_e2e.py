@@ -58,6 +58,11 @@ def write_postgres(dsn: str) -> None:
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO fed.orders VALUES (%s, %s, %s, %s)", ORDERS)
             cursor.executemany("INSERT INTO fed.customers VALUES (%s, %s, %s, %s)", CUSTOMERS)
+        # Slow reads of the same rows, for the race and cancel tests: Veil refuses pg_sleep in a
+        # client's statement, so the source itself sleeps (10 ms, or 5 s, per row).
+        connection.execute("CREATE SCHEMA slow")
+        connection.execute("CREATE VIEW slow.orders AS SELECT * FROM fed.orders WHERE pg_sleep(id * 0 + 0.01) IS NOT NULL")
+        connection.execute("CREATE VIEW slow.stalled AS SELECT * FROM fed.orders WHERE pg_sleep(id * 0 + 5) IS NOT NULL")
         exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER,)).fetchone()
         connection.execute(f"{'ALTER' if exists else 'CREATE'} ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'")
         connection.execute(f"GRANT USAGE ON SCHEMA fed TO {READER}")
@@ -97,7 +102,7 @@ def federation_config(pg: dict[str, object], duckdb_path: Path) -> dict[str, obj
         "connections": {
             "warehouse": {"type": "duckdb", "path": str(duckdb_path), "latency": 0},
             # Two connections with one connection key: their tables are joined by PostgreSQL.
-            "pg_orders": {**admin, "population": {"tables": ["fed.orders"]}},
+            "pg_orders": {**admin, "population": {"tables": ["fed.orders", "slow.orders", "slow.stalled"]}},
             "pg_customers": {**admin, "population": {"tables": ["fed.customers"]}},
             # Same server and database, other credentials: a different key, joined by Veil.
             "pg_reader": {
@@ -117,7 +122,8 @@ def federation_config(pg: dict[str, object], duckdb_path: Path) -> dict[str, obj
         "policies": [
             {"name": "Analysts read all", "subscription": {"tables": ["*"], "allow": {"groups": ["Analytics"]}}},
             {"name": "Hash e-mails", "mask": {"column_tags": ["PII.Email"], "with": "hash"}},
-            {"name": "No void orders", "row_filter": {"tables": ["pg_orders.fed.orders"], "where": "status <> 'void'"}},
+            {"name": "No void orders", "row_filter": {"tables": ["pg_orders.fed.orders", "pg_orders.slow.orders"],
+                                                      "where": "status <> 'void'"}},
             {"name": "Own regions", "row_filter": {"tables": ["warehouse.ref.countries"],
                                                    "where": "@attributeValuesContains('region', region)"}},
         ],
@@ -249,7 +255,7 @@ def test_explain_and_audit_show_every_source_query(federation: Federation) -> No
 
 
 def test_a_federated_statement_can_be_canceled(federation: Federation, postgres_dsn: str) -> None:
-    sql = "SELECT o.id FROM fed.orders o JOIN ref.countries k ON k.code = 'DE' WHERE pg_sleep(o.id * 0 + 5) IS NOT NULL"
+    sql = "SELECT o.id FROM slow.stalled o JOIN ref.countries k ON k.code = 'DE'"
     with psycopg.connect(**federation.server.kwargs("analyst", PASSWORD), autocommit=True) as connection:
         timer = threading.Timer(1.0, connection.cancel)
         timer.start()
@@ -262,7 +268,7 @@ def test_a_federated_statement_can_be_canceled(federation: Federation, postgres_
         for _ in range(50):
             running = admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND query LIKE %s",
-                (DATABASE, "%pg_sleep%"),
+                (DATABASE, '%"slow"."stalled"%'),
             ).fetchone()
             if running == (0,):
                 break

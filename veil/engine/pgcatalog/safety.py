@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from veil.engine import allowlist
 from veil.engine.pgcatalog.functions import PASSTHROUGH, denied
 from veil.engine.pgcatalog.schema import FUNCTION_SCHEMA
 from veil.errors import (
@@ -52,7 +53,9 @@ def check_statement(statement: exp.Expr) -> None:
 
 
 def check_output(statement: exp.Expr) -> None:
-    """The compiled DuckDB statement may call only what Veil put there."""
+    """The compiled DuckDB statement may call only what Veil put there, and only functions
+    DuckDB's reviewed allow-list allows (besides Veil's own macros)."""
+    allowlist.check_functions(statement, "duckdb", frozenset({FUNCTION_SCHEMA}))
     for node in statement.walk():
         if isinstance(node, (*_DENIED_CLASSES, *_WRITES, *_NOT_QUERIES)):
             raise InsufficientPrivilege(f"permission denied for {node.key}")

@@ -22,6 +22,7 @@ from sqlglot import exp
 from veil.config.models import MaskPolicy
 from veil.engine import allowlist
 from veil.engine.allowlist import ENGINES, FRONT, REASONS, check_functions, check_sql, function_list
+from veil.engine.allowlist.generate import merge
 from veil.engine.planner import source_sql
 from veil.engine.policy.macros import expand_macros
 from veil.engine.policy.masks import keyed_hash, mask_expression
@@ -153,3 +154,19 @@ def test_unreviewed_and_unknown_names_are_refused() -> None:
     assert not entry.allowed
     assert allowlist.refusal("no_such_function_anywhere", FRONT) is not None
     assert allowlist.refusal("upper", "no_such_engine") is not None
+
+
+def test_the_generator_keeps_reviewed_entries_and_flags_new_ones() -> None:
+    reviewed = allowlist.FunctionEntry("upper", "scalar", "allow", "pure", "reviewed")
+    refused = allowlist.FunctionEntry("query", "table", "refuse", "runs_sql", "reviewed")
+    proposed = {
+        "upper": allowlist.FunctionEntry("upper", "scalar|macro", "refuse", "unknown", "new"),
+        "shiny_new": allowlist.FunctionEntry("shiny_new", "scalar", "allow", "pure", "new"),
+    }
+    rows, added = merge({"upper": reviewed, "query": refused}, proposed)
+    by_name = {r.name: r for r in rows}
+    assert added == ["shiny_new"]
+    assert by_name["upper"].verdict == "allow" and by_name["upper"].status == "reviewed"
+    assert by_name["upper"].kind == "scalar|macro"
+    assert by_name["query"] == refused, "a name the engine no longer lists stays listed"
+    assert not by_name["shiny_new"].allowed, "a new name is refused until reviewed"

@@ -113,7 +113,7 @@ def refusal(name: str, engine: str) -> str | None:
     return REASONS.get(entry.category, entry.category) if entry.status == "reviewed" else REASONS["unknown"]
 
 
-_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_$]*)\s*(\()?")
+_LEADING_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_$]*)")
 
 
 def _dialect(engine: str) -> str:
@@ -134,7 +134,7 @@ def function_name(node: exp.Func, engine: str) -> str | None:
         child = first.sql(dialect=_dialect(engine))
         if child and rendered.lstrip().startswith(child):
             return None  # infix: an operator, whose function (if any) the engine lists as pure
-    match = _CALL.match(rendered)
+    match = _LEADING_NAME.match(rendered)
     if match is None:
         return None
     return match.group(1).lower()

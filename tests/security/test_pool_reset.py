@@ -67,3 +67,13 @@ def test_settings_and_locks_do_not_reach_the_next_query(source: tuple[PostgresSo
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", (first["pid"],)
         ).fetchone()
     assert held == (0,), "the advisory lock outlived its query"
+
+
+def test_a_pooled_connection_that_cannot_be_reset_is_replaced(source: tuple[PostgresSource, str]) -> None:
+    pg, dsn = source
+    (first,) = run(pg, "SELECT pg_backend_pid() AS pid")
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first["pid"],))
+    (second,) = run(pg, "SELECT pg_backend_pid() AS pid, current_setting('statement_timeout') AS t")
+    assert second["pid"] != first["pid"]
+    assert second["t"] == "0"

@@ -6,9 +6,11 @@ session for Databricks. A connection goes back to the pool only in a known-clean
 result read to the end, no error, not interrupted. Connections idle longer than ``idle_seconds``
 are closed instead of reused, and a statement that fails on a reused connection because the
 server dropped it (restart, expired session) runs once more on a fresh one (:class:`PooledCursor`).
-A pool given a ``reset`` runs it on every connection it takes back (PostgreSQL: ``DISCARD ALL``),
-so nothing one query set in the session (settings, prepared statements, temporary tables,
-advisory locks) reaches the next query; a connection whose reset fails is closed instead.
+A pool given a ``reset`` runs it on an idle connection before handing it out again (PostgreSQL:
+``DISCARD ALL``), so nothing one query set in the session (settings, prepared statements,
+temporary tables, advisory locks) reaches the next query; a connection whose reset fails is
+closed and a fresh one opened. The reset runs in ``acquire`` (the query's worker thread), never
+in ``release``, which a result stream calls on the event loop.
 """
 
 from __future__ import annotations
@@ -58,15 +60,15 @@ class ConnectionPool:
         for connection in stale:
             _close_quietly(connection)
         if found is not None:
-            return found, True
+            if self._reset is None or self._reset_quietly(found):
+                return found, True
+            _close_quietly(found)
         return self._connect(), False
 
     def fresh(self) -> Any:
         return self._connect()
 
     def release(self, connection: Any, reusable: bool) -> None:
-        if reusable and self._reset is not None:
-            reusable = self._reset_quietly(connection)
         if reusable:
             with self._lock:
                 if not self._closed and len(self._idle) < self._max_idle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
+from veil.errors import VeilError
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,31 @@ class QueryEngine:
         self.plans.clear()
         self.protected_tables.clear()
         self._generation += 1
+
+    @property
+    def hash_key_id(self) -> str:
+        """A fingerprint of the hash key (not the key): cached results computed under another
+        key are never served, and the key itself is never part of a cache key."""
+        key = self.config.secrets.hash_key or ""
+        return hashlib.sha256(b"veil-hash-key-id\0" + key.encode()).hexdigest()[:16]
+
+    def with_hash_key(self, params: Sequence[object | None], key_param: int | None) -> list[object | None]:
+        """The parameters a source is sent: the statement's, then the hash key as ``$key_param``
+        (the key travels as a bound value, never in SQL text)."""
+        values = list(params)
+        if key_param is None:
+            return values
+        key = self.config.secrets.hash_key
+        if not key:
+            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+        values += [None] * (key_param - 1 - len(values))
+        values[key_param - 1 :] = [key]
+        return values
+
+    def cache_parameters(self, params: Sequence[object | None], key_param: int | None) -> str:
+        """The parameters part of a result cache key (the key's fingerprint, never the key)."""
+        text = repr(tuple(params))
+        return text if key_param is None else f"{text}#key={self.hash_key_id}"
 
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))

@@ -22,6 +22,7 @@ from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.colnames import name_outputs
 from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
 from veil.engine.params import infer_param_oids
+from veil.engine.policy.masks import bind_hash_key
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
@@ -131,6 +132,8 @@ class SourcePlan:
     sql: str
     tables: tuple[Table, ...]
     param_oids: tuple[int, ...]
+    key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
+    protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.engine.policy.verify)
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -257,10 +260,12 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)
     return SourcePlan(
         connection=analysis.user_tables[0].table.connection,
         sql=sql,
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
+        key_param=key_param,
     )

@@ -52,7 +52,7 @@ class QueryEngine:
         self.plans: LRUCache = LRUCache(maxsize=4096)
         # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
-        self.audit = AuditLog(config.audit.path)
+        self.audit = AuditLog(config.audit.path, config.secrets.values())
         self._generation = 1
         self.cache: ResultCache = make_cache(config.cache)
         self.tags = TagWatcher(store_path(config.state_dir))
@@ -137,7 +137,7 @@ class QueryEngine:
         with self._lock:
             self.config = config
             self.catalog = catalog
-            self.audit = AuditLog(config.audit.path)
+            self.audit = AuditLog(config.audit.path, config.secrets.values())
             if config.state_dir != self.tags.path.parent:
                 self.tags = TagWatcher(store_path(config.state_dir))
                 self.tags.poll(force=True)

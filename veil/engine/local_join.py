@@ -55,6 +55,7 @@ from veil.engine.policy.verify import Outgoing, verify_sql
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, VeilError
+from veil.private_files import private_directory
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
@@ -233,7 +234,7 @@ class FederatedExecution:
     def _start_local(
         self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
-        self._limits.spill_directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self._limits.spill_directory)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
         cursor = DuckDBCursor(local_connection(tables, self._limits, self._spill))
         with self._lock:

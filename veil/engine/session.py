@@ -47,7 +47,7 @@ from veil.engine.policy.masks import hash_key_parameter
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
-from veil.engine.redact import redact_error
+from veil.engine.redact import redact_error, scrub_error
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
@@ -288,7 +288,7 @@ class Session:
         snapshot = self.engine.snapshot_for(self.user)
         names = {t.schema for t in snapshot} | {t.name for t in snapshot}
         names |= {n for t in snapshot for c in t.columns for n in (c.name, c.raw_name)}
-        return redact_error(error, names)
+        return scrub_error(redact_error(error, names), self.engine.config.secrets.values())
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
         if isinstance(plan.query, (SourcePlan, FederatedPlan, LocalPlan, AdminPlan)):

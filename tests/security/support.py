@@ -54,6 +54,15 @@ def write_postgres(dsn: str) -> dict[str, object]:
     return postgres_connection(dsn)
 
 
+def write_side(path: Path) -> dict[str, object]:
+    """A second source (another connection key): statements joining it are federated."""
+    connection = duckdb.connect(str(path))
+    connection.execute("CREATE SCHEMA geo")
+    connection.execute("CREATE TABLE geo.regions AS SELECT * FROM (VALUES ('US', 'Americas'), ('DE', 'Europe')) t(code, region)")
+    connection.close()
+    return {"type": "duckdb", "path": str(path)}
+
+
 def config(connection: dict[str, object], schema: str, directory: Path) -> dict[str, object]:
     user = {"password": make_scram_verifier(PASSWORD)}
     table = f"warehouse.{schema}.transactions"
@@ -62,7 +71,7 @@ def config(connection: dict[str, object], schema: str, directory: Path) -> dict[
         "secrets": {"hash_key": HASH_KEY, "hash_key_previous": PREVIOUS_KEY},
         "state_dir": str(directory / "state"),
         "audit": {"path": str(directory / "audit" / "audit.jsonl")},
-        "connections": {"warehouse": connection},
+        "connections": {"warehouse": connection, "side": write_side(directory / "side.duckdb")},
         "tables": {table: {"tags": {"card_number": ["PII.CreditCard"]}}},
         "users": {
             "analyst": {**user, "groups": ["Analytics"], "attributes": {"country": ["US", "CA"]}},

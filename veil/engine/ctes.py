@@ -39,8 +39,10 @@ def cte_bindings(statement: exp.Expr, dialect: str = "postgres") -> dict[int, in
             if node.args.get("db") or node.args.get("catalog") or not isinstance(node.this, exp.Identifier):
                 continue
             source = scope.cte_sources.get(node.name)
-            holder = source.expression.parent if source is not None else None
-            if isinstance(holder, exp.CTE) and id(holder) in ctes:
+            holder = source.expression if source is not None else None
+            while holder is not None and not isinstance(holder, exp.CTE):
+                holder = holder.parent  # a recursive CTE's scope is one branch of its UNION
+            if isinstance(holder, exp.CTE) and holder.alias_or_name == node.name and id(holder) in ctes:
                 bound[id(tables[id(node)])] = id(ctes[id(holder)])
     return bound
 

@@ -58,17 +58,21 @@ def _key_node() -> exp.Placeholder:
     return exp.Placeholder(this=HASH_KEY_NAME)
 
 
-def _canonical(node: exp.Expression, dialect: str, key_param: int | None) -> str:
-    """``node`` as SQL, with the hash key's parameter written as the key placeholder (so the
-    same relation compares equal whatever ``$n`` a statement gave the key)."""
-    copy = node.copy()
+def _mark_key(tree: exp.Expression, key_param: int | None) -> None:
+    """Write (in place) the hash key's parameter as the key placeholder, so that the same
+    relation compares equal whatever ``$n`` a statement gave the key."""
     wanted = None if key_param is None else str(key_param)
-    for parameter in list(copy.find_all(exp.Parameter, exp.Placeholder)):
+    for parameter in list(tree.find_all(exp.Parameter, exp.Placeholder)):
         if is_hash_key(parameter) or (wanted is not None and parameter.name == wanted):
             parameter.replace(_key_node())
-    if isinstance(copy, exp.Table):
-        copy = exp.Table(this=copy.this, db=copy.args.get("db"), catalog=copy.args.get("catalog"))
-    return copy.sql(dialect=dialect)
+
+
+def _canonical(node: exp.Expression, dialect: str) -> str:
+    """``node`` as SQL (a table without its alias and what hangs off it)."""
+    if isinstance(node, exp.Table):
+        parts = {k: node.args[k].copy() for k in ("this", "db", "catalog") if node.args.get(k) is not None}
+        return exp.Table(**parts).sql(dialect=dialect, copy=False)
+    return node.sql(dialect=dialect, copy=False)
 
 
 def relation_marker(relation: exp.Expression, dialect: str) -> str:
@@ -83,7 +87,8 @@ def relation_marker(relation: exp.Expression, dialect: str) -> str:
         parsed = query.args["from_"].this
     else:
         raise TypeError(f"not a relation: {type(relation).__name__}")
-    return _canonical(parsed, dialect, None)
+    _mark_key(parsed, None)
+    return _canonical(parsed, dialect)
 
 
 def _table_function(node: exp.Table) -> str | None:
@@ -118,6 +123,7 @@ def verify_sql(outgoing: Outgoing, allowed: Iterable[str]) -> None:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise RefusedStatement("only a single query may be sent to a source")
     tree = statements[0]
+    _mark_key(tree, outgoing.key_param)
     try:
         ctes = cte_bindings(tree, dialect)
     except UnresolvableScopes:
@@ -130,12 +136,12 @@ def verify_sql(outgoing: Outgoing, allowed: Iterable[str]) -> None:
             if function not in ALLOWED_TABLE_FUNCTIONS:
                 raise RefusedStatement(f"table function {function} is not allowed")
             continue
-        if _canonical(node, dialect, outgoing.key_param) in markers:
+        if _canonical(node, dialect) in markers:
             continue
         body = _derived_body(node)
-        if body is not None and _canonical(body, dialect, outgoing.key_param) in markers:
+        if body is not None and _canonical(body, dialect) in markers:
             continue
-        raise RefusedStatement(f"relation {_canonical(node, dialect, None)} is not a policy-protected table")
+        raise RefusedStatement(f"relation {_canonical(node, dialect)} is not a policy-protected table")
 
 
 def verify_all(outgoing: Iterable[Outgoing], allowed: Iterable[str]) -> None:

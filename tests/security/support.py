@@ -56,6 +56,8 @@ def write_postgres(dsn: str) -> dict[str, object]:
 
 def write_side(path: Path) -> dict[str, object]:
     """A second source (another connection key): statements joining it are federated."""
+    if path.exists():
+        return {"type": "duckdb", "path": str(path)}
     connection = duckdb.connect(str(path))
     connection.execute("CREATE SCHEMA geo")
     connection.execute("CREATE TABLE geo.regions AS SELECT * FROM (VALUES ('US', 'Americas'), ('DE', 'Europe')) t(code, region)")

@@ -13,7 +13,13 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.conftest import VeilServer, postgres_connection, scratch_database, start_server, stop_server
+from tests.conftest import (
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "sEcReT-hash-key-7f3a9c41"

@@ -34,7 +34,8 @@ async def _card(engine: QueryEngine) -> str:
     session = engine.open_session(SessionInfo(user="analyst", database="veil"))
     prepared = await session.prepare("SELECT card_number FROM transactions WHERE id = 1", [])
     stream = await session.execute(prepared, [])
-    return [row for batch in [b async for b in stream] for row in batch.to_pylist()][0]["card_number"]
+    rows = [row for batch in [b async for b in stream] for row in batch.to_pylist()]
+    return next(iter(rows))["card_number"]
 
 
 def test_a_new_key_hashes_at_once_and_old_cached_results_are_not_served(tmp_path: Path) -> None:

@@ -14,7 +14,14 @@ import psycopg
 import pytest
 
 from tests.conftest import VeilServer
-from tests.security.support import HASH_KEY, PREVIOUS_KEY, RAW_CARDS, connect, rows, serve
+from tests.security.support import (
+    HASH_KEY,
+    PREVIOUS_KEY,
+    RAW_CARDS,
+    connect,
+    rows,
+    serve,
+)
 
 SECRETS = (HASH_KEY, PREVIOUS_KEY)
 FEDERATED = "SELECT t.id, t.card_number, r.region FROM transactions t JOIN geo.regions r ON r.code = t.country"
@@ -49,7 +56,7 @@ def test_explain_does_not_show_the_key(server: VeilServer, sql: str) -> None:
     _no_secret(plan)
     cli = subprocess.run(
         [sys.executable, "-m", "veil", "explain", "-c", str(server.config_path), "-u", "analyst", sql],
-        capture_output=True, text=True, timeout=120, cwd=server.config_path.parent,
+        capture_output=True, text=True, timeout=120, cwd=server.config_path.parent, check=False,
     )
     assert cli.returncode == 0, cli.stderr
     assert "SQL sent to connection warehouse" in cli.stdout
@@ -57,9 +64,8 @@ def test_explain_does_not_show_the_key(server: VeilServer, sql: str) -> None:
 
 
 def test_errors_do_not_show_the_key(server: VeilServer) -> None:
-    with connect(server, "analyst") as connection:
-        with pytest.raises(psycopg.Error) as info:
-            connection.execute("SELECT CAST(card_number AS INTEGER) FROM transactions").fetchall()
+    with connect(server, "analyst") as connection, pytest.raises(psycopg.Error) as info:
+        connection.execute("SELECT CAST(card_number AS INTEGER) FROM transactions").fetchall()
     _no_secret(str(info.value))
     _no_secret(str(info.value.diag.message_detail or "") + str(info.value.diag.message_hint or ""))
 

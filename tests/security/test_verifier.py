@@ -11,12 +11,18 @@ from sqlglot import exp
 
 from tests.security.support import RAW_CARDS, SCHEMA, config, write_duckdb
 from veil.config import parse_config
+from veil.engine import planner
 from veil.engine import session as session_module
 from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
 from veil.engine.planner import quoted, source_sql
 from veil.engine.policy.masks import bind_hash_key, hash_key_parameter, keyed_hash
-from veil.engine.policy.verify import Outgoing, RefusedStatement, relation_marker, verify_sql
+from veil.engine.policy.verify import (
+    Outgoing,
+    RefusedStatement,
+    relation_marker,
+    verify_sql,
+)
 from veil.errors import VeilError
 
 DIALECTS = ["postgres", "duckdb", "snowflake", "databricks"]
@@ -132,7 +138,7 @@ def test_a_broken_rewrite_is_refused_not_leaked(engine: QueryEngine, sql: str, m
     assert seen and not {str(r[1]) for r in seen} & RAW_CARDS
     real = session_module.protected_table
 
-    def skip_transactions(table, source_table, policy, context, guard_columns=True):  # noqa: ANN001, ANN202
+    def skip_transactions(table, source_table, policy, context, guard_columns=True):
         return None if table.name == "transactions" else real(table, source_table, policy, context, guard_columns)
 
     monkeypatch.setattr(session_module, "protected_table", skip_transactions)
@@ -148,8 +154,6 @@ def test_a_broken_rewrite_is_refused_not_leaked(engine: QueryEngine, sql: str, m
 
 def test_a_broken_scope_resolution_is_refused_not_leaked(engine: QueryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pre-fix analyzer: any table named like a CTE anywhere was taken for that CTE."""
-    from veil.engine import planner
-
     def by_bare_name(statement: exp.Expression) -> dict[int, int]:
         names = {cte.alias_or_name: id(cte) for cte in statement.find_all(exp.CTE)}
         return {id(t): names[t.name] for t in statement.find_all(exp.Table) if t.name in names and not t.db}

@@ -18,7 +18,6 @@ from sqlglot import exp
 from veil.catalog.model import Table
 from veil.engine.dynamic_filter import KeyColumn, fragment_keys, selectivity
 from veil.engine.implied import implied_condition
-from veil.engine.policy.masks import bind_hash_key, uses_hash_key
 from veil.engine.planner import (
     Protector,
     TableReference,
@@ -28,6 +27,7 @@ from veil.engine.planner import (
     served_source,
     source_sql,
 )
+from veil.engine.policy.masks import bind_hash_key, uses_hash_key
 
 PART_PREFIX = "__veil_part_"
 ROW_MARKER = "veil_row"  # the one column of a fragment the statement needs no column of

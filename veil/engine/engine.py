@@ -50,7 +50,8 @@ class QueryEngine:
         self._snapshots: dict[str, CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
-        # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
+        # (user, table oid, dialect, guard) -> (the policy-protected derived table, None when
+        # unprotected; its verifier marker, None when nothing may be read: veil.engine.policy.verify)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path, config.secrets.values())
         self._generation = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -38,13 +39,19 @@ def _run_server(
 ) -> None:
     from veil.catalog.schedule import sync_on_interval
     from veil.engine.engine import QueryEngine
+    from veil.engine.redact import SecretsLogFilter
     from veil.proxy.server import VeilServer
+
+    os.umask(0o077)  # whatever the server writes (audit, stores, spilled rows) is Veil's alone
 
     server_config = config.server.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
     config = config.model_copy(update={"server": server_config})
     engine = QueryEngine(config)
+    secrets_filter = SecretsLogFilter(lambda: engine.config.secrets.values())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secrets_filter)
     _report_catalog(engine.catalog)
 
     def apply(new_config: VeilConfig) -> None:
@@ -171,6 +178,11 @@ def check(config_path: str) -> None:
     Console().print(table)
     if failed:
         raise SystemExit(1)
+    if config.secrets.hash_key_previous:
+        console.print(
+            "[yellow]warning: secrets.hash_key_previous is set: key rotation is in progress. Remove it once "
+            "consumers of hashed values have moved to the new key (see README, Security model).[/yellow]"
+        )
     console.print(f"[green]{config_path} is valid[/green]")
 
 

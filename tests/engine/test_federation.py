@@ -220,7 +220,9 @@ def test_whole_subqueries_of_one_source_are_pushed() -> None:
     assert fragment_sql(result, "pg") == [
         'SELECT customer_id, SUM(amount) AS total FROM "sales"."orders" AS "orders" GROUP BY customer_id'
     ]
-    assert 'WITH spend AS (SELECT * FROM "__veil_part_0")' in result.local_sql
+    # The CTE gets an internal name (bound by scope); its references keep the user's alias.
+    assert 'WITH "__veil_cte_0" AS (SELECT * FROM "__veil_part_0")' in result.local_sql
+    assert 'FROM "__veil_cte_0" AS s JOIN' in result.local_sql
     named = federated("SELECT s.count, k.name FROM (SELECT count(*) FROM orders) s, countries k")
     assert fragment_sql(named, "pg") == ['SELECT COUNT(*) AS "count" FROM "sales"."orders" AS "orders"']
     joined = federated("SELECT * FROM countries WHERE code IN (SELECT o.status FROM orders o JOIN customers c ON c.id = o.customer_id)")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar, Self
 
 from veil.errors import VeilError
+from veil.private_files import private_file
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -19,7 +20,7 @@ BUSY_TIMEOUT_MS = 15_000
 def connect(path: Path, *, create: bool, existing_mode: str = "ro") -> sqlite3.Connection:
     """Open (or create) a store file; ``existing_mode`` is ``ro`` or ``rw`` when not creating."""
     if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600 before SQLite opens it: its -wal and -shm files copy the mode
     db = sqlite3.connect(
         f"file:{path}?mode={'rwc' if create else existing_mode}", uri=True,
         timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,

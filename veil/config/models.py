@@ -116,7 +116,24 @@ class AuditConfig(Strict):
 
 
 class SecretsConfig(Strict):
+    """``hash_key`` keys every hash mask. During a rotation ``hash_key_previous`` holds the key
+    being retired: Veil never hashes with it, keeps it out of every log, error and audit record
+    like the current key, and ``veil check`` warns until it is removed."""
+
     hash_key: str | None = None
+    hash_key_previous: str | None = None
+
+    @model_validator(mode="after")
+    def _rotation(self) -> SecretsConfig:
+        if self.hash_key_previous is not None and self.hash_key is None:
+            raise ValueError("secrets.hash_key_previous needs secrets.hash_key (the new key)")
+        if self.hash_key_previous is not None and self.hash_key_previous == self.hash_key:
+            raise ValueError("secrets.hash_key_previous must differ from secrets.hash_key")
+        return self
+
+    def values(self) -> tuple[str, ...]:
+        """Every configured secret (to scrub from anything Veil writes or returns)."""
+        return tuple(v for v in (self.hash_key, self.hash_key_previous) if v)
 
 
 class PopulationTables(Strict):

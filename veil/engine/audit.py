@@ -27,7 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 from veil.engine.api import ResultStream
+from veil.engine.redact import scrub
 from veil.errors import VeilError
+from veil.private_files import FILE_MODE, private_directory
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +90,21 @@ def _policy_json(policy: Any) -> Any:
 class AuditLog:
     """Appends records to a JSON-lines file (or nowhere, when no path is configured)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, secrets: tuple[str, ...] = ()) -> None:
         self.path = path
+        self._secrets = secrets  # never written: scrubbed from every record
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._identity = (0, 0)  # (inode, device) of the open file
         self._checked = 0.0  # monotonic time the path last named the open file
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_directory(path.parent)
 
     def write(self, record: AuditRecord) -> None:
         record.duration_ms = round((perf_counter() - record.started) * 1000, 3)
         if self.path is None:
             return
-        line = (record.to_json() + "\n").encode("utf-8")
+        line = (scrub(record.to_json(), self._secrets) + "\n").encode("utf-8")
         try:
             with self._lock:
                 os.write(self._file(), line)
@@ -124,8 +127,10 @@ class AuditLog:
                 pass
             self._fd = None
             os.close(fd)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         opened = os.fstat(fd)
+        if opened.st_mode & 0o777 != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)  # an existing file, or a umask: records are readable by Veil only
         self._fd, self._identity, self._checked = fd, (opened.st_ino, opened.st_dev), monotonic()
         return fd
 

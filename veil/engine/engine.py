@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
+from veil.errors import VeilError
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,10 @@ class QueryEngine:
         self._snapshots: dict[str, CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
-        # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
+        # (user, table oid, dialect, guard) -> (the policy-protected derived table, None when
+        # unprotected; its verifier marker, None when nothing may be read: veil.engine.policy.verify)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
-        self.audit = AuditLog(config.audit.path)
+        self.audit = AuditLog(config.audit.path, config.secrets.values())
         self._generation = 1
         self.cache: ResultCache = make_cache(config.cache)
         self.tags = TagWatcher(store_path(config.state_dir))
@@ -135,7 +138,7 @@ class QueryEngine:
         with self._lock:
             self.config = config
             self.catalog = catalog
-            self.audit = AuditLog(config.audit.path)
+            self.audit = AuditLog(config.audit.path, config.secrets.values())
             if config.state_dir != self.tags.path.parent:
                 self.tags = TagWatcher(store_path(config.state_dir))
                 self.tags.poll(force=True)
@@ -153,6 +156,31 @@ class QueryEngine:
         self.plans.clear()
         self.protected_tables.clear()
         self._generation += 1
+
+    @property
+    def hash_key_id(self) -> str:
+        """A fingerprint of the hash key (not the key): cached results computed under another
+        key are never served, and the key itself is never part of a cache key."""
+        key = self.config.secrets.hash_key or ""
+        return hashlib.sha256(b"veil-hash-key-id\0" + key.encode()).hexdigest()[:16]
+
+    def with_hash_key(self, params: Sequence[object | None], key_param: int | None) -> list[object | None]:
+        """The parameters a source is sent: the statement's, then the hash key as ``$key_param``
+        (the key travels as a bound value, never in SQL text)."""
+        values = list(params)
+        if key_param is None:
+            return values
+        key = self.config.secrets.hash_key
+        if not key:
+            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+        values += [None] * (key_param - 1 - len(values))
+        values[key_param - 1 :] = [key]
+        return values
+
+    def cache_parameters(self, params: Sequence[object | None], key_param: int | None) -> str:
+        """The parameters part of a result cache key (the key's fingerprint, never the key)."""
+        text = repr(tuple(params))
+        return text if key_param is None else f"{text}#key={self.hash_key_id}"
 
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))

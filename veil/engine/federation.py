@@ -66,6 +66,7 @@ class FederatedPlan:
     param_oids: tuple[int, ...]
     single_scan: frozenset[str] = frozenset()  # fragments the local part reads exactly once
     dynamic_filters: tuple[DynamicFilter, ...] = ()  # sources read first, targets sent filtered
+    protected: frozenset[str] = frozenset()  # what fragments may read (veil.engine.policy.verify)
 
     @property
     def connections(self) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from veil.engine.planner import (
     served_source,
     source_sql,
 )
+from veil.engine.policy.masks import bind_hash_key, uses_hash_key
 
 PART_PREFIX = "__veil_part_"
 ROW_MARKER = "veil_row"  # the one column of a fragment the statement needs no column of
@@ -55,6 +56,7 @@ class Fragment:
     keys: tuple[KeyColumn, ...] = ()  # outputs a dynamic filter may compare (veil.engine.dynamic_filter)
     selectivity: int = 0
     tree: exp.Expr | None = field(default=None, compare=False, repr=False)  # ``sql`` as a tree
+    key_param: int | None = None  # the $n sent the hash key (after the fragment's parameters)
 
 
 def render(tree: exp.Expr, dialect: str) -> tuple[str, tuple[int, ...]]:
@@ -68,6 +70,7 @@ def render(tree: exp.Expr, dialect: str) -> tuple[str, tuple[int, ...]]:
         if position not in order:
             order.append(position)
         parameter.set("this", exp.Literal.number(order.index(position) + 1))
+    bind_hash_key(tree, len(order) + 1)
     return source_sql(tree, dialect), tuple(order)
 
 
@@ -280,10 +283,12 @@ class FragmentBuilder:
         """Register a fragment; ``columns`` are its output names when they are known exactly,
         ``aliases`` the tables its FROM items are aliased as (for its dynamic filter keys)."""
         connection = tables[0].connection
+        uses_key = uses_hash_key(tree)
         sql, params = render(tree, self.sources[connection].dialect)
         name = f"{PART_PREFIX}{len(self.parts)}"
         keys = fragment_keys(tree, aliases) if aliases else ()
-        self.parts.append(Fragment(name, connection, sql, tables, params, keys, selectivity(tree), tree))
+        key_param = len(params) + 1 if uses_key else None
+        self.parts.append(Fragment(name, connection, sql, tables, params, keys, selectivity(tree), tree, key_param))
         if columns is not None:
             self.part_columns[name] = frozenset(columns)
         return name

@@ -51,9 +51,11 @@ from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
 from veil.engine.local_types import local_reader, local_table
 from veil.engine.planner import source_sql
+from veil.engine.policy.verify import Outgoing, verify_sql
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, VeilError
+from veil.private_files import private_directory
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
@@ -96,7 +98,8 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
     over empty tables of those schemas. Nothing is read."""
     empty = {}
     for fragment in plan.fragments:
-        schema = sources[fragment.connection].describe(fragment.sql, len(fragment.params))
+        count = len(fragment.params) + (fragment.key_param is not None)
+        schema = sources[fragment.connection].describe(fragment.sql, count)
         empty[fragment.name] = schema.empty_table()
     connection = local_connection(empty)
     try:
@@ -188,9 +191,8 @@ class FederatedExecution:
         """Fetch every fragment, then start the local part; rows stream from the local engine."""
         started: dict[str, asyncio.Future[pa.Table | pa.RecordBatchReader]] = {}
         for fragment in self._plan.fragments:
-            started[fragment.name] = asyncio.ensure_future(
-                self._fetch_filtered(fragment, [params[i] for i in fragment.params], started)
-            )
+            values = self._engine.with_hash_key([params[i] for i in fragment.params], fragment.key_param)
+            started[fragment.name] = asyncio.ensure_future(self._fetch_filtered(fragment, values, started))
         tasks = list(started.values())
         try:
             tables = await asyncio.gather(*tasks)
@@ -232,7 +234,7 @@ class FederatedExecution:
     def _start_local(
         self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
-        self._limits.spill_directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self._limits.spill_directory)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
         cursor = DuckDBCursor(local_connection(tables, self._limits, self._spill))
         with self._lock:
@@ -286,7 +288,10 @@ class FederatedExecution:
         tree = filtered_tree(fragment.tree, filters, tables, types)
         if tree is None:
             return fragment.sql
-        return source_sql(tree, self._engine.catalog.sources[fragment.connection].dialect)
+        dialect = self._engine.catalog.sources[fragment.connection].dialect
+        sql = source_sql(tree, dialect)
+        verify_sql(Outgoing(sql, dialect, fragment.key_param), self._plan.protected)
+        return sql
 
     async def _fetch(
         self, fragment: Fragment, sql: str, params: list[object | None], attempt: _Attempt | None = None
@@ -302,7 +307,8 @@ class FederatedExecution:
                 return await in_worker(self._stream, source, sql, params)
             return await in_worker(self._read, source, sql, params, attempt)
         cache = engine.cache
-        key = (source.connection_key, sql, repr(tuple(params)))
+        statement_params = params[: len(fragment.params)]
+        key = (source.connection_key, sql, engine.cache_parameters(statement_params, fragment.key_param))
         entry = await cache.lookup(key, max_age=ttl)
         if entry is None and await cache.wait_for_inflight(key):
             entry = await cache.lookup(key, max_age=ttl)

@@ -10,8 +10,8 @@ transpiled to its dialect.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
@@ -21,7 +21,9 @@ from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.allowlist import check_sql
 from veil.engine.colnames import name_outputs
+from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
 from veil.engine.params import infer_param_oids
+from veil.engine.policy.masks import bind_hash_key
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
@@ -47,10 +49,16 @@ class Analysis:
     user_tables: tuple[TableReference, ...]
     reads_catalog: bool
     reads_admin: bool = False
+    ctes: Mapping[int, int] = field(default_factory=dict)  # table node id -> CTE node id, by scope
 
 
-def _cte_names(statement: exp.Expression) -> set[str]:
-    return {identifier_name(cte.args.get("alias").this) for cte in statement.find_all(exp.CTE) if cte.args.get("alias")}
+def _cte_bindings(statement: exp.Expression) -> dict[int, int]:
+    """CTE references resolved by scope; when the scopes cannot be built no reference is taken
+    for a CTE, so every name is resolved as a table (fail closed: protected or 42P01)."""
+    try:
+        return cte_bindings(statement)
+    except UnresolvableScopes:
+        return {}
 
 
 def analyze(
@@ -63,7 +71,7 @@ def analyze(
     """Classify every table reference; unknown relations raise 42P01 (so do admin views for
     anyone but admins). A statement that reads user tables may call only functions some engine
     allows and none refuses; the local catalog engine checks the others against its own list."""
-    ctes = _cte_names(statement)
+    ctes = _cte_bindings(statement)
     user_tables: list[TableReference] = []
     reads_catalog = False
     reads_admin = False
@@ -76,7 +84,7 @@ def analyze(
         database = identifier_name(node.args.get("catalog")) if node.args.get("catalog") else None
         if database is not None and database != "veil":
             raise FeatureNotSupported(f"cross-database references are not implemented: {node.sql('postgres')}")
-        if schema is None and name in ctes:
+        if id(node) in ctes:
             continue
         if schema in CATALOG_SCHEMAS:
             reads_catalog = True
@@ -96,7 +104,7 @@ def analyze(
         raise FeatureNotSupported("admin views cannot be combined with other relations in one query")
     if user_tables:
         check_functions(statement)
-    return Analysis(tuple(user_tables), reads_catalog, reads_admin)
+    return Analysis(tuple(user_tables), reads_catalog, reads_admin, ctes)
 
 
 def column_type_resolver(references: Sequence[TableReference]):
@@ -127,6 +135,8 @@ class SourcePlan:
     sql: str
     tables: tuple[Table, ...]
     param_oids: tuple[int, ...]
+    key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
+    protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.engine.policy.verify)
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -150,14 +160,21 @@ def rewritten_copy(statement: exp.Expression, analysis: Analysis) -> tuple[exp.E
 
     Column qualifiers ``schema.table.column`` lose the schema when the table carries no alias:
     such a table is aliased by its Veil name once replaced, so ``orders.id`` keeps resolving.
+    CTEs get unique internal names (:func:`veil.engine.ctes.rename_ctes`), bound by scope.
     """
     rewritten = statement.copy()
     originals = {id(ref.node): ref for ref in analysis.user_tables}
     replacements = {}
-    for node, copy in zip(statement.find_all(exp.Table), rewritten.find_all(exp.Table)):
+    copied = {id(o): c for o, c in zip(statement.find_all(exp.CTE), rewritten.find_all(exp.CTE), strict=True)}
+    bindings: dict[int, int] = {}
+    for node, copy in zip(statement.find_all(exp.Table), rewritten.find_all(exp.Table), strict=True):
         ref = originals.get(id(node))
         if ref is not None:
             replacements[id(copy)] = ref
+        cte = analysis.ctes.get(id(node))
+        if cte is not None and cte in copied:
+            bindings[id(copy)] = id(copied[cte])
+    rename_ctes(rewritten, bindings)
     qualified_names = {
         (ref.table.schema, ref.table.name)
         for copy in rewritten.find_all(exp.Table)
@@ -246,6 +263,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)
     check_sql(sql, dialect)
     return SourcePlan(
@@ -253,4 +271,5 @@ def plan_single_source(
         sql=sql,
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
+        key_param=key_param,
     )

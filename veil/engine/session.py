@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 
 import duckdb
@@ -41,11 +41,13 @@ from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
-from veil.engine.planner import SourcePlan, analyze
+from veil.engine.planner import SourcePlan, analyze, served_source
 from veil.engine.policy.leakproof import predicates_are_leakproof
+from veil.engine.policy.masks import hash_key_parameter
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
-from veil.engine.redact import redact_error
+from veil.engine.policy.verify import relation_marker, verify_plan
+from veil.engine.redact import redact_error, scrub_error
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
@@ -217,10 +219,11 @@ class Session:
         if not analysis.user_tables:
             return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
         sources = self.engine.catalog.sources
-        hash_key = self.engine.config.secrets.hash_key
+        hash_key = hash_key_parameter() if self.engine.config.secrets.hash_key else None
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
 
         applied: list[AppliedPolicy] = []
+        allowed: set[str] = set()  # what the SQL sent may read (veil.engine.policy.verify)
         guard_columns = not predicates_are_leakproof(statement.ast)
 
         def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
@@ -231,14 +234,21 @@ class Session:
             # The derived table runs on the table's own source: masks are written in its dialect.
             dialect = sources[table.connection].dialect
             key = (self.user.name, raw.oid, dialect, guard_columns)
-            derived = self.engine.protected_tables.get(key)
-            if derived is None:
+            cached = self.engine.protected_tables.get(key)
+            if cached is None:
                 context = PolicyContext(self.user, dialect, hash_key)
                 derived = protected_table(raw, source_table, policy, context, guard_columns)
-                self.engine.protected_tables[key] = derived
+                # Read as it is only when no policy applies to this user (else: nothing allowed).
+                served = derived if derived is not None else served_source(table, dialect, None)
+                marker = relation_marker(served, dialect) if derived is not None or policy.is_empty else None
+                cached = self.engine.protected_tables[key] = (derived, marker)
+            derived, marker = cached
+            if marker is not None:
+                allowed.add(marker)
             return derived.copy() if derived is not None else None
 
-        source_plan = plan_query(statement.ast, analysis, param_oids, sources, protect)
+        source_plan = replace(plan_query(statement.ast, analysis, param_oids, sources, protect), protected=frozenset(allowed))
+        verify_plan(source_plan, sources)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
@@ -268,7 +278,8 @@ class Session:
         try:
             if isinstance(plan, FederatedPlan):
                 return _describable(describe_federated(plan, sources))
-            return _describable(sources[plan.connection].describe(plan.sql, len(plan.param_oids)))
+            count = len(plan.param_oids) + (plan.key_param is not None)
+            return _describable(sources[plan.connection].describe(plan.sql, count))
         except VeilError as error:
             raise self._redacted(error) from None
 
@@ -277,7 +288,7 @@ class Session:
         snapshot = self.engine.snapshot_for(self.user)
         names = {t.schema for t in snapshot} | {t.name for t in snapshot}
         names |= {n for t in snapshot for c in t.columns for n in (c.name, c.raw_name)}
-        return redact_error(error, names)
+        return scrub_error(redact_error(error, names), self.engine.config.secrets.values())
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
         if isinstance(plan.query, (SourcePlan, FederatedPlan, LocalPlan, AdminPlan)):
@@ -316,7 +327,7 @@ class Session:
             return await self._run_source(plan.query, schema, params)
         cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
-        key = (source.connection_key, plan.query.sql, repr(tuple(params)))
+        key = (source.connection_key, plan.query.sql, self.engine.cache_parameters(params, plan.query.key_param))
         entry = await cache.lookup(key, max_age=ttl)
         if entry is None and await cache.wait_for_inflight(key):
             entry = await cache.lookup(key, max_age=ttl)
@@ -336,12 +347,13 @@ class Session:
         self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]
     ) -> ResultStream:
         source = self.engine.catalog.sources[plan.connection]
+        values = self.engine.with_hash_key(params, plan.key_param)
         cursor = source.cursor()
         self._running = cursor
         sql = plan.sql
 
         def start() -> tuple[pa.RecordBatchReader, Head]:
-            reader = cursor.execute(sql, list(params))
+            reader = cursor.execute(sql, values)
             return reader, read_head(reader)
 
         def finished() -> None:

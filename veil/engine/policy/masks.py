@@ -4,6 +4,12 @@ Most masks are plain SQL that sqlglot transpiles faithfully. The keyed hash is s
 dialect because each engine names SHA-256 differently; all produce the lower-case hex digest of
 ``key || ':' || value::text`` in UTF-8, so a hashed value is identical whether it was computed in
 DuckDB, PostgreSQL, Snowflake, Databricks or Veil's local engine.
+
+The engine never writes the key into SQL text: its masks read the placeholder
+:func:`hash_key_parameter`, which :func:`bind_hash_key` turns into one more positional parameter
+(``$n``) when the statement is rendered for its source, and the key is sent as that parameter's
+value. SQL text (and so a source's ``current_query()``, EXPLAIN, the audit log and error
+messages quoting a statement) carries ``$n``, never the key.
 """
 
 from __future__ import annotations
@@ -24,9 +30,39 @@ def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def keyed_hash(value: exp.Expression, key: str, dialect: str) -> exp.Expression:
-    """Lower-case hex SHA-256 of ``key:value`` (NULL stays NULL)."""
-    salted = exp.DPipe(this=exp.Literal.string(key + ":"), expression=_text(value), safe=True)
+HASH_KEY_NAME = "veil_hash_key"
+
+
+def hash_key_parameter() -> exp.Placeholder:
+    """Where a mask reads the hash key; bound to a positional parameter by :func:`bind_hash_key`."""
+    return exp.Placeholder(this=HASH_KEY_NAME)
+
+
+def is_hash_key(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Placeholder) and node.name == HASH_KEY_NAME
+
+
+def uses_hash_key(tree: exp.Expression) -> bool:
+    return any(is_hash_key(node) for node in tree.find_all(exp.Placeholder))
+
+
+def bind_hash_key(tree: exp.Expression, position: int) -> bool:
+    """Replace (in place) every hash key placeholder of ``tree`` by the parameter ``$position``;
+    whether there was one (the key must then be sent as that parameter)."""
+    found = [node for node in tree.find_all(exp.Placeholder) if is_hash_key(node)]
+    for node in found:
+        node.replace(exp.Parameter(this=exp.Literal.number(position)))
+    return bool(found)
+
+
+def keyed_hash(value: exp.Expression, key: str | exp.Expression, dialect: str) -> exp.Expression:
+    """Lower-case hex SHA-256 of ``key:value`` (NULL stays NULL). ``key`` is the key itself (a
+    literal, for tests and tools) or an expression such as :func:`hash_key_parameter`."""
+    if isinstance(key, str):
+        salted: exp.Expression = exp.DPipe(this=exp.Literal.string(key + ":"), expression=_text(value), safe=True)
+    else:
+        prefix = exp.DPipe(this=_text(key), expression=exp.Literal.string(":"), safe=True)
+        salted = exp.DPipe(this=prefix, expression=_text(value), safe=True)
     if dialect == "postgres":
         digest = _fn("sha256", _fn("convert_to", salted, exp.Literal.string("UTF8")))
         return _fn("encode", digest, exp.Literal.string("hex"))
@@ -55,14 +91,14 @@ def mask_expression(
     mask: MaskPolicy,
     column: exp.Expression,
     dialect: str,
-    hash_key: str | None,
+    hash_key: str | exp.Expression | None,
     condition: exp.Expression | None = None,
 ) -> exp.Expression:
     """The masked value of ``column`` (a reference to the raw column); with ``condition``
     (conditional masking, macros already expanded) only rows matching it are masked."""
     method = mask.with_
     if method == "hash":
-        if not hash_key:
+        if hash_key is None or hash_key == "":
             raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
         masked: exp.Expression = keyed_hash(column, hash_key, dialect)
     elif method == "null":

@@ -80,7 +80,7 @@ def _minimize_condition(applied: AppliedFilter, table: Table, context: PolicyCon
     joined = parts[0]
     for part in parts[1:-1]:
         joined = exp.DPipe(this=joined, expression=part, safe=True)
-    digest = keyed_hash(joined, context.hash_key or "veil-minimize", context.dialect)
+    digest = keyed_hash(joined, "veil-minimize" if context.hash_key is None else context.hash_key, context.dialect)
     threshold = f"{min(int(applied.percent / 100 * 0x10000), 0x10000):04x}"
     prefix = exp.Substring(this=digest, start=exp.Literal.number(1), length=exp.Literal.number(4))
     if threshold == "10000":
@@ -105,7 +105,7 @@ def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyConte
 class PolicyContext:
     user: User
     dialect: str
-    hash_key: str | None
+    hash_key: str | exp.Expression | None  # the engine passes masks.hash_key_parameter(), never the key
 
 
 def protected_table(

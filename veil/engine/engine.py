@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -11,10 +12,12 @@ import pyarrow as pa
 from cachetools import LRUCache
 
 from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import TableConfig, VeilConfig
+from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
 from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
@@ -29,6 +32,9 @@ from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
+from veil.errors import VeilError
+
+log = logging.getLogger("veil.config")
 
 
 @dataclass(frozen=True)
@@ -45,10 +51,12 @@ class QueryEngine:
         self.config = config
         self.catalog = catalog if catalog is not None else build_catalog(config)
         self._lock = threading.Lock()
-        self._snapshots: dict[str, CatalogSnapshot] = {}
+        # user fingerprint -> that user's tables; never keyed by name alone, so a statement that
+        # resolved its user before a reload cannot leave a stale view for the next session
+        self._snapshots: dict[tuple[object, ...], CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
-        # (user, table oid, dialect) -> the policy-protected derived table (None: unprotected)
+        # (user fingerprint, table oid, dialect, guard) -> the policy-protected derived table
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path)
         self._generation = 1
@@ -56,6 +64,8 @@ class QueryEngine:
         self.tags = TagWatcher(store_path(config.state_dir))
         self.tags.poll(force=True)
         self.catalog_watcher = CatalogWatcher()
+        self._warned: set[str] = set()
+        self.warn_config_problems()
 
     @property
     def generation(self) -> int:
@@ -88,6 +98,7 @@ class QueryEngine:
                 return  # a reload replaced the catalog meanwhile
             self.catalog = refreshed.catalog
             self._forget_plans()
+        self.warn_config_problems()
         if refreshed.changed_tables:
             self.cache.invalidate(set(refreshed.changed_tables))
 
@@ -145,6 +156,22 @@ class QueryEngine:
                 self.cache = make_cache(config.cache)
             elif catalog_changed:
                 self.cache.invalidate()
+        self.warn_config_problems()
+
+    def config_problems(self) -> list[ConfigProblem]:
+        """References in the config in force that resolve to nothing, judged against the
+        catalog as object sync last found it (``veil.config_problems``)."""
+        config, catalog = self.config, self.catalog
+        tables = [e.table for e in catalog.entries] or list(catalog.snapshot)
+        return principal_problems(config) + catalog_problems(config, tables, set(catalog.errors))
+
+    def warn_config_problems(self) -> None:
+        """Log each unresolved reference once, as a WARNING (``veil check`` makes them errors)."""
+        for problem in self.config_problems():
+            text = str(problem)
+            if text not in self._warned:
+                self._warned.add(text)
+                log.warning("config problem: %s", text)
 
     def _forget_plans(self) -> None:
         """Drop everything derived from policies and tags (call with the lock held)."""
@@ -157,17 +184,27 @@ class QueryEngine:
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))
 
+    def identity(self, name: str, known: bool) -> User:
+        """The user as the config in force right now defines them (groups, attributes, admin).
+        A user that was configured (``known``) and is no longer gets ``28000``, FATAL: their
+        session ends, as a terminated PostgreSQL backend's does."""
+        config = self.config.users.get(name)
+        if config is None and known:
+            raise VeilError("28000", f'role "{name}" does not exist', severity="FATAL")
+        return User.from_config(name, config)
+
     def snapshot_for(self, user: User) -> CatalogSnapshot:
         """The tables this user is subscribed to (cached per user and catalog version)."""
         self.refresh_tags()
         self.refresh_catalog()
         with self._lock:
-            snapshot = self._snapshots.get(user.name)
+            key = user.fingerprint
+            snapshot = self._snapshots.get(key)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:
                 table_tags = {t.source_key: list(self.table_tags(t)) for t in self.catalog.snapshot}
                 visible = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
                 snapshot = visible.restricted_to(self._with_masked_types(user, t) for t in visible)
-                self._snapshots[user.name] = snapshot
+                self._snapshots[key] = snapshot
             return snapshot
 
     def discovered_tags(self, table: Table) -> Mapping[str, tuple[str, ...]]:
@@ -236,6 +273,12 @@ class QueryEngine:
 
 
 def plan_cache_key(
-    snapshot: CatalogSnapshot, search_path: Sequence[str], sql: str, param_oids: Sequence[int]
+    snapshot: CatalogSnapshot,
+    search_path: Sequence[str],
+    sql: str,
+    param_oids: Sequence[int],
+    user: User | None = None,
 ) -> tuple[object, ...]:
-    return (snapshot.version, id(snapshot), tuple(search_path), sql, tuple(param_oids))
+    """Plans are cached per user fingerprint (the effective policy's inputs), never per name."""
+    fingerprint = user.fingerprint if user is not None else ()
+    return (snapshot.version, id(snapshot), fingerprint, tuple(search_path), sql, tuple(param_oids))

@@ -27,6 +27,13 @@ class User:
             admin=config.admin,
         )
 
+    @property
+    def fingerprint(self) -> tuple[object, ...]:
+        """Everything a policy can see of the user: two users with one fingerprint get the same
+        tables, masks and filters under one config, so caches of policy results key by it."""
+        attributes = tuple(sorted((k, tuple(sorted(v))) for k, v in self.attributes.items()))
+        return (self.name, tuple(sorted(self.groups)), attributes, self.admin)
+
 
 def selects(principals: Principals, user: User) -> bool:
     """True when the user is named, in a listed group, or has a listed attribute value."""

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from veil.config import VeilConfig, load_config
+from veil.config.references import ConfigProblem, principal_problems
 from veil.config.watch import watch_config
 from veil.errors import ConfigError, VeilError
 
@@ -54,7 +55,9 @@ def _run_server(
     async def main() -> None:
         server = VeilServer(lambda: engine.config, engine)
         await server.start()
-        watcher = asyncio.create_task(watch_config(config_path, apply)) if config_path else None
+        watcher = (
+            asyncio.create_task(watch_config(config_path, apply, current=lambda: engine.config)) if config_path else None
+        )
         syncer = asyncio.create_task(sync_on_interval(engine))
         console.print(
             f"Veil listening on {server_config.host}:{server.bound_port} "
@@ -151,10 +154,12 @@ def _discover_demo(config: VeilConfig) -> None:
 @main.command()
 @click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
 def check(config_path: str) -> None:
-    """Validate the config and test every connection."""
+    """Validate the config, test every connection and resolve every reference (users, groups,
+    tables, columns); exits 1 on any problem, naming its YAML path and the closest name."""
     from veil.catalog.registry import open_source
 
     config = _load(config_path)
+    logging.getLogger("veil.catalog.sync").setLevel(logging.WARNING)  # check reports problems, not changes
     table = RichTable("connection", "type", "status")
     failed = False
     for name, connection in config.connections.items():
@@ -169,9 +174,29 @@ def check(config_path: str) -> None:
             hint = f"\nhint: {exc.hint}" if exc.hint else ""
             table.add_row(name, connection.type, f"[red]{exc.message}[/red]{hint}")
     Console().print(table)
-    if failed:
+    problems = _reference_problems(config, connections_ok=not failed)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if failed or problems:
         raise SystemExit(1)
     console.print(f"[green]{config_path} is valid[/green]")
+
+
+def _reference_problems(config: VeilConfig, connections_ok: bool) -> list[ConfigProblem]:
+    """Unresolved references: user and group names always; table keys, columns and table
+    patterns against a fresh sync of every connection, when all could be reached."""
+    from veil.catalog.references import catalog_problems
+    from veil.catalog.registry import build_catalog
+    problems = principal_problems(config)
+    if connections_ok and config.connections:
+        catalog = build_catalog(config, trigger="check")
+        try:
+            tables = [e.table for e in catalog.entries] or list(catalog.snapshot)
+            problems += catalog_problems(config, tables, set(catalog.errors))
+        finally:
+            for source in catalog.sources.values():
+                source.close()
+    return problems
 
 
 @main.command()

@@ -22,7 +22,7 @@ from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synce
 from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
-from veil.engine.audit import AppliedPolicy, AuditLog
+from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
 from veil.engine.planner import SourcePlan
 
@@ -261,6 +261,11 @@ class QueryEngine:
 
     def session_overrides(self) -> dict[str, str]:
         return {"search_path": self.config.server.search_path}
+
+    def audit_login(self, info: SessionInfo, error: VeilError) -> None:
+        """A refused login, in the audit trail like a failed statement (``statement`` empty)."""
+        record = AuditRecord(info.user, info.client_address, info.application_name, "")
+        self.audit.fail(record, error)
 
     def open_session(self, info: SessionInfo):
         from veil.engine.session import Session

@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 
 from veil.config import VeilConfig, load_config
 from veil.config.references import ConfigProblem, principal_problems
-from veil.config.watch import watch_config
+from veil.config.watch import file_signature, watch_config
 from veil.errors import ConfigError, VeilError
 
 console = Console(stderr=True)
@@ -24,9 +24,9 @@ def _load(path: str) -> VeilConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]Invalid configuration[/red] {path}:")
+        console.print(f"[red]Invalid configuration[/red] {path}:", soft_wrap=True)
         for where, message in exc.problems:
-            console.print(f"  {where}: {message}")
+            console.print(f"  {where}: {message}", markup=False, soft_wrap=True)
         raise SystemExit(2) from None
 
 
@@ -36,6 +36,7 @@ def _run_server(
     port: int | None,
     banner: str | None = None,
     config_path: Path | None = None,
+    seen: tuple[int, int] | None = None,
 ) -> None:
     from veil.catalog.schedule import sync_on_interval
     from veil.engine.engine import QueryEngine
@@ -56,7 +57,9 @@ def _run_server(
         server = VeilServer(lambda: engine.config, engine)
         await server.start()
         watcher = (
-            asyncio.create_task(watch_config(config_path, apply, current=lambda: engine.config)) if config_path else None
+            asyncio.create_task(watch_config(config_path, apply, current=lambda: engine.config, seen=seen))
+            if config_path
+            else None
         )
         syncer = asyncio.create_task(sync_on_interval(engine))
         console.print(
@@ -113,7 +116,8 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port to listen on (default from config: 6432).")
 def serve(config_path: str, host: str | None, port: int | None) -> None:
     """Run the proxy."""
-    _run_server(_load(config_path), host, port, config_path=Path(config_path))
+    seen = file_signature(Path(config_path))  # before reading: a later change is reloaded
+    _run_server(_load(config_path), host, port, config_path=Path(config_path), seen=seen)
 
 
 @main.command()

@@ -134,5 +134,5 @@ def load_config_bytes(content: bytes, file: Path) -> VeilConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         raise ConfigError([(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from None
     if data is None:
-        raise ConfigError([("<file>", f"{file} is empty: a configuration needs at least its users and connections")])
+        raise ConfigError([("<file>", "the file is empty: a configuration needs at least its users and connections")])
     return parse_config(data, file.resolve().parent)

@@ -46,7 +46,7 @@ class FileState:
         )
 
 
-def _signature(path: Path) -> tuple[int, int] | None:
+def file_signature(path: Path) -> tuple[int, int] | None:
     try:
         stat = os.stat(path)
     except OSError:
@@ -92,13 +92,16 @@ async def watch_config(
     interval: float = 1.0,
     settle: float = SETTLE_SECONDS,
     current: Callable[[], VeilConfig] | None = None,
+    seen: tuple[int, int] | None = None,
 ) -> None:
     """Run forever: reload ``path`` whenever it changes and pass valid configs to ``apply``.
-    ``current`` gives the config in force, against which a reload is judged."""
-    last = _signature(path)
+    ``current`` gives the config in force, against which a reload is judged; ``seen`` is the
+    file's :func:`file_signature` taken before the config in force was read (a change made
+    while the server started is then not missed)."""
+    last = file_signature(path) if seen is None else seen
     while True:
         await asyncio.sleep(interval)
-        signature = _signature(path)
+        signature = file_signature(path)
         if signature is None or signature == last:
             continue
         state = await read_when_stable(path, settle)

@@ -263,9 +263,12 @@ class QueryEngine:
         return {"search_path": self.config.server.search_path}
 
     def audit_login(self, info: SessionInfo, error: VeilError) -> None:
-        """A refused login, in the audit trail like a failed statement (``statement`` empty)."""
+        """A refused login, in the audit trail like a failed statement (``statement`` empty;
+        ``error`` carries the detail, which says whether the login was refused in back-off)."""
         record = AuditRecord(info.user, info.client_address, info.application_name, "")
-        self.audit.fail(record, error)
+        record.outcome, record.sqlstate = "error", error.sqlstate
+        record.error = f"{error.message} ({error.detail})" if error.detail else error.message
+        self.audit.write(record)
 
     def open_session(self, info: SessionInfo):
         from veil.engine.session import Session

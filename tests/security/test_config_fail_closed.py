@@ -152,10 +152,13 @@ def test_a_file_written_in_two_chunks_is_never_applied_half_written(
     try:
         for round_ in range(5):
             before = log_count(server, "configuration reloaded")
+            # The watcher polls once a second from its last reload: the half-written file is
+            # there from 0.4s to 1.1s after it, across that poll.
+            time.sleep(0.4)
             with server.config_path.open("w", encoding="utf-8") as file:
                 file.write(first)
                 file.flush()
-                time.sleep(0.6)
+                time.sleep(0.7)
                 file.write(f"{rest}# round {round_}\n")
             wait_for_log(server, "configuration reloaded", before)
     finally:

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
+from veil.config.models import UserConfig
 from veil.engine import statements
 from veil.engine.admin import (
     DISCOVER_SCHEMA,
@@ -107,6 +108,7 @@ class Session:
         # Configured when the session opened: removed from the config later, it is refused.
         self._known = info.user in engine.config.users
         self.user = engine.identity(info.user, known=False)
+        self._configured: UserConfig | None = None  # the config entry ``user`` was made from
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
@@ -142,8 +144,12 @@ class Session:
     def _resolve_identity(self, sql: str) -> None:
         """Groups, attributes and the admin flag come from the config in force when a statement
         starts, never from a copy taken at login: a revocation reaches open sessions."""
+        configured = self.engine.config.users.get(self.info.user)
+        if configured is not None and configured is self._configured:
+            return  # the same entry of the same config: the same user
         try:
             self.user = self.engine.identity(self.info.user, self._known)
+            self._configured = configured
         except VeilError as error:
             self.engine.audit.fail(self._record(sql), error)
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from veil.config.models import Principals, UserConfig
 
@@ -27,7 +28,7 @@ class User:
             admin=config.admin,
         )
 
-    @property
+    @cached_property
     def fingerprint(self) -> tuple[object, ...]:
         """Everything a policy can see of the user: two users with one fingerprint get the same
         tables, masks and filters under one config, so caches of policy results key by it."""

@@ -16,7 +16,14 @@ import pytest
 import yaml
 
 from tests.conftest import VeilServer, start_server, stop_server
-from tests.security.support import REJECTED, changed, log_count, masked_config, rewrite, wait_for_log
+from tests.security.support import (
+    REJECTED,
+    changed,
+    log_count,
+    masked_config,
+    rewrite,
+    wait_for_log,
+)
 
 RAW = {"Ada", "Grace", "Linus", "Zoë ünïcode"}
 CUSTOMERS = "SELECT customer FROM sales.orders ORDER BY id"
@@ -27,7 +34,7 @@ def veil_check(directory: Path, config: dict[str, object] | str) -> subprocess.C
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config), encoding="utf-8")
     return subprocess.run(
         [sys.executable, "-m", "veil", "check", "-c", str(path)],
-        capture_output=True, text=True, timeout=120, cwd=directory,
+        capture_output=True, text=True, timeout=120, cwd=directory, check=False,
     )
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.catalog.support import ddl, eventually, private_database, rows, users_and_policies, veil
+from tests.catalog.support import (
+    ddl,
+    eventually,
+    private_database,
+    rows,
+    users_and_policies,
+    veil,
+)
 from tests.conftest import postgres_connection, start_server, stop_server
 
 

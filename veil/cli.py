@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from veil.config import VeilConfig, load_config
-from veil.config.watch import watch_config
+from veil.config.references import ConfigProblem, principal_problems
+from veil.config.watch import file_signature, watch_config
 from veil.errors import ConfigError, VeilError
 
 console = Console(stderr=True)
@@ -24,9 +25,9 @@ def _load(path: str) -> VeilConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]Invalid configuration[/red] {path}:")
+        console.print(f"[red]Invalid configuration[/red] {path}:", soft_wrap=True)
         for where, message in exc.problems:
-            console.print(f"  {where}: {message}")
+            console.print(f"  {where}: {message}", markup=False, soft_wrap=True)
         raise SystemExit(2) from None
 
 
@@ -36,6 +37,7 @@ def _run_server(
     port: int | None,
     banner: str | None = None,
     config_path: Path | None = None,
+    seen: tuple[int, int] | None = None,
 ) -> None:
     from veil.catalog.schedule import sync_on_interval
     from veil.engine.engine import QueryEngine
@@ -61,7 +63,11 @@ def _run_server(
     async def main() -> None:
         server = VeilServer(lambda: engine.config, engine)
         await server.start()
-        watcher = asyncio.create_task(watch_config(config_path, apply)) if config_path else None
+        watcher = (
+            asyncio.create_task(watch_config(config_path, apply, current=lambda: engine.config, seen=seen))
+            if config_path
+            else None
+        )
         syncer = asyncio.create_task(sync_on_interval(engine))
         console.print(
             f"Veil listening on {server_config.host}:{server.bound_port} "
@@ -117,7 +123,8 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port to listen on (default from config: 6432).")
 def serve(config_path: str, host: str | None, port: int | None) -> None:
     """Run the proxy."""
-    _run_server(_load(config_path), host, port, config_path=Path(config_path))
+    seen = file_signature(Path(config_path))  # before reading: a later change is reloaded
+    _run_server(_load(config_path), host, port, config_path=Path(config_path), seen=seen)
 
 
 @main.command()
@@ -158,10 +165,12 @@ def _discover_demo(config: VeilConfig) -> None:
 @main.command()
 @click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False))
 def check(config_path: str) -> None:
-    """Validate the config and test every connection."""
+    """Validate the config, test every connection and resolve every reference (users, groups,
+    tables, columns); exits 1 on any problem, naming its YAML path and the closest name."""
     from veil.catalog.registry import open_source
 
     config = _load(config_path)
+    logging.getLogger("veil.catalog.sync").setLevel(logging.WARNING)  # check reports problems, not changes
     table = RichTable("connection", "type", "status")
     failed = False
     for name, connection in config.connections.items():
@@ -176,7 +185,10 @@ def check(config_path: str) -> None:
             hint = f"\nhint: {exc.hint}" if exc.hint else ""
             table.add_row(name, connection.type, f"[red]{exc.message}[/red]{hint}")
     Console().print(table)
-    if failed:
+    problems = _reference_problems(config, connections_ok=not failed)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if failed or problems:
         raise SystemExit(1)
     if config.secrets.hash_key_previous:
         console.print(
@@ -184,6 +196,23 @@ def check(config_path: str) -> None:
             "consumers of hashed values have moved to the new key (see README, Security model).[/yellow]"
         )
     console.print(f"[green]{config_path} is valid[/green]")
+
+
+def _reference_problems(config: VeilConfig, connections_ok: bool) -> list[ConfigProblem]:
+    """Unresolved references: user and group names always; table keys, columns and table
+    patterns against a fresh sync of every connection, when all could be reached."""
+    from veil.catalog.references import catalog_problems
+    from veil.catalog.registry import build_catalog
+    problems = principal_problems(config)
+    if connections_ok and config.connections:
+        catalog = build_catalog(config, trigger="check")
+        try:
+            tables = [e.table for e in catalog.entries] or list(catalog.snapshot)
+            problems += catalog_problems(config, tables, set(catalog.errors))
+        finally:
+            for source in catalog.sources.values():
+                source.close()
+    return problems
 
 
 @main.command()

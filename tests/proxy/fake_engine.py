@@ -181,6 +181,10 @@ class FakeEngine:
         self.open_streams = 0
         self.cancels = 0
         self.batches_pulled = 0
+        self.refused_logins: list[tuple[str, str]] = []
+
+    def audit_login(self, info: SessionInfo, error: VeilError) -> None:
+        self.refused_logins.append((info.user, error.sqlstate))
 
     def open_session(self, info: SessionInfo) -> FakeSession:
         session = FakeSession(self, info)

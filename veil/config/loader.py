@@ -115,13 +115,24 @@ def load_config(path: str | Path) -> VeilConfig:
     """Load and validate a config file."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        content = file.read_bytes()
     except OSError as exc:
         raise ConfigError([("<file>", f"cannot read {file}: {exc.strerror}")]) from None
+    return load_config_bytes(content, file)
+
+
+def load_config_bytes(content: bytes, file: Path) -> VeilConfig:
+    """Validate the content of a config file as read once (hot reload parses exactly the bytes
+    it saw stay unchanged). An empty file, or one with only comments, is invalid: applying it
+    would serve nobody's policies."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([("<file>", f"{file} is not UTF-8 text")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         raise ConfigError([(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if data is None:
+        raise ConfigError([("<file>", "the file is empty: a configuration needs at least its users and connections")])
     return parse_config(data, file.resolve().parent)

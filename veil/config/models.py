@@ -79,6 +79,19 @@ class TlsConfig(Strict):
 AuthMethod = Literal["scram-sha-256", "md5", "password", "trust"]
 
 
+class AuthThrottleConfig(Strict):
+    """Exponential back-off after failed logins, per user name and per client address: after
+    ``free_failures`` failures in a row, each further attempt waits ``base_delay`` doubled per
+    failure, at most ``max_delay``; attempts during the wait are refused without looking at the
+    password. A successful login, or ``forget_after`` without failures, resets the count."""
+
+    enabled: bool = True
+    free_failures: int = Field(default=5, ge=0)
+    base_delay: Duration = 1.0
+    max_delay: Duration = 30.0
+    forget_after: Duration = 900.0
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=6432, ge=0, le=65535)  # 0 = any free port
@@ -87,6 +100,7 @@ class ServerConfig(Strict):
     tls: TlsConfig | None = None
     auth: AuthMethod = "scram-sha-256"
     max_message_bytes: Size = 64 * 1024 * 1024
+    auth_throttle: AuthThrottleConfig = AuthThrottleConfig()
 
 
 class CacheConfig(Strict):

@@ -1,5 +1,5 @@
 """Admin views (``veil.tables``, ``veil.columns``, ``veil.policies``, ``veil.audit``, ``veil.cache``,
-``veil.sync_history``) and the table function ``veil.sync('connection', ...)`` (object sync now,
+``veil.sync_history``, ``veil.config_problems``) and the table function ``veil.sync('connection', ...)`` (object sync now,
 one row per change).
 
 They exist only for admin users: for everyone else the ``veil`` schema is as absent as any table
@@ -27,6 +27,7 @@ from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
 from veil.discovery.run import TableDiscovery
 from veil.config.models import VeilConfig
+from veil.config.references import ConfigProblem
 from veil.discovery.store import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
 from veil.pgtypes import TEXT, column_type_for_arrow
@@ -37,7 +38,7 @@ except ImportError:  # pragma: no cover - other DuckDB releases: parameters are 
     _duckdb_seam = None  # type: ignore[assignment]
 
 ADMIN_SCHEMA = "veil"
-ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history"})
+ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history", "config_problems"})
 ADMIN_FUNCTIONS = frozenset({"sync", "discover"})
 NEW_TAG = "New"
 SYNC_SCHEMA = pa.schema([("kind", pa.string()), ("object", pa.string()), ("detail", pa.string())])
@@ -214,6 +215,15 @@ def audit_view(config: VeilConfig) -> pa.Table:
     for record in records:
         record["policies"] = json.dumps(record.get("policies", []))
     return pa.Table.from_pylist(records, schema=_AUDIT_SCHEMA)
+
+
+CONFIG_PROBLEMS_SCHEMA = pa.schema([("path", pa.string()), ("problem", pa.string()), ("suggestion", pa.string())])
+
+
+def config_problems_view(problems: Sequence[ConfigProblem]) -> pa.Table:
+    """References in the config that resolve to nothing (YAML path, problem, closest name)."""
+    rows = [{"path": p.path, "problem": p.problem, "suggestion": p.suggestion} for p in problems]
+    return pa.Table.from_pylist(rows, schema=CONFIG_PROBLEMS_SCHEMA)
 
 
 def cache_view(summary: dict[str, int]) -> pa.Table:

@@ -20,6 +20,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from veil.errors import VeilError
+
 
 @dataclass(frozen=True)
 class SessionInfo:
@@ -102,3 +104,7 @@ class Engine(Protocol):
     """Shared by all connections: opens one :class:`EngineSession` per client connection."""
 
     def open_session(self, info: SessionInfo) -> EngineSession: ...
+
+    def audit_login(self, info: SessionInfo, error: VeilError) -> None:
+        """Record a refused login (wrong password, unknown user, back-off) in the audit trail."""
+        ...

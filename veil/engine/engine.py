@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,15 +13,17 @@ import pyarrow as pa
 from cachetools import LRUCache
 
 from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import TableConfig, VeilConfig
+from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
 from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
-from veil.engine.audit import AppliedPolicy, AuditLog
+from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
 from veil.engine.planner import SourcePlan
 
@@ -31,6 +34,8 @@ from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
 from veil.errors import VeilError
+
+log = logging.getLogger("veil.config")
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,14 @@ class QueryEngine:
         self.config = config
         self.catalog = catalog if catalog is not None else build_catalog(config)
         self._lock = threading.Lock()
-        self._snapshots: dict[str, CatalogSnapshot] = {}
+        # user fingerprint -> that user's tables; never keyed by name alone, so a statement that
+        # resolved its user before a reload cannot leave a stale view for the next session
+        self._snapshots: dict[tuple[object, ...], CatalogSnapshot] = {}
         self._local_engines: LRUCache = LRUCache(maxsize=64)
         self.plans: LRUCache = LRUCache(maxsize=4096)
-        # (user, table oid, dialect, guard) -> (the policy-protected derived table, None when
-        # unprotected; its verifier marker, None when nothing may be read: veil.engine.policy.verify)
+        # (generation, user fingerprint, table oid, dialect, guard) -> (the policy-protected derived
+        # table, None when unprotected; its verifier marker, None when nothing may be read:
+        # veil.engine.policy.verify)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path, config.secrets.values())
         self._generation = 1
@@ -59,6 +67,8 @@ class QueryEngine:
         self.tags = TagWatcher(store_path(config.state_dir))
         self.tags.poll(force=True)
         self.catalog_watcher = CatalogWatcher()
+        self._warned: set[str] = set()
+        self.warn_config_problems()
 
     @property
     def generation(self) -> int:
@@ -91,6 +101,7 @@ class QueryEngine:
                 return  # a reload replaced the catalog meanwhile
             self.catalog = refreshed.catalog
             self._forget_plans()
+        self.warn_config_problems()
         if refreshed.changed_tables:
             self.cache.invalidate(set(refreshed.changed_tables))
 
@@ -148,6 +159,22 @@ class QueryEngine:
                 self.cache = make_cache(config.cache)
             elif catalog_changed:
                 self.cache.invalidate()
+        self.warn_config_problems()
+
+    def config_problems(self) -> list[ConfigProblem]:
+        """References in the config in force that resolve to nothing, judged against the
+        catalog as object sync last found it (``veil.config_problems``)."""
+        config, catalog = self.config, self.catalog
+        tables = [e.table for e in catalog.entries] or list(catalog.snapshot)
+        return principal_problems(config) + catalog_problems(config, tables, set(catalog.errors))
+
+    def warn_config_problems(self) -> None:
+        """Log each unresolved reference once, as a WARNING (``veil check`` makes them errors)."""
+        for problem in self.config_problems():
+            text = str(problem)
+            if text not in self._warned:
+                self._warned.add(text)
+                log.warning("config problem: %s", text)
 
     def _forget_plans(self) -> None:
         """Drop everything derived from policies and tags (call with the lock held)."""
@@ -185,17 +212,27 @@ class QueryEngine:
     def user(self, name: str) -> User:
         return User.from_config(name, self.config.users.get(name))
 
+    def identity(self, name: str, known: bool) -> User:
+        """The user as the config in force right now defines them (groups, attributes, admin).
+        A user that was configured (``known``) and is no longer gets ``28000``, FATAL: their
+        session ends, as a terminated PostgreSQL backend's does."""
+        config = self.config.users.get(name)
+        if config is None and known:
+            raise VeilError("28000", f'role "{name}" does not exist', severity="FATAL")
+        return User.from_config(name, config)
+
     def snapshot_for(self, user: User) -> CatalogSnapshot:
         """The tables this user is subscribed to (cached per user and catalog version)."""
         self.refresh_tags()
         self.refresh_catalog()
         with self._lock:
-            snapshot = self._snapshots.get(user.name)
+            key = user.fingerprint
+            snapshot = self._snapshots.get(key)
             if snapshot is None or snapshot.version != self.catalog.snapshot.version:
                 table_tags = {t.source_key: list(self.table_tags(t)) for t in self.catalog.snapshot}
                 visible = visible_tables(self.catalog.snapshot, self.config.policies, user, table_tags)
                 snapshot = visible.restricted_to(self._with_masked_types(user, t) for t in visible)
-                self._snapshots[user.name] = snapshot
+                self._snapshots[key] = snapshot
             return snapshot
 
     def discovered_tags(self, table: Table) -> Mapping[str, tuple[str, ...]]:
@@ -253,6 +290,14 @@ class QueryEngine:
     def session_overrides(self) -> dict[str, str]:
         return {"search_path": self.config.server.search_path}
 
+    def audit_login(self, info: SessionInfo, error: VeilError) -> None:
+        """A refused login, in the audit trail like a failed statement (``statement`` empty;
+        ``error`` carries the detail, which says whether the login was refused in back-off)."""
+        record = AuditRecord(info.user, info.client_address, info.application_name, "")
+        record.outcome, record.sqlstate = "error", error.sqlstate
+        record.error = f"{error.message} ({error.detail})" if error.detail else error.message
+        self.audit.write(record)
+
     def open_session(self, info: SessionInfo):
         from veil.engine.session import Session
 
@@ -264,6 +309,12 @@ class QueryEngine:
 
 
 def plan_cache_key(
-    snapshot: CatalogSnapshot, search_path: Sequence[str], sql: str, param_oids: Sequence[int]
+    snapshot: CatalogSnapshot,
+    search_path: Sequence[str],
+    sql: str,
+    param_oids: Sequence[int],
+    user: User | None = None,
 ) -> tuple[object, ...]:
-    return (snapshot.version, id(snapshot), tuple(search_path), sql, tuple(param_oids))
+    """Plans are cached per user fingerprint (the effective policy's inputs), never per name."""
+    fingerprint = user.fingerprint if user is not None else ()
+    return (snapshot.version, id(snapshot), fingerprint, tuple(search_path), sql, tuple(param_oids))

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.catalog.sources.duckdb import map_duckdb_error
+from veil.config.models import UserConfig
 from veil.engine import statements
 from veil.engine.admin import (
     DISCOVER_SCHEMA,
@@ -24,6 +25,7 @@ from veil.engine.admin import (
     audit_view,
     cache_view,
     columns_view,
+    config_problems_view,
     describe_admin_query,
     discover_view,
     policies_view,
@@ -83,6 +85,7 @@ class Plan:
     query: SourcePlan | FederatedPlan | LocalPlan | AdminPlan | None = None
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
+    user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
 
 
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
@@ -104,7 +107,10 @@ class Session:
     def __init__(self, engine: QueryEngine, info: SessionInfo) -> None:
         self.engine = engine
         self.info = info
-        self.user = engine.user(info.user)
+        # Configured when the session opened: removed from the config later, it is refused.
+        self._known = info.user in engine.config.users
+        self.user = engine.identity(info.user, known=False)
+        self._configured: UserConfig | None = None  # the config entry ``user`` was made from
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
@@ -137,7 +143,21 @@ class Session:
         if running is not None:
             running.interrupt()
 
+    def _resolve_identity(self, sql: str) -> None:
+        """Groups, attributes and the admin flag come from the config in force when a statement
+        starts, never from a copy taken at login: a revocation reaches open sessions."""
+        configured = self.engine.config.users.get(self.info.user)
+        if configured is not None and configured is self._configured:
+            return  # the same entry of the same config: the same user
+        try:
+            self.user = self.engine.identity(self.info.user, self._known)
+            self._configured = configured
+        except VeilError as error:
+            self.engine.audit.fail(self._record(sql), error)
+            raise
+
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
+        self._resolve_identity(sql)
         try:
             statement = statements.classify(sql)
             plan = await self._plan(statement, param_oids)
@@ -155,10 +175,11 @@ class Session:
     async def execute(self, prepared: PreparedStatement, params: Sequence[object | None]) -> ResultStream:
         plan: Plan = prepared.plan  # type: ignore[assignment]
         statement = plan.statement
+        self._resolve_identity(statement.sql)
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
             raise InFailedTransaction()
         if statement.kind in (Kind.QUERY, Kind.EXPLAIN):
-            if plan.generation != self.engine.generation:
+            if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
                 plan = await self._plan(statement, prepared.param_oids)
                 if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
                     raise VeilError("0A000", "cached plan must not change result type")
@@ -203,19 +224,21 @@ class Session:
         version = self.engine.generation
         if statement.ast is None:
             return Plan(statement, version)
-        snapshot = self.engine.snapshot_for(self.user)
+        user = self.user
+        snapshot = self.engine.snapshot_for(user)
         search_path = self._search_path()
-        key = plan_cache_key(snapshot, search_path, statement.sql, param_oids)
+        # The generation read before planning: what a reload clears cannot come back under it.
+        key = (version, *plan_cache_key(snapshot, search_path, statement.sql, param_oids, user))
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
-            return Plan(statement, version, cached.plan, cached.schema, cached.policies)
-        analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin)
+            return Plan(statement, version, cached.plan, cached.schema, cached.policies, user.fingerprint)
+        analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, user.admin)
         if analysis.reads_admin:
             count = max(placeholder_count(statement.ast), len(param_oids))
             described = await asyncio.to_thread(self._describe_admin, statement.ast, count)
             oids = tuple(declared or inferred for declared, inferred in zip_longest(
                 param_oids, described.param_oids, fillvalue=0))
-            return Plan(statement, version, AdminPlan(statement.ast, oids), described.schema)
+            return Plan(statement, version, AdminPlan(statement.ast, oids), described.schema, user=user.fingerprint)
         if not analysis.user_tables:
             return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
         sources = self.engine.catalog.sources
@@ -229,14 +252,14 @@ class Session:
         def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
             # Masks are computed from the raw table (the user's snapshot carries masked types).
             raw = raw_tables[table.oid]
-            policy = self.engine.table_policy(self.user, raw)
+            policy = self.engine.table_policy(user, raw)
             applied.extend(describe_policy(table.qualified_name, policy))
             # The derived table runs on the table's own source: masks are written in its dialect.
             dialect = sources[table.connection].dialect
-            key = (self.user.name, raw.oid, dialect, guard_columns)
+            key = (version, user.fingerprint, raw.oid, dialect, guard_columns)
             cached = self.engine.protected_tables.get(key)
             if cached is None:
-                context = PolicyContext(self.user, dialect, hash_key)
+                context = PolicyContext(user, dialect, hash_key)
                 derived = protected_table(raw, source_table, policy, context, guard_columns)
                 # Read as it is only when no policy applies to this user (else: nothing allowed).
                 served = derived if derived is not None else served_source(table, dialect, None)
@@ -252,14 +275,14 @@ class Session:
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
-        return Plan(statement, version, source_plan, schema, policies)
+        return Plan(statement, version, source_plan, schema, policies, user.fingerprint)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
         query = local.compile(statement.ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         version = self.engine.generation
-        return Plan(statement, version, LocalPlan(query, oids), _describable(schema))
+        return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
 
     def _local_context(self):
         from veil.engine.pgcatalog import LocalContext
@@ -414,6 +437,7 @@ class Session:
             "audit": lambda: audit_view(engine.config),
             "cache": lambda: cache_view(engine.cache.summary()),
             "sync_history": lambda: sync_history_view(engine.config),
+            "config_problems": lambda: config_problems_view(engine.config_problems()),
         }
         functions = {  # describing a statement must not run a sync
             "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None)),

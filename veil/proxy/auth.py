@@ -127,6 +127,16 @@ def failed(user: str) -> VeilError:
     return VeilError("28P01", f'password authentication failed for user "{user}"', severity="FATAL")
 
 
+def throttled(user: str, wait: float) -> VeilError:
+    """A login refused during back-off: the password was not looked at."""
+    return VeilError(
+        "28P01",
+        f'password authentication failed for user "{user}"',
+        detail=f"Too many failed logins for this user or client address; retry in {wait:.1f}s.",
+        severity="FATAL",
+    )
+
+
 async def authenticate(conversation: AuthConversation, request: AuthRequest) -> None:
     """Run the exchange for ``request.method``; raise a FATAL :class:`VeilError` on failure."""
     method = request.method

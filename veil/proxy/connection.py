@@ -19,12 +19,13 @@ from veil.config.models import VeilConfig
 from veil.engine.api import Engine, EngineSession, PreparedStatement, SessionInfo
 from veil.errors import QueryCanceled, VeilError
 from veil.proxy import codec, messages
-from veil.proxy.auth import AuthConversation, AuthRequest, authenticate
+from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
 from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand_formats
 from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
 from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
+from veil.proxy.throttle import LoginThrottle
 
 log = logging.getLogger("veil.proxy")
 
@@ -50,6 +51,7 @@ class ConnectionHost(Protocol):
 
     engine: Engine
     cancels: CancelRegistry
+    throttle: LoginThrottle
 
     def current_config(self) -> VeilConfig: ...
 
@@ -177,7 +179,7 @@ class Connection:
             certificate_pem=certificate,
         )
         self.reader.limits = {messages.PASSWORD: _MAX_AUTH_MESSAGE}
-        await authenticate(AuthConversation(self._auth_send, self._auth_receive), request)
+        await self._authenticate(request, self._session_info(startup))
         self.reader.limits = self._message_limits()
         self.out.write(messages.AUTHENTICATION_OK)
         self.session = self.host.engine.open_session(self._session_info(startup))
@@ -189,6 +191,29 @@ class Connection:
         self.out.write(messages.ready_for_query(self.session.transaction_status))
         self.out.flush()
         return True
+
+    async def _authenticate(self, request: AuthRequest, info: SessionInfo) -> None:
+        """The exchange, behind the login throttle: while the user or the address is in
+        back-off the attempt is refused (28P01) before any password is asked for. Every failed
+        login is audited with its SQLSTATE, user and client address."""
+        settings = self.config.server.auth_throttle
+        throttle = self.host.throttle
+        address = info.client_address
+        if request.method != "trust":
+            wait = throttle.wait(settings, request.user, address)
+            if wait > 0:
+                error = throttled(request.user, wait)
+                log.warning("login of %r from %s refused: in back-off for %.1fs", request.user, address, wait)
+                self.host.engine.audit_login(info, error)
+                raise error
+        try:
+            await authenticate(AuthConversation(self._auth_send, self._auth_receive), request)
+        except VeilError as error:
+            if error.sqlstate == "28P01":
+                throttle.failed(settings, request.user, address)
+            self.host.engine.audit_login(info, error)
+            raise
+        throttle.succeeded(request.user, address)
 
     def _message_limits(self) -> dict[int, int]:
         """Message types accepted after startup; the short ones get a small length limit."""

@@ -19,6 +19,7 @@ from veil.config.models import TlsConfig, VeilConfig
 from veil.engine.api import Engine
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.connection import Connection
+from veil.proxy.throttle import LoginThrottle
 
 log = logging.getLogger("veil.proxy")
 
@@ -47,6 +48,7 @@ class VeilServer:
         self._config = config
         self.engine = engine
         self.cancels = CancelRegistry()
+        self.throttle = LoginThrottle()
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None

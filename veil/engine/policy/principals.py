@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from veil.config.models import Principals, UserConfig
 
@@ -26,6 +27,13 @@ class User:
             attributes={k: tuple(v) for k, v in config.attributes.items()},
             admin=config.admin,
         )
+
+    @cached_property
+    def fingerprint(self) -> tuple[object, ...]:
+        """Everything a policy can see of the user: two users with one fingerprint get the same
+        tables, masks and filters under one config, so caches of policy results key by it."""
+        attributes = tuple(sorted((k, tuple(sorted(v))) for k, v in self.attributes.items()))
+        return (self.name, tuple(sorted(self.groups)), attributes, self.admin)
 
 
 def selects(principals: Principals, user: User) -> bool:

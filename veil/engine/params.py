@@ -76,10 +76,17 @@ def placeholder_count(statement: exp.Expression) -> int:
 
 def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
     parent = parameter.parent
+    while isinstance(parent, exp.Paren) and isinstance(parent.parent, exp.Any | exp.All):
+        parent = parent.parent
     if isinstance(parent, exp.Cast):
         return pg_type_for_datatype(parent.to)
     if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
         return pgtypes.INT8
+    if isinstance(parent, exp.Any | exp.All) and isinstance(parent.parent, _COMPARISONS):
+        comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
+        other_side = comparison.this if comparison.expression is parent else comparison.expression
+        element = _operand_type(other_side, column_type) or pgtypes.TEXT
+        return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
     other: exp.Expression | None = None
     if isinstance(parent, _COMPARISONS):
         other = parent.expression if parent.this is parameter else parent.this
@@ -87,6 +94,10 @@ def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> 
         other = parent.this
     elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
         other = parent.parent.this
+    return _operand_type(other, column_type)
+
+
+def _operand_type(other: exp.Expression | None, column_type: ColumnTypeResolver) -> PgType | None:
     if isinstance(other, exp.Column):
         found = column_type(other)
         return found.type if found else None

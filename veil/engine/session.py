@@ -35,6 +35,7 @@ from veil.engine.admin import (
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
+from veil.engine.colnames import postgres_names
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
@@ -94,6 +95,12 @@ PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema ==
 
 def _text_schema(*names: str) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in names])
+
+
+def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    if names == schema.names:
+        return schema
+    return pa.schema([field.with_name(name) for field, name in zip(schema, names, strict=True)])
 
 
 def _describable(schema: pa.Schema) -> pa.Schema:
@@ -316,6 +323,7 @@ class Session:
 
         source_plan = plan_query(statement.ast, analysis, param_oids, sources, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
+        schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(outer, version, source_plan, schema, policies)

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg.pq import ExecStatus, Format
 
-from tests.conftest import VeilServer, scratch_database
+from tests.conftest import PASSWORDS, VeilServer, postgres_connection, scratch_database, start_server, stop_server
+from veil.proxy.auth import make_scram_verifier
 
 UTC = dt.UTC
 # name, OID, value (binary: psycopg's dumper for the OID), text form, column of sales.all_types
@@ -63,17 +64,51 @@ def veil(veil_server: VeilServer) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+COLUMNS = (
+    "(b bool, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, n numeric(18,4), t text, bt bytea, "
+    "d date, ts timestamp, tstz timestamptz, u uuid, ai int4[], atx text[])"
+)
+ROW = (
+    "(true, -32768, 2147483647, -9223372036854775807, 1.5, 0.1, 12345678901234.5678, 'hello', "
+    "'\\x00ff', '2024-02-29', '2024-02-29 13:14:15.5', '2024-02-29 13:14:15.5+00', "
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,NULL,3}', '{x,NULL,\"y z\"}')"
+)
+
+
 @pytest.fixture(scope="module")
-def postgres(postgres_dsn: str) -> Iterator[psycopg.Connection]:
+def postgres_db(postgres_dsn: str) -> str:
     dsn = scratch_database(postgres_dsn, "veil_param_types")
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE all_types {COLUMNS}")
+        conn.execute("CREATE SCHEMA pgsrc")
+        conn.execute(f"CREATE TABLE pgsrc.all_types {COLUMNS}")
+        conn.execute(f"INSERT INTO pgsrc.all_types VALUES {ROW}")
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres_db: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.execute(
-            "CREATE TABLE all_types (b bool, i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, "
-            "n numeric(18,4), t text, bt bytea, d date, ts timestamp, tstz timestamptz, u uuid, "
-            "ai int4[], atx text[])"
-        )
         yield conn
+
+
+@pytest.fixture(scope="module")
+def veil_pg(postgres_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[psycopg.Connection]:
+    """Veil serving a PostgreSQL source holding the same row as sales.all_types."""
+    config = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "connections": {"pg": postgres_connection(postgres_db, latency=0, population={"schemas": ["pgsrc"]})},
+        "users": {"alice": {"password": make_scram_verifier(PASSWORDS["alice"])}},
+        "policies": [{"name": "All", "subscription": {"tables": ["*"], "allow": {"users": ["alice"]}}}],
+    }
+    process, server = start_server(tmp_path_factory.mktemp("veil_pg_params"), config)
+    try:
+        with psycopg.connect(server.dsn("alice"), autocommit=True) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+    finally:
+        stop_server(process)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -103,24 +138,32 @@ def test_declared_types_in_local_and_catalog_engines(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("name", "oid", "value", "text", "column"), CASES, ids=IDS)
-def test_declared_types_on_a_duckdb_source(
-    veil: psycopg.Connection, name: str, oid: int, value: object, text: str, column: str, fmt: Format
+def test_declared_types_on_duckdb_and_postgres_sources(
+    veil: psycopg.Connection, veil_pg: psycopg.Connection,
+    name: str, oid: int, value: object, text: str, column: str, fmt: Format,
 ) -> None:
-    sql = f"SELECT count(*) FROM sales.all_types WHERE {column} = $1"
-    assert _run(veil, sql, oid, value, text, fmt) == ([20], [b"1"])
+    for conn, table in ((veil, "sales.all_types"), (veil_pg, "pgsrc.all_types")):
+        sql = f"SELECT count(*), {column} FROM {table} WHERE {column} = $1 GROUP BY {column}"
+        types, values = _run(conn, sql, oid, value, text, fmt)
+        assert (types[0], values[0]) == (20, b"1"), table
+        assert values[1] == _run(conn, "SELECT $1 AS v", oid, value, text, fmt)[1][0] or name in ("numeric", "varchar"), table
 
 
 @pytest.mark.parametrize(("name", "oid", "value", "text", "column"), CASES, ids=IDS)
 def test_undeclared_types_are_inferred_like_postgres(
-    veil: psycopg.Connection, postgres: psycopg.Connection, name: str, oid: int, value: object, text: str, column: str
+    veil: psycopg.Connection, veil_pg: psycopg.Connection, postgres: psycopg.Connection, name: str, oid: int, value: object, text: str, column: str
 ) -> None:
     for template in ("SELECT {c} FROM {t} WHERE {c} = $1", "SELECT {c} FROM {t} WHERE {c} IN ($1,$1)",
                      "SELECT {c} FROM {t} WHERE {c} = ANY($1)", "SELECT {c} FROM {t} LIMIT $1"):
         if "ANY" in template and name.endswith("[]"):
             continue  # PostgreSQL itself cannot choose between array = ANY(array[]) readings
         inferred = []
-        for conn, table in ((postgres, "all_types"), (veil, "sales.all_types")):
+        sources = [(postgres, "all_types"), (veil, "sales.all_types"), (veil_pg, "pgsrc.all_types")]
+        if name == "uuid":  # the PostgreSQL source's catalog serves uuid columns as text (its own gap)
+            sources.pop()
+        for conn, table in sources:
             sql = template.format(c=column, t=table)
             assert conn.pgconn.prepare(b"", sql.encode()).status == ExecStatus.COMMAND_OK
             inferred.append(conn.pgconn.describe_prepared(b"").param_type(0))
         assert inferred[1] == inferred[0], template
+        assert inferred[-1] == inferred[0], template

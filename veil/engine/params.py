@@ -124,3 +124,24 @@ def infer_param_oids(
         if inferred is not None:
             oids[index] = inferred.oid
     return [oid or pgtypes.TEXT.oid for oid in oids]
+
+
+def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) -> None:
+    """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place.
+
+    A source driver binds a Python list by its own reading (ADBC: a list of ints is
+    ``bigint[]``), which PostgreSQL then refuses to compare with an ``integer[]`` column; the
+    cast makes the source read the value as the type the client declared or Veil inferred."""
+    for parameter in list(statement.find_all(exp.Parameter)):
+        if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is None or not pg_type.element_oid:
+            continue
+        element = pgtypes.BY_OID[pg_type.element_oid].name
+        try:
+            datatype = exp.DataType.build(f"{element}[]", dialect="postgres")
+        except Exception:  # noqa: BLE001 - a type sqlglot cannot name stays uncast
+            continue
+        parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))

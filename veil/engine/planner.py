@@ -20,7 +20,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.colnames import name_outputs
-from veil.engine.params import infer_param_oids
+from veil.engine.params import cast_array_parameters, infer_param_oids
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
@@ -243,6 +243,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    cast_array_parameters(rewritten, param_oids)
     sql = source_sql(rewritten, dialect)
     return SourcePlan(
         connection=analysis.user_tables[0].table.connection,

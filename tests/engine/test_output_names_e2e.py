@@ -1,5 +1,6 @@
-"""Result column names as PostgreSQL gives them, compared with a real PostgreSQL holding the same
-table: duplicates are kept (two columns named ``country``), never renamed ``country_1``."""
+"""Result shapes as PostgreSQL gives them, compared with a real PostgreSQL holding the same table:
+duplicate column names are kept (two columns named ``country``, never ``country_1``) and numeric
+literals keep the scale they were written with (``'3.14'::numeric`` is 3.14, not 3.140)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ QUERIES = [
     "SELECT c.country, c.name AS country, count(*), count(*) FROM sales.customers c GROUP BY 1, 2 ORDER BY 2 LIMIT 2",
     "SELECT id, id + 1, id + 2 FROM sales.customers ORDER BY id LIMIT 1",
     "SELECT country_1 FROM (SELECT country AS country_1 FROM sales.customers) s ORDER BY 1 LIMIT 1",
+    "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, id FROM sales.customers ORDER BY id LIMIT 1",
+    "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, 1.50",
 ]
 
 
@@ -34,4 +37,5 @@ def test_names_and_rows_match_postgres(veil_server: VeilServer, postgres: psycop
     with psycopg.connect(veil_server.dsn()) as conn:
         actual = conn.execute(sql)
         assert [d.name for d in actual.description] == [d.name for d in expected.description]
-        assert actual.fetchall() == expected.fetchall()
+        assert [d.type_code for d in actual.description] == [d.type_code for d in expected.description]
+        assert [[str(v) for v in row] for row in actual.fetchall()] == [[str(v) for v in row] for row in expected.fetchall()]

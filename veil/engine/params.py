@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from veil import pgtypes
+from veil.engine.pgcatalog.casts import literal_scale
 from veil.pgtypes import ColumnType, PgType
 
 _DTYPE_TO_PG: dict[exp.DType, PgType] = {
@@ -145,3 +146,17 @@ def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) 
         except Exception:  # noqa: BLE001 - a type sqlglot cannot name stays uncast
             continue
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+
+
+def scale_numeric_literals(statement: exp.Expression) -> None:
+    """``'3.14'::numeric`` for a source without unconstrained numerics (DuckDB reads DECIMAL
+    as DECIMAL(18,3): 3.140): cast to a DECIMAL with the scale the literal was written with."""
+    for cast in list(statement.find_all(exp.Cast)):
+        literal = cast.this
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string
+            and cast.to.this == exp.DType.DECIMAL and not cast.to.expressions
+        ):
+            scale = literal_scale(literal.this)
+            if scale is not None:
+                cast.set("to", exp.DataType.build(f"DECIMAL(38, {scale})"))

@@ -11,8 +11,10 @@ touched). Every function is pure and cached by statement text: it is on the hot 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pglast import parser as pg_parser
 from pglast.ast import Node, RawStmt
@@ -56,6 +58,8 @@ def scan(sql: str) -> tuple[Token, ...]:
 def split(sql: str) -> tuple[str, ...]:
     """Statements of a simple-query string, split on the semicolons PostgreSQL's scanner sees;
     statements holding only whitespace or comments are dropped."""
+    if ";" not in sql and "--" not in sql and "/*" not in sql:
+        return (sql.strip(),) if sql.strip() else ()  # one statement: no need to scan
     statements: list[str] = []
     start = 0
     has_tokens = False
@@ -81,6 +85,28 @@ def parse(sql: str) -> tuple[RawStmt, ...]:
         raise _syntax_error(error, sql) from None
 
 
+@lru_cache(maxsize=4096)
+def _tree(sql: str) -> tuple[str, dict[str, Any]] | None:
+    try:
+        statements = json.loads(pg_parser.parse_sql_json(sql))["stmts"]
+    except pg_parser.ParseError as error:
+        raise _syntax_error(error, sql) from None
+    if not statements:
+        return None
+    if len(statements) > 1:
+        raise SqlSyntaxError("cannot insert multiple commands into a prepared statement")
+    ((name, node),) = statements[0]["stmt"].items()
+    return name, node
+
+
+def statement_kind(sql: str) -> tuple[str, dict[str, Any]] | None:
+    """The node name PostgreSQL's parser gives the one statement in ``sql`` (``SelectStmt``,
+    ``FetchStmt``...) and the node as JSON; None when ``sql`` holds only comments. This is the
+    cheap path (libpg_query's JSON output): :func:`parse_one` builds Python nodes, ten times
+    slower, and is meant for the rare utility statements that need their details."""
+    return _tree(sql)
+
+
 def parse_one(sql: str) -> Node | None:
     """The one statement in ``sql`` (None when it holds only comments)."""
     trees = parse(sql)
@@ -100,6 +126,8 @@ def parameter_numbers(sql: str) -> tuple[int, ...]:
 def for_sqlglot(sql: str) -> str:
     """``sql`` with a space after each ``$n`` not already followed by one, so that sqlglot's
     tokenizer cannot take ``$1,$2`` or ``$1||$2`` for a dollar-quoted string."""
+    if "$" not in sql:
+        return sql
     tokens = [t for t in scan(sql) if t.name == "PARAM" and t.end < len(sql) and not sql[t.end].isspace()]
     if not tokens:
         return sql

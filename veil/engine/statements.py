@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 from pglast import ast as pg_ast
 
@@ -134,6 +135,7 @@ _DML_VERBS = {
     pg_ast.InsertStmt: "INSERT", pg_ast.UpdateStmt: "UPDATE", pg_ast.DeleteStmt: "DELETE",
     pg_ast.MergeStmt: "MERGE",
 }
+_DML_NAMES = {node.__name__: verb for node, verb in _DML_VERBS.items()}
 
 
 def _position(sql: str, error: dict[str, object]) -> int | None:
@@ -285,24 +287,26 @@ def _read_only(verb: str) -> ReadOnlyViolation:
     return ReadOnlyViolation(f"cannot execute {verb} in a read-only transaction")
 
 
-def _check_select(node: pg_ast.SelectStmt) -> None:
-    """SELECT INTO and data-modifying WITH write: refused as PostgreSQL refuses them read-only."""
-    if node.intoClause is not None:
+def _check_select(node: dict[str, Any]) -> None:
+    """SELECT INTO and data-modifying WITH write: refused as PostgreSQL refuses them read-only.
+    ``node`` is the SelectStmt as libpg_query's JSON."""
+    if "intoClause" in node:
         raise _read_only("SELECT INTO")
-    for cte in (node.withClause.ctes if node.withClause else None) or ():
-        verb = _DML_VERBS.get(type(cte.ctequery))
-        if verb is not None:
-            raise _read_only(verb)
+    for cte in node.get("withClause", {}).get("ctes", ()):
+        for name in cte.get("CommonTableExpr", {}).get("ctequery", {}):
+            if name in _DML_NAMES:
+                raise _read_only(_DML_NAMES[name])
 
 
 def _inner_query(sql: str, start: int | None) -> Statement:
     if start is None:
         raise SqlSyntaxError("syntax error: query expected")
     inner = sql[start:].strip()
-    node = pgsql.parse_one(inner)
-    if not isinstance(node, pg_ast.SelectStmt):
-        raise _read_only(inner.split(None, 1)[0].upper() if inner else "statement")
-    _check_select(node)
+    tree = pgsql.statement_kind(inner)
+    if tree is None or tree[0] != "SelectStmt":
+        verb = _DML_NAMES.get(tree[0]) if tree else None
+        raise _read_only(verb or (inner.split(None, 1)[0].upper() if inner else "statement"))
+    _check_select(tree[1])
     return Statement(Kind.QUERY, inner, "SELECT", ast=_parse_query(pgsql.for_sqlglot(inner)))
 
 
@@ -353,12 +357,13 @@ def _classify_tree(sql: str, node: object) -> Statement | None:
 @lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:
     """Classify one statement (cached by its text: repeated statements cost nothing)."""
-    node = pgsql.parse_one(sql)
-    if node is None:
+    tree = pgsql.statement_kind(sql)
+    if tree is None:
         return Statement(Kind.EMPTY, sql, "")
-    if isinstance(node, pg_ast.SelectStmt):
-        _check_select(node)
+    if tree[0] == "SelectStmt":
+        _check_select(tree[1])
         return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(pgsql.for_sqlglot(sql)))
+    node = pgsql.parse_one(sql)
     if isinstance(node, _SESSION_NODES):
         normalized = pgsql.for_sqlglot(sql)
         utility = _classify_utility(normalized, _tokens(normalized))

@@ -108,13 +108,14 @@ def test_copy_text_csv_binary_through_policies(server: VeilServer) -> None:
 
 def test_sql_prepare_execute_deallocate(server: VeilServer) -> None:
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
-        conn.execute("PREPARE by_id(int, text) AS SELECT id, name FROM sales.customers WHERE id <= $1 AND country <> $2 ORDER BY id")
-        assert conn.execute("EXECUTE by_id(4, 'DE')").fetchall() == [(1, MASK), (3, MASK), (4, MASK)]
+        conn.execute("PREPARE by_id(int, text[]) AS SELECT id, name FROM sales.customers WHERE id <= $1 AND country = ANY($2) ORDER BY id")
+        assert conn.execute("EXECUTE by_id(4, '{CA,US}')").fetchall() == [(1, MASK), (3, MASK), (4, MASK)]
+        assert conn.execute("SELECT id FROM sales.customers WHERE country = ANY('{CA,US}'::text[]) AND id < 4 ORDER BY id").fetchall() == [(1,), (3,)]
         with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
             conn.execute("PREPARE by_id AS SELECT 1")
         conn.execute("DEALLOCATE by_id")
         with pytest.raises(psycopg.errors.InvalidSqlStatementName):
-            conn.execute("EXECUTE by_id(1, 'x')")
+            conn.execute("EXECUTE by_id(1, '{}')")
 
 
 def test_unspaced_parameters_and_declared_types(server: VeilServer) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from veil import pgtypes
+from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.casts import literal_scale
 from veil.pgtypes import ColumnType, PgType
 
@@ -148,11 +149,22 @@ def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) 
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
-def scale_numeric_literals(statement: exp.Expression) -> None:
-    """``'3.14'::numeric`` for a source without unconstrained numerics (DuckDB reads DECIMAL
-    as DECIMAL(18,3): 3.140): cast to a DECIMAL with the scale the literal was written with."""
+def duckdb_literals(statement: exp.Expression) -> None:
+    """Typed literals as DuckDB must be given them to read them as PostgreSQL does, in place:
+
+    * ``'3.14'::numeric``: DuckDB reads DECIMAL as DECIMAL(18,3) (3.140); the cast gets the
+      scale the literal was written with.
+    * ``'{1,2}'::int[]``: DuckDB does not read PostgreSQL's array text; the literal becomes a
+      list of its elements' text, cast to the array type."""
     for cast in list(statement.find_all(exp.Cast)):
-        literal = cast.this
+        literal = cast.this.unnest()
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string and cast.to.this == exp.DType.ARRAY
+            and literal.this.lstrip().startswith("{")
+        ):
+            items = [exp.Null() if v is None else exp.Literal.string(v) for v in parse_array_literal(literal.this)]
+            literal.replace(exp.Array(expressions=items))
+            continue
         if (
             isinstance(literal, exp.Literal) and literal.is_string
             and cast.to.this == exp.DType.DECIMAL and not cast.to.expressions

@@ -20,7 +20,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.colnames import name_outputs
-from veil.engine.params import cast_array_parameters, infer_param_oids, scale_numeric_literals
+from veil.engine.params import cast_array_parameters, duckdb_literals, infer_param_oids
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
@@ -195,7 +195,7 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
     ``"c"."id"``): it must find the lower-case names Veil serves, and name the result columns as
     PostgreSQL would."""
     if dialect == "duckdb":
-        scale_numeric_literals(tree)
+        duckdb_literals(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
     return tree.sql(dialect=dialect)

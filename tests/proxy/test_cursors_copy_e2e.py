@@ -157,3 +157,20 @@ def test_sqlalchemy_reflection_and_pandas(server: VeilServer) -> None:
         assert [len(c) for c in chunks] == [50000, 50000, 50000, 50000]
     finally:
         engine.dispose()
+
+
+COPY_QUERY = (
+    "SELECT 1 AS n, E'a\\tb' AS tab, E'line\\nbreak\\r' AS nl, E'back\\\\slash' AS bs, NULL::text AS nothing, "
+    "'q\"u,o' AS quoted, '' AS empty, 'Zoë' AS accent, ARRAY['a,b', 'c\"d'] AS arr, 2.50 AS num"
+)
+
+
+@pytest.mark.parametrize("options", ["", "(FORMAT csv)", "(FORMAT csv, HEADER, DELIMITER ';', NULL 'NIL')", "(DELIMITER '|')"])
+def test_copy_output_is_byte_for_byte_postgres(server: VeilServer, postgres_dsn: str, options: str) -> None:
+    sql = f"COPY ({COPY_QUERY}) TO STDOUT {options}"
+
+    def copied(dsn: str) -> bytes:
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+            return b"".join(bytes(b) for b in copy)
+
+    assert copied(server.dsn()) == copied(postgres_dsn)

@@ -60,7 +60,7 @@ def _cells(body: bytes) -> list[bytes | None]:
 
 def _text_line(spec: CopySpec) -> Callable[[list[bytes | None]], str]:
     delimiter = spec.delimiter
-    escapes = {**_TEXT_ESCAPES, ord(delimiter): "\\" + delimiter}
+    escapes = {ord(delimiter): "\\" + delimiter, **_TEXT_ESCAPES}
 
     def line(cells: list[bytes | None]) -> str:
         return delimiter.join(spec.null if c is None else c.decode().translate(escapes) for c in cells) + "\n"

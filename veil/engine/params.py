@@ -77,21 +77,25 @@ def placeholder_count(statement: exp.Expression) -> int:
 
 
 def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
+    node: exp.Expression = parameter
     parent = parameter.parent
-    while isinstance(parent, exp.Paren) and isinstance(parent.parent, exp.Any | exp.All):
-        parent = parent.parent
+    while isinstance(parent, exp.Paren):
+        node, parent = parent, parent.parent
     if isinstance(parent, exp.Cast):
         return pg_type_for_datatype(parent.to)
     if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
         return pgtypes.INT8
-    if isinstance(parent, exp.Any | exp.All) and isinstance(parent.parent, _COMPARISONS):
+    quantified = isinstance(parent, exp.Any | exp.All) or (
+        isinstance(parent, exp.Anonymous) and parent.name.upper() in ("ANY", "ALL", "SOME")  # sqlglot: ALL(...)
+    )
+    if quantified and isinstance(parent.parent, _COMPARISONS):
         comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
         other_side = comparison.this if comparison.expression is parent else comparison.expression
         element = _operand_type(other_side, column_type) or pgtypes.TEXT
         return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
     other: exp.Expression | None = None
     if isinstance(parent, _COMPARISONS):
-        other = parent.expression if parent.this is parameter else parent.this
+        other = parent.expression if parent.this is node else parent.this
     elif isinstance(parent, exp.In) or isinstance(parent, exp.Between):
         other = parent.this
     elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
@@ -163,7 +167,7 @@ def duckdb_literals(statement: exp.Expression) -> None:
             and literal.this.lstrip().startswith("{")
         ):
             items = [exp.Null() if v is None else exp.Literal.string(v) for v in parse_array_literal(literal.this)]
-            literal.replace(exp.Array(expressions=items))
+            cast.set("this", exp.Array(expressions=items))
             continue
         if (
             isinstance(literal, exp.Literal) and literal.is_string

@@ -165,3 +165,25 @@ def _luhn_valid(number: str) -> bool:
     digits = [int(d) for d in number][::-1]
     total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
     return total % 10 == 0
+
+
+def test_startup_errors_are_one_line_and_exit_1(tmp_path: Path, warehouse: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = base_config(warehouse)
+        config["server"] = {**config["server"], "port": port}  # type: ignore[dict-item]
+        result = veil("serve", "-c", str(write_config(tmp_path, config)))
+    assert result.returncode == 1
+    assert (result.stdout + result.stderr).strip().splitlines()[-1] == f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
+    assert "Traceback" not in result.stdout + result.stderr
+
+    config = base_config(warehouse)
+    config["server"] = {**config["server"], "port": free_port(), "tls": {"cert": str(tmp_path / "missing.pem"), "key": str(tmp_path / "missing.key")}}  # type: ignore[dict-item]
+    result = veil("serve", "-c", str(write_config(tmp_path, config)))
+    assert result.returncode == 1
+    assert (result.stdout + result.stderr).strip().splitlines()[-1].startswith("Error: cannot load server.tls certificate or key: ")
+    assert "Traceback" not in result.stdout + result.stderr

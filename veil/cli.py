@@ -62,7 +62,11 @@ def _run_server(
 
     async def main() -> None:
         server = VeilServer(lambda: engine.config, engine)
-        await server.start()
+        try:
+            await server.start()
+        except VeilError:
+            engine.close()
+            raise
         watcher = (
             asyncio.create_task(watch_config(config_path, apply, current=lambda: engine.config, seen=seen))
             if config_path
@@ -102,7 +106,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except VeilError as exc:
-            console.print(f"[red]Error:[/red] {exc.message}" + (f"\n  {exc.hint}" if exc.hint else ""))
+            console.print(f"[red]Error:[/red] {exc.message}" + (f"\n  {exc.hint}" if exc.hint else ""), soft_wrap=True)
             raise SystemExit(1) from None
 
 

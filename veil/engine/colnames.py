@@ -25,3 +25,24 @@ def name_outputs(tree: exp.Expr) -> None:
     """:func:`name_select_outputs` for every SELECT of a statement."""
     for select in tree.find_all(exp.Select):
         name_select_outputs(select)
+
+
+def postgres_names(tree: exp.Expr, names: list[str]) -> list[str]:
+    """The result's column names as PostgreSQL gives them: engines rename duplicate output
+    columns (DuckDB: ``country``, ``country_1``), PostgreSQL keeps both as ``country``. A name
+    is given back its PostgreSQL form only where the select list says that is what it was."""
+    selects = tree.selects if isinstance(tree, exp.Query) else []
+    if len(selects) != len(names) or any(s.is_star for s in selects):
+        return names
+    result: list[str] = []
+    for expression, name in zip(selects, names, strict=True):
+        if isinstance(expression, exp.Alias):
+            wanted = expression.alias
+        elif isinstance(expression, exp.Column):
+            wanted = expression.name
+        else:
+            wanted = output_name(expression)
+        base, _, suffix = name.rpartition("_")
+        renamed = suffix.isdigit() and base == wanted and base in result
+        result.append(base if renamed else name)
+    return result

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from veil import pgtypes
+from veil.engine.pgcatalog.arrays import parse_array_literal
+from veil.engine.pgcatalog.casts import literal_scale
 from veil.pgtypes import ColumnType, PgType
 
 _DTYPE_TO_PG: dict[exp.DType, PgType] = {
@@ -75,18 +77,33 @@ def placeholder_count(statement: exp.Expression) -> int:
 
 
 def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
+    node: exp.Expression = parameter
     parent = parameter.parent
+    while isinstance(parent, exp.Paren):
+        node, parent = parent, parent.parent
     if isinstance(parent, exp.Cast):
         return pg_type_for_datatype(parent.to)
     if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
         return pgtypes.INT8
+    quantified = isinstance(parent, exp.Any | exp.All) or (
+        isinstance(parent, exp.Anonymous) and parent.name.upper() in ("ANY", "ALL", "SOME")  # sqlglot: ALL(...)
+    )
+    if quantified and isinstance(parent.parent, _COMPARISONS):
+        comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
+        other_side = comparison.this if comparison.expression is parent else comparison.expression
+        element = _operand_type(other_side, column_type) or pgtypes.TEXT
+        return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
     other: exp.Expression | None = None
     if isinstance(parent, _COMPARISONS):
-        other = parent.expression if parent.this is parameter else parent.this
+        other = parent.expression if parent.this is node else parent.this
     elif isinstance(parent, exp.In) or isinstance(parent, exp.Between):
         other = parent.this
     elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
         other = parent.parent.this
+    return _operand_type(other, column_type)
+
+
+def _operand_type(other: exp.Expression | None, column_type: ColumnTypeResolver) -> PgType | None:
     if isinstance(other, exp.Column):
         found = column_type(other)
         return found.type if found else None
@@ -113,3 +130,49 @@ def infer_param_oids(
         if inferred is not None:
             oids[index] = inferred.oid
     return [oid or pgtypes.TEXT.oid for oid in oids]
+
+
+def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) -> None:
+    """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place.
+
+    A source driver binds a Python list by its own reading (ADBC: a list of ints is
+    ``bigint[]``), which PostgreSQL then refuses to compare with an ``integer[]`` column; the
+    cast makes the source read the value as the type the client declared or Veil inferred."""
+    for parameter in list(statement.find_all(exp.Parameter)):
+        if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is None or not pg_type.element_oid:
+            continue
+        element = pgtypes.BY_OID[pg_type.element_oid].name
+        try:
+            datatype = exp.DataType.build(f"{element}[]", dialect="postgres")
+        except Exception:  # noqa: BLE001 - a type sqlglot cannot name stays uncast
+            continue
+        parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+
+
+def duckdb_literals(statement: exp.Expression) -> None:
+    """Typed literals as DuckDB must be given them to read them as PostgreSQL does, in place:
+
+    * ``'3.14'::numeric``: DuckDB reads DECIMAL as DECIMAL(18,3) (3.140); the cast gets the
+      scale the literal was written with.
+    * ``'{1,2}'::int[]``: DuckDB does not read PostgreSQL's array text; the literal becomes a
+      list of its elements' text, cast to the array type."""
+    for cast in list(statement.find_all(exp.Cast)):
+        literal = cast.this.unnest()
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string and cast.to.this == exp.DType.ARRAY
+            and literal.this.lstrip().startswith("{")
+        ):
+            items = [exp.Null() if v is None else exp.Literal.string(v) for v in parse_array_literal(literal.this)]
+            cast.set("this", exp.Array(expressions=items))
+            continue
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string
+            and cast.to.this == exp.DType.DECIMAL and not cast.to.expressions
+        ):
+            scale = literal_scale(literal.this)
+            if scale is not None:
+                cast.set("to", exp.DataType.build(f"DECIMAL(38, {scale})"))

@@ -22,7 +22,7 @@ from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.allowlist import check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
-from veil.engine.params import infer_param_oids
+from veil.engine.params import cast_array_parameters, duckdb_literals, infer_param_oids
 from veil.engine.policy.masks import bind_hash_key
 from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
@@ -214,6 +214,8 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
     to upper case, every identifier is written quoted as PostgreSQL folds it (``c.id`` becomes
     ``"c"."id"``): it must find the lower-case names Veil serves, and name the result columns as
     PostgreSQL would."""
+    if dialect == "duckdb":
+        duckdb_literals(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
     return tree.sql(dialect=dialect)
@@ -263,6 +265,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)
     check_sql(sql, dialect)

@@ -37,6 +37,7 @@ from veil.engine.admin import (
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
+from veil.engine.colnames import postgres_names
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
@@ -52,7 +53,10 @@ from veil.engine.policy.verify import relation_marker, verify_plan
 from veil.engine.redact import redact_error, scrub_error
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
+from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
+from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
+from veil.engine.copy_out import CopyStream
 from veil.engine.workers import in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -88,11 +92,20 @@ class Plan:
     user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
 
 
+#: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
+_PLANNED = (Kind.QUERY, Kind.EXPLAIN, Kind.DECLARE, Kind.COPY, Kind.PREPARE)
+
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
 def _text_schema(*names: str) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in names])
+
+
+def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    if names == schema.names:
+        return schema
+    return pa.schema([field.with_name(name) for field, name in zip(schema, names, strict=True)])
 
 
 def _describable(schema: pa.Schema) -> pa.Schema:
@@ -116,6 +129,7 @@ class Session:
         self._status = "I"
         self._running = None
         self._canceled = False
+        self.sql_objects = SqlObjects()
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -142,6 +156,19 @@ class Session:
         running, self._running = self._running, None
         if running is not None:
             running.interrupt()
+        await self.sql_objects.close()
+
+    def cursor_names(self) -> set[str]:
+        """SQL cursors (DECLARE): they share a namespace with protocol portals."""
+        return set(self.sql_objects.cursors)
+
+    def cursor_schema(self, name: str) -> pa.Schema:
+        """The row type of an SQL cursor (Describe of a portal with that name)."""
+        return self.sql_objects.cursor_schema(name)
+
+    def prepared_names(self) -> set[str]:
+        """SQL prepared statements (PREPARE): they share a namespace with Parse's."""
+        return set(self.sql_objects.prepared)
 
     def _resolve_identity(self, sql: str) -> None:
         """Groups, attributes and the admin flag come from the config in force when a statement
@@ -160,14 +187,21 @@ class Session:
         self._resolve_identity(sql)
         try:
             statement = statements.classify(sql)
+            if statement.kind == Kind.EXECUTE:
+                assert isinstance(statement.spec, ExecuteSpec)
+                return await self.prepare(self.sql_objects.execute_sql(statement.spec), ())
+            if statement.kind == Kind.PREPARE:
+                assert isinstance(statement.spec, PrepareSpec)
+                param_oids = statement.spec.arg_oids
             plan = await self._plan(statement, param_oids)
+            schema = self._schema(plan)
         except VeilError as error:
             self.engine.audit.fail(self._record(sql), error)
             raise
         return PreparedStatement(
             sql=sql,
-            param_oids=list(self._param_oids(plan, param_oids)),
-            schema=self._schema(plan),
+            param_oids=[] if statement.kind == Kind.PREPARE else list(self._param_oids(plan, param_oids)),
+            schema=schema,
             command=statement.tag,
             plan=plan,
         )
@@ -178,7 +212,7 @@ class Session:
         self._resolve_identity(statement.sql)
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
             raise InFailedTransaction()
-        if statement.kind in (Kind.QUERY, Kind.EXPLAIN):
+        if statement.kind in _PLANNED:
             if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
                 plan = await self._plan(statement, prepared.param_oids)
                 if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
@@ -186,21 +220,67 @@ class Session:
                 prepared.plan = plan
             if statement.kind == Kind.EXPLAIN:
                 return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
-            record = self._record(statement.sql, plan)
-            try:
-                stream = await self._run(plan, prepared.schema, params, record)
-            except VeilError as error:
-                self.engine.audit.fail(record, error)
-                raise
-            return AuditedStream(stream, record, self.engine.audit)
+            if statement.kind == Kind.PREPARE:
+                return self._prepare_sql(plan)
+            return await self._execute_query(plan, params)
         record = self._record(statement.sql)
         try:
-            result = self._utility(statement)
+            result = await self._sql_object(statement)
+            if result is None:
+                result = self._utility(statement)
+                if statement.kind in (Kind.COMMIT, Kind.ROLLBACK):
+                    await self.sql_objects.end_transaction(result.command_tag(0) == "COMMIT")
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
         self.engine.audit.write(record)
         return result
+
+    async def _execute_query(self, plan: Plan, params: Sequence[object | None]) -> ResultStream:
+        """A query, a cursor's query (DECLARE) or COPY's query: policies apply the same way."""
+        statement = plan.statement
+        cursor = statement.spec if statement.kind == Kind.DECLARE else None
+        if isinstance(cursor, CursorSpec):
+            self.sql_objects.check_declare(cursor, self._status == "T")
+        schema = plan.schema
+        record = self._record(statement.sql, plan)
+        try:
+            stream = await self._run(plan, schema, params, record)
+        except VeilError as error:
+            self.engine.audit.fail(record, error)
+            raise
+        audited = AuditedStream(stream, record, self.engine.audit)
+        if isinstance(cursor, CursorSpec):
+            assert schema is not None
+            self.sql_objects.declare(cursor, audited, schema, self._status == "T")
+            return RowsStream(None, tag=statement.tag)
+        if isinstance(statement.spec, CopySpec):
+            return CopyStream(audited, statement.spec)
+        return audited
+
+    def _prepare_sql(self, plan: Plan) -> ResultStream:
+        statement = plan.statement
+        assert isinstance(statement.spec, PrepareSpec) and statement.query is not None
+        self.sql_objects.check_prepare(statement.spec.name)
+        oids = self._param_oids(plan, statement.spec.arg_oids)
+        self.sql_objects.prepared[statement.spec.name] = SqlPrepared(statement.query.sql, tuple(oids))
+        return RowsStream(None, tag="PREPARE")
+
+    async def _sql_object(self, statement: Statement) -> ResultStream | None:
+        """FETCH, MOVE, CLOSE and DEALLOCATE; None for other utility statements."""
+        spec = statement.spec
+        if statement.kind == Kind.FETCH:
+            assert isinstance(spec, FetchSpec)
+            return await self.sql_objects.fetch(spec)
+        if statement.kind == Kind.CLOSE:
+            assert isinstance(spec, FetchSpec)
+            if spec.name is None or spec.name in self.sql_objects.cursors:
+                await self.sql_objects.close_cursor(spec.name)
+            return RowsStream(None, tag=statement.tag)
+        if statement.kind == Kind.DEALLOCATE:
+            self.sql_objects.deallocate(statement.name)
+            return RowsStream(None, tag=statement.tag)
+        return None
 
     def _record(self, sql: str, plan: Plan | None = None) -> AuditRecord:
         record = AuditRecord(
@@ -220,10 +300,12 @@ class Session:
     def _search_path(self) -> tuple[str, ...]:
         return self.settings.search_path(self.user.name)
 
-    async def _plan(self, statement: Statement, param_oids: Sequence[int]) -> Plan:
+    async def _plan(self, outer: Statement, param_oids: Sequence[int]) -> Plan:
+        """Plan a query, or the query of DECLARE, COPY or PREPARE (the plan keeps ``outer``)."""
         version = self.engine.generation
+        statement = outer.query if outer.query is not None else outer
         if statement.ast is None:
-            return Plan(statement, version)
+            return Plan(outer, version)
         user = self.user
         snapshot = self.engine.snapshot_for(user)
         search_path = self._search_path()
@@ -231,16 +313,17 @@ class Session:
         key = (version, *plan_cache_key(snapshot, search_path, statement.sql, param_oids, user))
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
-            return Plan(statement, version, cached.plan, cached.schema, cached.policies, user.fingerprint)
+            return Plan(outer, version, cached.plan, cached.schema, cached.policies, user.fingerprint)
         analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, user.admin)
         if analysis.reads_admin:
             count = max(placeholder_count(statement.ast), len(param_oids))
             described = await asyncio.to_thread(self._describe_admin, statement.ast, count)
             oids = tuple(declared or inferred for declared, inferred in zip_longest(
                 param_oids, described.param_oids, fillvalue=0))
-            return Plan(statement, version, AdminPlan(statement.ast, oids), described.schema, user=user.fingerprint)
+            return Plan(outer, version, AdminPlan(statement.ast, oids), described.schema, user=user.fingerprint)
         if not analysis.user_tables:
-            return await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
+            plan = await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
+            return Plan(outer, plan.generation, plan.query, plan.schema, user=plan.user)
         sources = self.engine.catalog.sources
         hash_key = hash_key_parameter() if self.engine.config.secrets.hash_key else None
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
@@ -273,9 +356,10 @@ class Session:
         source_plan = replace(plan_query(statement.ast, analysis, param_oids, sources, protect), protected=frozenset(allowed))
         verify_plan(source_plan, sources)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
+        schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
-        return Plan(statement, version, source_plan, schema, policies, user.fingerprint)
+        return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
         query = local.compile(statement.ast, self._local_context(), param_oids)
@@ -326,6 +410,12 @@ class Session:
             return _text_schema(statement.name or "")
         if statement.kind == Kind.EXPLAIN:
             return _text_schema("QUERY PLAN")
+        if statement.kind == Kind.FETCH:
+            assert isinstance(statement.spec, FetchSpec) and statement.spec.name is not None
+            schema = self.sql_objects.cursor_schema(statement.spec.name)
+            return None if statement.spec.move else schema
+        if statement.kind in (Kind.DECLARE, Kind.COPY, Kind.PREPARE):
+            return None
         return plan.schema
 
     # -- execution ------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Split a query string into statements and classify each one.
 
-Splitting and utility-statement parsing work on sqlglot's PostgreSQL tokens, so semicolons inside
-strings, dollar quotes and comments are handled like PostgreSQL does. Queries (SELECT, WITH,
-VALUES, TABLE) are parsed into sqlglot ASTs; session and transaction statements are parsed here;
-anything else is refused: Veil only serves queries.
+Splitting and classification are PostgreSQL's own (:mod:`veil.engine.pgsql`, libpg_query): a
+statement is what PostgreSQL's parser says it is, and a syntax error carries PostgreSQL's message
+and position. Queries (SELECT, WITH, VALUES, TABLE) are then parsed into sqlglot ASTs for
+rewriting, from a text whose ``$n`` sqlglot tokenizes reliably; session and transaction settings
+are read from sqlglot tokens; cursors, COPY TO and PREPARE/EXECUTE carry their inner query;
+everything that writes is refused with 25006: Veil only serves reads.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from typing import Any
+
+from pglast import ast as pg_ast
 
 import sqlglot
 from sqlglot import exp
@@ -18,7 +23,20 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from veil.engine import pgsql
 from veil.engine.pgcatalog.parse import parse_postgres
+from veil.engine.utility_specs import (
+    CopySpec,
+    CursorSpec,
+    ExecuteSpec,
+    FetchSpec,
+    PrepareSpec,
+    copy_spec,
+    cursor_spec,
+    execute_spec,
+    fetch_spec,
+    prepare_spec,
+)
 from veil.errors import FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError
 
 _DIALECT = Postgres()
@@ -36,8 +54,15 @@ class Kind(Enum):
     SAVEPOINT = "savepoint"
     RELEASE = "release"
     ROLLBACK_TO = "rollback_to"
-    NOOP = "noop"  # DISCARD, DEALLOCATE, CLOSE, UNLISTEN, LISTEN: answered locally
+    NOOP = "noop"  # DISCARD, UNLISTEN, LISTEN: answered locally
     EMPTY = "empty"
+    DECLARE = "declare"
+    FETCH = "fetch"  # FETCH and MOVE
+    CLOSE = "close"
+    PREPARE = "prepare"
+    EXECUTE = "execute"
+    DEALLOCATE = "deallocate"
+    COPY = "copy"  # COPY ... TO STDOUT
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,8 @@ class Statement:
     value: str | None = None
     is_local: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    query: Statement | None = None  # the query of DECLARE, PREPARE and COPY
+    spec: CursorSpec | FetchSpec | CopySpec | PrepareSpec | ExecuteSpec | None = None
 
 
 def _tokens(sql: str) -> list[Token]:
@@ -70,23 +97,9 @@ def split(sql: str) -> list[str]:
     return list(_split(sql))
 
 
-@lru_cache(maxsize=1024)
 def _split(sql: str) -> tuple[str, ...]:
-    """Cached by text like :func:`classify`: a repeated simple query is not tokenized again."""
-    statements: list[str] = []
-    start = 0
-    has_tokens = False
-    for token in _tokens(sql):
-        if token.token_type == TokenType.SEMICOLON:
-            if has_tokens:
-                statements.append(sql[start : token.start].strip())
-            start = token.end + 1
-            has_tokens = False
-        else:
-            has_tokens = True
-    if has_tokens:
-        statements.append(sql[start:].strip())
-    return tuple(statements)
+    """Cached by text like :func:`classify`: a repeated simple query is not scanned again."""
+    return pgsql.split(sql)
 
 
 def _words(tokens: list[Token]) -> list[str]:
@@ -113,14 +126,16 @@ def _value_text(tokens: list[Token]) -> str:
     return ", ".join(p for p in parts)
 
 
-_QUERY_STARTS = {"SELECT", "WITH", "VALUES", "TABLE", "("}
-_WRITES = {
-    "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY",
-    "GRANT", "REVOKE", "ATTACH", "DETACH", "INSTALL", "LOAD", "PRAGMA", "VACUUM", "ANALYZE",
-    "CALL", "DO", "EXPORT", "IMPORT", "CHECKPOINT", "CLUSTER", "REINDEX", "COMMENT", "LOCK",
-    "REFRESH", "SECURITY", "UPSERT", "REPLACE", "USE", "NOTIFY", "PREPARE", "EXECUTE",
-    "DECLARE", "FETCH", "MOVE", "REASSIGN", "IMPORT",
+#: Statements whose settings or effects are read from sqlglot tokens by :func:`_classify_utility`.
+_SESSION_NODES = (
+    pg_ast.VariableSetStmt, pg_ast.VariableShowStmt, pg_ast.TransactionStmt, pg_ast.DiscardStmt,
+    pg_ast.ListenStmt, pg_ast.UnlistenStmt, pg_ast.ExplainStmt,
+)
+_DML_VERBS = {
+    pg_ast.InsertStmt: "INSERT", pg_ast.UpdateStmt: "UPDATE", pg_ast.DeleteStmt: "DELETE",
+    pg_ast.MergeStmt: "MERGE",
 }
+_DML_NAMES = {node.__name__: verb for node, verb in _DML_VERBS.items()}
 
 
 def _position(sql: str, error: dict[str, object]) -> int | None:
@@ -261,10 +276,6 @@ def _classify_utility(sql: str, tokens: list[Token]) -> Statement | None:
         return Statement(Kind.RELEASE, sql, "RELEASE", name=tokens[-1].text)
     if first == "DISCARD":
         return Statement(Kind.NOOP, sql, "DISCARD " + (words[1] if len(words) > 1 else "ALL"))
-    if first == "DEALLOCATE":
-        return Statement(Kind.NOOP, sql, "DEALLOCATE" + (" ALL" if "ALL" in words else ""))
-    if first == "CLOSE":
-        return Statement(Kind.NOOP, sql, "CLOSE CURSOR" + (" ALL" if "ALL" in words else ""))
     if first in ("UNLISTEN", "LISTEN"):
         return Statement(Kind.NOOP, sql, first)
     if first == "EXPLAIN":
@@ -272,18 +283,94 @@ def _classify_utility(sql: str, tokens: list[Token]) -> Statement | None:
     return None
 
 
+def _read_only(verb: str) -> ReadOnlyViolation:
+    return ReadOnlyViolation(f"cannot execute {verb} in a read-only transaction")
+
+
+def _check_select(node: dict[str, Any]) -> None:
+    """SELECT INTO and data-modifying WITH write: refused as PostgreSQL refuses them read-only.
+    ``node`` is the SelectStmt as libpg_query's JSON."""
+    if "intoClause" in node:
+        raise _read_only("SELECT INTO")
+    for cte in node.get("withClause", {}).get("ctes", ()):
+        for name in cte.get("CommonTableExpr", {}).get("ctequery", {}):
+            if name in _DML_NAMES:
+                raise _read_only(_DML_NAMES[name])
+
+
+def _inner_query(sql: str, start: int | None) -> Statement:
+    if start is None:
+        raise SqlSyntaxError("syntax error: query expected")
+    inner = sql[start:].strip()
+    tree = pgsql.statement_kind(inner)
+    if tree is None or tree[0] != "SelectStmt":
+        verb = _DML_NAMES.get(tree[0]) if tree else None
+        raise _read_only(verb or (inner.split(None, 1)[0].upper() if inner else "statement"))
+    _check_select(tree[1])
+    return Statement(Kind.QUERY, inner, "SELECT", ast=_parse_query(pgsql.for_sqlglot(inner)))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _copy_statement(sql: str, node: pg_ast.CopyStmt) -> Statement:
+    if node.is_from:
+        raise _read_only("COPY FROM")
+    if node.filename is not None or node.is_program:
+        raise FeatureNotSupported("COPY to a file or program is not supported by Veil; use COPY ... TO STDOUT")
+    if node.query is not None:
+        inner = pgsql.parenthesized(sql)
+        query = _inner_query(inner or "", 0)
+    else:
+        relation = node.relation
+        name = ".".join(_quote(p) for p in (relation.schemaname, relation.relname) if p)
+        columns = ", ".join(_quote(c.sval) for c in node.attlist or ()) or "*"
+        query = _inner_query(f"SELECT {columns} FROM {name}", 0)
+    return Statement(Kind.COPY, sql, "COPY", query=query, spec=copy_spec(node))
+
+
+def _classify_tree(sql: str, node: object) -> Statement | None:
+    """Cursors, COPY TO and SQL-level prepared statements; None for anything else."""
+    if isinstance(node, pg_ast.DeclareCursorStmt):
+        query = _inner_query(sql, pgsql.tokens_after(sql, frozenset({"FOR"})))
+        return Statement(Kind.DECLARE, sql, "DECLARE CURSOR", query=query, spec=cursor_spec(node))
+    if isinstance(node, pg_ast.FetchStmt):
+        spec = fetch_spec(node)
+        return Statement(Kind.FETCH, sql, "MOVE" if spec.move else "FETCH", spec=spec)
+    if isinstance(node, pg_ast.ClosePortalStmt):
+        spec = FetchSpec(node.portalname, "forward", 0, False)
+        return Statement(Kind.CLOSE, sql, "CLOSE CURSOR" + ("" if node.portalname else " ALL"), spec=spec)
+    if isinstance(node, pg_ast.PrepareStmt):
+        query = _inner_query(sql, pgsql.tokens_after(sql, frozenset({"AS"})))
+        return Statement(Kind.PREPARE, sql, "PREPARE", query=query, spec=prepare_spec(node))
+    if isinstance(node, pg_ast.ExecuteStmt):
+        return Statement(Kind.EXECUTE, sql, "SELECT", spec=execute_spec(sql, node))
+    if isinstance(node, pg_ast.DeallocateStmt):
+        tag = "DEALLOCATE" + (" ALL" if node.name is None else "")
+        return Statement(Kind.DEALLOCATE, sql, tag, name=node.name)
+    if isinstance(node, pg_ast.CopyStmt):
+        return _copy_statement(sql, node)
+    return None
+
+
 @lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:
     """Classify one statement (cached by its text: repeated statements cost nothing)."""
-    tokens = _tokens(sql)
-    if not tokens:
+    tree = pgsql.statement_kind(sql)
+    if tree is None:
         return Statement(Kind.EMPTY, sql, "")
-    first = tokens[0].text.upper()
-    if first in _QUERY_STARTS:
-        return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(sql))
-    utility = _classify_utility(sql, tokens)
-    if utility is not None:
-        return utility
-    if first in _WRITES:
-        raise ReadOnlyViolation(f"cannot execute {first} in a read-only transaction")
-    raise SqlSyntaxError(f'syntax error at or near "{tokens[0].text}"', position=tokens[0].start + 1)
+    if tree[0] == "SelectStmt":
+        _check_select(tree[1])
+        return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(pgsql.for_sqlglot(sql)))
+    node = pgsql.parse_one(sql)
+    if isinstance(node, _SESSION_NODES):
+        normalized = pgsql.for_sqlglot(sql)
+        utility = _classify_utility(normalized, _tokens(normalized))
+        if utility is not None:
+            return utility
+    statement = _classify_tree(sql, node)
+    if statement is not None:
+        return statement
+    verb = _DML_VERBS.get(type(node)) or pgsql.scan(sql)[0].text.upper()
+    raise _read_only(verb)

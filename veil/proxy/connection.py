@@ -16,11 +16,12 @@ from typing import Protocol
 import pyarrow as pa
 
 from veil.config.models import VeilConfig
-from veil.engine.api import Engine, EngineSession, PreparedStatement, SessionInfo
+from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo
 from veil.errors import QueryCanceled, VeilError
 from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
 from veil.proxy.cancel import CancelRegistry
+from veil.proxy.copy_out import send_copy
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
 from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand_formats
 from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
@@ -359,8 +360,10 @@ class Connection:
             statement = await session.prepare(text, ())
             effect = protocol_effect(statement.command, statement.sql)
             if effect is not None:
-                check_effect(effect, self.statements, self.portals)
+                check_effect(effect, self._statement_names(), self._portal_names())
             stream = await session.execute(statement, ())
+            if await self._copy_out(stream):
+                return
             schema = statement.schema if statement.schema is not None else stream.schema
             formats = [0] * len(schema) if schema is not None else []
             portal = Portal(statement, (), schema, formats)
@@ -377,7 +380,29 @@ class Connection:
                 await portal.close()
             self._parameter_status()
 
+    async def _copy_out(self, stream: ResultStream) -> bool:
+        """Send a ``COPY ... TO STDOUT`` result with the COPY protocol; False for other results."""
+        spec = getattr(stream, "copy", None)
+        if spec is None or stream.schema is None:
+            return False
+        try:
+            rows = await send_copy(self.out, stream, spec, stream.schema, self.timezone, self._check_cancel)
+        finally:
+            await stream.close()
+        self.out.write(messages.command_complete(stream.command_tag(rows)))
+        return True
+
     # --- extended query -------------------------------------------------------------------
+
+    def _statement_names(self) -> set[str]:
+        """Parse's statements and SQL PREPARE's share one namespace (DEALLOCATE checks both)."""
+        names = getattr(self.session, "prepared_names", None)
+        return set(self.statements) | (names() if names is not None else set())
+
+    def _portal_names(self) -> set[str]:
+        """Protocol portals and SQL cursors share one namespace (CLOSE checks both)."""
+        names = getattr(self.session, "cursor_names", None)
+        return set(self.portals) | (names() if names is not None else set())
 
     def _statement(self, name: str) -> PreparedStatement:
         statement = self.statements.get(name)
@@ -445,6 +470,9 @@ class Connection:
             out.write(messages.parameter_description(statement.param_oids))
             schema = statement.schema
             formats = [0] * len(schema) if schema is not None else []
+        elif name not in self.portals and name in self._portal_names():
+            schema = self.session.cursor_schema(name)  # type: ignore[union-attr]
+            formats = [0] * len(schema)
         else:
             portal = self._portal(name)
             schema, formats = portal.schema, portal.formats
@@ -468,8 +496,12 @@ class Connection:
             if not portal.started:
                 effect = protocol_effect(portal.statement.command, portal.statement.sql)
                 if effect is not None:
-                    check_effect(effect, self.statements, self.portals)
-                portal.attach(await session.execute(portal.statement, portal.params))
+                    check_effect(effect, self._statement_names(), self._portal_names())
+                stream = await session.execute(portal.statement, portal.params)
+                if await self._copy_out(stream):
+                    await portal.close()
+                    return
+                portal.attach(stream)
             rows, suspended = await portal.send_rows(
                 self.out, max(max_rows, 0), self.timezone, self._check_cancel
             )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from veil.config.models import TlsConfig, VeilConfig
 from veil.engine.api import Engine
+from veil.errors import VeilError
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.connection import Connection
 from veil.proxy.throttle import LoginThrottle
@@ -24,6 +25,14 @@ from veil.proxy.throttle import LoginThrottle
 log = logging.getLogger("veil.proxy")
 
 ConfigSource = VeilConfig | Callable[[], VeilConfig]
+
+
+def _reason(exc: BaseException) -> str:
+    """An OS or TLS error as one line (``[Errno 98] address already in use`` → the words)."""
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and errno:
+        return os.strerror(errno).lower()
+    return (getattr(exc, "reason", None) or str(exc) or type(exc).__name__).splitlines()[0]
 
 
 def make_tls_context(tls: TlsConfig) -> tuple[ssl.SSLContext, str]:
@@ -101,14 +110,18 @@ class VeilServer:
         if self._server is not None:
             return
         config = self.current_config().server
-        self.tls()
-        self._server = await asyncio.start_server(
-            self._accept,
-            host=self._host if self._host is not None else config.host,
-            port=self._port if self._port is not None else config.port,
-            reuse_address=True,
-            limit=1024 * 1024,
-        )
+        try:
+            self.tls()
+        except (OSError, ssl.SSLError) as exc:
+            raise VeilError("F0000", f"cannot load server.tls certificate or key: {_reason(exc)}") from None
+        host = self._host if self._host is not None else config.host
+        port = self._port if self._port is not None else config.port
+        try:
+            self._server = await asyncio.start_server(
+                self._accept, host=host, port=port, reuse_address=True, limit=1024 * 1024
+            )
+        except OSError as exc:
+            raise VeilError("58000", f"cannot listen on {host}:{port}: {_reason(exc)}") from None
 
     async def serve_forever(self) -> None:
         await self.start()

@@ -8,6 +8,8 @@ number, boolean or array take that type, as PostgreSQL's ``unknown`` literals do
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from sqlglot import exp
 
 from veil.engine.pgcatalog import sqlbuild
@@ -133,7 +135,27 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         if not text.strip().lstrip("-+").isdigit():
             raise VeilError("22P02", f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
         return sqlbuild.typed_literal(int(text), duck_type(target))
+    if name == "numeric" and target.typmod < 0:
+        scale = literal_scale(text)
+        if scale is not None:  # ``'3.14'::numeric`` keeps the scale it was written with: 3.14
+            return sqlbuild.cast(sqlbuild.string(text), f"DECIMAL(38,{scale})")
     return sqlbuild.cast(sqlbuild.string(text), duck_type(target))
+
+
+def literal_scale(text: str) -> int | None:
+    """The scale PostgreSQL gives an unconstrained numeric read from ``text`` (None: not a
+    finite number, or more digits than DuckDB's DECIMAL(38) holds)."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    sign_digits_exponent = value.as_tuple()
+    exponent = int(sign_digits_exponent.exponent)
+    scale = max(-exponent, 0)
+    integer_digits = max(len(sign_digits_exponent.digits) + exponent, 1)
+    return scale if integer_digits + scale <= 38 else None
 
 
 def _vector_element(pg_type: PgType) -> PgType:

@@ -361,6 +361,7 @@ class Typer:
     def _parameter(self, node: exp.Expr) -> ColumnType | None:
         number = scopes.parameter_number(node)
         if number in self.param_hints:
+            self.params[number] = self.param_hints[number]
             return self.param_hints[number]
         inferred = context_type(self, node)
         if inferred is not None and inferred.type.name in REG_TYPES:

@@ -1,0 +1,176 @@
+"""Server-side cursors, COPY TO STDOUT and SQL PREPARE/EXECUTE through `veil serve`, with real
+drivers (psycopg 3 named cursors and COPY, psycopg2 named cursors, asyncpg cursors, SQLAlchemy
+reflection, pandas chunked reads). A masked column must come out masked every way it is read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pandas as pd
+import psycopg
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import VeilServer, base_config, start_server, stop_server
+
+MASK = "***"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterator[VeilServer]:
+    config = base_config(warehouse)
+    config["policies"].append(  # type: ignore[attr-defined]
+        {"name": "Hide names", "mask": {"columns": ["name"], "with": "constant", "value": MASK}}
+    )
+    process, veil = start_server(tmp_path_factory.mktemp("cursors"), config)
+    try:
+        yield veil
+    finally:
+        stop_server(process)
+
+
+def test_psycopg_named_cursor_streams_in_batches_and_sees_masked_values(server: VeilServer) -> None:
+    with psycopg.connect(server.dsn()) as conn:
+        with conn.cursor(name="customers_cursor") as cur:
+            cur.execute("SELECT id, name FROM sales.customers WHERE id > %s ORDER BY id", [90])
+            first = cur.fetchmany(3)
+            rest = cur.fetchall()
+        assert first == [(91, MASK), (92, MASK), (93, MASK)]
+        assert [r[0] for r in rest] == list(range(94, 101))
+        assert all(r[1] == MASK for r in rest)
+        assert not any("customer" in str(r) for r in first + rest)
+
+
+def test_psycopg2_named_cursor(server: VeilServer) -> None:
+    conn = psycopg2.connect(**server.kwargs())
+    try:
+        cur = conn.cursor("p2cursor")
+        cur.itersize = 7
+        cur.execute("SELECT id, doubled FROM sales.big WHERE id < %s ORDER BY id", (25,))
+        rows = list(cur)
+        assert rows == [(i, 2 * i) for i in range(25)]
+        cur.close()
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_fetch_move_scroll_and_hold_follow_postgres(server: VeilServer) -> None:
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.NoActiveSqlTransaction):  # 25P01
+            conn.execute("DECLARE c CURSOR FOR SELECT 1")
+        with conn.transaction():
+            conn.execute("DECLARE s SCROLL CURSOR FOR SELECT id FROM sales.customers ORDER BY id LIMIT 5")
+            assert conn.execute("FETCH 3 FROM s").fetchall() == [(1,), (2,), (3,)]
+            assert conn.execute("FETCH PRIOR FROM s").fetchall() == [(2,)]
+            assert conn.execute("FETCH ABSOLUTE 5 FROM s").fetchall() == [(5,)]
+            assert conn.execute("MOVE BACKWARD 2 IN s").statusmessage == "MOVE 2"
+            cur = conn.execute("FETCH ALL FROM s")
+            assert cur.fetchall() == [(4,), (5,)] and cur.statusmessage == "FETCH 2"
+            conn.execute("DECLARE f CURSOR FOR SELECT id FROM sales.customers ORDER BY id")
+            conn.execute("FETCH 2 FROM f")
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):  # 55000
+                conn.execute("FETCH PRIOR FROM f")
+            raise psycopg.Rollback()
+        with conn.transaction():
+            conn.execute("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM sales.customers ORDER BY id")
+            conn.execute("DECLARE gone CURSOR FOR SELECT 1")
+        assert conn.execute("FETCH 2 FROM h").fetchall() == [(1,), (2,)]
+        with pytest.raises(psycopg.errors.InvalidCursorName):  # 34000: ended with its transaction
+            conn.execute("FETCH 1 FROM gone")
+        conn.execute("CLOSE h")
+        with pytest.raises(psycopg.errors.InvalidCursorName):
+            conn.execute("FETCH 1 FROM h")
+
+
+def test_copy_text_csv_binary_through_policies(server: VeilServer) -> None:
+    query = "SELECT id, name, country FROM sales.customers ORDER BY id LIMIT 3"
+    with psycopg.connect(server.dsn()) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY ({query}) TO STDOUT") as copy:
+            text = b"".join(bytes(b) for b in copy).decode()
+        assert text == f"1\t{MASK}\tCA\n2\t{MASK}\tDE\n3\t{MASK}\tUS\n"
+        with cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+            csv = b"".join(bytes(b) for b in copy).decode()
+        assert csv.splitlines() == ["id,name,country", f"1,{MASK},CA", f"2,{MASK},DE", f"3,{MASK},US"]
+        with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(["int8", "text", "text"])
+            assert list(copy.rows()) == [(1, MASK, "CA"), (2, MASK, "DE"), (3, MASK, "US")]
+        with cur.copy("COPY sales.customers (id, name) TO STDOUT") as copy:
+            lines = b"".join(bytes(b) for b in copy).decode().splitlines()
+        assert len(lines) == 100 and all(line.split("\t")[1] == MASK for line in lines)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            cur.execute("COPY sales.customers FROM STDIN")
+
+
+def test_sql_prepare_execute_deallocate(server: VeilServer) -> None:
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("PREPARE by_id(int, text[]) AS SELECT id, name FROM sales.customers WHERE id <= $1 AND country = ANY($2) ORDER BY id")
+        assert conn.execute("EXECUTE by_id(4, '{CA,US}')").fetchall() == [(1, MASK), (3, MASK), (4, MASK)]
+        assert conn.execute("SELECT id FROM sales.customers WHERE country = ANY('{CA,US}'::text[]) AND id < 4 ORDER BY id").fetchall() == [(1,), (3,)]
+        with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+            conn.execute("PREPARE by_id AS SELECT 1")
+        conn.execute("DEALLOCATE by_id")
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            conn.execute("EXECUTE by_id(1, '{}')")
+
+
+def test_unspaced_parameters_and_declared_types(server: VeilServer) -> None:
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        rows = conn.execute("SELECT id FROM sales.customers WHERE id IN (%s,%s,%s) ORDER BY id", [1, 2, 3]).fetchall()
+        assert rows == [(1,), (2,), (3,)]
+        assert conn.execute("SELECT %s||%s, coalesce(%s,%s)", ["a", "b", None, "c"]).fetchone() == ("ab", "c")
+        int2 = psycopg.types.numeric.Int2(0)
+        names = conn.execute("SELECT attname FROM pg_attribute WHERE attnum > %s LIMIT 1", [int2]).fetchall()
+        assert len(names) == 1
+
+
+async def test_asyncpg_cursor_and_int_array_parameter(server: VeilServer) -> None:
+    conn = await asyncpg.connect(server.dsn())
+    try:
+        rows = await conn.fetch("SELECT id FROM sales.customers WHERE id = ANY($1::int[]) ORDER BY id", [2, 5])
+        assert [r["id"] for r in rows] == [2, 5]
+        untyped = await conn.fetch("SELECT id FROM sales.customers WHERE country = ANY($1) AND id < 5 ORDER BY id", ["DE"])
+        assert [r["id"] for r in untyped] == [2]
+        async with conn.transaction():
+            seen = [r["id"] async for r in conn.cursor("SELECT id FROM sales.big WHERE id < $1 ORDER BY id", 300, prefetch=50)]
+        assert seen == list(range(300))
+    finally:
+        await asyncio.wait_for(conn.close(), 10)
+
+
+def test_sqlalchemy_reflection_and_pandas(server: VeilServer) -> None:
+    engine = sa.create_engine(server.dsn().replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine, schema="sales")
+        assert {"sales.customers", "sales.orders", "sales.big"} <= set(metadata.tables)
+        assert [c.name for c in metadata.tables["sales.customers"].columns] == ["id", "name", "country"]
+        assert sa.inspect(engine).get_table_names(schema="sales")
+        frame = pd.read_sql_table("customers", engine, schema="sales")
+        assert frame.shape == (100, 3) and set(frame["name"]) == {MASK}
+        with engine.connect() as conn:
+            chunks = list(pd.read_sql("SELECT id FROM sales.big ORDER BY id", conn.execution_options(stream_results=True), chunksize=50000))
+        assert [len(c) for c in chunks] == [50000, 50000, 50000, 50000]
+    finally:
+        engine.dispose()
+
+
+COPY_QUERY = (
+    "SELECT 1 AS n, E'a\\tb' AS tab, E'line\\nbreak\\r' AS nl, E'back\\\\slash' AS bs, NULL::text AS nothing, "
+    "'q\"u,o' AS quoted, '' AS empty, 'Zoë' AS accent, ARRAY['a,b', 'c\"d'] AS arr, 2.50 AS num"
+)
+
+
+@pytest.mark.parametrize("options", ["", "(FORMAT csv)", "(FORMAT csv, HEADER, DELIMITER ';', NULL 'NIL')", "(DELIMITER '|')"])
+def test_copy_output_is_byte_for_byte_postgres(server: VeilServer, postgres_dsn: str, options: str) -> None:
+    sql = f"COPY ({COPY_QUERY}) TO STDOUT {options}"
+
+    def copied(dsn: str) -> bytes:
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+            return b"".join(bytes(b) for b in copy)
+
+    assert copied(server.dsn()) == copied(postgres_dsn)

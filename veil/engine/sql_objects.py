@@ -1,0 +1,131 @@
+"""A session's SQL-level objects: cursors (DECLARE) and prepared statements (PREPARE).
+
+Cursors live until CLOSE or the end of their transaction; WITH HOLD ones survive COMMIT (not the
+ROLLBACK of the transaction that declared them), as in PostgreSQL. ``EXECUTE name(args)`` runs the
+prepared query with each ``$n`` replaced by its argument cast to the parameter's type, so the
+argument is read exactly as PostgreSQL reads a constant of that type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from veil import pgtypes
+from veil.engine import pgsql
+from veil.engine.api import ResultStream
+from veil.engine.cursors import Cursor
+from veil.engine.results import RowsStream
+from veil.engine.utility_specs import CursorSpec, ExecuteSpec, FetchSpec
+from veil.errors import VeilError
+
+
+@dataclass(frozen=True)
+class SqlPrepared:
+    """``PREPARE name AS query``: the query text and one OID per ``$n``."""
+
+    sql: str
+    param_oids: tuple[int, ...]
+
+
+def _type_name(oid: int) -> str:
+    found = pgtypes.BY_OID.get(oid, pgtypes.TEXT)
+    if found.element_oid:
+        return pgtypes.BY_OID[found.element_oid].name + "[]"
+    return found.name
+
+
+def _missing_cursor(name: str) -> VeilError:
+    return VeilError("34000", f'cursor "{name}" does not exist')
+
+
+@dataclass
+class SqlObjects:
+    cursors: dict[str, Cursor] = field(default_factory=dict)
+    prepared: dict[str, SqlPrepared] = field(default_factory=dict)
+
+    # -- cursors ---------------------------------------------------------------------------
+    def check_declare(self, spec: CursorSpec, in_transaction: bool) -> None:
+        if not in_transaction and not spec.hold:
+            raise VeilError("25P01", "DECLARE CURSOR can only be used in transaction blocks")
+        if spec.name in self.cursors:
+            raise VeilError("42P03", f'cursor "{spec.name}" already exists')
+        if spec.binary:
+            raise VeilError("0A000", "binary cursors are not supported by Veil; fetch in text or use the extended protocol's binary format")
+
+    def declare(self, spec: CursorSpec, stream: ResultStream, schema: pa.Schema, in_transaction: bool) -> None:
+        self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction)
+
+    def cursor_schema(self, name: str) -> pa.Schema:
+        cursor = self.cursors.get(name)
+        if cursor is None:
+            raise _missing_cursor(name)
+        return cursor.schema
+
+    async def fetch(self, spec: FetchSpec) -> ResultStream:
+        assert spec.name is not None
+        cursor = self.cursors.get(spec.name)
+        if cursor is None:
+            raise _missing_cursor(spec.name)
+        batches, count = await cursor.run(spec)
+        verb = "MOVE" if spec.move else "FETCH"
+        return RowsStream(None if spec.move else cursor.schema, batches, f"{verb} {count}")
+
+    async def close_cursor(self, name: str | None) -> None:
+        """``CLOSE name`` (``None``: ``CLOSE ALL``)."""
+        if name is None:
+            names = list(self.cursors)
+        elif name in self.cursors:
+            names = [name]
+        else:
+            raise _missing_cursor(name)
+        for each in names:
+            await self.cursors.pop(each).close()
+
+    async def end_transaction(self, committed: bool) -> None:
+        """Without HOLD a cursor ends with its transaction; WITH HOLD survives COMMIT."""
+        for name, cursor in list(self.cursors.items()):
+            if cursor.spec.hold and (committed or not cursor.in_transaction):
+                cursor.in_transaction = False
+                continue
+            await self.cursors.pop(name).close()
+
+    async def close(self) -> None:
+        await self.close_cursor(None)
+
+    # -- prepared statements ----------------------------------------------------------------
+    def check_prepare(self, name: str) -> None:
+        if name in self.prepared:
+            raise VeilError("42P05", f'prepared statement "{name}" already exists')
+
+    def execute_sql(self, spec: ExecuteSpec) -> str:
+        """The prepared query with its arguments in place of ``$n``."""
+        prepared = self.prepared.get(spec.name)
+        if prepared is None:
+            raise VeilError("26000", f'prepared statement "{spec.name}" does not exist')
+        if len(spec.args) != len(prepared.param_oids):
+            raise VeilError(
+                "42601",
+                f"wrong number of parameters for prepared statement \"{spec.name}\"",
+                detail=f"Expected {len(prepared.param_oids)} parameters but got {len(spec.args)}.",
+            )
+        sql = prepared.sql
+        parts: list[str] = []
+        previous = 0
+        for token in pgsql.scan(sql):
+            if token.name != "PARAM":
+                continue
+            index = int(token.text[1:]) - 1
+            parts.append(sql[previous : token.start])
+            parts.append(f"CAST(({spec.args[index]}) AS {_type_name(prepared.param_oids[index])})")
+            previous = token.end
+        parts.append(sql[previous:])
+        return "".join(parts)
+
+    def deallocate(self, name: str | None) -> bool:
+        """Drop one (``None``: all); False if there is no such SQL-prepared statement."""
+        if name is None:
+            self.prepared.clear()
+            return True
+        return self.prepared.pop(name, None) is not None

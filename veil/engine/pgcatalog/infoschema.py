@@ -80,8 +80,11 @@ class InformationSchemaRows:
     def columns(self) -> RowSet:
         rows: list[Row] = []
         for relation in self.objects.relations.values():
+            defaults = {c.name: c.default for c in relation.table.columns} if relation.table is not None else {}
             for position, (name, column_type, nullable) in enumerate(_columns(relation), 1):
-                rows.append(self._column(relation, position, name, column_type, nullable))
+                row = self._column(relation, position, name, column_type, nullable)
+                row["column_default"] = defaults.get(name)
+                rows.append(row)
         return _rowset("columns", rows)
 
     def _column(

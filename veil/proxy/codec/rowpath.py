@@ -23,10 +23,11 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from veil.pgtypes import BYTEA, JSONB, TIMESTAMPTZ, UUID, ColumnType
+from veil.pgtypes import BYTEA, JSONB, TEXT, TIMESTAMPTZ, UUID, ColumnType
 from veil.proxy.codec import rowvalues
 from veil.proxy.codec.numeric import NUMERIC_NEG, NUMERIC_POS
 from veil.proxy.codec.scalars import INTEGER_WIRE
+from veil.proxy.codec.textbinary import SAME_AS_TEXT
 from veil.proxy.codec.temporal import (
     INT32_MAX,
     INT32_MIN,
@@ -116,7 +117,7 @@ def _binary_encoder(t: pa.DataType, pg: ColumnType) -> CellEncoder | None:
     if types.is_binary(t):
         return rowvalues.binary_values
     if types.is_string(t):
-        if oid == UUID.oid:
+        if oid == UUID.oid or (oid not in SAME_AS_TEXT and oid not in (JSONB.oid, TEXT.oid)):
             return None
         return _jsonb_binary if oid == JSONB.oid else rowvalues.binary_values
     if types.is_date(t) and oid == 1082:

@@ -1,0 +1,140 @@
+"""Binary wire forms computed from PostgreSQL's text form, for columns a PostgreSQL source sends
+as text (:mod:`veil.catalog.sources.pgshape`): unconstrained numeric, oid, inet/cidr, macaddr,
+money, bit strings, timetz.
+
+These parse each value in Python: they serve types Arrow has no exact representation for, whose
+text form is all Veil holds. A type whose binary form Veil cannot build from its text (geometric
+types, ranges, tsvector, arrays of such types ...) is refused in binary format with SQLSTATE
+0A000 rather than sent in a form the client would misread; text format serves every type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import struct
+from collections.abc import Callable
+
+import pyarrow as pa
+
+from veil.errors import FeatureNotSupported
+from veil.pgtypes import BY_OID
+
+Converter = Callable[[str], bytes]
+
+_NUMERIC_HEAD = struct.Struct(">hhHh")
+_SPECIAL_NUMERIC = {"NaN": 0xC000, "Infinity": 0xD000, "-Infinity": 0xF000}
+
+
+def numeric_send(text: str) -> bytes:
+    """``numeric_send`` of a numeric's text form (``-12.3400``, ``NaN``, ``Infinity``)."""
+    special = _SPECIAL_NUMERIC.get(text)
+    if special is not None:
+        return _NUMERIC_HEAD.pack(0, 0, special, 0)
+    negative = text.startswith("-")
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    dscale = len(fraction)
+    whole = whole.lstrip("0")
+    whole = "0" * (-len(whole) % 4) + whole
+    fraction = fraction + "0" * (-len(fraction) % 4)
+    groups = [int(whole[i : i + 4]) for i in range(0, len(whole), 4)]
+    weight = len(groups) - 1
+    groups += [int(fraction[i : i + 4]) for i in range(0, len(fraction), 4)]
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    if not groups:
+        return _NUMERIC_HEAD.pack(0, 0, 0, dscale)
+    sign = 0x4000 if negative else 0
+    return _NUMERIC_HEAD.pack(len(groups), weight, sign, dscale) + struct.pack(f">{len(groups)}h", *groups)
+
+
+def _inet_send(text: str, cidr: bool) -> bytes:
+    network = ipaddress.ip_interface(text)
+    address = network.ip
+    family = 2 if address.version == 4 else 3
+    packed = address.packed
+    return bytes((family, network.network.prefixlen, int(cidr), len(packed))) + packed
+
+
+def _mac_send(text: str) -> bytes:
+    return bytes.fromhex(re.sub(r"[^0-9A-Fa-f]", "", text))
+
+
+def _bit_send(text: str) -> bytes:
+    length = len(text)
+    padded = text + "0" * (-length % 8)
+    body = int(padded, 2).to_bytes(len(padded) // 8, "big") if padded else b""
+    return struct.pack(">i", length) + body
+
+
+_MONEY_CHARS = re.compile(r"[^0-9.]")
+
+
+def _money_send(text: str) -> bytes:
+    """``cash_send`` for the C / en_US monetary format (``-$1,234.56``: two fractional digits)."""
+    negative = text.startswith("-") or text.startswith("(")
+    whole, _, cents = _MONEY_CHARS.sub("", text).partition(".")
+    value = int(whole or "0") * 100 + int((cents + "00")[:2])
+    return struct.pack(">q", -value if negative else value)
+
+
+_TIMETZ = re.compile(r"(\d+):(\d+):(\d+)(?:\.(\d+))?([+-])(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def _timetz_send(text: str) -> bytes:
+    match = _TIMETZ.match(text)
+    if match is None:
+        raise FeatureNotSupported(f"cannot send the timetz value {text!r} in binary format")
+    hours, minutes, seconds, fraction, sign, zh, zm, zs = match.groups()
+    usecs = ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * 1_000_000
+    usecs += int((fraction or "").ljust(6, "0")[:6] or "0")
+    offset = int(zh) * 3600 + int(zm or 0) * 60 + int(zs or 0)
+    # PostgreSQL stores the zone as seconds west of Greenwich.
+    zone = -offset if sign == "+" else offset
+    return struct.pack(">qi", usecs, zone)
+
+
+def _uint(width: str) -> Converter:
+    packer = struct.Struct(width)
+    return lambda text: packer.pack(int(text))
+
+
+#: Type OID -> the converter from its text form to its binary form.
+CONVERTERS: dict[int, Converter] = {
+    1700: numeric_send,
+    26: _uint(">I"),  # oid
+    28: _uint(">I"),  # xid
+    29: _uint(">I"),  # cid
+    5069: _uint(">Q"),  # xid8
+    869: lambda text: _inet_send(text, False),
+    650: lambda text: _inet_send(text, True),
+    829: _mac_send,
+    774: _mac_send,
+    1560: _bit_send,
+    1562: _bit_send,
+    790: _money_send,
+    1266: _timetz_send,
+}
+
+#: Types whose binary form is their text bytes.
+SAME_AS_TEXT = frozenset({18, 19, 25, 114, 142, 705, 1042, 1043})
+
+
+def has_binary_from_text(oid: int) -> bool:
+    return oid in CONVERTERS or oid in SAME_AS_TEXT
+
+
+def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:
+    """The binary form of a string column holding PostgreSQL's text form of type ``oid``."""
+    converter = CONVERTERS.get(oid)
+    if converter is None:
+        pg_type = BY_OID.get(oid)
+        name = pg_type.name if pg_type is not None else str(oid)
+        raise FeatureNotSupported(
+            f"binary format is not supported for columns of type {name} read from a PostgreSQL source",
+            hint="request this column in text format",
+        )
+    return pa.array([None if v is None else converter(v) for v in arr.to_pylist()], pa.binary())

@@ -24,7 +24,6 @@ from veil.pgtypes import BY_OID, NUMERIC, TEXT, pinned_field
 ADBC_EXACT: dict[int, pa.DataType] = {
     16: pa.bool_(),
     17: pa.binary(),
-    18: pa.string(),  # "char"
     19: pa.string(),  # name
     20: pa.int64(),
     21: pa.int16(),
@@ -44,11 +43,8 @@ ADBC_EXACT: dict[int, pa.DataType] = {
     3802: pa.string(),  # jsonb
 }
 
-#: Arrays whose elements ADBC reads exactly (one-dimensional arrays only: see the README).
-_ARRAY_ELEMENTS: dict[int, int] = {
-    t.oid: t.element_oid for t in BY_OID.values()
-    if t.is_array and t.element_oid in ADBC_EXACT and t.element_oid not in (114, 3802, 2950, 18, 19, 1042)
-}
+#: Arrays are read as text too: ADBC flattens multi-dimensional arrays and drops lower bounds.
+_ARRAY_ELEMENTS: dict[int, int] = {}
 
 #: How the catalog spells ADBC's metadata for a bpchar column (a local join trims its padding).
 BPCHAR_METADATA = {b"POSTGRESQL:type": b"bpchar"}
@@ -75,7 +71,8 @@ def _numeric_arrow(typmod: int) -> pa.DataType:
 def as_text(column: SourceColumn) -> bool:
     """Whether the column's values are read as PostgreSQL's text form (``col::text``)."""
     if column.type_oid == NUMERIC.oid:
-        return False
+        # ADBC prints NaN as "nan"; an exact decimal (numeric(p,s), p <= 38) is read as Arrow.
+        return not pa.types.is_decimal(_numeric_arrow(column.typmod))
     return column.type_oid not in ADBC_EXACT and column.type_oid not in _ARRAY_ELEMENTS
 
 
@@ -105,6 +102,14 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _text_of(reference: str, type_oid: int) -> str:
+    """PostgreSQL's output form of a value as text. A cast to text is the output function for
+    every type but inet, whose text() always shows the netmask (``10.0.0.1/32``)."""
+    if type_oid == 869:
+        return f"CASE WHEN {reference} IS NULL THEN NULL ELSE pg_catalog.format('%s', {reference}) END"
+    return f"{reference}::text"
+
+
 def text_wrapped(sql: str, columns: Sequence[SourceColumn]) -> str:
     """``sql`` with the columns ADBC cannot read exactly cast to text (the same columns, names
     and order; each output column is renamed positionally, so duplicate names stay apart)."""
@@ -112,7 +117,7 @@ def text_wrapped(sql: str, columns: Sequence[SourceColumn]) -> str:
         return sql
     aliases = ", ".join(f"c{i}" for i in range(len(columns)))
     outputs = ", ".join(
-        f"q.c{i}::text AS {_quote(c.name)}" if as_text(c) else f"q.c{i} AS {_quote(c.name)}"
+        f"{_text_of(f'q.c{i}', c.type_oid)} AS {_quote(c.name)}" if as_text(c) else f"q.c{i} AS {_quote(c.name)}"
         for i, c in enumerate(columns)
     )
     return f"SELECT {outputs} FROM ({sql}) AS q({aliases})"

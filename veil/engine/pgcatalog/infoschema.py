@@ -159,6 +159,8 @@ def _precision(pg_type: PgType, typmod: int) -> Row:
             "character_maximum_length": length,
             "character_octet_length": length * 4 if length else 1073741824,
         }
+    if name in ("bit", "varbit"):
+        return {"character_maximum_length": typmod if typmod >= 0 else None}
     if name in _DATETIME:
         precision = typmod if typmod >= 0 and name != "date" else (0 if name == "date" else 6)
         return {"datetime_precision": precision}

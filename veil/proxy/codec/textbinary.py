@@ -97,6 +97,15 @@ def _timetz_send(text: str) -> bytes:
     return struct.pack(">qi", usecs, zone)
 
 
+def _char_send(text: str) -> bytes:
+    """``charsend`` of a "char": one byte, printed empty for \\0 and as octal above 127."""
+    if not text:
+        return b"\x00"
+    if text.startswith("\\") and len(text) == 4:
+        return bytes((int(text[1:], 8),))
+    return text.encode()
+
+
 def _uint(width: str) -> Converter:
     packer = struct.Struct(width)
     return lambda text: packer.pack(int(text))
@@ -117,19 +126,127 @@ CONVERTERS: dict[int, Converter] = {
     1562: _bit_send,
     790: _money_send,
     1266: _timetz_send,
+    18: _char_send,
 }
 
 #: Types whose binary form is their text bytes.
-SAME_AS_TEXT = frozenset({18, 19, 25, 114, 142, 705, 1042, 1043})
+SAME_AS_TEXT = frozenset({19, 25, 114, 142, 705, 1042, 1043})
 
 
-def has_binary_from_text(oid: int) -> bool:
-    return oid in CONVERTERS or oid in SAME_AS_TEXT
+_FLOAT_SPECIAL = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
+
+
+def _float(width: str) -> Converter:
+    packer = struct.Struct(width)
+    return lambda text: packer.pack(float(_FLOAT_SPECIAL.get(text, text)))
+
+
+def _int(width: str) -> Converter:
+    packer = struct.Struct(width)
+    return lambda text: packer.pack(int(text))
+
+
+#: Element types of arrays whose binary form Veil builds from the array's text form.
+ELEMENT_CONVERTERS: dict[int, Converter] = {
+    **CONVERTERS,
+    16: lambda text: b"\x01" if text == "t" else b"\x00",
+    21: _int(">h"),
+    23: _int(">i"),
+    20: _int(">q"),
+    700: _float(">f"),
+    701: _float(">d"),
+    2950: lambda text: bytes.fromhex(text.replace("-", "")),
+    17: lambda text: bytes.fromhex(text[2:]),
+    3802: lambda text: b"\x01" + text.encode(),
+    **{oid: str.encode for oid in SAME_AS_TEXT},
+}
+
+
+def parse_array(text: str) -> tuple[list[int], list[int], list[str | None]]:
+    """PostgreSQL's array text form: (dimension sizes, lower bounds, elements in row-major
+    order, None for NULL). Quoted elements may hold any character, backslash-escaped."""
+    lower: list[int] = []
+    if text.startswith("["):
+        bounds, _, text = text.partition("=")
+        for dimension in bounds[1:-1].split("]["):
+            lower.append(int(dimension.split(":")[0]))
+    sizes: list[int] = []
+    counts: list[int] = []
+    elements: list[str | None] = []
+    depth = 0
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "{":
+            depth += 1
+            if len(counts) < depth:
+                counts.append(0)
+            counts[depth - 1] = 0
+            i += 1
+        elif char == "}":
+            if len(sizes) < depth:
+                sizes += [0] * (depth - len(sizes))
+            sizes[depth - 1] = counts[depth - 1]
+            depth -= 1
+            if depth:
+                counts[depth - 1] += 1
+            i += 1
+        elif char == ",":
+            i += 1
+        elif char == '"':
+            i += 1
+            value = []
+            while text[i] != '"':
+                if text[i] == "\\":
+                    i += 1
+                value.append(text[i])
+                i += 1
+            elements.append("".join(value))
+            counts[depth - 1] += 1
+            i += 1
+        else:
+            end = i
+            while text[end] not in ",}":
+                end += 1
+            word = text[i:end].strip()
+            elements.append(None if word == "NULL" else word)
+            counts[depth - 1] += 1
+            i = end
+    if not elements:
+        return [], [], []
+    return sizes, lower or [1] * len(sizes), elements
+
+
+def array_send(text: str, element_oid: int) -> bytes:
+    """``array_send`` of an array's text form."""
+    converter = ELEMENT_CONVERTERS[element_oid]
+    sizes, lower, elements = parse_array(text)
+    has_null = any(e is None for e in elements)
+    parts = [struct.pack(">iii", len(sizes), int(has_null), element_oid)]
+    parts += [struct.pack(">ii", size, bound) for size, bound in zip(sizes, lower, strict=True)]
+    for element in elements:
+        if element is None:
+            parts.append(b"\xff\xff\xff\xff")
+        else:
+            value = converter(element)
+            parts.append(struct.pack(">i", len(value)) + value)
+    return b"".join(parts)
+
+
+def _converter(oid: int) -> Converter | None:
+    converter = CONVERTERS.get(oid)
+    if converter is not None:
+        return converter
+    pg_type = BY_OID.get(oid)
+    if pg_type is not None and pg_type.is_array and pg_type.element_oid in ELEMENT_CONVERTERS:
+        element = pg_type.element_oid
+        return lambda text: array_send(text, element)
+    return None
 
 
 def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:
     """The binary form of a string column holding PostgreSQL's text form of type ``oid``."""
-    converter = CONVERTERS.get(oid)
+    converter = _converter(oid)
     if converter is None:
         pg_type = BY_OID.get(oid)
         name = pg_type.name if pg_type is not None else str(oid)
@@ -137,4 +254,11 @@ def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:
             f"binary format is not supported for columns of type {name} read from a PostgreSQL source",
             hint="request this column in text format",
         )
-    return pa.array([None if v is None else converter(v) for v in arr.to_pylist()], pa.binary())
+    try:
+        return pa.array([None if v is None else converter(v) for v in arr.to_pylist()], pa.binary())
+    except (ValueError, KeyError, IndexError, struct.error):
+        pg_type = BY_OID.get(oid)
+        name = pg_type.name if pg_type is not None else str(oid)
+        raise FeatureNotSupported(
+            f"a value of type {name} cannot be sent in binary format", hint="request this column in text format"
+        ) from None

@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict
 from tests.catalog.support import ddl, private_database
 from tests.conftest import PASSWORDS, VeilServer, postgres_connection, require_tool, start_server, stop_server
 from veil.proxy.auth import make_scram_verifier
+from veil.proxy.codec.textbinary import numeric_send
 
 DATABASE = "veil_pg_types"
 
@@ -259,3 +260,25 @@ def test_mask_and_row_filter_keep_the_other_columns_exact(matrix: Matrix, fmt: i
     assert [c for i, c in enumerate(veil_columns) if i != 1] == kept
     german = [row for row in direct_cells if row[2] == b"DE"]
     assert [[row[0], row[2], row[3]] for row in veil_cells] == [[row[0], row[2], row[3]] for row in german]
+
+
+NUMERICS = ["0", "0.000", "-0.5", "1", "10000", "12345678.9", "0.0001", "-99999999999999999999.00001", "1e-20",
+            "123456789012345678901234567890", "NaN", "Infinity", "-Infinity", "100.100"]
+
+
+def test_numeric_send_from_text_matches_postgresql(postgres_dsn: str) -> None:
+    with psycopg.connect(postgres_dsn) as connection:
+        for literal in NUMERICS:
+            text, sent = connection.execute("SELECT %s::numeric::text, numeric_send(%s::numeric)", (literal, literal)).fetchone()
+            assert numeric_send(text) == bytes(sent), literal
+
+
+def test_a_dropped_source_connection_is_replaced(matrix: Matrix) -> None:
+    with psycopg.connect(matrix.dsn, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    with psycopg.connect(matrix.veil_dsn(), autocommit=True) as connection:
+        found = connection.execute("SELECT ip::text AS ip FROM types.matrix WHERE id = 1").fetchall()
+    assert found == [("192.168.1.5/24",)]

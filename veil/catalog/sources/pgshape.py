@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from veil.errors import FeatureNotSupported
 from veil.pgtypes import BY_OID, NUMERIC, TEXT, pinned_field
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
@@ -130,5 +131,12 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     for column, field in zip(batch.columns, schema, strict=True):
         if isinstance(column.type, pa.BaseExtensionType):
             column = column.storage
-        columns.append(column if column.type == field.type else column.cast(field.type))
+        try:
+            columns.append(column if column.type == field.type else column.cast(field.type))
+        except pa.ArrowInvalid:
+            # numeric(p,s) holding NaN: an Arrow decimal has no NaN.
+            raise FeatureNotSupported(
+                f'column "{field.name}" holds a value Veil cannot carry as {field.type} (NaN in a numeric(p,s))',
+                hint="cast the column to numeric or text in the query",
+            ) from None
     return pa.RecordBatch.from_arrays(columns, schema=schema)

@@ -239,14 +239,22 @@ class PostgresSource:
         return _LibpqConnection(connection)
 
     def _describe_columns(self, sql: str) -> list[SourceColumn]:
-        connection, _ = self._libpq.acquire()
-        reusable = False
+        connection, reused = self._libpq.acquire()
         try:
             columns = connection.describe(sql)
-            reusable = True
-            return columns
-        finally:
-            self._libpq.release(connection, reusable)
+        except VeilError:
+            healthy = connection.healthy
+            self._libpq.release(connection, healthy)
+            if healthy or not reused:
+                raise
+            connection = self._libpq.fresh()  # the server dropped an idle connection: once more
+            try:
+                columns = connection.describe(sql)
+            except VeilError:
+                self._libpq.release(connection, connection.healthy)
+                raise
+        self._libpq.release(connection, True)
+        return columns
 
     def _connect_hint(self, message: str) -> str | None:
         """What to check in the config for the usual connection failures."""
@@ -307,14 +315,21 @@ class _LibpqConnection:
         self._connection = connection
 
     def describe(self, sql: str) -> list[SourceColumn]:
-        prepared = self._connection.prepare(b"", sql.encode())
-        _check(prepared)
-        result = self._connection.describe_prepared(b"")
+        try:
+            prepared = self._connection.prepare(b"", sql.encode())
+            _check(prepared)
+            result = self._connection.describe_prepared(b"")
+        except psycopg.Error as exc:  # libpq returned no result: the connection is gone
+            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
         _check(result)
         return [
             SourceColumn((result.fname(i) or b"?column?").decode(), result.ftype(i), result.fmod(i))
             for i in range(result.nfields)
         ]
+
+    @property
+    def healthy(self) -> bool:
+        return self._connection.status == pq.ConnStatus.OK
 
     def close(self) -> None:
         self._connection.finish()

@@ -23,14 +23,15 @@ from veil.pgtypes import BY_OID
 Converter = Callable[[str], bytes]
 
 _NUMERIC_HEAD = struct.Struct(">hhHh")
-_SPECIAL_NUMERIC = {"NaN": 0xC000, "Infinity": 0xD000, "-Infinity": 0xF000}
+# (sign word, dscale) of the special values, as numeric_send writes them.
+_SPECIAL_NUMERIC = {"NaN": (0xC000, 0), "Infinity": (0xD000, 32), "-Infinity": (0xF000, 32)}
 
 
 def numeric_send(text: str) -> bytes:
     """``numeric_send`` of a numeric's text form (``-12.3400``, ``NaN``, ``Infinity``)."""
     special = _SPECIAL_NUMERIC.get(text)
     if special is not None:
-        return _NUMERIC_HEAD.pack(0, 0, special, 0)
+        return _NUMERIC_HEAD.pack(0, 0, *special)
     negative = text.startswith("-")
     whole, _, fraction = text.lstrip("+-").partition(".")
     dscale = len(fraction)

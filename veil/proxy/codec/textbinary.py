@@ -147,6 +147,60 @@ def _int(width: str) -> Converter:
     return lambda text: packer.pack(int(text))
 
 
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 of a proleptic Gregorian date (any astronomical year)."""
+    year -= month <= 2
+    era = year // 400  # floor division: right for negative years too
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+_PG_EPOCH_DAYS = 10957  # 2000-01-01 from 1970-01-01
+_DATETIME = re.compile(
+    r"(\d+)-(\d+)-(\d+)(?: (\d+):(\d+):(\d+)(?:\.(\d+))?)?(?:([+-])(\d+)(?::(\d+))?(?::(\d+))?)?( BC)?$"
+)
+_INFINITE = {"infinity": (1 << 63) - 1, "-infinity": -(1 << 63)}
+
+
+def _datetime_parts(text: str) -> tuple[int, int]:
+    """(days from 2000-01-01, microseconds into the day, zone offset applied) of an ISO date or
+    timestamp as PostgreSQL prints it with DateStyle ISO."""
+    match = _DATETIME.match(text)
+    if match is None:
+        raise ValueError(text)
+    year, month, day, hh, mm, ss, fraction, sign, zh, zm, zs, bc = match.groups()
+    astronomical = 1 - int(year) if bc else int(year)
+    days = _days_from_civil(astronomical, int(month), int(day)) - _PG_EPOCH_DAYS
+    usecs = ((int(hh or 0) * 60 + int(mm or 0)) * 60 + int(ss or 0)) * 1_000_000
+    usecs += int((fraction or "").ljust(6, "0")[:6] or "0")
+    if sign:
+        offset = (int(zh) * 3600 + int(zm or 0) * 60 + int(zs or 0)) * 1_000_000
+        usecs -= offset if sign == "+" else -offset
+    return days, usecs
+
+
+def _date_send(text: str) -> bytes:
+    if text in _INFINITE:
+        return struct.pack(">i", 0x7FFFFFFF if text == "infinity" else -0x80000000)
+    return struct.pack(">i", _datetime_parts(text)[0])
+
+
+def _timestamp_send(text: str) -> bytes:
+    if text in _INFINITE:
+        return struct.pack(">q", _INFINITE[text])
+    days, usecs = _datetime_parts(text)
+    return struct.pack(">q", days * 86_400_000_000 + usecs)
+
+
+def _time_send(text: str) -> bytes:
+    hours, minutes, seconds = text.split(":")
+    whole, _, fraction = seconds.partition(".")
+    usecs = ((int(hours) * 60 + int(minutes)) * 60 + int(whole)) * 1_000_000 + int(fraction.ljust(6, "0")[:6] or "0")
+    return struct.pack(">q", usecs)
+
+
 #: Element types of arrays whose binary form Veil builds from the array's text form.
 ELEMENT_CONVERTERS: dict[int, Converter] = {
     **CONVERTERS,
@@ -159,6 +213,10 @@ ELEMENT_CONVERTERS: dict[int, Converter] = {
     2950: lambda text: bytes.fromhex(text.replace("-", "")),
     17: lambda text: bytes.fromhex(text[2:]),
     3802: lambda text: b"\x01" + text.encode(),
+    1082: _date_send,
+    1114: _timestamp_send,
+    1184: _timestamp_send,
+    1083: _time_send,
     **{oid: str.encode for oid in SAME_AS_TEXT},
 }
 

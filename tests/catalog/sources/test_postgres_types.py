@@ -25,7 +25,14 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, private_database
-from tests.conftest import PASSWORDS, VeilServer, postgres_connection, require_tool, start_server, stop_server
+from tests.conftest import (
+    PASSWORDS,
+    VeilServer,
+    postgres_connection,
+    require_tool,
+    start_server,
+    stop_server,
+)
 from veil.proxy.auth import make_scram_verifier
 from veil.proxy.codec.textbinary import numeric_send
 

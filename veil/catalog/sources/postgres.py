@@ -17,7 +17,6 @@ from psycopg import pq
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
-from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.catalog.sources.pgshape import (
     SourceColumn,
     conform_batch,
@@ -25,6 +24,7 @@ from veil.catalog.sources.pgshape import (
     served_schema,
     text_wrapped,
 )
+from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgtypes import column_type_for_field

@@ -27,7 +27,6 @@ from veil.pgtypes import BYTEA, JSONB, TEXT, TIMESTAMPTZ, UUID, ColumnType
 from veil.proxy.codec import rowvalues
 from veil.proxy.codec.numeric import NUMERIC_NEG, NUMERIC_POS
 from veil.proxy.codec.scalars import INTEGER_WIRE
-from veil.proxy.codec.textbinary import SAME_AS_TEXT
 from veil.proxy.codec.temporal import (
     INT32_MAX,
     INT32_MIN,
@@ -38,6 +37,7 @@ from veil.proxy.codec.temporal import (
     USECS_PER_DAY,
     zone_offsets,
 )
+from veil.proxy.codec.textbinary import SAME_AS_TEXT
 
 Cells = list[bytes | None]
 #: Cells of one (prepared) column, or ``None``: this column needs the vectorised encoder.

@@ -76,7 +76,7 @@ _MONEY_CHARS = re.compile(r"[^0-9.]")
 
 def _money_send(text: str) -> bytes:
     """``cash_send`` for the C / en_US monetary format (``-$1,234.56``: two fractional digits)."""
-    negative = text.startswith("-") or text.startswith("(")
+    negative = text.startswith(("-", "("))
     whole, _, cents = _MONEY_CHARS.sub("", text).partition(".")
     value = int(whole or "0") * 100 + int((cents + "00")[:2])
     return struct.pack(">q", -value if negative else value)

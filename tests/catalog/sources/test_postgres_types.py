@@ -13,10 +13,13 @@ that difference explicitly instead of skipping those columns.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import psycopg
@@ -290,3 +293,36 @@ def test_a_dropped_source_connection_is_replaced(matrix: Matrix) -> None:
     with psycopg.connect(matrix.veil_dsn(), autocommit=True) as connection:
         found = connection.execute("SELECT ip::text AS ip FROM types.matrix WHERE id = 1").fetchall()
     assert found == [("192.168.1.5/24",)]
+
+
+PARAMETER_QUERIES = [
+    ("SELECT id FROM types.matrix WHERE vc = %s ORDER BY id", "héllo ☃ 日本"),
+    ("SELECT id FROM types.matrix WHERE n2 = %s ORDER BY id", Decimal("-0.01")),
+    ("SELECT id FROM types.matrix WHERE ip = %s::inet ORDER BY id", "192.168.1.5/24"),
+    ("SELECT id FROM types.matrix WHERE mac = %s ORDER BY id", "ff:ff:ff:ff:ff:ff"),
+    ("SELECT id FROM types.matrix WHERE u = %s ORDER BY id", UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+    ("SELECT id FROM types.matrix WHERE c3 = %s ORDER BY id", "ab"),
+]
+
+
+@pytest.mark.parametrize(("sql", "value"), PARAMETER_QUERIES, ids=[q[0].split("WHERE ")[1][:6] for q in PARAMETER_QUERIES])
+def test_parameters_compared_with_source_typed_columns(matrix: Matrix, sql: str, value: object) -> None:
+    with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
+        for binary in (False, True):
+            want = direct.cursor(binary=binary).execute(sql, (value,)).fetchall()
+            assert want, sql
+            assert served.cursor(binary=binary).execute(sql, (value,), prepare=True).fetchall() == want
+
+
+def test_asyncpg_parameters_of_source_types(matrix: Matrix) -> None:
+    sql = "SELECT id FROM types.matrix WHERE ip = $1 OR mac = $2 OR n = $3 ORDER BY id"
+    args = (ipaddress.ip_interface("192.168.1.5/24"), "ff:ff:ff:ff:ff:ff", Decimal("123.4500"))
+
+    async def fetch(dsn: str) -> list[tuple[object, ...]]:
+        connection = await asyncpg.connect(**_asyncpg_params(dsn))
+        try:
+            return [tuple(r) for r in await connection.fetch(sql, *args)]
+        finally:
+            await connection.close()
+
+    assert asyncio.run(fetch(matrix.veil_dsn())) == asyncio.run(fetch(matrix.dsn)) == [(1,), (2,)]

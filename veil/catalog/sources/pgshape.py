@@ -13,13 +13,14 @@ real type OID: a client asking for text gets exactly what PostgreSQL would print
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, NUMERIC, TEXT, pinned_field
+from veil.pgtypes import BY_OID, format_type, NUMERIC, TEXT, pinned_field
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
 ADBC_EXACT: dict[int, pa.DataType] = {
@@ -109,6 +110,28 @@ def _text_of(reference: str, type_oid: int) -> str:
     if type_oid == 869:
         return f"CASE WHEN {reference} IS NULL THEN NULL ELSE pg_catalog.format('%s', {reference}) END"
     return f"{reference}::text"
+
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$(\d+)")
+
+
+def typed_parameters(sql: str, param_oids: Sequence[int]) -> str:
+    """``sql`` with each ``$n`` whose type PostgreSQL inferred as one ADBC cannot bind (inet,
+    macaddr, money ...: ADBC binds their values as text) cast to that type: ``($n)::inet``."""
+    casts = {
+        i + 1: format_type(oid) for i, oid in enumerate(param_oids)
+        if oid in BY_OID and oid not in ADBC_EXACT and oid != NUMERIC.oid and not BY_OID[oid].is_array
+    }
+    if not casts:
+        return sql
+
+    def cast(match: re.Match[str]) -> str:
+        number = match.group(1)
+        if number is None or int(number) not in casts:
+            return match.group(0)
+        return f"(${number})::{casts[int(number)]}"
+
+    return _PLACEHOLDER.sub(cast, sql)
 
 
 def text_wrapped(sql: str, columns: Sequence[SourceColumn]) -> str:

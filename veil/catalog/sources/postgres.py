@@ -23,6 +23,7 @@ from veil.catalog.sources.pgshape import (
     served_field,
     served_schema,
     text_wrapped,
+    typed_parameters,
 )
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
@@ -119,7 +120,7 @@ class ResultShape:
 class ShapeCache:
     """Shapes of recent statements, by SQL text (described once through libpq, then reused)."""
 
-    def __init__(self, describe: Callable[[str], list[SourceColumn]], size: int = 512) -> None:
+    def __init__(self, describe: Callable[[str], tuple[list[SourceColumn], list[int]]], size: int = 512) -> None:
         self._describe = describe
         self._shapes: dict[str, ResultShape] = {}
         self._size = size
@@ -128,8 +129,8 @@ class ShapeCache:
     def get(self, sql: str) -> ResultShape:
         shape = self._shapes.get(sql)
         if shape is None:
-            columns = self._describe(sql)
-            shape = ResultShape(served_schema(columns), text_wrapped(sql, columns))
+            columns, param_oids = self._describe(sql)
+            shape = ResultShape(served_schema(columns), text_wrapped(typed_parameters(sql, param_oids), columns))
             with self._lock:
                 if len(self._shapes) >= self._size:
                     self._shapes.clear()
@@ -238,7 +239,7 @@ class PostgresSource:
             )
         return _LibpqConnection(connection)
 
-    def _describe_columns(self, sql: str) -> list[SourceColumn]:
+    def _describe_columns(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
         connection, reused = self._libpq.acquire()
         try:
             columns = connection.describe(sql)
@@ -314,7 +315,7 @@ class _LibpqConnection:
     def __init__(self, connection: pq.PGconn) -> None:
         self._connection = connection
 
-    def describe(self, sql: str) -> list[SourceColumn]:
+    def describe(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
         try:
             prepared = self._connection.prepare(b"", sql.encode())
             _check(prepared)
@@ -322,10 +323,11 @@ class _LibpqConnection:
         except psycopg.Error as exc:  # libpq returned no result: the connection is gone
             raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
         _check(result)
-        return [
+        columns = [
             SourceColumn((result.fname(i) or b"?column?").decode(), result.ftype(i), result.fmod(i))
             for i in range(result.nfields)
         ]
+        return columns, [result.param_type(i) for i in range(result.nparams)]
 
     @property
     def healthy(self) -> bool:

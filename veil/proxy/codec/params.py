@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from veil.errors import ProtocolViolation, VeilError
 from veil.pgtypes import BY_OID
+from veil.proxy.codec.textbinary import text_from_binary
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
     Interval,
@@ -111,7 +112,8 @@ def decode_binary(data: bytes, type_oid: int) -> object:
         if len(data) != 16:
             raise _bad(type_oid)
         return uuid.UUID(bytes=data)
-    return data
+    text = text_from_binary(data, type_oid)
+    return data if text is None else text
 
 
 def _utf8(data: bytes) -> str:

@@ -321,3 +321,32 @@ def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:
         raise FeatureNotSupported(
             f"a value of type {name} cannot be sent in binary format", hint="request this column in text format"
         ) from None
+
+
+def _inet_text(data: bytes, cidr: bool) -> str:
+    family, bits, _, size = data[:4]
+    address = ipaddress.ip_address(data[4 : 4 + size])
+    full = 32 if family == 2 else 128
+    if cidr or bits != full:
+        return f"{address}/{bits}"
+    return str(address)
+
+
+#: Type OID -> text form of a binary parameter value, for types Veil binds to a source as text.
+TEXT_FROM_BINARY: dict[int, Callable[[bytes], str]] = {
+    869: lambda data: _inet_text(data, False),
+    650: lambda data: _inet_text(data, True),
+    829: lambda data: ":".join(f"{b:02x}" for b in data),
+    774: lambda data: ":".join(f"{b:02x}" for b in data),
+}
+
+
+def text_from_binary(data: bytes, oid: int) -> str | None:
+    """The text form of a binary parameter of ``oid``, or None when Veil has no decoder for it."""
+    decoder = TEXT_FROM_BINARY.get(oid)
+    if decoder is None:
+        return None
+    try:
+        return decoder(data)
+    except (ValueError, IndexError):
+        raise FeatureNotSupported(f"invalid binary value for type {BY_OID[oid].name}") from None

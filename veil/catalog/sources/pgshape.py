@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, format_type, NUMERIC, TEXT, pinned_field
+from veil.pgtypes import BY_OID, NUMERIC, TEXT, format_type, pinned_field
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
 ADBC_EXACT: dict[int, pa.DataType] = {

@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from veil.errors import ProtocolViolation, VeilError
 from veil.pgtypes import BY_OID
-from veil.proxy.codec.textbinary import text_from_binary
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
     Interval,
@@ -28,6 +27,7 @@ from veil.proxy.codec.param_values import (
     interval_value,
     timestamp_from_micros,
 )
+from veil.proxy.codec.textbinary import text_from_binary
 
 __all__ = ["Interval", "decode_parameter"]
 

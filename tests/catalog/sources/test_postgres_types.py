@@ -300,6 +300,8 @@ PARAMETER_QUERIES = [
     ("SELECT id FROM types.matrix WHERE n2 = %s ORDER BY id", Decimal("-0.01")),
     ("SELECT id FROM types.matrix WHERE ip = %s::inet ORDER BY id", "192.168.1.5/24"),
     ("SELECT id FROM types.matrix WHERE mac = %s ORDER BY id", "ff:ff:ff:ff:ff:ff"),
+    ("SELECT id FROM types.matrix WHERE b = %s ORDER BY id", "10101"),
+    ("SELECT id FROM types.matrix WHERE ttz = %s ORDER BY id", "13:45:00+05:30"),
     ("SELECT id FROM types.matrix WHERE u = %s ORDER BY id", UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
     ("SELECT id FROM types.matrix WHERE c3 = %s ORDER BY id", "ab"),
 ]

@@ -119,8 +119,10 @@ def typed_parameters(sql: str, param_oids: Sequence[int]) -> str:
     """``sql`` with each ``$n`` whose type PostgreSQL inferred as one ADBC cannot bind (inet,
     macaddr, money ...: ADBC binds their values as text) cast to that type: ``($n)::inet``."""
     casts = {
-        i + 1: format_type(oid) for i, oid in enumerate(param_oids)
-        if oid in BY_OID and oid not in ADBC_EXACT and oid != NUMERIC.oid and not BY_OID[oid].is_array
+        # bit without a length is bit(1): a bit string parameter is cast to bit varying.
+        i + 1: "bit varying" if oid == 1560 else format_type(oid) for i, oid in enumerate(param_oids)
+        if oid in BY_OID and oid not in ADBC_EXACT and oid != NUMERIC.oid
+        and not BY_OID[oid].is_array and BY_OID[oid].kind != "p"
     }
     if not casts:
         return sql

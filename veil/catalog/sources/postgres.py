@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 from urllib.parse import quote
 
@@ -142,6 +143,14 @@ class ShapeCache:
             self._shapes.clear()
 
 
+def _bindable(value: object) -> object:
+    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, which
+    the statement casts (ADBC would bind it as a time and drop the offset)."""
+    if isinstance(value, time) and value.tzinfo is not None:
+        return value.isoformat()
+    return value
+
+
 def map_postgres_error(exc: BaseException) -> VeilError:
     sqlstate = getattr(exc, "sqlstate", None) or "XX000"
     message = str(exc).split("\n", 1)[0]
@@ -171,7 +180,7 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
     def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
         shape = self._shapes.get(sql)
         try:
-            self._cursor.execute(shape.sql, parameters=tuple(params) if params else None)
+            self._cursor.execute(shape.sql, parameters=tuple(map(_bindable, params)) if params else None)
             return _NormalizingReader(self._cursor.fetch_record_batch(), shape.schema)
         except adbc_driver_manager.Error as exc:
             raise map_postgres_error(exc) from None

@@ -121,6 +121,35 @@ _SCALARS: tuple[PgType, ...] = (
     _scalar(3802, "jsonb", -1, 3807, "U", io="jsonb_"),
     _scalar(4089, "regnamespace", 4, 4090, "N", True, io="regnamespace"),
     _scalar(4096, "regrole", 4, 4097, "N", True, io="regrole"),
+    # Types a PostgreSQL source's table can hold (served with their own OID, values in the
+    # source's own text form).
+    _scalar(601, "lseg", 32, 1018, "G", align="d", io="lseg_"),
+    _scalar(602, "path", -1, 1019, "G", align="d", io="path_"),
+    _scalar(603, "box", 32, 1020, "G", align="d", io="box_"),
+    _scalar(604, "polygon", -1, 1027, "G", align="d", io="poly_"),
+    _scalar(628, "line", 24, 629, "G", align="d", io="line_"),
+    _scalar(718, "circle", 24, 719, "G", align="d", io="circle_"),
+    _scalar(774, "macaddr8", 8, 775, "U", io="macaddr8_"),
+    _scalar(2970, "txid_snapshot", -1, 2949, "U", align="d", io="txid_snapshot_"),
+    _scalar(3615, "tsquery", -1, 3645, "U", io="tsquery"),
+    _scalar(3734, "regconfig", 4, 3735, "N", True, io="regconfig"),
+    _scalar(3769, "regdictionary", 4, 3770, "N", True, io="regdictionary"),
+    _scalar(3904, "int4range", -1, 3905, "R", kind="r", io="range_"),
+    _scalar(3906, "numrange", -1, 3907, "R", kind="r", io="range_"),
+    _scalar(3908, "tsrange", -1, 3909, "R", align="d", kind="r", io="range_"),
+    _scalar(3910, "tstzrange", -1, 3911, "R", align="d", kind="r", io="range_"),
+    _scalar(3912, "daterange", -1, 3913, "R", kind="r", io="range_"),
+    _scalar(3926, "int8range", -1, 3927, "R", align="d", kind="r", io="range_"),
+    _scalar(4072, "jsonpath", -1, 4073, "U", io="jsonpath_"),
+    _scalar(4191, "regcollation", 4, 4192, "N", True, io="regcollation"),
+    _scalar(4451, "int4multirange", -1, 6150, "R", kind="m", io="multirange_"),
+    _scalar(4532, "nummultirange", -1, 6151, "R", kind="m", io="multirange_"),
+    _scalar(4533, "tsmultirange", -1, 6152, "R", align="d", kind="m", io="multirange_"),
+    _scalar(4534, "tstzmultirange", -1, 6153, "R", align="d", kind="m", io="multirange_"),
+    _scalar(4535, "datemultirange", -1, 6155, "R", kind="m", io="multirange_"),
+    _scalar(4536, "int8multirange", -1, 6157, "R", align="d", kind="m", io="multirange_"),
+    _scalar(5038, "pg_snapshot", -1, 5039, "U", align="d", io="pg_snapshot_"),
+    _scalar(5069, "xid8", 8, 271, "U", True, "d", io="xid8"),
 )
 
 
@@ -171,6 +200,8 @@ UNKNOWN = BY_NAME["unknown"]
 # Arrow field metadata key that pins a column's PostgreSQL type (the catalog emulation uses it
 # for oid, name and "char" columns whose Arrow type alone would say int8/text).
 PG_TYPE_METADATA_KEY = b"veil.pg_type_oid"
+# ... and its type modifier (varchar(40), numeric(12,2), timestamp(3) ...), when it has one.
+PG_TYPMOD_METADATA_KEY = b"veil.pg_typmod"
 
 # SQL spelling of a type, as format_type() prints it (without modifiers).
 SQL_NAMES: dict[str, str] = {
@@ -223,7 +254,32 @@ def format_type(oid: int, typmod: int = -1) -> str:
         return f"numeric({packed >> 16},{packed & 0xFFFF})"
     if pg_type.name in ("varchar", "bpchar") and typmod >= 4:
         return f"{name}({typmod - 4})"
+    if pg_type.name in ("bit", "varbit") and typmod >= 0:
+        return f"{name}({typmod})"
+    if pg_type.name in ("time", "timetz", "timestamp", "timestamptz") and typmod >= 0:
+        head, _, zone = name.partition(" ")
+        return f"{head}({typmod}) {zone}" if zone else f"{name}({typmod})"
+    if pg_type.name == "interval" and typmod >= 0:
+        return _interval_format(typmod)
     return name
+
+
+# Interval typmods: a field mask in the high 16 bits, the precision (0xFFFF = none) in the low.
+_INTERVAL_FIELDS: dict[int, str] = {
+    1 << 2: " year", 1 << 1: " month", 1 << 3: " day", 1 << 10: " hour", 1 << 11: " minute",
+    1 << 12: " second", (1 << 2) | (1 << 1): " year to month", (1 << 3) | (1 << 10): " day to hour",
+    (1 << 3) | (1 << 10) | (1 << 11): " day to minute",
+    (1 << 3) | (1 << 10) | (1 << 11) | (1 << 12): " day to second",
+    (1 << 10) | (1 << 11): " hour to minute", (1 << 10) | (1 << 11) | (1 << 12): " hour to second",
+    (1 << 11) | (1 << 12): " minute to second",
+}
+
+
+def _interval_format(typmod: int) -> str:
+    """``format_type`` for an interval with fields and/or a precision."""
+    fields, precision = (typmod >> 16) & 0x7FFF, typmod & 0xFFFF
+    text = "interval" + _INTERVAL_FIELDS.get(fields, "")
+    return text if precision == 0xFFFF else f"{text}({precision})"
 
 
 def _is_json_extension(arrow_type: pa.DataType) -> bool:
@@ -291,10 +347,20 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
     metadata = field.metadata or {}
     pinned = metadata.get(PG_TYPE_METADATA_KEY)
     if pinned is not None:
-        return ColumnType(BY_OID[int(pinned)])
+        return ColumnType(BY_OID[int(pinned)], int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1")))
     return column_type_for_arrow(field.type)
 
 
-def pinned_field(name: str, arrow_type: pa.DataType, pg_type: PgType) -> pa.Field:
+def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
+    """Field metadata that fixes a column's PostgreSQL type (and modifier)."""
+    metadata = {PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()}
+    if typmod != -1:
+        metadata[PG_TYPMOD_METADATA_KEY] = str(typmod).encode()
+    return metadata
+
+
+def pinned_field(
+    name: str, arrow_type: pa.DataType, pg_type: PgType, typmod: int = -1, nullable: bool = True
+) -> pa.Field:
     """An Arrow field whose PostgreSQL type is fixed regardless of the Arrow type."""
-    return pa.field(name, arrow_type, metadata={PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()})
+    return pa.field(name, arrow_type, nullable, metadata=pinned_metadata(pg_type, typmod))

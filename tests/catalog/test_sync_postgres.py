@@ -139,6 +139,45 @@ def test_drop_column_and_type_change(live: Live) -> None:
     assert live.sync_sql() == set()
 
 
+def test_type_modifier_and_domain_changes_are_type_changes(live: Live) -> None:
+    ddl(
+        live.dsn,
+        "CREATE DOMAIN short_code AS varchar(3)",
+        "CREATE TABLE sales.items (sku varchar(40) NOT NULL, price numeric(10,2), code short_code)",
+    )
+    assert live.kinds() == {("table_added", "pg.sales.items")}
+    ddl(
+        live.dsn,
+        "ALTER TABLE sales.items ALTER sku TYPE text",
+        "ALTER TABLE sales.items ALTER price TYPE numeric(12,2)",
+        "CREATE DOMAIN long_code AS varchar(8)",
+        "ALTER TABLE sales.items ALTER code TYPE long_code",
+    )
+    assert live.sync_sql() == {
+        ("column_type_changed", "pg.sales.items.sku", "character varying(40) -> text"),
+        ("column_type_changed", "pg.sales.items.price", "numeric(10,2) -> numeric(12,2)"),
+        ("column_type_changed", "pg.sales.items.code", "character varying(3) -> character varying(8)"),
+    }
+    with psycopg.connect(live.server.dsn("alice"), autocommit=True) as connection:
+        described = connection.execute(
+            "SELECT column_name, data_type, character_maximum_length, numeric_precision, is_nullable "
+            "FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position"
+        ).fetchall()
+    assert described == [
+        ("sku", "text", None, None, "NO"),
+        ("price", "numeric", None, 12, "YES"),
+        ("code", "character varying", 8, None, "YES"),
+    ]
+    ddl(live.dsn, "ALTER TABLE sales.items ALTER sku DROP NOT NULL")
+    assert live.sync_sql() == set()  # nullability is saved and served, not reported as a type change
+    with psycopg.connect(live.server.dsn("alice"), autocommit=True) as connection:
+        nullable = connection.execute(
+            "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'sku'"
+        ).fetchall()
+    assert nullable == [("YES",)]
+    assert live.sync_sql() == set()
+
+
 def test_create_drop_recreate_table_and_new_schema(live: Live) -> None:
     ddl(live.dsn, "CREATE TABLE sales.tmp (k int)", "INSERT INTO sales.tmp VALUES (1)",
         "CREATE SCHEMA marketing", "CREATE TABLE marketing.leads (email text)")

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import pyarrow as pa
 
-from veil.pgtypes import ColumnType, column_type_for_arrow
+from veil.pgtypes import ColumnType, column_type_for_arrow, pinned_metadata
 
 FIRST_USER_OID = 16384
 _OID_SPACE = 2**31 - FIRST_USER_OID
@@ -38,10 +38,21 @@ class Column:
     nullable: bool = True
     description: str | None = None
     source_name: str | None = None
+    # The type as the source declares it, where it says more than the Arrow type (a PostgreSQL
+    # source's varchar(40), inet, numeric(12,2) ...), and the column's default expression.
+    source_type: ColumnType | None = None
+    default: str | None = None
 
     @property
     def pg_type(self) -> ColumnType:
-        return column_type_for_arrow(self.arrow_type)
+        return self.source_type or column_type_for_arrow(self.arrow_type)
+
+    def arrow_field(self) -> pa.Field:
+        """The column as an Arrow field; a source type is pinned in its metadata."""
+        if self.source_type is None:
+            return pa.field(self.name, self.arrow_type, self.nullable)
+        metadata = pinned_metadata(self.source_type.type, self.source_type.typmod)
+        return pa.field(self.name, self.arrow_type, self.nullable, metadata=metadata)
 
     @property
     def raw_name(self) -> str:
@@ -115,7 +126,7 @@ class Table:
         return any(c.source_name is not None for c in self.columns)
 
     def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self.columns])
+        return pa.schema([c.arrow_field() for c in self.columns])
 
 
 @dataclass(frozen=True)

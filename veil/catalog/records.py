@@ -8,6 +8,7 @@ from typing import Literal
 import pyarrow as pa
 
 from veil.catalog.model import Column
+from veil.pgtypes import ColumnType
 
 Status = Literal["active", "inactive"]
 STATUSES: tuple[Status, ...] = ("active", "inactive")
@@ -21,14 +22,28 @@ class StoredColumn:
     is_new: bool = False
     first_seen: str = ""
     last_seen: str = ""
+    source_type: ColumnType | None = None
+    default: str | None = None
+    description: str | None = None
+
+    @classmethod
+    def of(cls, column: Column) -> StoredColumn:
+        return cls(column.name, column.arrow_type, column.nullable, source_type=column.source_type,
+                   default=column.default, description=column.description)
 
     @property
     def type_name(self) -> str:
         """The PostgreSQL type clients see (``bigint``, ``numeric(12,2)``...)."""
         return self.as_column().pg_type.format()
 
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """What a change of at the source is reported and saved for."""
+        return (self.name, self.arrow_type, self.source_type, self.nullable, self.default, self.description)
+
     def as_column(self) -> Column:
-        return Column(self.name, self.arrow_type, self.nullable)
+        return Column(self.name, self.arrow_type, self.nullable, description=self.description,
+                      source_type=self.source_type, default=self.default)
 
 
 @dataclass(frozen=True)

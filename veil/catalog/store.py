@@ -36,6 +36,7 @@ from veil.catalog.records import (
     SyncRun,
 )
 from veil.catalog.sqlite import SqliteStore
+from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType, column_type_for_field, pinned_metadata
 
 __all__ = [
     "STATUSES",
@@ -139,22 +140,40 @@ def now() -> str:
 
 @dataclass
 class _TypeCodec:
-    """Arrow types as IPC schema bytes; decoding is cached because a catalog repeats few types."""
+    """A column's types as IPC schema bytes: the Arrow type, and in the field's metadata the
+    source's own type, default and comment where it has them (no store layout change). Decoding
+    is cached because a catalog repeats few types."""
 
-    decoded: dict[bytes, pa.DataType] = field(default_factory=dict)
+    decoded: dict[bytes, tuple[pa.DataType, ColumnType | None, str | None, str | None]] = field(default_factory=dict)
 
     @staticmethod
-    def encode(arrow_type: pa.DataType) -> bytes:
-        return pa.schema([pa.field("c", arrow_type)]).serialize().to_pybytes()
+    def encode(column: StoredColumn) -> bytes:
+        metadata: dict[bytes, bytes] = {}
+        if column.source_type is not None:
+            metadata.update(pinned_metadata(column.source_type.type, column.source_type.typmod))
+        if column.default is not None:
+            metadata[_DEFAULT_KEY] = column.default.encode()
+        if column.description is not None:
+            metadata[_COMMENT_KEY] = column.description.encode()
+        return pa.schema([pa.field("c", column.arrow_type, metadata=metadata or None)]).serialize().to_pybytes()
 
-    def decode(self, blob: bytes) -> pa.DataType:
-        arrow_type = self.decoded.get(blob)
-        if arrow_type is None:
-            arrow_type = pa.ipc.read_schema(pa.py_buffer(blob)).field(0).type
-            self.decoded[blob] = arrow_type
-        return arrow_type
+    def decode(self, blob: bytes) -> tuple[pa.DataType, ColumnType | None, str | None, str | None]:
+        decoded = self.decoded.get(blob)
+        if decoded is None:
+            stored = pa.ipc.read_schema(pa.py_buffer(blob)).field(0)
+            metadata = stored.metadata or {}
+            source_type = column_type_for_field(stored) if PG_TYPE_METADATA_KEY in metadata else None
+            default, comment = metadata.get(_DEFAULT_KEY), metadata.get(_COMMENT_KEY)
+            decoded = (
+                stored.type, source_type,
+                None if default is None else default.decode(), None if comment is None else comment.decode(),
+            )
+            self.decoded[blob] = decoded
+        return decoded
 
 
+_DEFAULT_KEY = b"veil.default"
+_COMMENT_KEY = b"veil.comment"
 _TYPES = _TypeCodec()
 
 
@@ -266,8 +285,10 @@ class CatalogStore(SqliteStore):
             f"FROM columns c JOIN tables t ON t.id = c.table_id WHERE t.{where} ORDER BY c.table_id, c.position",
             tuple(by_id),
         ):
+            arrow_type, source_type, default, comment = _TYPES.decode(blob)
             columns.setdefault(table_id, []).append(
-                StoredColumn(name, _TYPES.decode(blob), bool(nullable), bool(is_new), first, last)
+                StoredColumn(name, arrow_type, bool(nullable), bool(is_new), first, last,
+                             source_type=source_type, default=default, description=comment)
             )
         return [
             StoredTable(
@@ -308,7 +329,7 @@ class CatalogStore(SqliteStore):
         self._db.executemany(
             "INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (table_id, c.name, position, c.type_name, _TYPES.encode(c.arrow_type), int(c.nullable),
+                (table_id, c.name, position, c.type_name, _TYPES.encode(c), int(c.nullable),
                  int(c.is_new), c.first_seen or stamp, stamp)
                 for position, c in enumerate(table.columns)
             ],

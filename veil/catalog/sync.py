@@ -81,14 +81,14 @@ def _stored_columns(
     changes = []
     for column in table.columns:
         before = previous.column(column.name) if previous is not None else None
-        stored = StoredColumn(column.name, column.arrow_type, column.nullable)
+        stored = StoredColumn.of(column)
         if previous is not None and before is None:
             stored = replace(stored, is_new=True)
             changes.append(SyncChange(COLUMN_ADDED, f"{key}.{column.name}",
                                       f"{stored.type_name}; tagged New (NULL for everyone until `veil approve`)"))
         elif before is not None:
             stored = replace(stored, is_new=before.is_new, first_seen=before.first_seen)
-            if before.arrow_type != column.arrow_type:
+            if (before.arrow_type, before.type_name) != (column.arrow_type, stored.type_name):
                 changes.append(SyncChange(COLUMN_TYPE_CHANGED, f"{key}.{column.name}",
                                           f"{before.type_name} -> {stored.type_name}"))
         columns.append(stored)
@@ -141,8 +141,7 @@ def compare(
             changes.append(SyncChange(TABLE_RECREATED, key, f"object id {previous.object_id} -> {table.object_id}"))
         columns, column_changes = _stored_columns(key, table, previous)
         changes += column_changes
-        shape = [(c.name, c.arrow_type, c.nullable) for c in columns]
-        reshaped = shape != [(c.name, c.arrow_type, c.nullable) for c in previous.columns]
+        reshaped = [c.shape for c in columns] != [c.shape for c in previous.columns]
         if recreated or reshaped or previous.database != table.database:
             saved = replace(previous, database=table.database, columns=columns, object_id=table.object_id,
                             created=table.created)

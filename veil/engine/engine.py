@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from cachetools import LRUCache
 
-from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.watch import CatalogWatcher
-from veil.config.models import TableConfig, VeilConfig
+from veil.config.models import MaskPolicy, TableConfig, VeilConfig
 from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
 from veil.discovery.store import TagStore, store_path
@@ -34,6 +34,7 @@ from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
 from veil.errors import VeilError
+from veil.pgtypes import ColumnType
 
 log = logging.getLogger("veil.config")
 
@@ -266,9 +267,7 @@ class QueryEngine:
         if not masks:
             return table
         columns = tuple(
-            replace(column, arrow_type=masked_arrow_type(masks[column.name].mask, column.arrow_type))
-            if column.name in masks
-            else column
+            _masked_column(column, masks[column.name].mask) if column.name in masks else column
             for column in table.columns
         )
         return replace(table, columns=columns)
@@ -306,6 +305,18 @@ class QueryEngine:
     def close(self) -> None:
         for source in self.catalog.sources.values():
             source.close()
+
+
+def _masked_column(column: Column, mask: MaskPolicy) -> Column:
+    """A masked column's catalog entry: the mask's type; the source's own type survives only a
+    NULL mask (a typed NULL) and, without its modifier, a rounding of the same type."""
+    arrow_type = masked_arrow_type(mask, column.arrow_type)
+    source_type = column.source_type
+    if source_type is not None and (mask.with_ not in ("null", "round") or arrow_type != column.arrow_type):
+        source_type = None
+    elif source_type is not None and mask.with_ == "round":
+        source_type = ColumnType(source_type.type)
+    return replace(column, arrow_type=arrow_type, source_type=source_type, default=None)
 
 
 def plan_cache_key(

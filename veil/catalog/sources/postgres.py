@@ -4,27 +4,48 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import time
 from typing import Any
 from urllib.parse import quote
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_pg
+import psycopg
 import pyarrow as pa
+from psycopg import pq
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
+from veil.catalog.sources.pgshape import (
+    SourceColumn,
+    conform_batch,
+    served_field,
+    served_schema,
+    text_wrapped,
+    typed_parameters,
+)
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
-from veil.pgtypes import NUMERIC, pinned_field
+from veil.pgtypes import column_type_for_field
+
+_CONNECT_TIMEOUT = 10
+_DESCRIBE_TIMEOUT_MS = 30_000
 
 _LIST_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, a.attnum,
-       pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, c.oid::bigint
+       (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::bigint AS type_oid,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
+       NOT a.attnotnull AS nullable, c.oid::bigint AS table_oid,
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       pg_catalog.col_description(c.oid, a.attnum) AS column_comment
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
@@ -53,7 +74,8 @@ _SIMPLE_TYPES: dict[str, pa.DataType] = {
 
 
 def arrow_type_for(pg_type: str) -> pa.DataType:
-    """The Arrow type Veil serves for a column, from ``format_type()`` output."""
+    """An Arrow type for a type name as ``format_type()`` prints it (Databricks' catalog uses
+    it too); PostgreSQL sources map type OIDs instead (:mod:`.pgshape`)."""
     if pg_type.endswith("[]"):
         return pa.list_(arrow_type_for(pg_type[:-2]))
     if pg_type.startswith("numeric(") or pg_type.startswith("decimal("):
@@ -71,47 +93,62 @@ def arrow_type_for(pg_type: str) -> pa.DataType:
     return _SIMPLE_TYPES.get(pg_type, pa.string())
 
 
-def _served_field(field: pa.Field) -> pa.Field:
-    """The field Veil serves for an ADBC result field. ADBC returns numerics as opaque strings;
-    a numeric with a typmod becomes an exact decimal, an unconstrained one stays text that is
-    described as numeric (its scale varies per value)."""
-    metadata = field.metadata or {}
-    pg_type = metadata.get(b"POSTGRESQL:type", b"").decode()
-    if pg_type == "numeric":
-        typmod = int(metadata.get(b"POSTGRESQL:typmod", b"-1"))
-        if typmod >= 4:
-            precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-            if precision <= 38:
-                return pa.field(field.name, pa.decimal128(precision, scale), field.nullable)
-        return pinned_field(field.name, pa.string(), NUMERIC)
-    if isinstance(field.type, pa.ExtensionType) and field.type.extension_name == "arrow.opaque":
-        return pa.field(field.name, field.type.storage_type, field.nullable)
-    if pg_type == "bpchar":  # blank-padded: a local join must compare it without the padding
-        return pa.field(field.name, field.type, field.nullable, metadata={b"POSTGRESQL:type": b"bpchar"})
-    return pa.field(field.name, field.type, field.nullable)
-
-
-def served_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([_served_field(f) for f in schema])
-
-
-def _normalize_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    columns = []
-    for column, field in zip(batch.columns, schema, strict=True):
-        if isinstance(column.type, pa.ExtensionType) and column.type.extension_name == "arrow.opaque":
-            column = column.storage
-        columns.append(column if column.type == field.type else column.cast(field.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+def source_column(name: str, type_oid: int, typmod: int, nullable: bool, **extra: Any) -> Column:
+    """A catalog column for a PostgreSQL column: the served Arrow type and the source's type."""
+    field = served_field(SourceColumn(name, type_oid, typmod, nullable))
+    pg_type = column_type_for_field(field)
+    return Column(name, field.type, nullable, source_type=pg_type, **extra)
 
 
 class _NormalizingReader(ConvertingReader):
-    """Wraps ADBC's reader so batches carry the served types (decimals, not opaque strings)."""
+    """Wraps ADBC's reader so batches carry the served schema (pinned types, decimals)."""
 
-    def __init__(self, reader: pa.RecordBatchReader) -> None:
-        super().__init__(reader, served_schema(reader.schema))
+    def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
+        super().__init__(reader, schema)
 
     def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        return _normalize_batch(batch, self.schema)
+        return conform_batch(batch, self.schema)
+
+
+@dataclass(frozen=True)
+class ResultShape:
+    """A statement's result as the source describes it, and the SQL that reads it exactly."""
+
+    schema: pa.Schema
+    sql: str
+
+
+class ShapeCache:
+    """Shapes of recent statements, by SQL text (described once through libpq, then reused)."""
+
+    def __init__(self, describe: Callable[[str], tuple[list[SourceColumn], list[int]]], size: int = 512) -> None:
+        self._describe = describe
+        self._shapes: dict[str, ResultShape] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, sql: str) -> ResultShape:
+        shape = self._shapes.get(sql)
+        if shape is None:
+            columns, param_oids = self._describe(sql)
+            shape = ResultShape(served_schema(columns), text_wrapped(typed_parameters(sql, param_oids), columns))
+            with self._lock:
+                if len(self._shapes) >= self._size:
+                    self._shapes.clear()
+                self._shapes[sql] = shape
+        return shape
+
+    def clear(self) -> None:
+        with self._lock:
+            self._shapes.clear()
+
+
+def _bindable(value: object) -> object:
+    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, which
+    the statement casts (ADBC would bind it as a time and drop the offset)."""
+    if isinstance(value, time) and value.tzinfo is not None:
+        return value.isoformat()
+    return value
 
 
 def map_postgres_error(exc: BaseException) -> VeilError:
@@ -128,6 +165,10 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
 
     CLOSE_ERRORS = (adbc_driver_manager.Error,)
 
+    def __init__(self, pool: ConnectionPool, shapes: ShapeCache) -> None:
+        super().__init__(pool)
+        self._shapes = shapes
+
     def _open_cursor(self, connection: Any) -> Any:
         return connection.cursor()
 
@@ -137,9 +178,10 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
         return error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower()
 
     def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
+        shape = self._shapes.get(sql)
         try:
-            self._cursor.execute(sql, parameters=tuple(params) if params else None)
-            return _NormalizingReader(self._cursor.fetch_record_batch())
+            self._cursor.execute(shape.sql, parameters=tuple(map(_bindable, params)) if params else None)
+            return _NormalizingReader(self._cursor.fetch_record_batch(), shape.schema)
         except adbc_driver_manager.Error as exc:
             raise map_postgres_error(exc) from None
 
@@ -169,6 +211,8 @@ class PostgresSource:
         self.config = config
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._connect, reset=reset_session)
+        self._libpq = ConnectionPool(self._connect_libpq)
+        self._shapes = ShapeCache(self._describe_columns)
 
     @property
     def connection_key(self) -> tuple[object, ...]:
@@ -193,6 +237,43 @@ class PostgresSource:
                 hint=self._connect_hint(message),
             ) from None
 
+    def _connect_libpq(self) -> pq.PGconn:
+        """A libpq connection for describing statements (ADBC does not report type modifiers
+        nor the OIDs of the types it does not know)."""
+        c = self.config
+        conninfo = psycopg.conninfo.make_conninfo(
+            host=c.host, port=c.port or 5432, dbname=c.database or "", user=c.user or "",
+            password=c.password or None, sslmode=c.sslmode or None, connect_timeout=_CONNECT_TIMEOUT,
+            options=f"-c statement_timeout={_DESCRIBE_TIMEOUT_MS}",
+        )
+        connection = pq.PGconn.connect(conninfo.encode())
+        if connection.status != pq.ConnStatus.OK:
+            message = connection.get_error_message().decode(errors="replace").strip()
+            connection.finish()
+            raise VeilError(
+                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+                hint=self._connect_hint(message),
+            )
+        return _LibpqConnection(connection)
+
+    def _describe_columns(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
+        connection, reused = self._libpq.acquire()
+        try:
+            columns = connection.describe(sql)
+        except VeilError:
+            healthy = connection.healthy
+            self._libpq.release(connection, healthy)
+            if healthy or not reused:
+                raise
+            connection = self._libpq.fresh()  # the server dropped an idle connection: once more
+            try:
+                columns = connection.describe(sql)
+            except VeilError:
+                self._libpq.release(connection, connection.healthy)
+                raise
+        self._libpq.release(connection, True)
+        return columns
+
     def _connect_hint(self, message: str) -> str | None:
         """What to check in the config for the usual connection failures."""
         where = f"connections.{self.name}"
@@ -208,20 +289,10 @@ class PostgresSource:
         return None
 
     def cursor(self) -> PostgresCursor:
-        return PostgresCursor(self._pool)
+        return PostgresCursor(self._pool, self._shapes)
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
-        connection, _ = self._pool.acquire()
-        reusable = False
-        try:
-            with connection.cursor() as cursor:
-                schema = served_schema(cursor.adbc_execute_schema(sql))
-            reusable = True
-            return schema
-        except adbc_driver_manager.Error as exc:
-            raise map_postgres_error(exc) from None
-        finally:
-            self._pool.release(connection, reusable)
+        return self._shapes.get(sql).schema
 
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
@@ -238,8 +309,10 @@ class PostgresSource:
         tables: dict[tuple[str, str], list[Column]] = {}
         oids: dict[tuple[str, str], int] = {}
         for row in rows:
-            schema, table, column, _, pg_type, nullable, oid = row.values()
-            tables.setdefault((schema, table), []).append(Column(column, arrow_type_for(pg_type), bool(nullable)))
+            schema, table, column, _, type_oid, typmod, nullable, oid, default, comment = row.values()
+            tables.setdefault((schema, table), []).append(
+                source_column(column, type_oid, typmod, bool(nullable), default=default, description=comment)
+            )
             oids[(schema, table)] = oid
         # pg_class.oid changes when a table is dropped and created again: sync reports it as recreated.
         return [
@@ -249,4 +322,42 @@ class PostgresSource:
 
     def close(self) -> None:
         self._pool.close()
+        self._libpq.close()
+        self._shapes.clear()
+
+
+class _LibpqConnection:
+    """A libpq connection that only describes statements (the unnamed prepared statement)."""
+
+    def __init__(self, connection: pq.PGconn) -> None:
+        self._connection = connection
+
+    def describe(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
+        try:
+            prepared = self._connection.prepare(b"", sql.encode())
+            _check(prepared)
+            result = self._connection.describe_prepared(b"")
+        except psycopg.Error as exc:  # libpq returned no result: the connection is gone
+            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+        _check(result)
+        columns = [
+            SourceColumn((result.fname(i) or b"?column?").decode(), result.ftype(i), result.fmod(i))
+            for i in range(result.nfields)
+        ]
+        return columns, [result.param_type(i) for i in range(result.nparams)]
+
+    @property
+    def healthy(self) -> bool:
+        return self._connection.status == pq.ConnStatus.OK
+
+    def close(self) -> None:
+        self._connection.finish()
+
+
+def _check(result: pq.PGresult) -> None:
+    if result.status == pq.ExecStatus.COMMAND_OK:
+        return
+    sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
+    message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message).decode(errors="replace")
+    raise VeilError(sqlstate, message.strip())
 

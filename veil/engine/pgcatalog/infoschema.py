@@ -80,8 +80,11 @@ class InformationSchemaRows:
     def columns(self) -> RowSet:
         rows: list[Row] = []
         for relation in self.objects.relations.values():
+            defaults = {c.name: c.default for c in relation.table.columns} if relation.table is not None else {}
             for position, (name, column_type, nullable) in enumerate(_columns(relation), 1):
-                rows.append(self._column(relation, position, name, column_type, nullable))
+                row = self._column(relation, position, name, column_type, nullable)
+                row["column_default"] = defaults.get(name)
+                rows.append(row)
         return _rowset("columns", rows)
 
     def _column(
@@ -156,6 +159,8 @@ def _precision(pg_type: PgType, typmod: int) -> Row:
             "character_maximum_length": length,
             "character_octet_length": length * 4 if length else 1073741824,
         }
+    if name in ("bit", "varbit"):
+        return {"character_maximum_length": typmod if typmod >= 0 else None}
     if name in _DATETIME:
         precision = typmod if typmod >= 0 and name != "date" else (0 if name == "date" else 6)
         return {"datetime_precision": precision}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from veil.catalog.model import Column
+from veil.catalog.model import Column, stable_oid
 from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.data.settings import PG_SETTINGS
@@ -84,6 +84,7 @@ class CatalogRows:
         yield self.pg_namespace()
         yield self.pg_class()
         yield self.pg_attribute()
+        yield self.pg_attrdef()
         yield self.pg_database()
         yield self.pg_description()
         yield from self.roles()
@@ -190,6 +191,19 @@ class CatalogRows:
                 for num, col in enumerate(relation.catalog.columns, start=1):
                     rows.append(_attribute(relation.oid, num, col.name, col.pg_type, -1, False))
         return self._rowset("pg_attribute", rows)
+
+    def pg_attrdef(self) -> RowSet:
+        """Column defaults as the source declares them (``adbin`` holds the expression's text,
+        which is what the emulated ``pg_get_expr`` returns)."""
+        rows: list[Row] = []
+        for relation in self.objects.relations.values():
+            if relation.table is None:
+                continue
+            for num, column in enumerate(relation.table.columns, start=1):
+                if column.default is not None:
+                    oid = stable_oid("attrdef", relation.schema, relation.name, column.name)
+                    rows.append({"oid": oid, "adrelid": relation.oid, "adnum": num, "adbin": column.default})
+        return self._rowset("pg_attrdef", rows)
 
     def pg_database(self) -> RowSet:
         row = {
@@ -309,6 +323,7 @@ def _user_attribute(relid: int, num: int, column: Column) -> Row:
     column_type = column.pg_type
     row = _attribute(relid, num, column.name, column_type.type, column_type.typmod, False)
     row["attnotnull"] = not column.nullable
+    row["atthasdef"] = column.default is not None
     return row
 
 

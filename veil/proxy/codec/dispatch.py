@@ -18,6 +18,7 @@ from veil.pgtypes import (
     BYTEA,
     FLOAT4,
     JSONB,
+    TEXT,
     TIMESTAMPTZ,
     UUID,
     ColumnType,
@@ -36,6 +37,7 @@ from veil.proxy.codec.cells import (
 from veil.proxy.codec.columns import prepare
 from veil.proxy.codec.floats import float_text
 from veil.proxy.codec.interval import interval_binary, interval_text
+from veil.proxy.codec.textbinary import SAME_AS_TEXT, binary_from_text
 
 TEXT_FORMAT = 0
 BINARY_FORMAT = 1
@@ -138,6 +140,8 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
         return from_arrow(arr)
     if types.is_string(t) and oid == UUID.oid:
         return scalars.uuid_binary_from_text(arr)
+    if types.is_string(t) and oid not in SAME_AS_TEXT and oid != JSONB.oid and oid != TEXT.oid:
+        return ArrowCells(binary_from_text(arr, oid))
     if types.is_date(t) and oid == 1082:
         return MatrixCells(big_endian(temporal.date_binary(arr), ">i4"), None, validity(arr))
     if types.is_time(t) and oid == 1083:

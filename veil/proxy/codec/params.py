@@ -27,6 +27,7 @@ from veil.proxy.codec.param_values import (
     interval_value,
     timestamp_from_micros,
 )
+from veil.proxy.codec.textbinary import text_from_binary
 
 __all__ = ["Interval", "decode_parameter"]
 
@@ -111,7 +112,8 @@ def decode_binary(data: bytes, type_oid: int) -> object:
         if len(data) != 16:
             raise _bad(type_oid)
         return uuid.UUID(bytes=data)
-    return data
+    text = text_from_binary(data, type_oid)
+    return data if text is None else text
 
 
 def _utf8(data: bytes) -> str:

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from veil.pgtypes import BYTEA, JSONB, TIMESTAMPTZ, UUID, ColumnType
+from veil.pgtypes import BYTEA, JSONB, TEXT, TIMESTAMPTZ, UUID, ColumnType
 from veil.proxy.codec import rowvalues
 from veil.proxy.codec.numeric import NUMERIC_NEG, NUMERIC_POS
 from veil.proxy.codec.scalars import INTEGER_WIRE
@@ -37,6 +37,7 @@ from veil.proxy.codec.temporal import (
     USECS_PER_DAY,
     zone_offsets,
 )
+from veil.proxy.codec.textbinary import SAME_AS_TEXT
 
 Cells = list[bytes | None]
 #: Cells of one (prepared) column, or ``None``: this column needs the vectorised encoder.
@@ -116,7 +117,7 @@ def _binary_encoder(t: pa.DataType, pg: ColumnType) -> CellEncoder | None:
     if types.is_binary(t):
         return rowvalues.binary_values
     if types.is_string(t):
-        if oid == UUID.oid:
+        if oid == UUID.oid or (oid not in SAME_AS_TEXT and oid not in (JSONB.oid, TEXT.oid)):
             return None
         return _jsonb_binary if oid == JSONB.oid else rowvalues.binary_values
     if types.is_date(t) and oid == 1082:

@@ -1,0 +1,68 @@
+"""Columns a PostgreSQL source sends as its text form (:mod:`veil.catalog.sources.pgshape`),
+served with their own type OID: text and binary cells equal PostgreSQL's, byte for byte, and a
+type whose binary form Veil cannot build is refused with 0A000 rather than sent wrong."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from tests.proxy.codec.conftest import Check
+from tests.proxy.codec.oracle import PgOracle, encode_cells
+from veil.errors import FeatureNotSupported
+from veil.pgtypes import BY_NAME, pinned_field
+
+CASES: list[tuple[str, str, list[str | None]]] = [
+    ("numeric", "numeric", ["0", "'-0.000'", "1e-30", "12345678901234567890.123456789", "'NaN'", "'Infinity'", "'-Infinity'", None]),
+    ("money", "money", ["'0'", "'-1234567.89'", "'92233720368547758.07'", None]),
+    ('"char"', "char", ["'a'", "''", "'\\001'", None]),
+    ("oid", "oid", ["0", "4294967295", None]),
+    ("inet", "inet", ["'10.1.2.3'", "'10.1.2.3/8'", "'::1'", "'2001:db8::1/64'", None]),
+    ("cidr", "cidr", ["'10.0.0.0/8'", "'2001:db8::/32'", None]),
+    ("macaddr", "macaddr", ["'08:00:2b:01:02:03'", None]),
+    ("macaddr8", "macaddr8", ["'08:00:2b:01:02:03:04:05'", None]),
+    ("bit(3)", "bit", ["B'101'", None]),
+    ("varbit", "varbit", ["B''", "B'1'", "B'101010101'", None]),
+    ("timetz", "timetz", ["'00:00:00+00'", "'23:59:59.999999-14'", "'12:30:15.5+05:30'", None]),
+    ("int[]", "_int4", ["'{}'", "'{{1,2},{3,NULL}}'", "'[0:1]={5,6}'", None]),
+    ("text[]", "_text", ["'{\"\",\"a,b\",\"q\\\"u\",NULL,\"NULL\",\"é\"}'", None]),
+    ("numeric[]", "_numeric", ["'{1.5,NaN,-0.001}'", None]),
+    ("date[]", "_date", ["'{2000-01-01,\"0001-01-01 BC\",infinity}'", None]),
+    ("timestamptz[]", "_timestamptz", ["'{\"2024-06-30 12:00:00.25+02\",-infinity}'", None]),
+    ("bool[]", "_bool", ["'{t,f,NULL}'", None]),
+    ("uuid[]", "_uuid", ["'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'", None]),
+    ("bytea[]", "_bytea", ["'{\"\\\\x00ff\",\"\\\\x\"}'", None]),
+    ("float8[]", "_float8", ["'{1.5,-Infinity,NaN,1e-300}'", None]),
+    ("inet[]", "_inet", ["'{10.0.0.1,::1/64}'", None]),
+]
+
+
+def _texts(pg: PgOracle, type_sql: str, literals: list[str | None]) -> pa.Array:
+    """PostgreSQL's output form of each literal: what the source sends for a column read as text
+    (``format('%s', ...)`` is the type's output function, as for inet)."""
+    values = []
+    for literal in literals:
+        if literal is None:
+            values.append(None)
+        else:
+            row = pg.conn.execute(f"SELECT pg_catalog.format('%s', ({literal})::{type_sql})").fetchone()
+            values.append(None if row is None else row[0])
+    return pa.array(values, pa.string())
+
+
+@pytest.mark.parametrize(("type_sql", "name", "literals"), CASES, ids=[c[0] for c in CASES])
+def test_text_and_binary_from_the_source_text(
+    pg: PgOracle, check: Check, type_sql: str, name: str, literals: list[str | None]
+) -> None:
+    pg.conn.execute("SET lc_monetary = 'C'")
+    texts = _texts(pg, type_sql, literals)
+    field = pinned_field("v", pa.string(), BY_NAME[name])
+    check(type_sql, literals, texts, field=field)
+
+
+def test_a_type_without_a_binary_form_is_refused(pg: PgOracle) -> None:
+    texts = _texts(pg, "point", ["'(1,2)'"])
+    field = pinned_field("v", pa.string(), BY_NAME["point"])
+    assert encode_cells(texts, 0, field, "UTC") is not None  # text format serves it
+    with pytest.raises(FeatureNotSupported):
+        encode_cells(texts, 1, field, "UTC")

@@ -13,7 +13,6 @@ import pyarrow as pa
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
 from veil.engine.pgcatalog.data.procs import PG_PROC
-from veil.engine.pgcatalog.identifiers import quote_ident
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import CatalogObjects
@@ -146,7 +145,7 @@ def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
             element = BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type
             values = (element.name, format_type(element.oid), "[]" if pg_type.is_array else "")
         else:
-            values = (type_name.name, quote_ident(type_name.name), "")
+            values = (type_name.name, type_name.text, "")
         row = (oid, type_name.name, type_name.schema, *values)
         for (_, (_, column)), value in zip(info.items(), row, strict=True):
             column.append(value)

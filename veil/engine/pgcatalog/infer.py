@@ -275,6 +275,9 @@ class Typer:
                 columns = self.source_columns(source)
                 if columns and any(c.name == name for c in columns):
                     return source, None
+            for source in found.values():
+                if source.relation is not None and source.relation.system_column(name):
+                    return source, None
             for projection in select.expressions:
                 inside = any(c is column for c in projection.find_all(exp.Column))
                 if isinstance(projection, exp.Alias) and projection.alias == name and not inside:
@@ -309,7 +312,8 @@ class Typer:
         for output in self.source_columns(source) or []:
             if output.name == column.name:
                 return output.type
-        return None
+        system = source.relation.system_column(column.name) if source.relation else None
+        return ColumnType(system.pg_type) if system is not None else None
 
     def _function_columns(self, source: scopes.Source) -> list[OutputColumn] | None:
         function = source.function

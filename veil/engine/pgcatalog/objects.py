@@ -13,17 +13,18 @@ from dataclasses import dataclass
 
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.engine.pgcatalog.data.procs import PG_PROC
-from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS
+from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE
 from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
-from veil.engine.pgcatalog.schema import CatalogRelation, all_relations
+from veil.engine.pgcatalog.schema import RELATIONS, CatalogRelation, all_relations
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
-from veil.pgtypes import ALL_TYPES, format_type
+from veil.pgtypes import BY_OID, format_type
 
 BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
+_TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,24 @@ class TypeName:
     text: str  # regtype output when visible (format_type spelling)
 
 
+def _builtin_types() -> dict[int, TypeName]:
+    """Every type of PostgreSQL 15's own catalog (base, pseudo, array, range, multirange and
+    information_schema's domains), spelled as ``regtype`` prints it."""
+    schemas = {oid: name for name, oid in NAMESPACE_OIDS.items()}
+    rows = {int(str(row[0])): row for row in PG_TYPE}
+    types: dict[int, TypeName] = {}
+    for oid, row in rows.items():
+        name, element = str(row[1]), int(str(row[_TYPELEM]))
+        if oid in BY_OID:
+            text = format_type(oid)
+        elif element and name.startswith("_") and element in rows:
+            text = f"{rows[element][1]}[]"
+        else:
+            text = name
+        types[oid] = TypeName(oid, name, schemas.get(int(str(row[2])), "pg_catalog"), text)
+    return types
+
+
 class CatalogObjects:
     """Everything one user may see, indexed by name and by OID."""
 
@@ -77,9 +96,7 @@ class CatalogObjects:
         for table in self.tables:
             self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
         self.relations_by_oid = {r.oid: r for r in self.relations.values()}
-        self.types: dict[int, TypeName] = {
-            t.oid: TypeName(t.oid, t.name, "pg_catalog", format_type(t.oid)) for t in ALL_TYPES
-        }
+        self.types: dict[int, TypeName] = _builtin_types()
         for table in self.tables:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name

@@ -205,6 +205,10 @@ class Rewriter:
         ):
             keyword = exp.Anonymous(this=column.name)
             return calls.call_function(self.env, keyword, [], [])
+        source, _ = self.typer.resolve(column)
+        relation = source.relation if source is not None else None
+        if relation is not None and relation.system_column(column.name) is not None:
+            return _system_value(relation, column.name)
         return column
 
     def _parameter(self, node: exp.Parameter) -> exp.Expr:
@@ -301,6 +305,16 @@ class Rewriter:
         if isinstance(field, exp.Identifier):
             return sqlbuild.builtin("struct_extract", inner, sqlbuild.string(field.name))
         raise VeilError("0A000", f"unsupported expression {node.sql(dialect='postgres')}")
+
+
+def _system_value(relation: CatalogRelation, name: str) -> exp.Expr:
+    """A system column's value: the table's OID, the first tuple slot, the bootstrap
+    transaction (the emulated catalog never changes under a snapshot)."""
+    if name == "tableoid":
+        return sqlbuild.typed_literal(relation.oid, "UINTEGER")
+    if name == "ctid":
+        return sqlbuild.string("(0,1)")
+    return sqlbuild.typed_literal(1 if name == "xmin" else 0, "UINTEGER")
 
 
 def _is_string_literal(node: exp.Expr) -> bool:

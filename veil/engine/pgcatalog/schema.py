@@ -93,6 +93,18 @@ REG_TYPES = frozenset(
 )
 ZERO_BASED_ARRAYS = frozenset({"int2vector", "oidvector"})
 
+# PostgreSQL's system columns, selectable on every catalog table but never part of ``*``, and
+# the constant each holds here (the emulated catalog is one frozen snapshot: one page, one
+# transaction).
+SYSTEM_COLUMNS: dict[str, str] = {
+    "tableoid": "oid",
+    "ctid": "tid",
+    "xmin": "xid",
+    "cmin": "cid",
+    "xmax": "xid",
+    "cmax": "cid",
+}
+
 
 def reported_type(pg_name: str) -> PgType:
     """The core PostgreSQL type Veil reports for a catalog type name (``_text``, ``name``...)."""
@@ -140,6 +152,12 @@ class CatalogRelation:
 
     def column(self, name: str) -> CatalogColumn | None:
         return self._by_name.get(name)
+
+    def system_column(self, name: str) -> CatalogColumn | None:
+        """``tableoid``, ``ctid``, ``xmin``... of a table (views have none)."""
+        if self.kind != "r" or name not in SYSTEM_COLUMNS or name in self._by_name:
+            return None
+        return CatalogColumn(name, BY_NAME[SYSTEM_COLUMNS[name]])
 
     @property
     def duck_name(self) -> str:

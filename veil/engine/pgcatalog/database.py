@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
-from veil.engine.pgcatalog.data.procs import PG_PROC
+from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import CatalogObjects
@@ -121,6 +121,12 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC]),
         "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC]),
         "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC]),
+    })
+    _table(con, "function_text", {
+        column: (duck, [row[index] for row in FUNCTION_TEXT])
+        for index, (column, duck) in enumerate((
+            ("vl__oid", "UINTEGER"), ("vl__arguments", "VARCHAR"), ("vl__identity", "VARCHAR"),
+            ("vl__result", "VARCHAR"), ("vl__definition", "VARCHAR"), ("vl__sqlbody", "VARCHAR")))
     })
     _table(con, "type_info", _type_info(objects))
     descriptions = CatalogRows(objects).pg_description().rows

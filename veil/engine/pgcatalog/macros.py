@@ -144,9 +144,27 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.col_description(o, n) AS (
         SELECT min(vl__cd.vl__description) FROM {F}.descriptions vl__cd
         WHERE vl__cd.vl__objoid = o AND vl__cd.vl__objsubid = n AND vl__cd.vl__classoid = 1259)""",
-    f"""CREATE MACRO {F}.pg_get_function_result(p) AS (
-        SELECT {F}.format_type(min(vl__fr.vl__rettype), NULL) FROM {F}.proc_info vl__fr
-        WHERE vl__fr.vl__oid = p)""",
+    *(
+        f"""CREATE MACRO {F}.{name}(p) AS (
+            SELECT min(vl__ft.vl__{column}) FROM {F}.function_text vl__ft WHERE vl__ft.vl__oid = p)"""
+        for name, column in (
+            ("pg_get_function_arguments", "arguments"),
+            ("pg_get_function_identity_arguments", "identity"),
+            ("pg_get_function_result", "result"),
+            ("pg_get_functiondef", "definition"),
+            ("pg_get_function_sqlbody", "sqlbody"),
+        )
+    ),
+    # Index access methods' properties (amvalidate.c): what btree and hash can do.
+    f"""CREATE MACRO {F}.pg_indexam_has_property(am, prop) AS CASE
+        WHEN am IS NULL OR prop IS NULL THEN NULL
+        WHEN am NOT IN (403, 405, 783, 2742, 4000, 3580) THEN NULL
+        WHEN lower(prop) = 'can_order' THEN am = 403
+        WHEN lower(prop) IN ('can_unique', 'can_multi_col') THEN am IN (403, 783, 2742, 3580)
+             AND (lower(prop) = 'can_multi_col' OR am = 403)
+        WHEN lower(prop) = 'can_exclude' THEN am IN (403, 405, 783, 4000)
+        WHEN lower(prop) = 'can_include' THEN am IN (403, 783, 4000)
+        ELSE NULL END""",
     f"""CREATE MACRO {F}.pg_relation_is_publishable(rel) AS CASE WHEN rel IS NULL THEN NULL ELSE
         coalesce((SELECT vl__rp.vl__relkind IN ('r', 'p')
                          AND vl__rp.vl__nspname NOT IN ('pg_catalog', 'information_schema')

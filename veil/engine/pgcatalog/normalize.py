@@ -22,7 +22,9 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 def normalize(statement: exp.Expr) -> exp.Expr:
     tree = normalize_identifiers(statement.copy(), dialect="postgres")
-    for dot in list(tree.find_all(exp.Dot)):
+    # Innermost first: rebuilding an outer call copies its arguments, which would detach a
+    # qualified call nested inside it (psql's \\dp nests pg_catalog.array_to_string).
+    for dot in reversed(list(tree.find_all(exp.Dot))):
         if dot.find_ancestor(exp.DataType) is not None:
             continue
         schema = dot.this

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.engine.pgcatalog.data.procs import PG_PROC
-from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE
+from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
 from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
 from veil.engine.pgcatalog.schema import RELATIONS, CatalogRelation, all_relations
 from veil.engine.pgcatalog.typemap import type_by_spelling
@@ -86,7 +86,7 @@ class CatalogObjects:
         for table in self.tables:
             self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
-        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID}
+        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
         for user in users:
             self.roles.setdefault(user, stable_oid("role", user))
         self.role_names = {oid: name for name, oid in self.roles.items()}

@@ -221,6 +221,7 @@ class CatalogRows:
 
     def roles(self) -> Iterator[RowSet]:
         authid, roles, users = [], [], []
+        predefined = set(static_rows.PREDEFINED_ROLES.values())
         for name, oid in self.objects.roles.items():
             superuser = name == BOOTSTRAP_ROLE
             flags = {
@@ -228,14 +229,14 @@ class CatalogRows:
                 "rolinherit": True,
                 "rolcreaterole": superuser,
                 "rolcreatedb": superuser,
-                "rolcanlogin": not superuser,
+                "rolcanlogin": not superuser and oid not in predefined,
                 "rolreplication": False,
                 "rolbypassrls": superuser,
                 "rolconnlimit": -1,
             }
             authid.append({"oid": oid, "rolname": name, **flags})
             roles.append({"oid": oid, "rolname": name, "rolpassword": "********", **flags})
-            if not superuser:
+            if flags["rolcanlogin"]:
                 users.append(
                     {
                         "usename": name,
@@ -248,6 +249,7 @@ class CatalogRows:
                     }
                 )
         yield self._rowset("pg_authid", authid)
+        yield _static("pg_auth_members", static_rows.PG_AUTH_MEMBERS)
         yield self._rowset("pg_roles", roles)
         yield self._rowset("pg_user", users)
         yield self._rowset("pg_shadow", [{**u, "passwd": None} for u in users])

@@ -828,4 +828,12 @@ PG_EXTENSION: tuple[tuple[object, ...], ...] = (
     (13559, 'plpgsql', 10, 11, False, '1.0', None, None),
 )
 
+PG_AUTH_MEMBERS: tuple[tuple[object, ...], ...] = (
+    (3374, 3373, 10, False),
+    (3375, 3373, 10, False),
+    (3377, 3373, 10, False),
+)
+
+PREDEFINED_ROLES: dict[str, int] = {'pg_monitor': 3373, 'pg_read_all_settings': 3374, 'pg_read_all_stats': 3375, 'pg_stat_scan_tables': 3377, 'pg_signal_backend': 4200, 'pg_checkpoint': 4544, 'pg_read_server_files': 4569, 'pg_write_server_files': 4570, 'pg_execute_server_program': 4571, 'pg_database_owner': 6171, 'pg_read_all_data': 6181, 'pg_write_all_data': 6182}
+
 NAMESPACE_OIDS: dict[str, int] = {'pg_catalog': 11, 'pg_toast': 99, 'public': 2200, 'information_schema': 13207}

@@ -119,6 +119,9 @@ _SCALARS: tuple[PgType, ...] = (
     _scalar(3220, "pg_lsn", 8, 3221, "U", True, "d", io="pg_lsn_"),
     _scalar(3614, "tsvector", -1, 3643, "U", io="tsvector"),
     _scalar(3802, "jsonb", -1, 3807, "U", io="jsonb_"),
+    _scalar(3734, "regconfig", 4, 3735, "N", True, io="regconfig"),
+    _scalar(3769, "regdictionary", 4, 3770, "N", True, io="regdictionary"),
+    _scalar(4191, "regcollation", 4, 4192, "N", True, io="regcollation"),
     _scalar(4089, "regnamespace", 4, 4090, "N", True, io="regnamespace"),
     _scalar(4096, "regrole", 4, 4097, "N", True, io="regrole"),
 )

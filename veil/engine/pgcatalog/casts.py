@@ -13,7 +13,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog import sqlbuild
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.context import CompileEnv
-from veil.engine.pgcatalog.schema import REG_TYPES, storage_type
+from veil.engine.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
 from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
@@ -56,6 +56,13 @@ def reg_input(env: CompileEnv, kind: str, text: exp.Expr, strict: bool) -> exp.E
         oid = env.objects.reg_in(kind, literal, env.path, strict=strict)
         return sqlbuild.typed_literal(oid, "UINTEGER")
     text = sqlbuild.cast(text, "VARCHAR")
+    if kind in NAMED_REG_TYPES:
+        state, message = NAMED_REG_TYPES[kind]
+        prefix, _, suffix = message.partition("{}")
+        return sqlbuild.veil_fn(
+            "regnamed_in", sqlbuild.string(kind), text, sqlbuild.boolean(strict),
+            sqlbuild.string(f"[{state}] {prefix}"), sqlbuild.string(suffix),
+        )
     args: list[exp.Expr] = [text, sqlbuild.boolean(strict)]
     if kind == "regclass":
         args.insert(1, env.path_literal())
@@ -66,6 +73,8 @@ def reg_output(env: CompileEnv, kind: str, oid: exp.Expr) -> exp.Expr:
     """``regclass::text``: the object's name as PostgreSQL prints it."""
     if isinstance(oid, exp.Cast) and isinstance(oid.this, exp.Literal) and oid.this.is_int:
         return sqlbuild.string(env.objects.reg_out(kind, int(oid.this.this), env.path))
+    if kind in NAMED_REG_TYPES:
+        return sqlbuild.veil_fn("regnamed_out", sqlbuild.string(kind), oid)
     args = [oid, env.path_literal()] if kind in ("regclass", "regtype") else [oid]
     return sqlbuild.veil_fn(f"{_macro_kind(kind)}_out", *args)
 

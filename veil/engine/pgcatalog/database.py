@@ -15,7 +15,7 @@ from veil.engine.pgcatalog.data.keywords import KEYWORDS
 from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
-from veil.engine.pgcatalog.objects import CatalogObjects
+from veil.engine.pgcatalog.objects import NAMED_OBJECTS, CatalogObjects
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
 from veil.engine.pgcatalog.schema import (
     DUCK_SCHEMAS,
@@ -129,6 +129,12 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
             ("vl__result", "VARCHAR"), ("vl__definition", "VARCHAR"), ("vl__sqlbody", "VARCHAR")))
     })
     _table(con, "type_info", _type_info(objects))
+    named = [(kind, oid, name) for kind, names in NAMED_OBJECTS.items() for name, oid in names.items()]
+    _table(con, "reg_names", {
+        "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),
+        "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
+        "vl__name": ("VARCHAR", [name for _, _, name in named]),
+    })
     descriptions = CatalogRows(objects).pg_description().rows
     _table(con, "descriptions", {
         "vl__objoid": ("UINTEGER", [d["objoid"] for d in descriptions]),

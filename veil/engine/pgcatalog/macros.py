@@ -118,6 +118,19 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
         (SELECT {F}.quote_ident(min(vl__ao.vl__rolname)) FROM {F}.role_info vl__ao WHERE vl__ao.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regnamed_lookup(k, s) AS (
+        SELECT min(vl__nl.vl__oid) FROM {F}.reg_names vl__nl
+        WHERE vl__nl.vl__kind = k AND vl__nl.vl__name = CASE WHEN starts_with(k, 'regoper')
+            THEN split_part(split_part(trim(s), '(', 1), '.', -1) ELSE {F}.parse_ident(s)[-1] END)""",
+    f"""CREATE MACRO {F}.regnamed_in(k, s, strict, msg, tail) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)
+        ELSE error(msg || s || tail) END""",
+    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-'
+        ELSE coalesce((SELECT CASE WHEN starts_with(k, 'regoper') THEN min(vl__no2.vl__name)
+                              ELSE {F}.quote_ident(min(vl__no2.vl__name)) END
+                       FROM {F}.reg_names vl__no2 WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
+                      CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
     f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE
         WHEN m IS NULL OR m < 0 THEN vl_base

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.engine.pgcatalog.data.procs import PG_PROC
+from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
 from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
-from veil.engine.pgcatalog.schema import RELATIONS, CatalogRelation, all_relations
+from veil.engine.pgcatalog.schema import (
+    NAMED_REG_TYPES,
+    RELATIONS,
+    CatalogRelation,
+    all_relations,
+)
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
 from veil.pgtypes import BY_OID, format_type
@@ -51,6 +57,28 @@ class TypeName:
     name: str
     schema: str
     text: str  # regtype output when visible (format_type spelling)
+
+
+def _named_objects() -> dict[str, dict[str, int]]:
+    """Name → OID of the static objects behind regoper, regcollation, regconfig and
+    regdictionary (the first OID wins for an overloaded operator name)."""
+    sources = {
+        "regoper": static_rows.PG_OPERATOR,
+        "regcollation": static_rows.PG_COLLATION,
+        "regconfig": static_rows.PG_TS_CONFIG,
+        "regdictionary": static_rows.PG_TS_DICT,
+    }
+    named: dict[str, dict[str, int]] = {}
+    for kind, rows in sources.items():
+        names: dict[str, int] = {}
+        for row in rows:
+            names.setdefault(str(row[1]), int(str(row[0])))
+        named[kind] = names
+    named["regoperator"] = named["regoper"]
+    return named
+
+
+NAMED_OBJECTS = _named_objects()
 
 
 def _builtin_types() -> dict[int, TypeName]:
@@ -224,7 +252,24 @@ class CatalogObjects:
             return self.regnamespace_in(text, strict=strict)
         if kind == "regrole":
             return self.regrole_in(text, strict=strict)
+        if kind in NAMED_REG_TYPES:
+            return self.named_in(kind, text, strict=strict)
         raise VeilError("0A000", f"type {kind} is not supported")
+
+    def named_in(self, kind: str, text: str, *, strict: bool = True) -> int | None:
+        """regoper, regoperator (``+(integer,integer)``), regcollation, regconfig,
+        regdictionary: a schema-qualified or bare name, or an OID."""
+        if text.strip().isdigit():
+            return int(text)
+        bare = text.split("(")[0] if kind == "regoperator" else text
+        parts = (
+            [bare.strip().rsplit(".", 1)[-1]] if kind.startswith("regoper") else parse_ident(bare)
+        )
+        oid = NAMED_OBJECTS[kind].get(parts[-1]) if parts else None
+        if oid is None and strict:
+            state, message = NAMED_REG_TYPES[kind]
+            raise VeilError(state, message.format(text))
+        return oid
 
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
         """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
@@ -240,4 +285,8 @@ class CatalogObjects:
             return self.regnamespace_out(oid)
         if kind == "regrole":
             return self.regrole_out(oid)
+        if kind in NAMED_REG_TYPES:
+            names = {o: n for n, o in NAMED_OBJECTS[kind].items()}
+            name = names.get(oid)
+            return str(oid) if name is None else name if kind.startswith("regoper") else quote_ident(name)
         return str(oid)

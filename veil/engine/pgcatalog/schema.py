@@ -54,6 +54,9 @@ _STORAGE = {
     "regrole": "UINTEGER",
     "regoper": "UINTEGER",
     "regoperator": "UINTEGER",
+    "regcollation": "UINTEGER",
+    "regconfig": "UINTEGER",
+    "regdictionary": "UINTEGER",
     "int2vector": "SMALLINT[]",
     "oidvector": "UINTEGER[]",
     "timestamptz": "TIMESTAMPTZ",
@@ -89,8 +92,17 @@ _ARROW = {
 
 REG_TYPES = frozenset(
     {"regproc", "regprocedure", "regclass", "regtype", "regnamespace", "regrole", "regoper",
-     "regoperator"}
+     "regoperator", "regcollation", "regconfig", "regdictionary"}
 )
+# reg* types whose objects are static PostgreSQL rows (looked up in ``veil_fn.reg_names``), with
+# the error PostgreSQL raises for a name it does not know.
+NAMED_REG_TYPES: dict[str, tuple[str, str]] = {
+    "regoper": ("42883", "operator does not exist: {}"),
+    "regoperator": ("42883", "operator does not exist: {}"),
+    "regcollation": ("42704", 'collation "{}" for encoding "UTF8" does not exist'),
+    "regconfig": ("42704", 'text search configuration "{}" does not exist'),
+    "regdictionary": ("42704", 'text search dictionary "{}" does not exist'),
+}
 ZERO_BASED_ARRAYS = frozenset({"int2vector", "oidvector"})
 
 # PostgreSQL's system columns, selectable on every catalog table but never part of ``*``, and

@@ -183,6 +183,15 @@ def main(dsn: str) -> None:
             _format_rows(
                 "PG_EXTENSION", _rows(cur, "pg_extension", "extname = 'plpgsql'")
             ),
+            _format_rows("PG_OPERATOR", _rows(cur, "pg_operator", "oid < 16384 ORDER BY oid")),
+            _format_rows("PG_RANGE", _rows(cur, "pg_range", "rngtypid < 16384 ORDER BY 1")),
+            _format_rows("PG_CAST", _rows(cur, "pg_cast", "oid < 16384 ORDER BY oid")),
+            _format_rows("PG_TS_CONFIG", _rows(cur, "pg_ts_config", "oid < 16384 ORDER BY oid")),
+            _format_rows("PG_TS_DICT", _rows(cur, "pg_ts_dict", "oid < 16384 ORDER BY oid")),
+            _format_rows("PG_TS_PARSER", _rows(cur, "pg_ts_parser", "oid < 16384 ORDER BY oid")),
+            _format_rows(
+                "PG_TS_TEMPLATE", _rows(cur, "pg_ts_template", "oid < 16384 ORDER BY oid")
+            ),
         ]
         parts.append(
             _format_rows(

@@ -174,6 +174,18 @@ UNKNOWN = BY_NAME["unknown"]
 # Arrow field metadata key that pins a column's PostgreSQL type (the catalog emulation uses it
 # for oid, name and "char" columns whose Arrow type alone would say int8/text).
 PG_TYPE_METADATA_KEY = b"veil.pg_type_oid"
+# Field metadata keys for RowDescription's table OID and attribute number of a column read
+# straight from a table (see veil.engine.origins); absent means 0, as for computed columns.
+TABLE_OID_METADATA_KEY = b"veil.table_oid"
+ATTNUM_METADATA_KEY = b"veil.attnum"
+
+
+def column_origin(field: pa.Field) -> tuple[int, int]:
+    """RowDescription's (table OID, attribute number) of a result field."""
+    metadata = field.metadata or {}
+    table = metadata.get(TABLE_OID_METADATA_KEY)
+    attnum = metadata.get(ATTNUM_METADATA_KEY)
+    return (int(table), int(attnum)) if table is not None and attnum is not None else (0, 0)
 
 # SQL spelling of a type, as format_type() prints it (without modifiers).
 SQL_NAMES: dict[str, str] = {

@@ -39,6 +39,7 @@ from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.planner import SourcePlan, analyze
@@ -240,6 +241,7 @@ class Session:
 
         source_plan = plan_query(statement.ast, analysis, param_oids, sources, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
+        schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(statement, version, source_plan, schema, policies)
@@ -248,6 +250,7 @@ class Session:
         query = local.compile(statement.ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
+        schema = with_origins(schema, column_origins(statement.ast, catalog_tables(query.search_path)))
         version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema))
 

@@ -103,6 +103,15 @@ def coerce(
         return reg_output(env, source.type.name, node)
     if literal is not None:
         return _from_literal(literal, target)
+    element = BY_OID.get(source.type.element_oid) if source is not None else None
+    target_element = BY_OID.get(target.type.element_oid)
+    if element is not None and element.name in REG_TYPES and (
+        name in STRING_TYPES or (target_element is not None and target_element.name in STRING_TYPES)
+    ):
+        # regtype[]::text[] (pgcli's function list): each OID becomes the name it prints as
+        # (a correlated subquery: DuckDB lambdas cannot call the lookup macros).
+        names = _each_reg_output(env, element.name, node)
+        return sqlbuild.veil_fn("array_out", names) if name in STRING_TYPES else names
     if source is not None and source.type.is_array and name in ("text", "varchar"):
         return sqlbuild.veil_fn("array_out", node)
     if name == "char" and source is not None and source.type.name != "char":
@@ -117,6 +126,22 @@ def coerce(
     if name == "bool" and source is not None and source.type.name in INTEGER_TYPES:
         return exp.NEQ(this=node, expression=sqlbuild.number(0))
     return sqlbuild.cast(node, duck_type(target))
+
+
+def _each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+    rendered = reg_output(env, kind, exp.column("vl__reg", table="vl__regs"))
+    element_list = exp.select(
+        exp.ArrayAgg(this=rendered).as_("vl__names")
+    ).from_(
+        exp.select(
+            exp.Unnest(expressions=[array.copy()]).as_("vl__reg"),
+        ).subquery("vl__regs")
+    )
+    empty = sqlbuild.cast(exp.Array(expressions=[]), "VARCHAR[]")
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=array, expression=exp.Null()), true=sqlbuild.null("VARCHAR[]"))],
+        default=exp.Coalesce(this=element_list.subquery(), expressions=[empty]),
+    )
 
 
 def _from_literal(text: str, target: ColumnType) -> exp.Expr:

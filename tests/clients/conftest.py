@@ -11,6 +11,7 @@ and sum of sales.big, 200,000 rows) and ``masked`` (customers.name of id 1).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,12 +89,17 @@ def run_program(
     return report
 
 
+def column_types(report: Report) -> list[tuple[str, str]]:
+    """The ``columns`` record (``name:type,...``; a type may hold commas: numeric(12,2))."""
+    return re.findall(r"(\w+):((?:[^,(]|\([^)]*\))+)", report.one("columns")[0])
+
+
 def assert_conformant(report: Report, user: str) -> None:
     """The checks every client shares; ``ok``/``fail`` sections are asserted by each test."""
     assert report.returncode == 0, report.context()
     assert report.one("version")[0].startswith("15"), report.context()
     assert set(report.one("tables")[0].split(",")) == SALES_TABLES, report.context()
-    names = [part.split(":")[0] for part in report.one("columns")[0].split(",")]
+    names = [name for name, _ in column_types(report)]
     assert names == ORDERS_COLUMNS, report.context()
     rows = report.one("in")[0].split(",")
     assert [row.split(":")[0] for row in rows] == IN_IDS, report.context()

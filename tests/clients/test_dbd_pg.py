@@ -7,7 +7,14 @@ import subprocess
 
 import pytest
 
-from tests.clients.conftest import EXEMPT_USER, MASKED_USER, PROGRAMS, assert_conformant, run_program
+from tests.clients.conftest import (
+    EXEMPT_USER,
+    MASKED_USER,
+    PROGRAMS,
+    assert_conformant,
+    column_types,
+    run_program,
+)
 from tests.clients.support import Report, in_ci
 from tests.conftest import VeilServer, require_tool
 
@@ -38,7 +45,7 @@ def test_section(dbd_pg: tuple[str, Report], section: str) -> None:
 def test_conformant(dbd_pg: tuple[str, Report]) -> None:
     user, report = dbd_pg
     assert_conformant(report, user)
-    types = dict(part.split(":") for part in report.one("columns")[0].split(","))
+    types = dict(column_types(report))
     assert types == {"id": "bigint", "customer": "text", "amount": "numeric(12,2)",
                      "created": "timestamp without time zone", "tags": "text[]"}
 

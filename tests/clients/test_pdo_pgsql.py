@@ -7,7 +7,14 @@ import subprocess
 
 import pytest
 
-from tests.clients.conftest import EXEMPT_USER, MASKED_USER, PROGRAMS, assert_conformant, run_program
+from tests.clients.conftest import (
+    EXEMPT_USER,
+    MASKED_USER,
+    PROGRAMS,
+    assert_conformant,
+    column_types,
+    run_program,
+)
 from tests.clients.support import Report, in_ci
 from tests.conftest import VeilServer, require_tool
 
@@ -34,7 +41,7 @@ def test_section(pdo: tuple[str, Report], section: str) -> None:
 
 def test_conformant(pdo: tuple[str, Report]) -> None:
     assert_conformant(pdo[1], pdo[0])
-    types = [part.split(":", 1)[1] for part in pdo[1].one("columns")[0].split(",")]
+    types = [kind for _, kind in column_types(pdo[1])]
     assert types == ["bigint", "text", "numeric", "timestamp without time zone", "ARRAY"]
 
 

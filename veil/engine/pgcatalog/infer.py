@@ -17,7 +17,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.builtins import REGISTRY
 from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
-from veil.engine.pgcatalog.functions import PASSTHROUGH, array_of, element_of
+from veil.engine.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
 from veil.engine.pgcatalog.schema import REG_TYPES
@@ -336,6 +336,9 @@ class Typer:
             return [OutputColumn("word", TEXT), OutputColumn("catcode", char),
                     OutputColumn("barelabel", BOOL), OutputColumn("catdesc", TEXT),
                     OutputColumn("baredesc", TEXT)]
+        if name in TABLE_FUNCTIONS:
+            return [OutputColumn(column, ColumnType(BY_NAME[kind]))
+                    for column, kind in TABLE_FUNCTIONS[name]]
         spec = REGISTRY.get(name) if name else None
         if spec is None:
             if isinstance(function, exp.Func):

@@ -264,6 +264,7 @@ class Session:
             settings=dict(self.settings.values),
             backend_pid=self.backend_pid,
             is_superuser=self.user.admin,
+            tls=(tls.version, tls.cipher, tls.bits) if (tls := self.info.tls) is not None else None,
         )
 
     def _describe_source(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:

@@ -29,7 +29,7 @@ from veil.engine.pgcatalog.schema import (
     ZERO_BASED_ARRAYS,
     CatalogRelation,
 )
-from veil.engine.pgcatalog.settings_view import settings_subquery
+from veil.engine.pgcatalog.settings_view import settings_subquery, ssl_subquery
 from veil.engine.pgcatalog.typemap import column_type_of
 from veil.errors import FeatureNotSupported, UndefinedTable, VeilError
 from veil.pgtypes import ColumnType
@@ -169,8 +169,9 @@ class Rewriter:
         relation = self._relation(table.db or None, table.name)
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
-        if relation.schema == "pg_catalog" and relation.name == "pg_settings":
-            subquery = settings_subquery(self.env)
+        if relation.schema == "pg_catalog" and relation.name in ("pg_settings", "pg_stat_ssl"):
+            view = settings_subquery if relation.name == "pg_settings" else ssl_subquery
+            subquery = view(self.env)
             subquery.set("alias", alias)
             if table.args.get("joins"):
                 return exp.Table(this=subquery, alias=None, joins=table.args["joins"])

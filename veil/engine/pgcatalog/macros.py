@@ -120,8 +120,10 @@ MACROS: tuple[str, ...] = (
         CAST(o AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regnamed_lookup(k, s) AS (
         SELECT min(vl__nl.vl__oid) FROM {F}.reg_names vl__nl
-        WHERE vl__nl.vl__kind = k AND vl__nl.vl__name = CASE WHEN starts_with(k, 'regoper')
-            THEN split_part(split_part(trim(s), '(', 1), '.', -1) ELSE {F}.parse_ident(s)[-1] END)""",
+        WHERE vl__nl.vl__kind = k AND CASE
+            WHEN k = 'regoperator' THEN replace(vl__nl.vl__name, ' ', '') = replace(trim(s), ' ', '')
+            WHEN k = 'regoper' THEN vl__nl.vl__name = split_part(trim(s), '.', -1)
+            ELSE vl__nl.vl__name = {F}.parse_ident(s)[-1] END)""",
     f"""CREATE MACRO {F}.regnamed_in(k, s, strict, msg, tail) AS CASE WHEN s IS NULL THEN NULL
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)

@@ -8,6 +8,7 @@ macros (see :mod:`.macros`) for non-constant values.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
+_OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
 
@@ -59,26 +61,6 @@ class TypeName:
     text: str  # regtype output when visible (format_type spelling)
 
 
-def _named_objects() -> dict[str, dict[str, int]]:
-    """Name → OID of the static objects behind regoper, regcollation, regconfig and
-    regdictionary (the first OID wins for an overloaded operator name)."""
-    sources = {
-        "regoper": static_rows.PG_OPERATOR,
-        "regcollation": static_rows.PG_COLLATION,
-        "regconfig": static_rows.PG_TS_CONFIG,
-        "regdictionary": static_rows.PG_TS_DICT,
-    }
-    named: dict[str, dict[str, int]] = {}
-    for kind, rows in sources.items():
-        names: dict[str, int] = {}
-        for row in rows:
-            names.setdefault(str(row[1]), int(str(row[0])))
-        named[kind] = names
-    named["regoperator"] = named["regoper"]
-    return named
-
-
-NAMED_OBJECTS = _named_objects()
 
 
 def _builtin_types() -> dict[int, TypeName]:
@@ -97,6 +79,40 @@ def _builtin_types() -> dict[int, TypeName]:
             text = name
         types[oid] = TypeName(oid, name, schemas.get(int(str(row[2])), "pg_catalog"), text)
     return types
+
+
+def _named_objects() -> dict[str, dict[str, int]]:
+    """Name → OID of the static objects behind regoper (the first of an overloaded name),
+    regoperator (``+(integer,integer)``), regcollation, regconfig and regdictionary."""
+    sources = {
+        "regoper": static_rows.PG_OPERATOR,
+        "regcollation": static_rows.PG_COLLATION,
+        "regconfig": static_rows.PG_TS_CONFIG,
+        "regdictionary": static_rows.PG_TS_DICT,
+    }
+    named: dict[str, dict[str, int]] = {}
+    for kind, rows in sources.items():
+        names: dict[str, int] = {}
+        for row in rows:
+            names.setdefault(str(row[1]), int(str(row[0])))
+        named[kind] = names
+    types = _builtin_types()
+    named["regoperator"] = {
+        _operator_signature(str(row[1]), int(str(row[_OPRLEFT])), int(str(row[_OPRLEFT + 1])), types):
+        int(str(row[0]))
+        for row in static_rows.PG_OPERATOR
+    }
+    return named
+
+
+def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeName]) -> str:
+    """``regoperator`` output: ``+(integer,integer)``, ``-(NONE,integer)``."""
+    spelled = [types[t].text if t in types else str(t) if t else "NONE" for t in (left, right)]
+    return f"{name}({','.join(spelled)})"
+
+
+NAMED_OBJECTS = _named_objects()
+OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
 
 
 class CatalogObjects:
@@ -261,15 +277,29 @@ class CatalogObjects:
         regdictionary: a schema-qualified or bare name, or an OID."""
         if text.strip().isdigit():
             return int(text)
-        bare = text.split("(")[0] if kind == "regoperator" else text
-        parts = (
-            [bare.strip().rsplit(".", 1)[-1]] if kind.startswith("regoper") else parse_ident(bare)
-        )
-        oid = NAMED_OBJECTS[kind].get(parts[-1]) if parts else None
+        if kind == "regoperator":
+            oid = NAMED_OBJECTS[kind].get(self._operator_key(text))
+        elif kind == "regoper":
+            name = text.strip().rsplit(".", 1)[-1]
+            if OPERATOR_COUNTS[name] > 1:
+                raise VeilError("42725", f"more than one operator named {name}")
+            oid = NAMED_OBJECTS[kind].get(name)
+        else:
+            parts = parse_ident(text)
+            oid = NAMED_OBJECTS[kind].get(parts[-1]) if parts else None
         if oid is None and strict:
             state, message = NAMED_REG_TYPES[kind]
             raise VeilError(state, message.format(text))
         return oid
+
+    def _operator_key(self, text: str) -> str:
+        """``pg_catalog.+ ( int4, int4 )`` → ``+(integer,integer)``."""
+        name, _, rest = text.partition("(")
+        args = [a.strip() for a in rest.rstrip().removesuffix(")").split(",")] if rest else []
+        oids = [0 if a.upper() == "NONE" else self.regtype_in(a, strict=False) or -1 for a in args]
+        if len(oids) != 2:
+            return text
+        return _operator_signature(name.strip().rsplit(".", 1)[-1], oids[0], oids[1], self.types)
 
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
         """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""

@@ -14,7 +14,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.clients.conftest import MASKED_USER, client_env

@@ -154,11 +154,7 @@ def test_meta_command(conformance_server: VeilServer, command: str) -> None:
 
 def test_copy_to_stdout_masks(conformance_server: VeilServer) -> None:
     """`\\copy (query) to stdout` runs COPY ... TO STDOUT: rows in COPY text format, masked."""
-    out = psql_on(conformance_server, r"\copy (SELECT id, name FROM sales.customers WHERE id IN (1, 2) ORDER BY id) to stdout")
-    assert out.splitlines() == ["1\t***", "2\t***"]
-    raw = psql_on(conformance_server, r"\copy (SELECT id, name FROM sales.customers WHERE id = 1) to stdout", "root")
-    assert raw.splitlines() == ["1\tcustomer 1"]
-
-
-def psql_on(server: VeilServer, command: str, user: str = "alice") -> str:
-    return psql(server, command, user)
+    query = r"\copy (SELECT id, name FROM sales.customers WHERE id IN (1, 2) ORDER BY id) to stdout"
+    assert psql(conformance_server, query).splitlines() == ["1\t***", "2\t***"]
+    raw = psql(conformance_server, query, "root")
+    assert raw.splitlines() == ["1\tcustomer 1", "2\tcustomer 2"]

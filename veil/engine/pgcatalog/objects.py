@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
-from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.data import static_rows
+from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
 from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
 from veil.engine.pgcatalog.schema import (

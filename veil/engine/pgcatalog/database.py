@@ -13,6 +13,7 @@ import pyarrow as pa
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
 from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
+from veil.engine.pgcatalog.data.static_rows import TS_TOKEN_TYPES
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import NAMED_OBJECTS, CatalogObjects
@@ -129,6 +130,12 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
             ("vl__result", "VARCHAR"), ("vl__definition", "VARCHAR"), ("vl__sqlbody", "VARCHAR")))
     })
     _table(con, "type_info", _type_info(objects))
+    _table(con, "token_types", {
+        column: (duck, [row[index] for row in TS_TOKEN_TYPES])
+        for index, (column, duck) in enumerate((
+            ("vl__parser", "UINTEGER"), ("vl__tokid", "INTEGER"), ("vl__alias", "VARCHAR"),
+            ("vl__description", "VARCHAR")))
+    })
     named = [(kind, oid, name) for kind, names in NAMED_OBJECTS.items() for name, oid in names.items()]
     _table(con, "reg_names", {
         "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),

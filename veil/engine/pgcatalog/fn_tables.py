@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.engine.pgcatalog import sqlbuild
-from veil.engine.pgcatalog.casts import reg_output
+from veil.engine.pgcatalog.casts import reg_output, string_literal
 from veil.engine.pgcatalog.functions import REGISTRY, TABLE_FUNCTIONS, Call
 
 add = REGISTRY.add
@@ -22,6 +22,7 @@ TABLE_FUNCTIONS.update({
                           ("level", "int4")),
     "pg_partition_ancestors": (("relid", "regclass"),),
     "pg_listening_channels": (("pg_listening_channels", "text"),),
+    "ts_token_type": (("tokid", "int4"), ("alias", "text"), ("description", "text")),
 })
 _DUCK = {"text": "VARCHAR", "regclass": "UINTEGER", "bool": "BOOLEAN", "int4": "INTEGER"}
 
@@ -58,6 +59,29 @@ def _options_to_table(call: Call) -> exp.Expr:
     )
     options = exp.select(exp.Unnest(expressions=[call.args[0]]).as_("vl__option")).subquery("vl__options")
     select = exp.select(name.as_("option_name"), value.as_("option_value")).from_(options)
+    return select.subquery() if call.in_from else sqlbuild.null("VARCHAR")
+
+
+@add("ts_token_type", 1, "record", params=("any",), set_returning=True)
+def _ts_token_type(call: Call) -> exp.Expr:
+    """The token types of a text search parser, by OID or name (as PostgreSQL lists them)."""
+    parser = call.args[0]
+    literal = string_literal(parser)
+    if call.types[0] is not None and call.types[0].type.name == "oid" or (
+        literal is not None and literal.strip().isdigit()
+    ):
+        oid: exp.Expr = sqlbuild.cast(parser, "UINTEGER")
+    else:
+        name = sqlbuild.cast(parser, "VARCHAR")
+        oid = exp.select(exp.column("oid", table="vl__p")).from_(
+            exp.table_("pg_ts_parser", db="veil_pg_catalog", alias="vl__p")
+        ).where(exp.EQ(this=exp.column("prsname", table="vl__p"), expression=name)).subquery()
+    columns = [exp.column(f"vl__{c}", table="vl__t").as_(c) for c, _ in TABLE_FUNCTIONS["ts_token_type"]]
+    select = exp.select(*columns).from_(
+        exp.table_("token_types", db="veil_fn", alias="vl__t")
+    ).where(exp.EQ(this=exp.column("vl__parser", table="vl__t"), expression=oid)).order_by(
+        exp.column("vl__tokid", table="vl__t")
+    )
     return select.subquery() if call.in_from else sqlbuild.null("VARCHAR")
 
 

@@ -152,6 +152,9 @@ def main(dsn: str) -> None:
             "pg_proc",
             f"""oid IN (SELECT unnest(ARRAY[typinput, typoutput, typreceive, typsend, typmodin,
                     typmodout, typanalyze, typsubscript])::oid FROM pg_type WHERE oid IN ({type_oids}))
+                OR oid IN (SELECT unnest(ARRAY[prsstart, prstoken, prsend, prsheadline,
+                                               prslextype])::oid FROM pg_ts_parser)
+                OR oid IN (SELECT unnest(ARRAY[tmplinit, tmpllexize])::oid FROM pg_ts_template)
                 OR (proname IN ({names}) AND pronamespace IN (11, 13207)) ORDER BY oid""",
         )
         proc_oids = ",".join(str(row[0]) for row in procs)
@@ -184,10 +187,14 @@ def main(dsn: str) -> None:
                 "PG_EXTENSION", _rows(cur, "pg_extension", "extname = 'plpgsql'")
             ),
             _format_rows("PG_OPERATOR", _rows(cur, "pg_operator", "oid < 16384 ORDER BY oid")),
+            _format_rows("PG_OPFAMILY", _rows(cur, "pg_opfamily", "oid < 16384 ORDER BY oid")),
             _format_rows("PG_RANGE", _rows(cur, "pg_range", "rngtypid < 16384 ORDER BY 1")),
             _format_rows("PG_CAST", _rows(cur, "pg_cast", "oid < 16384 ORDER BY oid")),
             _format_rows("PG_TS_CONFIG", _rows(cur, "pg_ts_config", "oid < 16384 ORDER BY oid")),
             _format_rows("PG_TS_DICT", _rows(cur, "pg_ts_dict", "oid < 16384 ORDER BY oid")),
+            _format_rows(
+                "PG_TS_CONFIG_MAP", _rows(cur, "pg_ts_config_map", "mapcfg < 16384 ORDER BY 1, 2, 3")
+            ),
             _format_rows("PG_TS_PARSER", _rows(cur, "pg_ts_parser", "oid < 16384 ORDER BY oid")),
             _format_rows(
                 "PG_TS_TEMPLATE", _rows(cur, "pg_ts_template", "oid < 16384 ORDER BY oid")
@@ -199,6 +206,11 @@ def main(dsn: str) -> None:
                 _rows(cur, "pg_auth_members", "roleid < 16384 AND member < 16384 ORDER BY 1, 2"),
             )
         )
+        cur.execute(
+            "SELECT p.oid, t.tokid, t.alias, t.description FROM pg_ts_parser p,"
+            " ts_token_type(p.oid) t WHERE p.oid < 16384 ORDER BY 1, 2"
+        )
+        parts.append(_format_rows("TS_TOKEN_TYPES", [tuple(row) for row in cur.fetchall()]))
         cur.execute("SELECT rolname, oid FROM pg_authid WHERE oid < 16384 AND oid <> 10 ORDER BY oid")
         parts.append(f"PREDEFINED_ROLES: dict[str, int] = {dict(cur.fetchall())!r}\n")
         cur.execute("SELECT oid, nspname FROM pg_namespace ORDER BY oid")

@@ -118,7 +118,7 @@ META_COMMANDS = {
     r"\dFp": ["default"],
     r"\dFp+": ["prsd_start", "asciiword", "Word, all ASCII"],
     r"\dF+ english": ["english_stem", "asciiword"],
-    r"\dAf+ btree": ["integer_ops", "bigint, integer, smallint"],
+    r"\dAf+ btree": ["integer_ops", "text_ops", "Applicable types"],
     r"\dFt": ["simple"],
     r"\dl": [],
     r"\dm": [],

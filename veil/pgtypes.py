@@ -202,6 +202,18 @@ UNKNOWN = BY_NAME["unknown"]
 PG_TYPE_METADATA_KEY = b"veil.pg_type_oid"
 # ... and its type modifier (varchar(40), numeric(12,2), timestamp(3) ...), when it has one.
 PG_TYPMOD_METADATA_KEY = b"veil.pg_typmod"
+# Field metadata keys for RowDescription's table OID and attribute number of a column read
+# straight from a table (see veil.engine.origins); absent means 0, as for computed columns.
+TABLE_OID_METADATA_KEY = b"veil.table_oid"
+ATTNUM_METADATA_KEY = b"veil.attnum"
+
+
+def column_origin(field: pa.Field) -> tuple[int, int]:
+    """RowDescription's (table OID, attribute number) of a result field."""
+    metadata = field.metadata or {}
+    table = metadata.get(TABLE_OID_METADATA_KEY)
+    attnum = metadata.get(ATTNUM_METADATA_KEY)
+    return (int(table), int(attnum)) if table is not None and attnum is not None else (0, 0)
 
 # SQL spelling of a type, as format_type() prints it (without modifiers).
 SQL_NAMES: dict[str, str] = {

@@ -79,7 +79,8 @@ BINARY_GETSTRING_DIFFERS = {"bt", "ai", "atx"}
 
 
 @pytest.fixture(scope="module")
-def jdbc(veil_server: VeilServer, tmp_path_factory: pytest.TempPathFactory) -> Report:
+def jdbc_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The compiled check program: (java, pgJDBC jar, class directory)."""
     java = require_tool("java")
     javac = require_tool("javac")
     jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
@@ -92,18 +93,23 @@ def jdbc(veil_server: VeilServer, tmp_path_factory: pytest.TempPathFactory) -> R
         check=False,
     )
     assert compiled.returncode == 0, compiled.stderr
-    url = f"jdbc:postgresql://{veil_server.host}:{veil_server.port}/veil?sslmode=disable"
+    return java, jar, build
+
+
+def run_check(build: tuple[str, Path, Path], server: VeilServer, user: str = "alice") -> Report:
+    java, jar, classes = build
+    url = f"jdbc:postgresql://{server.host}:{server.port}/veil?sslmode=disable"
     ran = subprocess.run(
         [
             java,
             "-Duser.timezone=UTC",
             "-Duser.language=en",
             "-cp",
-            f"{jar}{os.pathsep}{build}",
+            f"{jar}{os.pathsep}{classes}",
             "VeilJdbcCheck",
             url,
-            "alice",
-            PASSWORDS["alice"],
+            user,
+            PASSWORDS[user],
         ],
         capture_output=True,
         text=True,
@@ -111,10 +117,31 @@ def jdbc(veil_server: VeilServer, tmp_path_factory: pytest.TempPathFactory) -> R
         check=False,
     )
     report = Report.parse(ran.stdout, ran.stderr, ran.returncode)
-    report.server_log = veil_server.log_path
+    report.server_log = server.log_path
     if "connect" in report.failures:
         pytest.fail(f"pgJDBC could not connect: {report.failures['connect']}\n{report.context()}")
     return report
+
+
+@pytest.fixture(scope="module")
+def jdbc(jdbc_build: tuple[str, Path, Path], veil_server: VeilServer) -> Report:
+    return run_check(jdbc_build, veil_server)
+
+
+@pytest.mark.parametrize(("user", "expected"), [("alice", "1:***,2:***,3:***"),
+                                                ("root", "1:customer 1,2:customer 2,3:customer 3")])
+def test_masked_and_exempt_users(
+    jdbc_build: tuple[str, Path, Path], conformance_server: VeilServer, user: str, expected: str
+) -> None:
+    """The whole check against the conformance server: a masked user sees the mask, the exempt
+    one raw names; ResultSetMetaData finds the column's table through RowDescription."""
+    report = run_check(jdbc_build, conformance_server, user)
+    for section in ("tables", "columns", "keys", "prepared", "fetch", "masked"):
+        report.assert_section_ok(section)
+    rows, table, schema, column, nullable = report.one("masked")
+    assert rows == expected
+    assert (table, schema, column) == ("customers", "sales", "name")
+    assert nullable == "1"  # columnNullable: pgJDBC read pg_attribute.attnotnull for it
 
 
 def test_connects_as_postgresql_15(jdbc: Report) -> None:

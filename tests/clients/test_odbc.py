@@ -175,3 +175,34 @@ def test_dsn_transaction_rollback_after_error(odbc_env: Path) -> None:
         assert cursor.execute("select count(*) from sales.big where id < ?", 1000).fetchone()[0] == 1000
     finally:
         connection.close()
+
+
+# --- the conformance server (a mask on sales.customers.name) --------------------------------
+
+
+@pytest.mark.parametrize("user", ["alice", "root"])
+def test_masked_and_exempt_users_through_catalog_calls(
+    odbc_env: Path, conformance_server: VeilServer, user: str
+) -> None:
+    connection = pyodbc.connect(connection_string(conformance_server, user), autocommit=True, timeout=30)
+    try:
+        cursor = connection.cursor()
+        names = [row.column_name for row in cursor.columns(table="customers", schema="sales")]
+        assert names == ["id", "name", "country"]
+        statistics = list(cursor.statistics("customers", schema="sales"))
+        assert all(row.index_name is None for row in statistics)  # no index on a query-backed table
+        assert list(cursor.primaryKeys("customers", schema="sales")) == []
+        rows = cursor.execute(
+            "select id, name from sales.customers where id in (?, ?, ?) and country <> ? order by id",
+            2, 3, 5, "XX",
+        ).fetchall()
+        expected = [(i, "***" if user == "alice" else f"customer {i}") for i in (2, 3, 5)]
+        assert [tuple(row) for row in rows] == expected
+        cursor.execute("select id, doubled from sales.big")
+        count = total = 0
+        while batch := cursor.fetchmany(10000):
+            count += len(batch)
+            total += sum(row.doubled for row in batch)
+        assert (count, total) == (200000, sum(range(200000)) * 2)
+    finally:
+        connection.close()

@@ -74,3 +74,90 @@ def test_describe_hidden_table_finds_nothing(veil_server: VeilServer) -> None:
 )
 def test_select(veil_server: VeilServer, sql: str, expected: str) -> None:
     assert expected in psql(veil_server, sql)
+
+
+# --- every \d-family meta-command of psql 15 (conformance server, a mask on customers.name) ---
+
+META_COMMANDS = {
+    r"\l+": ["veil", "UTF8", "pg_default"],
+    r"\dp": ["orders", "customers"],
+    r"\z sales.*": ["orders"],
+    r"\dd": ["Object descriptions"],
+    r"\df+ version": ["version", "internal", "pgsql_version"],
+    r"\df array_to_string": ["anyarray, text"],
+    r"\sf version": ["CREATE OR REPLACE FUNCTION pg_catalog.version()", "RETURNS text",
+                     "$function$pgsql_version$function$"],
+    r"\dt": ["orders", "customers", "big", "all_types"],
+    r"\dt+ sales.*": ["orders", "Size"],
+    r"\dv pg_catalog.pg_roles": ["pg_roles", "view"],
+    r"\di": [],
+    r"\dn": ["sales"],
+    r"\dn+": ["sales", "Access privileges"],
+    r"\du": ["alice", "root"],
+    r"\duS pg_monitor": ["pg_monitor", "pg_read_all_stats"],
+    r"\dg": ["alice"],
+    r"\dT": [],
+    r"\dTS int4range": ["int4range"],
+    r"\dT+ pg_catalog.trigger": ["trigger"],
+    r"\dx": ["plpgsql"],
+    r"\dx+": [],
+    r"\d sales.customers": ['Table "sales.customers"', "country"],
+    r"\d+ sales.orders": ["Storage", "amount"],
+    r"\dL": ["plpgsql"],
+    r"\dA": ["btree"],
+    r"\dAc btree int4": ["int4_ops"],
+    r"\da": [],
+    r"\db": ["pg_default"],
+    r"\dc": [],
+    r"\dC int4": ["integer"],
+    r"\dD": [],
+    r"\des": [],
+    r"\dew": [],
+    r"\dF": ["english"],
+    r"\dFd": ["simple"],
+    r"\dFp": ["default"],
+    r"\dFp+": ["prsd_start", "asciiword", "Word, all ASCII"],
+    r"\dF+ english": ["english_stem", "asciiword"],
+    r"\dAf+ btree": ["integer_ops", "text_ops", "Applicable types"],
+    r"\dFt": ["simple"],
+    r"\dl": [],
+    r"\dm": [],
+    r"\do+ pg_catalog.=": ["="],
+    r"\dO": [],
+    r"\dconfig": [],
+    r"\drds": [],
+    r"\dRp": [],
+    r"\dRs": [],
+    r"\dX": [],
+    r"\dy": [],
+    r"\ddp": [],
+    r"\dE": [],
+    r"\dES": [],
+}
+NOT_FOUND = ("Did not find any", "No matching")
+
+
+@pytest.mark.parametrize("command", list(META_COMMANDS))
+def test_meta_command(conformance_server: VeilServer, command: str) -> None:
+    binary = require_tool("psql")
+    result = subprocess.run(
+        [binary, "-X", "-h", conformance_server.host, "-p", str(conformance_server.port), "-U", "alice",
+         "-d", "veil", "-c", command],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PGPASSWORD": PASSWORDS["alice"], "PGSSLMODE": "disable", "PAGER": ""},
+    )
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    output = result.stdout + result.stderr
+    for expected in META_COMMANDS[command]:
+        assert expected in output, output
+    if not META_COMMANDS[command]:
+        assert result.stdout.strip() or any(m in result.stderr for m in NOT_FOUND), output
+    assert "customer 1" not in output
+
+
+def test_copy_to_stdout_masks(conformance_server: VeilServer) -> None:
+    """`\\copy (query) to stdout` runs COPY ... TO STDOUT: rows in COPY text format, masked."""
+    query = r"\copy (SELECT id, name FROM sales.customers WHERE id IN (1, 2) ORDER BY id) to stdout"
+    assert psql(conformance_server, query).splitlines() == ["1\t***", "2\t***"]
+    raw = psql(conformance_server, query, "root")
+    assert raw.splitlines() == ["1\tcustomer 1", "2\tcustomer 2"]

@@ -32,6 +32,16 @@ class SessionInfo:
     application_name: str = ""
     client_address: str = ""
     startup_parameters: dict[str, str] = field(default_factory=dict)
+    tls: TlsInfo | None = None  # None: the connection is not encrypted
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """The TLS session of a connection, as pg_stat_ssl shows it."""
+
+    version: str  # TLSv1.3
+    cipher: str
+    bits: int
 
 
 @dataclass

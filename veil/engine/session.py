@@ -42,6 +42,7 @@ from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.planner import SourcePlan, analyze, served_source
@@ -357,6 +358,7 @@ class Session:
         verify_plan(source_plan, sources)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))
+        schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
@@ -365,6 +367,7 @@ class Session:
         query = local.compile(statement.ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
+        schema = with_origins(schema, column_origins(statement.ast, catalog_tables(query.search_path)))
         version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
 
@@ -378,6 +381,7 @@ class Session:
             settings=dict(self.settings.values),
             backend_pid=self.backend_pid,
             is_superuser=self.user.admin,
+            tls=(tls.version, tls.cipher, tls.bits) if (tls := self.info.tls) is not None else None,
         )
 
     def _describe_source(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:

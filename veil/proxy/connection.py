@@ -16,7 +16,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from veil.config.models import VeilConfig
-from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo
+from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo, TlsInfo
 from veil.errors import QueryCanceled, VeilError
 from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
@@ -233,7 +233,16 @@ class Connection:
             application_name=startup.application_name,
             client_address=str(address),
             startup_parameters=startup.parameters,
+            tls=self._tls_info(),
         )
+
+    def _tls_info(self) -> TlsInfo | None:
+        tls = self.stream.get_extra_info("ssl_object")
+        cipher = tls.cipher() if tls is not None else None
+        if tls is None or cipher is None:
+            return None
+        name, _, bits = cipher
+        return TlsInfo(version=str(tls.version()), cipher=str(name), bits=int(bits))
 
     async def _auth_send(self, message: bytes) -> None:
         self.out.write(message)

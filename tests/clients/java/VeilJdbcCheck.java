@@ -57,6 +57,7 @@ public final class VeilJdbcCheck {
             section(connection, "errors", VeilJdbcCheck::errors);
             section(connection, "types_text", c -> types(c, false));
             section(connection, "types_binary", c -> types(c, true));
+            section(connection, "masked", VeilJdbcCheck::masked);
             section(connection, "final", c -> emit("final", scalar(c, "select 'still alive'")));
         } catch (SQLException e) {
             emit("fail", "connect", String.valueOf(e.getSQLState()), String.valueOf(e.getMessage()));
@@ -111,6 +112,27 @@ public final class VeilJdbcCheck {
         try (ResultSet rs = connection.getMetaData().getSchemas()) {
             while (rs.next()) {
                 emit("schema", rs.getString("TABLE_SCHEM"));
+            }
+        }
+    }
+
+    /** customers.name through a prepared IN list, and what ResultSetMetaData says of it. */
+    private static void masked(Connection connection) throws SQLException {
+        String sql = "select id, name from sales.customers where id in (?, ?, ?) and country <> ? order by id";
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            ps.setLong(1, 1);
+            ps.setInt(2, 2);
+            ps.setLong(3, 3);
+            ps.setString(4, "XX");
+            try (ResultSet rs = ps.executeQuery()) {
+                StringBuilder rows = new StringBuilder();
+                while (rs.next()) {
+                    rows.append(rows.length() == 0 ? "" : ",").append(rs.getLong(1)).append(':').append(rs.getString(2));
+                }
+                ResultSetMetaData meta = rs.getMetaData();
+                emit("masked", rows.toString(), meta.getTableName(2),
+                     ((PGResultSetMetaData) meta).getBaseSchemaName(2),
+                     meta.getColumnName(2), String.valueOf(meta.isNullable(2)));
             }
         }
     }

@@ -144,3 +144,29 @@ def test_results_stream_in_batches(engine: LocalEngine, ctx: LocalContext) -> No
     assert len(batches) > 1
     assert sum(b.num_rows for b in batches) == 100000
     assert all(b.schema.field(0).type == pa.int32() for b in batches)
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate"),
+    [
+        ("select '+'::regoper", "42725"),  # ambiguous: PostgreSQL has many + operators
+        ("select '+(text,text)'::regoperator", "42883"),
+        ("select 'nope'::regconfig", "42704"),
+        ("select 'nope'::regdictionary", "42704"),
+        ("select 'nope'::regcollation", "42704"),
+        ("select 'no_such_type'::regtype", "42704"),
+    ],
+)
+def test_unknown_reg_names_fail_like_postgresql(run: Runner, sql: str, sqlstate: str) -> None:
+    with pytest.raises(Exception) as error:
+        run(sql)
+    assert getattr(error.value, "sqlstate", None) == sqlstate
+
+
+def test_reg_casts_of_non_constant_names(run: Runner) -> None:
+    """Names from a column go through the DuckDB macros, not the compile-time lookup."""
+    rows = run.rows(
+        "select n::regconfig::text, (o || '(integer,integer)')::regoperator::text "
+        "from (values ('english', '+'), ('simple', '-')) v(n, o) order by 1"
+    )
+    assert rows == [("english", "+(integer,integer)"), ("simple", "-(integer,integer)")]

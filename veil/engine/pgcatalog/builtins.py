@@ -1,6 +1,6 @@
 """The function registry with every builder module loaded (they register on import)."""
 
-from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session
+from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session, fn_tables
 from veil.engine.pgcatalog.functions import REGISTRY
 
-__all__ = ["REGISTRY", "fn_arrays", "fn_catalog", "fn_session"]
+__all__ = ["REGISTRY", "fn_arrays", "fn_catalog", "fn_session", "fn_tables"]

@@ -15,7 +15,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog import sqlbuild
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.context import CompileEnv
-from veil.engine.pgcatalog.schema import REG_TYPES, storage_type
+from veil.engine.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
 from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
@@ -58,6 +58,13 @@ def reg_input(env: CompileEnv, kind: str, text: exp.Expr, strict: bool) -> exp.E
         oid = env.objects.reg_in(kind, literal, env.path, strict=strict)
         return sqlbuild.typed_literal(oid, "UINTEGER")
     text = sqlbuild.cast(text, "VARCHAR")
+    if kind in NAMED_REG_TYPES:
+        state, message = NAMED_REG_TYPES[kind]
+        prefix, _, suffix = message.partition("{}")
+        return sqlbuild.veil_fn(
+            "regnamed_in", sqlbuild.string(kind), text, sqlbuild.boolean(strict),
+            sqlbuild.string(f"[{state}] {prefix}"), sqlbuild.string(suffix),
+        )
     args: list[exp.Expr] = [text, sqlbuild.boolean(strict)]
     if kind == "regclass":
         args.insert(1, env.path_literal())
@@ -68,6 +75,8 @@ def reg_output(env: CompileEnv, kind: str, oid: exp.Expr) -> exp.Expr:
     """``regclass::text``: the object's name as PostgreSQL prints it."""
     if isinstance(oid, exp.Cast) and isinstance(oid.this, exp.Literal) and oid.this.is_int:
         return sqlbuild.string(env.objects.reg_out(kind, int(oid.this.this), env.path))
+    if kind in NAMED_REG_TYPES:
+        return sqlbuild.veil_fn("regnamed_out", sqlbuild.string(kind), oid)
     args = [oid, env.path_literal()] if kind in ("regclass", "regtype") else [oid]
     return sqlbuild.veil_fn(f"{_macro_kind(kind)}_out", *args)
 
@@ -96,6 +105,15 @@ def coerce(
         return reg_output(env, source.type.name, node)
     if literal is not None:
         return _from_literal(literal, target)
+    element = BY_OID.get(source.type.element_oid) if source is not None else None
+    target_element = BY_OID.get(target.type.element_oid)
+    if element is not None and element.name in REG_TYPES and (
+        name in STRING_TYPES or (target_element is not None and target_element.name in STRING_TYPES)
+    ):
+        # regtype[]::text[] (pgcli's function list): each OID becomes the name it prints as
+        # (a correlated subquery: DuckDB lambdas cannot call the lookup macros).
+        names = _each_reg_output(env, element.name, node)
+        return sqlbuild.veil_fn("array_out", names) if name in STRING_TYPES else names
     if source is not None and source.type.is_array and name in ("text", "varchar"):
         return sqlbuild.veil_fn("array_out", node)
     if name == "char" and source is not None and source.type.name != "char":
@@ -110,6 +128,22 @@ def coerce(
     if name == "bool" and source is not None and source.type.name in INTEGER_TYPES:
         return exp.NEQ(this=node, expression=sqlbuild.number(0))
     return sqlbuild.cast(node, duck_type(target))
+
+
+def _each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+    rendered = reg_output(env, kind, exp.column("vl__reg", table="vl__regs"))
+    element_list = exp.select(
+        exp.ArrayAgg(this=rendered).as_("vl__names")
+    ).from_(
+        exp.select(
+            exp.Unnest(expressions=[array.copy()]).as_("vl__reg"),
+        ).subquery("vl__regs")
+    )
+    empty = sqlbuild.cast(exp.Array(expressions=[]), "VARCHAR[]")
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=array, expression=exp.Null()), true=sqlbuild.null("VARCHAR[]"))],
+        default=exp.Coalesce(this=element_list.subquery(), expressions=[empty]),
+    )
 
 
 def _from_literal(text: str, target: ColumnType) -> exp.Expr:

@@ -47,6 +47,7 @@ class LocalContext:
     settings: Mapping[str, str] = field(default_factory=dict)
     backend_pid: int = 0
     is_superuser: bool = False
+    tls: tuple[str, str, int] | None = None  # (version, cipher, bits) of an encrypted session
 
     def setting(self, name: str) -> str | None:
         """current_setting(name): the session's value, else PostgreSQL's default."""

@@ -12,11 +12,11 @@ import pyarrow as pa
 
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
-from veil.engine.pgcatalog.data.procs import PG_PROC
-from veil.engine.pgcatalog.identifiers import quote_ident
+from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
+from veil.engine.pgcatalog.data.static_rows import TS_TOKEN_TYPES
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.macros import MACROS
-from veil.engine.pgcatalog.objects import CatalogObjects
+from veil.engine.pgcatalog.objects import NAMED_OBJECTS, CatalogObjects
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
 from veil.engine.pgcatalog.schema import (
     DUCK_SCHEMAS,
@@ -123,7 +123,25 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC]),
         "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC]),
     })
+    _table(con, "function_text", {
+        column: (duck, [row[index] for row in FUNCTION_TEXT])
+        for index, (column, duck) in enumerate((
+            ("vl__oid", "UINTEGER"), ("vl__arguments", "VARCHAR"), ("vl__identity", "VARCHAR"),
+            ("vl__result", "VARCHAR"), ("vl__definition", "VARCHAR"), ("vl__sqlbody", "VARCHAR")))
+    })
     _table(con, "type_info", _type_info(objects))
+    _table(con, "token_types", {
+        column: (duck, [row[index] for row in TS_TOKEN_TYPES])
+        for index, (column, duck) in enumerate((
+            ("vl__parser", "UINTEGER"), ("vl__tokid", "INTEGER"), ("vl__alias", "VARCHAR"),
+            ("vl__description", "VARCHAR")))
+    })
+    named = [(kind, oid, name) for kind, names in NAMED_OBJECTS.items() for name, oid in names.items()]
+    _table(con, "reg_names", {
+        "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),
+        "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
+        "vl__name": ("VARCHAR", [name for _, _, name in named]),
+    })
     descriptions = CatalogRows(objects).pg_description().rows
     _table(con, "descriptions", {
         "vl__objoid": ("UINTEGER", [d["objoid"] for d in descriptions]),
@@ -146,7 +164,7 @@ def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
             element = BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type
             values = (element.name, format_type(element.oid), "[]" if pg_type.is_array else "")
         else:
-            values = (type_name.name, quote_ident(type_name.name), "")
+            values = (type_name.name, type_name.text, "")
         row = (oid, type_name.name, type_name.schema, *values)
         for (_, (_, column)), value in zip(info.items(), row, strict=True):
             column.append(value)

@@ -40,7 +40,6 @@ add("pg_table_is_visible", 1, "bool", params=("oid",))(
 )
 add("pg_type_is_visible", 1, "bool", params=("oid",))(_macro("pg_type_is_visible", with_path=True))
 add("col_description", 2, "text", params=("oid", "int4"))(_macro("col_description"))
-add("pg_get_function_result", 1, "text", params=("oid",))(_macro("pg_get_function_result"))
 add("pg_relation_is_publishable", 1, "bool", params=("regclass",))(
     _macro("pg_relation_is_publishable")
 )
@@ -80,7 +79,6 @@ for _name, _arities, _params in (
     ("pg_get_viewdef", (1, 2), ("any", "bool")),
     ("pg_get_triggerdef", (1, 2), ("oid", "bool")),
     ("pg_get_ruledef", (1, 2), ("oid", "bool")),
-    ("pg_get_functiondef", 1, ("oid",)),
     ("pg_get_partkeydef", 1, ("oid",)),
     ("pg_get_statisticsobjdef", 1, ("oid",)),
     ("pg_get_statisticsobjdef_columns", 1, ("oid",)),
@@ -90,12 +88,24 @@ for _name, _arities, _params in (
     add(_name, _arities, "text", params=_params)(_null_text)
 
 
-@add("pg_get_function_arguments", 1, "text", params=("oid",))
-def _function_arguments(call: Call) -> exp.Expr:
-    return sqlbuild.string("")
+# Texts PostgreSQL itself printed for the functions in pg_proc (see data/_generate.py); NULL
+# for an OID that is not a function, as in PostgreSQL.
+for _name in ("pg_get_function_arguments", "pg_get_function_identity_arguments",
+              "pg_get_function_result", "pg_get_functiondef", "pg_get_function_sqlbody"):
+    add(_name, 1, "text", params=("oid",))(_macro(_name))
 
-
-add("pg_get_function_identity_arguments", 1, "text", params=("oid",))(_function_arguments)
+# No temporary schemas and no indexes: PostgreSQL's answers for an OID that is neither.
+add("pg_is_other_temp_schema", 1, "bool", params=("oid",))(
+    lambda call: sqlbuild.typed_literal(False, "BOOLEAN")
+)
+add("pg_my_temp_schema", 0, "oid")(lambda call: sqlbuild.typed_literal(0, "UINTEGER"))
+add("pg_index_column_has_property", 3, "bool", params=("regclass", "int4", "text"))(
+    lambda call: sqlbuild.null("BOOLEAN")
+)
+add("pg_index_has_property", 2, "bool", params=("regclass", "text"))(
+    lambda call: sqlbuild.null("BOOLEAN")
+)
+add("pg_indexam_has_property", 2, "bool", params=("oid", "text"))(_macro("pg_indexam_has_property"))
 
 
 @add("pg_tablespace_location", 1, "text", params=("oid",))

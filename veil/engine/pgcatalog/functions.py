@@ -77,6 +77,9 @@ class Registry:
 
 REGISTRY = Registry()
 
+# Functions returning rows of several columns: name → ((column, PostgreSQL type), ...).
+TABLE_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {}
+
 # DuckDB built-ins whose PostgreSQL namesakes behave the same for catalog work.
 PASSTHROUGH: dict[str, str] = {
     "to_json": "json",

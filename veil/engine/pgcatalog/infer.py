@@ -17,7 +17,7 @@ from sqlglot import exp
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.builtins import REGISTRY
 from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
-from veil.engine.pgcatalog.functions import PASSTHROUGH, array_of, element_of
+from veil.engine.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
 from veil.engine.pgcatalog.schema import REG_TYPES
@@ -275,6 +275,9 @@ class Typer:
                 columns = self.source_columns(source)
                 if columns and any(c.name == name for c in columns):
                     return source, None
+            for source in found.values():
+                if source.relation is not None and source.relation.system_column(name):
+                    return source, None
             for projection in select.expressions:
                 inside = any(c is column for c in projection.find_all(exp.Column))
                 if isinstance(projection, exp.Alias) and projection.alias == name and not inside:
@@ -309,7 +312,8 @@ class Typer:
         for output in self.source_columns(source) or []:
             if output.name == column.name:
                 return output.type
-        return None
+        system = source.relation.system_column(column.name) if source.relation else None
+        return ColumnType(system.pg_type) if system is not None else None
 
     def _function_columns(self, source: scopes.Source) -> list[OutputColumn] | None:
         function = source.function
@@ -332,6 +336,9 @@ class Typer:
             return [OutputColumn("word", TEXT), OutputColumn("catcode", char),
                     OutputColumn("barelabel", BOOL), OutputColumn("catdesc", TEXT),
                     OutputColumn("baredesc", TEXT)]
+        if name in TABLE_FUNCTIONS:
+            return [OutputColumn(column, ColumnType(BY_NAME[kind]))
+                    for column, kind in TABLE_FUNCTIONS[name]]
         spec = REGISTRY.get(name) if name else None
         if spec is None:
             if isinstance(function, exp.Func):

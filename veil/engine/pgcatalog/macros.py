@@ -118,6 +118,21 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
         (SELECT {F}.quote_ident(min(vl__ao.vl__rolname)) FROM {F}.role_info vl__ao WHERE vl__ao.vl__oid = o),
         CAST(o AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regnamed_lookup(k, s) AS (
+        SELECT min(vl__nl.vl__oid) FROM {F}.reg_names vl__nl
+        WHERE vl__nl.vl__kind = k AND CASE
+            WHEN k = 'regoperator' THEN replace(vl__nl.vl__name, ' ', '') = replace(trim(s), ' ', '')
+            WHEN k = 'regoper' THEN vl__nl.vl__name = split_part(trim(s), '.', -1)
+            ELSE vl__nl.vl__name = {F}.parse_ident(s)[-1] END)""",
+    f"""CREATE MACRO {F}.regnamed_in(k, s, strict, msg, tail) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)
+        ELSE error(msg || s || tail) END""",
+    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-'
+        ELSE coalesce((SELECT CASE WHEN starts_with(k, 'regoper') THEN min(vl__no2.vl__name)
+                              ELSE {F}.quote_ident(min(vl__no2.vl__name)) END
+                       FROM {F}.reg_names vl__no2 WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
+                      CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
     f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE
         WHEN m IS NULL OR m < 0 THEN vl_base
@@ -144,9 +159,27 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.col_description(o, n) AS (
         SELECT min(vl__cd.vl__description) FROM {F}.descriptions vl__cd
         WHERE vl__cd.vl__objoid = o AND vl__cd.vl__objsubid = n AND vl__cd.vl__classoid = 1259)""",
-    f"""CREATE MACRO {F}.pg_get_function_result(p) AS (
-        SELECT {F}.format_type(min(vl__fr.vl__rettype), NULL) FROM {F}.proc_info vl__fr
-        WHERE vl__fr.vl__oid = p)""",
+    *(
+        f"""CREATE MACRO {F}.{name}(p) AS (
+            SELECT min(vl__ft.vl__{column}) FROM {F}.function_text vl__ft WHERE vl__ft.vl__oid = p)"""
+        for name, column in (
+            ("pg_get_function_arguments", "arguments"),
+            ("pg_get_function_identity_arguments", "identity"),
+            ("pg_get_function_result", "result"),
+            ("pg_get_functiondef", "definition"),
+            ("pg_get_function_sqlbody", "sqlbody"),
+        )
+    ),
+    # Index access methods' properties (amvalidate.c): what btree and hash can do.
+    f"""CREATE MACRO {F}.pg_indexam_has_property(am, prop) AS CASE
+        WHEN am IS NULL OR prop IS NULL THEN NULL
+        WHEN am NOT IN (403, 405, 783, 2742, 4000, 3580) THEN NULL
+        WHEN lower(prop) = 'can_order' THEN am = 403
+        WHEN lower(prop) IN ('can_unique', 'can_multi_col') THEN am IN (403, 783, 2742, 3580)
+             AND (lower(prop) = 'can_multi_col' OR am = 403)
+        WHEN lower(prop) = 'can_exclude' THEN am IN (403, 405, 783, 4000)
+        WHEN lower(prop) = 'can_include' THEN am IN (403, 783, 4000)
+        ELSE NULL END""",
     f"""CREATE MACRO {F}.pg_relation_is_publishable(rel) AS CASE WHEN rel IS NULL THEN NULL ELSE
         coalesce((SELECT vl__rp.vl__relkind IN ('r', 'p')
                          AND vl__rp.vl__nspname NOT IN ('pg_catalog', 'information_schema')

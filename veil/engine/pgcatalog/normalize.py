@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
@@ -20,9 +21,25 @@ from veil.engine.pgcatalog.scopes import CATALOG_SCHEMAS
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
+def _unqualified(call: exp.Anonymous) -> exp.Expr:
+    """The call as the parser reads it unqualified: functions with their own grammar
+    (``string_agg(x, ', ')`` → ``GroupConcat``) are not built by ``exp.func``."""
+    built = exp.func(call.name, *call.expressions, dialect="postgres")
+    if not isinstance(built, exp.Anonymous):
+        return built
+    try:
+        parsed = sqlglot.parse_one(f"SELECT {call.sql(dialect='postgres')}", read="postgres")
+    except sqlglot.errors.ParseError:
+        return built
+    reparsed = parsed.expressions[0] if isinstance(parsed, exp.Select) else built
+    return built if isinstance(reparsed, exp.Anonymous) else reparsed
+
+
 def normalize(statement: exp.Expr) -> exp.Expr:
     tree = normalize_identifiers(statement.copy(), dialect="postgres")
-    for dot in list(tree.find_all(exp.Dot)):
+    # Innermost first: rebuilding an outer call copies its arguments, which would detach a
+    # qualified call nested inside it (psql's \\dp nests pg_catalog.array_to_string).
+    for dot in reversed(list(tree.find_all(exp.Dot))):
         if dot.find_ancestor(exp.DataType) is not None:
             continue
         schema = dot.this
@@ -32,7 +49,7 @@ def normalize(statement: exp.Expr) -> exp.Expr:
             and schema.name in CATALOG_SCHEMAS
             and isinstance(call, exp.Anonymous)
         ):
-            dot.replace(exp.func(call.name, *call.expressions, dialect="postgres"))
+            dot.replace(_unqualified(call))
     for call in list(tree.find_all(exp.Anonymous)):
         quantifier = call.name.lower()
         quantified = quantifier in ("all", "some", "any") and len(call.expressions) == 1

@@ -8,22 +8,31 @@ macros (see :mod:`.macros`) for non-constant values.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
+from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.procs import PG_PROC
-from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS
+from veil.engine.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
 from veil.engine.pgcatalog.identifiers import parse_ident, quote_ident
-from veil.engine.pgcatalog.schema import CatalogRelation, all_relations
+from veil.engine.pgcatalog.schema import (
+    NAMED_REG_TYPES,
+    RELATIONS,
+    CatalogRelation,
+    all_relations,
+)
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
-from veil.pgtypes import ALL_TYPES, format_type
+from veil.pgtypes import BY_OID, format_type
 
 BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
+_OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
+_TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,60 @@ class TypeName:
     text: str  # regtype output when visible (format_type spelling)
 
 
+
+
+def _builtin_types() -> dict[int, TypeName]:
+    """Every type of PostgreSQL 15's own catalog (base, pseudo, array, range, multirange and
+    information_schema's domains), spelled as ``regtype`` prints it."""
+    schemas = {oid: name for name, oid in NAMESPACE_OIDS.items()}
+    rows = {int(str(row[0])): row for row in PG_TYPE}
+    types: dict[int, TypeName] = {}
+    for oid, row in rows.items():
+        name, element = str(row[1]), int(str(row[_TYPELEM]))
+        if oid in BY_OID:
+            text = format_type(oid)
+        elif element and name.startswith("_") and element in rows:
+            text = f"{rows[element][1]}[]"
+        else:
+            text = name
+        types[oid] = TypeName(oid, name, schemas.get(int(str(row[2])), "pg_catalog"), text)
+    return types
+
+
+def _named_objects() -> dict[str, dict[str, int]]:
+    """Name → OID of the static objects behind regoper (the first of an overloaded name),
+    regoperator (``+(integer,integer)``), regcollation, regconfig and regdictionary."""
+    sources = {
+        "regoper": static_rows.PG_OPERATOR,
+        "regcollation": static_rows.PG_COLLATION,
+        "regconfig": static_rows.PG_TS_CONFIG,
+        "regdictionary": static_rows.PG_TS_DICT,
+    }
+    named: dict[str, dict[str, int]] = {}
+    for kind, rows in sources.items():
+        names: dict[str, int] = {}
+        for row in rows:
+            names.setdefault(str(row[1]), int(str(row[0])))
+        named[kind] = names
+    types = _builtin_types()
+    named["regoperator"] = {
+        _operator_signature(str(row[1]), int(str(row[_OPRLEFT])), int(str(row[_OPRLEFT + 1])), types):
+        int(str(row[0]))
+        for row in static_rows.PG_OPERATOR
+    }
+    return named
+
+
+def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeName]) -> str:
+    """``regoperator`` output: ``+(integer,integer)``, ``-(NONE,integer)``."""
+    spelled = [types[t].text if t in types else str(t) if t else "NONE" for t in (left, right)]
+    return f"{name}({','.join(spelled)})"
+
+
+NAMED_OBJECTS = _named_objects()
+OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
+
+
 class CatalogObjects:
     """Everything one user may see, indexed by name and by OID."""
 
@@ -67,7 +130,7 @@ class CatalogObjects:
         for table in self.tables:
             self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
-        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID}
+        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
         for user in users:
             self.roles.setdefault(user, stable_oid("role", user))
         self.role_names = {oid: name for name, oid in self.roles.items()}
@@ -77,9 +140,7 @@ class CatalogObjects:
         for table in self.tables:
             self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
         self.relations_by_oid = {r.oid: r for r in self.relations.values()}
-        self.types: dict[int, TypeName] = {
-            t.oid: TypeName(t.oid, t.name, "pg_catalog", format_type(t.oid)) for t in ALL_TYPES
-        }
+        self.types: dict[int, TypeName] = _builtin_types()
         for table in self.tables:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
@@ -207,7 +268,38 @@ class CatalogObjects:
             return self.regnamespace_in(text, strict=strict)
         if kind == "regrole":
             return self.regrole_in(text, strict=strict)
+        if kind in NAMED_REG_TYPES:
+            return self.named_in(kind, text, strict=strict)
         raise VeilError("0A000", f"type {kind} is not supported")
+
+    def named_in(self, kind: str, text: str, *, strict: bool = True) -> int | None:
+        """regoper, regoperator (``+(integer,integer)``), regcollation, regconfig,
+        regdictionary: a schema-qualified or bare name, or an OID."""
+        if text.strip().isdigit():
+            return int(text)
+        if kind == "regoperator":
+            oid = NAMED_OBJECTS[kind].get(self._operator_key(text))
+        elif kind == "regoper":
+            name = text.strip().rsplit(".", 1)[-1]
+            if OPERATOR_COUNTS[name] > 1:
+                raise VeilError("42725", f"more than one operator named {name}")
+            oid = NAMED_OBJECTS[kind].get(name)
+        else:
+            parts = parse_ident(text)
+            oid = NAMED_OBJECTS[kind].get(parts[-1]) if parts else None
+        if oid is None and strict:
+            state, message = NAMED_REG_TYPES[kind]
+            raise VeilError(state, message.format(text))
+        return oid
+
+    def _operator_key(self, text: str) -> str:
+        """``pg_catalog.+ ( int4, int4 )`` → ``+(integer,integer)``."""
+        name, _, rest = text.partition("(")
+        args = [a.strip() for a in rest.rstrip().removesuffix(")").split(",")] if rest else []
+        oids = [0 if a.upper() == "NONE" else self.regtype_in(a, strict=False) or -1 for a in args]
+        if len(oids) != 2:
+            return text
+        return _operator_signature(name.strip().rsplit(".", 1)[-1], oids[0], oids[1], self.types)
 
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
         """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
@@ -223,4 +315,8 @@ class CatalogObjects:
             return self.regnamespace_out(oid)
         if kind == "regrole":
             return self.regrole_out(oid)
+        if kind in NAMED_REG_TYPES:
+            names = {o: n for n, o in NAMED_OBJECTS[kind].items()}
+            name = names.get(oid)
+            return str(oid) if name is None else name if kind.startswith("regoper") else quote_ident(name)
         return str(oid)

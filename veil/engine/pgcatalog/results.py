@@ -91,15 +91,25 @@ def result_schema(columns: Sequence[OutputColumn] | None, duck: pa.Schema) -> pa
 RegRenderer = Callable[[str, int], str]
 
 
+def _render_reg(column: pa.Array, kind: str, render: RegRenderer) -> pa.Array:
+    """OIDs → the names a ``reg*`` type prints (each distinct OID rendered once)."""
+    values = column.to_pylist()
+    cache = {v: render(kind, v) for v in set(values) if v is not None}
+    return pa.array([cache.get(v) if v is not None else None for v in values], pa.string())
+
+
 def convert_batch(batch: pa.RecordBatch, schema: pa.Schema, render: RegRenderer) -> pa.RecordBatch:
     arrays = []
     for index, field in enumerate(schema):
         column = batch.column(index)
         pg_name = BY_OID[int(field.metadata[b"veil.pg_type_oid"])].name
+        element = BY_OID.get(BY_OID[int(field.metadata[b"veil.pg_type_oid"])].element_oid)
         if pg_name in REG_TYPES and _family(column.type) == "int":
-            values = column.to_pylist()
-            cache = {v: render(pg_name, v) for v in set(values) if v is not None}
-            column = pa.array([cache.get(v) if v is not None else None for v in values], pa.string())
+            column = _render_reg(column, pg_name, render)
+        elif (element is not None and element.name in REG_TYPES and _family(column.type) == "list"
+              and _family(column.type.value_type) == "int"):
+            names = _render_reg(column.values, element.name, render)
+            column = pa.ListArray.from_arrays(column.offsets, names, mask=column.is_null())
         elif column.type != field.type:
             if _family(column.type) == "list" and field.type == pa.string():
                 column = pa.array(

@@ -29,7 +29,7 @@ from veil.engine.pgcatalog.schema import (
     ZERO_BASED_ARRAYS,
     CatalogRelation,
 )
-from veil.engine.pgcatalog.settings_view import settings_subquery
+from veil.engine.pgcatalog.settings_view import settings_subquery, ssl_subquery
 from veil.engine.pgcatalog.typemap import column_type_of
 from veil.errors import FeatureNotSupported, UndefinedTable, VeilError
 from veil.pgtypes import ColumnType
@@ -169,8 +169,9 @@ class Rewriter:
         relation = self._relation(table.db or None, table.name)
         alias = table.args.get("alias")
         alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
-        if relation.schema == "pg_catalog" and relation.name == "pg_settings":
-            subquery = settings_subquery(self.env)
+        if relation.schema == "pg_catalog" and relation.name in ("pg_settings", "pg_stat_ssl"):
+            view = settings_subquery if relation.name == "pg_settings" else ssl_subquery
+            subquery = view(self.env)
             subquery.set("alias", alias)
             if table.args.get("joins"):
                 return exp.Table(this=subquery, alias=None, joins=table.args["joins"])
@@ -205,6 +206,10 @@ class Rewriter:
         ):
             keyword = exp.Anonymous(this=column.name)
             return calls.call_function(self.env, keyword, [], [])
+        source, _ = self.typer.resolve(column)
+        relation = source.relation if source is not None else None
+        if relation is not None and relation.system_column(column.name) is not None:
+            return _system_value(relation, column.name)
         return column
 
     def _parameter(self, node: exp.Parameter) -> exp.Expr:
@@ -301,6 +306,16 @@ class Rewriter:
         if isinstance(field, exp.Identifier):
             return sqlbuild.builtin("struct_extract", inner, sqlbuild.string(field.name))
         raise VeilError("0A000", f"unsupported expression {node.sql(dialect='postgres')}")
+
+
+def _system_value(relation: CatalogRelation, name: str) -> exp.Expr:
+    """A system column's value: the table's OID, the first tuple slot, the bootstrap
+    transaction (the emulated catalog never changes under a snapshot)."""
+    if name == "tableoid":
+        return sqlbuild.typed_literal(relation.oid, "UINTEGER")
+    if name == "ctid":
+        return sqlbuild.string("(0,1)")
+    return sqlbuild.typed_literal(1 if name == "xmin" else 0, "UINTEGER")
 
 
 def _is_string_literal(node: exp.Expr) -> bool:

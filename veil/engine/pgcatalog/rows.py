@@ -79,6 +79,15 @@ class CatalogRows:
         yield _static("pg_opclass", static_rows.PG_OPCLASS)
         yield _static("pg_language", static_rows.PG_LANGUAGE)
         yield _static("pg_extension", static_rows.PG_EXTENSION)
+        yield _static("pg_operator", static_rows.PG_OPERATOR)
+        yield _static("pg_opfamily", static_rows.PG_OPFAMILY)
+        yield _static("pg_range", static_rows.PG_RANGE)
+        yield _static("pg_cast", static_rows.PG_CAST)
+        yield _static("pg_ts_config", static_rows.PG_TS_CONFIG)
+        yield _static("pg_ts_dict", static_rows.PG_TS_DICT)
+        yield _static("pg_ts_config_map", static_rows.PG_TS_CONFIG_MAP)
+        yield _static("pg_ts_parser", static_rows.PG_TS_PARSER)
+        yield _static("pg_ts_template", static_rows.PG_TS_TEMPLATE)
         yield _static("pg_settings", PG_SETTINGS)
         yield self.pg_type()
         yield self.pg_namespace()
@@ -235,6 +244,7 @@ class CatalogRows:
 
     def roles(self) -> Iterator[RowSet]:
         authid, roles, users = [], [], []
+        predefined = set(static_rows.PREDEFINED_ROLES.values())
         for name, oid in self.objects.roles.items():
             superuser = name == BOOTSTRAP_ROLE
             flags = {
@@ -242,14 +252,14 @@ class CatalogRows:
                 "rolinherit": True,
                 "rolcreaterole": superuser,
                 "rolcreatedb": superuser,
-                "rolcanlogin": not superuser,
+                "rolcanlogin": not superuser and oid not in predefined,
                 "rolreplication": False,
                 "rolbypassrls": superuser,
                 "rolconnlimit": -1,
             }
             authid.append({"oid": oid, "rolname": name, **flags})
             roles.append({"oid": oid, "rolname": name, "rolpassword": "********", **flags})
-            if not superuser:
+            if flags["rolcanlogin"]:
                 users.append(
                     {
                         "usename": name,
@@ -262,6 +272,7 @@ class CatalogRows:
                     }
                 )
         yield self._rowset("pg_authid", authid)
+        yield _static("pg_auth_members", static_rows.PG_AUTH_MEMBERS)
         yield self._rowset("pg_roles", roles)
         yield self._rowset("pg_user", users)
         yield self._rowset("pg_shadow", [{**u, "passwd": None} for u in users])

@@ -54,6 +54,9 @@ _STORAGE = {
     "regrole": "UINTEGER",
     "regoper": "UINTEGER",
     "regoperator": "UINTEGER",
+    "regcollation": "UINTEGER",
+    "regconfig": "UINTEGER",
+    "regdictionary": "UINTEGER",
     "int2vector": "SMALLINT[]",
     "oidvector": "UINTEGER[]",
     "timestamptz": "TIMESTAMPTZ",
@@ -89,9 +92,30 @@ _ARROW = {
 
 REG_TYPES = frozenset(
     {"regproc", "regprocedure", "regclass", "regtype", "regnamespace", "regrole", "regoper",
-     "regoperator"}
+     "regoperator", "regcollation", "regconfig", "regdictionary"}
 )
+# reg* types whose objects are static PostgreSQL rows (looked up in ``veil_fn.reg_names``), with
+# the error PostgreSQL raises for a name it does not know.
+NAMED_REG_TYPES: dict[str, tuple[str, str]] = {
+    "regoper": ("42883", "operator does not exist: {}"),
+    "regoperator": ("42883", "operator does not exist: {}"),
+    "regcollation": ("42704", 'collation "{}" for encoding "UTF8" does not exist'),
+    "regconfig": ("42704", 'text search configuration "{}" does not exist'),
+    "regdictionary": ("42704", 'text search dictionary "{}" does not exist'),
+}
 ZERO_BASED_ARRAYS = frozenset({"int2vector", "oidvector"})
+
+# PostgreSQL's system columns, selectable on every catalog table but never part of ``*``, and
+# the constant each holds here (the emulated catalog is one frozen snapshot: one page, one
+# transaction).
+SYSTEM_COLUMNS: dict[str, str] = {
+    "tableoid": "oid",
+    "ctid": "tid",
+    "xmin": "xid",
+    "cmin": "cid",
+    "xmax": "xid",
+    "cmax": "cid",
+}
 
 
 def reported_type(pg_name: str) -> PgType:
@@ -140,6 +164,12 @@ class CatalogRelation:
 
     def column(self, name: str) -> CatalogColumn | None:
         return self._by_name.get(name)
+
+    def system_column(self, name: str) -> CatalogColumn | None:
+        """``tableoid``, ``ctid``, ``xmin``... of a table (views have none)."""
+        if self.kind != "r" or name not in SYSTEM_COLUMNS or name in self._by_name:
+            return None
+        return CatalogColumn(name, BY_NAME[SYSTEM_COLUMNS[name]])
 
     @property
     def duck_name(self) -> str:

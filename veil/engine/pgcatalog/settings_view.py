@@ -11,6 +11,23 @@ from veil.engine.pgcatalog.schema import RELATIONS
 _RELATION = RELATIONS[("pg_catalog", "pg_settings")]
 
 
+def ssl_subquery(env: CompileEnv) -> exp.Subquery:
+    """pg_stat_ssl: one row, this session's (Veil shows no other backends)."""
+    tls = env.ctx.tls
+    values: dict[str, exp.Expr] = {
+        "pid": sqlbuild.typed_literal(env.ctx.backend_pid, "INTEGER"),
+        "ssl": sqlbuild.typed_literal(tls is not None, "BOOLEAN"),
+        "version": sqlbuild.typed_literal(tls[0] if tls else None, "VARCHAR"),
+        "cipher": sqlbuild.typed_literal(tls[1] if tls else None, "VARCHAR"),
+        "bits": sqlbuild.typed_literal(tls[2] if tls else None, "INTEGER"),
+    }
+    projections = [
+        exp.alias_(values.get(column.name, sqlbuild.null(column.storage)), column.name)
+        for column in RELATIONS[("pg_catalog", "pg_stat_ssl")].columns
+    ]
+    return exp.select(*projections).subquery()
+
+
 def settings_subquery(env: CompileEnv) -> exp.Subquery:
     overrides = env.settings_overrides()
     overrides.setdefault("search_path", ", ".join(env.ctx.search_path))

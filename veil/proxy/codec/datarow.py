@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.pgtypes import column_type_for_field
+from veil.pgtypes import column_origin, column_type_for_field
 from veil.proxy.codec.cells import (
     ArrowCells,
     Cells,
@@ -50,8 +50,11 @@ def row_description(schema: pa.Schema, formats: Sequence[int]) -> bytes:
     for field, code in zip(schema, codes, strict=True):
         column = column_type_for_field(field)
         parts.append(field.name.encode("utf-8") + b"\0")
+        table_oid, attnum = column_origin(field)
         parts.append(
-            struct.pack("!ihihih", 0, 0, column.oid, column.type.length, column.typmod, code)
+            struct.pack(
+                "!IhIhih", table_oid, attnum, column.oid, column.type.length, column.typmod, code
+            )
         )
     body = b"".join(parts)
     return b"T" + struct.pack("!i", len(body) + 4) + body

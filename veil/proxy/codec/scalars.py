@@ -40,6 +40,9 @@ INTEGER_WIRE: dict[int, str] = {
     2206: ">u4",  # regtype
     4089: ">u4",  # regnamespace
     4096: ">u4",  # regrole
+    3734: ">u4",  # regconfig
+    3769: ">u4",  # regdictionary
+    4191: ">u4",  # regcollation
     18: ">i1",  # "char"
 }
 _UUID_DASHES = (8, 12, 16, 20)

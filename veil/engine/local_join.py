@@ -32,6 +32,7 @@ enough keys, has its read interrupted and is sent again with them.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import threading
@@ -59,6 +60,10 @@ LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
 LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 
+# DuckDB pins a few blocks per thread and operator; below this per thread a join or DISTINCT can fail
+# with "out of memory" instead of spilling.
+MEMORY_PER_THREAD = 96 * 1024**2
+
 ErrorFilter = Callable[[VeilError], VeilError]
 
 
@@ -74,6 +79,21 @@ class LocalLimits:
         return cls(config.engine.memory_limit, config.engine.temp_directory or config.state_dir / "spill")
 
 
+def out_of_local_memory(limits: LocalLimits) -> VeilError:
+    """The error for a local join that could not finish within ``engine.memory_limit`` even by spilling."""
+    return VeilError(
+        "53200", f"out of memory: the local join needs more than engine.memory_limit ({limits.memory_limit} bytes)",
+        hint=f"raise engine.memory_limit, or check that engine.temp_directory ({limits.spill_directory}) is writable and has space",
+    )
+
+
+def local_threads(memory_limit: int) -> int:
+    """Threads for a local DuckDB under ``memory_limit``: each thread pins its own buffers while it
+    builds a hash table or sorts, so with too little memory per thread DuckDB runs out of memory
+    before it can spill (2 threads under 64 MiB did); at least :data:`MEMORY_PER_THREAD` each."""
+    return max(1, min(os.cpu_count() or 1, memory_limit // MEMORY_PER_THREAD))
+
+
 def local_connection(
     tables: Mapping[str, pa.Table | pa.RecordBatchReader], limits: LocalLimits | None = None, spill: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -82,7 +102,10 @@ def local_connection(
     beyond ``limits.memory_limit``."""
     config = dict(LOCAL_CONFIG)
     if limits is not None and spill is not None:
-        config.update(memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill))
+        config.update(
+            memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill), preserve_insertion_order=False,
+            threads=local_threads(limits.memory_limit),
+        )
     connection = duckdb.connect(config=config)
     for statement in LOCKDOWN:
         connection.execute(statement)
@@ -227,6 +250,8 @@ class FederatedExecution:
             return QueryCanceled()
         if self._stream_error is not None:
             return self._on_error(self._stream_error)
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return out_of_local_memory(self._limits)
         return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
 
     def _start_local(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -35,9 +36,11 @@ from veil.engine.admin import (
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
+from veil.engine.deadline import Deadline, OpeningCursor, after
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
+from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
@@ -49,11 +52,12 @@ from veil.engine.redact import redact_error
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.statements import Kind, Statement
-from veil.engine.workers import in_worker
+from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
     InsufficientPrivilege,
     QueryCanceled,
+    StatementTimeout,
     VeilError,
 )
 
@@ -86,6 +90,14 @@ class Plan:
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
+async def _offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
+    enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
+    if len(sql) > OFFLOAD_BYTES:
+        return await in_worker(function, *args)
+    return function(*args)
+
+
 def _text_schema(*names: str) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in names])
 
@@ -94,6 +106,8 @@ def _describable(schema: pa.Schema) -> pa.Schema:
     """Columns whose type is unknown until run (``SELECT $1``) are described as text."""
     fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
     return pa.schema(fields)
+
+T = TypeVar("T")
 
 
 class Session:
@@ -137,8 +151,13 @@ class Session:
 
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
         try:
-            statement = statements.classify(sql)
+            check_statement_size(sql, self.engine.config.server.max_statement_bytes)
+            statement = await _offloaded(sql, statements.classify, sql)
             plan = await self._plan(statement, param_oids)
+        except RecursionError:
+            error = stack_depth_exceeded()
+            self.engine.audit.fail(self._record(sql), error)
+            raise error from None
         except VeilError as error:
             self.engine.audit.fail(self._record(sql), error)
             raise
@@ -156,20 +175,10 @@ class Session:
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
             raise InFailedTransaction()
         if statement.kind in (Kind.QUERY, Kind.EXPLAIN):
-            if plan.generation != self.engine.generation:
-                plan = await self._plan(statement, prepared.param_oids)
-                if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
-                    raise VeilError("0A000", "cached plan must not change result type")
-                prepared.plan = plan
-            if statement.kind == Kind.EXPLAIN:
-                return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
-            record = self._record(statement.sql, plan)
             try:
-                stream = await self._run(plan, prepared.schema, params, record)
-            except VeilError as error:
-                self.engine.audit.fail(record, error)
-                raise
-            return AuditedStream(stream, record, self.engine.audit)
+                return await self._execute_query(prepared, plan, params)
+            except RecursionError:
+                raise stack_depth_exceeded() from None
         record = self._record(statement.sql)
         try:
             result = self._utility(statement)
@@ -178,6 +187,25 @@ class Session:
             raise
         self.engine.audit.write(record)
         return result
+
+    async def _execute_query(
+        self, prepared: PreparedStatement, plan: Plan, params: Sequence[object | None]
+    ) -> ResultStream:
+        statement = plan.statement
+        if plan.generation != self.engine.generation:
+            plan = await self._plan(statement, prepared.param_oids)
+            if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
+                raise VeilError("0A000", "cached plan must not change result type")
+            prepared.plan = plan
+        if statement.kind == Kind.EXPLAIN:
+            return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
+        record = self._record(statement.sql, plan)
+        try:
+            stream = await self._run(plan, prepared.schema, params, record)
+        except VeilError as error:
+            self.engine.audit.fail(record, error)
+            raise
+        return AuditedStream(stream, record, self.engine.audit)
 
     def _record(self, sql: str, plan: Plan | None = None) -> AuditRecord:
         record = AuditRecord(
@@ -207,7 +235,9 @@ class Session:
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
             return Plan(statement, version, cached.plan, cached.schema, cached.policies)
-        analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin)
+        analysis = await _offloaded(
+            statement.sql, analyze, statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, self.user.admin
+        )
         if analysis.reads_admin:
             count = max(placeholder_count(statement.ast), len(param_oids))
             described = await asyncio.to_thread(self._describe_admin, statement.ast, count)
@@ -238,14 +268,14 @@ class Session:
                 self.engine.protected_tables[key] = derived
             return derived.copy() if derived is not None else None
 
-        source_plan = plan_query(statement.ast, analysis, param_oids, sources, protect)
+        source_plan = await _offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
         schema = await asyncio.to_thread(self._describe_source, source_plan)
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(statement, version, source_plan, schema, policies)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        query = local.compile(statement.ast, self._local_context(), param_oids)
+        query = await _offloaded(statement.sql, local.compile, statement.ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         version = self.engine.generation
@@ -336,12 +366,13 @@ class Session:
         self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]
     ) -> ResultStream:
         source = self.engine.catalog.sources[plan.connection]
-        cursor = source.cursor()
+        cursor = OpeningCursor(source)  # opened on the worker: a connect never blocks the event loop
         self._running = cursor
         sql = plan.sql
+        deadline = Deadline.for_source(source)
 
         def start() -> tuple[pa.RecordBatchReader, Head]:
-            reader = cursor.execute(sql, list(params))
+            reader = cursor.open().execute(sql, list(params))
             return reader, read_head(reader)
 
         def finished() -> None:
@@ -350,16 +381,22 @@ class Session:
             cursor.close()
 
         def map_error(exc: BaseException) -> VeilError:
+            if deadline.expired:
+                return deadline.error()
             if self._canceled:
                 return QueryCanceled()
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
+        started = start_in_worker(start)
         try:
-            reader, first = await in_worker(start)
+            reader, first = await deadline.wait(started, cursor.interrupt)
+        except StatementTimeout:
+            after(started, finished)  # the source call may stay blocked: close when it returns
+            raise
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             finished()
             raise map_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_error)
+        return ReaderStream(schema, reader, first, finished, map_error, deadline, cursor.interrupt)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

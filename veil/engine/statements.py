@@ -18,6 +18,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from veil.engine.limits import OFFLOAD_BYTES, check_nesting
 from veil.engine.pgcatalog.parse import parse_postgres
 from veil.errors import FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError
 
@@ -67,7 +68,7 @@ def _tokens(sql: str) -> list[Token]:
 
 def split(sql: str) -> list[str]:
     """Split on top-level semicolons; statements holding only whitespace or comments are dropped."""
-    return list(_split(sql))
+    return list(_split(sql) if len(sql) <= OFFLOAD_BYTES else _split.__wrapped__(sql))
 
 
 @lru_cache(maxsize=1024)
@@ -272,14 +273,24 @@ def _classify_utility(sql: str, tokens: list[Token]) -> Statement | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:
-    """Classify one statement (cached by its text: repeated statements cost nothing)."""
+    """Classify one statement (cached by its text: repeated statements cost nothing; statements
+    longer than ``OFFLOAD_BYTES`` are not kept, their trees would hold far more memory)."""
+    return _classify(sql) if len(sql) > OFFLOAD_BYTES else _cached_classify(sql)
+
+
+@lru_cache(maxsize=4096)
+def _cached_classify(sql: str) -> Statement:
+    return _classify(sql)
+
+
+def _classify(sql: str) -> Statement:
     tokens = _tokens(sql)
     if not tokens:
         return Statement(Kind.EMPTY, sql, "")
     first = tokens[0].text.upper()
     if first in _QUERY_STARTS:
+        check_nesting(sql, tokens)
         return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(sql))
     utility = _classify_utility(sql, tokens)
     if utility is not None:

@@ -55,7 +55,9 @@ class Deadline:
             return await asyncio.wait_for(asyncio.shield(future), remaining)
         except TimeoutError:
             self.expired = True
-            on_timeout()
+            # on its own thread: interrupting may itself wait on the silent source (a PostgreSQL
+            # cancel request goes to the same host) and must not hold up the event loop
+            threading.Thread(target=on_timeout, name="veil-timeout", daemon=True).start()
             raise self.error() from None
 
 

@@ -134,9 +134,12 @@ def _position(sql: str, error: dict[str, object]) -> int | None:
     return sum(len(text) for text in lines[: line - 1]) + max(col - len(highlight), 0) + 1
 
 
-def _parse_query(sql: str) -> exp.Expression:
+def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Expression:
     try:
-        expressions = sqlglot.parse(sql, read="postgres")
+        if tokens is None:
+            expressions = sqlglot.parse(sql, read="postgres")
+        else:  # tokenized already (a big statement takes seconds to tokenize, holding the GIL)
+            expressions = _DIALECT.parser().parse(tokens, sql)
     except ParseError as exc:
         try:
             expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends
@@ -291,7 +294,7 @@ def _classify(sql: str) -> Statement:
     first = tokens[0].text.upper()
     if first in _QUERY_STARTS:
         check_nesting(sql, tokens)
-        return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(sql))
+        return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(sql, tokens))
     utility = _classify_utility(sql, tokens)
     if utility is not None:
         return utility

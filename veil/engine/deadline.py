@@ -55,9 +55,7 @@ class Deadline:
             return await asyncio.wait_for(asyncio.shield(future), remaining)
         except TimeoutError:
             self.expired = True
-            # on its own thread: interrupting may itself wait on the silent source (a PostgreSQL
-            # cancel request goes to the same host) and must not hold up the event loop
-            threading.Thread(target=on_timeout, name="veil-timeout", daemon=True).start()
+            on_timeout()  # must not block: OpeningCursor.interrupt hands the driver's cancel to a thread
             raise self.error() from None
 
 
@@ -92,11 +90,14 @@ class OpeningCursor:
         return cursor
 
     def interrupt(self) -> None:
+        """Interrupt the statement from a thread of its own: a driver's cancel may itself wait on
+        the source (PostgreSQL's cancel request goes to the same host), and this is called from
+        the event loop (a cancel request, a session ending, a timeout)."""
         with self._lock:
             self._interrupted = True
             cursor = self._cursor
         if cursor is not None:
-            cursor.interrupt()
+            threading.Thread(target=cursor.interrupt, name="veil-interrupt", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

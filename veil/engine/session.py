@@ -269,7 +269,7 @@ class Session:
             return derived.copy() if derived is not None else None
 
         source_plan = await _offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
-        schema = await asyncio.to_thread(self._describe_source, source_plan)
+        schema = await self._describe_within_timeout(source_plan)
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(statement, version, source_plan, schema, policies)
@@ -292,6 +292,18 @@ class Session:
             backend_pid=self.backend_pid,
             is_superuser=self.user.admin,
         )
+
+    async def _describe_within_timeout(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:
+        """The plan's result schema, given up with 57014 after the sources' statement_timeout."""
+        sources = self.engine.catalog.sources
+        names = plan.connections if isinstance(plan, FederatedPlan) else (plan.connection,)
+        deadline = max((Deadline.for_source(sources[name]) for name in names), key=lambda d: d.seconds)
+        started = start_in_worker(self._describe_source, plan)
+        try:
+            return await deadline.wait(started, lambda: None)
+        except StatementTimeout:
+            after(started, lambda: None)  # the describe may stay blocked on a silent source
+            raise
 
     def _describe_source(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:
         sources = self.engine.catalog.sources

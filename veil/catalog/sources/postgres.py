@@ -179,8 +179,11 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
 
     def interrupt(self) -> None:
         self._clean = False
+        connection = self._connection
+        if connection is None:
+            return  # closed already
         try:
-            self._connection.adbc_cancel()
+            connection.adbc_cancel()
         except adbc_driver_manager.Error:
             pass
 

@@ -31,3 +31,12 @@ def test_many_parentheses_side_by_side_are_not_nesting() -> None:
     assert statements.classify(wide).ast is not None
     quoted = "SELECT '" + "(" * (MAX_NESTING * 2) + "'"  # parentheses inside a string literal
     assert statements.classify(quoted).ast is not None
+
+
+def test_a_parameter_that_is_not_a_number_is_a_syntax_error() -> None:
+    # found by tests/stress/test_protocol_fuzz.py: it reached int() in the planner (XX000)
+    for sql in ("SELECT $a", "SELECT $\u00b2", "SELECT $\x03Y\x7f1", "SELECT 1 WHERE $x = 1"):
+        with pytest.raises(VeilError) as raised:
+            statements.classify(sql)
+        assert raised.value.sqlstate == "42601", sql
+    assert statements.classify("SELECT $1, $12").ast is not None

@@ -161,6 +161,9 @@ def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Expression:
         raise SqlSyntaxError(f"syntax error at or near \"{ast.this}\"")
     if not isinstance(ast, exp.Query | exp.Values):
         raise ReadOnlyViolation(f"cannot execute {ast.key.upper()} in a read-only transaction")
+    for parameter in ast.find_all(exp.Parameter):
+        if not (parameter.name.isascii() and parameter.name.isdigit()):  # only $1..$n (sqlglot also reads "$a")
+            raise SqlSyntaxError(f'syntax error at or near "${parameter.name}"')
     return ast
 
 

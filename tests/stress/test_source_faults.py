@@ -163,6 +163,19 @@ def test_a_source_that_stops_answering_mid_statement_times_out_and_others_keep_s
     assert faults.rows("SELECT count(*) FROM far.items") == [(5,)]
 
 
+def test_a_cross_source_join_with_a_silent_source_times_out(faults: Faults) -> None:
+    join = "SELECT count(*) FROM far.items f JOIN near.items n ON f.id = n.id"
+    assert faults.rows(join) == [(5,)]  # planned while the proxy forwards
+    faults.proxy.stall()
+    try:
+        sqlstate, elapsed = faults.sqlstate(join)
+        assert sqlstate == "57014" and elapsed <= max(FAR_TIMEOUT, NEAR_TIMEOUT) + SLACK, (sqlstate, elapsed)
+        assert faults.rows("SELECT count(*) FROM near.items") == [(10,)]
+    finally:
+        faults.proxy.resume()
+    _until(lambda: faults.rows(join) == [(5,)], "the join did not work again")
+
+
 def test_a_refused_source_reports_08xxx_and_keeps_its_tables_across_a_reload(faults: Faults) -> None:
     faults.proxy.refuse()
     try:

@@ -55,7 +55,7 @@ class Deadline:
             return await asyncio.wait_for(asyncio.shield(future), remaining)
         except TimeoutError:
             self.expired = True
-            on_timeout()  # must not block: OpeningCursor.interrupt hands the driver's cancel to a thread
+            on_timeout()  # must not block (callers pass an interrupt that runs on a thread of its own)
             raise self.error() from None
 
 
@@ -90,14 +90,16 @@ class OpeningCursor:
         return cursor
 
     def interrupt(self) -> None:
-        """Interrupt the statement from a thread of its own: a driver's cancel may itself wait on
-        the source (PostgreSQL's cancel request goes to the same host), and this is called from
-        the event loop (a cancel request, a session ending, a timeout)."""
+        """Interrupt the statement. A driver's cancel may itself wait on the source (PostgreSQL's
+        cancel request goes to the same host): callers on the event loop call this from a thread."""
         with self._lock:
             self._interrupted = True
             cursor = self._cursor
         if cursor is not None:
-            threading.Thread(target=cursor.interrupt, name="veil-interrupt", daemon=True).start()
+            cursor.interrupt()
+
+    def interrupt_off_loop(self) -> None:
+        threading.Thread(target=self.interrupt, name="veil-interrupt", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

@@ -47,6 +47,7 @@ from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
+from veil.engine.deadline import Deadline, after
 from veil.engine.dynamic_filter import DynamicFilter, filtered_tree
 from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
@@ -54,7 +55,7 @@ from veil.engine.local_types import local_reader, local_table
 from veil.engine.planner import source_sql
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
-from veil.errors import QueryCanceled, VeilError
+from veil.errors import QueryCanceled, StatementTimeout, VeilError
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
@@ -198,6 +199,10 @@ class FederatedExecution:
         """The SQL each fragment was sent (planned SQL for those not reached)."""
         return [self._sent.get(f.name, f.sql) for f in self._plan.fragments]
 
+    def _interrupt_off_loop(self) -> None:
+        """Interrupt from a thread of its own: a driver's cancel may wait on a silent source."""
+        threading.Thread(target=self.interrupt, name="veil-interrupt", daemon=True).start()
+
     def interrupt(self) -> None:
         with self._lock:
             self._interrupted = True
@@ -215,8 +220,15 @@ class FederatedExecution:
                 self._fetch_filtered(fragment, [params[i] for i in fragment.params], started)
             )
         tasks = list(started.values())
+        sources = self._engine.catalog.sources
+        deadline = max((Deadline.for_source(sources[name]) for name in self._plan.connections), key=lambda d: d.seconds)
+        gathered = asyncio.gather(*tasks)
         try:
-            tables = await asyncio.gather(*tasks)
+            tables = await deadline.wait(gathered, self._interrupt_off_loop)
+        except StatementTimeout:
+            # a source gone silent: its read may never return; clean up whenever it does
+            after(gathered, lambda: (self._close_streams(), on_close()))
+            raise
         except BaseException:
             self.interrupt()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -90,6 +91,13 @@ class Plan:
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
+def _interrupt(running: OpeningCursor | FederatedExecution | None) -> None:
+    """Interrupt a running statement from a thread of its own: a driver's cancel may wait on a
+    source that went silent, and this is called from the event loop."""
+    if running is not None:
+        threading.Thread(target=running.interrupt, name="veil-interrupt", daemon=True).start()
+
+
 async def _offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
     enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
@@ -140,14 +148,11 @@ class Session:
 
     def cancel(self) -> None:
         self._canceled = True
-        running = self._running
-        if running is not None:
-            running.interrupt()
+        _interrupt(self._running)
 
     async def close(self) -> None:
         running, self._running = self._running, None
-        if running is not None:
-            running.interrupt()
+        _interrupt(running)
 
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
         try:
@@ -401,14 +406,14 @@ class Session:
 
         started = start_in_worker(start)
         try:
-            reader, first = await deadline.wait(started, cursor.interrupt)
+            reader, first = await deadline.wait(started, cursor.interrupt_off_loop)
         except StatementTimeout:
             after(started, finished)  # the source call may stay blocked: close when it returns
             raise
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             finished()
             raise map_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_error, deadline, cursor.interrupt)
+        return ReaderStream(schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

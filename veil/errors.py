@@ -103,3 +103,12 @@ class ConfigError(Exception):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"{path}: {message}" for path, message in problems))
+
+
+class StatementTimeout(QueryCanceled):
+    """A source statement ran longer than its connection's ``statement_timeout``."""
+
+    def __init__(self, connection: str | None = None, seconds: float | None = None) -> None:
+        super().__init__("canceling statement due to statement timeout")
+        if connection is not None and seconds is not None:
+            self.hint = f'the statement on connection "{connection}" did not finish within {seconds:g}s (connections.{connection}.statement_timeout)'

@@ -1,4 +1,4 @@
-"""Parsers for the client captures in shared/clients/: PostgreSQL statement logs and `psql -E` output.
+"""Parsers for the client captures in tests/clients/logs/: PostgreSQL statement logs and `psql -E` output.
 
 A log (``log_statement=all``, ``log_line_prefix='app=%a '``) looks like::
 

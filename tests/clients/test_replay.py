@@ -1,16 +1,15 @@
-"""Replays every statement real clients sent to PostgreSQL 15 (shared/clients/) through Veil as alice.
+"""Replays every statement real clients sent to PostgreSQL 15 (tests/clients/logs/) through Veil as alice.
 
 Each capture runs on one connection in its original order (its BEGIN/SAVEPOINT/ROLLBACK included),
 twice: once with the extended protocol for every statement (simple only for multi-statement
 strings), once with the protocol the client used. No statement may fail, except the ones Veil must
 refuse by design (listed in EXPECTED_ERRORS with the reason).
 
-The shared folder sits beside the repository (`<repo>/../shared`), also in CI's fresh clone.
+The captures are part of the repository (copied from the team's shared folder), so a fresh clone has them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ from tests.clients.captures import (
     statement_count,
 )
 from tests.clients.replay import Outcome, Replayer
-from tests.clients.support import in_ci
 from tests.conftest import VeilServer
 
 KNOWN_CAPTURES = {
@@ -49,35 +47,16 @@ EXPECTED_ERRORS: dict[str, set[str]] = {
 CAPTURED_OIDS = {"16386": ("sales", "orders")}
 
 
-def repo_root() -> Path:
-    here = Path(__file__).resolve()
-    return next(parent for parent in here.parents if (parent / "pyproject.toml").is_file())
-
-
-def clients_dir() -> Path | None:
-    candidates = [Path(os.environ["VEIL_SHARED_DIR"])] if os.environ.get("VEIL_SHARED_DIR") else []
-    candidates += [repo_root() / ".." / "shared", repo_root() / "shared"]
-    for candidate in candidates:
-        if (candidate / "clients").is_dir():
-            return (candidate / "clients").resolve()
-    return None
+CAPTURES = Path(__file__).resolve().parent / "logs"
 
 
 def require_clients_dir() -> Path:
-    directory = clients_dir()
-    if directory is None:
-        message = f"client captures not found: expected {repo_root().parent / 'shared' / 'clients'}"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return directory
+    assert CAPTURES.is_dir(), f"client captures missing from the repository: {CAPTURES}"
+    return CAPTURES
 
 
 def capture_names() -> list[str]:
-    directory = clients_dir()
-    found = (
-        {p.name for p in directory.iterdir() if p.suffix == ".log" or p.name == "psql_E.txt"} if directory else set()
-    )
+    found = {p.name for p in CAPTURES.glob("*") if p.suffix == ".log" or p.name == "psql_E.txt"}
     return sorted(found | KNOWN_CAPTURES)
 
 

@@ -3,7 +3,9 @@ to what PostgreSQL would compute with (unconstrained numeric, blank-padded char(
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import numpy as np
@@ -12,8 +14,9 @@ import pyarrow.compute as pc
 import pytest
 
 from veil.config.loader import parse_config
-from veil.engine.local_join import LocalLimits, local_connection
+from veil.engine.local_join import FederatedExecution, LocalLimits, local_connection, local_threads
 from veil.engine.local_types import BPCHAR, SOURCE_TYPE_KEY, local_table
+from veil.errors import VeilError
 from veil.pgtypes import NUMERIC, pinned_field
 
 ROWS = 2_000_000
@@ -89,3 +92,28 @@ def test_unconstrained_numerics_and_padded_chars_compute_like_postgresql() -> No
     finally:
         connection.close()
     assert local_table(fragment).schema.field("total").type == pa.float64()
+
+
+def test_threads_are_bounded_by_the_memory_limit() -> None:
+    assert local_threads(64 * 1024**2) == 1  # two threads under 64 MiB ran out of memory instead of spilling
+    assert 1 <= local_threads(1024**3) <= max(1, os.cpu_count() or 1)
+
+
+def test_a_local_join_that_cannot_fit_even_by_spilling_is_53200_naming_the_limit(tmp_path: Path) -> None:
+    tables = _inputs()
+    # 4 MiB cannot even hold DuckDB's working blocks: the join fails whatever it spills
+    limits = LocalLimits(4 * 1024**2, tmp_path)
+    connection = local_connection(tables, limits, tmp_path)
+    try:
+        with pytest.raises(duckdb.OutOfMemoryException) as raised:
+            connection.execute(JOIN).fetchall()
+    finally:
+        connection.close()
+    # what the federated execution reports for it (the engine and plan are stand-ins: only the
+    # error mapping runs)
+    config = parse_config({"engine": {"memory_limit": "4MiB", "temp_directory": str(tmp_path)}})
+    execution = FederatedExecution(SimpleNamespace(config=config), SimpleNamespace(dynamic_filters=()), lambda e: e)  # type: ignore[arg-type]
+    error = execution._error(raised.value, lambda exc: VeilError("XX000", str(exc)))
+    assert error.sqlstate == "53200"
+    assert "engine.memory_limit" in error.message and str(4 * 1024**2) in error.message
+    assert "engine.temp_directory" in (error.hint or "")

@@ -172,7 +172,11 @@ class FakeWarehouse:
             self.add_catalog(catalog)
         self._sessions: dict[bytes, Session] = {}
         self._operations: dict[bytes, Operation] = {}
+        # Held only around dict and list updates, never around a query or I/O: a connector's close
+        # can reach this server from any thread (even from a garbage collection in one of its own
+        # request threads) and must never wait on a lock a blocked request holds.
         self._lock = threading.Lock()
+        self._meta_lock = threading.Lock()  # one information_schema refresh at a time
         self._count = 0
         self.server: THttpServer.THttpServer | None = None
         self.port = 0
@@ -217,7 +221,7 @@ class FakeWarehouse:
             session.catalog, session.schema = catalog or session.catalog, schema or ("default" if catalog else session.schema)
         cursor.execute(f'USE "{session.catalog}"."{session.schema}"')
         if translated.reads_information_schema:
-            with self._lock:
+            with self._meta_lock:
                 refresh_information_schema(self.db.cursor(), self.catalogs)
         if translated.dropped is not None:
             self.db.execute(f"DELETE FROM {META}.main.created WHERE table_catalog = ? AND table_schema = ? "
@@ -372,9 +376,13 @@ class FakeWarehouse:
         if operation is not None:
             operation.cursor.interrupt()
             operation.done.wait(5)
-            with operation.lock:
-                operation.reader = None
-                operation.cursor.close()
+            # bounded: a fetch holding the lock may itself be waiting on this close
+            if operation.lock.acquire(timeout=5):
+                try:
+                    operation.reader = None
+                    operation.cursor.close()
+                finally:
+                    operation.lock.release()
 
     # -- metadata RPCs (the connector's cursor.catalogs()/schemas()/tables()/columns()) ----------
     def _metadata_query(self, session_handle: t.TSessionHandle, sql: str) -> t.TExecuteStatementResp:

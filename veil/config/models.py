@@ -101,6 +101,7 @@ class ServerConfig(Strict):
     auth: AuthMethod = "scram-sha-256"
     max_message_bytes: Size = 64 * 1024 * 1024
     auth_throttle: AuthThrottleConfig = AuthThrottleConfig()
+    max_statement_bytes: Size = Field(default=1024 * 1024, gt=0)  # longer SQL text: 54000, not parsed
 
 
 class CacheConfig(Strict):
@@ -208,6 +209,10 @@ class ConnectionConfig(Strict):
     naming: NamingConfig = NamingConfig()
     latency: Duration | None = None
     sync: SyncConfig = SyncConfig()
+    # every source call is bounded: opening a connection (08006 beyond it) and one statement,
+    # from sending it to its last row (57014 beyond it; also sync's catalog reads)
+    connect_timeout: Duration = Field(default=10.0, gt=0)
+    statement_timeout: Duration = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _required_keys(self) -> ConnectionConfig:

@@ -52,6 +52,8 @@ class QueryEngine:
     def __init__(self, config: VeilConfig, catalog: Catalog | None = None) -> None:
         self.config = config
         self.catalog = catalog if catalog is not None else build_catalog(config)
+        self._catalog_config = config  # the config the catalog's sources were opened with
+        self._reloads = 0  # reloads so far: a catalog built for an older one is not swapped in
         self._lock = threading.Lock()
         # user fingerprint -> that user's tables; never keyed by name alone, so a statement that
         # resolved its user before a reload cannot leave a stale view for the next session
@@ -94,13 +96,13 @@ class QueryEngine:
         """Pick up what object sync or ``veil approve`` (here or in another process) changed in
         the metadata store: a new catalog snapshot, plans re-made, stale cached results dropped."""
         base = self.catalog
-        refreshed = self.catalog_watcher.poll(self.config, base, force)
+        refreshed = self.catalog_watcher.poll(self._catalog_config, base, force)
         if refreshed is None:
             return
         with self._lock:
             if self.catalog is not base:
                 return  # a reload replaced the catalog meanwhile
-            self.catalog = refreshed.catalog
+            self.catalog = _without_removed(refreshed.catalog, self.config)
             self._forget_plans()
         self.warn_config_problems()
         if refreshed.changed_tables:
@@ -108,7 +110,7 @@ class QueryEngine:
 
     def sync(self, names: Sequence[str] | None = None, trigger: str = "sql") -> list[SyncResult]:
         """Object sync of these connections (default: all), applied to the served catalog at once."""
-        results = sync_connections(self.config, self.catalog.sources, names, trigger)
+        results = sync_connections(self._catalog_config, self.catalog.sources, names, trigger)
         self.refresh_catalog(force=True)
         if discover_synced(self.catalog, self.config, results):
             self.refresh_tags(force=True)
@@ -142,14 +144,19 @@ class QueryEngine:
         return min(latencies, default=0.0)
 
     def reload(self, config: VeilConfig) -> None:
-        """Apply a new, validated config: the next statement of every session uses it."""
-        catalog = self.catalog
-        if config.connections != self.config.connections:
-            catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
-        catalog_changed = catalog is not self.catalog
+        """Apply a new, validated config. Users, policies and settings apply to the next statement
+        at once, and tables of removed connections disappear at once. When connections changed,
+        the sources are opened and synced on a thread of their own (each bounded by its
+        connect and statement timeouts) and the new catalog replaces the current one when ready:
+        a slow or unreachable source never holds up the rest of a reload, nor the next one."""
+        connections_changed = config.connections != self.config.connections
         with self._lock:
+            self._reloads += 1
+            ticket = self._reloads
             self.config = config
-            self.catalog = catalog
+            self.config = config
+            if connections_changed:
+                self.catalog = _without_removed(self.catalog, config)
             self.audit = AuditLog(config.audit.path, config.secrets.values())
             if config.state_dir != self.tags.path.parent:
                 self.tags = TagWatcher(store_path(config.state_dir))
@@ -158,8 +165,8 @@ class QueryEngine:
             if (config.cache.max_bytes, config.cache.backend) != (self.cache.max_bytes, self.cache.location):
                 self.cache.close()
                 self.cache = make_cache(config.cache)
-            elif catalog_changed:
-                self.cache.invalidate()
+        if connections_changed:
+            threading.Thread(target=self._swap_catalog, args=(config, ticket), name="veil-reload", daemon=True).start()
         self.warn_config_problems()
 
     def config_problems(self) -> list[ConfigProblem]:
@@ -176,6 +183,22 @@ class QueryEngine:
             if text not in self._warned:
                 self._warned.add(text)
                 log.warning("config problem: %s", text)
+
+    def _swap_catalog(self, config: VeilConfig, ticket: int) -> None:
+        """Build the catalog of ``config``'s connections and serve it, unless a later reload came."""
+        catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
+        with self._lock:
+            current = self._reloads == ticket
+            if current:
+                old, self.catalog, self._catalog_config = self.catalog, catalog, config
+                self._forget_plans()
+        if not current:
+            old = catalog
+        else:
+            self.cache.invalidate()
+        for name, source in old.sources.items():
+            if not current or catalog.sources.get(name) is not source:
+                source.close()  # idle connections close now, busy ones when their statement ends
 
     def _forget_plans(self) -> None:
         """Drop everything derived from policies and tags (call with the lock held)."""
@@ -329,3 +352,11 @@ def plan_cache_key(
     """Plans are cached per user fingerprint (the effective policy's inputs), never per name."""
     fingerprint = user.fingerprint if user is not None else ()
     return (snapshot.version, id(snapshot), fingerprint, tuple(search_path), sql, tuple(param_oids))
+
+
+def _without_removed(catalog: Catalog, config: VeilConfig) -> Catalog:
+    """``catalog`` without the tables of connections ``config`` no longer has."""
+    kept = tuple(t for t in catalog.snapshot if t.connection in config.connections)
+    if len(kept) == len(catalog.snapshot):
+        return catalog
+    return replace(catalog, snapshot=CatalogSnapshot(kept, catalog.snapshot.version + 1))

@@ -32,6 +32,7 @@ enough keys, has its read interrupted and is sent again with them.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import threading
@@ -46,6 +47,7 @@ from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
 from veil.engine.cache import CacheEntry
+from veil.engine.deadline import Deadline, after
 from veil.engine.dynamic_filter import DynamicFilter, filtered_tree
 from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
@@ -54,12 +56,16 @@ from veil.engine.planner import source_sql
 from veil.engine.policy.verify import Outgoing, verify_sql
 from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
-from veil.errors import QueryCanceled, VeilError
+from veil.errors import QueryCanceled, StatementTimeout, VeilError
 from veil.private_files import private_directory
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
 LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
+
+# DuckDB pins a few blocks per thread and operator; below this per thread a join or DISTINCT can fail
+# with "out of memory" instead of spilling.
+MEMORY_PER_THREAD = 96 * 1024**2
 
 ErrorFilter = Callable[[VeilError], VeilError]
 
@@ -76,6 +82,21 @@ class LocalLimits:
         return cls(config.engine.memory_limit, config.engine.temp_directory or config.state_dir / "spill")
 
 
+def out_of_local_memory(limits: LocalLimits) -> VeilError:
+    """The error for a local join that could not finish within ``engine.memory_limit`` even by spilling."""
+    return VeilError(
+        "53200", f"out of memory: the local join needs more than engine.memory_limit ({limits.memory_limit} bytes)",
+        hint=f"raise engine.memory_limit, or check that engine.temp_directory ({limits.spill_directory}) is writable and has space",
+    )
+
+
+def local_threads(memory_limit: int) -> int:
+    """Threads for a local DuckDB under ``memory_limit``: each thread pins its own buffers while it
+    builds a hash table or sorts, so with too little memory per thread DuckDB runs out of memory
+    before it can spill (2 threads under 64 MiB did); at least :data:`MEMORY_PER_THREAD` each."""
+    return max(1, min(os.cpu_count() or 1, memory_limit // MEMORY_PER_THREAD))
+
+
 def local_connection(
     tables: Mapping[str, pa.Table | pa.RecordBatchReader], limits: LocalLimits | None = None, spill: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -84,7 +105,10 @@ def local_connection(
     beyond ``limits.memory_limit``."""
     config = dict(LOCAL_CONFIG)
     if limits is not None and spill is not None:
-        config.update(memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill))
+        config.update(
+            memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill), preserve_insertion_order=False,
+            threads=local_threads(limits.memory_limit),
+        )
     connection = duckdb.connect(config=config)
     for statement in LOCKDOWN:
         connection.execute(statement)
@@ -178,6 +202,10 @@ class FederatedExecution:
         """The SQL each fragment was sent (planned SQL for those not reached)."""
         return [self._sent.get(f.name, f.sql) for f in self._plan.fragments]
 
+    def _interrupt_off_loop(self) -> None:
+        """Interrupt from a thread of its own: a driver's cancel may wait on a silent source."""
+        threading.Thread(target=self.interrupt, name="veil-interrupt", daemon=True).start()
+
     def interrupt(self) -> None:
         with self._lock:
             self._interrupted = True
@@ -194,8 +222,15 @@ class FederatedExecution:
             values = self._engine.with_hash_key([params[i] for i in fragment.params], fragment.key_param)
             started[fragment.name] = asyncio.ensure_future(self._fetch_filtered(fragment, values, started))
         tasks = list(started.values())
+        sources = self._engine.catalog.sources
+        deadline = max((Deadline.for_source(sources[name]) for name in self._plan.connections), key=lambda d: d.seconds)
+        gathered = asyncio.gather(*tasks)
         try:
-            tables = await asyncio.gather(*tasks)
+            tables = await deadline.wait(gathered, self._interrupt_off_loop)
+        except StatementTimeout:
+            # a source gone silent: its read may never return; clean up whenever it does
+            after(gathered, lambda: (self._close_streams(), on_close()))
+            raise
         except BaseException:
             self.interrupt()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -229,6 +264,8 @@ class FederatedExecution:
             return QueryCanceled()
         if self._stream_error is not None:
             return self._on_error(self._stream_error)
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return out_of_local_memory(self._limits)
         return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
 
     def _start_local(

@@ -13,13 +13,33 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 from pglast import parser as pg_parser
 from pglast.ast import Node, RawStmt
 
+from veil.engine.limits import OFFLOAD_BYTES
 from veil.errors import SqlSyntaxError
+
+_Result = TypeVar("_Result")
+
+
+def text_cache(maxsize: int) -> Callable[[Callable[[str], _Result]], Callable[[str], _Result]]:
+    """``lru_cache`` by statement text, for texts up to ``OFFLOAD_BYTES`` only: a cache of a
+    thousand 1 MB statements (and their trees) would hold gigabytes."""
+
+    def decorate(function: Callable[[str], _Result]) -> Callable[[str], _Result]:
+        cached = lru_cache(maxsize=maxsize)(function)
+
+        @wraps(function)
+        def call(sql: str) -> _Result:
+            return cached(sql) if len(sql) <= OFFLOAD_BYTES else function(sql)
+
+        return call
+
+    return decorate
 
 _COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 
@@ -42,7 +62,7 @@ def _syntax_error(error: pg_parser.ParseError, sql: str) -> SqlSyntaxError:
     return SqlSyntaxError(message, position=None if location is None else location + 1)
 
 
-@lru_cache(maxsize=4096)
+@text_cache(4096)
 def scan(sql: str) -> tuple[Token, ...]:
     """PostgreSQL's tokens of ``sql``, comments left out; raises 42601 like the server would."""
     try:
@@ -54,7 +74,7 @@ def scan(sql: str) -> tuple[Token, ...]:
     )
 
 
-@lru_cache(maxsize=1024)
+@text_cache(1024)
 def split(sql: str) -> tuple[str, ...]:
     """Statements of a simple-query string, split on the semicolons PostgreSQL's scanner sees;
     statements holding only whitespace or comments are dropped."""
@@ -76,7 +96,7 @@ def split(sql: str) -> tuple[str, ...]:
     return tuple(statements)
 
 
-@lru_cache(maxsize=4096)
+@text_cache(4096)
 def parse(sql: str) -> tuple[RawStmt, ...]:
     """PostgreSQL's parse trees of ``sql``; raises 42601 with PostgreSQL's message and position."""
     try:
@@ -85,7 +105,7 @@ def parse(sql: str) -> tuple[RawStmt, ...]:
         raise _syntax_error(error, sql) from None
 
 
-@lru_cache(maxsize=4096)
+@text_cache(4096)
 def _tree(sql: str) -> tuple[str, dict[str, Any]] | None:
     try:
         statements = json.loads(pg_parser.parse_sql_json(sql))["stmts"]
@@ -122,7 +142,7 @@ def parameter_numbers(sql: str) -> tuple[int, ...]:
     return tuple(int(t.text[1:]) for t in scan(sql) if t.name == "PARAM")
 
 
-@lru_cache(maxsize=4096)
+@text_cache(4096)
 def for_sqlglot(sql: str) -> str:
     """``sql`` with a space after each ``$n`` not already followed by one, so that sqlglot's
     tokenizer cannot take ``$1,$2`` or ``$1||$2`` for a dollar-quoted string."""

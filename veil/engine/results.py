@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from veil.engine.deadline import Deadline, after
 from veil.engine.workers import start_in_worker
-from veil.errors import VeilError
+from veil.errors import StatementTimeout, VeilError
 
 ErrorMapper = Callable[[BaseException], VeilError]
 
@@ -66,8 +67,13 @@ class ReaderStream:
         first: pa.RecordBatch | Head | None,
         on_close: Callable[[], None],
         map_error: ErrorMapper,
+        deadline: Deadline | None = None,
+        interrupt: Callable[[], None] = lambda: None,
     ) -> None:
         self.schema = schema
+        self._deadline = deadline  # past it, a read still blocked is abandoned (57014)
+        self._interrupt = interrupt
+        self._abandoned = False
         self._reader = reader
         if isinstance(first, Head):
             self._head, self._complete = first.batches, first.complete
@@ -90,7 +96,7 @@ class ReaderStream:
                 if batch.num_rows:
                     yield conform(batch, self.schema)
             while reading is not None and not self._closed:
-                batch = await asyncio.shield(reading)
+                batch = await self._wait(reading)
                 if batch is None:
                     break
                 reading = None if self._closed else self._read_ahead()
@@ -98,6 +104,15 @@ class ReaderStream:
                     yield conform(batch, self.schema)
         finally:
             await self.close()
+
+    async def _wait(self, reading: asyncio.Future[pa.RecordBatch | None]) -> pa.RecordBatch | None:
+        if self._deadline is None:
+            return await asyncio.shield(reading)
+        try:
+            return await self._deadline.wait(reading, self._interrupt)
+        except StatementTimeout:
+            self._abandoned = True
+            raise
 
     def command_tag(self, rows_sent: int) -> str:
         return f"SELECT {rows_sent}"
@@ -107,6 +122,9 @@ class ReaderStream:
             return
         self._closed = True
         reading, self._reading = self._reading, None
+        if reading is not None and not reading.done() and self._abandoned:
+            after(reading, self._on_close)  # a read blocked past the deadline: close when it returns
+            return
         if reading is not None and not reading.done():
             # The cursor may be closed only after the read on it has returned.
             await asyncio.wait([reading])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -38,9 +40,11 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
 from veil.engine.colnames import postgres_names
+from veil.engine.deadline import Deadline, OpeningCursor, after
 from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
+from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
@@ -58,11 +62,12 @@ from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
 from veil.engine.copy_out import CopyStream
-from veil.engine.workers import in_worker
+from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
     InsufficientPrivilege,
     QueryCanceled,
+    StatementTimeout,
     VeilError,
 )
 
@@ -99,6 +104,21 @@ _PLANNED = (Kind.QUERY, Kind.EXPLAIN, Kind.DECLARE, Kind.COPY, Kind.PREPARE)
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
+def _interrupt(running: OpeningCursor | FederatedExecution | None) -> None:
+    """Interrupt a running statement from a thread of its own: a driver's cancel may wait on a
+    source that went silent, and this is called from the event loop."""
+    if running is not None:
+        threading.Thread(target=running.interrupt, name="veil-interrupt", daemon=True).start()
+
+
+async def _offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
+    enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
+    if len(sql) > OFFLOAD_BYTES:
+        return await in_worker(function, *args)
+    return function(*args)
+
+
 def _text_schema(*names: str) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in names])
 
@@ -113,6 +133,8 @@ def _describable(schema: pa.Schema) -> pa.Schema:
     """Columns whose type is unknown until run (``SELECT $1``) are described as text."""
     fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
     return pa.schema(fields)
+
+T = TypeVar("T")
 
 
 class Session:
@@ -149,14 +171,11 @@ class Session:
 
     def cancel(self) -> None:
         self._canceled = True
-        running = self._running
-        if running is not None:
-            running.interrupt()
+        _interrupt(self._running)
 
     async def close(self) -> None:
         running, self._running = self._running, None
-        if running is not None:
-            running.interrupt()
+        _interrupt(running)
         await self.sql_objects.close()
 
     def cursor_names(self) -> set[str]:
@@ -187,7 +206,8 @@ class Session:
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
         self._resolve_identity(sql)
         try:
-            statement = statements.classify(sql)
+            check_statement_size(sql, self.engine.config.server.max_statement_bytes)
+            statement = await _offloaded(sql, statements.classify, sql)
             if statement.kind == Kind.EXECUTE:
                 assert isinstance(statement.spec, ExecuteSpec)
                 return await self.prepare(self.sql_objects.execute_sql(statement.spec), ())
@@ -196,6 +216,10 @@ class Session:
                 param_oids = statement.spec.arg_oids
             plan = await self._plan(statement, param_oids)
             schema = self._schema(plan)
+        except RecursionError:
+            error = stack_depth_exceeded()
+            self.engine.audit.fail(self._record(sql), error)
+            raise error from None
         except VeilError as error:
             self.engine.audit.fail(self._record(sql), error)
             raise
@@ -214,16 +238,19 @@ class Session:
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
             raise InFailedTransaction()
         if statement.kind in _PLANNED:
-            if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
-                plan = await self._plan(statement, prepared.param_oids)
-                if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
-                    raise VeilError("0A000", "cached plan must not change result type")
-                prepared.plan = plan
-            if statement.kind == Kind.EXPLAIN:
-                return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
-            if statement.kind == Kind.PREPARE:
-                return self._prepare_sql(plan)
-            return await self._execute_query(plan, params)
+            try:
+                if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
+                    plan = await self._plan(statement, prepared.param_oids)
+                    if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
+                        raise VeilError("0A000", "cached plan must not change result type")
+                    prepared.plan = plan
+                if statement.kind == Kind.EXPLAIN:
+                    return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
+                if statement.kind == Kind.PREPARE:
+                    return self._prepare_sql(plan)
+                return await self._execute_query(plan, params)
+            except RecursionError:
+                raise stack_depth_exceeded() from None
         record = self._record(statement.sql)
         try:
             result = await self._sql_object(statement)
@@ -315,7 +342,9 @@ class Session:
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
             return Plan(outer, version, cached.plan, cached.schema, cached.policies, user.fingerprint)
-        analysis = analyze(statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, user.admin)
+        analysis = await _offloaded(
+            statement.sql, analyze, statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, user.admin
+        )
         if analysis.reads_admin:
             count = max(placeholder_count(statement.ast), len(param_oids))
             described = await asyncio.to_thread(self._describe_admin, statement.ast, count)
@@ -354,9 +383,10 @@ class Session:
                 allowed.add(marker)
             return derived.copy() if derived is not None else None
 
-        source_plan = replace(plan_query(statement.ast, analysis, param_oids, sources, protect), protected=frozenset(allowed))
+        source_plan = await _offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
+        source_plan = replace(source_plan, protected=frozenset(allowed))
         verify_plan(source_plan, sources)
-        schema = await asyncio.to_thread(self._describe_source, source_plan)
+        schema = await self._describe_within_timeout(source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))
@@ -364,7 +394,7 @@ class Session:
         return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        query = local.compile(statement.ast, self._local_context(), param_oids)
+        query = await _offloaded(statement.sql, local.compile, statement.ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         schema = with_origins(schema, column_origins(statement.ast, catalog_tables(query.search_path)))
@@ -383,6 +413,18 @@ class Session:
             is_superuser=self.user.admin,
             tls=(tls.version, tls.cipher, tls.bits) if (tls := self.info.tls) is not None else None,
         )
+
+    async def _describe_within_timeout(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:
+        """The plan's result schema, given up with 57014 after the sources' statement_timeout."""
+        sources = self.engine.catalog.sources
+        names = plan.connections if isinstance(plan, FederatedPlan) else (plan.connection,)
+        deadline = max((Deadline.for_source(sources[name]) for name in names), key=lambda d: d.seconds)
+        started = start_in_worker(self._describe_source, plan)
+        try:
+            return await deadline.wait(started, lambda: None)
+        except StatementTimeout:
+            after(started, lambda: None)  # the describe may stay blocked on a silent source
+            raise
 
     def _describe_source(self, plan: SourcePlan | FederatedPlan) -> pa.Schema:
         sources = self.engine.catalog.sources
@@ -465,12 +507,13 @@ class Session:
     ) -> ResultStream:
         source = self.engine.catalog.sources[plan.connection]
         values = self.engine.with_hash_key(params, plan.key_param)
-        cursor = source.cursor()
+        cursor = OpeningCursor(source)  # opened on the worker: a connect never blocks the event loop
         self._running = cursor
         sql = plan.sql
+        deadline = Deadline.for_source(source)
 
         def start() -> tuple[pa.RecordBatchReader, Head]:
-            reader = cursor.execute(sql, values)
+            reader = cursor.open().execute(sql, values)
             return reader, read_head(reader)
 
         def finished() -> None:
@@ -479,16 +522,22 @@ class Session:
             cursor.close()
 
         def map_error(exc: BaseException) -> VeilError:
+            if deadline.expired:
+                return deadline.error()
             if self._canceled:
                 return QueryCanceled()
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
+        started = start_in_worker(start)
         try:
-            reader, first = await in_worker(start)
+            reader, first = await deadline.wait(started, cursor.interrupt_off_loop)
+        except StatementTimeout:
+            after(started, finished)  # the source call may stay blocked: close when it returns
+            raise
         except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
             finished()
             raise map_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_error)
+        return ReaderStream(schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

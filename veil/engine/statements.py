@@ -24,6 +24,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from veil.engine import pgsql
+from veil.engine.limits import MAX_NESTING, OFFLOAD_BYTES, check_nesting
 from veil.engine.pgcatalog.parse import parse_postgres
 from veil.engine.utility_specs import (
     CopySpec,
@@ -93,13 +94,15 @@ def _tokens(sql: str) -> list[Token]:
 
 
 def split(sql: str) -> list[str]:
-    """Split on top-level semicolons; statements holding only whitespace or comments are dropped."""
-    return list(_split(sql))
+    """Split on top-level semicolons; statements holding only whitespace or comments are dropped
+    (cached by text in :mod:`veil.engine.pgsql`, like :func:`classify`)."""
+    return list(pgsql.split(sql))
 
 
-def _split(sql: str) -> tuple[str, ...]:
-    """Cached by text like :func:`classify`: a repeated simple query is not scanned again."""
-    return pgsql.split(sql)
+def _check_nesting(sql: str) -> None:
+    """54001 before sqlglot recurses into parentheses nested deeper than PostgreSQL would take."""
+    if sql.count("(") > MAX_NESTING:
+        check_nesting(sql, _tokens(pgsql.for_sqlglot(sql)))
 
 
 def _words(tokens: list[Token]) -> list[str]:
@@ -148,9 +151,12 @@ def _position(sql: str, error: dict[str, object]) -> int | None:
     return sum(len(text) for text in lines[: line - 1]) + max(col - len(highlight), 0) + 1
 
 
-def _parse_query(sql: str) -> exp.Expression:
+def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Expression:
     try:
-        expressions = sqlglot.parse(sql, read="postgres")
+        if tokens is None:
+            expressions = sqlglot.parse(sql, read="postgres")
+        else:  # tokenized already (a big statement takes seconds to tokenize, holding the GIL)
+            expressions = _DIALECT.parser().parse(tokens, sql)
     except ParseError as exc:
         try:
             expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends
@@ -172,6 +178,9 @@ def _parse_query(sql: str) -> exp.Expression:
         raise SqlSyntaxError(f"syntax error at or near \"{ast.this}\"")
     if not isinstance(ast, exp.Query | exp.Values):
         raise ReadOnlyViolation(f"cannot execute {ast.key.upper()} in a read-only transaction")
+    for parameter in ast.find_all(exp.Parameter):
+        if not (parameter.name.isascii() and parameter.name.isdigit()):  # only $1..$n (sqlglot also reads "$a")
+            raise SqlSyntaxError(f'syntax error at or near "${parameter.name}"')
     return ast
 
 
@@ -354,14 +363,24 @@ def _classify_tree(sql: str, node: object) -> Statement | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:
-    """Classify one statement (cached by its text: repeated statements cost nothing)."""
+    """Classify one statement (cached by its text: repeated statements cost nothing; statements
+    longer than ``OFFLOAD_BYTES`` are not kept, their trees would hold far more memory)."""
+    return _classify(sql) if len(sql) > OFFLOAD_BYTES else _cached_classify(sql)
+
+
+@lru_cache(maxsize=4096)
+def _cached_classify(sql: str) -> Statement:
+    return _classify(sql)
+
+
+def _classify(sql: str) -> Statement:
     tree = pgsql.statement_kind(sql)
     if tree is None:
         return Statement(Kind.EMPTY, sql, "")
     if tree[0] == "SelectStmt":
         _check_select(tree[1])
+        _check_nesting(sql)
         return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(pgsql.for_sqlglot(sql)))
     node = pgsql.parse_one(sql)
     if isinstance(node, _SESSION_NODES):

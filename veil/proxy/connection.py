@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from veil.config.models import VeilConfig
 from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo, TlsInfo
+from veil.engine.limits import OFFLOAD_BYTES, check_statement_size
 from veil.errors import QueryCanceled, VeilError
 from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
@@ -344,7 +345,9 @@ class Connection:
             unnamed = self.portals.pop("", None)
             if unnamed is not None:
                 await unnamed.close()
-            statements = session.split(sql)
+            check_statement_size(sql, self.config.server.max_statement_bytes)  # before it is tokenized
+            # a big text is split on a worker thread: the event loop keeps serving other sessions
+            statements = session.split(sql) if len(sql) <= OFFLOAD_BYTES else await asyncio.to_thread(session.split, sql)
             if not statements:
                 self.out.write(messages.EMPTY_QUERY_RESPONSE)
             for text in statements:
@@ -431,6 +434,7 @@ class Connection:
         message = messages.parse_parse(payload)
         if message.name and message.name in self.statements:
             raise VeilError("42P05", f'prepared statement "{message.name}" already exists')
+        check_statement_size(message.sql, self.config.server.max_statement_bytes)
         assert self.session is not None
         if self._is_empty(message.sql):
             statement = EMPTY_STATEMENT

@@ -133,9 +133,15 @@ class MessageWriter:
         self.flush()
         if not isinstance(data, bytes | bytearray | memoryview):
             data = memoryview(data)  # e.g. a pyarrow Buffer
+        self._write(data)
+
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        # uvloop raises RuntimeError ("the handler is closed") for a transport the client closed
+        if self._stream.is_closing():
+            raise ConnectionClosed("the client closed the connection")
         try:
             self._stream.write(data)
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError, RuntimeError) as exc:
             raise ConnectionClosed(str(exc)) from exc
 
     def flush(self) -> None:
@@ -146,10 +152,7 @@ class MessageWriter:
         if self._buf:
             data = self._buf
             self._buf = bytearray()
-            try:
-                self._stream.write(data)
-            except (ConnectionError, OSError) as exc:
-                raise ConnectionClosed(str(exc)) from exc
+            self._write(data)
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its high-water mark."""

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -263,17 +264,16 @@ def test_placeholders_outside_literals_become_named_parameters() -> None:
 
 
 def test_interrupt_cancels_a_running_statement(warehouse: FakeWarehouse) -> None:
-    source = _source(warehouse)
-    cursor = source.cursor()
-    threading.Timer(0.5, cursor.interrupt).start()
-    try:
-        with pytest.raises(VeilError) as raised:
-            cursor.execute("SELECT count(*) FROM range(1000000000000) a").read_next_batch()
-        assert raised.value.sqlstate == "57014"
-    finally:
-        cursor.close()
-    assert source.cursor().execute("SELECT 1 AS one").read_next_batch().to_pylist() == [{"one": 1}]
-    source.close()
+    with closing(_source(warehouse)) as source:
+        cursor = source.cursor()
+        threading.Timer(0.5, cursor.interrupt).start()
+        try:
+            with pytest.raises(VeilError) as raised:
+                cursor.execute("SELECT count(*) FROM range(1000000000000) a").read_next_batch()
+            assert raised.value.sqlstate == "57014"
+        finally:
+            cursor.close()
+        assert read_all(source, "SELECT 1 AS one").to_pylist() == [{"one": 1}]
 
 
 def test_a_session_the_warehouse_dropped_is_replaced_once(warehouse: FakeWarehouse) -> None:
@@ -290,20 +290,21 @@ def test_a_session_the_warehouse_dropped_is_replaced_once(warehouse: FakeWarehou
 
 
 def test_results_stream_in_chunks_and_describe_reads_no_rows(warehouse: FakeWarehouse) -> None:
-    source = _source(warehouse)
-    cursor = source.cursor()
-    reader = cursor.execute("SELECT * FROM range(200000) t(n)")
-    sizes = []
-    while True:
+    with closing(_source(warehouse)) as source:
+        cursor = source.cursor()
         try:
-            sizes.append(reader.read_next_batch().num_rows)
-        except StopIteration:
-            break
-    cursor.close()
-    assert sum(sizes) == 200000 and max(sizes) <= 65536 and len(sizes) >= 4
-    schema = source.describe("SELECT dec, ts, arr FROM `sales`.`all_types` WHERE id = ${1}", 1)
-    assert [str(f.type) for f in schema] == ["decimal128(10, 2)", "timestamp[us, tz=UTC]", "list<item: string>"]
-    source.close()
+            reader = cursor.execute("SELECT * FROM range(200000) t(n)")
+            sizes = []
+            while True:
+                try:
+                    sizes.append(reader.read_next_batch().num_rows)
+                except StopIteration:
+                    break
+        finally:
+            cursor.close()
+        assert sum(sizes) == 200000 and max(sizes) <= 65536 and len(sizes) >= 4
+        schema = source.describe("SELECT dec, ts, arr FROM `sales`.`all_types` WHERE id = ${1}", 1)
+        assert [str(f.type) for f in schema] == ["decimal128(10, 2)", "timestamp[us, tz=UTC]", "list<item: string>"]
 
 
 @pytest.mark.parametrize(("overrides", "sqlstate", "words"), [
@@ -313,8 +314,7 @@ def test_results_stream_in_chunks_and_describe_reads_no_rows(warehouse: FakeWare
 ])
 def test_check_gives_actionable_messages(warehouse: FakeWarehouse, overrides: dict[str, object], sqlstate: str,
                                          words: str) -> None:
-    source = _source(warehouse, **overrides)
-    with pytest.raises(VeilError) as raised:
+    with closing(_source(warehouse, **overrides)) as source, pytest.raises(VeilError) as raised:
         source.check()
     assert raised.value.sqlstate == sqlstate
     assert words in f"{raised.value.message} {raised.value.hint}"
@@ -324,23 +324,21 @@ def test_check_gives_actionable_messages(warehouse: FakeWarehouse, overrides: di
 def test_unreachable_emulator_is_explained(warehouse: FakeWarehouse) -> None:
     from tests.conftest import free_port
 
-    source = _source(warehouse, port=free_port())
-    with pytest.raises(VeilError) as raised:
+    with closing(_source(warehouse, port=free_port())) as source, pytest.raises(VeilError) as raised:
         source.check()
     assert raised.value.sqlstate == "08001"
     assert "protocol: http is only for a local warehouse emulator" in (raised.value.hint or "")
 
 
 def test_discovery_samples_with_tablesample(warehouse: FakeWarehouse) -> None:
-    source = _source(warehouse)
-    table = Table("dbx", "sales", "customers", "sales", "customers",
-                  (Column("id", source.list_tables()[0].columns[0].arrow_type), Column("email", _string())),
-                  source_database="workspace")
-    sample = sample_table(source, table, rows=10)
+    with closing(_source(warehouse)) as source:
+        table = Table("dbx", "sales", "customers", "sales", "customers",
+                      (Column("id", source.list_tables()[0].columns[0].arrow_type), Column("email", _string())),
+                      source_database="workspace")
+        sample = sample_table(source, table, rows=10)
     assert sample is not None and "TABLESAMPLE (10 ROWS)" in sample.plan.sql
     assert sorted(v for v in sample.data.column("email").to_pylist() if v) == [
         "ada@example.com", "grace@example.org", "linus@example.fi"]
-    source.close()
 
 
 def _string() -> Any:

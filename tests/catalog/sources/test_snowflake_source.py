@@ -4,6 +4,7 @@ discovery sampling; and the tag store's upgrade for source tags."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,8 +92,8 @@ def test_wrong_port_is_an_actionable_connection_error(fakesnow: Fakesnow) -> Non
     from tests.conftest import free_port
 
     config = ConnectionConfig.model_validate(fakesnow.connection(DATABASE, port=free_port()))
-    with pytest.raises(VeilError) as raised:
-        SnowflakeSource("broken", config).check()
+    with closing(SnowflakeSource("broken", config)) as broken, pytest.raises(VeilError) as raised:
+        broken.check()
     assert raised.value.sqlstate == "08001"
     assert "cannot connect to Snowflake" in raised.value.message
     assert "connections.broken.port" in (raised.value.hint or "")
@@ -163,13 +164,13 @@ def test_key_pair_login_reads_the_encrypted_key_and_a_wrong_passphrase_is_report
         good.close()
     bad = SnowflakeSource("snow", ConnectionConfig.model_validate(
         {**settings, "private_key_file": str(key), "password": "not-the-passphrase"}))
-    with pytest.raises(VeilError) as raised:
+    with closing(bad), pytest.raises(VeilError) as raised:
         bad.check()
     assert raised.value.sqlstate.startswith(("08", "28"))
     assert "private_key_file" in (raised.value.hint or "")
     assert "key-secret" not in raised.value.message and "not-the-passphrase" not in raised.value.message
     missing = SnowflakeSource("snow", ConnectionConfig.model_validate(
         {**settings, "private_key_file": str(tmp_path / "absent.p8")}))
-    with pytest.raises(VeilError) as raised:
+    with closing(missing), pytest.raises(VeilError) as raised:
         missing.check()
     assert "private_key_file" in (raised.value.hint or "")

@@ -1,4 +1,4 @@
-"""Statements captured from real clients (``/work/shared/clients``): server logs with
+"""Statements captured from real clients (``tests/clients/logs``): server logs with
 ``log_statement=all`` (``execute NAME: SQL`` / ``statement: SQL``, tab-indented continuation
 lines, ``DETAIL:  parameters: $1 = '...'``) and psql's ``-E`` echo."""
 
@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CAPTURES = Path("/work/shared/clients")
+CAPTURES = Path(__file__).resolve().parents[2] / "clients" / "logs"
 _ENTRY = re.compile(r"^app=\S* (LOG|DETAIL):  (.*)$")
 _STATEMENT = re.compile(r"(?:execute (?:fetch from )?[^:]*|statement): (.*)$")
 _PARAM = re.compile(r"\$(\d+) = '((?:[^']|'')*)'")

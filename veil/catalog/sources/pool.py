@@ -127,13 +127,22 @@ class PooledCursor(ABC, Generic[Reader]):
         self._pool = pool
         self._lock = threading.Lock()
         self._connection, self._reused = pool.acquire()
-        self._cursor = self._open_cursor(self._connection)
+        self._cursor = self._opened(self._connection)
         self._reader: Reader | None = None
         self._clean = True
         self._interrupted = False
 
     @abstractmethod
     def _open_cursor(self, connection: Any) -> Any: ...
+
+    def _opened(self, connection: Any) -> Any:
+        """The driver's cursor on ``connection``; the connection is closed (never left to the
+        driver's ``__del__``) if that fails."""
+        try:
+            return self._open_cursor(connection)
+        except BaseException:
+            self._pool.release(connection, reusable=False)
+            raise
 
     @abstractmethod
     def _run(self, sql: str, params: Sequence[object]) -> Reader:
@@ -155,8 +164,11 @@ class PooledCursor(ABC, Generic[Reader]):
         with self._lock:
             _close_quietly(self._cursor)
             self._pool.release(self._connection, reusable=False)
-            self._connection, self._reused = self._pool.fresh(), False
-            self._cursor = self._open_cursor(self._connection)
+            self._connection = None  # until the fresh one is open: close() has nothing to return
+            self._clean = False
+            connection = self._pool.fresh()
+            self._cursor = self._opened(connection)
+            self._connection, self._reused, self._clean = connection, False, True
         try:
             self._reader = self._run(sql, params)
             return self._reader
@@ -167,8 +179,11 @@ class PooledCursor(ABC, Generic[Reader]):
     def close(self) -> None:
         with self._lock:
             reusable = self._clean and (self._reader is None or self._reader.exhausted)
+            connection, self._connection = self._connection, None
+            if connection is None:
+                return  # closed already, or its retry found no fresh connection
             try:
                 self._cursor.close()
             except self.CLOSE_ERRORS:
                 reusable = False
-        self._pool.release(self._connection, reusable)
+        self._pool.release(connection, reusable)

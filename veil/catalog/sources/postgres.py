@@ -3,12 +3,14 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_pg
@@ -151,12 +153,40 @@ def _bindable(value: object) -> object:
     return value
 
 
+_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
+_LIBPQ_PREFIX = re.compile(r"^(?:\[libpq\] )?(?:Execution error \[PGRES_FATAL_ERROR\]: )?(?:Failed to prepare query: )?(?:FATAL|ERROR):\s+")
+# What libpq reports without a SQLSTATE when the server ends the session (ADBC then gives none).
+_BY_MESSAGE = (
+    ("terminating connection due to administrator command", "57P01"),
+    ("terminating connection due to idle", "57P05"),
+    ("the database system is shutting down", "57P03"),
+    ("the database system is starting up", "57P03"),
+    ("canceling statement due to statement timeout", "57014"),
+    ("canceling statement due to user request", "57014"),
+    ("server closed the connection unexpectedly", "08006"),
+    ("no connection to the server", "08003"),
+    ("connection to server", "08006"),
+    ("could not receive data from server", "08006"),
+    ("could not send data to server", "08006"),
+)
+
+
 def map_postgres_error(exc: BaseException) -> VeilError:
-    sqlstate = getattr(exc, "sqlstate", None) or "XX000"
+    """The PostgreSQL error a driver error stands for: the driver's SQLSTATE when it is a valid
+    code, else the one libpq's message names (a terminated backend is 57P01), else XX000."""
     message = str(exc).split("\n", 1)[0]
-    for prefix in ("IO: ", "INVALID_ARGUMENT: ", "INTERNAL: "):
+    for prefix in ("IO: ", "INVALID_ARGUMENT: ", "INTERNAL: ", "CANCELLED: "):
         message = message.removeprefix(prefix)
-    return VeilError(sqlstate if len(sqlstate) == 5 else "XX000", message)
+    message = _LIBPQ_PREFIX.sub("", message).strip().removesuffix(".").strip()
+    message = re.sub(r"\s*\. SQLSTATE: [0-9A-Z]{5}$", "", message)
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and _SQLSTATE.match(sqlstate):
+        return VeilError(sqlstate, message)
+    lowered = str(exc).lower()
+    for text, code in _BY_MESSAGE:
+        if text in lowered:
+            return VeilError(code, message)
+    return VeilError("XX000", message)
 
 
 class PostgresCursor(PooledCursor[_NormalizingReader]):
@@ -172,23 +202,30 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
     def _open_cursor(self, connection: Any) -> Any:
         return connection.cursor()
 
-    @staticmethod
-    def _broken(error: VeilError) -> bool:
-        """A pooled connection the server has dropped (restart, idle timeout, admin shutdown)."""
-        return error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower()
+    _unsent = False  # the last failure happened before the server started the statement
+
+    def _broken(self, error: VeilError) -> bool:
+        """A pooled connection the server had dropped before the statement reached it (restart,
+        idle timeout, admin shutdown). A backend terminated while it ran the statement is the
+        statement's error (57P01), not retried."""
+        return self._unsent and (error.sqlstate.startswith(("08", "57P")) or "connection" in error.message.lower())
 
     def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
         shape = self._shapes.get(sql)
         try:
             self._cursor.execute(shape.sql, parameters=tuple(map(_bindable, params)) if params else None)
             return _NormalizingReader(self._cursor.fetch_record_batch(), shape.schema)
-        except adbc_driver_manager.Error as exc:
+        except (adbc_driver_manager.Error, OSError) as exc:
+            self._unsent = "Failed to prepare query" in str(exc) or "no connection to the server" in str(exc)
             raise map_postgres_error(exc) from None
 
     def interrupt(self) -> None:
         self._clean = False
+        connection = self._connection
+        if connection is None:
+            return  # closed already
         try:
-            self._connection.adbc_cancel()
+            connection.adbc_cancel()
         except adbc_driver_manager.Error:
             pass
 
@@ -224,8 +261,13 @@ class PostgresSource:
         credentials = quote(c.user or "", safe="")
         if c.password:
             credentials += ":" + quote(c.password, safe="")
-        query = f"?sslmode={c.sslmode}" if c.sslmode else ""
-        return f"postgresql://{credentials}@{c.host}:{c.port or 5432}/{quote(c.database or '', safe='')}{query}"
+        # libpq: whole seconds, at least 2; the server ends a statement running longer than
+        # statement_timeout itself (a lock wait included) with 57014
+        query = {"connect_timeout": str(max(2, math.ceil(c.connect_timeout))),
+                 "options": f"-c statement_timeout={math.ceil(c.statement_timeout * 1000)}"}
+        if c.sslmode:
+            query["sslmode"] = c.sslmode
+        return f"postgresql://{credentials}@{c.host}:{c.port or 5432}/{quote(c.database or '', safe='')}?{urlencode(query, quote_via=quote)}"
 
     def _connect(self) -> adbc_pg.Connection:
         try:

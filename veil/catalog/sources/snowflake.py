@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 if logging.getLogger("snowflake.connector").level == logging.NOTSET:
     logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
 
-LOGIN_TIMEOUT = 15  # seconds for the login request, retries included
 SOCKET_TIMEOUT = 120  # seconds one HTTP request may stay silent (queries poll, so this is per poll)
 
 _LIST_COLUMNS = """
@@ -182,7 +181,7 @@ class SnowflakeSource:
         args: dict[str, Any] = {
             "account": c.account,
             "user": c.user,
-            "login_timeout": LOGIN_TIMEOUT,
+            "login_timeout": c.connect_timeout,  # seconds for the login request, retries included
             "socket_timeout": SOCKET_TIMEOUT,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
             "arrow_number_to_decimal": True,  # NUMBER(p,s) as exact decimals, never float64

@@ -22,7 +22,7 @@ def leak_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         dsn = scratch_database(request.getfixturevalue("postgres_dsn"), "veil_leak_suite")
         write_postgres(dsn)
         connection = postgres_connection(dsn)
-    process, server = start_server(directory, leak_config(connection))
+    process, server = start_server(directory, leak_config(connection, source))
     try:
         yield source, server
     finally:

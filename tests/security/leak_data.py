@@ -95,6 +95,29 @@ TRANSACTIONS = [
 SALARY = ("zqsalaryemp", 123456.78, "zqsalarynote")
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A protected table in the source's default schema (DuckDB ``main``, PostgreSQL ``public``),
+    where an unqualified name that escaped the rewriter would still resolve at the source."""
+
+    entry_id: int
+    card_number: str
+    email: str
+    country: str
+    memo: str
+
+    @property
+    def hidden(self) -> bool:
+        return self.country not in VISIBLE_COUNTRIES
+
+
+LEDGER = [
+    LedgerEntry(i, _card(100 + i), CUSTOMERS[i % len(CUSTOMERS)].email, CUSTOMERS[i % len(CUSTOMERS)].country, f"zqledger{i:03d}q")
+    for i in range(1, 13)
+]
+DEFAULT_SCHEMA = {"duckdb": "main", "postgres": "public"}
+
+
 def _local_part(email: str) -> str:
     return email.split("@", 1)[0]
 
@@ -105,7 +128,7 @@ def canaries(user: str) -> dict[str, frozenset[str]]:
     if user == "masked":
         return {
             **secrets,
-            "raw card number": frozenset(t.card_number for t in TRANSACTIONS),
+            "raw card number": frozenset(t.card_number for t in TRANSACTIONS) | {e.card_number for e in LEDGER},
             "raw e-mail": frozenset(_local_part(c.email) for c in CUSTOMERS),
         }
     if user == "filtered":
@@ -117,6 +140,7 @@ def canaries(user: str) -> dict[str, frozenset[str]]:
             "hidden-country customer": frozenset(
                 v for c in CUSTOMERS if c.hidden for v in (c.full_name, _local_part(c.email))
             ),
+            "hidden-country ledger entry": frozenset(v for e in LEDGER if e.hidden for v in (e.card_number, e.memo)),
         }
     if user == "outsider":
         return {
@@ -127,6 +151,7 @@ def canaries(user: str) -> dict[str, frozenset[str]]:
             "unsubscribed sales.customers": frozenset(
                 v for c in CUSTOMERS for v in (c.full_name, _local_part(c.email))
             ),
+            "unsubscribed ledger": frozenset(v for e in LEDGER for v in (e.card_number, e.memo)),
         }
     raise ValueError(user)
 
@@ -141,6 +166,7 @@ TABLES_SQL = [
     " email VARCHAR, country VARCHAR, amount DECIMAL(12, 2), currency VARCHAR, memo VARCHAR,"
     " created_at TIMESTAMPTZ)",
     "CREATE TABLE hr.salaries (employee VARCHAR, salary DECIMAL(10, 2), note VARCHAR)",
+    "CREATE TABLE ledger (entry_id BIGINT, card_number VARCHAR, email VARCHAR, country VARCHAR, memo VARCHAR)",
 ]
 
 
@@ -150,6 +176,7 @@ def _rows() -> list[tuple[str, list[tuple[object, ...]]]]:
         ("sales.customers", [tuple(vars(c).values()) for c in CUSTOMERS]),
         ("sales.transactions", [tuple(vars(t).values()) for t in TRANSACTIONS]),
         ("hr.salaries", [SALARY]),
+        ("ledger", [tuple(vars(e).values()) for e in LEDGER]),
     ]
 
 
@@ -177,10 +204,11 @@ def write_postgres(dsn: str) -> None:
                 cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
-def leak_config(connection: dict[str, object]) -> dict[str, object]:
+def leak_config(connection: dict[str, object], source: str) -> dict[str, object]:
     user = {"password": make_scram_verifier(PASSWORD)}
+    ledger = f"warehouse.{DEFAULT_SCHEMA[source]}.ledger"
     return {
-        "server": {"host": "127.0.0.1", "port": 0, "search_path": "sales, public"},
+        "server": {"host": "127.0.0.1", "port": 0, "search_path": f"sales, {DEFAULT_SCHEMA[source]}"},
         "secrets": {"hash_key": HASH_KEY},
         "connections": {"warehouse": connection},
         "tables": {
@@ -189,6 +217,7 @@ def leak_config(connection: dict[str, object]) -> dict[str, object]:
                 "tags": {"card_number": ["PII.CreditCard"], "email": ["PII.Email"]},
             },
             "warehouse.sales.customers": {"tags": {"email": ["PII.Email"]}},
+            ledger: {"tags": {"card_number": ["PII.CreditCard"], "email": ["PII.Email"]}},
         },
         "users": {
             "masked": {**user, "groups": ["Analytics"]},
@@ -197,7 +226,7 @@ def leak_config(connection: dict[str, object]) -> dict[str, object]:
             "root": {**user, "admin": True},
         },
         "policies": [
-            {"name": "Sales readers", "subscription": {"tables": ["warehouse.sales.*"], "allow": {"groups": ["Analytics", "Regional"], "users": ["root"]}}},
+            {"name": "Sales readers", "subscription": {"tables": ["warehouse.sales.*", ledger], "allow": {"groups": ["Analytics", "Regional"], "users": ["root"]}}},
             {"name": "Countries for all", "subscription": {"tables": ["warehouse.sales.countries"], "allow": {"groups": ["Outsiders"]}}},
             {"name": "HR for root", "subscription": {"tables": ["warehouse.hr.*"], "allow": {"users": ["root"]}}},
             {"name": "Hash cards", "mask": {"column_tags": ["PII.CreditCard"], "with": "hash", "for": {"groups": ["Analytics"]}}},
@@ -205,7 +234,7 @@ def leak_config(connection: dict[str, object]) -> dict[str, object]:
             {
                 "name": "Own countries",
                 "row_filter": {
-                    "tables": ["warehouse.sales.transactions", "warehouse.sales.customers"],
+                    "tables": ["warehouse.sales.transactions", "warehouse.sales.customers", ledger],
                     "where": "@attributeValuesContains('country', country)",
                     "for": {"groups": ["Regional"]},
                 },

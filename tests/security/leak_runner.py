@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import psycopg
 
 from tests.conftest import VeilServer
-from tests.security.leak_data import PASSWORD, canaries
+from tests.security.leak_data import DEFAULT_SCHEMA, PASSWORD, canaries
+from tests.security.leak_sql import for_source
 
 STATEMENT_SECONDS = 20.0
 
@@ -134,6 +135,7 @@ def leak_error(kind: str) -> type[AssertionError]:
 
 def check_statement(clients: dict[str, LeakClient], sql: str, on_outcome: Callable[[str, Outcome], None] | None = None) -> None:
     """Run ``sql`` as every user; raise the first leak found (its kind picks the exception type)."""
+    sql = for_source(sql, DEFAULT_SCHEMA[next(iter(clients.values())).source])
     for user, client in clients.items():
         outcome = client.run(sql)
         if on_outcome is not None:

@@ -38,9 +38,11 @@ TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ]),
     "countries": ("sales", [("code", "text"), ("name", "text")]),
     "salaries": ("hr", [("employee", "text"), ("salary", "num"), ("note", "text")]),
+    # in the source's default schema (main or public), given to the Generator
+    "ledger": ("", [("entry_id", "int"), ("card_number", "text"), ("email", "text"), ("country", "text"), ("memo", "text")]),
 }
-READABLE = ("transactions", "transactions", "transactions", "customers", "customers", "countries")
-CTE_NAMES = ("transactions", "transactions", "customers", "countries", "salaries", "x", "cte")
+READABLE = ("transactions", "transactions", "ledger", "ledger", "customers", "customers", "countries")
+CTE_NAMES = ("transactions", "ledger", "ledger", "customers", "countries", "salaries", "x", "cte")
 TEXT_LITERALS = ("'US'", "'CA'", "'DE'", "'ZZ'", "'x'", "''", "'EUR'", "'4%'", "'%@%'", "'%.test'", "'%q%'", "'a b'")
 LIKE_PATTERNS = ("'4%'", "'%@%'", "'%.test'", "'%q'", "'z%'", "'%1%'", "'U_'", "'%'")
 TYPES = ("int", "text", "text", "num", "ts")
@@ -117,8 +119,9 @@ class Query:
 
 
 class Generator:
-    def __init__(self, chooser: Chooser, max_depth: int = 3, max_queries: int = 4) -> None:
+    def __init__(self, chooser: Chooser, default_schema: str = "public", max_depth: int = 3, max_queries: int = 4) -> None:
         self.c = chooser
+        self.default_schema = default_schema
         self.max_depth = max_depth
         self.max_queries = max_queries  # query expressions per statement (keeps each one fast)
         self.queries = 0
@@ -367,9 +370,10 @@ class Generator:
             return (f"{spelled} {alias}" if alias else spelled), Rel(alias or name, columns)  # type: ignore[arg-type]
         name = self.c.choice(READABLE) if not self.c.chance(0.01) else "salaries"
         schema, columns = TABLES[name]
+        schema = schema or self.default_schema
         if name in scope.ctes:
             spellings = (f"{schema}.{name}", f'"{schema}"."{name}"', f"veil.{schema}.{name}")
-        elif schema != "sales":
+        elif schema == "hr":
             spellings = (f"{schema}.{name}", name)
         else:
             spellings = (name, name, f"{schema}.{name}", f'"{name}"', f'"{schema}"."{name}"', f"{schema.upper()}.{name.upper()}", f"veil.{schema}.{name}")
@@ -560,14 +564,20 @@ _ALL_COLUMNS = frozenset(n for _, columns in TABLES.values() for n, _ in columns
 
 
 @st.composite
-def statements(draw: Callable[[st.SearchStrategy[object]], object]) -> str:
+def statements(draw: Callable[[st.SearchStrategy[object]], object], default_schema: str = "public") -> str:
     """A random statement, sometimes prefixed with EXPLAIN."""
     chooser = HypothesisChooser(draw)
-    sql = Generator(chooser).statement()
+    sql = Generator(chooser, default_schema).statement()
     return ("EXPLAIN " + sql) if chooser.chance(0.1) else sql
 
 
-def random_statement(rng: random.Random) -> str:
+def for_source(sql: str, default_schema: str) -> str:
+    """The statement with the ledger's schema (written as ``public``) spelled as ``default_schema``
+    (no literal of the generator contains the word, so the replacement touches only names)."""
+    return sql.replace('"public".', f'"{default_schema}".').replace("public.", f"{default_schema}.")
+
+
+def random_statement(rng: random.Random, default_schema: str = "public") -> str:
     chooser = RandomChooser(rng)
-    sql = Generator(chooser).statement()
+    sql = Generator(chooser, default_schema).statement()
     return ("EXPLAIN " + sql) if chooser.chance(0.1) else sql

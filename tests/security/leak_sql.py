@@ -46,6 +46,13 @@ CTE_NAMES = ("transactions", "ledger", "ledger", "customers", "countries", "sala
 TEXT_LITERALS = ("'US'", "'CA'", "'DE'", "'ZZ'", "'x'", "''", "'EUR'", "'4%'", "'%@%'", "'%.test'", "'%q%'", "'a b'")
 LIKE_PATTERNS = ("'4%'", "'%@%'", "'%.test'", "'%q'", "'z%'", "'%1%'", "'U_'", "'%'")
 TYPES = ("int", "text", "text", "num", "ts")
+# SQL text handed to functions that run SQL themselves (PostgreSQL's *_to_xml, DuckDB's
+# json_execute_serialized_sql): nothing a user names inside a string literal may escape policy.
+INNER_SQL = (
+    "SELECT card_number, memo FROM sales.transactions", "SELECT * FROM public.ledger",
+    "SELECT full_name, email FROM sales.customers", "SELECT * FROM hr.salaries",
+)
+SQL_TABLE_NAMES = ("sales.transactions", "public.ledger", "sales.customers", "hr.salaries")
 
 
 class Chooser(Protocol):
@@ -338,6 +345,14 @@ class Generator:
             return self.table_ref(scope, depth)
         if roll <= 7:
             return self.derived(scope, depth, lateral=False)
+        if roll == 8 and self.c.chance(0.1):
+            alias = self.fresh("j")
+            inner = self.c.choice(INNER_SQL)
+            columns = next(cols for name, (_, cols) in TABLES.items() if name in inner)
+            return (
+                f"json_execute_serialized_sql(json_serialize_sql('{inner}')) AS {alias}",
+                Rel(alias, tuple((n, t) for n, t in columns if inner.startswith("SELECT *") or n in inner)),
+            )
         if roll == 8:
             alias = self.fresh("v")
             rows = []
@@ -462,6 +477,13 @@ class Generator:
                 lambda: f"date_trunc('month', {sub('ts')})",
                 lambda: f"CAST({sub('ts')} AS TIMESTAMP)",
                 lambda: f"{sub('ts')} + INTERVAL '1 day'",
+            ))()
+        if self.c.chance(0.04):
+            return self.c.choice((
+                lambda: f"CAST(query_to_xml('{self.c.choice(INNER_SQL)}', true, false, '') AS TEXT)",
+                lambda: f"CAST(table_to_xml('{self.c.choice(SQL_TABLE_NAMES)}', true, false, '') AS TEXT)",
+                lambda: f"CAST(xpath('//text()', query_to_xml('{self.c.choice(INNER_SQL)}', true, false, '')) AS TEXT)",
+                lambda: f"CAST(schema_to_xml('{self.c.choice(('sales', 'hr', 'public'))}', true, false, '') AS TEXT)",
             ))()
         return self.c.choice((
             lambda: f"upper({sub('text')})",

@@ -24,6 +24,9 @@ LEAKS = {
     "cte-name-in-nested-cte": "WITH x AS (WITH ledger AS (SELECT 1) SELECT 1) SELECT card_number, memo FROM ledger, countries",
     "cte-name-in-set-operation-branch": "SELECT card_number FROM ledger JOIN countries ON true UNION ALL (WITH ledger AS (SELECT 'x') SELECT 'x')",
     "cte-name-in-in-subquery-with-lateral": "SELECT l.card_number FROM countries, LATERAL (SELECT card_number FROM ledger) l WHERE 1 IN (WITH ledger AS (SELECT 1 AS y) SELECT y FROM ledger)",
+    # 1b. A non-recursive CTE whose body reads the table it is named after: in PostgreSQL (and
+    #     DuckDB) the inner name is the real table, but the planner skips it as "a CTE".
+    "cte-body-reads-table-of-its-own-name": "WITH ledger AS (SELECT card_number, memo FROM ledger) SELECT l.* FROM ledger AS l, countries",
     # 2. PostgreSQL functions that run SQL (or dump tables) on the source, with the source's own
     #    privileges: the string argument is never analysed.
     "pg-query-to-xml": "SELECT CAST(query_to_xml('SELECT card_number, memo FROM sales.transactions', true, false, '') AS TEXT) FROM countries",

@@ -30,24 +30,29 @@ def main(count: int, seed: int) -> None:
         servers.append((source, *start_server(directory / source, leak_config(connection, source))))
     found: dict[tuple[str, str, str, str], str] = {}
     samples: dict[tuple[str, str], list[str]] = {}
+    leaking = 0
     rng = random.Random(seed)
     started = time.monotonic()
     try:
         clients = [LeakClient(server, source, user) for source, _, server in servers for user in USERS]
         for _ in range(count):
             sql = random_statement(rng)
+            leaked = False
             for client in clients:
                 outcome = client.run(for_source(sql, DEFAULT_SCHEMA[client.source]))
                 samples.setdefault((client.user, outcome.sqlstate), []).append(sql)
                 for leak in find_leaks(client.user, outcome, sql):
+                    leaked = True
                     key = (client.source, client.user, leak.kind, leak.channel)
                     if key not in found or len(sql) < len(found[key]):
                         found[key] = sql
+            leaking += leaked
     finally:
         for _, process, _ in servers:
             stop_server(process)
     elapsed = time.monotonic() - started
     total = sum(STATS.outcomes.values())
+    print(f"{leaking} of {count} statements leaked")
     print(f"{count} statements, {total} executions in {elapsed:.0f}s ({total / elapsed * 60:.0f}/min)")
     for key, sql in sorted(found.items()):
         print("LEAK", key, "\n   ", sql)

@@ -41,8 +41,8 @@ TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     # in the source's default schema (main or public), given to the Generator
     "ledger": ("", [("entry_id", "int"), ("card_number", "text"), ("email", "text"), ("country", "text"), ("memo", "text")]),
 }
-READABLE = ("transactions", "transactions", "ledger", "ledger", "customers", "customers", "countries")
-CTE_NAMES = ("transactions", "ledger", "ledger", "customers", "countries", "salaries", "x", "cte")
+READABLE = ("ledger", "transactions", "ledger", "customers", "transactions", "countries")
+CTE_NAMES = ("ledger", "transactions", "ledger", "customers", "countries", "salaries", "x")
 TEXT_LITERALS = ("'US'", "'CA'", "'DE'", "'ZZ'", "'x'", "''", "'EUR'", "'4%'", "'%@%'", "'%.test'", "'%q%'", "'a b'")
 LIKE_PATTERNS = ("'4%'", "'%@%'", "'%.test'", "'%q'", "'z%'", "'%1%'", "'U_'", "'%'")
 TYPES = ("int", "text", "text", "num", "ts")
@@ -152,7 +152,7 @@ class Generator:
         self.queries += 1
         ctes = dict(outer.ctes if ctes is None else ctes)
         with_sql = ""
-        if self.nest(depth) and self.c.chance(0.45 if depth == 0 else 0.25):
+        if self.nest(depth) and self.c.chance(0.45 if depth == 0 else 0.3):
             with_sql, ctes = self.with_clause(outer, ctes, depth)
         scope_outer = Scope(rels=[], outer=outer.outer if not outer.rels else outer, ctes=ctes)
         if self.nest(depth) and self.c.chance(0.2):

@@ -345,7 +345,7 @@ class Generator:
             return self.table_ref(scope, depth)
         if roll <= 7:
             return self.derived(scope, depth, lateral=False)
-        if roll == 8 and self.c.chance(0.1):
+        if roll == 8 and self.c.chance(0.3):
             alias = self.fresh("j")
             inner = self.c.choice(INNER_SQL)
             columns = next(cols for name, (_, cols) in TABLES.items() if name in inner)
@@ -478,7 +478,7 @@ class Generator:
                 lambda: f"CAST({sub('ts')} AS TIMESTAMP)",
                 lambda: f"{sub('ts')} + INTERVAL '1 day'",
             ))()
-        if self.c.chance(0.04):
+        if self.c.chance(0.1):
             return self.c.choice((
                 lambda: f"CAST(query_to_xml('{self.c.choice(INNER_SQL)}', true, false, '') AS TEXT)",
                 lambda: f"CAST(table_to_xml('{self.c.choice(SQL_TABLE_NAMES)}', true, false, '') AS TEXT)",

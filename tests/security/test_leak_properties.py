@@ -8,20 +8,24 @@ leaks are not. Each leak kind raises its own exception type, so Hypothesis repor
 every kind it finds to a minimal statement.
 
 CI runs a fixed, derandomised profile (``VEIL_LEAK_EXAMPLES`` statements per source, default
-300); set ``VEIL_LEAK_EXAMPLES=100000`` for a long hunt (``VEIL_LEAK_SEED`` varies the run).
+300) and reports a failing statement as generated; ``VEIL_LEAK_SHRINK=1`` lets Hypothesis shrink
+it to a minimal one (minutes: every step runs on the server). Set ``VEIL_LEAK_EXAMPLES=100000``
+for a long hunt (``VEIL_LEAK_SEED`` varies the run); ``python -m tests.security.hunt`` hunts
+without Hypothesis and lists every leak kind found.
 """
 
 from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.security.leak_runner import LeakClient, check_statement
 from tests.security.leak_sql import statements
 
 EXAMPLES = int(os.environ.get("VEIL_LEAK_EXAMPLES", "300"))
 SEED = int(os.environ.get("VEIL_LEAK_SEED", "0"))
+SHRINK = os.environ.get("VEIL_LEAK_SHRINK") == "1"
 
 LEAK_SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -29,6 +33,7 @@ LEAK_SETTINGS = settings(
     deadline=None,
     database=None,
     print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if SHRINK else [])],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VeilServer, postgres_connection, scratch_database, start_server, stop_server
+from tests.conftest import (
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from tests.security.leak_data import USERS, leak_config, write_duckdb, write_postgres
 from tests.security.leak_runner import STATS, LeakClient
 

@@ -14,8 +14,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import postgres_connection, scratch_database, start_server, stop_server
-from tests.security.leak_data import DEFAULT_SCHEMA, USERS, leak_config, write_duckdb, write_postgres
+from tests.conftest import (
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
+from tests.security.leak_data import (
+    DEFAULT_SCHEMA,
+    USERS,
+    leak_config,
+    write_duckdb,
+    write_postgres,
+)
 from tests.security.leak_runner import STATS, LeakClient, find_leaks
 from tests.security.leak_sql import for_source, random_statement
 

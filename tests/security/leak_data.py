@@ -160,11 +160,15 @@ TABLES_SQL = [
     "CREATE SCHEMA sales",
     "CREATE SCHEMA hr",
     "CREATE TABLE sales.countries (code VARCHAR, name VARCHAR)",
-    "CREATE TABLE sales.customers (customer_id BIGINT, full_name VARCHAR, email VARCHAR, country VARCHAR,"
-    " signed_up_at TIMESTAMP)",
-    "CREATE TABLE sales.transactions (transaction_id BIGINT, customer_id BIGINT, card_number VARCHAR,"
-    " email VARCHAR, country VARCHAR, amount DECIMAL(12, 2), currency VARCHAR, memo VARCHAR,"
-    " created_at TIMESTAMPTZ)",
+    (
+        "CREATE TABLE sales.customers (customer_id BIGINT, full_name VARCHAR, email VARCHAR, country VARCHAR,"
+        " signed_up_at TIMESTAMP)"
+    ),
+    (
+        "CREATE TABLE sales.transactions (transaction_id BIGINT, customer_id BIGINT, card_number VARCHAR,"
+        " email VARCHAR, country VARCHAR, amount DECIMAL(12, 2), currency VARCHAR, memo VARCHAR,"
+        " created_at TIMESTAMPTZ)"
+    ),
     "CREATE TABLE hr.salaries (employee VARCHAR, salary DECIMAL(10, 2), note VARCHAR)",
     "CREATE TABLE ledger (entry_id BIGINT, card_number VARCHAR, email VARCHAR, country VARCHAR, memo VARCHAR)",
 ]

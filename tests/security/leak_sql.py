@@ -300,7 +300,7 @@ class Generator:
 
     # ---------------------------------------------------------------- FROM
     def from_clause(self, scope: Scope, depth: int) -> str:
-        sql, rel = self.from_item(scope, depth, lateral_ok=False)
+        sql, rel = self.from_item(scope, depth)
         scope.rels.append(rel)
         joins = self.c.integer(0, 2 if depth == 0 else 1)
         for index in range(joins):
@@ -315,7 +315,7 @@ class Generator:
                 sql += f" {join} {item_sql}" + (" ON true" if join.startswith("LEFT") else "")
                 scope.rels.append(item)
                 continue
-            item_sql, item = self.from_item(scope, depth, lateral_ok=False)
+            item_sql, item = self.from_item(scope, depth)
             if kind in ("CROSS JOIN", ", "):
                 sql += f"{' ' if kind == 'CROSS JOIN' else ''}{kind} {item_sql}"
             else:
@@ -339,7 +339,7 @@ class Generator:
                 return condition
         return "true" if not full else "1 = 1"
 
-    def from_item(self, scope: Scope, depth: int, lateral_ok: bool) -> tuple[str, Rel]:
+    def from_item(self, scope: Scope, depth: int) -> tuple[str, Rel]:
         roll = self.c.integer(0, 9)
         if roll <= 5 or not self.nest(depth):
             return self.table_ref(scope, depth)

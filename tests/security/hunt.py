@@ -32,6 +32,9 @@ from tests.security.leak_sql import for_source, random_statement
 
 
 def main(count: int, seed: int) -> None:
+    # The servers are subprocesses: make them import veil from this checkout, whatever the cwd.
+    root = str(Path(__file__).resolve().parents[2])
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     directory = Path(tempfile.mkdtemp(prefix="veil-hunt-"))
     dsn = scratch_database(os.environ["VEIL_TEST_POSTGRES"], "veil_leak_hunt")
     write_postgres(dsn)

@@ -2,9 +2,9 @@
 
 Each statement ran through `veil serve` (DuckDB and PostgreSQL sources) as the masked, the
 row-filtered and the unsubscribed user, and returned values those users must not see. Refusing
-the statement is a fix; answering it with only what the user may see is a fix too. They fail on
-main as of this suite's first commit; they pass once the rewriter resolves CTE scopes and the
-function allow-lists are in.
+the statement is a fix; answering it with only what the user may see is a fix too. All of them
+fail at 6a4bdf3 (this branch's base) and pass on main at d363bc3 (after the outgoing-SQL
+verifier and the function allow-lists were merged).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from pglast import parser as pg_parser
 from pglast.ast import Node, RawStmt
 
-from veil.engine.limits import OFFLOAD_BYTES
-from veil.errors import SqlSyntaxError
+from veil.engine.limits import OFFLOAD_BYTES, stack_depth_exceeded
+from veil.errors import SqlSyntaxError, VeilError
 
 _Result = TypeVar("_Result")
 
@@ -41,6 +41,7 @@ def text_cache(maxsize: int) -> Callable[[Callable[[str], _Result]], Callable[[s
 
     return decorate
 
+
 _COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 
 
@@ -54,8 +55,10 @@ class Token:
     text: str
 
 
-def _syntax_error(error: pg_parser.ParseError, sql: str) -> SqlSyntaxError:
+def _syntax_error(error: pg_parser.ParseError, sql: str) -> VeilError:
     message = str(error.args[0]) if error.args else "syntax error"
+    if "stack depth limit exceeded" in message:
+        return stack_depth_exceeded()
     location = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
     if location is None and "at end of input" in message:
         location = len(sql)

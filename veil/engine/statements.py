@@ -375,12 +375,12 @@ def _cached_classify(sql: str) -> Statement:
 
 
 def _classify(sql: str) -> Statement:
+    _check_nesting(sql)
     tree = pgsql.statement_kind(sql)
     if tree is None:
         return Statement(Kind.EMPTY, sql, "")
     if tree[0] == "SelectStmt":
         _check_select(tree[1])
-        _check_nesting(sql)
         return Statement(Kind.QUERY, sql, "SELECT", ast=_parse_query(pgsql.for_sqlglot(sql)))
     node = pgsql.parse_one(sql)
     if isinstance(node, _SESSION_NODES):

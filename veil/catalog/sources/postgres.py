@@ -290,7 +290,7 @@ class PostgresSource:
         )
         connection = pq.PGconn.connect(conninfo.encode())
         if connection.status != pq.ConnStatus.OK:
-            message = connection.get_error_message().decode(errors="replace").strip()
+            message = connection.get_error_message().strip()
             connection.finish()
             raise VeilError(
                 "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',

@@ -327,7 +327,7 @@ def _tags_action(action, config_path: str, target: str, tag: str) -> None:
 def tags_list(config_path: str, tables: tuple[str, ...]) -> None:
     """Show every column tag with its origin (config, discovery, rejected)."""
     from veil.discovery.console import tags_table
-    from veil.discovery.store import TagStore
+    from veil.catalog.tagstore import TagStore
 
     config = _load(config_path)
     catalog = _catalog(config)

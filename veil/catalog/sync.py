@@ -31,7 +31,7 @@ from veil.catalog.store import (
     now,
 )
 from veil.config.models import VeilConfig
-from veil.discovery.store import TABLE_TAG_COLUMN, TagStore
+from veil.catalog.tagstore import TABLE_TAG_COLUMN, TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from veil.discovery.run import (
     run_discovery,
     select_tables,
 )
-from veil.discovery.store import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
+from veil.catalog.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.errors import VeilError
 
 

@@ -15,7 +15,7 @@ from veil.config.models import VeilConfig
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, Classifier
 from veil.discovery.classify import ColumnResult, classify_column
 from veil.discovery.sampling import SamplePlan, sample_table, sampled_columns
-from veil.discovery.store import ColumnChange, ColumnFinding, TagStore
+from veil.catalog.tagstore import ColumnChange, ColumnFinding, TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)

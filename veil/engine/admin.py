@@ -28,7 +28,7 @@ from veil.catalog.sync import SyncResult
 from veil.discovery.run import TableDiscovery
 from veil.config.models import VeilConfig
 from veil.config.references import ConfigProblem
-from veil.discovery.store import DiscoveredTags, read_discovered, store_path
+from veil.catalog.tagstore import DiscoveredTags, read_discovered, store_path
 from veil.errors import UndefinedFunction, VeilError
 from veil.pgtypes import TEXT, column_type_for_arrow
 

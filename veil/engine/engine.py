@@ -20,12 +20,12 @@ from veil.catalog.watch import CatalogWatcher
 from veil.config.models import MaskPolicy, TableConfig, VeilConfig
 from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
-from veil.discovery.store import TagStore, store_path
+from veil.catalog.tagstore import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
-from veil.engine.planner import SourcePlan
+from veil.engine.session import Session
 
 if TYPE_CHECKING:
     from veil.engine.federation import FederatedPlan
@@ -37,13 +37,6 @@ from veil.errors import VeilError
 from veil.pgtypes import ColumnType
 
 log = logging.getLogger("veil.config")
-
-
-@dataclass(frozen=True)
-class CachedPlan:
-    plan: SourcePlan | FederatedPlan
-    schema: pa.Schema
-    policies: tuple[AppliedPolicy, ...] = ()
 
 
 class QueryEngine:
@@ -297,9 +290,7 @@ class QueryEngine:
         record.error = f"{error.message} ({error.detail})" if error.detail else error.message
         self.audit.write(record)
 
-    def open_session(self, info: SessionInfo):
-        from veil.engine.session import Session
-
+    def open_session(self, info: SessionInfo) -> Session:
         return Session(self, info)
 
     def close(self) -> None:
@@ -317,15 +308,3 @@ def _masked_column(column: Column, mask: MaskPolicy) -> Column:
     elif source_type is not None and mask.with_ == "round":
         source_type = ColumnType(source_type.type)
     return replace(column, arrow_type=arrow_type, source_type=source_type, default=None)
-
-
-def plan_cache_key(
-    snapshot: CatalogSnapshot,
-    search_path: Sequence[str],
-    sql: str,
-    param_oids: Sequence[int],
-    user: User | None = None,
-) -> tuple[object, ...]:
-    """Plans are cached per user fingerprint (the effective policy's inputs), never per name."""
-    fingerprint = user.fingerprint if user is not None else ()
-    return (snapshot.version, id(snapshot), fingerprint, tuple(search_path), sql, tuple(param_oids))

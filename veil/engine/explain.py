@@ -3,13 +3,17 @@ receives, which policies shaped the result and why the others did not."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlglot
 
 from veil.catalog.model import Table
 from veil.engine.audit import AppliedPolicy
-from veil.engine.engine import QueryEngine
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import why_not_applied
+
+if TYPE_CHECKING:
+    from veil.engine.engine import QueryEngine
 
 
 def explain_lines(

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -38,7 +39,7 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
 from veil.engine.colnames import postgres_names
-from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
+from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
@@ -65,6 +66,9 @@ from veil.errors import (
     QueryCanceled,
     VeilError,
 )
+
+if TYPE_CHECKING:
+    from veil.engine.engine import QueryEngine
 
 
 @dataclass

@@ -326,8 +326,8 @@ def _tags_action(action, config_path: str, target: str, tag: str) -> None:
 @click.argument("tables", nargs=-1)
 def tags_list(config_path: str, tables: tuple[str, ...]) -> None:
     """Show every column tag with its origin (config, discovery, rejected)."""
-    from veil.discovery.console import tags_table
     from veil.catalog.tagstore import TagStore
+    from veil.discovery.console import tags_table
 
     config = _load(config_path)
     catalog = _catalog(config)

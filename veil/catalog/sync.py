@@ -30,8 +30,8 @@ from veil.catalog.store import (
     SyncChange,
     now,
 )
-from veil.config.models import VeilConfig
 from veil.catalog.tagstore import TABLE_TAG_COLUMN, TagStore
+from veil.config.models import VeilConfig
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)

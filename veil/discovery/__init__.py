@@ -13,9 +13,9 @@ Discovered tags are ``Discovered.Entity.<Name>`` plus category tags (``Discovere
 columns nobody tagged by hand.
 """
 
+from veil.catalog.tagstore import TagStore, store_path
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, ENTITY_PREFIX, Classifier
 from veil.discovery.classify import ColumnResult, classify_column, classify_table
-from veil.catalog.tagstore import TagStore, store_path
 
 __all__ = [
     "BUILTIN_CLASSIFIERS",

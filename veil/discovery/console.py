@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import Catalog
+from veil.catalog.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import TAG_ROOT
 from veil.discovery.run import (
@@ -27,7 +28,6 @@ from veil.discovery.run import (
     run_discovery,
     select_tables,
 )
-from veil.catalog.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.errors import VeilError
 
 

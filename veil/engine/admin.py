@@ -25,10 +25,10 @@ from veil.catalog.registry import Catalog
 from veil.catalog.store import CatalogStore
 from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
-from veil.discovery.run import TableDiscovery
+from veil.catalog.tagstore import DiscoveredTags, read_discovered, store_path
 from veil.config.models import VeilConfig
 from veil.config.references import ConfigProblem
-from veil.catalog.tagstore import DiscoveredTags, read_discovered, store_path
+from veil.discovery.run import TableDiscovery
 from veil.errors import UndefinedFunction, VeilError
 from veil.pgtypes import TEXT, column_type_for_arrow
 

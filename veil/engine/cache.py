@@ -14,12 +14,10 @@ bytes) or in Redis (``redis://...``, shared by several Veil nodes; see
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import pyarrow as pa
 from cachetools import LRUCache

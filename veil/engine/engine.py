@@ -6,29 +6,28 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from cachetools import LRUCache
 
 from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
+from veil.catalog.tagstore import TagStore, store_path
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import MaskPolicy, TableConfig, VeilConfig
 from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
-from veil.catalog.tagstore import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
-from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
+from veil.engine.audit import AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
 from veil.engine.session import Session
 
 if TYPE_CHECKING:
-    from veil.engine.federation import FederatedPlan
+    pass
 from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy

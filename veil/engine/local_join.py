@@ -31,8 +31,6 @@ enough keys, has its read interrupted and is sent again with them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import shutil
 import tempfile
@@ -40,6 +38,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa

@@ -96,7 +96,7 @@ def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> 
     other: exp.Expression | None = None
     if isinstance(parent, _COMPARISONS):
         other = parent.expression if parent.this is node else parent.this
-    elif isinstance(parent, exp.In) or isinstance(parent, exp.Between):
+    elif isinstance(parent, (exp.In, exp.Between)):
         other = parent.this
     elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
         other = parent.parent.this

@@ -39,13 +39,14 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
 from veil.engine.colnames import postgres_names
-from veil.engine.plan_cache import CachedPlan, plan_cache_key
+from veil.engine.copy_out import CopyStream
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
+from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
 from veil.engine.policy.leakproof import predicates_are_leakproof
 from veil.engine.policy.masks import hash_key_parameter
@@ -58,7 +59,6 @@ from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
-from veil.engine.copy_out import CopyStream
 from veil.engine.workers import in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -593,9 +593,8 @@ class Session:
             self.settings.end_transaction()
             if kind == Kind.COMMIT and failed:
                 return RowsStream(None, tag="ROLLBACK")
-        elif kind == Kind.ROLLBACK_TO:
-            if self._status == "E":
-                self._status = "T"
+        elif kind == Kind.ROLLBACK_TO and self._status == "E":
+            self._status = "T"
         return RowsStream(None, tag=statement.tag)
 
     def _show(self, statement: Statement) -> ResultStream:

@@ -15,9 +15,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from pglast import ast as pg_ast
-
 import sqlglot
+from pglast import ast as pg_ast
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError

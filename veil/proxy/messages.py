@@ -329,9 +329,7 @@ def startup_options(options: str) -> Mapping[str, str]:
         if word == "-c" and index + 1 < len(words):
             index += 1
             setting = words[index]
-        elif word.startswith("-c"):
-            setting = word[2:]
-        elif word.startswith("--"):
+        elif word.startswith("-c") or word.startswith("--"):
             setting = word[2:]
         if setting and "=" in setting:
             name, value = setting.split("=", 1)

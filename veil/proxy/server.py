@@ -8,6 +8,7 @@ Host and port are bound once, at :meth:`VeilServer.start`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -155,10 +156,8 @@ class VeilServer:
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                try:
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:
-                    pass
             await Connection(self, reader, writer).run()
         except asyncio.CancelledError:
             # Shutting down: the connection has cleaned up; asyncio would log a cancelled

@@ -3,6 +3,7 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -187,10 +188,8 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
 
     def interrupt(self) -> None:
         self._clean = False
-        try:
+        with contextlib.suppress(adbc_driver_manager.Error):
             self._connection.adbc_cancel()
-        except adbc_driver_manager.Error:
-            pass
 
 
 def reset_session(connection: adbc_pg.Connection) -> None:

@@ -58,10 +58,7 @@ def format_array_literal(values: list[object]) -> str:
         if value is None:
             parts.append("NULL")
             continue
-        if isinstance(value, bool):
-            text = "t" if value else "f"
-        else:
-            text = str(value)
+        text = ("t" if value else "f") if isinstance(value, bool) else str(value)
         if text == "" or text.upper() == "NULL" or any(c in text for c in ' ,{}"\\\t\n'):
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         parts.append(text)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
@@ -227,6 +228,7 @@ def explain(config_path: str, user: str, sql: str) -> None:
     """Show the SQL sent to each source and the policies applied for a user."""
     from veil.engine.api import SessionInfo
     from veil.engine.engine import QueryEngine
+    from veil.engine.session import Plan
 
     config = _load(config_path)
     if user not in config.users:
@@ -237,7 +239,7 @@ def explain(config_path: str, user: str, sql: str) -> None:
     async def run() -> list[str]:
         session = engine.open_session(SessionInfo(user=user, database=config.server.database))
         prepared = await session.prepare(sql, [])
-        return session.explain(prepared.plan)
+        return session.explain(cast(Plan, prepared.plan))  # the engine-private plan of a Session
 
     try:
         lines = asyncio.run(run())

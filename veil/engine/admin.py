@@ -243,7 +243,7 @@ class AdminDescription:
 
 
 def describe_admin_query(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder],
     param_count: int,
@@ -272,7 +272,7 @@ def _param_oids(connection: duckdb.DuckDBPyConnection, types: dict[str, Any], co
 
 
 def run_admin_query(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder] | None = None,
     params: Sequence[object | None] = (),
@@ -286,7 +286,7 @@ def run_admin_query(
 
 
 def _over_views(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder] | None,
     run: Callable[[duckdb.DuckDBPyConnection, str], Any],

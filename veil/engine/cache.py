@@ -32,7 +32,7 @@ class _Entries(LRUCache):
         super().__init__(maxsize=max_bytes, getsizeof=lambda entry: max(entry.nbytes, 1))
         self._stats = stats
 
-    def popitem(self):  # type: ignore[no-untyped-def]
+    def popitem(self) -> tuple[Hashable, CacheEntry]:
         self._stats.evictions += 1
         return super().popitem()
 

@@ -47,9 +47,9 @@ def explain_lines(
         lines.append("Policies applied:")
         if not applied:
             lines.append("  (none)")
-        for policy in applied:
-            columns = f" on {', '.join(policy.columns)}" if policy.columns else ""
-            lines.append(f"  {policy.kind} \"{policy.name}\" on {policy.table}{columns}")
+        for shown in applied:
+            columns = f" on {', '.join(shown.columns)}" if shown.columns else ""
+            lines.append(f"  {shown.kind} \"{shown.name}\" on {shown.table}{columns}")
         applied_names = {(p.name, p.table) for p in applied}
         raw = {t.oid: t for t in engine.catalog.snapshot}
         lines.append("Policies not applied:")

@@ -243,11 +243,11 @@ class FragmentBuilder:
             if id(node) in self.refs:
                 yield node, self.refs[id(node)].table
 
-    def protected_source(self, table: Table) -> exp.Expression:
+    def protected_source(self, table: Table) -> exp.Expr:
         """The table as its source names it, or the policy-protected derived table over it."""
         return served_source(table, self.sources[table.connection].dialect, self.protect)
 
-    def protected_alias(self, node: exp.Table, table: Table) -> exp.Expression:
+    def protected_alias(self, node: exp.Table, table: Table) -> exp.Expr:
         derived = self.protected_source(table)
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived

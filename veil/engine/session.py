@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from veil.catalog.model import Table
+from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine import statements
@@ -83,7 +84,7 @@ class LocalPlan:
 class AdminPlan:
     """A query over admin views (``veil.audit`` ...), answered from Veil's own state."""
 
-    statement: exp.Expression
+    statement: exp.Expr
     param_oids: tuple[int, ...] = ()
 
 
@@ -132,7 +133,7 @@ class Session:
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
-        self._running = None
+        self._running: SourceCursor | FederatedExecution | None = None
         self._canceled = False
         self.sql_objects = SqlObjects()
 
@@ -368,10 +369,13 @@ class Session:
         return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        query = local.compile(statement.ast, self._local_context(), param_oids)
+        ast = statement.ast
+        if ast is None:
+            return Plan(statement, self.engine.generation)
+        query = local.compile(ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
-        schema = with_origins(schema, column_origins(statement.ast, catalog_tables(query.search_path)))
+        schema = with_origins(schema, column_origins(ast, catalog_tables(query.search_path)))
         version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
 
@@ -511,14 +515,14 @@ class Session:
         record.cache_hit = execution.cache_hits == len(plan.fragments)
         return stream
 
-    def _run_admin(self, statement: exp.Expression, params: Sequence[object | None] = ()) -> pa.Table:
+    def _run_admin(self, statement: exp.Expr, params: Sequence[object | None] = ()) -> pa.Table:
         views, functions = self._admin_relations(describe_only=False)
         try:
             return run_admin_query(statement, views, functions, params)
         except duckdb.Error as exc:
             raise map_duckdb_error(exc) from None
 
-    def _describe_admin(self, statement: exp.Expression, param_count: int) -> AdminDescription:
+    def _describe_admin(self, statement: exp.Expr, param_count: int) -> AdminDescription:
         views, functions = self._admin_relations(describe_only=True)
         try:
             return describe_admin_query(statement, views, functions, param_count)

@@ -9,7 +9,7 @@ effect. psqlODBC, for one, Parses ``_PLAN0x...`` and later sends ``DEALLOCATE "_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from veil.engine.api import PreparedStatement
@@ -54,7 +54,7 @@ def protocol_effect(command: str, sql: str) -> ProtocolEffect | None:
 
 
 def check_effect(
-    effect: ProtocolEffect, statements: Mapping[str, object], portals: Mapping[str, object]
+    effect: ProtocolEffect, statements: Collection[str], portals: Collection[str]
 ) -> None:
     """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
     if effect.statement not in (None, "*") and effect.statement not in statements:

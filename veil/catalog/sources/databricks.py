@@ -73,7 +73,9 @@ def to_named(sql: str, params: Sequence[object]) -> tuple[str, dict[str, object]
     if not params:
         return sql, None
     binary = {f"p{i}" for i, v in enumerate(params, 1) if isinstance(v, bytes | bytearray | memoryview)}
-    values = {f"p{i}": bytes(v).hex() if f"p{i}" in binary else v for i, v in enumerate(params, 1)}  # type: ignore[arg-type]
+    values = {
+        f"p{i}": bytes(v).hex() if isinstance(v, bytes | bytearray | memoryview) else v for i, v in enumerate(params, 1)
+    }
 
     def replace(match: re.Match[str]) -> str:
         if match.group("text") is not None:

@@ -16,6 +16,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import psycopg
 import pyarrow as pa
 from psycopg import pq
+from psycopg.pq.abc import PGconn, PGresult
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
@@ -236,7 +237,7 @@ class PostgresSource:
                 hint=self._connect_hint(message),
             ) from None
 
-    def _connect_libpq(self) -> pq.PGconn:
+    def _connect_libpq(self) -> _LibpqConnection:
         """A libpq connection for describing statements (ADBC does not report type modifiers
         nor the OIDs of the types it does not know)."""
         c = self.config
@@ -247,7 +248,7 @@ class PostgresSource:
         )
         connection = pq.PGconn.connect(conninfo.encode())
         if connection.status != pq.ConnStatus.OK:
-            message = connection.get_error_message().decode(errors="replace").strip()
+            message = connection.get_error_message().strip()
             connection.finish()
             raise VeilError(
                 "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
@@ -328,7 +329,7 @@ class PostgresSource:
 class _LibpqConnection:
     """A libpq connection that only describes statements (the unnamed prepared statement)."""
 
-    def __init__(self, connection: pq.PGconn) -> None:
+    def __init__(self, connection: PGconn) -> None:
         self._connection = connection
 
     def describe(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
@@ -353,7 +354,7 @@ class _LibpqConnection:
         self._connection.finish()
 
 
-def _check(result: pq.PGresult) -> None:
+def _check(result: PGresult) -> None:
     if result.status == pq.ExecStatus.COMMAND_OK:
         return
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()

@@ -76,6 +76,8 @@ class SqliteStore:
 
     @classmethod
     def open(cls, state_dir: Path) -> Self:
+        # every concrete store is a dataclass whose first field is ``path``; this base declares
+        # the field only, so mypy sees object's no-argument __init__
         return cls(Path(state_dir) / cls.FILE_NAME)  # type: ignore[call-arg]
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ from veil.pgtypes import TEXT, column_type_for_arrow
 try:  # DuckDB's binder, which types a statement's parameters from their context
     from duckdb import _seam as _duckdb_seam
 except ImportError:  # pragma: no cover - other DuckDB releases: parameters are text
-    _duckdb_seam = None  # type: ignore[assignment]
+    _duckdb_seam = None  # type: ignore[assignment]  # the module's name stands for None: no seam here
 
 ADMIN_SCHEMA = "veil"
 ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history", "config_problems"})

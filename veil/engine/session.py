@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import duckdb
 import pyarrow as pa
@@ -213,7 +213,7 @@ class Session:
         )
 
     async def execute(self, prepared: PreparedStatement, params: Sequence[object | None]) -> ResultStream:
-        plan: Plan = prepared.plan  # type: ignore[assignment]
+        plan = cast(Plan, prepared.plan)  # engine-private: prepare() above always stores a Plan
         statement = plan.statement
         self._resolve_identity(statement.sql)
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):

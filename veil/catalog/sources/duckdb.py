@@ -20,7 +20,7 @@ from veil.errors import VeilError
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
     from duckdb import _seam as _duckdb_seam
 except ImportError:  # pragma: no cover - other DuckDB releases: relations only
-    _duckdb_seam = None  # type: ignore[assignment]
+    _duckdb_seam = None  # type: ignore[assignment]  # the module's name stands for None: no seam here
 _submit: Callable[..., Any] | None = getattr(_duckdb_seam, "submit", None)
 
 BATCH_ROWS = 65536

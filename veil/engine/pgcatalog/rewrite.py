@@ -65,6 +65,7 @@ class Rewriter:
     def type_of(self, node: exp.Expr) -> ColumnType | None:
         carried = node.meta.get(_TYPE_KEY, _MISSING) if node.meta else _MISSING
         if carried is not _MISSING:
+            # meta[_TYPE_KEY] is only ever written below, with a ColumnType or None
             return carried  # type: ignore[return-value]
         return self.typer.type_of(node)
 

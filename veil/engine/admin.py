@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot import parse_one as sqlglot_parse
 
+from veil import errcodes
 from veil.catalog.model import Table, tags_of
 from veil.catalog.registry import Catalog
 from veil.catalog.store import CatalogStore
@@ -29,7 +30,7 @@ from veil.catalog.tagstore import DiscoveredTags, read_discovered, store_path
 from veil.config.models import VeilConfig
 from veil.config.references import ConfigProblem
 from veil.discovery.run import TableDiscovery
-from veil.errors import UndefinedFunction, VeilError
+from veil.errors import UndefinedFunction
 from veil.pgtypes import TEXT, column_type_for_arrow
 
 try:  # DuckDB's binder, which types a statement's parameters from their context
@@ -188,7 +189,7 @@ def function_arguments(call: exp.Anonymous) -> list[str]:
     arguments = []
     for argument in call.expressions:
         if not (isinstance(argument, exp.Literal) and argument.is_string):
-            raise VeilError("22023", f"{ADMIN_SCHEMA}.{call.name.lower()}() takes connection names as string literals")
+            raise errcodes.InvalidParameterValue(f"{ADMIN_SCHEMA}.{call.name.lower()}() takes connection names as string literals")
         arguments.append(argument.this)
     return arguments
 

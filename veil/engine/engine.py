@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
 
+from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
@@ -192,7 +193,7 @@ class QueryEngine:
             return values
         key = self.config.secrets.hash_key
         if not key:
-            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+            raise errcodes.InsufficientPrivilege("hash masks need secrets.hash_key in the configuration")
         values += [None] * (key_param - 1 - len(values))
         values[key_param - 1 :] = [key]
         return values
@@ -211,7 +212,7 @@ class QueryEngine:
         session ends, as a terminated PostgreSQL backend's does."""
         config = self.config.users.get(name)
         if config is None and known:
-            raise VeilError("28000", f'role "{name}" does not exist', severity="FATAL")
+            raise errcodes.InvalidAuthorizationSpecification(f'role "{name}" does not exist', severity="FATAL")
         return User.from_config(name, config)
 
     def snapshot_for(self, user: User) -> CatalogSnapshot:

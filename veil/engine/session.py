@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from veil import errcodes
 from veil.catalog.model import Table
 from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
@@ -222,7 +223,7 @@ class Session:
             if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
                 plan = await self._plan(statement, prepared.param_oids)
                 if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
-                    raise VeilError("0A000", "cached plan must not change result type")
+                    raise errcodes.FeatureNotSupported("cached plan must not change result type")
                 prepared.plan = plan
             if statement.kind == Kind.EXPLAIN:
                 return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")

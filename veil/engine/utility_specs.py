@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from pglast import ast
 
-from veil import pgtypes
+from veil import errcodes, pgtypes
 from veil.engine import pgsql
-from veil.errors import FeatureNotSupported, SqlSyntaxError, VeilError
+from veil.errors import FeatureNotSupported, SqlSyntaxError
 
 # parsenodes.h: DeclareCursorStmt.options bits
 _CURSOR_BINARY = 0x0001
@@ -105,7 +105,7 @@ def type_oid(type_name: ast.TypeName) -> int:
     name = names[-1] if names else ""
     found = pgtypes.BY_NAME.get(_ALIASES.get(name, name))
     if found is None:
-        raise VeilError("42704", f'type "{".".join(names)}" does not exist')
+        raise errcodes.UndefinedObject(f'type "{".".join(names)}" does not exist')
     if type_name.arrayBounds:
         array = pgtypes.BY_OID.get(found.array_oid)
         if array is None:
@@ -160,7 +160,7 @@ def copy_spec(node: ast.CopyStmt) -> CopySpec:
         options[option.defname] = value
     fmt = str(options.get("format", "text")).lower()
     if fmt not in ("text", "csv", "binary"):
-        raise VeilError("22023", f'COPY format "{fmt}" not recognized')
+        raise errcodes.InvalidParameterValue(f'COPY format "{fmt}" not recognized')
     header = options.get("header", False)
     header_on = header is True or str(header).lower() in ("true", "on", "1")
     csv = fmt == "csv"
@@ -168,5 +168,5 @@ def copy_spec(node: ast.CopyStmt) -> CopySpec:
     null = str(options.get("null", "" if csv else "\\N"))
     quote = str(options.get("quote", '"'))
     if len(delimiter) != 1:
-        raise VeilError("0A000", "COPY delimiter must be a single one-byte character")
+        raise errcodes.FeatureNotSupported("COPY delimiter must be a single one-byte character")
     return CopySpec(format=fmt, delimiter=delimiter, null=null, header=header_on, quote=quote)

@@ -12,8 +12,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from veil import errcodes
 from veil.engine.api import PreparedStatement
-from veil.errors import VeilError
 from veil.proxy.portal import Portal
 
 _DEALLOCATE = re.compile(r'^\s*DEALLOCATE\s+(?:PREPARE\s+)?("(?:[^"]|"")+"|[^\s;]+)', re.IGNORECASE)
@@ -58,9 +58,9 @@ def check_effect(
 ) -> None:
     """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
     if effect.statement not in (None, "*") and effect.statement not in statements:
-        raise VeilError("26000", f'prepared statement "{effect.statement}" does not exist')
+        raise errcodes.InvalidSqlStatementName(f'prepared statement "{effect.statement}" does not exist')
     if effect.portal not in (None, "*") and effect.portal not in portals:
-        raise VeilError("34000", f'cursor "{effect.portal}" does not exist')
+        raise errcodes.InvalidCursorName(f'cursor "{effect.portal}" does not exist')
 
 
 async def apply_effect(

@@ -18,6 +18,7 @@ import pyarrow as pa
 from psycopg import pq
 from psycopg.pq.abc import PGconn, PGresult
 
+from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pgshape import (
@@ -232,8 +233,8 @@ class PostgresSource:
             return adbc_pg.connect(self._uri(), autocommit=True)
         except adbc_driver_manager.Error as exc:
             message = map_postgres_error(exc).message
-            raise VeilError(
-                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             ) from None
 
@@ -250,8 +251,8 @@ class PostgresSource:
         if connection.status != pq.ConnStatus.OK:
             message = connection.get_error_message().strip()
             connection.finish()
-            raise VeilError(
-                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             )
         return _LibpqConnection(connection)
@@ -338,7 +339,7 @@ class _LibpqConnection:
             _check(prepared)
             result = self._connection.describe_prepared(b"")
         except psycopg.Error as exc:  # libpq returned no result: the connection is gone
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
         _check(result)
         columns = [
             SourceColumn((result.fname(i) or b"?column?").decode(), result.ftype(i), result.fmod(i))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.builtins import REGISTRY
@@ -107,7 +108,7 @@ def coerce_value(value: object, column_type: ColumnType) -> object:
             try:
                 return int(value.strip())
             except ValueError:
-                raise VeilError("22P02", f'invalid input syntax for type {name}: "{value}"') from None
+                raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{value}"') from None
         # a decoded integer parameter is an int, bool or Decimal; int() refuses anything else
         return int(value)  # type: ignore[call-overload]
     if name == "bool":

@@ -18,8 +18,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from veil import errcodes
 from veil.config.models import MaskPolicy
-from veil.errors import VeilError
 
 
 def _text(column: exp.Expr) -> exp.Expr:
@@ -99,7 +99,7 @@ def mask_expression(
     method = mask.with_
     if method == "hash":
         if hash_key is None or hash_key == "":
-            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+            raise errcodes.InsufficientPrivilege("hash masks need secrets.hash_key in the configuration")
         masked: exp.Expr = keyed_hash(column, hash_key, dialect)
     elif method == "null":
         masked = _null_of_same_type(column)

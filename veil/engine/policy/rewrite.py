@@ -20,13 +20,13 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from veil import errcodes
 from veil.catalog.model import Table
 from veil.engine.policy.macros import expand_macros
 from veil.engine.policy.masks import keyed_hash, mask_expression
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import AppliedFilter, TablePolicy
 from veil.engine.safety import check_functions
-from veil.errors import VeilError
 
 RAW_ALIAS = "veil_raw"
 
@@ -44,7 +44,7 @@ def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
     """Policy conditions may name only the table's own columns (by served name, or by the
     source's spelling); bind them to the raw table."""
     if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
-        raise VeilError("42501", "policy conditions may not contain subqueries or table references")
+        raise errcodes.InsufficientPrivilege("policy conditions may not contain subqueries or table references")
     check_functions(condition)
 
     def bind(node: exp.Expr) -> exp.Expr:
@@ -52,7 +52,7 @@ def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
             name = node.this.this if node.this.quoted else node.name.lower()
             column = table.column(name) or table.find_column(node.name)
             if column is None:
-                raise VeilError("42703", f'policy condition references unknown column "{name}" of {table.qualified_name}')
+                raise errcodes.UndefinedColumn(f'policy condition references unknown column "{name}" of {table.qualified_name}')
             return _raw_column(column.name, table)
         return node
 
@@ -63,7 +63,7 @@ def parse_condition(sql: str, table: Table, user: User) -> exp.Expr:
     try:
         parsed = sqlglot.parse_one(expand_macros(sql, user), read="postgres")
     except sqlglot.errors.ParseError as exc:
-        raise VeilError("42601", f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
+        raise errcodes.SyntaxError(f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
     return _qualify_raw(parsed, table)
 
 

@@ -28,23 +28,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from veil.errors import VeilError
-
-
-class SqlStateError(VeilError):
-    """A :class:`VeilError` whose SQLSTATE is fixed by its class."""
-
-    SQLSTATE: ClassVar[str] = "XX000"
-
-    def __init__(
-        self,
-        message: str,
-        detail: str | None = None,
-        hint: str | None = None,
-        position: int | None = None,
-        severity: str = "ERROR",
-    ) -> None:
-        super().__init__(self.SQLSTATE, message, detail, hint, position, severity)
+from veil.errors import SqlStateError
 '''
 
 

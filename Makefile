@@ -10,7 +10,7 @@ export VEIL_DBT := $(abspath $(DBT_VENV))/bin/dbt
 # npm packages of the node-postgres / postgres.js client tests (versions in package-lock.json).
 NODE_CLIENTS := tests/clients/node
 
-.PHONY: demo test bench venv clean node-clients
+.PHONY: demo test lint bench venv clean node-clients
 
 $(BIN)/veil: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ node-clients: $(NODE_CLIENTS)/node_modules/.package-lock.json
 
 demo: venv
 	$(BIN)/veil demo
+
+# Lint, types and the package layers ([tool.ruff], [tool.mypy], [tool.importlinter] in pyproject.toml).
+lint: venv
+	$(BIN)/ruff check veil tools
+	$(BIN)/mypy veil
+	$(BIN)/lint-imports
 
 test: venv $(FAKESNOW_VENV)/bin/fakesnow $(DBT_VENV)/bin/dbt node-clients
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

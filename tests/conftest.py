@@ -7,6 +7,7 @@ client test goes through the same code path a user runs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,36 @@ import pytest
 import yaml
 
 from veil.proxy.auth import make_scram_verifier
+
+# Fixtures that run a real server (a `veil serve`, Veil's wire server in a thread, PostgreSQL, Redis,
+# the Snowflake emulator): a test using any of them, directly or through another fixture, is e2e.
+E2E_FIXTURES = frozenset(
+    {"veil_server", "postgres_dsn", "fakesnow", "conformance_server", "engine_servers", "pg", "redis_url"}
+)
+# A module that starts servers itself (`start_server(...)`, `veil serve` as a subprocess).
+_STARTS_SERVER = re.compile(r'start_server\(|"serve"')
+
+
+def _starts_server(path: Path, seen: dict[Path, bool]) -> bool:
+    if path not in seen:
+        seen[path] = bool(_STARTS_SERVER.search(path.read_text(encoding="utf-8")))
+    return seen[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test ``clients`` (under tests/clients), ``e2e`` (a real server) or ``unit``, so
+    ``pytest -m unit`` runs the fast in-process tests only."""
+    clients = Path(__file__).parent / "clients"
+    seen: dict[Path, bool] = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.is_relative_to(clients):
+            item.add_marker(pytest.mark.clients)
+        elif E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())) or _starts_server(path, seen):
+            item.add_marker(pytest.mark.e2e)
+        else:
+            item.add_marker(pytest.mark.unit)
+
 
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "root": "root-secret"}
 

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
@@ -227,6 +228,7 @@ def explain(config_path: str, user: str, sql: str) -> None:
     """Show the SQL sent to each source and the policies applied for a user."""
     from veil.engine.api import SessionInfo
     from veil.engine.engine import QueryEngine
+    from veil.engine.session import Plan
 
     config = _load(config_path)
     if user not in config.users:
@@ -237,7 +239,7 @@ def explain(config_path: str, user: str, sql: str) -> None:
     async def run() -> list[str]:
         session = engine.open_session(SessionInfo(user=user, database=config.server.database))
         prepared = await session.prepare(sql, [])
-        return session.explain(prepared.plan)
+        return session.explain(cast(Plan, prepared.plan))  # the engine-private plan of a Session
 
     try:
         lines = asyncio.run(run())
@@ -326,8 +328,8 @@ def _tags_action(action, config_path: str, target: str, tag: str) -> None:
 @click.argument("tables", nargs=-1)
 def tags_list(config_path: str, tables: tuple[str, ...]) -> None:
     """Show every column tag with its origin (config, discovery, rejected)."""
+    from veil.catalog.tagstore import TagStore
     from veil.discovery.console import tags_table
-    from veil.discovery.store import TagStore
 
     config = _load(config_path)
     catalog = _catalog(config)

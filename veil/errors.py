@@ -7,6 +7,7 @@ an ErrorResponse without knowing where it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
@@ -25,6 +26,23 @@ class VeilError(Exception):
 
     def __str__(self) -> str:
         return f"{self.sqlstate}: {self.message}"
+
+
+class SqlStateError(VeilError):
+    """A :class:`VeilError` whose SQLSTATE is fixed by its class (the classes of
+    :mod:`veil.errcodes`, one per PostgreSQL error code)."""
+
+    SQLSTATE: ClassVar[str] = "XX000"
+
+    def __init__(
+        self,
+        message: str,
+        detail: str | None = None,
+        hint: str | None = None,
+        position: int | None = None,
+        severity: str = "ERROR",
+    ) -> None:
+        super().__init__(self.SQLSTATE, message, detail, hint, position, severity)
 
 
 class SqlSyntaxError(VeilError):

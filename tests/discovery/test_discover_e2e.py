@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import VeilServer, start_server, stop_server
-from veil.discovery.store import TagStore
+from veil.catalog.tagstore import TagStore
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "discovery-e2e-key"

@@ -13,7 +13,7 @@ import pytest
 
 from veil.config import parse_config
 from veil.discovery.run import DiscoverySettings, run_discovery
-from veil.discovery.store import TagStore
+from veil.catalog.tagstore import TagStore
 from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
 

@@ -16,13 +16,13 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
+from veil import errcodes
 from veil.catalog.assemble import CatalogEntry
 from veil.catalog.registry import load_from_store
 from veil.catalog.sources.base import Source
 from veil.catalog.store import STATUSES, CatalogStore, Status
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.config.models import VeilConfig
-from veil.errors import VeilError
 
 
 def run_sync(config: VeilConfig, sources: Mapping[str, Source], names: Sequence[str], err: Console) -> list[SyncResult]:
@@ -111,7 +111,7 @@ def approve(config: VeilConfig, targets: Sequence[str], out: Console, err: Conso
 def parse_object(config: VeilConfig, target: str) -> tuple[str, str, str]:
     parts = target.split(".")
     if not 1 <= len(parts) <= 3 or parts[0] not in config.connections:
-        raise VeilError("42704", f"{target}: expected connection, connection.schema or connection.schema.table "
+        raise errcodes.UndefinedObject(f"{target}: expected connection, connection.schema or connection.schema.table "
                                  f"of a configured connection ({', '.join(config.connections)})")
     connection, schema, table = (*parts, "", "")[:3]
     return connection, schema, table

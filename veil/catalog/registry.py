@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from veil import errcodes
 from veil.catalog.assemble import (
     CatalogEntry,
     connection_identities,
@@ -88,7 +89,7 @@ def load_from_store(
         if connection.last_error is None:
             errors.pop(connection.name, None)
         elif connection.name not in errors:
-            errors[connection.name] = VeilError("08006", connection.last_error)
+            errors[connection.name] = errcodes.ConnectionFailure(connection.last_error)
     collisions = [
         NameCollision(e.table.qualified_name, e.collision, e.stored.source_key)
         for e in loaded.entries if e.collision is not None

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar, Self
 
-from veil.errors import VeilError
+from veil import errcodes
 from veil.private_files import private_file
 
 BUSY_TIMEOUT_MS = 15_000
@@ -52,8 +52,7 @@ def check_layout(db: sqlite3.Connection, schema: str, path: Path) -> None:
             wanted = _columns(expected, table)
             found = _columns(db, table)
             if found != wanted:
-                raise VeilError(
-                    "F0000",
+                raise errcodes.ConfigFileError(
                     f"the state store {path} was written by another Veil version (table {table} has columns "
                     f"{', '.join(found)}; this version needs {', '.join(wanted)})",
                     hint=f"stop Veil, move {path} away and start again: object sync rebuilds it from the "
@@ -76,6 +75,8 @@ class SqliteStore:
 
     @classmethod
     def open(cls, state_dir: Path) -> Self:
+        # every concrete store is a dataclass whose first field is ``path``; this base declares
+        # the field only, so mypy sees object's no-argument __init__
         return cls(Path(state_dir) / cls.FILE_NAME)  # type: ignore[call-arg]
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from veil import errcodes
 from veil.catalog.assemble import (
     assemble,
     connection_identities,
@@ -30,8 +31,8 @@ from veil.catalog.store import (
     SyncChange,
     now,
 )
+from veil.catalog.tagstore import TABLE_TAG_COLUMN, TagStore
 from veil.config.models import VeilConfig
-from veil.discovery.store import TABLE_TAG_COLUMN, TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def _crawl(name: str, source: Source) -> tuple[list[SourceTable], VeilError | No
         return [], exc
     except Exception as exc:
         log.exception("connection %s: crawl failed", name)
-        return [], VeilError("08006", f'connection "{name}": {type(exc).__name__}: {exc}')
+        return [], errcodes.ConnectionFailure(f'connection "{name}": {type(exc).__name__}: {exc}')
 
 
 def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Sequence[SourceTable]) -> list[SyncChange]:
@@ -278,9 +279,9 @@ def sync_connections(
             if progress is not None:
                 progress(name, "crawling")
             if name not in config.connections:
-                results.append(SyncResult(name, (), VeilError("42704", f'connection "{name}" does not exist')))
+                results.append(SyncResult(name, (), errcodes.UndefinedObject(f'connection "{name}" does not exist')))
             elif name not in sources:
-                error = VeilError("08006", f'connection "{name}" is not open (see the errors at startup)')
+                error = errcodes.ConnectionFailure(f'connection "{name}" is not open (see the errors at startup)')
                 results.append(SyncResult(name, (), error))
             else:
                 results.append(sync_connection(store, config, name, sources[name], trigger))

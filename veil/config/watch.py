@@ -120,7 +120,7 @@ async def watch_config(
             continue
         try:
             await asyncio.to_thread(apply, config)
-        except Exception:  # noqa: BLE001 - a bad reload must never stop the server
+        except Exception:
             log.exception("config reload failed; keeping the previous config")
             continue
         log.info("configuration reloaded from %s", path)

@@ -22,11 +22,10 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from veil.catalog.tagstore import ENTITY_PREFIX, TAG_ROOT
 from veil.discovery import validators as v
 from veil.discovery.validators import Validator
 
-TAG_ROOT = "Discovered"
-ENTITY_PREFIX = f"{TAG_ROOT}.Entity."
 PII = f"{TAG_ROOT}.PII"
 PCI = f"{TAG_ROOT}.PCI"
 DIRECT = f"{TAG_ROOT}.Identifier.Direct"

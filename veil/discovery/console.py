@@ -17,8 +17,10 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
+from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import Catalog
+from veil.catalog.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import TAG_ROOT
 from veil.discovery.run import (
@@ -27,8 +29,6 @@ from veil.discovery.run import (
     run_discovery,
     select_tables,
 )
-from veil.discovery.store import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
-from veil.errors import VeilError
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ def resolve_column(snapshot: CatalogSnapshot, target: str) -> ColumnTarget:
     """``schema.table.column`` (Veil name) or ``connection.schema.table.column``."""
     table_part, _, column = target.rpartition(".")
     if not table_part or not column:
-        raise VeilError("42601", f"expected TABLE.COLUMN (schema.table.column), got {target!r}")
+        raise errcodes.SyntaxError(f"expected TABLE.COLUMN (schema.table.column), got {target!r}")
     for table in snapshot:
         if table_part in (table.qualified_name, table.source_key):
             found = table.find_column(column)
             if found is None:
-                raise VeilError("42703", f'column "{column}" of {table.qualified_name} does not exist')
+                raise errcodes.UndefinedColumn(f'column "{column}" of {table.qualified_name} does not exist')
             return ColumnTarget(table.source_key, found.raw_name, found.name)
-    raise VeilError("42P01", f"no table {table_part} in the catalog")
+    raise errcodes.UndefinedTable(f"no table {table_part} in the catalog")
 
 
 def _rate(value: float | None) -> str:

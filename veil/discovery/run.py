@@ -7,15 +7,16 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from veil.catalog.model import CatalogSnapshot, Table
+from veil.catalog.records import SyncChange
 from veil.catalog.registry import Catalog
+from veil.catalog.sync import SyncResult
+from veil.catalog.tagstore import ColumnChange, ColumnFinding, TagStore
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, Classifier
 from veil.discovery.classify import ColumnResult, classify_column
 from veil.discovery.sampling import SamplePlan, sample_table, sampled_columns
-from veil.discovery.store import ColumnChange, ColumnFinding, TagStore
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -144,19 +145,12 @@ def run_discovery(
     return results
 
 
-class Change(Protocol):
-    """A change object sync reports (``veil.catalog.sync.SyncChange``)."""
-
-    kind: str
-    object: str  # connection.schema.table[.column]
-
-
 _NEW_TABLES = frozenset({"table_added", "table_recreated"})
 _NEW_COLUMNS = frozenset({"column_added", "column_type_changed"})
 
 
 def discover_after_sync(
-    catalog: Catalog, config: VeilConfig, changes: Iterable[Change], store: TagStore
+    catalog: Catalog, config: VeilConfig, changes: Iterable[SyncChange], store: TagStore
 ) -> list[TableDiscovery]:
     """Discovery of what a sync found: new and recreated tables whole, and on known tables only
     the columns no scan has seen yet (new ones, or ones whose type changed). Tags on other
@@ -180,14 +174,7 @@ def discover_after_sync(
     return results
 
 
-class SyncOutcome(Protocol):
-    """One connection's object sync result (``veil.catalog.sync.SyncResult``)."""
-
-    @property
-    def changes(self) -> Sequence[Change]: ...
-
-
-def discover_synced(catalog: Catalog, config: VeilConfig, results: Iterable[SyncOutcome]) -> list[TableDiscovery]:
+def discover_synced(catalog: Catalog, config: VeilConfig, results: Iterable[SyncResult]) -> list[TableDiscovery]:
     """Run discovery after an object sync (when ``discovery.on_sync``); a failure is logged and
     never fails the sync."""
     if not config.discovery.on_sync:

@@ -77,7 +77,7 @@ def iban(values: pa.Array) -> np.ndarray:
     expected = pc.fill_null(
         pc.index_in(countries, pa.array(list(IBAN_LENGTHS))), -1
     ).to_numpy(zero_copy_only=False)
-    table = np.array(list(IBAN_LENGTHS.values()) + [0])
+    table = np.array([*list(IBAN_LENGTHS.values()), 0])
     ok = (expected >= 0) & (table[expected] == lengths(compact))
     if not ok.any():
         return ok

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from veil.catalog.pollgate import PollGate
-from veil.discovery.store import DiscoveredTags, read_discovered, read_version
+from veil.catalog.tagstore import DiscoveredTags, read_discovered, read_version
 
 log = logging.getLogger(__name__)
 

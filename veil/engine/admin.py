@@ -20,22 +20,23 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot import parse_one as sqlglot_parse
 
+from veil import errcodes
 from veil.catalog.model import Table, tags_of
 from veil.catalog.registry import Catalog
 from veil.catalog.store import CatalogStore
 from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
-from veil.discovery.run import TableDiscovery
+from veil.catalog.tagstore import DiscoveredTags, read_discovered, store_path
 from veil.config.models import VeilConfig
 from veil.config.references import ConfigProblem
-from veil.discovery.store import DiscoveredTags, read_discovered, store_path
-from veil.errors import UndefinedFunction, VeilError
+from veil.discovery.run import TableDiscovery
+from veil.errors import UndefinedFunction
 from veil.pgtypes import TEXT, column_type_for_arrow
 
 try:  # DuckDB's binder, which types a statement's parameters from their context
     from duckdb import _seam as _duckdb_seam
 except ImportError:  # pragma: no cover - other DuckDB releases: parameters are text
-    _duckdb_seam = None  # type: ignore[assignment]
+    _duckdb_seam = None  # type: ignore[assignment]  # the module's name stands for None: no seam here
 
 ADMIN_SCHEMA = "veil"
 ADMIN_RELATIONS = frozenset({"tables", "columns", "policies", "audit", "cache", "sync_history", "config_problems"})
@@ -188,7 +189,7 @@ def function_arguments(call: exp.Anonymous) -> list[str]:
     arguments = []
     for argument in call.expressions:
         if not (isinstance(argument, exp.Literal) and argument.is_string):
-            raise VeilError("22023", f"{ADMIN_SCHEMA}.{call.name.lower()}() takes connection names as string literals")
+            raise errcodes.InvalidParameterValue(f"{ADMIN_SCHEMA}.{call.name.lower()}() takes connection names as string literals")
         arguments.append(argument.this)
     return arguments
 
@@ -243,7 +244,7 @@ class AdminDescription:
 
 
 def describe_admin_query(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder],
     param_count: int,
@@ -272,7 +273,7 @@ def _param_oids(connection: duckdb.DuckDBPyConnection, types: dict[str, Any], co
 
 
 def run_admin_query(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder] | None = None,
     params: Sequence[object | None] = (),
@@ -286,7 +287,7 @@ def run_admin_query(
 
 
 def _over_views(
-    statement: exp.Expression,
+    statement: exp.Expr,
     views: dict[str, ViewBuilder],
     functions: dict[str, FunctionBuilder] | None,
     run: Callable[[duckdb.DuckDBPyConnection, str], Any],

@@ -13,6 +13,7 @@ the path no longer names the open file (rotated or deleted, checked at most once
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -144,10 +145,8 @@ class AuditLog:
         # A reload replaces the engine's AuditLog; the old one's descriptor goes with it.
         fd = getattr(self, "_fd", None)
         if fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def fail(self, record: AuditRecord, error: VeilError) -> None:
         record.outcome = "error"

@@ -14,59 +14,17 @@ bytes) or in Redis (``redis://...``, shared by several Veil nodes; see
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import pyarrow as pa
 from cachetools import LRUCache
 
 from veil.config.models import CacheConfig
 from veil.engine.api import ResultStream
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    schema: pa.Schema
-    batches: tuple[pa.RecordBatch, ...]
-    nbytes: int
-    expires_at: float
-    tables: frozenset[str]
-    stored_at: float = -math.inf  # on the cache's clock; unknown means "too old for any max_age"
-
-
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    stores: int = 0
-
-
-class CacheBackend(Protocol):
-    """Where entries live. A ``blocking`` backend does network I/O: callers on the event loop use
-    :meth:`ResultCache.lookup` and :meth:`ResultCache.store`, which run it in a worker thread."""
-
-    blocking: bool
-
-    def get(self, key: Hashable) -> CacheEntry | None:
-        """The entry, or None when absent or expired (a backend failure is a miss)."""
-        ...
-
-    def put(self, key: Hashable, entry: CacheEntry, ttl: float) -> None: ...
-
-    def invalidate(self, tables: set[str] | None) -> int:
-        """Drop entries reading any of ``tables`` (all entries when None); how many were dropped."""
-        ...
-
-    def usage(self) -> dict[str, int]:
-        """``entries``, ``bytes`` and ``evictions`` as the backend counts them."""
-        ...
-
-    def close(self) -> None: ...
+from veil.engine.cache_backend import CacheBackend, CacheEntry, CacheStats
 
 
 class _Entries(LRUCache):
@@ -74,7 +32,7 @@ class _Entries(LRUCache):
         super().__init__(maxsize=max_bytes, getsizeof=lambda entry: max(entry.nbytes, 1))
         self._stats = stats
 
-    def popitem(self):  # type: ignore[no-untyped-def]
+    def popitem(self) -> tuple[Hashable, CacheEntry]:
         self._stats.evictions += 1
         return super().popitem()
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable
 import pyarrow as pa
 import redis
 
-from veil.engine.cache import CacheEntry
+from veil.engine.cache_backend import CacheEntry
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from veil import errcodes
 from veil.engine.api import ResultStream
 from veil.engine.utility_specs import FETCH_ALL, CursorSpec, FetchSpec
 from veil.errors import VeilError
 
 
 def _forward_only() -> VeilError:
-    return VeilError("55000", "cursor can only scan forward", hint="Declare it with SCROLL option to enable backward scan.")
+    return errcodes.ObjectNotInPrerequisiteState("cursor can only scan forward", hint="Declare it with SCROLL option to enable backward scan.")
 
 
 @dataclass

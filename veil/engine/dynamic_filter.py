@@ -145,7 +145,7 @@ def fragment_keys(tree: exp.Expr, tables: Mapping[str, Table]) -> tuple[KeyColum
             continue
         table, item = tables.get(column.table), by_alias.get(column.table)
         source = table.column(column.name) if table is not None else None
-        if source is None or item is None or _family(source.arrow_type) is None:
+        if table is None or source is None or item is None or _family(source.arrow_type) is None:
             continue
         if _unmasked(item, table, column.name):
             keys.append(KeyColumn(projection.alias_or_name, source.arrow_type))

@@ -6,29 +6,29 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from cachetools import LRUCache
 
+from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sync import SyncResult, sync_connections
+from veil.catalog.tagstore import TagStore, store_path
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import MaskPolicy, TableConfig, VeilConfig
 from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
-from veil.discovery.store import TagStore, store_path
 from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
-from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
+from veil.engine.audit import AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
-from veil.engine.planner import SourcePlan
+from veil.engine.session import Session
 
 if TYPE_CHECKING:
-    from veil.engine.federation import FederatedPlan
+    pass
 from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
@@ -37,13 +37,6 @@ from veil.errors import VeilError
 from veil.pgtypes import ColumnType
 
 log = logging.getLogger("veil.config")
-
-
-@dataclass(frozen=True)
-class CachedPlan:
-    plan: SourcePlan | FederatedPlan
-    schema: pa.Schema
-    policies: tuple[AppliedPolicy, ...] = ()
 
 
 class QueryEngine:
@@ -223,7 +216,7 @@ class QueryEngine:
             return values
         key = self.config.secrets.hash_key
         if not key:
-            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
+            raise errcodes.InsufficientPrivilege("hash masks need secrets.hash_key in the configuration")
         values += [None] * (key_param - 1 - len(values))
         values[key_param - 1 :] = [key]
         return values
@@ -242,7 +235,7 @@ class QueryEngine:
         session ends, as a terminated PostgreSQL backend's does."""
         config = self.config.users.get(name)
         if config is None and known:
-            raise VeilError("28000", f'role "{name}" does not exist', severity="FATAL")
+            raise errcodes.InvalidAuthorizationSpecification(f'role "{name}" does not exist', severity="FATAL")
         return User.from_config(name, config)
 
     def snapshot_for(self, user: User) -> CatalogSnapshot:
@@ -320,9 +313,7 @@ class QueryEngine:
         record.error = f"{error.message} ({error.detail})" if error.detail else error.message
         self.audit.write(record)
 
-    def open_session(self, info: SessionInfo):
-        from veil.engine.session import Session
-
+    def open_session(self, info: SessionInfo) -> Session:
         return Session(self, info)
 
     def close(self) -> None:
@@ -340,18 +331,6 @@ def _masked_column(column: Column, mask: MaskPolicy) -> Column:
     elif source_type is not None and mask.with_ == "round":
         source_type = ColumnType(source_type.type)
     return replace(column, arrow_type=arrow_type, source_type=source_type, default=None)
-
-
-def plan_cache_key(
-    snapshot: CatalogSnapshot,
-    search_path: Sequence[str],
-    sql: str,
-    param_oids: Sequence[int],
-    user: User | None = None,
-) -> tuple[object, ...]:
-    """Plans are cached per user fingerprint (the effective policy's inputs), never per name."""
-    fingerprint = user.fingerprint if user is not None else ()
-    return (snapshot.version, id(snapshot), fingerprint, tuple(search_path), sql, tuple(param_oids))
 
 
 def _without_removed(catalog: Catalog, config: VeilConfig) -> Catalog:

@@ -3,13 +3,17 @@ receives, which policies shaped the result and why the others did not."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlglot
 
 from veil.catalog.model import Table
 from veil.engine.audit import AppliedPolicy
-from veil.engine.engine import QueryEngine
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import why_not_applied
+
+if TYPE_CHECKING:
+    from veil.engine.engine import QueryEngine
 
 
 def explain_lines(
@@ -43,9 +47,9 @@ def explain_lines(
         lines.append("Policies applied:")
         if not applied:
             lines.append("  (none)")
-        for policy in applied:
-            columns = f" on {', '.join(policy.columns)}" if policy.columns else ""
-            lines.append(f"  {policy.kind} \"{policy.name}\" on {policy.table}{columns}")
+        for shown in applied:
+            columns = f" on {', '.join(shown.columns)}" if shown.columns else ""
+            lines.append(f"  {shown.kind} \"{shown.name}\" on {shown.table}{columns}")
         applied_names = {(p.name, p.table) for p in applied}
         raw = {t.oid: t for t in engine.catalog.snapshot}
         lines.append("Policies not applied:")

@@ -78,7 +78,7 @@ class FederatedPlan:
 
 
 def plan_query(
-    statement: exp.Expression,
+    statement: exp.Expr,
     analysis: Analysis,
     declared_param_oids: Sequence[int],
     sources: Mapping[str, Placement],
@@ -93,7 +93,7 @@ def plan_query(
 
 
 def plan_federated(
-    statement: exp.Expression,
+    statement: exp.Expr,
     analysis: Analysis,
     declared_param_oids: Sequence[int],
     sources: Mapping[str, Placement],

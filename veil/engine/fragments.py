@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.engine.dynamic_filter import KeyColumn, fragment_keys, selectivity
+from veil.engine.from_items import alias_identifier, qualifier, select_of
 from veil.engine.implied import implied_condition
 from veil.engine.planner import (
     Protector,
@@ -28,6 +29,7 @@ from veil.engine.planner import (
     source_sql,
 )
 from veil.engine.policy.masks import bind_hash_key, uses_hash_key
+from veil.engine.preaggregate import plan_preaggregation, preaggregated_fragment
 
 PART_PREFIX = "__veil_part_"
 ROW_MARKER = "veil_row"  # the one column of a fragment the statement needs no column of
@@ -81,29 +83,6 @@ def split_and(condition: exp.Expr | None) -> list[exp.Expr]:
     if isinstance(inner, exp.And):
         return split_and(inner.left) + split_and(inner.right)
     return [condition]
-
-
-def alias_identifier(node: exp.Table, table: Table) -> exp.Identifier:
-    """The name a table reference is known by: its alias, else its Veil table name."""
-    alias = node.args.get("alias")
-    if isinstance(alias, exp.TableAlias) and isinstance(alias.this, exp.Identifier):
-        return alias.this.copy()
-    return quoted(table.name)
-
-
-def qualifier(column: exp.Column) -> str | None:
-    table = column.args.get("table")
-    return identifier_name(table) if table is not None else None
-
-
-def select_of(node: exp.Expr) -> tuple[exp.Select, exp.Join | None] | None:
-    """The SELECT whose FROM clause lists ``node`` directly (and the join that adds it)."""
-    parent = node.parent
-    if isinstance(parent, exp.From) and isinstance(parent.parent, exp.Select):
-        return parent.parent, None
-    if isinstance(parent, exp.Join) and node.arg_key == "this" and isinstance(parent.parent, exp.Select):
-        return parent.parent, parent
-    return None
 
 
 @dataclass
@@ -264,11 +243,11 @@ class FragmentBuilder:
             if id(node) in self.refs:
                 yield node, self.refs[id(node)].table
 
-    def protected_source(self, table: Table) -> exp.Expression:
+    def protected_source(self, table: Table) -> exp.Expr:
         """The table as its source names it, or the policy-protected derived table over it."""
         return served_source(table, self.sources[table.connection].dialect, self.protect)
 
-    def protected_alias(self, node: exp.Table, table: Table) -> exp.Expression:
+    def protected_alias(self, node: exp.Table, table: Table) -> exp.Expr:
         derived = self.protected_source(table)
         derived.set("alias", exp.TableAlias(this=alias_identifier(node, table)))
         return derived
@@ -324,8 +303,6 @@ class FragmentBuilder:
 
     def push_table(self, node: exp.Table, table: Table, conditions: list[exp.Expr]) -> None:
         """Replace one table reference by a fragment over its protected derived table."""
-        from veil.engine.preaggregate import plan_preaggregation, preaggregated_fragment
-
         plan = plan_preaggregation(self, node, table)
         if plan is not None:
             aliases = {identifier_name(alias_identifier(node, table)): table}

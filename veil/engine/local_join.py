@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -46,10 +47,9 @@ import pyarrow as pa
 from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
-from veil.engine.cache import CacheEntry
+from veil.engine.cache_backend import CacheEntry
 from veil.engine.deadline import Deadline, after
 from veil.engine.dynamic_filter import DynamicFilter, filtered_tree
-from veil.engine.engine import QueryEngine
 from veil.engine.federation import FederatedPlan, Fragment
 from veil.engine.local_types import local_reader, local_table
 from veil.engine.planner import source_sql
@@ -58,6 +58,9 @@ from veil.engine.results import ReaderStream, first_batch
 from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, StatementTimeout, VeilError
 from veil.private_files import private_directory
+
+if TYPE_CHECKING:
+    from veil.engine.engine import QueryEngine
 
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.

@@ -71,10 +71,7 @@ def _origin(projection: exp.Expr, sources: dict[str, TableColumns | None]) -> Or
     column = projection.this if isinstance(projection, exp.Alias) else projection
     if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier):
         return None
-    if column.table:
-        candidates = [sources.get(column.table)]
-    else:
-        candidates = list(sources.values())
+    candidates = [sources.get(column.table)] if column.table else list(sources.values())
     found = [
         Origin(table.oid, table.columns.index(column.name) + 1)
         for table in candidates

@@ -71,13 +71,13 @@ def pg_type_for_datatype(datatype: exp.DataType) -> PgType | None:
     return _BY_SQL_NAME.get(datatype.sql("postgres").lower())
 
 
-def placeholder_count(statement: exp.Expression) -> int:
+def placeholder_count(statement: exp.Expr) -> int:
     numbers = [int(p.this.name) for p in statement.find_all(exp.Parameter) if p.this.name.isdigit()]
     return max(numbers, default=0)
 
 
 def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
-    node: exp.Expression = parameter
+    node: exp.Expr = parameter
     parent = parameter.parent
     while isinstance(parent, exp.Paren):
         node, parent = parent, parent.parent
@@ -88,22 +88,22 @@ def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> 
     quantified = isinstance(parent, exp.Any | exp.All) or (
         isinstance(parent, exp.Anonymous) and parent.name.upper() in ("ANY", "ALL", "SOME")  # sqlglot: ALL(...)
     )
-    if quantified and isinstance(parent.parent, _COMPARISONS):
+    if quantified and parent is not None and isinstance(parent.parent, _COMPARISONS):
         comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
         other_side = comparison.this if comparison.expression is parent else comparison.expression
         element = _operand_type(other_side, column_type) or pgtypes.TEXT
         return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
-    other: exp.Expression | None = None
+    other: exp.Expr | None = None
     if isinstance(parent, _COMPARISONS):
         other = parent.expression if parent.this is node else parent.this
-    elif isinstance(parent, exp.In) or isinstance(parent, exp.Between):
+    elif isinstance(parent, (exp.In, exp.Between)):
         other = parent.this
     elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
         other = parent.parent.this
     return _operand_type(other, column_type)
 
 
-def _operand_type(other: exp.Expression | None, column_type: ColumnTypeResolver) -> PgType | None:
+def _operand_type(other: exp.Expr | None, column_type: ColumnTypeResolver) -> PgType | None:
     if isinstance(other, exp.Column):
         found = column_type(other)
         return found.type if found else None
@@ -113,7 +113,7 @@ def _operand_type(other: exp.Expression | None, column_type: ColumnTypeResolver)
 
 
 def infer_param_oids(
-    statement: exp.Expression,
+    statement: exp.Expr,
     declared: Sequence[int],
     column_type: ColumnTypeResolver,
 ) -> list[int]:
@@ -132,7 +132,7 @@ def infer_param_oids(
     return [oid or pgtypes.TEXT.oid for oid in oids]
 
 
-def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) -> None:
+def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> None:
     """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place.
 
     A source driver binds a Python list by its own reading (ADBC: a list of ints is
@@ -153,7 +153,7 @@ def cast_array_parameters(statement: exp.Expression, param_oids: Sequence[int]) 
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
-def duckdb_literals(statement: exp.Expression) -> None:
+def duckdb_literals(statement: exp.Expr) -> None:
     """Typed literals as DuckDB must be given them to read them as PostgreSQL does, in place:
 
     * ``'3.14'::numeric``: DuckDB reads DECIMAL as DECIMAL(18,3) (3.140); the cast gets the

@@ -31,7 +31,7 @@ from veil.pgtypes import ColumnType
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
-def identifier_name(identifier: exp.Expression | None) -> str:
+def identifier_name(identifier: exp.Expr | None) -> str:
     """PostgreSQL folds unquoted identifiers to lower case; quoted ones keep their case."""
     if not isinstance(identifier, exp.Identifier):
         return identifier.name if identifier is not None else ""
@@ -52,7 +52,7 @@ class Analysis:
     ctes: Mapping[int, int] = field(default_factory=dict)  # table node id -> CTE node id, by scope
 
 
-def _cte_bindings(statement: exp.Expression) -> dict[int, int]:
+def _cte_bindings(statement: exp.Expr) -> dict[int, int]:
     """CTE references resolved by scope; when the scopes cannot be built no reference is taken
     for a CTE, so every name is resolved as a table (fail closed: protected or 42P01)."""
     try:
@@ -62,7 +62,7 @@ def _cte_bindings(statement: exp.Expression) -> dict[int, int]:
 
 
 def analyze(
-    statement: exp.Expression,
+    statement: exp.Expr,
     snapshot: CatalogSnapshot,
     search_path: Sequence[str],
     catalog_relations: frozenset[str],
@@ -155,7 +155,7 @@ def quoted(name: str) -> exp.Identifier:
 Protector = Callable[[Table, exp.Table], "exp.Subquery | None"]
 
 
-def rewritten_copy(statement: exp.Expression, analysis: Analysis) -> tuple[exp.Expression, dict[int, TableReference]]:
+def rewritten_copy(statement: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, dict[int, TableReference]]:
     """A copy of ``statement`` and its user table nodes (by ``id``) mapped to their references.
 
     Column qualifiers ``schema.table.column`` lose the schema when the table carries no alias:
@@ -187,7 +187,7 @@ def rewritten_copy(statement: exp.Expression, analysis: Analysis) -> tuple[exp.E
     return rewritten, replacements
 
 
-def replace_table(node: exp.Table, replacement: exp.Expression, default_alias: str) -> None:
+def replace_table(node: exp.Table, replacement: exp.Expr, default_alias: str) -> None:
     """Put ``replacement`` where ``node`` was, keeping its alias and what hangs off it: in
     ``FROM (a JOIN b ON ...)`` the join to ``b`` is an argument of the node ``a``."""
     replacement.set("alias", node.args.get("alias") or exp.TableAlias(this=quoted(default_alias)))
@@ -230,7 +230,7 @@ def renamed_columns(table: Table, raw: exp.Table) -> exp.Subquery:
     return exp.Subquery(this=exp.Select(expressions=projections).from_(raw, copy=False))
 
 
-def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.Expression:
+def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.Expr:
     """What a user's reference to ``table`` reads at its source: the policy-protected derived
     table, else the table itself (wrapped to serve its column names where they differ)."""
     raw = source_table(table, dialect)
@@ -241,7 +241,7 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
 
 
 def plan_single_source(
-    statement: exp.Expression,
+    statement: exp.Expr,
     analysis: Analysis,
     declared_param_oids: Sequence[int],
     dialect: str,

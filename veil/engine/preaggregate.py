@@ -17,19 +17,17 @@ unconstrained ``numeric`` results never reach the local engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from sqlglot import exp
 
 from veil.catalog.model import Table
-from veil.engine.fragments import (
-    FragmentBuilder,
-    Scope,
-    alias_identifier,
-    qualifier,
-    select_of,
-)
+from veil.engine.from_items import alias_identifier, qualifier, select_of
 from veil.engine.planner import identifier_name, quoted
+
+if TYPE_CHECKING:
+    from veil.engine.fragments import FragmentBuilder, Scope
 
 ROWS = "veil_rows"
 _PARTIAL = (exp.Sum, exp.Count, exp.Min, exp.Max)

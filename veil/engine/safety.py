@@ -14,6 +14,6 @@ from sqlglot import exp
 from veil.engine import allowlist
 
 
-def check_functions(statement: exp.Expression, engine: str = allowlist.FRONT) -> None:
+def check_functions(statement: exp.Expr, engine: str = allowlist.FRONT) -> None:
     """Raise 42501 if ``statement`` calls a function ``engine`` may not run."""
     allowlist.check_functions(statement, engine)

@@ -8,13 +8,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from veil import errcodes
 from veil.catalog.model import Table
+from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine import statements
@@ -40,8 +42,8 @@ from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
 from veil.engine.colnames import postgres_names
+from veil.engine.copy_out import CopyStream
 from veil.engine.deadline import Deadline, OpeningCursor, after
-from veil.engine.engine import CachedPlan, QueryEngine, plan_cache_key
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
@@ -49,6 +51,7 @@ from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
 from veil.engine.pgcatalog.schema import RELATIONS
+from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
 from veil.engine.policy.leakproof import predicates_are_leakproof
 from veil.engine.policy.masks import hash_key_parameter
@@ -61,7 +64,6 @@ from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
-from veil.engine.copy_out import CopyStream
 from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -70,6 +72,9 @@ from veil.errors import (
     StatementTimeout,
     VeilError,
 )
+
+if TYPE_CHECKING:
+    from veil.engine.engine import QueryEngine
 
 
 @dataclass
@@ -84,7 +89,7 @@ class LocalPlan:
 class AdminPlan:
     """A query over admin views (``veil.audit`` ...), answered from Veil's own state."""
 
-    statement: exp.Expression
+    statement: exp.Expr
     param_oids: tuple[int, ...] = ()
 
 
@@ -150,7 +155,7 @@ class Session:
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
-        self._running = None
+        self._running: SourceCursor | FederatedExecution | None = None
         self._canceled = False
         self.sql_objects = SqlObjects()
 
@@ -232,7 +237,7 @@ class Session:
         )
 
     async def execute(self, prepared: PreparedStatement, params: Sequence[object | None]) -> ResultStream:
-        plan: Plan = prepared.plan  # type: ignore[assignment]
+        plan = cast(Plan, prepared.plan)  # engine-private: prepare() above always stores a Plan
         statement = plan.statement
         self._resolve_identity(statement.sql)
         if self._status == "E" and statement.kind not in (Kind.ROLLBACK, Kind.COMMIT, Kind.ROLLBACK_TO):
@@ -242,7 +247,7 @@ class Session:
                 if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
                     plan = await self._plan(statement, prepared.param_oids)
                     if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
-                        raise VeilError("0A000", "cached plan must not change result type")
+                        raise errcodes.FeatureNotSupported("cached plan must not change result type")
                     prepared.plan = plan
                 if statement.kind == Kind.EXPLAIN:
                     return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
@@ -394,10 +399,13 @@ class Session:
         return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
 
     async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
-        query = await _offloaded(statement.sql, local.compile, statement.ast, self._local_context(), param_oids)
+        ast = statement.ast
+        if ast is None:
+            return Plan(statement, self.engine.generation)
+        query = await _offloaded(statement.sql, local.compile, ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
-        schema = with_origins(schema, column_origins(statement.ast, catalog_tables(query.search_path)))
+        schema = with_origins(schema, column_origins(ast, catalog_tables(query.search_path)))
         version = self.engine.generation
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
 
@@ -556,14 +564,14 @@ class Session:
         record.cache_hit = execution.cache_hits == len(plan.fragments)
         return stream
 
-    def _run_admin(self, statement: exp.Expression, params: Sequence[object | None] = ()) -> pa.Table:
+    def _run_admin(self, statement: exp.Expr, params: Sequence[object | None] = ()) -> pa.Table:
         views, functions = self._admin_relations(describe_only=False)
         try:
             return run_admin_query(statement, views, functions, params)
         except duckdb.Error as exc:
             raise map_duckdb_error(exc) from None
 
-    def _describe_admin(self, statement: exp.Expression, param_count: int) -> AdminDescription:
+    def _describe_admin(self, statement: exp.Expr, param_count: int) -> AdminDescription:
         views, functions = self._admin_relations(describe_only=True)
         try:
             return describe_admin_query(statement, views, functions, param_count)
@@ -638,9 +646,8 @@ class Session:
             self.settings.end_transaction()
             if kind == Kind.COMMIT and failed:
                 return RowsStream(None, tag="ROLLBACK")
-        elif kind == Kind.ROLLBACK_TO:
-            if self._status == "E":
-                self._status = "T"
+        elif kind == Kind.ROLLBACK_TO and self._status == "E":
+            self._status = "T"
         return RowsStream(None, tag=statement.tag)
 
     def _show(self, statement: Statement) -> ResultStream:

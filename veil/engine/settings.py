@@ -10,7 +10,8 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
-from veil.errors import InvalidParameterValue, VeilError
+from veil import errcodes
+from veil.errors import InvalidParameterValue
 
 SERVER_VERSION = "15.8"
 SERVER_VERSION_NUM = "150008"
@@ -101,7 +102,7 @@ def canonical_name(name: str) -> str | None:
 def _normalize(name: str, value: str) -> str:
     if name == "client_encoding":
         if value.upper().replace("-", "") not in ("UTF8", "UNICODE"):
-            raise VeilError("22023", f'Veil only supports client_encoding UTF8, not "{value}"')
+            raise errcodes.InvalidParameterValue(f'Veil only supports client_encoding UTF8, not "{value}"')
         return "UTF8"
     if name == "TimeZone":
         return _normalize_timezone(value)
@@ -163,7 +164,7 @@ class Settings:
             raise InvalidParameterValue("SHOW ALL is answered by show_all()")
         canonical = canonical_name(name) or name.lower()
         if canonical not in self.values:
-            raise VeilError("42704", f'unrecognized configuration parameter "{name}"')
+            raise errcodes.UndefinedObject(f'unrecognized configuration parameter "{name}"')
         return self.values[canonical]
 
     def get_or_none(self, name: str) -> str | None:
@@ -174,10 +175,10 @@ class Settings:
         canonical = canonical_name(name)
         if canonical is None:
             if "." not in name:
-                raise VeilError("42704", f'unrecognized configuration parameter "{name}"')
+                raise errcodes.UndefinedObject(f'unrecognized configuration parameter "{name}"')
             canonical = name.lower()
         if canonical in READ_ONLY:
-            raise VeilError("55P02", f'parameter "{canonical}" cannot be changed')
+            raise errcodes.CantChangeRuntimeParam(f'parameter "{canonical}" cannot be changed')
         new = self.session_defaults.get(canonical, DEFAULTS.get(canonical, "")) if value is None else _normalize(canonical, value)
         if local and canonical not in self._transaction_undo:
             self._transaction_undo[canonical] = self.values.get(canonical, "")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from veil import pgtypes
+from veil import errcodes, pgtypes
 from veil.engine import pgsql
 from veil.engine.api import ResultStream
 from veil.engine.cursors import Cursor
@@ -37,7 +37,7 @@ def _type_name(oid: int) -> str:
 
 
 def _missing_cursor(name: str) -> VeilError:
-    return VeilError("34000", f'cursor "{name}" does not exist')
+    return errcodes.InvalidCursorName(f'cursor "{name}" does not exist')
 
 
 @dataclass
@@ -48,11 +48,11 @@ class SqlObjects:
     # -- cursors ---------------------------------------------------------------------------
     def check_declare(self, spec: CursorSpec, in_transaction: bool) -> None:
         if not in_transaction and not spec.hold:
-            raise VeilError("25P01", "DECLARE CURSOR can only be used in transaction blocks")
+            raise errcodes.NoActiveSqlTransaction("DECLARE CURSOR can only be used in transaction blocks")
         if spec.name in self.cursors:
-            raise VeilError("42P03", f'cursor "{spec.name}" already exists')
+            raise errcodes.DuplicateCursor(f'cursor "{spec.name}" already exists')
         if spec.binary:
-            raise VeilError("0A000", "binary cursors are not supported by Veil; fetch in text or use the extended protocol's binary format")
+            raise errcodes.FeatureNotSupported("binary cursors are not supported by Veil; fetch in text or use the extended protocol's binary format")
 
     def declare(self, spec: CursorSpec, stream: ResultStream, schema: pa.Schema, in_transaction: bool) -> None:
         self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction)
@@ -97,16 +97,15 @@ class SqlObjects:
     # -- prepared statements ----------------------------------------------------------------
     def check_prepare(self, name: str) -> None:
         if name in self.prepared:
-            raise VeilError("42P05", f'prepared statement "{name}" already exists')
+            raise errcodes.DuplicatePreparedStatement(f'prepared statement "{name}" already exists')
 
     def execute_sql(self, spec: ExecuteSpec) -> str:
         """The prepared query with its arguments in place of ``$n``."""
         prepared = self.prepared.get(spec.name)
         if prepared is None:
-            raise VeilError("26000", f'prepared statement "{spec.name}" does not exist')
+            raise errcodes.InvalidSqlStatementName(f'prepared statement "{spec.name}" does not exist')
         if len(spec.args) != len(prepared.param_oids):
-            raise VeilError(
-                "42601",
+            raise errcodes.SyntaxError(
                 f"wrong number of parameters for prepared statement \"{spec.name}\"",
                 detail=f"Expected {len(prepared.param_oids)} parameters but got {len(spec.args)}.",
             )

@@ -10,14 +10,14 @@ everything that writes is refused with 25006: Veil only serves reads.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from pglast import ast as pg_ast
-
 import sqlglot
+from pglast import ast as pg_ast
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
@@ -77,7 +77,7 @@ class Statement:
     kind: Kind
     sql: str
     tag: str
-    ast: exp.Expression | None = None
+    ast: exp.Expr | None = None
     name: str | None = None
     value: str | None = None
     is_local: bool = False
@@ -151,7 +151,8 @@ def _position(sql: str, error: dict[str, object]) -> int | None:
     return sum(len(text) for text in lines[: line - 1]) + max(col - len(highlight), 0) + 1
 
 
-def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Expression:
+def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp.Values:
+    expressions: Sequence[exp.Expr | None]
     try:
         if tokens is None:
             expressions = sqlglot.parse(sql, read="postgres")
@@ -333,6 +334,8 @@ def _copy_statement(sql: str, node: pg_ast.CopyStmt) -> Statement:
         query = _inner_query(inner or "", 0)
     else:
         relation = node.relation
+        if relation is None:
+            raise SqlSyntaxError("syntax error: COPY needs a table or a query")
         name = ".".join(_quote(p) for p in (relation.schemaname, relation.relname) if p)
         columns = ", ".join(_quote(c.sval) for c in node.attlist or ()) or "*"
         query = _inner_query(f"SELECT {columns} FROM {name}", 0)

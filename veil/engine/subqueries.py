@@ -14,7 +14,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.engine.colnames import name_select_outputs
-from veil.engine.fragments import FragmentBuilder, alias_identifier
+from veil.engine.fragments import FragmentBuilder
+from veil.engine.from_items import alias_identifier
 from veil.engine.planner import identifier_name, quoted, replace_table
 
 _WORK = (exp.AggFunc, exp.Window, exp.Group, exp.Limit, exp.Distinct, exp.SetOperation)

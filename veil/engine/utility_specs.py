@@ -6,12 +6,13 @@ Pure functions from pglast nodes to small frozen dataclasses; the session acts o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pglast import ast
 
-from veil import pgtypes
+from veil import errcodes, pgtypes
 from veil.engine import pgsql
-from veil.errors import FeatureNotSupported, SqlSyntaxError, VeilError
+from veil.errors import FeatureNotSupported, SqlSyntaxError
 
 # parsenodes.h: DeclareCursorStmt.options bits
 _CURSOR_BINARY = 0x0001
@@ -69,10 +70,20 @@ class ExecuteSpec:
     args: tuple[str, ...]
 
 
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None, what: str) -> _T:
+    """A part the grammar requires (pglast types every node field as optional)."""
+    if value is None:
+        raise SqlSyntaxError(f"syntax error: {what} missing")
+    return value
+
+
 def cursor_spec(node: ast.DeclareCursorStmt) -> CursorSpec:
     options = node.options or 0
     return CursorSpec(
-        name=node.portalname,
+        name=_given(node.portalname, "cursor name"),
         scroll=bool(options & _CURSOR_SCROLL) and not options & _CURSOR_NO_SCROLL,
         hold=bool(options & _CURSOR_HOLD),
         binary=bool(options & _CURSOR_BINARY),
@@ -83,8 +94,9 @@ _DIRECTIONS = {0: "forward", 1: "backward", 2: "absolute", 3: "relative"}
 
 
 def fetch_spec(node: ast.FetchStmt) -> FetchSpec:
-    direction = _DIRECTIONS[int(node.direction)]
-    return FetchSpec(name=node.portalname, direction=direction, count=int(node.howMany), move=bool(node.ismove))
+    direction = _DIRECTIONS[int(_given(node.direction, "FETCH direction"))]
+    count = int(_given(node.howMany, "FETCH count"))
+    return FetchSpec(name=_given(node.portalname, "cursor name"), direction=direction, count=count, move=bool(node.ismove))
 
 
 def type_oid(type_name: ast.TypeName) -> int:
@@ -93,7 +105,7 @@ def type_oid(type_name: ast.TypeName) -> int:
     name = names[-1] if names else ""
     found = pgtypes.BY_NAME.get(_ALIASES.get(name, name))
     if found is None:
-        raise VeilError("42704", f'type "{".".join(names)}" does not exist')
+        raise errcodes.UndefinedObject(f'type "{".".join(names)}" does not exist')
     if type_name.arrayBounds:
         array = pgtypes.BY_OID.get(found.array_oid)
         if array is None:
@@ -108,13 +120,14 @@ _ALIASES = {"int": "int4", "integer": "int4", "smallint": "int2", "bigint": "int
 
 
 def prepare_spec(node: ast.PrepareStmt) -> PrepareSpec:
-    return PrepareSpec(name=node.name, arg_oids=tuple(type_oid(t) for t in node.argtypes or ()))
+    return PrepareSpec(name=_given(node.name, "statement name"), arg_oids=tuple(type_oid(t) for t in node.argtypes or ()))
 
 
 def execute_spec(sql: str, node: ast.ExecuteStmt) -> ExecuteSpec:
     """Arguments are cut from the text at the top-level commas inside ``EXECUTE name (...)``."""
+    name = _given(node.name, "statement name")
     if not node.params:
-        return ExecuteSpec(node.name, ())
+        return ExecuteSpec(name, ())
     inner = pgsql.parenthesized(sql)
     if inner is None:
         raise SqlSyntaxError("syntax error in EXECUTE arguments")
@@ -130,7 +143,7 @@ def execute_spec(sql: str, node: ast.ExecuteStmt) -> ExecuteSpec:
             args.append(inner[start : token.start].strip())
             start = token.end
     args.append(inner[start:].strip())
-    return ExecuteSpec(node.name, tuple(args))
+    return ExecuteSpec(name, tuple(args))
 
 
 def copy_spec(node: ast.CopyStmt) -> CopySpec:
@@ -138,7 +151,7 @@ def copy_spec(node: ast.CopyStmt) -> CopySpec:
     for option in node.options or ():
         arg = option.arg
         value: str | bool = True
-        if isinstance(arg, ast.String):
+        if isinstance(arg, ast.String) and arg.sval is not None:
             value = arg.sval
         elif isinstance(arg, ast.Integer):
             value = str(arg.ival)
@@ -147,7 +160,7 @@ def copy_spec(node: ast.CopyStmt) -> CopySpec:
         options[option.defname] = value
     fmt = str(options.get("format", "text")).lower()
     if fmt not in ("text", "csv", "binary"):
-        raise VeilError("22023", f'COPY format "{fmt}" not recognized')
+        raise errcodes.InvalidParameterValue(f'COPY format "{fmt}" not recognized')
     header = options.get("header", False)
     header_on = header is True or str(header).lower() in ("true", "on", "1")
     csv = fmt == "csv"
@@ -155,5 +168,5 @@ def copy_spec(node: ast.CopyStmt) -> CopySpec:
     null = str(options.get("null", "" if csv else "\\N"))
     quote = str(options.get("quote", '"'))
     if len(delimiter) != 1:
-        raise VeilError("0A000", "COPY delimiter must be a single one-byte character")
+        raise errcodes.FeatureNotSupported("COPY delimiter must be a single one-byte character")
     return CopySpec(format=fmt, delimiter=delimiter, null=null, header=header_on, quote=quote)

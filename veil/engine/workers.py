@@ -13,6 +13,7 @@ sixth concurrent long query behind the others).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -79,10 +80,9 @@ def start_in_worker(function: Callable[..., T], *args: Any) -> asyncio.Future[T]
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    try:
+    # the loop closed while the call ran (server shutdown): nobody waits
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_resolve, future, result, error)
-    except RuntimeError:  # the loop closed while the call ran (server shutdown): nobody waits
-        pass
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -25,6 +25,7 @@ from scramp import ScramException, ScramMechanism
 from scramp.core import ScramServer
 from scramp.utils import saslprep
 
+from veil import errcodes
 from veil.errors import VeilError
 from veil.proxy import messages
 
@@ -124,13 +125,12 @@ class AuthRequest:
 
 
 def failed(user: str) -> VeilError:
-    return VeilError("28P01", f'password authentication failed for user "{user}"', severity="FATAL")
+    return errcodes.InvalidPassword(f'password authentication failed for user "{user}"', severity="FATAL")
 
 
 def throttled(user: str, wait: float) -> VeilError:
     """A login refused during back-off: the password was not looked at."""
-    return VeilError(
-        "28P01",
+    return errcodes.InvalidPassword(
         f'password authentication failed for user "{user}"',
         detail=f"Too many failed logins for this user or client address; retry in {wait:.1f}s.",
         severity="FATAL",
@@ -143,7 +143,7 @@ async def authenticate(conversation: AuthConversation, request: AuthRequest) -> 
     stored = request.stored_password if request.user_exists else None
     if method == "trust":
         if not request.user_exists:
-            raise VeilError("28000", f'role "{request.user}" does not exist', severity="FATAL")
+            raise errcodes.InvalidAuthorizationSpecification(f'role "{request.user}" does not exist', severity="FATAL")
         return
     if method == "password":
         await _cleartext(conversation, request, stored)
@@ -153,13 +153,12 @@ async def authenticate(conversation: AuthConversation, request: AuthRequest) -> 
     elif method in ("md5", "scram-sha-256"):
         await _scram(conversation, request, stored)
     else:
-        raise VeilError("28000", f"unsupported authentication method {method!r}", severity="FATAL")
+        raise errcodes.InvalidAuthorizationSpecification(f"unsupported authentication method {method!r}", severity="FATAL")
 
 
 async def _cleartext(conversation: AuthConversation, request: AuthRequest, stored: str | None) -> None:
     if not request.tls:
-        raise VeilError(
-            "28000",
+        raise errcodes.InvalidAuthorizationSpecification(
             "cleartext password authentication requires an SSL connection",
             hint="Connect with sslmode=require, or set server.auth to scram-sha-256.",
             severity="FATAL",
@@ -204,7 +203,7 @@ async def _scram(conversation: AuthConversation, request: AuthRequest, stored: s
     await conversation.send(messages.authentication_sasl(mechanisms))
     mechanism, client_first = messages.parse_sasl_initial(await conversation.receive())
     if mechanism not in mechanisms:
-        raise VeilError("08P01", "client selected an invalid SASL authentication mechanism", severity="FATAL")
+        raise errcodes.ProtocolViolation("client selected an invalid SASL authentication mechanism", severity="FATAL")
 
     def auth_fn(_scram_user: str) -> tuple[bytes, bytes, bytes, int]:
         # PostgreSQL ignores the SCRAM user name; the startup packet's user is authoritative.

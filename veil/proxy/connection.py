@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from veil import errcodes
 from veil.config.models import VeilConfig
 from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo, TlsInfo
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size
@@ -119,7 +120,7 @@ class Connection:
             self._send_fatal(error)
         except Exception:
             log.exception("unexpected error; closing the connection")
-            self._send_fatal(VeilError("XX000", _INTERNAL, severity="FATAL"))
+            self._send_fatal(errcodes.InternalError(_INTERNAL, severity="FATAL"))
         finally:
             await self._cleanup()
 
@@ -285,7 +286,7 @@ class Connection:
                 raise
             except Exception:
                 log.exception("unexpected error in the extended query protocol")
-                self._report(VeilError("XX000", _INTERNAL))
+                self._report(errcodes.InternalError(_INTERNAL))
                 self._skipping = True
 
     def _report(self, error: VeilError) -> None:
@@ -333,7 +334,7 @@ class Connection:
         """CopyData/CopyDone/CopyFail outside COPY are ignored, as the protocol specifies."""
 
     async def _function_call(self, payload: bytes) -> None:
-        raise VeilError("0A000", "the fastpath function call protocol is not supported")
+        raise errcodes.FeatureNotSupported("the fastpath function call protocol is not supported")
 
     # --- simple query ---------------------------------------------------------------------
 
@@ -360,7 +361,7 @@ class Connection:
             raise
         except Exception:
             log.exception("unexpected error in a simple query")
-            self._report(VeilError("XX000", _INTERNAL))
+            self._report(errcodes.InternalError(_INTERNAL))
         await self._end_of_transaction()
         await self._ready()
 
@@ -420,20 +421,20 @@ class Connection:
         statement = self.statements.get(name)
         if statement is None:
             if name:
-                raise VeilError("26000", f'prepared statement "{name}" does not exist')
-            raise VeilError("26000", "unnamed prepared statement does not exist")
+                raise errcodes.InvalidSqlStatementName(f'prepared statement "{name}" does not exist')
+            raise errcodes.InvalidSqlStatementName("unnamed prepared statement does not exist")
         return statement
 
     def _portal(self, name: str) -> Portal:
         portal = self.portals.get(name)
         if portal is None:
-            raise VeilError("34000", f'portal "{name}" does not exist')
+            raise errcodes.InvalidCursorName(f'portal "{name}" does not exist')
         return portal
 
     async def _parse(self, payload: bytes) -> None:
         message = messages.parse_parse(payload)
         if message.name and message.name in self.statements:
-            raise VeilError("42P05", f'prepared statement "{message.name}" already exists')
+            raise errcodes.DuplicatePreparedStatement(f'prepared statement "{message.name}" already exists')
         check_statement_size(message.sql, self.config.server.max_statement_bytes)
         assert self.session is not None
         if self._is_empty(message.sql):
@@ -457,15 +458,14 @@ class Connection:
         statement = self._statement(message.statement)
         if message.portal:
             if message.portal in self.portals:
-                raise VeilError("42P03", f'portal "{message.portal}" already exists')
+                raise errcodes.DuplicateCursor(f'portal "{message.portal}" already exists')
         else:
             previous = self.portals.pop("", None)
             if previous is not None:
                 await previous.close()
         oids = statement.param_oids
         if len(message.values) != len(oids):
-            raise VeilError(
-                "08P01",
+            raise errcodes.ProtocolViolation(
                 f"bind message supplies {len(message.values)} parameters, but prepared "
                 f'statement "{message.statement}" requires {len(oids)}',
             )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
+from veil.engine.api import ResultStream
 from veil.engine.utility_specs import CopySpec
 from veil.proxy import codec
 from veil.proxy.framing import MessageWriter
@@ -87,7 +88,7 @@ def _csv_line(spec: CopySpec) -> Callable[[list[bytes | None]], str]:
 
 
 async def send_copy(
-    out: MessageWriter, stream: object, spec: CopySpec, schema: pa.Schema, timezone: str,
+    out: MessageWriter, stream: ResultStream, spec: CopySpec, schema: pa.Schema, timezone: str,
     check_cancel: Callable[[], None],
 ) -> int:
     """CopyOutResponse, one CopyData per row (binary: with header and trailer), CopyDone."""
@@ -99,7 +100,7 @@ async def send_copy(
         out.write(_message(b"d", _line(spec)([n.encode() for n in schema.names]).encode()))
     line = None if binary else _line(spec)
     rows = 0
-    async for batch in stream:  # type: ignore[attr-defined]
+    async for batch in stream:
         check_cancel()
         if not batch.num_rows:
             continue

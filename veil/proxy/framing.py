@@ -29,7 +29,7 @@ class ConnectionClosed(Exception):
 class MessageReader:
     """Cuts typed frontend messages (and untyped startup packets) out of a byte stream."""
 
-    __slots__ = ("_stream", "_buf", "_pos", "max_message_bytes", "limits")
+    __slots__ = ("_buf", "_pos", "_stream", "limits", "max_message_bytes")
 
     def __init__(self, stream: asyncio.StreamReader, max_message_bytes: int) -> None:
         self._stream = stream
@@ -112,7 +112,7 @@ class MessageReader:
 class MessageWriter:
     """Coalesces backend messages; :meth:`flush` hands them to the transport."""
 
-    __slots__ = ("_stream", "_buf")
+    __slots__ = ("_buf", "_stream")
 
     #: Pending bytes above which a streaming result is flushed and drained.
     HIGH_WATER = 64 * 1024

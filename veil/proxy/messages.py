@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from veil import errcodes
 from veil.errors import VeilError
 
 _I16 = struct.Struct("!h")
@@ -138,7 +139,7 @@ def _read_cstr(data: bytes, pos: int) -> tuple[str, int]:
     try:
         return data[pos:end].decode(), end + 1
     except UnicodeDecodeError:
-        raise VeilError("22021", 'invalid byte sequence for encoding "UTF8"') from None
+        raise errcodes.CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8"') from None
 
 
 def _read_i16(data: bytes, pos: int) -> tuple[int, int]:
@@ -260,7 +261,7 @@ def parse_bind(payload: bytes) -> Bind:
     _expect_end(payload, pos)
     for code in param_formats + result_formats:
         if code != 0 and code != 1:
-            raise VeilError("08P01", f"unsupported format code: {code}")
+            raise errcodes.ProtocolViolation(f"unsupported format code: {code}")
     return Bind(portal, statement, param_formats, tuple(values), result_formats)
 
 
@@ -329,9 +330,7 @@ def startup_options(options: str) -> Mapping[str, str]:
         if word == "-c" and index + 1 < len(words):
             index += 1
             setting = words[index]
-        elif word.startswith("-c"):
-            setting = word[2:]
-        elif word.startswith("--"):
+        elif word.startswith("-c") or word.startswith("--"):
             setting = word[2:]
         if setting and "=" in setting:
             name, value = setting.split("=", 1)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from veil import errcodes
 from veil.engine.api import PreparedStatement, ResultStream
 from veil.errors import VeilError
 from veil.proxy import codec
@@ -35,7 +36,7 @@ def expand_formats(codes: Sequence[int], count: int, what: str) -> list[int]:
             message = f"bind message has {len(codes)} result formats but query has {count} columns"
         else:
             message = f"bind message has {len(codes)} parameter formats but {count} parameters"
-        raise VeilError("08P01", message)
+        raise errcodes.ProtocolViolation(message)
     return list(codes)
 
 
@@ -52,7 +53,7 @@ def decode_parameters(
         except VeilError:
             raise
         except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as exc:
-            raise VeilError("22P02", f"invalid value for parameter ${index + 1}: {exc}") from None
+            raise errcodes.InvalidTextRepresentation(f"invalid value for parameter ${index + 1}: {exc}") from None
     return params
 
 
@@ -61,8 +62,7 @@ def _conform(schema: pa.Schema, actual: pa.Schema | None) -> pa.Schema | None:
     if actual is None or actual is schema or actual.types == schema.types:
         return None
     if len(actual) != len(schema):
-        raise VeilError(
-            "XX000",
+        raise errcodes.InternalError(
             f"internal error: the statement described {len(schema)} columns but produced {len(actual)}",
         )
     return schema

@@ -8,6 +8,7 @@ Host and port are bound once, at :meth:`VeilServer.start`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -15,9 +16,9 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+from veil import errcodes
 from veil.config.models import TlsConfig, VeilConfig
 from veil.engine.api import Engine
-from veil.errors import VeilError
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.connection import Connection
 from veil.proxy.throttle import LoginThrottle
@@ -113,7 +114,7 @@ class VeilServer:
         try:
             self.tls()
         except (OSError, ssl.SSLError) as exc:
-            raise VeilError("F0000", f"cannot load server.tls certificate or key: {_reason(exc)}") from None
+            raise errcodes.ConfigFileError(f"cannot load server.tls certificate or key: {_reason(exc)}") from None
         host = self._host if self._host is not None else config.host
         port = self._port if self._port is not None else config.port
         try:
@@ -121,7 +122,7 @@ class VeilServer:
                 self._accept, host=host, port=port, reuse_address=True, limit=1024 * 1024
             )
         except OSError as exc:
-            raise VeilError("58000", f"cannot listen on {host}:{port}: {_reason(exc)}") from None
+            raise errcodes.SystemError(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -155,10 +156,8 @@ class VeilServer:
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                try:
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:
-                    pass
             await Connection(self, reader, writer).run()
         except asyncio.CancelledError:
             # Shutting down: the connection has cleaned up; asyncio would log a cancelled

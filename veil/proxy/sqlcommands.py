@@ -9,11 +9,11 @@ effect. psqlODBC, for one, Parses ``_PLAN0x...`` and later sends ``DEALLOCATE "_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from veil import errcodes
 from veil.engine.api import PreparedStatement
-from veil.errors import VeilError
 from veil.proxy.portal import Portal
 
 _DEALLOCATE = re.compile(r'^\s*DEALLOCATE\s+(?:PREPARE\s+)?("(?:[^"]|"")+"|[^\s;]+)', re.IGNORECASE)
@@ -54,13 +54,13 @@ def protocol_effect(command: str, sql: str) -> ProtocolEffect | None:
 
 
 def check_effect(
-    effect: ProtocolEffect, statements: Mapping[str, object], portals: Mapping[str, object]
+    effect: ProtocolEffect, statements: Collection[str], portals: Collection[str]
 ) -> None:
     """DEALLOCATE and CLOSE of a name that does not exist fail before running."""
     if effect.statement not in (None, "*") and effect.statement not in statements:
-        raise VeilError("26000", f'prepared statement "{effect.statement}" does not exist')
+        raise errcodes.InvalidSqlStatementName(f'prepared statement "{effect.statement}" does not exist')
     if effect.portal not in (None, "*") and effect.portal not in portals:
-        raise VeilError("34000", f'cursor "{effect.portal}" does not exist')
+        raise errcodes.InvalidCursorName(f'cursor "{effect.portal}" does not exist')
 
 
 async def apply_effect(

@@ -17,7 +17,7 @@ from veil.catalog.sources.base import read_all
 from veil.catalog.sources.snowflake import SnowflakeSource, to_pyformat
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
-from veil.discovery.store import TagStore
+from veil.catalog.tagstore import TagStore
 from veil.errors import VeilError
 
 DATABASE = "VEIL_DIRECT"

@@ -24,6 +24,7 @@ import pyarrow as pa
 from databricks import sql as dbsql
 from databricks.sql import exc as dbexc
 
+from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, read_all
 from veil.catalog.sources.databricks_types import (
@@ -73,7 +74,9 @@ def to_named(sql: str, params: Sequence[object]) -> tuple[str, dict[str, object]
     if not params:
         return sql, None
     binary = {f"p{i}" for i, v in enumerate(params, 1) if isinstance(v, bytes | bytearray | memoryview)}
-    values = {f"p{i}": bytes(v).hex() if f"p{i}" in binary else v for i, v in enumerate(params, 1)}  # type: ignore[arg-type]
+    values = {
+        f"p{i}": bytes(v).hex() if isinstance(v, bytes | bytearray | memoryview) else v for i, v in enumerate(params, 1)
+    }
 
     def replace(match: re.Match[str]) -> str:
         if match.group("text") is not None:
@@ -94,11 +97,11 @@ def map_databricks_error(exc: BaseException) -> VeilError:
         return _request_error(exc, text)
     if not isinstance(exc, dbexc.Error):
         reason = text.split("Caused by", 1)[-1].strip(" ()\"'").split("\n", 1)[0]
-        return VeilError("08001", f"cannot reach Databricks: {type(exc).__name__}: {reason}")
+        return errcodes.SqlclientUnableToEstablishSqlconnection(f"cannot reach Databricks: {type(exc).__name__}: {reason}")
     message = text.split("\n", 1)[0].split("== SQL", 1)[0].strip()
     if _EXPIRED_SESSION.search(message):
         # The warehouse no longer knows the pooled session (expired, warehouse restarted).
-        return VeilError("08003", f"the Databricks session is gone: {message}")
+        return errcodes.ConnectionDoesNotExist(f"the Databricks session is gone: {message}")
     message = _SQLSTATE.sub("", message).strip()
     error_class = _ERROR_CLASS.search(message)
     state = None
@@ -118,12 +121,12 @@ def _request_error(exc: BaseException, text: str) -> VeilError:
     code = context.get("http-code")
     detail = str(context.get("error-message") or "").strip(" :") or text
     if code in (401, 403):
-        return VeilError("28P01", f"Databricks rejected the access token (HTTP {code}: {detail})")
+        return errcodes.InvalidPassword(f"Databricks rejected the access token (HTTP {code}: {detail})")
     if code == 404:
-        return VeilError("08001", f"no Databricks SQL warehouse at this http_path (HTTP 404: {detail})")
+        return errcodes.SqlclientUnableToEstablishSqlconnection(f"no Databricks SQL warehouse at this http_path (HTTP 404: {detail})")
     if code is not None:
-        return VeilError("08006", f"Databricks request failed (HTTP {code}: {detail})")
-    return VeilError("08001", f"cannot reach Databricks: {detail}")
+        return errcodes.ConnectionFailure(f"Databricks request failed (HTTP {code}: {detail})")
+    return errcodes.SqlclientUnableToEstablishSqlconnection(f"cannot reach Databricks: {detail}")
 
 
 class _Reader:

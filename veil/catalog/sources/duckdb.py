@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb_errors import translate_duckdb_error
@@ -20,7 +21,7 @@ from veil.errors import VeilError
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
     from duckdb import _seam as _duckdb_seam
 except ImportError:  # pragma: no cover - other DuckDB releases: relations only
-    _duckdb_seam = None  # type: ignore[assignment]
+    _duckdb_seam = None  # type: ignore[assignment]  # the module's name stands for None: no seam here
 _submit: Callable[..., Any] | None = getattr(_duckdb_seam, "submit", None)
 
 BATCH_ROWS = 65536
@@ -127,7 +128,7 @@ class DuckDBCursor:
         """
         connection = self._connection
         if connection is None:
-            raise VeilError("XX000", "internal error: query on a closed DuckDB cursor")
+            raise errcodes.InternalError("internal error: query on a closed DuckDB cursor")
         self._reusable = False  # until the new result is read to the end
         values = list(params) if params else None
         if _submit is not None:
@@ -182,8 +183,8 @@ class DuckDBSource:
         with self._lock:
             if self._connection is None:
                 if not self.path.exists():
-                    raise VeilError(
-                        "08006", f'connection "{self.name}": DuckDB file {self.path} does not exist'
+                    raise errcodes.ConnectionFailure(
+                        f'connection "{self.name}": DuckDB file {self.path} does not exist'
                     )
                 try:
                     self._connection = duckdb.connect(
@@ -192,8 +193,8 @@ class DuckDBSource:
                         config={"enable_external_access": False, "arrow_lossless_conversion": True},
                     )
                 except duckdb.Error as exc:
-                    raise VeilError(
-                        "08006", f'connection "{self.name}": cannot open {self.path}: {exc}'
+                    raise errcodes.ConnectionFailure(
+                        f'connection "{self.name}": cannot open {self.path}: {exc}'
                     ) from None
             return self._connection
 

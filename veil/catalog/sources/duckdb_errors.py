@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from veil import errcodes
 from veil.errors import VeilError
 
 _TAGGED = re.compile(r"\[([0-9A-Z]{5})\] (.*)", re.DOTALL)
@@ -33,38 +34,38 @@ def _clean(message: str, rename: Callable[[str], str]) -> str:
 def _by_class(error: BaseException, message: str) -> VeilError:
     lowered = message.lower()
     if "division by zero" in lowered:
-        return VeilError("22012", "division by zero")
+        return errcodes.DivisionByZero("division by zero")
     if isinstance(error, duckdb.InterruptException):
-        return VeilError("57014", "canceling statement due to user request")
+        return errcodes.QueryCanceled("canceling statement due to user request")
     if isinstance(error, duckdb.OutOfMemoryException):
-        return VeilError("53200", "out of memory")
+        return errcodes.OutOfMemory("out of memory")
     if isinstance(error, duckdb.PermissionException):
-        return VeilError("42501", message)
+        return errcodes.InsufficientPrivilege(message)
     if isinstance(error, duckdb.ConversionException):
-        return VeilError("22P02", message)
+        return errcodes.InvalidTextRepresentation(message)
     if isinstance(error, duckdb.OutOfRangeException):
-        return VeilError("22003", message)
+        return errcodes.NumericValueOutOfRange(message)
     if isinstance(error, duckdb.ParserException):
-        return VeilError("42601", message)
+        return errcodes.SyntaxError(message)
     if isinstance(error, duckdb.NotImplementedException):
-        return VeilError("0A000", message)
+        return errcodes.FeatureNotSupported(message)
     if isinstance(error, duckdb.CatalogException):
         if "function" in lowered or "macro" in lowered:
-            return VeilError("42883", message)
+            return errcodes.UndefinedFunction(message)
         if "type" in lowered:
-            return VeilError("42704", message)
-        return VeilError("42P01", message)
+            return errcodes.UndefinedObject(message)
+        return errcodes.UndefinedTable(message)
     if isinstance(error, duckdb.BinderException):
         if "column" in lowered:
-            return VeilError("42703", message)
+            return errcodes.UndefinedColumn(message)
         if "function" in lowered:
-            return VeilError("42883", message)
+            return errcodes.UndefinedFunction(message)
         if "group by" in lowered:
-            return VeilError("42803", message)
-        return VeilError("42804", message)
+            return errcodes.GroupingError(message)
+        return errcodes.DatatypeMismatch(message)
     if isinstance(error, duckdb.InvalidInputException):
-        return VeilError("22023", message)
-    return VeilError("XX000", message)
+        return errcodes.InvalidParameterValue(message)
+    return errcodes.InternalError(message)
 
 
 def translate_duckdb_error(error: BaseException, rename: Callable[[str], str] = lambda text: text) -> VeilError:

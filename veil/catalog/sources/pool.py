@@ -60,7 +60,7 @@ class ConnectionPool:
         for connection in stale:
             _close_quietly(connection)
         if found is not None:
-            if self._reset is None or self._reset_quietly(found):
+            if self._reset is None or self._reset_quietly(self._reset, found):
                 return found, True
             _close_quietly(found)
         return self._connect(), False
@@ -76,10 +76,10 @@ class ConnectionPool:
                     return
         _close_quietly(connection)
 
-    def _reset_quietly(self, connection: Any) -> bool:
+    def _reset_quietly(self, reset: Callable[[Any], None], connection: Any) -> bool:
         """Whether ``connection`` was reset (a failed reset means it must not be reused)."""
         try:
-            self._reset(connection)
+            reset(connection)
         except Exception as exc:  # noqa: BLE001 - any driver error means: do not reuse it
             log.debug("resetting a pooled connection failed: %s", exc)
             return False

@@ -3,6 +3,7 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import threading
@@ -17,7 +18,9 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import psycopg
 import pyarrow as pa
 from psycopg import pq
+from psycopg.pq.abc import PGconn, PGresult
 
+from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pgshape import (
@@ -224,10 +227,8 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
         connection = self._connection
         if connection is None:
             return  # closed already
-        try:
+        with contextlib.suppress(adbc_driver_manager.Error):
             connection.adbc_cancel()
-        except adbc_driver_manager.Error:
-            pass
 
 
 def reset_session(connection: adbc_pg.Connection) -> None:
@@ -274,12 +275,12 @@ class PostgresSource:
             return adbc_pg.connect(self._uri(), autocommit=True)
         except adbc_driver_manager.Error as exc:
             message = map_postgres_error(exc).message
-            raise VeilError(
-                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             ) from None
 
-    def _connect_libpq(self) -> pq.PGconn:
+    def _connect_libpq(self) -> _LibpqConnection:
         """A libpq connection for describing statements (ADBC does not report type modifiers
         nor the OIDs of the types it does not know)."""
         c = self.config
@@ -292,8 +293,8 @@ class PostgresSource:
         if connection.status != pq.ConnStatus.OK:
             message = connection.get_error_message().strip()
             connection.finish()
-            raise VeilError(
-                "08006", f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             )
         return _LibpqConnection(connection)
@@ -371,7 +372,7 @@ class PostgresSource:
 class _LibpqConnection:
     """A libpq connection that only describes statements (the unnamed prepared statement)."""
 
-    def __init__(self, connection: pq.PGconn) -> None:
+    def __init__(self, connection: PGconn) -> None:
         self._connection = connection
 
     def describe(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
@@ -380,7 +381,7 @@ class _LibpqConnection:
             _check(prepared)
             result = self._connection.describe_prepared(b"")
         except psycopg.Error as exc:  # libpq returned no result: the connection is gone
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
         _check(result)
         columns = [
             SourceColumn((result.fname(i) or b"?column?").decode(), result.ftype(i), result.fmod(i))
@@ -396,7 +397,7 @@ class _LibpqConnection:
         self._connection.finish()
 
 
-def _check(result: pq.PGresult) -> None:
+def _check(result: PGresult) -> None:
     if result.status == pq.ExecStatus.COMMAND_OK:
         return
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()

@@ -30,6 +30,7 @@ import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.cursor import SnowflakeCursor as ConnectorCursor
 
+from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, check_source
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
@@ -91,7 +92,7 @@ def to_pyformat(sql: str, params: Sequence[object]) -> tuple[str, dict[str, obje
         if match.group("param") is not None:
             index = int(match.group("param"))
             if not 1 <= index <= len(params):
-                raise VeilError("08P01", f"there is no parameter ${index}")
+                raise errcodes.ProtocolViolation(f"there is no parameter ${index}")
             return f"%(p{index})s"
         if match.group("percent") is not None:
             return "%%"
@@ -212,7 +213,7 @@ class SnowflakeSource:
                 hint=self._connect_hint(error),
             ) from None
         except (OSError, ValueError, TypeError) as exc:  # a key file that cannot be read or decrypted
-            raise VeilError("28000", f'connection "{self.name}": cannot use the private key for Snowflake: {exc}',
+            raise errcodes.InvalidAuthorizationSpecification(f'connection "{self.name}": cannot use the private key for Snowflake: {exc}',
                             hint=f"check connections.{self.name}.private_key_file (and its passphrase, "
                             f"connections.{self.name}.password)") from None
 
@@ -279,7 +280,7 @@ class SnowflakeSource:
         if database is None:
             wanted = self.config.database
             problem = f'database "{wanted}" does not exist or is not authorized' if wanted else "no database is set"
-            raise VeilError("3D000", f'connection "{self.name}": {problem}',
+            raise errcodes.InvalidCatalogName(f'connection "{self.name}": {problem}',
                             hint=f"check {where}.database (and {where}.role)")
         if self.config.warehouse:
             try:
@@ -289,7 +290,7 @@ class SnowflakeSource:
                     return  # a local emulator has no warehouses
                 raise
             if warehouse is None:
-                raise VeilError("3D000", f'connection "{self.name}": warehouse "{self.config.warehouse}" '
+                raise errcodes.InvalidCatalogName(f'connection "{self.name}": warehouse "{self.config.warehouse}" '
                                 "does not exist or is not authorized",
                                 hint=f"check {where}.warehouse (and {where}.role)")
 
@@ -298,7 +299,7 @@ class SnowflakeSource:
         if self._database is None:
             current, = self._query("SELECT CURRENT_DATABASE()")[0]
             if current is None:
-                raise VeilError("3D000", f'connection "{self.name}": no database is set',
+                raise errcodes.InvalidCatalogName(f'connection "{self.name}": no database is set',
                                 hint=f"set connections.{self.name}.database")
             self._database = str(current)
         return self._database

@@ -140,7 +140,7 @@ def function_name(node: exp.Func, engine: str) -> str | None:
     return match.group(1).lower()
 
 
-def calls(expression: exp.Expression, engine: str) -> Iterator[str]:
+def calls(expression: exp.Expr, engine: str) -> Iterator[str]:
     for node in expression.find_all(exp.Func):
         name = function_name(node, engine)
         if name is not None:
@@ -148,7 +148,7 @@ def calls(expression: exp.Expression, engine: str) -> Iterator[str]:
 
 
 def check_functions(
-    expression: exp.Expression, engine: str, allowed_schemas: frozenset[str] = frozenset()
+    expression: exp.Expr, engine: str, allowed_schemas: frozenset[str] = frozenset()
 ) -> None:
     """Raise 42501 naming the first function ``engine`` may not run. ``allowed_schemas``: schemas
     whose functions Veil itself defines (``schema.fn(...)`` calls there pass)."""

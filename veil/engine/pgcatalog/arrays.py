@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veil.errors import VeilError
+from veil import errcodes
 
 
 def parse_array_literal(text: str) -> list[str | None]:
@@ -11,7 +11,7 @@ def parse_array_literal(text: str) -> list[str | None]:
     if body.startswith("[") and "=" in body:
         body = body.split("=", 1)[1].strip()
     if not (body.startswith("{") and body.endswith("}")):
-        raise VeilError("22P02", f'malformed array literal: "{text}"')
+        raise errcodes.InvalidTextRepresentation(f'malformed array literal: "{text}"')
     body = body[1:-1]
     items: list[str | None] = []
     pos, size = 0, len(body)
@@ -29,7 +29,7 @@ def parse_array_literal(text: str) -> list[str | None]:
                 chars.append(body[pos])
                 pos += 1
             if pos >= size:
-                raise VeilError("22P02", f'malformed array literal: "{text}"')
+                raise errcodes.InvalidTextRepresentation(f'malformed array literal: "{text}"')
             pos += 1
             items.append("".join(chars))
             while pos < size and body[pos].isspace():
@@ -38,7 +38,7 @@ def parse_array_literal(text: str) -> list[str | None]:
             end = pos
             while end < size and body[end] != ",":
                 if body[end] in "{}":
-                    raise VeilError("0A000", "multidimensional arrays are not supported")
+                    raise errcodes.FeatureNotSupported("multidimensional arrays are not supported")
                 end += 1
             raw = body[pos:end].strip()
             items.append(None if raw.upper() == "NULL" else raw.replace("\\", ""))
@@ -46,7 +46,7 @@ def parse_array_literal(text: str) -> list[str | None]:
         if pos >= size:
             break
         if body[pos] != ",":
-            raise VeilError("22P02", f'malformed array literal: "{text}"')
+            raise errcodes.InvalidTextRepresentation(f'malformed array literal: "{text}"')
         pos += 1
     return items
 
@@ -58,10 +58,7 @@ def format_array_literal(values: list[object]) -> str:
         if value is None:
             parts.append("NULL")
             continue
-        if isinstance(value, bool):
-            text = "t" if value else "f"
-        else:
-            text = str(value)
+        text = ("t" if value else "f") if isinstance(value, bool) else str(value)
         if text == "" or text.upper() == "NULL" or any(c in text for c in ' ,{}"\\\t\n'):
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         parts.append(text)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import scopes, sqlbuild
 from veil.engine.pgcatalog.builtins import REGISTRY
 from veil.engine.pgcatalog.casts import coerce, is_string, string_literal
@@ -58,7 +59,7 @@ def call_function(
     """Rewrite one call of a registered (or passed-through) function."""
     name = scopes.function_name(node)
     if name is None:
-        raise VeilError("0A000", f"unsupported function call {node.sql(dialect='postgres')}")
+        raise errcodes.FeatureNotSupported(f"unsupported function call {node.sql(dialect='postgres')}")
     check_name(name)
     spec = REGISTRY.get(name)
     if spec is None:

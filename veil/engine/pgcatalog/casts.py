@@ -12,11 +12,11 @@ from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import sqlbuild
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.context import CompileEnv
 from veil.engine.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
-from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
 STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "char", "unknown"})
@@ -153,7 +153,7 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         return sqlbuild.string(text)
     if name in OID_TYPES:
         if not text.strip().lstrip("-").isdigit():
-            raise VeilError("22P02", f'invalid input syntax for type {name}: "{text}"')
+            raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{text}"')
         return sqlbuild.typed_literal(int(text) % 2**32, "UINTEGER")
     if pg_type.is_array or name in ("int2vector", "oidvector"):
         element = BY_OID[pg_type.element_oid] if pg_type.is_array else _vector_element(pg_type)
@@ -167,7 +167,7 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         return sqlbuild.string(text[:1])
     if name in INTEGER_TYPES:
         if not text.strip().lstrip("-+").isdigit():
-            raise VeilError("22P02", f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
+            raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
         return sqlbuild.typed_literal(int(text), duck_type(target))
     if name == "numeric" and target.typmod < 0:
         scale = literal_scale(text)
@@ -215,7 +215,7 @@ def parse_bool(text: str) -> bool:
         return True
     if lowered in ("f", "false", "n", "no", "off", "0"):
         return False
-    raise VeilError("22P02", f'invalid input syntax for type boolean: "{text}"')
+    raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type boolean: "{text}"')
 
 
 def _sql_name(pg_type: PgType) -> str:

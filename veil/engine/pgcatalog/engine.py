@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
 from veil.engine.pgcatalog import safety, scopes
 from veil.engine.pgcatalog.context import CompileEnv, LocalContext
@@ -23,7 +24,6 @@ from veil.engine.pgcatalog.objects import CatalogObjects
 from veil.engine.pgcatalog.params import coerce_value
 from veil.engine.pgcatalog.results import convert_batch, result_schema
 from veil.engine.pgcatalog.rewrite import Rewriter
-from veil.errors import VeilError
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType
 
 BATCH_ROWS = 4096
@@ -128,8 +128,7 @@ class LocalEngine:
 
     def execute(self, query: LocalQuery, params: Sequence[object]) -> pa.RecordBatchReader:
         if len(params) != query.param_count:
-            raise VeilError(
-                "08P01",
+            raise errcodes.ProtocolViolation(
                 f"bind message supplies {len(params)} parameters, "
                 f"but prepared statement requires {query.param_count}",
             )
@@ -163,7 +162,7 @@ class LocalEngine:
         except duckdb.Error as error:
             raise translate(error) from None
         except pa.ArrowInvalid as error:
-            raise VeilError("22003", f"value out of range: {error}") from None
+            raise errcodes.NumericValueOutOfRange(f"value out of range: {error}") from None
         finally:
             cursor.close()
 

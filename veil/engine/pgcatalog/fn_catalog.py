@@ -6,11 +6,12 @@ import re
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import sqlbuild
 from veil.engine.pgcatalog.casts import is_string, reg_input, string_literal
 from veil.engine.pgcatalog.functions import REGISTRY, Call
 from veil.engine.pgcatalog.schema import RELATIONS
-from veil.errors import VeilError
+from veil.pgtypes import ColumnType
 
 add = REGISTRY.add
 
@@ -189,13 +190,13 @@ def _privilege(kind: str, object_args: int):
     return build
 
 
-def _object(call: Call, kind: str, obj: exp.Expr, obj_type: object) -> exp.Expr:
+def _object(call: Call, kind: str, obj: exp.Expr, obj_type: ColumnType | None) -> exp.Expr:
     if kind == "database":
         literal = string_literal(obj)
         if literal is not None and literal != call.env.objects.database:
-            raise VeilError("3D000", f'database "{literal}" does not exist')
+            raise errcodes.InvalidCatalogName(f'database "{literal}" does not exist')
         return obj
-    if is_string(obj_type) and kind in _OBJECT_KINDS:  # type: ignore[arg-type]
+    if is_string(obj_type) and kind in _OBJECT_KINDS:
         return reg_input(call.env, _OBJECT_KINDS[kind], obj, strict=True)
     return obj
 

@@ -7,10 +7,10 @@ import re
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import sqlbuild
 from veil.engine.pgcatalog.casts import string_literal
 from veil.engine.pgcatalog.functions import REGISTRY, Call
-from veil.errors import VeilError
 
 _xids = itertools.count(1000)
 add = REGISTRY.add
@@ -65,7 +65,7 @@ def _current_setting(call: Call) -> exp.Expr:
         if value is None and name.lower() == "search_path":
             value = ", ".join(call.env.ctx.search_path)
         if value is None and not missing_ok:
-            raise VeilError("42704", f'unrecognized configuration parameter "{name}"')
+            raise errcodes.UndefinedObject(f'unrecognized configuration parameter "{name}"')
         return sqlbuild.string(value) if value is not None else sqlbuild.null("VARCHAR")
     overrides = call.env.settings_overrides()
     overrides.setdefault("search_path", ", ".join(call.env.ctx.search_path))
@@ -193,7 +193,7 @@ def _format(call: Call) -> exp.Expr:
     """format(fmt, ...): %s, %I (quote_ident), %L (quote_nullable), %%, and %n$ positions."""
     template = string_literal(call.args[0])
     if template is None:
-        raise VeilError("0A000", "format() needs a constant format string")
+        raise errcodes.FeatureNotSupported("format() needs a constant format string")
     args = call.args[1:]
     parts: list[exp.Expr] = []
     position, next_arg = 0, 0
@@ -208,7 +208,7 @@ def _format(call: Call) -> exp.Expr:
         index = int(explicit) - 1 if explicit else next_arg
         next_arg = index + 1
         if index >= len(args):
-            raise VeilError("22023", "too few arguments for format()")
+            raise errcodes.InvalidParameterValue("too few arguments for format()")
         value: exp.Expr = sqlbuild.cast(args[index], "VARCHAR")
         if kind == "I":
             value = sqlbuild.veil_fn("quote_ident", value)

@@ -67,7 +67,7 @@ def _ts_token_type(call: Call) -> exp.Expr:
     """The token types of a text search parser, by OID or name (as PostgreSQL lists them)."""
     parser = call.args[0]
     literal = string_literal(parser)
-    if call.types[0] is not None and call.types[0].type.name == "oid" or (
+    if (call.types[0] is not None and call.types[0].type.name == "oid") or (
         literal is not None and literal.strip().isdigit()
     ):
         oid: exp.Expr = sqlbuild.cast(parser, "UINTEGER")

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.procs import PG_PROC
@@ -185,7 +186,7 @@ class CatalogObjects:
         parts = parse_ident(text)
         relation = self.lookup_relation(parts, path) if parts else None
         if relation is None and strict:
-            raise VeilError("42P01", f'relation "{text}" does not exist')
+            raise errcodes.UndefinedTable(f'relation "{text}" does not exist')
         return relation.oid if relation else None
 
     def regclass_out(self, oid: int, path: Sequence[str]) -> str:
@@ -207,7 +208,7 @@ class CatalogObjects:
             if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:
                 return type_name.oid
         if strict:
-            raise VeilError("42704", f'type "{text}" does not exist')
+            raise errcodes.UndefinedObject(f'type "{text}" does not exist')
         return None
 
     def regtype_out(self, oid: int, path: Sequence[str]) -> str:
@@ -224,7 +225,7 @@ class CatalogObjects:
         parts = parse_ident(text) or []
         oid = self.proc_oids.get(parts[-1]) if parts else None
         if oid is None and strict:
-            raise VeilError("42883", f'function "{text}" does not exist')
+            raise errcodes.UndefinedFunction(f'function "{text}" does not exist')
         return oid
 
     def regproc_out(self, oid: int) -> str:
@@ -236,7 +237,7 @@ class CatalogObjects:
         parts = parse_ident(text) or []
         oid = self.namespaces.get(parts[0]) if len(parts) == 1 else None
         if oid is None and strict:
-            raise VeilError("3F000", f'schema "{text}" does not exist')
+            raise errcodes.InvalidSchemaName(f'schema "{text}" does not exist')
         return oid
 
     def regnamespace_out(self, oid: int) -> str:
@@ -249,7 +250,7 @@ class CatalogObjects:
         parts = parse_ident(text) or []
         oid = self.roles.get(parts[0]) if len(parts) == 1 else None
         if oid is None and strict:
-            raise VeilError("42704", f'role "{text}" does not exist')
+            raise errcodes.UndefinedObject(f'role "{text}" does not exist')
         return oid
 
     def regrole_out(self, oid: int) -> str:
@@ -270,7 +271,7 @@ class CatalogObjects:
             return self.regrole_in(text, strict=strict)
         if kind in NAMED_REG_TYPES:
             return self.named_in(kind, text, strict=strict)
-        raise VeilError("0A000", f"type {kind} is not supported")
+        raise errcodes.FeatureNotSupported(f"type {kind} is not supported")
 
     def named_in(self, kind: str, text: str, *, strict: bool = True) -> int | None:
         """regoper, regoperator (``+(integer,integer)``), regcollation, regconfig,
@@ -282,7 +283,7 @@ class CatalogObjects:
         elif kind == "regoper":
             name = text.strip().rsplit(".", 1)[-1]
             if OPERATOR_COUNTS[name] > 1:
-                raise VeilError("42725", f"more than one operator named {name}")
+                raise errcodes.AmbiguousFunction(f"more than one operator named {name}")
             oid = NAMED_OBJECTS[kind].get(name)
         else:
             parts = parse_ident(text)

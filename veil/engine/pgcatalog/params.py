@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import scopes
 from veil.engine.pgcatalog.arrays import parse_array_literal
 from veil.engine.pgcatalog.builtins import REGISTRY
@@ -97,6 +98,8 @@ def coerce_value(value: object, column_type: ColumnType) -> object:
         if isinstance(value, str):
             items: Sequence[object] = parse_array_literal(value)
         else:
+            # the session decodes an array parameter to a list or tuple; list() of anything else
+            # raises TypeError, as it did before typing
             items = list(value)  # type: ignore[call-overload]
         element = ColumnType(BY_OID[pg_type.element_oid])
         return [coerce_value(v, element) for v in items]
@@ -105,7 +108,8 @@ def coerce_value(value: object, column_type: ColumnType) -> object:
             try:
                 return int(value.strip())
             except ValueError:
-                raise VeilError("22P02", f'invalid input syntax for type {name}: "{value}"') from None
+                raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {name}: "{value}"') from None
+        # a decoded integer parameter is an int, bool or Decimal; int() refuses anything else
         return int(value)  # type: ignore[call-overload]
     if name == "bool":
         return parse_bool(value) if isinstance(value, str) else bool(value)

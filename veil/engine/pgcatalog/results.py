@@ -75,8 +75,8 @@ def result_schema(columns: Sequence[OutputColumn] | None, duck: pa.Schema) -> pa
     usable = columns is not None and len(columns) == len(duck)
     for index, field in enumerate(duck):
         name, pg = field.name, None
-        if usable:
-            name, pg = columns[index].name, columns[index].type  # type: ignore[index]
+        if usable and columns is not None:
+            name, pg = columns[index].name, columns[index].type
         arrow = _target(pg, field.type) if pg is not None else None
         if pg is None or arrow is None:
             fallback = column_type_for_arrow(field.type)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.pgcatalog import calls, scopes, sqlbuild
 from veil.engine.pgcatalog.casts import (
     coerce,
@@ -31,7 +32,7 @@ from veil.engine.pgcatalog.schema import (
 )
 from veil.engine.pgcatalog.settings_view import settings_subquery, ssl_subquery
 from veil.engine.pgcatalog.typemap import column_type_of
-from veil.errors import FeatureNotSupported, UndefinedTable, VeilError
+from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
 
 _TYPE_KEY = "pg_type"
@@ -65,6 +66,7 @@ class Rewriter:
     def type_of(self, node: exp.Expr) -> ColumnType | None:
         carried = node.meta.get(_TYPE_KEY, _MISSING) if node.meta else _MISSING
         if carried is not _MISSING:
+            # meta[_TYPE_KEY] is only ever written below, with a ColumnType or None
             return carried  # type: ignore[return-value]
         return self.typer.type_of(node)
 
@@ -305,7 +307,7 @@ class Rewriter:
         field = node.expression
         if isinstance(field, exp.Identifier):
             return sqlbuild.builtin("struct_extract", inner, sqlbuild.string(field.name))
-        raise VeilError("0A000", f"unsupported expression {node.sql(dialect='postgres')}")
+        raise errcodes.FeatureNotSupported(f"unsupported expression {node.sql(dialect='postgres')}")
 
 
 def _system_value(relation: CatalogRelation, name: str) -> exp.Expr:

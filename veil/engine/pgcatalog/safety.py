@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine import allowlist
 from veil.engine.pgcatalog.functions import PASSTHROUGH, denied
 from veil.engine.pgcatalog.schema import FUNCTION_SCHEMA
@@ -17,7 +18,6 @@ from veil.errors import (
     FeatureNotSupported,
     InsufficientPrivilege,
     ReadOnlyViolation,
-    VeilError,
 )
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
@@ -48,7 +48,7 @@ def check_statement(statement: exp.Expr) -> None:
         if isinstance(node, _DENIED_CLASSES):
             raise InsufficientPrivilege(f"permission denied for function {node.sql_name().lower()}")
         if isinstance(node, exp.Placeholder):
-            raise VeilError("42601", "syntax error: use $1, $2, ... for parameters")
+            raise errcodes.SyntaxError("syntax error: use $1, $2, ... for parameters")
         if isinstance(node, exp.Anonymous) and denied(node.name):
             raise InsufficientPrivilege(f"permission denied for function {node.name.lower()}")
 

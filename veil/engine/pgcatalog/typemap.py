@@ -7,7 +7,7 @@ import re
 
 from sqlglot import exp
 
-from veil.errors import VeilError
+from veil import errcodes
 from veil.pgtypes import (
     ALL_TYPES,
     BY_NAME,
@@ -156,7 +156,7 @@ def column_type_of(node: exp.Expr) -> ColumnType:
     if isinstance(node, exp.ObjectIdentifier | exp.PseudoType):
         return ColumnType(_known(node.name.lower()))
     if not isinstance(node, exp.DataType):
-        raise VeilError("42704", f'type "{node.sql()}" does not exist')
+        raise errcodes.UndefinedObject(f'type "{node.sql()}" does not exist')
     if node.this == exp.DataType.Type.ARRAY:
         element = column_type_of(node.expressions[0])
         if element.type.is_array:
@@ -171,7 +171,7 @@ def column_type_of(node: exp.Expr) -> ColumnType:
         return ColumnType(_known(name))
     builtin = _DTYPE_NAMES.get(node.this)
     if builtin is None:
-        raise VeilError("42704", f'type "{node.sql(dialect="postgres").lower()}" does not exist')
+        raise errcodes.UndefinedObject(f'type "{node.sql(dialect="postgres").lower()}" does not exist')
     name = builtin
     if name == "bpchar" and node.this == exp.DataType.Type.CHAR and not node.expressions:
         return ColumnType(BY_NAME["bpchar"], 5)
@@ -186,5 +186,5 @@ def _is_quoted(node: exp.DataType) -> bool:
 def _known(name: str) -> PgType:
     pg_type = BY_NAME.get(_DOMAINS.get(name, name)) or type_by_spelling(name)
     if pg_type is None:
-        raise VeilError("42704", f'type "{name}" does not exist')
+        raise errcodes.UndefinedObject(f'type "{name}" does not exist')
     return pg_type

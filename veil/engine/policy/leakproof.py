@@ -22,7 +22,7 @@ _COMPARISONS = (
 )
 
 
-def _is_constant(node: exp.Expression) -> bool:
+def _is_constant(node: exp.Expr) -> bool:
     if isinstance(node, exp.Paren):
         return _is_constant(node.this)
     if isinstance(node, exp.Neg):
@@ -32,11 +32,11 @@ def _is_constant(node: exp.Expression) -> bool:
     return isinstance(node, _CONSTANTS)
 
 
-def _is_column(node: exp.Expression) -> bool:
+def _is_column(node: exp.Expr) -> bool:
     return isinstance(node, exp.Column) or (isinstance(node, exp.Paren) and _is_column(node.this))
 
 
-def _leakproof(node: exp.Expression) -> bool:
+def _leakproof(node: exp.Expr) -> bool:
     if isinstance(node, exp.Paren):
         return _leakproof(node.this)
     if isinstance(node, (exp.And, exp.Or)):
@@ -62,7 +62,7 @@ def _leakproof(node: exp.Expression) -> bool:
     return _is_constant(node)
 
 
-def _conditions(statement: exp.Expression) -> Iterator[exp.Expression]:
+def _conditions(statement: exp.Expr) -> Iterator[exp.Expr]:
     for where in statement.find_all(exp.Where):
         yield where.this
     for join in statement.find_all(exp.Join):
@@ -71,6 +71,6 @@ def _conditions(statement: exp.Expression) -> Iterator[exp.Expression]:
             yield condition
 
 
-def predicates_are_leakproof(statement: exp.Expression) -> bool:
+def predicates_are_leakproof(statement: exp.Expr) -> bool:
     """True when every WHERE and JOIN ON condition in the statement is leakproof."""
     return all(_leakproof(condition) for condition in _conditions(statement))

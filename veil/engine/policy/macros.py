@@ -12,8 +12,8 @@ import re
 import sqlglot
 from sqlglot import exp
 
+from veil import errcodes
 from veil.engine.policy.principals import User
-from veil.errors import VeilError
 
 _MACRO = re.compile(r"@([A-Za-z_]+)")
 
@@ -62,7 +62,7 @@ def _string_argument(text: str, macro: str) -> str:
     except sqlglot.errors.ParseError:
         node = None
     if not isinstance(node, exp.Literal) or not node.is_string:
-        raise VeilError("22023", f"@{macro}: expected a quoted string argument, got {text}")
+        raise errcodes.InvalidParameterValue(f"@{macro}: expected a quoted string argument, got {text}")
     return node.this
 
 
@@ -82,7 +82,7 @@ def _closing_paren(sql: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return index
-    raise VeilError("42601", f"unbalanced parentheses in policy condition: {sql}")
+    raise errcodes.SyntaxError(f"unbalanced parentheses in policy condition: {sql}")
 
 
 def expand_macros(sql: str, user: User) -> str:
@@ -124,4 +124,4 @@ def _render(name: str, arguments: list[str], user: User) -> str:
     if name == "hasAttribute" and len(arguments) == 2:
         key, value = (_string_argument(a, name) for a in arguments)
         return "TRUE" if value in user.attributes.get(key, ()) else "FALSE"
-    raise VeilError("42883", f"unknown policy macro @{name} with {len(arguments)} argument(s)")
+    raise errcodes.UndefinedFunction(f"unknown policy macro @{name} with {len(arguments)} argument(s)")

@@ -18,15 +18,15 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from veil import errcodes
 from veil.config.models import MaskPolicy
-from veil.errors import VeilError
 
 
-def _text(column: exp.Expression) -> exp.Expression:
+def _text(column: exp.Expr) -> exp.Expr:
     return exp.cast(column.copy(), exp.DataType.build("text"))
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
@@ -38,15 +38,15 @@ def hash_key_parameter() -> exp.Placeholder:
     return exp.Placeholder(this=HASH_KEY_NAME)
 
 
-def is_hash_key(node: exp.Expression) -> bool:
+def is_hash_key(node: exp.Expr) -> bool:
     return isinstance(node, exp.Placeholder) and node.name == HASH_KEY_NAME
 
 
-def uses_hash_key(tree: exp.Expression) -> bool:
+def uses_hash_key(tree: exp.Expr) -> bool:
     return any(is_hash_key(node) for node in tree.find_all(exp.Placeholder))
 
 
-def bind_hash_key(tree: exp.Expression, position: int) -> bool:
+def bind_hash_key(tree: exp.Expr, position: int) -> bool:
     """Replace (in place) every hash key placeholder of ``tree`` by the parameter ``$position``;
     whether there was one (the key must then be sent as that parameter)."""
     found = [node for node in tree.find_all(exp.Placeholder) if is_hash_key(node)]
@@ -55,11 +55,11 @@ def bind_hash_key(tree: exp.Expression, position: int) -> bool:
     return bool(found)
 
 
-def keyed_hash(value: exp.Expression, key: str | exp.Expression, dialect: str) -> exp.Expression:
+def keyed_hash(value: exp.Expr, key: str | exp.Expr, dialect: str) -> exp.Expr:
     """Lower-case hex SHA-256 of ``key:value`` (NULL stays NULL). ``key`` is the key itself (a
     literal, for tests and tools) or an expression such as :func:`hash_key_parameter`."""
     if isinstance(key, str):
-        salted: exp.Expression = exp.DPipe(this=exp.Literal.string(key + ":"), expression=_text(value), safe=True)
+        salted: exp.Expr = exp.DPipe(this=exp.Literal.string(key + ":"), expression=_text(value), safe=True)
     else:
         prefix = exp.DPipe(this=_text(key), expression=exp.Literal.string(":"), safe=True)
         salted = exp.DPipe(this=prefix, expression=_text(value), safe=True)
@@ -78,29 +78,29 @@ def keyed_hash(value: exp.Expression, key: str | exp.Expression, dialect: str) -
 _STRICT_MASKS = frozenset({"hash", "regex", "round", "year"})
 
 
-def _null_of_same_type(column: exp.Expression) -> exp.Expression:
+def _null_of_same_type(column: exp.Expr) -> exp.Expr:
     """NULL typed like the column, without naming the type in any dialect."""
     return exp.Case(ifs=[exp.If(this=exp.false(), true=column.copy())])
 
 
-def _repeat_stars(count: exp.Expression) -> exp.Expression:
+def _repeat_stars(count: exp.Expr) -> exp.Expr:
     return _fn("repeat", exp.Literal.string("*"), exp.Greatest(this=count, expressions=[exp.Literal.number(0)]))
 
 
 def mask_expression(
     mask: MaskPolicy,
-    column: exp.Expression,
+    column: exp.Expr,
     dialect: str,
-    hash_key: str | exp.Expression | None,
-    condition: exp.Expression | None = None,
-) -> exp.Expression:
+    hash_key: str | exp.Expr | None,
+    condition: exp.Expr | None = None,
+) -> exp.Expr:
     """The masked value of ``column`` (a reference to the raw column); with ``condition``
     (conditional masking, macros already expanded) only rows matching it are masked."""
     method = mask.with_
     if method == "hash":
         if hash_key is None or hash_key == "":
-            raise VeilError("42501", "hash masks need secrets.hash_key in the configuration")
-        masked: exp.Expression = keyed_hash(column, hash_key, dialect)
+            raise errcodes.InsufficientPrivilege("hash masks need secrets.hash_key in the configuration")
+        masked: exp.Expr = keyed_hash(column, hash_key, dialect)
     elif method == "null":
         masked = _null_of_same_type(column)
     elif method == "constant":
@@ -161,7 +161,7 @@ def mask_expression(
     return masked
 
 
-def custom_expression(sql: str, column: exp.Expression) -> exp.Expression:
+def custom_expression(sql: str, column: exp.Expr) -> exp.Expr:
     """A custom mask: any SQL expression in which ``@column`` stands for the raw value."""
     placeholder = "veil_mask_column_placeholder"
     parsed = sqlglot.parse_one(sql.replace("@column", placeholder), read="postgres")

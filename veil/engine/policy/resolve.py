@@ -160,10 +160,10 @@ def resolve_table_policy(
                         policy.name, "", kind="time_window", seconds=rule.last, event_time=event_time
                     )
                 )
-    for column, applied in by_discovery.items():
-        masks.setdefault(column, applied)
-    for column in table.new_columns:
-        masks[column] = AppliedMask(NEW_COLUMN_POLICY, column, _NEW_COLUMN_MASK, depth=sys.maxsize)
+    for name, applied in by_discovery.items():
+        masks.setdefault(name, applied)
+    for name in table.new_columns:
+        masks[name] = AppliedMask(NEW_COLUMN_POLICY, name, _NEW_COLUMN_MASK, depth=sys.maxsize)
     return TablePolicy(masks, tuple(filters))
 
 

@@ -20,13 +20,13 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from veil import errcodes
 from veil.catalog.model import Table
 from veil.engine.policy.macros import expand_macros
 from veil.engine.policy.masks import keyed_hash, mask_expression
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import AppliedFilter, TablePolicy
 from veil.engine.safety import check_functions
-from veil.errors import VeilError
 
 RAW_ALIAS = "veil_raw"
 
@@ -40,38 +40,38 @@ def _raw_column(name: str, table: Table) -> exp.Column:
     return exp.Column(this=_quoted(table.raw_name(name)), table=_quoted(RAW_ALIAS))
 
 
-def _qualify_raw(condition: exp.Expression, table: Table) -> exp.Expression:
+def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
     """Policy conditions may name only the table's own columns (by served name, or by the
     source's spelling); bind them to the raw table."""
     if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
-        raise VeilError("42501", "policy conditions may not contain subqueries or table references")
+        raise errcodes.InsufficientPrivilege("policy conditions may not contain subqueries or table references")
     check_functions(condition)
 
-    def bind(node: exp.Expression) -> exp.Expression:
+    def bind(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table:
             name = node.this.this if node.this.quoted else node.name.lower()
             column = table.column(name) or table.find_column(node.name)
             if column is None:
-                raise VeilError("42703", f'policy condition references unknown column "{name}" of {table.qualified_name}')
+                raise errcodes.UndefinedColumn(f'policy condition references unknown column "{name}" of {table.qualified_name}')
             return _raw_column(column.name, table)
         return node
 
     return condition.transform(bind)
 
 
-def parse_condition(sql: str, table: Table, user: User) -> exp.Expression:
+def parse_condition(sql: str, table: Table, user: User) -> exp.Expr:
     try:
         parsed = sqlglot.parse_one(expand_macros(sql, user), read="postgres")
     except sqlglot.errors.ParseError as exc:
-        raise VeilError("42601", f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
+        raise errcodes.SyntaxError(f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
     return _qualify_raw(parsed, table)
 
 
-def _minimize_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expression:
+def _minimize_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expr:
     """Keep a row when the first four hex digits of a keyed hash of its key columns fall below
     ``percent`` of 0x10000. Comparing equal-length lower-case hex strings is numeric comparison
     in every dialect, so the same rows are kept on every engine and every query."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for name in applied.key:
         text = exp.Coalesce(
             this=exp.cast(_raw_column(name, table), exp.DataType.build("text")), expressions=[exp.Literal.string("")]
@@ -88,7 +88,7 @@ def _minimize_condition(applied: AppliedFilter, table: Table, context: PolicyCon
     return exp.LT(this=prefix, expression=exp.Literal.string(threshold))
 
 
-def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expression:
+def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyContext) -> exp.Expr:
     user = context.user
     if applied.kind == "minimize" and applied.key:
         return _minimize_condition(applied, table, context)
@@ -105,7 +105,7 @@ def _filter_condition(applied: AppliedFilter, table: Table, context: PolicyConte
 class PolicyContext:
     user: User
     dialect: str
-    hash_key: str | exp.Expression | None  # the engine passes masks.hash_key_parameter(), never the key
+    hash_key: str | exp.Expr | None  # the engine passes masks.hash_key_parameter(), never the key
 
 
 def protected_table(
@@ -129,7 +129,7 @@ def protected_table(
     for column in table.columns:
         raw = _raw_column(column.name, table)
         applied = policy.masks.get(column.name)
-        value: exp.Expression = raw
+        value: exp.Expr = raw
         if applied is not None:
             condition = parse_condition(applied.mask.where, table, context.user) if applied.mask.where else None
             value = mask_expression(applied.mask, raw, context.dialect, context.hash_key, condition)

@@ -58,7 +58,7 @@ def _key_node() -> exp.Placeholder:
     return exp.Placeholder(this=HASH_KEY_NAME)
 
 
-def _mark_key(tree: exp.Expression, key_param: int | None) -> None:
+def _mark_key(tree: exp.Expr, key_param: int | None) -> None:
     """Write (in place) the hash key's parameter as the key placeholder, so that the same
     relation compares equal whatever ``$n`` a statement gave the key."""
     wanted = None if key_param is None else str(key_param)
@@ -67,7 +67,7 @@ def _mark_key(tree: exp.Expression, key_param: int | None) -> None:
             parameter.replace(_key_node())
 
 
-def _canonical(node: exp.Expression, dialect: str) -> str:
+def _canonical(node: exp.Expr, dialect: str) -> str:
     """``node`` as SQL (a table without its alias and what hangs off it)."""
     if isinstance(node, exp.Table):
         parts = {k: node.args[k].copy() for k in ("this", "db", "catalog") if node.args.get(k) is not None}
@@ -75,7 +75,7 @@ def _canonical(node: exp.Expression, dialect: str) -> str:
     return node.sql(dialect=dialect, copy=False)
 
 
-def relation_marker(relation: exp.Expression, dialect: str) -> str:
+def relation_marker(relation: exp.Expr, dialect: str) -> str:
     """The marker of a relation Veil built (a derived table, or a table read as it is): rendered
     as it is sent to a source in ``dialect``, parsed back and made canonical exactly like the
     relations found in outgoing SQL."""

@@ -15,7 +15,8 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from veil.errors import InvalidTextRepresentation, VeilError
+from veil import errcodes
+from veil.errors import InvalidTextRepresentation
 from veil.proxy.codec.param_values import Interval, interval_value, out_of_range
 
 _DATE = r"(?P<date>\d{4,}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}/\d{1,2}/\d{4,})"
@@ -83,7 +84,7 @@ def _date_fields(text: str, original: str, type_name: str, bc: bool) -> dt.date:
     except ValueError:
         if 1 <= month <= 12 and 1 <= day <= 31 and year > 0:
             raise out_of_range(type_name) from None
-        raise VeilError("22008", f'date/time field value out of range: "{original}"') from None
+        raise errcodes.DatetimeFieldOverflow(f'date/time field value out of range: "{original}"') from None
 
 
 def _special(text: str) -> str | None:
@@ -125,7 +126,7 @@ def _clock(text: str, original: str) -> tuple[dt.time, int]:
         (seconds * USECS_PER_SEC).to_integral_value(rounding=ROUND_HALF_EVEN)
     ) + USECS_PER_SEC * (60 * minutes + 3600 * hours)
     if minutes > 59 or seconds >= 60 or usecs > USECS_PER_DAY:
-        raise VeilError("22008", f'date/time field value out of range: "{original}"')
+        raise errcodes.DatetimeFieldOverflow(f'date/time field value out of range: "{original}"')
     if usecs == USECS_PER_DAY:
         return dt.time(0), 1
     whole, micro = divmod(usecs, USECS_PER_SEC)
@@ -208,7 +209,7 @@ def parse_interval(text: str) -> dt.timedelta | Interval:
     else:
         months, days, usecs = _verbose(source, text)
     if abs(months) >= 2**31 or abs(days) >= 2**31 or abs(usecs) >= 2**63:
-        raise VeilError("22015", "interval out of range")
+        raise errcodes.IntervalFieldOverflow("interval out of range")
     return interval_value(months, days, usecs)
 
 

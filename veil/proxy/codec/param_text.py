@@ -9,7 +9,8 @@ import struct
 import uuid
 from decimal import Decimal, InvalidOperation
 
-from veil.errors import InvalidTextRepresentation, VeilError
+from veil import errcodes
+from veil.errors import InvalidTextRepresentation
 from veil.pgtypes import BY_OID
 from veil.proxy.codec.param_datetime import (
     parse_date,
@@ -60,7 +61,7 @@ def decode_text(data: bytes, type_oid: int, timezone: str) -> object:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise VeilError("22021", 'invalid byte sequence for encoding "UTF8"') from None
+        raise errcodes.CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8"') from None
     pg_type = BY_OID.get(type_oid)
     if pg_type is not None and pg_type.is_array:
         element = pg_type.element_oid
@@ -92,7 +93,7 @@ def _integer(type_oid: int):
             raise invalid(name, text)
         value = int(match.group(1))
         if not low <= value <= high:
-            raise VeilError("22003", f'value "{text}" is out of range for type {name}')
+            raise errcodes.NumericValueOutOfRange(f'value "{text}" is out of range for type {name}')
         return value
 
     return parse
@@ -104,7 +105,7 @@ def _unsigned(text: str, _zone: str) -> int:
         raise invalid("oid", text)
     value = int(match.group(1))
     if not -(2**31) <= value <= 2**32 - 1:
-        raise VeilError("22003", f'value "{text}" is out of range for type oid')
+        raise errcodes.NumericValueOutOfRange(f'value "{text}" is out of range for type oid')
     return value % 2**32
 
 
@@ -122,7 +123,7 @@ def _float(type_oid: int):
         if type_oid == 700 and math.isfinite(value):
             value = float(_to_float32(value, text))
         if math.isinf(value):
-            raise VeilError("22003", f'"{text}" is out of range for type {name}')
+            raise errcodes.NumericValueOutOfRange(f'"{text}" is out of range for type {name}')
         return value
 
     return parse
@@ -132,7 +133,7 @@ def _to_float32(value: float, text: str) -> float:
     try:
         return struct.unpack("!f", struct.pack("!f", value))[0]
     except OverflowError:
-        raise VeilError("22003", f'"{text}" is out of range for type real') from None
+        raise errcodes.NumericValueOutOfRange(f'"{text}" is out of range for type real') from None
 
 
 def _numeric(text: str, _zone: str) -> Decimal:

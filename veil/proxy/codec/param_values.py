@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from veil import errcodes
 from veil.errors import VeilError
 
 PG_EPOCH = dt.datetime(2000, 1, 1)
@@ -32,7 +33,7 @@ def interval_value(months: int, days: int, microseconds: int) -> dt.timedelta | 
 
 
 def out_of_range(kind: str) -> VeilError:
-    return VeilError("22008", f"{kind} out of range")
+    return errcodes.DatetimeFieldOverflow(f"{kind} out of range")
 
 
 def date_from_days(days: int) -> dt.date:

@@ -18,7 +18,8 @@ import struct
 import uuid
 from decimal import Decimal
 
-from veil.errors import ProtocolViolation, VeilError
+from veil import errcodes
+from veil.errors import ProtocolViolation
 from veil.pgtypes import BY_OID
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
@@ -120,12 +121,12 @@ def _utf8(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise VeilError("22021", 'invalid byte sequence for encoding "UTF8"') from None
+        raise errcodes.CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8"') from None
 
 
 def _time(usecs: int) -> dt.time:
     if not 0 <= usecs <= 86_400_000_000:
-        raise VeilError("22008", "time out of range")
+        raise errcodes.DatetimeFieldOverflow("time out of range")
     if usecs == 86_400_000_000:
         return dt.time.max
     seconds, micro = divmod(usecs, 1_000_000)

@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from veil.discovery.store import (
+from veil.catalog.tagstore import (
     TABLE_TAG_COLUMN,
     ColumnFinding,
     TagStore,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from veil.catalog.model import Column
+from veil.catalog.model import Column, TableKey
 from veil.pgtypes import ColumnType
 
 Status = Literal["active", "inactive"]
@@ -64,6 +64,8 @@ class StoredTable:
     first_seen: str = ""
     last_seen: str = ""
     dropped_at: str | None = None
+    description: str | None = None  # the source's comment on the table
+    keys: tuple[TableKey, ...] = ()
 
     @property
     def source_key(self) -> str:

@@ -35,6 +35,7 @@ from veil.catalog.records import (
     SyncChange,
     SyncRun,
 )
+from veil.catalog.sources.pgkeys import keys_from_json, keys_to_json
 from veil.catalog.sqlite import SqliteStore
 from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType, column_type_for_field, pinned_metadata
 
@@ -98,6 +99,11 @@ CREATE TABLE IF NOT EXISTS columns (
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     PRIMARY KEY (table_id, name)
+);
+CREATE TABLE IF NOT EXISTS table_details (
+    table_id INTEGER PRIMARY KEY REFERENCES tables (id) ON DELETE CASCADE,
+    description TEXT,
+    keys TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS status_overrides (
     connection TEXT NOT NULL,
@@ -290,12 +296,21 @@ class CatalogStore(SqliteStore):
                 StoredColumn(name, arrow_type, bool(nullable), bool(is_new), first, last,
                              source_type=source_type, default=default, description=comment)
             )
+        details = {
+            table_id: (description, keys_from_json(keys))
+            for table_id, description, keys in self._db.execute(
+                "SELECT d.table_id, d.description, d.keys "
+                f"FROM table_details d JOIN tables t ON t.id = d.table_id WHERE t.{where}",
+                tuple(by_id),
+            )
+        }
         return [
             StoredTable(
                 connection=by_id[connection_id], database=database, schema=schema, name=name,
                 columns=tuple(columns.get(table_id, ())), status=status, id=table_id, object_id=object_id,
                 created=created, present=bool(present), collision=collision, first_seen=first,
-                last_seen=last, dropped_at=dropped,
+                last_seen=last, dropped_at=dropped, description=details.get(table_id, (None, ()))[0],
+                keys=details.get(table_id, (None, ()))[1],
             )
             for (table_id, connection_id, database, schema, name, object_id, created, status, present,
                  collision, first, last, dropped) in rows
@@ -334,6 +349,10 @@ class CatalogStore(SqliteStore):
                 for position, c in enumerate(table.columns)
             ],
         )
+        self._db.execute("DELETE FROM table_details WHERE table_id = ?", (table_id,))
+        if table.description is not None or table.keys:
+            self._db.execute("INSERT INTO table_details VALUES (?, ?, ?)",
+                             (table_id, table.description, keys_to_json(table.keys)))
         if changed:
             self._touched.add(table_id)
         else:

@@ -74,8 +74,6 @@ def _pg_get_expr(call: Call) -> exp.Expr:
 
 
 for _name, _arities, _params in (
-    ("pg_get_indexdef", (1, 3), ("oid", "int4", "bool")),
-    ("pg_get_constraintdef", (1, 2), ("oid", "bool")),
     ("pg_get_viewdef", (1, 2), ("any", "bool")),
     ("pg_get_triggerdef", (1, 2), ("oid", "bool")),
     ("pg_get_ruledef", (1, 2), ("oid", "bool")),
@@ -86,6 +84,21 @@ for _name, _arities, _params in (
     ("pg_get_partition_constraintdef", 1, ("oid",)),
 ):
     add(_name, _arities, "text", params=_params)(_null_text)
+
+
+@add("pg_get_constraintdef", (1, 2), "text", params=("oid", "bool"))
+def _pg_get_constraintdef(call: Call) -> exp.Expr:
+    return sqlbuild.veil_fn("object_def", call.args[0], call.env.path_literal())
+
+
+@add("pg_get_indexdef", (1, 3), "text", params=("oid", "int4", "bool"))
+def _pg_get_indexdef(call: Call) -> exp.Expr:
+    """The whole definition (no column number, or 0); a single column's text is not kept."""
+    definition = sqlbuild.veil_fn("object_def", call.args[0], call.env.path_literal())
+    if len(call.args) == 1:
+        return definition
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=call.args[1], expression=exp.Literal.number(0)),
+                               true=definition)], default=sqlbuild.null("VARCHAR"))
 
 
 # Texts PostgreSQL itself printed for the functions in pg_proc (see data/_generate.py); NULL

@@ -135,6 +135,9 @@ class KeyRows:
         self.objects = objects
         self.keys = served_keys(objects)
         self.indexed = {k.table.oid for k in self.keys if k.key.kind != "f"}
+        # PostgreSQL enforces a foreign key with triggers on both tables (psql lists foreign keys
+        # and "Referenced by" only for a table that has triggers).
+        self.triggered = {t.oid for k in self.keys if k.ref is not None for t in (k.table, k.ref)}
 
     def pg_constraint(self) -> list[Row]:
         rows: list[Row] = []

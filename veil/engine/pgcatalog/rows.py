@@ -180,7 +180,7 @@ class CatalogRows:
             "relnatts": relation.column_count,
             "relchecks": 0,
             "relhasrules": relation.kind == "v",
-            "relhastriggers": False,
+            "relhastriggers": relation.oid in self.keys.triggered,
             "relhassubclass": False,
             "relrowsecurity": False,
             "relforcerowsecurity": False,
@@ -293,7 +293,7 @@ class CatalogRows:
                         "tableowner": BOOTSTRAP_ROLE,
                         "hasindexes": relation.oid in self.keys.indexed,
                         "hasrules": False,
-                        "hastriggers": False,
+                        "hastriggers": relation.oid in self.keys.triggered,
                         "rowsecurity": False,
                     }
                 )

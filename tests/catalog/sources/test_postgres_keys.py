@@ -5,6 +5,7 @@ served at all; a changed key is reported by sync."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,8 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, private_database
+from tests.clients.support import require_file
+from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -206,3 +210,46 @@ def test_sync_reports_a_changed_key(postgres_dsn: str, tmp_path: Path) -> None:
              "dropped orders_secret_id_fkey FOREIGN KEY (secret_id) REFERENCES shop.secrets(id)"),
         ]
         assert sync() == []
+
+
+JDBC_SOURCE = Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcKeys.java"
+
+
+@pytest.fixture(scope="module")
+def jdbc_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    java, javac = require_tool("java"), require_tool("javac")
+    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
+    build = tmp_path_factory.mktemp("jdbc_keys")
+    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(JDBC_SOURCE)],
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert compiled.returncode == 0, compiled.stderr
+    return java, jar, build
+
+
+def _jdbc(build: tuple[str, Path, Path], host: str, port: int, database: str, user: str, password: str) -> list[str]:
+    java, jar, classes = build
+    url = f"jdbc:postgresql://{host}:{port}/{database}?sslmode=disable"
+    ran = subprocess.run(
+        [java, "-Duser.timezone=UTC", "-cp", f"{jar}{os.pathsep}{classes}", "VeilJdbcKeys", url, user, password,
+         "shop", "orders", "customers"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.splitlines()
+
+
+def _without_catalog(lines: list[str], database: str) -> list[str]:
+    """pgJDBC reports the database name as the catalog (``veil`` against Veil)."""
+    return [line.replace(f"_cat={database}", "_cat=db").replace(f"CAT={database}", "CAT=db") for line in lines]
+
+
+def test_jdbc_reports_the_same_keys_as_postgresql(shop: Shop, jdbc_keys: tuple[str, Path, Path]) -> None:
+    params = conninfo_to_dict(shop.dsn)
+    direct = _jdbc(jdbc_keys, str(params.get("host", "127.0.0.1")), int(params.get("port", 5432)),
+                   str(params["dbname"]), str(params.get("user", "postgres")), str(params.get("password", "")))
+    veil = _jdbc(jdbc_keys, shop.server.host, shop.server.port, "veil", "alice", PASSWORDS["alice"])
+    assert any(line.startswith("imported_keys orders") and "pktable_name=secrets" in line for line in veil)
+    assert _without_catalog(veil, "veil") == _without_catalog(direct, str(params["dbname"]))
+    hidden = _jdbc(jdbc_keys, shop.server.host, shop.server.port, "veil", "bob", PASSWORDS["bob"])
+    assert [line for line in hidden if "secret" in line] == []
+    assert any(line.startswith("imported_keys orders") and "pktable_name=customers" in line for line in hidden)

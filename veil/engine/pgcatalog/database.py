@@ -147,7 +147,8 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
     _table(con, "object_defs", {
         column: (duck, [row[index] for row in definitions])
         for index, (column, duck) in enumerate((
-            ("vl__oid", "UINTEGER"), ("vl__before", "VARCHAR"), ("vl__ref", "UINTEGER"), ("vl__after", "VARCHAR")))
+            ("vl__oid", "UINTEGER"), ("vl__col", "INTEGER"), ("vl__before", "VARCHAR"), ("vl__ref", "UINTEGER"),
+            ("vl__after", "VARCHAR")))
     })
     descriptions = CatalogRows(objects).pg_description().rows
     _table(con, "descriptions", {

@@ -88,17 +88,14 @@ for _name, _arities, _params in (
 
 @add("pg_get_constraintdef", (1, 2), "text", params=("oid", "bool"))
 def _pg_get_constraintdef(call: Call) -> exp.Expr:
-    return sqlbuild.veil_fn("object_def", call.args[0], call.env.path_literal())
+    return sqlbuild.veil_fn("object_def", call.args[0], sqlbuild.number(0), call.env.path_literal())
 
 
 @add("pg_get_indexdef", (1, 3), "text", params=("oid", "int4", "bool"))
 def _pg_get_indexdef(call: Call) -> exp.Expr:
-    """The whole definition (no column number, or 0); a single column's text is not kept."""
-    definition = sqlbuild.veil_fn("object_def", call.args[0], call.env.path_literal())
-    if len(call.args) == 1:
-        return definition
-    return exp.Case(ifs=[exp.If(this=exp.EQ(this=call.args[1], expression=exp.Literal.number(0)),
-                               true=definition)], default=sqlbuild.null("VARCHAR"))
+    """The whole definition (no column number, or 0), else the indexed column's name."""
+    column = call.args[1] if len(call.args) > 1 else sqlbuild.number(0)
+    return sqlbuild.veil_fn("object_def", call.args[0], column, call.env.path_literal())
 
 
 # Texts PostgreSQL itself printed for the functions in pg_proc (see data/_generate.py); NULL

@@ -197,13 +197,16 @@ class KeyRows:
             for k in self.keys if k.key.kind != "f"
         ]
 
-    def definitions(self) -> Iterator[tuple[int, str, int, str]]:
-        """(OID, text before the referenced table, its OID, text after) for pg_get_constraintdef
-        (constraint OIDs) and pg_get_indexdef (index OIDs, no referenced table)."""
+    def definitions(self) -> Iterator[tuple[int, int, str, int, str]]:
+        """(OID, column number, text before the referenced table, its OID, text after) for
+        pg_get_constraintdef (constraint OIDs) and pg_get_indexdef (index OIDs: column 0 is the
+        whole definition, column n the n-th indexed column's name)."""
         for key in self.keys:
-            yield (key.oid, *constraint_definition(key))
+            yield (key.oid, 0, *constraint_definition(key))
             if key.key.kind != "f":
-                yield key.index_oid, index_definition(key), 0, ""
+                yield key.index_oid, 0, index_definition(key), 0, ""
+                for number, name in enumerate(key.column_names(), start=1):
+                    yield key.index_oid, number, quote_ident(name), 0, ""
 
     # -- information_schema -------------------------------------------------------------------
     def _named(self, key: ServedKey) -> Row:

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, private_database
+from tests.catalog.support import ddl, private_database, veil, write_config
 from tests.clients.support import require_file
 from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
@@ -253,3 +253,25 @@ def test_jdbc_reports_the_same_keys_as_postgresql(shop: Shop, jdbc_keys: tuple[s
     hidden = _jdbc(jdbc_keys, shop.server.host, shop.server.port, "veil", "bob", PASSWORDS["bob"])
     assert [line for line in hidden if "secret" in line] == []
     assert any(line.startswith("imported_keys orders") and "pktable_name=customers" in line for line in hidden)
+
+
+def test_veil_check_refuses_a_mask_that_does_not_fit_the_source_type(postgres_dsn: str, tmp_path: Path) -> None:
+    with private_database(postgres_dsn, DATABASE + "_masks") as dsn:
+        ddl(dsn, *SCHEMA)
+        config = {
+            "state_dir": str(tmp_path / "state"),
+            "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
+            "tables": {"pg.shop.orders": {"tags": {"customer_id": ["PII.Email"]}}},
+            "policies": [
+                {"name": "Round codes", "mask": {"tables": ["shop.orders"], "columns": ["code"], "with": "round"}},
+                {"name": "Email domain", "mask": {"column_tags": ["PII.Email"], "with": "email_domain"}},
+                {"name": "Fine", "mask": {"tables": ["shop.customers"], "columns": ["email"], "with": "email_domain"}},
+            ],
+        }
+        checked = veil("check", "-c", str(write_config(tmp_path, config)))
+    assert checked.returncode == 1, checked.stdout
+    assert "policies[0].mask.with: cannot mask pg.shop.orders.code: `round` with `digits` rounds numbers, not text" \
+        in checked.stderr
+    assert "policies[1].mask.with: cannot mask pg.shop.orders.customer_id: `email_domain` masks text, not integer" \
+        in checked.stderr
+    assert "policies[2]" not in checked.stderr

@@ -90,7 +90,7 @@ def test_a_mask_that_does_not_fit_its_column_type_is_reported_with_its_yaml_path
     found = {(p.path, p.problem) for p in catalog_problems(config, [ORDERS, SNOW])}
     assert found == {
         ("policies[0].mask.with", "cannot mask wh.sales.orders.customer: `round` with `digits` rounds numbers, not text"),
-        ("policies[1].mask.with", "cannot mask wh.sales.orders.id: `year` takes the year of dates and timestamps, "
-                                  "not bigint"),
+        ("policies[1].mask.with",
+         "cannot mask wh.sales.orders.id: `year` takes the year of dates and timestamps, not bigint"),
         ("policies[2].mask.with", "cannot mask wh.sales.orders.id: `email_domain` masks text, not bigint"),
     }

@@ -37,7 +37,12 @@ from veil.catalog.records import (
 )
 from veil.catalog.sources.pgkeys import keys_from_json, keys_to_json
 from veil.catalog.sqlite import SqliteStore
-from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType, column_type_for_field, pinned_metadata
+from veil.pgtypes import (
+    PG_TYPE_METADATA_KEY,
+    ColumnType,
+    column_type_for_field,
+    pinned_metadata,
+)
 
 __all__ = [
     "STATUSES",

@@ -111,11 +111,12 @@ def _key_changes(key: str, previous: StoredTable, table: SourceTable) -> list[Sy
         old, new = before.get(name), after.get(name)
         if old == new:
             continue
-        detail = (
-            f"added {new.describe()}" if old is None
-            else f"dropped {old.describe()}" if new is None
-            else f"{old.describe()} -> {new.describe()}"
-        )
+        if old is None:
+            detail = f"added {new.describe()}" if new is not None else ""
+        elif new is None:
+            detail = f"dropped {old.describe()}"
+        else:
+            detail = f"{old.describe()} -> {new.describe()}"
         changes.append(SyncChange(TABLE_KEYS_CHANGED, key, detail))
     return changes
 

@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, private_database, veil, write_config
+from tests.catalog.support import ddl, private_database, write_config
+from tests.catalog.support import veil as veil_cli
 from tests.clients.support import require_file
 from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
@@ -37,9 +38,9 @@ SCHEMA = [
     "CREATE SCHEMA shop",
     "CREATE TABLE shop.customers (id int PRIMARY KEY, email text NOT NULL, CONSTRAINT customers_email_key UNIQUE (email))",
     "CREATE TABLE shop.secrets (id int PRIMARY KEY, note text)",
-    "CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id int NOT NULL REFERENCES shop.customers (id) "
-    "ON DELETE CASCADE, secret_id int REFERENCES shop.secrets (id), code text, region text, "
-    "UNIQUE (region, code))",
+    ("CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id int NOT NULL REFERENCES shop.customers (id) "
+     "ON DELETE CASCADE, secret_id int REFERENCES shop.secrets (id), code text, region text, "
+     "UNIQUE (region, code))"),
     "COMMENT ON TABLE shop.orders IS 'one row per order'",
 ]
 
@@ -133,20 +134,20 @@ def test_a_foreign_key_to_an_invisible_table_is_not_served(shop: Shop) -> None:
 
 
 INFO_SCHEMA = [
-    "SELECT constraint_schema, constraint_name, table_name, constraint_type, is_deferrable, initially_deferred "
-    "FROM information_schema.table_constraints WHERE table_schema = 'shop' AND constraint_type <> 'CHECK' "
-    "ORDER BY constraint_name",
-    "SELECT constraint_name, table_name, column_name, ordinal_position, position_in_unique_constraint "
-    "FROM information_schema.key_column_usage WHERE table_schema = 'shop' ORDER BY constraint_name, ordinal_position",
-    "SELECT constraint_name, unique_constraint_schema, unique_constraint_name, match_option, update_rule, delete_rule "
-    "FROM information_schema.referential_constraints WHERE constraint_schema = 'shop' ORDER BY constraint_name",
-    "SELECT table_name, column_name, constraint_name FROM information_schema.constraint_column_usage "
-    "WHERE table_schema = 'shop' ORDER BY constraint_name, column_name",
+    ("SELECT constraint_schema, constraint_name, table_name, constraint_type, is_deferrable, initially_deferred "
+     "FROM information_schema.table_constraints WHERE table_schema = 'shop' AND constraint_type <> 'CHECK' "
+     "ORDER BY constraint_name"),
+    ("SELECT constraint_name, table_name, column_name, ordinal_position, position_in_unique_constraint "
+     "FROM information_schema.key_column_usage WHERE table_schema = 'shop' ORDER BY constraint_name, ordinal_position"),
+    ("SELECT constraint_name, unique_constraint_schema, unique_constraint_name, match_option, update_rule, delete_rule "
+     "FROM information_schema.referential_constraints WHERE constraint_schema = 'shop' ORDER BY constraint_name"),
+    ("SELECT table_name, column_name, constraint_name FROM information_schema.constraint_column_usage "
+     "WHERE table_schema = 'shop' ORDER BY constraint_name, column_name"),
     "SELECT indexname, indexdef FROM pg_catalog.pg_indexes WHERE schemaname = 'shop' ORDER BY indexname",
-    "SELECT conname, pg_catalog.pg_get_constraintdef(oid, true) FROM pg_catalog.pg_constraint "
-    "WHERE connamespace = 'shop'::regnamespace ORDER BY conname",
-    "SELECT c.relname, i.indisprimary, i.indisunique, i.indkey FROM pg_catalog.pg_index i "
-    "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'shop'::regnamespace ORDER BY 1",
+    ("SELECT conname, pg_catalog.pg_get_constraintdef(oid, true) FROM pg_catalog.pg_constraint "
+     "WHERE connamespace = 'shop'::regnamespace ORDER BY conname"),
+    ("SELECT c.relname, i.indisprimary, i.indisunique, i.indkey FROM pg_catalog.pg_index i "
+     "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'shop'::regnamespace ORDER BY 1"),
     "SELECT pg_catalog.obj_description('shop.orders'::regclass, 'pg_class')",
 ]
 
@@ -268,7 +269,7 @@ def test_veil_check_refuses_a_mask_that_does_not_fit_the_source_type(postgres_ds
                 {"name": "Fine", "mask": {"tables": ["shop.customers"], "columns": ["email"], "with": "email_domain"}},
             ],
         }
-        checked = veil("check", "-c", str(write_config(tmp_path, config)))
+        checked = veil_cli("check", "-c", str(write_config(tmp_path, config)))
     assert checked.returncode == 1, checked.stdout
     assert "policies[0].mask.with: cannot mask pg.shop.orders.code: `round` with `digits` rounds numbers, not text" \
         in checked.stderr

@@ -227,7 +227,7 @@ class KeyRows:
     def key_column_usage(self) -> list[Row]:
         rows: list[Row] = []
         for k in self.keys:
-            positions = [None] * len(k.attnums)
+            positions: list[int | None] = [None] * len(k.attnums)
             if k.ref_key is not None:
                 order = list(k.ref_key.columns)
                 positions = [order.index(c) + 1 if c in order else None for c in k.key.ref_columns]

@@ -42,6 +42,9 @@ class Column:
     # source's varchar(40), inet, numeric(12,2) ...), and the column's default expression.
     source_type: ColumnType | None = None
     default: str | None = None
+    # The source's name for a type served as another one (an enum or composite served as text,
+    # a domain as its base type): sync reports a column moved to another such type.
+    declared_type: str | None = None
 
     @property
     def pg_type(self) -> ColumnType:

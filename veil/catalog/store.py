@@ -155,7 +155,9 @@ class _TypeCodec:
     source's own type, default and comment where it has them (no store layout change). Decoding
     is cached because a catalog repeats few types."""
 
-    decoded: dict[bytes, tuple[pa.DataType, ColumnType | None, str | None, str | None]] = field(default_factory=dict)
+    decoded: dict[bytes, tuple[pa.DataType, ColumnType | None, str | None, str | None, str | None]] = field(
+        default_factory=dict
+    )
 
     @staticmethod
     def encode(column: StoredColumn) -> bytes:
@@ -166,18 +168,22 @@ class _TypeCodec:
             metadata[_DEFAULT_KEY] = column.default.encode()
         if column.description is not None:
             metadata[_COMMENT_KEY] = column.description.encode()
+        if column.declared_type is not None:
+            metadata[_DECLARED_KEY] = column.declared_type.encode()
         return pa.schema([pa.field("c", column.arrow_type, metadata=metadata or None)]).serialize().to_pybytes()
 
-    def decode(self, blob: bytes) -> tuple[pa.DataType, ColumnType | None, str | None, str | None]:
+    def decode(self, blob: bytes) -> tuple[pa.DataType, ColumnType | None, str | None, str | None, str | None]:
         decoded = self.decoded.get(blob)
         if decoded is None:
             stored = pa.ipc.read_schema(pa.py_buffer(blob)).field(0)
             metadata = stored.metadata or {}
             source_type = column_type_for_field(stored) if PG_TYPE_METADATA_KEY in metadata else None
             default, comment = metadata.get(_DEFAULT_KEY), metadata.get(_COMMENT_KEY)
+            declared = metadata.get(_DECLARED_KEY)
             decoded = (
                 stored.type, source_type,
                 None if default is None else default.decode(), None if comment is None else comment.decode(),
+                None if declared is None else declared.decode(),
             )
             self.decoded[blob] = decoded
         return decoded
@@ -185,6 +191,7 @@ class _TypeCodec:
 
 _DEFAULT_KEY = b"veil.default"
 _COMMENT_KEY = b"veil.comment"
+_DECLARED_KEY = b"veil.declared_type"
 _TYPES = _TypeCodec()
 
 
@@ -296,10 +303,10 @@ class CatalogStore(SqliteStore):
             f"FROM columns c JOIN tables t ON t.id = c.table_id WHERE t.{where} ORDER BY c.table_id, c.position",
             tuple(by_id),
         ):
-            arrow_type, source_type, default, comment = _TYPES.decode(blob)
+            arrow_type, source_type, default, comment, declared = _TYPES.decode(blob)
             columns.setdefault(table_id, []).append(
                 StoredColumn(name, arrow_type, bool(nullable), bool(is_new), first, last,
-                             source_type=source_type, default=default, description=comment)
+                             source_type=source_type, default=default, description=comment, declared_type=declared)
             )
         details = {
             table_id: (description, keys_from_json(keys))

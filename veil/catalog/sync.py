@@ -89,9 +89,9 @@ def _stored_columns(
                                       f"{stored.type_name}; tagged New (NULL for everyone until `veil approve`)"))
         elif before is not None:
             stored = replace(stored, is_new=before.is_new, first_seen=before.first_seen)
-            if (before.arrow_type, before.type_name) != (column.arrow_type, stored.type_name):
+            if (before.arrow_type, before.declared_name) != (column.arrow_type, stored.declared_name):
                 changes.append(SyncChange(COLUMN_TYPE_CHANGED, f"{key}.{column.name}",
-                                          f"{before.type_name} -> {stored.type_name}"))
+                                          f"{before.declared_name} -> {stored.declared_name}"))
         columns.append(stored)
     if previous is not None:
         names = {c.name for c in table.columns}

@@ -29,7 +29,7 @@ from tests.conftest import (
     stop_server,
 )
 from veil.catalog.registry import open_source
-from veil.catalog.sync import TABLE_KEYS_CHANGED, sync_connections
+from veil.catalog.sync import COLUMN_TYPE_CHANGED, TABLE_KEYS_CHANGED, sync_connections
 from veil.config import parse_config
 from veil.proxy.auth import make_scram_verifier
 
@@ -276,3 +276,32 @@ def test_veil_check_refuses_a_mask_that_does_not_fit_the_source_type(postgres_ds
     assert "policies[1].mask.with: cannot mask pg.shop.orders.customer_id: `email_domain` masks text, not integer" \
         in checked.stderr
     assert "policies[2]" not in checked.stderr
+
+
+def test_sync_reports_a_column_moved_to_another_enum_or_off_a_domain(postgres_dsn: str, tmp_path: Path) -> None:
+    with private_database(postgres_dsn, DATABASE + "_types") as dsn:
+        ddl(dsn, "CREATE SCHEMA shop", "CREATE TYPE shop.mood AS ENUM ('sad', 'happy')",
+            "CREATE TYPE shop.mood2 AS ENUM ('sad', 'happy')", "CREATE DOMAIN shop.posint AS integer CHECK (VALUE > 0)",
+            "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint)")
+        config = parse_config({
+            "state_dir": str(tmp_path / "state"),
+            "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
+        })
+
+        def sync() -> list[tuple[str, str, str]]:
+            source = open_source("pg", config.connections["pg"])
+            try:
+                results = sync_connections(config, {"pg": source}, None, "test")
+            finally:
+                source.close()
+            return [(c.kind, c.object, c.detail) for r in results for c in r.changes]
+
+        sync()
+        assert sync() == []
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN m TYPE shop.mood2 USING m::text::shop.mood2",
+            "ALTER TABLE shop.feelings ALTER COLUMN d TYPE integer")
+        assert sorted(sync()) == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> integer"),
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m", "text (shop.mood) -> text (shop.mood2)"),
+        ]
+        assert sync() == []

@@ -42,7 +42,9 @@ SELECT n.nspname, c.relname, a.attname, a.attnum,
        NOT a.attnotnull AS nullable, c.oid::bigint AS table_oid,
        pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS column_default,
        pg_catalog.col_description(c.oid, a.attnum) AS column_comment,
-       pg_catalog.obj_description(c.oid, 'pg_class') AS table_comment
+       pg_catalog.obj_description(c.oid, 'pg_class') AS table_comment,
+       CASE WHEN t.typtype IN ('d', 'e', 'c') THEN pg_catalog.format_type(a.atttypid, a.atttypmod) END
+           AS declared_type
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -313,10 +315,12 @@ class PostgresSource:
         oids: dict[tuple[str, str], int] = {}
         comments: dict[tuple[str, str], str | None] = {}
         for row in rows:
-            schema, table, column, _, type_oid, typmod, nullable, oid, default, comment, table_comment = row.values()
-            tables.setdefault((schema, table), []).append(
-                source_column(column, type_oid, typmod, bool(nullable), default=default, description=comment)
+            schema, table, column, _, type_oid, typmod, nullable, oid, default, comment, table_comment, declared = (
+                row.values()
             )
+            tables.setdefault((schema, table), []).append(source_column(
+                column, type_oid, typmod, bool(nullable), default=default, description=comment, declared_type=declared
+            ))
             oids[(schema, table)] = oid
             comments[(schema, table)] = table_comment
         # pg_class.oid changes when a table is dropped and created again: sync reports it as recreated.

@@ -156,7 +156,7 @@ def test_type_modifier_and_domain_changes_are_type_changes(live: Live) -> None:
     assert live.sync_sql() == {
         ("column_type_changed", "pg.sales.items.sku", "character varying(40) -> text"),
         ("column_type_changed", "pg.sales.items.price", "numeric(10,2) -> numeric(12,2)"),
-        ("column_type_changed", "pg.sales.items.code", "character varying(3) -> character varying(8)"),
+        ("column_type_changed", "pg.sales.items.code", "character varying(3) (short_code) -> character varying(8) (long_code)"),
     }
     with psycopg.connect(live.server.dsn("alice"), autocommit=True) as connection:
         described = connection.execute(

@@ -74,3 +74,23 @@ def test_a_reload_that_removes_every_user_or_connection_is_refused() -> None:
     assert reload_refusal(current, current) is None
     assert "every user" in (reload_refusal(current, parse_config({"connections": {"c": {"type": "duckdb", "path": "x"}}})) or "")
     assert "every connection" in (reload_refusal(current, parse_config({"users": {"a": {}}})) or "")
+
+
+def test_a_mask_that_does_not_fit_its_column_type_is_reported_with_its_yaml_path() -> None:
+    config = _config(
+        tables={"wh.sales.orders": {"tags": {"id": ["PII.Email"]}}},
+        policies=[
+            {"name": "r", "mask": {"tables": ["wh.sales.orders"], "columns": ["customer"], "with": "round"}},
+            {"name": "y", "mask": {"tables": ["wh.sales.orders"], "columns": ["id", "created"], "with": "year"}},
+            {"name": "e", "mask": {"column_tags": ["PII.Email"], "with": "email_domain"}},
+            {"name": "ok", "mask": {"columns": ["created"], "with": "round", "unit": "month"}},
+            {"name": "ok2", "mask": {"columns": ["email"], "with": "email_domain"}},
+        ],
+    )
+    found = {(p.path, p.problem) for p in catalog_problems(config, [ORDERS, SNOW])}
+    assert found == {
+        ("policies[0].mask.with", "cannot mask wh.sales.orders.customer: `round` with `digits` rounds numbers, not text"),
+        ("policies[1].mask.with",
+         "cannot mask wh.sales.orders.id: `year` takes the year of dates and timestamps, not bigint"),
+        ("policies[2].mask.with", "cannot mask wh.sales.orders.id: `email_domain` masks text, not bigint"),
+    }

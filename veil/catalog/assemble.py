@@ -76,6 +76,8 @@ def veil_table(config: ConnectionConfig, stored: StoredTable) -> Table:
         source_database=stored.database,
         columns=columns,
         new_columns=tuple(c.name for c, s in zip(columns, stored.columns, strict=True) if s.is_new),
+        description=stored.description,
+        keys=stored.keys,
     )
 
 

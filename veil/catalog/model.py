@@ -42,6 +42,9 @@ class Column:
     # source's varchar(40), inet, numeric(12,2) ...), and the column's default expression.
     source_type: ColumnType | None = None
     default: str | None = None
+    # The source's name for a type served as another one (an enum or composite served as text,
+    # a domain as its base type): sync reports a column moved to another such type.
+    declared_type: str | None = None
 
     @property
     def pg_type(self) -> ColumnType:
@@ -58,6 +61,33 @@ class Column:
     def raw_name(self) -> str:
         """The column's name at its source."""
         return self.source_name or self.name
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """A primary key (``p``), unique constraint (``u``) or foreign key (``f``) the source
+    declares, in the source's spelling of columns and tables. A foreign key names the table it
+    references in the same connection; it is served only to a user who can see both tables."""
+
+    kind: str
+    name: str
+    columns: tuple[str, ...]
+    ref_schema: str | None = None
+    ref_table: str | None = None
+    ref_columns: tuple[str, ...] = ()
+    on_update: str = "a"
+    on_delete: str = "a"
+    deferrable: bool = False
+    deferred: bool = False
+
+    def describe(self) -> str:
+        """A one-line spelling for sync reports: ``PRIMARY KEY (id)``."""
+        columns = ", ".join(self.columns)
+        if self.kind == "p":
+            return f"{self.name} PRIMARY KEY ({columns})"
+        if self.kind == "u":
+            return f"{self.name} UNIQUE ({columns})"
+        return f"{self.name} FOREIGN KEY ({columns}) REFERENCES {self.ref_schema}.{self.ref_table}({', '.join(self.ref_columns)})"
 
 
 def tags_of(tags: Mapping[str, Sequence[str]], column: Column) -> tuple[str, ...]:
@@ -85,6 +115,8 @@ class Table:
     # Columns object sync found on an existing table and no admin has approved yet: the built-in
     # "New Column Added" policy returns NULL for them to everyone.
     new_columns: tuple[str, ...] = ()
+    # Primary keys, unique constraints and foreign keys the source declares (PostgreSQL sources).
+    keys: tuple[TableKey, ...] = ()
 
     @property
     def qualified_name(self) -> str:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from veil.catalog.model import Column
+from veil.catalog.model import Column, TableKey
 from veil.pgtypes import ColumnType
 
 Status = Literal["active", "inactive"]
@@ -25,11 +25,12 @@ class StoredColumn:
     source_type: ColumnType | None = None
     default: str | None = None
     description: str | None = None
+    declared_type: str | None = None
 
     @classmethod
     def of(cls, column: Column) -> StoredColumn:
         return cls(column.name, column.arrow_type, column.nullable, source_type=column.source_type,
-                   default=column.default, description=column.description)
+                   default=column.default, description=column.description, declared_type=column.declared_type)
 
     @property
     def type_name(self) -> str:
@@ -39,11 +40,17 @@ class StoredColumn:
     @property
     def shape(self) -> tuple[object, ...]:
         """What a change of at the source is reported and saved for."""
-        return (self.name, self.arrow_type, self.source_type, self.nullable, self.default, self.description)
+        return (self.name, self.arrow_type, self.source_type, self.nullable, self.default, self.description,
+                self.declared_type)
+
+    @property
+    def declared_name(self) -> str:
+        """The type as sync reports it: ``integer (posint)`` for a domain served as its base."""
+        return self.type_name if self.declared_type is None else f"{self.type_name} ({self.declared_type})"
 
     def as_column(self) -> Column:
         return Column(self.name, self.arrow_type, self.nullable, description=self.description,
-                      source_type=self.source_type, default=self.default)
+                      source_type=self.source_type, default=self.default, declared_type=self.declared_type)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class StoredTable:
     first_seen: str = ""
     last_seen: str = ""
     dropped_at: str | None = None
+    description: str | None = None  # the source's comment on the table
+    keys: tuple[TableKey, ...] = ()
 
     @property
     def source_key(self) -> str:

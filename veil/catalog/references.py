@@ -10,8 +10,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Collection, Sequence
 
-from veil.catalog.model import Table
-from veil.config.models import VeilConfig
+from veil.catalog.model import Column, Table, tags_of
+from veil.config.models import MaskPolicy, VeilConfig
 from veil.config.references import POLICY_KINDS, ConfigProblem, closest
 
 
@@ -66,6 +66,48 @@ def _covered(rule: object, tables: Sequence[Table], config: VeilConfig) -> list[
     return covered
 
 
+_NUMBERS = frozenset({"int2", "int4", "int8", "float4", "float8", "numeric"})
+_DATES = frozenset({"date", "timestamp", "timestamptz"})
+_TEXT = frozenset({"text", "varchar", "bpchar", "name"})
+
+
+def _mask_fits(mask: MaskPolicy, column: Column) -> str | None:
+    """Why ``mask`` cannot mask ``column`` for its type (None when it can): a mask whose SQL
+    fails or means nothing for the type (``round`` on text, ``year`` on a number ...)."""
+    type_name = column.pg_type.type.name
+    if mask.with_ == "round" and mask.unit and type_name not in _DATES:
+        return f"`round` with `unit` truncates dates and timestamps, not {column.pg_type.format()}"
+    if mask.with_ == "round" and not mask.unit and type_name not in _NUMBERS:
+        return f"`round` with `digits` rounds numbers, not {column.pg_type.format()}"
+    if mask.with_ == "year" and type_name not in _DATES:
+        return f"`year` takes the year of dates and timestamps, not {column.pg_type.format()}"
+    if mask.with_ == "email_domain" and type_name not in _TEXT:
+        return f"`email_domain` masks text, not {column.pg_type.format()}"
+    return None
+
+
+def _masked_columns(mask: MaskPolicy, table: Table, config: VeilConfig) -> list[Column]:
+    configured = config.tables.get(table.source_key)
+    tags = configured.tags if configured else {}
+    return [
+        c for c in table.columns
+        if any(fnmatch.fnmatchcase(n, p) for p in mask.columns for n in (c.name, c.raw_name))
+        or any(t == tag or t.startswith(tag + ".") for tag in mask.column_tags for t in tags_of(tags, c))
+    ]
+
+
+def _type_problems(base: str, mask: MaskPolicy, covered: Sequence[Table], config: VeilConfig) -> list[ConfigProblem]:
+    problems = []
+    for table in covered:
+        for column in _masked_columns(mask, table, config):
+            reason = _mask_fits(mask, column)
+            if reason is not None:
+                problems.append(ConfigProblem(
+                    f"{base}.with", f"cannot mask {table.source_key}.{column.raw_name}: {reason}"
+                ))
+    return problems
+
+
 def _policy_problems(config: VeilConfig, tables: Sequence[Table]) -> list[ConfigProblem]:
     names = [n for t in tables for n in _names(t)]
     problems: list[ConfigProblem] = []
@@ -78,6 +120,7 @@ def _policy_problems(config: VeilConfig, tables: Sequence[Table]) -> list[Config
                 problems.append(ConfigProblem(f"{base}.tables[{i}]", f"no table matches {pattern}", closest(pattern, names)))
         if kind == "mask":
             covered = _covered(rule, tables, config)
+            problems += _type_problems(base, rule, covered, config)
             columns = _column_names(covered)
             for i, pattern in enumerate(rule.columns):
                 if covered and not any(fnmatch.fnmatchcase(c, pattern) for c in columns):

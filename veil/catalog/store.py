@@ -35,8 +35,14 @@ from veil.catalog.records import (
     SyncChange,
     SyncRun,
 )
+from veil.catalog.sources.pgkeys import keys_from_json, keys_to_json
 from veil.catalog.sqlite import SqliteStore
-from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType, column_type_for_field, pinned_metadata
+from veil.pgtypes import (
+    PG_TYPE_METADATA_KEY,
+    ColumnType,
+    column_type_for_field,
+    pinned_metadata,
+)
 
 __all__ = [
     "STATUSES",
@@ -99,6 +105,11 @@ CREATE TABLE IF NOT EXISTS columns (
     last_seen TEXT NOT NULL,
     PRIMARY KEY (table_id, name)
 );
+CREATE TABLE IF NOT EXISTS table_details (
+    table_id INTEGER PRIMARY KEY REFERENCES tables (id) ON DELETE CASCADE,
+    description TEXT,
+    keys TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS status_overrides (
     connection TEXT NOT NULL,
     schema_name TEXT NOT NULL,
@@ -144,7 +155,9 @@ class _TypeCodec:
     source's own type, default and comment where it has them (no store layout change). Decoding
     is cached because a catalog repeats few types."""
 
-    decoded: dict[bytes, tuple[pa.DataType, ColumnType | None, str | None, str | None]] = field(default_factory=dict)
+    decoded: dict[bytes, tuple[pa.DataType, ColumnType | None, str | None, str | None, str | None]] = field(
+        default_factory=dict
+    )
 
     @staticmethod
     def encode(column: StoredColumn) -> bytes:
@@ -155,18 +168,22 @@ class _TypeCodec:
             metadata[_DEFAULT_KEY] = column.default.encode()
         if column.description is not None:
             metadata[_COMMENT_KEY] = column.description.encode()
+        if column.declared_type is not None:
+            metadata[_DECLARED_KEY] = column.declared_type.encode()
         return pa.schema([pa.field("c", column.arrow_type, metadata=metadata or None)]).serialize().to_pybytes()
 
-    def decode(self, blob: bytes) -> tuple[pa.DataType, ColumnType | None, str | None, str | None]:
+    def decode(self, blob: bytes) -> tuple[pa.DataType, ColumnType | None, str | None, str | None, str | None]:
         decoded = self.decoded.get(blob)
         if decoded is None:
             stored = pa.ipc.read_schema(pa.py_buffer(blob)).field(0)
             metadata = stored.metadata or {}
             source_type = column_type_for_field(stored) if PG_TYPE_METADATA_KEY in metadata else None
             default, comment = metadata.get(_DEFAULT_KEY), metadata.get(_COMMENT_KEY)
+            declared = metadata.get(_DECLARED_KEY)
             decoded = (
                 stored.type, source_type,
                 None if default is None else default.decode(), None if comment is None else comment.decode(),
+                None if declared is None else declared.decode(),
             )
             self.decoded[blob] = decoded
         return decoded
@@ -174,6 +191,7 @@ class _TypeCodec:
 
 _DEFAULT_KEY = b"veil.default"
 _COMMENT_KEY = b"veil.comment"
+_DECLARED_KEY = b"veil.declared_type"
 _TYPES = _TypeCodec()
 
 
@@ -285,17 +303,26 @@ class CatalogStore(SqliteStore):
             f"FROM columns c JOIN tables t ON t.id = c.table_id WHERE t.{where} ORDER BY c.table_id, c.position",
             tuple(by_id),
         ):
-            arrow_type, source_type, default, comment = _TYPES.decode(blob)
+            arrow_type, source_type, default, comment, declared = _TYPES.decode(blob)
             columns.setdefault(table_id, []).append(
                 StoredColumn(name, arrow_type, bool(nullable), bool(is_new), first, last,
-                             source_type=source_type, default=default, description=comment)
+                             source_type=source_type, default=default, description=comment, declared_type=declared)
             )
+        details = {
+            table_id: (description, keys_from_json(keys))
+            for table_id, description, keys in self._db.execute(
+                "SELECT d.table_id, d.description, d.keys "
+                f"FROM table_details d JOIN tables t ON t.id = d.table_id WHERE t.{where}",
+                tuple(by_id),
+            )
+        }
         return [
             StoredTable(
                 connection=by_id[connection_id], database=database, schema=schema, name=name,
                 columns=tuple(columns.get(table_id, ())), status=status, id=table_id, object_id=object_id,
                 created=created, present=bool(present), collision=collision, first_seen=first,
-                last_seen=last, dropped_at=dropped,
+                last_seen=last, dropped_at=dropped, description=details.get(table_id, (None, ()))[0],
+                keys=details.get(table_id, (None, ()))[1],
             )
             for (table_id, connection_id, database, schema, name, object_id, created, status, present,
                  collision, first, last, dropped) in rows
@@ -334,6 +361,10 @@ class CatalogStore(SqliteStore):
                 for position, c in enumerate(table.columns)
             ],
         )
+        self._db.execute("DELETE FROM table_details WHERE table_id = ?", (table_id,))
+        if table.description is not None or table.keys:
+            self._db.execute("INSERT INTO table_details VALUES (?, ?, ?)",
+                             (table_id, table.description, keys_to_json(table.keys)))
         if changed:
             self._touched.add(table_id)
         else:

@@ -46,6 +46,7 @@ TABLE_RECREATED = "table_recreated"
 COLUMN_ADDED = "column_added"
 COLUMN_DROPPED = "column_dropped"
 COLUMN_TYPE_CHANGED = "column_type_changed"
+TABLE_KEYS_CHANGED = "table_keys_changed"
 NAME_COLLISION = "name_collision"
 NAME_COLLISION_RESOLVED = "name_collision_resolved"
 SOURCE_TAGS_CHANGED = "source_tags_changed"
@@ -89,9 +90,9 @@ def _stored_columns(
                                       f"{stored.type_name}; tagged New (NULL for everyone until `veil approve`)"))
         elif before is not None:
             stored = replace(stored, is_new=before.is_new, first_seen=before.first_seen)
-            if (before.arrow_type, before.type_name) != (column.arrow_type, stored.type_name):
+            if (before.arrow_type, before.declared_name) != (column.arrow_type, stored.declared_name):
                 changes.append(SyncChange(COLUMN_TYPE_CHANGED, f"{key}.{column.name}",
-                                          f"{before.type_name} -> {stored.type_name}"))
+                                          f"{before.declared_name} -> {stored.declared_name}"))
         columns.append(stored)
     if previous is not None:
         names = {c.name for c in table.columns}
@@ -100,6 +101,25 @@ def _stored_columns(
             for c in previous.columns if c.name not in names
         ]
     return tuple(columns), changes
+
+
+def _key_changes(key: str, previous: StoredTable, table: SourceTable) -> list[SyncChange]:
+    """A primary key, unique constraint or foreign key added, dropped or redefined at the source."""
+    before = {k.name: k for k in previous.keys}
+    after = {k.name: k for k in table.keys}
+    changes = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None:
+            detail = f"added {new.describe()}" if new is not None else ""
+        elif new is None:
+            detail = f"dropped {old.describe()}"
+        else:
+            detail = f"{old.describe()} -> {new.describe()}"
+        changes.append(SyncChange(TABLE_KEYS_CHANGED, key, detail))
+    return changes
 
 
 def table_key(table: SourceTable, connection: str) -> str:
@@ -131,6 +151,7 @@ def compare(
             saved = StoredTable(
                 connection, table.database, table.schema, table.name, columns, new_status,
                 id=previous.id if previous is not None else None, object_id=table.object_id, created=table.created,
+                description=table.description, keys=table.keys,
             )
             delta.saves.append((saved, True))
             status = new_status if initial or new_status == "active" else "inactive (sync.activate_new is false)"
@@ -142,10 +163,13 @@ def compare(
             changes.append(SyncChange(TABLE_RECREATED, key, f"object id {previous.object_id} -> {table.object_id}"))
         columns, column_changes = _stored_columns(key, table, previous)
         changes += column_changes
-        reshaped = [c.shape for c in columns] != [c.shape for c in previous.columns]
+        changes += _key_changes(key, previous, table)
+        reshaped = [c.shape for c in columns] != [c.shape for c in previous.columns] or (
+            (previous.description, previous.keys) != (table.description, table.keys)
+        )
         if recreated or reshaped or previous.database != table.database:
             saved = replace(previous, database=table.database, columns=columns, object_id=table.object_id,
-                            created=table.created)
+                            created=table.created, description=table.description, keys=table.keys)
             delta.saves.append((saved, True))
         else:
             assert previous.id is not None

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from veil.catalog.model import Column
+from veil.catalog.model import Column, TableKey
 from veil.errors import VeilError
 
 
@@ -31,6 +31,8 @@ class SourceTable:
     columns: tuple[Column, ...]
     object_id: str | None = None
     created: str | None = None
+    description: str | None = None
+    keys: tuple[TableKey, ...] = ()
 
 
 @dataclass(frozen=True)

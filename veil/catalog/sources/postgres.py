@@ -23,6 +23,7 @@ from psycopg.pq.abc import PGconn, PGresult
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
+from veil.catalog.sources.pgkeys import LIST_KEYS, keys_by_table
 from veil.catalog.sources.pgshape import (
     SourceColumn,
     conform_batch,
@@ -45,7 +46,10 @@ SELECT n.nspname, c.relname, a.attname, a.attnum,
        CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
        NOT a.attnotnull AS nullable, c.oid::bigint AS table_oid,
        pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS column_default,
-       pg_catalog.col_description(c.oid, a.attnum) AS column_comment
+       pg_catalog.col_description(c.oid, a.attnum) AS column_comment,
+       pg_catalog.obj_description(c.oid, 'pg_class') AS table_comment,
+       CASE WHEN t.typtype IN ('d', 'e', 'c') THEN pg_catalog.format_type(a.atttypid, a.atttypmod) END
+           AS declared_type
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -347,19 +351,25 @@ class PostgresSource:
         cursor = self.cursor()
         try:
             rows = drain(cursor.execute(_LIST_COLUMNS)).to_pylist()
+            keys = keys_by_table(drain(cursor.execute(LIST_KEYS)).to_pylist())
         finally:
             cursor.close()
         tables: dict[tuple[str, str], list[Column]] = {}
         oids: dict[tuple[str, str], int] = {}
+        comments: dict[tuple[str, str], str | None] = {}
         for row in rows:
-            schema, table, column, _, type_oid, typmod, nullable, oid, default, comment = row.values()
-            tables.setdefault((schema, table), []).append(
-                source_column(column, type_oid, typmod, bool(nullable), default=default, description=comment)
+            schema, table, column, _, type_oid, typmod, nullable, oid, default, comment, table_comment, declared = (
+                row.values()
             )
+            tables.setdefault((schema, table), []).append(source_column(
+                column, type_oid, typmod, bool(nullable), default=default, description=comment, declared_type=declared
+            ))
             oids[(schema, table)] = oid
+            comments[(schema, table)] = table_comment
         # pg_class.oid changes when a table is dropped and created again: sync reports it as recreated.
         return [
-            SourceTable(self.config.database, schema, table, tuple(columns), object_id=str(oids[(schema, table)]))
+            SourceTable(self.config.database, schema, table, tuple(columns), object_id=str(oids[(schema, table)]),
+                        description=comments[(schema, table)], keys=keys.get((schema, table), ()))
             for (schema, table), columns in tables.items()
         ]
 

@@ -91,6 +91,11 @@ def from_function(
     result = call_function(env, function, args, types, in_from=True)
     if spec is not None and not spec.set_returning:
         result = exp.select(result.as_(name)).subquery()
+    if isinstance(result, exp.Subquery) and table.args.get("ordinality"):
+        # WITH ORDINALITY: one more column numbering the rows (psql's trigger query uses it).
+        result.set("alias", exp.TableAlias(this=exp.to_identifier("vl__ord")))
+        number = exp.Window(this=exp.RowNumber()).as_("ordinality")
+        result = exp.select(exp.Star(), number).from_(result).subquery()
     if isinstance(result, exp.Subquery):
         result.set("alias", alias.copy() if alias else exp.TableAlias(this=exp.to_identifier(name)))
         if alias is not None and not alias.columns and spec is not None and not spec.set_returning:

@@ -15,6 +15,7 @@ from veil.engine.pgcatalog.data.keywords import KEYWORDS
 from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
 from veil.engine.pgcatalog.data.static_rows import TS_TOKEN_TYPES
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
+from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.macros import MACROS
 from veil.engine.pgcatalog.objects import NAMED_OBJECTS, CatalogObjects
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
@@ -141,6 +142,13 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),
         "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
         "vl__name": ("VARCHAR", [name for _, _, name in named]),
+    })
+    definitions = list(KeyRows(objects).definitions())
+    _table(con, "object_defs", {
+        column: (duck, [row[index] for row in definitions])
+        for index, (column, duck) in enumerate((
+            ("vl__oid", "UINTEGER"), ("vl__col", "INTEGER"), ("vl__before", "VARCHAR"), ("vl__ref", "UINTEGER"),
+            ("vl__after", "VARCHAR")))
     })
     descriptions = CatalogRows(objects).pg_description().rows
     _table(con, "descriptions", {

@@ -75,8 +75,6 @@ def _pg_get_expr(call: Call) -> exp.Expr:
 
 
 for _name, _arities, _params in (
-    ("pg_get_indexdef", (1, 3), ("oid", "int4", "bool")),
-    ("pg_get_constraintdef", (1, 2), ("oid", "bool")),
     ("pg_get_viewdef", (1, 2), ("any", "bool")),
     ("pg_get_triggerdef", (1, 2), ("oid", "bool")),
     ("pg_get_ruledef", (1, 2), ("oid", "bool")),
@@ -87,6 +85,18 @@ for _name, _arities, _params in (
     ("pg_get_partition_constraintdef", 1, ("oid",)),
 ):
     add(_name, _arities, "text", params=_params)(_null_text)
+
+
+@add("pg_get_constraintdef", (1, 2), "text", params=("oid", "bool"))
+def _pg_get_constraintdef(call: Call) -> exp.Expr:
+    return sqlbuild.veil_fn("object_def", call.args[0], sqlbuild.number(0), call.env.path_literal())
+
+
+@add("pg_get_indexdef", (1, 3), "text", params=("oid", "int4", "bool"))
+def _pg_get_indexdef(call: Call) -> exp.Expr:
+    """The whole definition (no column number, or 0), else the indexed column's name."""
+    column = call.args[1] if len(call.args) > 1 else sqlbuild.number(0)
+    return sqlbuild.veil_fn("object_def", call.args[0], column, call.env.path_literal())
 
 
 # Texts PostgreSQL itself printed for the functions in pg_proc (see data/_generate.py); NULL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.objects import BOOTSTRAP_ROLE, CatalogObjects, Relation
 from veil.engine.pgcatalog.rows import Row, RowSet
 from veil.engine.pgcatalog.schema import RELATIONS
@@ -34,6 +35,12 @@ class InformationSchemaRows:
         yield self.tables()
         yield self.views()
         yield self.columns()
+        keys = KeyRows(self.objects)
+        yield _rowset("table_constraints", keys.table_constraints())
+        yield _rowset("key_column_usage", keys.key_column_usage())
+        yield _rowset("referential_constraints", keys.referential_constraints())
+        yield _rowset("constraint_column_usage", keys.constraint_column_usage())
+        yield _rowset("constraint_table_usage", keys.constraint_table_usage())
 
     def schemata(self) -> RowSet:
         rows: list[Row] = [

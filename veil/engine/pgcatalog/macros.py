@@ -156,6 +156,11 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.obj_description(o, cls) AS (
         SELECT min(vl__od.vl__description) FROM {F}.descriptions vl__od
         WHERE vl__od.vl__objoid = o AND vl__od.vl__objsubid = 0 AND (cls IS NULL OR vl__od.vl__classoid = cls))""",
+    # Keys (see .keys): a foreign key's referenced table is printed as regclass prints it.
+    f"""CREATE MACRO {F}.object_def(o, c, sp) AS (
+        SELECT min(vl__dd.vl__before || CASE WHEN vl__dd.vl__ref = 0 THEN ''
+                   ELSE {F}.regclass_out(vl__dd.vl__ref, sp) END || vl__dd.vl__after)
+        FROM {F}.object_defs vl__dd WHERE vl__dd.vl__oid = o AND vl__dd.vl__col = c)""",
     f"""CREATE MACRO {F}.col_description(o, n) AS (
         SELECT min(vl__cd.vl__description) FROM {F}.descriptions vl__cd
         WHERE vl__cd.vl__objoid = o AND vl__cd.vl__objsubid = n AND vl__cd.vl__classoid = 1259)""",

@@ -2,8 +2,8 @@
 
 Static facts (pg_type of the core types, pg_proc, pg_am, ...) come from PostgreSQL 15 itself
 (:mod:`.data`); user-dependent rows (schemas, tables, columns, row types, comments, roles) are
-derived here. Relations not filled in are empty: a query-backed table has no indexes,
-constraints, defaults, triggers, policies or inheritance.
+derived here, with the keys a source declares (:mod:`.keys`). Relations not filled in are
+empty: a query-backed table has no triggers, policies or inheritance.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from veil.catalog.model import Column, stable_oid
 from veil.engine.pgcatalog.data import static_rows
 from veil.engine.pgcatalog.data.procs import PG_PROC
 from veil.engine.pgcatalog.data.settings import PG_SETTINGS
+from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.objects import (
     BOOTSTRAP_ROLE,
     BOOTSTRAP_ROLE_OID,
@@ -70,6 +71,7 @@ class CatalogRows:
 
     def __init__(self, objects: CatalogObjects) -> None:
         self.objects = objects
+        self.keys = KeyRows(objects)
 
     def all(self) -> Iterator[RowSet]:
         yield _static("pg_proc", PG_PROC)
@@ -96,6 +98,8 @@ class CatalogRows:
         yield self.pg_attrdef()
         yield self.pg_database()
         yield self.pg_description()
+        yield self._rowset("pg_constraint", self.keys.pg_constraint())
+        yield self._rowset("pg_index", self.keys.pg_index())
         yield from self.roles()
         yield from self.table_views()
         yield from self.statistics()
@@ -151,7 +155,7 @@ class CatalogRows:
 
     def pg_class(self) -> RowSet:
         rows = [self._class_row(r) for r in self.objects.relations.values()]
-        return self._rowset("pg_class", rows)
+        return self._rowset("pg_class", rows + self.keys.index_classes())
 
     def _class_row(self, relation: Relation) -> Row:
         user = relation.table is not None
@@ -169,14 +173,14 @@ class CatalogRows:
             "reltuples": -1.0,
             "relallvisible": 0,
             "reltoastrelid": 0,
-            "relhasindex": False,
+            "relhasindex": relation.oid in self.keys.indexed,
             "relisshared": False,
             "relpersistence": "p",
             "relkind": relation.kind,
             "relnatts": relation.column_count,
             "relchecks": 0,
             "relhasrules": relation.kind == "v",
-            "relhastriggers": False,
+            "relhastriggers": relation.oid in self.keys.triggered,
             "relhassubclass": False,
             "relrowsecurity": False,
             "relforcerowsecurity": False,
@@ -287,9 +291,9 @@ class CatalogRows:
                         "schemaname": relation.schema,
                         "tablename": relation.name,
                         "tableowner": BOOTSTRAP_ROLE,
-                        "hasindexes": False,
+                        "hasindexes": relation.oid in self.keys.indexed,
                         "hasrules": False,
-                        "hastriggers": False,
+                        "hastriggers": relation.oid in self.keys.triggered,
                         "rowsecurity": False,
                     }
                 )
@@ -302,6 +306,7 @@ class CatalogRows:
                     }
                 )
         yield self._rowset("pg_tables", tables)
+        yield self._rowset("pg_indexes", self.keys.pg_indexes())
         yield self._rowset("pg_views", views)
 
     def statistics(self) -> Iterator[RowSet]:

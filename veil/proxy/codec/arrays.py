@@ -65,6 +65,17 @@ def array_text(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCell
     return ArrowCells(_with_nulls(arr, text).cast(pa.binary()))
 
 
+#: int2vector and oidvector (pg_index.indkey ...) print as space-separated numbers: ``1 2``.
+VECTOR_TYPES = frozenset({"int2vector", "oidvector"})
+
+
+def vector_text(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCells:
+    offsets, values = list_parts(arr)
+    elements = pc.fill_null(to_arrow(encode(values, element)), pa.scalar(b"0", pa.binary()))
+    text = pc.binary_join(_regroup(offsets, elements), b" ")
+    return ArrowCells(_with_nulls(arr, text).cast(pa.binary()))
+
+
 def _quote(elements: pa.Array) -> pa.Array:
     text = elements.cast(pa.string())
     needs = pc.match_substring_regex(text, _NEEDS_QUOTES)

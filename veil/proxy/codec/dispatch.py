@@ -101,6 +101,8 @@ def encode_text(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells:
         return interval_text(arr)
     if _is_list(t):
         element = _element_type(t, pg)
+        if pg.type.name in arrays.VECTOR_TYPES:
+            return arrays.vector_text(arr, element, lambda a, c: encode_text(a, c, ctx))
         return arrays.array_text(arr, element, lambda a, c: encode_text(a, c, ctx))
     if types.is_struct(t) or types.is_map(t):
         return jsontext.json_text(column, lambda a, c: encode_text(a, c, ctx))

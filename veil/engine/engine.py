@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -25,6 +26,7 @@ from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
+from veil.engine.membudget import configure as configure_budget
 from veil.engine.planner import SourcePlan
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
+from veil.engine.workers import DEFAULT_SOURCE_CONCURRENCY, source_semaphore
 from veil.errors import VeilError
 from veil.pgtypes import ColumnType
 
@@ -51,6 +54,7 @@ class QueryEngine:
 
     def __init__(self, config: VeilConfig, catalog: Catalog | None = None) -> None:
         self.config = config
+        configure_budget(config.server.max_memory, config.server.memory_wait)
         self.catalog = catalog if catalog is not None else build_catalog(config)
         self._lock = threading.Lock()
         # user fingerprint -> that user's tables; never keyed by name alone, so a statement that
@@ -141,12 +145,18 @@ class QueryEngine:
                 latencies.append(self.config.cache.default_latency)
         return min(latencies, default=0.0)
 
+    def source_slot(self, connection: str) -> asyncio.Semaphore:
+        """The slots of ``connection`` (``max_concurrency``) for the running event loop."""
+        known = self.config.connections.get(connection)
+        return source_semaphore(connection, known.max_concurrency if known else DEFAULT_SOURCE_CONCURRENCY)
+
     def reload(self, config: VeilConfig) -> None:
         """Apply a new, validated config: the next statement of every session uses it."""
         catalog = self.catalog
         if config.connections != self.config.connections:
             catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
         catalog_changed = catalog is not self.catalog
+        configure_budget(config.server.max_memory, config.server.memory_wait)
         with self._lock:
             self.config = config
             self.catalog = catalog

@@ -5,6 +5,12 @@ the same hop reads on (:func:`read_head`), so a small result is usually known to
 a point query costs a single hop in all. Later batches are pulled one at a time, only when the
 wire front end asks, which is what keeps memory flat and lets a slow client slow only its own
 stream.
+
+Memory: a stream holds a reservation in the process's :data:`~veil.engine.membudget.BUDGET`
+(``server.max_memory``), taken before its statement started; when the batches it holds (the one
+being sent and the one read ahead) outgrow it, it reserves more before reading on, waiting in
+the budget's queue or failing with 53200. Reads on a source take one of the source's slots
+(``max_concurrency``) for their duration, so a locked source holds at most that many threads.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from veil.engine.membudget import BUDGET
 from veil.engine.workers import start_in_worker
 from veil.errors import VeilError
 
@@ -66,6 +73,8 @@ class ReaderStream:
         first: pa.RecordBatch | Head | None,
         on_close: Callable[[], None],
         map_error: ErrorMapper,
+        reserved: int = 0,
+        slot: asyncio.Semaphore | None = None,
     ) -> None:
         self.schema = schema
         self._reader = reader
@@ -77,15 +86,34 @@ class ReaderStream:
         self._map_error = map_error
         self._closed = False
         self._reading: asyncio.Future[pa.RecordBatch | None] | None = None
+        self._reserved = reserved
+        self._slot = slot
 
-    def _read_ahead(self) -> asyncio.Future[pa.RecordBatch | None]:
-        self._reading = start_in_worker(_next_batch, self._reader, self._map_error)
-        return self._reading
+    async def _read_ahead(self, holding: int) -> asyncio.Future[pa.RecordBatch | None] | None:
+        """Start reading the next batch, once the bytes held (``holding`` plus one more batch of
+        the same size) fit in the reservation and a slot of the source is free."""
+        wanted = 2 * holding
+        if wanted > self._reserved:
+            await BUDGET.reserve(wanted - self._reserved)
+            self._reserved = wanted
+        slot = self._slot
+        if slot is not None:
+            await slot.acquire()
+        if self._closed:
+            if slot is not None:
+                slot.release()
+            return None
+        reading = start_in_worker(_next_batch, self._reader, self._map_error)
+        if slot is not None:
+            reading.add_done_callback(lambda _: slot.release())
+        self._reading = reading
+        return reading
 
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
             head, self._head = self._head, ()
-            reading = None if self._complete else self._read_ahead()
+            holding = max((batch.nbytes for batch in head), default=0)
+            reading = None if self._complete else await self._read_ahead(holding)
             for batch in head:
                 if batch.num_rows:
                     yield conform(batch, self.schema)
@@ -93,7 +121,7 @@ class ReaderStream:
                 batch = await asyncio.shield(reading)
                 if batch is None:
                     break
-                reading = None if self._closed else self._read_ahead()
+                reading = None if self._closed else await self._read_ahead(batch.nbytes)
                 if batch.num_rows:
                     yield conform(batch, self.schema)
         finally:
@@ -112,6 +140,8 @@ class ReaderStream:
             await asyncio.wait([reading])
         if reading is not None and reading.done() and not reading.cancelled():
             reading.exception()  # a read-ahead nobody consumed: its error is not news
+        reserved, self._reserved = self._reserved, 0
+        BUDGET.release(reserved)
         self._on_close()
 
 

@@ -58,6 +58,7 @@ from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
 from veil.engine.copy_out import CopyStream
+from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.workers import in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -434,8 +435,13 @@ class Session:
         if isinstance(plan.query, LocalPlan):
             local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
             query = plan.query.query
-            reader = await in_worker(local.execute, query, list(params))
-            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
+            await BUDGET.reserve(STATEMENT_BYTES)
+            try:
+                reader = await in_worker(local.execute, query, list(params))
+            except BaseException:
+                BUDGET.release(STATEMENT_BYTES)
+                raise
+            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, STATEMENT_BYTES)
         if isinstance(plan.query, FederatedPlan):
             return await self._run_federated(plan.query, schema, params, record)
         assert isinstance(plan.query, SourcePlan)
@@ -483,12 +489,18 @@ class Session:
                 return QueryCanceled()
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
+        slot = self.engine.source_slot(plan.connection)
+        await BUDGET.reserve(STATEMENT_BYTES)
         try:
-            reader, first = await in_worker(start)
-        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+            async with slot:
+                reader, first = await in_worker(start)
+        except BaseException as exc:
+            BUDGET.release(STATEMENT_BYTES)
             finished()
-            raise map_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_error)
+            if isinstance(exc, Exception):  # any driver error becomes a PostgreSQL error
+                raise map_error(exc) from None
+            raise
+        return ReaderStream(schema, reader, first, finished, map_error, STATEMENT_BYTES, slot)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

@@ -357,7 +357,13 @@ class Session:
 
         source_plan = replace(plan_query(statement.ast, analysis, param_oids, sources, protect), protected=frozenset(allowed))
         verify_plan(source_plan, sources)
-        schema = await asyncio.to_thread(self._describe_source, source_plan)
+        if isinstance(source_plan, SourcePlan):
+            # Describing asks the source (a locked table blocks it): it takes a source slot and
+            # a worker, not one of asyncio's few default threads the catalog engine needs.
+            async with self.engine.source_slot(source_plan.connection):
+                schema = await in_worker(self._describe_source, source_plan)
+        else:
+            schema = await asyncio.to_thread(self._describe_source, source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))

@@ -43,7 +43,7 @@ MIX = (("point", 0.75), ("aggregate", 0.17), ("scan", 0.08))
 def statements(table: str) -> dict[str, str]:
     return {
         "point": f"SELECT id, customer_id, name, score, amount FROM {table} WHERE id = %s",
-        "aggregate": f"SELECT customer_id % 10 AS k, count(*), sum(amount) FROM {table} WHERE id <= %s GROUP BY 1",
+        "aggregate": f"SELECT customer_id %% 10 AS k, count(*), sum(amount) FROM {table} WHERE id <= %s GROUP BY 1",
         "scan": f"SELECT id, name, score FROM {table} WHERE id <= {SCAN_ROWS} AND id > %s",
     }
 

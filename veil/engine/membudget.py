@@ -21,6 +21,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,9 @@ _MALLOC_TRIM = _load_trim()
 
 
 def trim_allocator() -> bool:
-    """Return freed heap memory to the OS (glibc ``malloc_trim(0)``); False when unavailable."""
+    """Return freed memory to the OS: Arrow's pool (mimalloc/jemalloc) releases what it caches,
+    and glibc's heap is trimmed (``malloc_trim(0)``); False when glibc is not there."""
+    pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is None:
         return False
     _MALLOC_TRIM(0)

@@ -29,6 +29,10 @@ ErrorMapper = Callable[[BaseException], VeilError]
 
 #: A first batch of at most this many rows is followed by one more read in the same hop.
 PEEK_ROWS = 1024
+#: Bigger batches reach the wire in slices of this many rows, with a turn of the event loop
+#: between slices: encoding a 100k-row batch at once would make every other session's point
+#: query wait for it.
+SLICE_ROWS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +119,15 @@ class ReaderStream:
             holding = max((batch.nbytes for batch in head), default=0)
             reading = None if self._complete else await self._read_ahead(holding)
             for batch in head:
-                if batch.num_rows:
-                    yield conform(batch, self.schema)
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
             while reading is not None and not self._closed:
                 batch = await asyncio.shield(reading)
                 if batch is None:
                     break
                 reading = None if self._closed else await self._read_ahead(batch.nbytes)
-                if batch.num_rows:
-                    yield conform(batch, self.schema)
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
         finally:
             await self.close()
 
@@ -143,6 +147,19 @@ class ReaderStream:
         reserved, self._reserved = self._reserved, 0
         BUDGET.release(reserved)
         self._on_close()
+
+
+async def _fair_slices(batch: pa.RecordBatch) -> AsyncIterator[pa.RecordBatch]:
+    """``batch`` in zero-copy slices of :data:`SLICE_ROWS`, letting other tasks run between them."""
+    rows = batch.num_rows
+    if rows <= SLICE_ROWS:
+        if rows:
+            yield batch
+        return
+    for start in range(0, rows, SLICE_ROWS):
+        if start:
+            await asyncio.sleep(0)
+        yield batch.slice(start, SLICE_ROWS)
 
 
 def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.RecordBatch | None:

@@ -123,11 +123,11 @@ class MemoryBudget:
         try:
             async with asyncio.timeout(self.wait if wait is None else wait):
                 await waiter.future
-        except TimeoutError:
-            raise OutOfMemory(nbytes, self.limit) from None
-        except BaseException:
+        except BaseException as exc:
             if waiter.future.done() and not waiter.future.cancelled():
-                self.release(nbytes)  # granted just as we were cancelled
+                self.release(nbytes)  # granted just as the wait ended
+            if isinstance(exc, TimeoutError):
+                raise OutOfMemory(nbytes, self.limit) from None
             raise
         finally:
             if waiter in self._waiters:

@@ -100,6 +100,11 @@ class ServerConfig(Strict):
     tls: TlsConfig | None = None
     auth: AuthMethod = "scram-sha-256"
     max_message_bytes: Size = 64 * 1024 * 1024
+    #: What in-flight results and large incoming messages may hold together; default a
+    #: quarter of the machine's RAM. Beyond it statements wait up to ``memory_wait``, then
+    #: fail with SQLSTATE 53200.
+    max_memory: Size | None = Field(default=None, gt=0)
+    memory_wait: Duration = Field(default=10.0, ge=0)
     auth_throttle: AuthThrottleConfig = AuthThrottleConfig()
     max_statement_bytes: Size = Field(default=1024 * 1024, gt=0)  # longer SQL text: 54000, not parsed
 
@@ -213,6 +218,9 @@ class ConnectionConfig(Strict):
     # from sending it to its last row (57014 beyond it; also sync's catalog reads)
     connect_timeout: Duration = Field(default=10.0, gt=0)
     statement_timeout: Duration = Field(default=300.0, gt=0)
+    #: Statements running on this source at once; more wait in the source's own queue, so a
+    #: slow or locked source cannot take every worker thread.
+    max_concurrency: int = Field(default=16, ge=1, le=64)
 
     @model_validator(mode="after")
     def _required_keys(self) -> ConnectionConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -25,7 +26,8 @@ from veil.discovery.watch import TagWatcher
 from veil.engine.api import SessionInfo
 from veil.engine.audit import AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
-from veil.engine.session import Session
+from veil.engine.membudget import configure as configure_budget
+from veil.engine.planner import SourcePlan
 
 if TYPE_CHECKING:
     pass
@@ -33,6 +35,7 @@ from veil.engine.policy.masks import masked_arrow_type
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
 from veil.engine.policy.subscription import visible_tables
+from veil.engine.workers import DEFAULT_SOURCE_CONCURRENCY, source_semaphore
 from veil.errors import VeilError
 from veil.pgtypes import ColumnType
 
@@ -44,6 +47,7 @@ class QueryEngine:
 
     def __init__(self, config: VeilConfig, catalog: Catalog | None = None) -> None:
         self.config = config
+        configure_budget(config.server.max_memory, config.server.memory_wait)
         self.catalog = catalog if catalog is not None else build_catalog(config)
         self._catalog_config = config  # the config the catalog's sources were opened with
         self._reloads = 0  # reloads so far: a catalog built for an older one is not swapped in
@@ -136,6 +140,11 @@ class QueryEngine:
                 latencies.append(self.config.cache.default_latency)
         return min(latencies, default=0.0)
 
+    def source_slot(self, connection: str) -> asyncio.Semaphore:
+        """The slots of ``connection`` (``max_concurrency``) for the running event loop."""
+        known = self.config.connections.get(connection)
+        return source_semaphore(connection, known.max_concurrency if known else DEFAULT_SOURCE_CONCURRENCY)
+
     def reload(self, config: VeilConfig) -> None:
         """Apply a new, validated config. Users, policies and settings apply to the next statement
         at once, and tables of removed connections disappear at once. When connections changed,
@@ -143,10 +152,10 @@ class QueryEngine:
         connect and statement timeouts) and the new catalog replaces the current one when ready:
         a slow or unreachable source never holds up the rest of a reload, nor the next one."""
         connections_changed = config.connections != self.config.connections
+        configure_budget(config.server.max_memory, config.server.memory_wait)
         with self._lock:
             self._reloads += 1
             ticket = self._reloads
-            self.config = config
             self.config = config
             if connections_changed:
                 self.catalog = _without_removed(self.catalog, config)

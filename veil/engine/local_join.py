@@ -342,10 +342,12 @@ class FederatedExecution:
         engine = self._engine
         source = engine.catalog.sources[fragment.connection]
         ttl = engine.latency_for(fragment.tables)
+        slot = engine.source_slot(fragment.connection)
         if ttl <= 0:
-            if fragment.name in self._plan.single_scan and fragment.name not in self._materialised:
-                return await in_worker(self._stream, source, sql, params)
-            return await in_worker(self._read, source, sql, params, attempt)
+            async with slot:
+                if fragment.name in self._plan.single_scan and fragment.name not in self._materialised:
+                    return await in_worker(self._stream, source, sql, params)
+                return await in_worker(self._read, source, sql, params, attempt)
         cache = engine.cache
         statement_params = params[: len(fragment.params)]
         key = (source.connection_key, sql, engine.cache_parameters(statement_params, fragment.key_param))
@@ -357,7 +359,8 @@ class FederatedExecution:
             return pa.Table.from_batches(entry.batches, schema=entry.schema)
         cache.begin(key)
         try:
-            table = await in_worker(self._read, source, sql, params, attempt)
+            async with slot:
+                table = await in_worker(self._read, source, sql, params, attempt)
             tables = frozenset(t.source_key for t in fragment.tables)
             batches = tuple(table.to_batches())
             now = cache.clock()

@@ -5,6 +5,12 @@ the same hop reads on (:func:`read_head`), so a small result is usually known to
 a point query costs a single hop in all. Later batches are pulled one at a time, only when the
 wire front end asks, which is what keeps memory flat and lets a slow client slow only its own
 stream.
+
+Memory: a stream holds a reservation in the process's :data:`~veil.engine.membudget.BUDGET`
+(``server.max_memory``), taken before its statement started; when the batches it holds (the one
+being sent and the one read ahead) outgrow it, it reserves more before reading on, waiting in
+the budget's queue or failing with 53200. Reads on a source take one of the source's slots
+(``max_concurrency``) for their duration, so a locked source holds at most that many threads.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.engine.deadline import Deadline, after
+from veil.engine.membudget import BUDGET
 from veil.engine.workers import start_in_worker
 from veil.errors import StatementTimeout, VeilError
 
@@ -23,6 +30,10 @@ ErrorMapper = Callable[[BaseException], VeilError]
 
 #: A first batch of at most this many rows is followed by one more read in the same hop.
 PEEK_ROWS = 1024
+#: Bigger batches reach the wire in slices of this many rows, with a turn of the event loop
+#: between slices: encoding a 100k-row batch at once would make every other session's point
+#: query wait for it.
+SLICE_ROWS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,8 @@ class ReaderStream:
         map_error: ErrorMapper,
         deadline: Deadline | None = None,
         interrupt: Callable[[], None] = lambda: None,
+        reserved: int = 0,
+        slot: asyncio.Semaphore | None = None,
     ) -> None:
         self.schema = schema
         self._deadline = deadline  # past it, a read still blocked is abandoned (57014)
@@ -83,25 +96,44 @@ class ReaderStream:
         self._map_error = map_error
         self._closed = False
         self._reading: asyncio.Future[pa.RecordBatch | None] | None = None
+        self._reserved = reserved
+        self._slot = slot
 
-    def _read_ahead(self) -> asyncio.Future[pa.RecordBatch | None]:
-        self._reading = start_in_worker(_next_batch, self._reader, self._map_error)
-        return self._reading
+    async def _read_ahead(self, holding: int) -> asyncio.Future[pa.RecordBatch | None] | None:
+        """Start reading the next batch, once the bytes held (``holding`` plus one more batch of
+        the same size) fit in the reservation and a slot of the source is free."""
+        wanted = 2 * holding
+        if wanted > self._reserved:
+            await BUDGET.reserve(wanted - self._reserved)
+            self._reserved = wanted
+        slot = self._slot
+        if slot is not None:
+            await slot.acquire()
+        if self._closed:
+            if slot is not None:
+                slot.release()
+            return None
+        reading = start_in_worker(_next_batch, self._reader, self._map_error)
+        if slot is not None:
+            reading.add_done_callback(lambda _: slot.release())
+        self._reading = reading
+        return reading
 
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
             head, self._head = self._head, ()
-            reading = None if self._complete else self._read_ahead()
+            holding = max((batch.nbytes for batch in head), default=0)
+            reading = None if self._complete else await self._read_ahead(holding)
             for batch in head:
-                if batch.num_rows:
-                    yield conform(batch, self.schema)
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
             while reading is not None and not self._closed:
                 batch = await self._wait(reading)
                 if batch is None:
                     break
-                reading = None if self._closed else self._read_ahead()
-                if batch.num_rows:
-                    yield conform(batch, self.schema)
+                reading = None if self._closed else await self._read_ahead(batch.nbytes)
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
         finally:
             await self.close()
 
@@ -130,7 +162,22 @@ class ReaderStream:
             await asyncio.wait([reading])
         if reading is not None and reading.done() and not reading.cancelled():
             reading.exception()  # a read-ahead nobody consumed: its error is not news
+        reserved, self._reserved = self._reserved, 0
+        BUDGET.release(reserved)
         self._on_close()
+
+
+async def _fair_slices(batch: pa.RecordBatch) -> AsyncIterator[pa.RecordBatch]:
+    """``batch`` in zero-copy slices of :data:`SLICE_ROWS`, letting other tasks run between them."""
+    rows = batch.num_rows
+    if rows <= SLICE_ROWS:
+        if rows:
+            yield batch
+        return
+    for start in range(0, rows, SLICE_ROWS):
+        if start:
+            await asyncio.sleep(0)
+        yield batch.slice(start, SLICE_ROWS)
 
 
 def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.RecordBatch | None:

@@ -64,6 +64,7 @@ from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
+from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -391,7 +392,12 @@ class Session:
         source_plan = await _offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
         source_plan = replace(source_plan, protected=frozenset(allowed))
         verify_plan(source_plan, sources)
-        schema = await self._describe_within_timeout(source_plan)
+        if isinstance(source_plan, SourcePlan):
+            # Describing asks the source (a locked table blocks it): it takes a source slot.
+            async with self.engine.source_slot(source_plan.connection):
+                schema = await self._describe_within_timeout(source_plan)
+        else:
+            schema = await self._describe_within_timeout(source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))
@@ -484,8 +490,13 @@ class Session:
         if isinstance(plan.query, LocalPlan):
             local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
             query = plan.query.query
-            reader = await in_worker(local.execute, query, list(params))
-            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error)
+            await BUDGET.reserve(STATEMENT_BYTES)
+            try:
+                reader = await in_worker(local.execute, query, list(params))
+            except BaseException:
+                BUDGET.release(STATEMENT_BYTES)
+                raise
+            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, STATEMENT_BYTES)
         if isinstance(plan.query, FederatedPlan):
             return await self._run_federated(plan.query, schema, params, record)
         assert isinstance(plan.query, SourcePlan)
@@ -536,16 +547,27 @@ class Session:
                 return QueryCanceled()
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
-        started = start_in_worker(start)
+        slot = self.engine.source_slot(plan.connection)
+        await BUDGET.reserve(STATEMENT_BYTES)
+        started = None
         try:
-            reader, first = await deadline.wait(started, cursor.interrupt_off_loop)
+            async with slot:
+                started = start_in_worker(start)
+                reader, first = await deadline.wait(started, cursor.interrupt_off_loop)
         except StatementTimeout:
+            BUDGET.release(STATEMENT_BYTES)
+            assert started is not None  # only the wait on it times out
             after(started, finished)  # the source call may stay blocked: close when it returns
             raise
-        except Exception as exc:  # noqa: BLE001 - any driver error becomes a PostgreSQL error
+        except BaseException as exc:
+            BUDGET.release(STATEMENT_BYTES)
             finished()
-            raise map_error(exc) from None
-        return ReaderStream(schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop)
+            if isinstance(exc, Exception):  # any driver error becomes a PostgreSQL error
+                raise map_error(exc) from None
+            raise
+        return ReaderStream(
+            schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
+        )
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

@@ -8,6 +8,11 @@ tenth of a point query's own time in Veil. :func:`in_worker` hands the call to a
 The pool grows on demand up to :data:`MAX_WORKERS` threads, so that many statements can wait on
 their sources at once (asyncio's default executor stops at CPU count + 4, which queued the
 sixth concurrent long query behind the others).
+
+Fairness: a statement on a source first takes one of that source's slots (:func:`source_slot`,
+``connections.<name>.max_concurrency``); statements beyond it wait in the source's own queue in
+the event loop, holding no thread, so one slow or locked source cannot take every worker and
+statements on other sources and the catalog engine keep running.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 MAX_WORKERS = 64
+#: ``max_concurrency`` of a connection that does not set it.
+DEFAULT_SOURCE_CONCURRENCY = 16
 
 Job = Callable[[], None]
 
@@ -92,3 +101,44 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+class SourceSlots:
+    """Per source, an :class:`asyncio.Semaphore` of ``limit`` slots (rebuilt when it changes)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, tuple[int, asyncio.Semaphore]] = {}
+
+    def semaphore(self, source: str, limit: int) -> asyncio.Semaphore:
+        known = self._slots.get(source)
+        if known is None or known[0] != limit:
+            # A changed limit applies to statements that start from now on.
+            known = (limit, asyncio.Semaphore(limit))
+            self._slots[source] = known
+        return known[1]
+
+    def waiting(self, source: str) -> int:
+        known = self._slots.get(source)
+        if known is None:
+            return 0
+        waiters = getattr(known[1], "_waiters", None)
+        return len(waiters) if waiters else 0
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SourceSlots] = weakref.WeakKeyDictionary()
+
+
+def source_semaphore(source: str, limit: int = DEFAULT_SOURCE_CONCURRENCY) -> asyncio.Semaphore:
+    """The running loop's semaphore of ``limit`` slots for ``source``."""
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = SourceSlots()
+    return slots.semaphore(source, limit)
+
+
+@asynccontextmanager
+async def source_slot(source: str, limit: int = DEFAULT_SOURCE_CONCURRENCY) -> AsyncIterator[None]:
+    """Hold one of ``source``'s ``limit`` slots for the block; wait (without a thread) if none is free."""
+    async with source_semaphore(source, limit):
+        yield

@@ -149,6 +149,7 @@ class Connection:
                 await self.session.close()
             except Exception:
                 log.exception("closing the engine session failed")
+        self.reader.close()
         self.stream.close()
 
     def cancel_running(self) -> None:

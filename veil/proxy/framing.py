@@ -5,6 +5,13 @@ its buffer, so a pipelined batch of Parse/Bind/Describe/Execute/Sync costs one `
 per-message awaits. :class:`MessageWriter` coalesces small backend messages in a buffer and
 hands it to the transport only when the client needs to see it (ReadyForQuery, Flush, a big
 result batch, or before the server blocks waiting for input).
+
+A large message is never allocated at its declared size: its bytes are buffered as they arrive
+and, beyond :data:`COUNT_FROM` bytes, counted against ``server.max_memory`` (the process's
+:data:`~veil.engine.membudget.BUDGET`) before more is read; when the budget is exhausted the
+reader stops reading (TCP back-pressure slows the client) for at most ``server.memory_wait``,
+then the connection fails with SQLSTATE 53200. The reservation is released once the message
+has been handled (at the next read) or the connection ends.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
+from veil.engine.membudget import BUDGET
 from veil.proxy.messages import MalformedMessage
 
 _HEADER = struct.Struct("!Bi")
@@ -20,6 +28,8 @@ _READ_CHUNK = 256 * 1024
 _COMPACT_AT = 64 * 1024
 
 MAX_STARTUP_PACKET = 10_000
+#: Buffered bytes above which a reader counts them against the memory budget.
+COUNT_FROM = 1024 * 1024
 
 
 class ConnectionClosed(Exception):
@@ -29,7 +39,7 @@ class ConnectionClosed(Exception):
 class MessageReader:
     """Cuts typed frontend messages (and untyped startup packets) out of a byte stream."""
 
-    __slots__ = ("_buf", "_pos", "_stream", "limits", "max_message_bytes")
+    __slots__ = ("_buf", "_pos", "_reserved", "_stream", "limits", "max_message_bytes")
 
     def __init__(self, stream: asyncio.StreamReader, max_message_bytes: int) -> None:
         self._stream = stream
@@ -40,6 +50,8 @@ class MessageReader:
         #: current phase accepts are known, so an invalid type or length fails before its
         #: body is awaited (as PostgreSQL does).
         self.limits: dict[int, int] | None = None
+        #: Bytes of this reader's buffer counted against the memory budget.
+        self._reserved = 0
 
     @property
     def buffered(self) -> int:
@@ -65,8 +77,33 @@ class MessageReader:
     def _take(self, start: int, end: int) -> bytes:
         with memoryview(self._buf) as view:
             payload = bytes(view[start:end])
-        self._pos = end
+        if end - start >= COUNT_FROM:
+            # Keep only what follows: a buffer that once held a large message is not kept.
+            self._buf = bytearray(self._buf[end:])
+            self._pos = 0
+        else:
+            self._pos = end
         return payload
+
+    async def _count(self) -> None:
+        """Reserve the buffered bytes beyond what is reserved, once they are many."""
+        held = len(self._buf)
+        if held >= COUNT_FROM and held > self._reserved:
+            await BUDGET.reserve(held - self._reserved)
+            self._reserved = held
+
+    def _settle(self) -> None:
+        """Give back the reservation for bytes no longer buffered (handled messages)."""
+        held = len(self._buf) if len(self._buf) >= COUNT_FROM else 0
+        if self._reserved > held:
+            BUDGET.release(self._reserved - held)
+            self._reserved = held
+
+    def close(self) -> None:
+        """The connection ended: release every reserved byte and drop the buffer."""
+        self._buf = bytearray()
+        self._pos = 0
+        self._settle()
 
     def pop(self) -> tuple[int, bytes] | None:
         """The next complete message ``(type, payload)`` if fully buffered, else ``None``."""
@@ -90,11 +127,13 @@ class MessageReader:
         return kind, self._take(pos + 5, pos + 1 + length)
 
     async def read(self) -> tuple[int, bytes]:
-        """The next message, waiting for the network as needed."""
+        """The next message, waiting for the network (and the memory budget) as needed."""
+        self._settle()
         while True:
             message = self.pop()
             if message is not None:
                 return message
+            await self._count()
             await self._fill()
 
     async def read_startup(self) -> bytes:

@@ -518,7 +518,9 @@ class Session:
         source = self.engine.catalog.sources[plan.connection]
         if not hasattr(source, "passthrough_cursor"):
             return None
-        settings = SessionSettings(self.settings.get("TimeZone"), self.settings.get("statement_timeout"))
+        settings = SessionSettings(
+            self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user
+        )
 
         def running(cursor: PassthroughCursor, started: bool) -> None:
             if started:

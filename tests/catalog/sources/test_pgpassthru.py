@@ -24,6 +24,9 @@ from psycopg import pq
 from tests.catalog.sources.test_postgres_types import BINARY_COLUMNS, COLUMNS, ROWS, _raw
 from tests.catalog.support import ddl, private_database
 from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
+from veil.catalog.sources.pgpassthru import SessionSettings
+from veil.catalog.sources.postgres import PostgresSource
+from veil.config.models import ConnectionConfig
 from veil.proxy.auth import make_scram_verifier
 
 DATABASE = "veil_pg_passthru"
@@ -195,3 +198,32 @@ def test_timezone_of_each_session_is_applied(servers: Servers) -> None:
             got = served.pgconn.exec_(sql.encode())
             assert got.status == pq.ExecStatus.TUPLES_OK
             assert [[got.get_value(r, c) for c in range(2)] for r in range(got.ntuples)] == want_cells
+
+
+def _cells(source: PostgresSource, sql: str, user: str) -> list[bytes]:
+    schema = source.describe(sql, 0)
+    cursor = source.passthrough_cursor(sql, schema, SessionSettings("UTC", "0", user))
+    assert cursor is not None
+    try:
+        rows = cursor.execute(sql, (), False) or []
+        assert cursor.finished
+    finally:
+        cursor.close()
+    return rows
+
+
+def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
+    source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
+    try:
+        # Veil's allow-list keeps set_config out of pushed statements; the cursor is driven
+        # directly here to leave state on the pooled connection on purpose.
+        _cells(source, "SELECT pg_catalog.set_config('work_mem', '1234kB', false) AS s", "mallory")
+        setting = "SELECT pg_catalog.current_setting('work_mem') AS w, pg_catalog.pg_backend_pid() AS pid"
+        same_user = _cells(source, setting, "mallory")
+        other_user = _cells(source, setting, "alice")
+        assert b"1234kB" in same_user[0]  # one session per user: nothing to reset
+        assert b"1234kB" not in other_user[0]  # reset before another user's statement
+        prepared = _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
+        assert prepared[0].endswith(b"3")  # statements stay prepared across the reset
+    finally:
+        source.close()

@@ -5,10 +5,13 @@ with no Arrow conversion and no per-value decoding.
 
 Each pooled connection prepares a statement once per SQL text (``send_prepare``) and reuses it
 (``send_query_prepared``); results are read in chunks of :data:`CHUNK_ROWS` rows (libpq 17's
-chunked rows mode, else single-row mode). Before each use the connection is reset to a new
-session's state, keeping its prepared statements, and given the client session's TimeZone and
-statement_timeout, so PostgreSQL prints what Veil's own encoder would (the output settings
-DateStyle, IntervalStyle, extra_float_digits and bytea_output are fixed at connect time).
+chunked rows mode, else single-row mode). A connection handed to another user, or to a session
+with another TimeZone or statement_timeout, is first reset to a new session's state (keeping its
+prepared statements) and given that session's settings, in one round trip; for the same user
+and settings nothing is sent (the pushed statements are verified SELECTs, whose functions the
+allow-list keeps from changing session state). PostgreSQL thus prints what Veil's own encoder
+would: the output settings DateStyle, IntervalStyle, extra_float_digits and bytea_output are
+fixed at connect time.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ _TUPLES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, getattr(pq.ExecS
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    """The client session's settings a source query must run with."""
+    """The client session's settings a source query must run with, and whose they are."""
 
     timezone: str
     statement_timeout: str
+    user: str = ""
 
 
 class PassthroughConnection:
@@ -53,7 +57,8 @@ class PassthroughConnection:
     def __init__(self, connection: pq.PGconn) -> None:
         self.pgconn = connection
         self.prepared: dict[str, bytes] = {}
-        self.used = False
+        #: The settings the connection's session has (None: new, never used).
+        self.settings: SessionSettings | None = None
 
     @property
     def healthy(self) -> bool:
@@ -147,13 +152,16 @@ class PassthroughCursor:
     def _start(self, connection: PassthroughConnection, sql: str, values: list[bytes | None], binary: bool) -> None:
         pgconn = connection.pgconn
         settings = self._settings
-        prefix = _RESET if connection.used else ""
-        connection.used = True
-        self._command(
-            pgconn,
-            f"{prefix}SET TimeZone = {_literal(settings.timezone)}; "
-            f"SET statement_timeout = {_literal(settings.statement_timeout)}",
-        )
+        if connection.settings != settings:
+            # Another user (or other settings): a new session's state first, then this session's.
+            prefix = "" if connection.settings is None else _RESET
+            connection.settings = None
+            self._command(
+                pgconn,
+                f"{prefix}SET TimeZone = {_literal(settings.timezone)}; "
+                f"SET statement_timeout = {_literal(settings.statement_timeout)}",
+            )
+            connection.settings = settings
         name = connection.prepared.get(sql)
         if name is None:
             name = f"veil_{len(connection.prepared)}".encode()

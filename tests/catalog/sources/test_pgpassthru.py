@@ -21,9 +21,20 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from tests.catalog.sources.test_postgres_types import BINARY_COLUMNS, COLUMNS, ROWS, _raw
+from tests.catalog.sources.test_postgres_types import (
+    BINARY_COLUMNS,
+    COLUMNS,
+    ROWS,
+    _raw,
+)
 from tests.catalog.support import ddl, private_database
-from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
+from tests.conftest import (
+    PASSWORDS,
+    VeilServer,
+    postgres_connection,
+    start_server,
+    stop_server,
+)
 from veil.catalog.sources.pgpassthru import SessionSettings
 from veil.catalog.sources.postgres import PostgresSource
 from veil.config.models import ConnectionConfig

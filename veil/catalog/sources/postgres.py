@@ -18,6 +18,12 @@ from psycopg import pq
 
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
+from veil.catalog.sources.pgpassthru import (
+    OUTPUT_OPTIONS,
+    PassthroughConnection,
+    PassthroughCursor,
+    SessionSettings,
+)
 from veil.catalog.sources.pgshape import (
     SourceColumn,
     conform_batch,
@@ -26,7 +32,6 @@ from veil.catalog.sources.pgshape import (
     text_wrapped,
     typed_parameters,
 )
-from veil.catalog.sources.pgpassthru import OUTPUT_OPTIONS, PassthroughConnection, PassthroughCursor, SessionSettings
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError

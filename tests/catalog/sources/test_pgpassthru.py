@@ -11,12 +11,14 @@ on a connection named ``veil passthrough``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import psycopg
 import pytest
 from psycopg import pq
@@ -25,6 +27,7 @@ from tests.catalog.sources.test_postgres_types import (
     BINARY_COLUMNS,
     COLUMNS,
     ROWS,
+    _asyncpg_params,
     _raw,
 )
 from tests.catalog.support import ddl, private_database
@@ -152,10 +155,25 @@ def test_prepared_parameters_and_partial_reads(servers: Servers) -> None:
             for _ in range(3):  # the third run uses the server-side prepared statement
                 want = direct.cursor(binary=binary).execute(sql, (1,), prepare=True).fetchall()
                 assert served.cursor(binary=binary).execute(sql, (1,), prepare=True).fetchall() == want
-        with served.transaction(), served.cursor("named") as cursor:
-            cursor.execute("SELECT id FROM types.matrix ORDER BY id")
-            assert cursor.fetchmany(2) == [(1,), (2,)]
-            assert cursor.fetchall() == [(3,)]
+
+
+def test_portal_read_in_parts(servers: Servers) -> None:
+    """asyncpg's cursor sends Execute with a row limit: the pass-through rows are split across
+    PortalSuspended and resumed where they stopped."""
+    sql = "SELECT id, vc, ats FROM types.matrix ORDER BY id"
+
+    async def read(dsn: str) -> list[list[tuple[object, ...]]]:
+        connection = await asyncpg.connect(**_asyncpg_params(dsn))
+        try:
+            async with connection.transaction():
+                cursor = await connection.cursor(sql)
+                return [[tuple(r) for r in await cursor.fetch(n)] for n in (2, 2, 2)]
+        finally:
+            await connection.close()
+
+    parts = asyncio.run(read(servers.passthrough.dsn("alice")))
+    assert [len(p) for p in parts] == [2, 1, 0]
+    assert parts == asyncio.run(read(servers.dsn))
 
 
 def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:

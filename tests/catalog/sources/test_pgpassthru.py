@@ -38,6 +38,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from veil.catalog.sources import pgpassthru
 from veil.catalog.sources.pgpassthru import SessionSettings
 from veil.catalog.sources.postgres import PostgresSource
 from veil.config.models import ConnectionConfig
@@ -254,5 +255,18 @@ def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
         assert b"1234kB" not in other_user[0]  # reset before another user's statement
         prepared = _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
         assert prepared[0].endswith(b"3")  # statements stay prepared across the reset
+    finally:
+        source.close()
+
+
+def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pgpassthru, "MAX_PREPARED", 2)
+    source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
+    count = "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements"
+    try:
+        for value in range(4):
+            assert _cells(source, f"SELECT {value} AS v", "alice")[0].endswith(str(value).encode())
+        # v0, v1; all deallocated before v2: v2, v3; all deallocated again before this one.
+        assert _cells(source, count, "alice")[0].endswith(b"1")
     finally:
         source.close()

@@ -30,6 +30,8 @@ from veil.errors import QueryCanceled, VeilError
 
 #: Rows read from libpq at a time (one DataRow chunk handed to the wire front end).
 CHUNK_ROWS = 2000
+#: Statements one connection keeps prepared; beyond that they are all deallocated.
+MAX_PREPARED = 256
 #: Output settings matching Veil's encoder (see veil.engine.settings.DEFAULTS).
 OUTPUT_OPTIONS = (
     "-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex"
@@ -56,6 +58,9 @@ class PassthroughConnection:
 
     def __init__(self, connection: pq.PGconn) -> None:
         self.pgconn = connection
+        #: Made once: the backend's cancel key does not change, and the session's cancel then
+        #: never reads the connection while a worker thread uses it.
+        self.canceller = connection.get_cancel()
         self.prepared: dict[str, bytes] = {}
         #: The settings the connection's session has (None: new, never used).
         self.settings: SessionSettings | None = None
@@ -163,6 +168,9 @@ class PassthroughCursor:
             )
             connection.settings = settings
         name = connection.prepared.get(sql)
+        if name is None and len(connection.prepared) >= MAX_PREPARED:
+            self._command(pgconn, "DEALLOCATE ALL")
+            connection.prepared.clear()
         if name is None:
             name = f"veil_{len(connection.prepared)}".encode()
             self._command(pgconn, None, prepare=(name, sql.encode()))
@@ -238,7 +246,7 @@ class PassthroughCursor:
             connection = self._connection
         if connection is not None and not self._done:
             try:
-                connection.pgconn.get_cancel().cancel()
+                connection.canceller.cancel()
             except psycopg.Error:
                 pass
 

@@ -270,3 +270,24 @@ def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.M
         assert _cells(source, count, "alice")[0].endswith(b"1")
     finally:
         source.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM types.matrix WHERE id > 100",  # no rows: COPY's header and trailer only
+        "SELECT n FROM types.big ORDER BY n",  # several chunks
+    ],
+    ids=["empty", "chunks"],
+)
+def test_binary_results_read_as_copy(servers: Servers, sql: str) -> None:
+    direct = _raw(servers.dsn, sql, 1)
+    assert _raw(servers.passthrough.dsn("alice"), sql, 1) == direct
+    assert _passed_through(servers.dsn, f"COPY ({sql.replace('types.', '').split(' FROM ')[0]}")
+
+
+def test_binary_copy_error_keeps_its_sqlstate(servers: Servers) -> None:
+    with psycopg.connect(servers.passthrough.dsn("alice"), autocommit=True) as served:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            served.cursor(binary=True).execute("SELECT id / (id - 1) FROM types.matrix ORDER BY id").fetchall()
+        assert served.cursor(binary=True).execute("SELECT count(*) FROM types.matrix").fetchone() == (3,)

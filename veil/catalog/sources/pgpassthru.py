@@ -4,7 +4,8 @@ from the bytes PostgreSQL sent, in the format the client asked for (all text or 
 with no Arrow conversion and no per-value decoding.
 
 Each pooled connection prepares a statement once per SQL text (``send_prepare``) and reuses it
-(``send_query_prepared``); results are read in chunks of :data:`CHUNK_ROWS` rows (libpq 17's
+(``send_query_prepared``); a binary result without parameters is read as binary COPY instead,
+whose rows are DataRow bodies already (no per-value work at all). Results are read in chunks of :data:`CHUNK_ROWS` rows (libpq 17's
 chunked rows mode, else single-row mode). A connection handed to another user, or to a session
 with another TimeZone or statement_timeout, is first reset to a new session's state (keeping its
 prepared statements) and given that session's settings, in one round trip; for the same user
@@ -17,6 +18,7 @@ fixed at connect time.
 from __future__ import annotations
 
 import select
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +43,9 @@ _CHUNKED = hasattr(pq.PGconn, "set_chunked_rows_mode") and pq.version() >= 17000
 #: What a reused connection runs before a query: a new session's state, prepared statements kept.
 _RESET = "RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD TEMP; "
 _NULL = b"\xff\xff\xff\xff"
+_COPY_HEADER = 19  # signature (11 bytes), flags and header extension length
+_COPY_TRAILER = b"\xff\xff"
+_I32 = struct.Struct(">i").pack
 _TUPLES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, getattr(pq.ExecStatus, "TUPLES_CHUNK", -1))
 
 
@@ -127,6 +132,8 @@ class PassthroughCursor:
         self._clean = False
         self._done = False
         self._interrupted = False
+        #: -1: not a COPY; else the bytes of COPY's file header still to skip.
+        self._copy = -1
 
     def execute(self, sql: str, params: Sequence[object | None], binary: bool) -> list[bytes]:
         """Send the statement and return the first chunk of DataRows."""
@@ -167,6 +174,9 @@ class PassthroughCursor:
                 f"SET statement_timeout = {_literal(settings.statement_timeout)}",
             )
             connection.settings = settings
+        if binary and not values:
+            self._start_copy(pgconn, sql)
+            return
         name = connection.prepared.get(sql)
         if name is None and len(connection.prepared) >= MAX_PREPARED:
             self._command(pgconn, "DEALLOCATE ALL")
@@ -183,6 +193,56 @@ class PassthroughCursor:
                 pgconn.set_single_row_mode()
         except psycopg.Error as exc:
             raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+
+    def _start_copy(self, pgconn: pq.PGconn, sql: str) -> None:
+        """A binary result without parameters as binary COPY: each CopyData row is a DataRow's
+        body (field count, then each value's length and bytes), read with no per-value work."""
+        try:
+            pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT binary)".encode())
+        except psycopg.Error as exc:
+            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+        result = self._result(pgconn)
+        if result is None or result.status != pq.ExecStatus.COPY_OUT:
+            error = _sqlstate_error(result) if result is not None else VeilError("XX000", "COPY did not start")
+            self._drain(pgconn)
+            raise error
+        self._copy = _COPY_HEADER
+
+    def _copy_chunk(self, pgconn: pq.PGconn) -> list[bytes] | None:
+        rows: list[bytes] = []
+        append = rows.append
+        skip = self._copy
+        try:
+            while len(rows) < CHUNK_ROWS:
+                size, data = pgconn.get_copy_data(1)
+                if size > 0:
+                    if skip:  # the file header arrives with the first row
+                        data, size, skip = data[skip:], size - skip, 0
+                        self._copy = 0
+                    if size == 0 or (size == 2 and bytes(data) == _COPY_TRAILER):
+                        continue
+                    append(b"D" + _I32(size + 4) + data)
+                elif size == 0:
+                    if rows:
+                        return rows
+                    select.select([pgconn.socket], [], [], 1.0)
+                    pgconn.consume_input()
+                else:
+                    break
+            else:
+                return rows
+        except psycopg.Error as exc:
+            if self._interrupted:
+                raise QueryCanceled() from None
+            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+        # The end of the COPY: its final result says whether it succeeded.
+        result = self._result(pgconn)
+        error = None if result is None or result.status == pq.ExecStatus.COMMAND_OK else _sqlstate_error(result)
+        self._drain(pgconn)
+        if error is not None:
+            raise error
+        self._clean = True
+        return rows or None
 
     def _command(self, pgconn: pq.PGconn, sql: str | None, prepare: tuple[bytes, bytes] | None = None) -> None:
         """Run a command that returns no rows; its error (with SQLSTATE) is raised."""
@@ -220,6 +280,8 @@ class PassthroughCursor:
         if self._done or connection is None:
             return None
         pgconn = connection.pgconn
+        if self._copy >= 0:
+            return self._copy_chunk(pgconn)
         result = self._result(pgconn)
         if result is None:
             self._done = self._clean = True

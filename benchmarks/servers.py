@@ -72,9 +72,13 @@ def veil_config(duckdb_path: Path) -> dict[str, object]:
     return _config({"type": "duckdb", "path": str(duckdb_path), "latency": 0})
 
 
-def veil_postgres_config(postgres_dsn: str) -> dict[str, object]:
-    """Veil in front of the benchmark's own PostgreSQL database: what the proxy adds, alone."""
-    return _config(postgres_connection(postgres_dsn, latency=0, population={"schemas": ["bench"]}))
+def veil_postgres_config(postgres_dsn: str, passthrough: bool = False) -> dict[str, object]:
+    """Veil in front of the benchmark's own PostgreSQL database: what the proxy adds, alone
+    (``passthrough``: through the libpq pass-through path rather than ADBC and Arrow)."""
+    connection = postgres_connection(postgres_dsn, latency=0, population={"schemas": ["bench"]})
+    if passthrough:
+        connection["passthrough"] = True
+    return _config(connection)
 
 
 def _config(connection: dict[str, object]) -> dict[str, object]:

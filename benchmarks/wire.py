@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--postgres-source-only", action="store_true",
         help="only the PostgreSQL-source pass (no DuckDB pass, no engine floor); writes wire_postgres.json",
     )
+    parser.add_argument(
+        "--passthrough", action="store_true",
+        help="the PostgreSQL source passes statements through (libpq DataRows, no Arrow); "
+        "with --postgres-source-only writes wire_postgres_passthrough.json",
+    )
     return parser.parse_args(argv)
 
 
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.postgres_source_only:
         with veil_server(veil_config(duckdb_path), args.cache_dir / "veil") as veil_dsn:
             results = run_workloads(postgres_dsn, veil_dsn, options, console)
-    with veil_server(veil_postgres_config(postgres_dsn), args.cache_dir / "veil-pg") as veil_dsn:
+    with veil_server(veil_postgres_config(postgres_dsn, args.passthrough), args.cache_dir / "veil-pg") as veil_dsn:
         results += run_workloads(postgres_dsn, veil_dsn, options, console, " (PostgreSQL source)")
     floor = None
     if not args.postgres_source_only:
@@ -117,10 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "total_seconds": round(time.perf_counter() - started, 1),
         "engine_floor": floor.as_json() if floor is not None else None,
+        "passthrough": args.passthrough,
     }
     if args.postgres_source_only:
-        write_json(args.output / "wire_postgres.json", results, meta)
-        console.log(f"wrote {args.output / 'wire_postgres.json'} ({meta['total_seconds']}s total)")
+        name = "wire_postgres_passthrough.json" if args.passthrough else "wire_postgres.json"
+        write_json(args.output / name, results, meta)
+        console.log(f"wrote {args.output / name} ({meta['total_seconds']}s total)")
     else:
         write_json(args.output / "wire.json", results, meta)
         write_chart(args.output / "wire.png", results, args.rows)

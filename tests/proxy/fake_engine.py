@@ -101,7 +101,9 @@ class FakeSession:
             return PreparedStatement(sql, oids, None, tag)
         raise SqlSyntaxError(f"fake engine cannot run {text!r}")
 
-    async def execute(self, statement: PreparedStatement, params: Sequence[object | None]) -> FakeStream:
+    async def execute(
+        self, statement: PreparedStatement, params: Sequence[object | None], result_formats: Sequence[int] | None = None
+    ) -> FakeStream:
         text = statement.sql.strip().rstrip(";").strip()
         lowered = text.lower()
         if self.status == "E" and lowered not in ("rollback", "commit"):

@@ -178,7 +178,7 @@ class SyncConfig(Strict):
 #: latency and sync apply to every type).
 _SOURCE_KEYS_BY_TYPE: dict[str, frozenset[str]] = {
     "duckdb": frozenset({"path"}),
-    "postgres": frozenset({"host", "port", "database", "user", "password", "sslmode"}),
+    "postgres": frozenset({"host", "port", "database", "user", "password", "sslmode", "passthrough"}),
     "snowflake": frozenset(
         {"account", "user", "password", "private_key_file", "warehouse", "database", "role", "host", "port", "protocol"}
     ),
@@ -198,6 +198,8 @@ class ConnectionConfig(Strict):
     user: str | None = None
     password: str | None = None
     sslmode: str | None = None
+    # postgres: statements pushed down whole are forwarded as PostgreSQL's own bytes (libpq)
+    passthrough: bool = False
     # snowflake
     account: str | None = None
     private_key_file: Path | None = None

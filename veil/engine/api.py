@@ -61,12 +61,29 @@ class PreparedStatement:
     plan: object = None  # engine-private
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedRows:
+    """Rows already encoded as DataRow messages in the formats the client asked for (a
+    pass-through result): the wire front end writes them as they are."""
+
+    rows: list[bytes]
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+    def get_total_buffer_size(self) -> int:
+        """Bytes held (named like RecordBatch's, so stream wrappers count both alike)."""
+        return sum(map(len, self.rows))
+
+
 class ResultStream(Protocol):
-    """Rows of one execution, pulled batch by batch."""
+    """Rows of one execution, pulled batch by batch (record batches, or :class:`EncodedRows`
+    when ``execute`` was given ``result_formats``)."""
 
     schema: pa.Schema | None
 
-    def __aiter__(self) -> AsyncIterator[pa.RecordBatch]: ...
+    def __aiter__(self) -> AsyncIterator[pa.RecordBatch | EncodedRows]: ...
 
     def command_tag(self, rows_sent: int) -> str:
         """The CommandComplete tag once the stream is finished (``SELECT 42``, ``SET``...)."""
@@ -92,8 +109,14 @@ class EngineSession(Protocol):
     async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement: ...
 
     async def execute(
-        self, statement: PreparedStatement, params: Sequence[object | None]
-    ) -> ResultStream: ...
+        self,
+        statement: PreparedStatement,
+        params: Sequence[object | None],
+        result_formats: Sequence[int] | None = None,
+    ) -> ResultStream:
+        """``result_formats`` (one code per result column) lets the engine answer with
+        :class:`EncodedRows` in those formats; ``None``: record batches only."""
+        ...
 
     def mark_failed(self) -> None:
         """An error happened: inside a transaction block the block is now failed (``E``)."""

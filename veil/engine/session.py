@@ -18,6 +18,7 @@ from veil import errcodes
 from veil.catalog.model import Table
 from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
+from veil.catalog.sources.pgpassthru import PassthroughCursor, SessionSettings
 from veil.config.models import UserConfig
 from veil.engine import statements
 from veil.engine.admin import (
@@ -59,6 +60,7 @@ from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
 from veil.engine.redact import redact_error, scrub_error
+from veil.engine.passthru import Passthrough, run_passthrough, uniform_format
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
@@ -237,7 +239,12 @@ class Session:
             plan=plan,
         )
 
-    async def execute(self, prepared: PreparedStatement, params: Sequence[object | None]) -> ResultStream:
+    async def execute(
+        self,
+        prepared: PreparedStatement,
+        params: Sequence[object | None],
+        result_formats: Sequence[int] | None = None,
+    ) -> ResultStream:
         plan = cast(Plan, prepared.plan)  # engine-private: prepare() above always stores a Plan
         statement = plan.statement
         self._resolve_identity(statement.sql)
@@ -254,7 +261,7 @@ class Session:
                     return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
                 if statement.kind == Kind.PREPARE:
                     return self._prepare_sql(plan)
-                return await self._execute_query(plan, params)
+                return await self._execute_query(plan, params, result_formats)
             except RecursionError:
                 raise stack_depth_exceeded() from None
         record = self._record(statement.sql)
@@ -270,16 +277,20 @@ class Session:
         self.engine.audit.write(record)
         return result
 
-    async def _execute_query(self, plan: Plan, params: Sequence[object | None]) -> ResultStream:
+    async def _execute_query(
+        self, plan: Plan, params: Sequence[object | None], result_formats: Sequence[int] | None = None
+    ) -> ResultStream:
         """A query, a cursor's query (DECLARE) or COPY's query: policies apply the same way."""
         statement = plan.statement
         cursor = statement.spec if statement.kind == Kind.DECLARE else None
+        if cursor is not None or isinstance(statement.spec, CopySpec):
+            result_formats = None  # cursors and COPY read record batches
         if isinstance(cursor, CursorSpec):
             self.sql_objects.check_declare(cursor, self._status == "T")
         schema = plan.schema
         record = self._record(statement.sql, plan)
         try:
-            stream = await self._run(plan, schema, params, record)
+            stream = await self._run(plan, schema, params, record, result_formats)
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
@@ -480,7 +491,12 @@ class Session:
 
     # -- execution ------------------------------------------------------------------------
     async def _run(
-        self, plan: Plan, schema: pa.Schema | None, params: Sequence[object | None], record: AuditRecord
+        self,
+        plan: Plan,
+        schema: pa.Schema | None,
+        params: Sequence[object | None],
+        record: AuditRecord,
+        result_formats: Sequence[int] | None = None,
     ) -> ResultStream:
         assert schema is not None
         self._canceled = False
@@ -502,6 +518,11 @@ class Session:
         assert isinstance(plan.query, SourcePlan)
         ttl = self.engine.latency_for(plan.query.tables)
         if ttl <= 0:
+            binary = uniform_format(result_formats)
+            if binary is not None:
+                encoded = await self._run_passthrough(plan.query, schema, params, binary)
+                if encoded is not None:
+                    return encoded
             return await self._run_source(plan.query, schema, params)
         cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
@@ -568,6 +589,33 @@ class Session:
         return ReaderStream(
             schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
         )
+
+    async def _run_passthrough(
+        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], binary: bool
+    ) -> ResultStream | None:
+        """The source's own DataRows (:mod:`veil.engine.passthru`), or ``None``: use Arrow."""
+        source = self.engine.catalog.sources[plan.connection]
+        if not hasattr(source, "passthrough_cursor"):
+            return None
+        settings = SessionSettings(
+            self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user
+        )
+
+        def running(cursor: PassthroughCursor, started: bool) -> None:
+            if started:
+                self._running = cursor
+                if self._canceled:
+                    raise QueryCanceled()
+            elif self._running is cursor:
+                self._running = None
+
+        def map_error(exc: BaseException) -> VeilError:
+            if self._canceled:
+                return QueryCanceled()
+            return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
+
+        request = Passthrough(plan.sql, schema, self.engine.with_hash_key(params, plan.key_param), settings, binary)
+        return await run_passthrough(source, request, running, map_error)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

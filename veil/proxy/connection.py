@@ -375,7 +375,8 @@ class Connection:
             effect = protocol_effect(statement.command, statement.sql)
             if effect is not None:
                 check_effect(effect, self._statement_names(), self._portal_names())
-            stream = await session.execute(statement, ())
+            text = [0] * len(statement.schema) if statement.schema is not None else None
+            stream = await session.execute(statement, (), text)
             if await self._copy_out(stream):
                 return
             schema = statement.schema if statement.schema is not None else stream.schema
@@ -511,7 +512,8 @@ class Connection:
                 effect = protocol_effect(portal.statement.command, portal.statement.sql)
                 if effect is not None:
                     check_effect(effect, self._statement_names(), self._portal_names())
-                stream = await session.execute(portal.statement, portal.params)
+                formats = portal.formats if portal.schema is not None else None
+                stream = await session.execute(portal.statement, portal.params, formats)
                 if await self._copy_out(stream):
                     await portal.close()
                     return

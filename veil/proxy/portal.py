@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil import errcodes
-from veil.engine.api import PreparedStatement, ResultStream
+from veil.engine.api import EncodedRows, PreparedStatement, ResultStream
 from veil.errors import VeilError
 from veil.proxy import codec
 from veil.proxy.framing import MessageWriter
@@ -76,8 +76,8 @@ class Portal:
     schema: pa.Schema | None
     formats: list[int]
     stream: ResultStream | None = None
-    iterator: AsyncIterator[pa.RecordBatch] | None = None
-    leftover: pa.RecordBatch | None = None
+    iterator: AsyncIterator[pa.RecordBatch | EncodedRows] | None = None
+    leftover: pa.RecordBatch | EncodedRows | None = None
     cast_to: pa.Schema | None = None
     finished: bool = False
     tag: str | None = None
@@ -135,7 +135,7 @@ class Portal:
         formats = self.formats
         send_rows = self.schema is not None
         while True:
-            batch: pa.RecordBatch
+            batch: pa.RecordBatch | EncodedRows
             if self.leftover is not None:
                 batch, self.leftover = self.leftover, None
             else:
@@ -148,15 +148,23 @@ class Portal:
             rows = batch.num_rows
             if not rows or not send_rows:
                 continue
-            if max_rows:
-                room = max_rows - sent
-                if rows > room:
-                    self.leftover = batch.slice(room)
-                    batch = batch.slice(0, room)
+            if isinstance(batch, EncodedRows):
+                if max_rows and rows > max_rows - sent:
+                    room = max_rows - sent
+                    self.leftover = EncodedRows(batch.rows[room:])
+                    batch = EncodedRows(batch.rows[:room])
                     rows = room
-            if self.cast_to is not None:
-                batch = self._cast(batch)
-            data = encode(batch, formats, timezone)
+                data = b"".join(batch.rows)
+            else:
+                if max_rows:
+                    room = max_rows - sent
+                    if rows > room:
+                        self.leftover = batch.slice(room)
+                        batch = batch.slice(0, room)
+                        rows = room
+                if self.cast_to is not None:
+                    batch = self._cast(batch)
+                data = encode(batch, formats, timezone)
             sent += rows
             if len(data) >= _LARGE_CHUNK:
                 out.write_large(data)

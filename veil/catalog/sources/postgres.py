@@ -24,6 +24,12 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pgkeys import LIST_KEYS, keys_by_table
+from veil.catalog.sources.pgpassthru import (
+    OUTPUT_OPTIONS,
+    PassthroughConnection,
+    PassthroughCursor,
+    SessionSettings,
+)
 from veil.catalog.sources.pgshape import (
     SourceColumn,
     conform_batch,
@@ -125,6 +131,7 @@ class ResultShape:
 
     schema: pa.Schema
     sql: str
+    columns: tuple[SourceColumn, ...] = ()
 
 
 class ShapeCache:
@@ -140,7 +147,9 @@ class ShapeCache:
         shape = self._shapes.get(sql)
         if shape is None:
             columns, param_oids = self._describe(sql)
-            shape = ResultShape(served_schema(columns), text_wrapped(typed_parameters(sql, param_oids), columns))
+            shape = ResultShape(
+                served_schema(columns), text_wrapped(typed_parameters(sql, param_oids), columns), tuple(columns)
+            )
             with self._lock:
                 if len(self._shapes) >= self._size:
                     self._shapes.clear()
@@ -254,6 +263,7 @@ class PostgresSource:
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._connect, reset=reset_session)
         self._libpq = ConnectionPool(self._connect_libpq)
+        self._passthrough = ConnectionPool(self._connect_passthrough)
         self._shapes = ShapeCache(self._describe_columns)
 
     @property
@@ -287,11 +297,18 @@ class PostgresSource:
     def _connect_libpq(self) -> _LibpqConnection:
         """A libpq connection for describing statements (ADBC does not report type modifiers
         nor the OIDs of the types it does not know)."""
+        return _LibpqConnection(self._open_pgconn(f"-c statement_timeout={_DESCRIBE_TIMEOUT_MS}"))
+
+    def _connect_passthrough(self) -> PassthroughConnection:
+        """A libpq connection for pass-through statements (:mod:`.pgpassthru`)."""
+        return PassthroughConnection(self._open_pgconn(OUTPUT_OPTIONS, "veil passthrough"))
+
+    def _open_pgconn(self, options: str, application_name: str = "veil") -> pq.PGconn:
         c = self.config
         conninfo = psycopg.conninfo.make_conninfo(
             host=c.host, port=c.port or 5432, dbname=c.database or "", user=c.user or "",
             password=c.password or None, sslmode=c.sslmode or None, connect_timeout=_CONNECT_TIMEOUT,
-            options=f"-c statement_timeout={_DESCRIBE_TIMEOUT_MS}",
+            options=options, application_name=application_name,
         )
         connection = pq.PGconn.connect(conninfo.encode())
         if connection.status != pq.ConnStatus.OK:
@@ -301,7 +318,7 @@ class PostgresSource:
                 f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             )
-        return _LibpqConnection(connection)
+        return connection
 
     def _describe_columns(self, sql: str) -> tuple[list[SourceColumn], list[int]]:
         connection, reused = self._libpq.acquire()
@@ -341,6 +358,19 @@ class PostgresSource:
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         return self._shapes.get(sql).schema
 
+    def passthrough_cursor(self, sql: str, schema: pa.Schema, settings: SessionSettings) -> PassthroughCursor | None:
+        """A cursor that forwards PostgreSQL's own bytes for ``sql``, or ``None`` when the
+        connection does not enable it or a column is served with another type than the source's
+        (its values would differ from what Veil's encoder sends)."""
+        if not self.config.passthrough:
+            return None
+        columns = self._shapes.get(sql).columns
+        if len(columns) != len(schema) or any(
+            column_type_for_field(field).oid != column.type_oid for field, column in zip(schema, columns, strict=True)
+        ):
+            return None
+        return PassthroughCursor(self._passthrough, settings)
+
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
 
@@ -376,6 +406,7 @@ class PostgresSource:
     def close(self) -> None:
         self._pool.close()
         self._libpq.close()
+        self._passthrough.close()
         self._shapes.clear()
 
 

@@ -27,7 +27,7 @@ from veil.engine.api import SessionInfo
 from veil.engine.audit import AuditLog, AuditRecord
 from veil.engine.cache import ResultCache, make_cache
 from veil.engine.membudget import configure as configure_budget
-from veil.engine.planner import SourcePlan
+from veil.engine.session import Session
 
 if TYPE_CHECKING:
     pass

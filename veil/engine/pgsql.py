@@ -12,8 +12,8 @@ touched). Every function is pure and cached by statement text: it is on the hot 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache, wraps
 from typing import Any, TypeVar
 

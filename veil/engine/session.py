@@ -49,8 +49,10 @@ from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
 from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
+from veil.engine.passthru import Passthrough, run_passthrough, uniform_format
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
@@ -60,13 +62,11 @@ from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
 from veil.engine.redact import redact_error, scrub_error
-from veil.engine.passthru import Passthrough, run_passthrough, uniform_format
 from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
 from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
 from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
-from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
@@ -512,7 +512,7 @@ class Session:
             except BaseException:
                 BUDGET.release(STATEMENT_BYTES)
                 raise
-            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, STATEMENT_BYTES)
+            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, reserved=STATEMENT_BYTES)
         if isinstance(plan.query, FederatedPlan):
             return await self._run_federated(plan.query, schema, params, record)
         assert isinstance(plan.query, SourcePlan)

@@ -154,10 +154,8 @@ def _position(sql: str, error: dict[str, object]) -> int | None:
 def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp.Values:
     expressions: Sequence[exp.Expr | None]
     try:
-        if tokens is None:
-            expressions = sqlglot.parse(sql, read="postgres")
-        else:  # tokenized already (a big statement takes seconds to tokenize, holding the GIL)
-            expressions = _DIALECT.parser().parse(tokens, sql)
+        # tokens given: tokenized already (a big statement takes seconds to tokenize, holding the GIL)
+        expressions = sqlglot.parse(sql, read="postgres") if tokens is None else _DIALECT.parser().parse(tokens, sql)
     except ParseError as exc:
         try:
             expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends

@@ -375,8 +375,8 @@ class Connection:
             effect = protocol_effect(statement.command, statement.sql)
             if effect is not None:
                 check_effect(effect, self._statement_names(), self._portal_names())
-            text = [0] * len(statement.schema) if statement.schema is not None else None
-            stream = await session.execute(statement, (), text)
+            text_formats = [0] * len(statement.schema) if statement.schema is not None else None
+            stream = await session.execute(statement, (), text_formats)
             if await self._copy_out(stream):
                 return
             schema = statement.schema if statement.schema is not None else stream.schema

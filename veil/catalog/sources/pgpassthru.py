@@ -17,6 +17,7 @@ fixed at connect time.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import struct
 import threading
@@ -307,10 +308,8 @@ class PassthroughCursor:
             self._interrupted = True
             connection = self._connection
         if connection is not None and not self._done:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 connection.canceller.cancel()
-            except psycopg.Error:
-                pass
 
     def close(self) -> None:
         with self._lock:

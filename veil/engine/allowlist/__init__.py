@@ -128,6 +128,8 @@ def function_name(node: exp.Func, engine: str) -> str | None:
         if isinstance(parent, exp.Dot) and parent.expression is node and parent.this is not None:
             return f"{parent.this.name.lower()}.{name}"
         return name
+    if isinstance(node, exp.Connector):
+        return None  # AND / OR / XOR: always infix (rendering a long chain per link is quadratic)
     rendered = node.sql(dialect=_dialect(engine))
     first = next(node.iter_expressions(), None)
     if first is not None:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
@@ -16,7 +16,6 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import Table
-from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
 from veil.catalog.sources.pgpassthru import PassthroughCursor, SessionSettings
 from veil.config.models import UserConfig
@@ -52,7 +51,7 @@ from veil.engine.local_join import FederatedExecution, describe_federated
 from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
-from veil.engine.passthru import Passthrough, run_passthrough, uniform_format
+from veil.engine.passthru import Passthrough, PassthroughSource, run_passthrough, uniform_format
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
@@ -112,7 +111,14 @@ _PLANNED = (Kind.QUERY, Kind.EXPLAIN, Kind.DECLARE, Kind.COPY, Kind.PREPARE)
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
-def _interrupt(running: OpeningCursor | FederatedExecution | None) -> None:
+class Interruptible(Protocol):
+    """A running statement the session can interrupt: an :class:`OpeningCursor`, a
+    :class:`PassthroughCursor` or a :class:`FederatedExecution`."""
+
+    def interrupt(self) -> None: ...
+
+
+def _interrupt(running: Interruptible | None) -> None:
     """Interrupt a running statement from a thread of its own: a driver's cancel may wait on a
     source that went silent, and this is called from the event loop."""
     if running is not None:
@@ -158,7 +164,7 @@ class Session:
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
-        self._running: SourceCursor | FederatedExecution | None = None
+        self._running: Interruptible | None = None
         self._canceled = False
         self.sql_objects = SqlObjects()
 
@@ -615,7 +621,8 @@ class Session:
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
         request = Passthrough(plan.sql, schema, self.engine.with_hash_key(params, plan.key_param), settings, binary)
-        return await run_passthrough(source, request, running, map_error)
+        # hasattr above: the source has passthrough_cursor, all PassthroughSource asks for.
+        return await run_passthrough(cast(PassthroughSource, source), request, running, map_error)
 
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord

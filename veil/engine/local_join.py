@@ -232,7 +232,11 @@ class FederatedExecution:
             tables = await deadline.wait(gathered, self._interrupt_off_loop)
         except StatementTimeout:
             # a source gone silent: its read may never return; clean up whenever it does
-            after(gathered, lambda: (self._close_streams(), on_close()))
+            def close_late() -> None:
+                self._close_streams()
+                on_close()
+
+            after(gathered, close_late)
             raise
         except BaseException:
             self.interrupt()

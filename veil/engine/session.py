@@ -4,55 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import Table
-from veil.catalog.sources.base import SourceCursor
 from veil.catalog.sources.duckdb import map_duckdb_error
-from veil.catalog.sources.pgpassthru import PassthroughCursor, SessionSettings
 from veil.config.models import UserConfig
 from veil.engine import statements
-from veil.engine.admin import (
-    DISCOVER_SCHEMA,
-    SYNC_SCHEMA,
-    AdminDescription,
-    FunctionBuilder,
-    ViewBuilder,
-    audit_view,
-    cache_view,
-    columns_view,
-    config_problems_view,
-    describe_admin_query,
-    discover_view,
-    policies_view,
-    run_admin_query,
-    sync_history_view,
-    sync_view,
-    tables_view,
-)
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
 from veil.engine.colnames import postgres_names
 from veil.engine.copy_out import CopyStream
-from veil.engine.deadline import Deadline, OpeningCursor, after
+from veil.engine.deadline import Deadline, after
+from veil.engine.execution import StatementExecution, interrupt_in_thread
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
-from veil.engine.local_join import FederatedExecution, describe_federated
+from veil.engine.local_join import describe_federated
 from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
-from veil.engine.passthru import Passthrough, run_passthrough, uniform_format
+from veil.engine.passthru import uniform_format
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
@@ -61,8 +40,7 @@ from veil.engine.policy.masks import hash_key_parameter
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
-from veil.engine.redact import redact_error, scrub_error
-from veil.engine.results import Head, ReaderStream, RowsStream, conform, read_head
+from veil.engine.results import ReaderStream, RowsStream, conform
 from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
@@ -71,7 +49,6 @@ from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
     InsufficientPrivilege,
-    QueryCanceled,
     StatementTimeout,
     VeilError,
 )
@@ -112,13 +89,6 @@ _PLANNED = (Kind.QUERY, Kind.EXPLAIN, Kind.DECLARE, Kind.COPY, Kind.PREPARE)
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
-def _interrupt(running: OpeningCursor | FederatedExecution | None) -> None:
-    """Interrupt a running statement from a thread of its own: a driver's cancel may wait on a
-    source that went silent, and this is called from the event loop."""
-    if running is not None:
-        threading.Thread(target=running.interrupt, name="veil-interrupt", daemon=True).start()
-
-
 async def _offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
     enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
@@ -145,7 +115,7 @@ def _describable(schema: pa.Schema) -> pa.Schema:
 T = TypeVar("T")
 
 
-class Session:
+class Session(StatementExecution):
     """Implements :class:`veil.engine.api.EngineSession`."""
 
     def __init__(self, engine: QueryEngine, info: SessionInfo) -> None:
@@ -158,7 +128,7 @@ class Session:
         self.settings = Settings.for_session(info.user, info.startup_parameters, engine.session_overrides())
         self.backend_pid = os.getpid()
         self._status = "I"
-        self._running: SourceCursor | FederatedExecution | None = None
+        self._running = None
         self._canceled = False
         self.sql_objects = SqlObjects()
 
@@ -179,11 +149,11 @@ class Session:
 
     def cancel(self) -> None:
         self._canceled = True
-        _interrupt(self._running)
+        interrupt_in_thread(self._running)
 
     async def close(self) -> None:
         running, self._running = self._running, None
-        _interrupt(running)
+        interrupt_in_thread(running)
         await self.sql_objects.close()
 
     def cursor_names(self) -> set[str]:
@@ -461,13 +431,6 @@ class Session:
         except VeilError as error:
             raise self._redacted(error) from None
 
-    def _redacted(self, error: VeilError) -> VeilError:
-        """Source errors lose quoted values; names the user can see anyway are kept."""
-        snapshot = self.engine.snapshot_for(self.user)
-        names = {t.schema for t in snapshot} | {t.name for t in snapshot}
-        names |= {n for t in snapshot for c in t.columns for n in (c.name, c.raw_name)}
-        return scrub_error(redact_error(error, names), self.engine.config.secrets.values())
-
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
         if isinstance(plan.query, (SourcePlan, FederatedPlan, LocalPlan, AdminPlan)):
             return plan.query.param_oids
@@ -541,132 +504,6 @@ class Session:
             raise
         tables = frozenset(t.source_key for t in plan.query.tables)
         return CachingStream(stream, cache, key, ttl, tables)
-
-    async def _run_source(
-        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]
-    ) -> ResultStream:
-        source = self.engine.catalog.sources[plan.connection]
-        values = self.engine.with_hash_key(params, plan.key_param)
-        cursor = OpeningCursor(source)  # opened on the worker: a connect never blocks the event loop
-        self._running = cursor
-        sql = plan.sql
-        deadline = Deadline.for_source(source)
-
-        def start() -> tuple[pa.RecordBatchReader, Head]:
-            reader = cursor.open().execute(sql, values)
-            return reader, read_head(reader)
-
-        def finished() -> None:
-            if self._running is cursor:
-                self._running = None
-            cursor.close()
-
-        def map_error(exc: BaseException) -> VeilError:
-            if deadline.expired:
-                return deadline.error()
-            if self._canceled:
-                return QueryCanceled()
-            return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
-
-        slot = self.engine.source_slot(plan.connection)
-        await BUDGET.reserve(STATEMENT_BYTES)
-        started = None
-        try:
-            async with slot:
-                started = start_in_worker(start)
-                reader, first = await deadline.wait(started, cursor.interrupt_off_loop)
-        except StatementTimeout:
-            BUDGET.release(STATEMENT_BYTES)
-            assert started is not None  # only the wait on it times out
-            after(started, finished)  # the source call may stay blocked: close when it returns
-            raise
-        except BaseException as exc:
-            BUDGET.release(STATEMENT_BYTES)
-            finished()
-            if isinstance(exc, Exception):  # any driver error becomes a PostgreSQL error
-                raise map_error(exc) from None
-            raise
-        return ReaderStream(
-            schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
-        )
-
-    async def _run_passthrough(
-        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], binary: bool
-    ) -> ResultStream | None:
-        """The source's own DataRows (:mod:`veil.engine.passthru`), or ``None``: use Arrow."""
-        source = self.engine.catalog.sources[plan.connection]
-        if not hasattr(source, "passthrough_cursor"):
-            return None
-        settings = SessionSettings(
-            self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user
-        )
-
-        def running(cursor: PassthroughCursor, started: bool) -> None:
-            if started:
-                self._running = cursor
-                if self._canceled:
-                    raise QueryCanceled()
-            elif self._running is cursor:
-                self._running = None
-
-        def map_error(exc: BaseException) -> VeilError:
-            if self._canceled:
-                return QueryCanceled()
-            return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
-
-        request = Passthrough(plan.sql, schema, self.engine.with_hash_key(params, plan.key_param), settings, binary)
-        return await run_passthrough(source, request, running, map_error)
-
-    async def _run_federated(
-        self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord
-    ) -> ResultStream:
-        execution = FederatedExecution(self.engine, plan, self._redacted)
-        self._running = execution
-
-        def finished() -> None:
-            if self._running is execution:
-                self._running = None
-
-        try:
-            stream = await execution.run(schema, params, finished)
-        finally:
-            record.pushed_sql = execution.pushed_sql  # as sent: with their dynamic filters
-        record.cache_hit = execution.cache_hits == len(plan.fragments)
-        return stream
-
-    def _run_admin(self, statement: exp.Expr, params: Sequence[object | None] = ()) -> pa.Table:
-        views, functions = self._admin_relations(describe_only=False)
-        try:
-            return run_admin_query(statement, views, functions, params)
-        except duckdb.Error as exc:
-            raise map_duckdb_error(exc) from None
-
-    def _describe_admin(self, statement: exp.Expr, param_count: int) -> AdminDescription:
-        views, functions = self._admin_relations(describe_only=True)
-        try:
-            return describe_admin_query(statement, views, functions, param_count)
-        except duckdb.Error as exc:
-            raise map_duckdb_error(exc) from None
-
-    def _admin_relations(self, describe_only: bool) -> tuple[dict[str, ViewBuilder], dict[str, FunctionBuilder]]:
-        engine = self.engine
-        catalog = engine.catalog
-        views = {
-            "tables": lambda: tables_view(catalog, engine.config),
-            "columns": lambda: columns_view(catalog, engine.config),
-            "policies": lambda: policies_view(engine.config),
-            "audit": lambda: audit_view(engine.config),
-            "cache": lambda: cache_view(engine.cache.summary()),
-            "sync_history": lambda: sync_history_view(engine.config),
-            "config_problems": lambda: config_problems_view(engine.config_problems()),
-        }
-        functions = {  # describing a statement must not run a sync
-            "sync": lambda names: SYNC_SCHEMA.empty_table() if describe_only else sync_view(engine.sync(names or None)),
-            "discover": lambda patterns: (
-                DISCOVER_SCHEMA.empty_table() if describe_only else discover_view(engine.discover(patterns or ()))
-            ),
-        }
-        return views, functions
 
     def explain(self, plan: Plan) -> list[str]:
         """Where the statement runs, the SQL pushed to each source, and the policies."""

@@ -148,6 +148,7 @@ class Portal:
             rows = batch.num_rows
             if not rows or not send_rows:
                 continue
+            data: bytes | memoryview
             if isinstance(batch, EncodedRows):
                 if max_rows and rows > max_rows - sent:
                     room = max_rows - sent

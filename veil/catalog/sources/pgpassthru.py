@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq.abc import PGconn, PGresult
 
 from veil.catalog.sources.pool import ConnectionPool
 from veil.errors import QueryCanceled, VeilError
@@ -62,7 +63,7 @@ class SessionSettings:
 class PassthroughConnection:
     """A libpq connection with the statements it has prepared, by SQL text."""
 
-    def __init__(self, connection: pq.PGconn) -> None:
+    def __init__(self, connection: PGconn) -> None:
         self.pgconn = connection
         #: Made once: the backend's cancel key does not change, and the session's cancel then
         #: never reads the connection while a worker thread uses it.
@@ -83,13 +84,13 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _sqlstate_error(result: pq.PGresult) -> VeilError:
+def _sqlstate_error(result: PGresult) -> VeilError:
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
     message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message).decode(errors="replace")
     return VeilError(sqlstate if len(sqlstate) == 5 else "XX000", message.strip())
 
 
-def data_rows(result: pq.PGresult) -> list[bytes]:
+def data_rows(result: PGresult) -> list[bytes]:
     """One DataRow message per row of ``result``, from the values' bytes as PostgreSQL sent them."""
     nfields = result.nfields
     get = result.get_value
@@ -136,8 +137,8 @@ class PassthroughCursor:
         #: -1: not a COPY; else the bytes of COPY's file header still to skip.
         self._copy = -1
 
-    def execute(self, sql: str, params: Sequence[object | None], binary: bool) -> list[bytes]:
-        """Send the statement and return the first chunk of DataRows."""
+    def execute(self, sql: str, params: Sequence[object | None], binary: bool) -> list[bytes] | None:
+        """Send the statement and return the first chunk of DataRows (``None``: no rows at all)."""
         values = text_parameters(params)
         connection, reused = self._pool.acquire()
         with self._lock:
@@ -195,7 +196,7 @@ class PassthroughCursor:
         except psycopg.Error as exc:
             raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
 
-    def _start_copy(self, pgconn: pq.PGconn, sql: str) -> None:
+    def _start_copy(self, pgconn: PGconn, sql: str) -> None:
         """A binary result without parameters as binary COPY: each CopyData row is a DataRow's
         body (field count, then each value's length and bytes), read with no per-value work."""
         try:
@@ -209,7 +210,7 @@ class PassthroughCursor:
             raise error
         self._copy = _COPY_HEADER
 
-    def _copy_chunk(self, pgconn: pq.PGconn) -> list[bytes] | None:
+    def _copy_chunk(self, pgconn: PGconn) -> list[bytes] | None:
         rows: list[bytes] = []
         append = rows.append
         skip = self._copy
@@ -245,7 +246,7 @@ class PassthroughCursor:
         self._clean = True
         return rows or None
 
-    def _command(self, pgconn: pq.PGconn, sql: str | None, prepare: tuple[bytes, bytes] | None = None) -> None:
+    def _command(self, pgconn: PGconn, sql: str | None, prepare: tuple[bytes, bytes] | None = None) -> None:
         """Run a command that returns no rows; its error (with SQLSTATE) is raised."""
         try:
             if prepare is not None:
@@ -262,7 +263,7 @@ class PassthroughCursor:
         if error is not None:
             raise error
 
-    def _result(self, pgconn: pq.PGconn) -> pq.PGresult | None:
+    def _result(self, pgconn: PGconn) -> PGresult | None:
         """The next result, waiting for the socket outside the GIL (a blocking libpq call
         would hold it)."""
         try:
@@ -298,7 +299,7 @@ class PassthroughCursor:
             self._done = self._clean = True
         return rows
 
-    def _drain(self, pgconn: pq.PGconn) -> None:
+    def _drain(self, pgconn: PGconn) -> None:
         self._done = True
         while self._result(pgconn) is not None:
             pass

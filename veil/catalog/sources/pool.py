@@ -148,8 +148,7 @@ class PooledCursor(ABC, Generic[Reader]):
     def _run(self, sql: str, params: Sequence[object]) -> Reader:
         """Run ``sql`` on ``self._cursor``; driver errors become :class:`VeilError`."""
 
-    @staticmethod
-    def _broken(error: VeilError) -> bool:
+    def _broken(self, error: VeilError) -> bool:
         """Whether ``error`` says the server dropped the connection (retry on a fresh one)."""
         return error.sqlstate.startswith("08")
 

@@ -303,7 +303,7 @@ class PostgresSource:
         """A libpq connection for pass-through statements (:mod:`.pgpassthru`)."""
         return PassthroughConnection(self._open_pgconn(OUTPUT_OPTIONS, "veil passthrough"))
 
-    def _open_pgconn(self, options: str, application_name: str = "veil") -> pq.PGconn:
+    def _open_pgconn(self, options: str, application_name: str = "veil") -> PGconn:
         c = self.config
         conninfo = psycopg.conninfo.make_conninfo(
             host=c.host, port=c.port or 5432, dbname=c.database or "", user=c.user or "",

@@ -59,7 +59,8 @@ from veil.engine.workers import in_worker
 from veil.errors import QueryCanceled, StatementTimeout, VeilError
 from veil.private_files import private_directory
 
-LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
+# ieee_floating_point_ops off: division by zero raises (22012) as in PostgreSQL instead of giving inf/NaN.
+LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True, "ieee_floating_point_ops": False}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
 LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 

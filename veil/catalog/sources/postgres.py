@@ -154,7 +154,13 @@ def _bindable(value: object) -> object:
 
 
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
-_LIBPQ_PREFIX = re.compile(r"^(?:\[libpq\] )?(?:Execution error \[PGRES_FATAL_ERROR\]: )?(?:Failed to prepare query: )?(?:FATAL|ERROR):\s+")
+# ADBC's status ("NOT_FOUND: ", "INVALID_DATA: "...), libpq's tag and the driver's step ("Failed to
+# execute prepared statement: PGRES_FATAL_ERROR ", "could not begin COPY: "...) before the server's
+# "ERROR:  " and its message.
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_SERVER_MESSAGE = re.compile(r"(?:^|[:\]\s])\s*(?:ERROR|FATAL):\s+(.*)", re.DOTALL)
+_DRIVER_STEP = re.compile(r"^(?:\[libpq\]\s*)?(?:(?:[A-Z][a-z]+ (?:error|[a-z ]+))(?: \[PGRES_[A-Z_]+\])?:\s*)*(?:PGRES_[A-Z_]+\s+)?")
+_HINT = re.compile(r"^HINT:\s+(.*)$", re.MULTILINE)
 # What libpq reports without a SQLSTATE when the server ends the session (ADBC then gives none).
 _BY_MESSAGE = (
     ("terminating connection due to administrator command", "57P01"),
@@ -171,22 +177,37 @@ _BY_MESSAGE = (
 )
 
 
+def _server_text(text: str) -> tuple[str, str | None]:
+    """The server's own message (first line) and hint out of a driver error's text, without the
+    driver's status, libpq tag, step and ``Query was: ...`` / ``SQLSTATE: ...`` trailer. A hint
+    that quotes anything (a column it suggests, a value) is dropped: it may name what the user
+    can not see."""
+    text = _STATUS.sub("", text.strip())
+    server = _SERVER_MESSAGE.search(text)
+    if server is not None:
+        body = server.group(1)
+        hint = _HINT.search(body)
+        hint_text = hint.group(1).strip() if hint and not re.search("[\"']", hint.group(1)) else None
+        message = body.split("\n", 1)[0]
+    else:
+        message, hint_text = _DRIVER_STEP.sub("", text.split("\n", 1)[0]), None
+    message = re.sub(r"\s*\.?\s*SQLSTATE: [0-9A-Z]{5}$", "", message.strip()).removesuffix(".").strip()
+    return message, hint_text
+
+
 def map_postgres_error(exc: BaseException) -> VeilError:
     """The PostgreSQL error a driver error stands for: the driver's SQLSTATE when it is a valid
-    code, else the one libpq's message names (a terminated backend is 57P01), else XX000."""
-    message = str(exc).split("\n", 1)[0]
-    for prefix in ("IO: ", "INVALID_ARGUMENT: ", "INTERNAL: ", "CANCELLED: "):
-        message = message.removeprefix(prefix)
-    message = _LIBPQ_PREFIX.sub("", message).strip().removesuffix(".").strip()
-    message = re.sub(r"\s*\. SQLSTATE: [0-9A-Z]{5}$", "", message)
+    code, else the one libpq's message names (a terminated backend is 57P01), else XX000; the
+    message as the server worded it."""
+    message, hint = _server_text(str(exc))
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str) and _SQLSTATE.match(sqlstate):
-        return VeilError(sqlstate, message)
+        return VeilError(sqlstate, message, hint=hint)
     lowered = str(exc).lower()
     for text, code in _BY_MESSAGE:
         if text in lowered:
-            return VeilError(code, message)
-    return VeilError("XX000", message)
+            return VeilError(code, message, hint=hint)
+    return VeilError("XX000", message, hint=hint)
 
 
 class PostgresCursor(PooledCursor[_NormalizingReader]):

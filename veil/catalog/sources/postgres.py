@@ -421,6 +421,11 @@ def _check(result: pq.PGresult) -> None:
     if result.status == pq.ExecStatus.COMMAND_OK:
         return
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
-    message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message).decode(errors="replace")
-    raise VeilError(sqlstate, message.strip())
+    primary = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
+    if primary is None:
+        message, hint = _server_text(result.error_message.decode(errors="replace"))
+    else:
+        hint_field = (result.error_field(pq.DiagnosticField.MESSAGE_HINT) or b"").decode(errors="replace").strip()
+        message, hint = primary.decode(errors="replace").strip(), hint_field if hint_field and not re.search("[\"']", hint_field) else None
+    raise VeilError(sqlstate, message, hint=hint)
 

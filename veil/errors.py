@@ -43,9 +43,12 @@ class UndefinedColumn(VeilError):
         super().__init__("42703", message)
 
 
+FUNCTION_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
+
+
 class UndefinedFunction(VeilError):
-    def __init__(self, message: str) -> None:
-        super().__init__("42883", message)
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__("42883", message, hint=hint)
 
 
 class FeatureNotSupported(VeilError):

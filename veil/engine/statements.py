@@ -40,7 +40,7 @@ from veil.engine.utility_specs import (
     fetch_spec,
     prepare_spec,
 )
-from veil.errors import FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError, UndefinedFunction
+from veil.errors import FUNCTION_HINT, FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError, UndefinedFunction
 
 _DIALECT = Postgres()
 
@@ -175,9 +175,7 @@ def _wrong_arguments(sql: str, error: dict[str, Any]) -> UndefinedFunction | Non
         depth += {"ASCII_41": 1, "ASCII_40": -1}.get(tokens[index].name, 0)
         if depth == 0:
             name = tokens[index - 1].text.strip('"').lower()
-            undefined = UndefinedFunction(f"function {name} does not exist")
-            undefined.hint = "No function matches the given name and argument types. You might need to add explicit type casts."
-            return undefined
+            return UndefinedFunction(f"function {name} does not exist", hint=FUNCTION_HINT)
     return None
 
 

@@ -15,9 +15,9 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import duckdb
 import pytest
 
-from veil.catalog.sources.duckdb_errors import FUNCTION_HINT, OPERATOR_HINT, pg_type, translate_duckdb_error
+from veil.catalog.sources.duckdb_errors import OPERATOR_HINT, pg_type, translate_duckdb_error
 from veil.catalog.sources.postgres import map_postgres_error
-from veil.errors import VeilError
+from veil.errors import FUNCTION_HINT, VeilError
 
 LEDGER = "CREATE TABLE ledger (entry_id BIGINT, memo VARCHAR, amount DECIMAL(10, 2), d DATE)"
 
@@ -125,3 +125,25 @@ def test_adbc_error_carries_the_servers_sqlstate_and_words(postgres_dsn: str, sq
     assert error.hint == hint
     for signature in ("[libpq]", "PGRES_", "ERROR:", "Query was", "SQLSTATE", "INVALID_DATA", "NOT_FOUND"):
         assert signature not in error.message
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate", "message"),
+    [
+        ("SELECT 1 / (x - 100000) FROM generate_series(1, 200000) t(x)", "22012", "division by zero"),
+        ("SELECT (CASE WHEN x < 100000 THEN '1' ELSE 'abc' END)::int FROM generate_series(1, 200000) t(x)",
+         "22P02", 'invalid input syntax for type integer: "abc"'),
+        ("SELECT (x * 100000)::int FROM generate_series(1, 200000) t(x)", "22003", "integer out of range"),
+        ("SELECT sqrt(100000.0 - x) FROM generate_series(1, 200000) t(x)", "2201F", "cannot take square root of a negative number"),
+    ],
+)
+def test_an_error_while_streaming_gets_the_servers_sqlstate(postgres_dsn: str, sql: str, sqlstate: str, message: str) -> None:
+    """Failing after the first rows, the statement fails inside ADBC's stream, which raises an
+    OSError without the SQLSTATE: the server's wording names it."""
+    with adbc_pg.connect(postgres_dsn, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        with pytest.raises(OSError) as raised:
+            cursor.fetch_record_batch().read_all()
+    assert getattr(raised.value, "sqlstate", None) is None  # what the mapping has to make up for
+    error = map_postgres_error(raised.value)
+    assert (error.sqlstate, error.message) == (sqlstate, message)

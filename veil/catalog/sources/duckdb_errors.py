@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from veil.errors import VeilError
+from veil.errors import FUNCTION_HINT, VeilError
 
 _TAGGED = re.compile(r"\[([0-9A-Z]{5})\] (.*)", re.DOTALL)
 _PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
 
-FUNCTION_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
 OPERATOR_HINT = "No operator matches the given name and argument types. You might need to add explicit type casts."
 _FORWARD_HINT = "Use WITH RECURSIVE, or re-order the WITH items to remove forward references."
 
@@ -100,7 +99,7 @@ def _fixed(sqlstate: str, message: str, hint: str | None = None) -> Callable[[re
 
 
 _RULES = (
-    _rule(r"^Division by zero", _fixed("22012", "division by zero")),
+    _rule(r"(?i)division by zero", _fixed("22012", "division by zero")),
     _rule(r"^(?:Scalar |Aggregate |Table |Pragma )?(?:Function|Macro Function) with name \"?([^\s\"]+?)\"? does not exist",
           _fixed("42883", r"function \1 does not exist", FUNCTION_HINT)),
     _rule(r"^No function matches the given name and argument types '(.+?)\((.*)\)'", _no_match),

@@ -177,6 +177,34 @@ _BY_MESSAGE = (
 )
 
 
+# A statement that fails while ADBC streams its result raises an OSError without the SQLSTATE
+# (libpq's "Execution error [PGRES_FATAL_ERROR]: ERROR:  ..."): the server's own wording of its
+# runtime errors (PostgreSQL 15, src/backend/utils/adt) names the code.
+_RUNTIME = tuple((re.compile(pattern), code) for pattern, code in (
+    (r"^division by zero$", "22012"),
+    (r"^invalid input syntax for type (?:date|time|timestamp|interval)", "22007"),
+    (r"^invalid input syntax for type |^invalid input value for enum |^malformed \w+ literal", "22P02"),
+    (r"^(?:smallint|integer|bigint|numeric|OID) out of range$|^value out of range: (?:over|under)flow$"
+     r"|^numeric field overflow$|^\w+ out of range for type", "22003"),
+    (r"^(?:date/time field value|timestamp|date|interval|time) out of range", "22008"),
+    (r"^value too long for type ", "22001"),
+    (r"^cannot take square root of a negative number$|^zero raised to a negative power is undefined$"
+     r"|^a negative number raised to a non-integer power yields a complex result$", "2201F"),
+    (r"^cannot take logarithm of ", "2201E"),
+    (r"^more than one row returned by a subquery used as an expression$", "21000"),
+    (r"^invalid regular expression", "2201B"),
+    (r"^negative substring length not allowed$", "22011"),
+    (r"^array subscript out of range$", "2202E"),
+    (r"^LIMIT must not be negative$", "2201W"),
+    (r"^OFFSET must not be negative$", "2201X"),
+    (r"^canceling statement due to lock timeout$", "55P03"),
+    (r"^deadlock detected$", "40P01"),
+    (r"^could not serialize access", "40001"),
+    (r"^out of memory$", "53200"),
+    (r"^permission denied for ", "42501"),
+))
+
+
 def _server_text(text: str) -> tuple[str, str | None]:
     """The server's own message (first line) and hint out of a driver error's text, without the
     driver's status, libpq tag, step and ``Query was: ...`` / ``SQLSTATE: ...`` trailer. A hint
@@ -206,6 +234,9 @@ def map_postgres_error(exc: BaseException) -> VeilError:
     lowered = str(exc).lower()
     for text, code in _BY_MESSAGE:
         if text in lowered:
+            return VeilError(code, message, hint=hint)
+    for pattern, code in _RUNTIME:
+        if pattern.search(message):
             return VeilError(code, message, hint=hint)
     return VeilError("XX000", message, hint=hint)
 

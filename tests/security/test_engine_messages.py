@@ -26,6 +26,7 @@ from tests.security.leak_runner import LeakClient
 from tests.security.leak_sql import for_source, random_statement
 
 STATEMENTS = int(os.environ.get("VEIL_MESSAGE_EXAMPLES", "150"))
+SEED = int(os.environ.get("VEIL_MESSAGE_SEED", "20261207"))
 
 SIGNATURES = (
     "binder error", "catalog error", "parser error", "conversion error", "invalid input error",
@@ -56,7 +57,7 @@ def _bad_message(text: str) -> str | None:
 
 def test_no_engine_message_and_no_internal_error_reaches_a_client(leak_clients: dict[str, LeakClient]) -> None:
     source = next(iter(leak_clients.values())).source
-    rng = random.Random(20261207)
+    rng = random.Random(SEED)
     generated = [random_statement(rng) for _ in range(STATEMENTS)]
     failures: list[str] = []
     refused = 0

@@ -40,7 +40,13 @@ from veil.engine.utility_specs import (
     fetch_spec,
     prepare_spec,
 )
-from veil.errors import FUNCTION_HINT, FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError, UndefinedFunction
+from veil.errors import (
+    FUNCTION_HINT,
+    FeatureNotSupported,
+    ReadOnlyViolation,
+    SqlSyntaxError,
+    UndefinedFunction,
+)
 
 _DIALECT = Postgres()
 

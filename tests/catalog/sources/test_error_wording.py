@@ -15,7 +15,11 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import duckdb
 import pytest
 
-from veil.catalog.sources.duckdb_errors import OPERATOR_HINT, pg_type, translate_duckdb_error
+from veil.catalog.sources.duckdb_errors import (
+    OPERATOR_HINT,
+    pg_type,
+    translate_duckdb_error,
+)
 from veil.catalog.sources.postgres import map_postgres_error
 from veil.errors import FUNCTION_HINT, VeilError
 
@@ -113,10 +117,10 @@ POSTGRES_CASES = [
 
 @pytest.mark.parametrize(("sql", "sqlstate", "message", "hint"), POSTGRES_CASES, ids=[c[0] for c in POSTGRES_CASES])
 def test_adbc_error_carries_the_servers_sqlstate_and_words(postgres_dsn: str, sql: str, sqlstate: str, message: str | None, hint: str | None) -> None:
-    with adbc_pg.connect(postgres_dsn, autocommit=True) as connection, connection.cursor() as cursor:
-        with pytest.raises(adbc_driver_manager.Error) as raised:
-            cursor.execute(sql)
-            cursor.fetchall()
+    with (adbc_pg.connect(postgres_dsn, autocommit=True) as connection, connection.cursor() as cursor,
+          pytest.raises(adbc_driver_manager.Error) as raised):
+        cursor.execute(sql)
+        cursor.fetchall()
     error = map_postgres_error(raised.value)
     assert isinstance(error, VeilError)
     assert error.sqlstate == sqlstate

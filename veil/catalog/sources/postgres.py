@@ -184,12 +184,12 @@ _RUNTIME = tuple((re.compile(pattern), code) for pattern, code in (
     (r"^division by zero$", "22012"),
     (r"^invalid input syntax for type (?:date|time|timestamp|interval)", "22007"),
     (r"^invalid input syntax for type |^invalid input value for enum |^malformed \w+ literal", "22P02"),
-    (r"^(?:smallint|integer|bigint|numeric|OID) out of range$|^value out of range: (?:over|under)flow$"
-     r"|^numeric field overflow$|^\w+ out of range for type", "22003"),
+    ((r"^(?:smallint|integer|bigint|numeric|OID) out of range$|^value out of range: (?:over|under)flow$"
+      r"|^numeric field overflow$|^\w+ out of range for type"), "22003"),
     (r"^(?:date/time field value|timestamp|date|interval|time) out of range", "22008"),
     (r"^value too long for type ", "22001"),
-    (r"^cannot take square root of a negative number$|^zero raised to a negative power is undefined$"
-     r"|^a negative number raised to a non-integer power yields a complex result$", "2201F"),
+    ((r"^cannot take square root of a negative number$|^zero raised to a negative power is undefined$"
+      r"|^a negative number raised to a non-integer power yields a complex result$"), "2201F"),
     (r"^cannot take logarithm of ", "2201E"),
     (r"^more than one row returned by a subquery used as an expression$", "21000"),
     (r"^invalid regular expression", "2201B"),

@@ -25,7 +25,7 @@ from tests.security.leak_data import DEFAULT_SCHEMA, PASSWORD, write_postgres
 from tests.security.leak_runner import LeakClient
 from tests.security.leak_sql import for_source, random_statement
 
-STATEMENTS = int(os.environ.get("VEIL_MESSAGE_EXAMPLES", "150"))
+STATEMENTS = int(os.environ.get("VEIL_MESSAGE_EXAMPLES", "200"))
 SEED = int(os.environ.get("VEIL_MESSAGE_SEED", "20261207"))
 
 SIGNATURES = (

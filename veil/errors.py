@@ -6,6 +6,7 @@ an ErrorResponse without knowing where it came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,9 +61,12 @@ class UndefinedColumn(VeilError):
         super().__init__("42703", message)
 
 
+FUNCTION_HINT = "No function matches the given name and argument types. You might need to add explicit type casts."
+
+
 class UndefinedFunction(VeilError):
-    def __init__(self, message: str) -> None:
-        super().__init__("42883", message)
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__("42883", message, hint=hint)
 
 
 class FeatureNotSupported(VeilError):
@@ -130,3 +134,42 @@ class StatementTimeout(QueryCanceled):
         super().__init__("canceling statement due to statement timeout")
         if connection is not None and seconds is not None:
             self.hint = f'the statement on connection "{connection}" did not finish within {seconds:g}s (connections.{connection}.statement_timeout)'
+
+
+# What an engine or driver puts around a message; a client of PostgreSQL never sees these.
+_ENGINE_PREFIXES = re.compile(
+    r"\b(?:Binder|Catalog|Parser|Conversion|Invalid Input|Out of Range|Not implemented|Constraint|IO|HTTP"
+    r"|Serialization|Transaction|Permission|Internal|Fatal|Interrupt|Out of Memory|Dependency|Syntax"
+    r"|Invalid Configuration|Sequence|Missing Extension|Invalid type|Type mismatch|Expression|Connection"
+    r"|Unknown|Settings|Optimizer|Planner|Executor|Invalid|Parameter Not Allowed|Parameter Not Resolved) Error: "
+    r"|\[libpq\]\s*"
+    r"|\b(?:INVALID_DATA|NOT_FOUND|INVALID_ARGUMENT|INTERNAL|IO|UNKNOWN|CANCELLED|ALREADY_EXISTS|INVALID_STATE"
+    r"|NOT_IMPLEMENTED|TIMEOUT|UNAUTHENTICATED|UNAUTHORIZED|INTEGRITY): "
+    r"|(?:Failed to (?:prepare|execute) (?:query|prepared statement)|Execution error)(?: \[PGRES_[A-Z_]+\])?: "
+    r"|\bPGRES_[A-Z_]+\s*|\b(?:ERROR|FATAL):\s+"
+)
+_PYTHON_CLASS = re.compile(r"\s*(?:for )?<class '[\w.]+'>")
+_LEFT_OVER = re.compile(r"\bsqlglot\.\w|Traceback \(most recent call last\)|\b_?duckdb\.\w+(?:Exception|Error)\b|\badbc_driver_\w+|\bpsycopg\.errors\b")
+
+
+def _plain(text: str) -> str:
+    text = _PYTHON_CLASS.sub("", _ENGINE_PREFIXES.sub("", text)).strip()
+    return text.split("\n", 1)[0].strip() if _LEFT_OVER.search(text) else text
+
+
+def client_error(error: VeilError) -> VeilError:
+    """``error`` as a PostgreSQL client may see it: whatever layer let an engine's or driver's
+    wording through ("Binder Error: ", "[libpq] ", "sqlglot", a Python class or traceback), the
+    prefix is removed, and a message still naming an engine is replaced by a plain one."""
+    message = _plain(error.message)
+    if _LEFT_OVER.search(message):
+        message = "syntax error" if error.sqlstate == "42601" else "the statement could not be processed"
+    detail = _plain(error.detail) if error.detail else None
+    hint = _plain(error.hint) if error.hint else None
+    if detail is not None and _LEFT_OVER.search(detail):
+        detail = None
+    if hint is not None and _LEFT_OVER.search(hint):
+        hint = None
+    if (message, detail, hint) == (error.message, error.detail, error.hint):
+        return error
+    return VeilError(error.sqlstate, message, detail=detail, hint=hint, position=error.position, severity=error.severity)

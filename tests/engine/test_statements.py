@@ -1,7 +1,7 @@
 import pytest
 
 from veil.engine.statements import Kind, classify, split
-from veil.errors import ReadOnlyViolation, SqlSyntaxError
+from veil.errors import ReadOnlyViolation, SqlSyntaxError, VeilError
 
 
 def test_split_respects_strings_comments_and_dollar_quotes() -> None:
@@ -96,3 +96,52 @@ def test_syntax_error_has_position() -> None:
 def test_unknown_statement_is_a_syntax_error() -> None:
     with pytest.raises(SqlSyntaxError):
         classify("selec 1")
+
+
+@pytest.mark.parametrize(
+    ("sql", "query"),
+    [
+        ("EXPLAIN (SELECT 1) EXCEPT SELECT 2", "(SELECT 1) EXCEPT SELECT 2"),
+        ("EXPLAIN ((SELECT 1)) UNION SELECT 2", "((SELECT 1)) UNION SELECT 2"),
+        ("EXPLAIN (WITH a AS (SELECT 1) SELECT * FROM a) EXCEPT SELECT 2", "(WITH a AS (SELECT 1) SELECT * FROM a) EXCEPT SELECT 2"),
+        ("EXPLAIN (VALUES (1))", "(VALUES (1))"),
+        ("EXPLAIN (COSTS OFF, FORMAT JSON) SELECT 1", "SELECT 1"),
+    ],
+)
+def test_explain_of_a_parenthesized_query_is_not_an_option_list(sql: str, query: str) -> None:
+    statement = classify(sql)
+    assert statement.kind is Kind.EXPLAIN
+    assert statement.ast is not None and statement.ast.sql(dialect="postgres") == classify(query).ast.sql(dialect="postgres")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [  # PostgreSQL 15's words for each
+        ("WITH RECURSIVE t AS (SELECT * FROM t) SELECT * FROM t",
+         'recursive query "t" does not have the form non-recursive-term UNION [ALL] recursive-term'),
+        ("WITH RECURSIVE ledger AS (SELECT * FROM ledger) SELECT memo FROM ledger",
+         'recursive query "ledger" does not have the form non-recursive-term UNION [ALL] recursive-term'),
+        ("WITH RECURSIVE t(n) AS (SELECT n FROM t UNION ALL SELECT 1) SELECT * FROM t",
+         'recursive reference to query "t" must not appear within its non-recursive term'),
+        ("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT t.n FROM t, t t2) SELECT * FROM t",
+         'recursive reference to query "t" must not appear more than once'),
+    ],
+)
+def test_recursive_cte_misuse_is_42p19(sql: str, message: str) -> None:
+    with pytest.raises(VeilError) as raised:
+        classify(sql)
+    assert (raised.value.sqlstate, raised.value.message) == ("42P19", message)
+
+
+def test_a_well_formed_recursive_cte_and_a_recursive_with_without_self_reference_parse() -> None:
+    assert classify("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t").kind is Kind.QUERY
+    assert classify("WITH RECURSIVE x AS (SELECT * FROM ledger) SELECT * FROM x").kind is Kind.QUERY
+
+
+@pytest.mark.parametrize("sql", ["SELECT to_char(entry_id) FROM ledger", "SELECT sum(memo, 1) FROM ledger", "SELECT upper(a, b, c) FROM t"])
+def test_a_call_sqlglot_refuses_for_its_arguments_is_42883_not_a_syntax_error(sql: str) -> None:
+    with pytest.raises(VeilError) as raised:
+        classify(sql)
+    name = sql.split()[1].split("(")[0]
+    assert (raised.value.sqlstate, raised.value.message) == ("42883", f"function {name} does not exist")
+    assert "sqlglot" not in str(raised.value) and "Required keyword" not in str(raised.value)

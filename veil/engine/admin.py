@@ -294,7 +294,7 @@ def _over_views(
 ) -> Any:
     """``run`` the statement with each admin view and function replaced by its Arrow table."""
     rewritten = statement.copy()
-    connection = duckdb.connect(config={"enable_external_access": False})
+    connection = duckdb.connect(config={"enable_external_access": False, "ieee_floating_point_ops": False})
     try:
         for position, node in enumerate(list(rewritten.find_all(exp.Table))):
             if functions is not None and admin_function(node, True):

@@ -14,6 +14,8 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import traverse_scope
 
+from veil.errors import VeilError
+
 CTE_PREFIX = "__veil_cte_"
 
 
@@ -66,3 +68,34 @@ def rename_ctes(statement: exp.Expr, bindings: dict[int, int]) -> None:
         if node.args.get("alias") is None:
             node.set("alias", exp.TableAlias(this=node.this.copy()))
         node.set("this", exp.Identifier(this=names[target], quoted=True))
+
+
+def _self_references(node: exp.Expr, name: str) -> int:
+    return sum(
+        1 for table in node.find_all(exp.Table)
+        if not table.args.get("db") and not table.args.get("catalog") and isinstance(table.this, exp.Identifier)
+        and (table.this.this if table.this.quoted else table.this.this.lower()) == name
+    )
+
+
+def check_recursive(statement: exp.Expr) -> None:
+    """PostgreSQL's 42P19 for a ``WITH RECURSIVE`` item that refers to itself other than once, in
+    the recursive term of a ``UNION`` (DuckDB would bind such a name to a table or report a
+    "circular reference")."""
+    for with_ in statement.find_all(exp.With):
+        if not with_.args.get("recursive"):
+            continue
+        for cte in with_.expressions:
+            alias = cte.args.get("alias")
+            if not isinstance(alias, exp.TableAlias) or not isinstance(alias.this, exp.Identifier):
+                continue
+            name = alias.this.this if alias.this.quoted else alias.this.this.lower()
+            body = cte.this
+            if not _self_references(body, name):
+                continue
+            if not isinstance(body, exp.Union):
+                raise VeilError("42P19", f'recursive query "{name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
+            if _self_references(body.this, name):
+                raise VeilError("42P19", f'recursive reference to query "{name}" must not appear within its non-recursive term')
+            if _self_references(body.expression, name) > 1:
+                raise VeilError("42P19", f'recursive reference to query "{name}" must not appear more than once')

@@ -62,7 +62,8 @@ from veil.private_files import private_directory
 if TYPE_CHECKING:
     from veil.engine.engine import QueryEngine
 
-LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True}
+# ieee_floating_point_ops off: division by zero raises (22012) as in PostgreSQL instead of giving inf/NaN.
+LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True, "ieee_floating_point_ops": False}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
 LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 

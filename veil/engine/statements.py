@@ -10,6 +10,7 @@ everything that writes is refused with 25006: Veil only serves reads.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,6 +25,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from veil.engine import pgsql
+from veil.engine.ctes import check_recursive
 from veil.engine.limits import MAX_NESTING, OFFLOAD_BYTES, check_nesting
 from veil.engine.pgcatalog.parse import parse_postgres
 from veil.engine.utility_specs import (
@@ -38,7 +40,13 @@ from veil.engine.utility_specs import (
     fetch_spec,
     prepare_spec,
 )
-from veil.errors import FeatureNotSupported, ReadOnlyViolation, SqlSyntaxError
+from veil.errors import (
+    FUNCTION_HINT,
+    FeatureNotSupported,
+    ReadOnlyViolation,
+    SqlSyntaxError,
+    UndefinedFunction,
+)
 
 _DIALECT = Postgres()
 
@@ -151,6 +159,32 @@ def _position(sql: str, error: dict[str, object]) -> int | None:
     return sum(len(text) for text in lines[: line - 1]) + max(col - len(highlight), 0) + 1
 
 
+_ARITY = re.compile(r"^(?:Required keyword: '\w+' missing for|The number of provided arguments)")
+
+
+def _wrong_arguments(sql: str, error: dict[str, Any]) -> UndefinedFunction | None:
+    """PostgreSQL's 42883 for a call PostgreSQL parses but sqlglot refuses for its argument count
+    (``to_char(x)``, ``sum(a, b)``): sqlglot's complaint is not a syntax error."""
+    if not _ARITY.match(str(error.get("description") or "")):
+        return None
+    try:
+        tokens = pgsql.scan(sql)
+        pgsql.parse(sql)
+    except SqlSyntaxError:
+        return None
+    position = _position(sql, error)
+    closing = next((i for i, t in enumerate(tokens) if position is not None and t.start == position - 1 and t.name == "ASCII_41"), None)
+    if closing is None:
+        return None
+    depth = 0
+    for index in range(closing, 0, -1):
+        depth += {"ASCII_41": 1, "ASCII_40": -1}.get(tokens[index].name, 0)
+        if depth == 0:
+            name = tokens[index - 1].text.strip('"').lower()
+            return UndefinedFunction(f"function {name} does not exist", hint=FUNCTION_HINT)
+    return None
+
+
 def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp.Values:
     expressions: Sequence[exp.Expr | None]
     try:
@@ -161,6 +195,9 @@ def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp
             expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends
         except SqlSyntaxError:
             first = (exc.errors or [{}])[0]
+            arity = _wrong_arguments(sql, first)
+            if arity is not None:
+                raise arity from None
             near = first.get("highlight")
             if near:
                 raise SqlSyntaxError(
@@ -180,6 +217,7 @@ def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp
     for parameter in ast.find_all(exp.Parameter):
         if not (parameter.name.isascii() and parameter.name.isdigit()):  # only $1..$n (sqlglot also reads "$a")
             raise SqlSyntaxError(f'syntax error at or near "${parameter.name}"')
+    check_recursive(ast)
     return ast
 
 
@@ -235,6 +273,20 @@ def _show_statement(sql: str, first: Token) -> Statement:
     return Statement(Kind.SHOW, sql, "SHOW", name=rest.strip('"'))
 
 
+_QUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+
+
+def _explain_options_at(tokens: list[Token], index: int) -> bool:
+    """``(`` at ``index`` opens EXPLAIN's option list, not a parenthesized query such as
+    ``EXPLAIN (SELECT 1) EXCEPT SELECT 2``."""
+    if index >= len(tokens) or tokens[index].token_type != TokenType.L_PAREN:
+        return False
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    return following is None or (
+        following.token_type != TokenType.L_PAREN and following.text.upper() not in _QUERY_STARTS
+    )
+
+
 def _explain_statement(sql: str, first: Token) -> Statement:
     body = sql[first.end + 1 :]
     tokens = _tokens(body)
@@ -242,7 +294,7 @@ def _explain_statement(sql: str, first: Token) -> Statement:
     words = _words(tokens)
     while index < len(words) and words[index] in ("ANALYZE", "VERBOSE"):
         index += 1
-    if index < len(tokens) and tokens[index].token_type == TokenType.L_PAREN:
+    if _explain_options_at(tokens, index):
         depth = 0
         while index < len(tokens):
             if tokens[index].token_type == TokenType.L_PAREN:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from veil import errcodes
-from veil.errors import VeilError
+from veil.errors import VeilError, client_error
 
 _I16 = struct.Struct("!h")
 _I32 = struct.Struct("!i")
@@ -113,7 +113,9 @@ def negotiate_protocol_version(newest_minor: int, unsupported: Iterable[str]) ->
 
 
 def error_response(error: VeilError, *, notice: bool = False) -> bytes:
-    """ErrorResponse (or NoticeResponse) with S, V, C, M and D, H, P when present."""
+    """ErrorResponse (or NoticeResponse) with S, V, C, M and D, H, P when present, in
+    PostgreSQL's words: :func:`client_error` removes what an engine or driver left in it."""
+    error = client_error(error)
     fields = [
         b"S" + _cstr(error.severity),
         b"V" + _cstr(error.severity),

@@ -190,7 +190,9 @@ class DuckDBSource:
                     self._connection = duckdb.connect(
                         str(self.path),
                         read_only=True,
-                        config={"enable_external_access": False, "arrow_lossless_conversion": True},
+                        # ieee_floating_point_ops off: division by zero raises as in PostgreSQL (not inf)
+                        config={"enable_external_access": False, "arrow_lossless_conversion": True,
+                                "ieee_floating_point_ops": False},
                     )
                 except duckdb.Error as exc:
                     raise errcodes.ConnectionFailure(

@@ -2,70 +2,203 @@
 
 Shared by DuckDB sources and the local engine; callers may pass ``rename`` to replace internal
 names in the message (the local engine hides its emulation schemas this way).
+
+DuckDB's messages are matched by their wording first (each rule gives PostgreSQL's SQLSTATE,
+message and hint for that kind of error, whatever DuckDB exception class carries it), then by the
+exception class; whatever is left keeps DuckDB's first line without its "X Error:" prefix.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import duckdb
 
-from veil import errcodes
-from veil.errors import VeilError
+from veil.errors import FUNCTION_HINT, VeilError
 
 _TAGGED = re.compile(r"\[([0-9A-Z]{5})\] (.*)", re.DOTALL)
 _PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
-_REWORDED = (
-    (re.compile(r'Table "([^"]+)" does not have a column named "([^"]+)"'), r"column \1.\2 does not exist"),
-    (re.compile(r'Referenced column "([^"]+)" not found in FROM clause!?'), r'column "\1" does not exist'),
+
+OPERATOR_HINT = "No operator matches the given name and argument types. You might need to add explicit type casts."
+_FORWARD_HINT = "Use WITH RECURSIVE, or re-order the WITH items to remove forward references."
+
+# DuckDB's type names (and its literal pseudo-types) as PostgreSQL spells them in messages.
+_TYPE_NAMES = {
+    "STRING_LITERAL": "unknown", "INTEGER_LITERAL": "integer", "VARCHAR": "text", "STRING": "text",
+    "BOOL": "boolean", "BOOLEAN": "boolean", "TINYINT": "smallint", "INT8": "smallint",
+    "SMALLINT": "smallint", "INT16": "smallint", "INTEGER": "integer", "INT32": "integer", "INT": "integer",
+    "BIGINT": "bigint", "INT64": "bigint", "HUGEINT": "numeric", "INT128": "numeric", "UTINYINT": "smallint",
+    "USMALLINT": "integer", "UINTEGER": "bigint", "UBIGINT": "numeric", "UHUGEINT": "numeric",
+    "FLOAT": "real", "DOUBLE": "double precision", "DECIMAL": "numeric", "DATE": "date",
+    "TIME": "time without time zone", "TIMESTAMP": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "TIMESTAMP_NS": "timestamp without time zone",
+    "TIMESTAMP_MS": "timestamp without time zone", "TIMESTAMP_S": "timestamp without time zone",
+    "TIME WITH TIME ZONE": "time with time zone", "INTERVAL": "interval", "UUID": "uuid", "BLOB": "bytea",
+    "JSON": "json", "NULL": "unknown",
+}
+_DATETIME = {"date", "time without time zone", "timestamp without time zone", "timestamp with time zone",
+             "time with time zone", "interval"}
+
+
+def pg_type(duck: str) -> str:
+    """A DuckDB type name as PostgreSQL names it: ``INT32`` is ``integer``, ``DECIMAL(5,2)`` is
+    ``numeric``, ``VARCHAR[]`` is ``text[]``; an unknown name in lower case."""
+    name = duck.strip()
+    if name.endswith("[]"):
+        return pg_type(name[:-2]) + "[]"
+    base = re.sub(r"\(.*\)$", "", name).strip().upper()
+    return _TYPE_NAMES.get(base, name.lower())
+
+
+def _out_of_range(duck: str) -> str:
+    name = pg_type(duck)
+    return f"{name} out of range" if name in ("smallint", "integer", "bigint") else "numeric field overflow" if name == "numeric" else "value out of range: overflow"
+
+
+def _call(name: str, arguments: str) -> tuple[bool, str]:
+    """(is an operator, the call as PostgreSQL prints it: ``text + integer`` or ``foo(text)``)."""
+    types = [pg_type(t) for t in re.split(r",\s*", arguments)] if arguments.strip() else []
+    if re.fullmatch(r"[^\w\s]+", name):
+        return True, f"{name} {types[0]}" if len(types) == 1 else f"{types[0]} {name} {types[1]}" if len(types) == 2 else name
+    return False, f"{name}({', '.join(types)})"
+
+
+def _no_match(m: re.Match[str]) -> VeilError:
+    operator, call = _call(m.group(1), m.group(2))
+    if operator:
+        return VeilError("42883", f"operator does not exist: {call}", hint=OPERATOR_HINT)
+    return VeilError("42883", f"function {call} does not exist", hint=FUNCTION_HINT)
+
+
+def _not_unique(m: re.Match[str]) -> VeilError:
+    operator, call = _call(m.group(1), m.group(2))
+    what = "operator" if operator else "function"
+    return VeilError("42725", f"{what} {'is not unique: ' + call if operator else call + ' is not unique'}",
+                     hint=f"Could not choose a best candidate {what}. You might need to add explicit type casts.")
+
+
+def _bad_input(m: re.Match[str]) -> VeilError:
+    name = pg_type(m.group("type"))
+    return VeilError("22007" if name in _DATETIME else "22P02", f'invalid input syntax for type {name}: "{m.group("value")}"')
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    build: Callable[[re.Match[str]], VeilError]
+
+
+def _rule(pattern: str, build: Callable[[re.Match[str]], VeilError]) -> _Rule:
+    return _Rule(re.compile(pattern, re.DOTALL), build)
+
+
+def _fixed(sqlstate: str, message: str, hint: str | None = None) -> Callable[[re.Match[str]], VeilError]:
+    return lambda m: VeilError(sqlstate, m.expand(message), hint=hint)
+
+
+_RULES = (
+    _rule(r"(?i)division by zero", _fixed("22012", "division by zero")),
+    _rule(r"^(?:Scalar |Aggregate |Table |Pragma )?(?:Function|Macro Function) with name \"?([^\s\"]+?)\"? does not exist",
+          _fixed("42883", r"function \1 does not exist", FUNCTION_HINT)),
+    _rule(r"^No function matches the given name and argument types '(.+?)\((.*)\)'", _no_match),
+    _rule(r'^Could not choose a best candidate function for the function call "(.+?)\((.*)\)"', _not_unique),
+    _rule(r'^Table with name "?([^\s"]+?)"? does not exist', _fixed("42P01", r'relation "\1" does not exist')),
+    _rule(r'^Schema with name "?([^\s"]+?)"? does not exist', _fixed("3F000", r'schema "\1" does not exist')),
+    _rule(r'^Type with name "?([^\s"]+?)"? does not exist', _fixed("42704", r'type "\1" does not exist')),
+    _rule(r'^Circular reference to CTE "([^"]+)"', _fixed("42P01", r'relation "\1" does not exist', _FORWARD_HINT)),
+    _rule(r'^Referenced table "([^"]+)" not found', _fixed("42P01", r'missing FROM-clause entry for table "\1"')),
+    _rule(r'^Ambiguous reference to (?:column name|table) "([^"]+)"', _fixed("42702", r'column reference "\1" is ambiguous')),
+    _rule(r'^(?:Table|Values list|Table Function) "([^"]+)" does not have a column named "([^"]+)"',
+          _fixed("42703", r"column \1.\2 does not exist")),
+    _rule(r'^Referenced column "([^"]+)" not found in FROM clause', _fixed("42703", r'column "\1" does not exist')),
+    _rule(r'^(?:Referenced )?[Cc]olumn "([^"]+)" (?:not found|does not exist)', _fixed("42703", r'column "\1" does not exist')),
+    _rule(r'^column "([^"]+)" must appear in the GROUP BY clause',
+          _fixed("42803", r'column "\1" must appear in the GROUP BY clause or be used in an aggregate function')),
+    _rule(r"^aggregate function calls cannot be nested", _fixed("42803", "aggregate function calls cannot be nested")),
+    _rule(r"^(WHERE|GROUP BY|JOIN|HAVING) clause cannot contain aggregates",
+          _fixed("42803", r"aggregate functions are not allowed in \1")),
+    _rule(r"^(?:WHERE|GROUP BY|JOIN) clause cannot contain window functions|^Window functions are not supported",
+          _fixed("42P20", "window functions are not allowed here")),
+    _rule(r"^Could not convert string (?P<q>['\"])(?P<value>.*?)(?P=q) to (?P<type>[A-Z][A-Z0-9_ ]*(?:\([0-9, ]*\))?(?:\[\])?)", _bad_input),
+    _rule(r'^invalid (?P<type>date|time|timestamp|interval) field format: "(?P<value>[^"]*)"', _bad_input),
+    _rule(r'^(?:date|time|timestamp|date/time) field value out of range: "([^"]*)"',
+          _fixed("22008", r'date/time field value out of range: "\1"')),
+    _rule(r"^Type (\S+) with value .* can't be cast because the value is out of range for the destination type (\S+)",
+          lambda m: VeilError("22003", _out_of_range(m.group(2)))),
+    _rule(r"^Overflow in \w+ of (\S+)", lambda m: VeilError("22003", _out_of_range(m.group(1)))),
+    _rule(r"^Could not cast value .* to DECIMAL", _fixed("22003", "numeric field overflow")),
+    _rule(r"^Unimplemented type for cast \((.+?) -> (.+?)\)",
+          lambda m: VeilError("42846", f"cannot cast type {pg_type(m.group(1))} to {pg_type(m.group(2))}")),
+    _rule(r"^Cannot mix values of type (\S+) and (\S+) in (\w+)",
+          lambda m: VeilError("42804", f"{m.group(3).upper()} types {pg_type(m.group(1))} and {pg_type(m.group(2))} cannot be matched")),
+    _rule(r"^Cannot compare values of type (\S+) and (?:type )?(\S+)",
+          lambda m: VeilError("42883", f"operator does not exist: {pg_type(m.group(1))} = {pg_type(m.group(2))}", hint=OPERATOR_HINT)),
+    _rule(r"^ORDER term out of range", _fixed("42P10", "ORDER BY position is not in select list")),
+    _rule(r"^LIMIT/OFFSET cannot be negative", _fixed("2201W", "LIMIT must not be negative")),
+    _rule(r"^More than one row returned by a subquery used as an expression",
+          _fixed("21000", "more than one row returned by a subquery used as an expression")),
+    _rule(r"^Set operations can only apply to expressions with the same number of result columns",
+          _fixed("42601", "each UNION, INTERSECT or EXCEPT query must have the same number of columns")),
+    _rule(r"^cannot take square root of a negative number", _fixed("2201F", "cannot take square root of a negative number")),
+    _rule(r"^cannot take logarithm of (zero|a negative number)", _fixed("2201E", r"cannot take logarithm of \1")),
 )
 
 
 def _clean(message: str, rename: Callable[[str], str]) -> str:
     """First line only (DuckDB appends "Did you mean" hints naming other objects), without the
-    "X Error:" prefix, in PostgreSQL's words where they differ."""
-    message = _PREFIX.sub("", rename(message).strip()).split("\n")[0].strip()
-    for pattern, replacement in _REWORDED:
-        message = pattern.sub(replacement, message)
-    return message
+    "X Error:" prefix and DuckDB's closing "!"."""
+    return _PREFIX.sub("", rename(message).strip()).split("\n")[0].strip().removesuffix("!").strip()
+
+
+def _by_wording(message: str) -> VeilError | None:
+    for rule in _RULES:
+        found = rule.pattern.search(message)
+        if found is not None:
+            return rule.build(found)
+    return None
 
 
 def _by_class(error: BaseException, message: str) -> VeilError:
     lowered = message.lower()
-    if "division by zero" in lowered:
-        return errcodes.DivisionByZero("division by zero")
     if isinstance(error, duckdb.InterruptException):
-        return errcodes.QueryCanceled("canceling statement due to user request")
+        return VeilError("57014", "canceling statement due to user request")
     if isinstance(error, duckdb.OutOfMemoryException):
-        return errcodes.OutOfMemory("out of memory")
+        return VeilError("53200", "out of memory")
     if isinstance(error, duckdb.PermissionException):
-        return errcodes.InsufficientPrivilege(message)
+        return VeilError("42501", message)
     if isinstance(error, duckdb.ConversionException):
-        return errcodes.InvalidTextRepresentation(message)
+        return VeilError("22P02", message)
     if isinstance(error, duckdb.OutOfRangeException):
-        return errcodes.NumericValueOutOfRange(message)
+        return VeilError("22003", message)
     if isinstance(error, duckdb.ParserException):
-        return errcodes.SyntaxError(message)
+        return VeilError("42601", message)
     if isinstance(error, duckdb.NotImplementedException):
-        return errcodes.FeatureNotSupported(message)
+        return VeilError("0A000", message)
+    if isinstance(error, duckdb.ConstraintException):
+        return VeilError("23514", message)
     if isinstance(error, duckdb.CatalogException):
         if "function" in lowered or "macro" in lowered:
-            return errcodes.UndefinedFunction(message)
+            return VeilError("42883", message)
         if "type" in lowered:
-            return errcodes.UndefinedObject(message)
-        return errcodes.UndefinedTable(message)
+            return VeilError("42704", message)
+        return VeilError("42P01", message)
     if isinstance(error, duckdb.BinderException):
+        if "group by" in lowered or "aggregate" in lowered:
+            return VeilError("42803", message)
         if "column" in lowered:
-            return errcodes.UndefinedColumn(message)
+            return VeilError("42703", message)
         if "function" in lowered:
-            return errcodes.UndefinedFunction(message)
-        if "group by" in lowered:
-            return errcodes.GroupingError(message)
-        return errcodes.DatatypeMismatch(message)
+            return VeilError("42883", message)
+        return VeilError("42804", message)
     if isinstance(error, duckdb.InvalidInputException):
-        return errcodes.InvalidParameterValue(message)
-    return errcodes.InternalError(message)
+        return VeilError("22023", message)
+    if isinstance(error, (duckdb.IOException, duckdb.HTTPException)):
+        return VeilError("58030", message)
+    if isinstance(error, duckdb.TransactionException):
+        return VeilError("25000", message)
+    return VeilError("XX000", message)
 
 
 def translate_duckdb_error(error: BaseException, rename: Callable[[str], str] = lambda text: text) -> VeilError:
@@ -75,4 +208,5 @@ def translate_duckdb_error(error: BaseException, rename: Callable[[str], str] = 
     tagged = _TAGGED.search(text)
     if tagged:
         return VeilError(tagged.group(1), _clean(tagged.group(2), rename))
-    return _by_class(error, _clean(text, rename))
+    message = _clean(text, rename)
+    return _by_wording(message) or _by_class(error, message)

@@ -170,7 +170,13 @@ def _bindable(value: object) -> object:
 
 
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
-_LIBPQ_PREFIX = re.compile(r"^(?:\[libpq\] )?(?:Execution error \[PGRES_FATAL_ERROR\]: )?(?:Failed to prepare query: )?(?:FATAL|ERROR):\s+")
+# ADBC's status ("NOT_FOUND: ", "INVALID_DATA: "...), libpq's tag and the driver's step ("Failed to
+# execute prepared statement: PGRES_FATAL_ERROR ", "could not begin COPY: "...) before the server's
+# "ERROR:  " and its message.
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_SERVER_MESSAGE = re.compile(r"(?:^|[:\]\s])\s*(?:ERROR|FATAL):\s+(.*)", re.DOTALL)
+_DRIVER_STEP = re.compile(r"^(?:\[libpq\]\s*)?(?:(?:[A-Z][a-z]+ (?:error|[a-z ]+))(?: \[PGRES_[A-Z_]+\])?:\s*)*(?:PGRES_[A-Z_]+\s+)?")
+_HINT = re.compile(r"^HINT:\s+(.*)$", re.MULTILINE)
 # What libpq reports without a SQLSTATE when the server ends the session (ADBC then gives none).
 _BY_MESSAGE = (
     ("terminating connection due to administrator command", "57P01"),
@@ -187,22 +193,68 @@ _BY_MESSAGE = (
 )
 
 
+# A statement that fails while ADBC streams its result raises an OSError without the SQLSTATE
+# (libpq's "Execution error [PGRES_FATAL_ERROR]: ERROR:  ..."): the server's own wording of its
+# runtime errors (PostgreSQL 15, src/backend/utils/adt) names the code.
+_RUNTIME = tuple((re.compile(pattern), code) for pattern, code in (
+    (r"^division by zero$", "22012"),
+    (r"^invalid input syntax for type (?:date|time|timestamp|interval)", "22007"),
+    (r"^invalid input syntax for type |^invalid input value for enum |^malformed \w+ literal", "22P02"),
+    ((r"^(?:smallint|integer|bigint|numeric|OID) out of range$|^value out of range: (?:over|under)flow$"
+      r"|^numeric field overflow$|^\w+ out of range for type"), "22003"),
+    (r"^(?:date/time field value|timestamp|date|interval|time) out of range", "22008"),
+    (r"^value too long for type ", "22001"),
+    ((r"^cannot take square root of a negative number$|^zero raised to a negative power is undefined$"
+      r"|^a negative number raised to a non-integer power yields a complex result$"), "2201F"),
+    (r"^cannot take logarithm of ", "2201E"),
+    (r"^more than one row returned by a subquery used as an expression$", "21000"),
+    (r"^invalid regular expression", "2201B"),
+    (r"^negative substring length not allowed$", "22011"),
+    (r"^array subscript out of range$", "2202E"),
+    (r"^LIMIT must not be negative$", "2201W"),
+    (r"^OFFSET must not be negative$", "2201X"),
+    (r"^canceling statement due to lock timeout$", "55P03"),
+    (r"^deadlock detected$", "40P01"),
+    (r"^could not serialize access", "40001"),
+    (r"^out of memory$", "53200"),
+    (r"^permission denied for ", "42501"),
+))
+
+
+def _server_text(text: str) -> tuple[str, str | None]:
+    """The server's own message (first line) and hint out of a driver error's text, without the
+    driver's status, libpq tag, step and ``Query was: ...`` / ``SQLSTATE: ...`` trailer. A hint
+    that quotes anything (a column it suggests, a value) is dropped: it may name what the user
+    can not see."""
+    text = _STATUS.sub("", text.strip())
+    server = _SERVER_MESSAGE.search(text)
+    if server is not None:
+        body = server.group(1)
+        hint = _HINT.search(body)
+        hint_text = hint.group(1).strip() if hint and not re.search("[\"']", hint.group(1)) else None
+        message = body.split("\n", 1)[0]
+    else:
+        message, hint_text = _DRIVER_STEP.sub("", text.split("\n", 1)[0]), None
+    message = re.sub(r"\s*\.?\s*SQLSTATE: [0-9A-Z]{5}$", "", message.strip()).removesuffix(".").strip()
+    return message, hint_text
+
+
 def map_postgres_error(exc: BaseException) -> VeilError:
     """The PostgreSQL error a driver error stands for: the driver's SQLSTATE when it is a valid
-    code, else the one libpq's message names (a terminated backend is 57P01), else XX000."""
-    message = str(exc).split("\n", 1)[0]
-    for prefix in ("IO: ", "INVALID_ARGUMENT: ", "INTERNAL: ", "CANCELLED: "):
-        message = message.removeprefix(prefix)
-    message = _LIBPQ_PREFIX.sub("", message).strip().removesuffix(".").strip()
-    message = re.sub(r"\s*\. SQLSTATE: [0-9A-Z]{5}$", "", message)
+    code, else the one libpq's message names (a terminated backend is 57P01), else XX000; the
+    message as the server worded it."""
+    message, hint = _server_text(str(exc))
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str) and _SQLSTATE.match(sqlstate):
-        return VeilError(sqlstate, message)
+        return VeilError(sqlstate, message, hint=hint)
     lowered = str(exc).lower()
     for text, code in _BY_MESSAGE:
         if text in lowered:
-            return VeilError(code, message)
-    return VeilError("XX000", message)
+            return VeilError(code, message, hint=hint)
+    for pattern, code in _RUNTIME:
+        if pattern.search(message):
+            return VeilError(code, message, hint=hint)
+    return VeilError("XX000", message, hint=hint)
 
 
 class PostgresCursor(PooledCursor[_NormalizingReader]):
@@ -442,6 +494,11 @@ def _check(result: PGresult) -> None:
     if result.status == pq.ExecStatus.COMMAND_OK:
         return
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"XX000").decode()
-    message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message).decode(errors="replace")
-    raise VeilError(sqlstate, message.strip())
+    primary = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
+    if primary is None:
+        message, hint = _server_text(result.error_message.decode(errors="replace"))
+    else:
+        hint_field = (result.error_field(pq.DiagnosticField.MESSAGE_HINT) or b"").decode(errors="replace").strip()
+        message, hint = primary.decode(errors="replace").strip(), hint_field if hint_field and not re.search("[\"']", hint_field) else None
+    raise VeilError(sqlstate, message, hint=hint)
 

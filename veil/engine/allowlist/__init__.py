@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from veil.errors import InsufficientPrivilege
+from veil.errors import FUNCTION_HINT, InsufficientPrivilege, UndefinedFunction
 
 ENGINES = ("duckdb", "postgres", "snowflake", "databricks")
 #: The statement as the client wrote it (PostgreSQL syntax), before it is known where it runs.
@@ -94,6 +94,10 @@ def _front_lists() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(allowed), frozenset(refused)
 
 
+# No engine's catalog has the function: PostgreSQL's "does not exist" (42883), not a refusal.
+NOWHERE = "no engine Veil runs on allows it"
+
+
 def refusal(name: str, engine: str) -> str | None:
     """Why ``name`` may not run on ``engine`` (``None``: it may)."""
     if name in SYNTAX:
@@ -104,7 +108,7 @@ def refusal(name: str, engine: str) -> str | None:
             categories = [function_list(e)[name].category for e in ENGINES if name in function_list(e)]
             reason = next((c for c in categories if c != "pure"), "unknown")
             return REASONS.get(reason, reason)
-        return None if name in allowed else "no engine Veil runs on allows it"
+        return None if name in allowed else NOWHERE
     entry = function_list(engine).get(name)
     if entry is None:
         return f"it is not on Veil's allow-list for {engine}"
@@ -159,6 +163,8 @@ def check_functions(
         if schema and schema in allowed_schemas:
             continue
         reason = refusal(bare if not schema or schema in SYSTEM_SCHEMAS else name, engine)
+        if reason is NOWHERE:
+            raise UndefinedFunction(f"function {name} does not exist", hint=FUNCTION_HINT)
         if reason is not None:
             raise InsufficientPrivilege(f"permission denied for function {name}: {reason}")
 

@@ -37,6 +37,7 @@ _CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "allow_unsigned_extensions": False,
     "python_enable_replacements": False,
     "default_null_order": "nulls_last_on_asc_first_on_desc",
+    "ieee_floating_point_ops": False,  # division by zero raises (22012) as in PostgreSQL
 }
 _PRORETTYPE = [c.name for c in RELATIONS[("pg_catalog", "pg_proc")].columns].index("prorettype")
 _CATEGORY = {"U": "unreserved", "C": "unreserved (cannot be function or type name)",

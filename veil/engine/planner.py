@@ -19,12 +19,11 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
-from veil.engine.allowlist import check_sql
+from veil.engine.allowlist import FRONT, check_functions, check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
 from veil.engine.params import cast_array_parameters, duckdb_literals, infer_param_oids
 from veil.engine.policy.masks import bind_hash_key
-from veil.engine.safety import check_functions
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgtypes import ColumnType
 
@@ -103,7 +102,7 @@ def analyze(
     if reads_admin and (user_tables or reads_catalog):
         raise FeatureNotSupported("admin views cannot be combined with other relations in one query")
     if user_tables:
-        check_functions(statement)
+        check_functions(statement, FRONT)
     return Analysis(tuple(user_tables), reads_catalog, reads_admin, ctes)
 
 

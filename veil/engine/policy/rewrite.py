@@ -22,11 +22,11 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import Table
+from veil.engine.allowlist import FRONT, check_functions
 from veil.engine.policy.macros import expand_macros
 from veil.engine.policy.masks import keyed_hash, mask_expression
 from veil.engine.policy.principals import User
 from veil.engine.policy.resolve import AppliedFilter, TablePolicy
-from veil.engine.safety import check_functions
 
 RAW_ALIAS = "veil_raw"
 
@@ -45,7 +45,7 @@ def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
     source's spelling); bind them to the raw table."""
     if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
         raise errcodes.InsufficientPrivilege("policy conditions may not contain subqueries or table references")
-    check_functions(condition)
+    check_functions(condition, FRONT)
 
     def bind(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table:

@@ -14,7 +14,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import traverse_scope
 
-from veil.errors import VeilError
+from veil import errcodes
 
 CTE_PREFIX = "__veil_cte_"
 
@@ -94,8 +94,8 @@ def check_recursive(statement: exp.Expr) -> None:
             if not _self_references(body, name):
                 continue
             if not isinstance(body, exp.Union):
-                raise VeilError("42P19", f'recursive query "{name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
+                raise errcodes.InvalidRecursion(f'recursive query "{name}" does not have the form non-recursive-term UNION [ALL] recursive-term')
             if _self_references(body.this, name):
-                raise VeilError("42P19", f'recursive reference to query "{name}" must not appear within its non-recursive term')
+                raise errcodes.InvalidRecursion(f'recursive reference to query "{name}" must not appear within its non-recursive term')
             if _self_references(body.expression, name) > 1:
-                raise VeilError("42P19", f'recursive reference to query "{name}" must not appear more than once')
+                raise errcodes.InvalidRecursion(f'recursive reference to query "{name}" must not appear more than once')

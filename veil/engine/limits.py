@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from sqlglot.tokens import Token, TokenType
 
+from veil import errcodes
 from veil.errors import VeilError
 
 MAX_NESTING = 100
@@ -29,15 +30,15 @@ def check_statement_size(sql: str, limit: int) -> None:
         return
     size = len(sql.encode("utf-8", "surrogatepass"))
     if size > limit:
-        raise VeilError(
-            "54000", f"statement is too long: {size} bytes, the limit is {limit}",
+        raise errcodes.ProgramLimitExceeded(
+            f"statement is too long: {size} bytes, the limit is {limit}",
             hint="split the statement, or raise server.max_statement_bytes",
         )
 
 
 def stack_depth_exceeded() -> VeilError:
-    return VeilError(
-        "54001", "stack depth limit exceeded",
+    return errcodes.StatementTooComplex(
+        "stack depth limit exceeded",
         hint=f"the statement nests expressions too deeply (Veil accepts {MAX_NESTING} levels of parentheses)",
     )
 

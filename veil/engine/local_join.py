@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from veil import errcodes
 from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
 from veil.config.models import VeilConfig
@@ -88,8 +89,8 @@ class LocalLimits:
 
 def out_of_local_memory(limits: LocalLimits) -> VeilError:
     """The error for a local join that could not finish within ``engine.memory_limit`` even by spilling."""
-    return VeilError(
-        "53200", f"out of memory: the local join needs more than engine.memory_limit ({limits.memory_limit} bytes)",
+    return errcodes.OutOfMemory(
+        f"out of memory: the local join needs more than engine.memory_limit ({limits.memory_limit} bytes)",
         hint=f"raise engine.memory_limit, or check that engine.temp_directory ({limits.spill_directory}) is writable and has space",
     )
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from veil.errors import FUNCTION_HINT, VeilError
+from veil import errcodes
+from veil.errors import FUNCTION_HINT, SqlStateError, VeilError
 
 _TAGGED = re.compile(r"\[([0-9A-Z]{5})\] (.*)", re.DOTALL)
 _PREFIX = re.compile(r"^[A-Za-z ]*Error: ")
@@ -68,20 +69,21 @@ def _call(name: str, arguments: str) -> tuple[bool, str]:
 def _no_match(m: re.Match[str]) -> VeilError:
     operator, call = _call(m.group(1), m.group(2))
     if operator:
-        return VeilError("42883", f"operator does not exist: {call}", hint=OPERATOR_HINT)
-    return VeilError("42883", f"function {call} does not exist", hint=FUNCTION_HINT)
+        return errcodes.UndefinedFunction(f"operator does not exist: {call}", hint=OPERATOR_HINT)
+    return errcodes.UndefinedFunction(f"function {call} does not exist", hint=FUNCTION_HINT)
 
 
 def _not_unique(m: re.Match[str]) -> VeilError:
     operator, call = _call(m.group(1), m.group(2))
     what = "operator" if operator else "function"
-    return VeilError("42725", f"{what} {'is not unique: ' + call if operator else call + ' is not unique'}",
+    return errcodes.AmbiguousFunction(f"{what} {'is not unique: ' + call if operator else call + ' is not unique'}",
                      hint=f"Could not choose a best candidate {what}. You might need to add explicit type casts.")
 
 
 def _bad_input(m: re.Match[str]) -> VeilError:
     name = pg_type(m.group("type"))
-    return VeilError("22007" if name in _DATETIME else "22P02", f'invalid input syntax for type {name}: "{m.group("value")}"')
+    error = errcodes.InvalidDatetimeFormat if name in _DATETIME else errcodes.InvalidTextRepresentation
+    return error(f'invalid input syntax for type {name}: "{m.group("value")}"')
 
 
 @dataclass(frozen=True)
@@ -94,55 +96,55 @@ def _rule(pattern: str, build: Callable[[re.Match[str]], VeilError]) -> _Rule:
     return _Rule(re.compile(pattern, re.DOTALL), build)
 
 
-def _fixed(sqlstate: str, message: str, hint: str | None = None) -> Callable[[re.Match[str]], VeilError]:
-    return lambda m: VeilError(sqlstate, m.expand(message), hint=hint)
+def _fixed(error: type[SqlStateError], message: str, hint: str | None = None) -> Callable[[re.Match[str]], VeilError]:
+    return lambda m: error(m.expand(message), hint=hint)
 
 
 _RULES = (
-    _rule(r"(?i)division by zero", _fixed("22012", "division by zero")),
+    _rule(r"(?i)division by zero", _fixed(errcodes.DivisionByZero, "division by zero")),
     _rule(r"^(?:Scalar |Aggregate |Table |Pragma )?(?:Function|Macro Function) with name \"?([^\s\"]+?)\"? does not exist",
-          _fixed("42883", r"function \1 does not exist", FUNCTION_HINT)),
+          _fixed(errcodes.UndefinedFunction, r"function \1 does not exist", FUNCTION_HINT)),
     _rule(r"^No function matches the given name and argument types '(.+?)\((.*)\)'", _no_match),
     _rule(r'^Could not choose a best candidate function for the function call "(.+?)\((.*)\)"', _not_unique),
-    _rule(r'^Table with name "?([^\s"]+?)"? does not exist', _fixed("42P01", r'relation "\1" does not exist')),
-    _rule(r'^Schema with name "?([^\s"]+?)"? does not exist', _fixed("3F000", r'schema "\1" does not exist')),
-    _rule(r'^Type with name "?([^\s"]+?)"? does not exist', _fixed("42704", r'type "\1" does not exist')),
-    _rule(r'^Circular reference to CTE "([^"]+)"', _fixed("42P01", r'relation "\1" does not exist', _FORWARD_HINT)),
-    _rule(r'^Referenced table "([^"]+)" not found', _fixed("42P01", r'missing FROM-clause entry for table "\1"')),
-    _rule(r'^Ambiguous reference to (?:column name|table) "([^"]+)"', _fixed("42702", r'column reference "\1" is ambiguous')),
+    _rule(r'^Table with name "?([^\s"]+?)"? does not exist', _fixed(errcodes.UndefinedTable, r'relation "\1" does not exist')),
+    _rule(r'^Schema with name "?([^\s"]+?)"? does not exist', _fixed(errcodes.InvalidSchemaName, r'schema "\1" does not exist')),
+    _rule(r'^Type with name "?([^\s"]+?)"? does not exist', _fixed(errcodes.UndefinedObject, r'type "\1" does not exist')),
+    _rule(r'^Circular reference to CTE "([^"]+)"', _fixed(errcodes.UndefinedTable, r'relation "\1" does not exist', _FORWARD_HINT)),
+    _rule(r'^Referenced table "([^"]+)" not found', _fixed(errcodes.UndefinedTable, r'missing FROM-clause entry for table "\1"')),
+    _rule(r'^Ambiguous reference to (?:column name|table) "([^"]+)"', _fixed(errcodes.AmbiguousColumn, r'column reference "\1" is ambiguous')),
     _rule(r'^(?:Table|Values list|Table Function) "([^"]+)" does not have a column named "([^"]+)"',
-          _fixed("42703", r"column \1.\2 does not exist")),
-    _rule(r'^Referenced column "([^"]+)" not found in FROM clause', _fixed("42703", r'column "\1" does not exist')),
-    _rule(r'^(?:Referenced )?[Cc]olumn "([^"]+)" (?:not found|does not exist)', _fixed("42703", r'column "\1" does not exist')),
+          _fixed(errcodes.UndefinedColumn, r"column \1.\2 does not exist")),
+    _rule(r'^Referenced column "([^"]+)" not found in FROM clause', _fixed(errcodes.UndefinedColumn, r'column "\1" does not exist')),
+    _rule(r'^(?:Referenced )?[Cc]olumn "([^"]+)" (?:not found|does not exist)', _fixed(errcodes.UndefinedColumn, r'column "\1" does not exist')),
     _rule(r'^column "([^"]+)" must appear in the GROUP BY clause',
-          _fixed("42803", r'column "\1" must appear in the GROUP BY clause or be used in an aggregate function')),
-    _rule(r"^aggregate function calls cannot be nested", _fixed("42803", "aggregate function calls cannot be nested")),
+          _fixed(errcodes.GroupingError, r'column "\1" must appear in the GROUP BY clause or be used in an aggregate function')),
+    _rule(r"^aggregate function calls cannot be nested", _fixed(errcodes.GroupingError, "aggregate function calls cannot be nested")),
     _rule(r"^(WHERE|GROUP BY|JOIN|HAVING) clause cannot contain aggregates",
-          _fixed("42803", r"aggregate functions are not allowed in \1")),
+          _fixed(errcodes.GroupingError, r"aggregate functions are not allowed in \1")),
     _rule(r"^(?:WHERE|GROUP BY|JOIN) clause cannot contain window functions|^Window functions are not supported",
-          _fixed("42P20", "window functions are not allowed here")),
+          _fixed(errcodes.WindowingError, "window functions are not allowed here")),
     _rule(r"^Could not convert string (?P<q>['\"])(?P<value>.*?)(?P=q) to (?P<type>[A-Z][A-Z0-9_ ]*(?:\([0-9, ]*\))?(?:\[\])?)", _bad_input),
     _rule(r'^invalid (?P<type>date|time|timestamp|interval) field format: "(?P<value>[^"]*)"', _bad_input),
     _rule(r'^(?:date|time|timestamp|date/time) field value out of range: "([^"]*)"',
-          _fixed("22008", r'date/time field value out of range: "\1"')),
+          _fixed(errcodes.DatetimeFieldOverflow, r'date/time field value out of range: "\1"')),
     _rule(r"^Type (\S+) with value .* can't be cast because the value is out of range for the destination type (\S+)",
-          lambda m: VeilError("22003", _out_of_range(m.group(2)))),
-    _rule(r"^Overflow in \w+ of (\S+)", lambda m: VeilError("22003", _out_of_range(m.group(1)))),
-    _rule(r"^Could not cast value .* to DECIMAL", _fixed("22003", "numeric field overflow")),
+          lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(2)))),
+    _rule(r"^Overflow in \w+ of (\S+)", lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
+    _rule(r"^Could not cast value .* to DECIMAL", _fixed(errcodes.NumericValueOutOfRange, "numeric field overflow")),
     _rule(r"^Unimplemented type for cast \((.+?) -> (.+?)\)",
-          lambda m: VeilError("42846", f"cannot cast type {pg_type(m.group(1))} to {pg_type(m.group(2))}")),
+          lambda m: errcodes.CannotCoerce(f"cannot cast type {pg_type(m.group(1))} to {pg_type(m.group(2))}")),
     _rule(r"^Cannot mix values of type (\S+) and (\S+) in (\w+)",
-          lambda m: VeilError("42804", f"{m.group(3).upper()} types {pg_type(m.group(1))} and {pg_type(m.group(2))} cannot be matched")),
+          lambda m: errcodes.DatatypeMismatch(f"{m.group(3).upper()} types {pg_type(m.group(1))} and {pg_type(m.group(2))} cannot be matched")),
     _rule(r"^Cannot compare values of type (\S+) and (?:type )?(\S+)",
-          lambda m: VeilError("42883", f"operator does not exist: {pg_type(m.group(1))} = {pg_type(m.group(2))}", hint=OPERATOR_HINT)),
-    _rule(r"^ORDER term out of range", _fixed("42P10", "ORDER BY position is not in select list")),
-    _rule(r"^LIMIT/OFFSET cannot be negative", _fixed("2201W", "LIMIT must not be negative")),
+          lambda m: errcodes.UndefinedFunction(f"operator does not exist: {pg_type(m.group(1))} = {pg_type(m.group(2))}", hint=OPERATOR_HINT)),
+    _rule(r"^ORDER term out of range", _fixed(errcodes.InvalidColumnReference, "ORDER BY position is not in select list")),
+    _rule(r"^LIMIT/OFFSET cannot be negative", _fixed(errcodes.InvalidRowCountInLimitClause, "LIMIT must not be negative")),
     _rule(r"^More than one row returned by a subquery used as an expression",
-          _fixed("21000", "more than one row returned by a subquery used as an expression")),
+          _fixed(errcodes.CardinalityViolation, "more than one row returned by a subquery used as an expression")),
     _rule(r"^Set operations can only apply to expressions with the same number of result columns",
-          _fixed("42601", "each UNION, INTERSECT or EXCEPT query must have the same number of columns")),
-    _rule(r"^cannot take square root of a negative number", _fixed("2201F", "cannot take square root of a negative number")),
-    _rule(r"^cannot take logarithm of (zero|a negative number)", _fixed("2201E", r"cannot take logarithm of \1")),
+          _fixed(errcodes.SyntaxError, "each UNION, INTERSECT or EXCEPT query must have the same number of columns")),
+    _rule(r"^cannot take square root of a negative number", _fixed(errcodes.InvalidArgumentForPowerFunction, "cannot take square root of a negative number")),
+    _rule(r"^cannot take logarithm of (zero|a negative number)", _fixed(errcodes.InvalidArgumentForLogarithm, r"cannot take logarithm of \1")),
 )
 
 
@@ -163,42 +165,42 @@ def _by_wording(message: str) -> VeilError | None:
 def _by_class(error: BaseException, message: str) -> VeilError:
     lowered = message.lower()
     if isinstance(error, duckdb.InterruptException):
-        return VeilError("57014", "canceling statement due to user request")
+        return errcodes.QueryCanceled("canceling statement due to user request")
     if isinstance(error, duckdb.OutOfMemoryException):
-        return VeilError("53200", "out of memory")
+        return errcodes.OutOfMemory("out of memory")
     if isinstance(error, duckdb.PermissionException):
-        return VeilError("42501", message)
+        return errcodes.InsufficientPrivilege(message)
     if isinstance(error, duckdb.ConversionException):
-        return VeilError("22P02", message)
+        return errcodes.InvalidTextRepresentation(message)
     if isinstance(error, duckdb.OutOfRangeException):
-        return VeilError("22003", message)
+        return errcodes.NumericValueOutOfRange(message)
     if isinstance(error, duckdb.ParserException):
-        return VeilError("42601", message)
+        return errcodes.SyntaxError(message)
     if isinstance(error, duckdb.NotImplementedException):
-        return VeilError("0A000", message)
+        return errcodes.FeatureNotSupported(message)
     if isinstance(error, duckdb.ConstraintException):
-        return VeilError("23514", message)
+        return errcodes.CheckViolation(message)
     if isinstance(error, duckdb.CatalogException):
         if "function" in lowered or "macro" in lowered:
-            return VeilError("42883", message)
+            return errcodes.UndefinedFunction(message)
         if "type" in lowered:
-            return VeilError("42704", message)
-        return VeilError("42P01", message)
+            return errcodes.UndefinedObject(message)
+        return errcodes.UndefinedTable(message)
     if isinstance(error, duckdb.BinderException):
         if "group by" in lowered or "aggregate" in lowered:
-            return VeilError("42803", message)
+            return errcodes.GroupingError(message)
         if "column" in lowered:
-            return VeilError("42703", message)
+            return errcodes.UndefinedColumn(message)
         if "function" in lowered:
-            return VeilError("42883", message)
-        return VeilError("42804", message)
+            return errcodes.UndefinedFunction(message)
+        return errcodes.DatatypeMismatch(message)
     if isinstance(error, duckdb.InvalidInputException):
-        return VeilError("22023", message)
+        return errcodes.InvalidParameterValue(message)
     if isinstance(error, (duckdb.IOException, duckdb.HTTPException)):
-        return VeilError("58030", message)
+        return errcodes.IoError(message)
     if isinstance(error, duckdb.TransactionException):
-        return VeilError("25000", message)
-    return VeilError("XX000", message)
+        return errcodes.InvalidTransactionState(message)
+    return errcodes.InternalError(message)
 
 
 def translate_duckdb_error(error: BaseException, rename: Callable[[str], str] = lambda text: text) -> VeilError:

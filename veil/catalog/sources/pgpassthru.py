@@ -29,6 +29,7 @@ from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq.abc import PGconn, PGresult
 
+from veil import errcodes
 from veil.catalog.sources.pool import ConnectionPool
 from veil.errors import QueryCanceled, VeilError
 
@@ -194,7 +195,7 @@ class PassthroughCursor:
             else:
                 pgconn.set_single_row_mode()
         except psycopg.Error as exc:
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
 
     def _start_copy(self, pgconn: PGconn, sql: str) -> None:
         """A binary result without parameters as binary COPY: each CopyData row is a DataRow's
@@ -202,10 +203,10 @@ class PassthroughCursor:
         try:
             pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT binary)".encode())
         except psycopg.Error as exc:
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
         result = self._result(pgconn)
         if result is None or result.status != pq.ExecStatus.COPY_OUT:
-            error = _sqlstate_error(result) if result is not None else VeilError("XX000", "COPY did not start")
+            error = _sqlstate_error(result) if result is not None else errcodes.InternalError("COPY did not start")
             self._drain(pgconn)
             raise error
         self._copy = _COPY_HEADER
@@ -236,7 +237,7 @@ class PassthroughCursor:
         except psycopg.Error as exc:
             if self._interrupted:
                 raise QueryCanceled() from None
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
         # The end of the COPY: its final result says whether it succeeded.
         result = self._result(pgconn)
         error = None if result is None or result.status == pq.ExecStatus.COMMAND_OK else _sqlstate_error(result)
@@ -255,7 +256,7 @@ class PassthroughCursor:
                 assert sql is not None
                 pgconn.send_query(sql.encode())
         except psycopg.Error as exc:
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
         error = None
         while (result := self._result(pgconn)) is not None:
             if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK) and error is None:
@@ -274,7 +275,7 @@ class PassthroughCursor:
         except psycopg.Error as exc:
             if self._interrupted:
                 raise QueryCanceled() from None
-            raise VeilError("08006", f"lost the connection to PostgreSQL: {exc}") from None
+            raise errcodes.ConnectionFailure(f"lost the connection to PostgreSQL: {exc}") from None
 
     def next_chunk(self) -> list[bytes] | None:
         """The next DataRows, or ``None`` at the end of the result."""

@@ -254,7 +254,7 @@ def map_postgres_error(exc: BaseException) -> VeilError:
     for pattern, code in _RUNTIME:
         if pattern.search(message):
             return VeilError(code, message, hint=hint)
-    return VeilError("XX000", message, hint=hint)
+    return errcodes.InternalError(message, hint=hint)
 
 
 class PostgresCursor(PooledCursor[_NormalizingReader]):

@@ -23,6 +23,7 @@ from sqlglot import parse_one as sqlglot_parse
 from veil import errcodes
 from veil.catalog.model import Table, tags_of
 from veil.catalog.registry import Catalog
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.catalog.store import CatalogStore
 from veil.catalog.store import store_path as catalog_store_path
 from veil.catalog.sync import SyncResult
@@ -294,7 +295,7 @@ def _over_views(
 ) -> Any:
     """``run`` the statement with each admin view and function replaced by its Arrow table."""
     rewritten = statement.copy()
-    connection = duckdb.connect(config={"enable_external_access": False, "ieee_floating_point_ops": False})
+    connection = sandboxed_duckdb(config={"ieee_floating_point_ops": False})
     try:
         for position, node in enumerate(list(rewritten.find_all(exp.Table))):
             if functions is not None and admin_function(node, True):

@@ -47,6 +47,7 @@ import pyarrow as pa
 from veil import errcodes
 from veil.catalog.sources.base import Source, SourceCursor, drain
 from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.config.models import VeilConfig
 from veil.engine.cache_backend import CacheEntry
 from veil.engine.deadline import Deadline, after
@@ -65,8 +66,6 @@ if TYPE_CHECKING:
 
 # ieee_floating_point_ops off: division by zero raises (22012) as in PostgreSQL instead of giving inf/NaN.
 LOCAL_CONFIG: dict[str, str | bool | int | float | list[str]] = {"arrow_lossless_conversion": True, "ieee_floating_point_ops": False}
-# Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
-LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 
 # DuckDB pins a few blocks per thread and operator; below this per thread a join or DISTINCT can fail
 # with "out of memory" instead of spilling.
@@ -114,9 +113,7 @@ def local_connection(
             memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill), preserve_insertion_order=False,
             threads=local_threads(limits.memory_limit),
         )
-    connection = duckdb.connect(config=config)
-    for statement in LOCKDOWN:
-        connection.execute(statement)
+    connection = sandboxed_duckdb(config=config)
     for name, table in tables.items():
         connection.register(name, local_table(table) if isinstance(table, pa.Table) else table)
     return connection

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 import threading
 
-import duckdb
 import pyarrow as pa
+
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 
 JSON = pa.json_(pa.string())
 
@@ -100,7 +101,7 @@ class _JsonRenderer:
     def render(self, column: pa.Array | pa.ChunkedArray) -> pa.Array:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = duckdb.connect(config={"enable_external_access": False})
+            connection = self._local.connection = sandboxed_duckdb()
         relation = connection.from_arrow(pa.table({"v": column}))
         result = relation.project("to_json(v)::VARCHAR AS v").to_arrow_table()
         return result.column(0).combine_chunks()

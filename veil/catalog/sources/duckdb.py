@@ -16,6 +16,7 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb_errors import translate_duckdb_error
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.errors import VeilError
 
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
@@ -187,12 +188,11 @@ class DuckDBSource:
                         f'connection "{self.name}": DuckDB file {self.path} does not exist'
                     )
                 try:
-                    self._connection = duckdb.connect(
+                    self._connection = sandboxed_duckdb(
                         str(self.path),
                         read_only=True,
                         # ieee_floating_point_ops off: division by zero raises as in PostgreSQL (not inf)
-                        config={"enable_external_access": False, "arrow_lossless_conversion": True,
-                                "ieee_floating_point_ops": False},
+                        config={"arrow_lossless_conversion": True, "ieee_floating_point_ops": False},
                     )
                 except duckdb.Error as exc:
                     raise errcodes.ConnectionFailure(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.engine.pgcatalog.context import SETTING_DEFAULTS
 from veil.engine.pgcatalog.data.keywords import KEYWORDS
 from veil.engine.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
@@ -31,11 +32,6 @@ from veil.pgtypes import BY_OID, format_type
 _CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "threads": 2,
     "memory_limit": "512MB",
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "allow_unsigned_extensions": False,
-    "python_enable_replacements": False,
     "default_null_order": "nulls_last_on_asc_first_on_desc",
     "ieee_floating_point_ops": False,  # division by zero raises (22012) as in PostgreSQL
 }
@@ -45,7 +41,10 @@ _CATEGORY = {"U": "unreserved", "C": "unreserved (cannot be function or type nam
 
 
 def build_database(objects: CatalogObjects) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:", config=_CONFIG)
+    return sandboxed_duckdb(config=_CONFIG, prepare=lambda con: _fill(con, objects))
+
+
+def _fill(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> None:
     con.execute("SET TimeZone = 'UTC'")
     schemas = [*DUCK_SCHEMAS.values(), FUNCTION_SCHEMA]
     con.execute("; ".join(f"CREATE SCHEMA {s}" for s in schemas))
@@ -55,9 +54,6 @@ def build_database(objects: CatalogObjects) -> duckdb.DuckDBPyConnection:
     _helper_tables(con, objects)
     for macro in MACROS:
         con.execute(macro)
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-    return con
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rowset: RowSet) -> None:

@@ -1,0 +1,61 @@
+"""Every DuckDB Veil opens comes from one factory, and what it opens cannot reach outside.
+
+Each check runs real SQL against a real DuckDB opened by :func:`sandboxed_duckdb`: reading a file,
+naming a Python variable, loading an extension and loosening the settings must all fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from veil.catalog.sources.sandbox import sandboxed_duckdb
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "secret.csv"
+    path.write_text("secret\nhunter2\n")
+    return path
+
+
+def test_files_and_urls_are_out_of_reach(csv_file: Path) -> None:
+    with sandboxed_duckdb() as connection:
+        with pytest.raises(duckdb.PermissionException):
+            connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+def test_the_settings_cannot_be_loosened() -> None:
+    with sandboxed_duckdb() as connection:
+        for statement in ("SET enable_external_access = true", "SET lock_configuration = false",
+                          "SET python_enable_replacements = true"):
+            with pytest.raises(duckdb.InvalidInputException, match="locked"):
+                connection.execute(statement)
+
+
+def test_python_variables_are_not_read_by_name() -> None:
+    veil_hidden_rows = pa.table({"secret": ["hunter2"]})  # noqa: F841 - what a replacement scan would find
+    with sandboxed_duckdb() as connection:
+        with pytest.raises(duckdb.CatalogException):
+            connection.execute("SELECT * FROM veil_hidden_rows").fetchall()
+
+
+def test_extensions_are_not_installed_on_demand() -> None:
+    with sandboxed_duckdb() as connection:
+        with pytest.raises(duckdb.Error):
+            connection.execute("INSTALL spatial").fetchall()
+
+
+def test_prepare_runs_before_the_lock_and_registered_tables_stay_readable(csv_file: Path) -> None:
+    def prepare(connection: duckdb.DuckDBPyConnection) -> None:
+        connection.execute(f"CREATE TABLE copied AS SELECT * FROM read_csv('{csv_file}')")
+
+    with sandboxed_duckdb(prepare=prepare) as connection:
+        connection.register("given", pa.table({"n": [1, 2]}))
+        assert connection.execute("SELECT secret FROM copied").fetchall() == [("hunter2",)]
+        assert connection.execute("SELECT sum(n) FROM given").fetchall() == [(3,)]
+        with pytest.raises(duckdb.PermissionException):
+            connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()

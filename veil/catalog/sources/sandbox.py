@@ -1,0 +1,50 @@
+"""The one factory of locked-down DuckDB connections.
+
+Every DuckDB Veil opens (a DuckDB source's file, the local engine joining fragments, the
+emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks results) comes from
+:func:`sandboxed_duckdb`: extensions are never installed or loaded on demand, Python variables are
+never read by name, and before any SQL runs external access is switched off (no files, URLs or
+other databases beyond the database opened here) and the configuration is locked, so no
+statement can switch either back on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import duckdb
+
+DuckDBSetting = str | bool | int | float | list[str]
+
+#: Settings every sandboxed DuckDB opens with (callers add their own).
+HARDENED: Mapping[str, DuckDBSetting] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "python_enable_replacements": False,
+}
+# Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
+LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
+
+
+def sandboxed_duckdb(
+    database: str = ":memory:",
+    *,
+    read_only: bool = False,
+    config: Mapping[str, DuckDBSetting] | None = None,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to ``database`` with ``config`` on top of :data:`HARDENED`; ``prepare``
+    (building the emulated catalog, say) runs before external access is switched off and the
+    configuration locked."""
+    connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
+    try:
+        if prepare is not None:
+            prepare(connection)
+        for statement in LOCKDOWN:
+            connection.execute(statement)
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -58,18 +58,17 @@ def test_concurrent_misses_run_once() -> None:
         cache = ResultCache(1 << 20)
         runs = 0
 
-        async def read(key: str) -> int:
+        async def load() -> CachingStream:
             nonlocal runs
-            hit = cache.get(key)
-            if hit is None and await cache.wait_for_inflight(key):
-                hit = cache.get(key)
-            if hit is not None:
-                return sum(b.num_rows for b in hit.batches)
-            cache.begin(key)
             runs += 1
             await asyncio.sleep(0.05)
-            stream = CachingStream(RowsStream(batch(5).schema, [batch(5)]), cache, key, 60, frozenset())
-            return sum([b.num_rows async for b in stream])
+            return CachingStream(RowsStream(batch(5).schema, [batch(5)]), cache, "q", 60, frozenset())
+
+        async def read(key: str) -> int:
+            result = await cache.get_or_load(key, 60, load, released_by_result=True)
+            if isinstance(result, CacheEntry):
+                return sum(b.num_rows for b in result.batches)
+            return sum([b.num_rows async for b in result])
 
         results = await asyncio.gather(*(read("q") for _ in range(5)))
         return runs, list(results)
@@ -77,6 +76,29 @@ def test_concurrent_misses_run_once() -> None:
     runs, results = asyncio.run(scenario())
     assert runs == 1
     assert results == [5] * 5
+
+
+def test_a_failed_load_lets_the_waiters_load_themselves() -> None:
+    async def scenario() -> list[object]:
+        cache = ResultCache(1 << 20)
+        attempts = 0
+
+        async def load() -> int:
+            nonlocal attempts
+            attempts += 1
+            await asyncio.sleep(0.05)
+            if attempts == 1:
+                raise RuntimeError("source down")
+            b = batch(2)
+            cache.put("q", CacheEntry(b.schema, (b,), b.nbytes, cache.clock() + 60, frozenset(), cache.clock()))
+            return 2
+
+        return await asyncio.gather(*(cache.get_or_load("q", 60, load) for _ in range(3)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[0], RuntimeError), "the first caller sees its own failure"
+    assert results[1] == 2, "a waiter whose load failed under it loads again"
+    assert isinstance(results[2], CacheEntry), "the last caller reads what the second one stored"
 
 
 def test_a_lowered_latency_applies_to_entries_already_cached() -> None:

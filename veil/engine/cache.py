@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pyarrow as pa
 from cachetools import LRUCache
@@ -25,6 +26,8 @@ from cachetools import LRUCache
 from veil.config.models import CacheConfig
 from veil.engine.api import ResultStream
 from veil.engine.cache_backend import CacheBackend, CacheEntry, CacheStats
+
+T = TypeVar("T")
 
 
 class _Entries(LRUCache):
@@ -127,18 +130,33 @@ class ResultCache:
         else:
             self.put(key, entry)
 
-    async def wait_for_inflight(self, key: Hashable) -> bool:
-        """If an identical miss is running, wait for it; True when one was awaited."""
-        event = self._inflight.get(key)
-        if event is None:
-            return False
-        await event.wait()
-        return True
+    async def get_or_load(
+        self, key: Hashable, max_age: float, load: Callable[[], Awaitable[T]], *, released_by_result: bool = False
+    ) -> CacheEntry | T:
+        """The entry under ``key`` while fresh, else what ``load`` returns (single-flight).
 
-    def begin(self, key: Hashable) -> None:
-        self._inflight.setdefault(key, asyncio.Event())
+        Concurrent identical misses run ``load`` once: later callers wait for the running load to
+        end, then read the entry it stored (when it stored none, one of them loads next). The load
+        ends when ``load`` returns or fails; with ``released_by_result``, a result returned (a
+        :class:`CachingStream`) ends it itself when it finishes, so waiters find what it stored."""
+        entry = await self.lookup(key, max_age=max_age)
+        while entry is None and (running := self._inflight.get(key)) is not None:
+            await running.wait()
+            entry = await self.lookup(key, max_age=max_age)
+        if entry is not None:
+            return entry
+        self._inflight[key] = asyncio.Event()
+        try:
+            result = await load()
+        except BaseException:
+            self.end(key)
+            raise
+        if not released_by_result:
+            self.end(key)
+        return result
 
     def end(self, key: Hashable) -> None:
+        """The load of ``key`` is over: its waiters go on."""
         event = self._inflight.pop(key, None)
         if event is not None:
             event.set()

@@ -354,23 +354,20 @@ class FederatedExecution:
         cache = engine.cache
         statement_params = params[: len(fragment.params)]
         key = (source.connection_key, sql, engine.cache_parameters(statement_params, fragment.key_param))
-        entry = await cache.lookup(key, max_age=ttl)
-        if entry is None and await cache.wait_for_inflight(key):
-            entry = await cache.lookup(key, max_age=ttl)
-        if entry is not None:
-            self.cache_hits += 1
-            return pa.Table.from_batches(entry.batches, schema=entry.schema)
-        cache.begin(key)
-        try:
+
+        async def load() -> pa.Table:
             async with slot:
                 table = await in_worker(self._read, source, sql, params, attempt)
             tables = frozenset(t.source_key for t in fragment.tables)
-            batches = tuple(table.to_batches())
             now = cache.clock()
-            await cache.store(key, CacheEntry(table.schema, batches, table.nbytes, now + ttl, tables, now))
-        finally:
-            cache.end(key)
-        return table
+            await cache.store(key, CacheEntry(table.schema, tuple(table.to_batches()), table.nbytes, now + ttl, tables, now))
+            return table
+
+        result = await cache.get_or_load(key, ttl, load)
+        if isinstance(result, CacheEntry):
+            self.cache_hits += 1
+            return pa.Table.from_batches(result.batches, schema=result.schema)
+        return result
 
     def _open_cursor(self, source: Source, streamed: bool) -> SourceCursor:
         """A cursor on ``source``, registered so that ``interrupt`` reaches it."""

@@ -20,6 +20,7 @@ from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
 from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.engine.cache import CachingStream
+from veil.engine.cache_backend import CacheEntry
 from veil.engine.colnames import postgres_names
 from veil.engine.copy_out import CopyStream
 from veil.engine.deadline import Deadline, after
@@ -490,20 +491,17 @@ class Session(StatementExecution):
         cache = self.engine.cache
         source = self.engine.catalog.sources[plan.query.connection]
         key = (source.connection_key, plan.query.sql, self.engine.cache_parameters(params, plan.query.key_param))
-        entry = await cache.lookup(key, max_age=ttl)
-        if entry is None and await cache.wait_for_inflight(key):
-            entry = await cache.lookup(key, max_age=ttl)
-        if entry is not None:
+        query = plan.query
+
+        async def load() -> CachingStream:
+            stream = await self._run_source(query, schema, params)
+            return CachingStream(stream, cache, key, ttl, frozenset(t.source_key for t in query.tables))
+
+        result = await cache.get_or_load(key, ttl, load, released_by_result=True)
+        if isinstance(result, CacheEntry):
             record.cache_hit = True
-            return RowsStream(schema, [conform(b, schema) for b in entry.batches], "SELECT")
-        cache.begin(key)
-        try:
-            stream = await self._run_source(plan.query, schema, params)
-        except BaseException:
-            cache.end(key)
-            raise
-        tables = frozenset(t.source_key for t in plan.query.tables)
-        return CachingStream(stream, cache, key, ttl, tables)
+            return RowsStream(schema, [conform(b, schema) for b in result.batches], "SELECT")
+        return result
 
     def explain(self, plan: Plan) -> list[str]:
         """Where the statement runs, the SQL pushed to each source, and the policies."""

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import postgres_connection
 from veil.catalog.sources.pool import ConnectionPool
-from veil.catalog.sources.postgres import PostgresSource
+from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 

@@ -12,7 +12,7 @@ import pytest
 
 from veil.catalog.sources import duckdb as duckdb_source
 from veil.catalog.sources.base import drain, read_all
-from veil.catalog.sources.duckdb import DuckDBSource
+from veil.catalog.sources.duckdb.source import DuckDBSource
 
 SQL = """
 CREATE SCHEMA s;

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import scratch_database
 from veil.catalog.sources.base import drain
-from veil.catalog.sources.postgres import PostgresSource
+from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
 
 DATABASE = "veil_security_pool_reset"

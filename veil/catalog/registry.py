@@ -21,7 +21,7 @@ from veil.catalog.assemble import (
 )
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.sources.base import Source
-from veil.catalog.sources.duckdb import DuckDBSource
+from veil.catalog.sources.duckdb.source import DuckDBSource
 from veil.catalog.store import CatalogStore
 from veil.catalog.sync import SyncResult, sync_connection
 from veil.config.models import ConnectionConfig, VeilConfig
@@ -35,15 +35,15 @@ def open_source(name: str, config: ConnectionConfig) -> Source:
         assert config.path is not None
         return DuckDBSource(name, config.path)
     if config.type == "postgres":
-        from veil.catalog.sources.postgres import PostgresSource
+        from veil.catalog.sources.postgres.source import PostgresSource
 
         return PostgresSource(name, config)
     if config.type == "snowflake":
-        from veil.catalog.sources.snowflake import SnowflakeSource
+        from veil.catalog.sources.snowflake.source import SnowflakeSource
 
         return SnowflakeSource(name, config)
     if config.type == "databricks":
-        from veil.catalog.sources.databricks import DatabricksSource
+        from veil.catalog.sources.databricks.source import DatabricksSource
 
         return DatabricksSource(name, config)
     raise FeatureNotSupported(f'connection "{name}": source type {config.type} is not available yet')

@@ -35,7 +35,7 @@ from veil.catalog.records import (
     SyncChange,
     SyncRun,
 )
-from veil.catalog.sources.pgkeys import keys_from_json, keys_to_json
+from veil.catalog.sources.postgres.table_keys import keys_from_json, keys_to_json
 from veil.catalog.sqlite import SqliteStore
 from veil.pgtypes import (
     PG_TYPE_METADATA_KEY,

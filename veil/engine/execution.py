@@ -12,8 +12,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from veil.catalog.sources.duckdb import map_duckdb_error
-from veil.catalog.sources.pgpassthru import PassthroughCursor, SessionSettings
+from veil.catalog.sources.duckdb.source import map_duckdb_error
+from veil.catalog.sources.postgres.passthrough import PassthroughCursor, SessionSettings
 from veil.engine.admin import (
     DISCOVER_SCHEMA,
     SYNC_SCHEMA,

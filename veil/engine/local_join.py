@@ -46,7 +46,7 @@ import pyarrow as pa
 
 from veil import errcodes
 from veil.catalog.sources.base import Source, SourceCursor, drain
-from veil.catalog.sources.duckdb import DuckDBCursor, map_duckdb_error
+from veil.catalog.sources.duckdb.source import DuckDBCursor, map_duckdb_error
 from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.config.models import VeilConfig
 from veil.engine.cache_backend import CacheEntry

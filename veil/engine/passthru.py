@@ -2,7 +2,7 @@
 
 A statement pushed down whole to a PostgreSQL source whose connection enables ``passthrough``
 (policies are already part of the pushed SQL) is read with libpq in the client's result format
-(:mod:`veil.catalog.sources.pgpassthru`); this stream hands its DataRow chunks to the wire front
+(:mod:`veil.catalog.sources.postgres.passthrough`); this stream hands its DataRow chunks to the wire front
 end, reading one chunk ahead on a worker thread like :class:`veil.engine.results.ReaderStream`.
 """
 
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from veil.catalog.sources.pgpassthru import PassthroughCursor, SessionSettings
+from veil.catalog.sources.postgres.passthrough import PassthroughCursor, SessionSettings
 from veil.engine.api import EncodedRows
 from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import VeilError

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import Table
-from veil.catalog.sources.duckdb import map_duckdb_error
+from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine import statements
 from veil.engine.api import PreparedStatement, ResultStream, SessionInfo

@@ -25,7 +25,7 @@ from tests.conftest import PASSWORDS, start_server, stop_server
 from tests.fakes.databricks_warehouse import FakeWarehouse, running_warehouse
 from veil.catalog.model import Column, Table
 from veil.catalog.sources.base import read_all
-from veil.catalog.sources.databricks import DatabricksSource, to_named
+from veil.catalog.sources.databricks.source import DatabricksSource, to_named
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
 from veil.errors import VeilError

@@ -19,7 +19,7 @@ import pytest
 from sqlglot import exp
 
 from tests.fakes.databricks_warehouse import running_warehouse
-from veil.catalog.sources.databricks import DatabricksSource
+from veil.catalog.sources.databricks.source import DatabricksSource
 from veil.config.models import ConnectionConfig, MaskPolicy
 from veil.engine.policy.masks import mask_expression
 

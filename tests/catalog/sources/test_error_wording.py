@@ -15,12 +15,12 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import duckdb
 import pytest
 
-from veil.catalog.sources.duckdb_errors import (
+from veil.catalog.sources.duckdb.error_map import (
     OPERATOR_HINT,
     pg_type,
     translate_duckdb_error,
 )
-from veil.catalog.sources.postgres import map_postgres_error
+from veil.catalog.sources.postgres.source import map_postgres_error
 from veil.errors import FUNCTION_HINT, VeilError
 
 LEDGER = "CREATE TABLE ledger (entry_id BIGINT, memo VARCHAR, amount DECIMAL(10, 2), d DATE)"

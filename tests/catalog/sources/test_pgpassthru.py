@@ -39,8 +39,8 @@ from tests.conftest import (
     stop_server,
 )
 from veil.catalog.sources import pgpassthru
-from veil.catalog.sources.pgpassthru import SessionSettings
-from veil.catalog.sources.postgres import PostgresSource
+from veil.catalog.sources.postgres.passthrough import SessionSettings
+from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
 from veil.proxy.auth import make_scram_verifier
 

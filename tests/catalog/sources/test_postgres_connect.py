@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import free_port
-from veil.catalog.sources.postgres import PostgresSource
+from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 

@@ -14,7 +14,7 @@ from tests.catalog.sources.conftest import Fakesnow
 from veil.catalog.assemble import veil_table
 from veil.catalog.records import StoredColumn, StoredTable
 from veil.catalog.sources.base import read_all
-from veil.catalog.sources.snowflake import SnowflakeSource, to_pyformat
+from veil.catalog.sources.snowflake.source import SnowflakeSource, to_pyformat
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
 from veil.catalog.tagstore import TagStore

@@ -1,4 +1,4 @@
-"""Columns a PostgreSQL source sends as its text form (:mod:`veil.catalog.sources.pgshape`),
+"""Columns a PostgreSQL source sends as its text form (:mod:`veil.catalog.sources.postgres.shape`),
 served with their own type OID: text and binary cells equal PostgreSQL's, byte for byte, and a
 type whose binary form Veil cannot build is refused with 0A000 rather than sent wrong."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from veil.catalog.sources.duckdb_errors import translate_duckdb_error
+from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
 from veil.engine.pgcatalog.schema import DUCK_SCHEMAS, FUNCTION_SCHEMA
 from veil.errors import VeilError
 

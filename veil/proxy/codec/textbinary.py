@@ -1,5 +1,5 @@
 """Binary wire forms computed from PostgreSQL's text form, for columns a PostgreSQL source sends
-as text (:mod:`veil.catalog.sources.pgshape`): unconstrained numeric, oid, inet/cidr, macaddr,
+as text (:mod:`veil.catalog.sources.postgres.shape`): unconstrained numeric, oid, inet/cidr, macaddr,
 money, bit strings, timetz.
 
 These parse each value in Python: they serve types Arrow has no exact representation for, whose

@@ -23,14 +23,14 @@ from psycopg.pq.abc import PGconn, PGresult
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
-from veil.catalog.sources.pgkeys import LIST_KEYS, keys_by_table
-from veil.catalog.sources.pgpassthru import (
+from veil.catalog.sources.pool import ConnectionPool, PooledCursor
+from veil.catalog.sources.postgres.passthrough import (
     OUTPUT_OPTIONS,
     PassthroughConnection,
     PassthroughCursor,
     SessionSettings,
 )
-from veil.catalog.sources.pgshape import (
+from veil.catalog.sources.postgres.shape import (
     SourceColumn,
     conform_batch,
     served_field,
@@ -38,7 +38,7 @@ from veil.catalog.sources.pgshape import (
     text_wrapped,
     typed_parameters,
 )
-from veil.catalog.sources.pool import ConnectionPool, PooledCursor
+from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgtypes import column_type_for_field

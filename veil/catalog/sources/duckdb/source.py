@@ -15,7 +15,7 @@ import pyarrow as pa
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
-from veil.catalog.sources.duckdb_errors import translate_duckdb_error
+from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
 from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.errors import VeilError
 

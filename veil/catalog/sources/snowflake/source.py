@@ -2,7 +2,7 @@
 
 Results stream as Arrow: the connector downloads result chunks one by one
 (``fetch_arrow_batches``), and each chunk is cast to the served schema (see
-:mod:`veil.catalog.sources.snowflake_types`) without Python row objects.
+:mod:`veil.catalog.sources.snowflake.column_types`) without Python row objects.
 
 Opening a Snowflake session costs a login round trip (and often seconds on a cold account),
 so connections are pooled like PostgreSQL's: a connection goes back to the pool only after a
@@ -34,12 +34,12 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, check_source
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
-from veil.catalog.sources.snowflake_errors import map_snowflake_error
-from veil.catalog.sources.snowflake_types import (
+from veil.catalog.sources.snowflake.column_types import (
     arrow_type_for,
     conform_batch,
     served_schema,
 )
+from veil.catalog.sources.snowflake.error_map import map_snowflake_error
 from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError
 

@@ -6,7 +6,7 @@ across catalogs, so tables of two connections on the same warehouse are joined t
 statement (the planner writes ``catalog.schema.table`` for this dialect).
 
 * Results stream: ``fetchmany_arrow`` in chunks of ``FETCH_ROWS``, each chunk cast to the served
-  schema (:mod:`veil.catalog.sources.databricks_types`), never the whole result at once.
+  schema (:mod:`veil.catalog.sources.databricks.column_types`), never the whole result at once.
 * Parameters: Veil's ``$n`` (``${n}`` as sqlglot writes them for Databricks) become the
   connector's native named parameters ``:pn``; bytes travel as hex through ``unhex``.
 * Sessions are pooled (opening one is an HTTP round trip plus the connector's setup).
@@ -27,7 +27,7 @@ from databricks.sql import exc as dbexc
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, read_all
-from veil.catalog.sources.databricks_types import (
+from veil.catalog.sources.databricks.column_types import (
     arrow_type_for,
     conform_batch,
     served_schema,

@@ -1,0 +1,1 @@
+"""The databricks source type: a plugin of :mod:`veil.catalog.sources.plugins`."""

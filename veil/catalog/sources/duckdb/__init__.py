@@ -1,0 +1,1 @@
+"""The duckdb source type: a plugin of :mod:`veil.catalog.sources.plugins`."""

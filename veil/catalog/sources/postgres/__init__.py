@@ -1,0 +1,1 @@
+"""The postgres source type: a plugin of :mod:`veil.catalog.sources.plugins`."""

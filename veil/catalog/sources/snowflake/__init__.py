@@ -1,0 +1,1 @@
+"""The snowflake source type: a plugin of :mod:`veil.catalog.sources.plugins`."""

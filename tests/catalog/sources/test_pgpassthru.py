@@ -38,7 +38,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from veil.catalog.sources import pgpassthru
+from veil.catalog.sources.postgres import passthrough as pgpassthru
 from veil.catalog.sources.postgres.passthrough import SessionSettings
 from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from veil.catalog.sources.plugins import check_connections
 from veil.config import VeilConfig, load_config
 from veil.config.references import ConfigProblem, principal_problems
 from veil.config.watch import file_signature, watch_config
@@ -24,7 +25,7 @@ console = Console(stderr=True)
 
 def _load(path: str) -> VeilConfig:
     try:
-        return load_config(path)
+        return check_connections(load_config(path))
     except ConfigError as exc:
         console.print(f"[red]Invalid configuration[/red] {path}:", soft_wrap=True)
         for where, message in exc.problems:
@@ -59,6 +60,7 @@ def _run_server(
 
     def apply(new_config: VeilConfig) -> None:
         # Host and port are bound once; everything else takes effect on reload.
+        check_connections(new_config)
         engine.reload(new_config.model_copy(update={"server": new_config.server.model_copy(update={"host": server_config.host, "port": server_config.port})}))
 
     async def main() -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import apply_format, served_column_names
+from veil.catalog.sources.plugins import dialect_of, fingerprint
 from veil.catalog.store import Status, StatusOverride, StoredTable, StoreState
 from veil.config.models import (
     ConnectionConfig,
@@ -28,17 +28,6 @@ from veil.config.models import (
     PopulationTables,
     VeilConfig,
 )
-
-
-def fingerprint(config: ConnectionConfig) -> str:
-    """Where a connection points: its identity in the store, together with its name."""
-    if config.path is not None:
-        return f"{config.type}:{Path(config.path).resolve()}"
-    if config.type == "snowflake":
-        return f"snowflake://{config.host or config.account}:{config.port or ''}/{config.database or ''}"
-    if config.type == "databricks":
-        return f"databricks://{config.server_hostname}:{config.port or ''}{config.http_path}/{config.catalog or ''}"
-    return f"{config.type}://{config.host or ''}:{config.port or ''}/{config.database or ''}"
 
 
 def connection_identities(config: VeilConfig) -> list[tuple[str, str]]:
@@ -62,7 +51,7 @@ def veil_table(config: ConnectionConfig, stored: StoredTable) -> Table:
             fmt, connection=stored.connection, database=stored.database, schema=stored.schema, table=stored.name
         )
 
-    served = served_column_names([c.name for c in stored.columns], config.type)
+    served = served_column_names([c.name for c in stored.columns], dialect_of(config) or "postgres")
     columns = tuple(
         replace(c.as_column(), name=name, source_name=None if name == c.name else c.name)
         for c, name in zip(stored.columns, served, strict=True)
@@ -115,6 +104,8 @@ def assemble(
         connection = config.connections.get(stored.connection)
         if connection is None or not stored.present or not in_population(connection, stored.schema, stored.name):
             continue
+        if dialect_of(connection) is None:
+            continue  # its type is no longer installed: nothing could read the table
         table = veil_table(connection, stored)
         holder = holders.setdefault((table.schema, table.name), stored.source_key)
         collision = None if holder == stored.source_key else holder

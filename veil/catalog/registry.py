@@ -21,32 +21,13 @@ from veil.catalog.assemble import (
 )
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.sources.base import Source
-from veil.catalog.sources.duckdb.source import DuckDBSource
+from veil.catalog.sources.plugins import open_source
 from veil.catalog.store import CatalogStore
 from veil.catalog.sync import SyncResult, sync_connection
-from veil.config.models import ConnectionConfig, VeilConfig
-from veil.errors import FeatureNotSupported, VeilError
+from veil.config.models import VeilConfig
+from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
-
-
-def open_source(name: str, config: ConnectionConfig) -> Source:
-    if config.type == "duckdb":
-        assert config.path is not None
-        return DuckDBSource(name, config.path)
-    if config.type == "postgres":
-        from veil.catalog.sources.postgres.source import PostgresSource
-
-        return PostgresSource(name, config)
-    if config.type == "snowflake":
-        from veil.catalog.sources.snowflake.source import SnowflakeSource
-
-        return SnowflakeSource(name, config)
-    if config.type == "databricks":
-        from veil.catalog.sources.databricks.source import DatabricksSource
-
-        return DatabricksSource(name, config)
-    raise FeatureNotSupported(f'connection "{name}": source type {config.type} is not available yet')
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from veil.config.models import VeilConfig
+from veil.config.models import VeilConfig, is_file_option
 from veil.errors import ConfigError
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -81,9 +81,9 @@ def _resolve_paths(config: VeilConfig, base_dir: Path) -> VeilConfig:
     connections = {
         name: conn.model_copy(
             update={
-                key: resolve(value)
-                for key in ("path", "private_key_file")
-                if (value := getattr(conn, key)) is not None
+                key: resolve(Path(value))
+                for key, value in conn.options.items()
+                if is_file_option(key) and isinstance(value, str | Path)
             }
         )
         for name, conn in config.connections.items()

@@ -120,6 +120,9 @@ async def watch_config(
             continue
         try:
             await asyncio.to_thread(apply, config)
+        except ConfigError as exc:  # what only ``apply`` can judge (a source type's own keys)
+            _reject(exc.problems)
+            continue
         except Exception:
             log.exception("config reload failed; keeping the previous config")
             continue

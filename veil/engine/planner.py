@@ -18,6 +18,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
+from veil.catalog.sources.plugins import for_dialect
 from veil.engine.admin import ADMIN_RELATIONS, ADMIN_SCHEMA, admin_function
 from veil.engine.allowlist import FRONT, check_functions, check_sql
 from veil.engine.colnames import name_outputs
@@ -196,13 +197,10 @@ def replace_table(node: exp.Table, replacement: exp.Expr, default_alias: str) ->
     node.replace(replacement)
 
 
-# Dialects whose connection key spans databases (catalogs): one statement may read tables of
-# several connections, so each table is named with its catalog.
-THREE_PART_DIALECTS = frozenset({"databricks", "snowflake"})
-
-
 def source_table(table: Table, dialect: str | None = None) -> exp.Table:
-    if dialect in THREE_PART_DIALECTS and table.source_database:
+    """The table as its source names it: with its catalog where the source type's connection key
+    spans databases (one statement may then read tables of several connections)."""
+    if dialect is not None and table.source_database and for_dialect(dialect).three_part_names:
         return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema),
                          catalog=quoted(table.source_database))
     return exp.Table(this=quoted(table.source_name), db=quoted(table.source_schema))

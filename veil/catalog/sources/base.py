@@ -1,19 +1,27 @@
-"""The one small interface every source system implements.
+"""The one small interface every source system implements, and what a source *type* declares.
 
 A source lists its tables (with Arrow column types), runs SQL in its own dialect and streams the
 result as Arrow record batches, and names the *connection key* that decides whether two tables can
 be joined remotely (same key) or must be joined locally.
+
+A source type is a :class:`SourcePlugin` (registered in :mod:`veil.catalog.sources.plugins`):
+the keys its connections take, how it opens one, where a connection points (its fingerprint),
+its SQL dialect and how that dialect spells what masks and naming need.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar, cast
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+from sqlglot import exp
 
 from veil.catalog.model import Column, TableKey
+from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 
 
@@ -152,3 +160,49 @@ def check_source(source: Source) -> None:
         cursor.execute("SELECT 1").read_next_batch()
     finally:
         cursor.close()
+
+
+class SourceSettings(BaseModel):
+    """The keys a source type adds to its connections (``host``, ``path``...), beside the ones
+    every connection has (``type``, ``population``, ``naming``, ``latency``, ``sync`` and the
+    timeouts). Unknown keys are errors: a typo must not silently change where Veil connects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Settings = TypeVar("Settings", bound=SourceSettings)
+
+
+class SourcePlugin(ABC, Generic[Settings]):
+    """One source type: ``connections.<name>.type: <name>`` in ``veil.yaml``."""
+
+    #: The value of ``type`` that selects this source type.
+    name: ClassVar[str]
+    #: The sqlglot dialect its SQL is written in.
+    dialect: ClassVar[str]
+    #: The keys its connections take, validated after the keys every connection has.
+    settings_model: ClassVar[type[SourceSettings]]
+    #: Whether a table is named ``catalog.schema.table`` (the connection key then spans the
+    #: source's databases, so one statement may read tables of several connections) rather than
+    #: ``schema.table``.
+    three_part_names: ClassVar[bool] = False
+    #: Whether ``regexp_replace`` replaces every match by itself (else it is given the ``'g'`` flag).
+    regex_replaces_all: ClassVar[bool] = False
+
+    def settings(self, connection: ConnectionConfig) -> Settings:
+        """The connection's own keys, validated (raises pydantic's ``ValidationError``)."""
+        return cast(Settings, self.settings_model.model_validate(connection.options))
+
+    @abstractmethod
+    def open(self, name: str, connection: ConnectionConfig, settings: Settings) -> Source:
+        """The source for connection ``name`` (cheap: no round trip until it is used)."""
+
+    @abstractmethod
+    def fingerprint(self, settings: Settings) -> str:
+        """Where the connection points, without secrets: its identity in the metadata store, so a
+        connection renamed or repointed is not confused with the one it was."""
+
+    def sha256_hex(self, text: exp.Expr) -> exp.Expr:
+        """The lower-case hex SHA-256 of ``text`` (UTF-8) in this dialect (keyed hash masks). This
+        default is DuckDB's ``sha256``, already lower-case hex (each node costs planning time)."""
+        return exp.Anonymous(this="sha256", expressions=[text])

@@ -1,7 +1,7 @@
 """Mask expressions as sqlglot ASTs, built so they mean the same thing in every dialect.
 
 Most masks are plain SQL that sqlglot transpiles faithfully. The keyed hash is spelled per
-dialect because each engine names SHA-256 differently; all produce the lower-case hex digest of
+dialect, by the source type's plugin, because each engine names SHA-256 differently; all produce the lower-case hex digest of
 ``key || ':' || value::text`` in UTF-8, so a hashed value is identical whether it was computed in
 DuckDB, PostgreSQL, Snowflake, Databricks or Veil's local engine.
 
@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from veil import errcodes
+from veil.catalog.sources.plugins import for_dialect
 from veil.config.models import MaskPolicy
 
 
@@ -63,13 +64,7 @@ def keyed_hash(value: exp.Expr, key: str | exp.Expr, dialect: str) -> exp.Expr:
     else:
         prefix = exp.DPipe(this=_text(key), expression=exp.Literal.string(":"), safe=True)
         salted = exp.DPipe(this=prefix, expression=_text(value), safe=True)
-    if dialect == "postgres":
-        digest = _fn("sha256", _fn("convert_to", salted, exp.Literal.string("UTF8")))
-        return _fn("encode", digest, exp.Literal.string("hex"))
-    if dialect in ("snowflake", "databricks", "spark"):
-        return exp.Lower(this=_fn("sha2", salted, exp.Literal.number(256)))
-    # DuckDB's sha256 is already lower-case hex (and every node costs planning time per query).
-    return _fn("sha256", salted)
+    return for_dialect(dialect).sha256_hex(salted)
 
 
 #: Masks whose SQL is NULL exactly when the column is (strict functions in every dialect), so
@@ -107,12 +102,13 @@ def mask_expression(
         masked = exp.Literal.string(mask.value or "")
     elif method == "regex":
         # Replace every match: PostgreSQL and DuckDB need the 'g' flag; Snowflake and Databricks
-        # replace all by default and read a fourth argument as the start position.
+        # replace all by default and read a fourth argument as the start position (the source
+        # type's plugin says which).
         masked = exp.RegexpReplace(
             this=_text(column),
             expression=exp.Literal.string(mask.pattern or ""),
             replacement=exp.Literal.string(mask.replacement),
-            modifiers=None if dialect in ("snowflake", "databricks", "spark") else exp.Literal.string("g"),
+            modifiers=None if for_dialect(dialect).regex_replaces_all else exp.Literal.string("g"),
         )
     elif method == "round":
         if mask.unit:

@@ -32,6 +32,7 @@ from veil.catalog.sources.databricks.column_types import (
     conform_batch,
     served_schema,
 )
+from veil.catalog.sources.databricks.settings import DatabricksSettings
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError
@@ -220,19 +221,20 @@ class DatabricksSource:
 
     dialect = "databricks"
 
-    def __init__(self, name: str, config: ConnectionConfig) -> None:
+    def __init__(self, name: str, config: ConnectionConfig, settings: DatabricksSettings | None = None) -> None:
         self.name = name
         self.config = config
+        self.settings = settings or DatabricksSettings.model_validate(config.options)
         self.pool = ConnectionPool(self._connect, max_idle=4)
-        self._catalog: str | None = config.catalog
+        self._catalog: str | None = self.settings.catalog
 
     @property
     def connection_key(self) -> tuple[object, ...]:
-        c = self.config
+        c = self.settings
         return ("databricks", c.server_hostname, c.port, c.protocol, c.http_path, c.access_token)
 
     def _connect_args(self) -> dict[str, Any]:
-        c = self.config
+        c = self.settings
         args: dict[str, Any] = {
             "server_hostname": c.server_hostname, "http_path": c.http_path, "access_token": c.access_token,
             "enable_telemetry": False, "_retry_stop_after_attempts_count": 3, "_socket_timeout": 900,
@@ -258,7 +260,7 @@ class DatabricksSource:
     def _connect_hint(self, error: VeilError) -> str | None:
         """What to check in the config for the usual connection failures."""
         where = f"connections.{self.name}"
-        c = self.config
+        c = self.settings
         if error.sqlstate == "28P01":
             return f"check {where}.access_token (a personal access token or service principal token for this workspace)"
         if error.sqlstate == "3D000":

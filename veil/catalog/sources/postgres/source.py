@@ -30,6 +30,7 @@ from veil.catalog.sources.postgres.passthrough import (
     PassthroughCursor,
     SessionSettings,
 )
+from veil.catalog.sources.postgres.settings import PostgresSettings
 from veil.catalog.sources.postgres.shape import (
     SourceColumn,
     conform_batch,
@@ -309,9 +310,10 @@ class PostgresSource:
 
     dialect = "postgres"
 
-    def __init__(self, name: str, config: ConnectionConfig) -> None:
+    def __init__(self, name: str, config: ConnectionConfig, settings: PostgresSettings | None = None) -> None:
         self.name = name
         self.config = config
+        self.settings = settings or PostgresSettings.model_validate(config.options)
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._connect, reset=reset_session)
         self._libpq = ConnectionPool(self._connect_libpq)
@@ -320,18 +322,18 @@ class PostgresSource:
 
     @property
     def connection_key(self) -> tuple[object, ...]:
-        c = self.config
+        c = self.settings
         return ("postgres", c.host, c.port or 5432, c.sslmode, c.user, c.password, c.database)
 
     def _uri(self) -> str:
-        c = self.config
+        c = self.settings
         credentials = quote(c.user or "", safe="")
         if c.password:
             credentials += ":" + quote(c.password, safe="")
         # libpq: whole seconds, at least 2; the server ends a statement running longer than
         # statement_timeout itself (a lock wait included) with 57014
-        query = {"connect_timeout": str(max(2, math.ceil(c.connect_timeout))),
-                 "options": f"-c statement_timeout={math.ceil(c.statement_timeout * 1000)}"}
+        query = {"connect_timeout": str(max(2, math.ceil(self.config.connect_timeout))),
+                 "options": f"-c statement_timeout={math.ceil(self.config.statement_timeout * 1000)}"}
         if c.sslmode:
             query["sslmode"] = c.sslmode
         return f"postgresql://{credentials}@{c.host}:{c.port or 5432}/{quote(c.database or '', safe='')}?{urlencode(query, quote_via=quote)}"
@@ -356,7 +358,7 @@ class PostgresSource:
         return PassthroughConnection(self._open_pgconn(OUTPUT_OPTIONS, "veil passthrough"))
 
     def _open_pgconn(self, options: str, application_name: str = "veil") -> PGconn:
-        c = self.config
+        c = self.settings
         conninfo = psycopg.conninfo.make_conninfo(
             host=c.host, port=c.port or 5432, dbname=c.database or "", user=c.user or "",
             password=c.password or None, sslmode=c.sslmode or None, connect_timeout=_CONNECT_TIMEOUT,
@@ -393,7 +395,7 @@ class PostgresSource:
     def _connect_hint(self, message: str) -> str | None:
         """What to check in the config for the usual connection failures."""
         where = f"connections.{self.name}"
-        c = self.config
+        c = self.settings
         if "Connection refused" in message or "could not translate host name" in message:
             return f"is PostgreSQL running and accepting TCP connections on {c.host}:{c.port or 5432}? Check {where}.host and {where}.port"
         if "password authentication failed" in message or "no password supplied" in message:
@@ -414,7 +416,7 @@ class PostgresSource:
         """A cursor that forwards PostgreSQL's own bytes for ``sql``, or ``None`` when the
         connection does not enable it or a column is served with another type than the source's
         (its values would differ from what Veil's encoder sends)."""
-        if not self.config.passthrough:
+        if not self.settings.passthrough:
             return None
         columns = self._shapes.get(sql).columns
         if len(columns) != len(schema) or any(
@@ -450,7 +452,7 @@ class PostgresSource:
             comments[(schema, table)] = table_comment
         # pg_class.oid changes when a table is dropped and created again: sync reports it as recreated.
         return [
-            SourceTable(self.config.database, schema, table, tuple(columns), object_id=str(oids[(schema, table)]),
+            SourceTable(self.settings.database, schema, table, tuple(columns), object_id=str(oids[(schema, table)]),
                         description=comments[(schema, table)], keys=keys.get((schema, table), ()))
             for (schema, table), columns in tables.items()
         ]

@@ -13,8 +13,8 @@ parameters (``%(p1)s``), which the connector renders as escaped literals; the em
 run (fakesnow) has no server-side binding, and pyformat works the same on a real account.
 
 A source lists the tables of one database (``database``, else the user's default database).
-The engine names Snowflake tables ``database.schema.table`` (see ``THREE_PART_DIALECTS`` in
-:mod:`veil.engine.planner`), so the database is not part of the connection key: one session can
+The engine names Snowflake tables ``database.schema.table`` (its plugin declares
+``three_part_names``), so the database is not part of the connection key: one session can
 read the tables of several connections of the same account and user in one statement.
 """
 
@@ -40,6 +40,7 @@ from veil.catalog.sources.snowflake.column_types import (
     served_schema,
 )
 from veil.catalog.sources.snowflake.error_map import map_snowflake_error
+from veil.catalog.sources.snowflake.settings import SnowflakeSettings
 from veil.config.models import ConnectionConfig
 from veil.errors import QueryCanceled, VeilError
 
@@ -164,25 +165,26 @@ class SnowflakeSource:
 
     dialect = "snowflake"
 
-    def __init__(self, name: str, config: ConnectionConfig) -> None:
+    def __init__(self, name: str, config: ConnectionConfig, settings: SnowflakeSettings | None = None) -> None:
         self.name = name
         self.config = config
+        self.settings = settings or SnowflakeSettings.model_validate(config.options)
         self.pool = ConnectionPool(self._connect)
-        self._database: str | None = config.database
+        self._database: str | None = self.settings.database
 
     @property
     def connection_key(self) -> tuple[object, ...]:
-        c = self.config
+        c = self.settings
         credential = str(c.private_key_file) if c.private_key_file else c.password
         return ("snowflake", c.host or c.account, c.port, c.protocol, c.user, credential, c.role)
 
     # -- connections ------------------------------------------------------------------------------
     def _connect_args(self) -> dict[str, Any]:
-        c = self.config
+        c = self.settings
         args: dict[str, Any] = {
             "account": c.account,
             "user": c.user,
-            "login_timeout": c.connect_timeout,  # seconds for the login request, retries included
+            "login_timeout": self.config.connect_timeout,  # seconds for the login request, retries included
             "socket_timeout": SOCKET_TIMEOUT,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
             "arrow_number_to_decimal": True,  # NUMBER(p,s) as exact decimals, never float64
@@ -219,7 +221,7 @@ class SnowflakeSource:
 
     def _connect_hint(self, error: VeilError) -> str | None:
         where = f"connections.{self.name}"
-        c = self.config
+        c = self.settings
         message = error.message.lower()
         if error.sqlstate.startswith("28"):
             secret = "private_key_file" if c.private_key_file else "password"
@@ -278,19 +280,19 @@ class SnowflakeSource:
         where = f"connections.{self.name}"
         database, = self._query("SELECT CURRENT_DATABASE()")[0]
         if database is None:
-            wanted = self.config.database
+            wanted = self.settings.database
             problem = f'database "{wanted}" does not exist or is not authorized' if wanted else "no database is set"
             raise errcodes.InvalidCatalogName(f'connection "{self.name}": {problem}',
                             hint=f"check {where}.database (and {where}.role)")
-        if self.config.warehouse:
+        if self.settings.warehouse:
             try:
                 warehouse, = self._query("SELECT CURRENT_WAREHOUSE()")[0]
             except VeilError:
-                if self.config.protocol == "http":
+                if self.settings.protocol == "http":
                     return  # a local emulator has no warehouses
                 raise
             if warehouse is None:
-                raise errcodes.InvalidCatalogName(f'connection "{self.name}": warehouse "{self.config.warehouse}" '
+                raise errcodes.InvalidCatalogName(f'connection "{self.name}": warehouse "{self.settings.warehouse}" '
                                 "does not exist or is not authorized",
                                 hint=f"check {where}.warehouse (and {where}.role)")
 

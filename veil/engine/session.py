@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import singledispatchmethod
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -433,9 +434,7 @@ class Session(StatementExecution):
             raise self._redacted(error) from None
 
     def _param_oids(self, plan: Plan, declared: Sequence[int]) -> tuple[int, ...]:
-        if isinstance(plan.query, (SourcePlan, FederatedPlan, LocalPlan, AdminPlan)):
-            return plan.query.param_oids
-        return tuple(declared)
+        return tuple(declared) if plan.query is None else plan.query.param_oids
 
     def _schema(self, plan: Plan) -> pa.Schema | None:
         statement = plan.statement
@@ -464,34 +463,61 @@ class Session(StatementExecution):
     ) -> ResultStream:
         assert schema is not None
         self._canceled = False
-        if isinstance(plan.query, AdminPlan):
-            table = await asyncio.to_thread(self._run_admin, plan.query.statement, params)
-            return RowsStream(schema, table.cast(schema).to_batches(), "SELECT")
-        if isinstance(plan.query, LocalPlan):
-            local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
-            query = plan.query.query
-            await BUDGET.reserve(STATEMENT_BYTES)
-            try:
-                reader = await in_worker(local.execute, query, list(params))
-            except BaseException:
-                BUDGET.release(STATEMENT_BYTES)
-                raise
-            return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, reserved=STATEMENT_BYTES)
-        if isinstance(plan.query, FederatedPlan):
-            return await self._run_federated(plan.query, schema, params, record)
-        assert isinstance(plan.query, SourcePlan)
-        ttl = self.engine.latency_for(plan.query.tables)
+        return await self._execute(plan.query, schema, params, record, result_formats)
+
+    @singledispatchmethod
+    async def _execute(
+        self, query: object, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
+        result_formats: Sequence[int] | None,
+    ) -> ResultStream:
+        """Run a plan: each plan kind registers its executor below."""
+        raise errcodes.InternalError(f"internal error: no executor for {type(query).__name__}")
+
+    @_execute.register(AdminPlan)
+    async def _execute_admin(
+        self, query: AdminPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
+        result_formats: Sequence[int] | None,
+    ) -> ResultStream:
+        table = await asyncio.to_thread(self._run_admin, query.statement, params)
+        return RowsStream(schema, table.cast(schema).to_batches(), "SELECT")
+
+    @_execute.register(LocalPlan)
+    async def _execute_local(
+        self, query: LocalPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
+        result_formats: Sequence[int] | None,
+    ) -> ResultStream:
+        local = self.engine.local_engine_for(self.engine.snapshot_for(self.user))
+        await BUDGET.reserve(STATEMENT_BYTES)
+        try:
+            reader = await in_worker(local.execute, query.query, list(params))
+        except BaseException:
+            BUDGET.release(STATEMENT_BYTES)
+            raise
+        return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, reserved=STATEMENT_BYTES)
+
+    @_execute.register(FederatedPlan)
+    async def _execute_federated(
+        self, query: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
+        result_formats: Sequence[int] | None,
+    ) -> ResultStream:
+        return await self._run_federated(query, schema, params, record)
+
+    @_execute.register(SourcePlan)
+    async def _execute_source(
+        self, query: SourcePlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
+        result_formats: Sequence[int] | None,
+    ) -> ResultStream:
+        ttl = self.engine.latency_for(query.tables)
         if ttl <= 0:
             binary = uniform_format(result_formats)
             if binary is not None:
-                encoded = await self._run_passthrough(plan.query, schema, params, binary)
+                encoded = await self._run_passthrough(query, schema, params, binary)
                 if encoded is not None:
                     return encoded
-            return await self._run_source(plan.query, schema, params)
+            return await self._run_source(query, schema, params)
         cache = self.engine.cache
-        source = self.engine.catalog.sources[plan.query.connection]
-        key = (source.connection_key, plan.query.sql, self.engine.cache_parameters(params, plan.query.key_param))
-        query = plan.query
+        source = self.engine.catalog.sources[query.connection]
+        key = (source.connection_key, query.sql, self.engine.cache_parameters(params, query.key_param))
 
         async def load() -> CachingStream:
             stream = await self._run_source(query, schema, params)

@@ -23,9 +23,8 @@ def csv_file(tmp_path: Path) -> Path:
 
 
 def test_files_and_urls_are_out_of_reach(csv_file: Path) -> None:
-    with sandboxed_duckdb() as connection:
-        with pytest.raises(duckdb.PermissionException):
-            connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+    with sandboxed_duckdb() as connection, pytest.raises(duckdb.PermissionException):
+        connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
 
 
 def test_the_settings_cannot_be_loosened() -> None:
@@ -38,15 +37,13 @@ def test_the_settings_cannot_be_loosened() -> None:
 
 def test_python_variables_are_not_read_by_name() -> None:
     veil_hidden_rows = pa.table({"secret": ["hunter2"]})  # noqa: F841 - what a replacement scan would find
-    with sandboxed_duckdb() as connection:
-        with pytest.raises(duckdb.CatalogException):
-            connection.execute("SELECT * FROM veil_hidden_rows").fetchall()
+    with sandboxed_duckdb() as connection, pytest.raises(duckdb.CatalogException):
+        connection.execute("SELECT * FROM veil_hidden_rows").fetchall()
 
 
 def test_extensions_are_not_installed_on_demand() -> None:
-    with sandboxed_duckdb() as connection:
-        with pytest.raises(duckdb.Error):
-            connection.execute("INSTALL spatial").fetchall()
+    with sandboxed_duckdb() as connection, pytest.raises(duckdb.Error):
+        connection.execute("INSTALL spatial").fetchall()
 
 
 def test_prepare_runs_before_the_lock_and_registered_tables_stay_readable(csv_file: Path) -> None:

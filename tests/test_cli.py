@@ -120,7 +120,13 @@ def test_hot_reload_applies_new_policies_and_keeps_last_good_config(tmp_path: Pa
             server.config_path.write_text("policies: [unclosed\n", encoding="utf-8")
             time.sleep(2.5)
             assert connection.execute("SELECT customer FROM orders WHERE id = 1").fetchone() == ("***",)
-        assert "config reload rejected" in server.log_path.read_text()
+            unknown_type = {**masked, "connections": {"warehouse": {"type": "nosuch", "path": str(warehouse)}}}
+            server.config_path.write_text(yaml.safe_dump(unknown_type), encoding="utf-8")
+            time.sleep(2.5)
+            assert connection.execute("SELECT customer FROM orders WHERE id = 1").fetchone() == ("***",)
+        log = server.log_path.read_text()
+        assert "config reload rejected" in log
+        assert "connections.warehouse.type: unknown source type 'nosuch'" in log, "a source type is judged on reload too"
     finally:
         stop_server(process)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import singledispatchmethod
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -463,17 +462,11 @@ class Session(StatementExecution):
     ) -> ResultStream:
         assert schema is not None
         self._canceled = False
-        return await self._execute(plan.query, schema, params, record, result_formats)
+        executor = _EXECUTORS.get(type(plan.query))
+        if executor is None:
+            raise errcodes.InternalError(f"internal error: no executor for {type(plan.query).__name__}")
+        return await executor(self, plan.query, schema, params, record, result_formats)
 
-    @singledispatchmethod
-    async def _execute(
-        self, query: object, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
-        result_formats: Sequence[int] | None,
-    ) -> ResultStream:
-        """Run a plan: each plan kind registers its executor below."""
-        raise errcodes.InternalError(f"internal error: no executor for {type(query).__name__}")
-
-    @_execute.register(AdminPlan)
     async def _execute_admin(
         self, query: AdminPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
         result_formats: Sequence[int] | None,
@@ -481,7 +474,6 @@ class Session(StatementExecution):
         table = await asyncio.to_thread(self._run_admin, query.statement, params)
         return RowsStream(schema, table.cast(schema).to_batches(), "SELECT")
 
-    @_execute.register(LocalPlan)
     async def _execute_local(
         self, query: LocalPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
         result_formats: Sequence[int] | None,
@@ -495,14 +487,12 @@ class Session(StatementExecution):
             raise
         return ReaderStream(schema, reader, None, lambda: None, map_duckdb_error, reserved=STATEMENT_BYTES)
 
-    @_execute.register(FederatedPlan)
     async def _execute_federated(
         self, query: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
         result_formats: Sequence[int] | None,
     ) -> ResultStream:
         return await self._run_federated(query, schema, params, record)
 
-    @_execute.register(SourcePlan)
     async def _execute_source(
         self, query: SourcePlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord,
         result_formats: Sequence[int] | None,
@@ -593,3 +583,12 @@ class Session(StatementExecution):
         value = self.settings.get(statement.name)
         schema = _text_schema(statement.name)
         return RowsStream(schema, [pa.RecordBatch.from_arrays([pa.array([value], pa.string())], schema=schema)], "SHOW")
+
+
+#: The executor of each plan kind: :meth:`Session._run` asks it for the plan in hand.
+_EXECUTORS: dict[type, Callable[..., Awaitable[ResultStream]]] = {
+    AdminPlan: Session._execute_admin,
+    LocalPlan: Session._execute_local,
+    FederatedPlan: Session._execute_federated,
+    SourcePlan: Session._execute_source,
+}

@@ -46,6 +46,7 @@ BUILT_IN: tuple[SourcePlugin[Any], ...] = (DUCKDB, POSTGRES, SNOWFLAKE, DATABRIC
 
 _lock = threading.Lock()
 _plugins: dict[str, SourcePlugin[Any]] = {}
+_by_dialect: dict[str, SourcePlugin[Any]] = {}  # the first plugin registered for each dialect
 _broken: dict[str, str] = {}  # type name -> why its plugin did not load
 _discovered = False
 
@@ -59,13 +60,18 @@ def register(plugin: SourcePlugin[Any]) -> None:
 def unregister(name: str) -> None:
     """Remove a source type registered with :func:`register` (tests)."""
     with _lock:
-        _plugins.pop(name, None)
+        plugin = _plugins.pop(name, None)
+        if plugin is not None and _by_dialect.get(plugin.dialect) is plugin:
+            del _by_dialect[plugin.dialect]
+            for other in _plugins.values():
+                _by_dialect.setdefault(other.dialect, other)
 
 
 def _add(plugin: object, origin: str) -> None:
     if not isinstance(plugin, SourcePlugin):
         raise TypeError(f"{origin}: {plugin!r} is not a SourcePlugin")
     held = _plugins.setdefault(plugin.name, plugin)
+    _by_dialect.setdefault(held.dialect, held)
     if held is not plugin:
         log.error("source type %s from %s ignored: %s already registers it", plugin.name, origin, type(held).__name__)
 
@@ -73,6 +79,8 @@ def _add(plugin: object, origin: str) -> None:
 def _discover() -> None:
     """Built-ins first, then the ``veil.sources`` entry points (once per process)."""
     global _discovered
+    if _discovered:
+        return
     with _lock:
         if _discovered:
             return
@@ -96,7 +104,8 @@ def source_types() -> dict[str, SourcePlugin[Any]]:
 
 
 def find(type_name: str) -> SourcePlugin[Any] | None:
-    return source_types().get(type_name)
+    _discover()
+    return _plugins.get(type_name)
 
 
 def _unknown(type_name: str) -> str:
@@ -108,9 +117,10 @@ def _unknown(type_name: str) -> str:
 
 def for_dialect(dialect: str) -> SourcePlugin[Any]:
     """The plugin speaking for SQL ``dialect`` (the first registered with it)."""
-    for plugin in source_types().values():
-        if plugin.dialect == dialect:
-            return plugin
+    _discover()
+    plugin = _by_dialect.get(dialect)
+    if plugin is not None:
+        return plugin
     raise FeatureNotSupported(f"no source type writes SQL in the {dialect} dialect")
 
 

@@ -56,3 +56,16 @@ def test_prepare_runs_before_the_lock_and_registered_tables_stay_readable(csv_fi
         assert connection.execute("SELECT sum(n) FROM given").fetchall() == [(3,)]
         with pytest.raises(duckdb.PermissionException):
             connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+def test_a_file_opened_twice_shares_one_locked_database(tmp_path: Path, csv_file: Path) -> None:
+    """DuckDB shares the database instance of a file within a process: the second connection
+    finds it locked already and is as closed to the outside as the first."""
+    path = tmp_path / "shared.duckdb"
+    with duckdb.connect(str(path)) as writer:
+        writer.execute("CREATE TABLE t AS SELECT 1 AS n")
+    with sandboxed_duckdb(str(path), read_only=True) as first, sandboxed_duckdb(str(path), read_only=True) as second:
+        assert second.execute("SELECT n FROM t").fetchall() == [(1,)]
+        for connection in (first, second):
+            with pytest.raises(duckdb.PermissionException):
+                connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()

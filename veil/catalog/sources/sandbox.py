@@ -42,9 +42,24 @@ def sandboxed_duckdb(
     try:
         if prepare is not None:
             prepare(connection)
-        for statement in LOCKDOWN:
-            connection.execute(statement)
+        if not _locked_down(connection):
+            for statement in LOCKDOWN:
+                connection.execute(statement)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _locked_down(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the database is already locked down: DuckDB shares one database instance among the
+    connections a process opens to the same file, so a second source on it finds the lock taken
+    (and may not set anything again)."""
+    row = connection.execute(
+        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')"
+    ).fetchone()
+    assert row is not None
+    locked, external_access = row
+    if locked and external_access:
+        raise duckdb.PermissionException("a DuckDB database locked with external access on cannot be sandboxed")
+    return bool(locked)

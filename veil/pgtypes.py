@@ -8,6 +8,8 @@ server (asyncpg and pgJDBC would otherwise run type-introspection queries).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -31,10 +33,18 @@ class PgType:
     output_func: str = ""
     receive_func: str = ""
     send_func: str = ""
+    # A user-defined type of a PostgreSQL source (an enum): its schema there, and its labels in
+    # sort order. Built-in types live in pg_catalog and have none.
+    schema: str = "pg_catalog"
+    labels: tuple[str, ...] = ()
 
     @property
     def is_array(self) -> bool:
         return self.element_oid != 0 and self.name.startswith("_")
+
+    @property
+    def is_enum(self) -> bool:
+        return self.kind == "e"
 
 
 def _scalar(
@@ -157,6 +167,7 @@ def _array_of(element: PgType) -> PgType:
     return PgType(
         oid=element.array_oid,
         name="_" + element.name,
+        schema=element.schema,
         length=-1,
         array_oid=0,
         category="A",
@@ -247,7 +258,23 @@ class ColumnType:
 
     def format(self) -> str:
         """``format_type(oid, typmod)``: how psql's ``\\d`` shows the type."""
+        if self.type.is_enum:
+            return _user_type_name(self.type)
         return format_type(self.type.oid, self.typmod)
+
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _quoted(name: str) -> str:
+    return name if _PLAIN_IDENTIFIER.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _user_type_name(pg_type: PgType) -> str:
+    """``format_type`` of a source's own type: schema-qualified unless in ``public`` (what
+    PostgreSQL prints with its default search_path)."""
+    name = _quoted(pg_type.name)
+    return name if pg_type.schema == "public" else f"{_quoted(pg_type.schema)}.{name}"
 
 
 def numeric_typmod(precision: int, scale: int) -> int:
@@ -260,6 +287,8 @@ def format_type(oid: int, typmod: int = -1) -> str:
         return "???"
     if pg_type.is_array:
         return format_type(pg_type.element_oid, typmod) + "[]"
+    if pg_type.is_enum:
+        return _user_type_name(pg_type)
     name = SQL_NAMES.get(pg_type.name, pg_type.name)
     if pg_type.name == "numeric" and typmod >= 4:
         packed = typmod - 4
@@ -359,16 +388,78 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
     metadata = field.metadata or {}
     pinned = metadata.get(PG_TYPE_METADATA_KEY)
     if pinned is not None:
-        return ColumnType(BY_OID[int(pinned)], int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1")))
+        typmod = int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1"))
+        user_type = metadata.get(PG_USER_TYPE_METADATA_KEY)
+        if user_type is not None:
+            enum = _decoded_enum(user_type)
+            return ColumnType(enum if enum.oid == int(pinned) else _array_of(enum), typmod)
+        return ColumnType(BY_OID[int(pinned)], typmod)
     return column_type_for_arrow(field.type)
 
 
 def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
-    """Field metadata that fixes a column's PostgreSQL type (and modifier)."""
+    """Field metadata that fixes a column's PostgreSQL type (and modifier); a source's enum
+    (or array of one) carries its whole definition, so the field needs no lookup."""
     metadata = {PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()}
     if typmod != -1:
         metadata[PG_TYPMOD_METADATA_KEY] = str(typmod).encode()
+    enum = user_enum(pg_type)
+    if enum is not None:
+        metadata[PG_USER_TYPE_METADATA_KEY] = json.dumps(
+            [enum.oid, enum.array_oid, enum.schema, enum.name, list(enum.labels)]
+        ).encode()
     return metadata
+
+
+# -- enums of PostgreSQL sources ------------------------------------------------------------------
+# A source's enum is served with the source's own OID: user-defined OIDs start at 16384
+# (FirstNormalObjectId), so they never collide with a built-in type, and a dropped and re-created
+# enum gets a new one, as clients caching types by OID expect.
+
+#: Field metadata key holding a source enum's definition (OID, array OID, schema, name, labels).
+PG_USER_TYPE_METADATA_KEY = b"veil.pg_user_type"
+FIRST_NORMAL_OID = 16384
+_DECODED: dict[bytes, PgType] = {}
+
+
+def enum_type(oid: int, array_oid: int, schema: str, name: str, labels: tuple[str, ...]) -> PgType:
+    """The pg_type row of a source's enum (typtype 'e'), its labels in sort order."""
+    return PgType(
+        oid=oid, name=name, length=4, array_oid=array_oid, category="E", by_value=True, kind="e",
+        input_func="enum_in", output_func="enum_out", receive_func="enum_recv", send_func="enum_send",
+        schema=schema, labels=tuple(labels),
+    )
+
+
+def user_enum(pg_type: PgType) -> PgType | None:
+    """The enum ``pg_type`` is, or is an array of; ``None`` for every other type."""
+    if pg_type.is_enum:
+        return pg_type
+    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:
+        element = BY_OID.get(pg_type.element_oid)
+        return element if element is not None and element.is_enum else None
+    return None
+
+
+def register_enum(enum: PgType) -> None:
+    """Make a source's enum and its array type known by OID (to the RowDescription of results
+    described by the source, and to the encoders). Built-in OIDs are never replaced; a later
+    definition (``ALTER TYPE ... ADD VALUE``) replaces an earlier one."""
+    if enum.oid < FIRST_NORMAL_OID or not enum.is_enum:
+        return
+    BY_OID[enum.oid] = enum
+    if enum.array_oid >= FIRST_NORMAL_OID:
+        BY_OID[enum.array_oid] = _array_of(enum)
+
+
+def _decoded_enum(blob: bytes) -> PgType:
+    enum = _DECODED.get(blob)
+    if enum is None:
+        oid, array_oid, schema, name, labels = json.loads(blob)
+        enum = enum_type(int(oid), int(array_oid), str(schema), str(name), tuple(str(v) for v in labels))
+        _DECODED[blob] = enum
+        register_enum(enum)
+    return enum
 
 
 def pinned_field(

@@ -13,6 +13,7 @@ real type OID: a client asking for text gets exactly what PostgreSQL would print
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, NUMERIC, TEXT, format_type, pinned_field
+from veil.pgtypes import BY_OID, NUMERIC, TEXT, enum_type, format_type, pinned_field, register_enum
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
 ADBC_EXACT: dict[int, pa.DataType] = {
@@ -62,6 +63,27 @@ class SourceColumn:
     nullable: bool = True
 
 
+#: The source's enums: each is served as its own type (OID, pg_type, pg_enum labels).
+LIST_ENUMS = """
+SELECT t.oid::bigint AS oid, t.typarray::bigint AS array_oid, n.nspname, t.typname,
+       pg_catalog.json_agg(e.enumlabel::text ORDER BY e.enumsortorder)::text AS labels
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def register_enums(rows: Sequence[dict[str, object]]) -> None:
+    """Make the enums of :data:`LIST_ENUMS` known by OID before the columns using them are read."""
+    for row in rows:
+        labels = json.loads(str(row["labels"]))
+        register_enum(enum_type(
+            int(str(row["oid"])), int(str(row["array_oid"])), str(row["nspname"]), str(row["typname"]),
+            tuple(str(label) for label in labels),
+        ))
+
+
 def _numeric_arrow(typmod: int) -> pa.DataType:
     if typmod >= 4:
         precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
@@ -82,7 +104,7 @@ def served_field(column: SourceColumn) -> pa.Field:
     """The Arrow field Veil serves the column as, its PostgreSQL type pinned in its metadata."""
     oid, typmod = column.type_oid, column.typmod
     pg_type = BY_OID.get(oid)
-    if pg_type is None:  # enums, composites, extension types: served as their text form
+    if pg_type is None:  # composites, extension types: served as their text form
         return pinned_field(column.name, pa.string(), TEXT, -1, column.nullable)
     if oid == NUMERIC.oid:
         return pinned_field(column.name, _numeric_arrow(typmod), NUMERIC, typmod, column.nullable)

@@ -26,7 +26,7 @@ from veil.engine.pgcatalog.schema import (
 )
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
-from veil.pgtypes import BY_OID, format_type
+from veil.pgtypes import BY_OID, PgType, format_type, user_enum
 
 BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
@@ -130,6 +130,14 @@ class CatalogObjects:
         }
         for table in self.tables:
             self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
+        # The enums of the columns this user sees (a source's other types stay unseen).
+        self.enums: dict[int, PgType] = {}
+        for table in self.tables:
+            for column in table.columns:
+                enum = user_enum(column.pg_type.type)
+                if enum is not None:
+                    self.enums.setdefault(enum.oid, enum)
+                    self.namespaces.setdefault(enum.schema, stable_oid("schema", enum.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
         self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
         for user in users:
@@ -146,6 +154,10 @@ class CatalogObjects:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
             )
+        for enum in self.enums.values():
+            self.types[enum.oid] = TypeName(enum.oid, enum.name, enum.schema, enum.name)
+            if enum.array_oid:
+                self.types[enum.array_oid] = TypeName(enum.array_oid, "_" + enum.name, enum.schema, enum.name + "[]")
         self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
         self.proc_oids: dict[str, int] = {}
         for oid, name in sorted(self.procs.items()):

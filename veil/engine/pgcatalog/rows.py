@@ -62,6 +62,10 @@ def _static(relation: str, rows: tuple[tuple[object, ...], ...]) -> RowSet:
     return RowSet(rel, [dict(zip(names, row, strict=True)) for row in rows])
 
 
+#: PostgreSQL 15's enum_in, enum_out, enum_recv and enum_send.
+_ENUM_IO = {"in": 3506, "out": 3507, "recv": 3532, "send": 3533}
+
+
 def _proc_oid(name: str) -> int:
     return next(int(str(row[0])) for row in PG_PROC if row[1] == name)
 
@@ -92,6 +96,7 @@ class CatalogRows:
         yield _static("pg_ts_template", static_rows.PG_TS_TEMPLATE)
         yield _static("pg_settings", PG_SETTINGS)
         yield self.pg_type()
+        yield self.pg_enum()
         yield self.pg_namespace()
         yield self.pg_class()
         yield self.pg_attribute()
@@ -144,7 +149,42 @@ class CatalogRows:
                     "typcollation": 0,
                 }
             )
+        for enum in self.objects.enums.values():
+            rowset.rows.extend(self._enum_types(enum))
         return rowset
+
+    def _enum_types(self, enum: PgType) -> list[Row]:
+        """The pg_type rows of a source's enum and of its array type, as PostgreSQL has them."""
+        namespace = self.objects.namespaces[enum.schema]
+        common = {"typnamespace": namespace, "typowner": BOOTSTRAP_ROLE_OID, "typispreferred": False,
+                  "typisdefined": True, "typdelim": ",", "typrelid": 0, "typmodin": 0, "typmodout": 0,
+                  "typalign": "i", "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0,
+                  "typcollation": 0}
+        rows: list[Row] = [{
+            **common, "oid": enum.oid, "typname": enum.name, "typlen": 4, "typbyval": True, "typtype": "e",
+            "typcategory": "E", "typsubscript": 0, "typelem": 0, "typarray": enum.array_oid,
+            "typinput": _ENUM_IO["in"], "typoutput": _ENUM_IO["out"], "typreceive": _ENUM_IO["recv"],
+            "typsend": _ENUM_IO["send"], "typanalyze": 0, "typstorage": "p",
+        }]
+        if enum.array_oid:
+            rows.append({
+                **common, "oid": enum.array_oid, "typname": "_" + enum.name, "typlen": -1, "typbyval": False,
+                "typtype": "b", "typcategory": "A", "typsubscript": _proc_oid("array_subscript_handler"),
+                "typelem": enum.oid, "typarray": 0, "typinput": _proc_oid("array_in"),
+                "typoutput": _proc_oid("array_out"), "typreceive": _proc_oid("array_recv"),
+                "typsend": _proc_oid("array_send"), "typanalyze": _proc_oid("array_typanalyze"), "typstorage": "x",
+            })
+        return rows
+
+    def pg_enum(self) -> RowSet:
+        """The labels of the enums this user's columns have, in the source's order."""
+        rows: list[Row] = [
+            {"oid": stable_oid("enum", str(enum.oid), label), "enumtypid": enum.oid,
+             "enumsortorder": float(order), "enumlabel": label}
+            for enum in self.objects.enums.values()
+            for order, label in enumerate(enum.labels, start=1)
+        ]
+        return self._rowset("pg_enum", rows)
 
     def pg_namespace(self) -> RowSet:
         rows: list[Row] = [
@@ -364,7 +404,7 @@ def _attribute(
         "atttypmod": typmod,
         "attbyval": pg_type.by_value,
         "attalign": pg_type.align,
-        "attstorage": _TYPSTORAGE.get(pg_type.oid, "x"),
+        "attstorage": "p" if pg_type.is_enum else _TYPSTORAGE.get(pg_type.oid, "x"),
         "attcompression": "",
         "attnotnull": system,
         "atthasdef": False,

@@ -142,6 +142,8 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
         return from_arrow(arr)
     if types.is_string(t) and oid == UUID.oid:
         return scalars.uuid_binary_from_text(arr)
+    if types.is_string(t) and pg.type.is_enum:  # enum_send: the label's bytes
+        return from_arrow(arr)
     if types.is_string(t) and oid not in SAME_AS_TEXT and oid != JSONB.oid and oid != TEXT.oid:
         return ArrowCells(binary_from_text(arr, oid))
     if types.is_date(t) and oid == 1082:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID
+from veil.pgtypes import BY_OID, user_enum
 
 Converter = Callable[[str], bytes]
 
@@ -276,9 +276,9 @@ def parse_array(text: str) -> tuple[list[int], list[int], list[str | None]]:
     return sizes, lower or [1] * len(sizes), elements
 
 
-def array_send(text: str, element_oid: int) -> bytes:
+def array_send(text: str, element_oid: int, converter: Converter | None = None) -> bytes:
     """``array_send`` of an array's text form."""
-    converter = ELEMENT_CONVERTERS[element_oid]
+    converter = converter or ELEMENT_CONVERTERS[element_oid]
     sizes, lower, elements = parse_array(text)
     has_null = any(e is None for e in elements)
     parts = [struct.pack(">iii", len(sizes), int(has_null), element_oid)]
@@ -297,9 +297,13 @@ def _converter(oid: int) -> Converter | None:
     if converter is not None:
         return converter
     pg_type = BY_OID.get(oid)
-    if pg_type is not None and pg_type.is_array and pg_type.element_oid in ELEMENT_CONVERTERS:
-        element = pg_type.element_oid
+    if pg_type is None or not pg_type.is_array:
+        return None
+    element = pg_type.element_oid
+    if element in ELEMENT_CONVERTERS:
         return lambda text: array_send(text, element)
+    if user_enum(pg_type) is not None:  # an array of a source's enum: each label's bytes
+        return lambda text: array_send(text, element, str.encode)
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 import pyarrow as pa
 
 from veil.catalog.model import Column, TableKey
-from veil.pgtypes import ColumnType
+from veil.pgtypes import ColumnType, user_enum
 
 Status = Literal["active", "inactive"]
 STATUSES: tuple[Status, ...] = ("active", "inactive")
@@ -45,7 +45,12 @@ class StoredColumn:
 
     @property
     def declared_name(self) -> str:
-        """The type as sync reports it: ``integer (posint)`` for a domain served as its base."""
+        """The type as sync reports it: ``integer (posint)`` for a domain served as its base,
+        ``mood ('sad', 'happy')`` for an enum (so an enum re-created with other labels is a change)."""
+        enum = user_enum(self.source_type.type) if self.source_type is not None else None
+        if enum is not None:
+            labels = ", ".join("'" + label.replace("'", "''") + "'" for label in enum.labels)
+            return f"{self.type_name} ({labels})"
         return self.type_name if self.declared_type is None else f"{self.type_name} ({self.declared_type})"
 
     def as_column(self) -> Column:

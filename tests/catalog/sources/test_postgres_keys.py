@@ -278,7 +278,7 @@ def test_veil_check_refuses_a_mask_that_does_not_fit_the_source_type(postgres_ds
     assert "policies[2]" not in checked.stderr
 
 
-def test_sync_reports_a_column_moved_to_another_enum_or_off_a_domain(postgres_dsn: str, tmp_path: Path) -> None:
+def test_sync_reports_a_column_moved_to_another_enum_or_domain_or_one_recreated(postgres_dsn: str, tmp_path: Path) -> None:
     with private_database(postgres_dsn, DATABASE + "_types") as dsn:
         ddl(dsn, "CREATE SCHEMA shop", "CREATE TYPE shop.mood AS ENUM ('sad', 'happy')",
             "CREATE TYPE shop.mood2 AS ENUM ('sad', 'happy')", "CREATE DOMAIN shop.posint AS integer CHECK (VALUE > 0)",
@@ -302,6 +302,30 @@ def test_sync_reports_a_column_moved_to_another_enum_or_off_a_domain(postgres_ds
             "ALTER TABLE shop.feelings ALTER COLUMN d TYPE integer")
         assert sorted(sync()) == [
             (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> integer"),
-            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m", "text (shop.mood) -> text (shop.mood2)"),
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m", "shop.mood ('sad', 'happy') -> shop.mood2 ('sad', 'happy')"),
+        ]
+        assert sync() == []
+        # The enum and the domain dropped and created again under the same names, with other
+        # labels and another base type.
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN m TYPE text", "DROP TYPE shop.mood2",
+            "CREATE TYPE shop.mood2 AS ENUM ('calm', 'cross', 'sad')",
+            "ALTER TABLE shop.feelings ALTER COLUMN m TYPE shop.mood2 USING m::shop.mood2")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m",
+             "shop.mood2 ('sad', 'happy') -> shop.mood2 ('calm', 'cross', 'sad')"),
+        ]
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN d TYPE shop.posint")
+        assert sync() == [(COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer -> integer (shop.posint)")]
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN d TYPE integer", "DROP DOMAIN shop.posint",
+            "CREATE DOMAIN shop.posint AS bigint CHECK (VALUE > 0)",
+            "ALTER TABLE shop.feelings ALTER COLUMN d TYPE shop.posint")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> bigint (shop.posint)"),
+        ]
+        # A label added to the enum is reported too: clients read the labels from pg_enum.
+        ddl(dsn, "ALTER TYPE shop.mood2 ADD VALUE 'glad' BEFORE 'calm'")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m",
+             "shop.mood2 ('calm', 'cross', 'sad') -> shop.mood2 ('glad', 'calm', 'cross', 'sad')"),
         ]
         assert sync() == []

@@ -5,9 +5,11 @@ identical.
 The comparison is byte for byte where the protocol allows it: libpq (psycopg's ``pq`` layer)
 reads each result in text and in binary format and compares type OIDs, modifiers and the raw
 cells; psql compares its printed output and ``\\d``; asyncpg compares decoded records; the
-catalog emulation is compared with PostgreSQL's own ``information_schema.columns``. Enums and
-composite types are served as ``text`` (their OIDs are not in Veil's pg_type): the test states
-that difference explicitly instead of skipping those columns.
+catalog emulation is compared with PostgreSQL's own ``information_schema.columns``, pg_type and
+pg_enum; psycopg's and asyncpg's enum introspection and pgJDBC's metadata run through Veil. Enums
+(and arrays of them) are served as their own type with the source's OID. Composite types are
+served as ``text`` (their OIDs are not in Veil's pg_type): the test states that difference
+explicitly instead of skipping those columns.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import psycopg
 import pytest
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.enum import EnumInfo, register_enum
 
 from tests.catalog.support import ddl, private_database
 from tests.conftest import (
@@ -56,7 +59,7 @@ COLUMNS = """
     r int4range, nr numrange, tr tstzrange, mr int4multirange,
     o oid, rc regclass,
     ai int[], ai2 int[], at text[], aip inet[], an numeric[], ad date[], ats timestamptz[],
-    e mood, dm posint, cp pair
+    e mood, ea mood[], dm posint, cp pair
 """
 
 ROWS = [
@@ -72,7 +75,7 @@ line2 "quoted" \\ back', 'a_name', 'x', '\\x00ff10', true,
         '[2024-01-01 00:00+00,2024-02-01 00:00+00)', '{[1,3),[5,7)}', 4294967295, 'pg_class',
         '{1,NULL,3}', '{{1,2},{3,4}}', '{"a b","ü",NULL,"\\"q\\""}', '{10.0.0.1,::1}', '{1.50,NaN,-0.001}',
         '{2024-02-29,"0044-03-15 BC",infinity}', '{"2024-06-30 12:00:00+02",NULL}',
-        'happy', 5, '(1,"x y")')""",
+        'happy', '{{happy,sad},{"très ☃",NULL}}', 5, '(1,"x y")')""",
     """(2, 32767, -2147483648, 9223372036854775807, 'NaN', -0.01, -0.00001,
         '-Infinity', 'NaN', -0.99, 'xyz', '', '', '', '', '', false,
         '0044-03-15 BC', '00:00:00', '00:00:00-11', '0001-01-01 00:00:00', '1999-12-31 23:59:59.5+00',
@@ -82,7 +85,7 @@ line2 "quoted" \\ back', 'a_name', 'x', '\\x00ff10', true,
         '(0,0)', '{0,1,0}', '[(0,0),(0,0)]', '((0,0),(0,0))', '((0,0),(1,1))', '((0,0))',
         '<(0,0),0>', '', 'a', 'empty', 'empty', 'empty', '{}', 0, 'pg_type',
         '{}', '{{{1}}}', '{""}', '{}', '{}', '[0:1]={2000-01-01,2000-01-02}', '{}',
-        'sad', 1, '(,)')""",
+        'sad', '{}', 1, '(,)')""",
 ]
 NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 # A row of NULLs but for the key and the NOT NULL columns.
@@ -105,22 +108,24 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with private_database(postgres_dsn, DATABASE) as dsn:
         ddl(
             dsn,
-            "CREATE TYPE mood AS ENUM ('sad', 'happy')",
+            "CREATE TYPE mood AS ENUM ('sad', 'happy', 'très ☃')",
             "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
             "CREATE TYPE pair AS (a int, b text)",
             "CREATE SCHEMA types",
             f"CREATE TABLE types.matrix ({COLUMNS})",
             "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",
             "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
-            "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet)",
-            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1'), (2, 'b@y.org', 'FR', '::1'),"
-            " (3, 'c@z.org', 'DE', NULL)",
+            "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet, "
+            "m mood, secret mood, secrets mood[])",
+            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1', 'happy', 'sad', '{sad}'),"
+            " (2, 'b@y.org', 'FR', '::1', 'sad', 'happy', '{happy}'), (3, 'c@z.org', 'DE', NULL, NULL, 'très ☃', '{}')",
         )
         config = {
             "server": {"host": "127.0.0.1", "port": 0},
             "secrets": {"hash_key": "type-matrix-key"},
             "connections": {"pg": postgres_connection(dsn, population={"schemas": ["types"]})},
-            "tables": {"pg.types.people": {"tags": {"email": ["PII.Email"]}}},
+            "tables": {"pg.types.people": {"tags": {"email": ["PII.Email"], "secret": ["PII.Secret"],
+                                                   "secrets": ["PII.Secret"]}}},
             "users": {
                 "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
                 "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
@@ -128,6 +133,7 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "policies": [
                 {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
                 {"name": "Hash emails", "mask": {"column_tags": ["PII.Email"], "with": "hash"}},
+                {"name": "Hash secrets", "mask": {"column_tags": ["PII.Secret"], "with": "hash"}},
                 {"name": "Germany only", "row_filter": {"tables": ["types.people"], "where": "country = 'DE'"}},
             ],
         }
@@ -153,13 +159,13 @@ def _raw(dsn: str, sql: str, fmt: int) -> tuple[list[tuple[bytes, int, int]], li
         connection.finish()
 
 
-# Served as text: Veil's pg_type has no row for a user-defined enum or composite type.
-USER_TYPES = ("e", "cp")
+# Served as text: Veil's pg_type has no row for a composite type.
+USER_TYPES = ("cp",)
 SELECT_ALL = "SELECT * FROM types.matrix ORDER BY id"
 # Columns whose binary form Veil builds (or forwards): everything but the types it refuses.
 BINARY_COLUMNS = (
     "id, i2, i4, i8, n, n2, n40, f4, f8, mo, c3, vc, tx, nm, ch, ba, bo, d, t, ttz, ts, tstz, ts3, iv, "
-    "u, j, jb, x, ip, cd, mac, mac8, b, vb, o, ai, ai2, at, aip, an, ad, ats"
+    "u, j, jb, x, ip, cd, mac, mac8, b, vb, o, ai, ai2, at, aip, an, ad, ats, e, ea"
 )
 
 
@@ -203,10 +209,11 @@ def test_psql_prints_the_same_values_and_describes_the_same_columns(matrix: Matr
     # Column lines: name|type|collation|nullable|default.
     direct_columns = [line for line in direct if line.count("|") == 4 and not line.startswith("Column")]
     served_columns = [line for line in served if line.count("|") == 4 and not line.startswith("Column")]
-    user_types = {"e|mood|||", "dm|posint|||", "cp|pair|||"}
-    assert [c for c in served_columns if c.split("|")[0] not in ("e", "dm", "cp")] == [
+    user_types = {"dm|posint|||", "cp|pair|||"}
+    assert [c for c in served_columns if c.split("|")[0] not in ("dm", "cp")] == [
         c for c in direct_columns if c not in user_types
     ]
+    assert "e|mood|||" in served_columns and "ea|mood[]|||" in served_columns
     assert "i4|integer||not null|7" in served_columns
     assert "vc|character varying(40)||not null|'none'::character varying" in served_columns
     assert "dm|integer|||" in served_columns  # a domain is served as its base type
@@ -215,14 +222,14 @@ def test_psql_prints_the_same_values_and_describes_the_same_columns(matrix: Matr
 def test_catalog_reports_the_source_columns(matrix: Matrix) -> None:
     query = (
         "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
-        "datetime_precision, udt_name, is_nullable, column_default FROM information_schema.columns "
-        "WHERE table_schema = 'types' AND table_name = 'matrix' AND column_name NOT IN ('e', 'dm', 'cp') "
+        "datetime_precision, udt_schema, udt_name, is_nullable, column_default FROM information_schema.columns "
+        "WHERE table_schema = 'types' AND table_name = 'matrix' AND column_name NOT IN ('dm', 'cp') "
         "ORDER BY ordinal_position"
     )
     attributes = (
         "SELECT a.attname, a.atttypid::int, a.atttypmod, a.attnotnull FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'matrix' AND a.attnum > 0 "
-        "AND a.attname NOT IN ('e', 'dm', 'cp') ORDER BY a.attnum"
+        "AND a.attname NOT IN ('dm', 'cp') ORDER BY a.attnum"
     )
     comment = "SELECT col_description('types.matrix'::regclass, 12)"
     with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
@@ -257,20 +264,73 @@ def test_asyncpg_decodes_the_same_records(matrix: Matrix) -> None:
     assert [repr(row) for row in served] == [repr(row) for row in direct]  # repr: NaN != NaN
 
 
+MASKED = (1, 5, 6)  # email, secret, secrets: hashed for everyone
+
+
 @pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
 def test_mask_and_row_filter_keep_the_other_columns_exact(matrix: Matrix, fmt: int) -> None:
-    sql = "SELECT id, email, country, ip FROM types.people ORDER BY id"
+    sql = "SELECT id, email, country, ip, m, secret, secrets FROM types.people ORDER BY id"
     direct_columns, direct_cells = _raw(matrix.dsn, sql, fmt)
     veil_columns, veil_cells = _raw(matrix.veil_dsn(), sql, fmt)
-    # The row filter: only German rows; the mask: emails are hashed text, never the raw value.
+    # The row filter: only German rows; the masks: emails and the enum columns tagged secret are
+    # hashed text, never the raw value (nor any label of the enum, in either format).
     assert [row[0] for row in veil_cells] == [row[0] for row in direct_cells if row[2] == b"DE"]
-    raw_emails = {row[1] for row in direct_cells}
-    assert all(row[1] is not None and row[1] not in raw_emails for row in veil_cells)
-    assert veil_columns[1][1] == 25  # a hash mask is documented as text
-    kept = [c for i, c in enumerate(direct_columns) if i != 1]
-    assert [c for i, c in enumerate(veil_columns) if i != 1] == kept
+    labels = {"sad", "happy", "très ☃"}
+    raw = {row[i] for row in direct_cells for i in MASKED} | {label.encode() for label in labels}
+    for row in veil_cells:
+        for i in MASKED:
+            assert row[i] is not None and row[i] not in raw
+            assert not any(label.encode() in row[i] for label in labels)
+    assert [veil_columns[i][1] for i in MASKED] == [25, 25, 25]  # a hash mask is documented as text
+    kept = [c for i, c in enumerate(direct_columns) if i not in MASKED]
+    assert [c for i, c in enumerate(veil_columns) if i not in MASKED] == kept  # m keeps the enum's OID
     german = [row for row in direct_cells if row[2] == b"DE"]
-    assert [[row[0], row[2], row[3]] for row in veil_cells] == [[row[0], row[2], row[3]] for row in german]
+    unmasked = [0, 2, 3, 4]
+    assert [[row[i] for i in unmasked] for row in veil_cells] == [[row[i] for i in unmasked] for row in german]
+    assert german[0][4] == b"happy"
+
+
+def test_enum_types_and_labels_are_the_sources(matrix: Matrix) -> None:
+    types = (
+        "SELECT t.oid::int, t.typname, n.nspname, t.typtype, t.typcategory, t.typlen, t.typbyval, t.typalign, "
+        "t.typarray::int, a.typname, a.typelem::int, a.typcategory, t.typinput::text, t.typsend::text "
+        "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type a ON a.oid = t.typarray "
+        "WHERE t.typname = 'mood'"
+    )
+    labels = (
+        "SELECT e.enumsortorder, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+        "WHERE t.typname = 'mood' ORDER BY e.enumsortorder"
+    )
+    regtype = "SELECT 'mood'::regtype::oid::int, 'mood[]'::regtype::text, format_type('mood'::regtype, -1)"
+    with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
+        for sql in (types, labels, regtype):
+            assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
+        # psycopg's enum adapter reads pg_type and pg_enum: the same Python enum, in binary too.
+        infos = [EnumInfo.fetch(c, "mood") for c in (direct, served)]
+        assert infos[0] is not None and infos[1] is not None
+        assert [(i.name, i.oid, i.array_oid, i.labels) for i in infos] == [
+            (infos[0].name, infos[0].oid, infos[0].array_oid, ["sad", "happy", "très ☃"])
+        ] * 2
+        results = []
+        for connection, info in zip((direct, served), infos, strict=True):
+            register_enum(info, connection)
+            cursor = connection.cursor(binary=True)
+            results.append([(r[0], r[1] and r[1].name, r[2] and [[e and e.name for e in d] for d in r[2]])
+                            for r in cursor.execute("SELECT id, e, ea FROM types.matrix ORDER BY id")])
+        assert results[1] == results[0]
+        assert results[0][0] == (1, "happy", [["happy", "sad"], ["très ☃", None]])
+
+
+def test_psql_lists_the_enum_type(matrix: Matrix) -> None:
+    psql = require_tool("psql")
+
+    def run(dsn: str) -> list[str]:
+        result = subprocess.run([psql, dsn, "-X", "-A", "-c", r"\dT mood"], capture_output=True, text=True,
+                                timeout=60, check=True)
+        return result.stdout.splitlines()
+
+    assert run(matrix.veil_dsn()) == run(matrix.dsn)
+    assert "public|mood|" in run(matrix.veil_dsn())
 
 
 NUMERICS = ["0", "0.000", "-0.5", "1", "10000", "12345678.9", "0.0001", "-99999999999999999999.00001", "1e-20",

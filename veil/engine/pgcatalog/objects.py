@@ -33,6 +33,8 @@ BOOTSTRAP_ROLE_OID = 10
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
 _OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
+#: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
+ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
 
@@ -159,6 +161,7 @@ class CatalogObjects:
             if enum.array_oid:
                 self.types[enum.array_oid] = TypeName(enum.array_oid, "_" + enum.name, enum.schema, enum.name + "[]")
         self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
+        self.procs.update({oid: name for name, oid in ENUM_IO.items()})
         self.proc_oids: dict[str, int] = {}
         for oid, name in sorted(self.procs.items()):
             self.proc_oids.setdefault(name, oid)
@@ -215,6 +218,11 @@ class CatalogObjects:
         pg_type = type_by_spelling(text)
         if pg_type is not None:
             return pg_type.oid
+        if text.strip().endswith("[]"):  # an array of a source's enum: ``mood[]``
+            element = self.regtype_in(text.strip()[:-2], strict=False)
+            enum = self.enums.get(element) if element is not None else None
+            if enum is not None and enum.array_oid:
+                return enum.array_oid
         parts = parse_ident(text) or []
         for type_name in self.types.values():
             if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:

@@ -21,6 +21,7 @@ from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.objects import (
     BOOTSTRAP_ROLE,
     BOOTSTRAP_ROLE_OID,
+    ENUM_IO,
     CatalogObjects,
     Relation,
 )
@@ -60,10 +61,6 @@ def _static(relation: str, rows: tuple[tuple[object, ...], ...]) -> RowSet:
     rel = RELATIONS[("pg_catalog", relation)]
     names = [c.name for c in rel.columns]
     return RowSet(rel, [dict(zip(names, row, strict=True)) for row in rows])
-
-
-#: PostgreSQL 15's enum_in, enum_out, enum_recv and enum_send.
-_ENUM_IO = {"in": 3506, "out": 3507, "recv": 3532, "send": 3533}
 
 
 def _proc_oid(name: str) -> int:
@@ -163,8 +160,8 @@ class CatalogRows:
         rows: list[Row] = [{
             **common, "oid": enum.oid, "typname": enum.name, "typlen": 4, "typbyval": True, "typtype": "e",
             "typcategory": "E", "typsubscript": 0, "typelem": 0, "typarray": enum.array_oid,
-            "typinput": _ENUM_IO["in"], "typoutput": _ENUM_IO["out"], "typreceive": _ENUM_IO["recv"],
-            "typsend": _ENUM_IO["send"], "typanalyze": 0, "typstorage": "p",
+            "typinput": ENUM_IO["enum_in"], "typoutput": ENUM_IO["enum_out"], "typreceive": ENUM_IO["enum_recv"],
+            "typsend": ENUM_IO["enum_send"], "typanalyze": 0, "typstorage": "p",
         }]
         if enum.array_oid:
             rows.append({

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.enum import EnumInfo, register_enum
 
 from tests.catalog.support import ddl, private_database
+from tests.clients.support import require_file
+from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -165,7 +169,7 @@ SELECT_ALL = "SELECT * FROM types.matrix ORDER BY id"
 # Columns whose binary form Veil builds (or forwards): everything but the types it refuses.
 BINARY_COLUMNS = (
     "id, i2, i4, i8, n, n2, n40, f4, f8, mo, c3, vc, tx, nm, ch, ba, bo, d, t, ttz, ts, tstz, ts3, iv, "
-    "u, j, jb, x, ip, cd, mac, mac8, b, vb, o, ai, ai2, at, aip, an, ad, ats, e, ea"
+    "u, j, jb, x, ip, cd, mac, mac8, b, vb, pt, ln, ls, bx, pa, pg, ci, o, ai, ai2, at, aip, an, ad, ats, e, ea"
 )
 
 
@@ -187,11 +191,11 @@ def test_libpq_reads_the_same_types_and_bytes(matrix: Matrix, fmt: int) -> None:
 
 def test_binary_of_a_type_veil_cannot_build_is_refused_not_corrupted(matrix: Matrix) -> None:
     with pytest.raises(AssertionError) as refused:
-        _raw(matrix.veil_dsn(), "SELECT pt FROM types.matrix", 1)
+        _raw(matrix.veil_dsn(), "SELECT tv FROM types.matrix", 1)
     assert refused.value.args[0][0] == b"0A000"
     # ... and the session is not harmed: text format still serves the type.
-    _, cells = _raw(matrix.veil_dsn(), "SELECT pt FROM types.matrix ORDER BY id", 0)
-    assert cells == [[b"(1.5,-2)"], [b"(0,0)"], [None]]
+    _, cells = _raw(matrix.veil_dsn(), "SELECT tv FROM types.matrix ORDER BY id", 0)
+    assert cells == [[b"'a' 'cat' 'fat':1 'sat'"], [b""], [None]]
 
 
 def test_psql_prints_the_same_values_and_describes_the_same_columns(matrix: Matrix) -> None:
@@ -247,6 +251,13 @@ def _asyncpg_params(dsn: str) -> dict[str, object]:
     return kwargs
 
 
+def _shown(value: object) -> str:
+    """A decoded value compared by its repr (NaN != NaN); asyncpg's Path shows only its address."""
+    if " at 0x" in repr(value):
+        return repr((type(value).__name__, getattr(value, "is_closed", None), tuple(value)))  # type: ignore[call-overload]
+    return repr(value)
+
+
 def test_asyncpg_decodes_the_same_records(matrix: Matrix) -> None:
     # Python's date cannot hold the BC date (asyncpg fails on it reading PostgreSQL too).
     sql = f"SELECT {BINARY_COLUMNS.replace(' d,', '').replace(', ad,', ',')} FROM types.matrix ORDER BY id"
@@ -261,7 +272,10 @@ def test_asyncpg_decodes_the_same_records(matrix: Matrix) -> None:
     direct = asyncio.run(fetch(matrix.dsn))
     served = asyncio.run(fetch(matrix.veil_dsn()))
     assert len(served) == 3
-    assert [repr(row) for row in served] == [repr(row) for row in direct]  # repr: NaN != NaN
+    names = sql.split("SELECT ")[1].split(" FROM")[0].split(", ")
+    for row_direct, row_served in zip(direct, served, strict=True):
+        for name, want, got in zip(names, row_direct, row_served, strict=True):
+            assert _shown(got) == _shown(want), name
 
 
 MASKED = (1, 5, 6)  # email, secret, secrets: hashed for everyone
@@ -388,3 +402,65 @@ def test_asyncpg_parameters_of_source_types(matrix: Matrix) -> None:
             await connection.close()
 
     assert asyncio.run(fetch(matrix.veil_dsn())) == asyncio.run(fetch(matrix.dsn)) == [(1,), (2,)]
+
+
+JDBC_SOURCE = Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcTypes.java"
+# The composite column is served as text, and pgJDBC's getColumns names a domain, not its base.
+JDBC_COLUMNS = ", ".join(name for name in NAMES if name != "cp")
+
+
+@pytest.fixture(scope="module")
+def jdbc_types(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    java, javac = require_tool("java"), require_tool("javac")
+    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
+    build = tmp_path_factory.mktemp("jdbc_types")
+    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(JDBC_SOURCE)],
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert compiled.returncode == 0, compiled.stderr
+    return java, jar, build
+
+
+def _jdbc(build: tuple[str, Path, Path], dsn: str, table: str, query: str) -> list[str]:
+    java, jar, classes = build
+    params = conninfo_to_dict(dsn)
+    url = f"jdbc:postgresql://{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{params['dbname']}" \
+        "?sslmode=disable"
+    ran = subprocess.run(
+        [java, "-Duser.timezone=UTC", "-cp", f"{jar}{os.pathsep}{classes}", "VeilJdbcTypes", url,
+         str(params.get("user", "postgres")), str(params.get("password", "")), "types", table, query],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    # pgJDBC's getString of a binary bytea is the Java array's identity ("[B@1b2c3d"), even against PostgreSQL.
+    return re.sub(r"\[B@[0-9a-f]+", "[B@", ran.stdout).splitlines()
+
+
+def test_pgjdbc_reads_the_same_types_and_values(matrix: Matrix, jdbc_types: tuple[str, Path, Path]) -> None:
+    query = f"SELECT {JDBC_COLUMNS} FROM types.matrix ORDER BY id"
+    direct = _jdbc(jdbc_types, matrix.dsn, "matrix", query)
+    served = _jdbc(jdbc_types, matrix.veil_dsn(), "matrix", query)
+
+    def comparable(lines: list[str]) -> list[str]:
+        return [line for line in lines if not line.startswith(("column\tdm\t", "column\tcp\t"))]
+
+    assert comparable(served) == comparable(direct)
+    assert "column\te\t12\tmood" in served and "column\tea\t2003\t_mood" in served
+    assert "prepared type\te\tmood\t12" in served
+    assert "column\tdm\t4\tint4" in served and "column\tcp\t12\ttext" in served
+    assert len([line for line in served if line.startswith("prepared row")]) == 3
+
+
+def test_pgjdbc_under_a_mask_and_a_row_filter(matrix: Matrix, jdbc_types: tuple[str, Path, Path]) -> None:
+    served = _jdbc(jdbc_types, matrix.veil_dsn(), "people", "SELECT id, country, m, secret FROM types.people ORDER BY id")
+    direct = _jdbc(jdbc_types, matrix.dsn, "people",
+                   "SELECT id, country, m, secret FROM types.people WHERE country = 'DE' ORDER BY id")
+    masked = ("column\temail\t", "column\tsecret\t", "column\tsecrets\t", "text type\tsecret", "prepared type\tsecret")
+
+    def unmasked(lines: list[str]) -> list[str]:
+        return [line.rsplit("\t", 1)[0] if " row\t" in line else line for line in lines if not line.startswith(masked)]
+
+    assert unmasked(served) == unmasked(direct)
+    assert "column\tsecret\t12\ttext" in served and "column\tsecrets\t12\ttext" in served
+    assert "prepared type\tsecret\ttext\t12" in served
+    secrets = [line.rsplit("\t", 1)[1] for line in served if " row\t" in line]
+    assert len(secrets) == 4 and not {"sad", "happy", "très ☃"} & set(secrets)

@@ -1,10 +1,10 @@
 """Binary wire forms computed from PostgreSQL's text form, for columns a PostgreSQL source sends
 as text (:mod:`veil.catalog.sources.pgshape`): unconstrained numeric, oid, inet/cidr, macaddr,
-money, bit strings, timetz.
+money, bit strings, timetz, geometric types (:mod:`.geometry`).
 
 These parse each value in Python: they serve types Arrow has no exact representation for, whose
-text form is all Veil holds. A type whose binary form Veil cannot build from its text (geometric
-types, ranges, tsvector, arrays of such types ...) is refused in binary format with SQLSTATE
+text form is all Veil holds. A type whose binary form Veil cannot build from its text (ranges,
+tsvector, arrays of such types ...) is refused in binary format with SQLSTATE
 0A000 rather than sent in a form the client would misread; text format serves every type.
 """
 
@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
 from veil.pgtypes import BY_OID, user_enum
+from veil.proxy.codec.geometry import GEOMETRY
 
 Converter = Callable[[str], bytes]
 
@@ -128,6 +129,7 @@ CONVERTERS: dict[int, Converter] = {
     790: _money_send,
     1266: _timetz_send,
     18: _char_send,
+    **GEOMETRY,
 }
 
 #: Types whose binary form is their text bytes.

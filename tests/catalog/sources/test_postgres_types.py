@@ -63,7 +63,7 @@ COLUMNS = """
     r int4range, nr numrange, tr tstzrange, mr int4multirange,
     o oid, rc regclass,
     ai int[], ai2 int[], at text[], aip inet[], an numeric[], ad date[], ats timestamptz[],
-    e mood, ea mood[], dm posint, cp pair
+    e mood, ea mood[], dm posint, cp pair, cpa pair[], cb boxed
 """
 
 ROWS = [
@@ -79,7 +79,8 @@ line2 "quoted" \\ back', 'a_name', 'x', '\\x00ff10', true,
         '[2024-01-01 00:00+00,2024-02-01 00:00+00)', '{[1,3),[5,7)}', 4294967295, 'pg_class',
         '{1,NULL,3}', '{{1,2},{3,4}}', '{"a b","ü",NULL,"\\"q\\""}', '{10.0.0.1,::1}', '{1.50,NaN,-0.001}',
         '{2024-02-29,"0044-03-15 BC",infinity}', '{"2024-06-30 12:00:00+02",NULL}',
-        'happy', '{{happy,sad},{"très ☃",NULL}}', 5, '(1,"x y")')""",
+        'happy', '{{happy,sad},{"très ☃",NULL}}', 5, '(1,"x y")',
+        ARRAY[ROW(2, 'ü, "q" \\ (z)')::pair, NULL, ROW(NULL, NULL)::pair, ROW(-3, '')::pair], '(7)')""",
     """(2, 32767, -2147483648, 9223372036854775807, 'NaN', -0.01, -0.00001,
         '-Infinity', 'NaN', -0.99, 'xyz', '', '', '', '', '', false,
         '0044-03-15 BC', '00:00:00', '00:00:00-11', '0001-01-01 00:00:00', '1999-12-31 23:59:59.5+00',
@@ -89,7 +90,7 @@ line2 "quoted" \\ back', 'a_name', 'x', '\\x00ff10', true,
         '(0,0)', '{0,1,0}', '[(0,0),(0,0)]', '((0,0),(0,0))', '((0,0),(1,1))', '((0,0))',
         '<(0,0),0>', '', 'a', 'empty', 'empty', 'empty', '{}', 0, 'pg_type',
         '{}', '{{{1}}}', '{""}', '{}', '{}', '[0:1]={2000-01-01,2000-01-02}', '{}',
-        'sad', '{}', 1, '(,)')""",
+        'sad', '{}', 1, '(,)', '{}', '()')""",
 ]
 NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 # A row of NULLs but for the key and the NOT NULL columns.
@@ -115,6 +116,7 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "CREATE TYPE mood AS ENUM ('sad', 'happy', 'très ☃')",
             "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
             "CREATE TYPE pair AS (a int, b text)",
+            "CREATE TYPE boxed AS (n posint)",
             "CREATE SCHEMA types",
             f"CREATE TABLE types.matrix ({COLUMNS})",
             "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",
@@ -163,13 +165,13 @@ def _raw(dsn: str, sql: str, fmt: int) -> tuple[list[tuple[bytes, int, int]], li
         connection.finish()
 
 
-# Served as text: Veil's pg_type has no row for a composite type.
-USER_TYPES = ("cp",)
+# Served as text: a composite type with a field of a domain (or of another user-defined type).
+USER_TYPES = ("cb",)
 SELECT_ALL = "SELECT * FROM types.matrix ORDER BY id"
 # Columns whose binary form Veil builds (or forwards): everything but the types it refuses.
 BINARY_COLUMNS = (
     "id, i2, i4, i8, n, n2, n40, f4, f8, mo, c3, vc, tx, nm, ch, ba, bo, d, t, ttz, ts, tstz, ts3, iv, "
-    "u, j, jb, x, ip, cd, mac, mac8, b, vb, pt, ln, ls, bx, pa, pg, ci, o, ai, ai2, at, aip, an, ad, ats, e, ea"
+    "u, j, jb, x, ip, cd, mac, mac8, b, vb, pt, ln, ls, bx, pa, pg, ci, o, ai, ai2, at, aip, an, ad, ats, e, ea, cp, cpa"
 )
 
 
@@ -213,11 +215,12 @@ def test_psql_prints_the_same_values_and_describes_the_same_columns(matrix: Matr
     # Column lines: name|type|collation|nullable|default.
     direct_columns = [line for line in direct if line.count("|") == 4 and not line.startswith("Column")]
     served_columns = [line for line in served if line.count("|") == 4 and not line.startswith("Column")]
-    user_types = {"dm|posint|||", "cp|pair|||"}
-    assert [c for c in served_columns if c.split("|")[0] not in ("dm", "cp")] == [
+    user_types = {"dm|posint|||", "cb|boxed|||"}
+    assert [c for c in served_columns if c.split("|")[0] not in ("dm", "cb")] == [
         c for c in direct_columns if c not in user_types
     ]
     assert "e|mood|||" in served_columns and "ea|mood[]|||" in served_columns
+    assert "cp|pair|||" in served_columns and "cpa|pair[]|||" in served_columns and "cb|text|||" in served_columns
     assert "i4|integer||not null|7" in served_columns
     assert "vc|character varying(40)||not null|'none'::character varying" in served_columns
     assert "dm|integer|||" in served_columns  # a domain is served as its base type
@@ -227,13 +230,13 @@ def test_catalog_reports_the_source_columns(matrix: Matrix) -> None:
     query = (
         "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
         "datetime_precision, udt_schema, udt_name, is_nullable, column_default FROM information_schema.columns "
-        "WHERE table_schema = 'types' AND table_name = 'matrix' AND column_name NOT IN ('dm', 'cp') "
+        "WHERE table_schema = 'types' AND table_name = 'matrix' AND column_name NOT IN ('dm', 'cb') "
         "ORDER BY ordinal_position"
     )
     attributes = (
         "SELECT a.attname, a.atttypid::int, a.atttypmod, a.attnotnull FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'matrix' AND a.attnum > 0 "
-        "AND a.attname NOT IN ('dm', 'cp') ORDER BY a.attnum"
+        "AND a.attname NOT IN ('dm', 'cb') ORDER BY a.attnum"
     )
     comment = "SELECT col_description('types.matrix'::regclass, 12)"
     with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
@@ -405,8 +408,8 @@ def test_asyncpg_parameters_of_source_types(matrix: Matrix) -> None:
 
 
 JDBC_SOURCE = Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcTypes.java"
-# The composite column is served as text, and pgJDBC's getColumns names a domain, not its base.
-JDBC_COLUMNS = ", ".join(name for name in NAMES if name != "cp")
+# A composite of a domain is served as text, and pgJDBC's getColumns names a domain, not its base.
+JDBC_COLUMNS = ", ".join(name for name in NAMES if name != "cb")
 
 
 @pytest.fixture(scope="module")
@@ -441,12 +444,13 @@ def test_pgjdbc_reads_the_same_types_and_values(matrix: Matrix, jdbc_types: tupl
     served = _jdbc(jdbc_types, matrix.veil_dsn(), "matrix", query)
 
     def comparable(lines: list[str]) -> list[str]:
-        return [line for line in lines if not line.startswith(("column\tdm\t", "column\tcp\t"))]
+        return [line for line in lines if not line.startswith(("column\tdm\t", "column\tcb\t"))]
 
     assert comparable(served) == comparable(direct)
     assert "column\te\t12\tmood" in served and "column\tea\t2003\t_mood" in served
     assert "prepared type\te\tmood\t12" in served
-    assert "column\tdm\t4\tint4" in served and "column\tcp\t12\ttext" in served
+    assert "column\tdm\t4\tint4" in served and "column\tcb\t12\ttext" in served
+    assert "column\tcp\t2002\tpair" in served and "column\tcpa\t2003\t_pair" in served
     assert len([line for line in served if line.startswith("prepared row")]) == 3
 
 

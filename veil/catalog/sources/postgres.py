@@ -31,10 +31,10 @@ from veil.catalog.sources.pgpassthru import (
     SessionSettings,
 )
 from veil.catalog.sources.pgshape import (
-    LIST_ENUMS,
+    LIST_USER_TYPES,
     SourceColumn,
     conform_batch,
-    register_enums,
+    register_user_types,
     served_field,
     served_schema,
     text_wrapped,
@@ -434,7 +434,7 @@ class PostgresSource:
     def list_tables(self) -> list[SourceTable]:
         cursor = self.cursor()
         try:
-            register_enums(drain(cursor.execute(LIST_ENUMS)).to_pylist())
+            register_user_types(drain(cursor.execute(LIST_USER_TYPES)).to_pylist())
             rows = drain(cursor.execute(_LIST_COLUMNS)).to_pylist()
             keys = keys_by_table(drain(cursor.execute(LIST_KEYS)).to_pylist())
         finally:

@@ -26,7 +26,7 @@ from veil.engine.pgcatalog.schema import (
 )
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
-from veil.pgtypes import BY_OID, PgType, format_type, user_enum
+from veil.pgtypes import BY_OID, PgType, format_type, user_type
 
 BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
@@ -54,6 +54,11 @@ class Relation:
         if self.table is not None:
             return len(self.table.columns)
         return len(self.catalog.columns) if self.catalog is not None else 0
+
+
+def composite_relid(composite: PgType) -> int:
+    """The OID of a source's composite type's pg_class row (its ``typrelid``)."""
+    return stable_oid("typrelid", str(composite.oid))
 
 
 @dataclass(frozen=True)
@@ -132,14 +137,15 @@ class CatalogObjects:
         }
         for table in self.tables:
             self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
-        # The enums of the columns this user sees (a source's other types stay unseen).
-        self.enums: dict[int, PgType] = {}
+        # The enums and composite types of the columns this user sees (a source's other types
+        # stay unseen).
+        self.user_types: dict[int, PgType] = {}
         for table in self.tables:
             for column in table.columns:
-                enum = user_enum(column.pg_type.type)
-                if enum is not None:
-                    self.enums.setdefault(enum.oid, enum)
-                    self.namespaces.setdefault(enum.schema, stable_oid("schema", enum.schema))
+                defined = user_type(column.pg_type.type)
+                if defined is not None:
+                    self.user_types.setdefault(defined.oid, defined)
+                    self.namespaces.setdefault(defined.schema, stable_oid("schema", defined.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
         self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
         for user in users:
@@ -156,10 +162,12 @@ class CatalogObjects:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
             )
-        for enum in self.enums.values():
-            self.types[enum.oid] = TypeName(enum.oid, enum.name, enum.schema, enum.name)
-            if enum.array_oid:
-                self.types[enum.array_oid] = TypeName(enum.array_oid, "_" + enum.name, enum.schema, enum.name + "[]")
+        for defined in self.user_types.values():
+            self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, defined.name)
+            if defined.array_oid:
+                self.types[defined.array_oid] = TypeName(
+                    defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
+                )
         self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
         self.procs.update({oid: name for name, oid in ENUM_IO.items()})
         self.proc_oids: dict[str, int] = {}
@@ -218,11 +226,11 @@ class CatalogObjects:
         pg_type = type_by_spelling(text)
         if pg_type is not None:
             return pg_type.oid
-        if text.strip().endswith("[]"):  # an array of a source's enum: ``mood[]``
+        if text.strip().endswith("[]"):  # an array of a source's enum or composite: ``mood[]``
             element = self.regtype_in(text.strip()[:-2], strict=False)
-            enum = self.enums.get(element) if element is not None else None
-            if enum is not None and enum.array_oid:
-                return enum.array_oid
+            defined = self.user_types.get(element) if element is not None else None
+            if defined is not None and defined.array_oid:
+                return defined.array_oid
         parts = parse_ident(text) or []
         for type_name in self.types.values():
             if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:

@@ -24,6 +24,7 @@ from veil.engine.pgcatalog.objects import (
     ENUM_IO,
     CatalogObjects,
     Relation,
+    composite_relid,
 )
 from veil.engine.pgcatalog.schema import RELATIONS, CatalogRelation
 from veil.pgtypes import BY_NAME, BY_OID, PgType
@@ -146,28 +147,33 @@ class CatalogRows:
                     "typcollation": 0,
                 }
             )
-        for enum in self.objects.enums.values():
-            rowset.rows.extend(self._enum_types(enum))
+        for defined in self.objects.user_types.values():
+            rowset.rows.extend(self._user_types(defined))
         return rowset
 
-    def _enum_types(self, enum: PgType) -> list[Row]:
-        """The pg_type rows of a source's enum and of its array type, as PostgreSQL has them."""
-        namespace = self.objects.namespaces[enum.schema]
+    def _user_types(self, defined: PgType) -> list[Row]:
+        """The pg_type rows of a source's enum or composite type and of its array type, as
+        PostgreSQL has them."""
+        namespace = self.objects.namespaces[defined.schema]
         common = {"typnamespace": namespace, "typowner": BOOTSTRAP_ROLE_OID, "typispreferred": False,
-                  "typisdefined": True, "typdelim": ",", "typrelid": 0, "typmodin": 0, "typmodout": 0,
-                  "typalign": "i", "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0,
-                  "typcollation": 0}
+                  "typisdefined": True, "typdelim": ",", "typmodin": 0, "typmodout": 0, "typalign": defined.align,
+                  "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0, "typcollation": 0}
+        if defined.is_enum:
+            io = [ENUM_IO[f"enum_{f}"] for f in ("in", "out", "recv", "send")]
+        else:
+            io = [_proc_oid(f"record_{f}") for f in ("in", "out", "recv", "send")]
         rows: list[Row] = [{
-            **common, "oid": enum.oid, "typname": enum.name, "typlen": 4, "typbyval": True, "typtype": "e",
-            "typcategory": "E", "typsubscript": 0, "typelem": 0, "typarray": enum.array_oid,
-            "typinput": ENUM_IO["enum_in"], "typoutput": ENUM_IO["enum_out"], "typreceive": ENUM_IO["enum_recv"],
-            "typsend": ENUM_IO["enum_send"], "typanalyze": 0, "typstorage": "p",
+            **common, "oid": defined.oid, "typname": defined.name, "typlen": defined.length,
+            "typbyval": defined.by_value, "typtype": defined.kind, "typcategory": defined.category,
+            "typrelid": composite_relid(defined) if defined.kind == "c" else 0, "typsubscript": 0, "typelem": 0,
+            "typarray": defined.array_oid, "typinput": io[0], "typoutput": io[1], "typreceive": io[2],
+            "typsend": io[3], "typanalyze": 0, "typstorage": "p" if defined.is_enum else "x",
         }]
-        if enum.array_oid:
+        if defined.array_oid:
             rows.append({
-                **common, "oid": enum.array_oid, "typname": "_" + enum.name, "typlen": -1, "typbyval": False,
-                "typtype": "b", "typcategory": "A", "typsubscript": _proc_oid("array_subscript_handler"),
-                "typelem": enum.oid, "typarray": 0, "typinput": _proc_oid("array_in"),
+                **common, "oid": defined.array_oid, "typname": "_" + defined.name, "typlen": -1, "typbyval": False,
+                "typtype": "b", "typcategory": "A", "typrelid": 0, "typsubscript": _proc_oid("array_subscript_handler"),
+                "typelem": defined.oid, "typarray": 0, "typinput": _proc_oid("array_in"),
                 "typoutput": _proc_oid("array_out"), "typreceive": _proc_oid("array_recv"),
                 "typsend": _proc_oid("array_send"), "typanalyze": _proc_oid("array_typanalyze"), "typstorage": "x",
             })
@@ -178,7 +184,7 @@ class CatalogRows:
         rows: list[Row] = [
             {"oid": stable_oid("enum", str(enum.oid), label), "enumtypid": enum.oid,
              "enumsortorder": float(order), "enumlabel": label}
-            for enum in self.objects.enums.values()
+            for enum in self.objects.user_types.values()
             for order, label in enumerate(enum.labels, start=1)
         ]
         return self._rowset("pg_enum", rows)
@@ -192,6 +198,11 @@ class CatalogRows:
 
     def pg_class(self) -> RowSet:
         rows = [self._class_row(r) for r in self.objects.relations.values()]
+        for defined in self.objects.user_types.values():
+            if defined.kind == "c":  # a composite type's own pg_class row (relkind 'c')
+                relation = Relation(composite_relid(defined), defined.schema, defined.name, "c")
+                row = self._class_row(relation)
+                rows.append({**row, "reltype": defined.oid, "relnatts": len(defined.fields), "relreplident": "n"})
         return self._rowset("pg_class", rows + self.keys.index_classes())
 
     def _class_row(self, relation: Relation) -> Row:
@@ -240,6 +251,9 @@ class CatalogRows:
             elif relation.catalog is not None:
                 for num, col in enumerate(relation.catalog.columns, start=1):
                     rows.append(_attribute(relation.oid, num, col.name, col.pg_type, -1, False))
+        for defined in self.objects.user_types.values():
+            for num, (name, type_oid, typmod) in enumerate(defined.fields, start=1):
+                rows.append(_attribute(composite_relid(defined), num, name, BY_OID[type_oid], typmod, False))
         return self._rowset("pg_attribute", rows)
 
     def pg_attrdef(self) -> RowSet:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.pgtypes import (
+    BY_OID,
     BYTEA,
     FLOAT4,
     JSONB,
@@ -56,6 +57,9 @@ def _is_list(t: pa.DataType) -> bool:
 
 def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     element = column_type_for_arrow(t.value_type)
+    if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and pa.types.is_integer(t.value_type):
+        # oid[], regproc[] ... held as Arrow integers: the declared element's width and OID.
+        return ColumnType(BY_OID[column.type.element_oid])
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element

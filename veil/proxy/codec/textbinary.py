@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, user_enum
+from veil.pgtypes import BY_OID, PgType, user_type
 from veil.proxy.codec.geometry import GEOMETRY
 
 Converter = Callable[[str], bytes]
@@ -299,14 +299,71 @@ def _converter(oid: int) -> Converter | None:
     if converter is not None:
         return converter
     pg_type = BY_OID.get(oid)
-    if pg_type is None or not pg_type.is_array:
+    if pg_type is None:
+        return None
+    if pg_type.kind == "c":
+        return _record_converter(pg_type)
+    if not pg_type.is_array:
         return None
     element = pg_type.element_oid
     if element in ELEMENT_CONVERTERS:
         return lambda text: array_send(text, element)
-    if user_enum(pg_type) is not None:  # an array of a source's enum: each label's bytes
+    defined = user_type(pg_type)
+    if defined is not None and defined.is_enum:  # an array of a source's enum: each label's bytes
         return lambda text: array_send(text, element, str.encode)
+    record = _record_converter(defined) if defined is not None else None
+    if record is not None:
+        return lambda text: array_send(text, element, record)
     return None
+
+
+def parse_record(text: str) -> list[str | None]:
+    """PostgreSQL's text form of a composite value: its fields, None for NULL (an empty
+    unquoted field); quoted fields may hold any character, doubled or backslash-escaped."""
+    fields: list[str | None] = []
+    current: list[str] = []
+    quoted = in_quotes = False
+    body = text[1:-1]
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 1
+            current.append(body[i])
+        elif in_quotes and c == '"' and body[i + 1 : i + 2] == '"':
+            i += 1
+            current.append('"')
+        elif c == '"':
+            in_quotes, quoted = not in_quotes, True
+        elif c == "," and not in_quotes:
+            fields.append("".join(current) if current or quoted else None)
+            current, quoted = [], False
+        else:
+            current.append(c)
+        i += 1
+    fields.append("".join(current) if current or quoted else None)
+    return fields
+
+
+def _record_converter(composite: PgType) -> Converter | None:
+    """``record_send`` of a source's composite type from its text form: the field count, then
+    each field's type OID and binary value. ``None`` when a field's type has no converter."""
+    oids = [oid for _, oid, _ in composite.fields]
+    if not all(oid in ELEMENT_CONVERTERS for oid in oids):
+        return None
+    converters = [ELEMENT_CONVERTERS[oid] for oid in oids]
+
+    def record_send(text: str) -> bytes:
+        values = parse_record(text)
+        if len(values) != len(oids):
+            raise ValueError(text)
+        parts = [struct.pack(">i", len(oids))]
+        for oid, convert, value in zip(oids, converters, values, strict=True):
+            data = None if value is None else convert(value)
+            parts.append(struct.pack(">Ii", oid, -1) if data is None else struct.pack(">Ii", oid, len(data)) + data)
+        return b"".join(parts)
+
+    return record_send
 
 
 def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:

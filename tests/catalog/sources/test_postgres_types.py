@@ -30,9 +30,11 @@ import psycopg
 import pytest
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.composite import CompositeInfo, register_composite
 from psycopg.types.enum import EnumInfo, register_enum
 
-from tests.catalog.support import ddl, private_database
+from tests.catalog.support import ddl, private_database, write_config
+from tests.catalog.support import veil as veil_cli
 from tests.clients.support import require_file
 from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
@@ -122,16 +124,17 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",
             "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
             "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet, "
-            "m mood, secret mood, secrets mood[])",
-            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1', 'happy', 'sad', '{sad}'),"
-            " (2, 'b@y.org', 'FR', '::1', 'sad', 'happy', '{happy}'), (3, 'c@z.org', 'DE', NULL, NULL, 'très ☃', '{}')",
+            "m mood, secret mood, secrets mood[], addr pair)",
+            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1', 'happy', 'sad', '{sad}', '(1,Berlin)'),"
+            " (2, 'b@y.org', 'FR', '::1', 'sad', 'happy', '{happy}', '(2,Paris)'),"
+            " (3, 'c@z.org', 'DE', NULL, NULL, 'très ☃', '{}', '(3,\"Köln am Rhein\")')",
         )
         config = {
             "server": {"host": "127.0.0.1", "port": 0},
             "secrets": {"hash_key": "type-matrix-key"},
             "connections": {"pg": postgres_connection(dsn, population={"schemas": ["types"]})},
             "tables": {"pg.types.people": {"tags": {"email": ["PII.Email"], "secret": ["PII.Secret"],
-                                                   "secrets": ["PII.Secret"]}}},
+                                                   "secrets": ["PII.Secret"], "addr": ["PII.Secret"]}}},
             "users": {
                 "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
                 "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
@@ -281,24 +284,24 @@ def test_asyncpg_decodes_the_same_records(matrix: Matrix) -> None:
             assert _shown(got) == _shown(want), name
 
 
-MASKED = (1, 5, 6)  # email, secret, secrets: hashed for everyone
+MASKED = (1, 5, 6, 7)  # email, secret, secrets, addr: hashed for everyone
 
 
 @pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
 def test_mask_and_row_filter_keep_the_other_columns_exact(matrix: Matrix, fmt: int) -> None:
-    sql = "SELECT id, email, country, ip, m, secret, secrets FROM types.people ORDER BY id"
+    sql = "SELECT id, email, country, ip, m, secret, secrets, addr FROM types.people ORDER BY id"
     direct_columns, direct_cells = _raw(matrix.dsn, sql, fmt)
     veil_columns, veil_cells = _raw(matrix.veil_dsn(), sql, fmt)
     # The row filter: only German rows; the masks: emails and the enum columns tagged secret are
-    # hashed text, never the raw value (nor any label of the enum, in either format).
+    # hashed text, never the raw value (nor any label of the enum or a city, in either format).
     assert [row[0] for row in veil_cells] == [row[0] for row in direct_cells if row[2] == b"DE"]
-    labels = {"sad", "happy", "très ☃"}
+    labels = {"sad", "happy", "très ☃", "Berlin", "Köln"}
     raw = {row[i] for row in direct_cells for i in MASKED} | {label.encode() for label in labels}
     for row in veil_cells:
         for i in MASKED:
             assert row[i] is not None and row[i] not in raw
             assert not any(label.encode() in row[i] for label in labels)
-    assert [veil_columns[i][1] for i in MASKED] == [25, 25, 25]  # a hash mask is documented as text
+    assert [veil_columns[i][1] for i in MASKED] == [25, 25, 25, 25]  # a hash mask is documented as text
     kept = [c for i, c in enumerate(direct_columns) if i not in MASKED]
     assert [c for i, c in enumerate(veil_columns) if i not in MASKED] == kept  # m keeps the enum's OID
     german = [row for row in direct_cells if row[2] == b"DE"]
@@ -336,6 +339,60 @@ def test_enum_types_and_labels_are_the_sources(matrix: Matrix) -> None:
                             for r in cursor.execute("SELECT id, e, ea FROM types.matrix ORDER BY id")])
         assert results[1] == results[0]
         assert results[0][0] == (1, "happy", [["happy", "sad"], ["très ☃", None]])
+
+
+def test_composite_types_and_fields_are_the_sources(matrix: Matrix) -> None:
+    types = (
+        "SELECT t.oid::int, t.typname, t.typtype, t.typcategory, t.typlen, t.typalign, a.typname, a.typelem::int, "
+        "t.typinput::text, t.typsend::text, c.relname, c.relkind, c.reltype::int, c.relnatts "
+        "FROM pg_type t JOIN pg_type a ON a.oid = t.typarray JOIN pg_class c ON c.oid = t.typrelid "
+        "WHERE t.typname = 'pair'"
+    )
+    fields = (
+        "SELECT a.attnum, a.attname, a.atttypid::int, a.atttypmod, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid WHERE t.typname = 'pair' AND a.attnum > 0 "
+        "ORDER BY a.attnum"
+    )
+    with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
+        for sql in (types, fields):
+            assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
+        # psycopg's composite adapter reads pg_type and pg_attribute: the same fields, in binary too.
+        infos = [CompositeInfo.fetch(c, "pair") for c in (direct, served)]
+        assert infos[0] is not None and infos[1] is not None
+        assert [(i.name, i.oid, i.array_oid, i.field_names, i.field_types) for i in infos] == [
+            (infos[0].name, infos[0].oid, infos[0].array_oid, ("a", "b"), (23, 25))
+        ] * 2
+        results = []
+        for connection, info in zip((direct, served), infos, strict=True):
+            register_composite(info, connection)
+            for binary in (False, True):
+                results.append(connection.cursor(binary=binary).execute(
+                    "SELECT cp, cpa FROM types.matrix ORDER BY id").fetchall())
+        assert results[2:] == results[:2]
+        assert [tuple(v) for v in results[0][0][1] if v is not None] == [(2, 'ü, "q" \\ (z)'), (None, None), (-3, "")]
+
+
+def test_masks_that_cannot_mask_an_enum_or_composite_are_config_problems(matrix: Matrix, tmp_path: Path) -> None:
+    config = {
+        "state_dir": str(tmp_path / "state"),
+        "secrets": {"hash_key": "check-key"},
+        "connections": {"pg": postgres_connection(matrix.dsn, population={"schemas": ["types"]})},
+        "policies": [
+            {"name": "Round moods", "mask": {"tables": ["types.matrix"], "columns": ["e"], "with": "round"}},
+            {"name": "Year of pairs", "mask": {"tables": ["types.matrix"], "columns": ["cp"], "with": "year"}},
+            {"name": "Mood domains", "mask": {"tables": ["types.matrix"], "columns": ["ea"], "with": "email_domain"}},
+            {"name": "Fine", "mask": {"tables": ["types.matrix"], "columns": ["e", "cp", "cpa"], "with": "hash"}},
+        ],
+    }
+    checked = veil_cli("check", "-c", str(write_config(tmp_path, config)))
+    assert checked.returncode == 1, checked.stdout
+    assert "policies[0].mask.with: cannot mask pg.types.matrix.e: `round` with `digits` rounds numbers, not mood" \
+        in checked.stderr
+    assert "policies[1].mask.with: cannot mask pg.types.matrix.cp: `year` takes the year of dates and timestamps, " \
+        "not pair" in checked.stderr
+    assert "policies[2].mask.with: cannot mask pg.types.matrix.ea: `email_domain` masks text, not mood[]" \
+        in checked.stderr
+    assert "policies[3]" not in checked.stderr
 
 
 def test_psql_lists_the_enum_type(matrix: Matrix) -> None:
@@ -458,13 +515,15 @@ def test_pgjdbc_under_a_mask_and_a_row_filter(matrix: Matrix, jdbc_types: tuple[
     served = _jdbc(jdbc_types, matrix.veil_dsn(), "people", "SELECT id, country, m, secret FROM types.people ORDER BY id")
     direct = _jdbc(jdbc_types, matrix.dsn, "people",
                    "SELECT id, country, m, secret FROM types.people WHERE country = 'DE' ORDER BY id")
-    masked = ("column\temail\t", "column\tsecret\t", "column\tsecrets\t", "text type\tsecret", "prepared type\tsecret")
+    masked = ("column\temail\t", "column\tsecret\t", "column\tsecrets\t", "column\taddr\t", "text type\tsecret",
+              "prepared type\tsecret")
 
     def unmasked(lines: list[str]) -> list[str]:
         return [line.rsplit("\t", 1)[0] if " row\t" in line else line for line in lines if not line.startswith(masked)]
 
     assert unmasked(served) == unmasked(direct)
     assert "column\tsecret\t12\ttext" in served and "column\tsecrets\t12\ttext" in served
+    assert "column\taddr\t12\ttext" in served
     assert "prepared type\tsecret\ttext\t12" in served
     secrets = [line.rsplit("\t", 1)[1] for line in served if " row\t" in line]
     assert len(secrets) == 4 and not {"sad", "happy", "très ☃"} & set(secrets)

@@ -282,7 +282,8 @@ def test_sync_reports_a_column_moved_to_another_enum_or_domain_or_one_recreated(
     with private_database(postgres_dsn, DATABASE + "_types") as dsn:
         ddl(dsn, "CREATE SCHEMA shop", "CREATE TYPE shop.mood AS ENUM ('sad', 'happy')",
             "CREATE TYPE shop.mood2 AS ENUM ('sad', 'happy')", "CREATE DOMAIN shop.posint AS integer CHECK (VALUE > 0)",
-            "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint)")
+            "CREATE TYPE shop.point2 AS (x int)",
+            "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint, p shop.point2)")
         config = parse_config({
             "state_dir": str(tmp_path / "state"),
             "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
@@ -321,6 +322,11 @@ def test_sync_reports_a_column_moved_to_another_enum_or_domain_or_one_recreated(
             "ALTER TABLE shop.feelings ALTER COLUMN d TYPE shop.posint")
         assert sync() == [
             (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> bigint (shop.posint)"),
+        ]
+        # A field added to the composite type, a label to the enum: clients read both from the catalog.
+        ddl(dsn, "ALTER TYPE shop.point2 ADD ATTRIBUTE y numeric(4,1)")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.p", "shop.point2 (x integer) -> shop.point2 (x integer, y numeric(4,1))"),
         ]
         # A label added to the enum is reported too: clients read the labels from pg_enum.
         ddl(dsn, "ALTER TYPE shop.mood2 ADD VALUE 'glad' BEFORE 'calm'")

@@ -94,6 +94,13 @@ line2 "quoted" \\ back', 'a_name', 'x', '\\x00ff10', true,
         '{}', '{{{1}}}', '{""}', '{}', '{}', '[0:1]={2000-01-01,2000-01-02}', '{}',
         'sad', '{}', 1, '(,)', '{}', '()')""",
 ]
+# The enum, domain and composite types the matrix's columns use.
+TYPES_DDL = (
+    "CREATE TYPE mood AS ENUM ('sad', 'happy', 'très ☃')",
+    "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+    "CREATE TYPE pair AS (a int, b text)",
+    "CREATE TYPE boxed AS (n posint)",
+)
 NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 # A row of NULLs but for the key and the NOT NULL columns.
 ROWS.append("(" + ", ".join({"id": "3", "i4": "0", "vc": "'x'"}.get(name, "NULL") for name in NAMES) + ")")
@@ -115,10 +122,7 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with private_database(postgres_dsn, DATABASE) as dsn:
         ddl(
             dsn,
-            "CREATE TYPE mood AS ENUM ('sad', 'happy', 'très ☃')",
-            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
-            "CREATE TYPE pair AS (a int, b text)",
-            "CREATE TYPE boxed AS (n posint)",
+            *TYPES_DDL,
             "CREATE SCHEMA types",
             f"CREATE TABLE types.matrix ({COLUMNS})",
             "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",

@@ -34,6 +34,14 @@ CASES: list[tuple[str, str, list[str | None]]] = [
     ("bytea[]", "_bytea", ["'{\"\\\\x00ff\",\"\\\\x\"}'", None]),
     ("float8[]", "_float8", ["'{1.5,-Infinity,NaN,1e-300}'", None]),
     ("inet[]", "_inet", ["'{10.0.0.1,::1/64}'", None]),
+    ("point", "point", ["'(1.5,-2)'", "'(1e300,-1e-300)'", "point('NaN'::float8, '-Infinity'::float8)", None]),
+    ("lseg", "lseg", ["'[(0,0),(1.25,-7)]'", None]),
+    ("box", "box", ["'((2,2),(0,0))'", "'(-1.5,3),(4,-0.1)'", None]),
+    ("path", "path", ["'[(0,0),(1,1),(2,0)]'", "'((0,0),(1,1))'", None]),
+    ("polygon", "polygon", ["'((0,0),(1,1),(1,0))'", "'((0,0))'", None]),
+    ("line", "line", ["'{1,-1,0}'", "'{0,1,-2.5}'", None]),
+    ("circle", "circle", ["'<(1,1),2.5>'", "'<(0,0),0>'", None]),
+    ("point[]", "_point", ["'{\"(1,2)\",NULL}'", None]),
 ]
 
 
@@ -61,8 +69,8 @@ def test_text_and_binary_from_the_source_text(
 
 
 def test_a_type_without_a_binary_form_is_refused(pg: PgOracle) -> None:
-    texts = _texts(pg, "point", ["'(1,2)'"])
-    field = pinned_field("v", pa.string(), BY_NAME["point"])
+    texts = _texts(pg, "tsvector", ["'a fat:1 cat'"])
+    field = pinned_field("v", pa.string(), BY_NAME["tsvector"])
     assert encode_cells(texts, 0, field, "UTC") is not None  # text format serves it
     with pytest.raises(FeatureNotSupported):
         encode_cells(texts, 1, field, "UTC")

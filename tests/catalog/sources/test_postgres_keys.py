@@ -16,10 +16,8 @@ import pytest
 import sqlalchemy
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, private_database, write_config
+from tests.catalog.support import compile_java, ddl, private_database, write_config
 from tests.catalog.support import veil as veil_cli
-from tests.clients.support import require_file
-from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -218,13 +216,7 @@ JDBC_SOURCE = Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcKeys.jav
 
 @pytest.fixture(scope="module")
 def jdbc_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    java, javac = require_tool("java"), require_tool("javac")
-    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
-    build = tmp_path_factory.mktemp("jdbc_keys")
-    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(JDBC_SOURCE)],
-                              capture_output=True, text=True, timeout=300, check=False)
-    assert compiled.returncode == 0, compiled.stderr
-    return java, jar, build
+    return compile_java(JDBC_SOURCE, tmp_path_factory.mktemp("jdbc_keys"))
 
 
 def _jdbc(build: tuple[str, Path, Path], host: str, port: int, database: str, user: str, password: str) -> list[str]:

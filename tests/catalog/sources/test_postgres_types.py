@@ -33,10 +33,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.composite import CompositeInfo, register_composite
 from psycopg.types.enum import EnumInfo, register_enum
 
-from tests.catalog.support import ddl, private_database, write_config
+from tests.catalog.support import compile_java, ddl, private_database, write_config
 from tests.catalog.support import veil as veil_cli
-from tests.clients.support import require_file
-from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -247,8 +245,12 @@ def test_catalog_reports_the_source_columns(matrix: Matrix) -> None:
     )
     comment = "SELECT col_description('types.matrix'::regclass, 12)"
     with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
-        for sql in (query, attributes, comment):
-            assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
+        _same_rows(direct, served, query, attributes, comment)
+
+
+def _same_rows(direct: psycopg.Connection, served: psycopg.Connection, *queries: str) -> None:
+    for sql in queries:
+        assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
 
 
 def _asyncpg_params(dsn: str) -> dict[str, object]:
@@ -327,8 +329,7 @@ def test_enum_types_and_labels_are_the_sources(matrix: Matrix) -> None:
     )
     regtype = "SELECT 'mood'::regtype::oid::int, 'mood[]'::regtype::text, format_type('mood'::regtype, -1)"
     with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
-        for sql in (types, labels, regtype):
-            assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
+        _same_rows(direct, served, types, labels, regtype)
         # psycopg's enum adapter reads pg_type and pg_enum: the same Python enum, in binary too.
         infos = [EnumInfo.fetch(c, "mood") for c in (direct, served)]
         assert infos[0] is not None and infos[1] is not None
@@ -358,8 +359,7 @@ def test_composite_types_and_fields_are_the_sources(matrix: Matrix) -> None:
         "ORDER BY a.attnum"
     )
     with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
-        for sql in (types, fields):
-            assert served.execute(sql).fetchall() == direct.execute(sql).fetchall(), sql
+        _same_rows(direct, served, types, fields)
         # psycopg's composite adapter reads pg_type and pg_attribute: the same fields, in binary too.
         infos = [CompositeInfo.fetch(c, "pair") for c in (direct, served)]
         assert infos[0] is not None and infos[1] is not None
@@ -475,13 +475,7 @@ JDBC_COLUMNS = ", ".join(name for name in NAMES if name != "cb")
 
 @pytest.fixture(scope="module")
 def jdbc_types(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    java, javac = require_tool("java"), require_tool("javac")
-    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
-    build = tmp_path_factory.mktemp("jdbc_types")
-    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(JDBC_SOURCE)],
-                              capture_output=True, text=True, timeout=300, check=False)
-    assert compiled.returncode == 0, compiled.stderr
-    return java, jar, build
+    return compile_java(JDBC_SOURCE, tmp_path_factory.mktemp("jdbc_types"))
 
 
 def _jdbc(build: tuple[str, Path, Path], dsn: str, table: str, query: str) -> list[str]:

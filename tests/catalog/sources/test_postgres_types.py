@@ -525,3 +525,32 @@ def test_pgjdbc_under_a_mask_and_a_row_filter(matrix: Matrix, jdbc_types: tuple[
     assert "prepared type\tsecret\ttext\t12" in served
     secrets = [line.rsplit("\t", 1)[1] for line in served if " row\t" in line]
     assert len(secrets) == 4 and not {"sad", "happy", "très ☃"} & set(secrets)
+
+
+def test_enum_and_composite_parameters(matrix: Matrix) -> None:
+    queries = ["SELECT id FROM types.matrix WHERE e = %s ORDER BY id", "SELECT id FROM types.matrix WHERE cp = %s",
+               "SELECT id FROM types.matrix WHERE e = ANY(%s) ORDER BY id"]
+    found = []
+    for dsn in (matrix.dsn, matrix.veil_dsn()):
+        with psycopg.connect(dsn) as connection:
+            enum, pair = EnumInfo.fetch(connection, "mood"), CompositeInfo.fetch(connection, "pair")
+            assert enum is not None and pair is not None
+            register_enum(enum, connection)
+            register_composite(pair, connection)
+            values = (enum.enum["happy"], pair.python_type(1, "x y"), [enum.enum["très ☃"], enum.enum["sad"]])
+            # text and binary cursors; psycopg binds the enum in binary, the composite in text
+            found.append([connection.cursor(binary=binary).execute(sql, (value,), prepare=True).fetchall()
+                          for binary in (False, True) for sql, value in zip(queries, values, strict=True)])
+    assert found[1] == found[0] == [[(1,)], [(1,)], [(2,)]] * 2
+
+    async def fetch(dsn: str) -> list[list[tuple[object, ...]]]:
+        connection = await asyncpg.connect(**_asyncpg_params(dsn))
+        try:  # asyncpg binds everything in binary: an enum label, an enum[] array
+            return [[tuple(r) for r in await connection.fetch(sql, value)] for sql, value in (
+                ("SELECT id FROM types.matrix WHERE e = $1", "sad"),
+                ("SELECT id FROM types.matrix WHERE e = ANY($1) ORDER BY id", ["happy", "sad"]),
+            )]
+        finally:
+            await connection.close()
+
+    assert asyncio.run(fetch(matrix.veil_dsn())) == asyncio.run(fetch(matrix.dsn)) == [[(2,)], [(1,), (2,)]]

@@ -423,6 +423,15 @@ def pinned_field(
     return pa.field(name, arrow_type, nullable, metadata=pinned_metadata(pg_type, typmod))
 
 
+def quoted_element(value: object) -> str:
+    """A Python value as a double-quoted element of an array's or a record's text form."""
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    else:
+        text = "\\x" + value.hex() if isinstance(value, bytes) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 # -- enums and composite types of PostgreSQL sources -----------------------------------------------
 # A source's enum or composite type is served with the source's own OID: user-defined OIDs start at
 # 16384 (FirstNormalObjectId), so they never collide with a built-in type, and a type dropped and

@@ -554,3 +554,21 @@ def test_enum_and_composite_parameters(matrix: Matrix) -> None:
             await connection.close()
 
     assert asyncio.run(fetch(matrix.veil_dsn())) == asyncio.run(fetch(matrix.dsn)) == [[(2,)], [(1,), (2,)]]
+
+
+def test_multi_dimensional_array_parameters(matrix: Matrix) -> None:
+    queries = [
+        ("SELECT id FROM types.matrix WHERE ai2 = %s::int[]", [[1, 2], [3, 4]]),
+        ("SELECT id FROM types.matrix WHERE at = %s", ["a b", "ü", None, '"q"']),
+    ]
+    with psycopg.connect(matrix.dsn) as direct, psycopg.connect(matrix.veil_dsn()) as served:
+        for binary in (False, True):
+            for sql, value in queries:
+                want = direct.cursor(binary=binary).execute(sql, (value,)).fetchall()
+                assert want == [(1,)]
+                assert served.cursor(binary=binary).execute(sql, (value,), prepare=True).fetchall() == want
+        enum = EnumInfo.fetch(served, "mood")
+        assert enum is not None
+        register_enum(enum, served)
+        moods = [[enum.enum["happy"], enum.enum["sad"]], [enum.enum["très ☃"], None]]
+        assert served.execute("SELECT id FROM types.matrix WHERE ea = %s", (moods,)).fetchall() == [(1,)]

@@ -43,7 +43,7 @@ from veil.catalog.sources.pgshape import (
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
-from veil.pgtypes import column_type_for_field
+from veil.pgtypes import column_type_for_field, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
@@ -164,11 +164,21 @@ class ShapeCache:
 
 
 def _bindable(value: object) -> object:
-    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, which
-    the statement casts (ADBC would bind it as a time and drop the offset)."""
+    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, and a
+    multi-dimensional array as PostgreSQL's array text, both of which the statement casts (ADBC
+    would bind the time without its offset, and binds no nested list)."""
     if isinstance(value, time) and value.tzinfo is not None:
         return value.isoformat()
+    if isinstance(value, list) and any(isinstance(item, list) for item in value):
+        return _array_text(value)
     return value
+
+
+def _array_text(value: object) -> str:
+    """PostgreSQL's text form of a (nested) list: ``{{1,2},{NULL,"a b"}}``."""
+    if isinstance(value, list):
+        return "{" + ",".join(_array_text(item) for item in value) + "}"
+    return "NULL" if value is None else quoted_element(value)
 
 
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from veil import errcodes
 from veil.errors import ProtocolViolation
-from veil.pgtypes import BY_OID
+from veil.pgtypes import BY_OID, quoted_element
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
     Interval,
@@ -138,21 +138,11 @@ def _record_text(data: bytes, type_oid: int) -> str:
             continue
         if length < 0 or position + length > len(data):
             raise _bad(type_oid)
-        fields.append(_field_text(decode_binary(data[position : position + length], field_oid)))
+        fields.append(quoted_element(decode_binary(data[position : position + length], field_oid)))
         position += length
     if position != len(data):
         raise _bad(type_oid)
     return "(" + ",".join(fields) + ")"
-
-
-def _field_text(value: object) -> str:
-    if isinstance(value, bool):
-        text = "t" if value else "f"
-    elif isinstance(value, bytes):
-        text = "\\x" + value.hex()
-    else:
-        text = str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _utf8(data: bytes) -> str:

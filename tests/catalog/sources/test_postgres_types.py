@@ -399,16 +399,19 @@ def test_masks_that_cannot_mask_an_enum_or_composite_are_config_problems(matrix:
     assert "policies[3]" not in checked.stderr
 
 
-def test_psql_lists_the_enum_type(matrix: Matrix) -> None:
+def test_psql_lists_and_describes_the_user_types(matrix: Matrix) -> None:
     psql = require_tool("psql")
 
-    def run(dsn: str) -> list[str]:
-        result = subprocess.run([psql, dsn, "-X", "-A", "-c", r"\dT mood"], capture_output=True, text=True,
+    def run(dsn: str, command: str) -> list[str]:
+        result = subprocess.run([psql, dsn, "-X", "-A", "-c", command], capture_output=True, text=True,
                                 timeout=60, check=True)
         return result.stdout.splitlines()
 
-    assert run(matrix.veil_dsn()) == run(matrix.dsn)
-    assert "public|mood|" in run(matrix.veil_dsn())
+    for command in (r"\dT mood", r"\d pair", "SELECT 'pair'::regclass, 'pair'::regclass::oid = "
+                    "(SELECT typrelid FROM pg_type WHERE typname = 'pair')"):
+        assert run(matrix.veil_dsn(), command) == run(matrix.dsn, command), command
+    assert "public|mood|" in run(matrix.veil_dsn(), r"\dT mood")
+    assert "b|text|||" in run(matrix.veil_dsn(), r"\d pair")
 
 
 NUMERICS = ["0", "0.000", "-0.5", "1", "10000", "12345678.9", "0.0001", "-99999999999999999999.00001", "1e-20",

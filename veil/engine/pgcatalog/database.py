@@ -105,7 +105,7 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__setting": ("VARCHAR", list(SETTING_DEFAULTS)),
         "vl__value": ("VARCHAR", list(SETTING_DEFAULTS.values())),
     })
-    relations = list(objects.relations.values())
+    relations = list(objects.relations.values()) + list(objects.composite_classes)
     _table(con, "rel_info", {
         "vl__oid": ("UINTEGER", [r.oid for r in relations]),
         "vl__relname": ("VARCHAR", [r.name for r in relations]),

@@ -162,6 +162,11 @@ class CatalogObjects:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
             )
+        # A composite type's own pg_class row (relkind 'c'): visible to \\d and regclass, never a
+        # relation a statement can read.
+        self.composite_classes: dict[Relation, PgType] = {
+            Relation(composite_relid(t), t.schema, t.name, "c"): t for t in self.user_types.values() if t.kind == "c"
+        }
         for defined in self.user_types.values():
             self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, defined.name)
             if defined.array_oid:
@@ -208,6 +213,10 @@ class CatalogObjects:
             return int(text)
         parts = parse_ident(text)
         relation = self.lookup_relation(parts, path) if parts else None
+        if relation is None and parts:  # a composite type's class: ``'pair'::regclass``
+            schemas = path if len(parts) == 1 else parts[-2:-1]
+            relation = next((c for schema in schemas for c in self.composite_classes
+                             if (c.schema, c.name) == (schema, parts[-1])), None)
         if relation is None and strict:
             raise errcodes.UndefinedTable(f'relation "{text}" does not exist')
         return relation.oid if relation else None
@@ -215,7 +224,10 @@ class CatalogObjects:
     def regclass_out(self, oid: int, path: Sequence[str]) -> str:
         relation = self.relations_by_oid.get(oid)
         if relation is None:
-            return str(oid)
+            found = next((c for c in self.composite_classes if c.oid == oid), None)
+            if found is None:
+                return str(oid)
+            return quote_ident(found.name) if found.schema in path else f"{quote_ident(found.schema)}.{quote_ident(found.name)}"
         if self.relation_visible(relation, path):
             return quote_ident(relation.name)
         return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"

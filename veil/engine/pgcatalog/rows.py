@@ -198,11 +198,9 @@ class CatalogRows:
 
     def pg_class(self) -> RowSet:
         rows = [self._class_row(r) for r in self.objects.relations.values()]
-        for defined in self.objects.user_types.values():
-            if defined.kind == "c":  # a composite type's own pg_class row (relkind 'c')
-                relation = Relation(composite_relid(defined), defined.schema, defined.name, "c")
-                row = self._class_row(relation)
-                rows.append({**row, "reltype": defined.oid, "relnatts": len(defined.fields), "relreplident": "n"})
+        for relation, defined in self.objects.composite_classes.items():
+            row = self._class_row(relation)
+            rows.append({**row, "reltype": defined.oid, "relnatts": len(defined.fields), "relreplident": "n"})
         return self._rowset("pg_class", rows + self.keys.index_classes())
 
     def _class_row(self, relation: Relation) -> Row:

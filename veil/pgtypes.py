@@ -8,6 +8,8 @@ server (asyncpg and pgJDBC would otherwise run type-introspection queries).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -31,10 +33,25 @@ class PgType:
     output_func: str = ""
     receive_func: str = ""
     send_func: str = ""
+    # A user-defined type of a PostgreSQL source (an enum or a composite type): its schema there,
+    # an enum's labels in sort order, a composite's fields (name, type OID, typmod). Built-in
+    # types live in pg_catalog and have none.
+    schema: str = "pg_catalog"
+    labels: tuple[str, ...] = ()
+    fields: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def is_array(self) -> bool:
         return self.element_oid != 0 and self.name.startswith("_")
+
+    @property
+    def is_enum(self) -> bool:
+        return self.kind == "e"
+
+    @property
+    def is_user_defined(self) -> bool:
+        """A source's enum or composite type (no built-in type has typtype 'e' or 'c')."""
+        return self.kind in ("e", "c")
 
 
 def _scalar(
@@ -157,6 +174,7 @@ def _array_of(element: PgType) -> PgType:
     return PgType(
         oid=element.array_oid,
         name="_" + element.name,
+        schema=element.schema,
         length=-1,
         array_oid=0,
         category="A",
@@ -247,7 +265,23 @@ class ColumnType:
 
     def format(self) -> str:
         """``format_type(oid, typmod)``: how psql's ``\\d`` shows the type."""
+        if self.type.is_user_defined:
+            return _user_type_name(self.type)
         return format_type(self.type.oid, self.typmod)
+
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _quoted(name: str) -> str:
+    return name if _PLAIN_IDENTIFIER.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _user_type_name(pg_type: PgType) -> str:
+    """``format_type`` of a source's own type: schema-qualified unless in ``public`` (what
+    PostgreSQL prints with its default search_path)."""
+    name = _quoted(pg_type.name)
+    return name if pg_type.schema == "public" else f"{_quoted(pg_type.schema)}.{name}"
 
 
 def numeric_typmod(precision: int, scale: int) -> int:
@@ -260,6 +294,8 @@ def format_type(oid: int, typmod: int = -1) -> str:
         return "???"
     if pg_type.is_array:
         return format_type(pg_type.element_oid, typmod) + "[]"
+    if pg_type.is_user_defined:
+        return _user_type_name(pg_type)
     name = SQL_NAMES.get(pg_type.name, pg_type.name)
     if pg_type.name == "numeric" and typmod >= 4:
         packed = typmod - 4
@@ -359,15 +395,24 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
     metadata = field.metadata or {}
     pinned = metadata.get(PG_TYPE_METADATA_KEY)
     if pinned is not None:
-        return ColumnType(BY_OID[int(pinned)], int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1")))
+        typmod = int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1"))
+        defined = metadata.get(PG_USER_TYPE_METADATA_KEY)
+        if defined is not None:
+            found = _decoded_user_type(defined)
+            return ColumnType(found if found.oid == int(pinned) else _array_of(found), typmod)
+        return ColumnType(BY_OID[int(pinned)], typmod)
     return column_type_for_arrow(field.type)
 
 
 def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
-    """Field metadata that fixes a column's PostgreSQL type (and modifier)."""
+    """Field metadata that fixes a column's PostgreSQL type (and modifier); a source's enum or
+    composite type (or array of one) carries its whole definition, so the field needs no lookup."""
     metadata = {PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()}
     if typmod != -1:
         metadata[PG_TYPMOD_METADATA_KEY] = str(typmod).encode()
+    defined = user_type(pg_type)
+    if defined is not None:
+        metadata[PG_USER_TYPE_METADATA_KEY] = _user_type_metadata(defined)
     return metadata
 
 
@@ -376,3 +421,87 @@ def pinned_field(
 ) -> pa.Field:
     """An Arrow field whose PostgreSQL type is fixed regardless of the Arrow type."""
     return pa.field(name, arrow_type, nullable, metadata=pinned_metadata(pg_type, typmod))
+
+
+def quoted_element(value: object) -> str:
+    """A Python value as a double-quoted element of an array's or a record's text form."""
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    else:
+        text = "\\x" + value.hex() if isinstance(value, bytes) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- enums and composite types of PostgreSQL sources -----------------------------------------------
+# A source's enum or composite type is served with the source's own OID: user-defined OIDs start at
+# 16384 (FirstNormalObjectId), so they never collide with a built-in type, and a type dropped and
+# created again gets a new one, as clients caching types by OID expect.
+
+#: Field metadata key holding a source type's definition: kind, OID, array OID, schema, name and
+#: an enum's labels or a composite's fields (name, type OID, typmod).
+PG_USER_TYPE_METADATA_KEY = b"veil.pg_user_type"
+FIRST_NORMAL_OID = 16384
+_DECODED: dict[bytes, PgType] = {}
+Field = tuple[str, int, int]
+
+
+def enum_type(oid: int, array_oid: int, schema: str, name: str, labels: tuple[str, ...]) -> PgType:
+    """The pg_type row of a source's enum (typtype 'e'), its labels in sort order."""
+    return PgType(
+        oid=oid, name=name, length=4, array_oid=array_oid, category="E", by_value=True, kind="e",
+        input_func="enum_in", output_func="enum_out", receive_func="enum_recv", send_func="enum_send",
+        schema=schema, labels=tuple(labels),
+    )
+
+
+def composite_type(oid: int, array_oid: int, schema: str, name: str, fields: tuple[Field, ...]) -> PgType:
+    """The pg_type row of a source's composite type (typtype 'c'), its fields in order."""
+    return PgType(
+        oid=oid, name=name, length=-1, array_oid=array_oid, category="C", align="d", kind="c",
+        input_func="record_in", output_func="record_out", receive_func="record_recv", send_func="record_send",
+        schema=schema, fields=tuple(fields),
+    )
+
+
+def user_type(pg_type: PgType) -> PgType | None:
+    """The source's enum or composite type ``pg_type`` is, or is an array of; else ``None``."""
+    if pg_type.is_user_defined:
+        return pg_type
+    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:
+        element = BY_OID.get(pg_type.element_oid)
+        return element if element is not None and element.is_user_defined else None
+    return None
+
+
+def register_user_type(pg_type: PgType) -> bool:
+    """Make a source's enum or composite type and its array type known by OID (to the
+    RowDescription of results the source describes, and to the encoders). Built-in OIDs are never
+    replaced; a later definition (``ALTER TYPE ... ADD VALUE``) replaces an earlier one. A
+    composite type is served as such only when every field has a built-in type (else as text)."""
+    if not pg_type.is_user_defined:
+        return False
+    if any(BY_OID.get(oid) is None or oid >= FIRST_NORMAL_OID for _, oid, _ in pg_type.fields):
+        return False
+    BY_OID[pg_type.oid] = pg_type
+    if pg_type.array_oid >= FIRST_NORMAL_OID:
+        BY_OID[pg_type.array_oid] = _array_of(pg_type)
+    return True
+
+
+def _user_type_metadata(pg_type: PgType) -> bytes:
+    details = list(pg_type.labels) if pg_type.kind == "e" else [list(f) for f in pg_type.fields]
+    return json.dumps([pg_type.kind, pg_type.oid, pg_type.array_oid, pg_type.schema, pg_type.name, details]).encode()
+
+
+def _decoded_user_type(blob: bytes) -> PgType:
+    found = _DECODED.get(blob)
+    if found is None:
+        kind, oid, array_oid, schema, name, details = json.loads(blob)
+        if kind == "e":
+            found = enum_type(int(oid), int(array_oid), str(schema), str(name), tuple(str(v) for v in details))
+        else:
+            fields = tuple((str(f), int(t), int(m)) for f, t, m in details)
+            found = composite_type(int(oid), int(array_oid), str(schema), str(name), fields)
+        _DECODED[blob] = found
+        register_user_type(found)
+    return found

@@ -17,7 +17,9 @@ import duckdb
 import psycopg
 import yaml
 
-from tests.conftest import PASSWORDS, VeilServer, scratch_database
+from tests.clients.support import require_file
+from tests.clients.test_jdbc import JAR_CANDIDATES
+from tests.conftest import PASSWORDS, VeilServer, require_tool, scratch_database
 from veil.proxy.auth import make_scram_verifier
 
 
@@ -107,3 +109,13 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> float:
         if time.monotonic() - started > timeout:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(0.1)
+
+
+def compile_java(source: Path, build: Path) -> tuple[str, Path, Path]:
+    """A pgJDBC check program compiled into ``build``: (java, pgJDBC jar, class directory)."""
+    java, javac = require_tool("java"), require_tool("javac")
+    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
+    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(source)],
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert compiled.returncode == 0, compiled.stderr
+    return java, jar, build

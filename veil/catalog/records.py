@@ -8,7 +8,7 @@ from typing import Literal
 import pyarrow as pa
 
 from veil.catalog.model import Column, TableKey
-from veil.pgtypes import ColumnType
+from veil.pgtypes import ColumnType, format_type, user_type
 
 Status = Literal["active", "inactive"]
 STATUSES: tuple[Status, ...] = ("active", "inactive")
@@ -45,7 +45,16 @@ class StoredColumn:
 
     @property
     def declared_name(self) -> str:
-        """The type as sync reports it: ``integer (posint)`` for a domain served as its base."""
+        """The type as sync reports it: ``integer (posint)`` for a domain served as its base,
+        ``mood ('sad', 'happy')`` for an enum, ``pair (a integer, b text)`` for a composite type
+        (so one re-created with other labels or fields is a change)."""
+        defined = user_type(self.source_type.type) if self.source_type is not None else None
+        if defined is not None and defined.is_enum:
+            labels = ", ".join("'" + label.replace("'", "''") + "'" for label in defined.labels)
+            return f"{self.type_name} ({labels})"
+        if defined is not None:
+            fields = ", ".join(f"{name} {format_type(oid, typmod)}" for name, oid, typmod in defined.fields)
+            return f"{self.type_name} ({fields})"
         return self.type_name if self.declared_type is None else f"{self.type_name} ({self.declared_type})"
 
     def as_column(self) -> Column:

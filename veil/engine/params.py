@@ -133,16 +133,22 @@ def infer_param_oids(
 
 
 def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> None:
-    """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place.
+    """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place
+    (and every ``$n`` the client declared as a source's enum or composite type).
 
     A source driver binds a Python list by its own reading (ADBC: a list of ints is
     ``bigint[]``), which PostgreSQL then refuses to compare with an ``integer[]`` column; the
-    cast makes the source read the value as the type the client declared or Veil inferred."""
+    cast makes the source read the value as the type the client declared or Veil inferred. An
+    enum or composite value arrives as its text form, which ADBC binds as ``text``."""
     for parameter in list(statement.find_all(exp.Parameter)):
         if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
             continue
         index = int(parameter.this.name) - 1
         pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is not None and pgtypes.user_type(pg_type) is not None:
+            datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres", udt=True)
+            parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+            continue
         if pg_type is None or not pg_type.element_oid:
             continue
         element = pgtypes.BY_OID[pg_type.element_oid].name

@@ -16,10 +16,8 @@ import pytest
 import sqlalchemy
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, private_database, write_config
+from tests.catalog.support import compile_java, ddl, private_database, write_config
 from tests.catalog.support import veil as veil_cli
-from tests.clients.support import require_file
-from tests.clients.test_jdbc import JAR_CANDIDATES
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -218,13 +216,7 @@ JDBC_SOURCE = Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcKeys.jav
 
 @pytest.fixture(scope="module")
 def jdbc_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
-    java, javac = require_tool("java"), require_tool("javac")
-    jar = require_file(JAR_CANDIDATES, "pgJDBC jar (apt package libpostgresql-jdbc-java)")
-    build = tmp_path_factory.mktemp("jdbc_keys")
-    compiled = subprocess.run([javac, "-d", str(build), "-cp", str(jar), str(JDBC_SOURCE)],
-                              capture_output=True, text=True, timeout=300, check=False)
-    assert compiled.returncode == 0, compiled.stderr
-    return java, jar, build
+    return compile_java(JDBC_SOURCE, tmp_path_factory.mktemp("jdbc_keys"))
 
 
 def _jdbc(build: tuple[str, Path, Path], host: str, port: int, database: str, user: str, password: str) -> list[str]:
@@ -278,11 +270,12 @@ def test_veil_check_refuses_a_mask_that_does_not_fit_the_source_type(postgres_ds
     assert "policies[2]" not in checked.stderr
 
 
-def test_sync_reports_a_column_moved_to_another_enum_or_off_a_domain(postgres_dsn: str, tmp_path: Path) -> None:
+def test_sync_reports_a_column_moved_to_another_enum_or_domain_or_one_recreated(postgres_dsn: str, tmp_path: Path) -> None:
     with private_database(postgres_dsn, DATABASE + "_types") as dsn:
         ddl(dsn, "CREATE SCHEMA shop", "CREATE TYPE shop.mood AS ENUM ('sad', 'happy')",
             "CREATE TYPE shop.mood2 AS ENUM ('sad', 'happy')", "CREATE DOMAIN shop.posint AS integer CHECK (VALUE > 0)",
-            "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint)")
+            "CREATE TYPE shop.point2 AS (x int)",
+            "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint, p shop.point2)")
         config = parse_config({
             "state_dir": str(tmp_path / "state"),
             "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
@@ -302,6 +295,35 @@ def test_sync_reports_a_column_moved_to_another_enum_or_off_a_domain(postgres_ds
             "ALTER TABLE shop.feelings ALTER COLUMN d TYPE integer")
         assert sorted(sync()) == [
             (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> integer"),
-            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m", "text (shop.mood) -> text (shop.mood2)"),
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m", "shop.mood ('sad', 'happy') -> shop.mood2 ('sad', 'happy')"),
+        ]
+        assert sync() == []
+        # The enum and the domain dropped and created again under the same names, with other
+        # labels and another base type.
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN m TYPE text", "DROP TYPE shop.mood2",
+            "CREATE TYPE shop.mood2 AS ENUM ('calm', 'cross', 'sad')",
+            "ALTER TABLE shop.feelings ALTER COLUMN m TYPE shop.mood2 USING m::shop.mood2")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m",
+             "shop.mood2 ('sad', 'happy') -> shop.mood2 ('calm', 'cross', 'sad')"),
+        ]
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN d TYPE shop.posint")
+        assert sync() == [(COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer -> integer (shop.posint)")]
+        ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN d TYPE integer", "DROP DOMAIN shop.posint",
+            "CREATE DOMAIN shop.posint AS bigint CHECK (VALUE > 0)",
+            "ALTER TABLE shop.feelings ALTER COLUMN d TYPE shop.posint")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.d", "integer (shop.posint) -> bigint (shop.posint)"),
+        ]
+        # A field added to the composite type, a label to the enum: clients read both from the catalog.
+        ddl(dsn, "ALTER TYPE shop.point2 ADD ATTRIBUTE y numeric(4,1)")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.p", "shop.point2 (x integer) -> shop.point2 (x integer, y numeric(4,1))"),
+        ]
+        # A label added to the enum is reported too: clients read the labels from pg_enum.
+        ddl(dsn, "ALTER TYPE shop.mood2 ADD VALUE 'glad' BEFORE 'calm'")
+        assert sync() == [
+            (COLUMN_TYPE_CHANGED, "pg.shop.feelings.m",
+             "shop.mood2 ('calm', 'cross', 'sad') -> shop.mood2 ('glad', 'calm', 'cross', 'sad')"),
         ]
         assert sync() == []

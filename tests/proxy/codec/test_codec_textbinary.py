@@ -10,7 +10,18 @@ import pytest
 from tests.proxy.codec.conftest import Check
 from tests.proxy.codec.oracle import PgOracle, encode_cells
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_NAME, pinned_field
+from veil.pgtypes import (
+    BY_NAME,
+    BY_OID,
+    ColumnType,
+    PgType,
+    column_type_for_field,
+    composite_type,
+    enum_type,
+    format_type,
+    pinned_field,
+    register_user_type,
+)
 
 CASES: list[tuple[str, str, list[str | None]]] = [
     ("numeric", "numeric", ["0", "'-0.000'", "1e-30", "12345678901234567890.123456789", "'NaN'", "'Infinity'", "'-Infinity'", None]),
@@ -34,6 +45,14 @@ CASES: list[tuple[str, str, list[str | None]]] = [
     ("bytea[]", "_bytea", ["'{\"\\\\x00ff\",\"\\\\x\"}'", None]),
     ("float8[]", "_float8", ["'{1.5,-Infinity,NaN,1e-300}'", None]),
     ("inet[]", "_inet", ["'{10.0.0.1,::1/64}'", None]),
+    ("point", "point", ["'(1.5,-2)'", "'(1e300,-1e-300)'", "point('NaN'::float8, '-Infinity'::float8)", None]),
+    ("lseg", "lseg", ["'[(0,0),(1.25,-7)]'", None]),
+    ("box", "box", ["'((2,2),(0,0))'", "'(-1.5,3),(4,-0.1)'", None]),
+    ("path", "path", ["'[(0,0),(1,1),(2,0)]'", "'((0,0),(1,1))'", None]),
+    ("polygon", "polygon", ["'((0,0),(1,1),(1,0))'", "'((0,0))'", None]),
+    ("line", "line", ["'{1,-1,0}'", "'{0,1,-2.5}'", None]),
+    ("circle", "circle", ["'<(1,1),2.5>'", "'<(0,0),0>'", None]),
+    ("point[]", "_point", ["'{\"(1,2)\",NULL}'", None]),
 ]
 
 
@@ -61,8 +80,83 @@ def test_text_and_binary_from_the_source_text(
 
 
 def test_a_type_without_a_binary_form_is_refused(pg: PgOracle) -> None:
-    texts = _texts(pg, "point", ["'(1,2)'"])
-    field = pinned_field("v", pa.string(), BY_NAME["point"])
+    texts = _texts(pg, "tsvector", ["'a fat:1 cat'"])
+    field = pinned_field("v", pa.string(), BY_NAME["tsvector"])
     assert encode_cells(texts, 0, field, "UTC") is not None  # text format serves it
     with pytest.raises(FeatureNotSupported):
         encode_cells(texts, 1, field, "UTC")
+
+
+def _user_types(pg: PgOracle) -> tuple[PgType, PgType]:
+    """A session-local enum and composite type of the oracle PostgreSQL, as sync reads them."""
+    pg.conn.execute("CREATE TYPE pg_temp.feeling AS ENUM ('sad', 'très ☃', 'a \"q\" b')")
+    pg.conn.execute("CREATE TYPE pg_temp.item AS (n numeric, t text, b bool, ts timestamptz, ip inet, f float8)")
+    rows = pg.conn.execute(
+        "SELECT t.oid::int, t.typarray::int, n.nspname, t.typname FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typname IN ('feeling', 'item') "
+        "AND n.oid = pg_my_temp_schema() ORDER BY t.typname"
+    ).fetchall()
+    (enum_oid, enum_array, schema, _), (item_oid, item_array, _, _) = rows
+    fields = pg.conn.execute(
+        "SELECT attname, atttypid::int, atttypmod FROM pg_attribute WHERE attrelid = 'pg_temp.item'::regclass "
+        "AND attnum > 0 ORDER BY attnum"
+    ).fetchall()
+    enum = enum_type(enum_oid, enum_array, schema, "feeling", ("sad", "très ☃", 'a "q" b'))
+    composite = composite_type(item_oid, item_array, schema, "item", tuple(fields))
+    assert register_user_type(enum) and register_user_type(composite)
+    return enum, composite
+
+
+ENUM_LITERALS = ["'sad'", "'très ☃'", "'a \"q\" b'", None]
+COMPOSITE_LITERALS = [
+    "ROW(1.50, 'x', true, '2024-06-30 12:00:00.25+02', '10.0.0.1/8', 'NaN')",
+    "ROW(NULL, '', NULL, NULL, NULL, NULL)",
+    "ROW(-0.001, 'a,b \"q\" \\ (z) ü', false, 'infinity', '::1', '-Infinity')",
+    None,
+]
+
+
+def test_enums_and_composites_of_the_source_in_text_and_binary(pg: PgOracle, check: Check) -> None:
+    enum, composite = _user_types(pg)
+    cases = [
+        ("pg_temp.feeling", ENUM_LITERALS, enum),
+        ("pg_temp.item", COMPOSITE_LITERALS, composite),
+        ("pg_temp.feeling[]", ["ARRAY['sad', NULL]::pg_temp.feeling[]", "'{{sad},{\"très ☃\"}}'", None],
+         BY_OID[enum.array_oid]),
+        ("pg_temp.item[]", [f"ARRAY[{COMPOSITE_LITERALS[0]}, NULL, {COMPOSITE_LITERALS[2]}]::pg_temp.item[]", None],
+         BY_OID[composite.array_oid]),
+    ]
+    for type_sql, literals, pg_type in cases:
+        texts = _texts(pg, type_sql, literals)
+        check(type_sql, literals, texts, field=pinned_field("v", pa.string(), pg_type))
+
+
+def test_a_composite_with_a_field_without_a_binary_form_is_refused(pg: PgOracle) -> None:
+    pg.conn.execute("CREATE TYPE pg_temp.spanned AS (d interval)")
+    oid, array_oid = pg.conn.execute("SELECT 'pg_temp.spanned'::regtype::oid::int, typarray::int FROM pg_type "
+                                     "WHERE oid = 'pg_temp.spanned'::regtype").fetchone() or (0, 0)
+    spanned = composite_type(oid, array_oid, "pg_temp", "spanned", (("d", 1186, -1),))
+    assert register_user_type(spanned)
+    field = pinned_field("v", pa.string(), spanned)
+    texts = _texts(pg, "pg_temp.spanned", ["ROW('1 day')"])
+    assert encode_cells(texts, 0, field, "UTC") is not None
+    with pytest.raises(FeatureNotSupported):
+        encode_cells(texts, 1, field, "UTC")
+
+
+def test_a_composite_of_a_domain_or_user_type_stays_text() -> None:
+    nested = composite_type(900_001, 900_002, "public", "nested", (("x", 900_003, -1),))
+    assert not register_user_type(nested)
+    assert 900_001 not in BY_OID
+
+
+def test_the_type_definition_travels_in_the_field_metadata() -> None:
+    enum = enum_type(900_010, 900_011, "shop", "mood", ("sad", "happy"))
+    composite = composite_type(900_020, 900_021, "public", "pair", (("a", 23, -1), ("b", 1043, 44)))
+    for pg_type in (enum, composite):
+        assert register_user_type(pg_type)
+        for pinned in (pg_type, BY_OID[pg_type.array_oid]):
+            field = pinned_field("v", pa.string(), pinned)
+            assert column_type_for_field(field) == ColumnType(pinned)
+    assert ColumnType(enum).format() == "shop.mood" and ColumnType(composite).format() == "pair"
+    assert format_type(900_011) == "shop.mood[]"

@@ -18,7 +18,7 @@ from veil.engine.pgcatalog.data.static_rows import TS_TOKEN_TYPES
 from veil.engine.pgcatalog.infoschema import InformationSchemaRows
 from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.macros import MACROS
-from veil.engine.pgcatalog.objects import NAMED_OBJECTS, CatalogObjects
+from veil.engine.pgcatalog.objects import ENUM_IO, NAMED_OBJECTS, CatalogObjects
 from veil.engine.pgcatalog.rows import CatalogRows, RowSet
 from veil.engine.pgcatalog.schema import (
     DUCK_SCHEMAS,
@@ -101,7 +101,7 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__setting": ("VARCHAR", list(SETTING_DEFAULTS)),
         "vl__value": ("VARCHAR", list(SETTING_DEFAULTS.values())),
     })
-    relations = list(objects.relations.values())
+    relations = list(objects.relations.values()) + list(objects.composite_classes)
     _table(con, "rel_info", {
         "vl__oid": ("UINTEGER", [r.oid for r in relations]),
         "vl__relname": ("VARCHAR", [r.name for r in relations]),
@@ -116,10 +116,12 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", list(objects.roles.values())),
         "vl__rolname": ("VARCHAR", list(objects.roles)),
     })
+    # The enum I/O functions a source's enum names in pg_type (anyenum, cstring, anyenum, bytea).
+    enum_io = list(zip(ENUM_IO.values(), ENUM_IO, (3500, 2275, 3500, 17), strict=True))
     _table(con, "proc_info", {
-        "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC]),
-        "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC]),
-        "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC]),
+        "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC] + [row[0] for row in enum_io]),
+        "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC] + [row[1] for row in enum_io]),
+        "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC] + [row[2] for row in enum_io]),
     })
     _table(con, "function_text", {
         column: (duck, [row[index] for row in FUNCTION_TEXT])

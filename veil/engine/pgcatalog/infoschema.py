@@ -107,7 +107,7 @@ class InformationSchemaRows:
             "is_nullable": "YES" if nullable else "NO",
             "data_type": _data_type(pg_type),
             "udt_catalog": self.catalog,
-            "udt_schema": "pg_catalog",
+            "udt_schema": pg_type.schema,
             "udt_name": pg_type.name,
             "dtd_identifier": str(position),
             "is_self_referencing": "NO",
@@ -135,7 +135,7 @@ def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:
 def _data_type(pg_type: PgType) -> str:
     if pg_type.is_array:
         return "ARRAY"
-    if pg_type.kind == "c":
+    if pg_type.kind in ("c", "e"):
         return "USER-DEFINED"
     return format_type(pg_type.oid)
 

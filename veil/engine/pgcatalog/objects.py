@@ -26,13 +26,15 @@ from veil.engine.pgcatalog.schema import (
 )
 from veil.engine.pgcatalog.typemap import type_by_spelling
 from veil.errors import VeilError
-from veil.pgtypes import BY_OID, format_type
+from veil.pgtypes import BY_OID, PgType, format_type, user_type
 
 BOOTSTRAP_ROLE = "veil"
 BOOTSTRAP_ROLE_OID = 10
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
 _OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
+#: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
+ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
 
@@ -52,6 +54,11 @@ class Relation:
         if self.table is not None:
             return len(self.table.columns)
         return len(self.catalog.columns) if self.catalog is not None else 0
+
+
+def composite_relid(composite: PgType) -> int:
+    """The OID of a source's composite type's pg_class row (its ``typrelid``)."""
+    return stable_oid("typrelid", str(composite.oid))
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,15 @@ class CatalogObjects:
         }
         for table in self.tables:
             self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
+        # The enums and composite types of the columns this user sees (a source's other types
+        # stay unseen).
+        self.user_types: dict[int, PgType] = {}
+        for table in self.tables:
+            for column in table.columns:
+                defined = user_type(column.pg_type.type)
+                if defined is not None:
+                    self.user_types.setdefault(defined.oid, defined)
+                    self.namespaces.setdefault(defined.schema, stable_oid("schema", defined.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
         self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
         for user in users:
@@ -146,7 +162,19 @@ class CatalogObjects:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
             )
+        # A composite type's own pg_class row (relkind 'c'): visible to \\d and regclass, never a
+        # relation a statement can read.
+        self.composite_classes: dict[Relation, PgType] = {
+            Relation(composite_relid(t), t.schema, t.name, "c"): t for t in self.user_types.values() if t.kind == "c"
+        }
+        for defined in self.user_types.values():
+            self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, defined.name)
+            if defined.array_oid:
+                self.types[defined.array_oid] = TypeName(
+                    defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
+                )
         self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
+        self.procs.update({oid: name for name, oid in ENUM_IO.items()})
         self.proc_oids: dict[str, int] = {}
         for oid, name in sorted(self.procs.items()):
             self.proc_oids.setdefault(name, oid)
@@ -185,6 +213,10 @@ class CatalogObjects:
             return int(text)
         parts = parse_ident(text)
         relation = self.lookup_relation(parts, path) if parts else None
+        if relation is None and parts:  # a composite type's class: ``'pair'::regclass``
+            schemas = path if len(parts) == 1 else parts[-2:-1]
+            relation = next((c for schema in schemas for c in self.composite_classes
+                             if (c.schema, c.name) == (schema, parts[-1])), None)
         if relation is None and strict:
             raise errcodes.UndefinedTable(f'relation "{text}" does not exist')
         return relation.oid if relation else None
@@ -192,7 +224,10 @@ class CatalogObjects:
     def regclass_out(self, oid: int, path: Sequence[str]) -> str:
         relation = self.relations_by_oid.get(oid)
         if relation is None:
-            return str(oid)
+            found = next((c for c in self.composite_classes if c.oid == oid), None)
+            if found is None:
+                return str(oid)
+            return quote_ident(found.name) if found.schema in path else f"{quote_ident(found.schema)}.{quote_ident(found.name)}"
         if self.relation_visible(relation, path):
             return quote_ident(relation.name)
         return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
@@ -203,6 +238,11 @@ class CatalogObjects:
         pg_type = type_by_spelling(text)
         if pg_type is not None:
             return pg_type.oid
+        if text.strip().endswith("[]"):  # an array of a source's enum or composite: ``mood[]``
+            element = self.regtype_in(text.strip()[:-2], strict=False)
+            defined = self.user_types.get(element) if element is not None else None
+            if defined is not None and defined.array_oid:
+                return defined.array_oid
         parts = parse_ident(text) or []
         for type_name in self.types.values():
             if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:

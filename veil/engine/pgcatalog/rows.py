@@ -21,8 +21,10 @@ from veil.engine.pgcatalog.keys import KeyRows
 from veil.engine.pgcatalog.objects import (
     BOOTSTRAP_ROLE,
     BOOTSTRAP_ROLE_OID,
+    ENUM_IO,
     CatalogObjects,
     Relation,
+    composite_relid,
 )
 from veil.engine.pgcatalog.schema import RELATIONS, CatalogRelation
 from veil.pgtypes import BY_NAME, BY_OID, PgType
@@ -92,6 +94,7 @@ class CatalogRows:
         yield _static("pg_ts_template", static_rows.PG_TS_TEMPLATE)
         yield _static("pg_settings", PG_SETTINGS)
         yield self.pg_type()
+        yield self.pg_enum()
         yield self.pg_namespace()
         yield self.pg_class()
         yield self.pg_attribute()
@@ -144,7 +147,47 @@ class CatalogRows:
                     "typcollation": 0,
                 }
             )
+        for defined in self.objects.user_types.values():
+            rowset.rows.extend(self._user_types(defined))
         return rowset
+
+    def _user_types(self, defined: PgType) -> list[Row]:
+        """The pg_type rows of a source's enum or composite type and of its array type, as
+        PostgreSQL has them."""
+        namespace = self.objects.namespaces[defined.schema]
+        common = {"typnamespace": namespace, "typowner": BOOTSTRAP_ROLE_OID, "typispreferred": False,
+                  "typisdefined": True, "typdelim": ",", "typmodin": 0, "typmodout": 0, "typalign": defined.align,
+                  "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0, "typcollation": 0}
+        if defined.is_enum:
+            io = [ENUM_IO[f"enum_{f}"] for f in ("in", "out", "recv", "send")]
+        else:
+            io = [_proc_oid(f"record_{f}") for f in ("in", "out", "recv", "send")]
+        rows: list[Row] = [{
+            **common, "oid": defined.oid, "typname": defined.name, "typlen": defined.length,
+            "typbyval": defined.by_value, "typtype": defined.kind, "typcategory": defined.category,
+            "typrelid": composite_relid(defined) if defined.kind == "c" else 0, "typsubscript": 0, "typelem": 0,
+            "typarray": defined.array_oid, "typinput": io[0], "typoutput": io[1], "typreceive": io[2],
+            "typsend": io[3], "typanalyze": 0, "typstorage": "p" if defined.is_enum else "x",
+        }]
+        if defined.array_oid:
+            rows.append({
+                **common, "oid": defined.array_oid, "typname": "_" + defined.name, "typlen": -1, "typbyval": False,
+                "typtype": "b", "typcategory": "A", "typrelid": 0, "typsubscript": _proc_oid("array_subscript_handler"),
+                "typelem": defined.oid, "typarray": 0, "typinput": _proc_oid("array_in"),
+                "typoutput": _proc_oid("array_out"), "typreceive": _proc_oid("array_recv"),
+                "typsend": _proc_oid("array_send"), "typanalyze": _proc_oid("array_typanalyze"), "typstorage": "x",
+            })
+        return rows
+
+    def pg_enum(self) -> RowSet:
+        """The labels of the enums this user's columns have, in the source's order."""
+        rows: list[Row] = [
+            {"oid": stable_oid("enum", str(enum.oid), label), "enumtypid": enum.oid,
+             "enumsortorder": float(order), "enumlabel": label}
+            for enum in self.objects.user_types.values()
+            for order, label in enumerate(enum.labels, start=1)
+        ]
+        return self._rowset("pg_enum", rows)
 
     def pg_namespace(self) -> RowSet:
         rows: list[Row] = [
@@ -155,6 +198,9 @@ class CatalogRows:
 
     def pg_class(self) -> RowSet:
         rows = [self._class_row(r) for r in self.objects.relations.values()]
+        for relation, defined in self.objects.composite_classes.items():
+            row = self._class_row(relation)
+            rows.append({**row, "reltype": defined.oid, "relnatts": len(defined.fields), "relreplident": "n"})
         return self._rowset("pg_class", rows + self.keys.index_classes())
 
     def _class_row(self, relation: Relation) -> Row:
@@ -203,6 +249,9 @@ class CatalogRows:
             elif relation.catalog is not None:
                 for num, col in enumerate(relation.catalog.columns, start=1):
                     rows.append(_attribute(relation.oid, num, col.name, col.pg_type, -1, False))
+        for defined in self.objects.user_types.values():
+            for num, (name, type_oid, typmod) in enumerate(defined.fields, start=1):
+                rows.append(_attribute(composite_relid(defined), num, name, BY_OID[type_oid], typmod, False))
         return self._rowset("pg_attribute", rows)
 
     def pg_attrdef(self) -> RowSet:
@@ -364,7 +413,7 @@ def _attribute(
         "atttypmod": typmod,
         "attbyval": pg_type.by_value,
         "attalign": pg_type.align,
-        "attstorage": _TYPSTORAGE.get(pg_type.oid, "x"),
+        "attstorage": "p" if pg_type.is_enum else _TYPSTORAGE.get(pg_type.oid, "x"),
         "attcompression": "",
         "attnotnull": system,
         "atthasdef": False,

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from veil.pgtypes import (
+    BY_OID,
     BYTEA,
     FLOAT4,
     JSONB,
@@ -56,6 +57,9 @@ def _is_list(t: pa.DataType) -> bool:
 
 def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     element = column_type_for_arrow(t.value_type)
+    if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and pa.types.is_integer(t.value_type):
+        # oid[], regproc[] ... held as Arrow integers: the declared element's width and OID.
+        return ColumnType(BY_OID[column.type.element_oid])
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element
@@ -142,6 +146,8 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
         return from_arrow(arr)
     if types.is_string(t) and oid == UUID.oid:
         return scalars.uuid_binary_from_text(arr)
+    if types.is_string(t) and pg.type.is_enum:  # enum_send: the label's bytes
+        return from_arrow(arr)
     if types.is_string(t) and oid not in SAME_AS_TEXT and oid != JSONB.oid and oid != TEXT.oid:
         return ArrowCells(binary_from_text(arr, oid))
     if types.is_date(t) and oid == 1082:

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from veil import errcodes
 from veil.errors import ProtocolViolation
-from veil.pgtypes import BY_OID
+from veil.pgtypes import BY_OID, quoted_element
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
     Interval,
@@ -72,6 +72,10 @@ def decode_binary(data: bytes, type_oid: int) -> object:
     pg_type = BY_OID.get(type_oid)
     if pg_type is not None and pg_type.is_array:
         return _array(data, type_oid)
+    if pg_type is not None and pg_type.is_enum:  # enum_recv: the label's bytes
+        return _utf8(data)
+    if pg_type is not None and pg_type.kind == "c":
+        return _record_text(data, type_oid)
     if type_oid in _TEXT_OIDS:
         return _utf8(data)
     if type_oid == 3802:
@@ -115,6 +119,30 @@ def decode_binary(data: bytes, type_oid: int) -> object:
         return uuid.UUID(bytes=data)
     text = text_from_binary(data, type_oid)
     return data if text is None else text
+
+
+def _record_text(data: bytes, type_oid: int) -> str:
+    """``record_recv`` of a source's composite type, as the record's text form (which the
+    statement casts to the type): each field decoded by its own type, quoted."""
+    if len(data) < 4:
+        raise _bad(type_oid)
+    (count,) = struct.unpack("!i", data[:4])
+    position, fields = 4, []
+    for _ in range(count):
+        if position + 8 > len(data):
+            raise _bad(type_oid)
+        field_oid, length = struct.unpack("!Ii", data[position : position + 8])
+        position += 8
+        if length == -1:
+            fields.append("")
+            continue
+        if length < 0 or position + length > len(data):
+            raise _bad(type_oid)
+        fields.append(quoted_element(decode_binary(data[position : position + length], field_oid)))
+        position += length
+    if position != len(data):
+        raise _bad(type_oid)
+    return "(" + ",".join(fields) + ")"
 
 
 def _utf8(data: bytes) -> str:

@@ -117,7 +117,7 @@ def _binary_encoder(t: pa.DataType, pg: ColumnType) -> CellEncoder | None:
     if types.is_binary(t):
         return rowvalues.binary_values
     if types.is_string(t):
-        if oid == UUID.oid or (oid not in SAME_AS_TEXT and oid not in (JSONB.oid, TEXT.oid)):
+        if oid == UUID.oid or (oid not in SAME_AS_TEXT and oid not in (JSONB.oid, TEXT.oid) and not pg.type.is_enum):
             return None
         return _jsonb_binary if oid == JSONB.oid else rowvalues.binary_values
     if types.is_date(t) and oid == 1082:

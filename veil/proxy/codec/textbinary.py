@@ -1,10 +1,10 @@
 """Binary wire forms computed from PostgreSQL's text form, for columns a PostgreSQL source sends
 as text (:mod:`veil.catalog.sources.postgres.shape`): unconstrained numeric, oid, inet/cidr, macaddr,
-money, bit strings, timetz.
+money, bit strings, timetz, geometric types (:mod:`.geometry`).
 
 These parse each value in Python: they serve types Arrow has no exact representation for, whose
-text form is all Veil holds. A type whose binary form Veil cannot build from its text (geometric
-types, ranges, tsvector, arrays of such types ...) is refused in binary format with SQLSTATE
+text form is all Veil holds. A type whose binary form Veil cannot build from its text (ranges,
+tsvector, arrays of such types ...) is refused in binary format with SQLSTATE
 0A000 rather than sent in a form the client would misread; text format serves every type.
 """
 
@@ -18,7 +18,8 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID
+from veil.pgtypes import BY_OID, PgType, user_type
+from veil.proxy.codec.geometry import GEOMETRY
 
 Converter = Callable[[str], bytes]
 
@@ -128,6 +129,7 @@ CONVERTERS: dict[int, Converter] = {
     790: _money_send,
     1266: _timetz_send,
     18: _char_send,
+    **GEOMETRY,
 }
 
 #: Types whose binary form is their text bytes.
@@ -276,9 +278,9 @@ def parse_array(text: str) -> tuple[list[int], list[int], list[str | None]]:
     return sizes, lower or [1] * len(sizes), elements
 
 
-def array_send(text: str, element_oid: int) -> bytes:
+def array_send(text: str, element_oid: int, converter: Converter | None = None) -> bytes:
     """``array_send`` of an array's text form."""
-    converter = ELEMENT_CONVERTERS[element_oid]
+    converter = converter or ELEMENT_CONVERTERS[element_oid]
     sizes, lower, elements = parse_array(text)
     has_null = any(e is None for e in elements)
     parts = [struct.pack(">iii", len(sizes), int(has_null), element_oid)]
@@ -297,10 +299,71 @@ def _converter(oid: int) -> Converter | None:
     if converter is not None:
         return converter
     pg_type = BY_OID.get(oid)
-    if pg_type is not None and pg_type.is_array and pg_type.element_oid in ELEMENT_CONVERTERS:
-        element = pg_type.element_oid
+    if pg_type is None:
+        return None
+    if pg_type.kind == "c":
+        return _record_converter(pg_type)
+    if not pg_type.is_array:
+        return None
+    element = pg_type.element_oid
+    if element in ELEMENT_CONVERTERS:
         return lambda text: array_send(text, element)
+    defined = user_type(pg_type)
+    if defined is not None and defined.is_enum:  # an array of a source's enum: each label's bytes
+        return lambda text: array_send(text, element, str.encode)
+    record = _record_converter(defined) if defined is not None else None
+    if record is not None:
+        return lambda text: array_send(text, element, record)
     return None
+
+
+def parse_record(text: str) -> list[str | None]:
+    """PostgreSQL's text form of a composite value: its fields, None for NULL (an empty
+    unquoted field); quoted fields may hold any character, doubled or backslash-escaped."""
+    fields: list[str | None] = []
+    current: list[str] = []
+    quoted = in_quotes = False
+    body = text[1:-1]
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 1
+            current.append(body[i])
+        elif in_quotes and c == '"' and body[i + 1 : i + 2] == '"':
+            i += 1
+            current.append('"')
+        elif c == '"':
+            in_quotes, quoted = not in_quotes, True
+        elif c == "," and not in_quotes:
+            fields.append("".join(current) if current or quoted else None)
+            current, quoted = [], False
+        else:
+            current.append(c)
+        i += 1
+    fields.append("".join(current) if current or quoted else None)
+    return fields
+
+
+def _record_converter(composite: PgType) -> Converter | None:
+    """``record_send`` of a source's composite type from its text form: the field count, then
+    each field's type OID and binary value. ``None`` when a field's type has no converter."""
+    oids = [oid for _, oid, _ in composite.fields]
+    if not all(oid in ELEMENT_CONVERTERS for oid in oids):
+        return None
+    converters = [ELEMENT_CONVERTERS[oid] for oid in oids]
+
+    def record_send(text: str) -> bytes:
+        values = parse_record(text)
+        if len(values) != len(oids):
+            raise ValueError(text)
+        parts = [struct.pack(">i", len(oids))]
+        for oid, convert, value in zip(oids, converters, values, strict=True):
+            data = None if value is None else convert(value)
+            parts.append(struct.pack(">Ii", oid, -1) if data is None else struct.pack(">Ii", oid, len(data)) + data)
+        return b"".join(parts)
+
+    return record_send
 
 
 def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:

@@ -13,6 +13,7 @@ real type OID: a client asking for text gets exactly what PostgreSQL would print
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, NUMERIC, TEXT, format_type, pinned_field
+from veil.pgtypes import (
+    BY_OID,
+    NUMERIC,
+    TEXT,
+    composite_type,
+    enum_type,
+    format_type,
+    pinned_field,
+    register_user_type,
+)
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
 ADBC_EXACT: dict[int, pa.DataType] = {
@@ -62,6 +72,39 @@ class SourceColumn:
     nullable: bool = True
 
 
+#: The source's enums and composite types (not tables' row types): each is served as its own
+#: type (OID, pg_type, an enum's labels in pg_enum, a composite's fields in pg_attribute).
+LIST_USER_TYPES = """
+SELECT t.oid::bigint AS oid, t.typarray::bigint AS array_oid, n.nspname, t.typname, t.typtype::text AS kind,
+       pg_catalog.json_agg(pg_catalog.json_build_array(a.attname, a.atttypid, a.atttypmod) ORDER BY a.attnum)::text
+           AS details
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+GROUP BY 1, 2, 3, 4, 5
+UNION ALL
+SELECT t.oid::bigint, t.typarray::bigint, n.nspname, t.typname, t.typtype::text,
+       pg_catalog.json_agg(e.enumlabel::text ORDER BY e.enumsortorder)::text
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+def register_user_types(rows: Sequence[dict[str, object]]) -> None:
+    """Make the types of :data:`LIST_USER_TYPES` known by OID before the columns using them are read."""
+    for row in rows:
+        oid, array_oid, schema, name = int(str(row["oid"])), int(str(row["array_oid"])), str(row["nspname"]), str(row["typname"])
+        details = json.loads(str(row["details"]))
+        if row["kind"] == "e":
+            register_user_type(enum_type(oid, array_oid, schema, name, tuple(str(label) for label in details)))
+        else:
+            fields = tuple((str(field), int(type_oid), int(typmod)) for field, type_oid, typmod in details)
+            register_user_type(composite_type(oid, array_oid, schema, name, fields))
+
+
 def _numeric_arrow(typmod: int) -> pa.DataType:
     if typmod >= 4:
         precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
@@ -82,7 +125,7 @@ def served_field(column: SourceColumn) -> pa.Field:
     """The Arrow field Veil serves the column as, its PostgreSQL type pinned in its metadata."""
     oid, typmod = column.type_oid, column.typmod
     pg_type = BY_OID.get(oid)
-    if pg_type is None:  # enums, composites, extension types: served as their text form
+    if pg_type is None:  # extension types, composites of non-built-in fields: served as text
         return pinned_field(column.name, pa.string(), TEXT, -1, column.nullable)
     if oid == NUMERIC.oid:
         return pinned_field(column.name, _numeric_arrow(typmod), NUMERIC, typmod, column.nullable)

@@ -32,8 +32,10 @@ from veil.catalog.sources.postgres.passthrough import (
 )
 from veil.catalog.sources.postgres.settings import PostgresSettings
 from veil.catalog.sources.postgres.shape import (
+    LIST_USER_TYPES,
     SourceColumn,
     conform_batch,
+    register_user_types,
     served_field,
     served_schema,
     text_wrapped,
@@ -42,7 +44,7 @@ from veil.catalog.sources.postgres.shape import (
 from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
-from veil.pgtypes import column_type_for_field
+from veil.pgtypes import column_type_for_field, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
@@ -163,11 +165,21 @@ class ShapeCache:
 
 
 def _bindable(value: object) -> object:
-    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, which
-    the statement casts (ADBC would bind it as a time and drop the offset)."""
+    """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, and a
+    multi-dimensional array as PostgreSQL's array text, both of which the statement casts (ADBC
+    would bind the time without its offset, and binds no nested list)."""
     if isinstance(value, time) and value.tzinfo is not None:
         return value.isoformat()
+    if isinstance(value, list) and any(isinstance(item, list) for item in value):
+        return _array_text(value)
     return value
+
+
+def _array_text(value: object) -> str:
+    """PostgreSQL's text form of a (nested) list: ``{{1,2},{NULL,"a b"}}``."""
+    if isinstance(value, list):
+        return "{" + ",".join(_array_text(item) for item in value) + "}"
+    return "NULL" if value is None else quoted_element(value)
 
 
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
@@ -434,6 +446,7 @@ class PostgresSource:
     def list_tables(self) -> list[SourceTable]:
         cursor = self.cursor()
         try:
+            register_user_types(drain(cursor.execute(LIST_USER_TYPES)).to_pylist())
             rows = drain(cursor.execute(_LIST_COLUMNS)).to_pylist()
             keys = keys_by_table(drain(cursor.execute(LIST_KEYS)).to_pylist())
         finally:

@@ -3,9 +3,12 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import getpass
 import math
 import re
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,14 +25,10 @@ from psycopg.pq.abc import PGconn, PGresult
 
 from veil import errcodes
 from veil.catalog.model import Column
+from veil.catalog.sources import pgwire
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pgkeys import LIST_KEYS, keys_by_table
-from veil.catalog.sources.pgpassthru import (
-    OUTPUT_OPTIONS,
-    PassthroughConnection,
-    PassthroughCursor,
-    SessionSettings,
-)
+from veil.catalog.sources.pgpassthru import OUTPUT_OPTIONS, PassthroughCursor, PassthroughPool, SessionSettings
 from veil.catalog.sources.pgshape import (
     SourceColumn,
     conform_batch,
@@ -155,6 +154,10 @@ class ShapeCache:
                     self._shapes.clear()
                 self._shapes[sql] = shape
         return shape
+
+    def peek(self, sql: str) -> ResultShape | None:
+        """The shape of ``sql`` if known already (never a round trip)."""
+        return self._shapes.get(sql)
 
     def clear(self) -> None:
         with self._lock:
@@ -315,7 +318,7 @@ class PostgresSource:
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._connect, reset=reset_session)
         self._libpq = ConnectionPool(self._connect_libpq)
-        self._passthrough = ConnectionPool(self._connect_passthrough)
+        self._passthrough = PassthroughPool(self._connect_passthrough)
         self._shapes = ShapeCache(self._describe_columns)
 
     @property
@@ -351,9 +354,28 @@ class PostgresSource:
         nor the OIDs of the types it does not know)."""
         return _LibpqConnection(self._open_pgconn(f"-c statement_timeout={_DESCRIBE_TIMEOUT_MS}"))
 
-    def _connect_passthrough(self) -> PassthroughConnection:
-        """A libpq connection for pass-through statements (:mod:`.pgpassthru`)."""
-        return PassthroughConnection(self._open_pgconn(OUTPUT_OPTIONS, "veil passthrough"))
+    async def _connect_passthrough(self) -> pgwire.WireConnection:
+        """A protocol session for pass-through statements (:mod:`.pgpassthru`), on the event loop."""
+        c = self.config
+        user = c.user or getpass.getuser()
+        options = {**OUTPUT_OPTIONS, "application_name": "veil passthrough",
+                   "statement_timeout": str(self._statement_timeout_ms)}
+        try:
+            return await asyncio.wait_for(
+                pgwire.connect(c.host or "localhost", c.port or 5432, user, c.password, c.database or user, c.sslmode,
+                               options),
+                c.connect_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, VeilError) as exc:
+            message = exc.message if isinstance(exc, VeilError) else str(exc) or "timed out"
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+                hint=self._connect_hint(message),
+            ) from None
+
+    @property
+    def _statement_timeout_ms(self) -> int:
+        return math.ceil(self.config.statement_timeout * 1000)
 
     def _open_pgconn(self, options: str, application_name: str = "veil") -> PGconn:
         c = self.config
@@ -410,18 +432,23 @@ class PostgresSource:
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         return self._shapes.get(sql).schema
 
-    def passthrough_cursor(self, sql: str, schema: pa.Schema, settings: SessionSettings) -> PassthroughCursor | None:
+    async def passthrough_cursor(
+        self, sql: str, schema: pa.Schema, settings: SessionSettings
+    ) -> PassthroughCursor | None:
         """A cursor that forwards PostgreSQL's own bytes for ``sql``, or ``None`` when the
         connection does not enable it or a column is served with another type than the source's
         (its values would differ from what Veil's encoder sends)."""
         if not self.config.passthrough:
             return None
-        columns = self._shapes.get(sql).columns
+        shape = self._shapes.peek(sql)
+        if shape is None:
+            shape = await asyncio.to_thread(self._shapes.get, sql)
+        columns = shape.columns
         if len(columns) != len(schema) or any(
             column_type_for_field(field).oid != column.type_oid for field, column in zip(schema, columns, strict=True)
         ):
             return None
-        return PassthroughCursor(self._passthrough, settings)
+        return PassthroughCursor(self._passthrough, settings, self._statement_timeout_ms)
 
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)

@@ -198,8 +198,8 @@ class ConnectionConfig(Strict):
     user: str | None = None
     password: str | None = None
     sslmode: str | None = None
-    # postgres: statements pushed down whole are forwarded as PostgreSQL's own bytes (libpq)
-    passthrough: bool = False
+    # postgres: statements pushed down whole are forwarded as PostgreSQL's own DataRows (false: Arrow)
+    passthrough: bool = True
     # snowflake
     account: str | None = None
     private_key_file: Path | None = None

@@ -110,13 +110,25 @@ class _Reader(asyncio.Protocol):
             self._paused = False
             self.transport.resume_reading()
 
-    async def wait(self) -> None:
-        """Until more bytes arrive (or the connection ends)."""
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until more bytes arrive (or the connection ends); a server silent for ``timeout``
+        seconds counts as gone."""
         if self.lost is not None:
             raise ConnectionLost(self.lost)
         self.consumed()
-        self._waiter = asyncio.get_running_loop().create_future()
-        await self._waiter
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, self._expire, waiter, timeout)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        if not waiter.done():
+            self.lost = f"no answer from the server within {timeout:g} s"
+            waiter.set_result(None)
 
 
 class WireConnection:
@@ -130,6 +142,8 @@ class WireConnection:
         self.parameters: dict[str, str] = {}
         #: Why the connection can no longer be used (``None``: it can).
         self.broken: str | None = None
+        #: Seconds the server may stay silent while a reply is awaited (``None``: no bound).
+        self.read_timeout: float | None = None
 
     @property
     def healthy(self) -> bool:
@@ -152,7 +166,7 @@ class WireConnection:
                     body = bytes(buffer[5 : size + 1])
                     del buffer[: size + 1]
                     return kind[0], body
-            await protocol.wait()
+            await protocol.wait(self.read_timeout)
 
     async def data_rows(self) -> tuple[bytes, int]:
         """The whole DataRow messages at the head of the buffer (waiting for at least one) and
@@ -176,7 +190,7 @@ class WireConnection:
                 return rows, count
             if end >= 1 and buffer[0] != _DATA_ROW:
                 return b"", 0
-            await protocol.wait()
+            await protocol.wait(self.read_timeout)
 
     def close(self) -> None:
         """Terminate the session (best effort) and close the socket."""
@@ -307,10 +321,14 @@ async def _authenticate(connection: WireConnection, user: str, password: str | N
             scram = scramp.ScramClient(["SCRAM-SHA-256"], user, password or "")
             first = scram.get_client_first().encode()
             connection.send(message(b"p", cstring("SCRAM-SHA-256") + _I32.pack(len(first)) + first))
-        elif code == 11 and scram is not None:
-            scram.set_server_first(body[4:].decode())
-            connection.send(message(b"p", scram.get_client_final().encode()))
-        elif code == 12 and scram is not None:
-            scram.set_server_final(body[4:].decode())
+        elif code in (11, 12) and scram is not None:
+            try:
+                if code == 11:
+                    scram.set_server_first(body[4:].decode())
+                    connection.send(message(b"p", scram.get_client_final().encode()))
+                else:
+                    scram.set_server_final(body[4:].decode())
+            except scramp.ScramException as exc:
+                raise VeilError("28000", f"SCRAM authentication with the PostgreSQL server failed: {exc}") from None
         else:
             raise VeilError("28000", f"unsupported PostgreSQL authentication method (code {code})")

@@ -361,7 +361,7 @@ class PostgresSource:
         options = {**OUTPUT_OPTIONS, "application_name": "veil passthrough",
                    "statement_timeout": str(self._statement_timeout_ms)}
         try:
-            return await asyncio.wait_for(
+            connection = await asyncio.wait_for(
                 pgwire.connect(c.host or "localhost", c.port or 5432, user, c.password, c.database or user, c.sslmode,
                                options),
                 c.connect_timeout,
@@ -372,6 +372,10 @@ class PostgresSource:
                 f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
                 hint=self._connect_hint(message),
             ) from None
+        # The server ends a statement at statement_timeout itself; a server silent for longer
+        # (stopped, or the network gone) is given up on.
+        connection.read_timeout = c.statement_timeout + c.connect_timeout
+        return connection
 
     @property
     def _statement_timeout_ms(self) -> int:

@@ -43,6 +43,8 @@ OUTPUT_OPTIONS = {
 _RESET = "RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD TEMP; "
 _SYNC = message(b"S")
 _EXECUTE_ALL = message(b"E", b"\0" + b"\0\0\0\0")
+#: Dumps bind values (used on the event loop only; it caches a dumper per Python type).
+_DUMPER = Transformer()
 _IGNORED = frozenset(b"NSA123ntT")  # notices, parameter status, notifications, completions, descriptions
 
 
@@ -129,8 +131,7 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
     """Bind values in PostgreSQL's text form (psycopg's dumpers), for the statement's own types."""
     if not params:
         return []
-    transformer = Transformer()
-    dumped = transformer.dump_sequence(list(params), [PyFormat.TEXT] * len(params))
+    dumped = _DUMPER.dump_sequence(list(params), [PyFormat.TEXT] * len(params))
     return [None if value is None else bytes(value) for value in dumped]
 
 

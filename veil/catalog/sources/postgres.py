@@ -44,6 +44,7 @@ from veil.pgtypes import column_type_for_field
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
+_PASSABLE_SIZE = 512
 
 _LIST_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -319,6 +320,8 @@ class PostgresSource:
         self._pool = ConnectionPool(self._connect, reset=reset_session)
         self._libpq = ConnectionPool(self._connect_libpq)
         self._passthrough = PassthroughPool(self._connect_passthrough)
+        #: Whether a statement's served schema is its source shape (checked once per plan).
+        self._passable: dict[str, tuple[ResultShape, pa.Schema, bool]] = {}
         self._shapes = ShapeCache(self._describe_columns)
 
     @property
@@ -447,10 +450,17 @@ class PostgresSource:
         shape = self._shapes.peek(sql)
         if shape is None:
             shape = await asyncio.to_thread(self._shapes.get, sql)
-        columns = shape.columns
-        if len(columns) != len(schema) or any(
-            column_type_for_field(field).oid != column.type_oid for field, column in zip(schema, columns, strict=True)
-        ):
+        checked = self._passable.get(sql)
+        if checked is None or checked[0] is not shape or checked[1] is not schema:
+            columns = shape.columns
+            passable = len(columns) == len(schema) and all(
+                column_type_for_field(field).oid == column.type_oid
+                for field, column in zip(schema, columns, strict=True)
+            )
+            if len(self._passable) >= _PASSABLE_SIZE:
+                self._passable.clear()
+            checked = self._passable[sql] = (shape, schema, passable)
+        if not checked[2]:
             return None
         return PassthroughCursor(self._passthrough, settings, self._statement_timeout_ms)
 

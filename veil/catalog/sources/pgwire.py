@@ -184,7 +184,8 @@ class WireConnection:
                 position = following
                 count += 1
             if count:
-                rows = bytes(buffer[:position])
+                with memoryview(buffer) as view:
+                    rows = bytes(view[:position])  # one copy (a bytearray slice would be two)
                 del buffer[:position]
                 protocol.consumed()
                 return rows, count

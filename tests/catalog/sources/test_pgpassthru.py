@@ -250,6 +250,12 @@ def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
     source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
 
     async def run() -> None:
+        try:
+            await check()
+        finally:
+            source.close()  # on the event loop its pooled connections belong to
+
+    async def check() -> None:
         # Veil's allow-list keeps set_config out of pushed statements; the cursor is driven
         # directly here to leave state on the pooled connection on purpose.
         await _cells(source, "SELECT pg_catalog.set_config('work_mem', '1234kB', false) AS s", "mallory")
@@ -262,10 +268,7 @@ def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
         prepared = await _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
         assert prepared.endswith(b"3")  # statements stay prepared across the reset
 
-    try:
-        asyncio.run(run())
-    finally:
-        source.close()
+    asyncio.run(run())
 
 
 def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,6 +277,12 @@ def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.M
     names = "SELECT string_agg(statement, ',' ORDER BY statement) AS s FROM pg_catalog.pg_prepared_statements"
 
     async def run() -> None:
+        try:
+            await check()
+        finally:
+            source.close()  # on the event loop its pooled connections belong to
+
+    async def check() -> None:
         for value in (0, 1, 2, 0, 3):  # 0 used again: 1 is then the least recently used
             assert (await _cells(source, f"SELECT {value} AS v", "alice")).endswith(str(value).encode())
         # Each new statement closed the least recently used one: 1, then 2 (for this one).
@@ -281,10 +290,7 @@ def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.M
         assert b"SELECT 0 AS v" in prepared and b"SELECT 3 AS v" in prepared and b"pg_prepared_statements" in prepared
         assert b"SELECT 1 AS v" not in prepared and b"SELECT 2 AS v" not in prepared
 
-    try:
-        asyncio.run(run())
-    finally:
-        source.close()
+    asyncio.run(run())
 
 
 @pytest.mark.parametrize(

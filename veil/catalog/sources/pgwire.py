@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import ssl
 import struct
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from typing import cast
 import scramp
 
 from veil.errors import VeilError
+
+log = logging.getLogger(__name__)
 
 #: Buffered bytes above which the socket is not read until the consumer catches up.
 HIGH_WATER = 1 << 20
@@ -194,15 +197,26 @@ class WireConnection:
             await protocol.wait(self.read_timeout)
 
     def close(self) -> None:
-        """Terminate the session (best effort) and close the socket."""
+        """Terminate the session (best effort) and close the socket, on the connection's event
+        loop (a catalog reload closes sources from a worker thread)."""
         self.broken = self.broken or "closed"
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self._close_now()
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._close_now)
+        except RuntimeError:  # its event loop is closed: the process is ending, nothing runs there
+            log.debug("pass-through connection left to the process exit: its event loop is closed")
+
+    def _close_now(self) -> None:
         transport = self._protocol.transport
         if transport is not None and not transport.is_closing():
-            try:
-                transport.write(message(b"X"))
-                transport.close()
-            except RuntimeError:  # its event loop is gone: nothing can be sent any more
-                transport.abort()
+            transport.write(message(b"X"))
+            transport.close()
 
     async def cancel(self, timeout: float) -> None:
         """Ask the server to cancel what this session runs (CancelRequest on a new socket)."""

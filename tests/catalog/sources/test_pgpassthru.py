@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,14 +246,21 @@ async def _cells(source: PostgresSource, sql: str, user: str) -> bytes:
     return b"".join(chunk[0] for chunk in chunks if chunk is not None)
 
 
-def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
-    source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
+def _run_then_close(source: PostgresSource, check: Callable[[], Awaitable[None]]) -> None:
+    """Run ``check`` on a new event loop and close ``source`` on that loop (its pooled
+    pass-through connections belong to it)."""
 
     async def run() -> None:
         try:
             await check()
         finally:
-            source.close()  # on the event loop its pooled connections belong to
+            source.close()
+
+    asyncio.run(run())
+
+
+def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
+    source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
 
     async def check() -> None:
         # Veil's allow-list keeps set_config out of pushed statements; the cursor is driven
@@ -268,19 +275,13 @@ def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
         prepared = await _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
         assert prepared.endswith(b"3")  # statements stay prepared across the reset
 
-    asyncio.run(run())
+    _run_then_close(source, check)
 
 
 def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pgpassthru, "MAX_PREPARED", 3)
     source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
     names = "SELECT string_agg(statement, ',' ORDER BY statement) AS s FROM pg_catalog.pg_prepared_statements"
-
-    async def run() -> None:
-        try:
-            await check()
-        finally:
-            source.close()  # on the event loop its pooled connections belong to
 
     async def check() -> None:
         for value in (0, 1, 2, 0, 3):  # 0 used again: 1 is then the least recently used
@@ -290,7 +291,7 @@ def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.M
         assert b"SELECT 0 AS v" in prepared and b"SELECT 3 AS v" in prepared and b"pg_prepared_statements" in prepared
         assert b"SELECT 1 AS v" not in prepared and b"SELECT 2 AS v" not in prepared
 
-    asyncio.run(run())
+    _run_then_close(source, check)
 
 
 @pytest.mark.parametrize(

@@ -178,6 +178,25 @@ def test_portal_read_in_parts(servers: Servers) -> None:
     assert parts == asyncio.run(read(servers.dsn))
 
 
+def test_portal_read_in_parts_of_a_long_result(servers: Servers) -> None:
+    """Row limits that cut runs of rows received from the source anywhere, over many reads."""
+    sql = "SELECT n, n::text AS portal_t FROM types.big ORDER BY n"
+
+    async def read(dsn: str) -> list[list[tuple[object, ...]]]:
+        connection = await asyncpg.connect(**_asyncpg_params(dsn))
+        try:
+            async with connection.transaction():
+                cursor = await connection.cursor(sql)
+                return [[tuple(r) for r in await cursor.fetch(n)] for n in (1, 777, 10_000, 3, 20_000, 5)]
+        finally:
+            await connection.close()
+
+    parts = asyncio.run(read(servers.passthrough.dsn("alice")))
+    assert [len(p) for p in parts] == [1, 777, 10_000, 3, 19_219, 0]
+    assert _passed_through(servers.dsn, "portal_t")
+    assert parts == asyncio.run(read(servers.dsn))
+
+
 def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:
     with psycopg.connect(servers.passthrough.dsn("alice"), autocommit=True) as served:
         with pytest.raises(psycopg.errors.DivisionByZero):

@@ -72,13 +72,24 @@ def veil_config(duckdb_path: Path) -> dict[str, object]:
     return _config({"type": "duckdb", "path": str(duckdb_path), "latency": 0})
 
 
-def veil_postgres_config(postgres_dsn: str, passthrough: bool = False) -> dict[str, object]:
+def veil_postgres_config(postgres_dsn: str, passthrough: bool = False, policies: bool = False) -> dict[str, object]:
     """Veil in front of the benchmark's own PostgreSQL database: what the proxy adds, alone
-    (``passthrough``: through the libpq pass-through path rather than ADBC and Arrow)."""
-    connection = postgres_connection(postgres_dsn, latency=0, population={"schemas": ["bench"]})
-    if passthrough:
-        connection["passthrough"] = True
-    return _config(connection)
+    (``passthrough``: through the pass-through path rather than ADBC and Arrow; ``policies``: a
+    row filter and a hash mask in force, chosen so the rows read stay the same)."""
+    connection = postgres_connection(
+        postgres_dsn, latency=0, population={"schemas": ["bench"]}, passthrough=passthrough
+    )
+    config = _config(connection)
+    if policies:
+        config["secrets"] = {"hash_key": "bench"}
+        config["users"][BENCH_USER]["attributes"] = {"flags": ["true", "false"]}  # type: ignore[index]
+        config["policies"] = [
+            *config["policies"],  # type: ignore[list-item]
+            {"name": "Rows by attribute",
+             "row_filter": {"where": "@attributeValuesContains('flags', CAST(flag AS TEXT))"}},
+            {"name": "Hash every name", "mask": {"columns": ["name"], "with": "hash"}},
+        ]
+    return config
 
 
 def _config(connection: dict[str, object]) -> dict[str, object]:

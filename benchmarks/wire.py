@@ -58,17 +58,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--passthrough", action="store_true",
-        help="the PostgreSQL source passes statements through (libpq DataRows, no Arrow); "
-        "with --postgres-source-only writes wire_postgres_passthrough.json",
+        help="the PostgreSQL source passes statements through (the source's DataRows, no Arrow; the "
+        "default of a postgres connection), with issue #13's targets; with --postgres-source-only writes "
+        "wire_postgres_passthrough.json",
+    )
+    parser.add_argument(
+        "--policies", action="store_true",
+        help="the PostgreSQL source pass with a row filter and a hash mask in force (same rows read); "
+        "with --postgres-source-only writes wire_postgres[_passthrough]_policies.json",
     )
     return parser.parse_args(argv)
 
 
+#: Issue #13's targets for a PostgreSQL source passing statements through (policies: bulk 1.2×).
+PASSTHROUGH_TARGETS = {"bulk psycopg text": 1.1, "bulk asyncpg binary": 1.1, "point queries": 2.0}
+POLICY_BULK_TARGET = 1.2
+
+
+def passthrough_targets(policies: bool) -> dict[str, float]:
+    return {
+        name: POLICY_BULK_TARGET if policies and name.startswith("bulk") else target
+        for name, target in PASSTHROUGH_TARGETS.items()
+    }
+
+
 def run_workloads(
-    postgres_dsn: str, veil_dsn: str, options: Options, console: Console, suffix: str = ""
+    postgres_dsn: str, veil_dsn: str, options: Options, console: Console, suffix: str = "",
+    targets: dict[str, float] | None = None,
 ) -> list[Result]:
     results = []
-    for workload in (dataclasses.replace(w, name=w.name + suffix) for w in WORKLOADS):
+    targets = targets or {}
+    for workload in (
+        dataclasses.replace(w, name=w.name + suffix, target_ratio=targets.get(w.name, w.target_ratio))
+        for w in WORKLOADS
+    ):
         with console.status(f"{workload.name}: PostgreSQL and Veil, alternating"):
             result = compare(workload, postgres_dsn, veil_dsn, options)
         console.log(f"{workload.name}: PostgreSQL {_runs(result.postgres_seconds)}; Veil {_runs(result.veil_seconds)}")
@@ -99,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.postgres_source_only:
         with veil_server(veil_config(duckdb_path), args.cache_dir / "veil") as veil_dsn:
             results = run_workloads(postgres_dsn, veil_dsn, options, console)
-    with veil_server(veil_postgres_config(postgres_dsn, args.passthrough), args.cache_dir / "veil-pg") as veil_dsn:
-        results += run_workloads(postgres_dsn, veil_dsn, options, console, " (PostgreSQL source)")
+    config = veil_postgres_config(postgres_dsn, args.passthrough, args.policies)
+    suffix = " (PostgreSQL source, row filter + hash mask)" if args.policies else " (PostgreSQL source)"
+    targets = passthrough_targets(args.policies) if args.passthrough else None
+    with veil_server(config, args.cache_dir / "veil-pg") as veil_dsn:
+        results += run_workloads(postgres_dsn, veil_dsn, options, console, suffix, targets)
     floor = None
     if not args.postgres_source_only:
         with console.status("point queries in-process through the DuckDB and PostgreSQL source adapters"):
@@ -123,9 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": round(time.perf_counter() - started, 1),
         "engine_floor": floor.as_json() if floor is not None else None,
         "passthrough": args.passthrough,
+        "policies": args.policies,
+        "load_average": os.getloadavg(),
     }
     if args.postgres_source_only:
-        name = "wire_postgres_passthrough.json" if args.passthrough else "wire_postgres.json"
+        name = "wire_postgres" + ("_passthrough" if args.passthrough else "") + ("_policies" if args.policies else "")
+        name += ".json"
         write_json(args.output / name, results, meta)
         console.log(f"wrote {args.output / name} ({meta['total_seconds']}s total)")
     else:

@@ -64,17 +64,23 @@ class PreparedStatement:
 @dataclass(frozen=True, slots=True)
 class EncodedRows:
     """Rows already encoded as DataRow messages in the formats the client asked for (a
-    pass-through result): the wire front end writes them as they are."""
+    pass-through result), back to back in ``data``: the wire front end writes them as they are."""
 
-    rows: list[bytes]
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.rows)
+    data: bytes | memoryview
+    num_rows: int
 
     def get_total_buffer_size(self) -> int:
         """Bytes held (named like RecordBatch's, so stream wrappers count both alike)."""
-        return sum(map(len, self.rows))
+        return len(self.data)
+
+    def split(self, count: int) -> tuple[EncodedRows, EncodedRows]:
+        """The first ``count`` rows and the rest, as views of the same bytes (a portal's row
+        limit: many small fetches from one big run copy nothing; walks ``count`` headers)."""
+        data = memoryview(self.data)
+        position = 0
+        for _ in range(count):
+            position += 1 + int.from_bytes(data[position + 1 : position + 5], "big")
+        return EncodedRows(data[:position], count), EncodedRows(data[position:], self.num_rows - count)
 
 
 class ResultStream(Protocol):

@@ -131,7 +131,7 @@ class StatementExecution:
         )
 
     async def _run_passthrough(
-        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], binary: bool
+        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], formats: Sequence[int]
     ) -> ResultStream | None:
         """The source's own DataRows (:mod:`veil.engine.passthru`), or ``None``: use Arrow."""
         source = self.engine.catalog.sources[plan.connection]
@@ -154,7 +154,7 @@ class StatementExecution:
                 return QueryCanceled()
             return self._redacted(exc if isinstance(exc, VeilError) else source.map_error(exc))
 
-        request = Passthrough(plan.sql, schema, self.engine.with_hash_key(params, plan.key_param), settings, binary)
+        request = Passthrough(plan.sql, schema, self.engine.with_hash_key(params, plan.key_param), settings, formats)
         # hasattr above: the source has passthrough_cursor, all PassthroughSource asks for.
         return await run_passthrough(cast(PassthroughSource, source), request, running, map_error)
 

@@ -1,14 +1,14 @@
 """Pass-through results: DataRows encoded by a PostgreSQL source, forwarded as they are.
 
-A statement pushed down whole to a PostgreSQL source whose connection enables ``passthrough``
-(policies are already part of the pushed SQL) is read with libpq in the client's result format
-(:mod:`veil.catalog.sources.postgres.passthrough`); this stream hands its DataRow chunks to the wire front
-end, reading one chunk ahead on a worker thread like :class:`veil.engine.results.ReaderStream`.
+A statement pushed down whole to a PostgreSQL source whose connection passes statements through
+(policies are already part of the pushed SQL) runs over Veil's own protocol client on the event
+loop, with the client's result format codes (:mod:`veil.catalog.sources.postgres.passthrough`); this
+stream hands the source's DataRow messages to the wire front end, reading the source's socket
+only as fast as the client takes the rows.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,7 +17,6 @@ import pyarrow as pa
 
 from veil.catalog.sources.postgres.passthrough import PassthroughCursor, SessionSettings
 from veil.engine.api import EncodedRows
-from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import VeilError
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -26,7 +25,7 @@ Running = Callable[[PassthroughCursor, bool], None]
 
 
 class PassthroughSource(Protocol):
-    def passthrough_cursor(
+    async def passthrough_cursor(
         self, sql: str, schema: pa.Schema, settings: SessionSettings
     ) -> PassthroughCursor | None: ...
 
@@ -34,64 +33,51 @@ class PassthroughSource(Protocol):
 @dataclass(frozen=True)
 class Passthrough:
     """One pass-through execution: the pushed SQL, the schema already described to the client,
-    bind values (hash key included), the session's settings and the result format."""
+    bind values (hash key included), the session's settings and the client's result format
+    code of each column."""
 
     sql: str
     schema: pa.Schema
     values: Sequence[object | None]
     settings: SessionSettings
-    binary: bool
+    formats: Sequence[int]
 
 
 async def run_passthrough(
     source: PassthroughSource, request: Passthrough, running: Running, map_error: ErrorMapper
 ) -> EncodedStream | None:
     """Start ``request`` on ``source``; ``None`` when the source cannot pass it through."""
-    opened: list[PassthroughCursor] = []
-
-    def start() -> tuple[PassthroughCursor, list[bytes] | None] | None:
-        cursor = source.passthrough_cursor(request.sql, request.schema, request.settings)
-        if cursor is None:
-            return None
-        opened.append(cursor)
-        running(cursor, True)
-        return cursor, cursor.execute(request.sql, request.values, request.binary)
+    try:
+        cursor = await source.passthrough_cursor(request.sql, request.schema, request.settings)
+    except Exception as exc:  # noqa: BLE001 - a describe error of any kind becomes a PostgreSQL error
+        raise map_error(exc) from None
+    if cursor is None:
+        return None
 
     def finished() -> None:
-        running(opened[0], False)
-        opened[0].close()
+        running(cursor, False)
+        cursor.close()
 
     try:
-        started = await in_worker(start)
-    except Exception as exc:  # noqa: BLE001 - any libpq error becomes a PostgreSQL error
-        if opened:
-            finished()
-        raise map_error(exc) from None
-    if started is None:
-        return None
-    return EncodedStream(request.schema, started[0], started[1], finished, map_error)
-
-
-def uniform_format(formats: Sequence[int] | None) -> bool | None:
-    """``True`` for all binary, ``False`` for all text, ``None`` when mixed or unknown."""
-    if formats is None:
-        return None
-    if all(code == 0 for code in formats):
-        return False
-    if all(code == 1 for code in formats):
-        return True
-    return None
+        running(cursor, True)
+        first = await cursor.execute(request.sql, request.values, request.formats)
+    except BaseException as exc:
+        finished()
+        if isinstance(exc, Exception):  # any source error becomes a PostgreSQL error
+            raise map_error(exc) from None
+        raise
+    return EncodedStream(request.schema, cursor, first, finished, map_error)
 
 
 class EncodedStream:
-    """DataRow chunks pulled from a pass-through cursor; the cursor closes only once no read
-    is in flight, whatever ends the stream."""
+    """DataRow chunks pulled from a pass-through cursor; the cursor is released whatever ends
+    the stream."""
 
     def __init__(
         self,
         schema: pa.Schema,
         cursor: PassthroughCursor,
-        first: list[bytes] | None,
+        first: tuple[bytes, int] | None,
         on_close: Callable[[], None],
         map_error: ErrorMapper,
     ) -> None:
@@ -101,25 +87,16 @@ class EncodedStream:
         self._on_close = on_close
         self._map_error = map_error
         self._closed = False
-        self._reading: asyncio.Future[list[bytes] | None] | None = None
-
-    def _read_ahead(self) -> asyncio.Future[list[bytes] | None]:
-        self._reading = start_in_worker(_next_chunk, self._cursor, self._map_error)
-        return self._reading
 
     async def __aiter__(self) -> AsyncIterator[EncodedRows]:
         try:
-            first, self._first = self._first, None
-            reading = None if first is None or self._cursor.finished else self._read_ahead()
-            if first:
-                yield EncodedRows(first)
-            while reading is not None and not self._closed:
-                rows = await asyncio.shield(reading)
-                if rows is None:
-                    break
-                reading = None if self._closed or self._cursor.finished else self._read_ahead()
-                if rows:
-                    yield EncodedRows(rows)
+            chunk, self._first = self._first, None
+            while chunk is not None and not self._closed:
+                yield EncodedRows(*chunk)
+                try:
+                    chunk = await self._cursor.next_chunk()
+                except Exception as exc:  # noqa: BLE001 - source errors of any kind become PostgreSQL errors
+                    raise self._map_error(exc) from None
         finally:
             await self.close()
 
@@ -127,19 +104,6 @@ class EncodedStream:
         return f"SELECT {rows_sent}"
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        reading, self._reading = self._reading, None
-        if reading is not None and not reading.done():
-            await asyncio.wait([reading])
-        if reading is not None and reading.done() and not reading.cancelled():
-            reading.exception()  # a read-ahead nobody consumed: its error is not news
-        self._on_close()
-
-
-def _next_chunk(cursor: PassthroughCursor, map_error: ErrorMapper) -> list[bytes] | None:
-    try:
-        return cursor.next_chunk()
-    except Exception as exc:  # noqa: BLE001 - libpq errors of any kind become PostgreSQL errors
-        raise map_error(exc) from None
+        if not self._closed:
+            self._closed = True
+            self._on_close()

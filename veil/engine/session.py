@@ -32,7 +32,6 @@ from veil.engine.local_join import describe_federated
 from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
-from veil.engine.passthru import uniform_format
 from veil.engine.pgcatalog.schema import RELATIONS
 from veil.engine.plan_cache import CachedPlan, plan_cache_key
 from veil.engine.planner import SourcePlan, analyze, served_source
@@ -499,9 +498,8 @@ class Session(StatementExecution):
     ) -> ResultStream:
         ttl = self.engine.latency_for(query.tables)
         if ttl <= 0:
-            binary = uniform_format(result_formats)
-            if binary is not None:
-                encoded = await self._run_passthrough(query, schema, params, binary)
+            if result_formats is not None:
+                encoded = await self._run_passthrough(query, schema, params, result_formats)
                 if encoded is not None:
                     return encoded
             return await self._run_source(query, schema, params)

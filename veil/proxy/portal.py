@@ -151,11 +151,9 @@ class Portal:
             data: bytes | memoryview
             if isinstance(batch, EncodedRows):
                 if max_rows and rows > max_rows - sent:
-                    room = max_rows - sent
-                    self.leftover = EncodedRows(batch.rows[room:])
-                    batch = EncodedRows(batch.rows[:room])
-                    rows = room
-                data = b"".join(batch.rows)
+                    rows = max_rows - sent
+                    batch, self.leftover = batch.split(rows)
+                data = batch.data
             else:
                 if max_rows:
                     room = max_rows - sent

@@ -1,5 +1,5 @@
 """Pass-through execution (#13): a statement pushed down whole to a PostgreSQL source whose
-connection sets ``passthrough: true`` is answered with PostgreSQL's own DataRow bytes.
+connection passes statements through (the default) is answered with PostgreSQL's own DataRow bytes.
 
 Two Veil servers read the type-matrix database: one through the Arrow path (``passthrough``
 off), one passing through. Their results must be byte-identical to each other and to
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import asyncpg
 import psycopg
 import pytest
 from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.sources.test_postgres_types import (
     BINARY_COLUMNS,
@@ -40,6 +41,7 @@ from tests.conftest import (
     stop_server,
 )
 from veil.catalog.sources.postgres import passthrough as pgpassthru
+from veil.catalog.sources.postgres import wire as pgwire
 from veil.catalog.sources.postgres.passthrough import SessionSettings
 from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
@@ -176,6 +178,25 @@ def test_portal_read_in_parts(servers: Servers) -> None:
     assert parts == asyncio.run(read(servers.dsn))
 
 
+def test_portal_read_in_parts_of_a_long_result(servers: Servers) -> None:
+    """Row limits that cut runs of rows received from the source anywhere, over many reads."""
+    sql = "SELECT n, n::text AS portal_t FROM types.big ORDER BY n"
+
+    async def read(dsn: str) -> list[list[tuple[object, ...]]]:
+        connection = await asyncpg.connect(**_asyncpg_params(dsn))
+        try:
+            async with connection.transaction():
+                cursor = await connection.cursor(sql)
+                return [[tuple(r) for r in await cursor.fetch(n)] for n in (1, 777, 10_000, 3, 20_000, 5)]
+        finally:
+            await connection.close()
+
+    parts = asyncio.run(read(servers.passthrough.dsn("alice")))
+    assert [len(p) for p in parts] == [1, 777, 10_000, 3, 19_219, 0]
+    assert _passed_through(servers.dsn, "portal_t")
+    assert parts == asyncio.run(read(servers.dsn))
+
+
 def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:
     with psycopg.connect(servers.passthrough.dsn("alice"), autocommit=True) as served:
         with pytest.raises(psycopg.errors.DivisionByZero):
@@ -229,63 +250,119 @@ def test_timezone_of_each_session_is_applied(servers: Servers) -> None:
             assert [[got.get_value(r, c) for c in range(2)] for r in range(got.ntuples)] == want_cells
 
 
-def _cells(source: PostgresSource, sql: str, user: str) -> list[bytes]:
-    schema = source.describe(sql, 0)
-    cursor = source.passthrough_cursor(sql, schema, SessionSettings("UTC", "0", user))
+async def _cells(source: PostgresSource, sql: str, user: str) -> bytes:
+    """The DataRow messages of ``sql`` run through ``source``'s pass-through cursor."""
+    schema = await asyncio.to_thread(source.describe, sql, 0)
+    cursor = await source.passthrough_cursor(sql, schema, SessionSettings("UTC", "0", user))
     assert cursor is not None
     try:
-        rows = cursor.execute(sql, (), False) or []
+        chunks = [await cursor.execute(sql, (), [0] * len(schema))]
+        while (chunk := await cursor.next_chunk()) is not None:
+            chunks.append(chunk)
         assert cursor.finished
     finally:
         cursor.close()
-    return rows
+    return b"".join(chunk[0] for chunk in chunks if chunk is not None)
+
+
+def _run_then_close(source: PostgresSource, check: Callable[[], Awaitable[None]]) -> None:
+    """Run ``check`` on a new event loop and close ``source`` on that loop (its pooled
+    pass-through connections belong to it)."""
+
+    async def run() -> None:
+        try:
+            await check()
+        finally:
+            source.close()
+
+    asyncio.run(run())
 
 
 def test_pooled_connection_is_reset_for_another_user(servers: Servers) -> None:
     source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
-    try:
+
+    async def check() -> None:
         # Veil's allow-list keeps set_config out of pushed statements; the cursor is driven
         # directly here to leave state on the pooled connection on purpose.
-        _cells(source, "SELECT pg_catalog.set_config('work_mem', '1234kB', false) AS s", "mallory")
+        await _cells(source, "SELECT pg_catalog.set_config('work_mem', '1234kB', false) AS s", "mallory")
         setting = "SELECT pg_catalog.current_setting('work_mem') AS w, pg_catalog.pg_backend_pid() AS pid"
-        same_user = _cells(source, setting, "mallory")
-        other_user = _cells(source, setting, "alice")
-        assert b"1234kB" in same_user[0]  # one session per user: nothing to reset
-        assert b"1234kB" not in other_user[0]  # reset before another user's statement
-        prepared = _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
-        assert prepared[0].endswith(b"3")  # statements stay prepared across the reset
-    finally:
-        source.close()
+        same_user = await _cells(source, setting, "mallory")
+        other_user = await _cells(source, setting, "alice")
+        assert b"1234kB" in same_user  # one session per user: nothing to reset
+        assert b"1234kB" not in other_user  # reset before another user's statement
+        assert same_user[-4:] == other_user[-4:]  # the same pooled backend (its pid)
+        prepared = await _cells(source, "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements", "alice")
+        assert prepared.endswith(b"3")  # statements stay prepared across the reset
+
+    _run_then_close(source, check)
 
 
 def test_prepared_statements_are_bounded(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pgpassthru, "MAX_PREPARED", 2)
+    monkeypatch.setattr(pgpassthru, "MAX_PREPARED", 3)
     source = PostgresSource("pg", ConnectionConfig(**postgres_connection(servers.dsn, passthrough=True)))
-    count = "SELECT count(*) AS n FROM pg_catalog.pg_prepared_statements"
-    try:
-        for value in range(4):
-            assert _cells(source, f"SELECT {value} AS v", "alice")[0].endswith(str(value).encode())
-        # v0, v1; all deallocated before v2: v2, v3; all deallocated again before this one.
-        assert _cells(source, count, "alice")[0].endswith(b"1")
-    finally:
-        source.close()
+    names = "SELECT string_agg(statement, ',' ORDER BY statement) AS s FROM pg_catalog.pg_prepared_statements"
+
+    async def check() -> None:
+        for value in (0, 1, 2, 0, 3):  # 0 used again: 1 is then the least recently used
+            assert (await _cells(source, f"SELECT {value} AS v", "alice")).endswith(str(value).encode())
+        # Each new statement closed the least recently used one: 1, then 2 (for this one).
+        prepared = await _cells(source, names, "alice")
+        assert b"SELECT 0 AS v" in prepared and b"SELECT 3 AS v" in prepared and b"pg_prepared_statements" in prepared
+        assert b"SELECT 1 AS v" not in prepared and b"SELECT 2 AS v" not in prepared
+
+    _run_then_close(source, check)
 
 
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT id FROM types.matrix WHERE id > 100",  # no rows: COPY's header and trailer only
-        "SELECT n FROM types.big ORDER BY n",  # several chunks
+        "SELECT id FROM types.matrix WHERE id > 100",  # no rows
+        "SELECT n FROM types.big ORDER BY n",  # many socket reads
     ],
     ids=["empty", "chunks"],
 )
-def test_binary_results_read_as_copy(servers: Servers, sql: str) -> None:
-    direct = _raw(servers.dsn, sql, 1)
-    assert _raw(servers.passthrough.dsn("alice"), sql, 1) == direct
-    assert _passed_through(servers.dsn, f"COPY ({sql.replace('types.', '').split(' FROM ')[0]}")
+@pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
+def test_results_of_any_size_pass_through(servers: Servers, sql: str, fmt: int) -> None:
+    direct = _raw(servers.dsn, sql, fmt)
+    assert _raw(servers.passthrough.dsn("alice"), sql, fmt) == direct
+    assert _passed_through(servers.dsn, sql.split(" FROM ")[0])
 
 
-def test_binary_copy_error_keeps_its_sqlstate(servers: Servers) -> None:
+async def _mixed_rows(dsn: str, sql: str, formats: list[int]) -> bytes:
+    """The DataRow messages of ``sql`` read with a result format code per column, through
+    Veil's own protocol client (SCRAM against Veil's server, trust against PostgreSQL)."""
+    params = conninfo_to_dict(dsn)
+    connection = await asyncio.wait_for(pgwire.connect(
+        params["host"], int(params["port"]), params["user"], params.get("password"), params["dbname"], "disable", {}
+    ), 10)
+    try:
+        connection.send(
+            pgwire.message(b"P", b"\0" + pgwire.cstring(sql) + b"\0\0")
+            + pgpassthru.bind(b"", [], formats) + pgwire.message(b"E", b"\0\0\0\0\0") + pgwire.message(b"S")
+        )
+        rows = []
+        while True:
+            kind, body = await asyncio.wait_for(connection.message(), 10)
+            assert kind != ord("E"), pgwire.wire_error(body)
+            if kind == ord("D"):
+                rows.append(pgwire.message(b"D", body))
+            elif kind == ord("Z"):
+                return b"".join(rows)
+    finally:
+        connection.close()
+
+
+def test_mixed_result_formats_pass_through(servers: Servers) -> None:
+    """Bind may ask for text and binary columns in one result: each is forwarded as asked."""
+    sql = "SELECT id, vc, n2, tstz, ai FROM types.matrix ORDER BY id"
+    formats = [1, 0, 1, 0, 1]
+    direct = asyncio.run(_mixed_rows(servers.dsn, sql, formats))
+    assert asyncio.run(_mixed_rows(servers.passthrough.dsn("alice"), sql, formats)) == direct
+    assert asyncio.run(_mixed_rows(servers.arrow.dsn("alice"), sql, formats)) == direct
+    assert direct.count(b"D") >= 3 and direct != asyncio.run(_mixed_rows(servers.dsn, sql, [0] * 5))
+
+
+def test_binary_error_keeps_its_sqlstate(servers: Servers) -> None:
     with psycopg.connect(servers.passthrough.dsn("alice"), autocommit=True) as served:
         with pytest.raises(psycopg.errors.DivisionByZero):
             served.cursor(binary=True).execute("SELECT id / (id - 1) FROM types.matrix ORDER BY id").fetchall()

@@ -14,8 +14,8 @@ class PostgresSettings(SourceSettings):
     user: str | None = None
     password: str | None = None
     sslmode: str | None = None
-    #: Statements pushed down whole are forwarded as PostgreSQL's own bytes (libpq).
-    passthrough: bool = False
+    #: Statements pushed down whole are forwarded as PostgreSQL's own DataRows (false: Arrow).
+    passthrough: bool = True
 
     @model_validator(mode="after")
     def _required(self) -> PostgresSettings:

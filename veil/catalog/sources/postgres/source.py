@@ -3,9 +3,12 @@ PostgreSQL's binary COPY protocol, with no Python row objects in between)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import getpass
 import math
 import re
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,14 +25,10 @@ from psycopg.pq.abc import PGconn, PGresult
 
 from veil import errcodes
 from veil.catalog.model import Column
+from veil.catalog.sources.postgres import wire as pgwire
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
-from veil.catalog.sources.postgres.passthrough import (
-    OUTPUT_OPTIONS,
-    PassthroughConnection,
-    PassthroughCursor,
-    SessionSettings,
-)
+from veil.catalog.sources.postgres.passthrough import OUTPUT_OPTIONS, PassthroughCursor, PassthroughPool, SessionSettings
 from veil.catalog.sources.postgres.settings import PostgresSettings
 from veil.catalog.sources.postgres.shape import (
     LIST_USER_TYPES,
@@ -48,6 +47,7 @@ from veil.pgtypes import column_type_for_field, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
+_PASSABLE_SIZE = 512
 
 _LIST_COLUMNS = """
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -158,6 +158,10 @@ class ShapeCache:
                     self._shapes.clear()
                 self._shapes[sql] = shape
         return shape
+
+    def peek(self, sql: str) -> ResultShape | None:
+        """The shape of ``sql`` if known already (never a round trip)."""
+        return self._shapes.get(sql)
 
     def clear(self) -> None:
         with self._lock:
@@ -329,7 +333,9 @@ class PostgresSource:
         self._lock = threading.Lock()
         self._pool = ConnectionPool(self._connect, reset=reset_session)
         self._libpq = ConnectionPool(self._connect_libpq)
-        self._passthrough = ConnectionPool(self._connect_passthrough)
+        self._passthrough = PassthroughPool(self._connect_passthrough)
+        #: Whether a statement's served schema is its source shape (checked once per plan).
+        self._passable: dict[str, tuple[ResultShape, pa.Schema, bool]] = {}
         self._shapes = ShapeCache(self._describe_columns)
 
     @property
@@ -365,9 +371,32 @@ class PostgresSource:
         nor the OIDs of the types it does not know)."""
         return _LibpqConnection(self._open_pgconn(f"-c statement_timeout={_DESCRIBE_TIMEOUT_MS}"))
 
-    def _connect_passthrough(self) -> PassthroughConnection:
-        """A libpq connection for pass-through statements (:mod:`.pgpassthru`)."""
-        return PassthroughConnection(self._open_pgconn(OUTPUT_OPTIONS, "veil passthrough"))
+    async def _connect_passthrough(self) -> pgwire.WireConnection:
+        """A protocol session for pass-through statements (:mod:`.passthrough`), on the event loop."""
+        c, s = self.config, self.settings
+        user = s.user or getpass.getuser()
+        options = {**OUTPUT_OPTIONS, "application_name": "veil passthrough",
+                   "statement_timeout": str(self._statement_timeout_ms)}
+        try:
+            connection = await asyncio.wait_for(
+                pgwire.connect(s.host or "localhost", s.port or 5432, user, s.password, s.database or user, s.sslmode,
+                               options),
+                c.connect_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, VeilError) as exc:
+            message = exc.message if isinstance(exc, VeilError) else str(exc) or "timed out"
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to PostgreSQL: {message}',
+                hint=self._connect_hint(message),
+            ) from None
+        # The server ends a statement at statement_timeout itself; a server silent for longer
+        # (stopped, or the network gone) is given up on.
+        connection.read_timeout = c.statement_timeout + c.connect_timeout
+        return connection
+
+    @property
+    def _statement_timeout_ms(self) -> int:
+        return math.ceil(self.config.statement_timeout * 1000)
 
     def _open_pgconn(self, options: str, application_name: str = "veil") -> PGconn:
         c = self.settings
@@ -424,18 +453,30 @@ class PostgresSource:
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         return self._shapes.get(sql).schema
 
-    def passthrough_cursor(self, sql: str, schema: pa.Schema, settings: SessionSettings) -> PassthroughCursor | None:
+    async def passthrough_cursor(
+        self, sql: str, schema: pa.Schema, settings: SessionSettings
+    ) -> PassthroughCursor | None:
         """A cursor that forwards PostgreSQL's own bytes for ``sql``, or ``None`` when the
         connection does not enable it or a column is served with another type than the source's
         (its values would differ from what Veil's encoder sends)."""
         if not self.settings.passthrough:
             return None
-        columns = self._shapes.get(sql).columns
-        if len(columns) != len(schema) or any(
-            column_type_for_field(field).oid != column.type_oid for field, column in zip(schema, columns, strict=True)
-        ):
+        shape = self._shapes.peek(sql)
+        if shape is None:
+            shape = await asyncio.to_thread(self._shapes.get, sql)
+        checked = self._passable.get(sql)
+        if checked is None or checked[0] is not shape or checked[1] is not schema:
+            columns = shape.columns
+            passable = len(columns) == len(schema) and all(
+                column_type_for_field(field).oid == column.type_oid
+                for field, column in zip(schema, columns, strict=True)
+            )
+            if len(self._passable) >= _PASSABLE_SIZE:
+                self._passable.clear()
+            checked = self._passable[sql] = (shape, schema, passable)
+        if not checked[2]:
             return None
-        return PassthroughCursor(self._passthrough, settings)
+        return PassthroughCursor(self._passthrough, settings, self._statement_timeout_ms)
 
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)

@@ -25,10 +25,15 @@ from psycopg.pq.abc import PGconn, PGresult
 
 from veil import errcodes
 from veil.catalog.model import Column
-from veil.catalog.sources.postgres import wire as pgwire
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source, drain
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
-from veil.catalog.sources.postgres.passthrough import OUTPUT_OPTIONS, PassthroughCursor, PassthroughPool, SessionSettings
+from veil.catalog.sources.postgres import wire as pgwire
+from veil.catalog.sources.postgres.passthrough import (
+    OUTPUT_OPTIONS,
+    PassthroughCursor,
+    PassthroughPool,
+    SessionSettings,
+)
 from veil.catalog.sources.postgres.settings import PostgresSettings
 from veil.catalog.sources.postgres.shape import (
     LIST_USER_TYPES,

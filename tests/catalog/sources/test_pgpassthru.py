@@ -25,8 +25,7 @@ from psycopg import pq
 
 from tests.catalog.sources.test_postgres_types import (
     BINARY_COLUMNS,
-    COLUMNS,
-    ROWS,
+    MATRIX_DDL,
     _asyncpg_params,
     _raw,
 )
@@ -86,19 +85,7 @@ def _config(dsn: str, passthrough: bool) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     with private_database(postgres_dsn, DATABASE) as dsn:
-        ddl(
-            dsn,
-            "CREATE TYPE mood AS ENUM ('sad', 'happy')",
-            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
-            "CREATE TYPE pair AS (a int, b text)",
-            "CREATE SCHEMA types",
-            f"CREATE TABLE types.matrix ({COLUMNS})",
-            "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
-            "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet)",
-            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1'), (2, 'b@y.org', 'FR', '::1'),"
-            " (3, 'c@z.org', 'DE', NULL)",
-            "CREATE TABLE types.big AS SELECT g AS n FROM generate_series(1, 30000) AS g",
-        )
+        ddl(dsn, *MATRIX_DDL, "CREATE TABLE types.big AS SELECT g AS n FROM generate_series(1, 30000) AS g")
         started = []
         try:
             for passthrough in (False, True):

@@ -89,6 +89,19 @@ NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 ROWS.append("(" + ", ".join({"id": "3", "i4": "0", "vc": "'x'"}.get(name, "NULL") for name in NAMES) + ")")
 
 
+# The type matrix and a people table (e-mails to mask, DE rows to filter); test_pgpassthru.py reads them too.
+MATRIX_DDL = (
+    "CREATE TYPE mood AS ENUM ('sad', 'happy')",
+    "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+    "CREATE TYPE pair AS (a int, b text)",
+    "CREATE SCHEMA types",
+    f"CREATE TABLE types.matrix ({COLUMNS})",
+    "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
+    "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet)",
+    "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1'), (2, 'b@y.org', 'FR', '::1'),"
+    " (3, 'c@z.org', 'DE', NULL)",
+)
+
 @dataclass
 class Matrix:
     server: VeilServer
@@ -103,19 +116,7 @@ class Matrix:
 def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     directory = tmp_path_factory.mktemp("pg_types")
     with private_database(postgres_dsn, DATABASE) as dsn:
-        ddl(
-            dsn,
-            "CREATE TYPE mood AS ENUM ('sad', 'happy')",
-            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
-            "CREATE TYPE pair AS (a int, b text)",
-            "CREATE SCHEMA types",
-            f"CREATE TABLE types.matrix ({COLUMNS})",
-            "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",
-            "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
-            "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet)",
-            "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1'), (2, 'b@y.org', 'FR', '::1'),"
-            " (3, 'c@z.org', 'DE', NULL)",
-        )
+        ddl(dsn, *MATRIX_DDL, "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'")
         config = {
             "server": {"host": "127.0.0.1", "port": 0},
             "secrets": {"hash_key": "type-matrix-key"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,16 @@ import pytest
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+def require_library(probe: list[str], what: str, package: str) -> None:
+    """A client library the test needs, checked by running ``probe`` (exit 0: installed): skipped
+    on a laptop without it, a failure in CI."""
+    if subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0:
+        return
+    if in_ci():
+        pytest.fail(f"{what} is required in CI (apt package {package})")
+    pytest.skip(f"{what} is not installed (apt package {package})")
 
 
 def require_file(candidates: list[Path], what: str) -> Path:

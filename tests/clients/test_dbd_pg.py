@@ -3,8 +3,6 @@ primary_key_info and statistics_info run DBD::Pg's own catalog queries."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tests.clients.conftest import (
@@ -15,25 +13,17 @@ from tests.clients.conftest import (
     column_types,
     run_program,
 )
-from tests.clients.support import Report, in_ci
+from tests.clients.support import Report, require_library
 from tests.conftest import VeilServer, require_tool
 
 SECTIONS = ["version", "table_info", "column_info", "primary_key_info", "statistics_info",
             "placeholders", "stream", "masked"]
 
 
-def _require_dbd_pg(perl: str) -> None:
-    probe = subprocess.run([perl, "-MDBD::Pg", "-e", "1"], capture_output=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        if in_ci():
-            pytest.fail("DBD::Pg is required in CI (apt package libdbd-pg-perl)")
-        pytest.skip("DBD::Pg is not installed (apt package libdbd-pg-perl)")
-
-
 @pytest.fixture(scope="module", params=[MASKED_USER, EXEMPT_USER])
 def dbd_pg(request: pytest.FixtureRequest, conformance_server: VeilServer) -> tuple[str, Report]:
     perl = require_tool("perl")
-    _require_dbd_pg(perl)
+    require_library([perl, "-MDBD::Pg", "-e", "1"], "DBD::Pg", "libdbd-pg-perl")
     return request.param, run_program([perl, str(PROGRAMS / "dbd_pg.pl")], conformance_server, request.param)
 
 

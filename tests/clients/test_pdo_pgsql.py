@@ -3,8 +3,6 @@ prepared statements with typed bindings, an unbuffered stream and getColumnMeta.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tests.clients.conftest import (
@@ -15,7 +13,7 @@ from tests.clients.conftest import (
     column_types,
     run_program,
 )
-from tests.clients.support import Report, in_ci
+from tests.clients.support import Report, require_library
 from tests.conftest import VeilServer, require_tool
 
 SECTIONS = ["version", "tables", "columns", "prepared", "stream", "column_meta", "masked"]
@@ -24,12 +22,7 @@ SECTIONS = ["version", "tables", "columns", "prepared", "stream", "column_meta",
 @pytest.fixture(scope="module", params=[MASKED_USER, EXEMPT_USER])
 def pdo(request: pytest.FixtureRequest, conformance_server: VeilServer) -> tuple[str, Report]:
     php = require_tool("php")
-    probe = subprocess.run([php, "-r", "exit(extension_loaded('pdo_pgsql') ? 0 : 1);"],
-                           capture_output=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        if in_ci():
-            pytest.fail("PDO pgsql is required in CI (apt package php-pgsql)")
-        pytest.skip("PDO pgsql is not installed (apt package php-pgsql)")
+    require_library([php, "-r", "exit(extension_loaded('pdo_pgsql') ? 0 : 1);"], "PDO pgsql", "php-pgsql")
     report = run_program([php, str(PROGRAMS / "pdo_pgsql.php")], conformance_server, request.param)
     return request.param, report
 

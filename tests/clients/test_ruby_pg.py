@@ -3,12 +3,10 @@ single-row mode and copy_data."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tests.clients.conftest import EXEMPT_USER, MASKED_USER, PROGRAMS, assert_conformant, run_program
-from tests.clients.support import Report, in_ci
+from tests.clients.support import Report, require_library
 from tests.conftest import VeilServer, require_tool
 
 SECTIONS = ["version", "tables", "columns", "exec_params", "single_row_mode", "copy_data", "masked"]
@@ -17,11 +15,7 @@ SECTIONS = ["version", "tables", "columns", "exec_params", "single_row_mode", "c
 @pytest.fixture(scope="module", params=[MASKED_USER, EXEMPT_USER])
 def ruby_pg(request: pytest.FixtureRequest, conformance_server: VeilServer) -> tuple[str, Report]:
     ruby = require_tool("ruby")
-    probe = subprocess.run([ruby, "-e", "require 'pg'"], capture_output=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        if in_ci():
-            pytest.fail("the pg gem is required in CI (apt package ruby-pg)")
-        pytest.skip("the pg gem is not installed (apt package ruby-pg)")
+    require_library([ruby, "-e", "require 'pg'"], "the pg gem", "ruby-pg")
     report = run_program([ruby, str(PROGRAMS / "ruby_pg.rb")], conformance_server, request.param)
     return request.param, report
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import psycopg
-
+from tests.seed import seed_duckdb, seed_postgres
 from veil.proxy.auth import make_scram_verifier
 
 PASSWORD = "pw"
@@ -185,27 +183,11 @@ def _rows() -> list[tuple[str, list[tuple[object, ...]]]]:
 
 
 def write_duckdb(path: Path) -> dict[str, object]:
-    connection = duckdb.connect(str(path))
-    try:
-        for statement in TABLES_SQL:
-            connection.execute(statement)
-        for table, rows in _rows():
-            marks = ", ".join("?" * len(rows[0]))
-            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-        connection.execute("CHECKPOINT")
-    finally:
-        connection.close()
-    return {"type": "duckdb", "path": str(path)}
+    return seed_duckdb(path, TABLES_SQL, dict(_rows()))
 
 
 def write_postgres(dsn: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        for statement in TABLES_SQL:
-            connection.execute(statement)
-        with connection.cursor() as cursor:
-            for table, rows in _rows():
-                marks = ", ".join(["%s"] * len(rows[0]))
-                cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    seed_postgres(dsn, TABLES_SQL, dict(_rows()))
 
 
 def leak_config(connection: dict[str, object], source: str) -> dict[str, object]:

@@ -8,7 +8,7 @@ to real table names, subqueries of every kind (scalar, IN, EXISTS, correlated, L
 set operations, joins and self-joins, window functions, casts, GROUP BY/HAVING, ORDER BY/LIMIT,
 VALUES, and table names spelled qualified, unqualified, quoted and upper-case.
 
-Choices come from a :class:`Chooser`: Hypothesis's ``draw`` (so failures shrink to a small
+Choices come from a :class:`~tests.security.leak_choosers.Chooser`: Hypothesis's ``draw`` (so failures shrink to a small
 statement) or a seeded ``random.Random`` (for long exploratory runs without Hypothesis).
 Literals come from a fixed pool that shares no substring with the canaries in
 :mod:`tests.security.leak_data`, so no statement can echo a canary it was not given.
@@ -20,11 +20,10 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-T = TypeVar("T")
+from tests.security.leak_choosers import Chooser, HypothesisChooser, RandomChooser
 
 # Column types the generator tracks: int, num (numeric), text, ts (timestamp), bool.
 TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
@@ -53,41 +52,6 @@ INNER_SQL = (
     "SELECT full_name, email FROM sales.customers", "SELECT * FROM hr.salaries",
 )
 SQL_TABLE_NAMES = ("sales.transactions", "public.ledger", "sales.customers", "hr.salaries")
-
-
-class Chooser(Protocol):
-    def choice(self, options: Sequence[T]) -> T: ...
-    def integer(self, low: int, high: int) -> int: ...
-    def chance(self, probability: float) -> bool: ...
-
-
-@dataclass
-class HypothesisChooser:
-    draw: Callable[[st.SearchStrategy[object]], object]
-
-    def choice(self, options: Sequence[T]) -> T:
-        return self.draw(st.sampled_from(options))  # type: ignore[return-value]
-
-    def integer(self, low: int, high: int) -> int:
-        return self.draw(st.integers(low, high))  # type: ignore[return-value]
-
-    def chance(self, probability: float) -> bool:
-        # Shrinks towards False (the simpler statement).
-        return self.draw(st.integers(0, 99)) >= round(100 * (1 - probability))  # type: ignore[operator]
-
-
-@dataclass
-class RandomChooser:
-    rng: random.Random
-
-    def choice(self, options: Sequence[T]) -> T:
-        return self.rng.choice(list(options))
-
-    def integer(self, low: int, high: int) -> int:
-        return self.rng.randint(low, high)
-
-    def chance(self, probability: float) -> bool:
-        return self.rng.random() < probability
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.seed import seed_duckdb, seed_postgres
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "sEcReT-hash-key-7f3a9c41"
@@ -43,20 +44,11 @@ CREATE = [
 
 
 def write_duckdb(path: Path) -> dict[str, object]:
-    connection = duckdb.connect(str(path))
-    for statement in CREATE:
-        connection.execute(statement)
-    connection.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?)", ROWS)
-    connection.close()
-    return {"type": "duckdb", "path": str(path)}
+    return seed_duckdb(path, CREATE, {"transactions": ROWS})
 
 
 def write_postgres(dsn: str) -> dict[str, object]:
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        for statement in CREATE:
-            connection.execute(statement)
-        with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO transactions VALUES (%s, %s, %s, %s)", ROWS)
+    seed_postgres(dsn, CREATE, {"transactions": ROWS})
     return postgres_connection(dsn)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,22 +181,28 @@ def test_psql_describe_for_a_user_who_cannot_see_the_referenced_table(shop: Shop
     assert "secrets" not in veil
 
 
+def _syncer(dsn: str, state: Path) -> Callable[[], list[tuple[str, str, str]]]:
+    """Object sync of the ``shop`` schema of ``dsn``: each call syncs and returns the changes found."""
+    config = parse_config({
+        "state_dir": str(state),
+        "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
+    })
+
+    def sync() -> list[tuple[str, str, str]]:
+        source = open_source("pg", config.connections["pg"])
+        try:
+            results = sync_connections(config, {"pg": source}, None, "test")
+        finally:
+            source.close()
+        return [(c.kind, c.object, c.detail) for r in results for c in r.changes]
+
+    return sync
+
+
 def test_sync_reports_a_changed_key(postgres_dsn: str, tmp_path: Path) -> None:
     with private_database(postgres_dsn, DATABASE + "_sync") as dsn:
         ddl(dsn, *SCHEMA)
-        config = parse_config({
-            "state_dir": str(tmp_path / "state"),
-            "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
-        })
-
-        def sync() -> list[tuple[str, str, str]]:
-            source = open_source("pg", config.connections["pg"])
-            try:
-                results = sync_connections(config, {"pg": source}, None, "test")
-            finally:
-                source.close()
-            return [(c.kind, c.object, c.detail) for r in results for c in r.changes]
-
+        sync = _syncer(dsn, tmp_path / "state")
         sync()
         assert sync() == []
         ddl(dsn, "ALTER TABLE shop.orders DROP CONSTRAINT orders_secret_id_fkey",
@@ -276,19 +282,7 @@ def test_sync_reports_a_column_moved_to_another_enum_or_domain_or_one_recreated(
             "CREATE TYPE shop.mood2 AS ENUM ('sad', 'happy')", "CREATE DOMAIN shop.posint AS integer CHECK (VALUE > 0)",
             "CREATE TYPE shop.point2 AS (x int)",
             "CREATE TABLE shop.feelings (id int PRIMARY KEY, m shop.mood, d shop.posint, p shop.point2)")
-        config = parse_config({
-            "state_dir": str(tmp_path / "state"),
-            "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]})},
-        })
-
-        def sync() -> list[tuple[str, str, str]]:
-            source = open_source("pg", config.connections["pg"])
-            try:
-                results = sync_connections(config, {"pg": source}, None, "test")
-            finally:
-                source.close()
-            return [(c.kind, c.object, c.detail) for r in results for c in r.changes]
-
+        sync = _syncer(dsn, tmp_path / "state")
         sync()
         assert sync() == []
         ddl(dsn, "ALTER TABLE shop.feelings ALTER COLUMN m TYPE shop.mood2 USING m::text::shop.mood2",

@@ -104,6 +104,7 @@ NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 ROWS.append("(" + ", ".join({"id": "3", "i4": "0", "vc": "'x'"}.get(name, "NULL") for name in NAMES) + ")")
 
 
+
 @dataclass
 class Matrix:
     server: VeilServer

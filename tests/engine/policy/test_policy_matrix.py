@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 
@@ -23,6 +22,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.seed import seed_duckdb, seed_postgres
 from veil.proxy.auth import make_scram_verifier
 
 HASH_KEY = "matrix-key"
@@ -53,20 +53,11 @@ TABLES_SQL = [
 
 
 def write_duckdb(path: Path) -> dict[str, object]:
-    connection = duckdb.connect(str(path))
-    for statement in TABLES_SQL:
-        connection.execute(statement)
-    connection.executemany("INSERT INTO sales.transactions VALUES (?, ?, ?, ?, ?, ?, ?)", ROWS)
-    connection.close()
-    return {"type": "duckdb", "path": str(path)}
+    return seed_duckdb(path, TABLES_SQL, {"sales.transactions": ROWS})
 
 
 def write_postgres(dsn: str) -> dict[str, object]:
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        for statement in TABLES_SQL:
-            connection.execute(statement)
-        with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO sales.transactions VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS)
+    seed_postgres(dsn, TABLES_SQL, {"sales.transactions": ROWS})
     return postgres_connection(dsn)
 
 

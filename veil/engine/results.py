@@ -122,8 +122,10 @@ class ReaderStream:
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
             head, self._head = self._head, ()
-            holding = max((batch.nbytes for batch in head), default=0)
-            reading = None if self._complete else await self._read_ahead(holding)
+            reading = None
+            if not self._complete:  # a point query's head is usually the whole result
+                # buffer sizes, not ``nbytes``: that walks the offsets (~30 µs for a one-row batch)
+                reading = await self._read_ahead(max((b.get_total_buffer_size() for b in head), default=0))
             for batch in head:
                 async for piece in _fair_slices(batch):
                     yield conform(piece, self.schema)
@@ -131,7 +133,7 @@ class ReaderStream:
                 batch = await self._wait(reading)
                 if batch is None:
                     break
-                reading = None if self._closed else await self._read_ahead(batch.nbytes)
+                reading = None if self._closed else await self._read_ahead(batch.get_total_buffer_size())
                 async for piece in _fair_slices(batch):
                     yield conform(piece, self.schema)
         finally:
@@ -212,8 +214,11 @@ def read_head(reader: pa.RecordBatchReader) -> Head:
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Give a batch the schema its RowDescription announced (names, pinned types, casts for
     columns whose type was unknown at Describe time, such as ``SELECT $1``)."""
-    if batch.schema.equals(schema, check_metadata=True):
+    actual = batch.schema
+    if actual.equals(schema, check_metadata=True):
         return batch
+    if actual.equals(schema):  # only the fields' metadata differs (origins, pinned types)
+        return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
     arrays = [
         column if column.type == field.type else column.cast(field.type)
         for column, field in zip(batch.columns, schema, strict=True)

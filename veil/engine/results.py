@@ -128,6 +128,10 @@ class ReaderStream:
                 # buffer sizes, not ``nbytes``: that walks the offsets (~30 µs for a one-row batch)
                 reading = await self._read_ahead(max((b.get_total_buffer_size() for b in head), default=0))
             for batch in head:
+                if batch.num_rows <= SLICE_ROWS:  # as it is: no slicing generator per point query
+                    if batch.num_rows:
+                        yield conform(batch, self.schema)
+                    continue
                 async for piece in _fair_slices(batch):
                     yield conform(piece, self.schema)
             while reading is not None and not self._closed:

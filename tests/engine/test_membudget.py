@@ -7,6 +7,7 @@ import platform
 
 import pytest
 
+from veil.engine import membudget
 from veil.engine.membudget import MemoryBudget, OutOfMemory, default_max_memory, machine_memory, trim_allocator
 
 
@@ -76,3 +77,29 @@ def test_trim_allocator_runs_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("malloc_trim is glibc's")
     assert trim_allocator() is True
+
+
+@pytest.mark.skipif(trim_allocator() is False, reason="malloc_trim is glibc's")
+def test_trim_waits_until_the_budget_stays_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The allocator is trimmed TRIM_DELAY after the last release, not while statements keep
+    coming: one timer, pushed back by every release that leaves the budget idle again."""
+    monkeypatch.setattr(membudget, "TRIM_DELAY", 0.2)
+    monkeypatch.setattr(membudget, "TRIM_AFTER_BYTES", 100)
+
+    async def scenario() -> None:
+        budget = MemoryBudget(limit=1000)
+        for _ in range(6):  # a burst of statements, 0.1 s apart: never idle for 0.2 s
+            assert budget.try_reserve(60)
+            budget.release(60)
+            await asyncio.sleep(0.1)
+        assert budget.trims == 0
+        assert budget.try_reserve(60)
+        await asyncio.sleep(0.3)
+        assert budget.trims == 0, "a budget in use is not trimmed"
+        budget.release(60)
+        await asyncio.sleep(0.35)
+        assert budget.trims == 1
+        await asyncio.sleep(0.3)
+        assert budget.trims == 1, "nothing reserved since: no second trim"
+
+    asyncio.run(scenario())

@@ -101,6 +101,7 @@ class MemoryBudget:
     _waiters: collections.deque[_Waiter] = field(default_factory=collections.deque)
     _burst: int = 0
     _trim_handle: asyncio.TimerHandle | None = None
+    _idle_since: float = 0.0  # loop time the budget last became idle
     trims: int = 0
 
     def try_reserve(self, nbytes: int) -> bool:
@@ -146,9 +147,6 @@ class MemoryBudget:
         self.used += nbytes
         self._burst += nbytes
         self.peak = max(self.peak, self.used)
-        if self._trim_handle is not None:
-            self._trim_handle.cancel()
-            self._trim_handle = None
 
     def _wake(self) -> None:
         while self._waiters:
@@ -163,19 +161,29 @@ class MemoryBudget:
             head.future.set_result(None)
 
     def _schedule_trim(self) -> None:
+        """Trim once the budget has stayed idle for TRIM_DELAY. One timer stays armed while
+        statements come and go (re-armed when it fires early) rather than one cancelled and
+        made again per statement."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        self._idle_since = loop.time()
         if self._trim_handle is None:
-            self._trim_handle = loop.call_later(TRIM_DELAY, self._trim_if_idle)
+            self._trim_handle = loop.call_at(self._idle_since + TRIM_DELAY, self._trim_if_idle)
 
     def _trim_if_idle(self) -> None:
         self._trim_handle = None
-        if self.used == 0:
-            self._burst = 0
-            if trim_allocator():
-                self.trims += 1
+        if self.used != 0:
+            return  # busy again: the release that makes it idle arms the timer anew
+        loop = asyncio.get_running_loop()
+        due = self._idle_since + TRIM_DELAY
+        if due > loop.time():
+            self._trim_handle = loop.call_at(due, self._trim_if_idle)
+            return
+        self._burst = 0
+        if trim_allocator():
+            self.trims += 1
 
 
 #: The process's budget; the server sets its limit from ``server.max_memory``.

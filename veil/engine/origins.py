@@ -113,6 +113,18 @@ def with_origins(schema: pa.Schema, origins: Sequence[Origin | None] | None) -> 
     return pa.schema(fields, metadata=schema.metadata)
 
 
+def without_origins(schema: pa.Schema) -> pa.Schema:
+    """The schema less what :func:`with_origins` added: what encoding rows depends on."""
+    fields = []
+    for field in schema:
+        metadata = field.metadata
+        if metadata and (TABLE_OID_METADATA_KEY in metadata or ATTNUM_METADATA_KEY in metadata):
+            kept = {k: v for k, v in metadata.items() if k not in (TABLE_OID_METADATA_KEY, ATTNUM_METADATA_KEY)}
+            field = field.with_metadata(kept) if kept else field.remove_metadata()
+        fields.append(field)
+    return pa.schema(fields, metadata=schema.metadata)
+
+
 def served_tables(snapshot: CatalogSnapshot, search_path: Sequence[str]) -> TableLookup:
     """The user's tables (as its snapshot names them), resolved like the planner does."""
 

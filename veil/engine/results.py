@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from veil.engine.deadline import Deadline, after
 from veil.engine.membudget import BUDGET
+from veil.engine.origins import without_origins
 from veil.engine.workers import start_in_worker
 from veil.errors import StatementTimeout, VeilError
 
@@ -122,16 +123,22 @@ class ReaderStream:
     async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         try:
             head, self._head = self._head, ()
-            holding = max((batch.nbytes for batch in head), default=0)
-            reading = None if self._complete else await self._read_ahead(holding)
+            reading = None
+            if not self._complete:  # a point query's head is usually the whole result
+                # buffer sizes, not ``nbytes``: that walks the offsets (~30 µs for a one-row batch)
+                reading = await self._read_ahead(max((b.get_total_buffer_size() for b in head), default=0))
             for batch in head:
+                if batch.num_rows <= SLICE_ROWS:  # as it is: no slicing generator per point query
+                    if batch.num_rows:
+                        yield conform(batch, self.schema)
+                    continue
                 async for piece in _fair_slices(batch):
                     yield conform(piece, self.schema)
             while reading is not None and not self._closed:
                 batch = await self._wait(reading)
                 if batch is None:
                     break
-                reading = None if self._closed else await self._read_ahead(batch.nbytes)
+                reading = None if self._closed else await self._read_ahead(batch.get_total_buffer_size())
                 async for piece in _fair_slices(batch):
                     yield conform(piece, self.schema)
         finally:
@@ -209,11 +216,34 @@ def read_head(reader: pa.RecordBatchReader) -> Head:
     return Head((first, second), False)
 
 
+_ENCODED_AS: dict[int, tuple[pa.Schema, pa.Schema]] = {}
+_ENCODED_AS_ENTRIES = 256
+
+
+def _encoded_as(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without the columns' origins, kept per described schema (by identity)."""
+    known = _ENCODED_AS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    if len(_ENCODED_AS) >= _ENCODED_AS_ENTRIES:
+        _ENCODED_AS.clear()
+    stripped = without_origins(schema)
+    _ENCODED_AS[id(schema)] = (schema, stripped)
+    return stripped
+
+
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Give a batch the schema its RowDescription announced (names, pinned types, casts for
-    columns whose type was unknown at Describe time, such as ``SELECT $1``)."""
-    if batch.schema.equals(schema, check_metadata=True):
+    columns whose type was unknown at Describe time, such as ``SELECT $1``).
+
+    The columns' origins are left out: RowDescription reads them from the described schema,
+    rows are encoded without them, and rebuilding a batch only to add them cost ~16 µs per
+    point query."""
+    actual = batch.schema
+    if actual.equals(schema, check_metadata=True) or actual.equals(_encoded_as(schema), check_metadata=True):
         return batch
+    if actual.equals(schema):  # only the fields' metadata differs (origins, pinned types)
+        return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
     arrays = [
         column if column.type == field.type else column.cast(field.type)
         for column, field in zip(batch.columns, schema, strict=True)

@@ -279,3 +279,26 @@ def test_all_null_and_empty_children(arrow_type: pa.DataType, fmt: int) -> None:
     lists = pa.array([[], None], pa.list_(arrow_type))
     cells = encode_cells(lists, fmt)
     assert cells[1] is None and cells[0] is not None
+
+
+def test_small_batch_rows_are_reused_only_for_that_batch() -> None:
+    """A batch sent again (a latency-cache hit) reuses its DataRows; another batch, even one
+    that gets the first's id once that is freed, or other formats or zone, is encoded anew."""
+    schema = pa.schema([("id", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
+    moment = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+    def batch(value: int) -> pa.RecordBatch:
+        return pa.record_batch([pa.array([value]), pa.array([moment])], schema=schema)
+
+    first = batch(1)
+    sent = bytes(encode_data_rows(first, [0]))
+    assert bytes(encode_data_rows(first, [0])) == sent
+    assert bytes(encode_data_rows(first, [1])) != sent
+    assert bytes(encode_data_rows(first, [0], "Asia/Tokyo")) != sent
+    assert any(key[0] == id(first) for key in datarow._encoded)
+    freed = id(first)
+    del first
+    assert not any(key[0] == freed for key in datarow._encoded), "the entry goes with its batch"
+    for value in range(2, 50):  # new batches, some of which reuse the freed id
+        fresh = batch(value)
+        assert split_data_rows(bytes(encode_data_rows(fresh, [0]))) == [[str(value).encode(), b"2024-01-02 03:04:05+00"]]

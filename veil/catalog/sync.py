@@ -250,12 +250,39 @@ def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Se
     return [SyncChange(SOURCE_TAGS_CHANGED, name, detail + " from the source")]
 
 
-def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
-    """Crawl one connection and record what changed (in one write transaction)."""
+def sync_timeout(config: VeilConfig, name: str) -> float:
+    """How long one sync step of ``name`` (opening it, crawling it) may take before it is given
+    up and reported as failed: its ``connect_timeout`` plus its ``statement_timeout``."""
     conn = config.connections[name]
+    return conn.connect_timeout + conn.statement_timeout
+
+
+@dataclass(frozen=True)
+class Crawl:
+    """What one crawl of a connection found (the part of a sync that talks to the source)."""
+
+    started: str
+    found: list[SourceTable]
+    error: VeilError | None
+    tag_changes: list[SyncChange]
+
+
+def crawl_connection(config: VeilConfig, name: str, source: Source) -> Crawl:
     started = now()
     found, error = _crawl(name, source)
     tag_changes = _record_source_tags(config, name, source, found) if error is None else []
+    return Crawl(started, found, error, tag_changes)
+
+
+def failed_crawl(error: VeilError) -> Crawl:
+    """A crawl that could not run (its source did not open or answer in time)."""
+    return Crawl(now(), [], error, [])
+
+
+def record_crawl(store: CatalogStore, config: VeilConfig, name: str, crawl: Crawl, trigger: str) -> SyncResult:
+    """Compare a crawl with the store and record what changed (in one write transaction)."""
+    conn = config.connections[name]
+    found, error, started = crawl.found, crawl.error, crawl.started
     with store.write():
         identity = fingerprint(conn)
         known = store.connection(name, identity)
@@ -278,12 +305,17 @@ def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: 
         for table in delta.dropped:
             assert table.id is not None
             store.mark_dropped(table.id)
-        changes = [*delta.changes, *_record_collisions(store, config), *tag_changes]
+        changes = [*delta.changes, *_record_collisions(store, config), *crawl.tag_changes]
         store.record_attempt(registered.id, None)
         store.add_run(name, trigger, started, None, len(crawled), changes)
     for change in changes:
         log.info("sync %s: %s %s (%s)", name, change.kind, change.object, change.detail)
     return SyncResult(name, tuple(changes), None, len(crawled))
+
+
+def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
+    """Crawl one connection and record what changed."""
+    return record_crawl(store, config, name, crawl_connection(config, name, source), trigger)
 
 
 Progress = Callable[[str, str], None]  # (connection, "crawling" | "done")

@@ -9,7 +9,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -55,3 +55,8 @@ def call_within(call: Callable[[], T], seconds: float, name: str, late: Callable
         if late is not None:
             when_late(future, late)
         raise TimeoutError(f"{name} did not finish within {seconds:g} s") from None
+
+
+def close_late(connection: Any) -> None:
+    """``late`` for a driver's connect: the connection nobody waits for any more is closed."""
+    connection.close()

@@ -17,9 +17,9 @@ from veil.catalog.assemble import veil_table
 from veil.catalog.records import StoredColumn, StoredTable
 from veil.catalog.sources.base import read_all
 from veil.catalog.sources.snowflake import SnowflakeSource, to_pyformat
+from veil.catalog.tagstore import TagStore
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
-from veil.catalog.tagstore import TagStore
 from veil.errors import VeilError
 
 DATABASE = "VEIL_DIRECT"

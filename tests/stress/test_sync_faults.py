@@ -17,7 +17,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, duckdb_file, eventually, private_database, rows, users_and_policies
 from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
-from tests.stress.tcpproxy import TcpProxy
+from tests.stress.tcpproxy import ProxyProcess, TcpProxy
+from veil.catalog.registry import open_source
+from veil.catalog.sync import bounded_crawl
+from veil.config.models import VeilConfig
 
 # far's connect timeout is long on purpose: before sync steps ran independently, a reload waited
 # for it (and interval sync of every connection waited behind far's stuck crawl for ever)
@@ -82,3 +85,32 @@ def test_a_silent_source_delays_neither_the_other_sources_sync_nor_a_reload(stal
     eventually(lambda: rows(server, "SELECT count(*) FROM far.items") == [(5,)], timeout=30)
     log = server.log_path.read_text()
     assert "Traceback" not in log, log[-4000:]
+
+
+@pytest.mark.timeout(90)
+def test_a_crawl_of_a_silent_source_is_given_up_and_not_repeated_while_blocked(postgres_dsn: str, tmp_path: Path) -> None:
+    with private_database(postgres_dsn, "veil_sync_crawl") as far:
+        ddl(far, "CREATE SCHEMA far", "CREATE TABLE far.items (id int)")
+        params = conninfo_to_dict(far)
+        proxy = ProxyProcess((str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
+        connection = postgres_connection(far, host="127.0.0.1", port=proxy.port, connect_timeout="3s", statement_timeout="3s")
+        config = VeilConfig.model_validate({"state_dir": str(tmp_path), "connections": {"far": connection}})
+        source = open_source("far", config.connections["far"])
+        try:
+            first = bounded_crawl(config, "far", source)
+            assert first.error is None and [t.name for t in first.found] == ["items"], first.error
+            proxy.stall()  # the pooled connection stays open and nothing moves
+            started = time.monotonic()
+            given_up = bounded_crawl(config, "far", source)
+            assert 6.0 <= time.monotonic() - started < 6.0 + IN_TIME
+            assert given_up.error is not None and given_up.error.sqlstate == "08006"
+            assert "no answer within 6 s" in given_up.error.message
+            started = time.monotonic()
+            again = bounded_crawl(config, "far", source)  # the first one is still blocked: no second thread
+            assert time.monotonic() - started < 1.0
+            assert again.error is not None and "previous sync has not returned" in again.error.message
+            proxy.resume()
+            eventually(lambda: bounded_crawl(config, "far", source).error is None, timeout=IN_TIME)
+        finally:
+            proxy.close()
+            source.close()

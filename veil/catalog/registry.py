@@ -27,7 +27,15 @@ from veil.catalog.sources.base import Source
 from veil.catalog.sources.bounded import in_thread, when_late
 from veil.catalog.sources.duckdb import DuckDBSource
 from veil.catalog.store import CatalogStore
-from veil.catalog.sync import Crawl, SyncResult, crawl_connection, failed_crawl, record_crawl, sync_timeout
+from veil.catalog.sync import (
+    Crawl,
+    SyncResult,
+    crawl_connection,
+    failed_crawl,
+    record_crawl,
+    sync_timeout,
+    timed_out,
+)
 from veil.config.models import ConnectionConfig, VeilConfig
 from veil.errors import FeatureNotSupported, VeilError
 
@@ -131,9 +139,7 @@ def build_catalog(
             when_late(future, partial(_close_late, reuse.get(name)))
             if name in reuse:
                 sources[name] = reuse[name]
-            crawls[name] = failed_crawl(errcodes.ConnectionFailure(
-                f'connection "{name}": no answer within {timeout:g} s (connect_timeout + statement_timeout); '
-                "its tables keep their last known state"))
+            crawls[name] = failed_crawl(timed_out(name, timeout))
             continue
         except VeilError as exc:
             log.error("connection %s: %s", name, exc.message)

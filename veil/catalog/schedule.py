@@ -6,10 +6,10 @@ metadata store so that what ``veil sync`` or ``veil approve`` changed from anoth
 served within about a second even when no statement arrives.
 
 Each connection's sync runs on a thread of its own, independently of the others and of the
-store polling: a source that stops answering delays nothing but its own sync. That sync is given
-up (and logged as failed) after the connection's ``connect_timeout + statement_timeout``; its
-tables keep their last known state, and the connection is synced again only once the stuck call
-has returned, so a silent source never accumulates threads.
+store polling: a source that stops answering delays nothing but its own sync, which gives up
+after the connection's ``connect_timeout + statement_timeout`` (``veil.catalog.sync.
+bounded_crawl``: the tables keep their last known state, and the source is not crawled again
+while the call given up on is still blocked in its driver).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from veil.catalog.sources.bounded import in_thread
-from veil.catalog.sync import SyncResult, sync_timeout
+from veil.catalog.sync import SyncResult
 from veil.config.models import VeilConfig
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def sync_on_interval(
                 if clock() - last.get(name, started) < connection.sync.interval:
                     continue
                 last[name] = clock()
-                running[name] = asyncio.create_task(_sync(engine, name, sync_timeout(engine.config, name)))
+                running[name] = asyncio.create_task(_sync(engine, name))
     finally:
         for task in [*running.values(), refreshing]:
             if task is not None:
@@ -70,18 +70,9 @@ async def _refresh(engine: SyncingEngine) -> None:
         log.exception("reloading the catalog from the metadata store failed")
 
 
-async def _sync(engine: SyncingEngine, name: str, timeout: float) -> None:
-    """One sync of ``name``; returns when its thread has ended (its slot stays taken till then)."""
-    future = asyncio.wrap_future(in_thread(lambda: engine.sync([name], "interval"), f"sync-{name}"))
+async def _sync(engine: SyncingEngine, name: str) -> None:
     try:
-        results = await asyncio.wait_for(asyncio.shield(future), timeout)
-    except TimeoutError:
-        log.error("object sync of connection %s gave no answer within %g s (connect_timeout + statement_timeout); "
-                  "its tables keep their last known state", name, timeout)
-        await asyncio.wait([future])  # a silent source holds one thread, never more
-        if not future.cancelled() and future.exception() is not None:
-            log.error("object sync of connection %s failed late: %s", name, future.exception())
-        return
+        results = await asyncio.wrap_future(in_thread(lambda: engine.sync([name], "interval"), f"sync-{name}"))
     except Exception:  # one connection's sync never stops the others
         log.exception("object sync of connection %s failed", name)
         return

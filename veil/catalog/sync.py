@@ -10,7 +10,9 @@ other connections are synced as usual.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +25,7 @@ from veil.catalog.assemble import (
     in_population,
 )
 from veil.catalog.sources.base import Source, SourceTable, source_tags
+from veil.catalog.sources.bounded import in_thread
 from veil.catalog.store import (
     CatalogStore,
     Status,
@@ -279,6 +282,43 @@ def failed_crawl(error: VeilError) -> Crawl:
     return Crawl(now(), [], error, [])
 
 
+def timed_out(name: str, seconds: float) -> VeilError:
+    return errcodes.ConnectionFailure(
+        f'connection "{name}": no answer within {seconds:g} s (connect_timeout + statement_timeout); '
+        "its tables keep their last known state")
+
+
+_stuck: dict[int, concurrent.futures.Future[Crawl]] = {}  # id(source) -> a crawl given up on, still blocked
+_stuck_lock = threading.Lock()
+
+
+def bounded_crawl(config: VeilConfig, name: str, source: Source) -> Crawl:
+    """:func:`crawl_connection` on a thread of its own, given up after :func:`sync_timeout`.
+    While a crawl given up on is still blocked in its driver, the source is not crawled again
+    (that attempt fails at once): a silent source holds one thread, never more."""
+    key = id(source)
+    with _stuck_lock:
+        blocked = _stuck.get(key)
+        if blocked is not None and not blocked.done():
+            return failed_crawl(errcodes.ConnectionFailure(
+                f'connection "{name}": its previous sync has not returned from the source yet'))
+    seconds = sync_timeout(config, name)
+    future = in_thread(lambda: crawl_connection(config, name, source), f"sync-{name}")
+    try:
+        return future.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        with _stuck_lock:
+            _stuck[key] = future
+        future.add_done_callback(lambda _: _unstick(key, future))
+        return failed_crawl(timed_out(name, seconds))
+
+
+def _unstick(key: int, future: concurrent.futures.Future[Crawl]) -> None:
+    with _stuck_lock:
+        if _stuck.get(key) is future:
+            del _stuck[key]
+
+
 def record_crawl(store: CatalogStore, config: VeilConfig, name: str, crawl: Crawl, trigger: str) -> SyncResult:
     """Compare a crawl with the store and record what changed (in one write transaction)."""
     conn = config.connections[name]
@@ -313,11 +353,6 @@ def record_crawl(store: CatalogStore, config: VeilConfig, name: str, crawl: Craw
     return SyncResult(name, tuple(changes), None, len(crawled))
 
 
-def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
-    """Crawl one connection and record what changed."""
-    return record_crawl(store, config, name, crawl_connection(config, name, source), trigger)
-
-
 Progress = Callable[[str, str], None]  # (connection, "crawling" | "done")
 
 
@@ -328,7 +363,8 @@ def sync_connections(
     trigger: str = "cli",
     progress: Progress | None = None,
 ) -> list[SyncResult]:
-    """Sync these connections (all configured ones by default), one after the other."""
+    """Sync these connections (all configured ones by default), one after the other, each
+    crawl bounded by the connection's :func:`sync_timeout`."""
     results = []
     with CatalogStore.open(Path(config.state_dir)) as store:
         for name in names if names is not None else list(config.connections):
@@ -340,7 +376,8 @@ def sync_connections(
                 error = errcodes.ConnectionFailure(f'connection "{name}" is not open (see the errors at startup)')
                 results.append(SyncResult(name, (), error))
             else:
-                results.append(sync_connection(store, config, name, sources[name], trigger))
+                crawl = bounded_crawl(config, name, sources[name])
+                results.append(record_crawl(store, config, name, crawl, trigger))
             if progress is not None:
                 progress(name, "done")
     return results

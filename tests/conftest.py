@@ -234,9 +234,13 @@ def _postgres_reachable(dsn: str) -> bool:
         return False
 
 
-def _throwaway_cluster(directory: Path) -> tuple[str, Callable[[], None]]:
-    """Start a private PostgreSQL with pg_ctl (as the postgres user when running as root)."""
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+def _throwaway_cluster(
+    directory: Path, settings: str = "", bin_dir: Path | None = None
+) -> tuple[str, Callable[[], None]]:
+    """Start a private PostgreSQL with pg_ctl (as the postgres user when running as root);
+    ``settings`` are more server options (``-c max_connections=700``), ``bin_dir`` where initdb
+    and pg_ctl are (default: the newest /usr/lib/postgresql/*/bin)."""
+    binaries = [bin_dir] if bin_dir is not None else sorted(Path("/usr/lib/postgresql").glob("*/bin"))
     if not binaries:
         raise RuntimeError("no PostgreSQL server binaries found for a throwaway cluster")
     bin_dir = binaries[-1]
@@ -249,7 +253,7 @@ def _throwaway_cluster(directory: Path) -> tuple[str, Callable[[], None]]:
     subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
     subprocess.run(
         [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(directory / "pg.log"),
-         "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1", "start"],
+         "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {settings}", "start"],
         check=True, capture_output=True,
     )
 

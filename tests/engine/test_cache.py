@@ -1,8 +1,11 @@
 import asyncio
 
 import pyarrow as pa
+import pytest
 
-from veil.engine.cache import CacheEntry, CachingStream, ResultCache
+from veil.config.models import CacheConfig
+from veil.engine.cache import CacheEntry, CachingStream, ResultCache, make_cache
+from veil.engine.membudget import BUDGET, MemoryBudget, OutOfMemory
 from veil.engine.results import RowsStream
 
 
@@ -110,3 +113,61 @@ def test_a_lowered_latency_applies_to_entries_already_cached() -> None:
     assert cache.get("k", max_age=3600) is not None
     assert cache.get("k", max_age=2) is None, "stored 5 s ago: too old for a 2 s latency"
     assert cache.get("k") is not None
+
+
+def test_in_memory_entries_count_against_the_memory_budget_and_give_way_to_statements() -> None:
+    size = entry(1000, 100).nbytes
+
+    async def scenario() -> None:
+        budget = MemoryBudget(limit=size * 5, wait=0.2)
+        cache = ResultCache(size * 8 * 100, clock=Clock(), budget=budget)  # cache.max_bytes far above the budget
+        for key in range(4):
+            cache.put(key, entry(1000, 100))
+        assert budget.used == budget.cached == 4 * size
+        cache.get(0)  # 0 is now the most recently used
+        # a statement needing two entries' worth (one is free): the least recently used entry goes
+        await budget.reserve(2 * size)
+        assert budget.used == 5 * size and budget.cached == 3 * size
+        assert cache.get(1) is None and all(cache.get(k) is not None for k in (0, 2, 3))
+        # the budget is full: a new entry is not kept, and nothing grows past the limit
+        await budget.reserve(3 * size)
+        assert cache.summary()["entries"] == 0 and budget.used == 5 * size
+        cache.put("late", entry(1000, 100))
+        assert cache.get("late") is None and budget.used == 5 * size
+        # nothing reclaimable is left: a statement beyond the budget waits, then gets 53200
+        with pytest.raises(OutOfMemory):
+            await budget.reserve(size)
+        budget.release(5 * size)
+        assert budget.used == 0 and budget.cached == 0
+        cache.close()
+        assert not budget.reclaimers
+
+    asyncio.run(scenario())
+
+
+def test_entries_dropped_on_another_thread_return_their_bytes_to_the_budget() -> None:
+    async def scenario() -> None:
+        budget = MemoryBudget(limit=1 << 30)
+        cache = ResultCache(1 << 20, clock=Clock(), budget=budget)
+        cache.put("a", entry(100, 100, frozenset({"w.s.t1"})))
+        cache.put("b", entry(100, 100, frozenset({"w.s.t2"})))
+        held = budget.used
+        assert held == cache.summary()["bytes"] > 0
+        await asyncio.to_thread(cache.invalidate, {"w.s.t1"})  # as a config reload does
+        await asyncio.sleep(0)  # the release runs on the loop
+        assert budget.used == budget.cached == cache.summary()["bytes"] < held
+        await asyncio.to_thread(cache.close)
+        await asyncio.sleep(0)
+        assert budget.used == budget.cached == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_servers_in_memory_cache_counts_against_the_process_budget() -> None:
+    cache = make_cache(CacheConfig(max_bytes=1 << 20))
+    try:
+        assert cache.budget is BUDGET and cache.summary()["max_bytes"] == 1 << 20
+        assert any(getattr(r, "__self__", None) is cache.backend for r in BUDGET.reclaimers)
+    finally:
+        cache.close()
+    assert not any(getattr(r, "__self__", None) is cache.backend for r in BUDGET.reclaimers)

@@ -6,6 +6,8 @@ listener that accepts connections and never answers."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,3 +113,44 @@ def black_hole() -> Iterator[int]:
         _close(listener)
         for sock in accepted:
             _close(sock)
+
+
+class ProxyProcess:
+    """A :class:`TcpProxy` in a process of its own, for a test that drives a driver holding the
+    GIL while it connects (ADBC): a proxy thread in the test's own process could not forward."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.stress.tcpproxy", target[0], str(target[1])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self._process.stdout is not None
+        self.port = int(self._process.stdout.readline())
+
+    def _tell(self, command: str) -> None:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        assert self._process.stdout.readline().strip() == command
+
+    def stall(self) -> None:
+        self._tell("stall")
+
+    def resume(self) -> None:
+        self._tell("resume")
+
+    def close(self) -> None:
+        self._process.kill()
+        self._process.wait(timeout=10)
+
+
+def _serve(host: str, port: str) -> None:
+    proxy = TcpProxy((host, int(port))).start()
+    print(proxy.port, flush=True)
+    for line in sys.stdin:
+        getattr(proxy, line.strip())()
+        print(line.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(*sys.argv[1:3])

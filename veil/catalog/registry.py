@@ -7,9 +7,12 @@ from the store. A connection whose crawl fails keeps the tables the store rememb
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from veil import errcodes
@@ -21,9 +24,18 @@ from veil.catalog.assemble import (
 )
 from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.sources.base import Source
+from veil.catalog.sources.bounded import in_thread, when_late
 from veil.catalog.sources.plugins import open_source
 from veil.catalog.store import CatalogStore
-from veil.catalog.sync import SyncResult, sync_connection
+from veil.catalog.sync import (
+    Crawl,
+    SyncResult,
+    crawl_connection,
+    failed_crawl,
+    record_crawl,
+    sync_timeout,
+    timed_out,
+)
 from veil.config.models import VeilConfig
 from veil.errors import VeilError
 
@@ -79,24 +91,48 @@ def load_from_store(
 
 
 def build_catalog(
-    config: VeilConfig, version: int = 1, *, sync: Collection[str] | None = None, trigger: str = "startup"
+    config: VeilConfig, version: int = 1, *, sync: Collection[str] | None = None, trigger: str = "startup",
+    reuse: Mapping[str, Source] | None = None,
 ) -> Catalog:
     """Open every connection, sync them (``sync``: only these; default all), then load the
-    catalog from the store. One failing source never hides the others."""
+    catalog from the store. One failing source never hides the others.
+
+    Connections are opened and crawled in parallel, each on a thread of its own bounded by its
+    :func:`~veil.catalog.sync.sync_timeout`: a source that does not answer is reported as a
+    connection error and keeps its last known tables, without delaying the others. ``reuse``
+    holds sources already open for the same settings (a reload): they are not opened again."""
+    reuse = reuse or {}
+    with CatalogStore.open(Path(config.state_dir)) as store:
+        skip = {name for name in config.connections if sync is not None and name not in sync and _known(store, config, name)}
+    pending = {
+        name: in_thread(partial(_open_and_crawl, config, name, reuse.get(name), name not in skip), f"open-{name}")
+        for name in config.connections
+    }
+    started = time.monotonic()
     sources: dict[str, Source] = {}
     errors: dict[str, VeilError] = {}
-    for name, conn in config.connections.items():
+    crawls: dict[str, Crawl] = {}
+    for name, future in pending.items():
+        timeout = sync_timeout(config, name)
         try:
-            sources[name] = open_source(name, conn)
+            source, crawl = future.result(max(0.0, started + timeout - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            when_late(future, partial(_close_late, reuse.get(name)))
+            if name in reuse:
+                sources[name] = reuse[name]
+            crawls[name] = failed_crawl(timed_out(name, timeout))
+            continue
         except VeilError as exc:
             log.error("connection %s: %s", name, exc.message)
             errors[name] = exc
+            continue
+        sources[name] = source
+        if crawl is not None:
+            crawls[name] = crawl
     results = []
     with CatalogStore.open(Path(config.state_dir)) as store:
-        for name, source in sources.items():
-            if sync is not None and name not in sync and _known(store, config, name):
-                continue
-            result = sync_connection(store, config, name, source, trigger)
+        for name, crawl in crawls.items():
+            result = record_crawl(store, config, name, crawl, trigger)
             results.append(result)
             if result.error is not None:
                 log.error("connection %s: %s", name, result.error.message)
@@ -105,6 +141,18 @@ def build_catalog(
     for collision in catalog.collisions:
         log.warning("name collision on %s: kept %s, skipped %s", collision.name, collision.kept, collision.skipped)
     return catalog
+
+
+def _open_and_crawl(config: VeilConfig, name: str, source: Source | None, crawl: bool) -> tuple[Source, Crawl | None]:
+    if source is None:
+        source = open_source(name, config.connections[name])
+    return source, crawl_connection(config, name, source) if crawl else None
+
+
+def _close_late(reused: Source | None, opened: tuple[Source, Crawl | None]) -> None:
+    """A source opened by a step that was given up on is closed once the step ends."""
+    if opened[0] is not reused:
+        opened[0].close()
 
 
 def _known(store: CatalogStore, config: VeilConfig, name: str) -> bool:

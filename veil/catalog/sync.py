@@ -10,7 +10,9 @@ other connections are synced as usual.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +25,7 @@ from veil.catalog.assemble import (
     in_population,
 )
 from veil.catalog.sources.base import Source, SourceTable, source_tags
+from veil.catalog.sources.bounded import in_thread
 from veil.catalog.store import (
     CatalogStore,
     Status,
@@ -250,12 +253,76 @@ def _record_source_tags(config: VeilConfig, name: str, source: Source, found: Se
     return [SyncChange(SOURCE_TAGS_CHANGED, name, detail + " from the source")]
 
 
-def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: Source, trigger: str) -> SyncResult:
-    """Crawl one connection and record what changed (in one write transaction)."""
+def sync_timeout(config: VeilConfig, name: str) -> float:
+    """How long one sync step of ``name`` (opening it, crawling it) may take before it is given
+    up and reported as failed: its ``connect_timeout`` plus its ``statement_timeout``."""
     conn = config.connections[name]
+    return conn.connect_timeout + conn.statement_timeout
+
+
+@dataclass(frozen=True)
+class Crawl:
+    """What one crawl of a connection found (the part of a sync that talks to the source)."""
+
+    started: str
+    found: list[SourceTable]
+    error: VeilError | None
+    tag_changes: list[SyncChange]
+
+
+def crawl_connection(config: VeilConfig, name: str, source: Source) -> Crawl:
     started = now()
     found, error = _crawl(name, source)
     tag_changes = _record_source_tags(config, name, source, found) if error is None else []
+    return Crawl(started, found, error, tag_changes)
+
+
+def failed_crawl(error: VeilError) -> Crawl:
+    """A crawl that could not run (its source did not open or answer in time)."""
+    return Crawl(now(), [], error, [])
+
+
+def timed_out(name: str, seconds: float) -> VeilError:
+    return errcodes.ConnectionFailure(
+        f'connection "{name}": no answer within {seconds:g} s (connect_timeout + statement_timeout); '
+        "its tables keep their last known state")
+
+
+_stuck: dict[int, concurrent.futures.Future[Crawl]] = {}  # id(source) -> a crawl given up on, still blocked
+_stuck_lock = threading.Lock()
+
+
+def bounded_crawl(config: VeilConfig, name: str, source: Source) -> Crawl:
+    """:func:`crawl_connection` on a thread of its own, given up after :func:`sync_timeout`.
+    While a crawl given up on is still blocked in its driver, the source is not crawled again
+    (that attempt fails at once): a silent source holds one thread, never more."""
+    key = id(source)
+    with _stuck_lock:
+        blocked = _stuck.get(key)
+        if blocked is not None and not blocked.done():
+            return failed_crawl(errcodes.ConnectionFailure(
+                f'connection "{name}": its previous sync has not returned from the source yet'))
+    seconds = sync_timeout(config, name)
+    future = in_thread(lambda: crawl_connection(config, name, source), f"sync-{name}")
+    try:
+        return future.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        with _stuck_lock:
+            _stuck[key] = future
+        future.add_done_callback(lambda _: _unstick(key, future))
+        return failed_crawl(timed_out(name, seconds))
+
+
+def _unstick(key: int, future: concurrent.futures.Future[Crawl]) -> None:
+    with _stuck_lock:
+        if _stuck.get(key) is future:
+            del _stuck[key]
+
+
+def record_crawl(store: CatalogStore, config: VeilConfig, name: str, crawl: Crawl, trigger: str) -> SyncResult:
+    """Compare a crawl with the store and record what changed (in one write transaction)."""
+    conn = config.connections[name]
+    found, error, started = crawl.found, crawl.error, crawl.started
     with store.write():
         identity = fingerprint(conn)
         known = store.connection(name, identity)
@@ -278,7 +345,7 @@ def sync_connection(store: CatalogStore, config: VeilConfig, name: str, source: 
         for table in delta.dropped:
             assert table.id is not None
             store.mark_dropped(table.id)
-        changes = [*delta.changes, *_record_collisions(store, config), *tag_changes]
+        changes = [*delta.changes, *_record_collisions(store, config), *crawl.tag_changes]
         store.record_attempt(registered.id, None)
         store.add_run(name, trigger, started, None, len(crawled), changes)
     for change in changes:
@@ -296,7 +363,8 @@ def sync_connections(
     trigger: str = "cli",
     progress: Progress | None = None,
 ) -> list[SyncResult]:
-    """Sync these connections (all configured ones by default), one after the other."""
+    """Sync these connections (all configured ones by default), one after the other, each
+    crawl bounded by the connection's :func:`sync_timeout`."""
     results = []
     with CatalogStore.open(Path(config.state_dir)) as store:
         for name in names if names is not None else list(config.connections):
@@ -308,7 +376,8 @@ def sync_connections(
                 error = errcodes.ConnectionFailure(f'connection "{name}" is not open (see the errors at startup)')
                 results.append(SyncResult(name, (), error))
             else:
-                results.append(sync_connection(store, config, name, sources[name], trigger))
+                crawl = bounded_crawl(config, name, sources[name])
+                results.append(record_crawl(store, config, name, crawl, trigger))
             if progress is not None:
                 progress(name, "done")
     return results

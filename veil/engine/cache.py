@@ -8,7 +8,9 @@ callers wait for the first and then read its entry (single-flight, per Veil node
 
 Where entries live is a :class:`CacheBackend`: in this process (``memory``, an LRU bounded by
 bytes) or in Redis (``redis://...``, shared by several Veil nodes; see
-:mod:`veil.engine.cache_redis`).
+:mod:`veil.engine.cache_redis`). In this process, entries also count against the process's memory
+budget (``server.max_memory``, :mod:`veil.engine.membudget`): an entry is kept only if its bytes
+fit, and when a statement needs memory the least recently used entries are dropped first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cachetools import LRUCache
 from veil.config.models import CacheConfig
 from veil.engine.api import ResultStream
 from veil.engine.cache_backend import CacheBackend, CacheEntry, CacheStats
+from veil.engine.membudget import BUDGET, MemoryBudget
 
 T = TypeVar("T")
 
@@ -41,40 +44,98 @@ class _Entries(LRUCache):
 
 
 class MemoryBackend:
-    """Entries in this process: least recently used go first once ``max_bytes`` is reached."""
+    """Entries in this process: least recently used go first once ``max_bytes`` is reached, or
+    when ``budget`` (if any) needs their bytes for a statement.
+
+    The entries' bytes are reserved in ``budget`` on the event loop, where the cache is read and
+    written; entries dropped on another thread (a reload's invalidation) are released by a
+    callback on that loop."""
 
     blocking = False
 
-    def __init__(self, max_bytes: int, clock: Callable[[], float], stats: CacheStats) -> None:
+    def __init__(
+        self, max_bytes: int, clock: Callable[[], float], stats: CacheStats, budget: MemoryBudget | None = None
+    ) -> None:
         self._entries = _Entries(max_bytes, stats)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the budget's reclaim re-enters from put()
+        self._budget = budget
+        self._held = 0  # bytes reserved in the budget
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the budget lives on
+        if budget is not None:
+            budget.reclaimers.append(self._reclaim)
 
     def get(self, key: Hashable) -> CacheEntry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.expires_at <= self._clock():
                 del self._entries[key]
-                return None
+                entry = None
+            self._settle()
             return entry
 
     def put(self, key: Hashable, entry: CacheEntry, ttl: float) -> None:
+        size = max(entry.nbytes, 1)
         with self._lock:
-            self._entries[key] = entry
+            if self._budget is not None:
+                self._loop = asyncio.get_running_loop()
+                self._settle()
+                if not self._budget.try_reserve(size):
+                    return  # statements need the memory: not kept
+                self._held += size
+                self._budget.cached += size
+            try:
+                self._entries[key] = entry
+            finally:
+                self._settle()
 
     def invalidate(self, tables: set[str] | None) -> int:
         with self._lock:
             doomed = [k for k, e in self._entries.items() if tables is None or e.tables & tables]
             for key in doomed:
                 del self._entries[key]
+            self._settle()
             return len(doomed)
+
+    def _settle(self) -> None:
+        """Release what the budget holds for entries no longer here (call with the lock held)."""
+        if self._budget is None or self._held <= self._entries.currsize or self._loop is None:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if not on_loop:
+            if not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._settle_now)
+            return
+        dropped = self._held - int(self._entries.currsize)
+        self._held -= dropped
+        self._budget.cached -= dropped
+        self._budget.release(dropped)
+
+    def _settle_now(self) -> None:
+        with self._lock:
+            self._settle()
+
+    def _reclaim(self, nbytes: int) -> None:
+        """Free at least ``nbytes`` for the budget, least recently used entries first."""
+        with self._lock:
+            self._settle()
+            target = self._held - nbytes
+            while self._entries and self._entries.currsize > target:
+                self._entries.popitem()
+            self._settle()
 
     def usage(self) -> dict[str, int]:
         with self._lock:
             return {"entries": len(self._entries), "bytes": int(self._entries.currsize)}
 
     def close(self) -> None:
+        """Drop every entry (their bytes return to the budget) and stop counting against it."""
         self.invalidate(None)
+        if self._budget is not None and self._reclaim in self._budget.reclaimers:
+            self._budget.reclaimers.remove(self._reclaim)
 
 
 @dataclass
@@ -84,10 +145,11 @@ class ResultCache:
     stats: CacheStats = field(default_factory=CacheStats)
     backend: CacheBackend | None = None
     location: str = "memory"  # the config's `cache.backend`
+    budget: MemoryBudget | None = None  # what the in-memory entries count against
 
     def __post_init__(self) -> None:
         if self.backend is None:
-            self.backend = MemoryBackend(self.max_bytes, self.clock, self.stats)
+            self.backend = MemoryBackend(self.max_bytes, self.clock, self.stats, self.budget)
         self._backend: CacheBackend = self.backend
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, asyncio.Event] = {}
@@ -185,7 +247,7 @@ class ResultCache:
 def make_cache(config: CacheConfig) -> ResultCache:
     """The cache a config asks for: ``backend: memory`` or a ``redis://`` URL."""
     if config.backend == "memory":
-        return ResultCache(config.max_bytes)
+        return ResultCache(config.max_bytes, budget=BUDGET)
     from veil.engine.cache_redis import RedisBackend
 
     return ResultCache(config.max_bytes, backend=RedisBackend(config.backend), location=config.backend)

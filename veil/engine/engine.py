@@ -16,6 +16,7 @@ from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
+from veil.catalog.sources.base import Source
 from veil.catalog.sync import SyncResult, sync_connections
 from veil.catalog.tagstore import TagStore, store_path
 from veil.catalog.watch import CatalogWatcher
@@ -51,6 +52,7 @@ class QueryEngine:
         self.catalog = catalog if catalog is not None else build_catalog(config)
         self._catalog_config = config  # the config the catalog's sources were opened with
         self._reloads = 0  # reloads so far: a catalog built for an older one is not swapped in
+        self._building: dict[int, dict[str, Source]] = {}  # reload ticket -> the open sources it reuses
         self._lock = threading.Lock()
         # user fingerprint -> that user's tables; never keyed by name alone, so a statement that
         # resolved its user before a reload cannot leave a stale view for the next session
@@ -188,18 +190,33 @@ class QueryEngine:
 
     def _swap_catalog(self, config: VeilConfig, ticket: int) -> None:
         """Build the catalog of ``config``'s connections and serve it, unless a later reload came."""
-        catalog = build_catalog(config, version=self.catalog.snapshot.version + 1)
+        # Sources whose settings did not change stay open and are not crawled again: one that
+        # has stopped answering cannot hold up the reload (interval sync keeps trying it).
+        with self._lock:
+            serving, served = self.catalog, self._catalog_config
+            reuse = {name: source for name, source in serving.sources.items()
+                     if served.connections.get(name) == config.connections.get(name)}
+            self._building[ticket] = reuse
+        try:
+            catalog = build_catalog(config, version=serving.snapshot.version + 1,
+                                    sync=[name for name in config.connections if name not in reuse], reuse=reuse)
+        finally:
+            with self._lock:
+                del self._building[ticket]
         with self._lock:
             current = self._reloads == ticket
             if current:
                 old, self.catalog, self._catalog_config = self.catalog, catalog, config
                 self._forget_plans()
+            # served, or reused by a reload still building its catalog
+            kept = {id(s) for s in self.catalog.sources.values()}
+            kept |= {id(s) for building in self._building.values() for s in building.values()}
         if not current:
             old = catalog
         else:
             self.cache.invalidate()
-        for name, source in old.sources.items():
-            if not current or catalog.sources.get(name) is not source:
+        for source in old.sources.values():
+            if id(source) not in kept:
                 source.close()  # idle connections close now, busy ones when their statement ends
 
     def _forget_plans(self) -> None:

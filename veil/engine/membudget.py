@@ -5,6 +5,9 @@ bytes of large declared frontend messages count against it. :meth:`MemoryBudget.
 bytes at once when they fit, else waits in a first-come queue for at most ``wait`` seconds and
 then fails with SQLSTATE 53200 naming the setting; :meth:`MemoryBudget.try_reserve` never waits.
 Nothing grows past the budget: a statement or message that cannot get its bytes stops.
+What only speeds things up (the in-memory result cache) counts too, as a *reclaimer*: when a
+reservation does not fit, reclaimers drop what they hold (least recently used first) before
+anyone waits, and the cache never takes bytes while a statement waits for them.
 
 When the process goes idle after a burst (nothing reserved any more), glibc's allocator still
 holds the freed arenas; :func:`trim_allocator` hands them back (``malloc_trim(0)``), which is
@@ -19,6 +22,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -103,15 +107,30 @@ class MemoryBudget:
     _trim_handle: asyncio.TimerHandle | None = None
     _idle_since: float = 0.0  # loop time the budget last became idle
     trims: int = 0
+    #: Of ``used``, what reclaimers hold (the cache): the process counts as idle without them.
+    cached: int = 0
+    #: Called with a number of bytes to free (at least); each releases what it dropped.
+    reclaimers: list[Callable[[int], None]] = field(default_factory=list)
 
     def try_reserve(self, nbytes: int) -> bool:
-        """Take ``nbytes`` if they fit now and nobody is queued before us."""
+        """Take ``nbytes`` if they fit now (after reclaiming) and nobody is queued before us."""
         if nbytes <= 0:
             return True
-        if self._waiters or self.used + nbytes > self.limit:
+        if self._waiters:
             return False
+        if self.used + nbytes > self.limit:
+            self._reclaim(nbytes)
+            if self._waiters or self.used + nbytes > self.limit:
+                return False
         self._take(nbytes)
         return True
+
+    def _reclaim(self, nbytes: int) -> None:
+        for reclaim in list(self.reclaimers):
+            short = self.used + nbytes - self.limit
+            if short <= 0:
+                return
+            reclaim(short)
 
     async def reserve(self, nbytes: int, wait: float | None = None) -> None:
         """Take ``nbytes``, waiting up to ``wait`` (default :attr:`wait`) seconds; else 53200."""
@@ -140,7 +159,7 @@ class MemoryBudget:
             return
         self.used = max(0, self.used - nbytes)
         self._wake()
-        if self.used == 0 and self._burst >= TRIM_AFTER_BYTES:
+        if self.used <= self.cached and self._burst >= TRIM_AFTER_BYTES:
             self._schedule_trim()
 
     def _take(self, nbytes: int) -> None:
@@ -174,7 +193,7 @@ class MemoryBudget:
 
     def _trim_if_idle(self) -> None:
         self._trim_handle = None
-        if self.used != 0:
+        if self.used > self.cached:
             return  # busy again: the release that makes it idle arms the timer anew
         loop = asyncio.get_running_loop()
         due = self._idle_since + TRIM_DELAY

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pytest
 from tests.catalog.support import LiveServer, duckdb_file, eventually, veil
 from tests.conftest import PASSWORDS, start_server, stop_server
 from tests.fakes.databricks_warehouse import FakeWarehouse, running_warehouse
+from tests.stress.tcpproxy import TcpProxy, black_hole
 from veil.catalog.model import Column, Table
 from veil.catalog.sources.base import read_all
 from veil.catalog.sources.databricks.source import DatabricksSource, to_named
@@ -345,3 +347,33 @@ def _string() -> Any:
     import pyarrow as pa
 
     return pa.string()
+
+
+def test_a_warehouse_that_never_answers_fails_within_connect_timeout() -> None:
+    with black_hole() as port, closing(DatabricksSource("dbx", ConnectionConfig.model_validate({
+        "type": "databricks", "server_hostname": "127.0.0.1", "port": port, "protocol": "http",
+        "http_path": "/sql/1.0/warehouses/fake", "access_token": "dapi-x", "connect_timeout": "1.5s",
+    }))) as source:
+        started = time.monotonic()
+        with pytest.raises(VeilError) as raised:
+            source.check()
+        assert time.monotonic() - started < 1.5 + 4  # slack for a loaded machine
+    assert raised.value.sqlstate == "08006"
+    assert "1.5 s" in raised.value.message and "connect_timeout" in raised.value.message
+
+
+def test_a_warehouse_that_stops_answering_mid_statement_fails_within_statement_timeout(warehouse: FakeWarehouse) -> None:
+    proxy = TcpProxy(("127.0.0.1", warehouse.port)).start()
+    try:
+        with closing(_source(warehouse, port=proxy.port, statement_timeout="2s", connect_timeout="5s")) as source:
+            assert read_all(source, "SELECT 1 AS one").to_pylist() == [{"one": 1}]
+            proxy.stall()
+            started = time.monotonic()
+            with pytest.raises(VeilError) as raised:
+                read_all(source, "SELECT 2 AS two")
+            # the connector's retries of the request (2 s in all), then once on a new session
+            # (opening it: 5 s at most; its request: 2 s), and slack for a loaded machine
+            assert time.monotonic() - started < 2 + 2 + 5 + 2 + 4
+            assert raised.value.sqlstate.startswith("08") or raised.value.sqlstate == "57014"
+    finally:
+        proxy.close()

@@ -4,6 +4,7 @@ discovery sampling; and the tag store's upgrade for source tags."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -11,13 +12,14 @@ import pyarrow as pa
 import pytest
 
 from tests.catalog.sources.conftest import Fakesnow
+from tests.stress.tcpproxy import black_hole
 from veil.catalog.assemble import veil_table
 from veil.catalog.records import StoredColumn, StoredTable
 from veil.catalog.sources.base import read_all
 from veil.catalog.sources.snowflake.source import SnowflakeSource, to_pyformat
+from veil.catalog.tagstore import TagStore
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
-from veil.catalog.tagstore import TagStore
 from veil.errors import VeilError
 
 DATABASE = "VEIL_DIRECT"
@@ -174,3 +176,15 @@ def test_key_pair_login_reads_the_encrypted_key_and_a_wrong_passphrase_is_report
     with closing(missing), pytest.raises(VeilError) as raised:
         missing.check()
     assert "private_key_file" in (raised.value.hint or "")
+
+
+def test_an_account_that_never_answers_fails_within_connect_timeout(fakesnow: Fakesnow) -> None:
+    with black_hole() as port:
+        config = ConnectionConfig.model_validate(fakesnow.connection(DATABASE, port=port, connect_timeout="2s"))
+        with closing(SnowflakeSource("silent", config)) as silent:
+            started = time.monotonic()
+            with pytest.raises(VeilError) as raised:
+                silent.check()
+            assert time.monotonic() - started < 2 + 4  # slack for a loaded machine
+    assert raised.value.sqlstate.startswith("08")
+    assert "cannot connect to Snowflake" in raised.value.message

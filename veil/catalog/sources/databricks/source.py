@@ -27,6 +27,7 @@ from databricks.sql import exc as dbexc
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, read_all
+from veil.catalog.sources.bounded import call_within, close_late
 from veil.catalog.sources.databricks.column_types import (
     arrow_type_for,
     conform_batch,
@@ -237,7 +238,13 @@ class DatabricksSource:
         c = self.settings
         args: dict[str, Any] = {
             "server_hostname": c.server_hostname, "http_path": c.http_path, "access_token": c.access_token,
-            "enable_telemetry": False, "_retry_stop_after_attempts_count": 3, "_socket_timeout": 900,
+            "enable_telemetry": False, "_retry_stop_after_attempts_count": 3,
+            # every HTTP request (open, execute, poll, fetch, cancel) waits at most this long
+            # for the warehouse; a statement's whole run is bounded by the session's deadline
+            "_socket_timeout": self.config.statement_timeout,
+            # the retries of one request end within half the connect timeout: a host that refuses
+            # is reported as such (08001) before connect_timeout gives the attempt up
+            "_retry_stop_after_attempts_duration": max(1.0, self.config.connect_timeout / 2),
         }
         if c.catalog:
             args["catalog"] = c.catalog
@@ -249,8 +256,17 @@ class DatabricksSource:
         return args
 
     def _connect(self) -> Any:
+        """A session, opened within ``connect_timeout`` (the connector has no such bound of its
+        own: a warehouse that accepts and never answers held it for its socket timeout and
+        retries); a session that opens too late is closed when it does."""
+        args = self._connect_args()
+        seconds = self.config.connect_timeout
         try:
-            return dbsql.connect(**self._connect_args())
+            return call_within(lambda: dbsql.connect(**args), seconds, f"connect-{self.name}", late=close_late)
+        except TimeoutError:
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to Databricks: no answer within {seconds:g} s (connect_timeout)',
+                hint=self._connect_hint(VeilError("08006", "no answer"))) from None
         except Exception as exc:  # noqa: BLE001 - urllib3 and socket errors escape the connector too
             error = map_databricks_error(exc)
             raise VeilError("08006" if error.sqlstate == "XX000" else error.sqlstate,

@@ -21,6 +21,7 @@ read the tables of several connections of the same account and user in one state
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ from snowflake.connector.cursor import SnowflakeCursor as ConnectorCursor
 from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import SourceTable, SourceTag, check_source
+from veil.catalog.sources.bounded import call_within, close_late
 from veil.catalog.sources.pool import ConnectionPool, PooledCursor
 from veil.catalog.sources.snowflake.column_types import (
     arrow_type_for,
@@ -185,8 +187,10 @@ class SnowflakeSource:
             "account": c.account,
             "user": c.user,
             "login_timeout": self.config.connect_timeout,  # seconds for the login request, retries included
-            "socket_timeout": SOCKET_TIMEOUT,
-            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            "socket_timeout": min(SOCKET_TIMEOUT, max(1.0, self.config.statement_timeout)),
+            # Snowflake ends a statement running longer itself (the session's deadline also does)
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
+                                   "STATEMENT_TIMEOUT_IN_SECONDS": max(1, math.ceil(self.config.statement_timeout))},
             "arrow_number_to_decimal": True,  # NUMBER(p,s) as exact decimals, never float64
             "client_session_keep_alive": False,
             "application": "Veil",
@@ -205,8 +209,18 @@ class SnowflakeSource:
         return args
 
     def _connect(self) -> SnowflakeConnection:
+        """A connection, logged in within ``connect_timeout``: the connector's ``login_timeout``
+        is checked between attempts, so a host that accepts and never answers held it for its
+        socket timeout; a connection that opens too late is closed when it does."""
+        args = self._connect_args()
+        seconds = self.config.connect_timeout
         try:
-            return snowflake.connector.connect(**self._connect_args())
+            return call_within(lambda: snowflake.connector.connect(**args), seconds, f"connect-{self.name}",
+                               late=close_late)
+        except TimeoutError:
+            raise errcodes.ConnectionFailure(
+                f'connection "{self.name}": cannot connect to Snowflake: no answer within {seconds:g} s (connect_timeout)',
+                hint=self._connect_hint(VeilError("08006", "no answer"))) from None
         except snowflake.connector.Error as exc:
             error = map_snowflake_error(exc)
             raise VeilError(

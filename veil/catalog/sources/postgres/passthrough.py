@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from psycopg.adapt import PyFormat, Transformer
 
-from veil.catalog.sources.postgres.wire import ConnectionLost, WireConnection, cstring, message, wire_error
+from veil.catalog.sources.postgres.wire import (
+    ConnectionLost,
+    ServerSilent,
+    WireConnection,
+    cstring,
+    message,
+    wire_error,
+)
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -178,8 +185,8 @@ class PassthroughCursor:
         self._connection = connection
         try:
             await self._start(connection, sql, values, formats)
-        except ConnectionLost:
-            if not reused or self._interrupted:
+        except ConnectionLost as lost:
+            if not reused or self._interrupted or isinstance(lost, ServerSilent):
                 raise
             self._pool.release(connection, False)  # dropped while idle: once more on a fresh one
             self._connection = None
@@ -225,8 +232,18 @@ class PassthroughCursor:
             elif kind == ord("2"):
                 return
             elif kind == ord("E"):
-                await self._until_ready(connection)
-                raise wire_error(body)
+                raise await self._after_error(connection, body)
+
+    async def _after_error(self, connection: PassthroughConnection, body: bytes) -> VeilError:
+        """The error a statement ended with, once the connection is ready again. A FATAL error
+        (a terminated backend: 57P01) is followed by the server closing the connection rather
+        than ReadyForQuery; the error itself is still what the client is told."""
+        error = wire_error(body)
+        try:
+            await self._until_ready(connection)
+        except ConnectionLost:
+            self._done = True
+        return error
 
     async def _message(self, connection: PassthroughConnection) -> tuple[int, bytes]:
         try:
@@ -270,8 +287,7 @@ class PassthroughCursor:
                     await self._until_ready(connection)
                     return None
                 if kind == ord("E"):
-                    await self._until_ready(connection)
-                    raise wire_error(body)
+                    raise await self._after_error(connection, body)
                 if kind not in _IGNORED:
                     connection.wire.broken = f"unexpected message {chr(kind)!r}"
                     raise VeilError("08P01", f"PostgreSQL sent an unexpected message {chr(kind)!r}")

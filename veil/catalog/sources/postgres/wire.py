@@ -50,6 +50,15 @@ class ConnectionLost(VeilError):
         super().__init__("08006", f"lost the connection to PostgreSQL: {detail}")
 
 
+class ServerSilent(ConnectionLost):
+    """The server sent nothing for longer than the statement may run: the statement is over
+    (57014, as when Veil's own deadline ends a statement on the Arrow path) and so is the
+    connection, which is never used again."""
+
+    def __init__(self, detail: str) -> None:
+        VeilError.__init__(self, "57014", f"canceling statement due to statement timeout ({detail})")
+
+
 def message(kind: bytes, body: bytes = b"") -> bytes:
     return kind + _I32.pack(len(body) + 4) + body
 
@@ -80,6 +89,8 @@ class _Reader(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.lost: str | None = None
+        #: The connection was given up because the server stayed silent (not closed by it).
+        self.silent = False
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
 
@@ -117,7 +128,7 @@ class _Reader(asyncio.Protocol):
         """Until more bytes arrive (or the connection ends); a server silent for ``timeout``
         seconds counts as gone."""
         if self.lost is not None:
-            raise ConnectionLost(self.lost)
+            raise (ServerSilent if self.silent else ConnectionLost)(self.lost)
         self.consumed()
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
@@ -130,7 +141,8 @@ class _Reader(asyncio.Protocol):
 
     def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
         if not waiter.done():
-            self.lost = f"no answer from the server within {timeout:g} s"
+            self.silent = self.lost is None
+            self.lost = self.lost or f"no answer from PostgreSQL within {timeout:g} s"
             waiter.set_result(None)
 
 

@@ -174,3 +174,36 @@ def test_copy_output_is_byte_for_byte_postgres(server: VeilServer, postgres_dsn:
             return b"".join(bytes(b) for b in copy)
 
     assert copied(server.dsn()) == copied(postgres_dsn)
+
+
+BINARY_CURSOR_QUERY = (
+    "SELECT 1::int2 AS s, 2 AS i, 3::int8 AS l, 1.5::float4 AS r, 2.5::float8 AS d, 12.50::numeric(12,2) AS n, "
+    "'Zoë'::text AS t, true AS b, DATE '2024-02-29' AS day, ARRAY[1, 2] AS arr FROM generate_series(1, 3) g"
+)
+
+
+def _fetch_raw(dsn: str, declare: str, fetch: str) -> tuple[list[tuple[int, int]], list[list[bytes | None]], bytes | None]:
+    """A simple-Query FETCH: each column's (type OID, format code), the raw values, the tag."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pgconn = conn.pgconn
+        pgconn.exec_(b"BEGIN")
+        pgconn.exec_(declare.encode())
+        result = pgconn.exec_(fetch.encode())
+        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, result.error_message
+        described = [(result.ftype(i), result.fformat(i)) for i in range(result.nfields)]
+        values = [[result.get_value(row, i) for i in range(result.nfields)] for row in range(result.ntuples)]
+        pgconn.exec_(b"COMMIT")
+        return described, values, result.command_status
+
+
+def test_binary_cursor_fetches_binary_rows_like_postgres(server: VeilServer, postgres_dsn: str) -> None:
+    """DECLARE ... BINARY CURSOR: a simple-Query FETCH returns binary DataRows (format 1), byte
+    for byte what PostgreSQL sends; a text cursor over the same query stays text."""
+    declare = f"DECLARE c BINARY CURSOR FOR {BINARY_CURSOR_QUERY}"
+    veil = _fetch_raw(server.dsn(), declare, "FETCH 2 FROM c")
+    assert veil == _fetch_raw(postgres_dsn, declare, "FETCH 2 FROM c")
+    assert {fmt for _, fmt in veil[0]} == {1} and len(veil[1]) == 2
+    text = _fetch_raw(server.dsn(), f"DECLARE c CURSOR FOR {BINARY_CURSOR_QUERY}", "FETCH 1 FROM c")
+    assert {fmt for _, fmt in text[0]} == {0} and text[1][0][6] == "Zoë".encode()
+    masked = _fetch_raw(server.dsn(), "DECLARE m BINARY CURSOR FOR SELECT name FROM sales.customers ORDER BY id", "FETCH 2 FROM m")
+    assert masked[1] == [[MASK.encode()], [MASK.encode()]]

@@ -45,7 +45,12 @@ class Head:
 
 
 class RowsStream:
-    """Rows already in memory (SHOW, catalog answers, empty results)."""
+    """Rows already in memory (SHOW, catalog answers, empty results, a FETCH).
+
+    ``binary``: a FETCH from a ``DECLARE ... BINARY CURSOR``, whose rows a simple Query sends in
+    binary format (under the extended protocol Bind's result formats decide, as in PostgreSQL)."""
+
+    binary: bool = False
 
     def __init__(self, schema: pa.Schema | None, batches: Iterable[pa.RecordBatch] = (), tag: str = "SELECT") -> None:
         self.schema = schema

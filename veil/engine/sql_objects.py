@@ -51,8 +51,6 @@ class SqlObjects:
             raise errcodes.NoActiveSqlTransaction("DECLARE CURSOR can only be used in transaction blocks")
         if spec.name in self.cursors:
             raise errcodes.DuplicateCursor(f'cursor "{spec.name}" already exists')
-        if spec.binary:
-            raise errcodes.FeatureNotSupported("binary cursors are not supported by Veil; fetch in text or use the extended protocol's binary format")
 
     def declare(self, spec: CursorSpec, stream: ResultStream, schema: pa.Schema, in_transaction: bool) -> None:
         self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction)
@@ -70,7 +68,9 @@ class SqlObjects:
             raise _missing_cursor(spec.name)
         batches, count = await cursor.run(spec)
         verb = "MOVE" if spec.move else "FETCH"
-        return RowsStream(None if spec.move else cursor.schema, batches, f"{verb} {count}")
+        stream = RowsStream(None if spec.move else cursor.schema, batches, f"{verb} {count}")
+        stream.binary = cursor.spec.binary
+        return stream
 
     async def close_cursor(self, name: str | None) -> None:
         """``CLOSE name`` (``None``: ``CLOSE ALL``)."""

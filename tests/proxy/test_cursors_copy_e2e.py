@@ -207,3 +207,35 @@ def test_binary_cursor_fetches_binary_rows_like_postgres(server: VeilServer, pos
     assert {fmt for _, fmt in text[0]} == {0} and text[1][0][6] == "Zoë".encode()
     masked = _fetch_raw(server.dsn(), "DECLARE m BINARY CURSOR FOR SELECT name FROM sales.customers ORDER BY id", "FETCH 2 FROM m")
     assert masked[1] == [[MASK.encode()], [MASK.encode()]]
+
+
+def _rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_scroll_cursor_over_a_big_result_keeps_memory_bounded(server: VeilServer) -> None:
+    """A SCROLL cursor over 1M rows of ~220 bytes (~220 MB) moved to its end and back: its rows
+    spill beyond work_mem, so the server's resident memory grows by far less than the result
+    (it grew by 216 MiB when the cursor kept every row). No ORDER BY: the source's own sort
+    memory is not the cursor's; rows read again must be the rows read the first time."""
+    query = "SELECT b.id, g, repeat('x', 200) AS pad FROM sales.big b, generate_series(1, 5) g"
+    with psycopg.connect(server.dsn("root")) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        before = _rss_mib(pid)
+        conn.execute(f"DECLARE big SCROLL CURSOR FOR {query}")
+        first = conn.execute("FETCH 3 FROM big").fetchall()
+        assert conn.execute("MOVE FORWARD ALL IN big").statusmessage == "MOVE 999997"
+        grown = _rss_mib(pid) - before
+        middle = conn.execute("FETCH ABSOLUTE 777776 FROM big").fetchone()
+        assert conn.execute("FETCH ABSOLUTE 1 FROM big").fetchall() == first[:1]
+        assert conn.execute("FETCH FORWARD 2 FROM big").fetchall() == first[1:]
+        conn.execute("FETCH ABSOLUTE 777777 FROM big")
+        assert conn.execute("FETCH PRIOR FROM big").fetchone() == middle
+        assert conn.execute("FETCH LAST FROM big").fetchone() is not None
+        ids = conn.execute("FETCH BACKWARD ALL FROM big").fetchall()
+        assert len(ids) == 999999 and len({(row[0], row[1]) for row in ids}) == 999999
+        conn.execute("CLOSE big")
+    assert grown < 100, f"server RSS grew by {grown} MiB for a 220 MB scroll cursor"

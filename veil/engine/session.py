@@ -27,7 +27,7 @@ from veil.engine.execution import StatementExecution, interrupt_in_thread
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
-from veil.engine.local_join import describe_federated
+from veil.engine.local_join import LocalLimits, describe_federated
 from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
@@ -130,7 +130,7 @@ class Session(StatementExecution):
         self._status = "I"
         self._running = None
         self._canceled = False
-        self.sql_objects = SqlObjects()
+        self.sql_objects = SqlObjects(spill_directory=LocalLimits.from_config(engine.config).spill_directory / "cursors")
 
     # -- contract -------------------------------------------------------------------------
     @property

@@ -9,6 +9,7 @@ argument is read exactly as PostgreSQL reads a constant of that type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -44,6 +45,7 @@ def _missing_cursor(name: str) -> VeilError:
 class SqlObjects:
     cursors: dict[str, Cursor] = field(default_factory=dict)
     prepared: dict[str, SqlPrepared] = field(default_factory=dict)
+    spill_directory: Path | None = None  # where SCROLL cursors spill rows beyond work_mem
 
     # -- cursors ---------------------------------------------------------------------------
     def check_declare(self, spec: CursorSpec, in_transaction: bool) -> None:
@@ -53,7 +55,7 @@ class SqlObjects:
             raise errcodes.DuplicateCursor(f'cursor "{spec.name}" already exists')
 
     def declare(self, spec: CursorSpec, stream: ResultStream, schema: pa.Schema, in_transaction: bool) -> None:
-        self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction)
+        self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction, spill_directory=self.spill_directory)
 
     def cursor_schema(self, name: str) -> pa.Schema:
         cursor = self.cursors.get(name)

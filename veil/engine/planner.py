@@ -23,9 +23,11 @@ from veil.engine.allowlist import FRONT, check_functions, check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
 from veil.engine.params import cast_array_parameters, duckdb_literals, infer_param_oids
+from veil.engine.pgcatalog.infer import TableTyper
+from veil.engine.pgcatalog.pgnumeric import postgres_numerics
 from veil.engine.policy.masks import bind_hash_key
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgtypes import ColumnType
+from veil.pgtypes import NUMERIC, ColumnType
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -136,6 +138,7 @@ class SourcePlan:
     param_oids: tuple[int, ...]
     key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
     protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.engine.policy.verify)
+    numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -239,6 +242,23 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
     return renamed_columns(table, raw) if table.renames_columns else raw
 
 
+def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tuple[tuple[int, int], ...]]:
+    """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic and aggregate results (see
+    :mod:`veil.engine.pgcatalog.pgnumeric`), and the output columns that are ``numeric`` with
+    their type modifiers (-1 for a computed value), as PostgreSQL describes them."""
+    typer = TableTyper(column_type_resolver(analysis.user_tables))
+    for node in list(tree.walk()):
+        typer.type_of(node)
+    columns = typer.output_columns(tree) or []
+    projections = tree.expressions if isinstance(tree, exp.Select) and len(tree.expressions) == len(columns) else []
+    plain = {i for i, p in enumerate(projections) if isinstance(p.unalias(), exp.Column)}
+    numeric = tuple(
+        (index, column.type.typmod if index in plain else -1) for index, column in enumerate(columns)
+        if column.type is not None and column.type.oid == NUMERIC.oid
+    )
+    return postgres_numerics(tree, typer.type_of), numeric
+
+
 def plan_single_source(
     statement: exp.Expr,
     analysis: Analysis,
@@ -258,6 +278,9 @@ def plan_single_source(
         statement, declared_param_oids, column_type_resolver(analysis.user_tables)
     )
     rewritten, replacements = rewritten_copy(statement, analysis)
+    numeric_columns: tuple[tuple[int, int], ...] = ()
+    if dialect == "duckdb":
+        rewritten, numeric_columns = postgres_results(rewritten, analysis)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))
         if ref is None:
@@ -274,4 +297,5 @@ def plan_single_source(
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
         key_param=key_param,
+        numeric_columns=numeric_columns,
     )

@@ -25,6 +25,7 @@ from veil.engine.deadline import Deadline, after
 from veil.engine.membudget import BUDGET
 from veil.engine.workers import start_in_worker
 from veil.errors import StatementTimeout, VeilError
+from veil.pgtypes import NUMERIC, pinned_metadata
 
 ErrorMapper = Callable[[BaseException], VeilError]
 
@@ -224,3 +225,18 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         for column, field in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> pa.Schema:
+    """``schema`` with the columns PostgreSQL describes as ``numeric`` (position, typmod) pinned
+    so: a DuckDB source returns a decimal with its own precision where PostgreSQL's computed
+    value has none, and quotients as text printed at PostgreSQL's scale
+    (veil.engine.pgcatalog.pgnumeric)."""
+    if not numeric:
+        return schema
+    fields = list(schema)
+    for index, typmod in numeric:
+        field = fields[index]
+        if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
+    return pa.schema(fields, metadata=schema.metadata)

@@ -40,7 +40,7 @@ from veil.engine.policy.masks import hash_key_parameter
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
-from veil.engine.results import ReaderStream, RowsStream, conform
+from veil.engine.results import ReaderStream, RowsStream, conform, numeric_columns
 from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
@@ -377,6 +377,7 @@ class Session(StatementExecution):
             # Describing asks the source (a locked table blocks it): it takes a source slot.
             async with self.engine.source_slot(source_plan.connection):
                 schema = await self._describe_within_timeout(source_plan)
+            schema = numeric_columns(schema, source_plan.numeric_columns)
         else:
             schema = await self._describe_within_timeout(source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))

@@ -239,3 +239,29 @@ def test_scroll_cursor_over_a_big_result_keeps_memory_bounded(server: VeilServer
         assert len(ids) == 999999 and len({(row[0], row[1]) for row in ids}) == 999999
         conn.execute("CLOSE big")
     assert grown < 100, f"server RSS grew by {grown} MiB for a 220 MB scroll cursor"
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_sqlalchemy_inspector_reads_what_postgresql_has(server: VeilServer, driver: str) -> None:
+    """Every Inspector call SQLAlchemy's PostgreSQL dialect makes (indexes, constraints, comments,
+    views, sequences, enums, domains, the multi-table forms) answers as PostgreSQL would for
+    tables without keys, indexes or comments, with both drivers."""
+    engine = sa.create_engine(server.dsn().replace("postgresql://", f"postgresql+{driver}://"))
+    try:
+        inspector = sa.inspect(engine)
+        assert inspector.get_indexes("orders", schema="sales") == []
+        assert inspector.get_unique_constraints("orders", schema="sales") == []
+        assert inspector.get_check_constraints("orders", schema="sales") == []
+        assert inspector.get_table_comment("orders", schema="sales") == {"text": None}
+        assert inspector.get_pk_constraint("orders", schema="sales")["constrained_columns"] == []
+        assert inspector.get_foreign_keys("orders", schema="sales") == []
+        assert inspector.get_view_names(schema="sales") == [] and inspector.get_materialized_view_names(schema="sales") == []
+        assert inspector.get_sequence_names(schema="sales") == []
+        assert inspector.get_enums(schema="sales") == [] and inspector.get_domains(schema="sales") == []
+        assert inspector.has_table("orders", schema="sales") and not inspector.has_table("salaries", schema="hr")
+        indexes = inspector.get_multi_indexes(schema="sales")
+        assert {table for _, table in indexes} >= {"orders", "customers", "big"} and not any(indexes.values())
+        columns = inspector.get_multi_columns(schema="sales")
+        assert [c["name"] for c in columns[("sales", "orders")]] == ["id", "customer", "amount", "created", "tags"]
+    finally:
+        engine.dispose()

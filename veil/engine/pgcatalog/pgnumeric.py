@@ -149,8 +149,9 @@ class _Scales:
 # list_transform (DuckDB has no LET; lists, as a struct field in a lambda under HAVING is bound
 # as a column): v holds both operands printed with their scales; d their digits (no sign, point
 # or leading zeros; '' for zero) and the quotient's sign; w the weight in base-10000 digits and
-# the first base-10000 digit of each (select_div_scale's inputs); r the result scale; q the
-# rounded |quotient| · 10^r; t its digits padded to r + 1.
+# the first base-10000 digit of each (select_div_scale's inputs); r the result scale; n the
+# integers |dividend| · 10^(r + divisor scale − dividend scale) and |divisor|; q their rounded
+# quotient, |quotient| · 10^r; t its digits padded to r + 1.
 _LET = "list_transform([{value}], lambda {name}: {body})[1]"
 _DIGITS = "ltrim(replace(replace({text}, '-', ''), '.', ''), '0')"
 _EXPONENT = "(length(d[{x}]) - 1 - {scale})"
@@ -158,11 +159,13 @@ _MOD = "((({e} % 4) + 4) % 4)"
 _WEIGHT = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE ({e} - {m}) // 4 END"
 _FIRST = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE CAST(rpad(d[{x}], CAST({m} + 1 AS INTEGER), '0') AS INTEGER) END"
 _SCALE = "least(greatest(16 - 4 * (w[1] - w[3] - CASE WHEN w[2] <= w[4] THEN 1 ELSE 0 END), {sa}, {sb}, 0), 1000)"
-_ROUNDED = (
-    "(2 * CAST((CASE WHEN length(d[1]) = 0 THEN '0' ELSE d[1] END) || repeat('0', CAST(r + {sb} - {sa} AS INTEGER)) AS HUGEINT)"
-    " + CAST((CASE WHEN length(d[2]) = 0 THEN '0' ELSE d[2] END) AS HUGEINT))"
-    " // (2 * CAST((CASE WHEN length(d[2]) = 0 THEN '0' ELSE d[2] END) AS HUGEINT))"
+_SHIFTED = "(CASE WHEN length(d[1]) = 0 THEN '0' ELSE d[1] END) || repeat('0', CAST(r + {sb} - {sa} AS INTEGER))"
+_CHECKED = (  # beyond 128 bits (38 digits) PostgreSQL would go on; Veil says so as PostgreSQL does
+    "CASE WHEN {s} IS NOT NULL AND TRY_CAST({s} AS HUGEINT) IS NULL"
+    " THEN error('[22003] value overflows numeric format') ELSE TRY_CAST({s} AS HUGEINT) END"
 )
+_DIVISOR = "CAST((CASE WHEN length(d[2]) = 0 THEN '0' ELSE d[2] END) AS HUGEINT)"
+_ROUNDED = "n[1] // n[2] + CASE WHEN 2 * (n[1] % n[2]) >= n[2] THEN 1 ELSE 0 END"  # half away from 0
 _FORMAT = (
     "(CASE WHEN d[3] = '-' AND ltrim(t, '0') <> '' THEN '-' ELSE '' END) || left(t, CAST(length(t) - r AS INTEGER))"
     " || CASE WHEN r > 0 THEN '.' || right(t, CAST(r AS INTEGER)) ELSE '' END"
@@ -183,8 +186,10 @@ def quotient_sql(dividend: str, divisor: str, dividend_scale: int, divisor_scale
     scales = {"sa": dividend_scale, "sb": divisor_scale}
     text = "lpad(q, CAST(greatest(length(q), r + 1) AS INTEGER), '0')"  # lpad alone would cut
     formatted = _LET.format(value=text, name="t", body=_FORMAT)
-    with_q = _LET.format(value=f"CAST({_ROUNDED.format(**scales)} AS VARCHAR)", name="q", body=formatted)
-    with_r = _LET.format(value=_SCALE.format(**scales), name="r", body=with_q)
+    with_q = _LET.format(value=f"CAST({_ROUNDED} AS VARCHAR)", name="q", body=formatted)
+    checked = _CHECKED.format(s=_SHIFTED.format(**scales))
+    with_n = _LET.format(value=f"[{checked}, {_DIVISOR}]", name="n", body=with_q)
+    with_r = _LET.format(value=_SCALE.format(**scales), name="r", body=with_n)
     with_w = _LET.format(value=f"[{wa}, {fa}, {wb}, {fb}]", name="w", body=with_r)
     digits = (
         f"[{_DIGITS.format(text='v[1]')}, {_DIGITS.format(text='v[2]')}, "

@@ -280,6 +280,7 @@ def plan_single_source(
     rewritten, replacements = rewritten_copy(statement, analysis)
     numeric_columns: tuple[tuple[int, int], ...] = ()
     if dialect == "duckdb":
+        name_outputs(rewritten)  # named before the rewrite: 7 / 2 stays ?column?, not int4
         rewritten, numeric_columns = postgres_results(rewritten, analysis)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))

@@ -73,9 +73,9 @@ QUERIES = [
     "select sum(i2), sum(i4), sum(i8), sum(f4), sum(f8), sum(n) from {t}",
     "select avg(i2), avg(i4), avg(i8), avg(f4), avg(f8), avg(n) from {t}",
     "select count(*), count(i2), min(n), max(n), min(i2), max(f4) from {t}",
-    "select variance(i4), variance(n), var_pop(i8), var_samp(i2), variance(f8) from {t}",
+    "select variance(i4), variance(n), var_pop(i8), var_samp(i2) as var_samp, variance(f8) from {t}",
     "select n / 3, i4 / 3, i4 * 1.5, n * n, n + 1, 10 / 4.0, round(n, 1), round(avg(n), 2) from {t} group by n, i4",
-    "select i2 + i2, i2 * i4, i4 + i8, i2 / 2, f4 * 2, f4 + f8, mod(i4, 3), abs(n), -n, n % 3 from {t}",
+    "select i2 + i2, i2 * i4, i4 + i8, i2 / 2, f4 * 2, f4 + f8, mod(i4, 3) as mod, abs(n), -n, n % 3 from {t}",
     "select i2, avg(n) as a from {t} group by i2 order by a desc",
     "select i2, avg(i4) from {t} group by 1 having avg(i4) > 4 order by 1",
     "select avg(n) * 2, avg(n) + 1, -avg(i2), round(avg(i4)) from {t}",
@@ -86,6 +86,7 @@ QUERIES = [
     "select avg(case when i2 > 1 then n end), avg(nullif(i4, 5)), sum(n) filter (where i2 > 1) from {t}",
     "select i2::numeric / 3, 1 / 3.0, 1e3, 2::numeric / 3 from {t} order by 1",
     "select 3.14, '3.14'::numeric, 1e3, 1.50, 2::numeric / 3, 7 / 2, 7 / 2.0, 1.5e-3, 0.1 + 0.2",
+    "select avg(i4), 1.5::numeric, i2::numeric, n::numeric, sum(i4) / count(*), avg(n) as mean from {t} group by i2, n",
 ]
 
 
@@ -116,12 +117,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehou
         stop_server(process)
 
 
-def _run(dsn: str, sql: str) -> tuple[list[tuple[int, int]], list[list[str | None]]]:
-    """Each column's (type OID, typmod) and the rows as text, sorted."""
+def _run(dsn: str, sql: str) -> tuple[list[tuple[bytes | None, int, int]], list[list[str | None]]]:
+    """Each column's (name, type OID, typmod) and the rows as text, sorted."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         result = conn.pgconn.exec_(sql.encode())
         assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, (result.error_message or b"").decode()
-        types = [(result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
+        types = [(result.fname(i), result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
         rows = [[None if (v := result.get_value(r, i)) is None else v.decode() for i in range(result.nfields)]
                 for r in range(result.ntuples)]
     return types, sorted(rows, key=str)
@@ -130,7 +131,7 @@ def _run(dsn: str, sql: str) -> tuple[list[tuple[int, int]], list[list[str | Non
 @pytest.mark.parametrize("sql", QUERIES)
 @pytest.mark.parametrize("table", ["nums.t", "public.t"])
 def test_types_and_values_are_postgres(servers: tuple[str, VeilServer], sql: str, table: str) -> None:
-    """RowDescription type (OID and typmod) and every text value as PostgreSQL sends them, on a
+    """RowDescription name and type (OID, typmod) and every text value as PostgreSQL sends them, on a
     DuckDB source (nums.t, rewritten for DuckDB) and a PostgreSQL one (public.t, pushed)."""
     dsn, server = servers
     assert _run(server.dsn(), sql.format(t=table)) == _run(dsn, sql.format(t="t"))

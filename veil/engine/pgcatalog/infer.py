@@ -459,6 +459,8 @@ class TableTyper(Typer):
 
     def _column(self, column: exp.Column) -> ColumnType | None:
         source, projection = self.resolve(column)
+        if source is None and projection is not None and column.find_ancestor(exp.AggFunc) is not None:
+            projection = None  # an aggregate's argument is an input column, never an output alias
         if projection is None and (source is None or (source.relation is None and source.query is None
                                    and source.function is None)):
             return self._resolve_table_column(column)

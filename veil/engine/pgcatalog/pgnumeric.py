@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sqlglot import exp, parse_one
 
+from veil.engine.pgcatalog.naming import output_name
 from veil.pgtypes import ColumnType
 
 AGGREGATES_QUERY = """
@@ -267,14 +268,15 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
     so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
     any quotient used inside an expression is)."""
     scales = _Scales(type_of)
-    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, *_AGGREGATE_NAMES))
+    names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
+    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
     # Types and scales of the original tree, before any node moves.
     facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
     for node in nodes:
         if isinstance(node, (exp.Div, *_ARITHMETIC)):
             left, right = node.this, node.expression
             facts.append((node, _name(type_of(left)), _name(type_of(right)), scales.of(left), scales.of(right)))
-        elif isinstance(node, exp.Literal):
+        elif isinstance(node, exp.Literal | exp.Cast):
             facts.append((node, _name(type_of(node)), None, scales.of(node), None))
         else:
             argument = node.this
@@ -290,6 +292,8 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
             replacement = _widened(node, left_type, right_type)
         elif isinstance(node, exp.Literal):
             replacement = _exact_literal(node, left_type, left_scale)
+        elif isinstance(node, exp.Cast):
+            replacement = _scaled_cast(node, left_type, left_scale)
         else:
             site = _site(node)
             replacement = _aggregate(node, site, left_type, left_scale)
@@ -301,7 +305,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
                 texts[position] = replacement.this.copy()
             replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
-    return _wrapped(tree, texts) if texts else tree
+    return _wrapped(tree, texts, names) if texts else tree
 
 
 @dataclass(frozen=True)
@@ -324,18 +328,17 @@ def _outputs(tree: exp.Expr) -> dict[int, int]:
     return {id(projection): index for index, projection in enumerate(tree.expressions)}
 
 
-def _wrapped(tree: exp.Expr, texts: dict[int, exp.Expr]) -> exp.Expr:
+def _wrapped(tree: exp.Expr, texts: dict[int, exp.Expr], names: list[str]) -> exp.Expr:
     assert isinstance(tree, exp.Select)
     count = len(tree.expressions)
-    names = [f"veil_c{i}" for i in range(count)] + [f"veil_t{i}" for i in texts]
+    inner = [f"veil_c{i}" for i in range(count)] + [f"veil_t{i}" for i in texts]
     for text in texts.values():
         tree.append("expressions", text)
-    alias = exp.TableAlias(this=exp.to_identifier("veil_q"), columns=[exp.to_identifier(n) for n in names])
+    alias = exp.TableAlias(this=exp.to_identifier("veil_q"), columns=[exp.to_identifier(n) for n in inner])
     outer = []
-    for index, projection in enumerate(tree.expressions[:count]):
+    for index in range(count):
         column = f"veil_t{index}" if index in texts else f"veil_c{index}"
-        name = projection.alias_or_name or "?column?"
-        outer.append(exp.alias_(exp.column(column, "veil_q"), name, quoted=True))
+        outer.append(exp.alias_(exp.column(column, "veil_q"), names[index], quoted=True))
     return exp.select(*outer).from_(exp.Subquery(this=tree, alias=alias))
 
 
@@ -354,6 +357,17 @@ def _exact_literal(node: exp.Literal, kind: str | None, scale: int | None) -> ex
     if node.is_string or kind != "numeric" or scale is None or "e" not in node.this.lower() or scale > _MAX_SCALE:
         return None
     return _cast(exp.Literal.string(format(Decimal(node.this), "f")), f"DECIMAL(38, {scale})")
+
+
+def _scaled_cast(node: exp.Cast, kind: str | None, scale: int | None) -> exp.Expr | None:
+    """``x::numeric`` keeps x's scale (``1.5::numeric`` is 1.5; DuckDB's DECIMAL would be 1.500)."""
+    target = node.to
+    if kind != "numeric" or scale is None or scale > _MAX_SCALE or target.expressions:
+        return None
+    if target.this not in (exp.DType.DECIMAL, exp.DType.BIGDECIMAL):
+        return None
+    node.set("to", exp.DataType.build(f"DECIMAL(38, {scale})", dialect="duckdb"))
+    return None
 
 
 def _division(

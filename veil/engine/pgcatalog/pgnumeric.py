@@ -26,6 +26,7 @@ computes what PostgreSQL would:
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -204,15 +205,23 @@ def quotient_sql(dividend: str, divisor: str, dividend_scale: int, divisor_scale
     return _LET.format(value=operands, name="v", body=with_d)
 
 
+@functools.lru_cache(maxsize=256)
+def _template(dividend_scale: int, divisor_scale: int) -> exp.Expr:
+    return parse_one(quotient_sql(_DIVIDEND, _DIVISOR_NAME, dividend_scale, divisor_scale), read="duckdb")
+
+
+_DIVIDEND, _DIVISOR_NAME = "__veil_dividend", "__veil_divisor"
+
+
 def _quotient(dividend: exp.Expr, divisor: exp.Expr, dividend_scale: int, divisor_scale: int) -> _Text:
-    placeholder_a, placeholder_b = "__veil_dividend", "__veil_divisor"
-    tree = parse_one(quotient_sql(placeholder_a, placeholder_b, dividend_scale, divisor_scale), read="duckdb")
+    tree = _template(dividend_scale, divisor_scale).copy()
     for column in list(tree.find_all(exp.Column)):
-        if column.name == placeholder_a:
+        if column.name == _DIVIDEND:
             column.replace(dividend.copy())
-        elif column.name == placeholder_b:
+        elif column.name == _DIVISOR_NAME:
             column.replace(divisor.copy())
-    return _Text(this=tree)
+    approximate = exp.Div(this=_cast(dividend.copy(), "DOUBLE"), expression=_cast(divisor.copy(), "DOUBLE"))
+    return _Text(this=tree, approximate=approximate)
 
 
 def _cast(node: exp.Expr, duckdb_type: str) -> exp.Expr:
@@ -244,20 +253,21 @@ def _variance(at: Callable[[exp.Expr], exp.Expr], argument: exp.Expr, scale: int
     the numerator is not positive, NULL for too few rows."""
     count = at(exp.Count(this=argument.copy()))
     total = at(exp.Sum(this=argument.copy()))
-    exact = f"DECIMAL(38, {scale})"  # squared in numeric, as PostgreSQL accumulates (no int4 overflow)
-    squares = at(exp.Sum(this=exp.Mul(this=_cast(argument.copy(), exact), expression=_cast(argument.copy(), exact))))
+    decimal = f"DECIMAL(38, {scale})"  # squared in numeric, as PostgreSQL accumulates (no int4 overflow)
+    squares = at(exp.Sum(this=exp.Mul(this=_cast(argument.copy(), decimal), expression=_cast(argument.copy(), decimal))))
     numerator = exp.Sub(
         this=exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(squares, f"DECIMAL(38, {2 * scale})")),
         expression=exp.Mul(this=_cast(total.copy(), f"DECIMAL(38, {scale})"), expression=_cast(total, f"DECIMAL(38, {scale})")),
     )
     other = exp.Sub(this=count.copy(), expression=exp.Literal.number(1)) if sample else count.copy()
     denominator = exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(other, "HUGEINT"))
-    quotient = _quotient(exp.Paren(this=numerator), exp.Paren(this=denominator), 2 * scale, 0).this
+    quotient = _quotient(exp.Paren(this=numerator), exp.Paren(this=denominator), 2 * scale, 0)
     too_few = exp.LTE(this=count, expression=exp.Literal.number(1 if sample else 0))
-    return _Text(this=exp.Case(ifs=[
+    exact = exp.Case(ifs=[
         exp.If(this=too_few, true=exp.Null()),
         exp.If(this=exp.LTE(this=exp.Paren(this=numerator.copy()), expression=exp.Literal.number(0)), true=exp.Literal.string("0")),
-    ], default=quotient))
+    ], default=quotient.this)
+    return _Text(this=exact, approximate=exp.Case(ifs=[exp.If(this=too_few.copy(), true=exp.Null())], default=quotient.approximate))
 
 
 def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
@@ -301,18 +311,22 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
             continue
         if isinstance(replacement, _Text):
             position = outputs.get(id(site.parent if isinstance(site.parent, exp.Alias) else site))
-            if position is not None:
-                texts[position] = replacement.this.copy()
-            replacement = _cast(replacement.this, _INNER_DECIMAL)
+            if position is not None:  # exact text outside, a number to sort by inside
+                texts[position] = replacement.this
+                replacement = _cast(replacement.approximate, _INNER_DECIMAL)
+            else:
+                replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
     return _wrapped(tree, texts, names) if texts else tree
 
 
 @dataclass(frozen=True)
 class _Text:
-    """A replacement that is numeric printed as text (an exact quotient)."""
+    """A replacement that is numeric printed as text (an exact quotient), and its value as a
+    DOUBLE: enough to sort an output column by (ORDER BY, DISTINCT), and far shorter SQL."""
 
     this: exp.Expr
+    approximate: exp.Expr
 
 
 _INNER_DECIMAL = "DECIMAL(38, 16)"

@@ -242,10 +242,25 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
     return renamed_columns(table, raw) if table.renames_columns else raw
 
 
+_ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Div, exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Cast, exp.AggFunc)
+
+
+def _computes_numbers(tree: exp.Expr) -> bool:
+    """Whether anything in ``tree`` may compute a number differently in DuckDB (most point
+    queries do not: they are planned without typing every node)."""
+    if tree.find(*_ARITHMETIC) is not None:
+        return True
+    if isinstance(tree, exp.Query) and any(not isinstance(p.unalias(), exp.Column | exp.Star) for p in tree.selects):
+        return True  # a computed output column: its type (numeric typmod) is PostgreSQL's
+    return any(not literal.is_string and "e" in literal.this.lower() for literal in tree.find_all(exp.Literal))
+
+
 def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tuple[tuple[int, int], ...]]:
     """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic and aggregate results (see
     :mod:`veil.engine.pgcatalog.pgnumeric`), and the output columns that are ``numeric`` with
     their type modifiers (-1 for a computed value), as PostgreSQL describes them."""
+    if not _computes_numbers(tree):
+        return tree, ()
     typer = TableTyper(column_type_resolver(analysis.user_tables))
     for node in list(tree.walk()):
         typer.type_of(node)

@@ -135,3 +135,13 @@ def test_types_and_values_are_postgres(servers: tuple[str, VeilServer], sql: str
     DuckDB source (nums.t, rewritten for DuckDB) and a PostgreSQL one (public.t, pushed)."""
     dsn, server = servers
     assert _run(server.dsn(), sql.format(t=table)) == _run(dsn, sql.format(t="t"))
+
+
+def test_wrapped_quotients_keep_the_statement_order(servers: tuple[str, VeilServer]) -> None:
+    """An output quotient is printed around the statement: the rows stay in its ORDER BY order."""
+    dsn, server = servers
+    for sql in ("select i2, avg(n) as a from {t} group by i2 order by a desc limit 3",
+                "select i2, n / 3 from {t} order by 2, 1"):
+        with psycopg.connect(server.dsn()) as veil, psycopg.connect(dsn) as postgres:
+            got = veil.execute(sql.format(t="nums.t")).fetchall()
+            assert got == postgres.execute(sql.format(t="t")).fetchall() and len(got) >= 3

@@ -169,6 +169,21 @@ def test_get_schemas(jdbc: Report) -> None:
     assert {"sales", "pg_catalog", "information_schema"} <= schemas
 
 
+def test_database_metadata_calls_tools_make(jdbc: Report) -> None:
+    """Every DatabaseMetaData call answers (no SQLSTATE), with what PostgreSQL would say for
+    tables that have no keys, routines or user types."""
+    jdbc.assert_section_ok("metadata")
+    assert jdbc.rows("meta_fail") == []
+    counts = {name: int(rows) for name, rows in jdbc.rows("meta")}
+    assert counts["catalogs"] == 1 and counts["schemas_pattern"] == 1
+    assert counts["table_types"] >= 5 and counts["type_info"] >= 40
+    assert counts["functions"] >= 1 and counts["function_columns"] >= 1  # version() returns text
+    for empty in ("procedures", "imported_keys", "exported_keys", "cross_reference"):
+        assert counts[empty] == 0, empty
+    assert counts["udts"] == 4  # each sales table's row type (typtype 'c'), as PostgreSQL lists them
+    assert counts["version_columns"] == 1  # pgJDBC's ctid, as against PostgreSQL
+
+
 def test_primary_keys_and_index_info_are_empty(jdbc: Report) -> None:
     jdbc.assert_section_ok("keys")
     assert jdbc.one("primary_keys") == ("0",)

@@ -155,6 +155,28 @@ def test_catalog_columns(cnxn: pyodbc.Connection) -> None:
     assert list(cnxn.cursor().columns(table="salaries", schema="hr")) == []
 
 
+def test_catalog_calls_beyond_tables_and_columns(cnxn: pyodbc.Connection) -> None:
+    """SQLSpecialColumns (best row id, row version), SQLForeignKeys both ways, SQLStatistics,
+    SQLPrimaryKeys, SQLProcedures and SQLGetTypeInfo answer as for PostgreSQL tables without keys;
+    a table the user may not read does not exist for them."""
+    cursor = cnxn.cursor()
+    assert list(cursor.rowIdColumns("orders", schema="sales")) == []
+    row_versions = [(row.column_name, row.type_name) for row in cursor.rowVerColumns("orders", schema="sales")]
+    assert row_versions == [("xmin", "xid")]  # what psqlODBC reports for a PostgreSQL 15 table
+    assert list(cursor.foreignKeys(table="orders", schema="sales")) == []
+    assert list(cursor.foreignKeys(foreignTable="orders", foreignSchema="sales")) == []
+    assert list(cursor.primaryKeys("orders", schema="sales")) == []
+    assert all(row.table_name == "orders" for row in cursor.statistics("orders", schema="sales"))
+    assert list(cursor.procedures(schema="sales")) == []
+    type_names = sorted({row.type_name for row in cursor.getTypeInfo()})
+    assert type_names == [  # psqlODBC 13 against PostgreSQL 15 lists exactly these
+        "bool", "bytea", "char", "date", "float4", "float8", "int2", "int4", "int8", "numeric", "text",
+        "time", "timestamptz", "uuid", "varchar",
+    ]
+    with pytest.raises(pyodbc.Error, match="specified table does not exist"):  # as for a missing table
+        cursor.rowIdColumns("salaries", schema="hr")
+
+
 def test_syntax_error_then_working_query(cnxn: pyodbc.Connection) -> None:
     cursor = cnxn.cursor()
     with pytest.raises(pyodbc.ProgrammingError) as error:

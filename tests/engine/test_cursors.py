@@ -3,7 +3,10 @@ only as far as asked (a cursor over a big result never holds it all)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -40,8 +43,9 @@ def _values(batches: list[pa.RecordBatch]) -> list[int]:
     return [v for b in batches for v in b.column(0).to_pylist()]
 
 
-def _cursor(stream: CountingStream, scroll: bool = False) -> Cursor:
-    return Cursor(CursorSpec("c", scroll=scroll, hold=False, binary=False), stream, SCHEMA)  # type: ignore[arg-type]
+def _cursor(stream: CountingStream, scroll: bool = False, **options: object) -> Cursor:
+    spec = CursorSpec("c", scroll=scroll, hold=False, binary=False)
+    return Cursor(spec, stream, SCHEMA, **options)  # type: ignore[arg-type]
 
 
 def fetch(direction: str, count: int, move: bool = False) -> FetchSpec:
@@ -59,7 +63,7 @@ async def test_forward_fetch_reads_only_what_it_returns() -> None:
     assert stream.pulled == 2
     _, moved = await cursor.run(fetch("forward", 100, move=True))
     assert moved == 100 and cursor.position == 118 and stream.pulled == 12
-    assert sum(b.num_rows for b in cursor._rows) <= 10  # forgotten once passed (NO SCROLL)
+    assert cursor.store.held <= 10 and not cursor.store.spilled  # forgotten once passed (NO SCROLL)
     await cursor.close()
     assert stream.closed
 
@@ -91,3 +95,41 @@ async def test_no_scroll_cursor_refuses_to_go_back() -> None:
         with pytest.raises(VeilError) as info:
             await cursor.run(spec)
         assert info.value.sqlstate == "55000"
+
+
+async def test_scroll_cursor_spills_beyond_its_memory_bound_to_a_private_file(tmp_path: Path) -> None:
+    """A SCROLL cursor keeps what it has read (to go back), but beyond its bound (work_mem) in a
+    temporary file: memory stays bounded, every row comes back right, the file is 0600 in a 0700
+    directory, unlinked from the start and closed with the cursor."""
+    batch_bytes = 10 * 8
+    spill = tmp_path / "spill" / "cursors"
+    cursor = _cursor(CountingStream(5000), scroll=True, spill_directory=spill, memory_limit=30 * batch_bytes)
+    _, moved = await cursor.run(fetch("forward", FETCH_ALL, move=True))
+    store = cursor.store
+    assert moved == 50000 and store.held == 50000 and store.spilled
+    assert store.memory <= 30 * batch_bytes
+    assert _values((await cursor.run(fetch("absolute", 1)))[0]) == [1]
+    assert _values((await cursor.run(fetch("absolute", 40005)))[0]) == [40005]
+    assert _values((await cursor.run(fetch("backward", 12)))[0]) == list(range(40004, 39992, -1))
+    assert _values((await cursor.run(fetch("forward", 25)))[0]) == list(range(39994, 40019))
+    assert _values((await cursor.run(fetch("absolute", -1)))[0]) == [50000]
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o700 and list(spill.iterdir()) == []  # unlinked
+    spilled = [fd for fd in Path("/proc/self/fd").iterdir() if _link(fd).startswith(str(spill))]
+    assert len(spilled) == 1 and _link(spilled[0]).endswith("(deleted)")
+    assert stat.S_IMODE(os.stat(spilled[0]).st_mode) == 0o600
+    await cursor.close()
+    assert not any(_link(fd).startswith(str(spill)) for fd in Path("/proc/self/fd").iterdir())
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:
+        return ""
+
+
+async def test_no_scroll_cursor_never_spills(tmp_path: Path) -> None:
+    cursor = _cursor(CountingStream(5000), spill_directory=tmp_path, memory_limit=80)
+    for _ in range(100):
+        await cursor.run(fetch("forward", 499))
+    assert cursor.store.held <= 10 and not cursor.store.spilled and cursor.position == 49900

@@ -174,3 +174,94 @@ def test_copy_output_is_byte_for_byte_postgres(server: VeilServer, postgres_dsn:
             return b"".join(bytes(b) for b in copy)
 
     assert copied(server.dsn()) == copied(postgres_dsn)
+
+
+BINARY_CURSOR_QUERY = (
+    "SELECT 1::int2 AS s, 2 AS i, 3::int8 AS l, 1.5::float4 AS r, 2.5::float8 AS d, 12.50::numeric(12,2) AS n, "
+    "'Zoë'::text AS t, true AS b, DATE '2024-02-29' AS day, ARRAY[1, 2] AS arr FROM generate_series(1, 3) g"
+)
+
+
+def _fetch_raw(dsn: str, declare: str, fetch: str) -> tuple[list[tuple[int, int]], list[list[bytes | None]], bytes | None]:
+    """A simple-Query FETCH: each column's (type OID, format code), the raw values, the tag."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pgconn = conn.pgconn
+        pgconn.exec_(b"BEGIN")
+        pgconn.exec_(declare.encode())
+        result = pgconn.exec_(fetch.encode())
+        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, result.error_message
+        described = [(result.ftype(i), result.fformat(i)) for i in range(result.nfields)]
+        values = [[result.get_value(row, i) for i in range(result.nfields)] for row in range(result.ntuples)]
+        pgconn.exec_(b"COMMIT")
+        return described, values, result.command_status
+
+
+def test_binary_cursor_fetches_binary_rows_like_postgres(server: VeilServer, postgres_dsn: str) -> None:
+    """DECLARE ... BINARY CURSOR: a simple-Query FETCH returns binary DataRows (format 1), byte
+    for byte what PostgreSQL sends; a text cursor over the same query stays text."""
+    declare = f"DECLARE c BINARY CURSOR FOR {BINARY_CURSOR_QUERY}"
+    veil = _fetch_raw(server.dsn(), declare, "FETCH 2 FROM c")
+    assert veil == _fetch_raw(postgres_dsn, declare, "FETCH 2 FROM c")
+    assert {fmt for _, fmt in veil[0]} == {1} and len(veil[1]) == 2
+    text = _fetch_raw(server.dsn(), f"DECLARE c CURSOR FOR {BINARY_CURSOR_QUERY}", "FETCH 1 FROM c")
+    assert {fmt for _, fmt in text[0]} == {0} and text[1][0][6] == "Zoë".encode()
+    masked = _fetch_raw(server.dsn(), "DECLARE m BINARY CURSOR FOR SELECT name FROM sales.customers ORDER BY id", "FETCH 2 FROM m")
+    assert masked[1] == [[MASK.encode()], [MASK.encode()]]
+
+
+def _rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_scroll_cursor_over_a_big_result_keeps_memory_bounded(server: VeilServer) -> None:
+    """A SCROLL cursor over 1M rows of ~220 bytes (~220 MB) moved to its end and back: its rows
+    spill beyond work_mem, so the server's resident memory grows by far less than the result
+    (it grew by 216 MiB when the cursor kept every row). No ORDER BY: the source's own sort
+    memory is not the cursor's; rows read again must be the rows read the first time."""
+    query = "SELECT b.id, g, repeat('x', 200) AS pad FROM sales.big b, generate_series(1, 5) g"
+    with psycopg.connect(server.dsn("root")) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        before = _rss_mib(pid)
+        conn.execute(f"DECLARE big SCROLL CURSOR FOR {query}")
+        first = conn.execute("FETCH 3 FROM big").fetchall()
+        assert conn.execute("MOVE FORWARD ALL IN big").statusmessage == "MOVE 999997"
+        grown = _rss_mib(pid) - before
+        middle = conn.execute("FETCH ABSOLUTE 777776 FROM big").fetchone()
+        assert conn.execute("FETCH ABSOLUTE 1 FROM big").fetchall() == first[:1]
+        assert conn.execute("FETCH FORWARD 2 FROM big").fetchall() == first[1:]
+        conn.execute("FETCH ABSOLUTE 777777 FROM big")
+        assert conn.execute("FETCH PRIOR FROM big").fetchone() == middle
+        assert conn.execute("FETCH LAST FROM big").fetchone() is not None
+        ids = conn.execute("FETCH BACKWARD ALL FROM big").fetchall()
+        assert len(ids) == 999999 and len({(row[0], row[1]) for row in ids}) == 999999
+        conn.execute("CLOSE big")
+    assert grown < 100, f"server RSS grew by {grown} MiB for a 220 MB scroll cursor"
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_sqlalchemy_inspector_reads_what_postgresql_has(server: VeilServer, driver: str) -> None:
+    """Every Inspector call SQLAlchemy's PostgreSQL dialect makes (indexes, constraints, comments,
+    views, sequences, enums, domains, the multi-table forms) answers as PostgreSQL would for
+    tables without keys, indexes or comments, with both drivers."""
+    engine = sa.create_engine(server.dsn().replace("postgresql://", f"postgresql+{driver}://"))
+    try:
+        inspector = sa.inspect(engine)
+        assert inspector.get_indexes("orders", schema="sales") == []
+        assert inspector.get_unique_constraints("orders", schema="sales") == []
+        assert inspector.get_check_constraints("orders", schema="sales") == []
+        assert inspector.get_table_comment("orders", schema="sales") == {"text": None}
+        assert inspector.get_pk_constraint("orders", schema="sales")["constrained_columns"] == []
+        assert inspector.get_foreign_keys("orders", schema="sales") == []
+        assert inspector.get_view_names(schema="sales") == [] and inspector.get_materialized_view_names(schema="sales") == []
+        assert inspector.get_sequence_names(schema="sales") == []
+        assert inspector.get_enums(schema="sales") == [] and inspector.get_domains(schema="sales") == []
+        assert inspector.has_table("orders", schema="sales") and not inspector.has_table("salaries", schema="hr")
+        indexes = inspector.get_multi_indexes(schema="sales")
+        assert {table for _, table in indexes} >= {"orders", "customers", "big"} and not any(indexes.values())
+        columns = inspector.get_multi_columns(schema="sales")
+        assert [c["name"] for c in columns[("sales", "orders")]] == ["id", "customer", "amount", "created", "tags"]
+    finally:
+        engine.dispose()

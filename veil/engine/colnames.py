@@ -16,7 +16,7 @@ from veil.engine.pgcatalog.naming import output_name
 
 def name_select_outputs(select: exp.Select) -> None:
     select.set("expressions", [
-        e if isinstance(e, exp.Alias | exp.Column | exp.Star) else exp.alias_(e, output_name(e), quoted=True)
+        e if isinstance(e, exp.Alias | exp.Column | exp.Star) else exp.alias_(e, output_name(e), quoted=True, copy=False)
         for e in select.expressions
     ])
 

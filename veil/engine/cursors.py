@@ -2,18 +2,22 @@
 
 A cursor reads its query's result stream batch by batch, only as far as FETCH asks: a cursor over
 a big result never holds it all. A NO SCROLL cursor (the default) forgets rows once fetched; a
-SCROLL cursor keeps the rows it has read so it can go back (PostgreSQL materializes those too).
+SCROLL cursor keeps the rows it has read so it can go back, as PostgreSQL materializes them, in
+a :class:`~veil.engine.rowstore.RowStore` that spills to a private temporary file beyond
+``work_mem``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
 from veil import errcodes
 from veil.engine.api import ResultStream
+from veil.engine.rowstore import WORK_MEM, RowStore
 from veil.engine.utility_specs import FETCH_ALL, CursorSpec, FetchSpec
 from veil.errors import VeilError
 
@@ -32,11 +36,27 @@ class Cursor:
     schema: pa.Schema
     in_transaction: bool = True  # declared in the transaction still open (dropped by ROLLBACK)
     position: int = 0
-    _rows: list[pa.RecordBatch] = field(default_factory=list)  # rows from index _offset on
+    spill_directory: Path | None = None
+    memory_limit: int = WORK_MEM
     _offset: int = 0  # rows read and forgotten (NO SCROLL)
-    _read: int = 0  # rows read from the stream so far
     _iterator: AsyncIterator[pa.RecordBatch] | None = None
     _done: bool = False
+    _store: RowStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A NO SCROLL cursor holds only the rows of the FETCH running, which it returns anyway.
+        limit = self.memory_limit if self.spec.scroll else None
+        self._store = RowStore(self.schema, self.spill_directory, limit)
+
+    @property
+    def store(self) -> RowStore:
+        """The rows read and still kept."""
+        return self._store
+
+    @property
+    def _read(self) -> int:
+        """Rows read from the stream so far."""
+        return self._store.rows
 
     async def _read_until(self, count: int) -> None:
         """Read from the stream until ``count`` rows have been read or it ends."""
@@ -48,26 +68,18 @@ class Cursor:
             except StopAsyncIteration:
                 self._done = True
                 break
-            if batch.num_rows:
-                self._rows.append(batch)
-                self._read += batch.num_rows
+            self._store.append(batch)
 
     def _slice(self, first: int, last: int) -> list[pa.RecordBatch]:
         """Rows ``first..last`` (1-based, inclusive) that have been read, in order."""
-        if last < first:
-            return []
-        table = pa.Table.from_batches(self._rows, self.schema) if self._rows else self.schema.empty_table()
-        part = table.slice(first - 1 - self._offset, last - first + 1)
-        return part.to_batches()
+        return self._store.take(first - 1, last - first + 1) if last >= first else []
 
     def _forget(self) -> None:
         """A NO SCROLL cursor drops the rows at or before its position."""
-        if self.spec.scroll or not self._rows:
+        if self.spec.scroll:
             return
-        table = pa.Table.from_batches(self._rows, self.schema)
-        keep = table.slice(self.position - self._offset) if self.position > self._offset else table
-        self._offset += table.num_rows - keep.num_rows
-        self._rows = keep.combine_chunks().to_batches() if keep.num_rows else []
+        self._offset = max(self._offset, min(self.position, self._read))
+        self._store.drop_before(self._offset)
 
     async def _absolute(self, target: int) -> tuple[list[pa.RecordBatch], int]:
         if target < 0:
@@ -126,5 +138,5 @@ class Cursor:
         return table.take(pa.array(range(total - 1, -1, -1))).to_batches(), total
 
     async def close(self) -> None:
-        self._rows = []
+        self._store.close()
         await self.stream.close()

@@ -24,9 +24,11 @@ from veil.engine.allowlist import FRONT, check_functions, check_sql
 from veil.engine.colnames import name_outputs
 from veil.engine.ctes import UnresolvableScopes, cte_bindings, rename_ctes
 from veil.engine.params import cast_array_parameters, duckdb_literals, infer_param_oids
+from veil.engine.pgcatalog.infer import TableTyper
+from veil.engine.pgcatalog.pgnumeric import postgres_numerics
 from veil.engine.policy.masks import bind_hash_key
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgtypes import ColumnType
+from veil.pgtypes import NUMERIC, ColumnType
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -137,6 +139,7 @@ class SourcePlan:
     param_oids: tuple[int, ...]
     key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
     protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.engine.policy.verify)
+    numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -237,6 +240,38 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
     return renamed_columns(table, raw) if table.renames_columns else raw
 
 
+_ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Div, exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Cast, exp.AggFunc)
+
+
+def _computes_numbers(tree: exp.Expr) -> bool:
+    """Whether anything in ``tree`` may compute a number differently in DuckDB (most point
+    queries do not: they are planned without typing every node)."""
+    if tree.find(*_ARITHMETIC) is not None:
+        return True
+    if isinstance(tree, exp.Query) and any(not isinstance(p.unalias(), exp.Column | exp.Star) for p in tree.selects):
+        return True  # a computed output column: its type (numeric typmod) is PostgreSQL's
+    return any(not literal.is_string and "e" in literal.this.lower() for literal in tree.find_all(exp.Literal))
+
+
+def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tuple[tuple[int, int], ...]]:
+    """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic and aggregate results (see
+    :mod:`veil.engine.pgcatalog.pgnumeric`), and the output columns that are ``numeric`` with
+    their type modifiers (-1 for a computed value), as PostgreSQL describes them."""
+    if not _computes_numbers(tree):
+        return tree, ()
+    typer = TableTyper(column_type_resolver(analysis.user_tables))
+    for node in list(tree.walk()):
+        typer.type_of(node)
+    columns = typer.output_columns(tree) or []
+    projections = tree.expressions if isinstance(tree, exp.Select) and len(tree.expressions) == len(columns) else []
+    plain = {i for i, p in enumerate(projections) if isinstance(p.unalias(), exp.Column)}
+    numeric = tuple(
+        (index, column.type.typmod if index in plain else -1) for index, column in enumerate(columns)
+        if column.type is not None and column.type.oid == NUMERIC.oid
+    )
+    return postgres_numerics(tree, typer.type_of), numeric
+
+
 def plan_single_source(
     statement: exp.Expr,
     analysis: Analysis,
@@ -256,6 +291,10 @@ def plan_single_source(
         statement, declared_param_oids, column_type_resolver(analysis.user_tables)
     )
     rewritten, replacements = rewritten_copy(statement, analysis)
+    numeric_columns: tuple[tuple[int, int], ...] = ()
+    if dialect == "duckdb":
+        name_outputs(rewritten)  # named before the rewrite: 7 / 2 stays ?column?, not int4
+        rewritten, numeric_columns = postgres_results(rewritten, analysis)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))
         if ref is None:
@@ -272,4 +311,5 @@ def plan_single_source(
         tables=tuple(ref.table for ref in analysis.user_tables),
         param_oids=tuple(param_oids),
         key_param=key_param,
+        numeric_columns=numeric_columns,
     )

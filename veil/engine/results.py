@@ -26,6 +26,7 @@ from veil.engine.membudget import BUDGET
 from veil.engine.origins import without_origins
 from veil.engine.workers import start_in_worker
 from veil.errors import StatementTimeout, VeilError
+from veil.pgtypes import NUMERIC, pinned_metadata
 
 ErrorMapper = Callable[[BaseException], VeilError]
 
@@ -46,7 +47,12 @@ class Head:
 
 
 class RowsStream:
-    """Rows already in memory (SHOW, catalog answers, empty results)."""
+    """Rows already in memory (SHOW, catalog answers, empty results, a FETCH).
+
+    ``binary``: a FETCH from a ``DECLARE ... BINARY CURSOR``, whose rows a simple Query sends in
+    binary format (under the extended protocol Bind's result formats decide, as in PostgreSQL)."""
+
+    binary: bool = False
 
     def __init__(self, schema: pa.Schema | None, batches: Iterable[pa.RecordBatch] = (), tag: str = "SELECT") -> None:
         self.schema = schema
@@ -249,3 +255,18 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         for column, field in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> pa.Schema:
+    """``schema`` with the columns PostgreSQL describes as ``numeric`` (position, typmod) pinned
+    so: a DuckDB source returns a decimal with its own precision where PostgreSQL's computed
+    value has none, and quotients as text printed at PostgreSQL's scale
+    (veil.engine.pgcatalog.pgnumeric)."""
+    if not numeric:
+        return schema
+    fields = list(schema)
+    for index, typmod in numeric:
+        field = fields[index]
+        if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
+    return pa.schema(fields, metadata=schema.metadata)

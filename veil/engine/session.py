@@ -28,7 +28,7 @@ from veil.engine.execution import StatementExecution, interrupt_in_thread
 from veil.engine.explain import explain_lines
 from veil.engine.federation import FederatedPlan, plan_query
 from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
-from veil.engine.local_join import describe_federated
+from veil.engine.local_join import LocalLimits, describe_federated
 from veil.engine.membudget import BUDGET, STATEMENT_BYTES
 from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.engine.params import placeholder_count
@@ -40,7 +40,7 @@ from veil.engine.policy.masks import hash_key_parameter
 from veil.engine.policy.resolve import describe_policy
 from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.engine.policy.verify import relation_marker, verify_plan
-from veil.engine.results import ReaderStream, RowsStream, conform
+from veil.engine.results import ReaderStream, RowsStream, conform, numeric_columns
 from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.engine.statements import Kind, Statement
@@ -130,7 +130,7 @@ class Session(StatementExecution):
         self._status = "I"
         self._running = None
         self._canceled = False
-        self.sql_objects = SqlObjects()
+        self.sql_objects = SqlObjects(spill_directory=LocalLimits.from_config(engine.config).spill_directory / "cursors")
 
     # -- contract -------------------------------------------------------------------------
     @property
@@ -377,6 +377,7 @@ class Session(StatementExecution):
             # Describing asks the source (a locked table blocks it): it takes a source slot.
             async with self.engine.source_slot(source_plan.connection):
                 schema = await self._describe_within_timeout(source_plan)
+            schema = numeric_columns(schema, source_plan.numeric_columns)
         else:
             schema = await self._describe_within_timeout(source_plan)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))

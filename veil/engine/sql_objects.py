@@ -9,6 +9,7 @@ argument is read exactly as PostgreSQL reads a constant of that type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -44,6 +45,7 @@ def _missing_cursor(name: str) -> VeilError:
 class SqlObjects:
     cursors: dict[str, Cursor] = field(default_factory=dict)
     prepared: dict[str, SqlPrepared] = field(default_factory=dict)
+    spill_directory: Path | None = None  # where SCROLL cursors spill rows beyond work_mem
 
     # -- cursors ---------------------------------------------------------------------------
     def check_declare(self, spec: CursorSpec, in_transaction: bool) -> None:
@@ -51,11 +53,9 @@ class SqlObjects:
             raise errcodes.NoActiveSqlTransaction("DECLARE CURSOR can only be used in transaction blocks")
         if spec.name in self.cursors:
             raise errcodes.DuplicateCursor(f'cursor "{spec.name}" already exists')
-        if spec.binary:
-            raise errcodes.FeatureNotSupported("binary cursors are not supported by Veil; fetch in text or use the extended protocol's binary format")
 
     def declare(self, spec: CursorSpec, stream: ResultStream, schema: pa.Schema, in_transaction: bool) -> None:
-        self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction)
+        self.cursors[spec.name] = Cursor(spec, stream, schema, in_transaction, spill_directory=self.spill_directory)
 
     def cursor_schema(self, name: str) -> pa.Schema:
         cursor = self.cursors.get(name)
@@ -70,7 +70,9 @@ class SqlObjects:
             raise _missing_cursor(spec.name)
         batches, count = await cursor.run(spec)
         verb = "MOVE" if spec.move else "FETCH"
-        return RowsStream(None if spec.move else cursor.schema, batches, f"{verb} {count}")
+        stream = RowsStream(None if spec.move else cursor.schema, batches, f"{verb} {count}")
+        stream.binary = cursor.spec.binary
+        return stream
 
     async def close_cursor(self, name: str | None) -> None:
         """``CLOSE name`` (``None``: ``CLOSE ALL``)."""

@@ -380,7 +380,8 @@ class Connection:
             if await self._copy_out(stream):
                 return
             schema = statement.schema if statement.schema is not None else stream.schema
-            formats = [0] * len(schema) if schema is not None else []
+            binary = getattr(stream, "binary", False)  # FETCH from a BINARY cursor
+            formats = [int(binary)] * len(schema) if schema is not None else []
             portal = Portal(statement, (), schema, formats)
             portal.attach(stream)
             if schema is not None:

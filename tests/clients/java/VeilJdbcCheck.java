@@ -52,6 +52,7 @@ public final class VeilJdbcCheck {
             section(connection, "columns", VeilJdbcCheck::columns);
             section(connection, "schemas", VeilJdbcCheck::schemas);
             section(connection, "keys", VeilJdbcCheck::keys);
+            section(connection, "metadata", VeilJdbcCheck::metadata);
             section(connection, "prepared", VeilJdbcCheck::prepared);
             section(connection, "fetch", VeilJdbcCheck::fetch);
             section(connection, "errors", VeilJdbcCheck::errors);
@@ -141,6 +142,46 @@ public final class VeilJdbcCheck {
         DatabaseMetaData meta = connection.getMetaData();
         emit("primary_keys", String.valueOf(count(meta.getPrimaryKeys(null, "sales", "orders"))));
         emit("index_info", String.valueOf(count(meta.getIndexInfo(null, "sales", "orders", false, true))));
+    }
+
+    @FunctionalInterface
+    private interface MetaCall {
+        ResultSet call(DatabaseMetaData meta) throws SQLException;
+    }
+
+    /** Each DatabaseMetaData call on its own: {@code meta NAME ROWS} or {@code meta_fail NAME STATE MESSAGE}. */
+    private static void metaCall(DatabaseMetaData meta, String name, MetaCall call) {
+        try {
+            emit("meta", name, String.valueOf(count(call.call(meta))));
+        } catch (SQLException e) {
+            emit("meta_fail", name, String.valueOf(e.getSQLState()), String.valueOf(e.getMessage()));
+        }
+    }
+
+    /**
+     * The DatabaseMetaData calls tools (DBeaver, IntelliJ, Spark's JDBC reader) make beyond tables and
+     * columns (getSuperTables, getAttributes and getPseudoColumns are not implemented by pgJDBC itself).
+     */
+    private static void metadata(Connection connection) throws SQLException {
+        DatabaseMetaData meta = connection.getMetaData();
+        metaCall(meta, "catalogs", DatabaseMetaData::getCatalogs);
+        metaCall(meta, "table_types", DatabaseMetaData::getTableTypes);
+        metaCall(meta, "type_info", DatabaseMetaData::getTypeInfo);
+        metaCall(meta, "schemas_pattern", m -> m.getSchemas(null, "sal%"));
+        metaCall(meta, "functions", m -> m.getFunctions(null, "pg_catalog", "version"));
+        metaCall(meta, "function_columns", m -> m.getFunctionColumns(null, "pg_catalog", "version", null));
+        metaCall(meta, "procedures", m -> m.getProcedures(null, "sales", "%"));
+        metaCall(meta, "procedure_columns", m -> m.getProcedureColumns(null, "sales", "%", "%"));
+        metaCall(meta, "imported_keys", m -> m.getImportedKeys(null, "sales", "orders"));
+        metaCall(meta, "exported_keys", m -> m.getExportedKeys(null, "sales", "orders"));
+        metaCall(meta, "cross_reference", m -> m.getCrossReference(null, "sales", "customers", null, "sales", "orders"));
+        metaCall(meta, "best_row_identifier",
+            m -> m.getBestRowIdentifier(null, "sales", "orders", DatabaseMetaData.bestRowSession, true));
+        metaCall(meta, "version_columns", m -> m.getVersionColumns(null, "sales", "orders"));
+        metaCall(meta, "table_privileges", m -> m.getTablePrivileges(null, "sales", "orders"));
+        metaCall(meta, "column_privileges", m -> m.getColumnPrivileges(null, "sales", "orders", "%"));
+        metaCall(meta, "udts", m -> m.getUDTs(null, "sales", "%", null));
+        metaCall(meta, "client_info_properties", DatabaseMetaData::getClientInfoProperties);
     }
 
     /** One statement, executed PREPARED_ROUNDS times per id: pgJDBC switches to S_n + binary at round 5. */

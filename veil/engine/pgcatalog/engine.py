@@ -22,6 +22,7 @@ from veil.engine.pgcatalog.infer import OutputColumn, Typer
 from veil.engine.pgcatalog.normalize import normalize
 from veil.engine.pgcatalog.objects import CatalogObjects
 from veil.engine.pgcatalog.params import coerce_value
+from veil.engine.pgcatalog.pgnumeric import postgres_numerics
 from veil.engine.pgcatalog.results import convert_batch, result_schema
 from veil.engine.pgcatalog.rewrite import Rewriter
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType
@@ -80,7 +81,8 @@ class LocalEngine:
         for node in list(tree.walk()):
             typer.type_of(node)
         columns = typer.output_columns(tree)
-        compiled = Rewriter(env, typer).rewrite(tree)
+        rewriter = Rewriter(env, typer)
+        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

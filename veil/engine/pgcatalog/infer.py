@@ -10,6 +10,7 @@ of its own SELECT (relations, subqueries, CTEs, table functions), then of enclos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -20,6 +21,7 @@ from veil.engine.pgcatalog.fn_arrays import expandarray_field_type
 from veil.engine.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.engine.pgcatalog.naming import output_name
 from veil.engine.pgcatalog.params import context_type
+from veil.engine.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
 from veil.engine.pgcatalog.schema import REG_TYPES
 from veil.engine.pgcatalog.typemap import column_type_of
 from veil.errors import VeilError
@@ -142,7 +144,7 @@ class Typer:
     # --- rules ---------------------------------------------------------------------------------
 
     def _compute(self, node: exp.Expr) -> ColumnType | None:
-        if isinstance(node, exp.Alias | exp.Paren | exp.Window | exp.Ordered | exp.Order):
+        if isinstance(node, exp.Alias | exp.Paren | exp.Window | exp.Ordered | exp.Order | exp.Filter):
             return self.type_of(node.this)
         if isinstance(node, exp.Column):
             return self._column(node)
@@ -207,14 +209,12 @@ class Typer:
             return INT4
         if isinstance(node, _SAME_AS_ARG):
             return self._resolved(self.type_of(node.this))
-        if isinstance(node, exp.Sum):
-            arg = self.type_of(node.this)
-            if arg is not None and arg.type.name in ("int2", "int4"):
-                return INT8
-            return NUMERIC if arg is None or arg.type.name == "int8" else arg
-        if isinstance(node, exp.Avg):
-            arg = self.type_of(node.this)
-            return FLOAT8 if arg is not None and arg.type.name.startswith("float") else NUMERIC
+        if isinstance(node, AGGREGATE_CLASSES):
+            arg = self._resolved(self.type_of(node.this))
+            result = aggregate_result(node, arg.type.name) if arg is not None else None
+            if result is not None:
+                return ColumnType(BY_NAME[result])
+            return NUMERIC if arg is None else arg
         if isinstance(node, exp.CurrentTimestamp):
             return ColumnType(BY_NAME["timestamptz"])
         if isinstance(node, exp.CurrentDate):
@@ -438,6 +438,8 @@ def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | 
     if not candidates:
         return left or right
     best = max(candidates, key=lambda t: _RANK[t.type.name])
+    if best.type.name == "float4" and any(t.type.name != "float4" for t in candidates) and len(candidates) > 1:
+        return ColumnType(BY_NAME["float8"])  # no float4 operator takes the other type: float8's does
     return INT8 if best.type.name == "oid" else best
 
 
@@ -445,3 +447,21 @@ def _is_regex_operator(node: exp.Expr) -> bool:
     return isinstance(node, exp.Operator) and str(node.args.get("operator", "")).split(".")[-1] in (
         "~", "!~", "~*", "!~*", "=", "<>", "!=", "<", ">", "<=", ">=", "~~", "!~~", "~~*", "!~~*",
     )
+
+
+class TableTyper(Typer):
+    """A Typer that also knows the columns of user tables: ``resolve`` gives the type of a
+    column that no catalog relation, subquery or CTE of the statement provides."""
+
+    def __init__(self, resolve: Callable[[exp.Column], ColumnType | None]) -> None:
+        super().__init__()
+        self._resolve_table_column = resolve
+
+    def _column(self, column: exp.Column) -> ColumnType | None:
+        source, projection = self.resolve(column)
+        if source is None and projection is not None and column.find_ancestor(exp.AggFunc) is not None:
+            projection = None  # an aggregate's argument is an input column, never an output alias
+        if projection is None and (source is None or (source.relation is None and source.query is None
+                                   and source.function is None)):
+            return self._resolve_table_column(column)
+        return super()._column(column)

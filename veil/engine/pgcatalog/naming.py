@@ -19,6 +19,11 @@ _TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.GroupConcat: "string_agg",
     exp.ArrayAgg: "array_agg",
     exp.Count: "count",
+    exp.Variance: "variance",  # var_samp(x) reads as the same node: named variance
+    exp.VariancePop: "var_pop",
+    exp.Stddev: "stddev",
+    exp.StddevSamp: "stddev_samp",
+    exp.StddevPop: "stddev_pop",
     exp.Explode: "unnest",
     exp.Unnest: "unnest",
     exp.ExplodingGenerateSeries: "generate_series",
@@ -70,7 +75,7 @@ def _figure(node: exp.Expr) -> tuple[str, int]:
             return node.expression.name, 2
         if isinstance(node.expression, exp.Anonymous):
             return node.expression.name.lower(), 2
-    if isinstance(node, exp.Bracket | exp.Window | exp.Collate):
+    if isinstance(node, exp.Bracket | exp.Window | exp.Collate | exp.Filter):
         return _figure(node.this)
     if isinstance(node, exp.Case):
         default = node.args.get("default")

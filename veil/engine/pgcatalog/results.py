@@ -56,6 +56,8 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
     if name == "numeric":
         if family == "int":
             return pa.decimal128(38, 0)
+        if family == "string":  # a quotient printed at PostgreSQL's scale (pgnumeric)
+            return pa.string()
         return actual if pa.types.is_decimal(actual) else None
     if pg.type.is_array or name in ("int2vector", "oidvector"):
         if family != "list":

@@ -131,6 +131,8 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
     """Bind values in PostgreSQL's text form (psycopg's dumpers), for the statement's own types."""
     if not params:
         return []
+    if all(type(value) is int for value in params):  # the usual key: what psycopg's int dumper writes
+        return [str(value).encode() for value in params]
     dumped = _DUMPER.dump_sequence(list(params), [PyFormat.TEXT] * len(params))
     return [None if value is None else bytes(value) for value in dumped]
 

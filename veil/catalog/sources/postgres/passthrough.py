@@ -227,8 +227,7 @@ class PassthroughCursor:
             elif kind == ord("2"):
                 return
             elif kind == ord("E"):
-                await self._until_ready(connection)
-                raise wire_error(body)
+                raise await self._error(connection, body)
 
     async def _message(self, connection: PassthroughConnection) -> tuple[int, bytes]:
         try:
@@ -242,6 +241,15 @@ class PassthroughCursor:
         while (await self._message(connection))[0] != ord("Z"):
             pass
         self._done = self._clean = True
+
+    async def _error(self, connection: PassthroughConnection, body: bytes) -> VeilError:
+        """The statement's ErrorResponse, once the connection is ready again or gone: a FATAL
+        error (57P01 from pg_terminate_backend, say) ends the session before ReadyForQuery."""
+        try:
+            await self._until_ready(connection)
+        except ConnectionLost:
+            self._done = True
+        return wire_error(body)
 
     async def _simple(self, connection: PassthroughConnection, sql: str) -> None:
         """Run commands that return nothing Veil needs; the first error (with SQLSTATE) is raised."""
@@ -272,8 +280,7 @@ class PassthroughCursor:
                     await self._until_ready(connection)
                     return None
                 if kind == ord("E"):
-                    await self._until_ready(connection)
-                    raise wire_error(body)
+                    raise await self._error(connection, body)
                 if kind not in _IGNORED:
                     connection.wire.broken = f"unexpected message {chr(kind)!r}"
                     raise VeilError("08P01", f"PostgreSQL sent an unexpected message {chr(kind)!r}")

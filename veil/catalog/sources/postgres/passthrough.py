@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from psycopg.adapt import PyFormat, Transformer
 
-from veil.catalog.sources.postgres.wire import ConnectionLost, WireConnection, cstring, message, wire_error
+from veil.catalog.sources.postgres.wire import (
+    ConnectionLost,
+    ServerSilent,
+    WireConnection,
+    cstring,
+    message,
+    wire_error,
+)
 from veil.errors import VeilError
 
 log = logging.getLogger(__name__)
@@ -180,8 +187,8 @@ class PassthroughCursor:
         self._connection = connection
         try:
             await self._start(connection, sql, values, formats)
-        except ConnectionLost:
-            if not reused or self._interrupted:
+        except ConnectionLost as exc:
+            if not reused or self._interrupted or isinstance(exc, ServerSilent):
                 raise
             self._pool.release(connection, False)  # dropped while idle: once more on a fresh one
             self._connection = None

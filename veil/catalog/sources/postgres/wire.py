@@ -73,6 +73,14 @@ def wire_error(body: bytes) -> WireError:
     return WireError(sqlstate if len(sqlstate) == 5 else "XX000", fields.get(_MESSAGE_FIELD, "").strip())
 
 
+class ServerSilent(ConnectionLost):
+    """The server sent nothing for longer than a statement may run (it stopped answering, or
+    the network is gone): the statement ends as a statement timeout."""
+
+    def __init__(self, detail: str) -> None:
+        VeilError.__init__(self, "57014", f"canceling statement due to statement timeout: {detail}")
+
+
 class _Reader(asyncio.Protocol):
     """Bytes from the socket, buffered until :class:`WireConnection` takes them."""
 
@@ -82,6 +90,7 @@ class _Reader(asyncio.Protocol):
         self.lost: str | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self.silent = False  # ``lost`` because the server stayed silent past the read timeout
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -117,7 +126,7 @@ class _Reader(asyncio.Protocol):
         """Until more bytes arrive (or the connection ends); a server silent for ``timeout``
         seconds counts as gone."""
         if self.lost is not None:
-            raise ConnectionLost(self.lost)
+            raise (ServerSilent if self.silent else ConnectionLost)(self.lost)
         self.consumed()
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
@@ -131,6 +140,7 @@ class _Reader(asyncio.Protocol):
     def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
         if not waiter.done():
             self.lost = f"no answer from the server within {timeout:g} s"
+            self.silent = True
             waiter.set_result(None)
 
 

@@ -27,8 +27,11 @@ COLUMNS_DDL = """
     flag BOOLEAN NOT NULL
 """
 
+#: The DuckDB file's own version: v2 keys the table by id (an ART index), as PostgreSQL's is.
+DUCKDB_VERSION = "veil-bench-v2"
+
 GENERATE_SQL = f"""
-CREATE OR REPLACE TABLE {TABLE} AS
+INSERT INTO {TABLE}
 SELECT
     i::BIGINT AS id,
     ((i * 7919) % 50000)::BIGINT AS customer_id,
@@ -48,7 +51,7 @@ def marker(rows: int) -> str:
 
 def duckdb_file(cache_dir: Path, rows: int) -> Path:
     """The DuckDB copy, built on first use (written to a temporary name, then renamed)."""
-    path = cache_dir / f"wire-{VERSION}-{rows}.duckdb"
+    path = cache_dir / f"wire-{DUCKDB_VERSION}-{rows}.duckdb"
     if path.exists():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +59,7 @@ def duckdb_file(cache_dir: Path, rows: int) -> Path:
     partial.unlink(missing_ok=True)
     with duckdb.connect(str(partial)) as connection:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        connection.execute(f"CREATE TABLE {TABLE} ({COLUMNS_DDL})")
         connection.execute(GENERATE_SQL.replace("$rows", str(int(rows))))
         connection.execute("CHECKPOINT")
     partial.rename(path)

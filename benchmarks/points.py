@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks.points --rows 200000 --points 1500 --rounds 5
 
-Starts three Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source and a
-PostgreSQL source (Arrow path), both with latency 0 (every statement reaches the source), and a
+Starts four Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
+PostgreSQL source (Arrow path) and a PostgreSQL source passing statements through, all with latency
+0 (every statement reaches the source), and a
 DuckDB source with a latency cache whose entries are warmed first (every statement is a cache
 hit). Each round times N prepared point queries on one psycopg connection per server, the
 servers alternating, and the best round per server is kept; the output gives ms/query and the
@@ -87,6 +88,7 @@ def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duck
     configs = {
         "duckdb source": (veil_config(duckdb_path), "veil-points-duckdb"),
         "postgres source": (veil_postgres_config(postgres_dsn), "veil-points-pg"),
+        "postgres pass-through": (veil_postgres_config(postgres_dsn, passthrough=True), "veil-points-pgpass"),
         "cache hit": (cached, "veil-points-cached"),
     }
     for name, (config, directory) in configs.items():

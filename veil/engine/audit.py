@@ -73,7 +73,8 @@ class AuditRecord:
     def to_json(self) -> str:
         """One JSON object, keys in field order (``started`` left out), nested records as
         objects: what ``json.dumps(asdict(record))`` gives, without the deep copy."""
-        data = {name: getattr(self, name) for name in _JSON_FIELDS}
+        values = self.__dict__
+        data = {name: values[name] for name in _JSON_FIELDS}
         data["policies"] = [_policy_json(p) for p in self.policies]
         return _ENCODER.encode(data)
 

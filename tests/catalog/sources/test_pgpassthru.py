@@ -22,6 +22,7 @@ import asyncpg
 import psycopg
 import pytest
 from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.sources.test_postgres_types import (
@@ -367,3 +368,12 @@ def test_binary_error_keeps_its_sqlstate(servers: Servers) -> None:
         with pytest.raises(psycopg.errors.DivisionByZero):
             served.cursor(binary=True).execute("SELECT id / (id - 1) FROM types.matrix ORDER BY id").fetchall()
         assert served.cursor(binary=True).execute("SELECT count(*) FROM types.matrix").fetchone() == (3,)
+
+
+def test_integer_keys_are_bound_as_psycopg_dumps_them() -> None:
+    """Bind values of integers take a shortcut past psycopg's dumper: the bytes must stay its bytes
+    (and a bool, an int subclass, must still be sent as PostgreSQL's t/f, not as 1/0)."""
+    reference = Transformer()
+    for values in ([0], [-7, 42], [2**63 - 1, -(2**63)], [10**30], [True, 3], [None, 5], ["x", 1]):
+        dumped = reference.dump_sequence(list(values), [PyFormat.TEXT] * len(values))
+        assert pgpassthru.text_parameters(values) == [None if d is None else bytes(d) for d in dumped], values

@@ -138,6 +138,8 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
     """Bind values in PostgreSQL's text form (psycopg's dumpers), for the statement's own types."""
     if not params:
         return []
+    if all(type(value) is int for value in params):  # the usual key: what psycopg's int dumper writes
+        return [str(value).encode() for value in params]
     dumped = _DUMPER.dump_sequence(list(params), [PyFormat.TEXT] * len(params))
     return [None if value is None else bytes(value) for value in dumped]
 
@@ -185,8 +187,8 @@ class PassthroughCursor:
         self._connection = connection
         try:
             await self._start(connection, sql, values, formats)
-        except ConnectionLost as lost:
-            if not reused or self._interrupted or isinstance(lost, ServerSilent):
+        except ConnectionLost as exc:
+            if not reused or self._interrupted or isinstance(exc, ServerSilent):
                 raise
             self._pool.release(connection, False)  # dropped while idle: once more on a fresh one
             self._connection = None
@@ -232,18 +234,7 @@ class PassthroughCursor:
             elif kind == ord("2"):
                 return
             elif kind == ord("E"):
-                raise await self._after_error(connection, body)
-
-    async def _after_error(self, connection: PassthroughConnection, body: bytes) -> VeilError:
-        """The error a statement ended with, once the connection is ready again. A FATAL error
-        (a terminated backend: 57P01) is followed by the server closing the connection rather
-        than ReadyForQuery; the error itself is still what the client is told."""
-        error = wire_error(body)
-        try:
-            await self._until_ready(connection)
-        except ConnectionLost:
-            self._done = True
-        return error
+                raise await self._error(connection, body)
 
     async def _message(self, connection: PassthroughConnection) -> tuple[int, bytes]:
         try:
@@ -257,6 +248,15 @@ class PassthroughCursor:
         while (await self._message(connection))[0] != ord("Z"):
             pass
         self._done = self._clean = True
+
+    async def _error(self, connection: PassthroughConnection, body: bytes) -> VeilError:
+        """The statement's ErrorResponse, once the connection is ready again or gone: a FATAL
+        error (57P01 from pg_terminate_backend, say) ends the session before ReadyForQuery."""
+        try:
+            await self._until_ready(connection)
+        except ConnectionLost:
+            self._done = True
+        return wire_error(body)
 
     async def _simple(self, connection: PassthroughConnection, sql: str) -> None:
         """Run commands that return nothing Veil needs; the first error (with SQLSTATE) is raised."""
@@ -287,7 +287,7 @@ class PassthroughCursor:
                     await self._until_ready(connection)
                     return None
                 if kind == ord("E"):
-                    raise await self._after_error(connection, body)
+                    raise await self._error(connection, body)
                 if kind not in _IGNORED:
                     connection.wire.broken = f"unexpected message {chr(kind)!r}"
                     raise VeilError("08P01", f"PostgreSQL sent an unexpected message {chr(kind)!r}")

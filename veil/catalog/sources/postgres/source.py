@@ -173,6 +173,11 @@ class ShapeCache:
             self._shapes.clear()
 
 
+def _same_schema(known: pa.Schema, schema: pa.Schema) -> bool:
+    """Whether ``schema`` is ``known`` (a plan described again gives an equal schema, another object)."""
+    return known is schema or known.equals(schema, check_metadata=True)
+
+
 def _bindable(value: object) -> object:
     """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, and a
     multi-dimensional array as PostgreSQL's array text, both of which the statement casts (ADBC
@@ -470,7 +475,7 @@ class PostgresSource:
         if shape is None:
             shape = await asyncio.to_thread(self._shapes.get, sql)
         checked = self._passable.get(sql)
-        if checked is None or checked[0] is not shape or checked[1] is not schema:
+        if checked is None or checked[0] is not shape or not _same_schema(checked[1], schema):
             columns = shape.columns
             passable = len(columns) == len(schema) and all(
                 column_type_for_field(field).oid == column.type_oid

@@ -50,15 +50,6 @@ class ConnectionLost(VeilError):
         super().__init__("08006", f"lost the connection to PostgreSQL: {detail}")
 
 
-class ServerSilent(ConnectionLost):
-    """The server sent nothing for longer than the statement may run: the statement is over
-    (57014, as when Veil's own deadline ends a statement on the Arrow path) and so is the
-    connection, which is never used again."""
-
-    def __init__(self, detail: str) -> None:
-        VeilError.__init__(self, "57014", f"canceling statement due to statement timeout ({detail})")
-
-
 def message(kind: bytes, body: bytes = b"") -> bytes:
     return kind + _I32.pack(len(body) + 4) + body
 
@@ -82,6 +73,14 @@ def wire_error(body: bytes) -> WireError:
     return WireError(sqlstate if len(sqlstate) == 5 else "XX000", fields.get(_MESSAGE_FIELD, "").strip())
 
 
+class ServerSilent(ConnectionLost):
+    """The server sent nothing for longer than a statement may run (it stopped answering, or
+    the network is gone): the statement ends as a statement timeout."""
+
+    def __init__(self, detail: str) -> None:
+        VeilError.__init__(self, "57014", f"canceling statement due to statement timeout: {detail}")
+
+
 class _Reader(asyncio.Protocol):
     """Bytes from the socket, buffered until :class:`WireConnection` takes them."""
 
@@ -89,10 +88,9 @@ class _Reader(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.lost: str | None = None
-        #: The connection was given up because the server stayed silent (not closed by it).
-        self.silent = False
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self.silent = False  # ``lost`` because the server stayed silent past the read timeout
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -141,8 +139,8 @@ class _Reader(asyncio.Protocol):
 
     def _expire(self, waiter: asyncio.Future[None], timeout: float) -> None:
         if not waiter.done():
-            self.silent = self.lost is None
-            self.lost = self.lost or f"no answer from PostgreSQL within {timeout:g} s"
+            self.lost = f"no answer from the server within {timeout:g} s"
+            self.silent = True
             waiter.set_result(None)
 
 

@@ -34,7 +34,7 @@ from veil.discovery.labelled import (
     score_values,
 )
 from veil.discovery.run import DiscoverySettings, discover_table
-from veil.catalog.tagstore import TagStore
+from veil.state.tagstore import TagStore
 
 RESULTS = Path(__file__).parent / "results"
 BY_ENTITY = {c.entity: c for c in BUILTIN_CLASSIFIERS}

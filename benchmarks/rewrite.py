@@ -17,10 +17,10 @@ import duckdb
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from veil.api import SessionInfo
 from veil.config import parse_config
-from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
-from veil.engine.statements import classify
+from veil.sql.statements import classify
 
 TABLES = 10
 RESULTS = Path(__file__).parent / "results"

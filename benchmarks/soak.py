@@ -42,7 +42,7 @@ from benchmarks.pgsources import metadata, write_json
 from benchmarks.servers import BENCH_PASSWORD, BENCH_USER, bench_database
 from tests.conftest import _throwaway_cluster, postgres_connection, start_server, stop_server
 from veil.config.models import parse_size
-from veil.engine.membudget import default_max_memory
+from veil.executor.membudget import default_max_memory
 from veil.proxy.auth import make_scram_verifier
 
 ROWS = 200_000

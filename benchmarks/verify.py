@@ -1,4 +1,4 @@
-"""Cost of the outgoing-SQL verifier (veil/engine/policy/verify.py) per statement: the plans of a
+"""Cost of the outgoing-SQL verifier (veil/planner/verify.py) per statement: the plans of a
 point query, a 10-table join (every table masked and filtered) and a federated join are built
 once, then their outgoing SQL is verified a few thousand times. Verification runs once per
 planned statement (plans are cached), plus once per dynamically filtered fragment.
@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from benchmarks.rewrite import TABLES, build_warehouse, engine_for, join_sql
-from veil.engine.api import SessionInfo
+from veil.api import SessionInfo
 from veil.engine.engine import QueryEngine
-from veil.engine.policy.verify import verify_plan
+from veil.planner.verify import verify_plan
 
 RESULTS = Path(__file__).parent / "results"
 ROUNDS = 2000

@@ -41,9 +41,9 @@ def _run_server(
     config_path: Path | None = None,
     seen: tuple[int, int] | None = None,
 ) -> None:
+    from veil.admin.redact import SecretsLogFilter
     from veil.catalog.schedule import sync_on_interval
     from veil.engine.engine import QueryEngine
-    from veil.engine.redact import SecretsLogFilter
     from veil.proxy.server import VeilServer
 
     os.umask(0o077)  # whatever the server writes (audit, stores, spilled rows) is Veil's alone
@@ -228,7 +228,7 @@ def _reference_problems(config: VeilConfig, connections_ok: bool) -> list[Config
 @click.argument("sql")
 def explain(config_path: str, user: str, sql: str) -> None:
     """Show the SQL sent to each source and the policies applied for a user."""
-    from veil.engine.api import SessionInfo
+    from veil.api import SessionInfo
     from veil.engine.engine import QueryEngine
     from veil.engine.session import Plan
 
@@ -330,8 +330,8 @@ def _tags_action(action, config_path: str, target: str, tag: str) -> None:
 @click.argument("tables", nargs=-1)
 def tags_list(config_path: str, tables: tuple[str, ...]) -> None:
     """Show every column tag with its origin (config, discovery, rejected)."""
-    from veil.catalog.tagstore import TagStore
     from veil.discovery.console import tags_table
+    from veil.state.tagstore import TagStore
 
     config = _load(config_path)
     catalog = _catalog(config)

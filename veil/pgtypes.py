@@ -221,7 +221,7 @@ PG_TYPE_METADATA_KEY = b"veil.pg_type_oid"
 # ... and its type modifier (varchar(40), numeric(12,2), timestamp(3) ...), when it has one.
 PG_TYPMOD_METADATA_KEY = b"veil.pg_typmod"
 # Field metadata keys for RowDescription's table OID and attribute number of a column read
-# straight from a table (see veil.engine.origins); absent means 0, as for computed columns.
+# straight from a table (see veil.sql.origins); absent means 0, as for computed columns.
 TABLE_OID_METADATA_KEY = b"veil.table_oid"
 ATTNUM_METADATA_KEY = b"veil.attnum"
 

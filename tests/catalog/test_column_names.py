@@ -14,12 +14,12 @@ from veil.catalog.naming import served_column_names
 from veil.catalog.records import StoredColumn, StoredTable
 from veil.config import parse_config
 from veil.config.models import ConnectionConfig
-from veil.engine.federation import plan_federated
-from veil.engine.planner import analyze, plan_single_source, source_table
-from veil.engine.policy.principals import User
-from veil.engine.policy.resolve import resolve_table_policy
-from veil.engine.policy.rewrite import PolicyContext, protected_table
 from veil.errors import VeilError
+from veil.planner.federation.plan import plan_federated
+from veil.planner.pushdown import analyze, plan_single_source, source_table
+from veil.policy.principals import User
+from veil.policy.resolve import resolve_table_policy
+from veil.policy.rewrite import PolicyContext, protected_table
 
 SNOWFLAKE = ConnectionConfig.model_validate(
     {"type": "snowflake", "account": "a", "user": "u", "password": "p", "database": "DB"}

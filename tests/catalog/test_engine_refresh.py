@@ -10,8 +10,8 @@ import pytest
 
 from tests.catalog.support import ddl, private_database
 from tests.conftest import postgres_connection
+from veil.api import SessionInfo
 from veil.config import parse_config
-from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
 from veil.engine.session import Session
 

@@ -19,8 +19,8 @@ from veil.catalog.sync import SOURCE_TAGS_CHANGED, sync_connections
 from veil.config import parse_config
 from veil.config.models import VeilConfig
 from veil.engine.engine import QueryEngine
-from veil.engine.policy.principals import User
 from veil.errors import VeilError
+from veil.policy.principals import User
 
 
 @dataclass

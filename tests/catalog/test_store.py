@@ -19,9 +19,9 @@ from veil.catalog.store import CatalogStore, StoredColumn, StoredTable
 from veil.catalog.sync import compare, sync_connections
 from veil.config import parse_config
 from veil.config.models import VeilConfig
-from veil.engine.policy.principals import User
-from veil.engine.policy.resolve import NEW_COLUMN_POLICY, resolve_table_policy
 from veil.errors import VeilError
+from veil.policy.principals import User
+from veil.policy.resolve import NEW_COLUMN_POLICY, resolve_table_policy
 
 
 def run(path: Path, *statements: str) -> None:

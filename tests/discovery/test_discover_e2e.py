@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from tests.conftest import VeilServer, start_server, stop_server
-from veil.catalog.tagstore import TagStore
 from veil.proxy.auth import make_scram_verifier
+from veil.state.tagstore import TagStore
 
 HASH_KEY = "discovery-e2e-key"
 CARDS = ["4111111111111111", "5500000000000004", "378282246310005", "6011111111111117", "4012888888881881"]

@@ -11,11 +11,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from veil.api import SessionInfo
 from veil.config import parse_config
 from veil.discovery.run import DiscoverySettings, run_discovery
-from veil.catalog.tagstore import TagStore
-from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
+from veil.state.tagstore import TagStore
 
 HASH_KEY = "engine-tags-key"
 CARDS = ["4111111111111111", "5500000000000004", "378282246310005", "6011111111111117"]
@@ -107,7 +107,7 @@ async def test_statements_and_prepared_statements_see_new_tags(engine: QueryEngi
 
 
 def test_explain_names_policies_selected_by_discovered_tags(engine: QueryEngine) -> None:
-    from veil.engine.policy.resolve import why_not_applied
+    from veil.policy.resolve import why_not_applied
 
     discover(engine)
     engine.refresh_tags(force=True)

@@ -15,7 +15,7 @@ from veil.catalog.registry import build_catalog
 from veil.config import parse_config
 from veil.discovery.run import DiscoverySettings, run_discovery, select_tables
 from veil.discovery.sampling import OVERSAMPLE, sample_table
-from veil.catalog.tagstore import TagStore
+from veil.state.tagstore import TagStore
 
 DUCKDB_SQL = """
 CREATE SCHEMA shop;

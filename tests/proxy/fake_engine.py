@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pyarrow as pa
 
-from veil.engine.api import PreparedStatement, SessionInfo
+from veil.api import PreparedStatement, SessionInfo
 from veil.errors import InFailedTransaction, QueryCanceled, SqlSyntaxError, VeilError
 
 ROWS_SCHEMA = pa.schema([("i", pa.int64()), ("label", pa.string())])

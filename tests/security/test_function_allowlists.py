@@ -3,7 +3,7 @@ SQL, and refusing what reaches past the policies on every engine.
 
 The coverage tests read the installed duckdb's ``duckdb_functions()`` and the test PostgreSQL's
 ``pg_proc``: a DuckDB or PostgreSQL upgrade that adds a function fails here until the function
-is classified (``python -m veil.engine.allowlist.generate --postgres DSN`` adds it as ``new``,
+is classified (``python -m veil.policy.allowlist.generate --postgres DSN`` adds it as ``new``,
 a reviewer sets its verdict and status). Snowflake and Databricks have no local engine to read;
 their lists are curated from the documentation, and checked here against Veil's own SQL and
 the documented functions that must never run.
@@ -20,14 +20,14 @@ import sqlglot
 from sqlglot import exp
 
 from veil.config.models import MaskPolicy
-from veil.engine import allowlist
-from veil.engine.allowlist import ENGINES, FRONT, REASONS, check_functions, check_sql, function_list
-from veil.engine.allowlist.generate import merge
-from veil.engine.planner import source_sql
-from veil.engine.policy.macros import expand_macros
-from veil.engine.policy.masks import keyed_hash, mask_expression
-from veil.engine.policy.principals import User
 from veil.errors import VeilError
+from veil.planner.pushdown import source_sql
+from veil.policy import allowlist
+from veil.policy.allowlist import ENGINES, FRONT, REASONS, check_functions, check_sql, function_list
+from veil.policy.allowlist.generate import merge
+from veil.policy.macros import expand_macros
+from veil.policy.masks import keyed_hash, mask_expression
+from veil.policy.principals import User
 
 
 def _unclassified(live: set[str], engine: str) -> list[str]:
@@ -39,7 +39,7 @@ def test_every_duckdb_function_is_classified() -> None:
     with duckdb.connect() as connection:
         live = {row[0].lower() for row in connection.execute("SELECT function_name FROM duckdb_functions()").fetchall()}
     assert len(live) > 1000
-    assert _unclassified(live, "duckdb") == [], "classify these in veil/engine/allowlist/duckdb.csv"
+    assert _unclassified(live, "duckdb") == [], "classify these in veil/policy/allowlist/duckdb.csv"
 
 
 def test_every_postgres_function_is_classified(postgres_dsn: str) -> None:
@@ -48,7 +48,7 @@ def test_every_postgres_function_is_classified(postgres_dsn: str) -> None:
         (version,) = connection.execute("SHOW server_version_num").fetchone()
     assert len(live) > 2000
     if int(version) // 10000 == 15:
-        assert _unclassified(live, "postgres") == [], "classify these in veil/engine/allowlist/postgres.csv"
+        assert _unclassified(live, "postgres") == [], "classify these in veil/policy/allowlist/postgres.csv"
     else:  # another major version: the names PostgreSQL 15 has must all be there
         assert len(_unclassified(live, "postgres")) < len(live) // 10
 

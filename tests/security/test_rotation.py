@@ -14,10 +14,10 @@ import yaml
 
 from tests.security.support import HASH_KEY, PREVIOUS_KEY, SCHEMA, config, write_duckdb
 from tests.test_cli import veil
+from veil.admin.redact import SecretsLogFilter
+from veil.api import SessionInfo
 from veil.config import parse_config
-from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
-from veil.engine.redact import SecretsLogFilter
 from veil.errors import ConfigError
 
 

@@ -10,20 +10,20 @@ import pytest
 from sqlglot import exp
 
 from tests.security.support import RAW_CARDS, SCHEMA, config, write_duckdb
+from veil.api import SessionInfo
 from veil.config import parse_config
-from veil.engine import planner
 from veil.engine import session as session_module
-from veil.engine.api import SessionInfo
 from veil.engine.engine import QueryEngine
-from veil.engine.planner import quoted, source_sql
-from veil.engine.policy.masks import bind_hash_key, hash_key_parameter, keyed_hash
-from veil.engine.policy.verify import (
+from veil.errors import VeilError
+from veil.planner import pushdown as planner
+from veil.planner.pushdown import quoted, source_sql
+from veil.planner.verify import (
     Outgoing,
     RefusedStatement,
     relation_marker,
     verify_sql,
 )
-from veil.errors import VeilError
+from veil.policy.masks import bind_hash_key, hash_key_parameter, keyed_hash
 
 DIALECTS = ["postgres", "duckdb", "snowflake", "databricks"]
 

@@ -23,7 +23,6 @@ from typing import Literal
 
 import pyarrow as pa
 
-from veil.catalog import sqlite
 from veil.catalog.records import (
     STATUSES,
     Status,
@@ -36,13 +35,14 @@ from veil.catalog.records import (
     SyncRun,
 )
 from veil.catalog.sources.postgres.table_keys import keys_from_json, keys_to_json
-from veil.catalog.sqlite import SqliteStore
 from veil.pgtypes import (
     PG_TYPE_METADATA_KEY,
     ColumnType,
     column_type_for_field,
     pinned_metadata,
 )
+from veil.state import sqlite
+from veil.state.sqlite import SqliteStore
 
 __all__ = [
     "STATUSES",

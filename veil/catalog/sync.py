@@ -34,9 +34,9 @@ from veil.catalog.store import (
     SyncChange,
     now,
 )
-from veil.catalog.tagstore import TABLE_TAG_COLUMN, TagStore
 from veil.config.models import VeilConfig
 from veil.errors import VeilError
+from veil.state.tagstore import TABLE_TAG_COLUMN, TagStore
 
 log = logging.getLogger(__name__)
 

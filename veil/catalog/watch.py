@@ -13,10 +13,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from veil.catalog.pollgate import PollGate
 from veil.catalog.registry import Catalog, load_from_store
 from veil.catalog.store import CatalogStore, read_version, store_path
 from veil.config.models import VeilConfig
+from veil.state.pollgate import PollGate
 
 log = logging.getLogger(__name__)
 

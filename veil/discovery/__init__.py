@@ -3,7 +3,7 @@
 * ``classifiers``, ``validators``, ``classify``: pure logic over Arrow arrays (no I/O).
 * ``sampling``: the bounded random sample query per source dialect.
 * the SQLite tag store under ``state_dir`` (discovered tags, rejections, scans) is
-  :mod:`veil.catalog.tagstore`, below discovery, since object sync writes source tags there too.
+  :mod:`veil.state.tagstore`, below discovery, since object sync writes source tags there too.
 * ``watch``: how a running engine notices tag changes made by another process.
 * ``run``: a discovery run over catalog tables; ``console``: the ``veil discover`` / ``veil tags``
   commands.
@@ -13,9 +13,9 @@ Discovered tags are ``Discovered.Entity.<Name>`` plus category tags (``Discovere
 columns nobody tagged by hand.
 """
 
-from veil.catalog.tagstore import TagStore, store_path
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, ENTITY_PREFIX, Classifier
 from veil.discovery.classify import ColumnResult, classify_column, classify_table
+from veil.state.tagstore import TagStore, store_path
 
 __all__ = [
     "BUILTIN_CLASSIFIERS",

@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from veil.catalog.tagstore import ENTITY_PREFIX, TAG_ROOT
 from veil.discovery import validators as v
 from veil.discovery.validators import Validator
+from veil.state.tagstore import ENTITY_PREFIX, TAG_ROOT
 
 PII = f"{TAG_ROOT}.PII"
 PCI = f"{TAG_ROOT}.PCI"

@@ -20,7 +20,6 @@ from rich.table import Table as RichTable
 from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import Catalog
-from veil.catalog.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import TAG_ROOT
 from veil.discovery.run import (
@@ -29,6 +28,7 @@ from veil.discovery.run import (
     run_discovery,
     select_tables,
 )
+from veil.state.tagstore import ORIGIN_CONFIG, ORIGIN_DISCOVERY, TagStore
 
 
 @dataclass(frozen=True)

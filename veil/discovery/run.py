@@ -12,12 +12,12 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.records import SyncChange
 from veil.catalog.registry import Catalog
 from veil.catalog.sync import SyncResult
-from veil.catalog.tagstore import ColumnChange, ColumnFinding, TagStore
 from veil.config.models import VeilConfig
 from veil.discovery.classifiers import BUILTIN_CLASSIFIERS, Classifier
 from veil.discovery.classify import ColumnResult, classify_column
 from veil.discovery.sampling import SamplePlan, sample_table, sampled_columns
 from veil.errors import VeilError
+from veil.state.tagstore import ColumnChange, ColumnFinding, TagStore
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""The tag store now lives in :mod:`veil.catalog.tagstore` (object sync writes source tags into it,
+"""The tag store now lives in :mod:`veil.state.tagstore` (object sync writes source tags into it,
 and the catalog layer sits below discovery); this module keeps the old import path working."""
 
-from veil.catalog.tagstore import (
+from veil.state.tagstore import (
     ORIGIN_CONFIG,
     ORIGIN_DISCOVERY,
     ORIGIN_SOURCE,

@@ -12,8 +12,8 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from veil.catalog.pollgate import PollGate
-from veil.catalog.tagstore import DiscoveredTags, read_discovered, read_version
+from veil.state.pollgate import PollGate
+from veil.state.tagstore import DiscoveredTags, read_discovered, read_version
 
 log = logging.getLogger(__name__)
 

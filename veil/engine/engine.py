@@ -13,38 +13,38 @@ from typing import TYPE_CHECKING
 from cachetools import LRUCache
 
 from veil import errcodes
+from veil.admin.audit import AuditLog, AuditRecord
+from veil.api import SessionInfo
 from veil.catalog.model import CatalogSnapshot, Column, Table
 from veil.catalog.references import catalog_problems
 from veil.catalog.registry import Catalog, build_catalog
 from veil.catalog.sources.base import Source
 from veil.catalog.sync import SyncResult, sync_connections
-from veil.catalog.tagstore import TagStore, store_path
 from veil.catalog.watch import CatalogWatcher
 from veil.config.models import MaskPolicy, TableConfig, VeilConfig
 from veil.config.references import ConfigProblem, principal_problems
 from veil.discovery.run import DiscoverySettings, TableDiscovery, discover_synced, run_discovery, select_tables
 from veil.discovery.watch import TagWatcher
-from veil.engine.api import SessionInfo
-from veil.engine.audit import AuditLog, AuditRecord
-from veil.engine.cache import ResultCache, make_cache
-from veil.engine.membudget import configure as configure_budget
 from veil.engine.session import Session
+from veil.executor.cache.latency import ResultCache, make_cache
+from veil.executor.membudget import configure as configure_budget
+from veil.state.tagstore import TagStore, store_path
 
 if TYPE_CHECKING:
     pass
-from veil.engine.policy.masks import masked_arrow_type
-from veil.engine.policy.principals import User
-from veil.engine.policy.resolve import TablePolicy, resolve_table_policy
-from veil.engine.policy.subscription import visible_tables
-from veil.engine.workers import DEFAULT_SOURCE_CONCURRENCY, source_semaphore
 from veil.errors import VeilError
+from veil.executor.workers import DEFAULT_SOURCE_CONCURRENCY, source_semaphore
 from veil.pgtypes import ColumnType
+from veil.policy.masks import masked_arrow_type
+from veil.policy.principals import User
+from veil.policy.resolve import TablePolicy, resolve_table_policy
+from veil.policy.subscription import visible_tables
 
 log = logging.getLogger("veil.config")
 
 
 class QueryEngine:
-    """Implements :class:`veil.engine.api.Engine`: one per server, shared by every session."""
+    """Implements :class:`veil.api.Engine`: one per server, shared by every session."""
 
     def __init__(self, config: VeilConfig, catalog: Catalog | None = None) -> None:
         self.config = config
@@ -61,7 +61,7 @@ class QueryEngine:
         self.plans: LRUCache = LRUCache(maxsize=4096)
         # (generation, user fingerprint, table oid, dialect, guard) -> (the policy-protected derived
         # table, None when unprotected; its verifier marker, None when nothing may be read:
-        # veil.engine.policy.verify)
+        # veil.planner.verify)
         self.protected_tables: LRUCache = LRUCache(maxsize=4096)
         self.audit = AuditLog(config.audit.path, config.secrets.values())
         self._generation = 1
@@ -316,7 +316,7 @@ class QueryEngine:
 
     def local_engine_for(self, snapshot: CatalogSnapshot):
         """The pg_catalog emulation for one visible set of tables (shared by users who see the same)."""
-        from veil.engine.pgcatalog import LocalEngine
+        from veil.pgcatalog import LocalEngine
 
         key = (snapshot.version, tuple(t.oid for t in snapshot))
         with self._lock:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import sqlglot
 
+from veil.admin.audit import AppliedPolicy
 from veil.catalog.model import Table
-from veil.engine.audit import AppliedPolicy
-from veil.engine.policy.principals import User
-from veil.engine.policy.resolve import why_not_applied
+from veil.policy.principals import User
+from veil.policy.resolve import why_not_applied
 
 if TYPE_CHECKING:
     from veil.engine.engine import QueryEngine

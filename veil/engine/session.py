@@ -13,45 +13,45 @@ import pyarrow as pa
 from sqlglot import exp
 
 from veil import errcodes
+from veil.admin.audit import AppliedPolicy, AuditedStream, AuditRecord
+from veil.api import PreparedStatement, ResultStream, SessionInfo
 from veil.catalog.model import Table
 from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
-from veil.engine import statements
-from veil.engine.api import PreparedStatement, ResultStream, SessionInfo
-from veil.engine.audit import AppliedPolicy, AuditedStream, AuditRecord
-from veil.engine.cache import CachingStream
-from veil.engine.cache_backend import CacheEntry
-from veil.engine.colnames import postgres_names
-from veil.engine.copy_out import CopyStream
-from veil.engine.deadline import Deadline, after
-from veil.engine.execution import StatementExecution, interrupt_in_thread
 from veil.engine.explain import explain_lines
-from veil.engine.federation import FederatedPlan, plan_query
-from veil.engine.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
-from veil.engine.local_join import LocalLimits, describe_federated
-from veil.engine.membudget import BUDGET, STATEMENT_BYTES
-from veil.engine.origins import catalog_tables, column_origins, served_tables, with_origins
-from veil.engine.params import placeholder_count
-from veil.engine.pgcatalog.schema import RELATIONS
-from veil.engine.plan_cache import CachedPlan, plan_cache_key
-from veil.engine.planner import SourcePlan, analyze, served_source
-from veil.engine.policy.leakproof import predicates_are_leakproof
-from veil.engine.policy.masks import hash_key_parameter
-from veil.engine.policy.resolve import describe_policy
-from veil.engine.policy.rewrite import PolicyContext, protected_table
-from veil.engine.policy.verify import relation_marker, verify_plan
-from veil.engine.results import ReaderStream, RowsStream, conform, numeric_columns
-from veil.engine.settings import Settings
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
-from veil.engine.statements import Kind, Statement
-from veil.engine.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
-from veil.engine.workers import in_worker, start_in_worker
 from veil.errors import (
     InFailedTransaction,
     InsufficientPrivilege,
     StatementTimeout,
     VeilError,
 )
+from veil.executor.cache.backend import CacheEntry
+from veil.executor.cache.latency import CachingStream
+from veil.executor.copy_out import CopyStream
+from veil.executor.deadline import Deadline, after
+from veil.executor.federated import LocalLimits, describe_federated
+from veil.executor.membudget import BUDGET, STATEMENT_BYTES
+from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns
+from veil.executor.run import StatementExecution, interrupt_in_thread
+from veil.executor.workers import in_worker, start_in_worker
+from veil.pgcatalog.schema import RELATIONS
+from veil.planner.federation.plan import FederatedPlan, plan_query
+from veil.planner.plan_cache import CachedPlan, plan_cache_key
+from veil.planner.pushdown import SourcePlan, analyze, served_source
+from veil.planner.verify import relation_marker, verify_plan
+from veil.policy.leakproof import predicates_are_leakproof
+from veil.policy.masks import hash_key_parameter
+from veil.policy.resolve import describe_policy
+from veil.policy.rewrite import PolicyContext, protected_table
+from veil.sql import statements
+from veil.sql.colnames import postgres_names
+from veil.sql.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
+from veil.sql.origins import catalog_tables, column_origins, served_tables, with_origins
+from veil.sql.params import placeholder_count
+from veil.sql.settings import Settings
+from veil.sql.statements import Kind, Statement
+from veil.sql.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec, PrepareSpec
 
 if TYPE_CHECKING:
     from veil.engine.engine import QueryEngine
@@ -116,7 +116,7 @@ T = TypeVar("T")
 
 
 class Session(StatementExecution):
-    """Implements :class:`veil.engine.api.EngineSession`."""
+    """Implements :class:`veil.api.EngineSession`."""
 
     def __init__(self, engine: QueryEngine, info: SessionInfo) -> None:
         self.engine = engine
@@ -346,7 +346,7 @@ class Session(StatementExecution):
         raw_tables = {t.oid: t for t in self.engine.catalog.snapshot}
 
         applied: list[AppliedPolicy] = []
-        allowed: set[str] = set()  # what the SQL sent may read (veil.engine.policy.verify)
+        allowed: set[str] = set()  # what the SQL sent may read (veil.planner.verify)
         guard_columns = not predicates_are_leakproof(statement.ast)
 
         def protect(table: Table, source_table: exp.Table) -> exp.Subquery | None:
@@ -398,7 +398,7 @@ class Session(StatementExecution):
         return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
 
     def _local_context(self):
-        from veil.engine.pgcatalog import LocalContext
+        from veil.pgcatalog import LocalContext
 
         return LocalContext(
             user=self.user.name,

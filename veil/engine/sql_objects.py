@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from veil import errcodes, pgtypes
-from veil.engine import pgsql
-from veil.engine.api import ResultStream
-from veil.engine.cursors import Cursor
-from veil.engine.results import RowsStream
-from veil.engine.utility_specs import CursorSpec, ExecuteSpec, FetchSpec
+from veil.api import ResultStream
 from veil.errors import VeilError
+from veil.executor.cursors import Cursor
+from veil.executor.results import RowsStream
+from veil.sql import pgsql
+from veil.sql.utility_specs import CursorSpec, ExecuteSpec, FetchSpec
 
 
 @dataclass(frozen=True)

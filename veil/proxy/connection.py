@@ -16,9 +16,8 @@ from typing import Protocol
 import pyarrow as pa
 
 from veil import errcodes
+from veil.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo, TlsInfo
 from veil.config.models import VeilConfig
-from veil.engine.api import Engine, EngineSession, PreparedStatement, ResultStream, SessionInfo, TlsInfo
-from veil.engine.limits import OFFLOAD_BYTES, check_statement_size
 from veil.errors import QueryCanceled, VeilError
 from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
@@ -29,6 +28,7 @@ from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand
 from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
 from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
 from veil.proxy.throttle import LoginThrottle
+from veil.sql.limits import OFFLOAD_BYTES, check_statement_size
 
 log = logging.getLogger("veil.proxy")
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from veil.engine.api import ResultStream
-from veil.engine.utility_specs import CopySpec
+from veil.api import ResultStream
 from veil.proxy import codec
 from veil.proxy.framing import MessageWriter
+from veil.sql.utility_specs import CopySpec
 
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _TEXT_ESCAPES = {ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r",

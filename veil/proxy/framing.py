@@ -8,7 +8,7 @@ result batch, or before the server blocks waiting for input).
 
 A large message is never allocated at its declared size: its bytes are buffered as they arrive
 and, beyond :data:`COUNT_FROM` bytes, counted against ``server.max_memory`` (the process's
-:data:`~veil.engine.membudget.BUDGET`) before more is read; when the budget is exhausted the
+:data:`~veil.executor.membudget.BUDGET`) before more is read; when the budget is exhausted the
 reader stops reading (TCP back-pressure slows the client) for at most ``server.memory_wait``,
 then the connection fails with SQLSTATE 53200. The reservation is released once the message
 has been handled (at the next read) or the connection ends.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from veil.engine.membudget import BUDGET
+from veil.executor.membudget import BUDGET
 from veil.proxy.messages import MalformedMessage
 
 _HEADER = struct.Struct("!Bi")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil import errcodes
-from veil.engine.api import EncodedRows, PreparedStatement, ResultStream
+from veil.api import EncodedRows, PreparedStatement, ResultStream
 from veil.errors import VeilError
 from veil.proxy import codec
 from veil.proxy.framing import MessageWriter

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from veil import errcodes
+from veil.api import Engine
 from veil.config.models import TlsConfig, VeilConfig
-from veil.engine.api import Engine
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.connection import Connection
 from veil.proxy.throttle import LoginThrottle

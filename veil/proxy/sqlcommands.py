@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from veil import errcodes
-from veil.engine.api import PreparedStatement
+from veil.api import PreparedStatement
 from veil.proxy.portal import Portal
 
 _DEALLOCATE = re.compile(r'^\s*DEALLOCATE\s+(?:PREPARE\s+)?("(?:[^"]|"")+"|[^\s;]+)', re.IGNORECASE)

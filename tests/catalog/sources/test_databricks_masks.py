@@ -21,7 +21,7 @@ from sqlglot import exp
 from tests.fakes.databricks_warehouse import running_warehouse
 from veil.catalog.sources.databricks.source import DatabricksSource
 from veil.config.models import ConnectionConfig, MaskPolicy
-from veil.engine.policy.masks import mask_expression
+from veil.policy.masks import mask_expression
 
 KEY = "mask-key"
 TEXTS = ["ada@example.com", "Zoë ünïcode ☃", "4111111111111111", "ab", None]

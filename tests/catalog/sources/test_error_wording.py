@@ -74,7 +74,7 @@ DUCKDB_CASES = [
 
 @pytest.fixture(scope="module")
 def duck() -> Iterator[duckdb.DuckDBPyConnection]:
-    from veil.engine.local_join import LOCAL_CONFIG
+    from veil.executor.federated import LOCAL_CONFIG
 
     connection = duckdb.connect(config=dict(LOCAL_CONFIG))
     connection.execute(LEDGER)

@@ -10,8 +10,8 @@ from sqlglot import exp
 
 from veil.catalog.sources import plugins
 from veil.config import parse_config
-from veil.engine.policy.masks import keyed_hash
 from veil.errors import ConfigError
+from veil.policy.masks import keyed_hash
 
 
 def problems(connections: dict[str, object]) -> dict[str, str]:

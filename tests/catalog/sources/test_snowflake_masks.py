@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from tests.catalog.sources.conftest import Fakesnow
 from veil.config.models import MaskPolicy
-from veil.engine.policy.masks import mask_expression
+from veil.policy.masks import mask_expression
 
 KEY = "mask-key"
 DATABASE = "VEIL_MASKS"

@@ -17,10 +17,10 @@ from veil.catalog.assemble import veil_table
 from veil.catalog.records import StoredColumn, StoredTable
 from veil.catalog.sources.base import read_all
 from veil.catalog.sources.snowflake.source import SnowflakeSource, to_pyformat
-from veil.catalog.tagstore import TagStore
 from veil.config.models import ConnectionConfig
 from veil.discovery.sampling import sample_table
 from veil.errors import VeilError
+from veil.state.tagstore import TagStore
 
 DATABASE = "VEIL_DIRECT"
 

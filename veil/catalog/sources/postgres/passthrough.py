@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: Statements one connection keeps prepared; beyond that the least recently used is closed.
 MAX_PREPARED = 256
-#: Startup settings matching Veil's encoder (see veil.engine.settings.DEFAULTS).
+#: Startup settings matching Veil's encoder (see veil.sql.settings.DEFAULTS).
 OUTPUT_OPTIONS = {
     "DateStyle": "ISO, MDY", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex",
     "client_encoding": "UTF8",

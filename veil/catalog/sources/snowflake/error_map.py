@@ -5,7 +5,7 @@ that PostgreSQL clients do not know; the number decides the PostgreSQL SQLSTATE.
 keeps only the line that says what is wrong: Snowflake's "SQL compilation error:" and
 "error line 1 at position 7" lines go, and so do emulator/DuckDB continuation lines that list
 other objects ("Candidate bindings", "LINE 1: ..."). Quoted values left in it are redacted per
-user by the engine (:mod:`veil.engine.redact`).
+user by the engine (:mod:`veil.admin.redact`).
 """
 
 from __future__ import annotations

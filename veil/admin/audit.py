@@ -1,0 +1,196 @@
+"""The audit trail: one JSON line per statement.
+
+A record is opened when a statement starts and written once when it ends (last row streamed,
+error, or portal closed), so it carries the outcome, row count, bytes and duration. Writes are
+appended under a lock from any thread; a failing audit write is logged, never surfaced to the
+client's statement.
+
+Every statement writes a record, so writing is kept cheap: the file stays open (``O_APPEND``,
+one unbuffered ``write`` per record, so readers see whole lines at once) and is reopened when
+the path no longer names the open file (rotated or deleted, checked at most once a second); records are serialised without
+``dataclasses.asdict``'s deep copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from time import monotonic, perf_counter
+from typing import Any
+
+import pyarrow as pa
+
+from veil.admin.redact import scrub
+from veil.api import ResultStream
+from veil.errors import VeilError
+from veil.private_files import FILE_MODE, private_directory
+
+log = logging.getLogger(__name__)
+
+#: How long the open audit file is trusted before ``stat`` checks that its path still names it
+#: (a rotated or deleted file is noticed within this time; records written meanwhile land in the
+#: renamed file, never nowhere). A ``stat`` per record was a twentieth of a point query.
+_RECHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AppliedPolicy:
+    """A policy that changed what a statement returned."""
+
+    name: str
+    table: str
+    kind: str
+    columns: tuple[str, ...] = ()
+
+
+@dataclass
+class AuditRecord:
+    user: str
+    client_address: str
+    application_name: str
+    statement: str
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    tables: list[str] = field(default_factory=list)
+    connections: list[str] = field(default_factory=list)
+    pushed_sql: list[str] = field(default_factory=list)
+    policies: list[AppliedPolicy] = field(default_factory=list)
+    outcome: str = "ok"
+    sqlstate: str = "00000"
+    error: str | None = None
+    rows: int = 0
+    bytes: int = 0
+    duration_ms: float = 0.0
+    cache_hit: bool = False
+    started: float = field(default_factory=perf_counter, repr=False)
+
+    def to_json(self) -> str:
+        """One JSON object, keys in field order (``started`` left out), nested records as
+        objects: what ``json.dumps(asdict(record))`` gives, without the deep copy."""
+        values = self.__dict__
+        data = {name: values[name] for name in _JSON_FIELDS}
+        data["policies"] = [_policy_json(p) for p in self.policies]
+        return _ENCODER.encode(data)
+
+
+_JSON_FIELDS = tuple(f.name for f in fields(AuditRecord) if f.name != "started")
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
+def _policy_json(policy: Any) -> Any:
+    if type(policy) is AppliedPolicy:
+        return {"name": policy.name, "table": policy.table, "kind": policy.kind, "columns": policy.columns}
+    return asdict(policy) if is_dataclass(policy) and not isinstance(policy, type) else policy
+
+
+class AuditLog:
+    """Appends records to a JSON-lines file (or nowhere, when no path is configured)."""
+
+    def __init__(self, path: Path | None, secrets: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self._secrets = secrets  # never written: scrubbed from every record
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._identity = (0, 0)  # (inode, device) of the open file
+        self._checked = 0.0  # monotonic time the path last named the open file
+        if path is not None:
+            private_directory(path.parent)
+
+    def write(self, record: AuditRecord) -> None:
+        record.duration_ms = round((perf_counter() - record.started) * 1000, 3)
+        if self.path is None:
+            return
+        line = (scrub(record.to_json(), self._secrets) + "\n").encode("utf-8")
+        try:
+            with self._lock:
+                os.write(self._file(), line)
+        except OSError as exc:
+            log.error("cannot write audit record to %s: %s", self.path, exc)
+
+    def _file(self) -> int:
+        """The open descriptor of ``path``, (re)opened when the path names another file."""
+        assert self.path is not None
+        fd = self._fd
+        if fd is not None and monotonic() - self._checked < _RECHECK_SECONDS:
+            return fd
+        if fd is not None:
+            try:
+                current = os.stat(self.path)
+                if (current.st_ino, current.st_dev) == self._identity:
+                    self._checked = monotonic()
+                    return fd
+            except FileNotFoundError:
+                pass
+            self._fd = None
+            os.close(fd)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        opened = os.fstat(fd)
+        if opened.st_mode & 0o777 != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)  # an existing file, or a umask: records are readable by Veil only
+        self._fd, self._identity, self._checked = fd, (opened.st_ino, opened.st_dev), monotonic()
+        return fd
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)
+
+    def __del__(self) -> None:
+        # A reload replaces the engine's AuditLog; the old one's descriptor goes with it.
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def fail(self, record: AuditRecord, error: VeilError) -> None:
+        record.outcome = "error"
+        record.sqlstate = error.sqlstate
+        record.error = error.message
+        self.write(record)
+
+
+class AuditedStream:
+    """Counts what a result stream delivers and writes the audit record when it ends."""
+
+    def __init__(self, inner: ResultStream, record: AuditRecord, audit: AuditLog) -> None:
+        self.schema = inner.schema
+        self._inner = inner
+        self._record = record
+        self._audit = audit
+        self._written = False
+
+    async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
+        try:
+            async for batch in self._inner:
+                self._record.rows += batch.num_rows
+                # Arrow buffer bytes; ``nbytes`` would cost ~45 µs per batch (it walks a sliced
+                # batch's offsets), a tenth of a whole point query.
+                self._record.bytes += batch.get_total_buffer_size()
+                yield batch
+        except VeilError as error:
+            self._finish(error)
+            raise
+
+    def command_tag(self, rows_sent: int) -> str:
+        self._finish(None)
+        return self._inner.command_tag(rows_sent)
+
+    async def close(self) -> None:
+        self._finish(None)
+        await self._inner.close()
+
+    def _finish(self, error: VeilError | None) -> None:
+        if self._written:
+            return
+        self._written = True
+        if error is None:
+            self._audit.write(self._record)
+        else:
+            self._audit.fail(self._record, error)

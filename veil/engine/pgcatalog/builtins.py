@@ -1,6 +1,0 @@
-"""The function registry with every builder module loaded (they register on import)."""
-
-from veil.engine.pgcatalog import fn_arrays, fn_catalog, fn_session, fn_tables
-from veil.engine.pgcatalog.functions import REGISTRY
-
-__all__ = ["REGISTRY", "fn_arrays", "fn_catalog", "fn_session", "fn_tables"]

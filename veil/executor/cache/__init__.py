@@ -1,0 +1,1 @@
+"""The latency cache and its backends (memory, Redis)."""

@@ -1,0 +1,272 @@
+"""Result streams: Arrow record batches pulled from a source cursor in a worker thread.
+
+The blocking source call and the first batch share one thread hop; when that batch is small,
+the same hop reads on (:func:`read_head`), so a small result is usually known to be complete and
+a point query costs a single hop in all. Later batches are pulled one at a time, only when the
+wire front end asks, which is what keeps memory flat and lets a slow client slow only its own
+stream.
+
+Memory: a stream holds a reservation in the process's :data:`~veil.executor.membudget.BUDGET`
+(``server.max_memory``), taken before its statement started; when the batches it holds (the one
+being sent and the one read ahead) outgrow it, it reserves more before reading on, waiting in
+the budget's queue or failing with 53200. Reads on a source take one of the source's slots
+(``max_concurrency``) for their duration, so a locked source holds at most that many threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from veil.errors import StatementTimeout, VeilError
+from veil.executor.deadline import Deadline, after
+from veil.executor.membudget import BUDGET
+from veil.executor.workers import start_in_worker
+from veil.pgtypes import NUMERIC, pinned_metadata
+from veil.sql.origins import without_origins
+
+ErrorMapper = Callable[[BaseException], VeilError]
+
+#: A first batch of at most this many rows is followed by one more read in the same hop.
+PEEK_ROWS = 1024
+#: Bigger batches reach the wire in slices of this many rows, with a turn of the event loop
+#: between slices: encoding a 100k-row batch at once would make every other session's point
+#: query wait for it.
+SLICE_ROWS = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The batches read in the thread hop that started a result, and whether that was all."""
+
+    batches: tuple[pa.RecordBatch, ...]
+    complete: bool
+
+
+class RowsStream:
+    """Rows already in memory (SHOW, catalog answers, empty results, a FETCH).
+
+    ``binary``: a FETCH from a ``DECLARE ... BINARY CURSOR``, whose rows a simple Query sends in
+    binary format (under the extended protocol Bind's result formats decide, as in PostgreSQL)."""
+
+    binary: bool = False
+
+    def __init__(self, schema: pa.Schema | None, batches: Iterable[pa.RecordBatch] = (), tag: str = "SELECT") -> None:
+        self.schema = schema
+        self._batches = list(batches)
+        self._tag = tag
+
+    async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
+        for batch in self._batches:
+            yield batch
+
+    def command_tag(self, rows_sent: int) -> str:
+        return f"{self._tag} {rows_sent}" if self._tag == "SELECT" else self._tag
+
+    async def close(self) -> None:
+        self._batches = []
+
+
+class ReaderStream:
+    """Rows pulled lazily from a RecordBatchReader running on a source cursor.
+
+    While the wire front end encodes and sends one batch, the next is already being read on a
+    worker thread (one batch ahead, no more: memory stays bounded and a slow client still
+    slows its stream), so a remote source's transfer overlaps Veil's encoding. The cursor is
+    closed only once no read is in flight, whatever ends the stream (end, error, cancel)."""
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        reader: pa.RecordBatchReader,
+        first: pa.RecordBatch | Head | None,
+        on_close: Callable[[], None],
+        map_error: ErrorMapper,
+        deadline: Deadline | None = None,
+        interrupt: Callable[[], None] = lambda: None,
+        reserved: int = 0,
+        slot: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.schema = schema
+        self._deadline = deadline  # past it, a read still blocked is abandoned (57014)
+        self._interrupt = interrupt
+        self._abandoned = False
+        self._reader = reader
+        if isinstance(first, Head):
+            self._head, self._complete = first.batches, first.complete
+        else:
+            self._head, self._complete = (() if first is None else (first,)), False
+        self._on_close = on_close
+        self._map_error = map_error
+        self._closed = False
+        self._reading: asyncio.Future[pa.RecordBatch | None] | None = None
+        self._reserved = reserved
+        self._slot = slot
+
+    async def _read_ahead(self, holding: int) -> asyncio.Future[pa.RecordBatch | None] | None:
+        """Start reading the next batch, once the bytes held (``holding`` plus one more batch of
+        the same size) fit in the reservation and a slot of the source is free."""
+        wanted = 2 * holding
+        if wanted > self._reserved:
+            await BUDGET.reserve(wanted - self._reserved)
+            self._reserved = wanted
+        slot = self._slot
+        if slot is not None:
+            await slot.acquire()
+        if self._closed:
+            if slot is not None:
+                slot.release()
+            return None
+        reading = start_in_worker(_next_batch, self._reader, self._map_error)
+        if slot is not None:
+            reading.add_done_callback(lambda _: slot.release())
+        self._reading = reading
+        return reading
+
+    async def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
+        try:
+            head, self._head = self._head, ()
+            reading = None
+            if not self._complete:  # a point query's head is usually the whole result
+                # buffer sizes, not ``nbytes``: that walks the offsets (~30 µs for a one-row batch)
+                reading = await self._read_ahead(max((b.get_total_buffer_size() for b in head), default=0))
+            for batch in head:
+                if batch.num_rows <= SLICE_ROWS:  # as it is: no slicing generator per point query
+                    if batch.num_rows:
+                        yield conform(batch, self.schema)
+                    continue
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
+            while reading is not None and not self._closed:
+                batch = await self._wait(reading)
+                if batch is None:
+                    break
+                reading = None if self._closed else await self._read_ahead(batch.get_total_buffer_size())
+                async for piece in _fair_slices(batch):
+                    yield conform(piece, self.schema)
+        finally:
+            await self.close()
+
+    async def _wait(self, reading: asyncio.Future[pa.RecordBatch | None]) -> pa.RecordBatch | None:
+        if self._deadline is None:
+            return await asyncio.shield(reading)
+        try:
+            return await self._deadline.wait(reading, self._interrupt)
+        except StatementTimeout:
+            self._abandoned = True
+            raise
+
+    def command_tag(self, rows_sent: int) -> str:
+        return f"SELECT {rows_sent}"
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done() and self._abandoned:
+            after(reading, self._on_close)  # a read blocked past the deadline: close when it returns
+            return
+        if reading is not None and not reading.done():
+            # The cursor may be closed only after the read on it has returned.
+            await asyncio.wait([reading])
+        if reading is not None and reading.done() and not reading.cancelled():
+            reading.exception()  # a read-ahead nobody consumed: its error is not news
+        reserved, self._reserved = self._reserved, 0
+        BUDGET.release(reserved)
+        self._on_close()
+
+
+async def _fair_slices(batch: pa.RecordBatch) -> AsyncIterator[pa.RecordBatch]:
+    """``batch`` in zero-copy slices of :data:`SLICE_ROWS`, letting other tasks run between them."""
+    rows = batch.num_rows
+    if rows <= SLICE_ROWS:
+        if rows:
+            yield batch
+        return
+    for start in range(0, rows, SLICE_ROWS):
+        if start:
+            await asyncio.sleep(0)
+        yield batch.slice(start, SLICE_ROWS)
+
+
+def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+    except Exception as exc:  # noqa: BLE001 - source drivers raise many types; map them all
+        raise map_error(exc) from None
+
+
+def first_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+def read_head(reader: pa.RecordBatchReader) -> Head:
+    """The first batch and, when it is small (a point query), the next one or the end."""
+    first = first_batch(reader)
+    if first is None:
+        return Head((), True)
+    if first.num_rows > PEEK_ROWS:
+        return Head((first,), False)
+    second = first_batch(reader)
+    if second is None:
+        return Head((first,), True)
+    return Head((first, second), False)
+
+
+_ENCODED_AS: dict[int, tuple[pa.Schema, pa.Schema]] = {}
+_ENCODED_AS_ENTRIES = 256
+
+
+def _encoded_as(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without the columns' origins, kept per described schema (by identity)."""
+    known = _ENCODED_AS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    if len(_ENCODED_AS) >= _ENCODED_AS_ENTRIES:
+        _ENCODED_AS.clear()
+    stripped = without_origins(schema)
+    _ENCODED_AS[id(schema)] = (schema, stripped)
+    return stripped
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Give a batch the schema its RowDescription announced (names, pinned types, casts for
+    columns whose type was unknown at Describe time, such as ``SELECT $1``).
+
+    The columns' origins are left out: RowDescription reads them from the described schema,
+    rows are encoded without them, and rebuilding a batch only to add them cost ~16 µs per
+    point query."""
+    actual = batch.schema
+    if actual.equals(schema, check_metadata=True) or actual.equals(_encoded_as(schema), check_metadata=True):
+        return batch
+    if actual.equals(schema):  # only the fields' metadata differs (origins, pinned types)
+        return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
+    arrays = [
+        column if column.type == field.type else column.cast(field.type)
+        for column, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> pa.Schema:
+    """``schema`` with the columns PostgreSQL describes as ``numeric`` (position, typmod) pinned
+    so: a DuckDB source returns a decimal with its own precision where PostgreSQL's computed
+    value has none, and quotients as text printed at PostgreSQL's scale
+    (veil.pgcatalog.pgnumeric)."""
+    if not numeric:
+        return schema
+    fields = list(schema)
+    for index, typmod in numeric:
+        field = fields[index]
+        if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
+    return pa.schema(fields, metadata=schema.metadata)

@@ -1,0 +1,363 @@
+"""The named objects of the emulated catalog (namespaces, relations, types, functions, roles) and
+the ``reg*`` conversions between their OIDs and names.
+
+These Python lookups resolve literals at compile time (``'pg_class'::regclass`` becomes an OID
+constant, and an unknown name fails with PostgreSQL's error); the same rules run inside DuckDB as
+macros (see :mod:`.macros`) for non-constant values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from veil import errcodes
+from veil.catalog.model import CatalogSnapshot, Table, stable_oid
+from veil.errors import VeilError
+from veil.pgcatalog.data import static_rows
+from veil.pgcatalog.data.procs import PG_PROC
+from veil.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
+from veil.pgcatalog.identifiers import parse_ident, quote_ident
+from veil.pgcatalog.schema import (
+    NAMED_REG_TYPES,
+    RELATIONS,
+    CatalogRelation,
+    all_relations,
+)
+from veil.pgcatalog.typemap import type_by_spelling
+from veil.pgtypes import BY_OID, PgType, format_type, user_type
+
+BOOTSTRAP_ROLE = "veil"
+BOOTSTRAP_ROLE_OID = 10
+CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
+PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
+_OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
+#: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
+ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
+_TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A row of pg_class: a user table or an emulated catalog relation."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str
+    table: Table | None = None
+    catalog: CatalogRelation | None = None
+
+    @property
+    def column_count(self) -> int:
+        if self.table is not None:
+            return len(self.table.columns)
+        return len(self.catalog.columns) if self.catalog is not None else 0
+
+
+def composite_relid(composite: PgType) -> int:
+    """The OID of a source's composite type's pg_class row (its ``typrelid``)."""
+    return stable_oid("typrelid", str(composite.oid))
+
+
+@dataclass(frozen=True)
+class TypeName:
+    oid: int
+    name: str
+    schema: str
+    text: str  # regtype output when visible (format_type spelling)
+
+
+
+
+def _builtin_types() -> dict[int, TypeName]:
+    """Every type of PostgreSQL 15's own catalog (base, pseudo, array, range, multirange and
+    information_schema's domains), spelled as ``regtype`` prints it."""
+    schemas = {oid: name for name, oid in NAMESPACE_OIDS.items()}
+    rows = {int(str(row[0])): row for row in PG_TYPE}
+    types: dict[int, TypeName] = {}
+    for oid, row in rows.items():
+        name, element = str(row[1]), int(str(row[_TYPELEM]))
+        if oid in BY_OID:
+            text = format_type(oid)
+        elif element and name.startswith("_") and element in rows:
+            text = f"{rows[element][1]}[]"
+        else:
+            text = name
+        types[oid] = TypeName(oid, name, schemas.get(int(str(row[2])), "pg_catalog"), text)
+    return types
+
+
+def _named_objects() -> dict[str, dict[str, int]]:
+    """Name → OID of the static objects behind regoper (the first of an overloaded name),
+    regoperator (``+(integer,integer)``), regcollation, regconfig and regdictionary."""
+    sources = {
+        "regoper": static_rows.PG_OPERATOR,
+        "regcollation": static_rows.PG_COLLATION,
+        "regconfig": static_rows.PG_TS_CONFIG,
+        "regdictionary": static_rows.PG_TS_DICT,
+    }
+    named: dict[str, dict[str, int]] = {}
+    for kind, rows in sources.items():
+        names: dict[str, int] = {}
+        for row in rows:
+            names.setdefault(str(row[1]), int(str(row[0])))
+        named[kind] = names
+    types = _builtin_types()
+    named["regoperator"] = {
+        _operator_signature(str(row[1]), int(str(row[_OPRLEFT])), int(str(row[_OPRLEFT + 1])), types):
+        int(str(row[0]))
+        for row in static_rows.PG_OPERATOR
+    }
+    return named
+
+
+def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeName]) -> str:
+    """``regoperator`` output: ``+(integer,integer)``, ``-(NONE,integer)``."""
+    spelled = [types[t].text if t in types else str(t) if t else "NONE" for t in (left, right)]
+    return f"{name}({','.join(spelled)})"
+
+
+NAMED_OBJECTS = _named_objects()
+OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
+
+
+class CatalogObjects:
+    """Everything one user may see, indexed by name and by OID."""
+
+    def __init__(self, snapshot: CatalogSnapshot, database: str, users: Sequence[str]) -> None:
+        self.database = database
+        self.database_oid = stable_oid("database", database)
+        self.tables = tuple(t for t in snapshot if t.schema not in CATALOG_SCHEMAS)
+        self.namespaces: dict[str, int] = {
+            "pg_catalog": PG_CATALOG_OID,
+            "public": NAMESPACE_OIDS["public"],
+            "information_schema": NAMESPACE_OIDS["information_schema"],
+        }
+        for table in self.tables:
+            self.namespaces.setdefault(table.schema, stable_oid("schema", table.schema))
+        # The enums and composite types of the columns this user sees (a source's other types
+        # stay unseen).
+        self.user_types: dict[int, PgType] = {}
+        for table in self.tables:
+            for column in table.columns:
+                defined = user_type(column.pg_type.type)
+                if defined is not None:
+                    self.user_types.setdefault(defined.oid, defined)
+                    self.namespaces.setdefault(defined.schema, stable_oid("schema", defined.schema))
+        self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
+        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
+        for user in users:
+            self.roles.setdefault(user, stable_oid("role", user))
+        self.role_names = {oid: name for name, oid in self.roles.items()}
+        self.relations: dict[tuple[str, str], Relation] = {}
+        for rel in all_relations():
+            self._add(Relation(rel.oid, rel.schema, rel.name, rel.kind, catalog=rel))
+        for table in self.tables:
+            self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
+        self.relations_by_oid = {r.oid: r for r in self.relations.values()}
+        self.types: dict[int, TypeName] = _builtin_types()
+        for table in self.tables:
+            self.types[table.row_type_oid] = TypeName(
+                table.row_type_oid, table.name, table.schema, table.name
+            )
+        # A composite type's own pg_class row (relkind 'c'): visible to \\d and regclass, never a
+        # relation a statement can read.
+        self.composite_classes: dict[Relation, PgType] = {
+            Relation(composite_relid(t), t.schema, t.name, "c"): t for t in self.user_types.values() if t.kind == "c"
+        }
+        for defined in self.user_types.values():
+            self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, defined.name)
+            if defined.array_oid:
+                self.types[defined.array_oid] = TypeName(
+                    defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
+                )
+        self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
+        self.procs.update({oid: name for name, oid in ENUM_IO.items()})
+        self.proc_oids: dict[str, int] = {}
+        for oid, name in sorted(self.procs.items()):
+            self.proc_oids.setdefault(name, oid)
+
+    def _add(self, relation: Relation) -> None:
+        self.relations[(relation.schema, relation.name)] = relation
+
+    def search_path(self, search_path: Iterable[str], user: str) -> list[str]:
+        """The schemas really searched: existing ones, ``$user`` expanded, and ``pg_catalog``
+        first unless the path names it explicitly."""
+        path: list[str] = []
+        for schema in search_path:
+            name = user if schema == "$user" else schema
+            if name in self.namespaces and name not in path:
+                path.append(name)
+        if "pg_catalog" not in path:
+            path.insert(0, "pg_catalog")
+        return path
+
+    def lookup_relation(self, parts: list[str], path: Sequence[str]) -> Relation | None:
+        if len(parts) == 1:
+            for schema in path:
+                relation = self.relations.get((schema, parts[0]))
+                if relation is not None:
+                    return relation
+            return None
+        if len(parts) == 3 and parts[0] != self.database:
+            return None
+        return self.relations.get((parts[-2], parts[-1]))
+
+    def relation_visible(self, relation: Relation, path: Sequence[str]) -> bool:
+        return self.lookup_relation([relation.name], path) is relation
+
+    def regclass_in(self, text: str, path: Sequence[str], *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text)
+        relation = self.lookup_relation(parts, path) if parts else None
+        if relation is None and parts:  # a composite type's class: ``'pair'::regclass``
+            schemas = path if len(parts) == 1 else parts[-2:-1]
+            relation = next((c for schema in schemas for c in self.composite_classes
+                             if (c.schema, c.name) == (schema, parts[-1])), None)
+        if relation is None and strict:
+            raise errcodes.UndefinedTable(f'relation "{text}" does not exist')
+        return relation.oid if relation else None
+
+    def regclass_out(self, oid: int, path: Sequence[str]) -> str:
+        relation = self.relations_by_oid.get(oid)
+        if relation is None:
+            found = next((c for c in self.composite_classes if c.oid == oid), None)
+            if found is None:
+                return str(oid)
+            return quote_ident(found.name) if found.schema in path else f"{quote_ident(found.schema)}.{quote_ident(found.name)}"
+        if self.relation_visible(relation, path):
+            return quote_ident(relation.name)
+        return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
+
+    def regtype_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        pg_type = type_by_spelling(text)
+        if pg_type is not None:
+            return pg_type.oid
+        if text.strip().endswith("[]"):  # an array of a source's enum or composite: ``mood[]``
+            element = self.regtype_in(text.strip()[:-2], strict=False)
+            defined = self.user_types.get(element) if element is not None else None
+            if defined is not None and defined.array_oid:
+                return defined.array_oid
+        parts = parse_ident(text) or []
+        for type_name in self.types.values():
+            if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:
+                return type_name.oid
+        if strict:
+            raise errcodes.UndefinedObject(f'type "{text}" does not exist')
+        return None
+
+    def regtype_out(self, oid: int, path: Sequence[str]) -> str:
+        type_name = self.types.get(oid)
+        if type_name is None:
+            return str(oid)
+        if type_name.schema == "pg_catalog" or type_name.schema in path:
+            return type_name.text
+        return f"{quote_ident(type_name.schema)}.{quote_ident(type_name.name)}"
+
+    def regproc_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.proc_oids.get(parts[-1]) if parts else None
+        if oid is None and strict:
+            raise errcodes.UndefinedFunction(f'function "{text}" does not exist')
+        return oid
+
+    def regproc_out(self, oid: int) -> str:
+        return self.procs.get(oid, "-" if oid == 0 else str(oid))
+
+    def regnamespace_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.namespaces.get(parts[0]) if len(parts) == 1 else None
+        if oid is None and strict:
+            raise errcodes.InvalidSchemaName(f'schema "{text}" does not exist')
+        return oid
+
+    def regnamespace_out(self, oid: int) -> str:
+        name = self.namespace_names.get(oid)
+        return quote_ident(name) if name else str(oid)
+
+    def regrole_in(self, text: str, *, strict: bool = True) -> int | None:
+        if text.strip().isdigit():
+            return int(text)
+        parts = parse_ident(text) or []
+        oid = self.roles.get(parts[0]) if len(parts) == 1 else None
+        if oid is None and strict:
+            raise errcodes.UndefinedObject(f'role "{text}" does not exist')
+        return oid
+
+    def regrole_out(self, oid: int) -> str:
+        name = self.role_names.get(oid)
+        return quote_ident(name) if name else str(oid)
+
+    def reg_in(self, kind: str, text: str, path: Sequence[str], *, strict: bool) -> int | None:
+        """``'text'::<kind>`` for a ``reg*`` kind (``regclass``, ``regtype``...)."""
+        if kind == "regclass":
+            return self.regclass_in(text, path, strict=strict)
+        if kind == "regtype":
+            return self.regtype_in(text, strict=strict)
+        if kind in ("regproc", "regprocedure"):
+            return self.regproc_in(text.split("(")[0], strict=strict)
+        if kind == "regnamespace":
+            return self.regnamespace_in(text, strict=strict)
+        if kind == "regrole":
+            return self.regrole_in(text, strict=strict)
+        if kind in NAMED_REG_TYPES:
+            return self.named_in(kind, text, strict=strict)
+        raise errcodes.FeatureNotSupported(f"type {kind} is not supported")
+
+    def named_in(self, kind: str, text: str, *, strict: bool = True) -> int | None:
+        """regoper, regoperator (``+(integer,integer)``), regcollation, regconfig,
+        regdictionary: a schema-qualified or bare name, or an OID."""
+        if text.strip().isdigit():
+            return int(text)
+        if kind == "regoperator":
+            oid = NAMED_OBJECTS[kind].get(self._operator_key(text))
+        elif kind == "regoper":
+            name = text.strip().rsplit(".", 1)[-1]
+            if OPERATOR_COUNTS[name] > 1:
+                raise errcodes.AmbiguousFunction(f"more than one operator named {name}")
+            oid = NAMED_OBJECTS[kind].get(name)
+        else:
+            parts = parse_ident(text)
+            oid = NAMED_OBJECTS[kind].get(parts[-1]) if parts else None
+        if oid is None and strict:
+            state, message = NAMED_REG_TYPES[kind]
+            raise VeilError(state, message.format(text))
+        return oid
+
+    def _operator_key(self, text: str) -> str:
+        """``pg_catalog.+ ( int4, int4 )`` → ``+(integer,integer)``."""
+        name, _, rest = text.partition("(")
+        args = [a.strip() for a in rest.rstrip().removesuffix(")").split(",")] if rest else []
+        oids = [0 if a.upper() == "NONE" else self.regtype_in(a, strict=False) or -1 for a in args]
+        if len(oids) != 2:
+            return text
+        return _operator_signature(name.strip().rsplit(".", 1)[-1], oids[0], oids[1], self.types)
+
+    def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
+        """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
+        if oid == 0:
+            return "-"
+        if kind == "regclass":
+            return self.regclass_out(oid, path)
+        if kind == "regtype":
+            return self.regtype_out(oid, path)
+        if kind in ("regproc", "regprocedure"):
+            return self.regproc_out(oid)
+        if kind == "regnamespace":
+            return self.regnamespace_out(oid)
+        if kind == "regrole":
+            return self.regrole_out(oid)
+        if kind in NAMED_REG_TYPES:
+            names = {o: n for n, o in NAMED_OBJECTS[kind].items()}
+            name = names.get(oid)
+            return str(oid) if name is None else name if kind.startswith("regoper") else quote_ident(name)
+        return str(oid)

@@ -1,0 +1,418 @@
+"""PostgreSQL's arithmetic and aggregate results for statements DuckDB runs.
+
+DuckDB and PostgreSQL disagree on result types, and on values: ``7 / 2`` is 3 in PostgreSQL and
+3.5 in DuckDB; ``sum(int4)`` is int8 in PostgreSQL and HUGEINT in DuckDB; ``avg``, ``variance``
+and numeric division are exact ``numeric`` values in PostgreSQL with a display scale chosen per
+value, and DOUBLE in DuckDB. :func:`postgres_numerics` rewrites a PostgreSQL statement tree (the
+Typer of :mod:`~veil.pgcatalog.infer` gives each node its PostgreSQL type) so that DuckDB
+computes what PostgreSQL would:
+
+* the result type of each aggregate comes from :data:`AGGREGATES`, PostgreSQL 15's own table
+  (``data/aggregates.csv``: pg_aggregate joined to pg_proc, see :data:`AGGREGATES_QUERY`); the
+  DuckDB result is cast to it;
+* integer ``/`` is integer division (truncating toward zero) in the type of the wider operand;
+* a numeric quotient (``/`` over numeric and integer operands, ``avg`` of integers or numeric
+  as ``sum/count``, ``variance`` as PostgreSQL's ``numeric_stddev_internal`` computes it) is
+  computed exactly on 128-bit integers and printed with PostgreSQL's ``select_div_scale``
+  (at least 16 significant digits, never fewer decimals than an operand), rounded half away
+  from zero, as text the wire encoders serve as ``numeric``. The operands' scales are known
+  statically, as PostgreSQL's ``dscale`` rules give them (a column's ``numeric(p,s)``, a
+  literal's digits, ``+``/``-`` the larger, ``*`` the sum); a quotient of operands whose scale
+  is not known is left to DuckDB.
+
+``stddev`` of integers/numeric (a numeric square root) is not rewritten: it stays float8.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from sqlglot import exp, parse_one
+
+from veil.pgcatalog.naming import output_name
+from veil.pgtypes import ColumnType
+
+AGGREGATES_QUERY = """
+SELECT p.proname, t.typname, r.typname FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+JOIN pg_type t ON t.oid = p.proargtypes[0] JOIN pg_type r ON r.oid = p.prorettype
+WHERE p.pronargs = 1 AND a.aggkind = 'n'
+  AND t.typname IN ('int2','int4','int8','float4','float8','numeric','money','interval','oid')
+ORDER BY 1, 2
+"""
+
+
+def _load_aggregates() -> dict[tuple[str, str], str]:
+    path = Path(__file__).parent / "data" / "aggregates.csv"
+    with path.open(encoding="utf-8") as handle:
+        return {(name, argument): result for name, argument, result in csv.reader(handle)}
+
+
+#: (aggregate, argument type) → result type, from PostgreSQL 15's catalog.
+AGGREGATES: dict[tuple[str, str], str] = _load_aggregates()
+
+_AGGREGATE_NAMES: dict[type[exp.Expr], str] = {
+    exp.Sum: "sum", exp.Avg: "avg", exp.Stddev: "stddev", exp.StddevSamp: "stddev_samp",
+    exp.StddevPop: "stddev_pop", exp.Variance: "var_samp", exp.VariancePop: "var_pop",
+}
+AGGREGATE_CLASSES = tuple(_AGGREGATE_NAMES)
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod)
+_NUMBERS = {"int2", "int4", "int8", "float4", "float8", "numeric"}
+_INTEGERS = ("int2", "int4", "int8")
+_RANK = {"int2": 1, "int4": 2, "int8": 3}
+_DUCKDB_TYPES = {"int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "float4": "REAL",
+                 "float8": "DOUBLE"}
+_MAX_SCALE = 38  # DuckDB's DECIMAL holds 38 digits
+
+def aggregate_result(node: exp.Expr, argument: str) -> str | None:
+    """PostgreSQL's result type of aggregate ``node`` over a value of type ``argument``."""
+    return AGGREGATES.get((_AGGREGATE_NAMES[type(node)], argument))
+
+
+TypeOf = Callable[[exp.Expr], ColumnType | None]
+
+
+def _name(column_type: ColumnType | None) -> str | None:
+    return column_type.type.name if column_type is not None else None
+
+
+def _literal_scale(node: exp.Literal) -> int | None:
+    return None if node.is_string else _text_scale(node.this)
+
+
+def _text_scale(text: str) -> int | None:
+    """The dscale PostgreSQL gives a numeric read from ``text`` (``1.50`` → 2, ``1e-3`` → 3)."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    exponent = value.as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else None
+
+
+def _numeric_scale(column_type: ColumnType) -> int | None:
+    if column_type.type.name in _INTEGERS:
+        return 0
+    if column_type.type.name == "numeric" and column_type.typmod >= 4:
+        return (column_type.typmod - 4) & 0xFFFF
+    return None
+
+
+class _Scales:
+    """PostgreSQL's display scale (dscale) of a numeric expression, where it is static."""
+
+    def __init__(self, type_of: TypeOf) -> None:
+        self.type_of = type_of
+
+    def of(self, node: exp.Expr) -> int | None:
+        kind = self.type_of(node)
+        if kind is None or kind.type.name not in (*_INTEGERS, "numeric"):
+            return None
+        if kind.type.name in _INTEGERS:
+            return 0
+        if isinstance(node, exp.Literal):
+            return _literal_scale(node)
+        if isinstance(node, exp.Cast) and kind.typmod < 0:
+            inner = node.this
+            if isinstance(inner, exp.Literal) and inner.is_string:
+                return _text_scale(inner.this)
+            return self.of(inner)
+        if isinstance(node, exp.Paren | exp.Neg | exp.Sum | exp.Min | exp.Max | exp.Abs):
+            return self.of(node.this)
+        if isinstance(node, exp.Nullif):
+            return self.of(node.this)
+        if isinstance(node, exp.Case | exp.Coalesce):
+            branches = [i.args.get("true") for i in node.args.get("ifs", [])] + [node.args.get("default")]
+            if isinstance(node, exp.Coalesce):
+                branches = [node.this, *node.expressions]
+            known = {self.of(b) for b in branches if b is not None and not isinstance(b, exp.Null)}
+            # each value keeps its own scale: static only when the branches agree
+            return known.pop() if len(known) == 1 else None
+        if isinstance(node, exp.Add | exp.Sub):
+            left, right = self.of(node.this), self.of(node.expression)
+            return max(left, right) if left is not None and right is not None else None
+        if isinstance(node, exp.Mul):
+            left, right = self.of(node.this), self.of(node.expression)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, exp.Round) and isinstance(node.args.get("decimals"), exp.Literal):
+            return int(node.args["decimals"].this)
+        if isinstance(node, exp.Cast) and kind.typmod >= 4:
+            return _numeric_scale(kind)
+        if isinstance(node, exp.Column):
+            return _numeric_scale(kind)
+        return None
+
+
+# PostgreSQL's numeric_div in DuckDB SQL. Each step binds its values once through a one-element
+# list_transform (DuckDB has no LET; lists, as a struct field in a lambda under HAVING is bound
+# as a column): v holds both operands printed with their scales; d their digits (no sign, point
+# or leading zeros; '' for zero) and the quotient's sign; w the weight in base-10000 digits and
+# the first base-10000 digit of each (select_div_scale's inputs); r the result scale; n the
+# integers |dividend| · 10^(r + divisor scale − dividend scale) and |divisor|; q their rounded
+# quotient, |quotient| · 10^r; t its digits padded to r + 1.
+_LET = "list_transform([{value}], lambda {name}: {body})[1]"
+_DIGITS = "ltrim(replace(replace({text}, '-', ''), '.', ''), '0')"
+_EXPONENT = "(length(d[{x}]) - 1 - {scale})"
+_MOD = "((({e} % 4) + 4) % 4)"
+_WEIGHT = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE ({e} - {m}) // 4 END"
+_FIRST = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE CAST(rpad(d[{x}], CAST({m} + 1 AS INTEGER), '0') AS INTEGER) END"
+_SCALE = "least(greatest(16 - 4 * (w[1] - w[3] - CASE WHEN w[2] <= w[4] THEN 1 ELSE 0 END), {sa}, {sb}, 0), 1000)"
+_SHIFTED = "(CASE WHEN length(d[1]) = 0 THEN '0' ELSE d[1] END) || repeat('0', CAST(r + {sb} - {sa} AS INTEGER))"
+_CHECKED = (  # beyond 128 bits (38 digits) PostgreSQL would go on; Veil says so as PostgreSQL does
+    "CASE WHEN {s} IS NOT NULL AND TRY_CAST({s} AS HUGEINT) IS NULL"
+    " THEN error('[22003] value overflows numeric format') ELSE TRY_CAST({s} AS HUGEINT) END"
+)
+_DIVISOR = "CAST((CASE WHEN length(d[2]) = 0 THEN '0' ELSE d[2] END) AS HUGEINT)"
+_ROUNDED = "n[1] // n[2] + CASE WHEN 2 * (n[1] % n[2]) >= n[2] THEN 1 ELSE 0 END"  # half away from 0
+_FORMAT = (
+    "(CASE WHEN d[3] = '-' AND ltrim(t, '0') <> '' THEN '-' ELSE '' END) || left(t, CAST(length(t) - r AS INTEGER))"
+    " || CASE WHEN r > 0 THEN '.' || right(t, CAST(r AS INTEGER)) ELSE '' END"
+)
+
+
+def _weight_and_first(x: str, scale: int) -> tuple[str, str]:
+    exponent = _EXPONENT.format(x=x, scale=scale)
+    mod = _MOD.format(e=exponent)
+    return _WEIGHT.format(x=x, e=exponent, m=mod), _FIRST.format(x=x, m=mod)
+
+
+def quotient_sql(dividend: str, divisor: str, dividend_scale: int, divisor_scale: int) -> str:
+    """DuckDB SQL for PostgreSQL's ``numeric_div``: the quotient of two numeric values with
+    static scales, exact, rounded half away from zero at ``select_div_scale``, as text."""
+    wa, fa = _weight_and_first("1", dividend_scale)
+    wb, fb = _weight_and_first("2", divisor_scale)
+    scales = {"sa": dividend_scale, "sb": divisor_scale}
+    text = "lpad(q, CAST(greatest(length(q), r + 1) AS INTEGER), '0')"  # lpad alone would cut
+    formatted = _LET.format(value=text, name="t", body=_FORMAT)
+    with_q = _LET.format(value=f"CAST({_ROUNDED} AS VARCHAR)", name="q", body=formatted)
+    checked = _CHECKED.format(s=_SHIFTED.format(**scales))
+    with_n = _LET.format(value=f"[{checked}, {_DIVISOR}]", name="n", body=with_q)
+    with_r = _LET.format(value=_SCALE.format(**scales), name="r", body=with_n)
+    with_w = _LET.format(value=f"[{wa}, {fa}, {wb}, {fb}]", name="w", body=with_r)
+    digits = (
+        f"[{_DIGITS.format(text='v[1]')}, {_DIGITS.format(text='v[2]')}, "
+        "CASE WHEN starts_with(v[1], '-') <> starts_with(v[2], '-') THEN '-' ELSE '+' END]"
+    )
+    with_d = _LET.format(value=digits, name="d", body=with_w)
+    operands = (
+        f"[CAST(CAST({dividend} AS DECIMAL(38, {dividend_scale})) AS VARCHAR), "
+        f"CAST(CAST({divisor} AS DECIMAL(38, {divisor_scale})) AS VARCHAR)]"
+    )
+    return _LET.format(value=operands, name="v", body=with_d)
+
+
+@functools.lru_cache(maxsize=256)
+def _template(dividend_scale: int, divisor_scale: int) -> exp.Expr:
+    return parse_one(quotient_sql(_DIVIDEND, _DIVISOR_NAME, dividend_scale, divisor_scale), read="duckdb")
+
+
+_DIVIDEND, _DIVISOR_NAME = "__veil_dividend", "__veil_divisor"
+
+
+def _quotient(dividend: exp.Expr, divisor: exp.Expr, dividend_scale: int, divisor_scale: int) -> _Text:
+    tree = _template(dividend_scale, divisor_scale).copy()
+    for column in list(tree.find_all(exp.Column)):
+        if column.name == _DIVIDEND:
+            column.replace(dividend.copy())
+        elif column.name == _DIVISOR_NAME:
+            column.replace(divisor.copy())
+    approximate = exp.Div(this=_cast(dividend.copy(), "DOUBLE"), expression=_cast(divisor.copy(), "DOUBLE"))
+    return _Text(this=tree, approximate=approximate)
+
+
+def _cast(node: exp.Expr, duckdb_type: str) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType.build(duckdb_type, dialect="duckdb"))
+
+
+def _site(node: exp.Expr) -> exp.Expr:
+    """The aggregate call with its FILTER and OVER clauses (what a cast must wrap)."""
+    site = node
+    while isinstance(site.parent, exp.Filter | exp.Window) and site.arg_key == "this":
+        site = site.parent
+    return site
+
+
+def _at_site(site: exp.Expr, node: exp.Expr, call: exp.Expr) -> exp.Expr:
+    """A copy of ``site`` (``node`` under FILTER/OVER) calling ``call`` instead of ``node``."""
+    if site is node:
+        return call
+    copy = site.copy()
+    inner = copy
+    while isinstance(inner.this, exp.Filter | exp.Window):
+        inner = inner.this
+    inner.set("this", call)
+    return copy
+
+
+def _variance(at: Callable[[exp.Expr], exp.Expr], argument: exp.Expr, scale: int, sample: bool) -> _Text:
+    """``numeric_stddev_internal`` for variance: (N·Σx² − (Σx)²) / (N·(N−1)) (or N·N), 0 when
+    the numerator is not positive, NULL for too few rows."""
+    count = at(exp.Count(this=argument.copy()))
+    total = at(exp.Sum(this=argument.copy()))
+    decimal = f"DECIMAL(38, {scale})"  # squared in numeric, as PostgreSQL accumulates (no int4 overflow)
+    squares = at(exp.Sum(this=exp.Mul(this=_cast(argument.copy(), decimal), expression=_cast(argument.copy(), decimal))))
+    numerator = exp.Sub(
+        this=exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(squares, f"DECIMAL(38, {2 * scale})")),
+        expression=exp.Mul(this=_cast(total.copy(), f"DECIMAL(38, {scale})"), expression=_cast(total, f"DECIMAL(38, {scale})")),
+    )
+    other = exp.Sub(this=count.copy(), expression=exp.Literal.number(1)) if sample else count.copy()
+    denominator = exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(other, "HUGEINT"))
+    quotient = _quotient(exp.Paren(this=numerator), exp.Paren(this=denominator), 2 * scale, 0)
+    too_few = exp.LTE(this=count, expression=exp.Literal.number(1 if sample else 0))
+    exact = exp.Case(ifs=[
+        exp.If(this=too_few, true=exp.Null()),
+        exp.If(this=exp.LTE(this=exp.Paren(this=numerator.copy()), expression=exp.Literal.number(0)), true=exp.Literal.string("0")),
+    ], default=quotient.this)
+    return _Text(this=exact, approximate=exp.Case(ifs=[exp.If(this=too_few.copy(), true=exp.Null())], default=quotient.approximate))
+
+
+def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
+    """``tree`` rewritten (see the module doc), in place where it can be.
+
+    A quotient is exact text at PostgreSQL's scale only as an output column of the outermost
+    SELECT: there the statement is wrapped, ``SELECT .., <text> FROM (<statement>) q(..)``,
+    so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
+    any quotient used inside an expression is)."""
+    scales = _Scales(type_of)
+    names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
+    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
+    # Types and scales of the original tree, before any node moves.
+    facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
+    for node in nodes:
+        if isinstance(node, (exp.Div, *_ARITHMETIC)):
+            left, right = node.this, node.expression
+            facts.append((node, _name(type_of(left)), _name(type_of(right)), scales.of(left), scales.of(right)))
+        elif isinstance(node, exp.Literal | exp.Cast):
+            facts.append((node, _name(type_of(node)), None, scales.of(node), None))
+        else:
+            argument = node.this
+            facts.append((node, _name(type_of(argument)), None, scales.of(argument), None))
+    outputs = _outputs(tree)
+    texts: dict[int, exp.Expr] = {}
+    for node, left_type, right_type, left_scale, right_scale in reversed(facts):  # innermost first
+        site: exp.Expr = node
+        replacement: exp.Expr | _Text | None
+        if isinstance(node, exp.Div):
+            replacement = _division(node, left_type, right_type, left_scale, right_scale)
+        elif isinstance(node, _ARITHMETIC):
+            replacement = _widened(node, left_type, right_type)
+        elif isinstance(node, exp.Literal):
+            replacement = _exact_literal(node, left_type, left_scale)
+        elif isinstance(node, exp.Cast):
+            replacement = _scaled_cast(node, left_type, left_scale)
+        else:
+            site = _site(node)
+            replacement = _aggregate(node, site, left_type, left_scale)
+        if replacement is None:
+            continue
+        if isinstance(replacement, _Text):
+            position = outputs.get(id(site.parent if isinstance(site.parent, exp.Alias) else site))
+            if position is not None:  # exact text outside, a number to sort by inside
+                texts[position] = replacement.this
+                replacement = _cast(replacement.approximate, _INNER_DECIMAL)
+            else:
+                replacement = _cast(replacement.this, _INNER_DECIMAL)
+        site.replace(replacement)
+    return _wrapped(tree, texts, names) if texts else tree
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A replacement that is numeric printed as text (an exact quotient), and its value as a
+    DOUBLE: enough to sort an output column by (ORDER BY, DISTINCT), and far shorter SQL."""
+
+    this: exp.Expr
+    approximate: exp.Expr
+
+
+_INNER_DECIMAL = "DECIMAL(38, 16)"
+
+
+def _outputs(tree: exp.Expr) -> dict[int, int]:
+    """Output columns of the outermost SELECT by node id → position (none with ``*``)."""
+    if not isinstance(tree, exp.Select) or any(
+        isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+        for p in tree.expressions
+    ):
+        return {}
+    return {id(projection): index for index, projection in enumerate(tree.expressions)}
+
+
+def _wrapped(tree: exp.Expr, texts: dict[int, exp.Expr], names: list[str]) -> exp.Expr:
+    assert isinstance(tree, exp.Select)
+    count = len(tree.expressions)
+    inner = [f"veil_c{i}" for i in range(count)] + [f"veil_t{i}" for i in texts]
+    for text in texts.values():
+        tree.append("expressions", text)
+    alias = exp.TableAlias(this=exp.to_identifier("veil_q"), columns=[exp.to_identifier(n) for n in inner])
+    outer = []
+    for index in range(count):
+        column = f"veil_t{index}" if index in texts else f"veil_c{index}"
+        outer.append(exp.alias_(exp.column(column, "veil_q"), names[index], quoted=True))
+    return exp.select(*outer).from_(exp.Subquery(this=tree, alias=alias))
+
+
+def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | None:
+    """float4 meeting another number: PostgreSQL has no such float4 operator and uses float8's."""
+    if "float4" not in (left, right) or left == right or not {left, right} <= _NUMBERS:
+        return None
+    for side, kind in (("this", left), ("expression", right)):
+        if kind == "float4":
+            node.set(side, _cast(node.args[side], "DOUBLE"))
+    return None
+
+
+def _exact_literal(node: exp.Literal, kind: str | None, scale: int | None) -> exp.Expr | None:
+    """A numeric literal DuckDB would read as DOUBLE (``1e3``), as the exact decimal it is."""
+    if node.is_string or kind != "numeric" or scale is None or "e" not in node.this.lower() or scale > _MAX_SCALE:
+        return None
+    return _cast(exp.Literal.string(format(Decimal(node.this), "f")), f"DECIMAL(38, {scale})")
+
+
+def _scaled_cast(node: exp.Cast, kind: str | None, scale: int | None) -> exp.Expr | None:
+    """``x::numeric`` keeps x's scale (``1.5::numeric`` is 1.5; DuckDB's DECIMAL would be 1.500)."""
+    target = node.to
+    if kind != "numeric" or scale is None or scale > _MAX_SCALE or target.expressions:
+        return None
+    if target.this not in (exp.DType.DECIMAL, exp.DType.BIGDECIMAL):
+        return None
+    node.set("to", exp.DataType.build(f"DECIMAL(38, {scale})", dialect="duckdb"))
+    return None
+
+
+def _division(
+    node: exp.Div, left: str | None, right: str | None, left_scale: int | None, right_scale: int | None
+) -> exp.Expr | _Text | None:
+    if "float4" in (left, right):
+        return _widened(node, left, right)
+    if left in _INTEGERS and right in _INTEGERS:
+        wider = max(left, right, key=_RANK.__getitem__)
+        return _cast(exp.IntDiv(this=node.this, expression=node.expression), _DUCKDB_TYPES[wider])
+    numeric = {left, right} <= {*_INTEGERS, "numeric"} and "numeric" in (left, right)
+    if numeric and left_scale is not None and right_scale is not None and max(left_scale, right_scale) <= _MAX_SCALE:
+        return _quotient(node.this, node.expression, left_scale, right_scale)
+    return None
+
+
+def _aggregate(node: exp.Expr, site: exp.Expr, argument: str | None, scale: int | None) -> exp.Expr | _Text | None:
+    name = _AGGREGATE_NAMES[type(node)]
+    result = aggregate_result(node, argument) if argument is not None else None
+    if result is None:
+        return None
+
+    def at(call: exp.Expr) -> exp.Expr:
+        return _at_site(site, node, call)
+
+    if result in _DUCKDB_TYPES:
+        return _cast(at(node.copy()), _DUCKDB_TYPES[result])
+    if result != "numeric" or scale is None:
+        return None
+    if name == "avg":
+        return _quotient(at(exp.Sum(this=node.this.copy())), at(exp.Count(this=node.this.copy())), scale, 0)
+    if name in ("var_samp", "var_pop") and 2 * scale <= _MAX_SCALE:
+        return _variance(at, node.this, scale, sample=name == "var_samp")
+    return None

@@ -1,0 +1,184 @@
+"""Parameter types for ``$n`` placeholders, inferred the way PostgreSQL does.
+
+Drivers such as asyncpg enforce the types the server reports in ParameterDescription, so a
+parameter compared with a ``bigint`` column must be reported as ``int8``, one inside a cast takes
+the cast's type, ``LIMIT $1`` is ``int8``, and a bare ``$1`` is ``text``. A type the client
+declared in Parse always wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from veil import pgtypes
+from veil.pgcatalog.arrays import parse_array_literal
+from veil.pgcatalog.casts import literal_scale
+from veil.pgtypes import ColumnType, PgType
+
+_DTYPE_TO_PG: dict[exp.DType, PgType] = {
+    exp.DType.BOOLEAN: pgtypes.BOOL,
+    exp.DType.SMALLINT: pgtypes.INT2,
+    exp.DType.TINYINT: pgtypes.INT2,
+    exp.DType.INT: pgtypes.INT4,
+    exp.DType.BIGINT: pgtypes.INT8,
+    exp.DType.FLOAT: pgtypes.FLOAT4,
+    exp.DType.DOUBLE: pgtypes.FLOAT8,
+    exp.DType.DECIMAL: pgtypes.NUMERIC,
+    exp.DType.TEXT: pgtypes.TEXT,
+    exp.DType.VARCHAR: pgtypes.VARCHAR,
+    exp.DType.CHAR: pgtypes.BY_NAME["bpchar"],
+    exp.DType.NAME: pgtypes.NAME,
+    exp.DType.BINARY: pgtypes.BYTEA,
+    exp.DType.VARBINARY: pgtypes.BYTEA,
+    exp.DType.DATE: pgtypes.DATE,
+    exp.DType.TIME: pgtypes.TIME,
+    exp.DType.TIMESTAMP: pgtypes.TIMESTAMP,
+    exp.DType.TIMESTAMPTZ: pgtypes.TIMESTAMPTZ,
+    exp.DType.INTERVAL: pgtypes.INTERVAL,
+    exp.DType.UUID: pgtypes.UUID,
+    exp.DType.JSON: pgtypes.JSON,
+    exp.DType.JSONB: pgtypes.JSONB,
+}
+
+_BY_SQL_NAME: dict[str, PgType] = {
+    "oid": pgtypes.OID,
+    "regclass": pgtypes.BY_NAME["regclass"],
+    "regtype": pgtypes.BY_NAME["regtype"],
+    "regproc": pgtypes.BY_NAME["regproc"],
+    "regnamespace": pgtypes.BY_NAME["regnamespace"],
+    "name": pgtypes.NAME,
+    '"char"': pgtypes.CHAR,
+}
+
+_COMPARISONS = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.NullSafeEQ,
+    exp.NullSafeNEQ, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
+)
+
+ColumnTypeResolver = Callable[[exp.Column], ColumnType | None]
+
+
+def pg_type_for_datatype(datatype: exp.DataType) -> PgType | None:
+    """The PostgreSQL type a sqlglot DataType names, or None if it is not a core type."""
+    if datatype.this == exp.DType.ARRAY and datatype.expressions:
+        element = pg_type_for_datatype(datatype.expressions[0])
+        return pgtypes.BY_OID.get(element.array_oid) if element and element.array_oid else None
+    found = _DTYPE_TO_PG.get(datatype.this)
+    if found is not None:
+        return found
+    return _BY_SQL_NAME.get(datatype.sql("postgres").lower())
+
+
+def placeholder_count(statement: exp.Expr) -> int:
+    numbers = [int(p.this.name) for p in statement.find_all(exp.Parameter) if p.this.name.isdigit()]
+    return max(numbers, default=0)
+
+
+def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
+    node: exp.Expr = parameter
+    parent = parameter.parent
+    while isinstance(parent, exp.Paren):
+        node, parent = parent, parent.parent
+    if isinstance(parent, exp.Cast):
+        return pg_type_for_datatype(parent.to)
+    if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
+        return pgtypes.INT8
+    quantified = isinstance(parent, exp.Any | exp.All) or (
+        isinstance(parent, exp.Anonymous) and parent.name.upper() in ("ANY", "ALL", "SOME")  # sqlglot: ALL(...)
+    )
+    if quantified and parent is not None and isinstance(parent.parent, _COMPARISONS):
+        comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
+        other_side = comparison.this if comparison.expression is parent else comparison.expression
+        element = _operand_type(other_side, column_type) or pgtypes.TEXT
+        return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
+    other: exp.Expr | None = None
+    if isinstance(parent, _COMPARISONS):
+        other = parent.expression if parent.this is node else parent.this
+    elif isinstance(parent, (exp.In, exp.Between)):
+        other = parent.this
+    elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
+        other = parent.parent.this
+    return _operand_type(other, column_type)
+
+
+def _operand_type(other: exp.Expr | None, column_type: ColumnTypeResolver) -> PgType | None:
+    if isinstance(other, exp.Column):
+        found = column_type(other)
+        return found.type if found else None
+    if isinstance(other, exp.Cast):
+        return pg_type_for_datatype(other.to)
+    return None
+
+
+def infer_param_oids(
+    statement: exp.Expr,
+    declared: Sequence[int],
+    column_type: ColumnTypeResolver,
+) -> list[int]:
+    """One OID per placeholder ``$1..$n``: the client's where non-zero, else inferred."""
+    count = max(placeholder_count(statement), len(declared))
+    oids = [declared[i] if i < len(declared) else 0 for i in range(count)]
+    for parameter in statement.find_all(exp.Parameter):
+        if not parameter.this.name.isdigit():
+            continue
+        index = int(parameter.this.name) - 1
+        if oids[index]:
+            continue
+        inferred = _from_context(parameter, column_type)
+        if inferred is not None:
+            oids[index] = inferred.oid
+    return [oid or pgtypes.TEXT.oid for oid in oids]
+
+
+def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> None:
+    """Give every array-typed ``$n`` not already cast an explicit cast to its type, in place
+    (and every ``$n`` the client declared as a source's enum or composite type).
+
+    A source driver binds a Python list by its own reading (ADBC: a list of ints is
+    ``bigint[]``), which PostgreSQL then refuses to compare with an ``integer[]`` column; the
+    cast makes the source read the value as the type the client declared or Veil inferred. An
+    enum or composite value arrives as its text form, which ADBC binds as ``text``."""
+    for parameter in list(statement.find_all(exp.Parameter)):
+        if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is not None and pgtypes.user_type(pg_type) is not None:
+            datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres", udt=True)
+            parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+            continue
+        if pg_type is None or not pg_type.element_oid:
+            continue
+        element = pgtypes.BY_OID[pg_type.element_oid].name
+        try:
+            datatype = exp.DataType.build(f"{element}[]", dialect="postgres")
+        except Exception:  # noqa: BLE001 - a type sqlglot cannot name stays uncast
+            continue
+        parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+
+
+def duckdb_literals(statement: exp.Expr) -> None:
+    """Typed literals as DuckDB must be given them to read them as PostgreSQL does, in place:
+
+    * ``'3.14'::numeric``: DuckDB reads DECIMAL as DECIMAL(18,3) (3.140); the cast gets the
+      scale the literal was written with.
+    * ``'{1,2}'::int[]``: DuckDB does not read PostgreSQL's array text; the literal becomes a
+      list of its elements' text, cast to the array type."""
+    for cast in list(statement.find_all(exp.Cast)):
+        literal = cast.this.unnest()
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string and cast.to.this == exp.DType.ARRAY
+            and literal.this.lstrip().startswith("{")
+        ):
+            items = [exp.Null() if v is None else exp.Literal.string(v) for v in parse_array_literal(literal.this)]
+            cast.set("this", exp.Array(expressions=items))
+            continue
+        if (
+            isinstance(literal, exp.Literal) and literal.is_string
+            and cast.to.this == exp.DType.DECIMAL and not cast.to.expressions
+        ):
+            scale = literal_scale(literal.this)
+            if scale is not None:
+                cast.set("to", exp.DataType.build(f"DECIMAL(38, {scale})"))

@@ -66,7 +66,11 @@ def query(port: int, user: str, sql: str) -> list[tuple[Any, ...]]:
 @pytest.mark.e2e
 def test_veil_serve_reads_an_entry_point_source_through_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = installed_package(tmp_path / "site")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    # The "installed" package's module is this repository's tests.catalog.sources.memory_source:
+    # the server's interpreter finds it through the repository root, as an installed one would
+    # through site-packages (whatever directory the server runs in).
+    repository = Path(__file__).resolve().parents[3]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(repository), os.environ.get("PYTHONPATH", "")]))
     process, server = start_server(tmp_path, served_config())
     try:
         sql = "SELECT name, email, region FROM crm.people ORDER BY name"

@@ -161,3 +161,24 @@ def test_copy_to_stdout_masks(conformance_server: VeilServer) -> None:
     assert psql(conformance_server, query).splitlines() == ["1\t***", "2\t***"]
     raw = psql(conformance_server, query, "root")
     assert raw.splitlines() == ["1\tcustomer 1", "2\tcustomer 2"]
+
+
+# PostgreSQL's built-ins a user may call, as psql shows them on PostgreSQL 15 itself.
+BUILTIN_COMMANDS = [r"\df abs", r"\sf abs(integer)", r"\sf pg_catalog.upper(text)", r"\df stddev*", r"\df sqrt",
+                    r"\sf lower(text)", r"\df date_trunc"]
+
+
+def _psql_postgres(dsn: str, command: str) -> str:
+    binary = require_tool("psql")
+    result = subprocess.run([binary, "-X", "-d", dsn, "-c", command], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PAGER": ""})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("command", BUILTIN_COMMANDS)
+def test_builtin_function_meta_commands_match_postgres(
+    conformance_server: VeilServer, postgres_dsn: str, command: str
+) -> None:
+    """`\\df`/`\\sf` of an allow-listed built-in print exactly what PostgreSQL 15 prints."""
+    assert psql(conformance_server, command) == _psql_postgres(postgres_dsn, command)

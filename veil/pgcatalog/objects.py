@@ -35,7 +35,12 @@ PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
 _OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
 #: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
 ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
+_PROARGTYPES = [c.name for c in RELATIONS[("pg_catalog", "pg_proc")].columns].index("proargtypes")
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
+
+
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,11 @@ class CatalogObjects:
         self.proc_oids: dict[str, int] = {}
         for oid, name in sorted(self.procs.items()):
             self.proc_oids.setdefault(name, oid)
+        # regprocedure input ``abs(integer)``: one overload by its argument types.
+        self.proc_signatures: dict[tuple[str, tuple[int, ...]], int] = {
+            (str(row[1]), tuple(int(str(t)) for t in _listed(row[_PROARGTYPES]))): int(str(row[0]))
+            for row in PG_PROC
+        }
 
     def _add(self, relation: Relation) -> None:
         self.relations[(relation.schema, relation.name)] = relation
@@ -268,6 +278,19 @@ class CatalogObjects:
             raise errcodes.UndefinedFunction(f'function "{text}" does not exist')
         return oid
 
+    def regprocedure_in(self, text: str, *, strict: bool = True) -> int | None:
+        """``'abs(integer)'::regprocedure``: the overload whose argument types are those named."""
+        name, paren, rest = text.partition("(")
+        if not paren or text.strip().isdigit():
+            return self.regproc_in(name, strict=strict)
+        args = [a.strip() for a in rest.strip().removesuffix(")").split(",") if a.strip()]
+        types = tuple(self.regtype_in(a, strict=strict) or 0 for a in args)
+        parts = parse_ident(name) or []
+        oid = self.proc_signatures.get((parts[-1], types)) if parts else None
+        if oid is None and strict:
+            raise errcodes.UndefinedFunction(f"function {text} does not exist")
+        return oid
+
     def regproc_out(self, oid: int) -> str:
         return self.procs.get(oid, "-" if oid == 0 else str(oid))
 
@@ -303,7 +326,9 @@ class CatalogObjects:
             return self.regclass_in(text, path, strict=strict)
         if kind == "regtype":
             return self.regtype_in(text, strict=strict)
-        if kind in ("regproc", "regprocedure"):
+        if kind == "regprocedure":
+            return self.regprocedure_in(text, strict=strict)
+        if kind == "regproc":
             return self.regproc_in(text.split("(")[0], strict=strict)
         if kind == "regnamespace":
             return self.regnamespace_in(text, strict=strict)

@@ -6,7 +6,8 @@ Run by hand (never at runtime)::
 
 It writes ``relations.py`` (every pg_catalog / information_schema relation with its full column
 list), ``static_rows.py`` (pg_type, pg_am, ... rows that never depend on the user),
-``procs.py`` (pg_proc rows of the functions Veil implements and of type I/O),
+``procs.py`` (pg_proc rows of the functions Veil implements, of the built-ins PostgreSQL's
+reviewed allow-list lets a user call, and of type I/O),
 ``settings.py`` (pg_settings rows safe to show) and ``keywords.py`` (pg_get_keywords()).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from veil.pgcatalog.builtins import REGISTRY
+from veil.policy.allowlist import function_list
 
 
 HERE = Path(__file__).parent
@@ -146,7 +148,12 @@ def main(dsn: str) -> None:
         # domains): clients cast names such as 'trigger'::regtype and list types with \\dT.
         type_oids = "SELECT oid FROM pg_type WHERE oid < 16384"
         types = _rows(cur, "pg_type", f"oid IN ({type_oids}) ORDER BY oid")
-        names = ",".join(f"'{n}'" for n in sorted({*PROC_NAMES, *REGISTRY.functions}))
+        # Built-ins the reviewed PostgreSQL allow-list allows: a user may call them, so psql's
+        # \\df and \\sf (and ::regprocedure) must find them as PostgreSQL lists them.
+        allowed = {name for name, entry in function_list("postgres").items() if entry.allowed}
+        names = ",".join(
+            "'" + n.replace("'", "''") + "'" for n in sorted({*PROC_NAMES, *REGISTRY.functions, *allowed})
+        )
         procs = _rows(
             cur,
             "pg_proc",

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from tests.proxy.codec.conftest import Check
 from tests.proxy.codec.oracle import encode_cells
+from veil.pgtypes import BY_OID, pinned_field
 
 
 def test_int_arrays(check: Check) -> None:
@@ -20,6 +21,19 @@ def test_int_arrays(check: Check) -> None:
     check("int4[]", literals, pa.array(values, pa.large_list(pa.int32())))
     check("int8[]", literals, pa.array(values, pa.list_(pa.int64())))
     check("int2[]", ["'{1,-1}'"], pa.array([[1, -1]], pa.list_(pa.int16())))
+
+
+def test_vectors_are_array_send_from_zero(check: Check) -> None:
+    """int2vector/oidvector (pg_index.indkey, pg_proc.proargtypes): text ``1 2``, binary array_send
+    of int2/oid subscripted from 0 (asyncpg failed on the text bytes sent as binary)."""
+    literals = ["'1 2 3'", "''", None, "'20'", "'4294967295 0'"]
+    values = [[1, 2, 3], [], None, [20], [4294967295, 0]]
+    for arrow_type in (pa.list_(pa.uint32()), pa.list_(pa.int64())):
+        field = pinned_field("v", arrow_type, BY_OID[30])
+        check("oidvector", literals, pa.array(values, arrow_type), field=field)
+    int2 = pa.list_(pa.int16())
+    check("int2vector", ["'1 -2'", "''", "'3'"], pa.array([[1, -2], [], [3]], int2),
+          field=pinned_field("v", int2, BY_OID[22]))
 
 
 def test_text_array_quoting(check: Check) -> None:

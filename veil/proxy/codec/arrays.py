@@ -67,6 +67,8 @@ def array_text(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCell
 
 #: int2vector and oidvector (pg_index.indkey ...) print as space-separated numbers: ``1 2``.
 VECTOR_TYPES = frozenset({"int2vector", "oidvector"})
+#: Their elements' type OIDs (int2, oid).
+VECTOR_ELEMENTS = {"int2vector": 21, "oidvector": 26}
 
 
 def vector_text(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCells:
@@ -86,7 +88,8 @@ def _quote(elements: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, text).cast(pa.binary())
 
 
-def array_binary(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCells:
+def array_binary(arr: pa.Array, element: ColumnType, encode: Encoder, vector: bool = False) -> ArrowCells:
+    """array_send; ``vector``: int2vector/oidvector's, one dimension even when empty, from 0."""
     offsets, values = list_parts(arr)
     cells = encode(values, element)
     lengths = cells.lengths()
@@ -101,13 +104,14 @@ def array_binary(arr: pa.Array, element: ColumnType, encode: Encoder) -> ArrowCe
     has_null = (null_total[bounds[1:]] - null_total[bounds[:-1]]) > 0
     rows = len(arr)
     header = np.empty((rows, 20), dtype=np.uint8)
-    header[:, 0:4] = big_endian(np.where(counts > 0, 1, 0), ">i4")
+    dimensional = np.ones(rows, dtype=bool) if vector else counts > 0
+    header[:, 0:4] = big_endian(dimensional.astype(np.int64), ">i4")
     header[:, 4:8] = big_endian(has_null.astype(np.int64), ">i4")
     header[:, 8:12] = big_endian(np.full(rows, element.oid), ">i4")
     header[:, 12:16] = big_endian(counts, ">i4")
-    header[:, 16:20] = big_endian(np.ones(rows, dtype=np.int64), ">i4")
+    header[:, 16:20] = big_endian(np.full(rows, 0 if vector else 1, dtype=np.int64), ">i4")
     keep = np.ones((rows, 20), dtype=bool)
-    keep[:, 12:] = (counts > 0)[:, None]
+    keep[:, 12:] = dimensional[:, None]
     heads = to_arrow(MatrixCells(header, keep))
     out = pc.binary_join_element_wise(heads, body, b"")
     return ArrowCells(_with_nulls(arr, out))

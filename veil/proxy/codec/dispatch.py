@@ -162,6 +162,10 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
     if _is_list(t) and pg.type.is_array:
         element = _element_type(t, pg)
         return arrays.array_binary(arr, element, lambda a, c: encode_binary(a, c, ctx))
+    if _is_list(t) and pg.type.name in arrays.VECTOR_TYPES:
+        # int2vectorsend/oidvectorsend: array_send of int2/oid elements.
+        element = ColumnType(BY_OID[arrays.VECTOR_ELEMENTS[pg.type.name]])
+        return arrays.array_binary(arr, element, lambda a, c: encode_binary(a, c, ctx), vector=True)
     text = encode_text(column, pg, ctx)
     if oid == JSONB.oid:
         return ArrowCells(pc.binary_join_element_wise(b"\x01", to_arrow(text), b""))

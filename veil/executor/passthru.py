@@ -18,6 +18,7 @@ import pyarrow as pa
 from veil.api import EncodedRows
 from veil.catalog.sources.postgres.passthrough import PassthroughCursor, SessionSettings
 from veil.errors import VeilError
+from veil.executor.lanes import bulk_lane
 
 ErrorMapper = Callable[[BaseException], VeilError]
 #: Told when a cursor starts running (it may raise: the session was canceled meanwhile) and ends.
@@ -91,10 +92,13 @@ class EncodedStream:
     async def __aiter__(self) -> AsyncIterator[EncodedRows]:
         try:
             chunk, self._first = self._first, None
+            lane = bulk_lane()
             while chunk is not None and not self._closed:
                 yield EncodedRows(*chunk)
                 try:
                     chunk = await self._cursor.next_chunk()
+                    if chunk is not None:
+                        await lane.turn()  # a chunk after the first: scans cannot delay points
                 except Exception as exc:  # noqa: BLE001 - source errors of any kind become PostgreSQL errors
                     raise self._map_error(exc) from None
         finally:

@@ -11,6 +11,8 @@ Memory: a stream holds a reservation in the process's :data:`~veil.executor.memb
 being sent and the one read ahead) outgrow it, it reserves more before reading on, waiting in
 the budget's queue or failing with 53200. Reads on a source take one of the source's slots
 (``max_concurrency``) for their duration, so a locked source holds at most that many threads.
+Slices after a result's first take turns of the loop's bulk lane (:mod:`veil.executor.lanes`),
+so the scans in flight cannot make a point query wait behind all of them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyarrow as pa
 
 from veil.errors import StatementTimeout, VeilError
 from veil.executor.deadline import Deadline, after
+from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
 from veil.pgtypes import NUMERIC, pinned_metadata
@@ -138,14 +141,14 @@ class ReaderStream:
                     if batch.num_rows:
                         yield conform(batch, self.schema)
                     continue
-                async for piece in _fair_slices(batch):
+                async for piece in _fair_slices(batch, first_free=True):
                     yield conform(piece, self.schema)
             while reading is not None and not self._closed:
                 batch = await self._wait(reading)
                 if batch is None:
                     break
                 reading = None if self._closed else await self._read_ahead(batch.get_total_buffer_size())
-                async for piece in _fair_slices(batch):
+                async for piece in _fair_slices(batch, first_free=False):
                     yield conform(piece, self.schema)
         finally:
             await self.close()
@@ -180,17 +183,18 @@ class ReaderStream:
         self._on_close()
 
 
-async def _fair_slices(batch: pa.RecordBatch) -> AsyncIterator[pa.RecordBatch]:
-    """``batch`` in zero-copy slices of :data:`SLICE_ROWS`, letting other tasks run between them."""
+async def _fair_slices(batch: pa.RecordBatch, first_free: bool) -> AsyncIterator[pa.RecordBatch]:
+    """``batch`` in zero-copy slices of :data:`SLICE_ROWS`, each after a turn of the bulk lane
+    (:mod:`veil.executor.lanes`) but the first of a ``first_free`` batch: short statements'
+    steps run between them."""
     rows = batch.num_rows
-    if rows <= SLICE_ROWS:
-        if rows:
-            yield batch
+    if not rows:
         return
+    lane = bulk_lane()
     for start in range(0, rows, SLICE_ROWS):
-        if start:
-            await asyncio.sleep(0)
-        yield batch.slice(start, SLICE_ROWS)
+        if start or not first_free:
+            await lane.turn()
+        yield batch.slice(start, SLICE_ROWS) if rows > SLICE_ROWS else batch
 
 
 def _next_batch(reader: pa.RecordBatchReader, map_error: ErrorMapper) -> pa.RecordBatch | None:

@@ -117,13 +117,6 @@ class SourceSlots:
             self._slots[source] = known
         return known[1]
 
-    def waiting(self, source: str) -> int:
-        known = self._slots.get(source)
-        if known is None:
-            return 0
-        waiters = getattr(known[1], "_waiters", None)
-        return len(waiters) if waiters else 0
-
 
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SourceSlots] = weakref.WeakKeyDictionary()
 

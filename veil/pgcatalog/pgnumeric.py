@@ -12,7 +12,7 @@ computes what PostgreSQL would:
   DuckDB result is cast to it;
 * integer ``/`` is integer division (truncating toward zero) in the type of the wider operand;
 * a numeric quotient (``/`` over numeric and integer operands, ``avg`` of integers or numeric
-  as ``sum/count``, ``variance`` as PostgreSQL's ``numeric_stddev_internal`` computes it) is
+  as ``sum/count``) is
   computed exactly on 128-bit integers and printed with PostgreSQL's ``select_div_scale``
   (at least 16 significant digits, never fewer decimals than an operand), rounded half away
   from zero, as text the wire encoders serve as ``numeric``. The operands' scales are known
@@ -20,7 +20,9 @@ computes what PostgreSQL would:
   literal's digits, ``+``/``-`` the larger, ``*`` the sum); a quotient of operands whose scale
   is not known is left to DuckDB.
 
-``stddev`` of integers/numeric (a numeric square root) is not rewritten: it stays float8.
+``var_samp``, ``var_pop`` and the ``stddev`` family of integers and numeric are PostgreSQL's
+``numeric_stddev_internal``: DuckDB sums exact pieces of the values and their squares, and a
+Python function finishes each group (:mod:`veil.catalog.sources.pgvariance`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from sqlglot import exp, parse_one
 
+from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
 from veil.pgtypes import ColumnType
 
@@ -248,26 +251,74 @@ def _at_site(site: exp.Expr, node: exp.Expr, call: exp.Expr) -> exp.Expr:
     return copy
 
 
-def _variance(at: Callable[[exp.Expr], exp.Expr], argument: exp.Expr, scale: int, sample: bool) -> _Text:
-    """``numeric_stddev_internal`` for variance: (N·Σx² − (Σx)²) / (N·(N−1)) (or N·N), 0 when
-    the numerator is not positive, NULL for too few rows."""
-    count = at(exp.Count(this=argument.copy()))
-    total = at(exp.Sum(this=argument.copy()))
-    decimal = f"DECIMAL(38, {scale})"  # squared in numeric, as PostgreSQL accumulates (no int4 overflow)
-    squares = at(exp.Sum(this=exp.Mul(this=_cast(argument.copy(), decimal), expression=_cast(argument.copy(), decimal))))
-    numerator = exp.Sub(
-        this=exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(squares, f"DECIMAL(38, {2 * scale})")),
-        expression=exp.Mul(this=_cast(total.copy(), f"DECIMAL(38, {scale})"), expression=_cast(total, f"DECIMAL(38, {scale})")),
-    )
-    other = exp.Sub(this=count.copy(), expression=exp.Literal.number(1)) if sample else count.copy()
-    denominator = exp.Mul(this=_cast(count.copy(), "HUGEINT"), expression=_cast(other, "HUGEINT"))
-    quotient = _quotient(exp.Paren(this=numerator), exp.Paren(this=denominator), 2 * scale, 0)
-    too_few = exp.LTE(this=count, expression=exp.Literal.number(1 if sample else 0))
-    exact = exp.Case(ifs=[
-        exp.If(this=too_few, true=exp.Null()),
-        exp.If(this=exp.LTE(this=exp.Paren(this=numerator.copy()), expression=exp.Literal.number(0)), true=exp.Literal.string("0")),
-    ], default=quotient.this)
-    return _Text(this=exact, approximate=exp.Case(ifs=[exp.If(this=too_few.copy(), true=exp.Null())], default=quotient.approximate))
+_SPREADS = {"var_samp": SAMPLE, "var_pop": 0, "stddev": SAMPLE | ROOT, "stddev_samp": SAMPLE | ROOT,
+            "stddev_pop": ROOT}
+_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}  # |x| ≤ bound
+
+
+def _bound(column_type: ColumnType | None) -> int:
+    """A bound of |x|·10^scale for the values of ``column_type`` (DuckDB's 38 digits if unknown)."""
+    if column_type is None:
+        return 10**_MAX_SCALE
+    if column_type.type.name in _BOUNDS:
+        return _BOUNDS[column_type.type.name]
+    if column_type.type.name == "numeric" and column_type.typmod >= 4:
+        return 10 ** min(((column_type.typmod - 4) >> 16) & 0xFFFF, _MAX_SCALE)
+    return 10**_MAX_SCALE
+
+
+def _scaled(scale: int, bound: int) -> str:
+    """DuckDB SQL for the integer x·10^scale (x: the column :data:`_X`), exact, as HUGEINT."""
+    value = _X
+    if scale == 0:
+        return f"CAST({value} AS HUGEINT)"
+    decimal = f"CAST({value} AS DECIMAL(38, {scale}))"
+    if bound * 10**scale <= 10**_MAX_SCALE:  # x·10^scale still fits DECIMAL(38, scale)
+        return f"CAST({decimal} * {10**scale} AS HUGEINT)"
+    return f"CAST(replace(CAST({decimal} AS VARCHAR), '.', '') AS HUGEINT)"
+
+
+_X = "__veil_x"
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(sql: str) -> exp.Expr:
+    return parse_one(sql, read="duckdb")
+
+
+def _with_x(sql: str, argument: exp.Expr) -> exp.Expr:
+    """DuckDB expression ``sql`` with ``argument`` for its column :data:`_X`."""
+    tree = _parsed(sql).copy()
+    for column in list(tree.find_all(exp.Column)):
+        if column.name == _X:
+            column.replace(argument.copy())
+    return tree
+
+
+def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, bound: int) -> _Text:
+    """PostgreSQL's ``numeric_stddev_internal``: DuckDB sums exact pieces of x·10^scale and of
+    its square that cannot overflow 128 bits, :data:`~veil.catalog.sources.pgvariance.FUNCTION`
+    puts each group's together (see that module)."""
+    x = _scaled(scale, bound)
+    limb = str(LIMB)
+
+    def split(product: str | None) -> list[str | None]:
+        return [f"({product}) // {limb}", f"({product}) % {limb}"] if product else [None, None]
+
+    if bound <= LIMB:  # one piece, x itself, whose square fits 128 bits
+        high, low = None, x
+    else:
+        high, low = f"(({x}) // {limb})", f"(({x}) % {limb})"
+    sums = [high, low, *split(high and f"{high} * {high}"), *split(high and f"{high} * {low}")]
+    sums += [None, f"({low}) * ({low})"] if bound * bound <= LIMB else split(f"({low}) * ({low})")
+    arguments = [at(exp.Count(this=node.this.copy()))]
+    for piece in sums:
+        arguments.append(at(exp.Sum(this=_with_x(piece, node.this))) if piece else exp.Literal.number(0))
+    mode = _SPREADS[_AGGREGATE_NAMES[type(node)]]
+    arguments += [exp.Literal.number(scale), exp.Literal.number(mode)]
+    approximate = node.copy()
+    approximate.set("this", _cast(node.this.copy(), "DOUBLE"))
+    return _Text(this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate))
 
 
 def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
@@ -282,6 +333,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
     nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
     # Types and scales of the original tree, before any node moves.
     facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
+    bounds: dict[int, int] = {}  # an aggregate's bound of |x|·10^scale
     for node in nodes:
         if isinstance(node, (exp.Div, *_ARITHMETIC)):
             left, right = node.this, node.expression
@@ -291,6 +343,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
         else:
             argument = node.this
             facts.append((node, _name(type_of(argument)), None, scales.of(argument), None))
+            bounds[id(node)] = _bound(type_of(argument))
     outputs = _outputs(tree)
     texts: dict[int, exp.Expr] = {}
     for node, left_type, right_type, left_scale, right_scale in reversed(facts):  # innermost first
@@ -306,7 +359,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
             replacement = _scaled_cast(node, left_type, left_scale)
         else:
             site = _site(node)
-            replacement = _aggregate(node, site, left_type, left_scale)
+            replacement = _aggregate(node, site, left_type, left_scale, bounds[id(node)])
         if replacement is None:
             continue
         if isinstance(replacement, _Text):
@@ -398,7 +451,9 @@ def _division(
     return None
 
 
-def _aggregate(node: exp.Expr, site: exp.Expr, argument: str | None, scale: int | None) -> exp.Expr | _Text | None:
+def _aggregate(
+    node: exp.Expr, site: exp.Expr, argument: str | None, scale: int | None, bound: int
+) -> exp.Expr | _Text | None:
     name = _AGGREGATE_NAMES[type(node)]
     result = aggregate_result(node, argument) if argument is not None else None
     if result is None:
@@ -413,6 +468,6 @@ def _aggregate(node: exp.Expr, site: exp.Expr, argument: str | None, scale: int 
         return None
     if name == "avg":
         return _quotient(at(exp.Sum(this=node.this.copy())), at(exp.Count(this=node.this.copy())), scale, 0)
-    if name in ("var_samp", "var_pop") and 2 * scale <= _MAX_SCALE:
-        return _variance(at, node.this, scale, sample=name == "var_samp")
+    if name in _SPREADS and scale <= _MAX_SCALE:
+        return _spread(node, at, scale, bound)
     return None

@@ -5,7 +5,8 @@ emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks result
 :func:`sandboxed_duckdb`: extensions are never installed or loaded on demand, Python variables are
 never read by name, and before any SQL runs external access is switched off (no files, URLs or
 other databases beyond the database opened here) and the configuration is locked, so no
-statement can switch either back on.
+statement can switch either back on. Veil's own Python functions
+(:mod:`~veil.catalog.sources.pgvariance`) are registered on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import duckdb
+
+from veil.catalog.sources import pgvariance
 
 DuckDBSetting = str | bool | int | float | list[str]
 
@@ -40,6 +43,7 @@ def sandboxed_duckdb(
     configuration locked."""
     connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
     try:
+        pgvariance.register(connection)
         if prepare is not None:
             prepare(connection)
         if not _locked_down(connection):

@@ -313,12 +313,13 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     sums += [None, f"({low}) * ({low})"] if bound * bound <= LIMB else split(f"({low}) * ({low})")
     arguments = [at(exp.Count(this=node.this.copy()))]
     for piece in sums:
-        arguments.append(at(exp.Sum(this=_with_x(piece, node.this))) if piece else exp.Literal.number(0))
+        total = _cast(at(exp.Sum(this=_with_x(piece, node.this))), "VARCHAR") if piece else exp.Literal.string("0")
+        arguments.append(total)
     mode = _SPREADS[_AGGREGATE_NAMES[type(node)]]
     arguments += [exp.Literal.number(scale), exp.Literal.number(mode)]
     approximate = node.copy()
     approximate.set("this", _cast(node.this.copy(), "DOUBLE"))
-    return _Text(this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate))
+    return _Text(this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate), sorted_as="DOUBLE")
 
 
 def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
@@ -366,7 +367,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
             position = outputs.get(id(site.parent if isinstance(site.parent, exp.Alias) else site))
             if position is not None:  # exact text outside, a number to sort by inside
                 texts[position] = replacement.this
-                replacement = _cast(replacement.approximate, _INNER_DECIMAL)
+                replacement = _cast(replacement.approximate, replacement.sorted_as)
             else:
                 replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
@@ -380,6 +381,7 @@ class _Text:
 
     this: exp.Expr
     approximate: exp.Expr
+    sorted_as: str = "DECIMAL(38, 16)"  # the approximate's type (a variance may exceed 10^22)
 
 
 _INNER_DECIMAL = "DECIMAL(38, 16)"

@@ -18,7 +18,7 @@ from math import isqrt
 
 import duckdb
 import pyarrow as pa
-from duckdb.sqltypes import BIGINT, HUGEINT, INTEGER, VARCHAR
+from duckdb.sqltypes import BIGINT, INTEGER, VARCHAR
 
 FUNCTION = "veil_numeric_variance"
 LIMB = 10**19  # the pieces DuckDB sums are below this, so 1.7e19 rows of them fit 128 bits
@@ -74,7 +74,8 @@ def _spreads(  # noqa: PLR0913 (DuckDB calls it with one array per argument)
     hl0: pa.Array, ll1: pa.Array, ll0: pa.Array, scale: pa.Array, mode: pa.Array,
 ) -> pa.Array:
     """The vectorised :data:`FUNCTION`: count, Σh, Σl, then Σ(p // 10¹⁹) and Σ(p % 10¹⁹) of
-    p = h·h, h·l, l·l; scale; mode. A NULL count or sum is no rows, or zero."""
+    p = h·h, h·l, l·l (as text: how DuckDB hands HUGEINT to Arrow depends on the connection's
+    settings); scale; mode. A NULL count or sum is no rows, or zero."""
     columns = [c.to_pylist() for c in (count, sh, sl, hh1, hh0, hl1, hl0, ll1, ll0, scale, mode)]
     results: list[str | None] = []
     for n, *sums, group_scale, group_mode in zip(*columns, strict=True):
@@ -92,6 +93,6 @@ def register(connection: duckdb.DuckDBPyConnection) -> None:
     is one DuckDB instance, whose catalog already has it)."""
     with contextlib.suppress(duckdb.CatalogException):
         connection.create_function(
-            FUNCTION, _spreads, [BIGINT, *[HUGEINT] * 8, INTEGER, INTEGER], VARCHAR,
+            FUNCTION, _spreads, [BIGINT, *[VARCHAR] * 8, INTEGER, INTEGER], VARCHAR,
             type="arrow", null_handling="special", side_effects=False,
         )

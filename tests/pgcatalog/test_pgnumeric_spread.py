@@ -26,9 +26,16 @@ GROUPS = 720
 def _columns(rng: random.Random) -> list[tuple[str, int, int]]:
     """(PostgreSQL type, precision, scale) of each column: the integers, numeric(38)'s edges and
     random precisions and scales."""
-    fixed = [("int2", 5, 0), ("int4", 10, 0), ("int8", 19, 0), ("numeric(38,0)", 38, 0),
-             ("numeric(38,18)", 38, 18), ("numeric(38,38)", 38, 38), ("numeric(19,0)", 19, 0),
-             ("numeric(10,2)", 10, 2)]
+    fixed = [
+        ("int2", 5, 0),
+        ("int4", 10, 0),
+        ("int8", 19, 0),
+        ("numeric(38,0)", 38, 0),
+        ("numeric(38,18)", 38, 18),
+        ("numeric(38,38)", 38, 38),
+        ("numeric(19,0)", 19, 0),
+        ("numeric(10,2)", 10, 2),
+    ]
     for _ in range(6):
         precision = rng.randint(1, 38)
         scale = rng.randint(0, precision)
@@ -88,7 +95,9 @@ def _select(source: str, columns: list[tuple[str, int, int]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path) -> Iterator[tuple[str, VeilServer]]:
+def servers(
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path
+) -> Iterator[tuple[str, VeilServer]]:
     dsn = scratch_database(postgres_dsn, DATABASE)
     definition = ", ".join(["g int4", *(f"c{i} {kind}" for i, (kind, _, _) in enumerate(COLUMNS))])
     values = ", ".join("(" + ", ".join(row) + ")" for row in ROWS)
@@ -105,8 +114,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehou
     finally:
         duck.close()
     config = base_config(warehouse)
-    config["connections"] = {"numbers": {"type": "duckdb", "path": str(duck_path)},  # type: ignore[index]
-                             "pg": postgres_connection(dsn)}
+    config["connections"] = {
+        "numbers": {"type": "duckdb", "path": str(duck_path)},  # type: ignore[index]
+        "pg": postgres_connection(dsn),
+    }
     config["policies"] = [{"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["alice"]}}}]
     process, server = start_server(directory, config)
     try:
@@ -121,14 +132,22 @@ def _run(dsn: str, sql: str) -> tuple[list[tuple[bytes | None, int]], list[list[
         result = conn.pgconn.exec_(sql.encode())
         assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, (result.error_message or b"").decode()
         types = [(result.fname(i), result.ftype(i)) for i in range(result.nfields)]
-        rows = [[None if (v := result.get_value(r, i)) is None else v.decode() for i in range(result.nfields)]
-                for r in range(result.ntuples)]
+        rows = [
+            [None if (v := result.get_value(r, i)) is None else v.decode() for i in range(result.nfields)]
+            for r in range(result.ntuples)
+        ]
     return types, rows
 
 
-def _differences(got: list[list[str | None]], expected: list[list[str | None]]) -> list[tuple[int, int, str | None, str | None]]:
-    return [(r, c, e, g) for r, (grow, erow) in enumerate(zip(got, expected, strict=True))
-            for c, (g, e) in enumerate(zip(grow, erow, strict=True)) if g != e]
+def _differences(
+    got: list[list[str | None]], expected: list[list[str | None]]
+) -> list[tuple[int, int, str | None, str | None]]:
+    return [
+        (r, c, e, g)
+        for r, (grow, erow) in enumerate(zip(got, expected, strict=True))
+        for c, (g, e) in enumerate(zip(grow, erow, strict=True))
+        if g != e
+    ]
 
 
 def _expected(servers: tuple[str, VeilServer]) -> tuple[list[tuple[bytes | None, int]], list[list[str | None]]]:

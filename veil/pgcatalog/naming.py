@@ -7,6 +7,7 @@ from sqlglot import exp
 
 from veil.errors import VeilError
 from veil.pgcatalog import scopes
+from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.typemap import column_type_of
 from veil.pgtypes import BY_OID
 
@@ -19,7 +20,7 @@ _TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.GroupConcat: "string_agg",
     exp.ArrayAgg: "array_agg",
     exp.Count: "count",
-    exp.Variance: "variance",  # var_samp(x) reads as the same node: named variance
+    exp.Variance: "variance",
     exp.VariancePop: "var_pop",
     exp.Stddev: "stddev",
     exp.StddevSamp: "stddev_samp",
@@ -59,6 +60,9 @@ def _figure(node: exp.Expr) -> tuple[str, int]:
     a cast's type name, 0 for ``?column?``; a cast keeps its operand's name only if strong."""
     if isinstance(node, exp.Alias):
         return node.alias, 2
+    written = node.meta.get(WRITTEN_NAME) if node._meta else None
+    if isinstance(written, str):  # a function call: named as written (var_samp, mod, ceiling)
+        return written.lower(), 2
     if isinstance(node, exp.Column):
         if isinstance(node.this, exp.Star):
             return UNNAMED, 0

@@ -21,7 +21,20 @@ from sqlglot.tokens import TokenType
 
 from veil.errors import SqlSyntaxError
 
-_DIALECT = Postgres()
+#: Where a typed function node keeps the name it was called by (``var_samp`` and ``variance``
+#: are one sqlglot node, ``mod(a, b)`` is ``a % b``; PostgreSQL names a result column after
+#: the name written).
+WRITTEN_NAME = "pg_name"
+
+
+class WrittenNames(Postgres):
+    """sqlglot's PostgreSQL, keeping each known function's written name (:data:`WRITTEN_NAME`)."""
+
+    ORIGINAL_NAME_META_KEY = WRITTEN_NAME
+
+
+POSTGRES = WrittenNames()
+_DIALECT = POSTGRES
 
 
 _LABEL_KEYWORDS = frozenset(
@@ -60,7 +73,7 @@ def normalize_tokens(sql: str) -> str:
 def parse_postgres(sql: str) -> list[exp.Expr]:
     """Parse one or more PostgreSQL statements; raises 42601 on a syntax error."""
     try:
-        return [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
+        return [s for s in sqlglot.parse(sql, read=POSTGRES) if s is not None]
     except (ParseError, TokenError) as first:
         try:
             fixed = normalize_tokens(sql)
@@ -68,7 +81,7 @@ def parse_postgres(sql: str) -> list[exp.Expr]:
             fixed = sql
         if fixed != sql:
             try:
-                return [s for s in sqlglot.parse(fixed, read="postgres") if s is not None]
+                return [s for s in sqlglot.parse(fixed, read=POSTGRES) if s is not None]
             except (ParseError, TokenError):
                 pass
         raise SqlSyntaxError(f"syntax error: {_first_line(first)}") from None

@@ -251,8 +251,7 @@ def _at_site(site: exp.Expr, node: exp.Expr, call: exp.Expr) -> exp.Expr:
     return copy
 
 
-_SPREADS = {"var_samp": SAMPLE, "var_pop": 0, "stddev": SAMPLE | ROOT, "stddev_samp": SAMPLE | ROOT,
-            "stddev_pop": ROOT}
+_SPREADS = {"var_samp": SAMPLE, "var_pop": 0, "stddev": SAMPLE | ROOT, "stddev_samp": SAMPLE | ROOT, "stddev_pop": ROOT}
 _BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}  # |x| ≤ bound
 
 
@@ -319,7 +318,9 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     arguments += [exp.Literal.number(scale), exp.Literal.number(mode)]
     approximate = node.copy()
     approximate.set("this", _cast(node.this.copy(), "DOUBLE"))
-    return _Text(this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate), sorted_as="DOUBLE")
+    return _Text(
+        this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate), sorted_as="DOUBLE"
+    )
 
 
 def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:

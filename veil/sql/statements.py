@@ -20,7 +20,6 @@ from typing import Any
 import sqlglot
 from pglast import ast as pg_ast
 from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
@@ -31,7 +30,7 @@ from veil.errors import (
     SqlSyntaxError,
     UndefinedFunction,
 )
-from veil.pgcatalog.parse import parse_postgres
+from veil.pgcatalog.parse import POSTGRES, parse_postgres
 from veil.sql import pgsql
 from veil.sql.ctes import check_recursive
 from veil.sql.limits import MAX_NESTING, OFFLOAD_BYTES, check_nesting
@@ -48,7 +47,7 @@ from veil.sql.utility_specs import (
     prepare_spec,
 )
 
-_DIALECT = Postgres()
+_DIALECT = POSTGRES
 
 
 class Kind(Enum):
@@ -189,7 +188,7 @@ def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp
     expressions: Sequence[exp.Expr | None]
     try:
         # tokens given: tokenized already (a big statement takes seconds to tokenize, holding the GIL)
-        expressions = sqlglot.parse(sql, read="postgres") if tokens is None else _DIALECT.parser().parse(tokens, sql)
+        expressions = sqlglot.parse(sql, read=_DIALECT) if tokens is None else _DIALECT.parser().parse(tokens, sql)
     except ParseError as exc:
         try:
             expressions = parse_postgres(sql)  # accepts ``$1::oid[]`` and friends

@@ -18,6 +18,7 @@ from math import isqrt
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import FunctionNullHandling, PythonUDFType
 from duckdb.sqltypes import BIGINT, INTEGER, VARCHAR
 
 FUNCTION = "veil_numeric_variance"
@@ -69,9 +70,18 @@ def spread(count: int, sum_x: int, sum_x2: int, scale: int, mode: int) -> str | 
     return _text((isqrt(variance * 10 ** (rscale + 2)) + 5) // 10, rscale)
 
 
-def _spreads(  # noqa: PLR0913 (DuckDB calls it with one array per argument)
-    count: pa.Array, sh: pa.Array, sl: pa.Array, hh1: pa.Array, hh0: pa.Array, hl1: pa.Array,
-    hl0: pa.Array, ll1: pa.Array, ll0: pa.Array, scale: pa.Array, mode: pa.Array,
+def _spreads(
+    count: pa.Array,
+    sh: pa.Array,
+    sl: pa.Array,
+    hh1: pa.Array,
+    hh0: pa.Array,
+    hl1: pa.Array,
+    hl0: pa.Array,
+    ll1: pa.Array,
+    ll0: pa.Array,
+    scale: pa.Array,
+    mode: pa.Array,
 ) -> pa.Array:
     """The vectorised :data:`FUNCTION`: count, Σh, Σl, then Σ(p // 10¹⁹) and Σ(p % 10¹⁹) of
     p = h·h, h·l, l·l (as text: how DuckDB hands HUGEINT to Arrow depends on the connection's
@@ -93,6 +103,11 @@ def register(connection: duckdb.DuckDBPyConnection) -> None:
     is one DuckDB instance, whose catalog already has it)."""
     with contextlib.suppress(duckdb.CatalogException):
         connection.create_function(
-            FUNCTION, _spreads, [BIGINT, *[VARCHAR] * 8, INTEGER, INTEGER], VARCHAR,
-            type="arrow", null_handling="special", side_effects=False,
+            FUNCTION,
+            _spreads,
+            [BIGINT, *[VARCHAR] * 8, INTEGER, INTEGER],
+            VARCHAR,
+            type=PythonUDFType.ARROW,
+            null_handling=FunctionNullHandling.SPECIAL,
+            side_effects=False,
         )

@@ -21,6 +21,7 @@ from veil.catalog.sources.pgvariance import ROOT, SAMPLE, spread
 DATABASE = "veil_pgnumeric_spread"
 FUNCTIONS = ("stddev", "stddev_samp", "stddev_pop", "var_samp", "var_pop", "variance")
 GROUPS = 720
+LOCAL_COLUMNS = ("int8", "numeric(38,0)", "numeric(38,18)", "numeric(38,38)")
 
 
 def _columns(rng: random.Random) -> list[tuple[str, int, int]]:
@@ -171,10 +172,13 @@ def test_duckdb_source_is_postgres(servers: tuple[str, VeilServer]) -> None:
 @pytest.mark.timeout(600)
 def test_local_engine_is_postgres(servers: tuple[str, VeilServer]) -> None:
     """The same groups as VALUES lists, one column at a time (no table: Veil's local engine
-    answers), sent to Veil and to PostgreSQL."""
+    answers), sent to Veil and to PostgreSQL: the widest columns (a 3,600-row VALUES list takes
+    seconds to compile)."""
     dsn, server = servers
     compared = 0
-    for index, column in enumerate(COLUMNS):
+    local = [i for i, (kind, _, _) in enumerate(COLUMNS) if kind in LOCAL_COLUMNS]
+    for index in local:
+        column = COLUMNS[index]
         # NULLs last: Veil types a VALUES column by its first row (PostgreSQL: by all rows)
         pairs = sorted(((row[0], row[index + 1]) for row in ROWS), key=lambda pair: pair[1] == "NULL")
         values = ", ".join(f"({group}, {value})" for group, value in pairs)
@@ -184,7 +188,7 @@ def test_local_engine_is_postgres(servers: tuple[str, VeilServer]) -> None:
         assert _differences(got[1], expected[1]) == [], column
         assert got[0] == expected[0]
         compared += len(got[1])
-    assert compared == GROUPS * len(COLUMNS)
+    assert compared == GROUPS * len(LOCAL_COLUMNS)
 
 
 def test_spread_is_numeric_stddev_internal() -> None:

@@ -7,9 +7,6 @@ Functions Veil refuses or cannot run are not compared; how many were is asserted
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import psycopg
 import pytest
 
@@ -91,34 +88,38 @@ def postgres(postgres_dsn: str) -> psycopg.Connection:
     return psycopg.connect(postgres_dsn, autocommit=True)
 
 
-def _compare(postgres: psycopg.Connection, veil: psycopg.Connection, suffix: str, report: Path | None) -> None:
+# Functions whose result type Veil does not yet give as PostgreSQL does (int8 for int4, say):
+# the names are checked; these types are known gaps, and no other function may join them.
+KNOWN_TYPE_GAPS = frozenset(
+    "bit_length cardinality char_length character_length gcd lcm length octet_length regexp_count "
+    "regexp_instr sign strpos".split()
+)
+
+
+def _compare(postgres: psycopg.Connection, veil: psycopg.Connection, suffix: str) -> None:
     calls = _calls(postgres)
     assert len(calls) > 500
-    checked, names, oids = 0, [], []
+    checked, names, types = 0, [], set()
     for sql in calls:
         expected = _described(postgres, sql)
         got = _described(veil, sql + suffix)
         if expected is None or got is None:
-            continue
+            continue  # refused or not run by Veil
         checked += 1
         if got[0] != expected[0]:
             names.append((sql, expected[0], got[0]))
         elif got[1] != expected[1] and got[1] not in (25, 705):  # text/unknown: Veil's fallback
-            oids.append((sql, expected[1], got[1]))
-    if report is not None:
-        with report.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["checked", checked, "names", len(names), "oids", len(oids)])
-            writer.writerows(names + oids)
+            types.add(sql.removeprefix("SELECT ").split("(")[0])
     assert checked > 100
     assert names == []
+    assert types <= KNOWN_TYPE_GAPS
 
 
 def test_local_engine_names(postgres: psycopg.Connection, veil_server: VeilServer) -> None:
     with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
-        _compare(postgres, veil, "", None)
+        _compare(postgres, veil, "")
 
 
 def test_duckdb_source_names(postgres: psycopg.Connection, veil_server: VeilServer) -> None:
     with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
-        _compare(postgres, veil, " FROM sales.customers LIMIT 1", None)
+        _compare(postgres, veil, " FROM sales.customers LIMIT 1")

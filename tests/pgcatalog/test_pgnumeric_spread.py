@@ -198,3 +198,15 @@ def test_spread_is_numeric_stddev_internal() -> None:
     assert spread(4, 10, 30, 0, SAMPLE) == "1.6666666666666667"  # var_samp(1, 2, 3, 4)
     assert spread(4, 10, 30, 0, SAMPLE | ROOT) == "1.2909944487358056"  # stddev(1, 2, 3, 4)
     assert spread(2, 300, 50000, 2, 0) == "0.25000000000000000000"  # var_pop(1.00, 2.00)
+
+
+@pytest.mark.parametrize("source", ["", " FROM nums.t", " FROM public.t"])
+def test_clients_cannot_call_the_finishing_function(servers: tuple[str, VeilServer], source: str) -> None:
+    """veil_numeric_variance runs only in the SQL Veil writes: a client calling it (with a scale
+    that would make Python compute 10^(2·10^9)) is refused before anything runs."""
+    with psycopg.connect(servers[1].dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(
+                f"select veil_numeric_variance(2, '0', '1', '0', '0', '0', '0', '0', '1', 1000000000, 0){source}"
+            )
+        assert refused.value.sqlstate in ("42501", "42883")

@@ -25,6 +25,7 @@ FUNCTION = "veil_numeric_variance"
 LIMB = 10**19  # the pieces DuckDB sums are below this, so 1.7e19 rows of them fit 128 bits
 SAMPLE, ROOT = 1, 2  # the mode argument's bits: divide by N·(N−1), take the square root
 _MIN_SIG_DIGITS, _MAX_DISPLAY_SCALE = 16, 1000
+_MAX_SCALE = 38  # DuckDB's DECIMAL: the scales Veil hands over
 
 
 def _weight_and_first(value: int, scale: int) -> tuple[int, int]:
@@ -53,6 +54,8 @@ def _text(value: int, scale: int) -> str:
 def spread(count: int, sum_x: int, sum_x2: int, scale: int, mode: int) -> str | None:
     """``numeric_stddev_internal`` for N = ``count``, Σx = ``sum_x``·10^-scale and
     Σx² = ``sum_x2``·10^-2·scale, as text (``None``: too few rows)."""
+    if not (0 <= scale <= _MAX_SCALE and 0 <= mode <= (SAMPLE | ROOT)):  # only Veil's SQL calls it
+        raise ValueError(f"{FUNCTION}: scale {scale} or mode {mode} out of range")
     sample = bool(mode & SAMPLE)
     if count <= (1 if sample else 0):
         return None

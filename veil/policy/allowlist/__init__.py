@@ -94,6 +94,10 @@ def _front_lists() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(allowed), frozenset(refused)
 
 
+# Functions Veil registers on its engines for the SQL it writes itself (``veil_numeric_variance``):
+# listed as allowed for that engine, never callable from a client's statement.
+INTERNAL_PREFIX = "veil_"
+
 # No engine's catalog has the function: PostgreSQL's "does not exist" (42883), not a refusal.
 NOWHERE = "no engine Veil runs on allows it"
 
@@ -103,6 +107,8 @@ def refusal(name: str, engine: str) -> str | None:
     if name in SYNTAX:
         return None
     if engine == FRONT:
+        if name.startswith(INTERNAL_PREFIX):
+            return REASONS["internal"]
         allowed, refused = _front_lists()
         if name in refused:
             categories = [function_list(e)[name].category for e in ENGINES if name in function_list(e)]

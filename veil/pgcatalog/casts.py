@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from sqlglot import exp
 
 from veil import errcodes
-from veil.pgcatalog import sqlbuild
+from veil.pgcatalog import localtypes, sqlbuild
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.context import CompileEnv
 from veil.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
@@ -103,6 +103,8 @@ def coerce(
         return reg_input(env, name, node, strict=True)
     if source is not None and is_reg(source) and name in STRING_TYPES:
         return reg_output(env, source.type.name, node)
+    if name in localtypes.TEXT_FORM or name in localtypes.REFUSED:
+        return localtypes.cast(env, node, source, target)
     if literal is not None:
         return _from_literal(literal, target)
     element = BY_OID.get(source.type.element_oid) if source is not None else None

@@ -167,6 +167,10 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         return sqlbuild.typed_literal(parse_bool(text), "BOOLEAN")
     if name == "char":
         return sqlbuild.string(text[:1])
+    if name == "bpchar" and target.typmod >= 4:  # char(n) pads with blanks (an explicit cast cuts)
+        return sqlbuild.string(text[: target.typmod - 4].ljust(target.typmod - 4))
+    if name == "bytea":
+        return sqlbuild.builtin("from_hex", sqlbuild.string(bytea_input(text).hex()))
     if name in INTEGER_TYPES:
         if not text.strip().lstrip("-+").isdigit():
             raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
@@ -176,6 +180,31 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         if scale is not None:  # ``'3.14'::numeric`` keeps the scale it was written with: 3.14
             return sqlbuild.cast(sqlbuild.string(text), f"DECIMAL(38,{scale})")
     return sqlbuild.cast(sqlbuild.string(text), duck_type(target))
+
+
+def bytea_input(text: str) -> bytes:
+    """``byteain``: the hex format (``\\xdeadbeef``) or the escape format (``a\\000b``)."""
+    if text.startswith("\\x"):
+        digits = "".join(text[2:].split())
+        try:
+            return bytes.fromhex(digits)
+        except ValueError:
+            raise errcodes.InvalidTextRepresentation(f'invalid hexadecimal data: "{text}"') from None
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text[i] != "\\":
+            out += text[i].encode()
+            i += 1
+        elif text[i + 1 : i + 2] == "\\":
+            out.append(0x5C)
+            i += 2
+        elif len(text) >= i + 4 and all(c in "01234567" for c in text[i + 1 : i + 4]):
+            out.append(int(text[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            raise errcodes.InvalidTextRepresentation("invalid input syntax for type bytea")
+    return bytes(out)
 
 
 def literal_scale(text: str) -> int | None:

@@ -82,7 +82,7 @@ class LocalEngine:
             typer.type_of(node)
         columns = typer.output_columns(tree)
         rewriter = Rewriter(env, typer)
-        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of)
+        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of, typer.projection_for)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

@@ -210,7 +210,8 @@ class Typer:
         if isinstance(node, _INT4_FUNCS):
             return INT4
         if isinstance(node, _SAME_AS_ARG):
-            return self._resolved(self.type_of(node.this))
+            same = self._resolved(self.type_of(node.this))
+            return ColumnType(same.type) if same is not None else None  # without the typmod
         if isinstance(node, AGGREGATE_CLASSES):
             arg = self._resolved(self.type_of(node.this))
             result = aggregate_result(node, arg.type.name) if arg is not None else None

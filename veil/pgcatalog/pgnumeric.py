@@ -35,6 +35,7 @@ from pathlib import Path
 from sqlglot import exp, parse_one
 
 from veil.pgcatalog.naming import output_name
+from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
 from veil.pgtypes import ColumnType
 
 AGGREGATES_QUERY = """
@@ -74,6 +75,7 @@ def aggregate_result(node: exp.Expr, argument: str) -> str | None:
 
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
+ProjectionOf = Callable[[exp.Column], exp.Expr | None]
 
 
 def _name(column_type: ColumnType | None) -> str | None:
@@ -105,8 +107,9 @@ def _numeric_scale(column_type: ColumnType) -> int | None:
 class _Scales:
     """PostgreSQL's display scale (dscale) of a numeric expression, where it is static."""
 
-    def __init__(self, type_of: TypeOf) -> None:
+    def __init__(self, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> None:
         self.type_of = type_of
+        self.derived = DerivedScales(self.of, projection_of)
 
     def of(self, node: exp.Expr) -> int | None:
         kind = self.type_of(node)
@@ -142,9 +145,9 @@ class _Scales:
             return int(node.args["decimals"].this)
         if isinstance(node, exp.Cast) and kind.typmod >= 4:
             return _numeric_scale(kind)
-        if isinstance(node, exp.Column):
+        if isinstance(node, exp.Column) and kind.typmod >= 4:
             return _numeric_scale(kind)
-        return None
+        return self.derived.of(node)
 
 
 # PostgreSQL's numeric_div in DuckDB SQL. Each step binds its values once through a one-element
@@ -270,14 +273,15 @@ def _variance(at: Callable[[exp.Expr], exp.Expr], argument: exp.Expr, scale: int
     return _Text(this=exact, approximate=exp.Case(ifs=[exp.If(this=too_few.copy(), true=exp.Null())], default=quotient.approximate))
 
 
-def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
+def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> exp.Expr:
     """``tree`` rewritten (see the module doc), in place where it can be.
 
     A quotient is exact text at PostgreSQL's scale only as an output column of the outermost
     SELECT: there the statement is wrapped, ``SELECT .., <text> FROM (<statement>) q(..)``,
     so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
-    any quotient used inside an expression is)."""
-    scales = _Scales(type_of)
+    any quotient used inside an expression is). ``projection_of`` finds the select-list
+    expression behind a column of a derived table or CTE, whose scale the column has."""
+    scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
     nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
     # Types and scales of the original tree, before any node moves.
@@ -329,7 +333,7 @@ class _Text:
     approximate: exp.Expr
 
 
-_INNER_DECIMAL = "DECIMAL(38, 16)"
+_INNER_DECIMAL = f"DECIMAL(38, {INNER_SCALE})"
 
 
 def _outputs(tree: exp.Expr) -> dict[int, int]:

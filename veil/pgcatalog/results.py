@@ -87,7 +87,7 @@ def result_schema(columns: Sequence[OutputColumn] | None, duck: pa.Schema) -> pa
                          else field.type), fallback
         if pg.type.name == "unknown":
             pg = ColumnType(BY_OID[25])
-        fields.append(pinned_field(name, arrow, pg.type, pg.typmod if is_text_form(pg) else -1))
+        fields.append(pinned_field(name, arrow, pg.type, pg.typmod))
     return pa.schema(fields)
 
 

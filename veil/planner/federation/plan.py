@@ -40,7 +40,9 @@ from veil.planner.federation.fragments import (
     render,
 )
 from veil.planner.federation.subqueries import push_whole_subqueries
+from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.planner.pushdown import (
+    numeric_typing,
     Analysis,
     Protector,
     SourcePlan,
@@ -67,6 +69,7 @@ class FederatedPlan:
     single_scan: frozenset[str] = frozenset()  # fragments the local part reads exactly once
     dynamic_filters: tuple[DynamicFilter, ...] = ()  # sources read first, targets sent filtered
     protected: frozenset[str] = frozenset()  # what fragments may read (veil.planner.verify)
+    numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -104,6 +107,7 @@ def plan_federated(
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
+    typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)
     for select in list(rewritten.find_all(exp.Select)):
@@ -112,6 +116,8 @@ def plan_federated(
     conditions = [builder.take_conditions(node, table) for node, table in remaining]
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
+    if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
+        rewritten = postgres_numerics(rewritten, typer.type_of, typer.projection_for)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])
@@ -126,6 +132,7 @@ def plan_federated(
         param_oids=tuple(param_oids),
         single_scan=scanned_once,
         dynamic_filters=dynamic,
+        numeric_columns=numeric,
     )
 
 

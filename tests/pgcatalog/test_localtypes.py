@@ -19,7 +19,7 @@ from tests.conftest import VeilServer, base_config, start_server, stop_server
 #: Literal, cast and expression statements, one or more columns each, by type family.
 MATRIX: list[str] = [
     "SELECT true, false, 't'::bool, NULL::bool",
-    "SELECT 1::int2, -32768::int2, 7, 2147483647, 9223372036854775807, 5::int8",
+    "SELECT 1::int2, '-32768'::int2, 7, 2147483647, 9223372036854775807, 5::int8",
     "SELECT 1.5::float4, 2.25::float8, 'Infinity'::float8, '-Infinity'::float4",
     "SELECT 1.5, '3.14'::numeric, 12.345::numeric(10,2), 1e3, 2::numeric / 3, 7 / 2, 7 % 3",
     "SELECT 'abc'::text, 'ab'::varchar(5), 'x'::char(3), 'n'::name, 'q'::\"char\"",

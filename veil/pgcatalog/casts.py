@@ -170,7 +170,8 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
     if name == "bpchar" and target.typmod >= 4:  # char(n) pads with blanks (an explicit cast cuts)
         return sqlbuild.string(text[: target.typmod - 4].ljust(target.typmod - 4))
     if name == "bytea":
-        return sqlbuild.builtin("from_hex", sqlbuild.string(bytea_input(text).hex()))
+        escaped = "".join(f"\\x{byte:02X}" for byte in bytea_input(text))  # DuckDB's BLOB escapes
+        return sqlbuild.cast(sqlbuild.string(escaped), "BLOB")
     if name in INTEGER_TYPES:
         if not text.strip().lstrip("-+").isdigit():
             raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')

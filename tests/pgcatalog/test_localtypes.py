@@ -52,7 +52,7 @@ MATRIX: list[str] = [
 #: Known differences left (each a class of its own): jsonb's key order and spacing, reg* values
 #: in binary format, the scale of numeric array elements.
 KNOWN_GAPS: list[str] = [
-    "SELECT '{\"b\": 1, \"a\": 2}'::jsonb",
+    'SELECT \'{"b": 1, "a": 2}\'::jsonb',
     "SELECT 'pg_class'::regclass, 'int4'::regtype",
     "SELECT '{1.5,2.5}'::numeric[]",
 ]

@@ -32,9 +32,30 @@ TEXT_FORM: frozenset[str] = frozenset(
 #: Types no local-engine statement can produce (DuckDB has no such type and Veil does not
 #: reproduce PostgreSQL's input and output functions for them).
 REFUSED: frozenset[str] = frozenset(
-    {"tsvector", "tsquery", "jsonpath", "xml", "txid_snapshot", "pg_snapshot", "point", "lseg", "path",
-     "box", "polygon", "line", "circle", "macaddr8", "tid", "aclitem", "timetz", "pg_lsn", "xid8",
-     "macaddr", "cidr", "inet"}
+    {
+        "tsvector",
+        "tsquery",
+        "jsonpath",
+        "xml",
+        "txid_snapshot",
+        "pg_snapshot",
+        "point",
+        "lseg",
+        "path",
+        "box",
+        "polygon",
+        "line",
+        "circle",
+        "macaddr8",
+        "tid",
+        "aclitem",
+        "timetz",
+        "pg_lsn",
+        "xid8",
+        "macaddr",
+        "cidr",
+        "inet",
+    }
 )
 _UNKNOWN_OID = 705
 _CONSTRUCTOR_ARGS = (2, 3)
@@ -132,7 +153,9 @@ def constructor_type(name: str | None, types: list[ColumnType | None]) -> Column
     return None
 
 
-def constructor(env: CompileEnv, name: str | None, args: list[exp.Expr], types: list[ColumnType | None]) -> exp.Expr | None:
+def constructor(
+    env: CompileEnv, name: str | None, args: list[exp.Expr], types: list[ColumnType | None]
+) -> exp.Expr | None:
     """``row(...)`` and ``int4range(lower, upper [, bounds])`` of constants, as text forms."""
     if name == "row":
         return _record(args, types)
@@ -147,7 +170,9 @@ def constructor(env: CompileEnv, name: str | None, args: list[exp.Expr], types: 
         raise errcodes.DataException("range constructor flags argument must not be null")
     if bounds not in ("[)", "[]", "(]", "()"):
         raise errcodes.SyntaxError("invalid range bound flags")
-    value = textforms.Range(lower, upper, bounds[0] == "[" and lower is not None, bounds[1] == "]" and upper is not None)
+    value = textforms.Range(
+        lower, upper, bounds[0] == "[" and lower is not None, bounds[1] == "]" and upper is not None
+    )
     canonical = textforms.canonical_range(value, name, _timezone(env))
     return _text_value(textforms.format_range(canonical))
 

@@ -18,12 +18,20 @@ from veil import errcodes
 
 #: Range type → its element type (pg_range.rngsubtype), and multirange → range.
 RANGE_ELEMENTS: dict[str, str] = {
-    "int4range": "int4", "int8range": "int8", "numrange": "numeric", "daterange": "date",
-    "tsrange": "timestamp", "tstzrange": "timestamptz",
+    "int4range": "int4",
+    "int8range": "int8",
+    "numrange": "numeric",
+    "daterange": "date",
+    "tsrange": "timestamp",
+    "tstzrange": "timestamptz",
 }
 MULTIRANGES: dict[str, str] = {
-    "int4multirange": "int4range", "int8multirange": "int8range", "nummultirange": "numrange",
-    "datemultirange": "daterange", "tsmultirange": "tsrange", "tstzmultirange": "tstzrange",
+    "int4multirange": "int4range",
+    "int8multirange": "int8range",
+    "nummultirange": "numrange",
+    "datemultirange": "daterange",
+    "tsmultirange": "tsrange",
+    "tstzmultirange": "tstzrange",
 }
 _DISCRETE = {"int4": 1, "int8": 1, "date": 1}
 _BOUNDS = {"int4": (-(2**31), 2**31 - 1), "int8": (-(2**63), 2**63 - 1)}
@@ -136,8 +144,14 @@ def parse_element(text: str, element: str, timezone: str) -> Element:
     return moment.astimezone(ZoneInfo(timezone))
 
 
-_SQL = {"int4": "integer", "int8": "bigint", "numeric": "numeric", "date": "date",
-        "timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone"}
+_SQL = {
+    "int4": "integer",
+    "int8": "bigint",
+    "numeric": "numeric",
+    "date": "date",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+}
 
 
 def format_element(value: Element, element: str) -> str:
@@ -188,7 +202,8 @@ def canonical_range(value: Range, range_type: str, timezone: str) -> Range:
     return Range(
         None if lower is None else format_element(lower, element),
         None if upper is None else format_element(upper, element),
-        lower_inc, upper_inc,
+        lower_inc,
+        upper_inc,
     )
 
 
@@ -228,9 +243,9 @@ def multirange_text(text: str, multirange_type: str, timezone: str) -> str:
         if merged:
             last = merged[-1]
             end, start = key(last.upper, float("inf")), key(current.lower, float("-inf"))
-            touching = start < end or (start == end and (last.upper_inc or current.lower_inc))  # type: ignore[operator]
+            touching = start < end or (start == end and (last.upper_inc or current.lower_inc))
             if touching:
-                if key(current.upper, float("inf")) > end or (  # type: ignore[operator]
+                if key(current.upper, float("inf")) > end or (
                     key(current.upper, float("inf")) == end and current.upper_inc
                 ):
                     merged[-1] = Range(last.lower, current.upper, last.lower_inc, current.upper_inc)

@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
+from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.planner.federation.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.planner.federation.fragments import (
     PART_PREFIX,
@@ -40,13 +41,12 @@ from veil.planner.federation.fragments import (
     render,
 )
 from veil.planner.federation.subqueries import push_whole_subqueries
-from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.planner.pushdown import (
-    numeric_typing,
     Analysis,
     Protector,
     SourcePlan,
     column_type_resolver,
+    numeric_typing,
     plan_single_source,
     rewritten_copy,
 )

@@ -16,6 +16,10 @@ JOINS = [
     "select a.i4 / b.i2, a.i8 / 2, a.n / 3, a.n / b.i4 from {a} a join {b} b on a.i2 = b.i2",
     "select avg(a.n), avg(b.i4), sum(a.i4), sum(b.n) from {a} a join {b} b on a.i2 = b.i2",
     "select a.i2, avg(b.n) as m from {a} a join {b} b on a.i2 = b.i2 group by a.i2 order by m",
+    # partial aggregates pushed to the sources, combined locally (veil.planner.federation.preaggregate)
+    "select count(*) / 2, sum(a.i4) / count(*) from {a} a join {b} b on a.i2 = b.i2",
+    "select sum(a.i4), sum(a.n) / 3, max(b.n) / 2, count(b.i2) / 3 from {a} a join {b} b on a.i2 = b.i2",
+    "select b.i2, sum(a.i4) / 2, count(*) / 2 from {a} a join {b} b on a.i2 = b.i2 group by b.i2",
 ]
 
 

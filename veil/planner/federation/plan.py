@@ -31,7 +31,8 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
-from veil.pgcatalog.pgnumeric import postgres_numerics
+from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
+from veil.pgtypes import ColumnType
 from veil.planner.federation.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.planner.federation.fragments import (
     PART_PREFIX,
@@ -40,6 +41,7 @@ from veil.planner.federation.fragments import (
     Placement,
     render,
 )
+from veil.planner.federation.preaggregate import REPLACES
 from veil.planner.federation.subqueries import push_whole_subqueries
 from veil.planner.pushdown import (
     Analysis,
@@ -117,7 +119,7 @@ def plan_federated(
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
     if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
-        rewritten = postgres_numerics(rewritten, typer.type_of, typer.projection_for)
+        rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])
@@ -134,6 +136,16 @@ def plan_federated(
         dynamic_filters=dynamic,
         numeric_columns=numeric,
     )
+
+
+def _combined_types(type_of: TypeOf) -> TypeOf:
+    """``type_of`` that types a node combining partial aggregates as the aggregate it replaced."""
+
+    def combined(node: exp.Expr) -> ColumnType | None:
+        original = node.meta.get(REPLACES) if node.meta else None
+        return type_of(original if isinstance(original, exp.Expr) else node)
+
+    return combined
 
 
 def fragment_info(fragment: Fragment) -> FragmentInfo:

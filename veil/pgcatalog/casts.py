@@ -17,6 +17,7 @@ from veil.pgcatalog import localtypes, sqlbuild
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.context import CompileEnv
 from veil.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
+from veil.pgcatalog.textforms import jsonb_text
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
 STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "char", "unknown"})
@@ -169,6 +170,8 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         return sqlbuild.string(text[:1])
     if name == "bpchar" and target.typmod >= 4:  # char(n) pads with blanks (an explicit cast cuts)
         return sqlbuild.string(text[: target.typmod - 4].ljust(target.typmod - 4))
+    if name == "jsonb":
+        return sqlbuild.cast(sqlbuild.string(jsonb_text(text)), "JSON")
     if name == "bytea":
         escaped = "".join(f"\\x{byte:02X}" for byte in bytea_input(text))  # DuckDB's BLOB escapes
         return sqlbuild.cast(sqlbuild.string(escaped), "BLOB")

@@ -8,6 +8,7 @@ encoders send that text in text format and build the binary form from it
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -298,3 +299,39 @@ def record_field(text: str | None) -> str:
     if text == "" or re.search(r'[\s"\\(),]', text):
         return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
     return text
+
+
+# --- jsonb ------------------------------------------------------------------------------------
+
+
+def _jsonb_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """An object as jsonb stores it: the last of duplicate keys wins, keys shortest first, then
+    bytewise."""
+    merged = dict(pairs)
+    return {key: merged[key] for key in sorted(merged, key=lambda k: (len(k.encode()), k.encode()))}
+
+
+def _jsonb_out(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(json.dumps(k, ensure_ascii=False) + ": " + _jsonb_out(v) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb_out(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def jsonb_text(text: str) -> str:
+    """``text::jsonb`` as ``jsonb_out`` prints it (keys sorted, ``", "`` and ``": "``, numbers
+    as numeric prints them)."""
+    try:
+        value = json.loads(text, object_pairs_hook=_jsonb_object, parse_float=Decimal, parse_int=Decimal)
+    except ValueError:
+        raise errcodes.InvalidTextRepresentation("invalid input syntax for type json") from None
+    if "\\u0000" in text:
+        raise errcodes.UntranslatableCharacter("unsupported Unicode escape sequence")
+    return _jsonb_out(value)

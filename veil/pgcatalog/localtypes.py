@@ -16,6 +16,7 @@ Every PostgreSQL type a local-engine statement can produce is one of:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -62,7 +63,11 @@ _CONSTRUCTOR_ARGS = (2, 3)
 
 
 def is_text_form(column_type: ColumnType | None) -> bool:
-    return column_type is not None and column_type.type.name in TEXT_FORM and not column_type.type.is_array
+    """Whether values of ``column_type`` are held as text; a record only when built by ``row()``
+    (it has fields; a catalog function's record, ``_pg_expandarray``'s, is a DuckDB struct)."""
+    if column_type is None or column_type.type.name not in TEXT_FORM or column_type.type.is_array:
+        return False
+    return column_type.type.name != "record" or bool(column_type.type.fields)
 
 
 def refuse(name: str) -> FeatureNotSupported:
@@ -190,3 +195,31 @@ def _record(args: list[exp.Expr], types: list[ColumnType | None]) -> exp.Expr:
             text = _BOOL_TEXT.get(text.lower(), text)
         fields.append(textforms.record_field(text))
     return _text_value("(" + ",".join(fields) + ")")
+
+
+_TEXT_TARGETS = frozenset({"text", "varchar", "bpchar", "name"})
+
+
+def check_uses(tree: exp.Expr, type_of: Callable[[exp.Expr], ColumnType | None]) -> None:
+    """Refuse (0A000) a statement that does more with a text-form value than return it, cast it
+    to text or put it in a ``row()``: DuckDB holds only its text, so an operator, a function, a
+    comparison or ORDER BY would act on that text (``$10.00`` sorts before ``$9.00``)."""
+    for node in tree.walk():
+        kind = type_of(node)
+        if not is_text_form(kind) or kind is None:
+            continue
+        child, parent = node, node.parent
+        while isinstance(parent, exp.Paren | exp.Alias):
+            child, parent = parent, parent.parent
+        if parent is None or (isinstance(parent, exp.Select) and child.arg_key == "expressions"):
+            continue
+        if isinstance(parent, exp.Cast | exp.TryCast):
+            target = type_of(parent)
+            if target is not None and (target.type.name in _TEXT_TARGETS or is_text_form(target)):
+                continue
+        if isinstance(parent, exp.Anonymous) and parent.name.lower() == "row":
+            continue
+        raise FeatureNotSupported(
+            f"Veil's local engine can return values of type {kind.type.name} but not compute with them",
+            hint="return the value itself, or cast it to text",
+        )

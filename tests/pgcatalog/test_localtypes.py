@@ -148,3 +148,27 @@ def test_types_the_local_engine_cannot_compute_are_refused(veil: VeilServer, pos
         message = str(outcome[2]).lower()
         assert "local engine" in message, (client, outcome)
         assert "duckdb" not in message and "binder" not in message and "conversion" not in message
+
+
+async def _with_parameter(dsn: str, sql: str, value: object) -> Outcome:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return ("rows", await conn.fetch(sql, value))
+    except asyncpg.PostgresError as error:
+        return ("error", error.sqlstate, str(error))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "value"), [("SELECT $1::money", "12.5"), ("SELECT $1::int4range", asyncpg.Range(1, 5))]
+)
+def test_parameters_of_types_the_local_engine_holds_as_text_are_refused(
+    veil: VeilServer, postgres_dsn: str, sql: str, value: object
+) -> None:
+    """Veil would have to parse the client's value (text or binary) to serve it: refused, never
+    echoed back as it came (``12.5`` is not money's ``$12.50``)."""
+    assert asyncio.run(_with_parameter(postgres_dsn, sql, value))[0] == "rows"
+    outcome = asyncio.run(_with_parameter(veil.dsn(), sql, value))
+    assert outcome[:2] == ("error", "0A000"), outcome
+    assert "local engine" in str(outcome[2])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -400,6 +400,9 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
         if defined is not None:
             found = _decoded_user_type(defined)
             return ColumnType(found if found.oid == int(pinned) else _array_of(found), typmod)
+        fields = metadata.get(PG_RECORD_FIELDS_METADATA_KEY)
+        if fields is not None:
+            return ColumnType(_record_type(fields), typmod)
         return ColumnType(BY_OID[int(pinned)], typmod)
     return column_type_for_arrow(field.type)
 
@@ -413,7 +416,24 @@ def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
     defined = user_type(pg_type)
     if defined is not None:
         metadata[PG_USER_TYPE_METADATA_KEY] = _user_type_metadata(defined)
+    if pg_type.oid == RECORD_OID and pg_type.fields:
+        metadata[PG_RECORD_FIELDS_METADATA_KEY] = json.dumps([list(f) for f in pg_type.fields]).encode()
     return metadata
+
+
+#: Field metadata key holding an anonymous record's fields (name, type OID, typmod), which
+#: ``record_send`` writes per value.
+PG_RECORD_FIELDS_METADATA_KEY = b"veil.pg_record_fields"
+RECORD_OID = 2249
+_RECORDS: dict[bytes, PgType] = {}
+
+
+def _record_type(blob: bytes) -> PgType:
+    found = _RECORDS.get(blob)
+    if found is None:
+        fields = tuple((str(f), int(t), int(m)) for f, t, m in json.loads(blob))
+        found = _RECORDS[blob] = replace(BY_OID[RECORD_OID], fields=fields)
+    return found
 
 
 def pinned_field(

@@ -377,9 +377,9 @@ class Session(StatementExecution):
             # Describing asks the source (a locked table blocks it): it takes a source slot.
             async with self.engine.source_slot(source_plan.connection):
                 schema = await self._describe_within_timeout(source_plan)
-            schema = numeric_columns(schema, source_plan.numeric_columns)
         else:
             schema = await self._describe_within_timeout(source_plan)
+        schema = numeric_columns(schema, source_plan.numeric_columns)
         schema = _renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))

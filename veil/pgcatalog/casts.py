@@ -13,10 +13,11 @@ from decimal import Decimal, InvalidOperation
 from sqlglot import exp
 
 from veil import errcodes
-from veil.pgcatalog import sqlbuild
+from veil.pgcatalog import localtypes, sqlbuild
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.context import CompileEnv
 from veil.pgcatalog.schema import NAMED_REG_TYPES, REG_TYPES, storage_type
+from veil.pgcatalog.textforms import jsonb_text
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
 STRING_TYPES = frozenset({"text", "varchar", "bpchar", "name", "char", "unknown"})
@@ -103,6 +104,8 @@ def coerce(
         return reg_input(env, name, node, strict=True)
     if source is not None and is_reg(source) and name in STRING_TYPES:
         return reg_output(env, source.type.name, node)
+    if name in localtypes.TEXT_FORM or name in localtypes.REFUSED:
+        return localtypes.cast(env, node, source, target)
     if literal is not None:
         return _from_literal(literal, target)
     element = BY_OID.get(source.type.element_oid) if source is not None else None
@@ -165,6 +168,13 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         return sqlbuild.typed_literal(parse_bool(text), "BOOLEAN")
     if name == "char":
         return sqlbuild.string(text[:1])
+    if name == "bpchar" and target.typmod >= 4:  # char(n) pads with blanks (an explicit cast cuts)
+        return sqlbuild.string(text[: target.typmod - 4].ljust(target.typmod - 4))
+    if name == "jsonb":
+        return sqlbuild.cast(sqlbuild.string(jsonb_text(text)), "JSON")
+    if name == "bytea":
+        escaped = "".join(f"\\x{byte:02X}" for byte in bytea_input(text))  # DuckDB's BLOB escapes
+        return sqlbuild.cast(sqlbuild.string(escaped), "BLOB")
     if name in INTEGER_TYPES:
         if not text.strip().lstrip("-+").isdigit():
             raise errcodes.InvalidTextRepresentation(f'invalid input syntax for type {_sql_name(pg_type)}: "{text}"')
@@ -174,6 +184,31 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
         if scale is not None:  # ``'3.14'::numeric`` keeps the scale it was written with: 3.14
             return sqlbuild.cast(sqlbuild.string(text), f"DECIMAL(38,{scale})")
     return sqlbuild.cast(sqlbuild.string(text), duck_type(target))
+
+
+def bytea_input(text: str) -> bytes:
+    """``byteain``: the hex format (``\\xdeadbeef``) or the escape format (``a\\000b``)."""
+    if text.startswith("\\x"):
+        digits = "".join(text[2:].split())
+        try:
+            return bytes.fromhex(digits)
+        except ValueError:
+            raise errcodes.InvalidTextRepresentation(f'invalid hexadecimal data: "{text}"') from None
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text[i] != "\\":
+            out += text[i].encode()
+            i += 1
+        elif text[i + 1 : i + 2] == "\\":
+            out.append(0x5C)
+            i += 2
+        elif len(text) >= i + 4 and all(c in "01234567" for c in text[i + 1 : i + 4]):
+            out.append(int(text[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            raise errcodes.InvalidTextRepresentation("invalid input syntax for type bytea")
+    return bytes(out)
 
 
 def literal_scale(text: str) -> int | None:

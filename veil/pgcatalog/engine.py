@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
-from veil.pgcatalog import safety, scopes
+from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
@@ -81,8 +81,9 @@ class LocalEngine:
         for node in list(tree.walk()):
             typer.type_of(node)
         columns = typer.output_columns(tree)
+        localtypes.check_uses(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
-        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of)
+        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of, typer.projection_for)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

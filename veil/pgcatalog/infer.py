@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from veil.errors import VeilError
-from veil.pgcatalog import scopes
+from veil.pgcatalog import localtypes, scopes
 from veil.pgcatalog.builtins import REGISTRY
 from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
@@ -150,6 +150,8 @@ class Typer:
             return self._column(node)
         if isinstance(node, exp.Literal):
             return UNKNOWN if node.is_string else _number_type(node.this)
+        if isinstance(node, exp.BitString):
+            return localtypes.literal_type(node)
         if isinstance(node, exp.ByteString | exp.RawString | exp.National):
             return UNKNOWN
         if isinstance(node, exp.Boolean):
@@ -208,7 +210,8 @@ class Typer:
         if isinstance(node, _INT4_FUNCS):
             return INT4
         if isinstance(node, _SAME_AS_ARG):
-            return self._resolved(self.type_of(node.this))
+            same = self._resolved(self.type_of(node.this))
+            return ColumnType(same.type) if same is not None else None  # without the typmod
         if isinstance(node, AGGREGATE_CLASSES):
             arg = self._resolved(self.type_of(node.this))
             result = aggregate_result(node, arg.type.name) if arg is not None else None
@@ -235,6 +238,9 @@ class Typer:
         name = scopes.function_name(node)
         if name is None:
             return None
+        built = localtypes.constructor_type(name, [self.type_of(a) for a in scopes.function_args(node)])
+        if built is not None:
+            return built
         spec = REGISTRY.get(name)
         if spec is not None:
             args = scopes.function_args(node)

@@ -38,6 +38,7 @@ from sqlglot import exp, parse_one
 
 from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
+from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
 from veil.pgtypes import ColumnType
 
 AGGREGATES_QUERY = """
@@ -77,6 +78,7 @@ def aggregate_result(node: exp.Expr, argument: str) -> str | None:
 
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
+ProjectionOf = Callable[[exp.Column], exp.Expr | None]
 
 
 def _name(column_type: ColumnType | None) -> str | None:
@@ -108,8 +110,9 @@ def _numeric_scale(column_type: ColumnType) -> int | None:
 class _Scales:
     """PostgreSQL's display scale (dscale) of a numeric expression, where it is static."""
 
-    def __init__(self, type_of: TypeOf) -> None:
+    def __init__(self, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> None:
         self.type_of = type_of
+        self.derived = DerivedScales(self.of, projection_of)
 
     def of(self, node: exp.Expr) -> int | None:
         kind = self.type_of(node)
@@ -145,9 +148,9 @@ class _Scales:
             return int(node.args["decimals"].this)
         if isinstance(node, exp.Cast) and kind.typmod >= 4:
             return _numeric_scale(kind)
-        if isinstance(node, exp.Column):
+        if isinstance(node, exp.Column) and kind.typmod >= 4:
             return _numeric_scale(kind)
-        return None
+        return self.derived.of(node)
 
 
 # PostgreSQL's numeric_div in DuckDB SQL. Each step binds its values once through a one-element
@@ -323,14 +326,15 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     )
 
 
-def postgres_numerics(tree: exp.Expr, type_of: TypeOf) -> exp.Expr:
+def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> exp.Expr:
     """``tree`` rewritten (see the module doc), in place where it can be.
 
     A quotient is exact text at PostgreSQL's scale only as an output column of the outermost
     SELECT: there the statement is wrapped, ``SELECT .., <text> FROM (<statement>) q(..)``,
     so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
-    any quotient used inside an expression is)."""
-    scales = _Scales(type_of)
+    any quotient used inside an expression is). ``projection_of`` finds the select-list
+    expression behind a column of a derived table or CTE, whose scale the column has."""
+    scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
     nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
     # Types and scales of the original tree, before any node moves.
@@ -385,7 +389,7 @@ class _Text:
     sorted_as: str = "DECIMAL(38, 16)"  # the approximate's type (a variance may exceed 10^22)
 
 
-_INNER_DECIMAL = "DECIMAL(38, 16)"
+_INNER_DECIMAL = f"DECIMAL(38, {INNER_SCALE})"
 
 
 def _outputs(tree: exp.Expr) -> dict[int, int]:

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from veil.pgcatalog.arrays import format_array_literal
 from veil.pgcatalog.infer import OutputColumn
+from veil.pgcatalog.localtypes import is_text_form
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgtypes import BY_OID, ColumnType, column_type_for_arrow, pinned_field
 
@@ -51,7 +52,7 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
         return _FLOATS[name] if family in ("int", "float") or pa.types.is_decimal(actual) else None
     if name == "bool":
         return actual if family == "bool" else None
-    if name in _STRINGS:
+    if name in _STRINGS or is_text_form(pg):
         return pa.string() if family == "string" else None
     if name == "numeric":
         if family == "int":
@@ -86,7 +87,7 @@ def result_schema(columns: Sequence[OutputColumn] | None, duck: pa.Schema) -> pa
                          else field.type), fallback
         if pg.type.name == "unknown":
             pg = ColumnType(BY_OID[25])
-        fields.append(pinned_field(name, arrow, pg.type))
+        fields.append(pinned_field(name, arrow, pg.type, pg.typmod))
     return pa.schema(fields)
 
 

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgcatalog import calls, scopes, sqlbuild
+from veil.pgcatalog import calls, localtypes, scopes, sqlbuild
 from veil.pgcatalog.casts import (
     coerce,
     coerce_literal,
@@ -120,6 +120,8 @@ class Rewriter:
             return coerce(self.env, node.this, self.type_of(node.this), column_type_of(node.to))
         if isinstance(node, exp.Parameter):
             return self._parameter(node)
+        if isinstance(node, exp.BitString):
+            return localtypes.literal_value(node) or node
         if isinstance(node, exp.ByteString | exp.National):
             return sqlbuild.string(node.this)
         if isinstance(node, exp.Operator):
@@ -158,6 +160,9 @@ class Rewriter:
 
     def _call(self, node: exp.Expr, args: list[exp.Expr]) -> exp.Expr:
         types = [self.type_of(a) for a in args]
+        built = localtypes.constructor(self.env, scopes.function_name(node), args, types)
+        if built is not None:
+            return built
         return calls.call_function(self.env, node, args, types)
 
     def _table(self, table: exp.Table) -> exp.Expr:

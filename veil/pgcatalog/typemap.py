@@ -51,6 +51,12 @@ _DTYPE_NAMES = {
     exp.DataType.Type.BIT: "bit",
     exp.DataType.Type.POINT: "point",
     exp.DataType.Type.UNKNOWN: "unknown",
+    **{
+        getattr(exp.DataType.Type, name.upper()): name
+        for name in ("int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange", "int4multirange",
+                     "int8multirange", "nummultirange", "datemultirange", "tsmultirange", "tstzmultirange",
+                     "polygon")
+    },
 }
 
 # information_schema domains are reported as their base types, like PostgreSQL's RowDescription.
@@ -140,8 +146,12 @@ def _typmod(name: str, params: list[exp.Expr]) -> int:
     values = [int(p.name) for p in params if p.name.isdigit()]
     if name == "numeric" and values:
         return numeric_typmod(values[0], values[1] if len(values) > 1 else 0)
-    if name in ("varchar", "bpchar", "bit", "varbit") and values:
+    if name in ("varchar", "bpchar") and values:
         return values[0] + 4
+    if name in ("bit", "varbit") and values:
+        return values[0]
+    if name == "bit":  # a bare ``bit`` is bit(1)
+        return 1
     if name in ("timestamp", "timestamptz", "time", "timetz", "interval") and values:
         return values[0]
     return -1

@@ -257,8 +257,18 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
     """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic and aggregate results (see
     :mod:`veil.pgcatalog.pgnumeric`), and the output columns that are ``numeric`` with
     their type modifiers (-1 for a computed value), as PostgreSQL describes them."""
-    if not _computes_numbers(tree):
+    typer, numeric = numeric_typing(tree, analysis)
+    if typer is None:
         return tree, ()
+    return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
+
+
+def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:
+    """PostgreSQL's types of every node of ``tree`` (None when nothing in it computes a number)
+    and its ``numeric`` output columns (position, typmod). A federated plan types the statement
+    before cutting it into fragments and rewrites its local part with these types."""
+    if not _computes_numbers(tree):
+        return None, ()
     typer = TableTyper(column_type_resolver(analysis.user_tables))
     for node in list(tree.walk()):
         typer.type_of(node)
@@ -269,7 +279,7 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
         (index, column.type.typmod if index in plain else -1) for index, column in enumerate(columns)
         if column.type is not None and column.type.oid == NUMERIC.oid
     )
-    return postgres_numerics(tree, typer.type_of), numeric
+    return typer, numeric
 
 
 def plan_single_source(

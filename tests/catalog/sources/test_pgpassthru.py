@@ -51,7 +51,7 @@ from veil.proxy.auth import make_scram_verifier
 DATABASE = "veil_pg_passthru"
 # Every matrix column whose served type is the source's own (a composite of a domain is served
 # as text, so a statement reading it takes the Arrow path).
-SHARED = BINARY_COLUMNS + ", tv, tq, r, nr, tr, mr, rc, dm"
+SHARED = BINARY_COLUMNS + ", tv, tq, rc, dm"
 SHARED_TEXT = f"SELECT {SHARED} FROM types.matrix ORDER BY id"
 SHARED_BINARY = f"SELECT {BINARY_COLUMNS} FROM types.matrix ORDER BY id"
 PEOPLE = "SELECT id, email, country, ip FROM types.people ORDER BY id"

@@ -177,7 +177,8 @@ SELECT_ALL = "SELECT * FROM types.matrix ORDER BY id"
 # Columns whose binary form Veil builds (or forwards): everything but the types it refuses.
 BINARY_COLUMNS = (
     "id, i2, i4, i8, n, n2, n40, f4, f8, mo, c3, vc, tx, nm, ch, ba, bo, d, t, ttz, ts, tstz, ts3, iv, "
-    "u, j, jb, x, ip, cd, mac, mac8, b, vb, pt, ln, ls, bx, pa, pg, ci, o, ai, ai2, at, aip, an, ad, ats, e, ea, cp, cpa"
+    "u, j, jb, x, ip, cd, mac, mac8, b, vb, pt, ln, ls, bx, pa, pg, ci, o, ai, ai2, at, aip, an, ad, ats, e, ea, cp, cpa, "
+    "r, nr, tr, mr"
 )
 
 

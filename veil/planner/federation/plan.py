@@ -31,6 +31,8 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
+from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
+from veil.pgtypes import ColumnType
 from veil.planner.federation.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.planner.federation.fragments import (
     PART_PREFIX,
@@ -39,12 +41,14 @@ from veil.planner.federation.fragments import (
     Placement,
     render,
 )
+from veil.planner.federation.preaggregate import REPLACES
 from veil.planner.federation.subqueries import push_whole_subqueries
 from veil.planner.pushdown import (
     Analysis,
     Protector,
     SourcePlan,
     column_type_resolver,
+    numeric_typing,
     plan_single_source,
     rewritten_copy,
 )
@@ -67,6 +71,7 @@ class FederatedPlan:
     single_scan: frozenset[str] = frozenset()  # fragments the local part reads exactly once
     dynamic_filters: tuple[DynamicFilter, ...] = ()  # sources read first, targets sent filtered
     protected: frozenset[str] = frozenset()  # what fragments may read (veil.planner.verify)
+    numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -104,6 +109,7 @@ def plan_federated(
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
+    typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)
     for select in list(rewritten.find_all(exp.Select)):
@@ -112,6 +118,8 @@ def plan_federated(
     conditions = [builder.take_conditions(node, table) for node, table in remaining]
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
+    if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
+        rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])
@@ -126,7 +134,18 @@ def plan_federated(
         param_oids=tuple(param_oids),
         single_scan=scanned_once,
         dynamic_filters=dynamic,
+        numeric_columns=numeric,
     )
+
+
+def _combined_types(type_of: TypeOf) -> TypeOf:
+    """``type_of`` that types a node combining partial aggregates as the aggregate it replaced."""
+
+    def combined(node: exp.Expr) -> ColumnType | None:
+        original = node.meta.get(REPLACES) if node.meta else None
+        return type_of(original if isinstance(original, exp.Expr) else node)
+
+    return combined
 
 
 def fragment_info(fragment: Fragment) -> FragmentInfo:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from veil.planner.federation.fragments import FragmentBuilder, Scope
 
 ROWS = "veil_rows"
+#: Meta key of a local-part node that combines partial aggregates: the statement's node it stands for.
+REPLACES = "veil.replaces"
 _PARTIAL = (exp.Sum, exp.Count, exp.Min, exp.Max)
 
 
@@ -152,4 +154,7 @@ def preaggregated_fragment(
         select = select.having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False)
     for original, combined in plan.combine:
         original.replace(combined)
+        combined.meta[REPLACES] = original  # typed as the aggregate it combines (pgnumeric)
+        if isinstance(combined, exp.Sum | exp.Min | exp.Max):
+            combined.this.meta[REPLACES] = original.this
     return select

@@ -149,7 +149,7 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
     if types.is_string(t) and pg.type.is_enum:  # enum_send: the label's bytes
         return from_arrow(arr)
     if types.is_string(t) and oid not in SAME_AS_TEXT and oid != JSONB.oid and oid != TEXT.oid:
-        return ArrowCells(binary_from_text(arr, oid))
+        return ArrowCells(binary_from_text(arr, oid, pg.type))
     if types.is_date(t) and oid == 1082:
         return MatrixCells(big_endian(temporal.date_binary(arr), ">i4"), None, validity(arr))
     if types.is_time(t) and oid == 1083:

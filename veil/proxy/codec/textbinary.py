@@ -18,8 +18,9 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, PgType, user_type
+from veil.pgtypes import BY_OID, RECORD_OID, PgType, user_type
 from veil.proxy.codec.geometry import GEOMETRY
+from veil.proxy.codec.ranges import multirange_sender, range_sender
 
 Converter = Callable[[str], bytes]
 
@@ -223,6 +224,15 @@ ELEMENT_CONVERTERS: dict[int, Converter] = {
 }
 
 
+#: Range and multirange type OIDs -> their converters, by element type (pg_range).
+_RANGES = {3904: 23, 3926: 20, 3906: 1700, 3912: 1082, 3908: 1114, 3910: 1184}
+_MULTIRANGES = {4451: 3904, 4536: 3926, 4532: 3906, 4535: 3912, 4533: 3908, 4534: 3910}
+RANGE_CONVERTERS: dict[int, Converter] = {
+    **{oid: range_sender(ELEMENT_CONVERTERS[element]) for oid, element in _RANGES.items()},
+    **{oid: multirange_sender(ELEMENT_CONVERTERS[_RANGES[of]]) for oid, of in _MULTIRANGES.items()},
+}
+
+
 def parse_array(text: str) -> tuple[list[int], list[int], list[str | None]]:
     """PostgreSQL's array text form: (dimension sizes, lower bounds, elements in row-major
     order, None for NULL). Quoted elements may hold any character, backslash-escaped."""
@@ -294,14 +304,14 @@ def array_send(text: str, element_oid: int, converter: Converter | None = None) 
     return b"".join(parts)
 
 
-def _converter(oid: int) -> Converter | None:
-    converter = CONVERTERS.get(oid)
+def _converter(oid: int, declared: PgType | None = None) -> Converter | None:
+    converter = CONVERTERS.get(oid) or RANGE_CONVERTERS.get(oid)
     if converter is not None:
         return converter
-    pg_type = BY_OID.get(oid)
+    pg_type = declared if declared is not None and declared.oid == oid else BY_OID.get(oid)
     if pg_type is None:
         return None
-    if pg_type.kind == "c":
+    if pg_type.kind == "c" or (pg_type.oid == RECORD_OID and pg_type.fields):
         return _record_converter(pg_type)
     if not pg_type.is_array:
         return None
@@ -366,9 +376,10 @@ def _record_converter(composite: PgType) -> Converter | None:
     return record_send
 
 
-def binary_from_text(arr: pa.Array, oid: int) -> pa.Array:
-    """The binary form of a string column holding PostgreSQL's text form of type ``oid``."""
-    converter = _converter(oid)
+def binary_from_text(arr: pa.Array, oid: int, declared: PgType | None = None) -> pa.Array:
+    """The binary form of a string column holding PostgreSQL's text form of type ``oid``
+    (``declared``: the column's type, when it carries more than its OID: a record's fields)."""
+    converter = _converter(oid, declared)
     if converter is None:
         pg_type = BY_OID.get(oid)
         name = pg_type.name if pg_type is not None else str(oid)

@@ -122,6 +122,7 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC] + [row[0] for row in enum_io]),
         "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC] + [row[1] for row in enum_io]),
         "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC] + [row[2] for row in enum_io]),
+        "vl__signature": ("VARCHAR", [objects.regprocedure_out(int(str(row[0]))) for row in [*PG_PROC, *enum_io]]),
     })
     _table(con, "function_text", {
         column: (duck, [row[index] for row in FUNCTION_TEXT])

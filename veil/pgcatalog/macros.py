@@ -100,6 +100,9 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.regproc_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
         ELSE coalesce((SELECT min(vl__po.vl__proname) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
                       CAST(p AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regprocedure_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
+        ELSE coalesce((SELECT min(vl__ps.vl__signature) FROM {F}.proc_info vl__ps WHERE vl__ps.vl__oid = p),
+                      CAST(p AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regnamespace_lookup(s) AS (
         SELECT min(vl__nl.vl__oid) FROM {F}.nsp_info vl__nl WHERE vl__nl.vl__nspname = {F}.parse_ident(s)[1])""",
     f"""CREATE MACRO {F}.regnamespace_in(s, strict) AS CASE WHEN s IS NULL THEN NULL

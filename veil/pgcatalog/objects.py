@@ -28,13 +28,19 @@ from veil.pgcatalog.schema import (
 from veil.pgcatalog.typemap import type_by_spelling
 from veil.pgtypes import BY_OID, PgType, format_type, user_type
 
-BOOTSTRAP_ROLE = "veil"
+#: PostgreSQL's bootstrap superuser (the initdb user, OID 10, ``postgres`` by convention): the
+#: owner of every built-in object, as in PostgreSQL.
+BOOTSTRAP_ROLE = "postgres"
 BOOTSTRAP_ROLE_OID = 10
+#: The role owning what Veil serves: its database and the sources' schemas, tables and types.
+OWNER_ROLE = "veil"
+OWNER_ROLE_OID = stable_oid("role", OWNER_ROLE)
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
 _OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
 #: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
 ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
+_ENUM_IO_ARGS = {3506: (2275, 26), 3507: (3500,), 3532: (2281, 26), 3533: (3500,)}
 _PROARGTYPES = [c.name for c in RELATIONS[("pg_catalog", "pg_proc")].columns].index("proargtypes")
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
@@ -125,6 +131,7 @@ def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeN
 
 
 NAMED_OBJECTS = _named_objects()
+_BUILTIN_NAMESPACE_OWNERS = {str(row[1]): int(str(row[2])) for row in static_rows.PG_NAMESPACE}
 OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
 
 
@@ -152,7 +159,10 @@ class CatalogObjects:
                     self.user_types.setdefault(defined.oid, defined)
                     self.namespaces.setdefault(defined.schema, stable_oid("schema", defined.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
-        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
+        self.users = frozenset(users)
+        self.roles: dict[str, int] = {
+            BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, OWNER_ROLE: OWNER_ROLE_OID, **PREDEFINED_ROLES
+        }
         for user in users:
             self.roles.setdefault(user, stable_oid("role", user))
         self.role_names = {oid: name for name, oid in self.roles.items()}
@@ -184,10 +194,18 @@ class CatalogObjects:
         for oid, name in sorted(self.procs.items()):
             self.proc_oids.setdefault(name, oid)
         # regprocedure input ``abs(integer)``: one overload by its argument types.
-        self.proc_signatures: dict[tuple[str, tuple[int, ...]], int] = {
-            (str(row[1]), tuple(int(str(t)) for t in _listed(row[_PROARGTYPES]))): int(str(row[0]))
-            for row in PG_PROC
+        self.proc_args: dict[int, tuple[int, ...]] = {
+            int(str(row[0])): tuple(int(str(t)) for t in _listed(row[_PROARGTYPES])) for row in PG_PROC
         }
+        self.proc_args.update(_ENUM_IO_ARGS)
+        self.proc_signatures: dict[tuple[str, tuple[int, ...]], int] = {
+            (self.procs[oid], args): oid for oid, args in self.proc_args.items()
+        }
+
+    def namespace_owner(self, name: str) -> int:
+        """A schema's owner: PostgreSQL's for the built-in ones (``public`` is
+        ``pg_database_owner``'s), Veil's for the sources'."""
+        return _BUILTIN_NAMESPACE_OWNERS.get(name, OWNER_ROLE_OID)
 
     def _add(self, relation: Relation) -> None:
         self.relations[(relation.schema, relation.name)] = relation
@@ -294,6 +312,14 @@ class CatalogObjects:
     def regproc_out(self, oid: int) -> str:
         return self.procs.get(oid, "-" if oid == 0 else str(oid))
 
+    def regprocedure_out(self, oid: int) -> str:
+        """``abs(integer)``: the name and argument types, as ``format_procedure`` prints them
+        (every function shown lives in ``pg_catalog``, always visible)."""
+        if oid not in self.procs:
+            return "-" if oid == 0 else str(oid)
+        types = ",".join(self.types[t].text if t in self.types else str(t) for t in self.proc_args[oid])
+        return f"{self.procs[oid]}({types})"
+
     def regnamespace_in(self, text: str, *, strict: bool = True) -> int | None:
         if text.strip().isdigit():
             return int(text)
@@ -375,8 +401,10 @@ class CatalogObjects:
             return self.regclass_out(oid, path)
         if kind == "regtype":
             return self.regtype_out(oid, path)
-        if kind in ("regproc", "regprocedure"):
+        if kind == "regproc":
             return self.regproc_out(oid)
+        if kind == "regprocedure":
+            return self.regprocedure_out(oid)
         if kind == "regnamespace":
             return self.regnamespace_out(oid)
         if kind == "regrole":

@@ -2650,6 +2650,12 @@ PG_TS_TEMPLATE: tuple[tuple[object, ...], ...] = (
     (13150, 'snowball', 11, 13148, 13149),
 )
 
+PG_NAMESPACE: tuple[tuple[object, ...], ...] = (
+    (11, 'pg_catalog', 10, ['postgres=UC/postgres', '=U/postgres']),
+    (2200, 'public', 6171, ['pg_database_owner=UC/pg_database_owner', '=U/pg_database_owner']),
+    (13207, 'information_schema', 10, ['postgres=UC/postgres', '=U/postgres']),
+)
+
 PG_AUTH_MEMBERS: tuple[tuple[object, ...], ...] = (
     (3374, 3373, 10, False),
     (3375, 3373, 10, False),
@@ -2684,4 +2690,4 @@ TS_TOKEN_TYPES: tuple[tuple[object, ...], ...] = (
 
 PREDEFINED_ROLES: dict[str, int] = {'pg_monitor': 3373, 'pg_read_all_settings': 3374, 'pg_read_all_stats': 3375, 'pg_stat_scan_tables': 3377, 'pg_signal_backend': 4200, 'pg_checkpoint': 4544, 'pg_read_server_files': 4569, 'pg_write_server_files': 4570, 'pg_execute_server_program': 4571, 'pg_database_owner': 6171, 'pg_read_all_data': 6181, 'pg_write_all_data': 6182}
 
-NAMESPACE_OIDS: dict[str, int] = {'pg_catalog': 11, 'pg_toast': 99, 'public': 2200, 'information_schema': 13207, 'pg_temp_3': 16651, 'pg_toast_temp_3': 16652}
+NAMESPACE_OIDS: dict[str, int] = {'pg_catalog': 11, 'pg_toast': 99, 'public': 2200, 'information_schema': 13207}

@@ -1,0 +1,101 @@
+"""Built-in objects as PostgreSQL 15 has them: their descriptions (pg_description), their owner
+(the bootstrap superuser ``postgres``, OID 10) and ``regprocedure`` output; what Veil serves
+stays owned by ``veil``, and no Veil user is a superuser."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pgcatalog.pgcat_support import ORDERS, Runner
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("obj_description('abs(integer)'::regprocedure, 'pg_proc')", "absolute value"),
+        ("obj_description('int4'::regtype, 'pg_type')", "-2 billion to 2 billion integer, 4-byte storage"),
+        ("obj_description('pg_catalog'::regnamespace, 'pg_namespace')", "system catalog schema"),
+        ("obj_description('public'::regnamespace, 'pg_namespace')", "standard public schema"),
+        ("obj_description('+(integer,integer)'::regoperator, 'pg_operator')", "add"),
+        ("obj_description(403, 'pg_am')", "b-tree index access method"),
+        ("obj_description('english'::regconfig, 'pg_ts_config')", "configuration for english language"),
+        (
+            "(SELECT obj_description(oid, 'pg_language') FROM pg_language WHERE lanname = 'plpgsql')",
+            "PL/pgSQL procedural language",
+        ),
+        (
+            "(SELECT d.description FROM pg_description d JOIN pg_proc p ON p.oid = d.objoid"
+            " WHERE p.proname = 'version' AND d.classoid = 'pg_proc'::regclass)",
+            "PostgreSQL version string",
+        ),
+    ],
+)
+def test_builtin_descriptions(run: Runner, sql: str, expected: str) -> None:
+    assert run.value(f"select {sql}") == expected
+
+
+def test_descriptions_keep_their_catalog(run: Runner) -> None:
+    """An OID described in one catalog is not described in another (int4's OID is no proc's)."""
+    assert run.value("select obj_description('int4'::regtype, 'pg_proc')") is None
+    assert run.value(f"select obj_description({ORDERS.oid}, 'pg_proc')") is None
+
+
+def test_builtins_are_owned_by_the_bootstrap_superuser(run: Runner) -> None:
+    rows = run.rows(
+        "select pg_get_userbyid(p.proowner), pg_get_userbyid(t.typowner), pg_get_userbyid(n.nspowner), "
+        "pg_get_userbyid(c.relowner) from pg_proc p, pg_type t, pg_namespace n, pg_class c "
+        "where p.oid = 'abs(integer)'::regprocedure and t.oid = 'int4'::regtype "
+        "and n.nspname = 'pg_catalog' and c.oid = 'pg_class'::regclass"
+    )
+    assert rows == [("postgres", "postgres", "postgres", "postgres")]
+
+
+def test_served_objects_stay_owned_by_veil(run: Runner) -> None:
+    rows = run.rows(
+        "select pg_get_userbyid(c.relowner), pg_get_userbyid(t.typowner), pg_get_userbyid(n.nspowner), "
+        "pg_get_userbyid(d.datdba) from pg_class c, pg_type t, pg_namespace n, pg_database d "
+        f"where c.oid = {ORDERS.oid} and t.oid = c.reltype and n.nspname = 'sales'"
+    )
+    assert rows == [("veil", "veil", "veil", "veil")]
+    assert run.rows("select tableowner from pg_tables where tablename = 'orders'") == [("veil",)]
+    assert run.rows("select schema_owner from information_schema.schemata where schema_name = 'public'") == [
+        ("pg_database_owner",)
+    ]
+
+
+def test_roles(run: Runner) -> None:
+    rows = run.rows("select oid, rolname, rolsuper, rolcanlogin from pg_roles where rolname !~ '^pg_' order by rolname")
+    assert rows[2:] == [(10, "postgres", True, False), (rows[3][0], "veil", False, False)]
+    assert [(name, superuser, login) for _, name, superuser, login in rows[:2]] == [
+        ("alice", False, True),
+        ("bob", False, True),
+    ]
+    # The connected user is never a superuser, nor a member of one.
+    assert run.value("select rolsuper from pg_roles where rolname = current_user") is False
+    assert run.rows("select usename from pg_user where usesuper") == []
+    assert run.value("select count(*) from pg_auth_members where roleid = 10 or member = 10") == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("'abs(integer)'::regprocedure::text", "abs(integer)"),
+        (
+            "'date_trunc(text, timestamp with time zone, text)'::regprocedure::text",
+            "date_trunc(text,timestamp with time zone,text)",
+        ),
+        (
+            "(SELECT lanplcallfoid::regprocedure::text FROM pg_language WHERE lanname = 'plpgsql')",
+            "plpgsql_call_handler()",
+        ),
+        (
+            "(SELECT min(oid::regprocedure::text) FROM pg_proc WHERE proname = 'array_in')",
+            "array_in(cstring,oid,integer)",
+        ),
+        ("pg_describe_object('pg_proc'::regclass, 'version()'::regprocedure, 0)", "function version()"),
+        ("0::regprocedure::text", "-"),
+    ],
+)
+def test_regprocedure_output(run: Runner, sql: str, expected: str) -> None:
+    """As format_procedure prints it: argument types comma-separated without spaces."""
+    assert run.value(f"select {sql}") == expected

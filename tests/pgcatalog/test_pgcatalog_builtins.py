@@ -99,3 +99,18 @@ def test_roles(run: Runner) -> None:
 def test_regprocedure_output(run: Runner, sql: str, expected: str) -> None:
     """As format_procedure prints it: argument types comma-separated without spaces."""
     assert run.value(f"select {sql}") == expected
+
+
+def test_extension_members(run: Runner) -> None:
+    """psql's ``\\dx+ plpgsql``: the objects the extension owns, described as PostgreSQL does."""
+    rows = run.rows(
+        "SELECT pg_catalog.pg_describe_object(classid, objid, 0) FROM pg_catalog.pg_depend "
+        "WHERE refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass "
+        "AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'plpgsql') AND deptype = 'e' ORDER BY 1"
+    )
+    assert rows == [
+        ("function plpgsql_call_handler()",),
+        ("function plpgsql_inline_handler(internal)",),
+        ("function plpgsql_validator(oid)",),
+        ("language plpgsql",),
+    ]

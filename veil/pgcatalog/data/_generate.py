@@ -220,9 +220,16 @@ def main(dsn: str) -> None:
             "pg_ts_parser": _rows(cur, "pg_ts_parser", "oid < 16384 ORDER BY oid"),
             "pg_ts_template": _rows(cur, "pg_ts_template", "oid < 16384 ORDER BY oid"),
             "pg_namespace": _rows(cur, "pg_namespace", f"nspname IN ({nsp_names}) ORDER BY oid"),
+            # The objects plpgsql's extension owns (psql's \\dx+ lists them).
+            "pg_depend": _rows(
+                cur,
+                "pg_depend",
+                "deptype = 'e' AND refclassid = 'pg_catalog.pg_extension'::regclass"
+                " AND refobjid IN (SELECT oid FROM pg_extension WHERE extname = 'plpgsql') ORDER BY 1, 2",
+            ),
         }
         parts = [_format_rows(name.upper(), rows) for name, rows in tables.items()]
-        described = {name: [row[0] for row in rows] for name, rows in tables.items() if name != "pg_ts_config_map"}
+        described = {name: [row[0] for row in rows] for name, rows in tables.items() if name not in ("pg_ts_config_map", "pg_depend")}
         _descriptions(cur, {**described, "pg_proc": [row[0] for row in procs]})
         parts.append(
             _format_rows(

@@ -2656,6 +2656,13 @@ PG_NAMESPACE: tuple[tuple[object, ...], ...] = (
     (13207, 'information_schema', 10, ['postgres=UC/postgres', '=U/postgres']),
 )
 
+PG_DEPEND: tuple[tuple[object, ...], ...] = (
+    (1255, 13560, 0, 3079, 13559, 0, 'e'),
+    (1255, 13561, 0, 3079, 13559, 0, 'e'),
+    (1255, 13562, 0, 3079, 13559, 0, 'e'),
+    (2612, 13563, 0, 3079, 13559, 0, 'e'),
+)
+
 PG_AUTH_MEMBERS: tuple[tuple[object, ...], ...] = (
     (3374, 3373, 10, False),
     (3375, 3373, 10, False),

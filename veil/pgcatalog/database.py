@@ -150,13 +150,11 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
             ("vl__oid", "UINTEGER"), ("vl__col", "INTEGER"), ("vl__before", "VARCHAR"), ("vl__ref", "UINTEGER"),
             ("vl__after", "VARCHAR")))
     })
-    descriptions = CatalogRows(objects).pg_description().rows
-    _table(con, "descriptions", {
-        "vl__objoid": ("UINTEGER", [d["objoid"] for d in descriptions]),
-        "vl__classoid": ("UINTEGER", [d["classoid"] for d in descriptions]),
-        "vl__objsubid": ("INTEGER", [d["objsubid"] for d in descriptions]),
-        "vl__description": ("VARCHAR", [d["description"] for d in descriptions]),
-    })
+    pg_description = RELATIONS[("pg_catalog", "pg_description")].duck_name
+    con.execute(
+        f"CREATE TABLE {FUNCTION_SCHEMA}.descriptions AS SELECT objoid AS vl__objoid, classoid AS vl__classoid,"
+        f" objsubid AS vl__objsubid, description AS vl__description FROM {pg_description}"
+    )
 
 
 def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:

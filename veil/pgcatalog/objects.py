@@ -115,7 +115,7 @@ def _named_objects() -> dict[str, dict[str, int]]:
         for row in rows:
             names.setdefault(str(row[1]), int(str(row[0])))
         named[kind] = names
-    types = _builtin_types()
+    types = _BUILTIN_TYPES
     named["regoperator"] = {
         _operator_signature(str(row[1]), int(str(row[_OPRLEFT])), int(str(row[_OPRLEFT + 1])), types):
         int(str(row[0]))
@@ -130,6 +130,35 @@ def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeN
     return f"{name}({','.join(spelled)})"
 
 
+@dataclass(frozen=True)
+class _Procs:
+    """The pg_proc rows' names, overloads and ``regprocedure`` spellings (static: built once)."""
+
+    names: dict[int, str]  # regproc output
+    oids: dict[str, int]  # regproc input: the first overload of a name
+    signatures: dict[tuple[str, tuple[int, ...]], int]  # regprocedure input ``abs(integer)``
+    regprocedure: dict[int, str]  # regprocedure output
+
+
+def _procs(types: dict[int, TypeName]) -> _Procs:
+    """``regprocedure`` prints ``abs(integer)`` as ``format_procedure`` does: argument types
+    comma-separated, the name unqualified (every function shown lives in ``pg_catalog``)."""
+    names = {int(str(row[0])): str(row[1]) for row in PG_PROC}
+    names.update({oid: name for name, oid in ENUM_IO.items()})
+    oids: dict[str, int] = {}
+    for oid, name in sorted(names.items()):
+        oids.setdefault(name, oid)
+    args = {int(str(row[0])): tuple(int(str(t)) for t in _listed(row[_PROARGTYPES])) for row in PG_PROC}
+    args.update(_ENUM_IO_ARGS)
+    spelled = {
+        oid: f"{names[oid]}({','.join(types[t].text if t in types else str(t) for t in arg_types)})"
+        for oid, arg_types in args.items()
+    }
+    return _Procs(names, oids, {(names[oid], a): oid for oid, a in args.items()}, spelled)
+
+
+_BUILTIN_TYPES = _builtin_types()
+_PROCS = _procs(_BUILTIN_TYPES)
 NAMED_OBJECTS = _named_objects()
 _BUILTIN_NAMESPACE_OWNERS = {str(row[1]): int(str(row[2])) for row in static_rows.PG_NAMESPACE}
 OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
@@ -172,7 +201,7 @@ class CatalogObjects:
         for table in self.tables:
             self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
         self.relations_by_oid = {r.oid: r for r in self.relations.values()}
-        self.types: dict[int, TypeName] = _builtin_types()
+        self.types: dict[int, TypeName] = dict(_BUILTIN_TYPES)
         for table in self.tables:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
@@ -188,19 +217,9 @@ class CatalogObjects:
                 self.types[defined.array_oid] = TypeName(
                     defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
                 )
-        self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
-        self.procs.update({oid: name for name, oid in ENUM_IO.items()})
-        self.proc_oids: dict[str, int] = {}
-        for oid, name in sorted(self.procs.items()):
-            self.proc_oids.setdefault(name, oid)
-        # regprocedure input ``abs(integer)``: one overload by its argument types.
-        self.proc_args: dict[int, tuple[int, ...]] = {
-            int(str(row[0])): tuple(int(str(t)) for t in _listed(row[_PROARGTYPES])) for row in PG_PROC
-        }
-        self.proc_args.update(_ENUM_IO_ARGS)
-        self.proc_signatures: dict[tuple[str, tuple[int, ...]], int] = {
-            (self.procs[oid], args): oid for oid, args in self.proc_args.items()
-        }
+        self.procs = _PROCS.names
+        self.proc_oids = _PROCS.oids
+        self.proc_signatures = _PROCS.signatures
 
     def namespace_owner(self, name: str) -> int:
         """A schema's owner: PostgreSQL's for the built-in ones (``public`` is
@@ -313,12 +332,7 @@ class CatalogObjects:
         return self.procs.get(oid, "-" if oid == 0 else str(oid))
 
     def regprocedure_out(self, oid: int) -> str:
-        """``abs(integer)``: the name and argument types, as ``format_procedure`` prints them
-        (every function shown lives in ``pg_catalog``, always visible)."""
-        if oid not in self.procs:
-            return "-" if oid == 0 else str(oid)
-        types = ",".join(self.types[t].text if t in self.types else str(t) for t in self.proc_args[oid])
-        return f"{self.procs[oid]}({types})"
+        return _PROCS.regprocedure.get(oid, "-" if oid == 0 else str(oid))
 
     def regnamespace_in(self, text: str, *, strict: bool = True) -> int | None:
         if text.strip().isdigit():

@@ -114,3 +114,45 @@ def test_extension_members(run: Runner) -> None:
         ("function plpgsql_validator(oid)",),
         ("language plpgsql",),
     ]
+
+
+# Every built-in catalog Veil fills from PostgreSQL's rows, with its owner column (None: no owner).
+BUILTIN_CATALOGS = {
+    "pg_proc": "proowner",
+    "pg_type": "typowner",
+    "pg_operator": "oprowner",
+    "pg_am": None,
+    "pg_namespace": "nspowner",
+    "pg_language": "lanowner",
+    "pg_extension": "extowner",
+    "pg_ts_config": "cfgowner",
+    "pg_ts_dict": "dictowner",
+    "pg_ts_parser": None,
+    "pg_ts_template": None,
+    "pg_collation": "collowner",
+    "pg_opclass": "opcowner",
+    "pg_opfamily": "opfowner",
+    "pg_cast": None,
+    "pg_tablespace": "spcowner",
+}
+
+
+@pytest.mark.parametrize(("catalog", "owner"), BUILTIN_CATALOGS.items())
+def test_every_builtin_object_has_postgres_description_and_owner(
+    run: Runner, postgres_dsn: str, catalog: str, owner: str | None
+) -> None:
+    """Each built-in object Veil shows has exactly PostgreSQL 15's description and owner (a
+    server whose bootstrap superuser is ``postgres``, initdb's usual user); no object is left out."""
+    psycopg = pytest.importorskip("psycopg")
+    owned = f"pg_get_userbyid({owner})" if owner else "NULL"
+    sql = f"SELECT oid, {owned}, obj_description(oid, '{catalog}') FROM pg_catalog.{catalog} WHERE oid < 16384"
+    mine = {row[0]: row[1:] for row in run.rows(sql)}
+    assert mine
+    try:
+        connection = psycopg.connect(postgres_dsn)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    with connection:
+        rows = connection.execute(f"{sql} AND oid = ANY(%s)", (list(mine),)).fetchall()
+    theirs = {row[0]: row[1:] for row in rows}
+    assert mine == theirs

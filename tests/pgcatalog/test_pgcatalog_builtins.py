@@ -134,6 +134,7 @@ BUILTIN_CATALOGS = {
     "pg_opfamily": "opfowner",
     "pg_cast": None,
     "pg_tablespace": "spcowner",
+    "pg_conversion": "conowner",
 }
 
 
@@ -156,3 +157,28 @@ def test_every_builtin_object_has_postgres_description_and_owner(
         rows = connection.execute(f"{sql} AND oid = ANY(%s)", (list(mine),)).fetchall()
     theirs = {row[0]: row[1:] for row in rows}
     assert mine == theirs
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("pg_encoding_to_char(6)", "UTF8"),
+        ("pg_encoding_to_char(25)", "ISO_8859_5"),
+        ("pg_encoding_to_char(99)", ""),
+        ("pg_char_to_encoding('utf-8')", 6),
+        ("pg_char_to_encoding('ISO_8859_5')", 25),
+        ("pg_char_to_encoding('nope')", -1),
+        (
+            "(SELECT pg_encoding_to_char(conforencoding) || '>' || pg_encoding_to_char(contoencoding)"
+            " FROM pg_conversion WHERE conname = 'big5_to_utf8')",
+            "BIG5>UTF8",
+        ),
+        (
+            "(SELECT conproc::regprocedure::text FROM pg_conversion WHERE conname = 'big5_to_utf8')",
+            "big5_to_utf8(integer,integer,cstring,internal,integer,boolean)",
+        ),
+    ],
+)
+def test_encodings_and_conversions(run: Runner, sql: str, expected: object) -> None:
+    """Every encoding PostgreSQL 15 has, by number and by name (psql's \\l and \\dc)."""
+    assert run.value(f"select {sql}") == expected

@@ -115,6 +115,7 @@ class CatalogRows:
         yield _static("pg_ts_template", static_rows.PG_TS_TEMPLATE)
         yield _static("pg_settings", PG_SETTINGS)
         yield _static("pg_depend", static_rows.PG_DEPEND)
+        yield _static("pg_conversion", static_rows.PG_CONVERSION)
         yield self.pg_type()
         yield self.pg_enum()
         yield self.pg_namespace()

@@ -211,6 +211,7 @@ def main(dsn: str) -> None:
                                                prslextype])::oid FROM pg_ts_parser)
                 OR oid IN (SELECT unnest(ARRAY[tmplinit, tmpllexize])::oid FROM pg_ts_template)
                 OR oid IN (SELECT amhandler::oid FROM pg_am)
+                OR oid IN (SELECT conproc::oid FROM pg_conversion)
                 OR oid IN (SELECT unnest(ARRAY[lanplcallfoid, laninline, lanvalidator]) FROM pg_language)
                 OR (proname IN ({names}) AND pronamespace IN (11, 13207)) ORDER BY oid""",
         )
@@ -244,6 +245,7 @@ def main(dsn: str) -> None:
             "pg_ts_parser": _rows(cur, "pg_ts_parser", "oid < 16384 ORDER BY oid"),
             "pg_ts_template": _rows(cur, "pg_ts_template", "oid < 16384 ORDER BY oid"),
             "pg_namespace": _rows(cur, "pg_namespace", f"nspname IN ({nsp_names}) ORDER BY oid"),
+            "pg_conversion": _rows(cur, "pg_conversion", "oid < 16384 ORDER BY oid"),
             # The objects plpgsql's extension owns (psql's \\dx+ lists them).
             "pg_depend": _rows(
                 cur,
@@ -270,6 +272,11 @@ def main(dsn: str) -> None:
         )
         namespaces = {name: oid for oid, name in cur.fetchall()}
         static["NAMESPACE_OIDS"] = namespaces
+        cur.execute(
+            "SELECT pg_encoding_to_char(i), i FROM generate_series(0, 63) i"
+            " WHERE pg_encoding_to_char(i) <> '' ORDER BY i"
+        )
+        static["ENCODINGS"] = dict(cur.fetchall())
         _write_json("static_rows.json", version, static)
 
         cats = ",".join(f"'{c}'" for c in SETTING_CATEGORIES)

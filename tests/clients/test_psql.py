@@ -175,7 +175,7 @@ BUILTIN_COMMANDS = [
     r"\dC+ integer", r"\dL", r"\dL+", r"\dx", r"\dA+", r"\dAc+ btree int4", r"\dAf+ btree integer_ops",
     r"\dAo+ btree int4_ops", r"\dAp+ btree int4_ops",
     r"\dF+ english", r"\dF", r"\dFd+", r"\dFp+", r"\dFt+", r"\dx+ plpgsql",
-    r"\dcS+", r"\dcS+ utf8_to_*",
+    r"\dcS+", r"\dcS+ utf8_to_*", r"\dDS+", r"\dDS+ information_schema.cardinal_number",
 ]
 
 

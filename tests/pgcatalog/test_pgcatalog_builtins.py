@@ -182,3 +182,12 @@ def test_every_builtin_object_has_postgres_description_and_owner(
 def test_encodings_and_conversions(run: Runner, sql: str, expected: object) -> None:
     """Every encoding PostgreSQL 15 has, by number and by name (psql's \\l and \\dc)."""
     assert run.value(f"select {sql}") == expected
+
+
+def test_domain_check_constraints(run: Runner) -> None:
+    """information_schema's domains keep PostgreSQL's CHECK constraints (psql's \\dD)."""
+    rows = run.rows(
+        "SELECT t.typname, pg_get_constraintdef(c.oid), pg_get_constraintdef(c.oid, true), pg_get_expr(c.conbin, 0)"
+        " FROM pg_constraint c JOIN pg_type t ON t.oid = c.contypid WHERE t.typname = 'cardinal_number'"
+    )
+    assert rows == [("cardinal_number", "CHECK ((VALUE >= 0))", "CHECK (VALUE >= 0)", "(VALUE >= 0)")]

@@ -14,7 +14,7 @@ from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.pgcatalog.context import SETTING_DEFAULTS
 from veil.pgcatalog.data.keywords import KEYWORDS
 from veil.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
-from veil.pgcatalog.data.static_rows import TS_TOKEN_TYPES
+from veil.pgcatalog.data.static_rows import CONSTRAINT_DEFS, TS_TOKEN_TYPES
 from veil.pgcatalog.infoschema import InformationSchemaRows
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.macros import MACROS
@@ -143,7 +143,11 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
         "vl__name": ("VARCHAR", [name for _, _, name in named]),
     })
-    definitions = list(KeyRows(objects).definitions())
+    # Built-in constraints (information_schema's domains): column 0 is pg_get_constraintdef's
+    # text, -1 its pretty one.
+    definitions: list[tuple[object, ...]] = list(KeyRows(objects).definitions())
+    for oid, plain, pretty in CONSTRAINT_DEFS:
+        definitions += [(oid, 0, plain, 0, ""), (oid, -1, pretty, 0, "")]
     _table(con, "object_defs", {
         column: (duck, [row[index] for row in definitions])
         for index, (column, duck) in enumerate((

@@ -124,7 +124,8 @@ class CatalogRows:
         yield self.pg_attrdef()
         yield self.pg_database()
         yield self.pg_description()
-        yield self._rowset("pg_constraint", self.keys.pg_constraint())
+        builtin_constraints = _static("pg_constraint", static_rows.PG_CONSTRAINT).rows
+        yield self._rowset("pg_constraint", self.keys.pg_constraint() + builtin_constraints)
         yield self._rowset("pg_index", self.keys.pg_index())
         yield from self.roles()
         yield from self.table_views()

@@ -129,6 +129,18 @@ def _rows(cur: psycopg.Cursor, relname: str, where: str) -> list[tuple[object, .
     return [tuple(row) for row in cur.fetchall()]
 
 
+def _expressions_as_text(cur: psycopg.Cursor, rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """pg_constraint rows with ``conbin`` as its expression's text (what Veil's pg_get_expr
+    returns for a node tree), not PostgreSQL's internal node tree."""
+    cur.execute("SELECT oid FROM pg_class WHERE relname = 'pg_constraint' AND relnamespace = 11")
+    index = [name for name, _ in _columns(cur, int(str(_one(cur))))].index("conbin")
+    out = []
+    for row in rows:
+        cur.execute("SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint WHERE oid = %s", (row[0],))
+        out.append((*row[:index], _one(cur), *row[index + 1 :]))
+    return out
+
+
 def _format_rows(name: str, rows: list[tuple[object, ...]]) -> str:
     lines = [f"{name}: tuple[tuple[object, ...], ...] = ("]
     lines += [f"    {row!r}," for row in rows]
@@ -246,6 +258,10 @@ def main(dsn: str) -> None:
             "pg_ts_template": _rows(cur, "pg_ts_template", "oid < 16384 ORDER BY oid"),
             "pg_namespace": _rows(cur, "pg_namespace", f"nspname IN ({nsp_names}) ORDER BY oid"),
             "pg_conversion": _rows(cur, "pg_conversion", "oid < 16384 ORDER BY oid"),
+            # The CHECK constraints of information_schema's domains (cardinal_number, yes_or_no).
+            "pg_constraint": _expressions_as_text(
+                cur, _rows(cur, "pg_constraint", "contypid <> 0 AND oid < 16384 ORDER BY oid")
+            ),
             # The objects plpgsql's extension owns (psql's \\dx+ lists them).
             "pg_depend": _rows(
                 cur,
@@ -272,6 +288,11 @@ def main(dsn: str) -> None:
         )
         namespaces = {name: oid for oid, name in cur.fetchall()}
         static["NAMESPACE_OIDS"] = namespaces
+        cur.execute(
+            "SELECT oid, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint"
+            " WHERE contypid <> 0 AND oid < 16384 ORDER BY oid"
+        )
+        static["CONSTRAINT_DEFS"] = list(cur.fetchall())  # oid, definition, pretty definition
         cur.execute(
             "SELECT pg_encoding_to_char(i), i FROM generate_series(0, 63) i"
             " WHERE pg_encoding_to_char(i) <> '' ORDER BY i"

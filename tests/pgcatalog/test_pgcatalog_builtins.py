@@ -94,6 +94,15 @@ def test_roles(run: Runner) -> None:
         ),
         ("pg_describe_object('pg_proc'::regclass, 'version()'::regprocedure, 0)", "function version()"),
         ("0::regprocedure::text", "-"),
+        # regproc output qualifies an overloaded name, as regprocout does; regtype quotes "any".
+        ("'abs(integer)'::regprocedure::regproc::text", "pg_catalog.abs"),
+        (
+            "(SELECT min(oprcode::text) FROM pg_operator WHERE oprname = '+' AND oprleft = 'aclitem[]'::regtype)",
+            "aclinsert",
+        ),
+        ("'version()'::regprocedure::regproc::text", "version"),
+        ("'any'::regtype::text", '"any"'),
+        ("format_type('any'::regtype, NULL)", '"any"'),
     ],
 )
 def test_regprocedure_output(run: Runner, sql: str, expected: str) -> None:

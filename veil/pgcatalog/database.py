@@ -122,6 +122,7 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC] + [row[0] for row in enum_io]),
         "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC] + [row[1] for row in enum_io]),
         "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC] + [row[2] for row in enum_io]),
+        "vl__regproc": ("VARCHAR", [objects.regproc_out(int(str(row[0]))) for row in [*PG_PROC, *enum_io]]),
         "vl__signature": ("VARCHAR", [objects.regprocedure_out(int(str(row[0]))) for row in [*PG_PROC, *enum_io]]),
     })
     _table(con, "function_text", {
@@ -172,7 +173,8 @@ def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
         pg_type = BY_OID.get(oid)
         if pg_type is not None:
             element = BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type
-            values = (element.name, format_type(element.oid), "[]" if pg_type.is_array else "")
+            spelled = objects.types[element.oid].text if element.oid in objects.types else format_type(element.oid)
+            values = (element.name, spelled, "[]" if pg_type.is_array else "")
         else:
             values = (type_name.name, type_name.text, "")
         row = (oid, type_name.name, type_name.schema, *values)

@@ -108,7 +108,7 @@ MACROS: tuple[str, ...] = (
         WHEN {F}.regproc_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regproc_lookup(s)
         ELSE error('[42883] function "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regproc_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
-        ELSE coalesce((SELECT min(vl__po.vl__proname) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
+        ELSE coalesce((SELECT min(vl__po.vl__regproc) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
                       CAST(p AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regprocedure_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
         ELSE coalesce((SELECT min(vl__ps.vl__signature) FROM {F}.proc_info vl__ps WHERE vl__ps.vl__oid = p),

@@ -16,8 +16,8 @@ from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.errors import VeilError
 from veil.pgcatalog.data import static_rows
-from veil.pgcatalog.data.procs import PG_PROC
-from veil.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
+from veil.pgcatalog.data.procs import PG_PROC, REGPROC_TEXT
+from veil.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES, REGTYPE_TEXT
 from veil.pgcatalog.identifiers import parse_ident, quote_ident
 from veil.pgcatalog.schema import (
     NAMED_REG_TYPES,
@@ -87,10 +87,13 @@ def _builtin_types() -> dict[int, TypeName]:
     information_schema's domains), spelled as ``regtype`` prints it."""
     schemas = {oid: name for name, oid in NAMESPACE_OIDS.items()}
     rows = {int(str(row[0])): row for row in PG_TYPE}
+    spelled = {int(str(oid)): str(text) for oid, text in REGTYPE_TEXT}  # pg_catalog's, from PostgreSQL
     types: dict[int, TypeName] = {}
     for oid, row in rows.items():
         name, element = str(row[1]), int(str(row[_TYPELEM]))
-        if oid in BY_OID:
+        if oid in spelled:
+            text = spelled[oid]
+        elif oid in BY_OID:
             text = format_type(oid)
         elif element and name.startswith("_") and element in rows:
             text = f"{rows[element][1]}[]"
@@ -134,7 +137,8 @@ def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeN
 class _Procs:
     """The pg_proc rows' names, overloads and ``regprocedure`` spellings (static: built once)."""
 
-    names: dict[int, str]  # regproc output
+    names: dict[int, str]
+    regproc: dict[int, str]  # regproc output: an overloaded name is schema-qualified
     oids: dict[str, int]  # regproc input: the first overload of a name
     signatures: dict[tuple[str, tuple[int, ...]], int]  # regprocedure input ``abs(integer)``
     regprocedure: dict[int, str]  # regprocedure output
@@ -154,7 +158,8 @@ def _procs(types: dict[int, TypeName]) -> _Procs:
         oid: f"{names[oid]}({','.join(types[t].text if t in types else str(t) for t in arg_types)})"
         for oid, arg_types in args.items()
     }
-    return _Procs(names, oids, {(names[oid], a): oid for oid, a in args.items()}, spelled)
+    regproc = {**names, **{int(str(oid)): str(text) for oid, text in REGPROC_TEXT}}
+    return _Procs(names, regproc, oids, {(names[oid], a): oid for oid, a in args.items()}, spelled)
 
 
 _BUILTIN_TYPES = _builtin_types()
@@ -329,7 +334,7 @@ class CatalogObjects:
         return oid
 
     def regproc_out(self, oid: int) -> str:
-        return self.procs.get(oid, "-" if oid == 0 else str(oid))
+        return _PROCS.regproc.get(oid, "-" if oid == 0 else str(oid))
 
     def regprocedure_out(self, oid: int) -> str:
         return _PROCS.regprocedure.get(oid, "-" if oid == 0 else str(oid))

@@ -224,6 +224,7 @@ def main(dsn: str) -> None:
                 OR oid IN (SELECT unnest(ARRAY[tmplinit, tmpllexize])::oid FROM pg_ts_template)
                 OR oid IN (SELECT amhandler::oid FROM pg_am)
                 OR oid IN (SELECT conproc::oid FROM pg_conversion)
+                OR oid IN (SELECT oprcode::oid FROM pg_operator) OR oid IN (SELECT castfunc FROM pg_cast)
                 OR oid IN (SELECT unnest(ARRAY[lanplcallfoid, laninline, lanvalidator]) FROM pg_language)
                 OR (proname IN ({names}) AND pronamespace IN (11, 13207)) ORDER BY oid""",
         )
@@ -237,7 +238,14 @@ def main(dsn: str) -> None:
         )
         # FUNCTION_TEXT: oid, pg_get_function_arguments, pg_get_function_identity_arguments,
         # pg_get_function_result, pg_get_functiondef, pg_get_function_sqlbody.
-        _write_json("procs.json", version, {"PG_PROC": procs, "FUNCTION_TEXT": list(cur.fetchall())})
+        texts = list(cur.fetchall())
+        # regproc output where it is not the bare name: an overloaded name is schema-qualified.
+        cur.execute(
+            f"SELECT oid, oid::regproc::text FROM pg_proc WHERE oid IN ({proc_oids})"
+            " AND oid::regproc::text <> proname ORDER BY 1"
+        )
+        qualified = list(cur.fetchall())
+        _write_json("procs.json", version, {"PG_PROC": procs, "FUNCTION_TEXT": texts, "REGPROC_TEXT": qualified})
         nsp_names = ",".join(f"'{n}'" for n in NAMESPACES)
         tables = {
             "pg_type": types,
@@ -288,6 +296,11 @@ def main(dsn: str) -> None:
         )
         namespaces = {name: oid for oid, name in cur.fetchall()}
         static["NAMESPACE_OIDS"] = namespaces
+        # regtype output of pg_catalog's types (``"any"`` is quoted, ``bpchar`` is ``character``).
+        cur.execute(
+            f"SELECT oid, oid::regtype::text FROM pg_type WHERE oid IN ({type_oids}) AND typnamespace = 11 ORDER BY 1"
+        )
+        static["REGTYPE_TEXT"] = list(cur.fetchall())
         cur.execute(
             "SELECT oid, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint"
             " WHERE contypid <> 0 AND oid < 16384 ORDER BY oid"

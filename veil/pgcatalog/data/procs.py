@@ -7,3 +7,4 @@ from veil.pgcatalog.data._json import DataFile, Rows
 _FILE = DataFile("procs.json")
 PG_PROC: Rows = _FILE.rows("PG_PROC")
 FUNCTION_TEXT: Rows = _FILE.rows("FUNCTION_TEXT")
+REGPROC_TEXT: Rows = _FILE.rows("REGPROC_TEXT")

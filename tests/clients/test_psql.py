@@ -176,7 +176,7 @@ BUILTIN_COMMANDS = [
     r"\dAo+ btree int4_ops", r"\dAp+ btree int4_ops",
     r"\dF+ english", r"\dF", r"\dFd+", r"\dFp+", r"\dFt+", r"\dx+ plpgsql",
     r"\dcS+", r"\dcS+ utf8_to_*", r"\dDS+", r"\dDS+ information_schema.cardinal_number",
-    r"\doS+", r"\dTS+", r"\dC+", r"\dOS+ C",
+    r"\doS+", r"\dTS+", r"\dC+", r"\dOS+ C", r"\dp pg_catalog.pg_class", r"\dp pg_catalog.pg_roles", r"\dp information_schema.tables",
 ]
 
 

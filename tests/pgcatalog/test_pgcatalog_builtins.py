@@ -200,3 +200,10 @@ def test_domain_check_constraints(run: Runner) -> None:
         " FROM pg_constraint c JOIN pg_type t ON t.oid = c.contypid WHERE t.typname = 'cardinal_number'"
     )
     assert rows == [("cardinal_number", "CHECK ((VALUE >= 0))", "CHECK (VALUE >= 0)", "(VALUE >= 0)")]
+
+
+def test_catalog_relations_keep_postgres_privileges(run: Runner) -> None:
+    """Catalog relations carry PostgreSQL's ACL (psql's \\dp); the sources' tables have none."""
+    acl = run.value("SELECT relacl::text FROM pg_class WHERE oid = 'pg_catalog.pg_class'::regclass")
+    assert acl == "{postgres=arwdDxt/postgres,=r/postgres}"
+    assert run.value(f"SELECT relacl FROM pg_class WHERE oid = {ORDERS.oid}") is None

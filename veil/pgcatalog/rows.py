@@ -50,6 +50,7 @@ _COLLATABLE = {"text", "varchar", "bpchar"}
 _TYPSTORAGE_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typstorage")
 _TYPSTORAGE = {row[0]: row[_TYPSTORAGE_INDEX] for row in static_rows.PG_TYPE}
 _BUILTIN_NAMESPACES = {str(row[1]): row for row in static_rows.PG_NAMESPACE}
+_RELACL = {int(str(oid)): acl for oid, acl in static_rows.RELACL}  # catalog relations' privileges
 
 
 def _builtin_descriptions() -> list[Row]:
@@ -263,6 +264,7 @@ class CatalogRows:
             "relrewrite": 0,
             "relfrozenxid": 716 if relation.kind == "r" else 0,
             "relminmxid": 1 if relation.kind == "r" else 0,
+            "relacl": None if user else _RELACL.get(relation.oid),
         }
 
     def pg_attribute(self) -> RowSet:

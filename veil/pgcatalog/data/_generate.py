@@ -296,6 +296,13 @@ def main(dsn: str) -> None:
         )
         namespaces = {name: oid for oid, name in cur.fetchall()}
         static["NAMESPACE_OIDS"] = namespaces
+        # The access privileges of the catalog relations (psql's \\dp pg_catalog.pg_class).
+        cur.execute(
+            "SELECT c.oid, c.relacl::text[] FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname IN ('pg_catalog', 'information_schema') AND c.relkind IN ('r', 'v')"
+            " AND c.relacl IS NOT NULL ORDER BY 1"
+        )
+        static["RELACL"] = list(cur.fetchall())
         # regtype output of pg_catalog's types (``"any"`` is quoted, ``bpchar`` is ``character``).
         cur.execute(
             f"SELECT oid, oid::regtype::text FROM pg_type WHERE oid IN ({type_oids}) AND typnamespace = 11 ORDER BY 1"

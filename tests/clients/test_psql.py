@@ -163,9 +163,21 @@ def test_copy_to_stdout_masks(conformance_server: VeilServer) -> None:
     assert raw.splitlines() == ["1\tcustomer 1", "2\tcustomer 2"]
 
 
-# PostgreSQL's built-ins a user may call, as psql shows them on PostgreSQL 15 itself.
-BUILTIN_COMMANDS = [r"\df abs", r"\sf abs(integer)", r"\sf pg_catalog.upper(text)", r"\df stddev*", r"\df sqrt",
-                    r"\sf lower(text)", r"\df date_trunc"]
+# PostgreSQL's built-ins, as psql shows them on PostgreSQL 15 itself: the functions a user may call, and
+# every \\d-family listing of built-in objects, with `+` (owner, access privileges, description).
+BUILTIN_COMMANDS = [
+    r"\df abs", r"\sf abs(integer)", r"\sf pg_catalog.upper(text)", r"\df stddev*", r"\df sqrt",
+    r"\sf lower(text)", r"\df date_trunc",
+    r"\df+ abs", r"\df+ date_trunc", r"\df+ version", r"\df+ generate_series", r"\dfS+ upper", r"\daS sum",
+    r"\dT+ int4", r"\dT+ pg_catalog.trigger", r"\dTS+ int4range", r"\dTS+ cardinal_number",
+    r"\do+ pg_catalog.+ integer integer", r"\do+ pg_catalog.|| text text", r"\do+ pg_catalog.~~",
+    r"\dn+ pg_catalog", r"\dn+ information_schema", r"\dn+ public",
+    r"\dC+ integer", r"\dL", r"\dL+", r"\dx", r"\dA+", r"\dAc+ btree int4", r"\dAf+ btree integer_ops",
+    r"\dAo+ btree int4_ops", r"\dAp+ btree int4_ops",
+    r"\dF+ english", r"\dF", r"\dFd+", r"\dFp+", r"\dFt+", r"\dx+ plpgsql",
+    r"\dcS+", r"\dcS+ utf8_to_*", r"\dDS+", r"\dDS+ information_schema.cardinal_number",
+    r"\doS+", r"\dTS+", r"\dC+", r"\dOS+ C", r"\dp pg_catalog.pg_class", r"\dp pg_catalog.pg_roles", r"\dp information_schema.tables",
+]
 
 
 def _psql_postgres(dsn: str, command: str) -> str:
@@ -180,5 +192,7 @@ def _psql_postgres(dsn: str, command: str) -> str:
 def test_builtin_function_meta_commands_match_postgres(
     conformance_server: VeilServer, postgres_dsn: str, command: str
 ) -> None:
-    """`\\df`/`\\sf` of an allow-listed built-in print exactly what PostgreSQL 15 prints."""
+    """`\\df`/`\\sf` of an allow-listed built-in, and the `+` listings of built-in objects (their owner is
+    the bootstrap superuser `postgres`, as initdb's default user on the comparison server), print exactly what
+    PostgreSQL 15 prints."""
     assert psql(conformance_server, command) == _psql_postgres(postgres_dsn, command)

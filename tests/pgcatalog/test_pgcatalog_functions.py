@@ -68,7 +68,7 @@ def test_owner_encoding_and_descriptions(run: Runner) -> None:
         f"obj_description({ORDERS.oid}), obj_description({ORDERS.oid}, 'pg_class'), "
         f"col_description({ORDERS.oid}, 1), shobj_description(1, 'pg_database')"
     )
-    assert rows == [("veil", "unknown (OID=1)", "UTF8", "All orders", "All orders", None, None)]
+    assert rows == [("postgres", "unknown (OID=1)", "UTF8", "All orders", "All orders", None, None)]
     assert run.value(
         "select col_description('sales.customers'::regclass, 2)"
     ) == "Full name"

@@ -79,7 +79,7 @@ def reg_output(env: CompileEnv, kind: str, oid: exp.Expr) -> exp.Expr:
     if kind in NAMED_REG_TYPES:
         return sqlbuild.veil_fn("regnamed_out", sqlbuild.string(kind), oid)
     args = [oid, env.path_literal()] if kind in ("regclass", "regtype") else [oid]
-    return sqlbuild.veil_fn(f"{_macro_kind(kind)}_out", *args)
+    return sqlbuild.veil_fn(f"{kind}_out", *args)
 
 
 def _macro_kind(kind: str) -> str:

@@ -14,7 +14,7 @@ from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.pgcatalog.context import SETTING_DEFAULTS
 from veil.pgcatalog.data.keywords import KEYWORDS
 from veil.pgcatalog.data.procs import FUNCTION_TEXT, PG_PROC
-from veil.pgcatalog.data.static_rows import TS_TOKEN_TYPES
+from veil.pgcatalog.data.static_rows import CONSTRAINT_DEFS, TS_TOKEN_TYPES
 from veil.pgcatalog.infoschema import InformationSchemaRows
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.macros import MACROS
@@ -122,6 +122,8 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [row[0] for row in PG_PROC] + [row[0] for row in enum_io]),
         "vl__proname": ("VARCHAR", [row[1] for row in PG_PROC] + [row[1] for row in enum_io]),
         "vl__rettype": ("UINTEGER", [row[_PRORETTYPE] for row in PG_PROC] + [row[2] for row in enum_io]),
+        "vl__regproc": ("VARCHAR", [objects.regproc_out(int(str(row[0]))) for row in [*PG_PROC, *enum_io]]),
+        "vl__signature": ("VARCHAR", [objects.regprocedure_out(int(str(row[0]))) for row in [*PG_PROC, *enum_io]]),
     })
     _table(con, "function_text", {
         column: (duck, [row[index] for row in FUNCTION_TEXT])
@@ -142,20 +144,22 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
         "vl__name": ("VARCHAR", [name for _, _, name in named]),
     })
-    definitions = list(KeyRows(objects).definitions())
+    # Built-in constraints (information_schema's domains): column 0 is pg_get_constraintdef's
+    # text, -1 its pretty one.
+    definitions: list[tuple[object, ...]] = list(KeyRows(objects).definitions())
+    for oid, plain, pretty in CONSTRAINT_DEFS:
+        definitions += [(oid, 0, plain, 0, ""), (oid, -1, pretty, 0, "")]
     _table(con, "object_defs", {
         column: (duck, [row[index] for row in definitions])
         for index, (column, duck) in enumerate((
             ("vl__oid", "UINTEGER"), ("vl__col", "INTEGER"), ("vl__before", "VARCHAR"), ("vl__ref", "UINTEGER"),
             ("vl__after", "VARCHAR")))
     })
-    descriptions = CatalogRows(objects).pg_description().rows
-    _table(con, "descriptions", {
-        "vl__objoid": ("UINTEGER", [d["objoid"] for d in descriptions]),
-        "vl__classoid": ("UINTEGER", [d["classoid"] for d in descriptions]),
-        "vl__objsubid": ("INTEGER", [d["objsubid"] for d in descriptions]),
-        "vl__description": ("VARCHAR", [d["description"] for d in descriptions]),
-    })
+    pg_description = RELATIONS[("pg_catalog", "pg_description")].duck_name
+    con.execute(
+        f"CREATE TABLE {FUNCTION_SCHEMA}.descriptions AS SELECT objoid AS vl__objoid, classoid AS vl__classoid,"
+        f" objsubid AS vl__objsubid, description AS vl__description FROM {pg_description}"
+    )
 
 
 def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
@@ -169,7 +173,8 @@ def _type_info(objects: CatalogObjects) -> dict[str, tuple[str, list]]:
         pg_type = BY_OID.get(oid)
         if pg_type is not None:
             element = BY_OID[pg_type.element_oid] if pg_type.is_array else pg_type
-            values = (element.name, format_type(element.oid), "[]" if pg_type.is_array else "")
+            spelled = objects.types[element.oid].text if element.oid in objects.types else format_type(element.oid)
+            values = (element.name, spelled, "[]" if pg_type.is_array else "")
         else:
             values = (type_name.name, type_name.text, "")
         row = (oid, type_name.name, type_name.schema, *values)

@@ -89,7 +89,15 @@ for _name, _arities, _params in (
 
 @add("pg_get_constraintdef", (1, 2), "text", params=("oid", "bool"))
 def _pg_get_constraintdef(call: Call) -> exp.Expr:
-    return sqlbuild.veil_fn("object_def", call.args[0], sqlbuild.number(0), call.env.path_literal())
+    """The definition; with ``pretty`` true, the pretty one where it differs (a CHECK)."""
+    plain = sqlbuild.veil_fn("object_def", call.args[0], sqlbuild.number(0), call.env.path_literal())
+    if len(call.args) < 2:
+        return plain
+    pretty = sqlbuild.veil_fn("object_def", call.args[0].copy(), sqlbuild.number(-1), call.env.path_literal())
+    return exp.Case(
+        ifs=[exp.If(this=call.args[1], true=exp.Coalesce(this=pretty, expressions=[plain.copy()]))],
+        default=plain,
+    )
 
 
 @add("pg_get_indexdef", (1, 3), "text", params=("oid", "int4", "bool"))

@@ -105,6 +105,9 @@ _DESCRIBED = {  # pg_describe_object: catalog OID → (word, reg* kind naming th
 }
 
 
+_LANGUAGE_CLASS = 2612  # pg_language: "language plpgsql"
+
+
 @add("pg_describe_object", 3, "text", params=("oid", "oid", "int4"))
 def _describe_object(call: Call) -> exp.Expr:
     classid, objid, subid = call.args
@@ -114,6 +117,13 @@ def _describe_object(call: Call) -> exp.Expr:
                               expression=reg_output(call.env, kind, objid.copy()), safe=True))
         for oid, (word, kind) in _DESCRIBED.items()
     ]
+    language = exp.select(exp.column("lanname", table="vl__l")).from_(
+        exp.table_("pg_language", db="veil_pg_catalog", alias="vl__l")
+    ).where(exp.EQ(this=exp.column("oid", table="vl__l"), expression=objid.copy()))
+    branches.append(exp.If(
+        this=exp.EQ(this=classid.copy(), expression=sqlbuild.typed_literal(_LANGUAGE_CLASS, "UINTEGER")),
+        true=exp.DPipe(this=sqlbuild.string("language "), expression=language.subquery(), safe=True),
+    ))
     known = exp.Case(ifs=branches, default=sqlbuild.null("VARCHAR"))
     attname = exp.select(exp.column("attname", table="vl__a")).from_(
         exp.table_("pg_attribute", db="veil_pg_catalog", alias="vl__a")

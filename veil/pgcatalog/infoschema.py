@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from veil.pgcatalog.keys import KeyRows
-from veil.pgcatalog.objects import BOOTSTRAP_ROLE, CatalogObjects, Relation
+from veil.pgcatalog.objects import CatalogObjects, Relation
 from veil.pgcatalog.rows import Row, RowSet
 from veil.pgcatalog.schema import RELATIONS
 from veil.pgtypes import ColumnType, PgType, format_type
@@ -44,7 +44,8 @@ class InformationSchemaRows:
 
     def schemata(self) -> RowSet:
         rows: list[Row] = [
-            {"catalog_name": self.catalog, "schema_name": name, "schema_owner": BOOTSTRAP_ROLE}
+            {"catalog_name": self.catalog, "schema_name": name,
+             "schema_owner": self.objects.role_names[self.objects.namespace_owner(name)]}
             for name in self.objects.namespaces
         ]
         return _rowset("schemata", rows)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from veil.catalog.model import Table, TableKey, stable_oid
 from veil.pgcatalog.data import static_rows
 from veil.pgcatalog.identifiers import quote_ident
-from veil.pgcatalog.objects import BOOTSTRAP_ROLE_OID, CatalogObjects
+from veil.pgcatalog.objects import OWNER_ROLE_OID, CatalogObjects
 
 BTREE = 403
 _ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -163,7 +163,7 @@ class KeyRows:
             {
                 "oid": key.index_oid, "relname": key.key.name,
                 "relnamespace": self.objects.namespaces[key.table.schema], "reltype": 0, "reloftype": 0,
-                "relowner": BOOTSTRAP_ROLE_OID, "relam": BTREE, "relfilenode": key.index_oid, "reltablespace": 0,
+                "relowner": OWNER_ROLE_OID, "relam": BTREE, "relfilenode": key.index_oid, "reltablespace": 0,
                 "relpages": 1, "reltuples": 0.0, "relallvisible": 0, "reltoastrelid": 0, "relhasindex": False,
                 "relisshared": False, "relpersistence": "p", "relkind": "i", "relnatts": len(key.attnums),
                 "relchecks": 0, "relhasrules": False, "relhastriggers": False, "relhassubclass": False,

@@ -13,7 +13,17 @@ therefore read only the ``veil_fn`` lookup tables, whose columns and aliases all
 
 from __future__ import annotations
 
+import re
+
+from veil.pgcatalog.data.static_rows import ENCODINGS
+
 F = "veil_fn"
+# PostgreSQL's encodings by number and by name (compared as PostgreSQL's clean_encoding_name
+# does: lower case, letters and digits only, so 'utf-8' and 'UTF8' are one).
+_ENCODING_NAMES = " ".join(f"WHEN {code} THEN '{name}'" for name, code in ENCODINGS.items())
+_ENCODING_CODES = " ".join(
+    f"WHEN '{re.sub('[^a-z0-9]', '', name.lower())}' THEN {code}" for name, code in ENCODINGS.items()
+)
 
 MACROS: tuple[str, ...] = (
     # --- identifiers -------------------------------------------------------------------------
@@ -98,7 +108,10 @@ MACROS: tuple[str, ...] = (
         WHEN {F}.regproc_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regproc_lookup(s)
         ELSE error('[42883] function "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regproc_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
-        ELSE coalesce((SELECT min(vl__po.vl__proname) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
+        ELSE coalesce((SELECT min(vl__po.vl__regproc) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
+                      CAST(p AS VARCHAR)) END""",
+    f"""CREATE MACRO {F}.regprocedure_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
+        ELSE coalesce((SELECT min(vl__ps.vl__signature) FROM {F}.proc_info vl__ps WHERE vl__ps.vl__oid = p),
                       CAST(p AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regnamespace_lookup(s) AS (
         SELECT min(vl__nl.vl__oid) FROM {F}.nsp_info vl__nl WHERE vl__nl.vl__nspname = {F}.parse_ident(s)[1])""",
@@ -198,12 +211,9 @@ MACROS: tuple[str, ...] = (
             CASE WHEN missing_ok THEN NULL
                  ELSE error('[42704] unrecognized configuration parameter "' || vl_name || '"')
             END) END""",
-    f"""CREATE MACRO {F}.pg_encoding_to_char(e) AS CASE e
-        WHEN 0 THEN 'SQL_ASCII' WHEN 6 THEN 'UTF8' WHEN 8 THEN 'LATIN1' WHEN 7 THEN 'MULE_INTERNAL'
-        WHEN 1 THEN 'EUC_JP' WHEN 24 THEN 'WIN1252' ELSE '' END""",
-    f"""CREATE MACRO {F}.pg_char_to_encoding(s) AS CASE upper(replace(s, '-', ''))
-        WHEN 'SQL_ASCII' THEN 0 WHEN 'UTF8' THEN 6 WHEN 'LATIN1' THEN 8 WHEN 'WIN1252' THEN 24
-        ELSE -1 END""",
+    f"""CREATE MACRO {F}.pg_encoding_to_char(e) AS CASE e {_ENCODING_NAMES} ELSE '' END""",
+    f"""CREATE MACRO {F}.pg_char_to_encoding(s) AS CASE regexp_replace(lower(s), '[^a-z0-9]', '', 'g')
+        {_ENCODING_CODES} ELSE -1 END""",
     f"""CREATE MACRO {F}.pg_size_pretty(b) AS CASE
         WHEN b IS NULL THEN NULL
         WHEN abs(CAST(b AS DOUBLE)) < 10240 THEN CAST(b AS BIGINT) || ' bytes'

@@ -16,8 +16,8 @@ from veil import errcodes
 from veil.catalog.model import CatalogSnapshot, Table, stable_oid
 from veil.errors import VeilError
 from veil.pgcatalog.data import static_rows
-from veil.pgcatalog.data.procs import PG_PROC
-from veil.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES
+from veil.pgcatalog.data.procs import PG_PROC, REGPROC_TEXT
+from veil.pgcatalog.data.static_rows import NAMESPACE_OIDS, PG_TYPE, PREDEFINED_ROLES, REGTYPE_TEXT
 from veil.pgcatalog.identifiers import parse_ident, quote_ident
 from veil.pgcatalog.schema import (
     NAMED_REG_TYPES,
@@ -28,13 +28,19 @@ from veil.pgcatalog.schema import (
 from veil.pgcatalog.typemap import type_by_spelling
 from veil.pgtypes import BY_OID, PgType, format_type, user_type
 
-BOOTSTRAP_ROLE = "veil"
+#: PostgreSQL's bootstrap superuser (the initdb user, OID 10, ``postgres`` by convention): the
+#: owner of every built-in object, as in PostgreSQL.
+BOOTSTRAP_ROLE = "postgres"
 BOOTSTRAP_ROLE_OID = 10
+#: The role owning what Veil serves: its database and the sources' schemas, tables and types.
+OWNER_ROLE = "veil"
+OWNER_ROLE_OID = stable_oid("role", OWNER_ROLE)
 CATALOG_SCHEMAS = ("pg_catalog", "information_schema")
 PG_CATALOG_OID = NAMESPACE_OIDS["pg_catalog"]
 _OPRLEFT = [c.name for c in RELATIONS[("pg_catalog", "pg_operator")].columns].index("oprleft")
 #: PostgreSQL 15's enum I/O functions (the static pg_proc leaves them out), for the enums' pg_type rows.
 ENUM_IO = {"enum_in": 3506, "enum_out": 3507, "enum_recv": 3532, "enum_send": 3533}
+_ENUM_IO_ARGS = {3506: (2275, 26), 3507: (3500,), 3532: (2281, 26), 3533: (3500,)}
 _PROARGTYPES = [c.name for c in RELATIONS[("pg_catalog", "pg_proc")].columns].index("proargtypes")
 _TYPELEM = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typelem")
 
@@ -81,10 +87,13 @@ def _builtin_types() -> dict[int, TypeName]:
     information_schema's domains), spelled as ``regtype`` prints it."""
     schemas = {oid: name for name, oid in NAMESPACE_OIDS.items()}
     rows = {int(str(row[0])): row for row in PG_TYPE}
+    spelled = {int(str(oid)): str(text) for oid, text in REGTYPE_TEXT}  # pg_catalog's, from PostgreSQL
     types: dict[int, TypeName] = {}
     for oid, row in rows.items():
         name, element = str(row[1]), int(str(row[_TYPELEM]))
-        if oid in BY_OID:
+        if oid in spelled:
+            text = spelled[oid]
+        elif oid in BY_OID:
             text = format_type(oid)
         elif element and name.startswith("_") and element in rows:
             text = f"{rows[element][1]}[]"
@@ -109,7 +118,7 @@ def _named_objects() -> dict[str, dict[str, int]]:
         for row in rows:
             names.setdefault(str(row[1]), int(str(row[0])))
         named[kind] = names
-    types = _builtin_types()
+    types = _BUILTIN_TYPES
     named["regoperator"] = {
         _operator_signature(str(row[1]), int(str(row[_OPRLEFT])), int(str(row[_OPRLEFT + 1])), types):
         int(str(row[0]))
@@ -124,7 +133,39 @@ def _operator_signature(name: str, left: int, right: int, types: dict[int, TypeN
     return f"{name}({','.join(spelled)})"
 
 
+@dataclass(frozen=True)
+class _Procs:
+    """The pg_proc rows' names, overloads and ``regprocedure`` spellings (static: built once)."""
+
+    names: dict[int, str]
+    regproc: dict[int, str]  # regproc output: an overloaded name is schema-qualified
+    oids: dict[str, int]  # regproc input: the first overload of a name
+    signatures: dict[tuple[str, tuple[int, ...]], int]  # regprocedure input ``abs(integer)``
+    regprocedure: dict[int, str]  # regprocedure output
+
+
+def _procs(types: dict[int, TypeName]) -> _Procs:
+    """``regprocedure`` prints ``abs(integer)`` as ``format_procedure`` does: argument types
+    comma-separated, the name unqualified (every function shown lives in ``pg_catalog``)."""
+    names = {int(str(row[0])): str(row[1]) for row in PG_PROC}
+    names.update({oid: name for name, oid in ENUM_IO.items()})
+    oids: dict[str, int] = {}
+    for oid, name in sorted(names.items()):
+        oids.setdefault(name, oid)
+    args = {int(str(row[0])): tuple(int(str(t)) for t in _listed(row[_PROARGTYPES])) for row in PG_PROC}
+    args.update(_ENUM_IO_ARGS)
+    spelled = {
+        oid: f"{names[oid]}({','.join(types[t].text if t in types else str(t) for t in arg_types)})"
+        for oid, arg_types in args.items()
+    }
+    regproc = {**names, **{int(str(oid)): str(text) for oid, text in REGPROC_TEXT}}
+    return _Procs(names, regproc, oids, {(names[oid], a): oid for oid, a in args.items()}, spelled)
+
+
+_BUILTIN_TYPES = _builtin_types()
+_PROCS = _procs(_BUILTIN_TYPES)
 NAMED_OBJECTS = _named_objects()
+_BUILTIN_NAMESPACE_OWNERS = {str(row[1]): int(str(row[2])) for row in static_rows.PG_NAMESPACE}
 OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
 
 
@@ -152,7 +193,10 @@ class CatalogObjects:
                     self.user_types.setdefault(defined.oid, defined)
                     self.namespaces.setdefault(defined.schema, stable_oid("schema", defined.schema))
         self.namespace_names = {oid: name for name, oid in self.namespaces.items()}
-        self.roles: dict[str, int] = {BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, **PREDEFINED_ROLES}
+        self.users = frozenset(users)
+        self.roles: dict[str, int] = {
+            BOOTSTRAP_ROLE: BOOTSTRAP_ROLE_OID, OWNER_ROLE: OWNER_ROLE_OID, **PREDEFINED_ROLES
+        }
         for user in users:
             self.roles.setdefault(user, stable_oid("role", user))
         self.role_names = {oid: name for name, oid in self.roles.items()}
@@ -162,7 +206,7 @@ class CatalogObjects:
         for table in self.tables:
             self._add(Relation(table.oid, table.schema, table.name, "r", table=table))
         self.relations_by_oid = {r.oid: r for r in self.relations.values()}
-        self.types: dict[int, TypeName] = _builtin_types()
+        self.types: dict[int, TypeName] = dict(_BUILTIN_TYPES)
         for table in self.tables:
             self.types[table.row_type_oid] = TypeName(
                 table.row_type_oid, table.name, table.schema, table.name
@@ -178,16 +222,14 @@ class CatalogObjects:
                 self.types[defined.array_oid] = TypeName(
                     defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
                 )
-        self.procs: dict[int, str] = {int(str(row[0])): str(row[1]) for row in PG_PROC}
-        self.procs.update({oid: name for name, oid in ENUM_IO.items()})
-        self.proc_oids: dict[str, int] = {}
-        for oid, name in sorted(self.procs.items()):
-            self.proc_oids.setdefault(name, oid)
-        # regprocedure input ``abs(integer)``: one overload by its argument types.
-        self.proc_signatures: dict[tuple[str, tuple[int, ...]], int] = {
-            (str(row[1]), tuple(int(str(t)) for t in _listed(row[_PROARGTYPES]))): int(str(row[0]))
-            for row in PG_PROC
-        }
+        self.procs = _PROCS.names
+        self.proc_oids = _PROCS.oids
+        self.proc_signatures = _PROCS.signatures
+
+    def namespace_owner(self, name: str) -> int:
+        """A schema's owner: PostgreSQL's for the built-in ones (``public`` is
+        ``pg_database_owner``'s), Veil's for the sources'."""
+        return _BUILTIN_NAMESPACE_OWNERS.get(name, OWNER_ROLE_OID)
 
     def _add(self, relation: Relation) -> None:
         self.relations[(relation.schema, relation.name)] = relation
@@ -292,7 +334,10 @@ class CatalogObjects:
         return oid
 
     def regproc_out(self, oid: int) -> str:
-        return self.procs.get(oid, "-" if oid == 0 else str(oid))
+        return _PROCS.regproc.get(oid, "-" if oid == 0 else str(oid))
+
+    def regprocedure_out(self, oid: int) -> str:
+        return _PROCS.regprocedure.get(oid, "-" if oid == 0 else str(oid))
 
     def regnamespace_in(self, text: str, *, strict: bool = True) -> int | None:
         if text.strip().isdigit():
@@ -375,8 +420,10 @@ class CatalogObjects:
             return self.regclass_out(oid, path)
         if kind == "regtype":
             return self.regtype_out(oid, path)
-        if kind in ("regproc", "regprocedure"):
+        if kind == "regproc":
             return self.regproc_out(oid)
+        if kind == "regprocedure":
+            return self.regprocedure_out(oid)
         if kind == "regnamespace":
             return self.regnamespace_out(oid)
         if kind == "regrole":

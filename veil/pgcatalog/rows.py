@@ -8,8 +8,10 @@ empty: a query-backed table has no triggers, policies or inheritance.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -22,6 +24,8 @@ from veil.pgcatalog.objects import (
     BOOTSTRAP_ROLE,
     BOOTSTRAP_ROLE_OID,
     ENUM_IO,
+    OWNER_ROLE,
+    OWNER_ROLE_OID,
     CatalogObjects,
     Relation,
     composite_relid,
@@ -45,6 +49,24 @@ _SYSTEM_COLUMNS = (
 _COLLATABLE = {"text", "varchar", "bpchar"}
 _TYPSTORAGE_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typstorage")
 _TYPSTORAGE = {row[0]: row[_TYPSTORAGE_INDEX] for row in static_rows.PG_TYPE}
+_BUILTIN_NAMESPACES = {str(row[1]): row for row in static_rows.PG_NAMESPACE}
+_RELACL = {int(str(oid)): acl for oid, acl in static_rows.RELACL}  # catalog relations' privileges
+
+
+def _builtin_descriptions() -> list[Row]:
+    """PostgreSQL 15's pg_description rows of the built-in objects Veil shows (functions,
+    operators, types, access methods, schemas...), from ``data/descriptions.csv``."""
+    path = Path(__file__).parent / "data" / "descriptions.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        return [
+            {"objoid": int(oid), "classoid": int(classoid), "objsubid": int(subid), "description": text}
+            for oid, classoid, subid, text in reader
+        ]
+
+
+BUILTIN_DESCRIPTIONS = _builtin_descriptions()
 
 
 @dataclass
@@ -93,6 +115,8 @@ class CatalogRows:
         yield _static("pg_ts_parser", static_rows.PG_TS_PARSER)
         yield _static("pg_ts_template", static_rows.PG_TS_TEMPLATE)
         yield _static("pg_settings", PG_SETTINGS)
+        yield _static("pg_depend", static_rows.PG_DEPEND)
+        yield _static("pg_conversion", static_rows.PG_CONVERSION)
         yield self.pg_type()
         yield self.pg_enum()
         yield self.pg_namespace()
@@ -101,7 +125,8 @@ class CatalogRows:
         yield self.pg_attrdef()
         yield self.pg_database()
         yield self.pg_description()
-        yield self._rowset("pg_constraint", self.keys.pg_constraint())
+        builtin_constraints = _static("pg_constraint", static_rows.PG_CONSTRAINT).rows
+        yield self._rowset("pg_constraint", self.keys.pg_constraint() + builtin_constraints)
         yield self._rowset("pg_index", self.keys.pg_index())
         yield from self.roles()
         yield from self.table_views()
@@ -119,7 +144,7 @@ class CatalogRows:
                     "oid": table.row_type_oid,
                     "typname": table.name,
                     "typnamespace": self.objects.namespaces[table.schema],
-                    "typowner": BOOTSTRAP_ROLE_OID,
+                    "typowner": OWNER_ROLE_OID,
                     "typlen": -1,
                     "typbyval": False,
                     "typtype": "c",
@@ -155,7 +180,7 @@ class CatalogRows:
         """The pg_type rows of a source's enum or composite type and of its array type, as
         PostgreSQL has them."""
         namespace = self.objects.namespaces[defined.schema]
-        common = {"typnamespace": namespace, "typowner": BOOTSTRAP_ROLE_OID, "typispreferred": False,
+        common = {"typnamespace": namespace, "typowner": OWNER_ROLE_OID, "typispreferred": False,
                   "typisdefined": True, "typdelim": ",", "typmodin": 0, "typmodout": 0, "typalign": defined.align,
                   "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0, "typcollation": 0}
         if defined.is_enum:
@@ -190,8 +215,11 @@ class CatalogRows:
         return self._rowset("pg_enum", rows)
 
     def pg_namespace(self) -> RowSet:
+        """The built-in schemas as PostgreSQL has them (owner and ACL), the sources' owned by Veil."""
+        names = [c.name for c in RELATIONS[("pg_catalog", "pg_namespace")].columns]
         rows: list[Row] = [
-            {"oid": oid, "nspname": name, "nspowner": BOOTSTRAP_ROLE_OID}
+            dict(zip(names, _BUILTIN_NAMESPACES[name], strict=True)) if name in _BUILTIN_NAMESPACES
+            else {"oid": oid, "nspname": name, "nspowner": self.objects.namespace_owner(name)}
             for name, oid in self.objects.namespaces.items()
         ]
         return self._rowset("pg_namespace", rows)
@@ -211,7 +239,7 @@ class CatalogRows:
             "relnamespace": self.objects.namespaces[relation.schema],
             "reltype": relation.table.row_type_oid if relation.table else 0,
             "reloftype": 0,
-            "relowner": BOOTSTRAP_ROLE_OID,
+            "relowner": OWNER_ROLE_OID if user or relation.kind == "c" else BOOTSTRAP_ROLE_OID,
             "relam": 2 if relation.kind == "r" else 0,
             "relfilenode": relation.oid if relation.kind == "r" else 0,
             "reltablespace": 0,
@@ -236,6 +264,7 @@ class CatalogRows:
             "relrewrite": 0,
             "relfrozenxid": 716 if relation.kind == "r" else 0,
             "relminmxid": 1 if relation.kind == "r" else 0,
+            "relacl": None if user else _RELACL.get(relation.oid),
         }
 
     def pg_attribute(self) -> RowSet:
@@ -271,7 +300,7 @@ class CatalogRows:
         row = {
             "oid": self.objects.database_oid,
             "datname": self.objects.database,
-            "datdba": BOOTSTRAP_ROLE_OID,
+            "datdba": OWNER_ROLE_OID,
             "encoding": 6,
             "datlocprovider": "c",
             "datistemplate": False,
@@ -286,7 +315,7 @@ class CatalogRows:
         return self._rowset("pg_database", [row])
 
     def pg_description(self) -> RowSet:
-        rows: list[Row] = []
+        rows: list[Row] = list(BUILTIN_DESCRIPTIONS)
         for table in self.objects.tables:
             if table.description:
                 rows.append(_description(table.oid, 0, table.description))
@@ -299,14 +328,15 @@ class CatalogRows:
         authid, roles, users = [], [], []
         predefined = set(static_rows.PREDEFINED_ROLES.values())
         for name, oid in self.objects.roles.items():
-            superuser = name == BOOTSTRAP_ROLE
+            # The bootstrap superuser has PostgreSQL's attributes; only Veil's users log in.
+            superuser = oid == BOOTSTRAP_ROLE_OID
             flags = {
                 "rolsuper": superuser,
                 "rolinherit": True,
                 "rolcreaterole": superuser,
                 "rolcreatedb": superuser,
-                "rolcanlogin": not superuser and oid not in predefined,
-                "rolreplication": False,
+                "rolcanlogin": name in self.objects.users and oid not in predefined,
+                "rolreplication": superuser,
                 "rolbypassrls": superuser,
                 "rolconnlimit": -1,
             }
@@ -339,7 +369,7 @@ class CatalogRows:
                     {
                         "schemaname": relation.schema,
                         "tablename": relation.name,
-                        "tableowner": BOOTSTRAP_ROLE,
+                        "tableowner": OWNER_ROLE if relation.table is not None else BOOTSTRAP_ROLE,
                         "hasindexes": relation.oid in self.keys.indexed,
                         "hasrules": False,
                         "hastriggers": relation.oid in self.keys.triggered,

@@ -19,7 +19,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -160,13 +160,23 @@ def function_name(node: exp.Func, engine: str) -> str | None:
         return name
     if isinstance(node, exp.Connector):
         return None  # AND / OR / XOR: always infix (rendering a long chain per link is quadratic)
-    shallow = _shallow(node)
     try:
-        rendered = shallow.sql(dialect=_dialect(engine))
+        return _shallow_name(_shallow(node), engine)
     except (sqlglot.errors.SqlglotError, AttributeError, TypeError, ValueError, KeyError):
-        shallow = node  # a generator that needs the real operands: rendered whole
-        rendered = node.sql(dialect=_dialect(engine))
-    first = next(shallow.iter_expressions(), None)
+        return _rendered_name(node, engine)  # a generator that needs the real operands: rendered whole
+
+
+@lru_cache(maxsize=4096)
+def _shallow_name(shallow: exp.Func, engine: str) -> str | None:
+    """:func:`_rendered_name` of a shallow call (see :func:`_shallow`), which depends on nothing
+    else: cached, as statements call the same few functions many times (a rendering is 0.05 to
+    0.2 ms; Veil's exact numeric quotient alone holds 150 calls)."""
+    return _rendered_name(shallow, engine)
+
+
+def _rendered_name(node: exp.Func, engine: str) -> str | None:
+    rendered = node.sql(dialect=_dialect(engine))
+    first = next(node.iter_expressions(), None)
     if first is not None:
         child = first.sql(dialect=_dialect(engine))
         if child and rendered.lstrip().startswith(child):

@@ -154,8 +154,8 @@ class _Scales:
 # struct_extract and list_extract: ``row.field`` in a lambda under HAVING is bound as a column,
 # and sqlglot types every ``x[k]`` when it reads or prints one (40 ms to read one quotient).
 # Steps: the operands printed with their scales (a, b); their digits (no sign, point or leading
-# zeros; '' for zero) and the quotient's sign; e the exponent of each first digit; m its place
-# in its base-10000 digit; r the result scale (select_div_scale: from the weights and first
+# zeros; '' for zero) and the quotient's sign; e the exponent of each first digit and m its
+# place in its base-10000 digit; r the result scale (select_div_scale: from the weights and first
 # base-10000 digits); s the dividend's digits shifted to r + divisor scale - dividend scale
 # decimals; n1, n2 the integers |dividend| · 10^(r + sb - sa) and |divisor|; q their quotient
 # rounded half away from zero, |quotient| · 10^r; t its digits padded to r + 1.
@@ -203,12 +203,8 @@ def quotient_sql(dividend: str, divisor: str, dividend_scale: int, divisor_scale
         "da": _DIGITS.format(text=a), "db": _DIGITS.format(text=b),
         "neg": f"starts_with({a}, '-') <> starts_with({b}, '-')",
     })
-    exponents = _step(digits, "d", {
-        "ea": f"length({_field('d', 'da')}) - 1 - {sa}", "eb": f"length({_field('d', 'db')}) - 1 - {sb}",
-    }, ("da", "db", "neg"))
-    places = _step(exponents, "e", {
-        "ma": _MOD.format(e=_field("e", "ea")), "mb": _MOD.format(e=_field("e", "eb")),
-    }, ("da", "db", "neg", "ea", "eb"))
+    ea, eb = f"(length({_field('d', 'da')}) - 1 - {sa})", f"(length({_field('d', 'db')}) - 1 - {sb})"
+    places = _step(digits, "d", {"ea": ea, "eb": eb, "ma": _MOD.format(e=ea), "mb": _MOD.format(e=eb)}, ("da", "db", "neg"))
     da, db, ea, eb, ma, mb = (_field("m", name) for name in ("da", "db", "ea", "eb", "ma", "mb"))
     scale = _SCALE.format(
         wa=_WEIGHT.format(d=da, e=ea, m=ma), wb=_WEIGHT.format(d=db, e=eb, m=mb),

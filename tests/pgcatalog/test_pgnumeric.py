@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from tests.conftest import VeilServer, base_config, postgres_connection, scratch_database, start_server, stop_server
 from veil.pgcatalog.pgnumeric import AGGREGATES, AGGREGATES_QUERY, quotient_sql
@@ -60,6 +62,17 @@ def test_quotient_is_postgres_numeric_div(postgres_dsn: str) -> None:
     mismatches = [(a, b, e, g) for (a, b), e, g in zip(pairs, expected, got, strict=True) if e != g]
     assert not mismatches, mismatches[:10]
     assert len(pairs) > 300
+
+
+def test_quotient_sql_is_flat() -> None:
+    """The quotient's steps follow one another: no lambda inside another (DuckDB's planning grows
+    with their depth), and no ``x[k]`` (sqlglot types each one it reads or prints)."""
+    tree = sqlglot.parse_one("SELECT " + quotient_sql("sum(n)", "count(n)", 2, 0), read="duckdb")
+    lambdas = list(tree.find_all(exp.Lambda))
+    assert len(lambdas) >= 8
+    assert all(lam.find_ancestor(exp.Lambda) is None for lam in lambdas)
+    assert next(tree.find_all(exp.Bracket), None) is None
+    assert {c.name for c in tree.find_all(exp.Column)} == {"n"}  # the operands only: no step reads a column
 
 
 def test_aggregate_table_is_postgres_catalog(postgres_dsn: str) -> None:

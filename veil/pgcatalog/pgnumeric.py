@@ -153,62 +153,80 @@ class _Scales:
         return self.derived.of(node)
 
 
-# PostgreSQL's numeric_div in DuckDB SQL. Each step binds its values once through a one-element
-# list_transform (DuckDB has no LET; lists, as a struct field in a lambda under HAVING is bound
-# as a column): v holds both operands printed with their scales; d their digits (no sign, point
-# or leading zeros; '' for zero) and the quotient's sign; w the weight in base-10000 digits and
-# the first base-10000 digit of each (select_div_scale's inputs); r the result scale; n the
-# integers |dividend| · 10^(r + divisor scale − dividend scale) and |divisor|; q their rounded
-# quotient, |quotient| · 10^r; t its digits padded to r + 1.
-_LET = "list_transform([{value}], lambda {name}: {body})[1]"
+# PostgreSQL's numeric_div in DuckDB SQL, as steps that each bind their values once (DuckDB has
+# no LET): a one-element list of structs mapped by list_transform to the next step's struct.
+# The steps follow one another rather than nest: DuckDB's planning of nested lambdas grew with
+# their depth (68 ms for seven levels, 32 ms in sequence). Fields and elements are read with
+# struct_extract and list_extract: ``row.field`` in a lambda under HAVING is bound as a column,
+# and sqlglot types every ``x[k]`` when it reads or prints one (40 ms to read one quotient).
+# Steps: the operands printed with their scales (a, b); their digits (no sign, point or leading
+# zeros; '' for zero) and the quotient's sign; e the exponent of each first digit and m its
+# place in its base-10000 digit; r the result scale (select_div_scale: from the weights and first
+# base-10000 digits); s the dividend's digits shifted to r + divisor scale - dividend scale
+# decimals; n1, n2 the integers |dividend| · 10^(r + sb - sa) and |divisor|; q their quotient
+# rounded half away from zero, |quotient| · 10^r; t its digits padded to r + 1.
 _DIGITS = "ltrim(replace(replace({text}, '-', ''), '.', ''), '0')"
-_EXPONENT = "(length(d[{x}]) - 1 - {scale})"
 _MOD = "((({e} % 4) + 4) % 4)"
-_WEIGHT = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE ({e} - {m}) // 4 END"
-_FIRST = "CASE WHEN length(d[{x}]) = 0 THEN 0 ELSE CAST(rpad(d[{x}], CAST({m} + 1 AS INTEGER), '0') AS INTEGER) END"
-_SCALE = "least(greatest(16 - 4 * (w[1] - w[3] - CASE WHEN w[2] <= w[4] THEN 1 ELSE 0 END), {sa}, {sb}, 0), 1000)"
-_SHIFTED = "(CASE WHEN length(d[1]) = 0 THEN '0' ELSE d[1] END) || repeat('0', CAST(r + {sb} - {sa} AS INTEGER))"
+_WEIGHT = "CASE WHEN {d} = '' THEN 0 ELSE ({e} - {m}) // 4 END"
+_FIRST = "CASE WHEN {d} = '' THEN 0 ELSE CAST(rpad({d}, CAST({m} + 1 AS INTEGER), '0') AS INTEGER) END"
+_SCALE = "least(greatest(16 - 4 * ({wa} - {wb} - CASE WHEN {fa} <= {fb} THEN 1 ELSE 0 END), {sa}, {sb}, 0), 1000)"
+_SHIFTED = "(CASE WHEN {d} = '' THEN '0' ELSE {d} END) || repeat('0', CAST({r} + {sb} - {sa} AS INTEGER))"
 _CHECKED = (  # beyond 128 bits (38 digits) PostgreSQL would go on; Veil says so as PostgreSQL does
     "CASE WHEN {s} IS NOT NULL AND TRY_CAST({s} AS HUGEINT) IS NULL"
     " THEN error('[22003] value overflows numeric format') ELSE TRY_CAST({s} AS HUGEINT) END"
 )
-_DIVISOR = "CAST((CASE WHEN length(d[2]) = 0 THEN '0' ELSE d[2] END) AS HUGEINT)"
-_ROUNDED = "n[1] // n[2] + CASE WHEN 2 * (n[1] % n[2]) >= n[2] THEN 1 ELSE 0 END"  # half away from 0
+_DIVISOR = "CAST((CASE WHEN {d} = '' THEN '0' ELSE {d} END) AS HUGEINT)"
+_ROUNDED = "CAST({a} // {b} + CASE WHEN 2 * ({a} % {b}) >= {b} THEN 1 ELSE 0 END AS VARCHAR)"  # half away from 0
+_PADDED = "lpad({q}, CAST(greatest(length({q}), {r} + 1) AS INTEGER), '0')"  # lpad alone would cut
 _FORMAT = (
-    "(CASE WHEN d[3] = '-' AND ltrim(t, '0') <> '' THEN '-' ELSE '' END) || left(t, CAST(length(t) - r AS INTEGER))"
-    " || CASE WHEN r > 0 THEN '.' || right(t, CAST(r AS INTEGER)) ELSE '' END"
+    "(CASE WHEN {neg} AND ltrim({t}, '0') <> '' THEN '-' ELSE '' END) || left({t}, CAST(length({t}) - {r} AS INTEGER))"
+    " || CASE WHEN {r} > 0 THEN '.' || right({t}, CAST({r} AS INTEGER)) ELSE '' END"
 )
 
 
-def _weight_and_first(x: str, scale: int) -> tuple[str, str]:
-    exponent = _EXPONENT.format(x=x, scale=scale)
-    mod = _MOD.format(e=exponent)
-    return _WEIGHT.format(x=x, e=exponent, m=mod), _FIRST.format(x=x, m=mod)
+def _field(row: str, name: str) -> str:
+    return f"struct_extract({row}, '{name}')"
+
+
+def _step(rows: str, row: str, fields: dict[str, str], carried: tuple[str, ...] = ()) -> str:
+    """``rows`` (a one-element list of structs) mapped, each as ``row``, to a struct of
+    ``fields`` and of the ``carried`` fields of ``row``."""
+    values = {**{name: _field(row, name) for name in carried}, **fields}
+    struct = ", ".join(f"'{name}': {value}" for name, value in values.items())
+    return f"list_transform({rows}, lambda {row}: {{{struct}}})"
 
 
 def quotient_sql(dividend: str, divisor: str, dividend_scale: int, divisor_scale: int) -> str:
     """DuckDB SQL for PostgreSQL's ``numeric_div``: the quotient of two numeric values with
     static scales, exact, rounded half away from zero at ``select_div_scale``, as text."""
-    wa, fa = _weight_and_first("1", dividend_scale)
-    wb, fb = _weight_and_first("2", divisor_scale)
-    scales = {"sa": dividend_scale, "sb": divisor_scale}
-    text = "lpad(q, CAST(greatest(length(q), r + 1) AS INTEGER), '0')"  # lpad alone would cut
-    formatted = _LET.format(value=text, name="t", body=_FORMAT)
-    with_q = _LET.format(value=f"CAST({_ROUNDED} AS VARCHAR)", name="q", body=formatted)
-    checked = _CHECKED.format(s=_SHIFTED.format(**scales))
-    with_n = _LET.format(value=f"[{checked}, {_DIVISOR}]", name="n", body=with_q)
-    with_r = _LET.format(value=_SCALE.format(**scales), name="r", body=with_n)
-    with_w = _LET.format(value=f"[{wa}, {fa}, {wb}, {fb}]", name="w", body=with_r)
-    digits = (
-        f"[{_DIGITS.format(text='v[1]')}, {_DIGITS.format(text='v[2]')}, "
-        "CASE WHEN starts_with(v[1], '-') <> starts_with(v[2], '-') THEN '-' ELSE '+' END]"
-    )
-    with_d = _LET.format(value=digits, name="d", body=with_w)
+    sa, sb = dividend_scale, divisor_scale
     operands = (
-        f"[CAST(CAST({dividend} AS DECIMAL(38, {dividend_scale})) AS VARCHAR), "
-        f"CAST(CAST({divisor} AS DECIMAL(38, {divisor_scale})) AS VARCHAR)]"
+        f"[{{'a': CAST(CAST({dividend} AS DECIMAL(38, {sa})) AS VARCHAR), "
+        f"'b': CAST(CAST({divisor} AS DECIMAL(38, {sb})) AS VARCHAR)}}]"
     )
-    return _LET.format(value=operands, name="v", body=with_d)
+    a, b = _field("v", "a"), _field("v", "b")
+    digits = _step(operands, "v", {
+        "da": _DIGITS.format(text=a), "db": _DIGITS.format(text=b),
+        "neg": f"starts_with({a}, '-') <> starts_with({b}, '-')",
+    })
+    ea, eb = f"(length({_field('d', 'da')}) - 1 - {sa})", f"(length({_field('d', 'db')}) - 1 - {sb})"
+    places = _step(digits, "d", {"ea": ea, "eb": eb, "ma": _MOD.format(e=ea), "mb": _MOD.format(e=eb)}, ("da", "db", "neg"))
+    da, db, ea, eb, ma, mb = (_field("m", name) for name in ("da", "db", "ea", "eb", "ma", "mb"))
+    scale = _SCALE.format(
+        wa=_WEIGHT.format(d=da, e=ea, m=ma), wb=_WEIGHT.format(d=db, e=eb, m=mb),
+        fa=_FIRST.format(d=da, m=ma), fb=_FIRST.format(d=db, m=mb), sa=sa, sb=sb,
+    )
+    scaled = _step(places, "m", {"r": scale}, ("da", "db", "neg"))
+    shifted = _step(scaled, "r", {
+        "s": _SHIFTED.format(d=_field("r", "da"), r=_field("r", "r"), sa=sa, sb=sb),
+    }, ("db", "neg", "r"))
+    integers = _step(shifted, "h", {
+        "n1": _CHECKED.format(s=_field("h", "s")), "n2": _DIVISOR.format(d=_field("h", "db")),
+    }, ("neg", "r"))
+    rounded = _step(integers, "n", {"q": _ROUNDED.format(a=_field("n", "n1"), b=_field("n", "n2"))}, ("neg", "r"))
+    padded = _step(rounded, "q", {"t": _PADDED.format(q=_field("q", "q"), r=_field("q", "r"))}, ("neg", "r"))
+    formatted = _FORMAT.format(neg=_field("t", "neg"), t=_field("t", "t"), r=_field("t", "r"))
+    return f"list_extract(list_transform({padded}, lambda t: {formatted}), 1)"
 
 
 @functools.lru_cache(maxsize=256)

@@ -19,11 +19,12 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from veil.errors import FUNCTION_HINT, InsufficientPrivilege, UndefinedFunction
 
@@ -126,8 +127,11 @@ def refusal(name: str, engine: str) -> str | None:
 _LEADING_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_$]*)")
 
 
-def _dialect(engine: str) -> str:
-    return "postgres" if engine == FRONT else engine
+@cache
+def _dialect(engine: str) -> Dialect:
+    """The sqlglot dialect of ``engine``, one instance (naming a dialect by its name builds a new
+    instance per rendering: a tenth of a millisecond for each function call checked)."""
+    return Dialect.get_or_raise("postgres" if engine == FRONT else engine)
 
 
 # What a call's operands are rendered as when only the call's own name matters.
@@ -162,13 +166,23 @@ def function_name(node: exp.Func, engine: str) -> str | None:
         return name
     if isinstance(node, exp.Connector):
         return None  # AND / OR / XOR: always infix (rendering a long chain per link is quadratic)
-    shallow = _shallow(node)
     try:
-        rendered = shallow.sql(dialect=_dialect(engine))
+        return _shallow_name(_shallow(node), engine)
     except (sqlglot.errors.SqlglotError, AttributeError, TypeError, ValueError, KeyError):
-        shallow = node  # a generator that needs the real operands: rendered whole
-        rendered = node.sql(dialect=_dialect(engine))
-    first = next(shallow.iter_expressions(), None)
+        return _rendered_name(node, engine)  # a generator that needs the real operands: rendered whole
+
+
+@lru_cache(maxsize=4096)
+def _shallow_name(shallow: exp.Func, engine: str) -> str | None:
+    """:func:`_rendered_name` of a shallow call (see :func:`_shallow`), which depends on nothing
+    else: cached, as statements call the same few functions many times (a rendering is 0.05 to
+    0.2 ms; Veil's exact numeric quotient alone holds 150 calls)."""
+    return _rendered_name(shallow, engine)
+
+
+def _rendered_name(node: exp.Func, engine: str) -> str | None:
+    rendered = node.sql(dialect=_dialect(engine))
+    first = next(node.iter_expressions(), None)
     if first is not None:
         child = first.sql(dialect=_dialect(engine))
         if child and rendered.lstrip().startswith(child):

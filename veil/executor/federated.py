@@ -55,7 +55,13 @@ from veil.executor.deadline import Deadline, after
 from veil.executor.results import ReaderStream, first_batch
 from veil.executor.workers import in_worker
 from veil.planner.federation.dynamic_filter import DynamicFilter, filtered_tree
-from veil.planner.federation.local_types import local_reader, local_table
+from veil.planner.federation.local_types import (
+    lineage_markers,
+    local_reader,
+    local_table,
+    marker_enum,
+    source_typed,
+)
 from veil.planner.federation.plan import FederatedPlan, Fragment
 from veil.planner.pushdown import source_sql
 from veil.planner.verify import Outgoing, verify_sql
@@ -128,13 +134,52 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
         schema = sources[fragment.connection].describe(fragment.sql, count)
         empty[fragment.name] = schema.empty_table()
     connection = local_connection(empty)
+    sql = f"SELECT * FROM ({plan.local_sql}) AS veil_describe LIMIT 0"
+    params = [None] * len(plan.local_params)
     try:
-        sql = f"SELECT * FROM ({plan.local_sql}) AS veil_describe LIMIT 0"
-        return DuckDBCursor(connection).execute(sql, [None] * len(plan.local_params)).schema
+        described = DuckDBCursor(connection).execute(sql, params).schema
     except duckdb.Error as exc:
         raise map_duckdb_error(exc) from None
     finally:
         connection.close()
+    schemas = {name: table.schema for name, table in empty.items()}
+    return source_typed(described, _result_origins(schemas, sql, params))
+
+
+def _result_origins(schemas: Mapping[str, pa.Schema], sql: str, params: list[None]) -> dict[int, pa.Field]:
+    """The fragment column each result column is, untouched, among those whose PostgreSQL type
+    its Arrow type does not say (:func:`veil.planner.federation.local_types.lineage_markers`).
+    A marker on a non-string column can make the local part fail to bind (a timestamp compared
+    with a timestamp); then only the string columns are traced, and failing that none."""
+    for strings_only in (False, True):
+        markers = lineage_markers(schemas, strings_only)
+        if not any(markers.values()):
+            return {}
+        connection = local_connection({})
+        try:
+            for index, (name, marked) in enumerate(markers.items()):
+                raw = f"veil_lineage_fragment_{index}"
+                connection.register(raw, local_table(schemas[name].empty_table()))
+                columns = {field.name: marker for marker, field in marked.items()}
+                for marker in marked:
+                    connection.execute(f"CREATE TYPE {marker} AS ENUM ('{marker}')")
+                listed = ", ".join(
+                    f"CAST({_quoted(column)} AS {columns[column]}) AS {_quoted(column)}" if column in columns
+                    else _quoted(column) for column in schemas[name].names
+                )
+                connection.execute(f"CREATE TEMP VIEW {_quoted(name)} AS SELECT {listed} FROM {raw}")
+            described = connection.execute(sql, params).description or []
+        except duckdb.Error:
+            continue
+        finally:
+            connection.close()
+        fields = {marker_enum(marker): field for marked in markers.values() for marker, field in marked.items()}
+        return {i: fields[str(column[1])] for i, column in enumerate(described) if str(column[1]) in fields}
+    return {}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _discard(task: asyncio.Future[pa.Table | pa.RecordBatchReader]) -> None:

@@ -60,6 +60,8 @@ from veil.planner.federation.local_types import (
     local_reader,
     local_table,
     marker_enum,
+    padded_widths,
+    repadded,
     source_typed,
 )
 from veil.planner.federation.plan import FederatedPlan, Fragment
@@ -176,6 +178,20 @@ def _result_origins(schemas: Mapping[str, pa.Schema], sql: str, params: list[Non
         fields = {marker_enum(marker): field for marked in markers.values() for marker, field in marked.items()}
         return {i: fields[str(column[1])] for i, column in enumerate(described) if str(column[1]) in fields}
     return {}
+
+
+def _repadding(reader: pa.RecordBatchReader, widths: dict[int, int]) -> pa.RecordBatchReader:
+    """The local part's rows with the char(n) columns it returns untouched padded again."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield repadded(batch, widths)
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def _quoted(name: str) -> str:
@@ -302,7 +318,7 @@ class FederatedExecution:
             on_close()
 
         try:
-            reader, first = await in_worker(self._start_local, named, local_params)
+            reader, first = await in_worker(self._start_local, named, local_params, padded_widths(schema))
         except BaseException as exc:
             finished()
             if isinstance(exc, Exception):
@@ -320,7 +336,7 @@ class FederatedExecution:
         return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
 
     def _start_local(
-        self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None]
+        self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None], widths: dict[int, int]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
         private_directory(self._limits.spill_directory)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
@@ -330,7 +346,9 @@ class FederatedExecution:
                 cursor.close()
                 raise QueryCanceled()
             self._local = cursor
-        reader = cursor.execute(self._plan.local_sql, params)
+        reader: pa.RecordBatchReader = cursor.execute(self._plan.local_sql, params)
+        if widths:
+            reader = _repadding(reader, widths)
         return reader, first_batch(reader)
 
     async def _fetch_filtered(

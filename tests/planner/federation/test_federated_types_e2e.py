@@ -60,7 +60,6 @@ ASYNCPG_COLUMNS = ALL_BINARY.replace(" d,", "").replace(", ad,", ",")
 LOCAL = {
     "n": "an unconstrained numeric is DOUBLE in the local engine (joins and aggregates compare numbers)",
     "n40": "a numeric beyond 38 digits is DOUBLE in the local engine, as an unconstrained one",
-    "c3": "char(n) loses its blank padding in the local engine (PostgreSQL ignores it in comparisons)",
 }
 DIFFERENT: dict[str, str] = {
     **LOCAL,

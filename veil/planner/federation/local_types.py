@@ -8,8 +8,8 @@ Three PostgreSQL types have no faithful Arrow form, and a local join over their 
   with a string). Locally it becomes DOUBLE, as DuckDB's own PostgreSQL scanner maps it;
 * ``character(n)`` arrives blank-padded, but PostgreSQL compares, groups and joins it with the
   padding ignored (``p_brand = 'Brand#12'`` holds for ``'Brand#12  '``; TPC-H Q19 matched no
-  row). Locally its trailing blanks are removed, which is what PostgreSQL's ``::text`` does.
-  A char(n) column returned by a federated statement is therefore not re-padded;
+  row). Locally its trailing blanks are removed, which is what PostgreSQL's ``::text`` does; a
+  char(n) column the result returns untouched is padded to its n characters again;
 * a ``uuid`` arrives as 16 bytes, which the local engine would take for a ``bytea``: it becomes
   Arrow's uuid extension type, a UUID in DuckDB (as a DuckDB source's uuid column is).
 
@@ -44,6 +44,7 @@ SOURCE_TYPE_KEY = b"POSTGRESQL:type"  # the PostgreSQL type ADBC reports, kept f
 BPCHAR = b"bpchar"
 _NUMERIC_OID = str(NUMERIC.oid).encode()
 _UUID_OID = str(UUID.oid).encode()
+_BPCHAR_OID = b"1042"
 _UUID_STORAGE = pa.binary(16)
 # the metadata that pins a field's PostgreSQL type (veil.pgtypes.pinned_metadata)
 _PINNED_KEYS = (PG_TYPE_METADATA_KEY, PG_TYPMOD_METADATA_KEY, PG_USER_TYPE_METADATA_KEY)
@@ -115,8 +116,8 @@ def local_reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.Rec
 
 def _carries_source_type(field: pa.Field) -> bool:
     """Whether a fragment field's PostgreSQL type says more than its Arrow type and the local
-    engine holds its values as they came (not converted like numeric and bpchar)."""
-    if not field.metadata or PG_TYPE_METADATA_KEY not in field.metadata or _kind(field) is not None:
+    engine holds its values as they came (or trimmed, for char(n); not as numbers, as numeric)."""
+    if not field.metadata or PG_TYPE_METADATA_KEY not in field.metadata or _kind(field) in ("numeric", "uuid"):
         return False
     return column_type_for_field(field) != column_type_for_arrow(field.type)
 
@@ -154,3 +155,21 @@ def source_typed(schema: pa.Schema, origins: Mapping[int, pa.Field]) -> pa.Schem
             pinned = {key: value for key, value in origin.metadata.items() if key in _PINNED_KEYS}
             fields[index] = field.with_metadata({**(field.metadata or {}), **pinned})
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def padded_widths(schema: pa.Schema) -> dict[int, int]:
+    """The result's char(n) columns (position -> n), whose values the local engine trimmed."""
+    return {
+        index: int(field.metadata[PG_TYPMOD_METADATA_KEY]) - 4
+        for index, field in enumerate(schema)
+        if pa.types.is_string(field.type) and field.metadata and field.metadata.get(PG_TYPE_METADATA_KEY) == _BPCHAR_OID
+        and int(field.metadata.get(PG_TYPMOD_METADATA_KEY, b"-1")) > 4
+    }
+
+
+def repadded(batch: pa.RecordBatch, widths: Mapping[int, int]) -> pa.RecordBatch:
+    """``batch`` with its char(n) columns blank-padded to n characters, as PostgreSQL sends them."""
+    columns = list(batch.columns)
+    for index, width in widths.items():
+        columns[index] = pc.utf8_rpad(columns[index], width=width, padding=" ")
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)

@@ -9,6 +9,8 @@ has keeps its source OID, and the OIDs Veil assigns do not change across a resta
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.catalog.sources.test_postgres_types import _asyncpg_params, _raw
-from tests.catalog.support import ddl, private_database
+from tests.catalog.support import compile_java, ddl, private_database
 from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
 from veil.pgtypes import FIRST_REMAPPED_OID
 from veil.proxy.auth import make_scram_verifier
@@ -197,3 +199,40 @@ def test_assigned_oids_are_the_same_after_a_restart(two: TwoDatabases) -> None:
     finally:
         stop_server(process)
     assert after == before
+
+
+def _jdbc(build: tuple[str, Path, Path], dsn: str, schema: str) -> list[str]:
+    java, jar, classes = build
+    params = conninfo_to_dict(dsn)
+    url = f"jdbc:postgresql://{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{params['dbname']}?sslmode=disable"
+    ran = subprocess.run(
+        [
+            java,
+            "-cp",
+            f"{jar}{os.pathsep}{classes}",
+            "VeilJdbcTypes",
+            url,
+            str(params.get("user", "postgres")),
+            str(params.get("password", "")),
+            schema,
+            "t",
+            SQL.replace("s.t", f"{schema}.t"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.splitlines()
+
+
+def test_pgjdbc_reads_both_databases_as_postgresql_does(two: TwoDatabases, tmp_path: Path) -> None:
+    build = compile_java(Path(__file__).parents[2] / "clients" / "java" / "VeilJdbcTypes.java", tmp_path)
+    for schema, dsn in (("one", two.first), ("two", two.second)):
+        served = _jdbc(build, two.veil_dsn(), schema)
+        assert served == _jdbc(build, dsn, "s"), schema
+        assert (
+            'text row\t1\tmeh\t{meh,glum,happy}\t(3,z,2024-01-02)\t{"(4,w,2000-01-01)"}\tonly' in served
+            or schema == "one"
+        )

@@ -535,9 +535,9 @@ def _resolve() -> None:
             if defined.array_oid:
                 served[(database, defined.origin[2])] = _array_of(defined)
     changed = any(_SERVED.get(key) != value for key, value in served.items())
-    for key, old in _SERVED.items():
-        if key not in served:
-            BY_OID.pop(old.oid, None)
+    oids = {defined.oid for defined in served.values()}
+    for old in (old for old in _SERVED.values() if old.oid not in oids):
+        BY_OID.pop(old.oid, None)
     _SERVED.clear()
     _SERVED.update(served)
     for defined in served.values():
@@ -566,9 +566,8 @@ def served_user_type(database: str, oid: int) -> PgType | None:
 
 
 def register_user_type(pg_type: PgType) -> bool:
-    """Make a source's enum or composite type known under its own OID (a database's types
-    should come through :func:`register_source_types`); whether it is served as such (a
-    composite type is only when every field has a built-in type, else it is text)."""
+    """Make a source's type known (as one of :func:`register_source_types`); whether it is served
+    as such (a composite type is only when every field has a built-in type, else it is text)."""
     if not pg_type.is_user_defined:
         return False
     register_source_types(pg_type.origin[0], [pg_type], replace_all=False)
@@ -577,9 +576,7 @@ def register_user_type(pg_type: PgType) -> bool:
 
 def _user_type_metadata(pg_type: PgType) -> bytes:
     details = list(pg_type.labels) if pg_type.kind == "e" else [list(f) for f in pg_type.fields]
-    database, oid, array_oid = pg_type.origin
-    if not oid:
-        oid, array_oid = pg_type.oid, pg_type.array_oid
+    database, oid, array_oid = pg_type.origin if pg_type.origin[1] else ("", pg_type.oid, pg_type.array_oid)
     return json.dumps([pg_type.kind, oid, array_oid, pg_type.schema, pg_type.name, details, database]).encode()
 
 

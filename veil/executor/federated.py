@@ -56,6 +56,7 @@ from veil.executor.results import ReaderStream, first_batch
 from veil.executor.workers import in_worker
 from veil.planner.federation.dynamic_filter import DynamicFilter, filtered_tree
 from veil.planner.federation.local_types import (
+    MARKER_PREFIX,
     lineage_markers,
     local_reader,
     local_table,
@@ -140,41 +141,47 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
     params = [None] * len(plan.local_params)
     try:
         described = DuckDBCursor(connection).execute(sql, params).schema
+        schemas = {name: table.schema for name, table in empty.items()}
+        candidates = {field.type for marked in lineage_markers(schemas).values() for field in marked.values()}
+        if not any(field.type in candidates for field in described):  # no result column can be one
+            return described
+        return source_typed(described, _result_origins(connection, schemas, sql, params))
     except duckdb.Error as exc:
         raise map_duckdb_error(exc) from None
     finally:
         connection.close()
-    schemas = {name: table.schema for name, table in empty.items()}
-    return source_typed(described, _result_origins(schemas, sql, params))
 
 
-def _result_origins(schemas: Mapping[str, pa.Schema], sql: str, params: list[None]) -> dict[int, pa.Field]:
+def _result_origins(
+    connection: duckdb.DuckDBPyConnection, schemas: Mapping[str, pa.Schema], sql: str, params: list[None]
+) -> dict[int, pa.Field]:
     """The fragment column each result column is, untouched, among those whose PostgreSQL type
-    its Arrow type does not say (:func:`veil.planner.federation.local_types.lineage_markers`).
-    A marker on a non-string column can make the local part fail to bind (a timestamp compared
-    with a timestamp); then only the string columns are traced, and failing that none."""
-    for strings_only in (False, True):
-        markers = lineage_markers(schemas, strings_only)
+    its Arrow type does not say (:func:`veil.planner.federation.local_types.lineage_markers`),
+    described on ``connection`` (the describing one: opening another costs more than binding) with
+    the fragments replaced by views casting those columns to their markers. A marker on a
+    non-string column can make the local part fail to bind (a timestamp compared with a
+    timestamp); then only the string columns are traced, and failing that none."""
+    for attempt, strings_only in enumerate((False, True)):
+        markers = lineage_markers(schemas, strings_only, f"{MARKER_PREFIX}{attempt}_")
         if not any(markers.values()):
             return {}
-        connection = local_connection({})
-        try:
-            for index, (name, marked) in enumerate(markers.items()):
-                raw = f"veil_lineage_fragment_{index}"
+        script: list[str] = []  # one call: each statement costs DuckDB a few milliseconds on its own
+        for index, (name, marked) in enumerate(markers.items()):
+            raw = f"veil_lineage_fragment_{index}"
+            if attempt == 0:
                 connection.register(raw, local_table(schemas[name].empty_table()))
-                columns = {field.name: marker for marker, field in marked.items()}
-                for marker in marked:
-                    connection.execute(f"CREATE TYPE {marker} AS ENUM ('{marker}')")
-                listed = ", ".join(
-                    f"CAST({_quoted(column)} AS {columns[column]}) AS {_quoted(column)}" if column in columns
-                    else _quoted(column) for column in schemas[name].names
-                )
-                connection.execute(f"CREATE TEMP VIEW {_quoted(name)} AS SELECT {listed} FROM {raw}")
+            columns = {field.name: marker for marker, field in marked.items()}
+            script.extend(f"CREATE TYPE {marker} AS ENUM ('{marker}')" for marker in marked)
+            listed = ", ".join(
+                f"CAST({_quoted(column)} AS {columns[column]}) AS {_quoted(column)}" if column in columns
+                else _quoted(column) for column in schemas[name].names
+            )
+            script.append(f"CREATE OR REPLACE TEMP VIEW {_quoted(name)} AS SELECT {listed} FROM {raw}")
+        try:
+            connection.execute(";\n".join(script))
             described = connection.execute(sql, params).description or []
         except duckdb.Error:
             continue
-        finally:
-            connection.close()
         fields = {marker_enum(marker): field for marked in markers.values() for marker, field in marked.items()}
         return {i: fields[str(column[1])] for i, column in enumerate(described) if str(column[1]) in fields}
     return {}

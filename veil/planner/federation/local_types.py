@@ -122,19 +122,22 @@ def _carries_source_type(field: pa.Field) -> bool:
     return column_type_for_field(field) != column_type_for_arrow(field.type)
 
 
-def lineage_markers(schemas: Mapping[str, pa.Schema], strings_only: bool = False) -> dict[str, dict[str, pa.Field]]:
+def lineage_markers(
+    schemas: Mapping[str, pa.Schema], strings_only: bool = False, prefix: str = MARKER_PREFIX
+) -> dict[str, dict[str, pa.Field]]:
     """For each fragment (by name), its columns worth tracing to the result, each under the name
     of the DuckDB marker type that stands for it: describing the local part with each such column
     cast to its own one-label ENUM, a result column of that ENUM type is that column, untouched
     (any function, operator or cast of it has another type). ``strings_only``: only the columns
-    held as strings (a marker on a timestamp breaks comparisons with other timestamps)."""
+    held as strings (a marker on a timestamp breaks comparisons with other timestamps); each
+    marker is named ``prefix`` and a number."""
     markers: dict[str, dict[str, pa.Field]] = {}
     count = 0
     for name, schema in schemas.items():
         marked = {}
         for field in schema:
             if _carries_source_type(field) and (not strings_only or pa.types.is_string(field.type)):
-                marked[f"{MARKER_PREFIX}{count}"] = field
+                marked[f"{prefix}{count}"] = field
                 count += 1
         markers[name] = marked
     return markers

@@ -113,8 +113,11 @@ def register_user_types(rows: Sequence[dict[str, object]], database: str) -> Non
 
 
 def source_type(oid: int, database: str) -> PgType | None:
-    """The type Veil serves for a type OID of ``database``."""
-    return BY_OID.get(oid) if oid < FIRST_NORMAL_OID else served_user_type(database, oid)
+    """The type Veil serves for a type OID of ``database`` (or, not listed yet, of a catalog
+    stored before databases were told apart)."""
+    if oid < FIRST_NORMAL_OID:
+        return BY_OID.get(oid)
+    return served_user_type(database, oid) or served_user_type("", oid)
 
 
 def _numeric_arrow(typmod: int) -> pa.DataType:

@@ -94,6 +94,8 @@ def federated(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> It
             f"CREATE TABLE types.matrix ({COLUMNS})",
             "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
             *EXTRA_DDL,
+            "CREATE TABLE types.people (id int PRIMARY KEY, secret mood, secrets mood[], addr pair)",
+            "INSERT INTO types.people VALUES (1, 'happy', '{sad}', '(1,Berlin)'), (2, 'très ☃', '{}', NULL)",
         )
         population = {"schemas": ["types"]}
         config = {
@@ -105,8 +107,16 @@ def federated(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> It
                 ),
                 "lake": {"type": "duckdb", "path": str(lake)},
             },
+            "secrets": {"hash_key": "fed-types-key"},
+            "tables": {
+                f"{name}.types.people": {"tags": {c: ["PII.Secret"] for c in ("secret", "secrets", "addr")}}
+                for name in ("pg", "pga")
+            },
             "users": {"alice": {"password": make_scram_verifier(PASSWORDS["alice"])}},
-            "policies": [{"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}}],
+            "policies": [
+                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+                {"name": "Hash secrets", "mask": {"column_tags": ["PII.Secret"], "with": "hash"}},
+            ],
         }
         process, server = start_server(directory, config)
         try:
@@ -205,3 +215,18 @@ def test_only_untouched_columns_keep_the_source_type(federated: Federated) -> No
         ("e", (25, -1), [b"happy", b"sad", None]),
         ("n", (20, -1), [b"1", b"1", b"1"]),
     ]
+
+
+@pytest.mark.parametrize("path", list(SCHEMAS))
+@pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
+def test_a_masked_enum_or_composite_stays_a_text_hash(federated: Federated, path: str, fmt: int) -> None:
+    sql = (
+        f"SELECT p.id, p.secret, p.secrets, p.addr FROM {SCHEMAS[path]}.people p JOIN ref.keys k ON k.id = p.id "
+        "ORDER BY p.id"
+    )
+    columns, cells = _raw(federated.veil_dsn(), sql, fmt)
+    assert [c[1] for c in columns] == [23, 25, 25, 25]
+    raw = [b"happy", b"sad", "très ☃".encode(), b"Berlin"]
+    assert len(cells) == 2
+    for row in cells:
+        assert all(v is not None and not any(label in v for label in raw) for v in row[1:3])

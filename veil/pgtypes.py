@@ -477,8 +477,8 @@ def user_type(pg_type: PgType) -> PgType | None:
     """The source's enum or composite type ``pg_type`` is, or is an array of; else ``None``."""
     if pg_type.is_user_defined:
         return pg_type
-    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:
-        element = BY_OID.get(pg_type.element_oid)
+    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:  # (one served before a remapping too)
+        element = BY_OID.get(pg_type.element_oid) or _EVER_SERVED.get(pg_type.element_oid)
         return element if element is not None and element.is_user_defined else None
     return None
 
@@ -492,6 +492,7 @@ FIRST_REMAPPED_OID = 2**31 - 2**28
 _REMAP_SLOTS = 2**27 - 1
 _CLAIMS: dict[str, dict[int, PgType]] = {}  # database -> source OID -> the source's definition
 _SERVED: dict[tuple[str, int], PgType] = {}  # (database, source OID of a type or its array) -> served
+_EVER_SERVED: dict[int, PgType] = {}  # every type served, by OID: for arrays described before a remapping
 _REGISTRY = threading.Lock()
 #: Bumped whenever a served OID changes: descriptions cached before it are stale.
 TYPE_GENERATION = [0]
@@ -516,6 +517,7 @@ def _remapped_oid(database: str, oid: int, taken: set[int]) -> int:
 
 def _resolve() -> None:
     """Serve every claimed type (under its own OID or a remapped one) and index it by OID."""
+    global _SERVED  # replaced whole, never changed in place
     served: dict[tuple[str, int], PgType] = {}
     taken: set[int] = set()
     claimed: dict[int, list[PgType]] = {}
@@ -536,12 +538,11 @@ def _resolve() -> None:
                 served[(database, defined.origin[2])] = _array_of(defined)
     changed = any(_SERVED.get(key) != value for key, value in served.items())
     oids = {defined.oid for defined in served.values()}
+    for defined in served.values():  # added before the stale ones leave: readers never miss a type
+        BY_OID[defined.oid] = _EVER_SERVED[defined.oid] = defined
     for old in (old for old in _SERVED.values() if old.oid not in oids):
         BY_OID.pop(old.oid, None)
-    _SERVED.clear()
-    _SERVED.update(served)
-    for defined in served.values():
-        BY_OID[defined.oid] = defined
+    _SERVED = served  # one assignment: a reader sees the old mapping or the new one
     if changed:
         _DECODED.clear()
         TYPE_GENERATION[0] += 1

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import zlib
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 
 import pyarrow as pa
 
@@ -39,6 +42,9 @@ class PgType:
     schema: str = "pg_catalog"
     labels: tuple[str, ...] = ()
     fields: tuple[tuple[str, int, int], ...] = ()
+    # A source's type: its database ("host:port/database") and its OID and array OID there, which
+    # Veil serves under OIDs of its own when another database uses them for another type.
+    origin: tuple[str, int, int] = dataclass_field(default=("", 0, 0), compare=False)
 
     @property
     def is_array(self) -> bool:
@@ -398,8 +404,9 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
         typmod = int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1"))
         defined = metadata.get(PG_USER_TYPE_METADATA_KEY)
         if defined is not None:
-            found = _decoded_user_type(defined)
-            return ColumnType(found if found.oid == int(pinned) else _array_of(found), typmod)
+            found, source_array = _decoded_user_type(defined)
+            is_array = found.array_oid != 0 and int(pinned) in (source_array, found.array_oid)
+            return ColumnType(_array_of(found) if is_array else found, typmod)
         fields = metadata.get(PG_RECORD_FIELDS_METADATA_KEY)
         if fields is not None:
             return ColumnType(_record_type(fields), typmod)
@@ -410,10 +417,13 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
 def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
     """Field metadata that fixes a column's PostgreSQL type (and modifier); a source's enum or
     composite type (or array of one) carries its whole definition, so the field needs no lookup."""
-    metadata = {PG_TYPE_METADATA_KEY: str(pg_type.oid).encode()}
+    oid = pg_type.oid
+    defined = user_type(pg_type)
+    if defined is not None and defined.origin[1]:  # the source's OID, which a remapping leaves
+        oid = defined.origin[1] if pg_type.is_user_defined else defined.origin[2]
+    metadata = {PG_TYPE_METADATA_KEY: str(oid).encode()}
     if typmod != -1:
         metadata[PG_TYPMOD_METADATA_KEY] = str(typmod).encode()
-    defined = user_type(pg_type)
     if defined is not None:
         metadata[PG_USER_TYPE_METADATA_KEY] = _user_type_metadata(defined)
     if pg_type.oid == RECORD_OID and pg_type.fields:
@@ -487,41 +497,123 @@ def user_type(pg_type: PgType) -> PgType | None:
     """The source's enum or composite type ``pg_type`` is, or is an array of; else ``None``."""
     if pg_type.is_user_defined:
         return pg_type
-    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:
-        element = BY_OID.get(pg_type.element_oid)
+    if pg_type.is_array and pg_type.element_oid >= FIRST_NORMAL_OID:  # (one served before a remapping too)
+        element = BY_OID.get(pg_type.element_oid) or _EVER_SERVED.get(pg_type.element_oid)
         return element if element is not None and element.is_user_defined else None
     return None
 
 
+# Two databases can use one OID for different types (two clusters built by one script, a database
+# copied and its enum altered). Such a *contested* type is served in each database under an OID of
+# Veil's own (and the next one for its array type) in a reserved range, derived from the
+# database and the source's OID: the same for every process reading the same databases, whatever
+# order they are read in. A type no other database contests keeps the source's OID.
+FIRST_REMAPPED_OID = 2**31 - 2**28
+_REMAP_SLOTS = 2**27 - 1
+_CLAIMS: dict[str, dict[int, PgType]] = {}  # database -> source OID -> the source's definition
+_SERVED: dict[tuple[str, int], PgType] = {}  # (database, source OID of a type or its array) -> served
+_EVER_SERVED: dict[int, PgType] = {}  # every type served, by OID: for arrays described before a remapping
+_REGISTRY = threading.Lock()
+#: Bumped whenever a served OID changes: descriptions cached before it are stale.
+TYPE_GENERATION = [0]
+
+
+def _contested(defined: PgType, claimed: dict[int, list[PgType]]) -> bool:
+    """Whether another database uses the type's OID (or its array's) for another type."""
+    if not defined.origin[0]:  # of no known database (a catalog stored before databases were told apart)
+        return False
+    return any(
+        theirs.origin[0] not in ("", defined.origin[0]) and theirs != defined
+        for oid in (defined.oid, defined.array_oid) if oid for theirs in claimed.get(oid, ())
+    )
+
+
+def _remapped_oid(database: str, oid: int, taken: set[int]) -> int:
+    slot = zlib.crc32(f"{database}\0{oid}".encode()) % _REMAP_SLOTS
+    while FIRST_REMAPPED_OID + 2 * slot in taken:
+        slot = (slot + 1) % _REMAP_SLOTS
+    return FIRST_REMAPPED_OID + 2 * slot
+
+
+def _resolve() -> None:
+    """Serve every claimed type (under its own OID or a remapped one) and index it by OID."""
+    global _SERVED  # replaced whole, never changed in place
+    served: dict[tuple[str, int], PgType] = {}
+    taken: set[int] = set()
+    claimed: dict[int, list[PgType]] = {}
+    for claims in _CLAIMS.values():
+        for defined in claims.values():
+            for oid in (defined.oid, defined.array_oid):
+                claimed.setdefault(oid, []).append(defined)
+    for database in sorted(_CLAIMS):
+        for oid, defined in sorted(_CLAIMS[database].items()):
+            if any(BY_OID.get(f) is None or f >= FIRST_NORMAL_OID for _, f, _ in defined.fields):
+                continue  # a composite with a field of a user type or an unknown one: served as text
+            if _contested(defined, claimed):
+                new = _remapped_oid(database, oid, taken)
+                defined = replace(defined, oid=new, array_oid=new + 1 if defined.array_oid else 0)
+                taken.add(new)
+            served[(database, oid)] = defined
+            if defined.array_oid:
+                served[(database, defined.origin[2])] = _array_of(defined)
+    changed = any(_SERVED.get(key) != value for key, value in served.items())
+    oids = {defined.oid for defined in served.values()}
+    for defined in served.values():  # added before the stale ones leave: readers never miss a type
+        BY_OID[defined.oid] = _EVER_SERVED[defined.oid] = defined
+    for old in (old for old in _SERVED.values() if old.oid not in oids):
+        BY_OID.pop(old.oid, None)
+    _SERVED = served  # one assignment: a reader sees the old mapping or the new one
+    if changed:
+        _DECODED.clear()
+        TYPE_GENERATION[0] += 1
+
+
+def register_source_types(database: str, types: list[PgType], replace_all: bool = True) -> None:
+    """Make a database's enums and composite types (``types``, as the source defines them) known:
+    served by OID to RowDescription and the encoders. ``replace_all``: ``types`` are all the
+    database has (a type dropped there is forgotten); else those not known yet are added."""
+    claims = {t.oid: replace(t, origin=(database, t.oid, t.array_oid)) for t in types if t.is_user_defined}
+    with _REGISTRY:
+        known = _CLAIMS.get(database, {})
+        merged = claims if replace_all else {**claims, **known}  # what the database listed wins
+        if merged != known or not _SERVED:
+            _CLAIMS[database] = merged
+            _resolve()
+
+
+def served_user_type(database: str, oid: int) -> PgType | None:
+    """The type Veil serves for a database's type (or array type) ``oid``; ``None`` when unknown."""
+    return _SERVED.get((database, oid))
+
+
 def register_user_type(pg_type: PgType) -> bool:
-    """Make a source's enum or composite type and its array type known by OID (to the
-    RowDescription of results the source describes, and to the encoders). Built-in OIDs are never
-    replaced; a later definition (``ALTER TYPE ... ADD VALUE``) replaces an earlier one. A
-    composite type is served as such only when every field has a built-in type (else as text)."""
+    """Make a source's type known (as one of :func:`register_source_types`); whether it is served
+    as such (a composite type is only when every field has a built-in type, else it is text)."""
     if not pg_type.is_user_defined:
         return False
-    if any(BY_OID.get(oid) is None or oid >= FIRST_NORMAL_OID for _, oid, _ in pg_type.fields):
-        return False
-    BY_OID[pg_type.oid] = pg_type
-    if pg_type.array_oid >= FIRST_NORMAL_OID:
-        BY_OID[pg_type.array_oid] = _array_of(pg_type)
-    return True
+    register_source_types(pg_type.origin[0], [pg_type], replace_all=False)
+    return served_user_type(pg_type.origin[0], pg_type.origin[1] or pg_type.oid) is not None
 
 
 def _user_type_metadata(pg_type: PgType) -> bytes:
     details = list(pg_type.labels) if pg_type.kind == "e" else [list(f) for f in pg_type.fields]
-    return json.dumps([pg_type.kind, pg_type.oid, pg_type.array_oid, pg_type.schema, pg_type.name, details]).encode()
+    database, oid, array_oid = pg_type.origin if pg_type.origin[1] else ("", pg_type.oid, pg_type.array_oid)
+    return json.dumps([pg_type.kind, oid, array_oid, pg_type.schema, pg_type.name, details, database]).encode()
 
 
-def _decoded_user_type(blob: bytes) -> PgType:
+def _decoded_user_type(blob: bytes) -> tuple[PgType, int]:
+    """The served type a field's definition stands for, and the source's array OID of it."""
     found = _DECODED.get(blob)
     if found is None:
-        kind, oid, array_oid, schema, name, details = json.loads(blob)
+        kind, oid, array_oid, schema, name, details, *database = json.loads(blob)
         if kind == "e":
             found = enum_type(int(oid), int(array_oid), str(schema), str(name), tuple(str(v) for v in details))
         else:
             fields = tuple((str(f), int(t), int(m)) for f, t, m in details)
             found = composite_type(int(oid), int(array_oid), str(schema), str(name), fields)
+        origin = (str(database[0]) if database else "", found.oid, found.array_oid)
+        found = replace(found, origin=origin)
+        register_source_types(origin[0], [found], replace_all=False)
+        found = served_user_type(origin[0], origin[1]) or found
         _DECODED[blob] = found
-        register_user_type(found)
-    return found
+    return found, found.origin[2]

@@ -55,7 +55,16 @@ from veil.executor.deadline import Deadline, after
 from veil.executor.results import ReaderStream, first_batch
 from veil.executor.workers import in_worker
 from veil.planner.federation.dynamic_filter import DynamicFilter, filtered_tree
-from veil.planner.federation.local_types import local_reader, local_table
+from veil.planner.federation.local_types import (
+    MARKER_PREFIX,
+    lineage_markers,
+    local_reader,
+    local_table,
+    marker_enum,
+    padded_widths,
+    repadded,
+    source_typed,
+)
 from veil.planner.federation.plan import FederatedPlan, Fragment
 from veil.planner.pushdown import source_sql
 from veil.planner.verify import Outgoing, verify_sql
@@ -128,13 +137,72 @@ def describe_federated(plan: FederatedPlan, sources: Mapping[str, Source]) -> pa
         schema = sources[fragment.connection].describe(fragment.sql, count)
         empty[fragment.name] = schema.empty_table()
     connection = local_connection(empty)
+    sql = f"SELECT * FROM ({plan.local_sql}) AS veil_describe LIMIT 0"
+    params = [None] * len(plan.local_params)
     try:
-        sql = f"SELECT * FROM ({plan.local_sql}) AS veil_describe LIMIT 0"
-        return DuckDBCursor(connection).execute(sql, [None] * len(plan.local_params)).schema
+        described = DuckDBCursor(connection).execute(sql, params).schema
+        schemas = {name: table.schema for name, table in empty.items()}
+        candidates = {field.type for marked in lineage_markers(schemas).values() for field in marked.values()}
+        if not any(field.type in candidates for field in described):  # no result column can be one
+            return described
+        return source_typed(described, _result_origins(connection, schemas, sql, params))
     except duckdb.Error as exc:
         raise map_duckdb_error(exc) from None
     finally:
         connection.close()
+
+
+def _result_origins(
+    connection: duckdb.DuckDBPyConnection, schemas: Mapping[str, pa.Schema], sql: str, params: list[None]
+) -> dict[int, pa.Field]:
+    """The fragment column each result column is, untouched, among those whose PostgreSQL type
+    its Arrow type does not say (:func:`veil.planner.federation.local_types.lineage_markers`),
+    described on ``connection`` (the describing one: opening another costs more than binding) with
+    the fragments replaced by views casting those columns to their markers. A marker on a
+    non-string column can make the local part fail to bind (a timestamp compared with a
+    timestamp); then only the string columns are traced, and failing that none."""
+    for attempt, strings_only in enumerate((False, True)):
+        markers = lineage_markers(schemas, strings_only, f"{MARKER_PREFIX}{attempt}_")
+        if not any(markers.values()):
+            return {}
+        script: list[str] = []  # one call: each statement costs DuckDB a few milliseconds on its own
+        for index, (name, marked) in enumerate(markers.items()):
+            raw = f"veil_lineage_fragment_{index}"
+            if attempt == 0:
+                connection.register(raw, local_table(schemas[name].empty_table()))
+            columns = {field.name: marker for marker, field in marked.items()}
+            script.extend(f"CREATE TYPE {marker} AS ENUM ('{marker}')" for marker in marked)
+            listed = ", ".join(
+                f"CAST({_quoted(column)} AS {columns[column]}) AS {_quoted(column)}" if column in columns
+                else _quoted(column) for column in schemas[name].names
+            )
+            script.append(f"CREATE OR REPLACE TEMP VIEW {_quoted(name)} AS SELECT {listed} FROM {raw}")
+        try:
+            connection.execute(";\n".join(script))
+            described = connection.execute(sql, params).description or []
+        except duckdb.Error:
+            continue
+        fields = {marker_enum(marker): field for marked in markers.values() for marker, field in marked.items()}
+        return {i: fields[str(column[1])] for i, column in enumerate(described) if str(column[1]) in fields}
+    return {}
+
+
+def _repadding(reader: pa.RecordBatchReader, widths: dict[int, int]) -> pa.RecordBatchReader:
+    """The local part's rows with the char(n) columns it returns untouched padded again."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield repadded(batch, widths)
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _discard(task: asyncio.Future[pa.Table | pa.RecordBatchReader]) -> None:
@@ -257,7 +325,7 @@ class FederatedExecution:
             on_close()
 
         try:
-            reader, first = await in_worker(self._start_local, named, local_params)
+            reader, first = await in_worker(self._start_local, named, local_params, padded_widths(schema))
         except BaseException as exc:
             finished()
             if isinstance(exc, Exception):
@@ -275,7 +343,7 @@ class FederatedExecution:
         return self._on_error(exc if isinstance(exc, VeilError) else mapper(exc))
 
     def _start_local(
-        self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None]
+        self, tables: Mapping[str, pa.Table | pa.RecordBatchReader], params: list[object | None], widths: dict[int, int]
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
         private_directory(self._limits.spill_directory)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
@@ -285,7 +353,9 @@ class FederatedExecution:
                 cursor.close()
                 raise QueryCanceled()
             self._local = cursor
-        reader = cursor.execute(self._plan.local_sql, params)
+        reader: pa.RecordBatchReader = cursor.execute(self._plan.local_sql, params)
+        if widths:
+            reader = _repadding(reader, widths)
         return reader, first_batch(reader)
 
     async def _fetch_filtered(

@@ -23,13 +23,16 @@ import pyarrow as pa
 from veil.errors import FeatureNotSupported
 from veil.pgtypes import (
     BY_OID,
+    FIRST_NORMAL_OID,
     NUMERIC,
     TEXT,
+    PgType,
     composite_type,
     enum_type,
     format_type,
     pinned_field,
-    register_user_type,
+    register_source_types,
+    served_user_type,
 )
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
@@ -93,16 +96,28 @@ GROUP BY 1, 2, 3, 4, 5
 """
 
 
-def register_user_types(rows: Sequence[dict[str, object]]) -> None:
-    """Make the types of :data:`LIST_USER_TYPES` known by OID before the columns using them are read."""
+def register_user_types(rows: Sequence[dict[str, object]], database: str) -> None:
+    """Make the types of :data:`LIST_USER_TYPES` (all of ``database``'s) known before the columns
+    using them are read: each under the source's OID, or one of Veil's when another database uses
+    that OID for another type (:func:`veil.pgtypes.register_source_types`)."""
+    types = []
     for row in rows:
         oid, array_oid, schema, name = int(str(row["oid"])), int(str(row["array_oid"])), str(row["nspname"]), str(row["typname"])
         details = json.loads(str(row["details"]))
         if row["kind"] == "e":
-            register_user_type(enum_type(oid, array_oid, schema, name, tuple(str(label) for label in details)))
+            types.append(enum_type(oid, array_oid, schema, name, tuple(str(label) for label in details)))
         else:
             fields = tuple((str(field), int(type_oid), int(typmod)) for field, type_oid, typmod in details)
-            register_user_type(composite_type(oid, array_oid, schema, name, fields))
+            types.append(composite_type(oid, array_oid, schema, name, fields))
+    register_source_types(database, types)
+
+
+def source_type(oid: int, database: str) -> PgType | None:
+    """The type Veil serves for a type OID of ``database`` (or, not listed yet, of a catalog
+    stored before databases were told apart)."""
+    if oid < FIRST_NORMAL_OID:
+        return BY_OID.get(oid)
+    return served_user_type(database, oid) or served_user_type("", oid)
 
 
 def _numeric_arrow(typmod: int) -> pa.DataType:
@@ -121,10 +136,11 @@ def as_text(column: SourceColumn) -> bool:
     return column.type_oid not in ADBC_EXACT and column.type_oid not in _ARRAY_ELEMENTS
 
 
-def served_field(column: SourceColumn) -> pa.Field:
-    """The Arrow field Veil serves the column as, its PostgreSQL type pinned in its metadata."""
+def served_field(column: SourceColumn, database: str) -> pa.Field:
+    """The Arrow field Veil serves the column (of ``database``) as, its PostgreSQL type pinned in
+    its metadata."""
     oid, typmod = column.type_oid, column.typmod
-    pg_type = BY_OID.get(oid)
+    pg_type = source_type(oid, database)
     if pg_type is None:  # extension types, composites of non-built-in fields: served as text
         return pinned_field(column.name, pa.string(), TEXT, -1, column.nullable)
     if oid == NUMERIC.oid:
@@ -139,8 +155,8 @@ def served_field(column: SourceColumn) -> pa.Field:
     return field
 
 
-def served_schema(columns: Sequence[SourceColumn]) -> pa.Schema:
-    return pa.schema([served_field(c) for c in columns])
+def served_schema(columns: Sequence[SourceColumn], database: str) -> pa.Schema:
+    return pa.schema([served_field(c, database) for c in columns])
 
 
 def _quote(name: str) -> str:
@@ -158,14 +174,15 @@ def _text_of(reference: str, type_oid: int) -> str:
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$(\d+)")
 
 
-def typed_parameters(sql: str, param_oids: Sequence[int]) -> str:
+def typed_parameters(sql: str, param_oids: Sequence[int], database: str) -> str:
     """``sql`` with each ``$n`` whose type PostgreSQL inferred as one ADBC cannot bind (inet,
     macaddr, money ...: ADBC binds their values as text) cast to that type: ``($n)::inet``."""
+    types = {i + 1: (oid, source_type(oid, database)) for i, oid in enumerate(param_oids)}
     casts = {
         # bit without a length is bit(1): a bit string parameter is cast to bit varying.
-        i + 1: "bit varying" if oid == 1560 else format_type(oid) for i, oid in enumerate(param_oids)
-        if oid in BY_OID and oid not in ADBC_EXACT and oid != NUMERIC.oid
-        and not BY_OID[oid].is_array and BY_OID[oid].kind != "p"
+        number: "bit varying" if oid == 1560 else format_type(pg_type.oid) for number, (oid, pg_type) in types.items()
+        if pg_type is not None and oid not in ADBC_EXACT and oid != NUMERIC.oid
+        and not pg_type.is_array and pg_type.kind != "p"
     }
     if not casts:
         return sql

@@ -48,7 +48,7 @@ from veil.catalog.sources.postgres.shape import (
 from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
-from veil.pgtypes import column_type_for_field, quoted_element
+from veil.pgtypes import TYPE_GENERATION, column_type_for_field, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
@@ -116,9 +116,9 @@ def arrow_type_for(pg_type: str) -> pa.DataType:
     return _SIMPLE_TYPES.get(pg_type, pa.string())
 
 
-def source_column(name: str, type_oid: int, typmod: int, nullable: bool, **extra: Any) -> Column:
-    """A catalog column for a PostgreSQL column: the served Arrow type and the source's type."""
-    field = served_field(SourceColumn(name, type_oid, typmod, nullable))
+def source_column(name: str, type_oid: int, typmod: int, nullable: bool, database: str, **extra: Any) -> Column:
+    """A catalog column for a PostgreSQL column of ``database``: the served Arrow type and the source's type."""
+    field = served_field(SourceColumn(name, type_oid, typmod, nullable), database)
     pg_type = column_type_for_field(field)
     return Column(name, field.type, nullable, source_type=pg_type, **extra)
 
@@ -145,18 +145,28 @@ class ResultShape:
 class ShapeCache:
     """Shapes of recent statements, by SQL text (described once through libpq, then reused)."""
 
-    def __init__(self, describe: Callable[[str], tuple[list[SourceColumn], list[int]]], size: int = 512) -> None:
+    def __init__(
+        self, describe: Callable[[str], tuple[list[SourceColumn], list[int]]], database: str = "", size: int = 512
+    ) -> None:
         self._describe = describe
+        self._database = database
         self._shapes: dict[str, ResultShape] = {}
         self._size = size
         self._lock = threading.Lock()
+        self._generation = TYPE_GENERATION[0]
 
     def get(self, sql: str) -> ResultShape:
+        if self._generation != TYPE_GENERATION[0]:  # a type is served under another OID now
+            self.clear()
+            self._generation = TYPE_GENERATION[0]
         shape = self._shapes.get(sql)
         if shape is None:
             columns, param_oids = self._describe(sql)
+            database = self._database
             shape = ResultShape(
-                served_schema(columns), text_wrapped(typed_parameters(sql, param_oids), columns), tuple(columns)
+                served_schema(columns, database),
+                text_wrapped(typed_parameters(sql, param_oids, database), columns),
+                tuple(columns),
             )
             with self._lock:
                 if len(self._shapes) >= self._size:
@@ -346,7 +356,13 @@ class PostgresSource:
         self._passthrough = PassthroughPool(self._connect_passthrough)
         #: Whether a statement's served schema is its source shape (checked once per plan).
         self._passable: dict[str, tuple[ResultShape, pa.Schema, bool]] = {}
-        self._shapes = ShapeCache(self._describe_columns)
+        self._shapes = ShapeCache(self._describe_columns, self.type_database)
+
+    @property
+    def type_database(self) -> str:
+        """Where the source's types live: connections to one database share them (and their OIDs)."""
+        c = self.settings
+        return f"{c.host}:{c.port or 5432}/{c.database or c.user or ''}"
 
     @property
     def connection_key(self) -> tuple[object, ...]:
@@ -497,7 +513,7 @@ class PostgresSource:
     def list_tables(self) -> list[SourceTable]:
         cursor = self.cursor()
         try:
-            register_user_types(drain(cursor.execute(LIST_USER_TYPES)).to_pylist())
+            register_user_types(drain(cursor.execute(LIST_USER_TYPES)).to_pylist(), self.type_database)
             rows = drain(cursor.execute(_LIST_COLUMNS)).to_pylist()
             keys = keys_by_table(drain(cursor.execute(LIST_KEYS)).to_pylist())
         finally:
@@ -510,7 +526,8 @@ class PostgresSource:
                 row.values()
             )
             tables.setdefault((schema, table), []).append(source_column(
-                column, type_oid, typmod, bool(nullable), default=default, description=comment, declared_type=declared
+                column, type_oid, typmod, bool(nullable), self.type_database, default=default, description=comment,
+                declared_type=declared,
             ))
             oids[(schema, table)] = oid
             comments[(schema, table)] = table_comment

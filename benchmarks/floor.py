@@ -5,21 +5,32 @@ point queries in this process through Veil's own source adapters (the DuckDB fil
 settings; PostgreSQL through ADBC), without the wire protocol, sessions, policies or audit. The
 difference between a workload's Veil time and this floor is what the proxy adds per statement;
 a ratio below ``floor / PostgreSQL direct`` is out of reach for any proxy on that source.
+
+:func:`source_statement` is the floor of a statement under policies: the SQL Veil sends its
+source for a user (row filters and masks applied) with the values of its parameters (the hash
+key included), for running on PostgreSQL directly (``benchmarks.wire --policies``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
-from benchmarks.workloads import POINT_SQL, Options
+from benchmarks.workloads import POINT_SQL, Options, Statement
 from tests.conftest import postgres_connection
+from veil.api import SessionInfo
 from veil.catalog.registry import open_source
 from veil.catalog.sources.base import Source, read_all
+from veil.config import parse_config
 from veil.config.models import ConnectionConfig
+from veil.engine.engine import QueryEngine
+from veil.engine.session import Plan
+from veil.planner.pushdown import SourcePlan
 
 _STATEMENT = POINT_SQL.replace("%s", "$1")
 
@@ -65,3 +76,22 @@ def measure(duckdb_path: Path, postgres_dsn: str, options: Options) -> EngineFlo
         _point_queries(duckdb_source, ids, options.repeat),
         _point_queries(postgres_source, ids, options.repeat),
     )
+
+
+def source_statement(config: dict[str, object], user: str, sql: str, state_dir: Path) -> Statement:
+    """What Veil sends its source for ``sql`` read by ``user`` under ``config``'s policies: the
+    pushed-down SQL and its parameters (the hash key as ``$n``, as Veil binds it)."""
+    engine = QueryEngine(parse_config({**config, "state_dir": str(state_dir)}))
+
+    async def plan() -> SourcePlan:
+        session = engine.open_session(SessionInfo(user=user, database=engine.config.server.database))
+        query = cast(Plan, (await session.prepare(sql, [])).plan).query  # the engine's own plan
+        if not isinstance(query, SourcePlan):
+            raise SystemExit(f"{sql!r} does not run on one source as a whole: no floor statement")
+        return query
+
+    try:
+        query = asyncio.run(plan())
+        return Statement(query.sql, tuple(engine.with_hash_key([], query.key_param)))
+    finally:
+        engine.close()

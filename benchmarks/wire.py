@@ -8,7 +8,9 @@ serves, then times each workload (best of --repeat, the two servers alternating)
 the ratio Veil/PostgreSQL. The workloads run a second time through a Veil whose source is that same
 PostgreSQL database ("PostgreSQL source"), which shows what the proxy adds on its own, and the
 point queries are timed in-process through Veil's own source adapters (`engine_floor` in the
-JSON, see benchmarks/floor.py): no proxy can answer faster than its source does.
+JSON, see benchmarks/floor.py): no proxy can answer faster than its source does. With --policies the
+bulk reads also run, on PostgreSQL directly, the SQL Veil sends it (row filter and hash mask
+applied; `floor` in the table and JSON): the least ratio any proxy could reach with those policies.
 Results: benchmarks/results/wire.json and wire.png.
 """
 
@@ -27,9 +29,11 @@ from rich.console import Console
 
 from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.floor import measure as measure_engine_floor
+from benchmarks.floor import source_statement
 from benchmarks.harness import compare
 from benchmarks.report import Result, print_table, write_chart, write_json
 from benchmarks.servers import (
+    BENCH_USER,
     bench_database,
     find_postgres,
     postgres_version,
@@ -37,7 +41,7 @@ from benchmarks.servers import (
     veil_postgres_config,
     veil_server,
 )
-from benchmarks.workloads import WORKLOADS, Options
+from benchmarks.workloads import BULK_SQL, WORKLOADS, Options, Statement
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,17 +57,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache", help="DuckDB file and Veil state")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed or results differ")
     parser.add_argument(
-        "--postgres-source-only", action="store_true",
+        "--postgres-source-only",
+        action="store_true",
         help="only the PostgreSQL-source pass (no DuckDB pass, no engine floor); writes wire_postgres.json",
     )
     parser.add_argument(
-        "--passthrough", action="store_true",
+        "--passthrough",
+        action="store_true",
         help="the PostgreSQL source passes statements through (the source's DataRows, no Arrow; the "
         "default of a postgres connection), with issue #13's targets; with --postgres-source-only writes "
         "wire_postgres_passthrough.json",
     )
     parser.add_argument(
-        "--policies", action="store_true",
+        "--policies",
+        action="store_true",
         help="the PostgreSQL source pass with a row filter and a hash mask in force (same rows read); "
         "with --postgres-source-only writes wire_postgres[_passthrough]_policies.json",
     )
@@ -83,8 +90,13 @@ def passthrough_targets(policies: bool) -> dict[str, float]:
 
 
 def run_workloads(
-    postgres_dsn: str, veil_dsn: str, options: Options, console: Console, suffix: str = "",
+    postgres_dsn: str,
+    veil_dsn: str,
+    options: Options,
+    console: Console,
+    suffix: str = "",
     targets: dict[str, float] | None = None,
+    floor: Statement | None = None,
 ) -> list[Result]:
     results = []
     targets = targets or {}
@@ -93,8 +105,11 @@ def run_workloads(
         for w in WORKLOADS
     ):
         with console.status(f"{workload.name}: PostgreSQL and Veil, alternating"):
-            result = compare(workload, postgres_dsn, veil_dsn, options)
-        console.log(f"{workload.name}: PostgreSQL {_runs(result.postgres_seconds)}; Veil {_runs(result.veil_seconds)}")
+            result = compare(workload, postgres_dsn, veil_dsn, options, floor)
+        floor_runs = f"; PostgreSQL, Veil's SQL {_runs(result.floor_seconds)}" if result.floor_seconds else ""
+        console.log(
+            f"{workload.name}: PostgreSQL {_runs(result.postgres_seconds)}; Veil {_runs(result.veil_seconds)}{floor_runs}"
+        )
         results.append(result)
     return results
 
@@ -125,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     config = veil_postgres_config(postgres_dsn, args.passthrough, args.policies)
     suffix = " (PostgreSQL source, row filter + hash mask)" if args.policies else " (PostgreSQL source)"
     targets = passthrough_targets(args.policies) if args.passthrough else None
+    floor_statement = None
+    if args.policies:
+        floor_statement = source_statement(config, BENCH_USER, BULK_SQL, args.cache_dir / "veil-floor")
+        console.log(f"SQL Veil sends PostgreSQL for the bulk reads: {floor_statement.sql}")
     with veil_server(config, args.cache_dir / "veil-pg") as veil_dsn:
-        results += run_workloads(postgres_dsn, veil_dsn, options, console, suffix, targets)
+        results += run_workloads(postgres_dsn, veil_dsn, options, console, suffix, targets, floor_statement)
     floor = None
     if not args.postgres_source_only:
         with console.status("point queries in-process through the DuckDB and PostgreSQL source adapters"):
@@ -150,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "engine_floor": floor.as_json() if floor is not None else None,
         "passthrough": args.passthrough,
         "policies": args.policies,
+        "floor_sql": floor_statement.sql if floor_statement is not None else None,
         "load_average": os.getloadavg(),
     }
     if args.postgres_source_only:
@@ -160,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         write_json(args.output / "wire.json", results, meta)
         write_chart(args.output / "wire.png", results, args.rows)
-        console.log(f"wrote {args.output / 'wire.json'} and {args.output / 'wire.png'} ({meta['total_seconds']}s total)")
+        console.log(
+            f"wrote {args.output / 'wire.json'} and {args.output / 'wire.png'} ({meta['total_seconds']}s total)"
+        )
     missed = [r for r in results if r.meets_target is False]
     return 1 if args.check and missed else 0
 

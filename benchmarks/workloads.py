@@ -49,11 +49,25 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """A statement in PostgreSQL's own spelling (``$n`` parameters) and its parameter values:
+    what Veil sends its source for a workload's statement (the floor of a proxy with policies)."""
+
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+BULK = Statement(BULK_SQL)
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
     target_ratio: float | None
     session: Callable[[str, Options], AbstractContextManager[Run]]
+    #: The same session reading a given statement instead (bulk reads: the floor, see harness).
+    statement_session: Callable[[str, Options, Statement], AbstractContextManager[Run]] | None = None
 
 
 def _normalise(value: Any) -> Any:
@@ -64,13 +78,14 @@ def _normalise(value: Any) -> Any:
 
 
 @contextmanager
-def bulk_psycopg_text(dsn: str, options: Options) -> Iterator[Run]:
-    with psycopg.connect(dsn, autocommit=True) as connection:
+def bulk_psycopg_text(dsn: str, options: Options, statement: Statement = BULK) -> Iterator[Run]:
+    # The statement's own spelling: a RawCursor sends ``$n`` and its parameters as they are.
+    with psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.RawCursor) as connection:
 
         def run() -> tuple[int, int, Decimal]:
             count, ids, amounts = 0, 0, Decimal(0)
             with connection.cursor() as cursor:
-                for row in cursor.execute(BULK_SQL):
+                for row in cursor.execute(statement.sql, statement.params or None):
                     count += 1
                     ids += row[0]
                     amounts += row[4]
@@ -80,13 +95,13 @@ def bulk_psycopg_text(dsn: str, options: Options) -> Iterator[Run]:
 
 
 @contextmanager
-def bulk_asyncpg_binary(dsn: str, options: Options) -> Iterator[Run]:
+def bulk_asyncpg_binary(dsn: str, options: Options, statement: Statement = BULK) -> Iterator[Run]:
     loop = asyncio.new_event_loop()
     connection = loop.run_until_complete(asyncpg.connect(dsn))
     try:
 
         def run() -> tuple[int, int, Decimal]:
-            records = loop.run_until_complete(connection.fetch(BULK_SQL))
+            records = loop.run_until_complete(connection.fetch(statement.sql, *statement.params))
             return len(records), sum(r[0] for r in records), sum((r[4] for r in records), Decimal(0))
 
         yield run
@@ -127,8 +142,14 @@ def group_by(dsn: str, options: Options) -> Iterator[Run]:
 
 
 WORKLOADS = (
-    Workload("bulk psycopg text", "all rows, psycopg 3, text results", 1.5, bulk_psycopg_text),
-    Workload("bulk asyncpg binary", "all rows, asyncpg fetch(), binary results", 1.5, bulk_asyncpg_binary),
+    Workload("bulk psycopg text", "all rows, psycopg 3, text results", 1.5, bulk_psycopg_text, bulk_psycopg_text),
+    Workload(
+        "bulk asyncpg binary",
+        "all rows, asyncpg fetch(), binary results",
+        1.5,
+        bulk_asyncpg_binary,
+        bulk_asyncpg_binary,
+    ),
     Workload("point queries", "psycopg prepared `WHERE id = $1`, one connection", 3.0, point_queries),
     Workload("group-by aggregates", f"{len(GROUP_BY_SQL)} GROUP BY queries, psycopg", None, group_by),
 )

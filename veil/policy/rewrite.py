@@ -23,6 +23,7 @@ from sqlglot import exp
 from veil import errcodes
 from veil.catalog.model import Table
 from veil.policy.allowlist import FRONT, check_functions
+from veil.policy.casts import typed_comparisons
 from veil.policy.macros import expand_macros
 from veil.policy.masks import keyed_hash, mask_expression
 from veil.policy.principals import User
@@ -42,7 +43,8 @@ def _raw_column(name: str, table: Table) -> exp.Column:
 
 def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
     """Policy conditions may name only the table's own columns (by served name, or by the
-    source's spelling); bind them to the raw table."""
+    source's spelling); bind them to the raw table, comparing a column cast to text with text
+    literals on its own type where that means the same (:mod:`veil.policy.casts`)."""
     if any(True for _ in condition.find_all(exp.Table, exp.Subquery)):
         raise errcodes.InsufficientPrivilege("policy conditions may not contain subqueries or table references")
     check_functions(condition, FRONT)
@@ -52,18 +54,23 @@ def _qualify_raw(condition: exp.Expr, table: Table) -> exp.Expr:
             name = node.this.this if node.this.quoted else node.name.lower()
             column = table.column(name) or table.find_column(node.name)
             if column is None:
-                raise errcodes.UndefinedColumn(f'policy condition references unknown column "{name}" of {table.qualified_name}')
+                raise errcodes.UndefinedColumn(
+                    f'policy condition references unknown column "{name}" of {table.qualified_name}'
+                )
             return _raw_column(column.name, table)
         return node
 
-    return condition.transform(bind)
+    types = {column.raw_name: column.arrow_type for column in table.columns}
+    return typed_comparisons(condition.transform(bind), lambda column: types.get(column.name))
 
 
 def parse_condition(sql: str, table: Table, user: User) -> exp.Expr:
     try:
         parsed = sqlglot.parse_one(expand_macros(sql, user), read="postgres")
     except sqlglot.errors.ParseError as exc:
-        raise errcodes.SyntaxError(f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}") from None
+        raise errcodes.SyntaxError(
+            f"invalid policy condition {sql!r}: {exc.errors[0].get('description', exc)}"
+        ) from None
     return _qualify_raw(parsed, table)
 
 

@@ -2,11 +2,10 @@
 
     .venv/bin/python -m benchmarks.points --rows 200000 --points 1500 --rounds 5
 
-Starts four Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
+Starts five Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
 PostgreSQL source (Arrow path) and a PostgreSQL source passing statements through, all with latency
-0 (every statement reaches the source), and a
-DuckDB source with a latency cache whose entries are warmed first (every statement is a cache
-hit). Each round times N prepared point queries on one psycopg connection per server, the
+0 (every statement reaches the source), and a DuckDB source and a PostgreSQL source with a latency
+cache whose entries are warmed first (every statement is a cache hit). Each round times N prepared point queries on one psycopg connection per server, the
 servers alternating, and the best round per server is kept; the output gives ms/query and the
 ratio to PostgreSQL direct measured in the same rounds. With ``--baseline DIR`` (a checkout of
 another commit, e.g. from ``git archive``) each Veil also runs from that code, alternating with
@@ -31,6 +30,7 @@ import psycopg
 from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.servers import _config, bench_database, find_postgres, veil_config, veil_postgres_config, veil_server
 from benchmarks.workloads import POINT_SQL
+from tests.conftest import postgres_connection
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,11 +85,13 @@ def _server_pid(directory: Path) -> int | None:
 def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duckdb_path: Path) -> Iterator[tuple[str, str, int | None]]:
     yield "postgres direct", postgres_dsn, None
     cached = _config({"type": "duckdb", "path": str(duckdb_path), "latency": 3600})
+    cached_pg = _config(postgres_connection(postgres_dsn, latency=3600, population={"schemas": ["bench"]}))
     configs = {
         "duckdb source": (veil_config(duckdb_path), "veil-points-duckdb"),
         "postgres source": (veil_postgres_config(postgres_dsn), "veil-points-pg"),
         "postgres pass-through": (veil_postgres_config(postgres_dsn, passthrough=True), "veil-points-pgpass"),
         "cache hit": (cached, "veil-points-cached"),
+        "cache hit (postgres source)": (cached_pg, "veil-points-pg-cached"),
     }
     for name, (config, directory) in configs.items():
         if args.only is None or name in args.only:

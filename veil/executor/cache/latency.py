@@ -210,7 +210,7 @@ class ResultCache:
         end, then read the entry it stored (when it stored none, one of them loads next). The load
         ends when ``load`` returns or fails; with ``released_by_result``, a result returned (a
         :class:`CachingStream`) ends it itself when it finishes, so waiters find what it stored."""
-        entry = await self.lookup(key, max_age=max_age)
+        entry = self.get(key, max_age) if not self._backend.blocking else await self.lookup(key, max_age)
         while entry is None and (running := self._inflight.get(key)) is not None:
             await running.wait()
             entry = await self.lookup(key, max_age=max_age)

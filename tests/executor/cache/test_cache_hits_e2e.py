@@ -9,10 +9,12 @@ its own encoding, an expired entry is read again, and hits are audited.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import psycopg
 import pytest
 
@@ -202,3 +204,24 @@ def test_an_expired_entry_is_read_again(deployment: Deployment) -> None:
         finally:
             with psycopg.connect(deployment.dsn, autocommit=True) as direct:
                 direct.execute("UPDATE hits.t SET amount = 12.50 WHERE id = 1")
+
+
+def test_a_hit_read_in_parts_resumes_where_it_stopped(deployment: Deployment) -> None:
+    """asyncpg's cursor sends Execute with a row limit: a hit (from Arrow, then from the kept
+    DataRows) is split across PortalSuspended exactly as the uncached result is."""
+
+    async def read(table: str) -> list[list[tuple[object, ...]]]:
+        server = deployment.server
+        connection = await asyncpg.connect(
+            host=server.host, port=server.port, user="exempt", password=PASSWORD, database="veil", ssl=False
+        )
+        try:
+            async with connection.transaction():
+                cursor = await connection.cursor(f"SELECT id, email, created FROM hits.{table} ORDER BY id")
+                return [[tuple(r) for r in await cursor.fetch(n)] for n in (2, 2, 2)]
+        finally:
+            await connection.close()
+
+    uncached = asyncio.run(read("live"))
+    assert [len(part) for part in uncached] == [2, 1, 0]
+    assert [asyncio.run(read("t")) for _ in range(4)] == [uncached] * 4

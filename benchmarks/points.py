@@ -2,11 +2,12 @@
 
     .venv/bin/python -m benchmarks.points --rows 200000 --points 1500 --rounds 5
 
-Starts four Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
+Starts five Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
 PostgreSQL source (Arrow path) and a PostgreSQL source passing statements through, all with latency
-0 (every statement reaches the source), and a
-DuckDB source with a latency cache whose entries are warmed first (every statement is a cache
-hit). Each round times N prepared point queries on one psycopg connection per server, the
+0 (every statement reaches the source), and a DuckDB source and a PostgreSQL source with a latency
+cache whose entries are warmed first (every statement is a cache hit). The "protocol floor" row is
+benchmarks/protocol_floor.py: Veil's framing answering with canned rows and no engine at all,
+what any statement costs a Python proxy built this way (its CPU is that process's). Each round times N prepared point queries on one psycopg connection per server, the
 servers alternating, and the best round per server is kept; the output gives ms/query and the
 ratio to PostgreSQL direct measured in the same rounds. With ``--baseline DIR`` (a checkout of
 another commit, e.g. from ``git archive``) each Veil also runs from that code, alternating with
@@ -20,6 +21,8 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,6 +34,7 @@ import psycopg
 from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.servers import _config, bench_database, find_postgres, veil_config, veil_postgres_config, veil_server
 from benchmarks.workloads import POINT_SQL
+from tests.conftest import free_port, postgres_connection, stop_server, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,12 +88,16 @@ def _server_pid(directory: Path) -> int | None:
 
 def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duckdb_path: Path) -> Iterator[tuple[str, str, int | None]]:
     yield "postgres direct", postgres_dsn, None
+    floor = stack.enter_context(protocol_floor(args.cache_dir.resolve() / "veil-points-floor.log"))
+    yield "protocol floor", *floor
     cached = _config({"type": "duckdb", "path": str(duckdb_path), "latency": 3600})
+    cached_pg = _config(postgres_connection(postgres_dsn, latency=3600, population={"schemas": ["bench"]}))
     configs = {
         "duckdb source": (veil_config(duckdb_path), "veil-points-duckdb"),
         "postgres source": (veil_postgres_config(postgres_dsn), "veil-points-pg"),
         "postgres pass-through": (veil_postgres_config(postgres_dsn, passthrough=True), "veil-points-pgpass"),
         "cache hit": (cached, "veil-points-cached"),
+        "cache hit (postgres source)": (cached_pg, "veil-points-pg-cached"),
     }
     for name, (config, directory) in configs.items():
         if args.only is None or name in args.only:
@@ -100,6 +108,22 @@ def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duck
                 with _code_from(args.baseline):  # the server process is started with it
                     dsn = stack.enter_context(veil_server(config, path))
                 yield f"{name} (baseline)", dsn, _server_pid(path)
+
+
+@contextmanager
+def protocol_floor(log_path: Path) -> Iterator[tuple[str, int]]:
+    """benchmarks.protocol_floor in a process of its own: its DSN and pid."""
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.protocol_floor", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port("127.0.0.1", port, process, log_path, name="protocol floor")
+        yield f"postgresql://floor@127.0.0.1:{port}/floor?sslmode=disable", process.pid
+    finally:
+        stop_server(process)
 
 
 @contextmanager

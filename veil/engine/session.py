@@ -27,6 +27,7 @@ from veil.errors import (
     VeilError,
 )
 from veil.executor.cache.backend import CacheEntry
+from veil.executor.cache.hits import serve_hit
 from veil.executor.cache.latency import CachingStream
 from veil.executor.copy_out import CopyStream
 from veil.executor.deadline import Deadline, after
@@ -264,7 +265,7 @@ class Session(StatementExecution):
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
-        audited = AuditedStream(stream, record, self.engine.audit)
+        audited = stream if getattr(stream, "audited", False) else AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None
             self.sql_objects.declare(cursor, audited, schema, self._status == "T")
@@ -515,7 +516,10 @@ class Session(StatementExecution):
         result = await cache.get_or_load(key, ttl, load, released_by_result=True)
         if isinstance(result, CacheEntry):
             record.cache_hit = True
-            return RowsStream(schema, [conform(b, schema) for b in result.batches], "SELECT")
+            if result_formats is None:  # a cursor's or COPY's rows: record batches
+                return RowsStream(schema, [conform(b, schema) for b in result.batches], "SELECT")
+            timezone = self.settings.get("TimeZone")
+            return serve_hit(cache, key, result, schema, result_formats, timezone, record, self.engine.audit)
         return result
 
     def explain(self, plan: Plan) -> list[str]:

@@ -81,6 +81,9 @@ class Portal:
     cast_to: pa.Schema | None = None
     finished: bool = False
     tag: str | None = None
+    #: The stream's ``keep_encoded``, if any: told the DataRows encoded from its batches (a
+    #: latency-cache hit keeps them, see veil.executor.cache.hits).
+    keep: Callable[[bytes | memoryview, str], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -91,12 +94,13 @@ class Portal:
         self.stream = stream
         if self.schema is not None:
             self.cast_to = _conform(self.schema, stream.schema)
+        self.keep = getattr(stream, "keep_encoded", None) if self.cast_to is None else None
         self.iterator = aiter(stream)
 
     async def close(self) -> None:
         """Release the result: finish the iterator (running its cleanup) and close the stream."""
         stream, iterator = self.stream, self.iterator
-        self.stream, self.iterator, self.leftover = None, None, None
+        self.stream, self.iterator, self.leftover, self.keep = None, None, None, None
         self.finished = True
         aclose = getattr(iterator, "aclose", None)
         try:
@@ -164,6 +168,8 @@ class Portal:
                 if self.cast_to is not None:
                     batch = self._cast(batch)
                 data = encode(batch, formats, timezone)
+                if self.keep is not None:
+                    self.keep(data, timezone)
             sent += rows
             if len(data) >= _LARGE_CHUNK:
                 out.write_large(data)

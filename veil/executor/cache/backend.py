@@ -7,11 +7,22 @@ Below both :mod:`veil.executor.cache.latency` (which picks a backend) and :mod:`
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+
+from veil.api import EncodedRows
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A cached result as the wire sends it: its DataRow messages in one variant (result format
+    codes, time zone, described schema), and the Arrow bytes an audit record counts for it."""
+
+    rows: EncodedRows
+    arrow_bytes: int
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,9 @@ class CacheEntry:
     expires_at: float
     tables: frozenset[str]
     stored_at: float = -math.inf  # on the cache's clock; unknown means "too old for any max_age"
+    #: The result already encoded, per variant (see :mod:`veil.executor.cache.hits`); its bytes
+    #: are part of ``nbytes``. Kept in this process only: a Redis entry holds the Arrow result.
+    encoded: Mapping[Hashable, Encoded] = field(default_factory=dict)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import pyarrow as pa
@@ -27,7 +27,7 @@ from cachetools import LRUCache
 
 from veil.api import ResultStream
 from veil.config.models import CacheConfig
-from veil.executor.cache.backend import CacheBackend, CacheEntry, CacheStats
+from veil.executor.cache.backend import CacheBackend, CacheEntry, CacheStats, Encoded
 from veil.executor.membudget import BUDGET, MemoryBudget
 
 T = TypeVar("T")
@@ -88,6 +88,15 @@ class MemoryBackend:
                 self._entries[key] = entry
             finally:
                 self._settle()
+
+    def replace(self, key: Hashable, old: CacheEntry, new: CacheEntry) -> bool:
+        """Put ``new`` under ``key`` only while ``old`` is still the entry there: an entry
+        dropped meanwhile (expired, evicted, invalidated) never comes back."""
+        with self._lock:
+            if self._entries.get(key) is not old:
+                return False
+            self.put(key, new, new.expires_at - self._clock())
+            return self._entries.get(key) is new
 
     def invalidate(self, tables: set[str] | None) -> int:
         with self._lock:
@@ -201,7 +210,7 @@ class ResultCache:
         end, then read the entry it stored (when it stored none, one of them loads next). The load
         ends when ``load`` returns or fails; with ``released_by_result``, a result returned (a
         :class:`CachingStream`) ends it itself when it finishes, so waiters find what it stored."""
-        entry = await self.lookup(key, max_age=max_age)
+        entry = self.get(key, max_age) if not self._backend.blocking else await self.lookup(key, max_age)
         while entry is None and (running := self._inflight.get(key)) is not None:
             await running.wait()
             entry = await self.lookup(key, max_age=max_age)
@@ -222,6 +231,22 @@ class ResultCache:
         event = self._inflight.pop(key, None)
         if event is not None:
             event.set()
+
+    @property
+    def local(self) -> bool:
+        """Entries live in this process (they can keep their encoded forms)."""
+        return isinstance(self._backend, MemoryBackend)
+
+    def attach_encoded(self, key: Hashable, entry: CacheEntry, variant: Hashable, encoded: Encoded) -> None:
+        """Keep ``encoded`` with ``entry`` (still the entry under ``key``), its bytes counted
+        against the cache's bounds; not kept when they do not fit or the entry has gone."""
+        backend = self._backend
+        if not isinstance(backend, MemoryBackend) or variant in entry.encoded:
+            return
+        nbytes = entry.nbytes + len(encoded.rows.data)
+        if nbytes > self.max_entry_bytes or entry.expires_at <= self.clock():
+            return
+        backend.replace(key, entry, replace(entry, nbytes=nbytes, encoded={**entry.encoded, variant: encoded}))
 
     def invalidate(self, tables: set[str] | None = None) -> int:
         """Drop entries reading any of ``tables`` (all entries when None)."""

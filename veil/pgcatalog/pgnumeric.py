@@ -150,8 +150,8 @@ class _Scales:
 # PostgreSQL's numeric_div in DuckDB SQL, as steps that each bind their values once (DuckDB has
 # no LET): a one-element list of a struct, mapped by list_transform to the struct with the
 # step's fields added (struct_insert).
-# The steps follow one another rather than nest: DuckDB's planning of nested lambdas grew with
-# their depth (68 ms for seven levels, 32 ms in sequence). Fields and elements are read with
+# The steps follow one another rather than nest: DuckDB's CPU for one quotient was 19 ms with
+# seven nested lambdas, 7 ms with the steps in sequence. Fields and elements are read with
 # struct_extract and list_extract: ``row.field`` in a lambda under HAVING is bound as a column,
 # and sqlglot types every ``x[k]`` when it reads or prints one (40 ms to read one quotient).
 # Steps: the operands printed with their scales (a, b); their digits (no sign, point or leading

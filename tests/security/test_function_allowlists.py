@@ -149,6 +149,25 @@ def test_everyday_functions_pass_on_every_engine(sql: str) -> None:
         check_sql(source_sql(tree, engine), engine)
 
 
+def test_remembered_function_names_are_the_rendered_ones() -> None:
+    """Names are remembered per exact call form: the second reading of a statement names the
+    same functions as a fresh rendering, and calls that differ only in the case of a name (equal
+    for sqlglot) are told apart."""
+    sql = (
+        "SELECT date_trunc('MONTH', d), date_trunc('month', d), upper(a), CAST(a AS int), "
+        "regexp_replace(a, 'x', 'y', 'g'), struct_extract(s, 'F'), struct_extract(s, 'f') FROM t"
+    )
+    for engine in ENGINES:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        for _ in range(2):
+            for node in tree.find_all(exp.Func):
+                if not isinstance(node, exp.Anonymous | exp.Connector):
+                    assert allowlist.function_name(node, engine) == allowlist._rendered_name(allowlist._shallow(node), engine)
+    month = exp.Var(this="MONTH")
+    assert month == exp.Var(this="month")
+    assert allowlist._exact(month) != allowlist._exact(exp.Var(this="month"))
+
+
 def test_unreviewed_and_unknown_names_are_refused() -> None:
     entry = allowlist.FunctionEntry("newfn", "scalar", "allow", "pure", "new")
     assert not entry.allowed

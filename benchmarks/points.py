@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.points --rows 200000 --points 1500 --rounds 5
 
-Starts four Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
+Starts a uvloop byte relay in front of PostgreSQL (benchmarks/relay.py: the least any Python
+proxy hop costs, timed with the PostgreSQL sources) and four Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
 PostgreSQL source (Arrow path) and a PostgreSQL source passing statements through, all with latency
 0 (every statement reaches the source), and a
 DuckDB source with a latency cache whose entries are warmed first (every statement is a cache
@@ -27,10 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks.dataset import duckdb_file, load_postgres
+from benchmarks.relay import relay
 from benchmarks.servers import _config, bench_database, find_postgres, veil_config, veil_postgres_config, veil_server
 from benchmarks.workloads import POINT_SQL
+from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,6 +88,12 @@ def _server_pid(directory: Path) -> int | None:
 
 def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duckdb_path: Path) -> Iterator[tuple[str, str, int | None]]:
     yield "postgres direct", postgres_dsn, None
+    if args.only is None or any(name.startswith("postgres ") for name in args.only):
+        # the floor of any Python proxy hop: bytes relayed by uvloop, no parsing
+        params = conninfo_to_dict(postgres_dsn)
+        port = free_port()
+        pid = stack.enter_context(relay(port, str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
+        yield "uvloop relay (floor)", make_conninfo(postgres_dsn, host="127.0.0.1", port=str(port)), pid
     cached = _config({"type": "duckdb", "path": str(duckdb_path), "latency": 3600})
     configs = {
         "duckdb source": (veil_config(duckdb_path), "veil-points-duckdb"),

@@ -32,6 +32,7 @@ from veil.executor.copy_out import CopyStream
 from veil.executor.deadline import Deadline, after
 from veil.executor.federated import LocalLimits, describe_federated
 from veil.executor.membudget import BUDGET, STATEMENT_BYTES
+from veil.executor.passthru import EncodedStream, FastPassthrough
 from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns
 from veil.executor.run import StatementExecution, interrupt_in_thread
 from veil.executor.workers import in_worker, start_in_worker
@@ -81,6 +82,7 @@ class Plan:
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
     user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
+    fast: FastPassthrough | None = None  # once it ran through pass-through (veil.executor.passthru)
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
@@ -163,6 +165,35 @@ class Session(StatementExecution):
     def cursor_schema(self, name: str) -> pa.Schema:
         """The row type of an SQL cursor (Describe of a portal with that name)."""
         return self.sql_objects.cursor_schema(name)
+
+    def fast_passthrough(self, prepared: PreparedStatement) -> FastPassthrough | None:
+        """The fast path of a statement this session already ran through pass-through, while
+        what :meth:`execute` checks first still holds (same user and config entry, same catalog
+        generation, not in a failed transaction block); ``None``: run it with :meth:`execute`."""
+        plan = prepared.plan
+        if not isinstance(plan, Plan) or plan.fast is None or self._status == "E":
+            return None
+        engine = self.engine
+        configured = engine.config.users.get(self.info.user)
+        if (
+            configured is None or configured is not self._configured
+            or plan.generation != engine.generation or plan.user != self.user.fingerprint
+        ):
+            return None
+        return plan.fast
+
+    def _fast_ticket(self, plan: Plan) -> FastPassthrough | None:
+        query, schema = plan.query, plan.schema
+        assert isinstance(query, SourcePlan) and schema is not None
+        fast_pool = getattr(self.engine.catalog.sources[query.connection], "fast_pool", None)
+        if fast_pool is None:
+            return None
+        engine, sql, key_param = self.engine, query.sql, query.key_param
+        return FastPassthrough(
+            sql, schema, lambda: fast_pool(sql, schema), lambda params: engine.with_hash_key(params, key_param),
+            self.passthrough_settings, lambda: self._record(plan.statement.sql, plan), lambda: engine.audit,
+            self._redacted, lambda: self.settings.get_or_none("application_name") or "",
+        )
 
     def prepared_names(self) -> set[str]:
         """SQL prepared statements (PREPARE): they share a namespace with Parse's."""
@@ -264,6 +295,8 @@ class Session(StatementExecution):
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
+        if isinstance(stream, EncodedStream) and plan.fast is None and statement.kind == Kind.QUERY:
+            plan.fast = self._fast_ticket(plan)
         audited = AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None

@@ -130,6 +130,10 @@ class StatementExecution:
             schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
         )
 
+    def passthrough_settings(self) -> SessionSettings:
+        """The session's settings a pass-through statement runs with on the source."""
+        return SessionSettings(self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user)
+
     async def _run_passthrough(
         self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], formats: Sequence[int]
     ) -> ResultStream | None:
@@ -137,9 +141,7 @@ class StatementExecution:
         source = self.engine.catalog.sources[plan.connection]
         if not hasattr(source, "passthrough_cursor"):
             return None
-        settings = SessionSettings(
-            self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user
-        )
+        settings = self.passthrough_settings()
 
         def running(cursor: PassthroughCursor, started: bool) -> None:
             if started:

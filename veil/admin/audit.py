@@ -117,7 +117,7 @@ class AuditLog:
             self._append(template.line(time, rows, size, duration))
 
     def _append(self, text: str) -> None:
-        line = (scrub(text, self._secrets) + "\n").encode("utf-8")
+        line = ((scrub(text, self._secrets) if self._secrets else text) + "\n").encode("utf-8")
         try:
             with self._lock:
                 os.write(self._file(), line)

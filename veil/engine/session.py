@@ -82,7 +82,8 @@ class Plan:
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
     user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
-    fast: FastPassthrough | None = None  # once it ran through pass-through (veil.executor.passthru)
+    # once it ran through pass-through: for whom (the User object), and its fast path
+    fast: tuple[object, FastPassthrough | None] | None = None
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
@@ -173,14 +174,13 @@ class Session(StatementExecution):
         plan = prepared.plan
         if not isinstance(plan, Plan) or plan.fast is None or self._status == "E":
             return None
+        user, fast = plan.fast
         engine = self.engine
         configured = engine.config.users.get(self.info.user)
-        if (
-            configured is None or configured is not self._configured
-            or plan.generation != engine.generation or plan.user != self.user.fingerprint
-        ):
+        # the same User object: the same fingerprint the plan was checked against when it ran
+        if configured is None or configured is not self._configured or user is not self.user:
             return None
-        return plan.fast
+        return fast if plan.generation == engine.generation else None
 
     def _fast_ticket(self, plan: Plan) -> FastPassthrough | None:
         query, schema = plan.query, plan.schema
@@ -295,8 +295,10 @@ class Session(StatementExecution):
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
-        if isinstance(stream, EncodedStream) and plan.fast is None and statement.kind == Kind.QUERY:
-            plan.fast = self._fast_ticket(plan)
+        if isinstance(stream, EncodedStream) and statement.kind == Kind.QUERY and (
+            plan.fast is None or plan.fast[0] is not self.user
+        ):
+            plan.fast = (self.user, self._fast_ticket(plan))
         audited = AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None

@@ -130,9 +130,16 @@ class StatementExecution:
             schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
         )
 
+    _passthrough_settings: SessionSettings | None = None
+
     def passthrough_settings(self) -> SessionSettings:
-        """The session's settings a pass-through statement runs with on the source."""
-        return SessionSettings(self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user)
+        """The session's settings a pass-through statement runs with on the source (the same
+        object while they do not change: pooled connections compare it first by identity)."""
+        timezone, timeout = self.settings.get("TimeZone"), self.settings.get("statement_timeout")
+        cached = self._passthrough_settings
+        if cached is None or cached.timezone != timezone or cached.statement_timeout != timeout:
+            cached = self._passthrough_settings = SessionSettings(timezone, timeout, self.info.user)
+        return cached
 
     async def _run_passthrough(
         self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], formats: Sequence[int]

@@ -118,7 +118,7 @@ class PassthroughPool:
             if now - since > self._idle_seconds or connection.wire.loop is not loop or not connection.healthy:
                 del idle[index]
                 connection.close()
-            elif connection.settings == settings:
+            elif connection.settings is settings or connection.settings == settings:
                 del idle[index]
                 return connection
         if exact or not idle:

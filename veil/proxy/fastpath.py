@@ -158,7 +158,7 @@ class FastPath:
             return False
         params = decode_parameters(bind.values, oids, bind.param_formats, host.timezone)
         formats = expand_formats(bind.result_formats, len(statement.schema), "result")
-        execution = ticket.start(params, formats, self)
+        execution = ticket.start(params, bind.result_formats, self)  # PostgreSQL expands them alike
         if execution is None:
             return False
         self._execution = execution

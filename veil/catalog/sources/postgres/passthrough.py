@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -160,7 +161,8 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
 
 
 def bind(name: bytes, values: Sequence[bytes | None], formats: Sequence[int]) -> bytes:
-    """Bind of the unnamed portal: text parameters, the client's result format codes."""
+    """Bind of the unnamed portal: text parameters, the client's result format codes (none, one
+    for every column, or one per column, as the protocol allows)."""
     parts = [b"\0", name, b"\0\0\0", len(values).to_bytes(2, "big")]
     for value in values:
         if value is None:
@@ -168,8 +170,7 @@ def bind(name: bytes, values: Sequence[bytes | None], formats: Sequence[int]) ->
         else:
             parts.append(len(value).to_bytes(4, "big"))
             parts.append(value)
-    parts.append(len(formats).to_bytes(2, "big"))
-    parts.extend(code.to_bytes(2, "big") for code in formats)
+    parts.append(struct.pack(f"!h{len(formats)}h", len(formats), *formats))
     return message(b"B", b"".join(parts))
 
 

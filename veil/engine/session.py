@@ -168,32 +168,16 @@ class Session(StatementExecution):
         return self.sql_objects.cursor_schema(name)
 
     def fast_passthrough(self, prepared: PreparedStatement) -> FastPassthrough | None:
-        """The fast path of a statement this session already ran through pass-through, while
-        what :meth:`execute` checks first still holds (same user and config entry, same catalog
-        generation, not in a failed transaction block); ``None``: run it with :meth:`execute`."""
+        """The fast path (veil.proxy.fastpath) of a statement already run through pass-through,
+        while what :meth:`execute` checks holds (same User object and config entry, so the same
+        fingerprint; same generation; no failed block); ``None``: run it with :meth:`execute`."""
         plan = prepared.plan
         if not isinstance(plan, Plan) or plan.fast is None or self._status == "E":
             return None
-        user, fast = plan.fast
-        engine = self.engine
-        configured = engine.config.users.get(self.info.user)
-        # the same User object: the same fingerprint the plan was checked against when it ran
-        if configured is None or configured is not self._configured or user is not self.user:
+        configured = self.engine.config.users.get(self.info.user)
+        if configured is None or configured is not self._configured or plan.fast[0] is not self.user:
             return None
-        return fast if plan.generation == engine.generation else None
-
-    def _fast_ticket(self, plan: Plan) -> FastPassthrough | None:
-        query, schema = plan.query, plan.schema
-        assert isinstance(query, SourcePlan) and schema is not None
-        fast_pool = getattr(self.engine.catalog.sources[query.connection], "fast_pool", None)
-        if fast_pool is None:
-            return None
-        engine, sql, key_param = self.engine, query.sql, query.key_param
-        return FastPassthrough(
-            sql, schema, lambda: fast_pool(sql, schema), lambda params: engine.with_hash_key(params, key_param),
-            self.passthrough_settings, lambda: self._record(plan.statement.sql, plan), lambda: engine.audit,
-            self._redacted, lambda: self.settings.get_or_none("application_name") or "",
-        )
+        return plan.fast[1] if plan.generation == self.engine.generation else None
 
     def prepared_names(self) -> set[str]:
         """SQL prepared statements (PREPARE): they share a namespace with Parse's."""
@@ -298,7 +282,8 @@ class Session(StatementExecution):
         if isinstance(stream, EncodedStream) and statement.kind == Kind.QUERY and (
             plan.fast is None or plan.fast[0] is not self.user
         ):
-            plan.fast = (self.user, self._fast_ticket(plan))
+            assert isinstance(plan.query, SourcePlan) and schema is not None
+            plan.fast = (self.user, self._fast_ticket(plan.query, schema, lambda: self._record(statement.sql, plan)))
         audited = AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None

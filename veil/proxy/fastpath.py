@@ -139,7 +139,7 @@ class FastPath:
 
     def _start(self, data: bytes) -> bool:
         size = len(data)
-        if size < 5 or data[0] != _BIND or size > _MAX_GROUP:
+        if size < 5 or data[0] != _BIND or size > _MAX_GROUP or size > self._host.reader.max_message_bytes:
             return False
         end = 1 + _LENGTH.unpack_from(data, 1)[0]
         tail = data[end:]

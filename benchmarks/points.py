@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.points --rows 200000 --points 1500 --rounds 5
 
-Starts five Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
+Starts a uvloop byte relay in front of PostgreSQL (benchmarks/relay.py: the least any Python
+proxy hop costs, timed with the PostgreSQL sources) and five Veils over the wire benchmark's table (see benchmarks/wire.py): a DuckDB source, a
 PostgreSQL source (Arrow path) and a PostgreSQL source passing statements through, all with latency
 0 (every statement reaches the source), and a DuckDB source and a PostgreSQL source with a latency
 cache whose entries are warmed first (every statement is a cache hit). The "protocol floor" row is
@@ -30,8 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks.dataset import duckdb_file, load_postgres
+from benchmarks.relay import relay
 from benchmarks.servers import _config, bench_database, find_postgres, veil_config, veil_postgres_config, veil_server
 from benchmarks.workloads import POINT_SQL
 from tests.conftest import free_port, postgres_connection, stop_server, wait_for_port
@@ -90,6 +93,12 @@ def _servers(args: argparse.Namespace, stack: ExitStack, postgres_dsn: str, duck
     yield "postgres direct", postgres_dsn, None
     floor = stack.enter_context(protocol_floor(args.cache_dir.resolve() / "veil-points-floor.log"))
     yield "protocol floor", *floor
+    if args.only is None or any(name.startswith("postgres ") for name in args.only):
+        # the floor of any Python proxy hop: bytes relayed by uvloop, no parsing
+        params = conninfo_to_dict(postgres_dsn)
+        port = free_port()
+        pid = stack.enter_context(relay(port, str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
+        yield "uvloop relay (floor)", make_conninfo(postgres_dsn, host="127.0.0.1", port=str(port)), pid
     cached = _config({"type": "duckdb", "path": str(duckdb_path), "latency": 3600})
     cached_pg = _config(postgres_connection(postgres_dsn, latency=3600, population={"schemas": ["bench"]}))
     configs = {

@@ -95,3 +95,29 @@ def test_log_without_path_only_times(tmp_path: Path) -> None:
     log.write(record)
     assert record.duration_ms >= 0
     assert not list(tmp_path.iterdir())
+
+
+def test_record_template_writes_what_write_writes(tmp_path: Path) -> None:
+    """A repeated statement's line assembled from its template is the line of its whole record,
+    secrets scrubbed alike."""
+    base = _record(
+        statement="SELECT * FROM t WHERE note = 'hunter2 -7315931'",
+        tables=["sales.orders"],
+        connections=["warehouse"],
+        pushed_sql=['SELECT "id" FROM "sales"."orders" WHERE "id" = $1'],
+        policies=[AppliedPolicy("Mask cards", "sales.orders", "mask", ("card",))],
+    )
+    template = audit_module.RecordTemplate(base)
+    whole, fast = AuditLog(tmp_path / "whole.jsonl", ("hunter2",)), AuditLog(tmp_path / "fast.jsonl", ("hunter2",))
+    for rows, size in ((1, 57), (0, 0), (10_000, 1 << 33)):
+        record = _record(**{**base.__dict__, "rows": rows, "bytes": size})
+        whole.write(record)
+        fast.write_repeated(template, record.time, record.started, rows, size)
+    written = [(tmp_path / name).read_text().splitlines() for name in ("whole.jsonl", "fast.jsonl")]
+    for line, other in zip(*written, strict=True):
+        mine, theirs = json.loads(line), json.loads(other)
+        assert mine.pop("duration_ms") >= 0 and theirs.pop("duration_ms") >= 0
+        assert mine == theirs
+        assert "hunter2" not in other
+    with pytest.raises(ValueError, match="sentinel"):
+        audit_module.RecordTemplate(_record(pushed_sql=["SELECT -7315931"]))

@@ -33,6 +33,7 @@ from veil.executor.copy_out import CopyStream
 from veil.executor.deadline import Deadline, after
 from veil.executor.federated import LocalLimits, describe_federated
 from veil.executor.membudget import BUDGET, STATEMENT_BYTES
+from veil.executor.passthru import EncodedStream, FastPassthrough
 from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns
 from veil.executor.run import StatementExecution, interrupt_in_thread
 from veil.executor.workers import in_worker, start_in_worker
@@ -82,6 +83,8 @@ class Plan:
     schema: pa.Schema | None = None
     policies: tuple[AppliedPolicy, ...] = ()
     user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
+    # once it ran through pass-through: for whom (the User object), and its fast path
+    fast: tuple[object, FastPassthrough | None] | None = None
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
@@ -164,6 +167,18 @@ class Session(StatementExecution):
     def cursor_schema(self, name: str) -> pa.Schema:
         """The row type of an SQL cursor (Describe of a portal with that name)."""
         return self.sql_objects.cursor_schema(name)
+
+    def fast_passthrough(self, prepared: PreparedStatement) -> FastPassthrough | None:
+        """The fast path (veil.proxy.fastpath) of a statement already run through pass-through,
+        while what :meth:`execute` checks holds (same User object and config entry, so the same
+        fingerprint; same generation; no failed block); ``None``: run it with :meth:`execute`."""
+        plan = prepared.plan
+        if not isinstance(plan, Plan) or plan.fast is None or self._status == "E":
+            return None
+        configured = self.engine.config.users.get(self.info.user)
+        if configured is None or configured is not self._configured or plan.fast[0] is not self.user:
+            return None
+        return plan.fast[1] if plan.generation == self.engine.generation else None
 
     def prepared_names(self) -> set[str]:
         """SQL prepared statements (PREPARE): they share a namespace with Parse's."""
@@ -265,6 +280,11 @@ class Session(StatementExecution):
         except VeilError as error:
             self.engine.audit.fail(record, error)
             raise
+        if isinstance(stream, EncodedStream) and statement.kind == Kind.QUERY and (
+            plan.fast is None or plan.fast[0] is not self.user
+        ):
+            assert isinstance(plan.query, SourcePlan) and schema is not None
+            plan.fast = (self.user, self._fast_ticket(plan.query, schema, lambda: self._record(statement.sql, plan)))
         audited = stream if getattr(stream, "audited", False) else AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None

@@ -5,19 +5,32 @@ A statement pushed down whole to a PostgreSQL source whose connection passes sta
 loop, with the client's result format codes (:mod:`veil.catalog.sources.postgres.passthrough`); this
 stream hands the source's DataRow messages to the wire front end, reading the source's socket
 only as fast as the client takes the rows.
+
+A statement run this way once is handed to the wire front end as a :class:`FastPassthrough`:
+its next executions go straight from the client's Bind to the source's prepared statement and
+back (:mod:`veil.catalog.sources.postgres.fastrun`), audited as the slow path audits them.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import perf_counter
 from typing import Protocol
 
 import pyarrow as pa
 
+from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
 from veil.api import EncodedRows
-from veil.catalog.sources.postgres.passthrough import PassthroughCursor, SessionSettings
-from veil.errors import VeilError
+from veil.catalog.sources.postgres.fastrun import FastReply, FastRun, start_fast
+from veil.catalog.sources.postgres.passthrough import (
+    PassthroughCursor,
+    PassthroughPool,
+    SessionSettings,
+    text_parameters,
+)
+from veil.errors import QueryCanceled, VeilError
 from veil.executor.lanes import bulk_lane
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -111,3 +124,94 @@ class EncodedStream:
         if not self._closed:
             self._closed = True
             self._on_close()
+
+
+class FastExecution:
+    """One execution on the fast path: the source run, and when it started (for its audit record)."""
+
+    __slots__ = ("_canceled", "_started", "_statement", "_time", "run")
+
+    def __init__(self, statement: FastPassthrough, run: FastRun) -> None:
+        self._statement = statement
+        self.run = run
+        self._time = datetime.now(UTC).isoformat()  # what AuditRecord's defaults would take
+        self._started = perf_counter()
+        self._canceled = False
+
+    def succeeded(self, rows: int, size: int) -> None:
+        """Audit the statement: ``rows`` DataRows of ``size`` bytes were sent."""
+        statement = self._statement
+        template = statement.template()
+        if template is not None:
+            statement.audit().write_repeated(template, self._time, self._started, rows, size)
+            return
+        record = statement.record()
+        record.time, record.started, record.rows, record.bytes = self._time, self._started, rows, size
+        statement.audit().write(record)
+
+    def failed(self, error: VeilError) -> VeilError:
+        """The error to send for a source error (as the slow path maps it), audited."""
+        statement = self._statement
+        mapped = QueryCanceled() if self._canceled else statement.redact(error)
+        record = statement.record()
+        record.time, record.started = self._time, self._started
+        statement.audit().fail(record, mapped)
+        return mapped
+
+    def cancel(self) -> None:
+        self._canceled = True
+        self.run.interrupt()
+
+
+class FastPassthrough:
+    """A prepared statement a session already ran through pass-through, runnable again without
+    the engine: the session hands it out only while its plan stays valid (same catalog
+    generation, same user) and the source still finds the statement passable.
+
+    Parameter values go through the same decoding and text dumping as the slow path; only the
+    work around them is saved (no portal, no stream objects, no task switch, and the audit
+    record's line is assembled from a template made once per application_name)."""
+
+    __slots__ = ("_template", "application_name", "audit", "parameters", "pool", "record", "redact", "schema", "settings", "sql")
+
+    def __init__(
+        self,
+        sql: str,
+        schema: pa.Schema,
+        pool: Callable[[], PassthroughPool | None],
+        parameters: Callable[[Sequence[object | None]], Sequence[object | None]],
+        settings: Callable[[], SessionSettings],
+        record: Callable[[], AuditRecord],
+        audit: Callable[[], AuditLog],
+        redact: Callable[[VeilError], VeilError],
+        application_name: Callable[[], str],
+    ) -> None:
+        self.sql, self.schema = sql, schema
+        self.pool, self.parameters, self.settings = pool, parameters, settings
+        self.record, self.audit, self.redact = record, audit, redact
+        self.application_name = application_name
+        self._template: tuple[str, RecordTemplate | None] | None = None
+
+    def template(self) -> RecordTemplate | None:
+        """The audit line template of a successful execution, for the current application_name
+        (``None``: the statement's text holds a template sentinel, write whole records)."""
+        name = self.application_name()
+        cached = self._template
+        if cached is None or cached[0] != name:
+            try:
+                template: RecordTemplate | None = RecordTemplate(self.record())
+            except ValueError:
+                template = None
+            self._template = cached = (name, template)
+        return cached[1]
+
+    def start(self, params: Sequence[object | None], formats: Sequence[int], reply: FastReply) -> FastExecution | None:
+        """Send the statement; ``None`` (nothing sent) when the slow path must run it."""
+        pool = self.pool()
+        if pool is None:
+            return None
+        values = text_parameters(self.parameters(params))
+        run = start_fast(pool, self.settings(), self.sql, values, formats, reply)
+        if run is None:
+            return None
+        return FastExecution(self, run)

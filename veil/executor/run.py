@@ -5,7 +5,7 @@ the running statement (interrupted by a cancel) and the redaction of source erro
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 import duckdb
@@ -39,7 +39,7 @@ from veil.errors import QueryCanceled, StatementTimeout, VeilError
 from veil.executor.deadline import Deadline, OpeningCursor, after
 from veil.executor.federated import FederatedExecution
 from veil.executor.membudget import BUDGET, STATEMENT_BYTES
-from veil.executor.passthru import Passthrough, PassthroughSource, run_passthrough
+from veil.executor.passthru import FastPassthrough, Passthrough, PassthroughSource, run_passthrough
 from veil.executor.results import Head, ReaderStream, read_head
 from veil.executor.workers import start_in_worker
 from veil.planner.federation.plan import FederatedPlan
@@ -130,6 +130,32 @@ class StatementExecution:
             schema, reader, first, finished, map_error, deadline, cursor.interrupt_off_loop, STATEMENT_BYTES, slot
         )
 
+    _passthrough_settings: SessionSettings | None = None
+
+    def passthrough_settings(self) -> SessionSettings:
+        """The session's settings a pass-through statement runs with on the source (the same
+        object while they do not change: pooled connections compare it first by identity)."""
+        timezone, timeout = self.settings.get("TimeZone"), self.settings.get("statement_timeout")
+        cached = self._passthrough_settings
+        if cached is None or cached.timezone != timezone or cached.statement_timeout != timeout:
+            cached = self._passthrough_settings = SessionSettings(timezone, timeout, self.info.user)
+        return cached
+
+    def _fast_ticket(
+        self, plan: SourcePlan, schema: pa.Schema, record: Callable[[], AuditRecord]
+    ) -> FastPassthrough | None:
+        """The fast path of a statement that just ran through pass-through (``record``: a new
+        audit record of it), or ``None`` when its source has none."""
+        fast_pool = getattr(self.engine.catalog.sources[plan.connection], "fast_pool", None)
+        if fast_pool is None:
+            return None
+        engine, sql, key_param = self.engine, plan.sql, plan.key_param
+        return FastPassthrough(
+            sql, schema, lambda: fast_pool(sql, schema), lambda params: engine.with_hash_key(params, key_param),
+            self.passthrough_settings, record, lambda: engine.audit, self._redacted,
+            lambda: self.settings.get_or_none("application_name") or "",
+        )
+
     async def _run_passthrough(
         self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None], formats: Sequence[int]
     ) -> ResultStream | None:
@@ -137,9 +163,7 @@ class StatementExecution:
         source = self.engine.catalog.sources[plan.connection]
         if not hasattr(source, "passthrough_cursor"):
             return None
-        settings = SessionSettings(
-            self.settings.get("TimeZone"), self.settings.get("statement_timeout"), self.info.user
-        )
+        settings = self.passthrough_settings()
 
         def running(cursor: PassthroughCursor, started: bool) -> None:
             if started:

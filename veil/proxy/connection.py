@@ -23,6 +23,7 @@ from veil.proxy import codec, messages
 from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttled
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.copy_out import send_copy
+from veil.proxy.fastpath import ClientProtocol, FastPath
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
 from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand_formats
 from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
@@ -80,7 +81,8 @@ class Connection:
         self.statements: dict[str, PreparedStatement] = {}
         self.portals: dict[str, Portal] = {}
         self._row_descriptions: dict[tuple[int, tuple[int, ...]], tuple[pa.Schema, bytes]] = {}
-        self._skipping = False
+        self.skipping = False
+        self.fast: FastPath | None = None
         self._running = False
         self._cancel_requested = False
         self._handlers: dict[int, Callable[[bytes], Awaitable[None]]] = {
@@ -136,6 +138,8 @@ class Connection:
             pass
 
     async def _cleanup(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
         if self.pid:
             self.host.cancels.unregister(self.pid)
         for portal in list(self.portals.values()):
@@ -154,6 +158,8 @@ class Connection:
 
     def cancel_running(self) -> None:
         """CancelRequest for this backend: interrupt the running statement, if any."""
+        if self.fast is not None and self.fast.cancel():
+            return
         if self._running and self.session is not None:
             self._cancel_requested = True
             self.session.cancel()
@@ -194,7 +200,15 @@ class Connection:
         self.out.write(messages.backend_key_data(self.pid, secret))
         self.out.write(messages.ready_for_query(self.session.transaction_status))
         self.out.flush()
+        self._enable_fast_path()
         return True
+
+    def _enable_fast_path(self) -> None:
+        """Repeated pass-through statements are served from the socket's callbacks (fastpath)."""
+        protocol = self.stream.transport.get_protocol()
+        tickets = getattr(self.session, "fast_passthrough", None)
+        if isinstance(protocol, ClientProtocol) and tickets is not None:
+            self.fast = protocol.fast = FastPath(self, protocol, tickets)
 
     async def _authenticate(self, request: AuthRequest, info: SessionInfo) -> None:
         """The exchange, behind the login throttle: while the user or the address is in
@@ -271,7 +285,7 @@ class Connection:
             kind, payload = message
             if kind == messages.TERMINATE:
                 return
-            if self._skipping and kind != messages.SYNC:
+            if self.skipping and kind != messages.SYNC:
                 continue
             handler = handlers.get(kind)
             if handler is None:
@@ -282,20 +296,20 @@ class Connection:
                 if error.severity in ("FATAL", "PANIC"):
                     raise
                 self._report(error)
-                self._skipping = True
+                self.skipping = True
             except (ConnectionClosed, asyncio.CancelledError):
                 raise
             except Exception:
                 log.exception("unexpected error in the extended query protocol")
                 self._report(errcodes.InternalError(_INTERNAL))
-                self._skipping = True
+                self.skipping = True
 
     def _report(self, error: VeilError) -> None:
         self.out.write(messages.error_response(error))
         if self.session is not None:
             self.session.mark_failed()
 
-    def _row_description(self, schema: pa.Schema, formats: list[int]) -> bytes:
+    def row_description(self, schema: pa.Schema, formats: list[int]) -> bytes:
         """RowDescription, cached: re-executing a prepared statement re-describes the same schema."""
         key = (id(schema), tuple(formats))
         cached = self._row_descriptions.get(key)
@@ -385,7 +399,7 @@ class Connection:
             portal = Portal(statement, (), schema, formats)
             portal.attach(stream)
             if schema is not None:
-                self.out.write(self._row_description(schema, formats))
+                self.out.write(self.row_description(schema, formats))
             rows, _ = await portal.send_rows(self.out, 0, self.timezone, self._check_cancel)
             self.out.write(messages.command_complete(stream.command_tag(rows)))
             if effect is not None:
@@ -495,7 +509,7 @@ class Connection:
         if schema is None:
             out.write(messages.NO_DATA)
         else:
-            out.write(self._row_description(schema, formats))
+            out.write(self.row_description(schema, formats))
 
     async def _execute(self, payload: bytes) -> None:
         name, max_rows = messages.parse_execute(payload)
@@ -547,7 +561,7 @@ class Connection:
         self.out.write(messages.CLOSE_COMPLETE)
 
     async def _sync(self, payload: bytes) -> None:
-        self._skipping = False
+        self.skipping = False
         await self._end_of_transaction()
         await self._ready()
 

@@ -39,7 +39,7 @@ class ConnectionClosed(Exception):
 class MessageReader:
     """Cuts typed frontend messages (and untyped startup packets) out of a byte stream."""
 
-    __slots__ = ("_buf", "_pos", "_reserved", "_stream", "limits", "max_message_bytes")
+    __slots__ = ("_buf", "_pos", "_reserved", "_stream", "idle", "limits", "max_message_bytes")
 
     def __init__(self, stream: asyncio.StreamReader, max_message_bytes: int) -> None:
         self._stream = stream
@@ -52,6 +52,10 @@ class MessageReader:
         self.limits: dict[int, int] | None = None
         #: Bytes of this reader's buffer counted against the memory budget.
         self._reserved = 0
+        #: True while the reader waits for the network with every received byte consumed: the
+        #: next bytes start a new message (the pass-through fast path may take them; whoever
+        #: hands bytes to the stream instead clears it, so later bytes keep their order).
+        self.idle = False
 
     @property
     def buffered(self) -> int:
@@ -59,10 +63,13 @@ class MessageReader:
         return len(self._buf) - self._pos
 
     async def _fill(self) -> None:
+        self.idle = self._pos == len(self._buf)
         try:
             data = await self._stream.read(_READ_CHUNK)
         except (ConnectionError, OSError) as exc:
             raise ConnectionClosed(str(exc)) from exc
+        finally:
+            self.idle = False
         if not data:
             raise ConnectionClosed("end of stream")
         if self._pos:
@@ -192,6 +199,10 @@ class MessageWriter:
             data = self._buf
             self._buf = bytearray()
             self._write(data)
+
+    def backlog(self) -> int:
+        """Bytes handed to the transport and not yet sent."""
+        return self._stream.transport.get_write_buffer_size()
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its high-water mark."""

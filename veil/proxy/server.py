@@ -21,9 +21,12 @@ from veil.api import Engine
 from veil.config.models import TlsConfig, VeilConfig
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.connection import Connection
+from veil.proxy.fastpath import ClientProtocol
 from veil.proxy.throttle import LoginThrottle
 
 log = logging.getLogger("veil.proxy")
+
+_STREAM_LIMIT = 1024 * 1024
 
 ConfigSource = VeilConfig | Callable[[], VeilConfig]
 
@@ -118,8 +121,8 @@ class VeilServer:
         host = self._host if self._host is not None else config.host
         port = self._port if self._port is not None else config.port
         try:
-            self._server = await asyncio.start_server(
-                self._accept, host=host, port=port, reuse_address=True, limit=1024 * 1024
+            self._server = await asyncio.get_running_loop().create_server(
+                self._protocol, host=host, port=port, reuse_address=True
             )
         except OSError as exc:
             raise errcodes.SystemError(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
@@ -148,6 +151,10 @@ class VeilServer:
                 await asyncio.wait_for(server.wait_closed(), 5)
             except TimeoutError:
                 log.warning("some connections did not close within 5s")
+
+    def _protocol(self) -> ClientProtocol:
+        """What ``asyncio.start_server`` makes per client, with the fast path's protocol."""
+        return ClientProtocol(asyncio.StreamReader(limit=_STREAM_LIMIT), self._accept)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -99,16 +100,31 @@ class PassthroughPool:
         self._idle: list[tuple[PassthroughConnection, float]] = []
         self._closed = False
 
-    async def acquire(self) -> tuple[PassthroughConnection, bool]:
-        """A connection, and whether it was reused (a reused one may have gone stale)."""
+    async def acquire(self, settings: SessionSettings | None = None) -> tuple[PassthroughConnection, bool]:
+        """A connection, and whether it was reused (a reused one may have gone stale): one that
+        already runs with ``settings`` if one is idle, else the most recently used."""
+        connection = self.take_idle(settings, exact=False)
+        if connection is not None:
+            return connection, True
+        return await self.fresh(), False
+
+    def take_idle(self, settings: SessionSettings | None, exact: bool = True) -> PassthroughConnection | None:
+        """The most recently used idle connection still usable on this event loop that runs
+        with ``settings`` (``exact``: none other), if any; stale ones found are closed."""
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        while self._idle:
-            connection, since = self._idle.pop()
-            if now - since <= self._idle_seconds and connection.wire.loop is loop and connection.healthy:
-                return connection, True
-            connection.close()
-        return await self.fresh(), False
+        idle = self._idle
+        for index in range(len(idle) - 1, -1, -1):
+            connection, since = idle[index]
+            if now - since > self._idle_seconds or connection.wire.loop is not loop or not connection.healthy:
+                del idle[index]
+                connection.close()
+            elif connection.settings is settings or connection.settings == settings:
+                del idle[index]
+                return connection
+        if exact or not idle:
+            return None
+        return idle.pop()[0]
 
     async def fresh(self) -> PassthroughConnection:
         return PassthroughConnection(await self._connect())
@@ -145,7 +161,8 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
 
 
 def bind(name: bytes, values: Sequence[bytes | None], formats: Sequence[int]) -> bytes:
-    """Bind of the unnamed portal: text parameters, the client's result format codes."""
+    """Bind of the unnamed portal: text parameters, the client's result format codes (none, one
+    for every column, or one per column, as the protocol allows)."""
     parts = [b"\0", name, b"\0\0\0", len(values).to_bytes(2, "big")]
     for value in values:
         if value is None:
@@ -153,8 +170,7 @@ def bind(name: bytes, values: Sequence[bytes | None], formats: Sequence[int]) ->
         else:
             parts.append(len(value).to_bytes(4, "big"))
             parts.append(value)
-    parts.append(len(formats).to_bytes(2, "big"))
-    parts.extend(code.to_bytes(2, "big") for code in formats)
+    parts.append(struct.pack(f"!h{len(formats)}h", len(formats), *formats))
     return message(b"B", b"".join(parts))
 
 
@@ -183,7 +199,7 @@ class PassthroughCursor:
     ) -> tuple[bytes, int] | None:
         """Send the statement; its first DataRows and their count (``None``: no rows at all)."""
         values = text_parameters(params)
-        connection, reused = await self._pool.acquire()
+        connection, reused = await self._pool.acquire(self._settings)
         self._connection = connection
         try:
             await self._start(connection, sql, values, formats)

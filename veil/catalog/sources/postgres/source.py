@@ -504,6 +504,18 @@ class PostgresSource:
             return None
         return PassthroughCursor(self._passthrough, settings, self._statement_timeout_ms)
 
+    def fast_pool(self, sql: str, schema: pa.Schema) -> PassthroughPool | None:
+        """The pass-through pool for ``sql`` when :meth:`passthrough_cursor` already found it
+        passable with this schema (and the source's shape of it is unchanged); else ``None``.
+        Never a round trip: the fast path of a repeated statement asks it every time."""
+        checked = self._passable.get(sql)
+        if (
+            checked is None or not checked[2] or not self.settings.passthrough
+            or checked[0] is not self._shapes.peek(sql) or not _same_schema(checked[1], schema)
+        ):
+            return None
+        return self._passthrough
+
     def map_error(self, exc: BaseException) -> VeilError:
         return exc if isinstance(exc, VeilError) else map_postgres_error(exc)
 

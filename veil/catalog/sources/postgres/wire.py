@@ -20,7 +20,7 @@ import hashlib
 import logging
 import ssl
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import cast
 
 import scramp
@@ -91,12 +91,21 @@ class _Reader(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self.silent = False  # ``lost`` because the server stayed silent past the read timeout
+        #: Called on every arrival (bytes, end of stream, loss) instead of waking a waiter: the
+        #: pass-through fast path reads replies from this callback, with no task switch.
+        self.listener: Callable[[], None] | None = None
+        #: Chunks received so far (a silence timer compares it to tell activity from silence).
+        self.arrivals = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.arrivals += 1
+        if self.listener is not None:
+            self.listener()
+            return
         if len(self.buffer) > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
@@ -112,6 +121,9 @@ class _Reader(asyncio.Protocol):
         self._wake()
 
     def _wake(self) -> None:
+        if self.listener is not None:
+            self.listener()
+            return
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -161,6 +173,11 @@ class WireConnection:
     @property
     def healthy(self) -> bool:
         return self.broken is None and self._protocol.lost is None
+
+    @property
+    def reader(self) -> _Reader:
+        """The socket's protocol: its ``buffer``, ``listener``, ``lost`` and ``transport``."""
+        return self._protocol
 
     def send(self, data: bytes) -> None:
         transport = self._protocol.transport

@@ -1,0 +1,308 @@
+"""The pass-through fast path (veil/proxy/fastpath.py): a prepared statement re-executed with
+Bind/Describe/Execute/Sync is served from the socket callbacks, and answers exactly what the
+message loop answers.
+
+Two in-process Veils over the real engine read one PostgreSQL database: one passing statements
+through (where the fast path runs), one on the Arrow path. Replies are compared byte for byte
+(whole replies of the same group before and on the fast path, DataRows with PostgreSQL direct)
+with a row filter and a hash mask in force; errors, row limits, statement_timeout and cancel
+keep their PostgreSQL behaviour. ``STATS.served`` tells that the fast path really ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from tests.catalog.support import ddl, private_database
+from tests.conftest import PASSWORDS, postgres_connection
+from tests.proxy.conftest import ServerThread
+from veil.catalog.sources.postgres import passthrough as pgpassthru
+from veil.catalog.sources.postgres import wire as pgwire
+from veil.config.models import VeilConfig
+from veil.engine.engine import QueryEngine
+from veil.proxy.auth import make_scram_verifier
+from veil.proxy.fastpath import STATS
+
+DATABASE = "veil_fastpath"
+POINT = "SELECT id, email, country, score FROM shop.people WHERE id = $1"
+RANGE = "SELECT id, email, country, score FROM shop.people WHERE id >= $1 ORDER BY id"
+DIVIDE = "SELECT id / (id - $1) AS q FROM shop.people WHERE id = 2"
+# Fast for a small limit, minutes for a big one (900M pairs): only a timeout or cancel ends it.
+SLOW = "SELECT count(*) AS n FROM (SELECT 1 FROM shop.big AS a CROSS JOIN shop.big AS b LIMIT $1) AS s"
+RAW_EMAILS = {b"a@x.org", b"b@y.org", b"c@z.org", b"d@w.org"}
+
+
+@dataclass
+class Servers:
+    dsn: str
+    passthrough: ServerThread
+    arrow: ServerThread
+
+    def veil_dsn(self, user: str, arrow: bool = False) -> str:
+        port = (self.arrow if arrow else self.passthrough).port
+        return f"host=127.0.0.1 port={port} user={user} password={PASSWORDS[user]} dbname=veil sslmode=disable"
+
+
+def _config(dsn: str, passthrough: bool, directory: Path) -> VeilConfig:
+    return VeilConfig.model_validate(
+        {
+            "server": {"host": "127.0.0.1", "port": 0},
+            "audit": {"path": str(directory / "audit.jsonl")},
+            "state_dir": str(directory / "state"),
+            "secrets": {"hash_key": "fastpath-key"},
+            "connections": {
+                "pg": postgres_connection(dsn, population={"schemas": ["shop"]}, latency=0, passthrough=passthrough)
+            },
+            "tables": {"pg.shop.people": {"tags": {"email": ["PII.Email"]}}},
+            "users": {
+                "alice": {"password": make_scram_verifier(PASSWORDS["alice"])},
+                "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
+            },
+            "policies": [
+                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+                {
+                    "name": "Hash emails",
+                    "mask": {"column_tags": ["PII.Email"], "with": "hash", "except": {"users": ["root"]}},
+                },
+                {
+                    "name": "Germany only",
+                    "row_filter": {"tables": ["shop.people"], "where": "country = 'DE'", "except": {"users": ["root"]}},
+                },
+            ],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with private_database(postgres_dsn, DATABASE) as dsn:
+        ddl(
+            dsn,
+            "CREATE SCHEMA shop",
+            "CREATE TABLE shop.people (id int PRIMARY KEY, email text NOT NULL, country char(2), score numeric)",
+            "INSERT INTO shop.people VALUES (1, 'a@x.org', 'DE', 1.5), (2, 'b@y.org', 'FR', NULL),"
+            " (3, 'c@z.org', 'DE', -2), (4, 'd@w.org', 'DE', 1e20)",
+            "CREATE TABLE shop.big AS SELECT g AS n FROM generate_series(1, 30000) AS g",
+        )
+        started: list[ServerThread] = []
+        try:
+            for passthrough in (True, False):
+                config = _config(dsn, passthrough, tmp_path_factory.mktemp("fastpath"))
+                started.append(ServerThread(config, QueryEngine(config)).start())
+            yield Servers(dsn, *started)
+        finally:
+            for server in started:
+                server.stop()
+                server.engine.close()
+
+
+def _cells(reply: bytes) -> list[list[bytes | None]]:
+    """The cells of the DataRows of a reply (an ErrorResponse fails the test)."""
+    rows, position = [], 0
+    while position < len(reply):
+        kind, size = reply[position], struct.unpack_from("!i", reply, position + 1)[0]
+        assert kind != ord("E"), pgwire.wire_error(reply[position + 5 : position + 1 + size])
+        if kind == ord("D"):
+            count, at, row = struct.unpack_from("!h", reply, position + 5)[0], position + 7, []
+            for _ in range(count):
+                length = struct.unpack_from("!i", reply, at)[0]
+                row.append(None if length < 0 else reply[at + 4 : at + 4 + length])
+                at += 4 + max(length, 0)
+            rows.append(row)
+        position += 1 + size
+    return rows
+
+
+def _prepared_cells(dsn: str, sql: str, runs: list[tuple[bytes, int]], fmt: int) -> list[list[list[bytes | None]]]:
+    """Raw cells of ``sql`` prepared once and executed for each (parameter, parameter format),
+    as libpq's PQexecPrepared asks: Bind, Describe (portal), Execute, Sync."""
+    groups = []
+    for value, param_format in runs:
+        bind = pgwire.message(
+            b"B",
+            b"\0s\0"
+            + struct.pack("!hhh", 1, param_format, 1)
+            + struct.pack("!i", len(value))
+            + value
+            + struct.pack("!hh", 1, fmt),
+        )
+        groups.append(bind + pgwire.message(b"D", b"P\0") + pgwire.message(b"E", b"\0\0\0\0\0") + pgwire.message(b"S"))
+    return [_cells(reply) for reply in asyncio.run(_raw_replies(dsn, sql, groups))]
+
+
+@pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
+def test_fast_path_rows_equal_postgresql_with_policies_in_force(servers: Servers, fmt: int) -> None:
+    runs = [(b"1", 0), (b"1", 0), (b"2", 0), (struct.pack("!i", 3), 1), (b"4", 0), (struct.pack("!i", 2), 1)]
+    direct = _prepared_cells(servers.dsn, POINT, runs, fmt)
+    served = STATS.served
+    root = _prepared_cells(servers.veil_dsn("root"), POINT, runs, fmt)
+    assert STATS.served - served >= len(runs) - 1  # every execution after the first
+    assert root == direct
+    served = STATS.served
+    alice = _prepared_cells(servers.veil_dsn("alice"), POINT, runs, fmt)
+    assert STATS.served - served >= len(runs) - 1
+    assert alice == _prepared_cells(servers.veil_dsn("alice", arrow=True), POINT, runs, fmt)
+    # The row filter: id 2 (FR) is not seen; the mask: no raw email is.
+    assert [len(rows) for rows in alice] == [1, 1, 0, 1, 1, 0]
+    cells = [row for rows in alice for row in rows]
+    assert all(row[1] is not None and row[1] not in RAW_EMAILS for row in cells)
+    assert [row[0] for row in cells] == [row[0] for rows in direct for row in rows if row[2] == b"DE"]
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_psycopg_prepared_statements(servers: Servers, binary: bool) -> None:
+    sql = RANGE.replace("$1", "%s")
+    bounds = (1, 2, 3, 1, 5)
+    with psycopg.connect(servers.dsn) as direct:
+        want = [direct.cursor(binary=binary).execute(sql, (low,), prepare=True).fetchall() for low in bounds]
+    served = STATS.served
+    with psycopg.connect(servers.veil_dsn("root")) as root:  # in a transaction block
+        assert [root.cursor(binary=binary).execute(sql, (low,), prepare=True).fetchall() for low in bounds] == want
+    assert STATS.served - served == len(bounds) - 1
+    served = STATS.served
+    with psycopg.connect(servers.veil_dsn("alice"), autocommit=True) as alice:
+        seen = [alice.cursor(binary=binary).execute(sql, (low,), prepare=True).fetchall() for low in bounds]
+    assert STATS.served - served == len(bounds) - 1
+    for rows, expected in zip(seen, want, strict=True):
+        assert [row[0] for row in rows] == [row[0] for row in expected if row[2] == "DE"]
+        assert not {row[1].encode() for row in rows} & RAW_EMAILS
+
+
+async def _raw_replies(dsn: str, sql: str, groups: list[bytes]) -> list[bytes]:
+    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse."""
+    params = conninfo_to_dict(dsn)
+    connection = await asyncio.wait_for(
+        pgwire.connect(
+            params["host"], int(params["port"]), params["user"], params.get("password"), params["dbname"], "disable", {}
+        ),
+        10,
+    )
+    try:
+        connection.send(pgwire.message(b"P", b"s\0" + pgwire.cstring(sql) + b"\0\0") + pgwire.message(b"S"))
+        while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
+            pass
+        replies = []
+        for group in groups:
+            connection.send(group)
+            reply = []
+            while True:
+                kind, body = await asyncio.wait_for(connection.message(), 30)
+                reply.append(pgwire.message(bytes([kind]), body))
+                if kind == ord("Z"):
+                    break
+            replies.append(b"".join(reply))
+        return replies
+    finally:
+        connection.close()
+
+
+def _group(value: bytes | None, formats: list[int], max_rows: int = 0, describe: bool = True) -> bytes:
+    bind = pgpassthru.bind(b"s", [value], formats)
+    execute = pgwire.message(b"E", b"\0" + struct.pack("!i", max_rows))
+    return bind + (pgwire.message(b"D", b"P\0") if describe else b"") + execute + pgwire.message(b"S")
+
+
+def _data_rows(reply: bytes) -> bytes:
+    """The DataRow, PortalSuspended, CommandComplete and ErrorResponse-code part of a reply."""
+    parts, position = [], 0
+    while position < len(reply):
+        kind, size = reply[position], struct.unpack_from("!i", reply, position + 1)[0]
+        if kind in b"DsC":
+            parts.append(reply[position : position + 1 + size])
+        position += 1 + size
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("formats", [[0], [1], [1, 0, 1, 0]], ids=["text", "binary", "mixed"])
+def test_fast_reply_is_the_slow_reply_byte_for_byte(servers: Servers, formats: list[int]) -> None:
+    groups = [
+        _group(b"1", formats),
+        _group(b"1", formats),
+        _group(b"3", formats, describe=False),
+        _group(b"3", formats),
+    ]
+    direct = asyncio.run(_raw_replies(servers.dsn, RANGE, groups))
+    served = STATS.served
+    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), RANGE, groups))
+    assert STATS.served - served == 3  # the first execution takes the message loop
+    assert replies[1] == replies[0]  # slow and fast: the same bytes, RowDescription included
+    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert replies[2].startswith(b"2\0\0\0\x04D") and replies[3].startswith(b"2\0\0\0\x04T")
+
+
+def test_row_limit_suspends_the_portal_as_postgresql_does(servers: Servers) -> None:
+    groups = [_group(b"1", [0]), _group(b"1", [0], max_rows=2), _group(b"2", [1], max_rows=1), _group(b"1", [0])]
+    direct = asyncio.run(_raw_replies(servers.dsn, RANGE, groups))
+    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), RANGE, groups))
+    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert len(_cells(replies[1])) == 2 and b"s\0\0\0\x04Z" in replies[1]
+
+
+def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:
+    sql = DIVIDE.replace("$1", "%s")
+    with psycopg.connect(servers.veil_dsn("alice"), autocommit=True) as alice:
+        assert alice.execute(sql, (1,), prepare=True).fetchall() == []  # id 2 is filtered out
+    with psycopg.connect(servers.veil_dsn("root")) as root:
+        assert root.execute(sql, (1,), prepare=True).fetchall() == [(2,)]
+        assert root.execute(sql, (3,), prepare=True).fetchall() == [(-2,)]
+        served = STATS.served
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            root.execute(sql, (2,), prepare=True).fetchall()
+        assert STATS.served == served + 1
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):  # the block failed
+            root.execute(sql, (1,), prepare=True).fetchall()
+        root.rollback()
+        assert root.execute(sql, (1,), prepare=True).fetchall() == [(2,)]
+    raw = asyncio.run(_raw_replies(servers.veil_dsn("root"), DIVIDE, [_group(b"1", [0]), _group(b"2", [0])]))
+    assert b"C22012\0" in raw[1] and raw[1].endswith(b"Z\0\0\0\x05I")
+
+
+def test_statement_timeout_and_cancel_end_the_source_query(servers: Servers) -> None:
+    sql = SLOW.replace("$1", "%s")
+    with psycopg.connect(servers.veil_dsn("root"), autocommit=True) as root:
+        root.execute("SET statement_timeout = '300ms'")
+        for _ in range(2):
+            assert root.execute(sql, (70_000,), prepare=True).fetchone() == (70_000,)
+        served = STATS.served
+        began = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+            root.execute(sql, (900_000_000,), prepare=True).fetchone()
+        assert STATS.served == served + 1 and time.monotonic() - began < 10
+        root.execute("SET statement_timeout = 0")
+        for _ in range(2):
+            assert root.execute(sql, (70_000,), prepare=True).fetchone() == (70_000,)
+        timer = threading.Timer(0.5, root.cancel_safe)
+        timer.start()
+        served = STATS.served
+        with pytest.raises(psycopg.errors.QueryCanceled, match="user request"):
+            root.execute(sql, (900_000_000,), prepare=True).fetchone()
+        assert STATS.served == served + 1
+        assert root.execute(sql, (70_000,), prepare=True).fetchone() == (70_000,)
+    with psycopg.connect(servers.dsn, autocommit=True) as admin:
+        running = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CROSS JOIN%' AND state = 'active'"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert running == (0,)
+
+
+def test_audit_records_of_fast_executions(servers: Servers) -> None:
+    sql = POINT.replace("$1", "%s")
+    with psycopg.connect(servers.veil_dsn("root"), autocommit=True) as root:
+        for value in (1, 2, 3):
+            root.execute(sql, (value,), prepare=True).fetchall()
+        rows = root.execute(
+            "SELECT rows, outcome FROM veil.audit WHERE statement = %s ORDER BY time DESC LIMIT 3",
+            (sql.replace("%s", "$1"),),
+        ).fetchall()
+    assert rows == [(1, "ok")] * 3

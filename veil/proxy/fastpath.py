@@ -206,6 +206,7 @@ class FastPath:
         """The connection ends: a statement in flight is abandoned with its source connection."""
         execution, self._execution = self._execution, None
         self._held.clear()
+        self._protocol.fast = None
         if execution is not None:
             execution.run.abort()
 

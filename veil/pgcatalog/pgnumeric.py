@@ -295,6 +295,8 @@ def _scaled(scale: int, bound: int) -> str:
     decimal = f"CAST({value} AS DECIMAL(38, {scale}))"
     if bound * 10**scale <= 10**_MAX_SCALE:  # x·10^scale still fits DECIMAL(38, scale)
         return f"CAST({decimal} * {10**scale} AS HUGEINT)"
+    if 2 * scale <= _MAX_SCALE:  # integer part, and the fraction's digits (below 10^scale)
+        return f"(CAST(trunc({decimal}) AS HUGEINT) * {10**scale} + CAST(({decimal} - trunc({decimal})) * {10**scale} AS HUGEINT))"
     return f"CAST(replace(CAST({decimal} AS VARCHAR), '.', '') AS HUGEINT)"
 
 
@@ -320,15 +322,15 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     its square that cannot overflow 128 bits, :data:`~veil.catalog.sources.pgvariance.FUNCTION`
     puts each group's together (see that module)."""
     x = _scaled(scale, bound)
-    limb = str(LIMB)
+    bits, mask = LIMB.bit_length() - 1, str(LIMB - 1)
 
     def split(product: str | None) -> list[str | None]:
-        return [f"({product}) // {limb}", f"({product}) % {limb}"] if product else [None, None]
+        return [f"({product}) >> {bits}", f"({product}) & {mask}"] if product else [None, None]
 
     if bound <= LIMB:  # one piece, x itself, whose square fits 128 bits
         high, low = None, x
     else:
-        high, low = f"(({x}) // {limb})", f"(({x}) % {limb})"
+        high, low = f"(({x}) >> {bits})", f"(({x}) & {mask})"
     sums = [high, low, *split(high and f"{high} * {high}"), *split(high and f"{high} * {low}")]
     sums += [None, f"({low}) * ({low})"] if bound * bound <= LIMB else split(f"({low}) * ({low})")
     arguments = [at(exp.Count(this=node.this.copy()))]

@@ -6,7 +6,8 @@ precision, and divide N·Σx² − (Σx)² by N·(N−1) (or N·N) at ``select_d
 deviation being the square root of that rounded variance at the same scale. Σx² of
 ``numeric(38)`` values has up to 77 digits, beyond DuckDB's 128-bit integers, so DuckDB sums
 exact pieces that cannot overflow (:mod:`veil.pgcatalog.pgnumeric` builds them: each scaled value
-X = H·10¹⁹ + L, and each product H·H, H·L, L·L split again at 10¹⁹) and :data:`FUNCTION`, a
+X = H·2⁶³ + L, and each product H·H, H·L, L·L split again at 2⁶³: shifts and masks, far
+cheaper than 128-bit division) and :data:`FUNCTION`, a
 vectorised Python function registered on every DuckDB Veil opens, puts one group's pieces
 together with Python's integers and prints the result as PostgreSQL does.
 """
@@ -22,7 +23,7 @@ from duckdb.func import FunctionNullHandling, PythonUDFType
 from duckdb.sqltypes import BIGINT, INTEGER, VARCHAR
 
 FUNCTION = "veil_numeric_variance"
-LIMB = 10**19  # the pieces DuckDB sums are below this, so 1.7e19 rows of them fit 128 bits
+LIMB = 2**63  # the pieces DuckDB sums are below this, so 2^63 rows of them fit 128 bits
 SAMPLE, ROOT = 1, 2  # the mode argument's bits: divide by N·(N−1), take the square root
 _MIN_SIG_DIGITS, _MAX_DISPLAY_SCALE = 16, 1000
 _MAX_SCALE = 38  # DuckDB's DECIMAL: the scales Veil hands over
@@ -86,7 +87,7 @@ def _spreads(
     scale: pa.Array,
     mode: pa.Array,
 ) -> pa.Array:
-    """The vectorised :data:`FUNCTION`: count, Σh, Σl, then Σ(p // 10¹⁹) and Σ(p % 10¹⁹) of
+    """The vectorised :data:`FUNCTION`: count, Σh, Σl, then Σ(p >> 63) and Σ(p & (2⁶³ − 1)) of
     p = h·h, h·l, l·l (as text: how DuckDB hands HUGEINT to Arrow depends on the connection's
     settings); scale; mode. A NULL count or sum is no rows, or zero."""
     columns = [c.to_pylist() for c in (count, sh, sl, hh1, hh0, hl1, hl0, ll1, ll0, scale, mode)]

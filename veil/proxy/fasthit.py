@@ -24,7 +24,7 @@ from veil.proxy.framing import ConnectionClosed, MessageWriter
 from veil.proxy.portal import decode_parameters, expand_formats
 
 #: Parameters this long or longer are decoded every time instead of being remembered.
-_REMEMBERED_BIND = 512
+_REMEMBERED_BIND = 256
 #: Unsent bytes above which hits wait for the message loop (which waits for the client).
 _CLIENT_BEHIND = 256 * 1024
 

@@ -29,7 +29,7 @@ from veil.executor.cache.hits import variant
 from veil.executor.cache.latency import ResultCache
 
 #: Parameter keys remembered per statement (raw Bind values and formats -> cache key part).
-_KEYS = 512
+_KEYS = 128
 
 
 class FastCacheHit:

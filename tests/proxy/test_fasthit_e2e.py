@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -37,6 +38,8 @@ DATABASE = "veil_fasthit"
 POINT = "SELECT id, email, country, score FROM shop.people WHERE id = $1"
 RANGE = "SELECT id, email, country, score, seen FROM shop.people WHERE id >= $1 ORDER BY id"
 FRESH = "SELECT id, value FROM shop.fresh WHERE id = $1"
+DUCK_POINT = "SELECT id, email, country, score FROM lake.people WHERE id = $1"
+DUCK_RANGE = "SELECT id, email, country, score, seen FROM lake.people WHERE id >= $1 ORDER BY id"
 RAW_EMAILS = {b"a@x.org", b"b@y.org", b"c@z.org", b"d@w.org"}
 FRESH_LATENCY = 1.0
 
@@ -55,6 +58,22 @@ class Servers:
         self.veil.engine.cache.invalidate()
 
 
+def _duckdb(directory: Path) -> Path:
+    """A DuckDB file holding the same people as PostgreSQL's shop.people."""
+    path = directory / "people.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE SCHEMA lake")
+        connection.execute(
+            "CREATE TABLE lake.people (id INTEGER, email VARCHAR, country VARCHAR, score DOUBLE, seen TIMESTAMPTZ)"
+        )
+        connection.execute(
+            "INSERT INTO lake.people VALUES (1, 'a@x.org', 'DE', 1.5, '2024-03-01 10:00:00.25+00'),"
+            " (2, 'b@y.org', 'FR', NULL, NULL), (3, 'c@z.org', 'DE', -2, '1999-12-31 23:59:59+00'),"
+            " (4, 'd@w.org', 'DE', 1e20, '2024-07-15 23:30:00+00')"
+        )
+    return path
+
+
 def _config(dsn: str, directory: Path) -> VeilConfig:
     return VeilConfig.model_validate(
         {
@@ -62,9 +81,13 @@ def _config(dsn: str, directory: Path) -> VeilConfig:
             "audit": {"path": str(directory / "audit.jsonl")},
             "state_dir": str(directory / "state"),
             "secrets": {"hash_key": "fasthit-key"},
-            "connections": {"pg": postgres_connection(dsn, population={"schemas": ["shop"]}, latency=600)},
+            "connections": {
+                "pg": postgres_connection(dsn, population={"schemas": ["shop"]}, latency=600),
+                "lake": {"type": "duckdb", "path": str(_duckdb(directory)), "latency": 600},
+            },
             "tables": {
                 "pg.shop.people": {"tags": {"email": ["PII.Email"]}},
+                "lake.lake.people": {"tags": {"email": ["PII.Email"]}},
                 "pg.shop.fresh": {"latency": FRESH_LATENCY},
             },
             "users": {
@@ -79,7 +102,11 @@ def _config(dsn: str, directory: Path) -> VeilConfig:
                 },
                 {
                     "name": "Germany only",
-                    "row_filter": {"tables": ["shop.people"], "where": "country = 'DE'", "except": {"users": ["root"]}},
+                    "row_filter": {
+                        "tables": ["shop.people", "lake.people"],
+                        "where": "country = 'DE'",
+                        "except": {"users": ["root"]},
+                    },
                 },
             ],
         }
@@ -216,7 +243,8 @@ def test_fast_hit_is_the_loop_reply_byte_for_byte(servers: Servers, formats: lis
 
 @pytest.mark.parametrize("first", ["root", "alice"])
 @pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
-def test_masked_filtered_user_never_gets_exempt_rows(servers: Servers, first: str, fmt: int) -> None:
+@pytest.mark.parametrize("sql", [POINT, DUCK_POINT], ids=["postgres", "duckdb"])
+def test_masked_filtered_user_never_gets_exempt_rows(servers: Servers, sql: str, first: str, fmt: int) -> None:
     servers.clear_cache()
     runs = [(b"1", 0), (b"2", 0), (struct.pack("!i", 3), 1), (b"4", 0)] * 3
     groups = [_group(value, [fmt], param_format=param_format) for value, param_format in runs]
@@ -224,15 +252,34 @@ def test_masked_filtered_user_never_gets_exempt_rows(servers: Servers, first: st
     seen: dict[str, list[list[list[bytes | None]]]] = {}
     for user in (first, "alice" if first == "root" else "root"):
         served = STATS.served
-        replies = _replies(servers.veil_dsn(user), POINT, groups)
+        replies = _replies(servers.veil_dsn(user), sql, groups)
         assert STATS.served - served == 4 if user == "alice" else 6  # alice: FR (id 2) has no rows, still a hit
+        assert replies[8:] == replies[4:8]  # fast hits: the loop's hits, byte for byte
         seen[user] = [_cells(r) for r in replies]
-    assert seen["root"] == direct
+    same_types = sql == POINT  # DuckDB's score is a double: compare id, email and country
+    assert [[row if same_types else row[:3] for row in rows] for rows in seen["root"]] == [
+        [row if same_types else row[:3] for row in rows] for rows in direct
+    ]
     alice = seen["alice"]
     assert [len(rows) for rows in alice] == [1, 0, 1, 1] * 3  # the row filter: id 2 (FR) is not seen
     cells = [row for rows in alice for row in rows]
     assert all(row[1] is not None and row[1] not in RAW_EMAILS for row in cells)  # the mask
     assert {row[0] for row in cells} == {row[0] for rows in direct for row in rows if row[2] == b"DE"}
+
+
+@pytest.mark.parametrize("formats", [[0], [1]], ids=["text", "binary"])
+def test_duckdb_source_fast_hit_is_the_loop_reply(servers: Servers, formats: list[int]) -> None:
+    servers.clear_cache()
+    groups = [_group(b"2", formats) for _ in range(4)] + [_group(b"4", formats, describe=False) for _ in range(3)]
+    served = STATS.served
+    replies = _replies(servers.veil_dsn("root"), DUCK_RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
+    assert STATS.served - served == 3
+    assert replies[3] == replies[2] == replies[1] == replies[0]
+    assert replies[6] == replies[5] == replies[4]
+    direct = _replies(servers.dsn, RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
+    assert [[[row[i] for i in (0, 1, 2, 4)] for row in _cells(r)] for r in replies] == [
+        [[row[i] for i in (0, 1, 2, 4)] for row in _cells(r)] for r in direct
+    ]
 
 
 def test_expired_entry_is_read_again(servers: Servers) -> None:

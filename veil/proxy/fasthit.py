@@ -66,7 +66,7 @@ def serve_hit(
     session = host.session
     if schema is None or session is None or len(bind.values) != len(oids) or out.backlog() > _CLIENT_BEHIND:
         return False
-    time, started = started_now()
+    wall, started = started_now()
     timezone = host.timezone
     values, param_formats = bind.values, bind.param_formats
     if bind_size < _REMEMBERED_BIND:
@@ -75,11 +75,10 @@ def serve_hit(
     else:
         key_part = ticket.parameters(decode_parameters(values, oids, param_formats, timezone))
     formats = expand_formats(bind.result_formats, len(schema), "result")
-    hit = ticket.lookup(key_part, formats)
-    if hit is None:
+    encoded = ticket.lookup(key_part, formats)
+    if encoded is None:
         return False
-    STATS.served += 1
-    rows = hit.rows
+    rows = encoded.rows
     count = rows.num_rows
     head = messages.BIND_COMPLETE
     if describe:
@@ -88,5 +87,6 @@ def serve_hit(
     out.write(b"".join((head, rows.data, tail)) if count else head + tail)
     with suppress(ConnectionClosed):  # the loop sees the end of the stream; the hit is audited
         out.flush()
-    ticket.audited(time, started, count, hit.arrow_bytes)
+    STATS.served += 1
+    ticket.served(wall, started, encoded)
     return True

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
-from time import perf_counter
+from time import perf_counter, time
 
 import pyarrow as pa
 
 from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
-from veil.api import EncodedRows
+from veil.executor.cache.backend import Encoded
 from veil.executor.cache.hits import variant
 from veil.executor.cache.latency import ResultCache
 
@@ -82,22 +82,24 @@ class FastCacheHit:
             known = self._keys[raw] = self.parameters(decode())
         return known
 
-    def lookup(self, key_part: str, result_formats: Sequence[int]) -> EncodedHitRows | None:
-        """The kept DataRows of a fresh entry in the session's variant, counted as a cache hit;
-        ``None`` (nothing counted) when the message loop must serve the statement."""
+    def lookup(self, key_part: str, result_formats: Sequence[int]) -> Encoded | None:
+        """The kept DataRows of a fresh entry in the session's variant; ``None`` when the
+        message loop must serve the statement. Nothing is counted: :meth:`served` counts."""
         cache = self.cache()
         if not cache.local:
             return None
-        key = (self.connection_key, self.sql, key_part)
-        entry = cache.peek(key, self.max_age)
+        entry = cache.peek((self.connection_key, self.sql, key_part), self.max_age)
         if entry is None:
             return None
-        encoded = entry.encoded.get(variant(result_formats, self.timezone(), self.schema))
-        if encoded is None:
-            return None
-        cache.count_hit()
-        rows = encoded.rows
-        return EncodedHitRows(rows, encoded.arrow_bytes if rows.num_rows else 0)
+        return entry.encoded.get(variant(result_formats, self.timezone(), self.schema))
+
+    def served(self, wall: float, started: float, encoded: Encoded) -> None:
+        """Count the hit that was sent from ``encoded`` and write its audit record (``wall``,
+        ``started``: from :func:`started_now` when the group arrived); called once the reply
+        is on its way, off the client's critical path."""
+        self.cache().count_hit()
+        rows = encoded.rows.num_rows
+        self.audited(datetime.fromtimestamp(wall, UTC).isoformat(), started, rows, encoded.arrow_bytes if rows else 0)
 
     def template(self) -> RecordTemplate | None:
         """The audit line template of a hit, for the current application_name (``None``: the
@@ -124,15 +126,7 @@ class FastCacheHit:
         self.audit().write(record)
 
 
-class EncodedHitRows:
-    """What a fast hit sends: the DataRows, and the Arrow bytes its audit record counts."""
-
-    __slots__ = ("arrow_bytes", "rows")
-
-    def __init__(self, rows: EncodedRows, arrow_bytes: int) -> None:
-        self.rows, self.arrow_bytes = rows, arrow_bytes
-
-
-def started_now() -> tuple[str, float]:
-    """The time an audit record starting now takes (as ``AuditRecord``'s defaults would)."""
-    return datetime.now(UTC).isoformat(), perf_counter()
+def started_now() -> tuple[float, float]:
+    """When a statement starts: the wall clock (its audit record's time, as ``AuditRecord``'s
+    default would write it) and the perf counter (its duration)."""
+    return time(), perf_counter()

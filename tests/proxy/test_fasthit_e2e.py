@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,12 +179,21 @@ def _group(value: bytes, formats: list[int], max_rows: int = 0, describe: bool =
     return bind + (pgwire.message(b"D", b"P\0") if describe else b"") + execute + pgwire.message(b"S")
 
 
-def _replies(dsn: str, sql: str, groups: list[bytes], setup: str | None = None) -> list[bytes]:
-    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse."""
-    return asyncio.run(_raw_replies(dsn, sql, groups, setup))
+def _replies(
+    dsn: str,
+    sql: str,
+    groups: list[bytes],
+    setup: str | None = None,
+    before: dict[int, Callable[[], None]] | None = None,
+) -> list[bytes]:
+    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse
+    (``before``: what to do before sending the group at an index)."""
+    return asyncio.run(_raw_replies(dsn, sql, groups, setup, before or {}))
 
 
-async def _raw_replies(dsn: str, sql: str, groups: list[bytes], setup: str | None) -> list[bytes]:
+async def _raw_replies(
+    dsn: str, sql: str, groups: list[bytes], setup: str | None, before: dict[int, Callable[[], None]]
+) -> list[bytes]:
     params = conninfo_to_dict(dsn)
     connection = await asyncio.wait_for(
         pgwire.connect(
@@ -201,7 +210,9 @@ async def _raw_replies(dsn: str, sql: str, groups: list[bytes], setup: str | Non
         while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
             pass
         replies = []
-        for group in groups:
+        for index, group in enumerate(groups):
+            if index in before:
+                before[index]()
             connection.send(group)
             reply = []
             while True:
@@ -296,6 +307,23 @@ def test_expired_entry_is_read_again(servers: Servers) -> None:
     assert STATS.served - served == 1  # the expired entry went to the loop, which read it again
     assert [_cells(r) for r in before] == [[[b"1", b"old"]]] * 3
     assert [_cells(r) for r in after] == [[[b"1", b"new"]]] * 3
+
+
+def test_replaced_entry_is_never_answered_with_an_earlier_reply(servers: Servers) -> None:
+    """On one connection: fast replies of an entry, then the table changes and its entries are
+    dropped (as a sync does): the next replies carry the new value, fast again once kept."""
+    ddl(servers.dsn, "UPDATE shop.fresh SET value = 'old' WHERE id = 1")
+    servers.clear_cache()
+
+    def change() -> None:
+        ddl(servers.dsn, "UPDATE shop.fresh SET value = 'new' WHERE id = 1")
+        servers.veil.engine.cache.invalidate({"pg.shop.fresh"})
+
+    groups = [_group(b"1", [0]) for _ in range(8)]
+    served = STATS.served
+    replies = _replies(servers.veil_dsn("root"), FRESH, groups, before={4: change})
+    assert STATS.served - served == 4  # miss, loop hit, fast, fast; the same again after the change
+    assert [_cells(r) for r in replies] == [[[b"1", b"old"]]] * 4 + [[[b"1", b"new"]]] * 4
 
 
 def test_row_limit_takes_the_message_loop(servers: Servers) -> None:

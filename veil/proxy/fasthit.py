@@ -18,13 +18,15 @@ from typing import Protocol
 import pyarrow as pa
 
 from veil.api import EngineSession, PreparedStatement
-from veil.executor.cache.fasthit import FastCacheHit, started_now
+from veil.executor.cache.fasthit import FastCacheHit, KeptReply, started_now
 from veil.proxy import messages
 from veil.proxy.framing import ConnectionClosed, MessageWriter
 from veil.proxy.portal import decode_parameters, expand_formats
 
 #: Parameters this long or longer are decoded every time instead of being remembered.
 _REMEMBERED_BIND = 256
+#: Replies this long or shorter are kept per statement and group, and sent again as they are.
+_KEPT_REPLY = 512
 #: Unsent bytes above which hits wait for the message loop (which waits for the client).
 _CLIENT_BEHIND = 256 * 1024
 
@@ -69,24 +71,44 @@ def serve_hit(
     wall, started = started_now()
     timezone = host.timezone
     values, param_formats = bind.values, bind.param_formats
-    if bind_size < _REMEMBERED_BIND:
+    remembered = bind_size < _REMEMBERED_BIND
+    group = (values, param_formats, bind.result_formats, describe, timezone)
+    if remembered:
+        kept = ticket.kept(group)
+        if kept is not None:
+            entry = ticket.entry(kept.key_part)
+            if entry is not None and kept.made_from(entry):
+                _send(host, session, kept.body)
+                STATS.served += 1
+                ticket.served(wall, started, kept.encoded)
+                return True
         raw = (values, param_formats, timezone)
         key_part = ticket.key_part(raw, lambda: decode_parameters(values, oids, param_formats, timezone))
     else:
         key_part = ticket.parameters(decode_parameters(values, oids, param_formats, timezone))
+    entry = ticket.entry(key_part)
+    if entry is None:
+        return False
     formats = expand_formats(bind.result_formats, len(schema), "result")
-    encoded = ticket.lookup(key_part, formats)
+    encoded = ticket.encoded(entry, formats)
     if encoded is None:
         return False
     rows = encoded.rows
-    count = rows.num_rows
     head = messages.BIND_COMPLETE
     if describe:
         head += host.row_description(schema, formats)
-    tail = messages.command_complete(f"SELECT {count}") + messages.ready_for_query(session.transaction_status)
-    out.write(b"".join((head, rows.data, tail)) if count else head + tail)
-    with suppress(ConnectionClosed):  # the loop sees the end of the stream; the hit is audited
-        out.flush()
+    body = b"".join((head, rows.data, messages.command_complete(f"SELECT {rows.num_rows}")))
+    if remembered and len(body) <= _KEPT_REPLY:
+        ticket.keep(group, KeptReply(key_part, entry, body, encoded))
+    _send(host, session, body)
     STATS.served += 1
     ticket.served(wall, started, encoded)
     return True
+
+
+def _send(host: HitHost, session: EngineSession, body: bytes) -> None:
+    out = host.out
+    out.write(body)
+    out.write(messages.ready_for_query(session.transaction_status))
+    with suppress(ConnectionClosed):  # the loop sees the end of the stream; the hit is audited
+        out.flush()

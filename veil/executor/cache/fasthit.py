@@ -20,16 +20,19 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from time import perf_counter, time
+from weakref import ref
 
 import pyarrow as pa
 
 from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
-from veil.executor.cache.backend import Encoded
+from veil.executor.cache.backend import CacheEntry, Encoded
 from veil.executor.cache.hits import variant
 from veil.executor.cache.latency import ResultCache
 
 #: Parameter keys remembered per statement (raw Bind values and formats -> cache key part).
 _KEYS = 128
+#: Small replies remembered per statement (see KeptReply).
+_REPLIES = 32
 
 
 class FastCacheHit:
@@ -40,6 +43,7 @@ class FastCacheHit:
 
     __slots__ = (
         "_keys",
+        "_replies",
         "_template",
         "application_name",
         "audit",
@@ -71,6 +75,7 @@ class FastCacheHit:
         self.record, self.audit, self.application_name = record, audit, application_name
         self._template: tuple[str, RecordTemplate | None] | None = None
         self._keys: dict[Hashable, str] = {}
+        self._replies: dict[Hashable, KeptReply] = {}
 
     def key_part(self, raw: Hashable, decode: Callable[[], Sequence[object | None]]) -> str:
         """The parameters part of the cache key for the raw Bind values and formats ``raw``
@@ -82,16 +87,26 @@ class FastCacheHit:
             known = self._keys[raw] = self.parameters(decode())
         return known
 
-    def lookup(self, key_part: str, result_formats: Sequence[int]) -> Encoded | None:
-        """The kept DataRows of a fresh entry in the session's variant; ``None`` when the
-        message loop must serve the statement. Nothing is counted: :meth:`served` counts."""
+    def entry(self, key_part: str) -> CacheEntry | None:
+        """The fresh in-process entry for the parameters part ``key_part``, counted as nothing;
+        ``None`` when the message loop must serve the statement."""
         cache = self.cache()
         if not cache.local:
             return None
-        entry = cache.peek((self.connection_key, self.sql, key_part), self.max_age)
-        if entry is None:
-            return None
+        return cache.peek((self.connection_key, self.sql, key_part), self.max_age)
+
+    def encoded(self, entry: CacheEntry, result_formats: Sequence[int]) -> Encoded | None:
+        """The DataRows ``entry`` keeps in the session's variant for ``result_formats``."""
         return entry.encoded.get(variant(result_formats, self.timezone(), self.schema))
+
+    def kept(self, raw: Hashable) -> KeptReply | None:
+        """The reply kept for the group ``raw`` (see :class:`KeptReply`), if any."""
+        return self._replies.get(raw)
+
+    def keep(self, raw: Hashable, reply: KeptReply) -> None:
+        if len(self._replies) >= _REPLIES:
+            self._replies.clear()
+        self._replies[raw] = reply
 
     def served(self, wall: float, started: float, encoded: Encoded) -> None:
         """Count the hit that was sent from ``encoded`` and write its audit record (``wall``,
@@ -124,6 +139,23 @@ class FastCacheHit:
         record = self.record()
         record.time, record.started, record.rows, record.bytes = time, started, rows, size
         self.audit().write(record)
+
+
+class KeptReply:
+    """A reply already sent for one group (raw Bind values and formats, result formats, whether
+    it describes the portal, time zone): the cache key's parameters part, the entry it was made
+    from (weakly: an entry dropped from the cache is not kept alive), and the reply from
+    BindComplete to CommandComplete. It is sent again only while that very entry is still the
+    fresh one under the key (an entry replaced, expired or invalidated is another object)."""
+
+    __slots__ = ("_entry", "body", "encoded", "key_part")
+
+    def __init__(self, key_part: str, entry: CacheEntry, body: bytes, encoded: Encoded) -> None:
+        self.key_part, self.body, self.encoded = key_part, body, encoded
+        self._entry = ref(entry)
+
+    def made_from(self, entry: CacheEntry) -> bool:
+        return self._entry() is entry
 
 
 def started_now() -> tuple[float, float]:

@@ -27,7 +27,8 @@ from veil.errors import (
     VeilError,
 )
 from veil.executor.cache.backend import CacheEntry
-from veil.executor.cache.hits import serve_hit
+from veil.executor.cache.fasthit import FastCacheHit
+from veil.executor.cache.hits import ArrowHit, EncodedHit, serve_hit
 from veil.executor.cache.latency import CachingStream
 from veil.executor.copy_out import CopyStream
 from veil.executor.deadline import Deadline, after
@@ -84,7 +85,7 @@ class Plan:
     policies: tuple[AppliedPolicy, ...] = ()
     user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
     # once it ran through pass-through: for whom (the User object), and its fast path
-    fast: tuple[object, FastPassthrough | None] | None = None
+    fast: tuple[object, FastPassthrough | FastCacheHit | None] | None = None
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
@@ -168,7 +169,7 @@ class Session(StatementExecution):
         """The row type of an SQL cursor (Describe of a portal with that name)."""
         return self.sql_objects.cursor_schema(name)
 
-    def fast_passthrough(self, prepared: PreparedStatement) -> FastPassthrough | None:
+    def fast_passthrough(self, prepared: PreparedStatement) -> FastPassthrough | FastCacheHit | None:
         """The fast path (veil.proxy.fastpath) of a statement already run through pass-through,
         while what :meth:`execute` checks holds (same User object and config entry, so the same
         fingerprint; same generation; no failed block); ``None``: run it with :meth:`execute`."""
@@ -285,6 +286,10 @@ class Session(StatementExecution):
         ):
             assert isinstance(plan.query, SourcePlan) and schema is not None
             plan.fast = (self.user, self._fast_ticket(plan.query, schema, lambda: self._record(statement.sql, plan)))
+        if isinstance(stream, (EncodedHit, ArrowHit)) and statement.kind == Kind.QUERY and (
+            plan.fast is None or plan.fast[0] is not self.user
+        ):
+            plan.fast = (self.user, self._hit_ticket(plan))
         audited = stream if getattr(stream, "audited", False) else AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None
@@ -293,6 +298,25 @@ class Session(StatementExecution):
         if isinstance(statement.spec, CopySpec):
             return CopyStream(audited, statement.spec)
         return audited
+
+    def _hit_ticket(self, plan: Plan) -> FastCacheHit | None:
+        """The fast path of a statement just served from the in-process latency cache."""
+        engine, query, sql = self.engine, plan.query, plan.statement.sql
+        if not isinstance(query, SourcePlan) or plan.schema is None or not engine.cache.local:
+            return None
+        key_param = query.key_param
+
+        def record() -> AuditRecord:
+            hit = self._record(sql, plan)
+            hit.cache_hit = True
+            return hit
+
+        return FastCacheHit(
+            lambda: engine.cache, engine.catalog.sources[query.connection].connection_key, query.sql, plan.schema,
+            engine.latency_for(query.tables), lambda params: engine.cache_parameters(params, key_param),
+            lambda: self.settings.get("TimeZone"), record, lambda: engine.audit,
+            lambda: self.settings.get_or_none("application_name") or "",
+        )
 
     def _prepare_sql(self, plan: Plan) -> ResultStream:
         statement = plan.statement

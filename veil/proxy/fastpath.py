@@ -30,8 +30,10 @@ import pyarrow as pa
 
 from veil.api import EngineSession, PreparedStatement
 from veil.errors import VeilError
+from veil.executor.cache.fasthit import FastCacheHit
 from veil.executor.passthru import FastExecution, FastPassthrough
 from veil.proxy import messages
+from veil.proxy.fasthit import serve_hit
 from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
 from veil.proxy.portal import Portal, decode_parameters, expand_formats
 
@@ -102,7 +104,7 @@ class FastPath:
         self,
         host: FastHost,
         protocol: ClientProtocol,
-        tickets: Callable[[PreparedStatement], FastPassthrough | None],
+        tickets: Callable[[PreparedStatement], FastPassthrough | FastCacheHit | None],
     ) -> None:
         self._host = host
         self._protocol = protocol
@@ -153,6 +155,8 @@ class FastPath:
         ticket = self._tickets(statement)
         if ticket is None or not self._unnamed_portal_closed():
             return False
+        if isinstance(ticket, FastCacheHit):
+            return serve_hit(host, ticket, statement, bind, end, len(tail) != len(_EXECUTE_SYNC))
         oids = statement.param_oids
         if len(bind.values) != len(oids):
             return False

@@ -180,6 +180,19 @@ class ResultCache:
                 self.stats.hits += 1
         return entry
 
+    def peek(self, key: Hashable, max_age: float) -> CacheEntry | None:
+        """:meth:`get` of an in-process entry without counting a hit or a miss: a caller that
+        serves the entry counts it with :meth:`count_hit`, one that does not leaves the
+        statement to a caller of :meth:`get`, which counts it then."""
+        entry = self._backend.get(key)
+        if entry is not None and self.clock() - entry.stored_at > max_age:
+            return None
+        return entry
+
+    def count_hit(self) -> None:
+        with self._lock:
+            self.stats.hits += 1
+
     def put(self, key: Hashable, entry: CacheEntry) -> None:
         ttl = entry.expires_at - self.clock()
         if entry.nbytes > self.max_entry_bytes or ttl <= 0:

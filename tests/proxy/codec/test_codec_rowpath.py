@@ -17,7 +17,8 @@ import pyarrow as pa
 import pytest
 
 from tests.proxy.codec.oracle import both_paths
-from veil.pgtypes import INT2, JSONB, OID, TEXT, PgType, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import INT2, JSONB, OID, TEXT, PgType
 from veil.proxy.codec import datarow, encode_data_rows
 from veil.proxy.codec.columns import prepare
 from veil.proxy.codec.plan import plan_for, prepared_type

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import duckdb
 import psycopg
 
+from tests.catalog.support import ddl, duckdb_file
 from tests.conftest import VeilServer, base_config, postgres_connection, start_server, stop_server
 
 
@@ -18,16 +18,8 @@ def numbers_server(
     """Run ``postgres_ddl`` in the PostgreSQL database ``dsn`` (connection ``pg``) and
     ``duckdb_ddl`` in a new DuckDB file (connection ``numbers``), then yield ``dsn`` and a Veil
     server where alice reads every table; the server is stopped after."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in postgres_ddl:
-            conn.execute(statement)
-    duck_path = directory / "numbers.duckdb"
-    duck = duckdb.connect(str(duck_path))
-    try:
-        for statement in duckdb_ddl:
-            duck.execute(statement)
-    finally:
-        duck.close()
+    ddl(dsn, *postgres_ddl)
+    duck_path = duckdb_file(directory / "numbers.duckdb", *duckdb_ddl)
     config = base_config(warehouse)
     config["connections"] = {
         "numbers": {"type": "duckdb", "path": str(duck_path)},  # type: ignore[index]

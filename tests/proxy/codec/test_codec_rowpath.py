@@ -105,7 +105,7 @@ def test_uint64_numeric() -> None:
     ids=["int64-oid", "uint8-int2", "int32-text", "int64-char"],
 )
 def test_pinned_integers(arrow_type: pa.DataType, pg_type: PgType, values: list) -> None:
-    agree(pa.array(values + [None], arrow_type), field=pinned_field("v", arrow_type, pg_type))
+    agree(pa.array([*values, None], arrow_type), field=pinned_field("v", arrow_type, pg_type))
 
 
 def _random_doubles(count: int) -> np.ndarray:

@@ -61,20 +61,32 @@ def points(ids: list[int]) -> Callable[[str], int]:
     return run
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.passthru_cpu", description=__doc__.splitlines()[0])
+def cpu_benchmark(
+    prog: str, description: str, argv: list[str] | None, points: int | None = None
+) -> tuple[argparse.Namespace, str]:
+    """A CPU benchmark's command line (``--points`` when ``points``, its default, is given) and
+    the DSN of its PostgreSQL database, loaded with ``--rows`` rows."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--points", type=int, default=2000)
+    if points is not None:
+        parser.add_argument("--points", type=int, default=points)
     parser.add_argument("--postgres", help="PostgreSQL DSN (default: $VEIL_TEST_POSTGRES, else local trust auth)")
     parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
     parser.add_argument("--output", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     postgres_dsn = bench_database(find_postgres(args.postgres))
     load_postgres(postgres_dsn, duckdb_file(args.cache_dir, args.rows), args.rows)
+    return args, postgres_dsn
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, postgres_dsn = cpu_benchmark("python -m benchmarks.passthru_cpu", __doc__.splitlines()[0], argv, points=2000)
     ids = random.Random(42).sample(range(1, args.rows + 1), min(args.points, args.rows))
     workloads: dict[str, Callable[[str], int]] = {
-        "bulk psycopg text": bulk_text, "bulk asyncpg binary": bulk_binary, f"{len(ids)} point queries": points(ids),
+        "bulk psycopg text": bulk_text,
+        "bulk asyncpg binary": bulk_binary,
+        f"{len(ids)} point queries": points(ids),
     }
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
@@ -82,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             directory = args.cache_dir / f"veil-cpu-{name}"
             directory.mkdir(parents=True, exist_ok=True)
             process, server = start_server(directory, veil_postgres_config(postgres_dsn, passthrough))
-            servers[name] = process, f"postgresql://{BENCH_USER}:{BENCH_PASSWORD}@{server.host}:{server.port}/veil?sslmode=disable"
+            servers[name] = (
+                process,
+                f"postgresql://{BENCH_USER}:{BENCH_PASSWORD}@{server.host}:{server.port}/veil?sslmode=disable",
+            )
         results: dict[str, dict[str, list[float]]] = {w: {s: [] for s in servers} for w in workloads}
         for workload, run in workloads.items():
             for _, dsn in servers.values():
@@ -97,9 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         for process, _ in servers.values():
             stop_server(process)
     report = {
-        "rows": args.rows, "repeat": args.repeat, "unit": "CPU seconds of the veil serve process (least of the runs)",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "load_average": os.getloadavg(),
-        "workloads": {w: {name: {"best": min(runs), "runs": runs} for name, runs in by.items()} for w, by in results.items()},
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "unit": "CPU seconds of the veil serve process (least of the runs)",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average": os.getloadavg(),
+        "workloads": {
+            w: {name: {"best": min(runs), "runs": runs} for name, runs in by.items()} for w, by in results.items()
+        },
     }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "passthru_cpu.json").write_text(json.dumps(report, indent=2) + "\n")

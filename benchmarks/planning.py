@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -34,6 +33,7 @@ import psycopg
 
 from benchmarks.dataset import TABLE, duckdb_file, load_postgres
 from benchmarks.points import _cpu_seconds, _server_pid
+from benchmarks.report import write_results
 from benchmarks.servers import bench_database, find_postgres, veil_config, veil_server
 from veil.api import SessionInfo
 from veil.config import parse_config
@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     print(f"load average {meta['load_average_1m']} (start), {meta['load_average_1m_after']} (end)")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+    write_results(args.output, meta, results)
     return 0
 
 

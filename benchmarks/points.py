@@ -19,7 +19,6 @@ Results: benchmarks/results/points.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -35,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.relay import relay
+from benchmarks.report import write_results
 from benchmarks.servers import _config, bench_database, find_postgres, veil_config, veil_postgres_config, veil_server
 from benchmarks.workloads import POINT_SQL
 from tests.conftest import free_port, postgres_connection, stop_server, wait_for_port
@@ -191,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
     }
     print(f"load average {load:.2f}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+    write_results(args.output, meta, results)
     return 0
 
 

@@ -18,7 +18,6 @@ totals; on an idle machine with a core each it tends to the ratio of the busiest
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -29,20 +28,16 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.dataset import duckdb_file, load_postgres
 from benchmarks.floor import source_statement
-from benchmarks.passthru_cpu import cpu_seconds
+from benchmarks.passthru_cpu import cpu_benchmark, cpu_seconds
 from benchmarks.servers import (
     BENCH_PASSWORD,
     BENCH_USER,
-    bench_database,
-    find_postgres,
     veil_postgres_config,
 )
 from benchmarks.workloads import BULK_SQL, WORKLOADS, Options, Run, Statement
 from tests.conftest import start_server, stop_server
 
-HERE = Path(__file__).parent
 PARTS = ("client", "veil", "postgres")
 
 
@@ -74,15 +69,7 @@ def _cpu(pid: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.policy_cpu", description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--postgres", help="PostgreSQL DSN (default: $VEIL_TEST_POSTGRES, else local trust auth)")
-    parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
-    parser.add_argument("--output", type=Path, default=HERE / "results")
-    args = parser.parse_args(argv)
-    postgres_dsn = bench_database(find_postgres(args.postgres))
-    load_postgres(postgres_dsn, duckdb_file(args.cache_dir, args.rows), args.rows)
+    args, postgres_dsn = cpu_benchmark("python -m benchmarks.policy_cpu", __doc__.splitlines()[0], argv)
     options = Options(rows=args.rows, repeat=args.repeat, points=0, budget_seconds=float("inf"))
     policies = veil_postgres_config(postgres_dsn, passthrough=True, policies=True)
     floor = source_statement(policies, BENCH_USER, BULK_SQL, args.cache_dir / "veil-floor")

@@ -116,6 +116,12 @@ def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+def write_results(path: Path, meta: dict[str, Any], results: dict[str, Any]) -> None:
+    """``{"meta": meta, "results": results}`` as JSON at ``path`` (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+
+
 def write_chart(path: Path, results: list[Result], rows: int) -> None:
     import matplotlib
 

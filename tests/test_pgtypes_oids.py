@@ -1,4 +1,4 @@
-"""Which OID each database's enum or composite type is served under (veil.pgtypes): the source's
+"""Which OID each database's enum or composite type is served under (veil.pgfields): the source's
 own unless another database uses it (or its array OID) for another type, then one of Veil's that
 depends on the database and the source OID only, never on the order the databases are read in."""
 
@@ -8,16 +8,15 @@ import zlib
 
 import pyarrow as pa
 
-from veil.pgtypes import (
-    BY_OID,
+from veil.pgfields import (
     FIRST_REMAPPED_OID,
-    PgType,
     column_type_for_field,
     enum_type,
     pinned_field,
     register_source_types,
     served_user_type,
 )
+from veil.pgtypes import BY_OID, PgType
 
 
 def _expected(database: str, oid: int) -> int:

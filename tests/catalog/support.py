@@ -68,6 +68,18 @@ def ddl(dsn: str, *statements: str) -> None:
             connection.execute(statement)
 
 
+def running(dsn: str, fragment: str) -> int:
+    """How many other sessions of the PostgreSQL server at ``dsn`` are running a statement that
+    contains ``fragment``."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active' AND pid <> pg_backend_pid()",
+            (f"%{fragment}%",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def duckdb_file(path: Path, *statements: str) -> Path:
     connection = duckdb.connect(str(path))
     try:

@@ -16,7 +16,8 @@ import pytest
 from veil.config.loader import parse_config
 from veil.errors import VeilError
 from veil.executor.federated import FederatedExecution, LocalLimits, local_connection, local_threads
-from veil.pgtypes import NUMERIC, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import NUMERIC
 from veil.planner.federation.local_types import BPCHAR, SOURCE_TYPE_KEY, local_table
 
 ROWS = 2_000_000

@@ -9,7 +9,8 @@ import pytest
 
 from tests.pgcatalog.pgcat_support import ORDERS, Runner, pg_types
 from veil.pgcatalog import LocalContext, LocalEngine, parse_postgres
-from veil.pgtypes import PG_TYPE_METADATA_KEY, column_type_for_field
+from veil.pgfields import column_type_for_field
+from veil.pgtypes import PG_TYPE_METADATA_KEY
 
 
 def test_catalog_columns_carry_postgresql_types(run: Runner) -> None:

@@ -17,25 +17,48 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from tests.conftest import VeilServer, base_config, postgres_connection, scratch_database, start_server, stop_server
+from tests.conftest import VeilServer, scratch_database
+from tests.pgcatalog.numeric_support import numbers_server, wire_result
 from veil.pgcatalog.pgnumeric import AGGREGATES, AGGREGATES_QUERY, quotient_sql
 
 DATABASE = "veil_pgnumeric"
-ROWS = [(1, 2, 3, 1.5, 2.5, "12.50"), (4, 5, 6, 2.5, 3.5, "7.25"), (7, 8, 9, 3.5, 4.5, "3.33"),
-        (-3, 100000, 123456789, -0.25, 1e10, "-0.07")]
+ROWS = [
+    (1, 2, 3, 1.5, 2.5, "12.50"),
+    (4, 5, 6, 2.5, 3.5, "7.25"),
+    (7, 8, 9, 3.5, 4.5, "3.33"),
+    (-3, 100000, 123456789, -0.25, 1e10, "-0.07"),
+]
 TABLE = "(i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, n numeric(12, 2))"
 
 
 def _operands(seed: int) -> list[tuple[str, str]]:
     """Dividends and divisors of every magnitude and scale select_div_scale distinguishes."""
     rng = random.Random(seed)
-    values = ["0", "1", "-1", "3", "7", "9999", "10000", "10001", "0.5", "-0.07", "0.0001", "0.00001",
-              "123456789", "1000000000", "23.08", "1e-3"]
+    values = [
+        "0",
+        "1",
+        "-1",
+        "3",
+        "7",
+        "9999",
+        "10000",
+        "10001",
+        "0.5",
+        "-0.07",
+        "0.0001",
+        "0.00001",
+        "123456789",
+        "1000000000",
+        "23.08",
+        "1e-3",
+    ]
     for _ in range(40):
         digits = rng.randint(1, 12)
         scale = rng.randint(0, min(digits, 6))
         text = str(rng.randint(1, 10**digits - 1)).rjust(scale + 1, "0")
-        values.append(("-" if rng.random() < 0.3 else "") + text[: len(text) - scale] + ("." + text[-scale:] if scale else ""))
+        values.append(
+            ("-" if rng.random() < 0.3 else "") + text[: len(text) - scale] + ("." + text[-scale:] if scale else "")
+        )
     return [(a, b) for a in values for b in rng.sample(values, 6) if Decimal(b) != 0]
 
 
@@ -53,7 +76,13 @@ def test_quotient_is_postgres_numeric_div(postgres_dsn: str) -> None:
     try:
         got = [
             local.execute(
-                "SELECT " + quotient_sql(f"CAST('{a}' AS DECIMAL(38, {_scale(a)}))", f"CAST('{b}' AS DECIMAL(38, {_scale(b)}))", _scale(a), _scale(b))
+                "SELECT "
+                + quotient_sql(
+                    f"CAST('{a}' AS DECIMAL(38, {_scale(a)}))",
+                    f"CAST('{b}' AS DECIMAL(38, {_scale(b)}))",
+                    _scale(a),
+                    _scale(b),
+                )
             ).fetchall()[0][0]
             for a, b in pairs
         ]
@@ -104,40 +133,26 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path) -> Iterator[tuple[str, VeilServer]]:
-    dsn = scratch_database(postgres_dsn, DATABASE)
+def servers(
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path
+) -> Iterator[tuple[str, VeilServer]]:
     values = ", ".join(f"({i2}, {i4}, {i8}, {f4}, {f8}, {n})" for i2, i4, i8, f4, f8, n in ROWS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE t {TABLE}")
-        conn.execute(f"INSERT INTO t VALUES {values}")
-    directory = tmp_path_factory.mktemp("pgnumeric")
-    duck_path = directory / "numbers.duckdb"
-    duck = duckdb.connect(str(duck_path))
-    try:
-        duck.execute("CREATE SCHEMA nums")
-        duck.execute(f"CREATE TABLE nums.t {TABLE.replace('int2', 'smallint').replace('float4', 'real')}")
-        duck.execute(f"INSERT INTO nums.t VALUES {values}")
-    finally:
-        duck.close()
-    config = base_config(warehouse)
-    config["connections"] = {"numbers": {"type": "duckdb", "path": str(duck_path)},  # type: ignore[index]
-                             "pg": postgres_connection(dsn)}
-    config["policies"] = [{"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["alice"]}}}]
-    process, server = start_server(directory, config)
-    try:
-        yield dsn, server
-    finally:
-        stop_server(process)
+    yield from numbers_server(
+        tmp_path_factory.mktemp("pgnumeric"),
+        warehouse,
+        scratch_database(postgres_dsn, DATABASE),
+        [f"CREATE TABLE t {TABLE}", f"INSERT INTO t VALUES {values}"],
+        [
+            "CREATE SCHEMA nums",
+            f"CREATE TABLE nums.t {TABLE.replace('int2', 'smallint').replace('float4', 'real')}",
+            f"INSERT INTO nums.t VALUES {values}",
+        ],
+    )
 
 
 def _run(dsn: str, sql: str) -> tuple[list[tuple[bytes | None, int, int]], list[list[str | None]]]:
     """Each column's (name, type OID, typmod) and the rows as text, sorted."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        result = conn.pgconn.exec_(sql.encode())
-        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, (result.error_message or b"").decode()
-        types = [(result.fname(i), result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
-        rows = [[None if (v := result.get_value(r, i)) is None else v.decode() for i in range(result.nfields)]
-                for r in range(result.ntuples)]
+    types, rows = wire_result(dsn, sql)
     return types, sorted(rows, key=str)
 
 
@@ -153,8 +168,10 @@ def test_types_and_values_are_postgres(servers: tuple[str, VeilServer], sql: str
 def test_wrapped_quotients_keep_the_statement_order(servers: tuple[str, VeilServer]) -> None:
     """An output quotient is printed around the statement: the rows stay in its ORDER BY order."""
     dsn, server = servers
-    for sql in ("select i2, avg(n) as a from {t} group by i2 order by a desc limit 3",
-                "select i2, n / 3 from {t} order by 2, 1"):
+    for sql in (
+        "select i2, avg(n) as a from {t} group by i2 order by a desc limit 3",
+        "select i2, n / 3 from {t} order by 2, 1",
+    ):
         with psycopg.connect(server.dsn()) as veil, psycopg.connect(dsn) as postgres:
             got = veil.execute(sql.format(t="nums.t")).fetchall()
             assert got == postgres.execute(sql.format(t="t")).fetchall() and len(got) >= 3

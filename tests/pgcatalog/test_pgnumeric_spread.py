@@ -11,11 +11,11 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 
-from tests.conftest import VeilServer, base_config, postgres_connection, scratch_database, start_server, stop_server
+from tests.conftest import VeilServer, scratch_database
+from tests.pgcatalog.numeric_support import numbers_server, wire_result
 from veil.catalog.sources.pgvariance import ROOT, SAMPLE, spread
 
 DATABASE = "veil_pgnumeric_spread"
@@ -99,45 +99,25 @@ def _select(source: str, columns: list[tuple[str, int, int]]) -> str:
 def servers(
     tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path
 ) -> Iterator[tuple[str, VeilServer]]:
-    dsn = scratch_database(postgres_dsn, DATABASE)
     definition = ", ".join(["g int4", *(f"c{i} {kind}" for i, (kind, _, _) in enumerate(COLUMNS))])
     values = ", ".join("(" + ", ".join(row) + ")" for row in ROWS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE t ({definition})")
-        conn.execute(f"INSERT INTO t VALUES {values}")
-    directory = tmp_path_factory.mktemp("pgnumeric_spread")
-    duck_path = directory / "spread.duckdb"
-    duck = duckdb.connect(str(duck_path))
-    try:
-        duck.execute("CREATE SCHEMA nums")
-        duck.execute(f"CREATE TABLE nums.t ({definition.replace('int2', 'smallint')})")
-        duck.execute(f"INSERT INTO nums.t VALUES {values.replace('::int2', '::smallint')}")
-    finally:
-        duck.close()
-    config = base_config(warehouse)
-    config["connections"] = {
-        "numbers": {"type": "duckdb", "path": str(duck_path)},  # type: ignore[index]
-        "pg": postgres_connection(dsn),
-    }
-    config["policies"] = [{"name": "all", "subscription": {"tables": ["*"], "allow": {"users": ["alice"]}}}]
-    process, server = start_server(directory, config)
-    try:
-        yield dsn, server
-    finally:
-        stop_server(process)
+    yield from numbers_server(
+        tmp_path_factory.mktemp("pgnumeric_spread"),
+        warehouse,
+        scratch_database(postgres_dsn, DATABASE),
+        [f"CREATE TABLE t ({definition})", f"INSERT INTO t VALUES {values}"],
+        [
+            "CREATE SCHEMA nums",
+            f"CREATE TABLE nums.t ({definition.replace('int2', 'smallint')})",
+            f"INSERT INTO nums.t VALUES {values.replace('::int2', '::smallint')}",
+        ],
+    )
 
 
 def _run(dsn: str, sql: str) -> tuple[list[tuple[bytes | None, int]], list[list[str | None]]]:
     """Each column's (name, type OID) and the rows as text."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        result = conn.pgconn.exec_(sql.encode())
-        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, (result.error_message or b"").decode()
-        types = [(result.fname(i), result.ftype(i)) for i in range(result.nfields)]
-        rows = [
-            [None if (v := result.get_value(r, i)) is None else v.decode() for i in range(result.nfields)]
-            for r in range(result.ntuples)
-        ]
-    return types, rows
+    types, rows = wire_result(dsn, sql)
+    return [(name, oid) for name, oid, _ in types], rows
 
 
 def _differences(

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, private_database
+from tests.catalog.support import ddl, private_database, running
 from tests.conftest import PASSWORDS, postgres_connection
 from tests.proxy.conftest import ServerThread
 from veil.catalog.sources.postgres import passthrough as pgpassthru
@@ -288,12 +288,7 @@ def test_statement_timeout_and_cancel_end_the_source_query(servers: Servers) -> 
             root.execute(sql, (900_000_000,), prepare=True).fetchone()
         assert STATS.served == served + 1
         assert root.execute(sql, (70_000,), prepare=True).fetchone() == (70_000,)
-    with psycopg.connect(servers.dsn, autocommit=True) as admin:
-        running = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CROSS JOIN%' AND state = 'active'"
-            " AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert running == (0,)
+    assert running(servers.dsn, "CROSS JOIN") == 0
 
 
 def test_audit_records_of_fast_executions(servers: Servers) -> None:

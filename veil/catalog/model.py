@@ -15,7 +15,8 @@ from functools import cached_property
 
 import pyarrow as pa
 
-from veil.pgtypes import ColumnType, column_type_for_arrow, pinned_metadata
+from veil.pgfields import pinned_metadata
+from veil.pgtypes import ColumnType, column_type_for_arrow
 
 FIRST_USER_OID = 16384
 _OID_SPACE = 2**31 - FIRST_USER_OID

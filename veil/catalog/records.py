@@ -8,7 +8,8 @@ from typing import Literal
 import pyarrow as pa
 
 from veil.catalog.model import Column, TableKey
-from veil.pgtypes import ColumnType, format_type, user_type
+from veil.pgfields import user_type
+from veil.pgtypes import ColumnType, format_type
 
 Status = Literal["active", "inactive"]
 STATUSES: tuple[Status, ...] = ("active", "inactive")

@@ -35,12 +35,8 @@ from veil.catalog.records import (
     SyncRun,
 )
 from veil.catalog.sources.postgres.table_keys import keys_from_json, keys_to_json
-from veil.pgtypes import (
-    PG_TYPE_METADATA_KEY,
-    ColumnType,
-    column_type_for_field,
-    pinned_metadata,
-)
+from veil.pgfields import column_type_for_field, pinned_metadata
+from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType
 from veil.state import sqlite
 from veil.state.sqlite import SqliteStore
 

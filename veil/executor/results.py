@@ -28,7 +28,8 @@ from veil.executor.deadline import Deadline, after
 from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
-from veil.pgtypes import NUMERIC, pinned_metadata
+from veil.pgfields import pinned_metadata
+from veil.pgtypes import NUMERIC
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]

@@ -26,7 +26,8 @@ from veil.pgcatalog.schema import (
     all_relations,
 )
 from veil.pgcatalog.typemap import type_by_spelling
-from veil.pgtypes import BY_OID, PgType, format_type, user_type
+from veil.pgfields import user_type
+from veil.pgtypes import BY_OID, PgType, format_type
 
 #: PostgreSQL's bootstrap superuser (the initdb user, OID 10, ``postgres`` by convention): the
 #: owner of every built-in object, as in PostgreSQL.

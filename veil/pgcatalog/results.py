@@ -15,7 +15,8 @@ from veil.pgcatalog.arrays import format_array_literal
 from veil.pgcatalog.infer import OutputColumn
 from veil.pgcatalog.localtypes import is_text_form
 from veil.pgcatalog.schema import REG_TYPES
-from veil.pgtypes import BY_OID, ColumnType, column_type_for_arrow, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import BY_OID, ColumnType, column_type_for_arrow
 
 _INTS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "oid": pa.uint32(),
          "xid": pa.uint32(), "cid": pa.uint32()}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from veil import pgtypes
+from veil import pgfields, pgtypes
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.casts import literal_scale
 from veil.pgtypes import ColumnType, PgType
@@ -145,7 +145,7 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
             continue
         index = int(parameter.this.name) - 1
         pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
-        if pg_type is not None and pgtypes.user_type(pg_type) is not None:
+        if pg_type is not None and pgfields.user_type(pg_type) is not None:
             datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres", udt=True)
             parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
             continue

@@ -27,13 +27,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.sources.test_postgres_types import (
     BINARY_COLUMNS,
-    COLUMNS,
-    ROWS,
-    TYPES_DDL,
+    MATRIX_DDL,
     _asyncpg_params,
     _raw,
 )
-from tests.catalog.support import ddl, private_database
+from tests.catalog.support import ddl, private_database, running
 from tests.conftest import (
     PASSWORDS,
     VeilServer,
@@ -92,10 +90,7 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with private_database(postgres_dsn, DATABASE) as dsn:
         ddl(
             dsn,
-            *TYPES_DDL,
-            "CREATE SCHEMA types",
-            f"CREATE TABLE types.matrix ({COLUMNS})",
-            "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
+            *MATRIX_DDL,
             "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet)",
             "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1'), (2, 'b@y.org', 'FR', '::1'),"
             " (3, 'c@z.org', 'DE', NULL)",
@@ -230,12 +225,7 @@ def test_cancel_stops_the_source_query(servers: Servers) -> None:
         assert time.monotonic() - began < 10
         assert seen == [True]
         assert served.execute("SELECT id FROM types.matrix WHERE id = 3").fetchone() == (3,)
-    with psycopg.connect(servers.dsn, autocommit=True) as admin:
-        running = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CROSS JOIN%' AND state = 'active'"
-            " AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert running == (0,)
+    assert running(servers.dsn, "CROSS JOIN") == 0
 
 
 def test_timezone_of_each_session_is_applied(servers: Servers) -> None:

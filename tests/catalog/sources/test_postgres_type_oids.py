@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from tests.catalog.sources.test_postgres_types import _asyncpg_params, _raw
 from tests.catalog.support import compile_java, ddl, private_database
 from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
-from veil.pgtypes import FIRST_REMAPPED_OID
+from veil.pgfields import FIRST_REMAPPED_OID
 from veil.proxy.auth import make_scram_verifier
 
 SQL = "SELECT id, m, ms, p, ps, solo FROM s.t ORDER BY id"

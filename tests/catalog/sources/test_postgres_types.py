@@ -102,6 +102,13 @@ TYPES_DDL = (
 NAMES = [part.split()[0] for part in " ".join(COLUMNS.split()).split(", ")]
 # A row of NULLs but for the key and the NOT NULL columns.
 ROWS.append("(" + ", ".join({"id": "3", "i4": "0", "vc": "'x'"}.get(name, "NULL") for name in NAMES) + ")")
+# The matrix in a new database: its user types, schema ``types`` and table ``types.matrix``.
+MATRIX_DDL = (
+    *TYPES_DDL,
+    "CREATE SCHEMA types",
+    f"CREATE TABLE types.matrix ({COLUMNS})",
+    "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
+)
 
 
 
@@ -121,11 +128,8 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with private_database(postgres_dsn, DATABASE) as dsn:
         ddl(
             dsn,
-            *TYPES_DDL,
-            "CREATE SCHEMA types",
-            f"CREATE TABLE types.matrix ({COLUMNS})",
+            *MATRIX_DDL,
             "COMMENT ON COLUMN types.matrix.vc IS 'a varchar with a comment'",
-            "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
             "CREATE TABLE types.people (id int PRIMARY KEY, email text NOT NULL, country char(2), ip inet, "
             "m mood, secret mood, secrets mood[], addr pair)",
             "INSERT INTO types.people VALUES (1, 'a@x.org', 'DE', '10.0.0.1', 'happy', 'sad', '{sad}', '(1,Berlin)'),"

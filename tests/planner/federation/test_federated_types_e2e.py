@@ -20,10 +20,8 @@ import pytest
 
 from tests.catalog.sources.test_postgres_types import (
     BINARY_COLUMNS,
-    COLUMNS,
+    MATRIX_DDL,
     NAMES,
-    ROWS,
-    TYPES_DDL,
     _asyncpg_params,
     _raw,
     _shown,
@@ -89,10 +87,7 @@ def federated(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> It
     with private_database(postgres_dsn, DATABASE) as dsn:
         ddl(
             dsn,
-            *TYPES_DDL,
-            "CREATE SCHEMA types",
-            f"CREATE TABLE types.matrix ({COLUMNS})",
-            "INSERT INTO types.matrix VALUES " + ", ".join(ROWS),
+            *MATRIX_DDL,
             *EXTRA_DDL,
             "CREATE TABLE types.people (id int PRIMARY KEY, secret mood, secrets mood[], addr pair)",
             "INSERT INTO types.people VALUES (1, 'happy', '{sad}', '(1,Berlin)'), (2, 'très ☃', '{}', NULL)",

@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from tests.proxy.codec.conftest import Check
 from tests.proxy.codec.oracle import encode_cells
-from veil.pgtypes import BY_OID, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import BY_OID
 
 
 def test_int_arrays(check: Check) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.proxy.codec.oracle import PgOracle, data_rows, encode_cells, split_data_rows
 from veil.errors import ProtocolViolation
-from veil.pgtypes import CHAR, NAME, OID, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import CHAR, NAME, OID
 from veil.proxy.codec import datarow, encode_data_rows, row_description
 
 MIXED_SQL = """

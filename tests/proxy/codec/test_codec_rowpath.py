@@ -17,7 +17,8 @@ import pyarrow as pa
 import pytest
 
 from tests.proxy.codec.oracle import both_paths
-from veil.pgtypes import INT2, JSONB, OID, TEXT, PgType, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import INT2, JSONB, OID, TEXT, PgType
 from veil.proxy.codec import datarow, encode_data_rows
 from veil.proxy.codec.columns import prepare
 from veil.proxy.codec.plan import plan_for, prepared_type
@@ -104,7 +105,7 @@ def test_uint64_numeric() -> None:
     ids=["int64-oid", "uint8-int2", "int32-text", "int64-char"],
 )
 def test_pinned_integers(arrow_type: pa.DataType, pg_type: PgType, values: list) -> None:
-    agree(pa.array(values + [None], arrow_type), field=pinned_field("v", arrow_type, pg_type))
+    agree(pa.array([*values, None], arrow_type), field=pinned_field("v", arrow_type, pg_type))
 
 
 def _random_doubles(count: int) -> np.ndarray:

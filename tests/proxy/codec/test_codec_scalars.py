@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from tests.proxy.codec.conftest import Check
-from veil.pgtypes import OID, pinned_field
+from veil.pgfields import pinned_field
+from veil.pgtypes import OID
 
 
 def test_bool(check: Check) -> None:

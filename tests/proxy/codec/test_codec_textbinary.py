@@ -10,18 +10,8 @@ import pytest
 from tests.proxy.codec.conftest import Check
 from tests.proxy.codec.oracle import PgOracle, encode_cells
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import (
-    BY_NAME,
-    BY_OID,
-    ColumnType,
-    PgType,
-    column_type_for_field,
-    composite_type,
-    enum_type,
-    format_type,
-    pinned_field,
-    register_user_type,
-)
+from veil.pgfields import column_type_for_field, composite_type, enum_type, pinned_field, register_user_type
+from veil.pgtypes import BY_NAME, BY_OID, ColumnType, PgType, format_type
 
 CASES: list[tuple[str, str, list[str | None]]] = [
     ("numeric", "numeric", ["0", "'-0.000'", "1e-30", "12345678901234567890.123456789", "'NaN'", "'Infinity'", "'-Infinity'", None]),

@@ -30,15 +30,8 @@ from collections.abc import Iterator, Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.pgtypes import (
-    NUMERIC,
-    PG_TYPE_METADATA_KEY,
-    PG_TYPMOD_METADATA_KEY,
-    PG_USER_TYPE_METADATA_KEY,
-    UUID,
-    column_type_for_arrow,
-    column_type_for_field,
-)
+from veil.pgfields import PG_USER_TYPE_METADATA_KEY, column_type_for_field
+from veil.pgtypes import NUMERIC, PG_TYPE_METADATA_KEY, PG_TYPMOD_METADATA_KEY, UUID, column_type_for_arrow
 
 SOURCE_TYPE_KEY = b"POSTGRESQL:type"  # the PostgreSQL type ADBC reports, kept for bpchar
 BPCHAR = b"bpchar"
@@ -46,7 +39,7 @@ _NUMERIC_OID = str(NUMERIC.oid).encode()
 _UUID_OID = str(UUID.oid).encode()
 _BPCHAR_OID = b"1042"
 _UUID_STORAGE = pa.binary(16)
-# the metadata that pins a field's PostgreSQL type (veil.pgtypes.pinned_metadata)
+# the metadata that pins a field's PostgreSQL type (veil.pgfields.pinned_metadata)
 _PINNED_KEYS = (PG_TYPE_METADATA_KEY, PG_TYPMOD_METADATA_KEY, PG_USER_TYPE_METADATA_KEY)
 # DuckDB's name of a lineage marker type: an ENUM whose only label is the marker's name
 MARKER_PREFIX = "veil_lineage_"

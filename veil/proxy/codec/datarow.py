@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from veil.pgtypes import column_origin, column_type_for_field
+from veil.pgfields import column_type_for_field
+from veil.pgtypes import column_origin
 from veil.proxy.codec.cells import (
     ArrowCells,
     Cells,

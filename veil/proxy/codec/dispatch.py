@@ -1,6 +1,6 @@
 """Pick the encoder for a column from its PostgreSQL type and its Arrow layout.
 
-The PostgreSQL type (``veil.pgtypes.column_type_for_field``) decides what the client is told and
+The PostgreSQL type (``veil.pgfields.column_type_for_field``) decides what the client is told and
 therefore the wire form; the Arrow type decides how the values are read. Types without a binary
 encoder here (text-like types, nested lists reported as ``text``, unknown Arrow types) send
 their text bytes in binary format too, which is exactly PostgreSQL's binary form for ``text``,

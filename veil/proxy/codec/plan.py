@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.errors import ProtocolViolation
-from veil.pgtypes import ColumnType, column_type_for_field
+from veil.pgfields import column_type_for_field
+from veil.pgtypes import ColumnType
 from veil.proxy.codec.dispatch import EncodeContext
 from veil.proxy.codec.rowpath import CellEncoder, row_encoder
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import BY_OID, RECORD_OID, PgType, user_type
+from veil.pgfields import user_type
+from veil.pgtypes import BY_OID, RECORD_OID, PgType
 from veil.proxy.codec.geometry import GEOMETRY
 from veil.proxy.codec.ranges import multirange_sender, range_sender
 

@@ -21,19 +21,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from veil.errors import FeatureNotSupported
-from veil.pgtypes import (
-    BY_OID,
+from veil.pgfields import (
     FIRST_NORMAL_OID,
-    NUMERIC,
-    TEXT,
-    PgType,
     composite_type,
     enum_type,
-    format_type,
     pinned_field,
     register_source_types,
     served_user_type,
 )
+from veil.pgtypes import BY_OID, NUMERIC, TEXT, PgType, format_type
 
 #: Type OIDs whose values ADBC returns exactly, with the Arrow type Veil serves them as.
 ADBC_EXACT: dict[int, pa.DataType] = {
@@ -99,7 +95,7 @@ GROUP BY 1, 2, 3, 4, 5
 def register_user_types(rows: Sequence[dict[str, object]], database: str) -> None:
     """Make the types of :data:`LIST_USER_TYPES` (all of ``database``'s) known before the columns
     using them are read: each under the source's OID, or one of Veil's when another database uses
-    that OID for another type (:func:`veil.pgtypes.register_source_types`)."""
+    that OID for another type (:func:`veil.pgfields.register_source_types`)."""
     types = []
     for row in rows:
         oid, array_oid, schema, name = int(str(row["oid"])), int(str(row["array_oid"])), str(row["nspname"]), str(row["typname"])

@@ -48,7 +48,8 @@ from veil.catalog.sources.postgres.shape import (
 from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
-from veil.pgtypes import TYPE_GENERATION, column_type_for_field, quoted_element
+from veil.pgfields import TYPE_GENERATION, column_type_for_field
+from veil.pgtypes import quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000

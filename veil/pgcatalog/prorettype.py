@@ -46,12 +46,13 @@ def _overloads() -> dict[tuple[str, int], list[Signature]]:
     for row in PG_PROC:
         if row[_KIND] != "f" or row[_RETSET]:
             continue
-        result = BY_OID.get(row[_RETTYPE])
-        arguments = [BY_OID.get(oid) for oid in row[_ARGTYPES] or []]
+        result = BY_OID.get(int(str(row[_RETTYPE])))
+        declared = row[_ARGTYPES]
+        arguments = [BY_OID.get(int(oid)) for oid in declared] if isinstance(declared, list) else []
         if result is None or any(a is None for a in arguments):
             continue
         names = tuple(a.name for a in arguments if a is not None)
-        found[(row[_NAME], len(names))].append((names, result.name))
+        found[(str(row[_NAME]), len(names))].append((names, result.name))
     return dict(found)
 
 
@@ -105,6 +106,7 @@ def postgres_function_results(tree: exp.Expr, type_of: TypeOf) -> None:
     in place, to that type (a cast that DuckDB's result already has costs nothing)."""
     calls: list[tuple[exp.Expr, str]] = []
     for node in tree.find_all(exp.Func):
+        assert isinstance(node, exp.Func)
         if isinstance(node, _SKIPPED) or isinstance(node.parent, exp.Cast | exp.TryCast):
             continue
         name = function_name(node)
@@ -115,7 +117,7 @@ def postgres_function_results(tree: exp.Expr, type_of: TypeOf) -> None:
         result = catalog_result(name, [type_of(a) for a in _arguments(node)])
         if result in DUCKDB_TYPES:
             calls.append((node, result))
-    for node, result in calls:  # the call itself moves under the cast: calls inside it stay found
+    for call, result in calls:  # the call itself moves under the cast: calls inside it stay found
         cast = exp.Cast(this=exp.Null(), to=exp.DataType.build(DUCKDB_TYPES[result], dialect="duckdb"))
-        node.replace(cast)
-        cast.set("this", node)
+        call.replace(cast)
+        cast.set("this", call)

@@ -166,3 +166,20 @@ def test_duckdb_source_casts_keep_filters_and_groups(veil_server: VeilServer) ->
         for suffix in ("", " FROM sales.customers LIMIT 1"):
             with pytest.raises(psycopg.errors.NumericValueOutOfRange):
                 veil.execute("SELECT lcm(2147483647, 2147483646)" + suffix).fetchall()
+
+
+EXPRESSIONS = [
+    "SELECT gcd(6, 4) + 1, length('abc') * 2, regexp_count('abc', 'b') / 2, strpos('abc', 'c') - 1",
+    "SELECT lcm(2::int8, 3) + 1, array_length(ARRAY[1, 2], 1) % 3, char_length('ab') + 0.5, -cardinality(ARRAY[1, 2])",
+]
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+def test_calls_inside_expressions(postgres: psycopg.Connection, veil_server: VeilServer, suffix: str) -> None:
+    """A call's PostgreSQL result type decides the type of the expression around it too."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        for sql in EXPRESSIONS:
+            expected, got = postgres.execute(sql), veil.execute(sql + suffix)
+            assert expected.description is not None and got.description is not None
+            assert [c.type_code for c in got.description] == [c.type_code for c in expected.description]
+            assert got.fetchall() == expected.fetchall()

@@ -34,7 +34,10 @@ DUCKDB_TYPES = {"int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "float4
 _LADDER = ("int2", "int4", "int8", "numeric", "float4", "float8")
 _TEXTS = frozenset({"text", "varchar", "bpchar", "name", "unknown"})
 # sqlglot's names of the typed calls PostgreSQL's parser gives under another name.
-_SQLGLOT_NAMES = {"str_position": "strpos", "array_size": "cardinality"}
+_SQLGLOT_NAMES: dict[str, tuple[str, ...]] = {
+    "str_position": ("strpos",),
+    "array_size": ("cardinality", "array_length"),
+}
 _SKIPPED = (exp.Cast, exp.TryCast, exp.AggFunc, exp.Window)
 
 Signature = tuple[tuple[str, ...], str]
@@ -110,11 +113,11 @@ def postgres_function_results(tree: exp.Expr, type_of: TypeOf) -> None:
         if isinstance(node, _SKIPPED) or isinstance(node.parent, exp.Cast | exp.TryCast):
             continue
         name = function_name(node)
+        names: tuple[str, ...] = (name,) if name is not None else ()
         if name is None and not isinstance(node, exp.Anonymous):
-            name = _SQLGLOT_NAMES.get(node.sql_name().lower(), node.sql_name().lower())
-        if name is None:
-            continue
-        result = catalog_result(name, [type_of(a) for a in _arguments(node)])
+            names = _SQLGLOT_NAMES.get(node.sql_name().lower(), (node.sql_name().lower(),))
+        arguments = [type_of(a) for a in _arguments(node)]
+        result = next((r for r in (catalog_result(n, arguments) for n in names) if r is not None), None)
         if result in DUCKDB_TYPES:
             calls.append((node, result))
     for call, result in calls:  # the call itself moves under the cast: calls inside it stay found

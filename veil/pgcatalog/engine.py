@@ -23,6 +23,7 @@ from veil.pgcatalog.normalize import normalize
 from veil.pgcatalog.objects import CatalogObjects
 from veil.pgcatalog.params import coerce_value
 from veil.pgcatalog.pgnumeric import postgres_numerics
+from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgcatalog.results import convert_batch, result_schema
 from veil.pgcatalog.rewrite import Rewriter
 from veil.pgtypes import BY_NAME, BY_OID, ColumnType
@@ -80,6 +81,7 @@ class LocalEngine:
         typer = Typer(hints)
         for node in list(tree.walk()):
             typer.type_of(node)
+        postgres_function_results(tree, typer.type_of)
         columns = typer.output_columns(tree)
         localtypes.check_uses(tree, typer.type_of)
         rewriter = Rewriter(env, typer)

@@ -23,6 +23,7 @@ from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, ele
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.params import context_type
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
+from veil.pgcatalog.prorettype import DUCKDB_TYPES, catalog_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
 from veil.pgtypes import BY_NAME, ColumnType
@@ -241,6 +242,9 @@ class Typer:
         built = localtypes.constructor_type(name, [self.type_of(a) for a in scopes.function_args(node)])
         if built is not None:
             return built
+        catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
+        if catalog in DUCKDB_TYPES:  # pg_proc's prorettype of the chosen overload
+            return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:
             args = scopes.function_args(node)

@@ -23,6 +23,7 @@ from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
+from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import NUMERIC, ColumnType
 from veil.policy.allowlist import FRONT, check_functions, check_sql
 from veil.policy.masks import bind_hash_key
@@ -260,6 +261,7 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
     typer, numeric = numeric_typing(tree, analysis)
     if typer is None:
         return tree, ()
+    postgres_function_results(tree, typer.type_of)
     return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
 
 

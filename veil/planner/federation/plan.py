@@ -32,6 +32,7 @@ from sqlglot import exp
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
 from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
+from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import ColumnType
 from veil.planner.federation.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
 from veil.planner.federation.fragments import (
@@ -119,6 +120,7 @@ def plan_federated(
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
     if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
+        postgres_function_results(rewritten, _combined_types(typer.type_of))
         rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)

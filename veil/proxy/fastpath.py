@@ -223,9 +223,7 @@ class FastPath:
         self._rows += count
         self._size += len(data)
         out = self._host.out
-        if self._head is not None:
-            out.write(self._head)
-            self._head = None
+        self._write_head(out)
         out.write(data)
         if out.pending < out.HIGH_WATER:
             return False
@@ -240,13 +238,16 @@ class FastPath:
         execution, self._execution = self._execution, None
         if execution is None:
             return
-        host = self._host
-        out = host.out
+        out = self._host.out
+        self._write_head(out)
+        out.write(command)
+        self._ready(execution)
+
+    def _write_head(self, out: MessageWriter) -> None:
+        """BindComplete (and RowDescription) before the first reply message."""
         if self._head is not None:
             out.write(self._head)
             self._head = None
-        out.write(command)
-        self._ready(execution)
 
     def failed(self, error: VeilError, retry: bool) -> None:
         execution, self._execution = self._execution, None

@@ -19,7 +19,7 @@ import struct
 import uvloop
 
 from veil.proxy import messages
-from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
+from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter, next_message
 
 _INT8, _TEXT = 20, 25
 _COLUMNS = [("id", _INT8, 8)] + [(f"c{i}", _TEXT, -1) for i in range(1, 7)]
@@ -63,11 +63,7 @@ async def _serve(reader_stream: asyncio.StreamReader, writer_stream: asyncio.Str
         out.flush()
         bound = b"0"
         while True:
-            message = reader.pop()
-            if message is None:
-                out.flush()
-                message = await reader.read()
-            kind, payload = message
+            kind, payload = await next_message(reader, out)
             if kind == messages.TERMINATE:
                 return
             if kind == messages.PARSE:

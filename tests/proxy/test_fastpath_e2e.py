@@ -17,10 +17,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, private_database, running
@@ -40,6 +44,16 @@ DIVIDE = "SELECT id / (id - $1) AS q FROM shop.people WHERE id = 2"
 # Fast for a small limit, minutes for a big one (900M pairs): only a timeout or cancel ends it.
 SLOW = "SELECT count(*) AS n FROM (SELECT 1 FROM shop.big AS a CROSS JOIN shop.big AS b LIMIT $1) AS s"
 RAW_EMAILS = {b"a@x.org", b"b@y.org", b"c@z.org", b"d@w.org"}
+TYPED_ROWS = (
+    "(1, 1, 100000, 10000000000, 1.50, 'ab', '2024-01-02 03:04:05+01', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),"
+    " (2, -7, -5, -1, -0.001, 'é', '1999-12-31 23:59:59.5+00', '00000000-0000-0000-0000-000000000001')"
+)
+TYPED = (
+    "SELECT id, n, ts FROM shop.typed WHERE i2 = $1 AND i4 = $2 AND i8 = $3 AND n = $4 AND t = $5 AND ts = $6"
+    " AND u = $7"
+)
+#: int2, int4, int8, numeric, text, timestamptz, uuid
+TYPED_OIDS = (21, 23, 20, 1700, 25, 1184, 2950)
 
 
 @dataclass
@@ -93,6 +107,9 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "INSERT INTO shop.people VALUES (1, 'a@x.org', 'DE', 1.5), (2, 'b@y.org', 'FR', NULL),"
             " (3, 'c@z.org', 'DE', -2), (4, 'd@w.org', 'DE', 1e20)",
             "CREATE TABLE shop.big AS SELECT g AS n FROM generate_series(1, 30000) AS g",
+            "CREATE TABLE shop.typed (id int PRIMARY KEY, i2 int2, i4 int4, i8 int8, n numeric, t text,"
+            " ts timestamptz, u uuid)",
+            f"INSERT INTO shop.typed VALUES {TYPED_ROWS}",
         )
         started: list[ServerThread] = []
         try:
@@ -178,8 +195,9 @@ def test_psycopg_prepared_statements(servers: Servers, binary: bool) -> None:
         assert not {row[1].encode() for row in rows} & RAW_EMAILS
 
 
-async def _raw_replies(dsn: str, sql: str, groups: list[bytes]) -> list[bytes]:
-    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse."""
+async def _raw_replies(dsn: str, sql: str, groups: list[bytes], types: tuple[int, ...] = ()) -> list[bytes]:
+    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse (with
+    parameter ``types``)."""
     params = conninfo_to_dict(dsn)
     connection = await asyncio.wait_for(
         pgwire.connect(
@@ -188,7 +206,8 @@ async def _raw_replies(dsn: str, sql: str, groups: list[bytes]) -> list[bytes]:
         10,
     )
     try:
-        connection.send(pgwire.message(b"P", b"s\0" + pgwire.cstring(sql) + b"\0\0") + pgwire.message(b"S"))
+        declared = struct.pack(f"!h{len(types)}I", len(types), *types)
+        connection.send(pgwire.message(b"P", b"s\0" + pgwire.cstring(sql) + declared) + pgwire.message(b"S"))
         while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
             pass
         replies = []
@@ -301,3 +320,73 @@ def test_audit_records_of_fast_executions(servers: Servers) -> None:
             (sql.replace("%s", "$1"),),
         ).fetchall()
     assert rows == [(1, "ok")] * 3
+
+
+def _typed_group(values: list[bytes | None], formats: list[int]) -> bytes:
+    bind = pgwire.message(
+        b"B",
+        b"\0s\0"
+        + struct.pack(f"!h{len(formats)}h", len(formats), *formats)
+        + pgpassthru.bind(b"", values, [1])[9:],  # the values and result formats of a Bind
+    )
+    return bind + pgwire.message(b"D", b"P\0") + pgwire.message(b"E", b"\0\0\0\0\0") + pgwire.message(b"S")
+
+
+def _sqlstates(reply: bytes) -> list[bytes]:
+    return [part.split(b"\0")[0] for part in reply.split(b"\0C")[1:]] if reply.startswith(b"E") else []
+
+
+def test_parameters_of_every_type_and_format_reach_the_source_as_postgresql_reads_them(servers: Servers) -> None:
+    dump = Transformer()
+
+    def binary(value: object) -> bytes:
+        return bytes(dump.get_dumper(value, PyFormat.BINARY).dump(value))
+
+    row1_text = [
+        b"1",
+        b"100000",
+        b"10000000000",
+        b"1.5",
+        b"ab",
+        b"2024-01-02 02:04:05Z",
+        b"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+    ]
+    row2_binary = [
+        struct.pack("!h", -7),
+        struct.pack("!i", -5),
+        struct.pack("!q", -1),
+        binary(Decimal("-0.0010")),
+        "é".encode(),
+        binary(datetime(1999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)),
+        binary(UUID(int=1)),
+    ]
+    malformed = [*row2_binary[:1], bytes(6), *row2_binary[2:]]  # an int4 of six bytes
+    groups = [
+        _typed_group(row1_text, [0]),
+        _typed_group(row1_text, [0]),
+        _typed_group(row2_binary, [1]),
+        _typed_group([*row1_text[:3], binary(Decimal("1.50")), *row1_text[4:]], [0, 0, 0, 1, 0, 0, 0]),
+        _typed_group([None, *row1_text[1:]], [0]),
+        _typed_group([None] * 7, [1]),
+        _typed_group(malformed, [1]),
+        _typed_group(row2_binary, [1]),
+    ]
+    direct = asyncio.run(_raw_replies(servers.dsn, TYPED, groups, TYPED_OIDS))
+    served = STATS.served
+    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), TYPED, groups, TYPED_OIDS))
+    assert STATS.served - served == len(groups) - 1  # the malformed value too: the source reads it
+    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert [len(_cells(replies[i])) for i in (0, 1, 2, 3, 4, 5, 7)] == [1, 1, 1, 1, 0, 0, 1]
+    assert _sqlstates(replies[6]) == _sqlstates(direct[6]) == [b"22P03"]
+    assert replies[6].endswith(b"Z\0\0\0\x05I")
+
+
+def test_parameter_types_the_source_refuses_fall_back_to_text_values(servers: Servers) -> None:
+    sql = "SELECT id FROM shop.people WHERE id = $1 + 1"  # Veil cannot tell $1's type: text
+    groups = [_group(b"1", [0]), _group(b"1", [0]), _group(b"2", [0]), _group(b"0", [0])]
+    direct = asyncio.run(_raw_replies(servers.dsn, sql, groups))
+    served = STATS.served
+    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), sql, groups))
+    assert STATS.served - served >= 2
+    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert [len(_cells(r)) for r in replies] == [1, 1, 1, 1]

@@ -7,7 +7,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 from sqlglot import exp
@@ -19,6 +19,7 @@ from veil.catalog.model import Table
 from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
+from veil.engine.schemas import describable, renamed, text_schema
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.errors import (
     InFailedTransaction,
@@ -37,7 +38,7 @@ from veil.executor.membudget import BUDGET, STATEMENT_BYTES
 from veil.executor.passthru import EncodedStream, FastPassthrough
 from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns
 from veil.executor.run import StatementExecution, interrupt_in_thread
-from veil.executor.workers import in_worker, start_in_worker
+from veil.executor.workers import in_worker, offloaded, start_in_worker
 from veil.pgcatalog.schema import RELATIONS
 from veil.planner.federation.plan import FederatedPlan, plan_query
 from veil.planner.plan_cache import CachedPlan, plan_cache_key
@@ -49,7 +50,7 @@ from veil.policy.resolve import describe_policy
 from veil.policy.rewrite import PolicyContext, protected_table
 from veil.sql import statements
 from veil.sql.colnames import postgres_names
-from veil.sql.limits import OFFLOAD_BYTES, check_statement_size, stack_depth_exceeded
+from veil.sql.limits import check_statement_size, stack_depth_exceeded
 from veil.sql.origins import catalog_tables, column_origins, served_tables, with_origins
 from veil.sql.params import placeholder_count
 from veil.sql.settings import Settings
@@ -94,30 +95,6 @@ _PLANNED = (Kind.QUERY, Kind.EXPLAIN, Kind.DECLARE, Kind.COPY, Kind.PREPARE)
 PG_CATALOG_RELATIONS = frozenset(name for schema, name in RELATIONS if schema == "pg_catalog")
 
 
-async def _offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
-    enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
-    if len(sql) > OFFLOAD_BYTES:
-        return await in_worker(function, *args)
-    return function(*args)
-
-
-def _text_schema(*names: str) -> pa.Schema:
-    return pa.schema([pa.field(name, pa.string()) for name in names])
-
-
-def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
-    if names == schema.names:
-        return schema
-    return pa.schema([field.with_name(name) for field, name in zip(schema, names, strict=True)])
-
-
-def _describable(schema: pa.Schema) -> pa.Schema:
-    """Columns whose type is unknown until run (``SELECT $1``) are described as text."""
-    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
-    return pa.schema(fields)
-
-T = TypeVar("T")
 
 
 class Session(StatementExecution):
@@ -202,7 +179,7 @@ class Session(StatementExecution):
         self._resolve_identity(sql)
         try:
             check_statement_size(sql, self.engine.config.server.max_statement_bytes)
-            statement = await _offloaded(sql, statements.classify, sql)
+            statement = await offloaded(sql, statements.classify, sql)
             if statement.kind == Kind.EXECUTE:
                 assert isinstance(statement.spec, ExecuteSpec)
                 return await self.prepare(self.sql_objects.execute_sql(statement.spec), ())
@@ -245,7 +222,7 @@ class Session(StatementExecution):
                         raise errcodes.FeatureNotSupported("cached plan must not change result type")
                     prepared.plan = plan
                 if statement.kind == Kind.EXPLAIN:
-                    return RowsStream(_text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
+                    return RowsStream(text_schema("QUERY PLAN"), [self._explain(plan)], "EXPLAIN")
                 if statement.kind == Kind.PREPARE:
                     return self._prepare_sql(plan)
                 return await self._execute_query(plan, params, result_formats)
@@ -374,7 +351,7 @@ class Session(StatementExecution):
         cached: CachedPlan | None = self.engine.plans.get(key)
         if cached is not None:
             return Plan(outer, version, cached.plan, cached.schema, cached.policies, user.fingerprint)
-        analysis = await _offloaded(
+        analysis = await offloaded(
             statement.sql, analyze, statement.ast, snapshot, search_path, PG_CATALOG_RELATIONS, user.admin
         )
         if analysis.reads_admin:
@@ -415,7 +392,7 @@ class Session(StatementExecution):
                 allowed.add(marker)
             return derived.copy() if derived is not None else None
 
-        source_plan = await _offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
+        source_plan = await offloaded(statement.sql, plan_query, statement.ast, analysis, param_oids, sources, protect)
         source_plan = replace(source_plan, protected=frozenset(allowed))
         verify_plan(source_plan, sources)
         if isinstance(source_plan, SourcePlan):
@@ -425,7 +402,7 @@ class Session(StatementExecution):
         else:
             schema = await self._describe_within_timeout(source_plan)
         schema = numeric_columns(schema, source_plan.numeric_columns)
-        schema = _renamed(schema, postgres_names(statement.ast, schema.names))
+        schema = renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
@@ -435,12 +412,12 @@ class Session(StatementExecution):
         ast = statement.ast
         if ast is None:
             return Plan(statement, self.engine.generation)
-        query = await _offloaded(statement.sql, local.compile, ast, self._local_context(), param_oids)
+        query = await offloaded(statement.sql, local.compile, ast, self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         schema = with_origins(schema, column_origins(ast, catalog_tables(query.search_path)))
         version = self.engine.generation
-        return Plan(statement, version, LocalPlan(query, oids), _describable(schema), user=self.user.fingerprint)
+        return Plan(statement, version, LocalPlan(query, oids), describable(schema), user=self.user.fingerprint)
 
     def _local_context(self):
         from veil.pgcatalog import LocalContext
@@ -471,9 +448,9 @@ class Session(StatementExecution):
         sources = self.engine.catalog.sources
         try:
             if isinstance(plan, FederatedPlan):
-                return _describable(describe_federated(plan, sources))
+                return describable(describe_federated(plan, sources))
             count = len(plan.param_oids) + (plan.key_param is not None)
-            return _describable(sources[plan.connection].describe(plan.sql, count))
+            return describable(sources[plan.connection].describe(plan.sql, count))
         except VeilError as error:
             raise self._redacted(error) from None
 
@@ -484,10 +461,10 @@ class Session(StatementExecution):
         statement = plan.statement
         if statement.kind == Kind.SHOW:
             if statement.name == "all":
-                return _text_schema("name", "setting", "description")
-            return _text_schema(statement.name or "")
+                return text_schema("name", "setting", "description")
+            return text_schema(statement.name or "")
         if statement.kind == Kind.EXPLAIN:
-            return _text_schema("QUERY PLAN")
+            return text_schema("QUERY PLAN")
         if statement.kind == Kind.FETCH:
             assert isinstance(statement.spec, FetchSpec) and statement.spec.name is not None
             schema = self.sql_objects.cursor_schema(statement.spec.name)
@@ -590,7 +567,7 @@ class Session(StatementExecution):
     def _explain(self, plan: Plan) -> pa.RecordBatch:
         if not self.user.admin:
             raise InsufficientPrivilege("EXPLAIN shows policy internals and is reserved to admin users")
-        return pa.RecordBatch.from_pydict({"QUERY PLAN": self.explain(plan)}, schema=_text_schema("QUERY PLAN"))
+        return pa.RecordBatch.from_pydict({"QUERY PLAN": self.explain(plan)}, schema=text_schema("QUERY PLAN"))
 
     def _utility(self, statement: Statement) -> ResultStream:
         kind = statement.kind
@@ -621,14 +598,14 @@ class Session(StatementExecution):
     def _show(self, statement: Statement) -> ResultStream:
         if statement.name == "all":
             rows = self.settings.show_all()
-            schema = _text_schema("name", "setting", "description")
+            schema = text_schema("name", "setting", "description")
             batch = pa.RecordBatch.from_arrays(
                 [pa.array([r[i] for r in rows], pa.string()) for i in range(3)], schema=schema
             )
             return RowsStream(schema, [batch], "SHOW")
         assert statement.name is not None
         value = self.settings.get(statement.name)
-        schema = _text_schema(statement.name)
+        schema = text_schema(statement.name)
         return RowsStream(schema, [pa.RecordBatch.from_arrays([pa.array([value], pa.string())], schema=schema)], "SHOW")
 
 

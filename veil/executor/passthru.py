@@ -23,12 +23,13 @@ import pyarrow as pa
 
 from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
 from veil.api import EncodedRows
-from veil.catalog.sources.postgres.fastrun import FastReply, FastRun, start_fast
+from veil.catalog.sources.postgres.fastrun import FastReply, FastRun, start_fast, start_typed
 from veil.catalog.sources.postgres.passthrough import (
     PassthroughCursor,
     PassthroughPool,
     SessionSettings,
     text_parameters,
+    typed_key,
 )
 from veil.errors import QueryCanceled, VeilError
 from veil.executor.lanes import bulk_lane
@@ -168,11 +169,25 @@ class FastPassthrough:
     the engine: the session hands it out only while its plan stays valid (same catalog
     generation, same user) and the source still finds the statement passable.
 
-    Parameter values go through the same decoding and text dumping as the slow path; only the
-    work around them is saved (no portal, no stream objects, no task switch, and the audit
+    The client's parameter values are forwarded as they are (see :meth:`start`); the work
+    around them is saved too (no portal, no stream objects, no task switch, and the audit
     record's line is assembled from a template made once per application_name)."""
 
-    __slots__ = ("_template", "application_name", "audit", "parameters", "pool", "record", "redact", "schema", "settings", "sql")
+    __slots__ = (
+        "_key",
+        "_template",
+        "application_name",
+        "audit",
+        "key_param",
+        "parameters",
+        "pool",
+        "record",
+        "redact",
+        "schema",
+        "settings",
+        "sql",
+        "typed",
+    )
 
     def __init__(
         self,
@@ -180,6 +195,7 @@ class FastPassthrough:
         schema: pa.Schema,
         pool: Callable[[], PassthroughPool | None],
         parameters: Callable[[Sequence[object | None]], Sequence[object | None]],
+        key_param: int | None,
         settings: Callable[[], SessionSettings],
         record: Callable[[], AuditRecord],
         audit: Callable[[], AuditLog],
@@ -190,6 +206,9 @@ class FastPassthrough:
         self.pool, self.parameters, self.settings = pool, parameters, settings
         self.record, self.audit, self.redact = record, audit, redact
         self.application_name = application_name
+        self.key_param = key_param
+        self.typed = True  # False once the source refused the client's parameter types
+        self._key: tuple[tuple[int, ...], str] | None = None
         self._template: tuple[str, RecordTemplate | None] | None = None
 
     def template(self) -> RecordTemplate | None:
@@ -205,13 +224,34 @@ class FastPassthrough:
             self._template = cached = (name, template)
         return cached[1]
 
-    def start(self, params: Sequence[object | None], formats: Sequence[int], reply: FastReply) -> FastExecution | None:
-        """Send the statement; ``None`` (nothing sent) when the slow path must run it."""
+    def start(
+        self,
+        types: Sequence[int],
+        bound: bytes,
+        decode: Callable[[], Sequence[object | None]],
+        formats: Sequence[int],
+        reply: FastReply,
+    ) -> FastExecution | None:
+        """Send the statement; ``None`` (nothing sent) when the slow path must run it.
+
+        ``bound`` is the client's Bind from its parameter format codes on, forwarded as it is to
+        the source's statement prepared with the parameter ``types`` reported to the client,
+        unless Veil adds a value of its own (the hash key) or the source refused those types;
+        then the values ``decode`` returns are dumped as text, as the slow path sends them."""
         pool = self.pool()
         if pool is None:
             return None
-        values = text_parameters(self.parameters(params))
-        run = start_fast(pool, self.settings(), self.sql, values, formats, reply)
+        if self.key_param is None and self.typed:
+            cached = self._key
+            if cached is None or cached[0] != types:
+                cached = self._key = (tuple(types), typed_key(self.sql, types))
+            run = start_typed(pool, self.settings(), self.sql, cached[1], types, bound, reply, self._refused)
+        else:
+            values = text_parameters(self.parameters(decode()))
+            run = start_fast(pool, self.settings(), self.sql, values, formats, reply)
         if run is None:
             return None
         return FastExecution(self, run)
+
+    def _refused(self) -> None:
+        self.typed = False

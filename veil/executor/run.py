@@ -82,9 +82,7 @@ class StatementExecution:
         names |= {n for t in snapshot for c in t.columns for n in (c.name, c.raw_name)}
         return scrub_error(redact_error(error, names), self.engine.config.secrets.values())
 
-    async def _run_source(
-        self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]
-    ) -> ResultStream:
+    async def _run_source(self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]) -> ResultStream:
         source = self.engine.catalog.sources[plan.connection]
         values = self.engine.with_hash_key(params, plan.key_param)
         cursor = OpeningCursor(source)  # opened on the worker: a connect never blocks the event loop
@@ -151,8 +149,15 @@ class StatementExecution:
             return None
         engine, sql, key_param = self.engine, plan.sql, plan.key_param
         return FastPassthrough(
-            sql, schema, lambda: fast_pool(sql, schema), lambda params: engine.with_hash_key(params, key_param),
-            self.passthrough_settings, record, lambda: engine.audit, self._redacted,
+            sql,
+            schema,
+            lambda: fast_pool(sql, schema),
+            lambda params: engine.with_hash_key(params, key_param),
+            key_param,
+            self.passthrough_settings,
+            record,
+            lambda: engine.audit,
+            self._redacted,
             lambda: self.settings.get_or_none("application_name") or "",
         )
 

@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from veil.sql.limits import OFFLOAD_BYTES
+
 T = TypeVar("T")
 
 MAX_WORKERS = 64
@@ -88,7 +90,9 @@ def start_in_worker(function: Callable[..., T], *args: Any) -> asyncio.Future[T]
     return future
 
 
-def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def _deliver(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, error: BaseException | None
+) -> None:
     # the loop closed while the call ran (server shutdown): nobody waits
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_resolve, future, result, error)
@@ -135,3 +139,11 @@ async def source_slot(source: str, limit: int = DEFAULT_SOURCE_CONCURRENCY) -> A
     """Hold one of ``source``'s ``limit`` slots for the block; wait (without a thread) if none is free."""
     async with source_semaphore(source, limit):
         yield
+
+
+async def offloaded(sql: str, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` for a statement ``sql``: on a worker thread when the statement is big
+    enough to stall the event loop (parsing, analysis, planning), inline otherwise."""
+    if len(sql) > OFFLOAD_BYTES:
+        return await in_worker(function, *args)
+    return function(*args)

@@ -24,7 +24,7 @@ from veil.proxy.auth import AuthConversation, AuthRequest, authenticate, throttl
 from veil.proxy.cancel import CancelRegistry
 from veil.proxy.copy_out import send_copy
 from veil.proxy.fastpath import ClientProtocol, FastPath
-from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter
+from veil.proxy.framing import ConnectionClosed, MessageReader, MessageWriter, next_message
 from veil.proxy.portal import EMPTY_STATEMENT, Portal, decode_parameters, expand_formats
 from veil.proxy.sqlcommands import apply_effect, check_effect, protocol_effect
 from veil.proxy.startup import Startup, parameter_statuses, read_startup, validate
@@ -67,9 +67,7 @@ class ConnectionHost(Protocol):
 class Connection:
     """The protocol state machine of one client connection."""
 
-    def __init__(
-        self, host: ConnectionHost, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, host: ConnectionHost, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.host = host
         self.config = host.current_config()
         self.stream = writer
@@ -128,9 +126,7 @@ class Connection:
 
     def _send_fatal(self, error: VeilError) -> None:
         if error.severity not in ("FATAL", "PANIC"):
-            error = VeilError(
-                error.sqlstate, error.message, error.detail, error.hint, error.position, "FATAL"
-            )
+            error = VeilError(error.sqlstate, error.message, error.detail, error.hint, error.position, "FATAL")
         try:
             self.out.write(messages.error_response(error))
             self.out.flush()
@@ -278,11 +274,7 @@ class Connection:
         out = self.out
         handlers = self._handlers
         while True:
-            message = reader.pop()
-            if message is None:
-                out.flush()
-                message = await reader.read()
-            kind, payload = message
+            kind, payload = await next_message(reader, out)
             if kind == messages.TERMINATE:
                 return
             if self.skipping and kind != messages.SYNC:
@@ -363,7 +355,9 @@ class Connection:
                 await unnamed.close()
             check_statement_size(sql, self.config.server.max_statement_bytes)  # before it is tokenized
             # a big text is split on a worker thread: the event loop keeps serving other sessions
-            statements = session.split(sql) if len(sql) <= OFFLOAD_BYTES else await asyncio.to_thread(session.split, sql)
+            statements = (
+                session.split(sql) if len(sql) <= OFFLOAD_BYTES else await asyncio.to_thread(session.split, sql)
+            )
             if not statements:
                 self.out.write(messages.EMPTY_QUERY_RESPONSE)
             for text in statements:
@@ -533,9 +527,7 @@ class Connection:
                     await portal.close()
                     return
                 portal.attach(stream)
-            rows, suspended = await portal.send_rows(
-                self.out, max(max_rows, 0), self.timezone, self._check_cancel
-            )
+            rows, suspended = await portal.send_rows(self.out, max(max_rows, 0), self.timezone, self._check_cancel)
             if suspended:
                 self.out.write(messages.PORTAL_SUSPENDED)
             else:

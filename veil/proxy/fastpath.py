@@ -4,8 +4,9 @@ A client that re-executes a prepared statement sends Bind, Describe (portal), Ex
 in one write. When the connection waits for a new message with every byte before consumed, and
 the bytes that arrive are exactly such a group (unnamed portal, no row limit) for a statement
 the session already ran through pass-through (:meth:`Session.fast_passthrough`: policies were
-applied when it was planned for this user), the statement is served right there: the decoded
-parameters go to the source's prepared statement in one write
+applied when it was planned for this user), the statement is served right there: the client's
+parameters go to the source's prepared statement in one write, as they are when the source
+statement has the parameter types reported to the client
 (:mod:`veil.catalog.sources.postgres.fastrun`), and the source's reply is relayed from its data
 callback: BindComplete and the RowDescription Veil serves, the source's DataRows and
 CommandComplete as they are, then Veil's own ReadyForQuery. No message loop turn, portal,
@@ -160,9 +161,15 @@ class FastPath:
         oids = statement.param_oids
         if len(bind.values) != len(oids):
             return False
-        params = decode_parameters(bind.values, oids, bind.param_formats, host.timezone)
         formats = expand_formats(bind.result_formats, len(statement.schema), "result")
-        execution = ticket.start(params, bind.result_formats, self)  # PostgreSQL expands them alike
+        timezone = host.timezone
+        execution = ticket.start(  # the source expands result formats as PostgreSQL does
+            oids,
+            data[data.index(0, 6) + 1 : end],  # after the statement's name
+            lambda: decode_parameters(bind.values, oids, bind.param_formats, timezone),
+            bind.result_formats,
+            self,
+        )
         if execution is None:
             return False
         self._execution = execution
@@ -220,9 +227,7 @@ class FastPath:
         self._rows += count
         self._size += len(data)
         out = self._host.out
-        if self._head is not None:
-            out.write(self._head)
-            self._head = None
+        self._write_head(out)
         out.write(data)
         if out.pending < out.HIGH_WATER:
             return False
@@ -237,13 +242,16 @@ class FastPath:
         execution, self._execution = self._execution, None
         if execution is None:
             return
-        host = self._host
-        out = host.out
+        out = self._host.out
+        self._write_head(out)
+        out.write(command)
+        self._ready(execution)
+
+    def _write_head(self, out: MessageWriter) -> None:
+        """BindComplete (and RowDescription) before the first reply message."""
         if self._head is not None:
             out.write(self._head)
             self._head = None
-        out.write(command)
-        self._ready(execution)
 
     def failed(self, error: VeilError, retry: bool) -> None:
         execution, self._execution = self._execution, None
@@ -255,9 +263,9 @@ class FastPath:
             return
         host = self._host
         out = host.out
-        if self._head is not None:
+        if self._head is not None and execution.run.bound:  # a refused value: no BindComplete
             out.write(self._head)
-            self._head = None
+        self._head = None
         out.write(messages.error_response(execution.failed(error)))
         assert host.session is not None
         host.session.mark_failed()

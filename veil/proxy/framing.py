@@ -214,3 +214,12 @@ class MessageWriter:
     async def flush_and_drain(self) -> None:
         self.flush()
         await self.drain()
+
+
+async def next_message(reader: MessageReader, out: MessageWriter) -> tuple[int, bytes]:
+    """The next client message: a buffered one, or, once what was written is flushed, one read."""
+    message = reader.pop()
+    if message is None:
+        out.flush()
+        message = await reader.read()
+    return message

@@ -2,7 +2,9 @@
 on a pooled connection, sent as one write and read from the socket's data callback.
 
 A repeated statement needs no Parse: Bind (the client's result format codes), Execute and Sync
-go out in one write, and the reply is cut at message boundaries in the receive buffer as it
+go out in one write (:func:`start_typed`: with the client's parameter bytes, to a statement
+prepared with the parameter types the client was given, prepared in the same write the first
+time), and the reply is cut at message boundaries in the receive buffer as it
 arrives, with no task switch and no object per message: a run of DataRows is handed on as one
 ``bytes``, CommandComplete as it is; ParameterStatus and notices are dropped, as
 :class:`~.passthrough.PassthroughCursor` drops them. The connection returns to the pool at
@@ -18,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from veil.catalog.sources.postgres.passthrough import PassthroughConnection, PassthroughPool, SessionSettings, bind
@@ -29,8 +31,8 @@ log = logging.getLogger(__name__)
 
 _I32 = struct.Struct("!i")
 _EXECUTE_SYNC = message(b"E", b"\0\0\0\0\0") + message(b"S")
-_DATA_ROW, _BIND_COMPLETE, _COMMAND_COMPLETE, _READY, _ERROR = (ord(c) for c in "D2CZE")
-_IGNORED = frozenset(b"NSA")  # notices, parameter status, notifications
+_DATA_ROW, _BIND_COMPLETE, _COMMAND_COMPLETE, _READY, _ERROR, _PARSE_COMPLETE = (ord(c) for c in "D2CZE1")
+_IGNORED = frozenset(b"NSA3")  # notices, parameter status, notifications, CloseComplete
 
 
 class FastReply(Protocol):
@@ -69,9 +71,43 @@ def start_fast(
         pool.release(connection, True)
         return None
     connection.prepared.move_to_end(sql)
+    return _send(FastRun(pool, connection, reply), bind(name, values, formats))
+
+
+def start_typed(
+    pool: PassthroughPool,
+    settings: SessionSettings,
+    sql: str,
+    key: str,
+    types: Sequence[int],
+    bound: bytes,
+    reply: FastReply,
+    refused: Callable[[], None],
+) -> FastRun | None:
+    """Send ``sql`` prepared with parameter ``types`` (:func:`~.passthrough.typed_key` ``key``) on an idle
+    pooled connection that runs with ``settings``, preparing it there first if needed; ``bound``
+    is the client's Bind from its parameter format codes on (values and result formats), sent
+    as it is: the source reads each value as PostgreSQL itself would, with the same types.
+    When the source refuses those types (Parse fails), ``refused`` is called and the reply is
+    a retry: nothing ran. ``None`` (nothing sent): no idle connection."""
+    connection = pool.take_idle(settings)
+    if connection is None:
+        return None
+    name = connection.prepared.get(key)
+    parse = b""
+    if name is None:
+        name, parse = connection.parse(sql, types)
+    else:
+        connection.prepared.move_to_end(key)
     run = FastRun(pool, connection, reply)
+    if parse:
+        run.parsing = (key, name, refused)
+    return _send(run, parse + message(b"B", b"\0" + name + b"\0" + bound))
+
+
+def _send(run: FastRun, bound: bytes) -> FastRun | None:
     try:
-        connection.wire.send(bind(name, values, formats) + _EXECUTE_SYNC)
+        run.connection.wire.send(bound + _EXECUTE_SYNC)
     except ConnectionLost:
         run.abort()
         return None
@@ -86,7 +122,6 @@ class FastRun:
         "_bound",
         "_broken",
         "_cancelling",
-        "_connection",
         "_done",
         "_error",
         "_interrupted",
@@ -96,11 +131,13 @@ class FastRun:
         "_reply",
         "_tag",
         "_timer",
+        "connection",
+        "parsing",
     )
 
     def __init__(self, pool: PassthroughPool, connection: PassthroughConnection, reply: FastReply) -> None:
         self._pool = pool
-        self._connection = connection
+        self.connection = connection
         self._reader = connection.wire.reader
         self._reply = reply
         self._bound = False  # BindComplete received: the source answered
@@ -112,13 +149,20 @@ class FastRun:
         self._paused = False
         self._done = False
         self._cancelling: asyncio.Task[None] | None = None
+        #: a statement being prepared: its key, name, and what to tell when the source refuses it
+        self.parsing: tuple[str, bytes, Callable[[], None]] | None = None
         self._reader.listener = self._arrived
+
+    @property
+    def bound(self) -> bool:
+        """The source accepted the Bind (its parameter values)."""
+        return self._bound
 
     def watch(self) -> None:
         """Give the statement up when the server stays silent past the connection's read timeout."""
-        timeout = self._connection.wire.read_timeout
+        timeout = self.connection.wire.read_timeout
         if timeout is not None:
-            self._timer = self._connection.wire.loop.call_later(timeout, self._check_silence, self._reader.arrivals)
+            self._timer = self.connection.wire.loop.call_later(timeout, self._check_silence, self._reader.arrivals)
 
     def _arrived(self) -> None:
         if self._done:
@@ -156,12 +200,16 @@ class FastRun:
                 self._tag = bytes(buffer[position:following])
             elif kind == _BIND_COMPLETE:
                 self._bound = True
+            elif kind == _PARSE_COMPLETE and self.parsing is not None:
+                key, name, _ = self.parsing
+                self.connection.prepared[key] = name
+                self.parsing = None
             elif kind == _ERROR:
                 if self._error is None:
                     self._error = wire_error(bytes(buffer[position + 5 : following]))
             elif kind not in _IGNORED:
                 self._broken = True
-                self._connection.wire.broken = f"unexpected message {chr(kind)!r}"
+                self.connection.wire.broken = f"unexpected message {chr(kind)!r}"
                 self._error = self._error or VeilError("08P01", f"PostgreSQL sent an unexpected message {chr(kind)!r}")
             position = following
         if position:
@@ -183,9 +231,12 @@ class FastRun:
 
     def _finish(self) -> None:
         self._detach()
-        self._pool.release(self._connection, not (self._interrupted or self._broken))
+        self._pool.release(self.connection, not (self._interrupted or self._broken))
         if self._error is None and self._tag is not None:
             self._reply.complete(self._tag)
+        elif self.parsing is not None and self._error is not None:  # the source refused the types
+            self.parsing[2]()
+            self._reply.failed(self._error, True)
         else:
             error = self._error or VeilError("08P01", "PostgreSQL ended the statement without completing it")
             self._reply.failed(error, False)
@@ -194,8 +245,8 @@ class FastRun:
         """The connection went away (or stayed silent) before ReadyForQuery."""
         self._detach()
         reader = self._reader
-        self._connection.wire.broken = "lost"
-        self._pool.release(self._connection, False)
+        self.connection.wire.broken = "lost"
+        self._pool.release(self.connection, False)
         if self._error is not None:  # a FATAL error ends the session before ReadyForQuery
             self._reply.failed(self._error, False)
             return
@@ -211,7 +262,7 @@ class FastRun:
         if reader.arrivals != seen or self._paused:  # data came (or the client is the slow one)
             self.watch()
             return
-        timeout = self._connection.wire.read_timeout
+        timeout = self.connection.wire.read_timeout
         reader.lost = reader.lost or f"no answer from the server within {timeout:g} s"
         reader.silent = True
         self._lost(ServerSilent(reader.lost))
@@ -228,12 +279,12 @@ class FastRun:
         """Cancel the source query (callable from any thread): a CancelRequest on a new socket."""
         self._interrupted = True
         with contextlib.suppress(RuntimeError):  # the loop is closed: nothing runs any more
-            self._connection.wire.loop.call_soon_threadsafe(self._send_cancel)
+            self.connection.wire.loop.call_soon_threadsafe(self._send_cancel)
 
     def _send_cancel(self) -> None:
         if self._done or self._cancelling is not None:
             return
-        self._cancelling = asyncio.get_running_loop().create_task(self._connection.wire.cancel(timeout=10.0))
+        self._cancelling = asyncio.get_running_loop().create_task(self.connection.wire.cancel(timeout=10.0))
         self._cancelling.add_done_callback(_log_cancel_failure)
 
     def abort(self) -> None:
@@ -241,7 +292,7 @@ class FastRun:
         if not self._done:
             self._detach()
             self._broken = True
-            self._pool.release(self._connection, False)
+            self._pool.release(self.connection, False)
 
 
 def _log_cancel_failure(task: asyncio.Task[None]) -> None:

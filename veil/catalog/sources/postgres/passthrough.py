@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 MAX_PREPARED = 256
 #: Startup settings matching Veil's encoder (see veil.sql.settings.DEFAULTS).
 OUTPUT_OPTIONS = {
-    "DateStyle": "ISO, MDY", "IntervalStyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
     "client_encoding": "UTF8",
 }
 #: What a reused connection runs before a query: a new session's state, prepared statements kept.
@@ -66,8 +69,8 @@ class SessionSettings:
 
 
 class PassthroughConnection:
-    """A protocol session with the statements it has prepared, by SQL text (least recently
-    used first)."""
+    """A protocol session with the statements it has prepared, by SQL text, or by
+    :func:`typed_key` for those prepared with parameter types (least recently used first)."""
 
     def __init__(self, wire: WireConnection) -> None:
         self.wire = wire
@@ -78,6 +81,20 @@ class PassthroughConnection:
     def next_name(self) -> bytes:
         self._names += 1
         return f"veil_{self._names}".encode()
+
+    def parse(self, sql: str, types: Sequence[int] = ()) -> tuple[bytes, bytes]:
+        """A new statement name for ``sql`` and the messages that prepare it with parameter
+        ``types`` (none: the source infers them), after closing the least recently used
+        statement when :data:`MAX_PREPARED` are kept. The caller records it in :attr:`prepared`
+        once the source confirms it (ParseComplete)."""
+        close = b""
+        if len(self.prepared) >= MAX_PREPARED:
+            _, oldest = self.prepared.popitem(last=False)
+            close = message(b"C", b"S" + cstring(oldest))
+        name = self.next_name()
+        return name, close + message(
+            b"P", cstring(name) + cstring(sql) + struct.pack(f"!h{len(types)}I", len(types), *types)
+        )
 
     @property
     def healthy(self) -> bool:
@@ -160,6 +177,12 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
     return [None if value is None else bytes(value) for value in dumped]
 
 
+def typed_key(sql: str, types: Sequence[int]) -> str:
+    """The :attr:`PassthroughConnection.prepared` key of ``sql`` prepared with parameter ``types``
+    (SQL text never holds a NUL)."""
+    return f"{sql}\0{','.join(map(str, types))}"
+
+
 def bind(name: bytes, values: Sequence[bytes | None], formats: Sequence[int]) -> bytes:
     """Bind of the unnamed portal: text parameters, the client's result format codes (none, one
     for every column, or one per column, as the protocol allows)."""
@@ -233,11 +256,8 @@ class PassthroughCursor:
         name = prepared.get(sql)
         parts = []
         if name is None:
-            if len(prepared) >= MAX_PREPARED:
-                _, oldest = prepared.popitem(last=False)
-                parts.append(message(b"C", b"S" + cstring(oldest)))
-            name = connection.next_name()
-            parts.append(message(b"P", cstring(name) + cstring(sql) + b"\0\0"))
+            name, parse = connection.parse(sql)
+            parts.append(parse)
         else:
             prepared.move_to_end(sql)
         parts += (bind(name, values, formats), _EXECUTE_ALL, _SYNC)

@@ -19,6 +19,7 @@ from veil.catalog.model import Table
 from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
+from veil.engine.fast_tickets import cache_hit_ticket
 from veil.engine.schemas import describable, renamed, text_schema
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.errors import (
@@ -266,7 +267,10 @@ class Session(StatementExecution):
         if isinstance(stream, (EncodedHit, ArrowHit)) and statement.kind == Kind.QUERY and (
             plan.fast is None or plan.fast[0] is not self.user
         ):
-            plan.fast = (self.user, self._hit_ticket(plan))
+            ticket = cache_hit_ticket(
+                self.engine, plan.query, plan.schema, self.settings, lambda: self._record(plan.statement.sql, plan)
+            )
+            plan.fast = (self.user, ticket)
         audited = stream if getattr(stream, "audited", False) else AuditedStream(stream, record, self.engine.audit)
         if isinstance(cursor, CursorSpec):
             assert schema is not None
@@ -275,25 +279,6 @@ class Session(StatementExecution):
         if isinstance(statement.spec, CopySpec):
             return CopyStream(audited, statement.spec)
         return audited
-
-    def _hit_ticket(self, plan: Plan) -> FastCacheHit | None:
-        """The fast path of a statement just served from the in-process latency cache."""
-        engine, query, sql = self.engine, plan.query, plan.statement.sql
-        if not isinstance(query, SourcePlan) or plan.schema is None or not engine.cache.local:
-            return None
-        key_param = query.key_param
-
-        def record() -> AuditRecord:
-            hit = self._record(sql, plan)
-            hit.cache_hit = True
-            return hit
-
-        return FastCacheHit(
-            lambda: engine.cache, engine.catalog.sources[query.connection].connection_key, query.sql, plan.schema,
-            engine.latency_for(query.tables), lambda params: engine.cache_parameters(params, key_param),
-            lambda: self.settings.get("TimeZone"), record, lambda: engine.audit,
-            lambda: self.settings.get_or_none("application_name") or "",
-        )
 
     def _prepare_sql(self, plan: Plan) -> ResultStream:
         statement = plan.statement

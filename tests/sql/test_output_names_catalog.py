@@ -104,16 +104,9 @@ KNOWN_TYPE_GAPS = frozenset({"sign"})
 # defects, each to be fixed (none may join them).
 KNOWN_VALUE_GAPS = frozenset(
     {
-        "div",  # the quotient's scale: 1.0000000000 (local) or 1.000 (DuckDB source) for 1
         "json_strip_nulls",  # json printed without PostgreSQL's spacing
         "pg_char_to_encoding",  # encoding aliases ('abc' is WIN1258's) unknown: -1
-        "round",  # round(float8) rounds half away from zero; PostgreSQL's rint rounds half to even
-        "sha256",
-        "sha384",
-        "sha512",  # sha384/sha512 compute sha256; bytea on a source hashed as text
         "to_char",  # template letters that are not patterns ('abc': PostgreSQL prints 'aad')
-        "bit_length",
-        "octet_length",  # a bytea literal on a DuckDB source measured as its text
     }
 )
 

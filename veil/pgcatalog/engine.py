@@ -18,12 +18,12 @@ from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
+from veil.pgcatalog.exactcalls import exact_calls
 from veil.pgcatalog.infer import OutputColumn, Typer
 from veil.pgcatalog.normalize import normalize
 from veil.pgcatalog.objects import CatalogObjects
 from veil.pgcatalog.params import coerce_value
 from veil.pgcatalog.pgnumeric import postgres_numerics
-from veil.pgcatalog.exactcalls import exact_calls
 from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgcatalog.results import convert_batch, result_schema
 from veil.pgcatalog.rewrite import Rewriter

@@ -52,7 +52,9 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
 
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
-    return any(_is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous))
+    return any(
+        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+    )
 
 
 def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:

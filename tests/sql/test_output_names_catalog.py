@@ -176,3 +176,36 @@ def test_calls_inside_expressions(postgres: psycopg.Connection, veil_server: Vei
             assert expected.description is not None and got.description is not None
             assert [c.type_code for c in got.description] == [c.type_code for c in expected.description]
             assert got.fetchall() == expected.fetchall()
+
+
+EXACT_VALUES = [
+    "SELECT round(2.5::float8), round(3.5::float8), round(-2.5::float8), round(2.5::float4), round(2.5), round(-2.5)",
+    "SELECT bit_length('abc'), octet_length('é'), octet_length('abc'::varchar), bit_length('é'::text)",
+    "SELECT octet_length('\\x0102'::bytea), sha256('\\x0102'::bytea), md5('abc'), sha256('ab'::bytea)",
+]
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+def test_values_duckdb_computes_differently(postgres: psycopg.Connection, veil_server: VeilServer, suffix: str) -> None:
+    """Rounding half to even for floats, lengths of text and of bytea literals, SHA-256 of a
+    bytea literal: PostgreSQL's values on the local engine and on a DuckDB source."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        for sql in EXACT_VALUES:
+            assert veil.execute(sql + suffix).fetchall() == postgres.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+@pytest.mark.parametrize("sql", ["SELECT sha384('ab'::bytea)", "SELECT sha512('ab'::bytea)"])
+def test_digests_duckdb_lacks_are_refused(veil_server: VeilServer, sql: str, suffix: str) -> None:
+    """DuckDB computes only SHA-256: sha384/sha512 are refused, never answered with another digest."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        with pytest.raises(psycopg.errors.FeatureNotSupported) as error:
+            veil.execute(sql + suffix).fetchall()
+        assert "duckdb" not in str(error.value).lower()
+
+
+def test_bytea_escape_literal_on_source_refused(veil_server: VeilServer) -> None:
+    """A bytea escape-format literal DuckDB would read differently is refused on a DuckDB source."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            veil.execute("SELECT octet_length('a\\\\b'::bytea) FROM sales.customers LIMIT 1").fetchall()

@@ -206,6 +206,6 @@ def test_digests_duckdb_lacks_are_refused(veil_server: VeilServer, sql: str, suf
 
 def test_bytea_escape_literal_on_source_refused(veil_server: VeilServer) -> None:
     """A bytea escape-format literal DuckDB would read differently is refused on a DuckDB source."""
-    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
-        with pytest.raises(psycopg.errors.FeatureNotSupported):
-            veil.execute("SELECT octet_length('a\\\\b'::bytea) FROM sales.customers LIMIT 1").fetchall()
+    sql = "SELECT octet_length('a\\\\b'::bytea) FROM sales.customers LIMIT 1"
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil, pytest.raises(psycopg.errors.FeatureNotSupported):
+        veil.execute(sql).fetchall()

@@ -105,7 +105,6 @@ KNOWN_TYPE_GAPS = frozenset({"sign"})
 KNOWN_VALUE_GAPS = frozenset(
     {
         "json_strip_nulls",  # json printed without PostgreSQL's spacing
-        "pg_char_to_encoding",  # encoding aliases ('abc' is WIN1258's) unknown: -1
         "to_char",  # template letters that are not patterns ('abc': PostgreSQL prints 'aad')
     }
 )
@@ -209,3 +208,13 @@ def test_bytea_escape_literal_on_source_refused(veil_server: VeilServer) -> None
     sql = "SELECT octet_length('a\\\\b'::bytea) FROM sales.customers LIMIT 1"
     with psycopg.connect(veil_server.dsn(), autocommit=True) as veil, pytest.raises(psycopg.errors.FeatureNotSupported):
         veil.execute(sql).fetchall()
+
+
+ENCODING_NAMES = "abc tcvn vscii alt win koi8 unicode mskanji shiftjis utf-8 latin1 iso8859-1 iso_8859_9 windows1251 WIN866 x"
+
+
+def test_encoding_aliases(postgres: psycopg.Connection, veil_server: VeilServer) -> None:
+    """pg_char_to_encoding knows PostgreSQL's aliases ('abc' is WIN1258), not only the names."""
+    sql = "SELECT " + ", ".join(f"pg_char_to_encoding('{n}')" for n in ENCODING_NAMES.split())
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        assert veil.execute(sql).fetchall() == postgres.execute(sql).fetchall()

@@ -104,16 +104,7 @@ KNOWN_TYPE_GAPS = frozenset({"sign"})
 # defects, each to be fixed (none may join them).
 KNOWN_VALUE_GAPS = frozenset(
     {
-        "div",  # the quotient's scale: 1.0000000000 (local) or 1.000 (DuckDB source) for 1
-        "json_strip_nulls",  # json printed without PostgreSQL's spacing
-        "pg_char_to_encoding",  # encoding aliases ('abc' is WIN1258's) unknown: -1
-        "round",  # round(float8) rounds half away from zero; PostgreSQL's rint rounds half to even
-        "sha256",
-        "sha384",
-        "sha512",  # sha384/sha512 compute sha256; bytea on a source hashed as text
         "to_char",  # template letters that are not patterns ('abc': PostgreSQL prints 'aad')
-        "bit_length",
-        "octet_length",  # a bytea literal on a DuckDB source measured as its text
     }
 )
 
@@ -183,3 +174,49 @@ def test_calls_inside_expressions(postgres: psycopg.Connection, veil_server: Vei
             assert expected.description is not None and got.description is not None
             assert [c.type_code for c in got.description] == [c.type_code for c in expected.description]
             assert got.fetchall() == expected.fetchall()
+
+
+EXACT_VALUES = [
+    "SELECT round(2.5::float8), round(3.5::float8), round(-2.5::float8), round(2.5::float4), round(2.5), round(-2.5)",
+    "SELECT bit_length('abc'), octet_length('é'), octet_length('abc'::varchar), bit_length('é'::text)",
+    'SELECT json_strip_nulls(\'{"a": 1, "b": null, "c": [1, {"d": null}]}\'::json)',
+    "SELECT octet_length('\\x0102'::bytea), sha256('\\x0102'::bytea), md5('abc'), sha256('ab'::bytea)",
+]
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+def test_values_duckdb_computes_differently(postgres: psycopg.Connection, veil_server: VeilServer, suffix: str) -> None:
+    """Rounding half to even for floats, lengths of text and of bytea literals, SHA-256 of a
+    bytea literal: PostgreSQL's values on the local engine and on a DuckDB source."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        for sql in EXACT_VALUES:
+            assert veil.execute(sql + suffix).fetchall() == postgres.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+@pytest.mark.parametrize("sql", ["SELECT sha384('ab'::bytea)", "SELECT sha512('ab'::bytea)"])
+def test_digests_duckdb_lacks_are_refused(veil_server: VeilServer, sql: str, suffix: str) -> None:
+    """DuckDB computes only SHA-256: sha384/sha512 are refused, never answered with another digest."""
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        with pytest.raises(psycopg.errors.FeatureNotSupported) as error:
+            veil.execute(sql + suffix).fetchall()
+        assert "duckdb" not in str(error.value).lower()
+
+
+def test_bytea_escape_literal_on_source_refused(veil_server: VeilServer) -> None:
+    """A bytea escape-format literal DuckDB would read differently is refused on a DuckDB source."""
+    sql = "SELECT octet_length('a\\\\b'::bytea) FROM sales.customers LIMIT 1"
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil, pytest.raises(psycopg.errors.FeatureNotSupported):
+        veil.execute(sql).fetchall()
+
+
+ENCODING_NAMES = (
+    "abc tcvn vscii alt win koi8 unicode mskanji shiftjis utf-8 latin1 iso8859-1 iso_8859_9 windows1251 WIN866 x"
+)
+
+
+def test_encoding_aliases(postgres: psycopg.Connection, veil_server: VeilServer) -> None:
+    """pg_char_to_encoding knows PostgreSQL's aliases ('abc' is WIN1258), not only the names."""
+    sql = "SELECT " + ", ".join(f"pg_char_to_encoding('{n}')" for n in ENCODING_NAMES.split())
+    with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
+        assert veil.execute(sql).fetchall() == postgres.execute(sql).fetchall()

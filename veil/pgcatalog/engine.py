@@ -18,6 +18,7 @@ from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
+from veil.pgcatalog.exactcalls import exact_calls
 from veil.pgcatalog.infer import OutputColumn, Typer
 from veil.pgcatalog.normalize import normalize
 from veil.pgcatalog.objects import CatalogObjects
@@ -85,7 +86,9 @@ class LocalEngine:
         columns = typer.output_columns(tree)
         localtypes.check_uses(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
-        compiled = postgres_numerics(rewriter.rewrite(tree), rewriter.type_of, typer.projection_for)
+        rewritten = rewriter.rewrite(tree)
+        exact_calls(rewritten, rewriter.type_of)
+        compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projection_for)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

@@ -236,6 +236,8 @@ class Typer:
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):
             return ColumnType(BY_NAME["json"])
+        if isinstance(node, exp.JSONStripNulls):
+            return ColumnType(BY_NAME["json"])
         name = scopes.function_name(node)
         if name is None:
             return None

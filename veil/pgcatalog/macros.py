@@ -21,8 +21,29 @@ F = "veil_fn"
 # PostgreSQL's encodings by number and by name (compared as PostgreSQL's clean_encoding_name
 # does: lower case, letters and digits only, so 'utf-8' and 'UTF8' are one).
 _ENCODING_NAMES = " ".join(f"WHEN {code} THEN '{name}'" for name, code in ENCODINGS.items())
+# PostgreSQL's other names of encodings (pg_encname_tbl), cleaned.
+_ENCODING_ALIASES = {
+    "abc": "WIN1258",
+    "tcvn": "WIN1258",
+    "tcvn5712": "WIN1258",
+    "vscii": "WIN1258",
+    "alt": "WIN866",
+    "windows866": "WIN866",
+    "koi8": "KOI8R",
+    "mskanji": "SJIS",
+    "shiftjis": "SJIS",
+    "unicode": "UTF8",
+    "win": "WIN1251",
+    "windows874": "WIN874",
+    **{f"windows{n}": f"WIN{n}" for n in range(1250, 1259)},
+    **{
+        f"iso8859{n}": f"LATIN{latin}"
+        for n, latin in ((1, 1), (2, 2), (3, 3), (4, 4), (9, 5), (10, 6), (13, 7), (14, 8), (15, 9), (16, 10))
+    },
+}
 _ENCODING_CODES = " ".join(
-    f"WHEN '{re.sub('[^a-z0-9]', '', name.lower())}' THEN {code}" for name, code in ENCODINGS.items()
+    [f"WHEN '{re.sub('[^a-z0-9]', '', name.lower())}' THEN {code}" for name, code in ENCODINGS.items()]
+    + [f"WHEN '{alias}' THEN {ENCODINGS[name]}" for alias, name in _ENCODING_ALIASES.items()]
 )
 
 MACROS: tuple[str, ...] = (

@@ -21,6 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
+from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
@@ -216,6 +217,7 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
     ``"c"."id"``): it must find the lower-case names Veil serves, and name the result columns as
     PostgreSQL would."""
     if dialect == "duckdb":
+        refuse_inexact(tree)
         duckdb_literals(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
@@ -247,7 +249,7 @@ _ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Div, exp.Add, exp.Sub, exp.Mul, e
 def _computes_numbers(tree: exp.Expr) -> bool:
     """Whether anything in ``tree`` may compute a number differently in DuckDB (most point
     queries do not: they are planned without typing every node)."""
-    if tree.find(*_ARITHMETIC) is not None:
+    if tree.find(*_ARITHMETIC) is not None or needs_exact_call(tree):
         return True
     if isinstance(tree, exp.Query) and any(not isinstance(p.unalias(), exp.Column | exp.Star) for p in tree.selects):
         return True  # a computed output column: its type (numeric typmod) is PostgreSQL's
@@ -261,6 +263,7 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
     typer, numeric = numeric_typing(tree, analysis)
     if typer is None:
         return tree, ()
+    exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
     return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
 

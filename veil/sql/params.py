@@ -8,11 +8,13 @@ declared in Parse always wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
 from veil import pgfields, pgtypes
+from veil.errcodes import FeatureNotSupported, InvalidTextRepresentation
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.casts import literal_scale
 from veil.pgtypes import ColumnType, PgType
@@ -159,15 +161,36 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
+_BINARY = (exp.DType.VARBINARY, exp.DType.BINARY)
+_HEX = re.compile(r"(?:\s*[0-9A-Fa-f]{2})*\s*")
+
+
+def _bytea_literal(text: str) -> exp.Expr:
+    """PostgreSQL's bytea input ``text`` as a DuckDB BLOB expression."""
+    if text.startswith("\\x"):
+        if _HEX.fullmatch(text[2:]) is None:
+            raise InvalidTextRepresentation(f'invalid input syntax for type bytea: "{text}"')
+        return exp.Unhex(this=exp.Literal.string("".join(text[2:].split())))
+    if "\\" in text:
+        raise FeatureNotSupported("bytea escape-format literals are not supported on this source")
+    return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("BLOB"))
+
+
 def duckdb_literals(statement: exp.Expr) -> None:
     """Typed literals as DuckDB must be given them to read them as PostgreSQL does, in place:
 
     * ``'3.14'::numeric``: DuckDB reads DECIMAL as DECIMAL(18,3) (3.140); the cast gets the
       scale the literal was written with.
     * ``'{1,2}'::int[]``: DuckDB does not read PostgreSQL's array text; the literal becomes a
-      list of its elements' text, cast to the array type."""
+      list of its elements' text, cast to the array type.
+    * ``'\\x0102'::bytea``: DuckDB reads only ``\\xHH`` escapes in a BLOB's text (``\\x0102`` is
+      three bytes); PostgreSQL's hex format becomes ``unhex('0102')``, its escape format with
+      backslashes is refused (0A000)."""
     for cast in list(statement.find_all(exp.Cast)):
         literal = cast.this.unnest()
+        if isinstance(literal, exp.Literal) and literal.is_string and cast.to.this in _BINARY:
+            cast.replace(_bytea_literal(literal.this))
+            continue
         if (
             isinstance(literal, exp.Literal) and literal.is_string and cast.to.this == exp.DType.ARRAY
             and literal.this.lstrip().startswith("{")

@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
+from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
 from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import ColumnType
@@ -120,8 +121,10 @@ def plan_federated(
     for (node, table), taken in zip(remaining, conditions, strict=True):
         builder.push_table(node, table, taken)
     if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
+        exact_calls(rewritten, _combined_types(typer.type_of))
         postgres_function_results(rewritten, _combined_types(typer.type_of))
         rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
+    refuse_inexact(rewritten)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.sandbox import sandboxed_duckdb
+from veil.catalog.sources.sandbox import sandboxed_cursor, sandboxed_duckdb
 
 
 @pytest.fixture
@@ -69,3 +69,26 @@ def test_a_file_opened_twice_shares_one_locked_database(tmp_path: Path, csv_file
         for connection in (first, second):
             with pytest.raises(duckdb.PermissionException):
                 connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+_QUOTIENT = "SELECT veil_numeric_div(CAST('-1.50' AS DECIMAL(38, 2)), CAST(7 AS DECIMAL(38, 0)), 2, 0)"
+
+
+def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) -> None:
+    """Veil's numeric quotient macro is defined before the lock: on Veil's in-memory databases
+    (their cursors too), and on a read-only database file's connection and its sandboxed cursors,
+    without writing into the file."""
+    path = tmp_path / "source.duckdb"
+    with duckdb.connect(str(path)) as setup:
+        setup.execute("CREATE TABLE t AS SELECT 1 AS n")
+    expected = [("-0.21428571428571428571",)]
+    with sandboxed_duckdb() as memory:
+        assert memory.execute(_QUOTIENT).fetchall() == expected
+        assert memory.cursor().execute(_QUOTIENT).fetchall() == expected
+    with sandboxed_duckdb(str(path), read_only=True) as source:
+        assert source.execute(_QUOTIENT).fetchall() == expected
+        assert sandboxed_cursor(source).execute(_QUOTIENT).fetchall() == expected
+        with pytest.raises(duckdb.InvalidInputException, match="locked"):
+            source.execute("SET enable_external_access = true")
+    with duckdb.connect(str(path), read_only=True) as plain:
+        assert plain.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name LIKE 'veil_%'").fetchall() == [(0,)]

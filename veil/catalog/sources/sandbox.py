@@ -6,7 +6,10 @@ emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks result
 never read by name, and before any SQL runs external access is switched off (no files, URLs or
 other databases beyond the database opened here) and the configuration is locked, so no
 statement can switch either back on. Veil's own Python functions
-(:mod:`~veil.catalog.sources.pgvariance`) are registered on it.
+(:mod:`~veil.catalog.sources.pgvariance`) are registered on it, and its macros
+(:mod:`~veil.catalog.sources.pgdivision`) defined before the lock: in the database when it is
+Veil's own in-memory one, else for the connection only (:func:`sandboxed_cursor` defines them on
+each cursor: a temporary macro is not seen by other connections).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 import duckdb
 
-from veil.catalog.sources import pgvariance
+from veil.catalog.sources import pgdivision, pgvariance
 
 DuckDBSetting = str | bool | int | float | list[str]
 
@@ -44,6 +47,8 @@ def sandboxed_duckdb(
     connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
     try:
         pgvariance.register(connection)
+        # in the database (its cursors see it), or for this connection if it takes no new entries
+        pgdivision.register(connection, temporary=read_only or database != ":memory:")
         if prepare is not None:
             prepare(connection)
         if not _locked_down(connection):
@@ -53,6 +58,18 @@ def sandboxed_duckdb(
         connection.close()
         raise
     return connection
+
+
+def sandboxed_cursor(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor of a sandboxed file database, with Veil's macros (a locked configuration
+    still lets a connection define temporary macros)."""
+    cursor = connection.cursor()
+    try:
+        pgdivision.register(cursor, temporary=True)
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
 
 
 def _locked_down(connection: duckdb.DuckDBPyConnection) -> bool:

@@ -16,7 +16,7 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
-from veil.catalog.sources.sandbox import sandboxed_duckdb
+from veil.catalog.sources.sandbox import sandboxed_cursor, sandboxed_duckdb
 from veil.errors import VeilError
 
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
@@ -205,7 +205,7 @@ class DuckDBSource:
             if self._idle:
                 return DuckDBCursor(self._idle.pop(), self._reuse(self._connection))
         database = self._connect()
-        return DuckDBCursor(database.cursor(), self._reuse(database))
+        return DuckDBCursor(sandboxed_cursor(database), self._reuse(database))
 
     def _reuse(self, database: duckdb.DuckDBPyConnection | None) -> Callable[[duckdb.DuckDBPyConnection], None]:
         """A release callback for cursors of ``database``: kept while it is still the open one."""

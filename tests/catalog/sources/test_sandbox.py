@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.sandbox import sandboxed_cursor, sandboxed_duckdb
+from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
 
 
 @pytest.fixture
@@ -76,7 +76,8 @@ _QUOTIENT = "SELECT veil_numeric_div(CAST('-1.50' AS DECIMAL(38, 2)), CAST(7 AS 
 
 def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) -> None:
     """Veil's numeric quotient macro is defined before the lock: on Veil's in-memory databases
-    (their cursors too), and on a read-only database file's connection and its sandboxed cursors,
+    (their cursors too), and on a read-only database file's connection and, when they call it,
+    its cursors,
     without writing into the file."""
     path = tmp_path / "source.duckdb"
     with duckdb.connect(str(path)) as setup:
@@ -87,7 +88,8 @@ def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) ->
         assert memory.cursor().execute(_QUOTIENT).fetchall() == expected
     with sandboxed_duckdb(str(path), read_only=True) as source:
         assert source.execute(_QUOTIENT).fetchall() == expected
-        assert sandboxed_cursor(source).execute(_QUOTIENT).fetchall() == expected
+        cursor = source.cursor()
+        assert with_macros(cursor, lambda: cursor.execute(_QUOTIENT).fetchall()) == expected
         with pytest.raises(duckdb.InvalidInputException, match="locked"):
             source.execute("SET enable_external_access = true")
     with duckdb.connect(str(path), read_only=True) as plain:

@@ -8,19 +8,21 @@ other databases beyond the database opened here) and the configuration is locked
 statement can switch either back on. Veil's own Python functions
 (:mod:`~veil.catalog.sources.pgvariance`) are registered on it, and its macros
 (:mod:`~veil.catalog.sources.pgdivision`) defined before the lock: in the database when it is
-Veil's own in-memory one, else for the connection only (:func:`sandboxed_cursor` defines them on
-each cursor: a temporary macro is not seen by other connections).
+Veil's own in-memory one, else for the connection only (:func:`with_macros` defines them on
+a cursor that calls one: a temporary macro is not seen by other connections).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import duckdb
 
 from veil.catalog.sources import pgdivision, pgvariance
 
 DuckDBSetting = str | bool | int | float | list[str]
+T = TypeVar("T")
 
 #: Settings every sandboxed DuckDB opens with (callers add their own).
 HARDENED: Mapping[str, DuckDBSetting] = {
@@ -60,16 +62,18 @@ def sandboxed_duckdb(
     return connection
 
 
-def sandboxed_cursor(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A new cursor of a sandboxed file database, with Veil's macros (a locked configuration
-    still lets a connection define temporary macros)."""
-    cursor = connection.cursor()
+def with_macros(connection: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
+    """``run()`` on ``connection``; if it calls one of Veil's macros the connection lacks (a
+    cursor of a file database: temporary macros belong to one connection), the macros are
+    defined and ``run`` called again. Only cursors that need them pay for them (4 ms: the
+    definition is long); a locked configuration still lets a connection define temporary macros."""
     try:
-        pgdivision.register(cursor, temporary=True)
-    except BaseException:
-        cursor.close()
-        raise
-    return cursor
+        return run()
+    except duckdb.CatalogException as exc:
+        if pgdivision.MACRO not in str(exc):
+            raise
+    pgdivision.register(connection, temporary=True)
+    return run()
 
 
 def _locked_down(connection: duckdb.DuckDBPyConnection) -> bool:

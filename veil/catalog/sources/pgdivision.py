@@ -63,24 +63,42 @@ def quotient_body(dividend: str, divisor: str, dividend_scale: str, divisor_scal
     sa, sb = dividend_scale, divisor_scale
     operands = f"[{{'a': CAST({dividend} AS VARCHAR), 'b': CAST({divisor} AS VARCHAR)}}]"
     a, b = _field("v", "a"), _field("v", "b")
-    digits = _step(operands, "v", {
-        "da": _DIGITS.format(text=a), "db": _DIGITS.format(text=b),
-        "neg": f"starts_with({a}, '-') <> starts_with({b}, '-')",
-    })
+    digits = _step(
+        operands,
+        "v",
+        {
+            "da": _DIGITS.format(text=a),
+            "db": _DIGITS.format(text=b),
+            "neg": f"starts_with({a}, '-') <> starts_with({b}, '-')",
+        },
+    )
     ea, eb = f"(length({_field('d', 'da')}) - 1 - {sa})", f"(length({_field('d', 'db')}) - 1 - {sb})"
     places = _step(digits, "d", {"ea": ea, "eb": eb, "ma": _MOD.format(e=ea), "mb": _MOD.format(e=eb)})
     da, db, ea, eb, ma, mb = (_field("m", name) for name in ("da", "db", "ea", "eb", "ma", "mb"))
     scale = _SCALE.format(
-        wa=_WEIGHT.format(d=da, e=ea, m=ma), wb=_WEIGHT.format(d=db, e=eb, m=mb),
-        fa=_FIRST.format(d=da, m=ma), fb=_FIRST.format(d=db, m=mb), sa=sa, sb=sb,
+        wa=_WEIGHT.format(d=da, e=ea, m=ma),
+        wb=_WEIGHT.format(d=db, e=eb, m=mb),
+        fa=_FIRST.format(d=da, m=ma),
+        fb=_FIRST.format(d=db, m=mb),
+        sa=sa,
+        sb=sb,
     )
     scaled = _step(places, "m", {"r": scale})
-    shifted = _step(scaled, "r", {
-        "s": _SHIFTED.format(d=_field("r", "da"), r=_field("r", "r"), sa=sa, sb=sb),
-    })
-    integers = _step(shifted, "h", {
-        "n1": _CHECKED.format(s=_field("h", "s")), "n2": _DIVISOR.format(d=_field("h", "db")),
-    })
+    shifted = _step(
+        scaled,
+        "r",
+        {
+            "s": _SHIFTED.format(d=_field("r", "da"), r=_field("r", "r"), sa=sa, sb=sb),
+        },
+    )
+    integers = _step(
+        shifted,
+        "h",
+        {
+            "n1": _CHECKED.format(s=_field("h", "s")),
+            "n2": _DIVISOR.format(d=_field("h", "db")),
+        },
+    )
     rounded = _step(integers, "n", {"q": _ROUNDED.format(a=_field("n", "n1"), b=_field("n", "n2"))})
     padded = _step(rounded, "q", {"t": _PADDED.format(q=_field("q", "q"), r=_field("q", "r"))})
     formatted = _FORMAT.format(neg=_field("t", "neg"), t=_field("t", "t"), r=_field("t", "r"))

@@ -51,7 +51,7 @@ def test_quotient_is_postgres_numeric_div(postgres_dsn: str) -> None:
     pairs = _operands(12)
     with psycopg.connect(postgres_dsn) as conn:
         expected = [conn.execute(f"SELECT ({a}::numeric / {b}::numeric)::text").fetchone()[0] for a, b in pairs]  # type: ignore[index]
-    local = sandboxed_duckdb()  # the macro, as every DuckDB Veil opens has it
+    local = sandboxed_duckdb(macros=True)
     try:
         got = [
             local.execute(

@@ -75,19 +75,18 @@ _QUOTIENT = "SELECT veil_numeric_div(CAST('-1.50' AS DECIMAL(38, 2)), CAST(7 AS 
 
 
 def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) -> None:
-    """Veil's numeric quotient macro is defined before the lock: on Veil's in-memory databases
-    (their cursors too), and on a read-only database file's connection and, when they call it,
-    its cursors,
-    without writing into the file."""
+    """Veil's numeric quotient macro: defined before the lock in a database that asks for it
+    (its cursors see it), and once locked on any connection or cursor that calls it, even of a
+    read-only database file (without writing into the file)."""
     path = tmp_path / "source.duckdb"
     with duckdb.connect(str(path)) as setup:
         setup.execute("CREATE TABLE t AS SELECT 1 AS n")
     expected = [("-0.21428571428571428571",)]
-    with sandboxed_duckdb() as memory:
+    with sandboxed_duckdb(macros=True) as memory:
         assert memory.execute(_QUOTIENT).fetchall() == expected
         assert memory.cursor().execute(_QUOTIENT).fetchall() == expected
     with sandboxed_duckdb(str(path), read_only=True) as source:
-        assert source.execute(_QUOTIENT).fetchall() == expected
+        assert with_macros(source, lambda: source.execute(_QUOTIENT).fetchall()) == expected
         cursor = source.cursor()
         assert with_macros(cursor, lambda: cursor.execute(_QUOTIENT).fetchall()) == expected
         with pytest.raises(duckdb.InvalidInputException, match="locked"):

@@ -6,10 +6,11 @@ emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks result
 never read by name, and before any SQL runs external access is switched off (no files, URLs or
 other databases beyond the database opened here) and the configuration is locked, so no
 statement can switch either back on. Veil's own Python functions
-(:mod:`~veil.catalog.sources.pgvariance`) are registered on it, and its macros
-(:mod:`~veil.catalog.sources.pgdivision`) defined before the lock: in the database when it is
-Veil's own in-memory one, else for the connection only (:func:`with_macros` defines them on
-a cursor that calls one: a temporary macro is not seen by other connections).
+(:mod:`~veil.catalog.sources.pgvariance`) are registered on it. Its macros
+(:mod:`~veil.catalog.sources.pgdivision`) are defined before the lock where asked (in the
+database), else by :func:`with_macros` on a connection that calls one (for that connection
+only: a database opened read-only takes no new entries; a locked configuration still lets a
+connection define temporary macros).
 """
 
 from __future__ import annotations
@@ -42,15 +43,18 @@ def sandboxed_duckdb(
     read_only: bool = False,
     config: Mapping[str, DuckDBSetting] | None = None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    macros: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to ``database`` with ``config`` on top of :data:`HARDENED`; ``prepare``
     (building the emulated catalog, say) runs before external access is switched off and the
-    configuration locked."""
+    configuration locked. ``macros``: define Veil's macros in the (writable, long-lived) database
+    now, for all its cursors; else :func:`with_macros` defines them on a connection that calls
+    one (a definition costs 4 ms, and most connections are opened per statement and need none)."""
     connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
     try:
         pgvariance.register(connection)
-        # in the database (its cursors see it), or for this connection if it takes no new entries
-        pgdivision.register(connection, temporary=read_only or database != ":memory:")
+        if macros:  # in the database: every cursor sees them
+            pgdivision.register(connection, temporary=False)
         if prepare is not None:
             prepare(connection)
         if not _locked_down(connection):

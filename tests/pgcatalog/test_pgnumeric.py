@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 import sqlglot
@@ -19,6 +18,8 @@ from sqlglot import exp
 
 from tests.conftest import VeilServer, scratch_database
 from tests.pgcatalog.numeric_support import numbers_server, wire_result
+from veil.catalog.sources.pgdivision import quotient_body
+from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.pgcatalog.pgnumeric import AGGREGATES, AGGREGATES_QUERY, quotient_sql
 
 DATABASE = "veil_pgnumeric"
@@ -72,7 +73,7 @@ def test_quotient_is_postgres_numeric_div(postgres_dsn: str) -> None:
     pairs = _operands(12)
     with psycopg.connect(postgres_dsn) as conn:
         expected = [conn.execute(f"SELECT ({a}::numeric / {b}::numeric)::text").fetchone()[0] for a, b in pairs]  # type: ignore[index]
-    local = duckdb.connect()
+    local = sandboxed_duckdb(macros=True)
     try:
         got = [
             local.execute(
@@ -93,15 +94,23 @@ def test_quotient_is_postgres_numeric_div(postgres_dsn: str) -> None:
     assert len(pairs) > 300
 
 
-def test_quotient_sql_is_flat() -> None:
-    """The quotient's steps follow one another: no lambda inside another (DuckDB's planning grows
-    with their depth), and no ``x[k]`` (sqlglot types each one it reads or prints)."""
-    tree = sqlglot.parse_one("SELECT " + quotient_sql("sum(n)", "count(n)", 2, 0), read="duckdb")
+def test_quotient_body_is_flat() -> None:
+    """The macro's steps follow one another: no lambda inside another (DuckDB's planning grows
+    with their depth), and no ``x[k]``."""
+    tree = sqlglot.parse_one("SELECT " + quotient_body("a", "b", "sa", "sb"), read="duckdb")
     lambdas = list(tree.find_all(exp.Lambda))
     assert len(lambdas) >= 8
     assert all(lam.find_ancestor(exp.Lambda) is None for lam in lambdas)
     assert next(tree.find_all(exp.Bracket), None) is None
-    assert {c.name for c in tree.find_all(exp.Column)} == {"n"}  # the operands only: no step reads a column
+    assert {c.name for c in tree.find_all(exp.Column)} == {"a", "b", "sa", "sb"}  # no step reads a column
+
+
+def test_quotient_sql_is_one_short_call() -> None:
+    """Each quotient in a statement is one call of the macro, whatever its operands."""
+    tree = sqlglot.parse_one("SELECT " + quotient_sql("sum(n)", "count(n)", 2, 0), read="duckdb")
+    calls = [f.name for f in tree.find_all(exp.Anonymous)]
+    assert calls == ["veil_numeric_div"]
+    assert len(quotient_sql("sum(n)", "count(n)", 2, 0)) < 100
 
 
 def test_aggregate_table_is_postgres_catalog(postgres_dsn: str) -> None:

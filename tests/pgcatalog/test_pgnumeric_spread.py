@@ -181,12 +181,18 @@ def test_spread_is_numeric_stddev_internal() -> None:
 
 
 @pytest.mark.parametrize("source", ["", " FROM nums.t", " FROM public.t"])
-def test_clients_cannot_call_the_finishing_function(servers: tuple[str, VeilServer], source: str) -> None:
-    """veil_numeric_variance runs only in the SQL Veil writes: a client calling it (with a scale
-    that would make Python compute 10^(2·10^9)) is refused before anything runs."""
+@pytest.mark.parametrize(
+    "call",
+    [
+        "veil_numeric_variance(2, '0', '1', '0', '0', '0', '0', '0', '1', 1000000000, 0)",
+        "veil_numeric_div(1.5, 7, 1000000000, 0)",
+    ],
+)
+def test_clients_cannot_call_the_finishing_function(servers: tuple[str, VeilServer], source: str, call: str) -> None:
+    """veil_numeric_variance and the veil_numeric_div macro run only in the SQL Veil writes: a
+    client calling one (with a scale that would make Python compute 10^(2·10^9), or DuckDB pad
+    a billion zeros) is refused before anything runs."""
     with psycopg.connect(servers[1].dsn(), autocommit=True) as conn:
         with pytest.raises(psycopg.Error) as refused:
-            conn.execute(
-                f"select veil_numeric_variance(2, '0', '1', '0', '0', '0', '0', '0', '1', 1000000000, 0){source}"
-            )
+            conn.execute(f"select {call}{source}")
         assert refused.value.sqlstate in ("42501", "42883")

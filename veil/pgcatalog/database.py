@@ -41,7 +41,7 @@ _CATEGORY = {"U": "unreserved", "C": "unreserved (cannot be function or type nam
 
 
 def build_database(objects: CatalogObjects) -> duckdb.DuckDBPyConnection:
-    return sandboxed_duckdb(config=_CONFIG, prepare=lambda con: _fill(con, objects))
+    return sandboxed_duckdb(config=_CONFIG, prepare=lambda con: _fill(con, objects), macros=True)
 
 
 def _fill(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> None:

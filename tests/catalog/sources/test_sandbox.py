@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.sandbox import sandboxed_duckdb
+from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
 
 
 @pytest.fixture
@@ -69,3 +69,27 @@ def test_a_file_opened_twice_shares_one_locked_database(tmp_path: Path, csv_file
         for connection in (first, second):
             with pytest.raises(duckdb.PermissionException):
                 connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+_QUOTIENT = "SELECT veil_numeric_div(CAST('-1.50' AS DECIMAL(38, 2)), CAST(7 AS DECIMAL(38, 0)), 2, 0)"
+
+
+def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) -> None:
+    """Veil's numeric quotient macro: defined before the lock in a database that asks for it
+    (its cursors see it), and once locked on any connection or cursor that calls it, even of a
+    read-only database file (without writing into the file)."""
+    path = tmp_path / "source.duckdb"
+    with duckdb.connect(str(path)) as setup:
+        setup.execute("CREATE TABLE t AS SELECT 1 AS n")
+    expected = [("-0.21428571428571428571",)]
+    with sandboxed_duckdb(macros=True) as memory:
+        assert memory.execute(_QUOTIENT).fetchall() == expected
+        assert memory.cursor().execute(_QUOTIENT).fetchall() == expected
+    with sandboxed_duckdb(str(path), read_only=True) as source:
+        assert with_macros(source, lambda: source.execute(_QUOTIENT).fetchall()) == expected
+        cursor = source.cursor()
+        assert with_macros(cursor, lambda: cursor.execute(_QUOTIENT).fetchall()) == expected
+        with pytest.raises(duckdb.InvalidInputException, match="locked"):
+            source.execute("SET enable_external_access = true")
+    with duckdb.connect(str(path), read_only=True) as plain:
+        assert plain.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name LIKE 'veil_%'").fetchall() == [(0,)]

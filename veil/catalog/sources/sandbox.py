@@ -6,18 +6,24 @@ emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks result
 never read by name, and before any SQL runs external access is switched off (no files, URLs or
 other databases beyond the database opened here) and the configuration is locked, so no
 statement can switch either back on. Veil's own Python functions
-(:mod:`~veil.catalog.sources.pgvariance`) are registered on it.
+(:mod:`~veil.catalog.sources.pgvariance`) are registered on it. Its macros
+(:mod:`~veil.catalog.sources.pgdivision`) are defined before the lock where asked (in the
+database), else by :func:`with_macros` on a connection that calls one (for that connection
+only: a database opened read-only takes no new entries; a locked configuration still lets a
+connection define temporary macros).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import duckdb
 
-from veil.catalog.sources import pgvariance
+from veil.catalog.sources import pgdivision, pgvariance
 
 DuckDBSetting = str | bool | int | float | list[str]
+T = TypeVar("T")
 
 #: Settings every sandboxed DuckDB opens with (callers add their own).
 HARDENED: Mapping[str, DuckDBSetting] = {
@@ -37,13 +43,18 @@ def sandboxed_duckdb(
     read_only: bool = False,
     config: Mapping[str, DuckDBSetting] | None = None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    macros: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to ``database`` with ``config`` on top of :data:`HARDENED`; ``prepare``
     (building the emulated catalog, say) runs before external access is switched off and the
-    configuration locked."""
+    configuration locked. ``macros``: define Veil's macros in the (writable, long-lived) database
+    now, for all its cursors; else :func:`with_macros` defines them on a connection that calls
+    one (a definition costs 4 ms, and most connections are opened per statement and need none)."""
     connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
     try:
         pgvariance.register(connection)
+        if macros:  # in the database: every cursor sees them
+            pgdivision.register(connection, temporary=False)
         if prepare is not None:
             prepare(connection)
         if not _locked_down(connection):
@@ -53,6 +64,20 @@ def sandboxed_duckdb(
         connection.close()
         raise
     return connection
+
+
+def with_macros(connection: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
+    """``run()`` on ``connection``; if it calls one of Veil's macros the connection lacks (a
+    cursor of a file database: temporary macros belong to one connection), the macros are
+    defined and ``run`` called again. Only cursors that need them pay for them (4 ms: the
+    definition is long); a locked configuration still lets a connection define temporary macros."""
+    try:
+        return run()
+    except duckdb.CatalogException as exc:
+        if pgdivision.MACRO not in str(exc):
+            raise
+    pgdivision.register(connection, temporary=True)
+    return run()
 
 
 def _locked_down(connection: duckdb.DuckDBPyConnection) -> bool:

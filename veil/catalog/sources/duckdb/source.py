@@ -16,7 +16,7 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
-from veil.catalog.sources.sandbox import sandboxed_duckdb
+from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
 from veil.errors import VeilError
 
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
@@ -99,6 +99,15 @@ def _serving(schema: pa.Schema) -> tuple[pa.Schema, tuple[int, ...]]:
     return served, convert
 
 
+def _run(connection: duckdb.DuckDBPyConnection, sql: str, values: list[object] | None) -> _ServedReader:
+    if _submit is not None:
+        return _ServedReader(_submit(connection, sql, values, "stream", BATCH_ROWS).arrow_reader())
+    relation = connection.sql(sql, params=values)
+    if relation is None:
+        return _ServedReader(pa.RecordBatchReader.from_batches(pa.schema([]), []))
+    return _ServedReader(relation.to_arrow_reader(BATCH_ROWS))
+
+
 class DuckDBCursor:
     """One query at a time on its own DuckDB connection (a cursor of the source's database).
 
@@ -132,14 +141,7 @@ class DuckDBCursor:
             raise errcodes.InternalError("internal error: query on a closed DuckDB cursor")
         self._reusable = False  # until the new result is read to the end
         values = list(params) if params else None
-        if _submit is not None:
-            reader = _ServedReader(_submit(connection, sql, values, "stream", BATCH_ROWS).arrow_reader())
-        else:
-            relation = connection.sql(sql, params=values)
-            if relation is None:
-                reader = _ServedReader(pa.RecordBatchReader.from_batches(pa.schema([]), []))
-            else:
-                reader = _ServedReader(relation.to_arrow_reader(BATCH_ROWS))
+        reader = with_macros(connection, lambda: _run(connection, sql, values))
         self._reader, self._reusable = weakref.ref(reader), True
         return reader
 

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,6 +190,27 @@ class RecordTemplate:
     def line(self, time: str, rows: int, size: int, duration: float) -> str:
         start, after_time, after_rows, after_bytes, end = self._parts
         return f"{start}{_ENCODER.encode(time)}{after_time}{rows}{after_rows}{size}{after_bytes}{duration!r}{end}"
+
+
+class TemplateSlot:
+    """The :class:`RecordTemplate` of one fast-path statement, rebuilt when the session's
+    application_name (part of every record) changes; ``None`` where the statement's text holds a
+    template sentinel (then whole records are written)."""
+
+    __slots__ = ("_cached",)
+
+    def __init__(self) -> None:
+        self._cached: tuple[str, RecordTemplate | None] | None = None
+
+    def get(self, application_name: str, record: Callable[[], AuditRecord]) -> RecordTemplate | None:
+        cached = self._cached
+        if cached is None or cached[0] != application_name:
+            try:
+                template: RecordTemplate | None = RecordTemplate(record())
+            except ValueError:
+                template = None
+            self._cached = cached = (application_name, template)
+        return cached[1]
 
 
 class AuditedStream:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
+from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate, TemplateSlot
 from veil.api import EncodedRows
 from veil.catalog.sources.postgres.fastrun import FastReply, FastRun, start_fast, start_typed
 from veil.catalog.sources.postgres.passthrough import (
@@ -209,20 +209,12 @@ class FastPassthrough:
         self.key_param = key_param
         self.typed = True  # False once the source refused the client's parameter types
         self._key: tuple[tuple[int, ...], str] | None = None
-        self._template: tuple[str, RecordTemplate | None] | None = None
+        self._template = TemplateSlot()
 
     def template(self) -> RecordTemplate | None:
         """The audit line template of a successful execution, for the current application_name
         (``None``: the statement's text holds a template sentinel, write whole records)."""
-        name = self.application_name()
-        cached = self._template
-        if cached is None or cached[0] != name:
-            try:
-                template: RecordTemplate | None = RecordTemplate(self.record())
-            except ValueError:
-                template = None
-            self._template = cached = (name, template)
-        return cached[1]
+        return self._template.get(self.application_name(), self.record)
 
     def start(
         self,

@@ -24,7 +24,7 @@ from weakref import ref
 
 import pyarrow as pa
 
-from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate
+from veil.admin.audit import AuditLog, AuditRecord, RecordTemplate, TemplateSlot
 from veil.executor.cache.backend import CacheEntry, Encoded
 from veil.executor.cache.hits import variant
 from veil.executor.cache.latency import ResultCache
@@ -73,7 +73,7 @@ class FastCacheHit:
         self.cache, self.connection_key, self.sql, self.schema = cache, connection_key, sql, schema
         self.max_age, self.parameters, self.timezone = max_age, parameters, timezone
         self.record, self.audit, self.application_name = record, audit, application_name
-        self._template: tuple[str, RecordTemplate | None] | None = None
+        self._template = TemplateSlot()
         self._keys: dict[Hashable, str] = {}
         self._replies: dict[Hashable, KeptReply] = {}
 
@@ -119,15 +119,7 @@ class FastCacheHit:
     def template(self) -> RecordTemplate | None:
         """The audit line template of a hit, for the current application_name (``None``: the
         statement's text holds a template sentinel, write whole records)."""
-        name = self.application_name()
-        cached = self._template
-        if cached is None or cached[0] != name:
-            try:
-                template: RecordTemplate | None = RecordTemplate(self.record())
-            except ValueError:
-                template = None
-            self._template = cached = (name, template)
-        return cached[1]
+        return self._template.get(self.application_name(), self.record)
 
     def audited(self, time: str, started: float, rows: int, size: int) -> None:
         """Write the audit record of a hit that started at ``time`` (``started``: its perf

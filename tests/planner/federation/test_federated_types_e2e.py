@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
+import psycopg
 import pytest
 
 from tests.catalog.sources.test_postgres_types import (
@@ -225,3 +226,70 @@ def test_a_masked_enum_or_composite_stays_a_text_hash(federated: Federated, path
     assert len(cells) == 2
     for row in cells:
         assert all(v is not None and not any(label in v for label in raw) for v in row[1:3])
+
+
+def _rows(dsn: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+JOIN = "FROM {schema}.matrix m JOIN ref.keys k ON k.id = m.id"
+# The local engine holds an enum as its label text: ordering it there would sort 'happy' before
+# 'sad', where PostgreSQL sorts by the labels' order ('sad', 'happy', 'très ☃').
+ORDERING = {
+    "order by": "SELECT m.id, m.e {join} ORDER BY m.e, m.id",
+    "order by position": "SELECT m.e, m.id {join} ORDER BY 1 DESC, 2",
+    "through a derived table": "SELECT x.e FROM (SELECT m.e {join}) x ORDER BY x.e",
+    "window": "SELECT m.id, row_number() OVER (ORDER BY m.e) {join} ORDER BY m.id",
+    "less than a column": (
+        "SELECT k.id FROM ref.keys k LEFT JOIN {schema}.matrix m ON m.id = k.id "
+        "LEFT JOIN {schema}.matrix o ON o.id = k.id + 1 WHERE m.e < o.e"
+    ),
+    "greater than a label": "SELECT m.id, m.e > 'sad' {join} ORDER BY m.id",
+    "between": "SELECT m.id {join} WHERE m.e BETWEEN 'sad' AND 'happy' OR k.id = 0",
+    "max": "SELECT max(m.e) {join}",
+    "greatest": "SELECT greatest(m.e, 'happy') {join} ORDER BY m.id",
+}
+
+
+@pytest.mark.parametrize("path", list(SCHEMAS))
+@pytest.mark.parametrize("case", list(ORDERING))
+def test_ordering_an_enum_locally_is_refused(federated: Federated, path: str, case: str) -> None:
+    """Never the alphabetical order of the labels: PostgreSQL's error class 0A000, no DuckDB message."""
+    sql = ORDERING[case].format(join=JOIN.format(schema=SCHEMAS[path]), schema=SCHEMAS[path])
+    with pytest.raises(psycopg.Error) as refused:
+        _rows(federated.veil_dsn(), sql)
+    assert refused.value.sqlstate == "0A000"
+    message = str(refused.value)
+    assert "ordering of enum column" in message and "across sources is not supported" in message
+    assert "duckdb" not in message.casefold() and "veil_part" not in message
+
+
+@pytest.mark.parametrize("path", list(SCHEMAS))
+def test_enum_equality_and_source_side_ordering_answer_as_postgresql(federated: Federated, path: str) -> None:
+    schema = SCHEMAS[path]
+    statements = [
+        "SELECT m.id {join} WHERE m.e = 'sad' ORDER BY m.id",
+        "SELECT m.id {join} WHERE m.e IN ('happy', 'très ☃') ORDER BY m.id",
+        "SELECT m.id {join} WHERE m.e <> 'happy' ORDER BY m.id",
+        "SELECT m.e::text AS e, count(*) {join} GROUP BY m.e ORDER BY 1",
+        "SELECT DISTINCT m.e::text AS e {join} ORDER BY 1",
+        # a condition on the PostgreSQL table alone runs there, in PostgreSQL's order
+        "SELECT m.id {join} WHERE m.e < 'happy' ORDER BY m.id",
+        "SELECT m.id {join} WHERE m.e >= 'happy' ORDER BY m.id",
+        "SELECT x.id FROM (SELECT id, e FROM {schema}.matrix ORDER BY e LIMIT 1) x JOIN ref.keys k ON k.id = x.id",
+    ]
+    for statement in statements:
+        sql = statement.format(join=JOIN.format(schema=schema), schema=schema)
+        direct = (
+            sql.replace(f"{schema}.", "types.")
+            .replace(
+                "JOIN ref.keys k ON k.id = m.id",
+                "JOIN (VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')) k(id, label) ON k.id = m.id",
+            )
+            .replace("JOIN ref.keys k ON k.id = x.id", "JOIN (VALUES (1), (2), (3)) k(id) ON k.id = x.id")
+        )
+        assert _rows(federated.veil_dsn(), sql) == _rows(federated.dsn, direct), sql
+    assert _rows(federated.veil_dsn(), JOIN.join(["SELECT m.id ", " WHERE m.e < 'happy'"]).format(schema=schema)) == [
+        (2,)
+    ]

@@ -36,6 +36,7 @@ from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import ColumnType
 from veil.planner.federation.dynamic_filter import DynamicFilter, FragmentInfo, plan_dynamic_filters
+from veil.planner.federation.enum_order import mark_enum_ordering, refuse_enum_ordering
 from veil.planner.federation.fragments import (
     PART_PREFIX,
     Fragment,
@@ -112,6 +113,7 @@ def plan_federated(
     rewritten, refs = rewritten_copy(statement, analysis)
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
     typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
+    mark_enum_ordering(rewritten, analysis)
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)
     for select in list(rewritten.find_all(exp.Select)):
@@ -125,6 +127,7 @@ def plan_federated(
         postgres_function_results(rewritten, _combined_types(typer.type_of))
         rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
     refuse_inexact(rewritten)
+    refuse_enum_ordering(rewritten)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)
     dynamic = plan_dynamic_filters(rewritten, [fragment_info(f) for f in builder.parts])

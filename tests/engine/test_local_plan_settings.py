@@ -92,3 +92,30 @@ def test_a_prepared_statement_follows_the_search_path(veil: VeilServer, postgres
     expected = run(postgres_dsn)
     assert expected[0] != expected[1]
     assert run(veil.dsn()) == expected
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT '2020-01-01'::timestamptz, '2020-01-01 10:00'::timestamptz::text",
+        "SELECT date_trunc('day', '2020-01-01 20:00+00'::timestamptz)",
+    ],
+)
+@pytest.mark.xfail(
+    strict=True,
+    reason="DuckDB reads and prints timestamptz in UTC: its configuration is locked, so no per-cursor TimeZone",
+)
+def test_timestamptz_input_and_text_are_in_the_session_timezone(veil: VeilServer, postgres_dsn: str, sql: str) -> None:
+    """A literal without an offset is read in the session's TimeZone, and printed in it."""
+
+    def run(dsn: str) -> list[list[str | None]]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            seen = []
+            for zone in ZONES:
+                conn.execute(f"SET TimeZone = '{zone}'")
+                seen.append(_text(conn.pgconn, conn.pgconn.exec_params(sql.encode(), [])))
+            return seen
+
+    expected = run(postgres_dsn)
+    assert len({tuple(row) for row in expected}) == len(ZONES)
+    assert run(veil.dsn()) == expected

@@ -68,6 +68,7 @@ class LocalPlan:
 
     query: object
     param_oids: tuple[int, ...]
+    context: object = None  # the LocalContext compiled under: run under another, compiled again
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,8 @@ class Session(StatementExecution):
             raise InFailedTransaction()
         if statement.kind in _PLANNED:
             try:
-                if plan.generation != self.engine.generation or plan.user != self.user.fingerprint:
+                local = plan.query.context != self._local_context() if isinstance(plan.query, LocalPlan) else False
+                if plan.generation != self.engine.generation or plan.user != self.user.fingerprint or local:
                     plan = await self._plan(statement, prepared.param_oids)
                     if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
                         raise errcodes.FeatureNotSupported("cached plan must not change result type")
@@ -397,12 +399,12 @@ class Session(StatementExecution):
         ast = statement.ast
         if ast is None:
             return Plan(statement, self.engine.generation)
-        query = await offloaded(statement.sql, local.compile, ast, self._local_context(), param_oids)
+        query = await offloaded(statement.sql, local.compile, ast, context := self._local_context(), param_oids)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         schema = with_origins(schema, column_origins(ast, catalog_tables(query.search_path)))
         version = self.engine.generation
-        return Plan(statement, version, LocalPlan(query, oids), describable(schema), user=self.user.fingerprint)
+        return Plan(statement, version, LocalPlan(query, oids, context), describable(schema), user=self.user.fingerprint)
 
     def _local_context(self):
         from veil.pgcatalog import LocalContext

@@ -21,6 +21,7 @@ from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
 from veil.engine.fast_tickets import cache_hit_ticket
 from veil.engine.schemas import describable, renamed, text_schema
+from veil.engine.show import show
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
 from veil.errors import (
     InFailedTransaction,
@@ -568,7 +569,8 @@ class Session(StatementExecution):
                 assert statement.name is not None
                 self.settings.set(statement.name, None)
         elif kind == Kind.SHOW:
-            return self._show(statement)
+            assert statement.name is not None
+            return show(self.settings, statement.name)
         elif kind == Kind.BEGIN:
             if self._status == "I":
                 self._status = "T"
@@ -581,19 +583,6 @@ class Session(StatementExecution):
         elif kind == Kind.ROLLBACK_TO and self._status == "E":
             self._status = "T"
         return RowsStream(None, tag=statement.tag)
-
-    def _show(self, statement: Statement) -> ResultStream:
-        if statement.name == "all":
-            rows = self.settings.show_all()
-            schema = text_schema("name", "setting", "description")
-            batch = pa.RecordBatch.from_arrays(
-                [pa.array([r[i] for r in rows], pa.string()) for i in range(3)], schema=schema
-            )
-            return RowsStream(schema, [batch], "SHOW")
-        assert statement.name is not None
-        value = self.settings.get(statement.name)
-        schema = text_schema(statement.name)
-        return RowsStream(schema, [pa.RecordBatch.from_arrays([pa.array([value], pa.string())], schema=schema)], "SHOW")
 
 
 #: The executor of each plan kind: :meth:`Session._run` asks it for the plan in hand.

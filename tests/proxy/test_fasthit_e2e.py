@@ -12,26 +12,23 @@ row limits, transaction blocks, audit records and cache counters keep their beha
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, private_database
+from tests.config.support import alice_and_root, everyone_reads, germany_only, hash_emails
 from tests.conftest import PASSWORDS, postgres_connection
+from tests.proxy import support as raw
 from tests.proxy.conftest import ServerThread
-from veil.catalog.sources.postgres import passthrough as pgpassthru
-from veil.catalog.sources.postgres import wire as pgwire
 from veil.config.models import VeilConfig
 from veil.engine.engine import QueryEngine
-from veil.proxy.auth import make_scram_verifier
 from veil.proxy.fasthit import STATS
 
 DATABASE = "veil_fasthit"
@@ -90,25 +87,8 @@ def _config(dsn: str, directory: Path) -> VeilConfig:
                 "lake.lake.people": {"tags": {"email": ["PII.Email"]}},
                 "pg.shop.fresh": {"latency": FRESH_LATENCY},
             },
-            "users": {
-                "alice": {"password": make_scram_verifier(PASSWORDS["alice"])},
-                "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-            },
-            "policies": [
-                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
-                {
-                    "name": "Hash emails",
-                    "mask": {"column_tags": ["PII.Email"], "with": "hash", "except": {"users": ["root"]}},
-                },
-                {
-                    "name": "Germany only",
-                    "row_filter": {
-                        "tables": ["shop.people", "lake.people"],
-                        "where": "country = 'DE'",
-                        "except": {"users": ["root"]},
-                    },
-                },
-            ],
+            "users": alice_and_root(),
+            "policies": [everyone_reads(), hash_emails(), germany_only("shop.people", "lake.people")],
         }
     )
 
@@ -136,120 +116,30 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             veil.engine.close()
 
 
-def _messages(reply: bytes) -> Iterator[tuple[int, bytes]]:
-    position = 0
-    while position < len(reply):
-        kind, size = reply[position], struct.unpack_from("!i", reply, position + 1)[0]
-        assert kind != ord("E"), pgwire.wire_error(reply[position + 5 : position + 1 + size])
-        yield kind, reply[position : position + 1 + size]
-        position += 1 + size
-
-
-def _data_rows(reply: bytes) -> bytes:
-    """The DataRow, PortalSuspended and CommandComplete part of a reply."""
-    return b"".join(message for kind, message in _messages(reply) if kind in b"DsC")
-
-
-def _cells(reply: bytes) -> list[list[bytes | None]]:
-    rows = []
-    for kind, message in _messages(reply):
-        if kind == ord("D"):
-            count, at, row = struct.unpack_from("!h", message, 5)[0], 7, []
-            for _ in range(count):
-                length = struct.unpack_from("!i", message, at)[0]
-                row.append(None if length < 0 else message[at + 4 : at + 4 + length])
-                at += 4 + max(length, 0)
-            rows.append(row)
-    return rows
-
-
-def _group(value: bytes, formats: list[int], max_rows: int = 0, describe: bool = True, param_format: int = 0) -> bytes:
-    if param_format:
-        bind = pgwire.message(
-            b"B",
-            b"\0s\0"
-            + struct.pack("!hhhi", 1, 1, 1, len(value))
-            + value
-            + struct.pack("!h", len(formats))
-            + b"".join(struct.pack("!h", f) for f in formats),
-        )
-    else:
-        bind = pgpassthru.bind(b"s", [value], formats)
-    execute = pgwire.message(b"E", b"\0" + struct.pack("!i", max_rows))
-    return bind + (pgwire.message(b"D", b"P\0") if describe else b"") + execute + pgwire.message(b"S")
-
-
-def _replies(
-    dsn: str,
-    sql: str,
-    groups: list[bytes],
-    setup: str | None = None,
-    before: dict[int, Callable[[], None]] | None = None,
-) -> list[bytes]:
-    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse
-    (``before``: what to do before sending the group at an index)."""
-    return asyncio.run(_raw_replies(dsn, sql, groups, setup, before or {}))
-
-
-async def _raw_replies(
-    dsn: str, sql: str, groups: list[bytes], setup: str | None, before: dict[int, Callable[[], None]]
-) -> list[bytes]:
-    params = conninfo_to_dict(dsn)
-    connection = await asyncio.wait_for(
-        pgwire.connect(
-            params["host"], int(params["port"]), params["user"], params.get("password"), params["dbname"], "disable", {}
-        ),
-        10,
-    )
-    try:
-        if setup is not None:
-            connection.send(pgwire.message(b"Q", pgwire.cstring(setup)))
-            while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
-                pass
-        connection.send(pgwire.message(b"P", b"s\0" + pgwire.cstring(sql) + b"\0\0") + pgwire.message(b"S"))
-        while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
-            pass
-        replies = []
-        for index, group in enumerate(groups):
-            if index in before:
-                before[index]()
-            connection.send(group)
-            reply = []
-            while True:
-                kind, body = await asyncio.wait_for(connection.message(), 30)
-                reply.append(pgwire.message(bytes([kind]), body))
-                if kind == ord("Z"):
-                    break
-            replies.append(b"".join(reply))
-        return replies
-    finally:
-        connection.close()
-
-
 @pytest.mark.parametrize("formats", [[0], [1], [1, 0, 1, 0, 1]], ids=["text", "binary", "mixed"])
 def test_fast_hit_is_the_loop_reply_byte_for_byte(servers: Servers, formats: list[int]) -> None:
     servers.clear_cache()
-    groups = [_group(b"1", formats) for _ in range(4)] + [_group(b"3", formats, describe=False) for _ in range(3)]
-    direct = _replies(servers.dsn, RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
+    groups = [raw.group(b"1", formats) for _ in range(4)] + [raw.group(b"3", formats, describe=False) for _ in range(3)]
+    direct = raw.replies(servers.dsn, RANGE, groups, setup="SET TimeZone = 'Asia/Kolkata'")
     served = STATS.served
-    replies = _replies(servers.veil_dsn("root"), RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
+    replies = raw.replies(servers.veil_dsn("root"), RANGE, groups, setup="SET TimeZone = 'Asia/Kolkata'")
     # miss, hit keeping its DataRows, then fast hits; the same for the second parameter
     assert STATS.served - served == 3
     assert replies[3] == replies[2] == replies[1] == replies[0]
     assert replies[6] == replies[5] == replies[4]
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
     assert replies[3].startswith(b"2\0\0\0\x04T") and replies[6].startswith(b"2\0\0\0\x04D")
     assert replies[3].endswith(b"Z\0\0\0\x05I")
     # Another time zone is another variant of the same entry: the loop encodes it, then it is
     # served fast too.
     served = STATS.served
-    utc = _replies(servers.veil_dsn("root"), RANGE, groups[:3], "SET TimeZone = 'UTC'")
+    utc = raw.replies(servers.veil_dsn("root"), RANGE, groups[:3], setup="SET TimeZone = 'UTC'")
     assert STATS.served - served == 2
-    assert [_data_rows(r) for r in utc] == [
-        _data_rows(r) for r in _replies(servers.dsn, RANGE, groups[:3], "SET TimeZone = 'UTC'")
+    assert [raw.data_rows(r) for r in utc] == [
+        raw.data_rows(r) for r in raw.replies(servers.dsn, RANGE, groups[:3], setup="SET TimeZone = 'UTC'")
     ]
     if formats == [0]:  # timestamptz text is written in the session's time zone
-        assert _data_rows(utc[0]) != _data_rows(replies[0])
+        assert raw.data_rows(utc[0]) != raw.data_rows(replies[0])
 
 
 @pytest.mark.parametrize("first", ["root", "alice"])
@@ -258,15 +148,15 @@ def test_fast_hit_is_the_loop_reply_byte_for_byte(servers: Servers, formats: lis
 def test_masked_filtered_user_never_gets_exempt_rows(servers: Servers, sql: str, first: str, fmt: int) -> None:
     servers.clear_cache()
     runs = [(b"1", 0), (b"2", 0), (struct.pack("!i", 3), 1), (b"4", 0)] * 3
-    groups = [_group(value, [fmt], param_format=param_format) for value, param_format in runs]
-    direct = [_cells(r) for r in _replies(servers.dsn, POINT, groups)]
+    groups = [raw.group(value, [fmt], param_format=param_format) for value, param_format in runs]
+    direct = [raw.cells(r) for r in raw.replies(servers.dsn, POINT, groups)]
     seen: dict[str, list[list[list[bytes | None]]]] = {}
     for user in (first, "alice" if first == "root" else "root"):
         served = STATS.served
-        replies = _replies(servers.veil_dsn(user), sql, groups)
+        replies = raw.replies(servers.veil_dsn(user), sql, groups)
         assert STATS.served - served == 4 if user == "alice" else 6  # alice: FR (id 2) has no rows, still a hit
         assert replies[8:] == replies[4:8]  # fast hits: the loop's hits, byte for byte
-        seen[user] = [_cells(r) for r in replies]
+        seen[user] = [raw.cells(r) for r in replies]
     same_types = sql == POINT  # DuckDB's score is a double: compare id, email and country
     assert [[row if same_types else row[:3] for row in rows] for rows in seen["root"]] == [
         [row if same_types else row[:3] for row in rows] for rows in direct
@@ -281,32 +171,32 @@ def test_masked_filtered_user_never_gets_exempt_rows(servers: Servers, sql: str,
 @pytest.mark.parametrize("formats", [[0], [1]], ids=["text", "binary"])
 def test_duckdb_source_fast_hit_is_the_loop_reply(servers: Servers, formats: list[int]) -> None:
     servers.clear_cache()
-    groups = [_group(b"2", formats) for _ in range(4)] + [_group(b"4", formats, describe=False) for _ in range(3)]
+    groups = [raw.group(b"2", formats) for _ in range(4)] + [raw.group(b"4", formats, describe=False) for _ in range(3)]
     served = STATS.served
-    replies = _replies(servers.veil_dsn("root"), DUCK_RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
+    replies = raw.replies(servers.veil_dsn("root"), DUCK_RANGE, groups, setup="SET TimeZone = 'Asia/Kolkata'")
     assert STATS.served - served == 3
     assert replies[3] == replies[2] == replies[1] == replies[0]
     assert replies[6] == replies[5] == replies[4]
-    direct = _replies(servers.dsn, RANGE, groups, "SET TimeZone = 'Asia/Kolkata'")
-    assert [[[row[i] for i in (0, 1, 2, 4)] for row in _cells(r)] for r in replies] == [
-        [[row[i] for i in (0, 1, 2, 4)] for row in _cells(r)] for r in direct
+    direct = raw.replies(servers.dsn, RANGE, groups, setup="SET TimeZone = 'Asia/Kolkata'")
+    assert [[[row[i] for i in (0, 1, 2, 4)] for row in raw.cells(r)] for r in replies] == [
+        [[row[i] for i in (0, 1, 2, 4)] for row in raw.cells(r)] for r in direct
     ]
 
 
 def test_expired_entry_is_read_again(servers: Servers) -> None:
     ddl(servers.dsn, "UPDATE shop.fresh SET value = 'old' WHERE id = 1")
     servers.clear_cache()
-    groups = [_group(b"1", [0]) for _ in range(3)]
+    groups = [raw.group(b"1", [0]) for _ in range(3)]
     served = STATS.served
-    before = _replies(servers.veil_dsn("root"), FRESH, groups)
+    before = raw.replies(servers.veil_dsn("root"), FRESH, groups)
     assert STATS.served - served == 1
     ddl(servers.dsn, "UPDATE shop.fresh SET value = 'new' WHERE id = 1")
     time.sleep(FRESH_LATENCY + 0.3)
     served = STATS.served
-    after = _replies(servers.veil_dsn("root"), FRESH, groups)
+    after = raw.replies(servers.veil_dsn("root"), FRESH, groups)
     assert STATS.served - served == 1  # the expired entry went to the loop, which read it again
-    assert [_cells(r) for r in before] == [[[b"1", b"old"]]] * 3
-    assert [_cells(r) for r in after] == [[[b"1", b"new"]]] * 3
+    assert [raw.cells(r) for r in before] == [[[b"1", b"old"]]] * 3
+    assert [raw.cells(r) for r in after] == [[[b"1", b"new"]]] * 3
 
 
 def test_replaced_entry_is_never_answered_with_an_earlier_reply(servers: Servers) -> None:
@@ -319,22 +209,24 @@ def test_replaced_entry_is_never_answered_with_an_earlier_reply(servers: Servers
         ddl(servers.dsn, "UPDATE shop.fresh SET value = 'new' WHERE id = 1")
         servers.veil.engine.cache.invalidate({"pg.shop.fresh"})
 
-    groups = [_group(b"1", [0]) for _ in range(8)]
+    groups = [raw.group(b"1", [0]) for _ in range(8)]
     served = STATS.served
-    replies = _replies(servers.veil_dsn("root"), FRESH, groups, before={4: change})
+    replies = raw.replies(servers.veil_dsn("root"), FRESH, groups, before={4: change})
     assert STATS.served - served == 4  # miss, loop hit, fast, fast; the same again after the change
-    assert [_cells(r) for r in replies] == [[[b"1", b"old"]]] * 4 + [[[b"1", b"new"]]] * 4
+    assert [raw.cells(r) for r in replies] == [[[b"1", b"old"]]] * 4 + [[[b"1", b"new"]]] * 4
 
 
 def test_row_limit_takes_the_message_loop(servers: Servers) -> None:
     servers.clear_cache()
-    groups = [_group(b"1", [0]), _group(b"1", [0]), _group(b"1", [0], max_rows=2), _group(b"1", [1], max_rows=1)]
-    direct = _replies(servers.dsn, RANGE, groups)
+    groups = [
+        raw.group(b"1", [0]), raw.group(b"1", [0]), raw.group(b"1", [0], max_rows=2), raw.group(b"1", [1], max_rows=1)
+    ]
+    direct = raw.replies(servers.dsn, RANGE, groups)
     served = STATS.served
-    replies = _replies(servers.veil_dsn("root"), RANGE, groups)
+    replies = raw.replies(servers.veil_dsn("root"), RANGE, groups)
     assert STATS.served == served
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
-    assert len(_cells(replies[2])) == 2 and b"s\0\0\0\x04Z" in replies[2]
+    assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
+    assert len(raw.cells(replies[2])) == 2 and b"s\0\0\0\x04Z" in replies[2]
 
 
 def test_psycopg_in_and_out_of_a_transaction_block(servers: Servers) -> None:

@@ -11,7 +11,6 @@ keep their PostgreSQL behaviour. ``STATS.served`` tells that the fast path reall
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import threading
 import time
@@ -25,16 +24,16 @@ from uuid import UUID
 import psycopg
 import pytest
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.conninfo import conninfo_to_dict
 
 from tests.catalog.support import ddl, private_database, running
+from tests.config.support import alice_and_root, everyone_reads, germany_only, hash_emails
 from tests.conftest import PASSWORDS, postgres_connection
+from tests.proxy import support as raw
 from tests.proxy.conftest import ServerThread
 from veil.catalog.sources.postgres import passthrough as pgpassthru
 from veil.catalog.sources.postgres import wire as pgwire
 from veil.config.models import VeilConfig
 from veil.engine.engine import QueryEngine
-from veil.proxy.auth import make_scram_verifier
 from veil.proxy.fastpath import STATS
 
 DATABASE = "veil_fastpath"
@@ -78,21 +77,8 @@ def _config(dsn: str, passthrough: bool, directory: Path) -> VeilConfig:
                 "pg": postgres_connection(dsn, population={"schemas": ["shop"]}, latency=0, passthrough=passthrough)
             },
             "tables": {"pg.shop.people": {"tags": {"email": ["PII.Email"]}}},
-            "users": {
-                "alice": {"password": make_scram_verifier(PASSWORDS["alice"])},
-                "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-            },
-            "policies": [
-                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
-                {
-                    "name": "Hash emails",
-                    "mask": {"column_tags": ["PII.Email"], "with": "hash", "except": {"users": ["root"]}},
-                },
-                {
-                    "name": "Germany only",
-                    "row_filter": {"tables": ["shop.people"], "where": "country = 'DE'", "except": {"users": ["root"]}},
-                },
-            ],
+            "users": alice_and_root(),
+            "policies": [everyone_reads(), hash_emails(), germany_only("shop.people")],
         }
     )
 
@@ -123,38 +109,11 @@ def servers(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 server.engine.close()
 
 
-def _cells(reply: bytes) -> list[list[bytes | None]]:
-    """The cells of the DataRows of a reply (an ErrorResponse fails the test)."""
-    rows, position = [], 0
-    while position < len(reply):
-        kind, size = reply[position], struct.unpack_from("!i", reply, position + 1)[0]
-        assert kind != ord("E"), pgwire.wire_error(reply[position + 5 : position + 1 + size])
-        if kind == ord("D"):
-            count, at, row = struct.unpack_from("!h", reply, position + 5)[0], position + 7, []
-            for _ in range(count):
-                length = struct.unpack_from("!i", reply, at)[0]
-                row.append(None if length < 0 else reply[at + 4 : at + 4 + length])
-                at += 4 + max(length, 0)
-            rows.append(row)
-        position += 1 + size
-    return rows
-
-
 def _prepared_cells(dsn: str, sql: str, runs: list[tuple[bytes, int]], fmt: int) -> list[list[list[bytes | None]]]:
     """Raw cells of ``sql`` prepared once and executed for each (parameter, parameter format),
     as libpq's PQexecPrepared asks: Bind, Describe (portal), Execute, Sync."""
-    groups = []
-    for value, param_format in runs:
-        bind = pgwire.message(
-            b"B",
-            b"\0s\0"
-            + struct.pack("!hhh", 1, param_format, 1)
-            + struct.pack("!i", len(value))
-            + value
-            + struct.pack("!hh", 1, fmt),
-        )
-        groups.append(bind + pgwire.message(b"D", b"P\0") + pgwire.message(b"E", b"\0\0\0\0\0") + pgwire.message(b"S"))
-    return [_cells(reply) for reply in asyncio.run(_raw_replies(dsn, sql, groups))]
+    groups = [raw.group(value, [fmt], param_format=param_format) for value, param_format in runs]
+    return [raw.cells(reply) for reply in raw.replies(dsn, sql, groups)]
 
 
 @pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
@@ -195,76 +154,31 @@ def test_psycopg_prepared_statements(servers: Servers, binary: bool) -> None:
         assert not {row[1].encode() for row in rows} & RAW_EMAILS
 
 
-async def _raw_replies(dsn: str, sql: str, groups: list[bytes], types: tuple[int, ...] = ()) -> list[bytes]:
-    """The whole reply (up to ReadyForQuery) to each group of messages sent after Parse (with
-    parameter ``types``)."""
-    params = conninfo_to_dict(dsn)
-    connection = await asyncio.wait_for(
-        pgwire.connect(
-            params["host"], int(params["port"]), params["user"], params.get("password"), params["dbname"], "disable", {}
-        ),
-        10,
-    )
-    try:
-        declared = struct.pack(f"!h{len(types)}I", len(types), *types)
-        connection.send(pgwire.message(b"P", b"s\0" + pgwire.cstring(sql) + declared) + pgwire.message(b"S"))
-        while (await asyncio.wait_for(connection.message(), 10))[0] != ord("Z"):
-            pass
-        replies = []
-        for group in groups:
-            connection.send(group)
-            reply = []
-            while True:
-                kind, body = await asyncio.wait_for(connection.message(), 30)
-                reply.append(pgwire.message(bytes([kind]), body))
-                if kind == ord("Z"):
-                    break
-            replies.append(b"".join(reply))
-        return replies
-    finally:
-        connection.close()
-
-
-def _group(value: bytes | None, formats: list[int], max_rows: int = 0, describe: bool = True) -> bytes:
-    bind = pgpassthru.bind(b"s", [value], formats)
-    execute = pgwire.message(b"E", b"\0" + struct.pack("!i", max_rows))
-    return bind + (pgwire.message(b"D", b"P\0") if describe else b"") + execute + pgwire.message(b"S")
-
-
-def _data_rows(reply: bytes) -> bytes:
-    """The DataRow, PortalSuspended, CommandComplete and ErrorResponse-code part of a reply."""
-    parts, position = [], 0
-    while position < len(reply):
-        kind, size = reply[position], struct.unpack_from("!i", reply, position + 1)[0]
-        if kind in b"DsC":
-            parts.append(reply[position : position + 1 + size])
-        position += 1 + size
-    return b"".join(parts)
-
-
 @pytest.mark.parametrize("formats", [[0], [1], [1, 0, 1, 0]], ids=["text", "binary", "mixed"])
 def test_fast_reply_is_the_slow_reply_byte_for_byte(servers: Servers, formats: list[int]) -> None:
     groups = [
-        _group(b"1", formats),
-        _group(b"1", formats),
-        _group(b"3", formats, describe=False),
-        _group(b"3", formats),
+        raw.group(b"1", formats),
+        raw.group(b"1", formats),
+        raw.group(b"3", formats, describe=False),
+        raw.group(b"3", formats),
     ]
-    direct = asyncio.run(_raw_replies(servers.dsn, RANGE, groups))
+    direct = raw.replies(servers.dsn, RANGE, groups)
     served = STATS.served
-    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), RANGE, groups))
+    replies = raw.replies(servers.veil_dsn("root"), RANGE, groups)
     assert STATS.served - served == 3  # the first execution takes the message loop
     assert replies[1] == replies[0]  # slow and fast: the same bytes, RowDescription included
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
+    assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
     assert replies[2].startswith(b"2\0\0\0\x04D") and replies[3].startswith(b"2\0\0\0\x04T")
 
 
 def test_row_limit_suspends_the_portal_as_postgresql_does(servers: Servers) -> None:
-    groups = [_group(b"1", [0]), _group(b"1", [0], max_rows=2), _group(b"2", [1], max_rows=1), _group(b"1", [0])]
-    direct = asyncio.run(_raw_replies(servers.dsn, RANGE, groups))
-    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), RANGE, groups))
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
-    assert len(_cells(replies[1])) == 2 and b"s\0\0\0\x04Z" in replies[1]
+    groups = [
+        raw.group(b"1", [0]), raw.group(b"1", [0], max_rows=2), raw.group(b"2", [1], max_rows=1), raw.group(b"1", [0])
+    ]
+    direct = raw.replies(servers.dsn, RANGE, groups)
+    replies = raw.replies(servers.veil_dsn("root"), RANGE, groups)
+    assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
+    assert len(raw.cells(replies[1])) == 2 and b"s\0\0\0\x04Z" in replies[1]
 
 
 def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:
@@ -282,8 +196,8 @@ def test_source_error_keeps_its_sqlstate(servers: Servers) -> None:
             root.execute(sql, (1,), prepare=True).fetchall()
         root.rollback()
         assert root.execute(sql, (1,), prepare=True).fetchall() == [(2,)]
-    raw = asyncio.run(_raw_replies(servers.veil_dsn("root"), DIVIDE, [_group(b"1", [0]), _group(b"2", [0])]))
-    assert b"C22012\0" in raw[1] and raw[1].endswith(b"Z\0\0\0\x05I")
+    answers = raw.replies(servers.veil_dsn("root"), DIVIDE, [raw.group(b"1", [0]), raw.group(b"2", [0])])
+    assert b"C22012\0" in answers[1] and answers[1].endswith(b"Z\0\0\0\x05I")
 
 
 def test_statement_timeout_and_cancel_end_the_source_query(servers: Servers) -> None:
@@ -371,22 +285,22 @@ def test_parameters_of_every_type_and_format_reach_the_source_as_postgresql_read
         _typed_group(malformed, [1]),
         _typed_group(row2_binary, [1]),
     ]
-    direct = asyncio.run(_raw_replies(servers.dsn, TYPED, groups, TYPED_OIDS))
+    direct = raw.replies(servers.dsn, TYPED, groups, TYPED_OIDS)
     served = STATS.served
-    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), TYPED, groups, TYPED_OIDS))
+    replies = raw.replies(servers.veil_dsn("root"), TYPED, groups, TYPED_OIDS)
     assert STATS.served - served == len(groups) - 1  # the malformed value too: the source reads it
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
-    assert [len(_cells(replies[i])) for i in (0, 1, 2, 3, 4, 5, 7)] == [1, 1, 1, 1, 0, 0, 1]
+    assert [raw.data_rows(r, errors=True) for r in replies] == [raw.data_rows(r, errors=True) for r in direct]
+    assert [len(raw.cells(replies[i])) for i in (0, 1, 2, 3, 4, 5, 7)] == [1, 1, 1, 1, 0, 0, 1]
     assert _sqlstates(replies[6]) == _sqlstates(direct[6]) == [b"22P03"]
     assert replies[6].endswith(b"Z\0\0\0\x05I")
 
 
 def test_parameter_types_the_source_refuses_fall_back_to_text_values(servers: Servers) -> None:
     sql = "SELECT id FROM shop.people WHERE id = $1 + 1"  # Veil cannot tell $1's type: text
-    groups = [_group(b"1", [0]), _group(b"1", [0]), _group(b"2", [0]), _group(b"0", [0])]
-    direct = asyncio.run(_raw_replies(servers.dsn, sql, groups))
+    groups = [raw.group(b"1", [0]), raw.group(b"1", [0]), raw.group(b"2", [0]), raw.group(b"0", [0])]
+    direct = raw.replies(servers.dsn, sql, groups)
     served = STATS.served
-    replies = asyncio.run(_raw_replies(servers.veil_dsn("root"), sql, groups))
+    replies = raw.replies(servers.veil_dsn("root"), sql, groups)
     assert STATS.served - served >= 2
-    assert [_data_rows(r) for r in replies] == [_data_rows(r) for r in direct]
-    assert [len(_cells(r)) for r in replies] == [1, 1, 1, 1]
+    assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
+    assert [len(raw.cells(r)) for r in replies] == [1, 1, 1, 1]

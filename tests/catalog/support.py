@@ -19,8 +19,7 @@ import yaml
 
 from tests.clients.support import require_file
 from tests.clients.test_jdbc import JAR_CANDIDATES
-from tests.conftest import PASSWORDS, VeilServer, require_tool, scratch_database
-from veil.proxy.auth import make_scram_verifier
+from tests.conftest import VeilServer, require_tool, scratch_database
 
 
 @dataclass
@@ -37,16 +36,6 @@ class LiveServer:
     def audit(self) -> list[dict[str, Any]]:
         path = self.directory / "audit.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def users_and_policies() -> dict[str, Any]:
-    return {
-        "users": {
-            "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
-            "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-        },
-        "policies": [{"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}}],
-    }
 
 
 @contextmanager

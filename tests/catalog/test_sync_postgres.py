@@ -21,9 +21,9 @@ from tests.catalog.support import (
     eventually,
     private_database,
     rows,
-    users_and_policies,
     veil,
 )
+from tests.config.support import users_and_policies
 from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 
 DATABASE = "veil_catalog_sync"

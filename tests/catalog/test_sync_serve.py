@@ -16,10 +16,10 @@ from tests.catalog.support import (
     eventually,
     private_database,
     rows,
-    users_and_policies,
     veil,
     write_config,
 )
+from tests.config.support import users_and_policies
 from tests.conftest import free_port, postgres_connection, start_server, stop_server
 
 

@@ -16,9 +16,9 @@ from tests.catalog.support import (
     ddl,
     eventually,
     rows,
-    users_and_policies,
     veil,
 )
+from tests.config.support import users_and_policies
 from tests.conftest import postgres_connection, scratch_database, start_server, stop_server
 
 HASH_KEY = "discovery-flow-key"

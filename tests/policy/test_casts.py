@@ -23,9 +23,9 @@ import pytest
 import sqlglot
 
 from tests.catalog.support import ddl, private_database
-from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
+from tests.config.support import everyone_reads, user
+from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 from veil.policy.casts import typed_comparisons
-from veil.proxy.auth import make_scram_verifier
 
 TYPES = {"b": pa.bool_(), "s": pa.int16(), "i": pa.int32(), "l": pa.int64(), "t": pa.string()}
 ROWS = [
@@ -146,11 +146,11 @@ def source(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "secrets": {"hash_key": KEY},
             "connections": {"pg": connection},
             "users": {
-                "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "attributes": {"flags": ["true"]}},
-                "bob": {"password": make_scram_verifier(PASSWORDS["bob"]), "attributes": {"ids": ["7", "07", "9"]}},
+                "alice": user("alice", attributes={"flags": ["true"]}),
+                "bob": user("bob", attributes={"ids": ["7", "07", "9"]}),
             },
             "policies": [
-                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+                everyone_reads(),
                 {
                     "name": "Rows by flag",
                     "row_filter": {

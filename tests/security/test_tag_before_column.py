@@ -10,9 +10,9 @@ from tests.catalog.support import (
     eventually,
     private_database,
     rows,
-    users_and_policies,
     veil,
 )
+from tests.config.support import users_and_policies
 from tests.conftest import postgres_connection, start_server, stop_server
 
 

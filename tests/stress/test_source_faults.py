@@ -20,7 +20,8 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, duckdb_file, private_database, users_and_policies
+from tests.catalog.support import ddl, duckdb_file, private_database
+from tests.config.support import users_and_policies
 from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
 from tests.stress.tcpproxy import TcpProxy, black_hole
 

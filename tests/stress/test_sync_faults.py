@@ -15,7 +15,8 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.catalog.support import ddl, duckdb_file, eventually, private_database, rows, users_and_policies
+from tests.catalog.support import ddl, duckdb_file, eventually, private_database, rows
+from tests.config.support import users_and_policies
 from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 from tests.stress.tcpproxy import ProxyProcess, TcpProxy
 from veil.catalog.registry import open_source

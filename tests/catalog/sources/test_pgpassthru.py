@@ -32,8 +32,8 @@ from tests.catalog.sources.test_postgres_types import (
     _raw,
 )
 from tests.catalog.support import ddl, private_database, running
+from tests.config.support import alice_and_root, everyone_reads, germany_only, hash_emails
 from tests.conftest import (
-    PASSWORDS,
     VeilServer,
     postgres_connection,
     start_server,
@@ -44,7 +44,6 @@ from veil.catalog.sources.postgres import wire as pgwire
 from veil.catalog.sources.postgres.passthrough import SessionSettings
 from veil.catalog.sources.postgres.source import PostgresSource
 from veil.config.models import ConnectionConfig
-from veil.proxy.auth import make_scram_verifier
 
 DATABASE = "veil_pg_passthru"
 # Every matrix column whose served type is the source's own (a composite of a domain is served
@@ -71,17 +70,8 @@ def _config(dsn: str, passthrough: bool) -> dict[str, object]:
         "secrets": {"hash_key": "passthru-key"},
         "connections": {"pg": connection},
         "tables": {"pg.types.people": {"tags": {"email": ["PII.Email"]}}},
-        "users": {
-            "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
-            "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-        },
-        "policies": [
-            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
-            {"name": "Hash emails",
-             "mask": {"column_tags": ["PII.Email"], "with": "hash", "except": {"users": ["root"]}}},
-            {"name": "Germany only", "row_filter": {
-                "tables": ["types.people"], "where": "country = 'DE'", "except": {"users": ["root"]}}},
-        ],
+        "users": alice_and_root(groups=["Analytics"]),
+        "policies": [everyone_reads(), hash_emails(), germany_only("types.people")],
     }
 
 

@@ -22,9 +22,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.catalog.sources.test_postgres_types import _asyncpg_params, _raw
 from tests.catalog.support import compile_java, ddl, private_database
-from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
+from tests.config.support import everyone_reads, user
+from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 from veil.pgfields import FIRST_REMAPPED_OID
-from veil.proxy.auth import make_scram_verifier
 
 SQL = "SELECT id, m, ms, p, ps, solo FROM s.t ORDER BY id"
 
@@ -90,8 +90,8 @@ def two(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                     "two": postgres_connection(second, naming={"schema": "two"}),
                     "two_arrow": postgres_connection(second, naming={"schema": "two_arrow"}, passthrough=False),
                 },
-                "users": {"alice": {"password": make_scram_verifier(PASSWORDS["alice"])}},
-                "policies": [{"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}}],
+                "users": {"alice": user("alice")},
+                "policies": [everyone_reads()],
             }
             setup = TwoDatabases(first, second, directory, config)
             process, setup.server = start_server(directory, config)

@@ -35,15 +35,14 @@ from psycopg.types.enum import EnumInfo, register_enum
 
 from tests.catalog.support import compile_java, ddl, private_database, write_config
 from tests.catalog.support import veil as veil_cli
+from tests.config.support import alice_and_root, everyone_reads, germany_only, hash_emails
 from tests.conftest import (
-    PASSWORDS,
     VeilServer,
     postgres_connection,
     require_tool,
     start_server,
     stop_server,
 )
-from veil.proxy.auth import make_scram_verifier
 from veil.proxy.codec.textbinary import numeric_send
 
 DATABASE = "veil_pg_types"
@@ -142,15 +141,12 @@ def matrix(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "connections": {"pg": postgres_connection(dsn, population={"schemas": ["types"]})},
             "tables": {"pg.types.people": {"tags": {"email": ["PII.Email"], "secret": ["PII.Secret"],
                                                    "secrets": ["PII.Secret"], "addr": ["PII.Secret"]}}},
-            "users": {
-                "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
-                "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-            },
+            "users": alice_and_root(groups=["Analytics"]),
             "policies": [
-                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
-                {"name": "Hash emails", "mask": {"column_tags": ["PII.Email"], "with": "hash"}},
+                everyone_reads(),
+                hash_emails(exempt=()),
                 {"name": "Hash secrets", "mask": {"column_tags": ["PII.Secret"], "with": "hash"}},
-                {"name": "Germany only", "row_filter": {"tables": ["types.people"], "where": "country = 'DE'"}},
+                germany_only("types.people", exempt=()),
             ],
         }
         process, server = start_server(directory, config)

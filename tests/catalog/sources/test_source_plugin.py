@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from tests.catalog.sources.memory_source import PLUGIN, MemorySource
+from tests.config.support import alice_and_root, everyone_reads
 from tests.conftest import PASSWORDS, start_server, stop_server
 from veil.catalog.sources import plugins
 from veil.catalog.sources.base import read_all
 from veil.config import parse_config
 from veil.errors import ConfigError
-from veil.proxy.auth import make_scram_verifier
 
 PEOPLE = {
     "name": ["Ada", "Linus", "Grace", "Dennis"],
@@ -34,12 +34,9 @@ def served_config() -> dict[str, Any]:
     return {
         "server": {"host": "127.0.0.1", "port": 0},
         "connections": {"mem": MEMORY},
-        "users": {
-            "alice": {"password": make_scram_verifier(PASSWORDS["alice"]), "groups": ["Analytics"]},
-            "root": {"password": make_scram_verifier(PASSWORDS["root"]), "admin": True},
-        },
+        "users": alice_and_root(groups=["Analytics"]),
         "policies": [
-            {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+            everyone_reads(),
             {"name": "Analysts see EU only", "row_filter": {"tables": ["mem.crm.people"], "where": "region = 'EU'",
                                                           "for": {"groups": ["Analytics"]}}},
             {"name": "Analysts see email domains", "mask": {"tables": ["mem.crm.people"], "columns": ["email"],

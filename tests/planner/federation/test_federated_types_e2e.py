@@ -28,8 +28,8 @@ from tests.catalog.sources.test_postgres_types import (
     _shown,
 )
 from tests.catalog.support import ddl, duckdb_file, private_database
-from tests.conftest import PASSWORDS, VeilServer, postgres_connection, start_server, stop_server
-from veil.proxy.auth import make_scram_verifier
+from tests.config.support import everyone_reads, user
+from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 
 DATABASE = "veil_fed_types"
 # schema each connection's tables are served under
@@ -108,9 +108,9 @@ def federated(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> It
                 f"{name}.types.people": {"tags": {c: ["PII.Secret"] for c in ("secret", "secrets", "addr")}}
                 for name in ("pg", "pga")
             },
-            "users": {"alice": {"password": make_scram_verifier(PASSWORDS["alice"])}},
+            "users": {"alice": user("alice")},
             "policies": [
-                {"name": "Everyone reads", "subscription": {"tables": ["*"], "allow": "everyone"}},
+                everyone_reads(),
                 {"name": "Hash secrets", "mask": {"column_tags": ["PII.Secret"], "with": "hash"}},
             ],
         }

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +37,7 @@ from veil.catalog.sources.postgres.table_keys import keys_from_json, keys_to_jso
 from veil.pgfields import column_type_for_field, pinned_metadata
 from veil.pgtypes import PG_TYPE_METADATA_KEY, ColumnType
 from veil.state import sqlite
-from veil.state.sqlite import SqliteStore
+from veil.state.sqlite import SqliteStore, now
 
 __all__ = [
     "STATUSES",
@@ -141,10 +140,6 @@ def store_path(state_dir: Path) -> Path:
     return Path(state_dir) / STORE_FILE
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass
 class _TypeCodec:
     """A column's types as IPC schema bytes: the Arrow type, and in the field's metadata the
@@ -245,10 +240,6 @@ class CatalogStore(SqliteStore):
             raise RuntimeError("catalog store writes need `with store.write():`")
 
     # -- connections --------------------------------------------------------------------------
-    def version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return int(row[0]) if row else 0
-
     def connection(self, name: str, fingerprint: str) -> StoredConnection | None:
         row = self._db.execute(
             "SELECT id, name, fingerprint, first_seen, last_attempt, last_success, last_error "
@@ -484,12 +475,4 @@ class CatalogStore(SqliteStore):
             return StoreState(self.version(), tuple(self.tables(known)), tuple(self.overrides()), tuple(known))
 
 
-def read_version(path: Path) -> int | None:
-    """The store's version without creating it (None when there is no store yet)."""
-    if not path.exists():
-        return None
-    store = CatalogStore(path, create=False)
-    try:
-        return store.version()
-    finally:
-        store.close()
+read_version = CatalogStore.read_version

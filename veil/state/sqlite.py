@@ -8,6 +8,9 @@ stores, which open them explicitly (``BEGIN IMMEDIATE``) around each write.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -15,6 +18,11 @@ from veil import errcodes
 from veil.private_files import private_file
 
 BUSY_TIMEOUT_MS = 15_000
+
+
+def now() -> str:
+    """The time stamps the stores write: UTC, ISO 8601, whole seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def connect(path: Path, *, create: bool, existing_mode: str = "ro") -> sqlite3.Connection:
@@ -75,9 +83,33 @@ class SqliteStore:
 
     @classmethod
     def open(cls, state_dir: Path) -> Self:
-        # every concrete store is a dataclass whose first field is ``path``; this base declares
-        # the field only, so mypy sees object's no-argument __init__
+        # every concrete store takes ``path`` and a keyword ``create``; this base declares the
+        # field only, so mypy sees object's no-argument __init__
         return cls(Path(state_dir) / cls.FILE_NAME)  # type: ignore[call-arg]
+
+    @classmethod
+    @contextmanager
+    def existing(cls, path: Path) -> Iterator[Self | None]:
+        """The store at ``path`` without creating it (None when there is no store yet)."""
+        if not Path(path).exists():
+            yield None
+            return
+        store = cls(path, create=False)  # type: ignore[call-arg]
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @classmethod
+    def read_version(cls, path: Path) -> int | None:
+        """The version of the store at ``path`` (None when there is no store yet)."""
+        with cls.existing(path) as store:
+            return None if store is None else store.version()
+
+    def version(self) -> int:
+        """The store's version: ``meta``'s counter, moved by each write that changes the store."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
 
     def close(self) -> None:
         self._db.close()

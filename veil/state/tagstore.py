@@ -23,7 +23,6 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from veil.state import sqlite
@@ -72,10 +71,6 @@ CREATE TABLE IF NOT EXISTS column_scans (
 
 def store_path(state_dir: Path) -> Path:
     return Path(state_dir) / STORE_FILE
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -170,10 +165,6 @@ class TagStore(SqliteStore):
             raise
 
     # -- reading ------------------------------------------------------------------------------
-    def version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return int(row[0]) if row else 0
-
     def tags(self, table_key: str | None = None, origin: str | None = None) -> list[StoredTag]:
         sql = "SELECT table_key, column_name, tag, origin, classifier, hit_rate, updated_at FROM column_tags"
         where, params = _filters(table_key=table_key, origin=origin)
@@ -228,7 +219,7 @@ class TagStore(SqliteStore):
 
         Columns not in ``findings`` keep their tags. Tags an admin set on a column are recorded
         with origin ``config`` and never duplicated as discovered; rejected tags are skipped."""
-        now = _now()
+        now = sqlite.now()
         changes = []
         with self._write() as db:
             rejected = {(r.column, r.tag) for r in self.rejections(table_key)}
@@ -295,7 +286,7 @@ class TagStore(SqliteStore):
                 return False
             db.execute("DELETE FROM column_tags WHERE origin = 'source' AND substr(table_key, 1, ?) = ?",
                        (len(prefix), prefix))
-            now = _now()
+            now = sqlite.now()
             db.executemany("INSERT INTO column_tags VALUES (?, ?, ?, 'source', NULL, NULL, ?)",
                            [(*row, now) for row in sorted(after)])
             db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
@@ -311,7 +302,7 @@ class TagStore(SqliteStore):
                 "AND (tag = ? OR ? = ? || classifier)",
                 (table_key, column, tag, tag, ENTITY_PREFIX),
             ).rowcount
-            db.execute("INSERT OR REPLACE INTO rejected_tags VALUES (?, ?, ?, ?)", (table_key, column, tag, _now()))
+            db.execute("INSERT OR REPLACE INTO rejected_tags VALUES (?, ?, ?, ?)", (table_key, column, tag, sqlite.now()))
         return removed > 0
 
     def unreject(self, table_key: str, column: str, tag: str) -> bool:
@@ -345,20 +336,8 @@ def _filters(**conditions: str | None) -> tuple[str, tuple[str, ...]]:
 
 def read_discovered(path: Path) -> DiscoveredTags | None:
     """The discovered tags in the store at ``path``; None if there is no store (yet)."""
-    if not Path(path).exists():
-        return None
-    store = TagStore(path, create=False)
-    try:
-        return store.discovered()
-    finally:
-        store.close()
+    with TagStore.existing(path) as store:
+        return None if store is None else store.discovered()
 
 
-def read_version(path: Path) -> int | None:
-    if not Path(path).exists():
-        return None
-    store = TagStore(path, create=False)
-    try:
-        return store.version()
-    finally:
-        store.close()
+read_version = TagStore.read_version

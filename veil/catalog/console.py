@@ -25,12 +25,18 @@ from veil.catalog.sync import SyncResult, sync_connections
 from veil.config.models import VeilConfig
 
 
+def progress_bar(err: Console) -> Progress:
+    """The progress bar the CLI's long commands show on ``err``: spinner, what is being done, bar,
+    steps done of all, time so far; gone when done."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err, transient=True)
+
+
 def run_sync(config: VeilConfig, sources: Mapping[str, Source], names: Sequence[str], err: Console) -> list[SyncResult]:
     """Sync with a progress bar on ``err`` (one step per connection; the spinner shows the
     connection being crawled)."""
     targets = list(names) or list(config.connections)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with progress_bar(err) as progress:
         task = progress.add_task("object sync", total=len(targets))
 
         def step(connection: str, phase: str) -> None:

@@ -7,17 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table as RichTable
 
 from veil import errcodes
+from veil.catalog.console import progress_bar
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.registry import Catalog
 from veil.config.models import VeilConfig
@@ -118,10 +111,7 @@ def run_discover(
     store = None if dry_run else TagStore.open(config.state_dir)
     started = time.perf_counter()
     try:
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err, transient=True,
-        ) as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task("Discovering", total=len(tables))
 
             def advance(result: TableDiscovery) -> None:

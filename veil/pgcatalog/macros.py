@@ -46,6 +46,32 @@ _ENCODING_CODES = " ".join(
     + [f"WHEN '{alias}' THEN {ENCODINGS[name]}" for alias, name in _ENCODING_ALIASES.items()]
 )
 
+
+def _reg_in(kind: str, sqlstate: str, noun: str) -> str:
+    """``{kind}_in(s, strict)``: an OID written as digits, else ``{kind}_lookup(s)``; a name that
+    names nothing fails when ``strict`` as PostgreSQL's input function does (``[sqlstate] noun
+    "s" does not exist``), else is NULL (``to_{kind}``)."""
+    return f"""CREATE MACRO {F}.{kind}_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.{kind}_lookup(s) IS NOT NULL OR NOT strict THEN {F}.{kind}_lookup(s)
+        ELSE error('[{sqlstate}] {noun} "' || s || '" does not exist') END"""
+
+
+def _reg_named(kind: str, table: str, column: str, sqlstate: str, noun: str) -> tuple[str, str, str]:
+    """The lookup, input and output macros of a reg type naming an object of ``table`` by one
+    unqualified name in ``column`` (regnamespace, regrole). Each macro's alias is its own, so an
+    argument that names another macro's alias is never captured (see the module's docstring)."""
+    lookup, out = f"vl__{kind}_l", f"vl__{kind}_o"
+    return (
+        f"""CREATE MACRO {F}.{kind}_lookup(s) AS (
+        SELECT min({lookup}.vl__oid) FROM {F}.{table} {lookup} WHERE {lookup}.vl__{column} = {F}.parse_ident(s)[1])""",
+        _reg_in(kind, sqlstate, noun),
+        f"""CREATE MACRO {F}.{kind}_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
+        (SELECT {F}.quote_ident(min({out}.vl__{column})) FROM {F}.{table} {out} WHERE {out}.vl__oid = o),
+        CAST(o AS VARCHAR)) END""",
+    )
+
+
 MACROS: tuple[str, ...] = (
     # --- identifiers -------------------------------------------------------------------------
     f"""CREATE MACRO {F}.quote_ident(s) AS CASE
@@ -111,11 +137,7 @@ MACROS: tuple[str, ...] = (
          WHERE vl__tl.vl__typname = {F}.parse_ident(s)[-1]
            AND (len({F}.parse_ident(s)) = 1 OR vl__tl.vl__nspname = {F}.parse_ident(s)[-2])
          LIMIT 1))""",
-    f"""CREATE MACRO {F}.regtype_in(s, strict) AS CASE
-        WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-        WHEN {F}.regtype_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s)
-        ELSE error('[42704] type "' || s || '" does not exist') END""",
+    _reg_in("regtype", "42704", "type"),
     f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-' ELSE coalesce(
         (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL)
                      WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
@@ -124,34 +146,15 @@ MACROS: tuple[str, ...] = (
     f"""CREATE MACRO {F}.regproc_lookup(s) AS (
         SELECT min(vl__pl.vl__oid) FROM {F}.proc_info vl__pl
         WHERE vl__pl.vl__proname = {F}.parse_ident(split_part(s, '(', 1))[-1])""",
-    f"""CREATE MACRO {F}.regproc_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-        WHEN {F}.regproc_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regproc_lookup(s)
-        ELSE error('[42883] function "' || s || '" does not exist') END""",
+    _reg_in("regproc", "42883", "function"),
     f"""CREATE MACRO {F}.regproc_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
         ELSE coalesce((SELECT min(vl__po.vl__regproc) FROM {F}.proc_info vl__po WHERE vl__po.vl__oid = p),
                       CAST(p AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regprocedure_out(p) AS CASE WHEN p IS NULL THEN NULL WHEN p = 0 THEN '-'
         ELSE coalesce((SELECT min(vl__ps.vl__signature) FROM {F}.proc_info vl__ps WHERE vl__ps.vl__oid = p),
                       CAST(p AS VARCHAR)) END""",
-    f"""CREATE MACRO {F}.regnamespace_lookup(s) AS (
-        SELECT min(vl__nl.vl__oid) FROM {F}.nsp_info vl__nl WHERE vl__nl.vl__nspname = {F}.parse_ident(s)[1])""",
-    f"""CREATE MACRO {F}.regnamespace_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-        WHEN {F}.regnamespace_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regnamespace_lookup(s)
-        ELSE error('[3F000] schema "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regnamespace_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
-        (SELECT {F}.quote_ident(min(vl__no.vl__nspname)) FROM {F}.nsp_info vl__no WHERE vl__no.vl__oid = o),
-        CAST(o AS VARCHAR)) END""",
-    f"""CREATE MACRO {F}.regrole_lookup(s) AS (
-        SELECT min(vl__al.vl__oid) FROM {F}.role_info vl__al WHERE vl__al.vl__rolname = {F}.parse_ident(s)[1])""",
-    f"""CREATE MACRO {F}.regrole_in(s, strict) AS CASE WHEN s IS NULL THEN NULL
-        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-        WHEN {F}.regrole_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regrole_lookup(s)
-        ELSE error('[42704] role "' || s || '" does not exist') END""",
-    f"""CREATE MACRO {F}.regrole_out(o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-' ELSE coalesce(
-        (SELECT {F}.quote_ident(min(vl__ao.vl__rolname)) FROM {F}.role_info vl__ao WHERE vl__ao.vl__oid = o),
-        CAST(o AS VARCHAR)) END""",
+    *_reg_named("regnamespace", "nsp_info", "nspname", "3F000", "schema"),
+    *_reg_named("regrole", "role_info", "rolname", "42704", "role"),
     f"""CREATE MACRO {F}.regnamed_lookup(k, s) AS (
         SELECT min(vl__nl.vl__oid) FROM {F}.reg_names vl__nl
         WHERE vl__nl.vl__kind = k AND CASE

@@ -205,24 +205,20 @@ def _inner_only(select: exp.Select) -> bool:
     )
 
 
-def _conjuncts(condition: exp.Expr | None) -> Iterator[exp.Expr]:
+def _operands(condition: exp.Expr | None, connector: type[exp.Connector]) -> Iterator[exp.Expr]:
+    """The operands of ``condition``'s nested ``connector`` (AND or OR) nodes, parentheses removed."""
     if condition is None:
         return
     inner = condition.unnest()
-    if isinstance(inner, exp.And):
-        yield from _conjuncts(inner.left)
-        yield from _conjuncts(inner.right)
+    if isinstance(inner, connector):
+        yield from _operands(inner.left, connector)
+        yield from _operands(inner.right, connector)
     else:
         yield inner
 
 
-def _disjuncts(condition: exp.Expr) -> Iterator[exp.Expr]:
-    inner = condition.unnest()
-    if isinstance(inner, exp.Or):
-        yield from _disjuncts(inner.left)
-        yield from _disjuncts(inner.right)
-    else:
-        yield inner
+def _conjuncts(condition: exp.Expr | None) -> Iterator[exp.Expr]:
+    return _operands(condition, exp.And)
 
 
 def _column_equality(condition: exp.Expr) -> frozenset[str] | None:
@@ -237,7 +233,7 @@ def _required_equalities(condition: exp.Or) -> Iterator[exp.Expr]:
     """The column equalities among the conjuncts of every disjunct of ``condition`` (the first
     disjunct's nodes): the OR is TRUE only if one of them holds. The disjuncts are in one
     SELECT, so the same column SQL names the same column in each."""
-    first, *rest = list(_disjuncts(condition))
+    first, *rest = list(_operands(condition, exp.Or))
     for candidate in _conjuncts(first):
         wanted = _column_equality(candidate)
         if wanted is not None and all(any(_column_equality(c) == wanted for c in _conjuncts(d)) for d in rest):

@@ -40,7 +40,7 @@ demo: venv
 
 # Lint, types and the package layers ([tool.ruff], [tool.mypy], [tool.importlinter] in pyproject.toml).
 lint: venv
-	$(BIN)/ruff check veil tools
+	$(BIN)/ruff check veil $(wildcard tools)
 	$(BIN)/mypy veil
 	$(BIN)/lint-imports
 

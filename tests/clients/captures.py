@@ -99,7 +99,7 @@ def parse_psql_echo(path: Path) -> list[Statement]:
     blocks = [m["sql"] for m in _PSQL_BLOCK.finditer(text)]
     if not blocks:
         current: list[str] = []
-        for line in text.splitlines() + ["----"]:
+        for line in [*text.splitlines(), "----"]:
             if line.startswith("=== ") or line.strip() == "----":
                 blocks.append("\n".join(current))
                 current = []

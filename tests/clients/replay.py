@@ -73,10 +73,7 @@ class Replayer:
     def run(self, statement: Statement, protocol: Protocol) -> Outcome:
         if protocol == "extended" and statement_count(statement.sql) > 1:
             protocol = "simple"  # a multi-statement string cannot be Parsed
-        if protocol == "simple":
-            outcome = self._simple(statement)
-        else:
-            outcome = self._extended(statement)
+        outcome = self._simple(statement) if protocol == "simple" else self._extended(statement)
         if self.connection.status != pq.ConnStatus.OK:
             self.connection = self._connect()
             self.prepared.clear()

@@ -47,7 +47,7 @@ def test_precision_and_recall_per_classifier(labelled) -> None:
 
 def test_no_decoy_is_tagged(labelled) -> None:
     columns, results = labelled
-    tagged = [(c.name, r.winner.entity, r.winner.hit_rate) for c, r in zip(columns, results) if c.entity is None and r.winner]
+    tagged = [(c.name, r.winner.entity, r.winner.hit_rate) for c, r in zip(columns, results, strict=True) if c.entity is None and r.winner]
     assert tagged == []
 
 
@@ -87,7 +87,7 @@ def test_large_samples_that_cannot_qualify_are_cut_short() -> None:
 
 
 def test_name_rules_enable_ambiguous_patterns() -> None:
-    digits = pa.array([f"{a:03d}{g:02d}{s:04d}" for a, g, s in zip(range(100, 200), range(1, 101), range(7, 107))])
+    digits = pa.array([f"{a:03d}{g:02d}{s:04d}" for a, g, s in zip(range(100, 200), range(1, 101), range(7, 107), strict=True)])
     assert classify_column("t", "ssn", pa.string(), digits).winner.entity == "USSocialSecurityNumber"
     assert classify_column("t", "order_id", pa.string(), digits).winner is None
     bare = pa.array(["4155550100", "2125550199"] * 20)

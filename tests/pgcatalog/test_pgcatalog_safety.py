@@ -118,9 +118,9 @@ def test_duckdb_is_locked_down(engine: LocalEngine) -> None:
             ).fetchall()
         )
         assert settings == {"enable_external_access": "false", "lock_configuration": "true"}
-        with pytest.raises(Exception, match="(?i)lock|configuration"):
+        with pytest.raises(Exception, match=r"(?i)lock|configuration"):
             cursor.execute("SET enable_external_access = true")
-        with pytest.raises(Exception, match="(?i)external|disabled|permission"):
+        with pytest.raises(Exception, match=r"(?i)external|disabled|permission"):
             cursor.sql("select * from read_csv('/etc/passwd')").fetchall()
     finally:
         cursor.close()

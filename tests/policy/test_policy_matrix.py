@@ -213,9 +213,8 @@ def test_admin_sees_audit_with_policies(server: VeilServer) -> None:
     rows(server, "analyst", "SELECT card_number FROM transactions")
     audit = rows(server, "root", "SELECT \"user\", statement, policies FROM veil.audit WHERE \"user\" = 'analyst'")
     assert any("Hash cards" in str(r[2]) for r in audit)
-    with connect(server, "analyst") as connection:
-        with pytest.raises(psycopg.errors.UndefinedTable):
-            connection.execute("SELECT * FROM veil.audit")
+    with connect(server, "analyst") as connection, pytest.raises(psycopg.errors.UndefinedTable):
+        connection.execute("SELECT * FROM veil.audit")
 
 
 def test_admin_views_take_parameters(server: VeilServer) -> None:
@@ -233,6 +232,5 @@ def test_admin_views_take_parameters(server: VeilServer) -> None:
             "SELECT rows FROM veil.audit WHERE rows > %s LIMIT %s", (0, 1), prepare=True
         )
         assert [column.name for column in described.description] == ["rows"]
-    with connect(server, "analyst") as connection:
-        with pytest.raises(psycopg.errors.UndefinedTable):
-            connection.execute("SELECT * FROM veil.audit WHERE \"user\" = %s", ("analyst",))
+    with connect(server, "analyst") as connection, pytest.raises(psycopg.errors.UndefinedTable):
+        connection.execute("SELECT * FROM veil.audit WHERE \"user\" = %s", ("analyst",))

@@ -84,7 +84,7 @@ def test_scram_verifier_format() -> None:
     verifier = make_scram_verifier("s3cret")
     method, rest = verifier.split("$", 1)
     assert method == "SCRAM-SHA-256"
-    iterations_salt, keys = rest.split("$")
+    iterations_salt, _keys = rest.split("$")
     assert iterations_salt.startswith("4096:")
     assert len(base64.b64decode(iterations_salt.split(":")[1])) == 16
     parsed = parse_scram_verifier(verifier)

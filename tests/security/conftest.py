@@ -55,7 +55,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     rate = total / STATS.seconds * 60 if STATS.seconds else 0.0
     write(f"{total} statement executions in {STATS.seconds:.1f}s of client time ({rate:.0f}/min)")
     by_state: dict[str, int] = {}
-    for (source, user, state), count in sorted(STATS.outcomes.items()):
+    for (_source, _user, state), count in sorted(STATS.outcomes.items()):
         by_state[state] = by_state.get(state, 0) + count
     for state, count in sorted(by_state.items(), key=lambda item: -item[1]):
         example = STATS.messages.get(state, "").splitlines()[0] if state in STATS.messages else "answered"

@@ -69,7 +69,7 @@ def test_check_fails_on_a_reference_that_names_nothing(
     assert good.returncode == 0, good.stderr
     result = veil_check(tmp_path, changed(masked_config(warehouse), edit))
     assert result.returncode == 1, result.stdout + result.stderr
-    line = next((l for l in result.stderr.splitlines() if path in l), None)
+    line = next((text for text in result.stderr.splitlines() if path in text), None)
     assert line is not None, result.stderr
     assert suggestion in line
     assert "is valid" not in result.stderr

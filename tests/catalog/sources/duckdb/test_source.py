@@ -10,8 +10,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.duckdb import source as duckdb_source
 from veil.catalog.sources.base import drain, read_all
+from veil.catalog.sources.duckdb import source as duckdb_source
 from veil.catalog.sources.duckdb.source import DuckDBSource
 
 SQL = """
@@ -146,7 +146,7 @@ def test_cursors_are_reused_only_after_a_complete_read(tmp_path: Path) -> None:
         assert not source._idle
 
         cursor = source.cursor()
-        cursor.execute("SELECT 1").schema  # reader dropped unread: DuckDB destroyed the result
+        _ = cursor.execute("SELECT 1").schema  # reader dropped unread: DuckDB destroyed the result
         cursor.close()
         assert len(source._idle) == 1
         cursor = source.cursor()

@@ -7,6 +7,9 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``sqrt``, ``ln``, ``log``, ``log10``, ``exp`` and ``power`` (``^``) of numeric: PostgreSQL
+  computes them in arbitrary precision, at a scale chosen per value; DuckDB only in DOUBLE
+  (other digits, another type): refused, the hint says to cast the argument to float8.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ TypeOf = Callable[[exp.Expr], ColumnType | None]
 
 _FLOATS = frozenset({"float8", "float4"})
 _TEXTS = frozenset({"text", "varchar", "unknown", "name"})
+_NUMBERS = frozenset({"int2", "int4", "int8", "numeric"})
+_TRANSCENDENTAL: dict[type[exp.Expr], str] = {
+    exp.Sqrt: "sqrt", exp.Ln: "ln", exp.Log: "log", exp.Exp: "exp", exp.Pow: "power",
+}
 
 
 def _type_name(type_of: TypeOf, node: exp.Expr) -> str | None:
@@ -53,7 +60,8 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+        _is_length(n) or isinstance(n, (exp.Round, *_TRANSCENDENTAL))
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, *_TRANSCENDENTAL)
     )
 
 
@@ -71,7 +79,22 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return None
     if _is_length(node):
         return _length(node, type_of)
+    if isinstance(node, tuple(_TRANSCENDENTAL)):
+        _refuse_numeric(node, type_of)
     return None
+
+
+def _refuse_numeric(node: exp.Expr, type_of: TypeOf) -> None:
+    """Raise 0A000 when PostgreSQL would call the numeric overload of ``node`` (an argument is
+    numeric, none is a float)."""
+    arguments = [node.this, *([node.expression] if isinstance(node.expression, exp.Expr) else [])]
+    kinds = {_type_name(type_of, a) for a in arguments}
+    if "numeric" in kinds and kinds <= _NUMBERS:
+        name = _TRANSCENDENTAL[type(node)]
+        raise FeatureNotSupported(
+            f"{name}(numeric) is not supported here: PostgreSQL computes it in arbitrary precision",
+            hint="Cast the argument to double precision.",
+        )
 
 
 def refuse_inexact(tree: exp.Expr) -> None:

@@ -213,6 +213,8 @@ class Typer:
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod
+        if isinstance(node, exp.Trunc) and _named(self.type_of(node.this)) == "numeric":
+            return NUMERIC  # trunc(numeric [, int]); of other numbers it is float8's
         if isinstance(node, AGGREGATE_CLASSES):
             arg = self._resolved(self.type_of(node.this))
             result = aggregate_result(node, arg.type.name) if arg is not None else None
@@ -402,6 +404,10 @@ class Typer:
         if column_type is not None and column_type.type.name == "unknown":
             return TEXT
         return column_type
+
+
+def _named(column_type: ColumnType | None) -> str | None:
+    return column_type.type.name if column_type is not None else None
 
 
 _COMMON_RANK = {"int2": 1, "int4": 2, "oid": 2.5, "int8": 3, "numeric": 4, "float4": 5,

@@ -1,0 +1,112 @@
+"""PostgreSQL's per-value display scale of numeric results, differentially: the same numeric
+expressions sent to PostgreSQL and through Veil on each engine — the local engine (constants and
+VALUES), a DuckDB source table and a PostgreSQL source table — in text and binary format; the
+type OID, typmod and bytes of every column must be PostgreSQL's, or the statement refused with
+0A000 (a value Veil cannot print as PostgreSQL does)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import VeilServer, scratch_database
+from tests.pgcatalog.numeric_support import numbers_server
+
+DATABASE = "veil_pgnumeric_scales"
+COLUMNS = "(id int4, a numeric(10,2), b numeric(12,4), c numeric(8,0), i int4)"
+ROWS = [
+    (1, "12.50", "-3.1416", "7", 3),
+    (2, "-0.07", "2.5000", "-12", -4),
+    (3, "1000.00", "0.0001", "0", 10),
+    (4, "3.33", "123.4567", "5", 1),
+]
+#: The literals standing for the columns on the local engine (same scales as the columns).
+LITERALS = {"a": "12.50", "b": "(-3.1416)", "c": "7", "i": "3"}
+#: The same values as a VALUES list of mixed scales (a column of per-value scales).
+MIXED = "(VALUES (1, 1.5, 2.25), (2, 2.50, -0.125), (3, 3, 10.0)) v(id, x, y)"
+
+#: Expressions over a (numeric(10,2)), b (numeric(12,4)), c (numeric(8,0)) and i (int4).
+SCALARS: list[str] = [
+    "{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} / {b}", "{a} % {b}", "mod({a}, {b})", "{a} * {i}",
+    "{a} + {i}", "{a} / {i}", "{i} / {a}", "{a} * {c}", "{c} / 7", "-{a}", "+{b}",
+    "round({a})", "round({b}, 2)", "round({a}, -1)", "round({b}, 6)", "trunc({b})", "trunc({b}, 2)",
+    "trunc({a}, 5)", "abs({b})", "sign({b})", "sign({a})", "ceil({b})", "floor({b})", "ceiling({a})",
+    "power({a}, 2)", "power({b}, {c})", "{a} ^ 2", "sqrt(abs({a}))", "ln(abs({a}) + 1)",
+    "exp({c} / 10)", "log(abs({b}) + 1)", "log10(abs({a}) + 1)",
+    "{a}::numeric", "{i}::numeric", "{i}::numeric(10,3)", "{a}::numeric(10,1)", "{b}::numeric(8,2)",
+    "case when {i} > 0 then {a} else {b} end", "coalesce({a}, {b})", "coalesce({b}, {a})",
+    "nullif({a}, 0)", "greatest({a}, {b})", "least({a}, {b})", "{a} * 2", "{b} * 1.5", "{a} + 1.005",
+    "{a} * {b} * {a}", "({a} + {b}) * {c}", "div({a}, {b})", "scale({a} * {b})", "{a}::float8 * 2",
+    "{i} * 1.0", "{i} + 0.50", "1.5 * {i}", "array[{a}, {b}]", "array[{a}, {b}, 1.5]",
+]
+AGGREGATES: list[str] = [
+    "sum({a})", "sum({b})", "avg({a})", "min({b})", "max({a})", "stddev({a})", "variance({b})",
+    "stddev({a}) * 2", "variance({a}) + 1", "avg({a}) * 2", "sum({a} * {b})", "avg({a}) / 3",
+    "stddev({a}) / 2", "round(stddev({a}), 2)", "sum({a}) / count(*)", "stddev_pop({b}) - 1",
+    "var_pop({a}) * {{one}}", "sum({a}) * 2", "sum({i}) * 1.5", "avg({i}) + 0.5", "abs(avg({b}))",
+    "sign(sum({b}))", "-stddev({b})", "round(avg({b}), 1)", "trunc(avg({a}))", "ceil(avg({a}))",
+    "max({a}) + min({b})", "array_agg({a})", "sum({c}) / 3", "avg({a} * {i})",
+]
+CONSTANTS: list[str] = [
+    "'{1.5,2.5}'::numeric[]", "'{1.5,2.50,3}'::numeric[]", "'{{1.5,2.50},{3,NULL}}'::numeric[]",
+    "array[1.5, 2.50]", "array[1, 2.5]", "'1.50'::numeric", "'1e-3'::numeric", "1e3 * 1.5",
+    "'{1.5,2.50}'::numeric(5,1)[]", "array[1.5, 2.50]::numeric[]", "(array[1.5, 2.50])[2]",
+]
+MIXED_QUERIES: list[str] = [
+    "select x from {v} order by id", "select x * 2 from {v} order by id", "select x + y from {v} order by id",
+    "select x / 3 from {v} order by id", "select sum(x), avg(x), min(x), max(x) from {v}",
+    "select stddev(x), variance(y), stddev(x) * 2 from {v}", "select sign(x), abs(y), round(y, 1) from {v} order by id",
+    "select array_agg(x order by id) from {v}", "select x from {v} union all select 2.125 order by 1",
+    "select 1.5 union all select 2.50", "select case when id = 1 then x else 0.125 end from {v} order by id",
+]
+
+
+def _run(dsn: str, sql: str, fmt: int) -> tuple[object, ...]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        result = conn.pgconn.exec_params(sql.encode(), [], result_format=fmt)
+        if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+            state = result.error_field(psycopg.pq.DiagnosticField.SQLSTATE)
+            return ("error", (state or b"").decode(), (result.error_message or b"").decode().strip())
+        types = [(result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
+        rows = [[result.get_value(r, i) for i in range(result.nfields)] for r in range(result.ntuples)]
+        return (types, rows)
+
+
+def statements(table: str | None) -> list[str]:
+    """The probe's statements on ``table`` (None: the local engine, literals and VALUES)."""
+    if table is None:
+        scalars = [f"select {e.format(**LITERALS)}" for e in SCALARS]
+        return scalars + [f"select {c}" for c in CONSTANTS] + [q.format(v=MIXED) for q in MIXED_QUERIES]
+    names = {"a": "a", "b": "b", "c": "c", "i": "i"}
+    scalars = [f"select {e.format(**names)} from {table} order by id" for e in SCALARS]
+    aggregates = [f"select {e.format(**names).format(one=1)} from {table}" for e in AGGREGATES]
+    return scalars + aggregates
+
+
+@pytest.fixture(scope="module")
+def servers(
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, warehouse: Path
+) -> Iterator[tuple[str, VeilServer]]:
+    values = ", ".join(f"({k}, {a}, {b}, {c}, {i})" for k, a, b, c, i in ROWS)
+    duck = COLUMNS.replace("numeric", "decimal").replace("int4", "integer")
+    yield from numbers_server(
+        tmp_path_factory.mktemp("pgnumeric_scales"),
+        warehouse,
+        scratch_database(postgres_dsn, DATABASE),
+        [f"CREATE TABLE t {COLUMNS}", f"INSERT INTO t VALUES {values}"],
+        ["CREATE SCHEMA nums", f"CREATE TABLE nums.t {duck}", f"INSERT INTO nums.t VALUES {values}"],
+    )
+
+
+def mismatches(postgres: str, veil: str, table: str | None, veil_table: str | None) -> list[tuple[object, ...]]:
+    found = []
+    for sql, veil_sql in zip(statements(table), statements(veil_table), strict=True):
+        for fmt in (0, 1):
+            expected, got = _run(postgres, sql, fmt), _run(veil, veil_sql, fmt)
+            refused = got[0] == "error" and got[1] == "0A000" and expected[0] != "error"
+            if got != expected and not refused:
+                found.append((veil_sql, fmt, expected, got))
+    return found

@@ -82,8 +82,8 @@ class LocalEngine:
         typer = Typer(hints)
         for node in list(tree.walk()):
             typer.type_of(node)
+        columns = typer.output_columns(tree)  # PostgreSQL's types, before calls are cast for DuckDB
         postgres_function_results(tree, typer.type_of)
-        columns = typer.output_columns(tree)
         localtypes.check_uses(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)

@@ -123,7 +123,15 @@ class OutputScales:
             return self._case(node)
         if isinstance(node, exp.Coalesce):
             return self._coalesce([node.this, *node.expressions])
+        if isinstance(node, exp.Greatest | exp.Least):
+            return self._chosen(node, [node.this, *node.expressions])
         return None
+
+    def _chosen(self, node: exp.Expr, arguments: list[exp.Expr]) -> Scale | None:
+        """``greatest``/``least``: the value of the first argument equal to the result (PostgreSQL
+        keeps the first of equal values), with that argument's scale."""
+        conditions: list[exp.Expr] = [exp.EQ(this=a.copy(), expression=node.copy()) for a in arguments[:-1]]
+        return self._branches(conditions, arguments)
 
     def _branches(self, conditions: list[exp.Expr], values: list[exp.Expr | None]) -> Scale | None:
         """The scale of the value of the first true condition (the last value: ELSE)."""

@@ -128,6 +128,8 @@ class _Scales:
         self.derived = DerivedScales(self.of, projection_of)
 
     def of(self, node: exp.Expr) -> int | None:
+        if isinstance(node, exp.IntDiv):  # div(): untyped, truncated to an integral numeric
+            return 0
         kind = self.type_of(node)
         if kind is None or kind.type.name not in (*_INTEGERS, "numeric"):
             return None
@@ -159,7 +161,7 @@ class _Scales:
             return left + right if left is not None and right is not None else None
         if isinstance(node, exp.Round | exp.Trunc):
             return _rounded_scale(node.args.get("decimals"))
-        if isinstance(node, exp.Ceil | exp.Floor | exp.Sign | exp.IntDiv):
+        if isinstance(node, exp.Ceil | exp.Floor | exp.Sign):
             return 0
         if isinstance(node, exp.Cast) and kind.typmod >= 4:
             return _numeric_scale(kind)
@@ -324,11 +326,14 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
     outputs = _outputs(tree)
     numeric = [i for i in outputs.values() if _computed_numeric(tree.expressions[i], type_of)]
     texts: dict[int, exp.Expr] = {}
-    carried: dict[int, Scale] = {}
+    carried: dict[int, Scale] = {}  # the scale of a spread's value held in an expression
+    held: dict[int, exp.Expr] = {}  # ... and its exact text
     for node, left_type, right_type, left_scale, right_scale in reversed(facts):  # innermost first
         site: exp.Expr = node
         replacement: exp.Expr | _Text | None
-        if isinstance(node, exp.Div):
+        if isinstance(node, exp.Div) and id(node.this) in held and right_scale is not None:
+            replacement = _text_quotient(held[id(node.this)], node.expression, right_scale)
+        elif isinstance(node, exp.Div):
             replacement = _division(node, left_type, right_type, left_scale, right_scale)
         elif isinstance(node, exp.IntDiv):
             replacement = _integer_quotient(node, left_type, right_type, left_scale, right_scale)
@@ -352,6 +357,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
                 text = replacement.this
                 replacement = held_text(text, INNER_SCALE)
                 carried[id(replacement)] = Scale(INNER_SCALE, text_scale(text))
+                held[id(replacement)] = text
             else:
                 replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
@@ -470,6 +476,20 @@ def _division(
     if numeric and left_scale is not None and right_scale is not None and max(left_scale, right_scale) <= _MAX_SCALE:
         return _quotient(node.this, node.expression, left_scale, right_scale)
     return None
+
+
+def _text_quotient(dividend: exp.Expr, divisor: exp.Expr, divisor_scale: int) -> _Text | None:
+    """The quotient of ``dividend``, PostgreSQL's text of a numeric (a standard deviation or
+    variance, whose scale is per value), by a numeric of static scale: the division macro reads
+    the dividend's digits and scale from the text itself."""
+    if divisor_scale > _MAX_SCALE:
+        return None
+    scaled = _cast(divisor.copy(), f"DECIMAL(38, {divisor_scale})")
+    call = exp.Anonymous(
+        this=DIVISION, expressions=[dividend.copy(), scaled, text_scale(dividend), exp.Literal.number(divisor_scale)]
+    )
+    approximate = exp.Div(this=_cast(dividend.copy(), "DOUBLE"), expression=_cast(divisor.copy(), "DOUBLE"))
+    return _Text(this=call, approximate=approximate, sorted_as="DOUBLE")
 
 
 def _integer_quotient(

@@ -77,12 +77,36 @@ def held_text(text: exp.Expr, scale: int) -> exp.Expr:
 def display_text(value: exp.Expr, scale: Scale) -> exp.Expr:
     """DuckDB SQL printing the numeric ``value`` with ``scale``'s decimals on each row: its text
     as ``DECIMAL(38, maximum)``, less the decimals beyond the row's scale (and the point)."""
+    if scale.fixed is not None:
+        return _filled(f"CAST(CAST({_VALUE} AS DECIMAL(38, {scale.fixed})) AS VARCHAR)", {_VALUE: value})
     sql = (
         f"substr(CAST(CAST({_VALUE} AS DECIMAL(38, {scale.maximum})) AS VARCHAR), 1, "
         f"length(CAST(CAST({_VALUE} AS DECIMAL(38, {scale.maximum})) AS VARCHAR)) - ({scale.maximum} - {_DIGITS})"
         f" - CASE WHEN {_DIGITS} = 0 AND {scale.maximum} > 0 THEN 1 ELSE 0 END)"
     )
     return _filled(sql, {_VALUE: value, _DIGITS: scale.sql()})
+
+
+def array_text(elements: list[tuple[exp.Expr, Scale]]) -> exp.Expr:
+    """DuckDB SQL printing a one-dimensional numeric array as PostgreSQL does, each element at
+    its own scale (``{1.5,2.50,NULL}``)."""
+    parts: list[exp.Expr] = [exp.Literal.string("{")]
+    for index, (element, scale) in enumerate(elements):
+        if index:
+            parts.append(exp.Literal.string(","))
+        shown = exp.Coalesce(this=display_text(element.copy(), scale), expressions=[exp.Literal.string("NULL")])
+        parts.append(shown)
+    parts.append(exp.Literal.string("}"))
+    return exp.Concat(expressions=parts)
+
+
+def _declared(to: exp.DataType) -> Scale | None:
+    """The scale of ``CAST(text AS DECIMAL(p, s))``."""
+    if to.this not in (exp.DType.DECIMAL, exp.DType.BIGDECIMAL) or len(to.expressions) != 2:
+        return None
+    scale = to.expressions[1].this
+    digits = scale.this if isinstance(scale, exp.Literal) else None
+    return Scale(int(digits)) if digits is not None and str(digits).isdigit() else None
 
 
 def _greatest(left: Scale, right: Scale) -> Scale:
@@ -112,6 +136,8 @@ class OutputScales:
             return Scale(fixed)
         if id(node) in self.carried:
             return self.carried[id(node)]
+        if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+            return _declared(node.to)  # a numeric array element read from its text
         if isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Nullif):
             return self.of(node.this)
         if isinstance(node, exp.Add | exp.Sub | exp.Mul):

@@ -40,7 +40,7 @@ from sqlglot import exp, parse_one
 from veil.catalog.sources.pgdivision import MACRO as DIVISION
 from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
-from veil.pgcatalog.numeric_display import OutputScales, Scale, display_text, held_text, text_scale
+from veil.pgcatalog.numeric_display import OutputScales, Scale, array_text, display_text, held_text, text_scale
 from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
 from veil.pgtypes import ColumnType
 
@@ -298,14 +298,18 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     )
 
 
-def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> exp.Expr:
+def postgres_numerics(
+    tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None, *, array_texts: bool = False
+) -> exp.Expr:
     """``tree`` rewritten (see the module doc), in place where it can be.
 
     A quotient is exact text at PostgreSQL's scale only as an output column of the outermost
     SELECT: there the statement is wrapped, ``SELECT .., <text> FROM (<statement>) q(..)``,
     so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
     any quotient used inside an expression is). ``projection_of`` finds the select-list
-    expression behind a column of a derived table or CTE, whose scale the column has."""
+    expression behind a column of a derived table or CTE, whose scale the column has. With
+    ``array_texts`` (the local engine, whose results serve text as ``numeric[]``) an output
+    ``ARRAY[...]`` of numeric is printed with each element's scale."""
     scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
     nodes = list(tree.find_all(exp.Div, exp.IntDiv, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
@@ -324,7 +328,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
             facts.append((node, _name(type_of(argument)), None, scales.of(argument), None))
             bounds[id(node)] = _bound(type_of(argument))
     outputs = _outputs(tree)
-    numeric = [i for i in outputs.values() if _computed_numeric(tree.expressions[i], type_of)]
+    numeric = [i for i in outputs.values() if _computed_numeric(tree.expressions[i], type_of, array_texts)]
     texts: dict[int, exp.Expr] = {}
     carried: dict[int, Scale] = {}  # the scale of a spread's value held in an expression
     held: dict[int, exp.Expr] = {}  # ... and its exact text
@@ -372,8 +376,11 @@ def _static_scales(tree: exp.Expr, scales: _Scales) -> dict[int, int | None]:
     return {id(n): scales.of(n) for p in tree.expressions for n in p.walk() if not isinstance(n, exp.Alias)}
 
 
-def _computed_numeric(projection: exp.Expr, type_of: TypeOf) -> bool:
-    return _name(type_of(projection.unalias())) == "numeric" and not isinstance(projection.unalias(), exp.Column)
+def _computed_numeric(projection: exp.Expr, type_of: TypeOf, arrays: bool) -> bool:
+    value = projection.unalias()
+    if arrays and isinstance(value, exp.Array) and _name(type_of(value)) == "_numeric":
+        return True
+    return _name(type_of(value)) == "numeric" and not isinstance(value, exp.Column)
 
 
 def _display_scales(
@@ -385,6 +392,12 @@ def _display_scales(
     for position in numeric:
         projection = tree.expressions[position]
         value = projection.unalias()
+        if isinstance(value, exp.Array):
+            elements = [(e, Scale(0) if isinstance(e, exp.Null) else found.of(e)) for e in value.expressions]
+            known = [(e, scale) for e, scale in elements if scale is not None and scale.maximum <= _MAX_SCALE]
+            if len(known) == len(elements):
+                texts[position] = array_text(known)
+            continue
         scale = None if position in texts else found.of(value)
         if scale is None or scale.maximum > _MAX_SCALE:
             continue

@@ -48,6 +48,7 @@ _TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Re
 _INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
 _SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
                 exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
+_NUMERIC_OVERLOADED = (exp.Sqrt, exp.Ln, exp.Log, exp.Exp, exp.Pow)
 _INT8_FUNCS = (exp.Count, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile)
 
 
@@ -215,6 +216,10 @@ class Typer:
             return ColumnType(same.type) if same is not None else None  # without the typmod
         if isinstance(node, exp.Trunc) and _named(self.type_of(node.this)) == "numeric":
             return NUMERIC  # trunc(numeric [, int]); of other numbers it is float8's
+        if isinstance(node, _NUMERIC_OVERLOADED):  # numeric when an argument is, none a float
+            kinds = {_named(self.type_of(a)) for a in (node.this, node.args.get("expression")) if a is not None}
+            if "numeric" in kinds and kinds <= {"int2", "int4", "int8", "numeric"}:
+                return NUMERIC
         if isinstance(node, AGGREGATE_CLASSES):
             arg = self._resolved(self.type_of(node.this))
             result = aggregate_result(node, arg.type.name) if arg is not None else None
@@ -247,7 +252,7 @@ class Typer:
         if built is not None:
             return built
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
-        if catalog in DUCKDB_TYPES:  # pg_proc's prorettype of the chosen overload
+        if catalog in DUCKDB_TYPES or catalog == "numeric":  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlglot import exp, parse_one
 
@@ -37,6 +38,24 @@ class Scale:
 
     def sql(self) -> exp.Expr:
         return self.expression.copy() if self.expression is not None else exp.Literal.number(self.maximum)
+
+
+T = TypeVar("T")
+
+
+class ByNode(Generic[T]):  # noqa: UP046 (Python 3.11)
+    """Values by tree node, by identity: a node replaced in the tree and freed may lend its
+    ``id`` to a new one, which must not find the old node's value."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[exp.Expr, T]] = {}
+
+    def __setitem__(self, node: exp.Expr, value: T) -> None:
+        self._entries[id(node)] = (node, value)
+
+    def get(self, node: exp.Expr) -> T | None:
+        entry = self._entries.get(id(node))
+        return entry[1] if entry is not None and entry[0] is node else None
 
 
 _TEXT = "__veil_text"
@@ -126,7 +145,7 @@ class OutputScales:
     (when the same on every row) of the nodes of the tree as it was, ``carried`` the scale of
     the nodes that replaced a standard deviation or variance."""
 
-    def __init__(self, static: Callable[[exp.Expr], int | None], carried: dict[int, Scale]) -> None:
+    def __init__(self, static: Callable[[exp.Expr], int | None], carried: ByNode[Scale]) -> None:
         self.static = static
         self.carried = carried
 
@@ -134,8 +153,9 @@ class OutputScales:
         fixed = self.static(node)
         if fixed is not None:
             return Scale(fixed)
-        if id(node) in self.carried:
-            return self.carried[id(node)]
+        carried = self.carried.get(node)
+        if carried is not None:
+            return carried
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
             return _declared(node.to)  # a numeric array element read from its text
         if isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Nullif):

@@ -40,7 +40,7 @@ from sqlglot import exp, parse_one
 from veil.catalog.sources.pgdivision import MACRO as DIVISION
 from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
-from veil.pgcatalog.numeric_display import OutputScales, Scale, array_text, display_text, held_text, text_scale
+from veil.pgcatalog.numeric_display import ByNode, OutputScales, Scale, array_text, display_text, held_text, text_scale
 from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
 from veil.pgtypes import ColumnType
 
@@ -330,13 +330,14 @@ def postgres_numerics(
     outputs = _outputs(tree)
     numeric = [i for i in outputs.values() if _computed_numeric(tree.expressions[i], type_of, array_texts)]
     texts: dict[int, exp.Expr] = {}
-    carried: dict[int, Scale] = {}  # the scale of a spread's value held in an expression
-    held: dict[int, exp.Expr] = {}  # ... and its exact text
+    carried: ByNode[Scale] = ByNode()  # the scale of a spread's value held in an expression
+    held: ByNode[exp.Expr] = ByNode()  # ... and its exact text
     for node, left_type, right_type, left_scale, right_scale in reversed(facts):  # innermost first
         site: exp.Expr = node
         replacement: exp.Expr | _Text | None
-        if isinstance(node, exp.Div) and id(node.this) in held and right_scale is not None:
-            replacement = _text_quotient(held[id(node.this)], node.expression, right_scale)
+        dividend = held.get(node.this) if isinstance(node, exp.Div) else None
+        if dividend is not None and right_scale is not None:
+            replacement = _text_quotient(dividend, node.expression, right_scale)
         elif isinstance(node, exp.Div):
             replacement = _division(node, left_type, right_type, left_scale, right_scale)
         elif isinstance(node, exp.IntDiv):
@@ -360,20 +361,41 @@ def postgres_numerics(
             elif replacement.spread:  # computed with at its own scale
                 text = replacement.this
                 replacement = held_text(text, INNER_SCALE)
-                carried[id(replacement)] = Scale(INNER_SCALE, text_scale(text))
-                held[id(replacement)] = text
+                carried[replacement] = Scale(INNER_SCALE, text_scale(text))
+                held[replacement] = text
             else:
                 replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
-    _display_scales(tree, numeric, names, texts, OutputScales(lambda n: static.get(id(n)), carried))
+    _display_scales(tree, numeric, names, texts, OutputScales(static.get, carried))
     return _wrapped(tree, texts, names) if texts else tree
 
 
-def _static_scales(tree: exp.Expr, scales: _Scales) -> dict[int, int | None]:
+def _static_scales(tree: exp.Expr, scales: _Scales) -> ByNode[int]:
     """The static scale of each node of the outermost select list's numeric expressions."""
-    if not isinstance(tree, exp.Select):
-        return {}
-    return {id(n): scales.of(n) for p in tree.expressions for n in p.walk() if not isinstance(n, exp.Alias)}
+    found: ByNode[int] = ByNode()
+    for projection in tree.expressions if isinstance(tree, exp.Select) else []:
+        for node in projection.walk():
+            scale = None if isinstance(node, exp.Alias) else scales.of(node)
+            if scale is not None:
+                found[node] = scale
+    return found
+
+
+_KEEPS_SCALE = (exp.Paren, exp.Neg, exp.Abs, exp.Add, exp.Sub, exp.Mul, exp.Sum, exp.Min, exp.Max, exp.Window,
+                exp.Filter)
+
+
+def _same_in_duckdb(node: exp.Expr) -> bool:
+    """Whether DuckDB's DECIMAL scale of ``node`` is PostgreSQL's: columns and numeric literals
+    combined by the operators and aggregates whose scale rule is the same in both (no cast needed)."""
+    if isinstance(node, exp.Column):
+        return True
+    if isinstance(node, exp.Literal):
+        return not node.is_string and "e" not in node.name.lower()
+    if not isinstance(node, _KEEPS_SCALE):
+        return False
+    operands = [node.this, *([node.expression] if isinstance(node, exp.Binary) else [])]
+    return all(_same_in_duckdb(o) for o in operands)
 
 
 def _computed_numeric(projection: exp.Expr, type_of: TypeOf, arrays: bool) -> bool:
@@ -401,14 +423,14 @@ def _display_scales(
         scale = None if position in texts else found.of(value)
         if scale is None or scale.maximum > _MAX_SCALE:
             continue
-        if scale.fixed is not None:
+        if scale.fixed is None:
+            texts[position] = display_text(value.copy(), scale)
+        elif not _same_in_duckdb(value):
             cast = _cast(value.copy(), f"DECIMAL(38, {scale.fixed})")
             if value is projection:
                 projection.replace(exp.alias_(cast, names[position], quoted=True))
             else:
                 value.replace(cast)
-        else:
-            texts[position] = display_text(value.copy(), scale)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ exact text it was computed as (:func:`text_scale`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -43,7 +43,7 @@ class Scale:
 T = TypeVar("T")
 
 
-class ByNode(Generic[T]):  # noqa: UP046 (Python 3.11)
+class ByNode(Generic[T]):
     """Values by tree node, by identity: a node replaced in the tree and freed may lend its
     ``id`` to a new one, which must not find the old node's value."""
 
@@ -179,7 +179,7 @@ class OutputScales:
         conditions: list[exp.Expr] = [exp.EQ(this=a.copy(), expression=node.copy()) for a in arguments[:-1]]
         return self._branches(conditions, arguments)
 
-    def _branches(self, conditions: list[exp.Expr], values: list[exp.Expr | None]) -> Scale | None:
+    def _branches(self, conditions: list[exp.Expr], values: Sequence[exp.Expr | None]) -> Scale | None:
         """The scale of the value of the first true condition (the last value: ELSE)."""
         scales: list[Scale] = []
         for value in values:

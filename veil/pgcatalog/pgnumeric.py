@@ -105,7 +105,7 @@ def _text_scale(text: str) -> int | None:
 def _rounded_scale(decimals: exp.Expr | None) -> int | None:
     """The scale of ``round(x, decimals)`` and ``trunc(x, decimals)``: the decimals asked for,
     none when they are negative or absent."""
-    if decimals is None or isinstance(decimals, exp.Neg) and isinstance(decimals.this, exp.Literal):
+    if decimals is None or (isinstance(decimals, exp.Neg) and isinstance(decimals.this, exp.Literal)):
         return 0
     if isinstance(decimals, exp.Literal) and not decimals.is_string:
         return max(int(decimals.this), 0)

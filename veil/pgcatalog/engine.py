@@ -88,7 +88,7 @@ class LocalEngine:
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
         exact_calls(rewritten, rewriter.type_of)
-        compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projection_for, array_texts=True)
+        compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projections_for, array_texts=True)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

@@ -320,6 +320,29 @@ class Typer:
                 return candidate.this if isinstance(candidate, exp.Alias) else candidate
         return None
 
+    def projections_for(self, column: exp.Column) -> list[exp.Expr]:
+        """Every select-list expression behind a column of a subquery/CTE (unaliased): one per
+        branch of a set operation (by position), none when a branch has ``*``."""
+        source, projection = self.resolve(column)
+        if projection is not None:
+            return [projection]
+        if source is None or source.query is None:
+            return []
+        branches, pending = [], [source.query]
+        while pending:
+            query = pending.pop(0)
+            if isinstance(query, exp.SetOperation):
+                pending[:0] = [query.left, query.right]
+            elif isinstance(query, exp.Select) and not any(isinstance(p, exp.Star) for p in query.expressions):
+                branches.append(query)
+            else:
+                return []
+        names = [p.alias_or_name for p in branches[0].expressions]
+        if column.name not in names:
+            return []
+        index = names.index(column.name)
+        return [b.expressions[index].unalias() for b in branches if len(b.expressions) > index]
+
     def _column(self, column: exp.Column) -> ColumnType | None:
         source, projection = self.resolve(column)
         if projection is not None:

@@ -81,7 +81,7 @@ def aggregate_result(node: exp.Expr, argument: str) -> str | None:
 
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
-ProjectionOf = Callable[[exp.Column], exp.Expr | None]
+ProjectionOf = Callable[[exp.Column], list[exp.Expr]]
 
 
 def _name(column_type: ColumnType | None) -> str | None:

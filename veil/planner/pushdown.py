@@ -265,7 +265,7 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
         return tree, ()
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
-    return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
+    return postgres_numerics(tree, typer.type_of, typer.projections_for), numeric
 
 
 def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:

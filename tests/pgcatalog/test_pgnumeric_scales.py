@@ -157,6 +157,12 @@ TABLE_QUERIES: list[str] = [
     "select v * 2 from (select a as v from {t} union all select b from {t}) s order by 1",
     "select w, w + 1 from (select round(b, 1) as w from {t}) s order by 1",
     "select stddev(a) * 2, stddev(a) / 2 from {t} group by i > 0 order by 1",
+    "select distinct coalesce(a, b) from {t} order by 1",
+    "select round(b, 6), count(*) from {t} group by round(b, 6) order by 1",
+    "select greatest(a, b) from {t} where greatest(a, b) > 3 order by 1 desc",
+    "select case when i > 0 then a else b end as v, count(*) from {t} group by 1 order by 1",
+    "select max(case when i > 0 then a else b end) from {t}",
+    "select s from (select stddev(a) * 2 as s from {t}) q",
 ]
 
 
@@ -218,9 +224,11 @@ def mismatches(postgres: str, veil: str, table: str | None, veil_table: str | No
 
 #: Differences left, by engine (each checked to still differ: the list is strict). A VALUES
 #: column of literals of different scales is DuckDB's one DECIMAL type (no per-row scale to
-#: carry), as is a set operation's column whose branches have different scales; ``+x`` is read by sqlglot as ``x`` (the column's typmod);
-#: ``scale()`` is not on the allow-list; ``ARRAY[a, b]`` of columns of different scales on a
-#: DuckDB source is a DuckDB list of one scale; a quotient of a quotient (``avg(a) / 3``) is DOUBLE.
+#: carry), as is a set operation's column whose branches have different scales; ``+x`` is read
+#: by sqlglot as ``x`` (the column's typmod); ``scale()`` is not on the allow-list; ``ARRAY[a, b]`` of columns of different scales on a
+#: DuckDB source is a DuckDB list of one scale; a quotient of a quotient (``avg(a) / 3``) is DOUBLE;
+#: only the outermost select list is printed per row: not a grouped column whose scale depends
+#: on ungrouped columns, ``max()`` of such a value, nor a derived table's stddev arithmetic.
 KNOWN: dict[str, set[str]] = {
     "local": {
         "select scale(12.50 * (-3.1416))",
@@ -235,6 +243,9 @@ KNOWN: dict[str, set[str]] = {
         "select array[a, b, 1.5] from nums.t order by id",
         "select avg(a) / 3 from nums.t",
         "select v * 2 from (select a as v from nums.t union all select b from nums.t) s order by 1",
+        "select case when i > 0 then a else b end as v, count(*) from nums.t group by 1 order by 1",
+        "select max(case when i > 0 then a else b end) from nums.t",
+        "select s from (select stddev(a) * 2 as s from nums.t) q",
     },
     "postgres": {"select +b from public.t order by id"},
 }

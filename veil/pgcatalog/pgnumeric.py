@@ -381,6 +381,14 @@ def _static_scales(tree: exp.Expr, scales: _Scales) -> ByNode[int]:
     return found
 
 
+def _ungrouped(tree: exp.Expr, value: exp.Expr) -> bool:
+    """Whether ``value`` reads a column outside an aggregate in a grouped ``tree``: the scale's
+    own expression (``CASE WHEN i > 0 THEN 2 ELSE 4 END``) would read it ungrouped."""
+    if tree.args.get("group") is None:
+        return False
+    return any(column.find_ancestor(exp.AggFunc) is None for column in value.find_all(exp.Column))
+
+
 _KEEPS_SCALE = (exp.Paren, exp.Neg, exp.Abs, exp.Add, exp.Sub, exp.Mul, exp.Sum, exp.Min, exp.Max, exp.Window,
                 exp.Filter)
 
@@ -424,7 +432,8 @@ def _display_scales(
         if scale is None or scale.maximum > _MAX_SCALE:
             continue
         if scale.fixed is None:
-            texts[position] = display_text(value.copy(), scale)
+            if not _ungrouped(tree, value):
+                texts[position] = display_text(value.copy(), scale)
         elif not _same_in_duckdb(value):
             cast = _cast(value.copy(), f"DECIMAL(38, {scale.fixed})")
             if value is projection:

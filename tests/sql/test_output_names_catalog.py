@@ -97,9 +97,7 @@ def postgres(postgres_dsn: str) -> psycopg.Connection:
 
 
 # Functions whose result type Veil does not give as PostgreSQL does; no other may join them.
-# sign(numeric): PostgreSQL's numeric result keeps a per-value scale, which a DuckDB cast to
-# DECIMAL(p, s) cannot (so only fixed-width results are cast, veil.pgcatalog.prorettype).
-KNOWN_TYPE_GAPS = frozenset({"sign"})
+KNOWN_TYPE_GAPS: frozenset[str] = frozenset()
 # Immutable functions whose value (as text) Veil does not yet give as PostgreSQL does: known
 # defects, each to be fixed (none may join them).
 KNOWN_VALUE_GAPS = frozenset(

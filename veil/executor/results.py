@@ -29,7 +29,7 @@ from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
 from veil.pgfields import pinned_metadata
-from veil.pgtypes import NUMERIC
+from veil.pgtypes import BY_OID, NUMERIC
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -274,4 +274,7 @@ def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> 
         field = fields[index]
         if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
             fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
+        elif pa.types.is_list(field.type) and pa.types.is_decimal(field.type.value_type):  # numeric[]
+            pinned = pinned_metadata(BY_OID[NUMERIC.array_oid], typmod)
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned})
     return pa.schema(fields, metadata=schema.metadata)

@@ -161,6 +161,9 @@ def _from_literal(text: str, target: ColumnType) -> exp.Expr:
     if pg_type.is_array or name in ("int2vector", "oidvector"):
         element = BY_OID[pg_type.element_oid] if pg_type.is_array else _vector_element(pg_type)
         values = parse_array_literal(text) if pg_type.is_array else text.split()
+        if element.name == "numeric" and any(v is not None for v in values):  # each keeps its scale
+            typed = ColumnType(element, target.typmod)
+            return exp.Array(expressions=[exp.Null() if v is None else _from_literal(v, typed) for v in values])
         return sqlbuild.typed_literal(
             [_element_value(v, element) for v in values], duck_type(target)
         )

@@ -82,13 +82,13 @@ class LocalEngine:
         typer = Typer(hints)
         for node in list(tree.walk()):
             typer.type_of(node)
+        columns = typer.output_columns(tree)  # PostgreSQL's types, before calls are cast for DuckDB
         postgres_function_results(tree, typer.type_of)
-        columns = typer.output_columns(tree)
         localtypes.check_uses(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
         exact_calls(rewritten, rewriter.type_of)
-        compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projection_for)
+        compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projections_for, array_texts=True)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)

@@ -7,13 +7,19 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``sqrt``, ``ln``, ``log``, ``log10``, ``exp`` and ``power`` (``^``) of numeric: PostgreSQL
+  computes them in arbitrary precision, at a scale chosen per value; DuckDB only in DOUBLE
+  (other digits, another type). A row that needs one fails: with PostgreSQL's error where the
+  argument is outside the function's domain (``sqrt(-1.0)``: 2201F), else with 0A000 (the
+  message says to cast the argument to float8); a NULL argument is NULL, and the column is
+  described as numeric.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from veil.errcodes import FeatureNotSupported
 from veil.pgtypes import ColumnType
@@ -22,6 +28,10 @@ TypeOf = Callable[[exp.Expr], ColumnType | None]
 
 _FLOATS = frozenset({"float8", "float4"})
 _TEXTS = frozenset({"text", "varchar", "unknown", "name"})
+_NUMBERS = frozenset({"int2", "int4", "int8", "numeric"})
+_TRANSCENDENTAL: dict[type[exp.Expr], str] = {
+    exp.Sqrt: "sqrt", exp.Ln: "ln", exp.Log: "log", exp.Exp: "exp", exp.Pow: "power",
+}
 
 
 def _type_name(type_of: TypeOf, node: exp.Expr) -> str | None:
@@ -53,13 +63,14 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+        _is_length(n) or isinstance(n, (exp.Round, *_TRANSCENDENTAL))
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, *_TRANSCENDENTAL)
     )
 
 
 def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     """The DuckDB form of ``node`` that computes PostgreSQL's result (``None``: ``node`` is
-    right as it is). Raises 0A000 for a call DuckDB cannot compute."""
+    right as it is). Raises 0A000 for a call DuckDB cannot compute at all."""
     if isinstance(node, exp.SHA2Digest | exp.SHA2):
         length = node.args.get("length")
         if length is not None and length.name not in ("", "256"):
@@ -71,7 +82,48 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return None
     if _is_length(node):
         return _length(node, type_of)
+    if isinstance(node, tuple(_TRANSCENDENTAL)):
+        return _refused_numeric(node, type_of)
     return None
+
+
+_ZERO_LOG, _NEGATIVE_LOG = "cannot take logarithm of zero", "cannot take logarithm of a negative number"
+
+
+def _domain(node: exp.Expr, arguments: list[exp.Expr]) -> list[tuple[str, str, str]]:
+    """PostgreSQL's errors for arguments outside the function's domain, in the order it checks
+    them: (DuckDB condition, SQLSTATE, message)."""
+    sql = [a.sql(dialect="duckdb") for a in arguments]
+    if isinstance(node, exp.Sqrt):
+        return [(f"({sql[0]}) < 0", "2201F", "cannot take square root of a negative number")]
+    if isinstance(node, exp.Pow):
+        x, y = sql
+        return [
+            (f"({x}) = 0 AND ({y}) < 0", "2201F", "zero raised to a negative power is undefined"),
+            (f"({x}) < 0 AND ({y}) <> trunc({y})", "2201F", "a negative number raised to a non-integer power yields a complex result"),
+        ]
+    if isinstance(node, exp.Ln | exp.Log):
+        checks = [check for a in sql for check in ((f"({a}) = 0", "2201E", _ZERO_LOG), (f"({a}) < 0", "2201E", _NEGATIVE_LOG))]
+        return checks + ([(f"({sql[0]}) = 1", "22012", "division by zero")] if len(sql) == 2 else [])
+    return []
+
+
+def _refused_numeric(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
+    """``node`` failing on each row that needs it when PostgreSQL would call its numeric
+    overload (an argument is numeric, none is a float): see the module doc."""
+    arguments = [node.this, *([node.expression] if isinstance(node.expression, exp.Expr) else [])]
+    kinds = {_type_name(type_of, a) for a in arguments}
+    if "numeric" not in kinds or not kinds <= _NUMBERS:
+        return None
+    name = _TRANSCENDENTAL[type(node)]
+    branches = [f"WHEN {condition} THEN error('[{state}] {message}')" for condition, state, message in _domain(node, arguments)]
+    present = " AND ".join(f"({a.sql(dialect='duckdb')}) IS NOT NULL" for a in arguments)
+    refusal = (
+        f"error('[0A000] {name}(numeric) cannot be computed as PostgreSQL does (in arbitrary precision) "
+        "on DuckDB: cast the argument to double precision')"
+    )
+    case = f"CASE {' '.join(branches)} WHEN {present} THEN {refusal} END"
+    return exp.Cast(this=parse_one(case, read="duckdb"), to=exp.DataType.build("DECIMAL(38, 0)", dialect="duckdb"))
 
 
 def refuse_inexact(tree: exp.Expr) -> None:

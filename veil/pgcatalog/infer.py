@@ -48,6 +48,7 @@ _TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Re
 _INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
 _SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
                 exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
+_NUMERIC_OVERLOADED = (exp.Sqrt, exp.Ln, exp.Log, exp.Exp, exp.Pow)
 _INT8_FUNCS = (exp.Count, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile)
 
 
@@ -213,6 +214,12 @@ class Typer:
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod
+        if isinstance(node, exp.Trunc) and _named(self.type_of(node.this)) == "numeric":
+            return NUMERIC  # trunc(numeric [, int]); of other numbers it is float8's
+        if isinstance(node, _NUMERIC_OVERLOADED):  # numeric when an argument is, none a float
+            kinds = {_named(self.type_of(a)) for a in (node.this, node.args.get("expression")) if a is not None}
+            if "numeric" in kinds and kinds <= {"int2", "int4", "int8", "numeric"}:
+                return NUMERIC
         if isinstance(node, AGGREGATE_CLASSES):
             arg = self._resolved(self.type_of(node.this))
             result = aggregate_result(node, arg.type.name) if arg is not None else None
@@ -245,7 +252,7 @@ class Typer:
         if built is not None:
             return built
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
-        if catalog in DUCKDB_TYPES:  # pg_proc's prorettype of the chosen overload
+        if catalog in DUCKDB_TYPES or catalog == "numeric":  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:
@@ -312,6 +319,29 @@ class Typer:
             if candidate.alias_or_name == column.name:
                 return candidate.this if isinstance(candidate, exp.Alias) else candidate
         return None
+
+    def projections_for(self, column: exp.Column) -> list[exp.Expr]:
+        """Every select-list expression behind a column of a subquery/CTE (unaliased): one per
+        branch of a set operation (by position), none when a branch has ``*``."""
+        source, projection = self.resolve(column)
+        if projection is not None:
+            return [projection]
+        if source is None or source.query is None:
+            return []
+        branches, pending = [], [source.query]
+        while pending:
+            query = pending.pop(0)
+            if isinstance(query, exp.SetOperation):
+                pending[:0] = [query.left, query.right]
+            elif isinstance(query, exp.Select) and not any(isinstance(p, exp.Star) for p in query.expressions):
+                branches.append(query)
+            else:
+                return []
+        names = [p.alias_or_name for p in branches[0].expressions]
+        if column.name not in names:
+            return []
+        index = names.index(column.name)
+        return [b.expressions[index].unalias() for b in branches if len(b.expressions) > index]
 
     def _column(self, column: exp.Column) -> ColumnType | None:
         source, projection = self.resolve(column)
@@ -402,6 +432,10 @@ class Typer:
         if column_type is not None and column_type.type.name == "unknown":
             return TEXT
         return column_type
+
+
+def _named(column_type: ColumnType | None) -> str | None:
+    return column_type.type.name if column_type is not None else None
 
 
 _COMMON_RANK = {"int2": 1, "int4": 2, "oid": 2.5, "int8": 3, "numeric": 4, "float4": 5,

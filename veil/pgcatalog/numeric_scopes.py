@@ -23,31 +23,36 @@ class DerivedScales:
     """Scales of columns of derived tables/CTEs and of scalar subqueries."""
 
     def __init__(
-        self, scale_of: Callable[[exp.Expr], int | None], projection_of: Callable[[exp.Column], exp.Expr | None] | None
+        self, scale_of: Callable[[exp.Expr], int | None], projections_of: Callable[[exp.Column], list[exp.Expr]] | None
     ) -> None:
         self.scale_of = scale_of
-        self.projection_of = projection_of
+        self.projections_of = projections_of
         self._busy: set[int] = set()
 
     def of(self, node: exp.Expr) -> int | None:
+        """The scale of ``node`` when the expressions behind it (one per branch of a set
+        operation) all have it; None otherwise (each row keeps its own)."""
         behind = self._behind(node)
-        if behind is None or id(behind) in self._busy:
+        if not behind or any(id(b) in self._busy for b in behind):
             return None
-        self._busy.add(id(behind))
-        try:
-            scale = self.scale_of(behind)
-        finally:
-            self._busy.discard(id(behind))
-        if scale is None and isinstance(_inner(behind), _QUOTIENTS):
-            return INNER_SCALE
-        return scale
+        scales: set[int | None] = set()
+        for expression in behind:
+            self._busy.add(id(expression))
+            try:
+                scale = self.scale_of(expression)
+            finally:
+                self._busy.discard(id(expression))
+            if scale is None and isinstance(_inner(expression), _QUOTIENTS):
+                scale = INNER_SCALE
+            scales.add(scale)
+        return scales.pop() if len(scales) == 1 else None
 
-    def _behind(self, node: exp.Expr) -> exp.Expr | None:
-        if isinstance(node, exp.Column) and self.projection_of is not None:
-            return self.projection_of(node)
+    def _behind(self, node: exp.Expr) -> list[exp.Expr]:
+        if isinstance(node, exp.Column) and self.projections_of is not None:
+            return self.projections_of(node)
         if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
-            return node.this.expressions[0].unalias()
-        return None
+            return [node.this.expressions[0].unalias()]
+        return []
 
 
 def _inner(node: exp.Expr) -> exp.Expr:

@@ -40,6 +40,7 @@ from sqlglot import exp, parse_one
 from veil.catalog.sources.pgdivision import MACRO as DIVISION
 from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
+from veil.pgcatalog.numeric_display import ByNode, OutputScales, Scale, array_text, display_text, held_text, text_scale
 from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
 from veil.pgtypes import ColumnType
 
@@ -80,7 +81,7 @@ def aggregate_result(node: exp.Expr, argument: str) -> str | None:
 
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
-ProjectionOf = Callable[[exp.Column], exp.Expr | None]
+ProjectionOf = Callable[[exp.Column], list[exp.Expr]]
 
 
 def _name(column_type: ColumnType | None) -> str | None:
@@ -101,6 +102,16 @@ def _text_scale(text: str) -> int | None:
     return max(-exponent, 0) if isinstance(exponent, int) else None
 
 
+def _rounded_scale(decimals: exp.Expr | None) -> int | None:
+    """The scale of ``round(x, decimals)`` and ``trunc(x, decimals)``: the decimals asked for,
+    none when they are negative or absent."""
+    if decimals is None or (isinstance(decimals, exp.Neg) and isinstance(decimals.this, exp.Literal)):
+        return 0
+    if isinstance(decimals, exp.Literal) and not decimals.is_string:
+        return max(int(decimals.this), 0)
+    return None
+
+
 def _numeric_scale(column_type: ColumnType) -> int | None:
     if column_type.type.name in _INTEGERS:
         return 0
@@ -117,6 +128,8 @@ class _Scales:
         self.derived = DerivedScales(self.of, projection_of)
 
     def of(self, node: exp.Expr) -> int | None:
+        if isinstance(node, exp.IntDiv):  # div(): untyped, truncated to an integral numeric
+            return 0
         kind = self.type_of(node)
         if kind is None or kind.type.name not in (*_INTEGERS, "numeric"):
             return None
@@ -146,8 +159,10 @@ class _Scales:
         if isinstance(node, exp.Mul):
             left, right = self.of(node.this), self.of(node.expression)
             return left + right if left is not None and right is not None else None
-        if isinstance(node, exp.Round) and isinstance(node.args.get("decimals"), exp.Literal):
-            return int(node.args["decimals"].this)
+        if isinstance(node, exp.Round | exp.Trunc):
+            return _rounded_scale(node.args.get("decimals"))
+        if isinstance(node, exp.Ceil | exp.Floor | exp.Sign):
+            return 0
         if isinstance(node, exp.Cast) and kind.typmod >= 4:
             return _numeric_scale(kind)
         if isinstance(node, exp.Column) and kind.typmod >= 4:
@@ -278,26 +293,32 @@ def _spread(node: exp.Expr, at: Callable[[exp.Expr], exp.Expr], scale: int, boun
     approximate = node.copy()
     approximate.set("this", _cast(node.this.copy(), "DOUBLE"))
     return _Text(
-        this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate), sorted_as="DOUBLE"
+        this=exp.Anonymous(this=FUNCTION, expressions=arguments), approximate=at(approximate), sorted_as="DOUBLE",
+        spread=True,
     )
 
 
-def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None) -> exp.Expr:
+def postgres_numerics(
+    tree: exp.Expr, type_of: TypeOf, projection_of: ProjectionOf | None = None, *, array_texts: bool = False
+) -> exp.Expr:
     """``tree`` rewritten (see the module doc), in place where it can be.
 
     A quotient is exact text at PostgreSQL's scale only as an output column of the outermost
     SELECT: there the statement is wrapped, ``SELECT .., <text> FROM (<statement>) q(..)``,
     so that ORDER BY, DISTINCT and GROUP BY inside still see a number (``DECIMAL(38, 16)``, as
     any quotient used inside an expression is). ``projection_of`` finds the select-list
-    expression behind a column of a derived table or CTE, whose scale the column has."""
+    expression behind a column of a derived table or CTE, whose scale the column has. With
+    ``array_texts`` (the local engine, whose results serve text as ``numeric[]``) an output
+    ``ARRAY[...]`` of numeric is printed with each element's scale."""
     scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
-    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
+    nodes = list(tree.find_all(exp.Div, exp.IntDiv, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
+    static = _static_scales(tree, scales)
     # Types and scales of the original tree, before any node moves.
     facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
     bounds: dict[int, int] = {}  # an aggregate's bound of |x|·10^scale
     for node in nodes:
-        if isinstance(node, (exp.Div, *_ARITHMETIC)):
+        if isinstance(node, (exp.Div, exp.IntDiv, *_ARITHMETIC)):
             left, right = node.this, node.expression
             facts.append((node, _name(type_of(left)), _name(type_of(right)), scales.of(left), scales.of(right)))
         elif isinstance(node, exp.Literal | exp.Cast):
@@ -307,12 +328,20 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
             facts.append((node, _name(type_of(argument)), None, scales.of(argument), None))
             bounds[id(node)] = _bound(type_of(argument))
     outputs = _outputs(tree)
+    numeric = [i for i in outputs.values() if _computed_numeric(tree.expressions[i], type_of, array_texts)]
     texts: dict[int, exp.Expr] = {}
+    carried: ByNode[Scale] = ByNode()  # the scale of a spread's value held in an expression
+    held: ByNode[exp.Expr] = ByNode()  # ... and its exact text
     for node, left_type, right_type, left_scale, right_scale in reversed(facts):  # innermost first
         site: exp.Expr = node
         replacement: exp.Expr | _Text | None
-        if isinstance(node, exp.Div):
+        dividend = held.get(node.this) if isinstance(node, exp.Div) else None
+        if dividend is not None and right_scale is not None:
+            replacement = _text_quotient(dividend, node.expression, right_scale)
+        elif isinstance(node, exp.Div):
             replacement = _division(node, left_type, right_type, left_scale, right_scale)
+        elif isinstance(node, exp.IntDiv):
+            replacement = _integer_quotient(node, left_type, right_type, left_scale, right_scale)
         elif isinstance(node, _ARITHMETIC):
             replacement = _widened(node, left_type, right_type)
         elif isinstance(node, exp.Literal):
@@ -329,10 +358,88 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
             if position is not None:  # exact text outside, a number to sort by inside
                 texts[position] = replacement.this
                 replacement = _cast(replacement.approximate, replacement.sorted_as)
+            elif replacement.spread:  # computed with at its own scale
+                text = replacement.this
+                replacement = held_text(text, INNER_SCALE)
+                carried[replacement] = Scale(INNER_SCALE, text_scale(text))
+                held[replacement] = text
             else:
                 replacement = _cast(replacement.this, _INNER_DECIMAL)
         site.replace(replacement)
+    _display_scales(tree, numeric, names, texts, OutputScales(static.get, carried))
     return _wrapped(tree, texts, names) if texts else tree
+
+
+def _static_scales(tree: exp.Expr, scales: _Scales) -> ByNode[int]:
+    """The static scale of each node of the outermost select list's numeric expressions."""
+    found: ByNode[int] = ByNode()
+    for projection in tree.expressions if isinstance(tree, exp.Select) else []:
+        for node in projection.walk():
+            scale = None if isinstance(node, exp.Alias) else scales.of(node)
+            if scale is not None:
+                found[node] = scale
+    return found
+
+
+def _ungrouped(tree: exp.Expr, value: exp.Expr) -> bool:
+    """Whether ``value`` reads a column outside an aggregate in a grouped ``tree``: the scale's
+    own expression (``CASE WHEN i > 0 THEN 2 ELSE 4 END``) would read it ungrouped."""
+    if tree.args.get("group") is None:
+        return False
+    return any(column.find_ancestor(exp.AggFunc) is None for column in value.find_all(exp.Column))
+
+
+_KEEPS_SCALE = (exp.Paren, exp.Neg, exp.Abs, exp.Add, exp.Sub, exp.Mul, exp.Sum, exp.Min, exp.Max, exp.Window,
+                exp.Filter)
+
+
+def _same_in_duckdb(node: exp.Expr) -> bool:
+    """Whether DuckDB's DECIMAL scale of ``node`` is PostgreSQL's: columns and numeric literals
+    combined by the operators and aggregates whose scale rule is the same in both (no cast needed)."""
+    if isinstance(node, exp.Column):
+        return True
+    if isinstance(node, exp.Literal):
+        return not node.is_string and "e" not in node.name.lower()
+    if not isinstance(node, _KEEPS_SCALE):
+        return False
+    operands = [node.this, *([node.expression] if isinstance(node, exp.Binary) else [])]
+    return all(_same_in_duckdb(o) for o in operands)
+
+
+def _computed_numeric(projection: exp.Expr, type_of: TypeOf, arrays: bool) -> bool:
+    value = projection.unalias()
+    if arrays and isinstance(value, exp.Array) and _name(type_of(value)) == "_numeric":
+        return True
+    return _name(type_of(value)) == "numeric" and not isinstance(value, exp.Column)
+
+
+def _display_scales(
+    tree: exp.Expr, numeric: list[int], names: list[str], texts: dict[int, exp.Expr], found: OutputScales
+) -> None:
+    """Each computed numeric output column of ``tree`` (``numeric``: positions) at PostgreSQL's
+    scale (see :mod:`.numeric_display`): cast to ``DECIMAL(38, s)`` when every row has scale s,
+    else printed at each row's scale (a text of ``texts``, by position)."""
+    for position in numeric:
+        projection = tree.expressions[position]
+        value = projection.unalias()
+        if isinstance(value, exp.Array):
+            elements = [(e, Scale(0) if isinstance(e, exp.Null) else found.of(e)) for e in value.expressions]
+            known = [(e, scale) for e, scale in elements if scale is not None and scale.maximum <= _MAX_SCALE]
+            if len(known) == len(elements):
+                texts[position] = array_text(known)
+            continue
+        scale = None if position in texts else found.of(value)
+        if scale is None or scale.maximum > _MAX_SCALE:
+            continue
+        if scale.fixed is None:
+            if not _ungrouped(tree, value):
+                texts[position] = display_text(value.copy(), scale)
+        elif not _same_in_duckdb(value):
+            cast = _cast(value.copy(), f"DECIMAL(38, {scale.fixed})")
+            if value is projection:
+                projection.replace(exp.alias_(cast, names[position], quoted=True))
+            else:
+                value.replace(cast)
 
 
 @dataclass(frozen=True)
@@ -343,6 +450,7 @@ class _Text:
     this: exp.Expr
     approximate: exp.Expr
     sorted_as: str = "DECIMAL(38, 16)"  # the approximate's type (a variance may exceed 10^22)
+    spread: bool = False  # a standard deviation or variance (any scale), not a quotient
 
 
 _INNER_DECIMAL = f"DECIMAL(38, {INNER_SCALE})"
@@ -412,6 +520,35 @@ def _division(
     if numeric and left_scale is not None and right_scale is not None and max(left_scale, right_scale) <= _MAX_SCALE:
         return _quotient(node.this, node.expression, left_scale, right_scale)
     return None
+
+
+def _text_quotient(dividend: exp.Expr, divisor: exp.Expr, divisor_scale: int) -> _Text | None:
+    """The quotient of ``dividend``, PostgreSQL's text of a numeric (a standard deviation or
+    variance, whose scale is per value), by a numeric of static scale: the division macro reads
+    the dividend's digits and scale from the text itself."""
+    if divisor_scale > _MAX_SCALE:
+        return None
+    scaled = _cast(divisor.copy(), f"DECIMAL(38, {divisor_scale})")
+    call = exp.Anonymous(
+        this=DIVISION, expressions=[dividend.copy(), scaled, text_scale(dividend), exp.Literal.number(divisor_scale)]
+    )
+    approximate = exp.Div(this=_cast(dividend.copy(), "DOUBLE"), expression=_cast(divisor.copy(), "DOUBLE"))
+    return _Text(this=call, approximate=approximate, sorted_as="DOUBLE")
+
+
+def _integer_quotient(
+    node: exp.IntDiv, left: str | None, right: str | None, left_scale: int | None, right_scale: int | None
+) -> _Text | None:
+    """PostgreSQL's ``div(a, b)`` of numeric values (sqlglot's ``CAST(a // b AS DECIMAL)``):
+    the quotient truncated toward zero, exact, as ``(a - a % b) / b`` (DuckDB's ``%`` of
+    DECIMALs is exact and truncated as PostgreSQL's)."""
+    if "numeric" not in (left, right) or not {left, right} <= {*_INTEGERS, "numeric"}:
+        return None
+    if left_scale is None or right_scale is None or max(left_scale, right_scale) > _MAX_SCALE:
+        return None
+    remainder = exp.Mod(this=exp.Paren(this=node.this.copy()), expression=exp.Paren(this=node.expression.copy()))
+    multiple = exp.Paren(this=exp.Sub(this=exp.Paren(this=node.this.copy()), expression=remainder))
+    return _quotient(multiple, node.expression, max(left_scale, right_scale), right_scale)
 
 
 def _aggregate(

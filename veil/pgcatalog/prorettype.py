@@ -28,8 +28,10 @@ _NAME, _KIND, _RETSET, _RETTYPE, _ARGTYPES = (
     _COLUMNS.index(c) for c in ("proname", "prokind", "proretset", "prorettype", "proargtypes")
 )
 # Types a call's result is cast to in DuckDB: the ones whose DuckDB type holds exactly
-# PostgreSQL's values (numeric keeps its per-value scale, and is left to DuckDB).
+# PostgreSQL's values (numeric keeps its per-value scale: cast only where that is fixed).
 DUCKDB_TYPES = {"int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "float4": "REAL", "float8": "DOUBLE"}
+# Functions whose numeric result has one scale whatever the value (``sign``: DuckDB's TINYINT).
+NUMERIC_SCALES = {"sign": 0}
 # Implicit coercions PostgreSQL applies to an argument (pg_cast, castcontext 'i'), by type name.
 _LADDER = ("int2", "int4", "int8", "numeric", "float4", "float8")
 _TEXTS = frozenset({"text", "varchar", "bpchar", "name", "unknown"})
@@ -119,8 +121,10 @@ def postgres_function_results(tree: exp.Expr, type_of: TypeOf) -> None:
         arguments = [type_of(a) for a in _arguments(node)]
         result = next((r for r in (catalog_result(n, arguments) for n in names) if r is not None), None)
         if result in DUCKDB_TYPES:
-            calls.append((node, result))
+            calls.append((node, DUCKDB_TYPES[result]))
+        elif result == "numeric" and names and names[0] in NUMERIC_SCALES:
+            calls.append((node, f"DECIMAL(38, {NUMERIC_SCALES[names[0]]})"))
     for call, result in calls:  # the call itself moves under the cast: calls inside it stay found
-        cast = exp.Cast(this=exp.Null(), to=exp.DataType.build(DUCKDB_TYPES[result], dialect="duckdb"))
+        cast = exp.Cast(this=exp.Null(), to=exp.DataType.build(result, dialect="duckdb"))
         call.replace(cast)
         cast.set("this", call)

@@ -16,7 +16,7 @@ from veil.pgcatalog.infer import OutputColumn
 from veil.pgcatalog.localtypes import is_text_form
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgfields import pinned_field
-from veil.pgtypes import BY_OID, ColumnType, column_type_for_arrow
+from veil.pgtypes import BY_OID, NUMERIC, ColumnType, column_type_for_arrow
 
 _INTS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "oid": pa.uint32(),
          "xid": pa.uint32(), "cid": pa.uint32()}
@@ -62,6 +62,8 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
             return pa.string()
         return actual if pa.types.is_decimal(actual) else None
     if pg.type.is_array or name in ("int2vector", "oidvector"):
+        if family == "string" and pg.type.element_oid == NUMERIC.oid:  # printed per element (pgnumeric)
+            return pa.string()
         if family != "list":
             return None
         element = BY_OID[pg.type.element_oid] if pg.type.is_array else None

@@ -265,7 +265,7 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
         return tree, ()
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
-    return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
+    return postgres_numerics(tree, typer.type_of, typer.projections_for), numeric
 
 
 def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:
@@ -279,10 +279,11 @@ def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | Non
         typer.type_of(node)
     columns = typer.output_columns(tree) or []
     projections = tree.expressions if isinstance(tree, exp.Select) and len(tree.expressions) == len(columns) else []
-    plain = {i for i, p in enumerate(projections) if isinstance(p.unalias(), exp.Column)}
+    # a column, a cast to numeric(p, s) and nullif() keep their typmod; anything computed has none
+    plain = {i for i, p in enumerate(projections) if isinstance(p.unalias(), exp.Column | exp.Cast | exp.Nullif)}
     numeric = tuple(
         (index, column.type.typmod if index in plain else -1) for index, column in enumerate(columns)
-        if column.type is not None and column.type.oid == NUMERIC.oid
+        if column.type is not None and column.type.oid in (NUMERIC.oid, NUMERIC.array_oid)
     )
     return typer, numeric
 

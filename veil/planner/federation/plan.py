@@ -125,7 +125,7 @@ def plan_federated(
     if typer is not None:  # the local part computes PostgreSQL's numbers as a DuckDB source does
         exact_calls(rewritten, _combined_types(typer.type_of))
         postgres_function_results(rewritten, _combined_types(typer.type_of))
-        rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
+        rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projections_for)
     refuse_inexact(rewritten)
     refuse_enum_ordering(rewritten)
     scanned_once = single_scans(rewritten)

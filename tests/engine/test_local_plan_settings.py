@@ -101,10 +101,6 @@ def test_a_prepared_statement_follows_the_search_path(veil: VeilServer, postgres
         "SELECT date_trunc('day', '2020-01-01 20:00+00'::timestamptz)",
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="DuckDB reads and prints timestamptz in UTC: its configuration is locked, so no per-cursor TimeZone",
-)
 def test_timestamptz_input_and_text_are_in_the_session_timezone(veil: VeilServer, postgres_dsn: str, sql: str) -> None:
     """A literal without an offset is read in the session's TimeZone, and printed in it."""
 

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
+from veil.catalog.sources.sandbox import set_zone
 from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
@@ -41,6 +42,7 @@ class LocalQuery:
     columns: tuple[OutputColumn, ...] | None
     search_path: tuple[str, ...]
     slots: tuple[int, ...] = ()  # DuckDB's $k is the client's ${slots[k-1]}
+    timezone: str = "UTC"  # the session's TimeZone it was compiled for, and runs in
     _schema: dict[str, pa.Schema] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -103,6 +105,7 @@ class LocalEngine:
             columns=tuple(columns) if columns is not None else None,
             search_path=tuple(env.path),
             slots=slots,
+            timezone=env.ctx.setting("TimeZone") or "UTC",
         )
 
     def infer_param_types(
@@ -113,16 +116,24 @@ class LocalEngine:
 
     # --- run -----------------------------------------------------------------------------------
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self, timezone: str) -> duckdb.DuckDBPyConnection:
+        """A cursor computing ``timestamptz`` in ``timezone`` (a new cursor starts in UTC)."""
         with self._lock:
-            return self._con.cursor()
+            cursor = self._con.cursor()
+        if timezone != "UTC":
+            try:
+                set_zone(cursor, timezone)
+            except BaseException:
+                cursor.close()
+                raise
+        return cursor
 
     def describe(self, query: LocalQuery, param_count: int | None = None) -> pa.Schema:
         """The result schema, without running the query (LIMIT 0 with NULL parameters)."""
         cached = query._schema.get("schema")
         if cached is not None:
             return cached
-        cursor = self._cursor()
+        cursor = self._cursor(query.timezone)
         try:
             relation = cursor.sql(query.sql, params=[None] * len(query.slots) or None)
             duck = relation.limit(0).to_arrow_table().schema
@@ -143,7 +154,7 @@ class LocalEngine:
         values = [coerce_value(v, t) for v, t in zip(params, query.param_types, strict=True)]
         values = [values[slot - 1] for slot in query.slots]
         schema = self.describe(query)
-        cursor = self._cursor()
+        cursor = self._cursor(query.timezone)
         try:
             relation = cursor.sql(query.sql, params=values or None)
             reader = relation.to_arrow_reader(BATCH_ROWS)

@@ -16,6 +16,7 @@ from veil import errcodes
 from veil.admin.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.api import PreparedStatement, ResultStream, SessionInfo
 from veil.catalog.model import Table
+from veil.catalog.sources.base import result_key
 from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
@@ -516,7 +517,7 @@ class Session(StatementExecution):
             return await self._run_source(query, schema, params)
         cache = self.engine.cache
         source = self.engine.catalog.sources[query.connection]
-        key = (source.connection_key, query.sql, self.engine.cache_parameters(params, query.key_param))
+        key = (result_key(source, self.settings.get("TimeZone")), query.sql, self.engine.cache_parameters(params, query.key_param))
 
         async def load() -> CachingStream:
             stream = await self._run_source(query, schema, params)

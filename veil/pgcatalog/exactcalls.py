@@ -7,6 +7,13 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``timestamptz::time``: DuckDB has no such cast; through ``timestamp`` (the wall-clock time in
+  the session's TimeZone, which DuckDB computes in) it is PostgreSQL's.
+* ``date_trunc`` of a ``timestamptz`` to an hour or less keeps its UTC offset in PostgreSQL
+  (``2020-11-01 01:30-04`` in New York truncates to ``01:00-04``), where DuckDB looks the
+  truncated wall-clock time up again (``01:00-05``, the other one): the wall-clock remainder
+  is subtracted instead. ``date_trunc(unit, x, zone)``, whose zone sqlglot drops for DuckDB,
+  truncates the wall-clock time in ``zone``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ TypeOf = Callable[[exp.Expr], ColumnType | None]
 
 _FLOATS = frozenset({"float8", "float4"})
 _TEXTS = frozenset({"text", "varchar", "unknown", "name"})
+_SUBHOUR = frozenset({"HOUR", "MINUTE", "SECOND", "MILLISECOND", "MILLISECONDS", "MICROSECOND", "MICROSECONDS"})
 
 
 def _type_name(type_of: TypeOf, node: exp.Expr) -> str | None:
@@ -50,11 +58,30 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=octets, to=exp.DataType.build("INT"))
 
 
+def _is_time_cast(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.TIME)
+
+
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+        _is_length(n) or _is_time_cast(n) or isinstance(n, exp.Round | exp.TimestampTrunc)
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, exp.Cast, exp.TimestampTrunc)
     )
+
+
+def _truncated(node: exp.TimestampTrunc) -> exp.Expr | None:
+    """A ``date_trunc`` of a ``timestamptz`` as PostgreSQL computes it (None: DuckDB's is)."""
+    value, unit, zone = node.this, node.text("unit").upper(), node.args.get("zone")
+    if zone is not None:  # the wall-clock time in ``zone``, truncated, read back in ``zone``
+        local = exp.AtTimeZone(this=value, zone=zone.copy())
+        truncated = exp.TimestampTrunc(this=local, unit=exp.Var(this=unit))
+        return exp.AtTimeZone(this=truncated, zone=zone.copy())
+    if unit not in _SUBHOUR:
+        return None
+    wall_clock = exp.Cast(this=value.copy(), to=exp.DataType.build("TIMESTAMP"))
+    remainder = exp.Sub(this=wall_clock, expression=exp.TimestampTrunc(this=wall_clock.copy(), unit=exp.Var(this=unit)))
+    return exp.Sub(this=value, expression=exp.Paren(this=remainder))
 
 
 def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
@@ -71,6 +98,12 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return None
     if _is_length(node):
         return _length(node, type_of)
+    if isinstance(node, exp.TimestampTrunc) and _type_name(type_of, node.this) == "timestamptz":
+        return _truncated(node)
+    if _is_time_cast(node) and _type_name(type_of, node.this) == "timestamptz":
+        assert isinstance(node, exp.Cast)
+        wall_clock = exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP"))
+        return node.__class__(this=wall_clock, to=node.to)
     return None
 
 

@@ -31,7 +31,7 @@ UTC_NAMES = frozenset({"UTC", "GMT", "Z", "ZULU"})
 # A POSIX spec without daylight-saving part: optional standard name (<...> or 3+ letters),
 # offset west of Greenwich [+-]hh[:mm].
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_POSIX = re.compile(r"(?:<[A-Za-z0-9+-]+>|[A-Za-z]{3,})?([+-]?)(\d{1,2})(?::(\d{2}))?")
+_POSIX = re.compile(r"(?:<[A-Za-z0-9:+-]+>|[A-Za-z]{3,})?([+-]?)(\d{1,2})(?::(\d{2}))?")
 
 
 @dataclass(frozen=True)

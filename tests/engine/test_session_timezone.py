@@ -167,3 +167,48 @@ def test_each_zone_prints_differently(deployment: Deployment) -> None:
     """The matrix is not vacuous: PostgreSQL's text differs between every two zones."""
     texts = {zone: _run(deployment.oracle, zone, {"first": CONSTANTS[0]}) for zone in ZONES}
     assert len({str(outcome) for outcome in texts.values()}) == len(ZONES)
+
+
+@pytest.mark.parametrize("spelling", ["'+05:30'", "'UTC+3'", "'<+0330>-03:30'", "-2", "5.5", "'5.5'", "'Asia/Kolkata'"])
+def test_timezone_spellings_show_and_compute_as_postgresql(deployment: Deployment, spelling: str) -> None:
+    def run(dsn: str) -> list[tuple[object, ...]]:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f"SET TimeZone = {spelling}")
+            shown = connection.execute("SHOW TimeZone").fetchall()
+            text = connection.execute("SELECT '2020-07-01 12:00+00'::timestamptz::text, x::text FROM tz.events WHERE id = 1")
+            return [*shown, *text.fetchall()]
+
+    assert run(deployment.server.dsn()) == run(deployment.oracle)
+
+
+def test_a_timezone_with_daylight_saving_rules_is_refused_not_misread(deployment: Deployment) -> None:
+    """A POSIX spec with daylight-saving rules is no zone Veil's engines know: refused (22023)."""
+    with psycopg.connect(deployment.server.dsn(), autocommit=True) as connection:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            connection.execute("SET TimeZone = 'UTC+3DST'")
+        assert connection.execute("SHOW TimeZone").fetchone() == ("UTC",)
+
+
+def _cached_executions(dsn: str) -> list[tuple[object, ...]]:
+    """One prepared statement on a cached DuckDB table executed again and again (the later
+    executions take the fast cache-hit path), then under other zones, then back."""
+    seen: list[tuple[object, ...]] = []
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        pgconn = connection.pgconn
+        sql = b"SELECT x::text, x::date, date_trunc('day', x), x FROM tz.events WHERE id = $1"
+        assert pgconn.prepare(b"cached", sql).status == psycopg.pq.ExecStatus.COMMAND_OK
+        for zone in ("UTC", "UTC", "UTC", "Asia/Kolkata", "Asia/Kolkata", "America/New_York", "UTC"):
+            connection.execute(f"SET TimeZone = '{zone}'")
+            for fmt in (0, 1):
+                result = pgconn.exec_prepared(b"cached", [b"2"], result_format=fmt)
+                assert result.status == psycopg.pq.ExecStatus.TUPLES_OK, pgconn.error_message
+                seen.append(tuple(result.get_value(0, c) for c in range(result.nfields)))
+    return seen
+
+
+def test_cached_results_are_not_served_across_timezones(deployment: Deployment) -> None:
+    """A cached DuckDB source's result depends on the zone it was computed in: another zone's
+    session gets its own (the fast cache-hit path of a prepared statement too)."""
+    expected = _cached_executions(deployment.oracle)
+    assert len(set(expected)) == 6  # three zones, two formats
+    assert _cached_executions(deployment.server.dsn()) == expected

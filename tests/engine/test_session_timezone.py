@@ -69,8 +69,9 @@ MARKS = ", ".join(f"({i}, 'm{i}')" for i in range(1, len(MOMENTS) + 1))
 # Where each statement runs: the events table on a DuckDB source (cached, then not) and joined
 # with a table of another connection (a federated statement: DuckDB computes the local part).
 PLACES = {
-    "local": "SELECT v.id, {op} FROM (VALUES " + ", ".join(
-        f"({i}, '{moment}'::timestamptz)" for i, moment in enumerate(MOMENTS, 1)) + ") AS v(id, x) ORDER BY v.id",
+    "local": "SELECT v.id, {op} FROM (VALUES "
+    + ", ".join(f"({i}, '{moment}'::timestamptz)" for i, moment in enumerate(MOMENTS, 1))
+    + ") AS v(id, x) ORDER BY v.id",
     "cached": "SELECT id, {op} FROM tz.events ORDER BY id",
     "uncached": "SELECT id, {op} FROM tzc.events ORDER BY id",
     "federated": "SELECT e.id, m.label, {op} FROM tz.events AS e JOIN tzb.marks AS m ON m.id = e.id ORDER BY e.id",
@@ -98,14 +99,22 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> I
     oracle = scratch_database(postgres_dsn, "veil_session_tz")
     with psycopg.connect(oracle, autocommit=True) as connection:
         connection.execute(TABLE_SQL + "CREATE SCHEMA tzc; CREATE TABLE tzc.events (id INTEGER, x TIMESTAMPTZ);")
-        connection.execute(f"INSERT INTO tz.events VALUES {ROWS}; INSERT INTO tzc.events VALUES {ROWS};"
-                           f"INSERT INTO tzb.marks VALUES {MARKS}")
-    _duckdb_file(directory / "a.duckdb", f"CREATE SCHEMA tz; CREATE TABLE tz.events (id INTEGER, x TIMESTAMPTZ);"
-                 f"INSERT INTO tz.events VALUES {ROWS}")
-    _duckdb_file(directory / "b.duckdb", f"CREATE SCHEMA tzb; CREATE TABLE tzb.marks (id INTEGER, label VARCHAR);"
-                 f"INSERT INTO tzb.marks VALUES {MARKS}")
-    _duckdb_file(directory / "c.duckdb", f"CREATE SCHEMA tzc; CREATE TABLE tzc.events (id INTEGER, x TIMESTAMPTZ);"
-                 f"INSERT INTO tzc.events VALUES {ROWS}")
+        connection.execute(
+            f"INSERT INTO tz.events VALUES {ROWS}; INSERT INTO tzc.events VALUES {ROWS};"
+            f"INSERT INTO tzb.marks VALUES {MARKS}"
+        )
+    _duckdb_file(
+        directory / "a.duckdb",
+        f"CREATE SCHEMA tz; CREATE TABLE tz.events (id INTEGER, x TIMESTAMPTZ);INSERT INTO tz.events VALUES {ROWS}",
+    )
+    _duckdb_file(
+        directory / "b.duckdb",
+        f"CREATE SCHEMA tzb; CREATE TABLE tzb.marks (id INTEGER, label VARCHAR);INSERT INTO tzb.marks VALUES {MARKS}",
+    )
+    _duckdb_file(
+        directory / "c.duckdb",
+        f"CREATE SCHEMA tzc; CREATE TABLE tzc.events (id INTEGER, x TIMESTAMPTZ);INSERT INTO tzc.events VALUES {ROWS}",
+    )
     config = {
         "server": {"host": "127.0.0.1", "port": 0},
         "connections": {
@@ -175,7 +184,9 @@ def test_timezone_spellings_show_and_compute_as_postgresql(deployment: Deploymen
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f"SET TimeZone = {spelling}")
             shown = connection.execute("SHOW TimeZone").fetchall()
-            text = connection.execute("SELECT '2020-07-01 12:00+00'::timestamptz::text, x::text FROM tz.events WHERE id = 1")
+            text = connection.execute(
+                "SELECT '2020-07-01 12:00+00'::timestamptz::text, x::text FROM tz.events WHERE id = 1"
+            )
             return [*shown, *text.fetchall()]
 
     assert run(deployment.server.dsn()) == run(deployment.oracle)

@@ -37,7 +37,11 @@ def _served_type(arrow_type: pa.DataType) -> pa.DataType:
     """DuckDB's lossless Arrow export keeps uuid and json as extension types (so clients get the
     uuid and json OIDs) but exports HUGEINT as an opaque 16-byte value: serve that as
     numeric(38,0), whose decimal128 storage is the same little-endian 128-bit integer, and
-    BOOLEAN as the ``bool8`` extension, served as a plain Arrow boolean."""
+    BOOLEAN as the ``bool8`` extension, served as a plain Arrow boolean. A ``timestamptz`` is
+    exported labelled with the cursor's TimeZone (the session's): served labelled UTC, the same
+    instants, so a result's type does not change with the zone."""
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None and arrow_type.tz != "UTC":
+        return pa.timestamp(arrow_type.unit, tz="UTC")
     if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.bool8":
         return pa.bool_()
     if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.opaque":

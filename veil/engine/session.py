@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import zip_longest
 from typing import TYPE_CHECKING, cast
 
@@ -21,6 +21,7 @@ from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
 from veil.engine.fast_tickets import cache_hit_ticket
+from veil.engine.plans import AdminPlan, LocalPlan, Plan
 from veil.engine.schemas import describable, renamed, text_schema
 from veil.engine.show import show
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
@@ -62,36 +63,6 @@ from veil.sql.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec,
 
 if TYPE_CHECKING:
     from veil.engine.engine import QueryEngine
-    from veil.pgcatalog import LocalContext, LocalQuery
-
-
-@dataclass
-class LocalPlan:
-    """A statement answered by the local engine (catalog emulation, table-less queries)."""
-
-    query: LocalQuery
-    param_oids: tuple[int, ...]
-    context: LocalContext  # compiled under it: run under another, compiled again
-
-
-@dataclass(frozen=True)
-class AdminPlan:
-    """A query over admin views (``veil.audit`` ...), answered from Veil's own state."""
-
-    statement: exp.Expr
-    param_oids: tuple[int, ...] = ()
-
-
-@dataclass
-class Plan:
-    statement: Statement
-    generation: int
-    query: SourcePlan | FederatedPlan | LocalPlan | AdminPlan | None = None
-    schema: pa.Schema | None = None
-    policies: tuple[AppliedPolicy, ...] = ()
-    user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
-    # once it ran through pass-through: for whom (the User object), and its fast path
-    fast: tuple[object, FastPassthrough | FastCacheHit | None] | None = None
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).

@@ -70,6 +70,17 @@ class Zone:
 UTC = Zone("UTC")
 
 
+def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """The instant a wall-clock time names in ``zone``, as PostgreSQL reads it: a time that
+    occurs twice (autumn) is the second, standard-time one; a time skipped (spring) is read
+    with the offset before the change (02:30 in New York is 07:30 UTC, shown 03:30-04)."""
+    first, second = naive.replace(tzinfo=zone), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    occurs = first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) == naive
+    return second if occurs else first
+
+
 def normalize(value: str) -> str:
     """``value`` as PostgreSQL's SHOW TimeZone prints it after ``SET TimeZone = value``;
     22023 when it is no zone."""

@@ -16,7 +16,7 @@ from sqlglot import exp
 from veil import errcodes, timezones
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.sources.sandbox import set_zone
-from veil.pgcatalog import localtypes, safety, scopes, textforms
+from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
@@ -228,7 +228,7 @@ def _read_literals_in(tree: exp.Expr, timezone: str) -> None:
                 naive = datetime.fromisoformat(literal.this.strip())
             except ValueError:  # out of range: DuckDB reports it as PostgreSQL would
                 continue
-            instant = textforms.wall_clock_instant(naive, zone).astimezone(UTC)
+            instant = timezones.wall_clock_instant(naive, zone).astimezone(UTC)
             literal.set("this", instant.isoformat(sep=" "))
 
 

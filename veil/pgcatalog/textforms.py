@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from veil import errcodes, timezones
@@ -141,19 +141,8 @@ def parse_element(text: str, element: str, timezone: str) -> Element:
         return moment.replace(tzinfo=None)
     zone = timezones.zone(timezone).tzinfo
     if moment.tzinfo is None:
-        moment = wall_clock_instant(moment, zone)
+        moment = timezones.wall_clock_instant(moment, zone)
     return moment.astimezone(zone)
-
-
-def wall_clock_instant(naive: datetime, zone: tzinfo) -> datetime:
-    """The instant a wall-clock time names in ``zone``, as PostgreSQL reads it: a time that
-    occurs twice (autumn) is the second, standard-time one; a time skipped (spring) is read
-    with the offset before the change (02:30 in New York is 07:30 UTC, shown 03:30-04)."""
-    first, second = naive.replace(tzinfo=zone), naive.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first
-    occurs = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
-    return second if occurs else first
 
 
 _SQL = {

@@ -196,7 +196,7 @@ def parse_timestamp(text: str, session_zone: str | None) -> dt.datetime:
     zone_text = match.group("zone")
     zone = _zone(zone_text, text) if zone_text else timezones.zone(session_zone).tzinfo
     try:
-        return value.replace(tzinfo=zone).astimezone(dt.UTC)
+        return timezones.wall_clock_instant(value, zone).astimezone(dt.UTC)
     except OverflowError:
         raise out_of_range("timestamp") from None
 

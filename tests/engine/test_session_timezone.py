@@ -48,6 +48,10 @@ OPERATIONS = (
     "{x} + interval '1 month'",
     "age({x}, timestamptz '2020-01-01 00:00')",
     "{x} AT TIME ZONE 'America/New_York'",
+    "{x} AT TIME ZONE 'UTC+3'",  # POSIX: three hours behind UTC
+    "({x}::timestamp) AT TIME ZONE '+05:30'",
+    "date_trunc('day', {x}, 'UTC+3')",
+    "to_char({x}, 'YYYY-MM-DD HH24:MI OF')",
     "{x} = '2020-03-29 03:30'",
     "{x} < '2020-03-29 03:00'",
     "({x}::timestamp)::timestamptz",
@@ -170,6 +174,15 @@ def test_timestamptz_operations_follow_the_session_timezone(deployment: Deployme
 @pytest.mark.parametrize("zone", ZONES)
 def test_timestamptz_constants_follow_the_session_timezone(deployment: Deployment, zone: str) -> None:
     assert _differences(deployment, zone, {sql: sql for sql in CONSTANTS}) == {}
+
+
+@pytest.mark.parametrize("place", ["local", "cached", "federated"])
+def test_a_zone_abbreviation_duckdb_cannot_print_is_refused(deployment: Deployment, place: str) -> None:
+    """to_char's TZ is the zone's abbreviation (CEST); DuckDB would print its name instead."""
+    with psycopg.connect(deployment.server.dsn(), autocommit=True) as connection:
+        connection.execute("SET TimeZone = 'Europe/Berlin'")
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            connection.execute(PLACES[place].format(op="to_char(x, 'HH24:MI TZ')"))
 
 
 def test_each_zone_prints_differently(deployment: Deployment) -> None:

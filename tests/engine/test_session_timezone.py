@@ -16,7 +16,14 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.conftest import PASSWORDS, VeilServer, scratch_database, start_server, stop_server
+from tests.conftest import (
+    PASSWORDS,
+    VeilServer,
+    postgres_connection,
+    scratch_database,
+    start_server,
+    stop_server,
+)
 from veil.proxy.auth import make_scram_verifier
 
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "+05:30", "UTC+3", "-2")
@@ -79,6 +86,8 @@ PLACES = {
     "cached": "SELECT id, {op} FROM tz.events ORDER BY id",
     "uncached": "SELECT id, {op} FROM tzc.events ORDER BY id",
     "federated": "SELECT e.id, m.label, {op} FROM tz.events AS e JOIN tzb.marks AS m ON m.id = e.id ORDER BY e.id",
+    # a PostgreSQL source's cached result (read as Arrow): computed by PostgreSQL in the session's zone
+    "postgres": "SELECT id, {op} FROM tzp.events ORDER BY id",
 }
 
 Outcome = tuple[tuple[int, ...], tuple[tuple[bytes | None, ...], ...]] | str
@@ -125,6 +134,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> I
             "a": {"type": "duckdb", "path": str(directory / "a.duckdb")},  # cached (default latency)
             "b": {"type": "duckdb", "path": str(directory / "b.duckdb")},
             "c": {"type": "duckdb", "path": str(directory / "c.duckdb"), "latency": 0},
+            "p": postgres_connection(oracle, population={"schemas": ["tzp"]}),  # cached: the Arrow path
         },
         "users": {"alice": {"password": make_scram_verifier(PASSWORDS["alice"])}},
         "policies": [{"name": "All", "subscription": {"tables": ["*"], "allow": {"users": ["alice"]}}}],

@@ -111,11 +111,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> I
     directory = tmp_path_factory.mktemp("tz")
     oracle = scratch_database(postgres_dsn, "veil_session_tz")
     with psycopg.connect(oracle, autocommit=True) as connection:
-        connection.execute(TABLE_SQL + "CREATE SCHEMA tzc; CREATE TABLE tzc.events (id INTEGER, x TIMESTAMPTZ);")
-        connection.execute(
-            f"INSERT INTO tz.events VALUES {ROWS}; INSERT INTO tzc.events VALUES {ROWS};"
-            f"INSERT INTO tzb.marks VALUES {MARKS}"
-        )
+        for schema in ("tzc", "tzp"):
+            connection.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.events (id INTEGER, x TIMESTAMPTZ)")
+            connection.execute(f"INSERT INTO {schema}.events VALUES {ROWS}")
+        connection.execute(TABLE_SQL + f"INSERT INTO tz.events VALUES {ROWS}; INSERT INTO tzb.marks VALUES {MARKS}")
     _duckdb_file(
         directory / "a.duckdb",
         f"CREATE SCHEMA tz; CREATE TABLE tz.events (id INTEGER, x TIMESTAMPTZ);INSERT INTO tz.events VALUES {ROWS}",

@@ -10,8 +10,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.duckdb import source as duckdb_source
 from veil.catalog.sources.base import drain, read_all
+from veil.catalog.sources.duckdb import source as duckdb_source
 from veil.catalog.sources.duckdb.source import DuckDBSource
 
 SQL = """

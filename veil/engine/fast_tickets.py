@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from veil.admin.audit import AuditRecord
+from veil.catalog.sources.base import result_key
 from veil.executor.cache.fasthit import FastCacheHit
 from veil.planner.pushdown import SourcePlan
 from veil.sql.settings import Settings
@@ -29,6 +30,7 @@ def cache_hit_ticket(
     if not isinstance(query, SourcePlan) or schema is None or not engine.cache.local:
         return None
     key_param = query.key_param
+    source = engine.catalog.sources[query.connection]
 
     def record() -> AuditRecord:
         hit = audit_record()
@@ -37,7 +39,7 @@ def cache_hit_ticket(
 
     return FastCacheHit(
         lambda: engine.cache,
-        engine.catalog.sources[query.connection].connection_key,
+        lambda timezone: result_key(source, timezone),
         query.sql,
         schema,
         engine.latency_for(query.tables),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import zip_longest
 from typing import TYPE_CHECKING, cast
 
@@ -16,10 +16,12 @@ from veil import errcodes
 from veil.admin.audit import AppliedPolicy, AuditedStream, AuditRecord
 from veil.api import PreparedStatement, ResultStream, SessionInfo
 from veil.catalog.model import Table
+from veil.catalog.sources.base import result_key
 from veil.catalog.sources.duckdb.source import map_duckdb_error
 from veil.config.models import UserConfig
 from veil.engine.explain import explain_lines
 from veil.engine.fast_tickets import cache_hit_ticket
+from veil.engine.plans import AdminPlan, LocalPlan, Plan
 from veil.engine.schemas import describable, renamed, text_schema
 from veil.engine.show import show
 from veil.engine.sql_objects import SqlObjects, SqlPrepared
@@ -61,35 +63,6 @@ from veil.sql.utility_specs import CopySpec, CursorSpec, ExecuteSpec, FetchSpec,
 
 if TYPE_CHECKING:
     from veil.engine.engine import QueryEngine
-
-
-@dataclass
-class LocalPlan:
-    """A statement answered by the local engine (catalog emulation, table-less queries)."""
-
-    query: object
-    param_oids: tuple[int, ...]
-    context: object = None  # the LocalContext compiled under: run under another, compiled again
-
-
-@dataclass(frozen=True)
-class AdminPlan:
-    """A query over admin views (``veil.audit`` ...), answered from Veil's own state."""
-
-    statement: exp.Expr
-    param_oids: tuple[int, ...] = ()
-
-
-@dataclass
-class Plan:
-    statement: Statement
-    generation: int
-    query: SourcePlan | FederatedPlan | LocalPlan | AdminPlan | None = None
-    schema: pa.Schema | None = None
-    policies: tuple[AppliedPolicy, ...] = ()
-    user: tuple[object, ...] = ()  # the fingerprint of the user it was planned for
-    # once it ran through pass-through: for whom (the User object), and its fast path
-    fast: tuple[object, FastPassthrough | FastCacheHit | None] | None = None
 
 
 #: Statements that carry a query to plan (their own, or DECLARE's, COPY's, PREPARE's).
@@ -178,18 +151,19 @@ class Session(StatementExecution):
             self.engine.audit.fail(self._record(sql), error)
             raise
 
-    async def prepare(self, sql: str, param_oids: Sequence[int]) -> PreparedStatement:
+    async def prepare(self, sql: str, param_oids: Sequence[int], literal_zone: str | None = None) -> PreparedStatement:
         self._resolve_identity(sql)
         try:
             check_statement_size(sql, self.engine.config.server.max_statement_bytes)
             statement = await offloaded(sql, statements.classify, sql)
             if statement.kind == Kind.EXECUTE:
                 assert isinstance(statement.spec, ExecuteSpec)
-                return await self.prepare(self.sql_objects.execute_sql(statement.spec), ())
+                zone = self.sql_objects.literal_zone(statement.spec, self._search_path(), self.settings.get("TimeZone"))
+                return await self.prepare(self.sql_objects.execute_sql(statement.spec), (), zone)
             if statement.kind == Kind.PREPARE:
                 assert isinstance(statement.spec, PrepareSpec)
                 param_oids = statement.spec.arg_oids
-            plan = await self._plan(statement, param_oids)
+            plan = await self._plan(statement, param_oids, literal_zone)
             schema = self._schema(plan)
         except RecursionError:
             error = stack_depth_exceeded()
@@ -219,9 +193,13 @@ class Session(StatementExecution):
             raise InFailedTransaction()
         if statement.kind in _PLANNED:
             try:
-                local = plan.query.context != self._local_context() if isinstance(plan.query, LocalPlan) else False
+                now, query = self._local_context(), plan.query
+                local = isinstance(query, LocalPlan) and query.context != now
                 if plan.generation != self.engine.generation or plan.user != self.user.fingerprint or local:
-                    plan = await self._plan(statement, prepared.param_oids)
+                    kept = None  # the zone the literals were read in: kept unless analysed anew
+                    if isinstance(query, LocalPlan) and plan.generation == self.engine.generation:
+                        kept = query.query.literal_zone_kept(query.context, now)
+                    plan = await self._plan(statement, prepared.param_oids, kept)
                     if plan.schema is not None and prepared.schema is not None and not plan.schema.equals(prepared.schema):
                         raise errcodes.FeatureNotSupported("cached plan must not change result type")
                     prepared.plan = plan
@@ -288,7 +266,10 @@ class Session(StatementExecution):
         assert isinstance(statement.spec, PrepareSpec) and statement.query is not None
         self.sql_objects.check_prepare(statement.spec.name)
         oids = self._param_oids(plan, statement.spec.arg_oids)
-        self.sql_objects.prepared[statement.spec.name] = SqlPrepared(statement.query.sql, tuple(oids))
+        zone = plan.query.query.literal_timezone if isinstance(plan.query, LocalPlan) else None
+        self.sql_objects.prepared[statement.spec.name] = SqlPrepared(
+            statement.query.sql, tuple(oids), zone, self._search_path()
+        )
         return RowsStream(None, tag="PREPARE")
 
     async def _sql_object(self, statement: Statement) -> ResultStream | None:
@@ -325,8 +306,9 @@ class Session(StatementExecution):
     def _search_path(self) -> tuple[str, ...]:
         return self.settings.search_path(self.user.name)
 
-    async def _plan(self, outer: Statement, param_oids: Sequence[int]) -> Plan:
-        """Plan a query, or the query of DECLARE, COPY or PREPARE (the plan keeps ``outer``)."""
+    async def _plan(self, outer: Statement, param_oids: Sequence[int], literal_zone: str | None = None) -> Plan:
+        """Plan a query, or the query of DECLARE, COPY or PREPARE (the plan keeps ``outer``);
+        ``literal_zone``: the TimeZone a local statement's literals are read in, if not the session's."""
         version = self.engine.generation
         statement = outer.query if outer.query is not None else outer
         if statement.ast is None:
@@ -349,7 +331,7 @@ class Session(StatementExecution):
                 param_oids, described.param_oids, fillvalue=0))
             return Plan(outer, version, AdminPlan(statement.ast, oids), described.schema, user=user.fingerprint)
         if not analysis.user_tables:
-            plan = await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids)
+            plan = await self._plan_local(self.engine.local_engine_for(snapshot), statement, param_oids, literal_zone)
             return Plan(outer, plan.generation, plan.query, plan.schema, user=plan.user)
         sources = self.engine.catalog.sources
         hash_key = hash_key_parameter() if self.engine.config.secrets.hash_key else None
@@ -396,11 +378,12 @@ class Session(StatementExecution):
         self.engine.plans[key] = CachedPlan(source_plan, schema, policies)
         return Plan(outer, version, source_plan, schema, policies, user.fingerprint)
 
-    async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int]) -> Plan:
+    async def _plan_local(self, local, statement: Statement, param_oids: Sequence[int], literal_zone: str | None) -> Plan:
         ast = statement.ast
         if ast is None:
             return Plan(statement, self.engine.generation)
-        query = await offloaded(statement.sql, local.compile, ast, context := self._local_context(), param_oids)
+        context = self._local_context()
+        query = await offloaded(statement.sql, local.compile, ast, context, param_oids, literal_zone)
         oids = tuple(query.param_oids)
         schema = await asyncio.to_thread(local.describe, query, len(oids))
         schema = with_origins(schema, column_origins(ast, catalog_tables(query.search_path)))
@@ -516,7 +499,7 @@ class Session(StatementExecution):
             return await self._run_source(query, schema, params)
         cache = self.engine.cache
         source = self.engine.catalog.sources[query.connection]
-        key = (source.connection_key, query.sql, self.engine.cache_parameters(params, query.key_param))
+        key = (result_key(source, self.settings.get("TimeZone")), query.sql, self.engine.cache_parameters(params, query.key_param))
 
         async def load() -> CachingStream:
             stream = await self._run_source(query, schema, params)

@@ -8,7 +8,7 @@ argument is read exactly as PostgreSQL reads a constant of that type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +28,11 @@ class SqlPrepared:
 
     sql: str
     param_oids: tuple[int, ...]
+    #: The TimeZone its timestamptz literals were read in at PREPARE (a local statement's; None:
+    #: the session's at EXECUTE), and the search_path then: PostgreSQL reads them again only
+    #: when it analyses the statement anew, which a new search_path makes it do.
+    literal_zone: str | None = None
+    search_path: tuple[str, ...] = ()
 
 
 def _type_name(oid: int) -> str:
@@ -123,6 +128,18 @@ class SqlObjects:
             previous = token.end
         parts.append(sql[previous:])
         return "".join(parts)
+
+    def literal_zone(self, spec: ExecuteSpec, search_path: tuple[str, ...], timezone: str) -> str | None:
+        """The zone EXECUTE reads the prepared statement's literals in (None: the session's,
+        ``timezone``). Under a new search_path it is analysed anew, as PostgreSQL does: its
+        literals are read now, and kept in this zone afterwards."""
+        prepared = self.prepared.get(spec.name)
+        if prepared is None:
+            return None
+        if prepared.search_path != search_path:
+            self.prepared[spec.name] = replace(prepared, literal_zone=timezone, search_path=search_path)
+            return None
+        return prepared.literal_zone
 
     def deallocate(self, name: str | None) -> bool:
         """Drop one (``None``: all); False if there is no such SQL-prepared statement."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from veil.catalog.sources.base import Source, SourceCursor
+from veil.catalog.sources.base import Source, SourceCursor, session_cursor
 from veil.errors import StatementTimeout
 
 T = TypeVar("T")
@@ -89,14 +89,15 @@ class OpeningCursor:
     """A source cursor opened on the worker thread that runs its statement (opening one may wait
     for a connection), which a cancel or timeout can interrupt before or after it is open."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, timezone: str = "UTC") -> None:
         self._source = source
+        self._timezone = timezone  # the session's: a source that computes in a zone uses it
         self._lock = threading.Lock()
         self._cursor: SourceCursor | None = None
         self._interrupted = False
 
     def open(self) -> SourceCursor:
-        cursor = self._source.cursor()
+        cursor = session_cursor(self._source, self._timezone)
         with self._lock:
             self._cursor = cursor
             interrupted = self._interrupted

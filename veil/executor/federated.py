@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 
 from veil import errcodes
-from veil.catalog.sources.base import Source, SourceCursor, drain
+from veil.catalog.sources.base import Source, SourceCursor, drain, result_key, session_cursor
 from veil.catalog.sources.duckdb.source import DuckDBCursor, map_duckdb_error
 from veil.catalog.sources.sandbox import sandboxed_duckdb
 from veil.config.models import VeilConfig
@@ -111,18 +111,21 @@ def local_threads(memory_limit: int) -> int:
 
 
 def local_connection(
-    tables: Mapping[str, pa.Table | pa.RecordBatchReader], limits: LocalLimits | None = None, spill: Path | None = None
+    tables: Mapping[str, pa.Table | pa.RecordBatchReader],
+    limits: LocalLimits | None = None,
+    spill: Path | None = None,
+    timezone: str = "UTC",
 ) -> duckdb.DuckDBPyConnection:
     """A locked-down in-memory DuckDB over ``tables`` (readers are already in local types),
     spilling into ``spill`` (a directory of its own: two DuckDB instances must not share one)
-    beyond ``limits.memory_limit``."""
+    beyond ``limits.memory_limit``, computing ``timestamptz`` in ``timezone`` (the session's)."""
     config = dict(LOCAL_CONFIG)
     if limits is not None and spill is not None:
         config.update(
             memory_limit=f"{limits.memory_limit}B", temp_directory=str(spill), preserve_insertion_order=False,
             threads=local_threads(limits.memory_limit),
         )
-    connection = sandboxed_duckdb(config=config)
+    connection = sandboxed_duckdb(config=config, timezone=timezone)
     for name, table in tables.items():
         connection.register(name, local_table(table) if isinstance(table, pa.Table) else table)
     return connection
@@ -246,8 +249,9 @@ class _Attempt:
 class FederatedExecution:
     """One execution of a federated plan; ``interrupt`` may be called from any thread."""
 
-    def __init__(self, engine: QueryEngine, plan: FederatedPlan, on_error: ErrorFilter) -> None:
+    def __init__(self, engine: QueryEngine, plan: FederatedPlan, on_error: ErrorFilter, timezone: str = "UTC") -> None:
         self._engine = engine
+        self._timezone = timezone  # the session's TimeZone: the local part and DuckDB fragments compute in it
         self._plan = plan
         self._on_error = on_error
         self._lock = threading.Lock()
@@ -347,7 +351,7 @@ class FederatedExecution:
     ) -> tuple[pa.RecordBatchReader, pa.RecordBatch | None]:
         private_directory(self._limits.spill_directory)
         self._spill = Path(tempfile.mkdtemp(prefix="local-", dir=self._limits.spill_directory))
-        cursor = DuckDBCursor(local_connection(tables, self._limits, self._spill))
+        cursor = DuckDBCursor(local_connection(tables, self._limits, self._spill, self._timezone))
         with self._lock:
             if self._interrupted:
                 cursor.close()
@@ -423,7 +427,7 @@ class FederatedExecution:
                 return await in_worker(self._read, source, sql, params, attempt)
         cache = engine.cache
         statement_params = params[: len(fragment.params)]
-        key = (source.connection_key, sql, engine.cache_parameters(statement_params, fragment.key_param))
+        key = (result_key(source, self._timezone), sql, engine.cache_parameters(statement_params, fragment.key_param))
 
         async def load() -> pa.Table:
             async with slot:
@@ -441,7 +445,7 @@ class FederatedExecution:
 
     def _open_cursor(self, source: Source, streamed: bool) -> SourceCursor:
         """A cursor on ``source``, registered so that ``interrupt`` reaches it."""
-        cursor = source.cursor()
+        cursor = session_cursor(source, self._timezone)
         with self._lock:
             if self._interrupted:
                 cursor.close()

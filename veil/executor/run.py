@@ -85,7 +85,8 @@ class StatementExecution:
     async def _run_source(self, plan: SourcePlan, schema: pa.Schema, params: Sequence[object | None]) -> ResultStream:
         source = self.engine.catalog.sources[plan.connection]
         values = self.engine.with_hash_key(params, plan.key_param)
-        cursor = OpeningCursor(source)  # opened on the worker: a connect never blocks the event loop
+        # opened on the worker (a connect never blocks the event loop), in the session's TimeZone
+        cursor = OpeningCursor(source, self.settings.get("TimeZone"))
         self._running = cursor
         sql = plan.sql
         deadline = Deadline.for_source(source)
@@ -190,7 +191,7 @@ class StatementExecution:
     async def _run_federated(
         self, plan: FederatedPlan, schema: pa.Schema, params: Sequence[object | None], record: AuditRecord
     ) -> ResultStream:
-        execution = FederatedExecution(self.engine, plan, self._redacted)
+        execution = FederatedExecution(self.engine, plan, self._redacted, self.settings.get("TimeZone"))
         self._running = execution
 
         def finished() -> None:

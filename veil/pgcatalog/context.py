@@ -80,6 +80,9 @@ class CompileEnv:
     ctx: LocalContext
     objects: CatalogObjects
     started: datetime
+    #: The TimeZone the statement's timestamptz literals are read in, when not the session's
+    #: (a prepared statement compiled again after SET TimeZone: PostgreSQL read them at PREPARE).
+    literal_timezone: str | None = None
 
     def __post_init__(self) -> None:
         self.path = self.objects.search_path(self.ctx.search_path, self.ctx.user)

@@ -41,7 +41,8 @@ _CATEGORY = {"U": "unreserved", "C": "unreserved (cannot be function or type nam
 
 
 def build_database(objects: CatalogObjects) -> duckdb.DuckDBPyConnection:
-    return sandboxed_duckdb(config=_CONFIG, prepare=lambda con: _fill(con, objects), macros=True)
+    """Every session's statements run on cursors of it, each in its session's TimeZone."""
+    return sandboxed_duckdb(config=_CONFIG, prepare=lambda con: _fill(con, objects), macros=True, zoned_cursors=True)
 
 
 def _fill(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> None:

@@ -3,6 +3,7 @@ functions, table-less SELECTs) from an in-memory DuckDB holding the emulated cat
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,8 +13,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from veil import errcodes
+from veil import errcodes, timezones
 from veil.catalog.model import CatalogSnapshot
+from veil.catalog.sources.sandbox import set_zone
 from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
@@ -41,6 +43,8 @@ class LocalQuery:
     columns: tuple[OutputColumn, ...] | None
     search_path: tuple[str, ...]
     slots: tuple[int, ...] = ()  # DuckDB's $k is the client's ${slots[k-1]}
+    timezone: str = "UTC"  # the session's TimeZone it was compiled for, and runs in
+    literal_timezone: str = "UTC"  # the TimeZone its timestamptz literals were read in
     _schema: dict[str, pa.Schema] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -50,6 +54,13 @@ class LocalQuery:
     @property
     def param_count(self) -> int:
         return len(self.param_types)
+
+    def literal_zone_kept(self, compiled: LocalContext, now: LocalContext) -> str | None:
+        """The zone to read the literals in when the statement, compiled under ``compiled``, is
+        compiled again under ``now`` (None: the session's). PostgreSQL reads a prepared
+        statement's literals once, when it analyses it (at PREPARE), and analyses it again only
+        when its search_path (or the catalog) changed: a new TimeZone alone keeps them."""
+        return self.literal_timezone if compiled.search_path == now.search_path else None
 
 
 class LocalEngine:
@@ -69,13 +80,22 @@ class LocalEngine:
     # --- compile -------------------------------------------------------------------------------
 
     def compile(
-        self, statement: exp.Expr, ctx: LocalContext, param_oids: Sequence[int] = ()
+        self,
+        statement: exp.Expr,
+        ctx: LocalContext,
+        param_oids: Sequence[int] = (),
+        literal_timezone: str | None = None,
     ) -> LocalQuery:
         """PostgreSQL AST → DuckDB SQL. ``param_oids`` are the client's declared types (0 =
-        infer), which win over inference as in PostgreSQL."""
+        infer), which win over inference as in PostgreSQL. ``literal_timezone``: the zone to
+        read timestamptz literals in, when not the session's (see :meth:`LocalQuery.literal_zone_kept`)."""
         safety.check_statement(statement)
-        env = CompileEnv(ctx, self.objects, self.started)
+        timezone = ctx.setting("TimeZone") or "UTC"
+        literal_timezone = literal_timezone or timezone
+        env = CompileEnv(ctx, self.objects, self.started, None if literal_timezone == timezone else literal_timezone)
         tree = normalize(statement)
+        if env.literal_timezone is not None:
+            _read_literals_in(tree, env.literal_timezone)
         hints = {
             i: ColumnType(BY_OID[oid]) for i, oid in enumerate(param_oids, 1) if oid in BY_OID
         }
@@ -103,6 +123,8 @@ class LocalEngine:
             columns=tuple(columns) if columns is not None else None,
             search_path=tuple(env.path),
             slots=slots,
+            timezone=timezone,
+            literal_timezone=literal_timezone,
         )
 
     def infer_param_types(
@@ -113,16 +135,24 @@ class LocalEngine:
 
     # --- run -----------------------------------------------------------------------------------
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self, timezone: str) -> duckdb.DuckDBPyConnection:
+        """A cursor computing ``timestamptz`` in ``timezone`` (a new cursor starts in UTC)."""
         with self._lock:
-            return self._con.cursor()
+            cursor = self._con.cursor()
+        if timezone != "UTC":
+            try:
+                set_zone(cursor, timezone)
+            except BaseException:
+                cursor.close()
+                raise
+        return cursor
 
     def describe(self, query: LocalQuery, param_count: int | None = None) -> pa.Schema:
         """The result schema, without running the query (LIMIT 0 with NULL parameters)."""
         cached = query._schema.get("schema")
         if cached is not None:
             return cached
-        cursor = self._cursor()
+        cursor = self._cursor(query.timezone)
         try:
             relation = cursor.sql(query.sql, params=[None] * len(query.slots) or None)
             duck = relation.limit(0).to_arrow_table().schema
@@ -143,7 +173,7 @@ class LocalEngine:
         values = [coerce_value(v, t) for v, t in zip(params, query.param_types, strict=True)]
         values = [values[slot - 1] for slot in query.slots]
         schema = self.describe(query)
-        cursor = self._cursor()
+        cursor = self._cursor(query.timezone)
         try:
             relation = cursor.sql(query.sql, params=values or None)
             reader = relation.to_arrow_reader(BATCH_ROWS)
@@ -173,6 +203,33 @@ class LocalEngine:
             raise errcodes.NumericValueOutOfRange(f"value out of range: {error}") from None
         finally:
             cursor.close()
+
+
+# The timestamptz literal forms read at compile time in another zone than the session's: a date
+# with an optional time and no zone (others, with a zone or special words, are left to DuckDB).
+_WALL_CLOCK = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*")
+
+
+def _read_literals_in(tree: exp.Expr, timezone: str) -> None:
+    """Every timestamptz literal (``'<wall-clock time>'::timestamptz``, ``timestamptz '...'``) of
+    the PostgreSQL ``tree`` read in ``timezone`` instead of the session's TimeZone DuckDB runs
+    in, in place: its text becomes the instant, with its offset. A cast of text
+    (``'...'::text::timestamptz``) is read when it runs, as in PostgreSQL."""
+    zone = timezones.zone(timezone).tzinfo
+    for cast in list(tree.find_all(exp.Cast)):
+        literal = cast.this
+        if (
+            cast.to.is_type(exp.DataType.Type.TIMESTAMPTZ)
+            and isinstance(literal, exp.Literal)
+            and literal.is_string
+            and _WALL_CLOCK.fullmatch(literal.this)
+        ):
+            try:
+                naive = datetime.fromisoformat(literal.this.strip())
+            except ValueError:  # out of range: DuckDB reports it as PostgreSQL would
+                continue
+            instant = timezones.wall_clock_instant(naive, zone).astimezone(UTC)
+            literal.set("this", instant.isoformat(sep=" "))
 
 
 def _renumber_parameters(tree: exp.Expr) -> tuple[int, ...]:

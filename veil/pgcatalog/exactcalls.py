@@ -13,6 +13,18 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   argument is outside the function's domain (``sqrt(-1.0)``: 2201F), else with 0A000 (the
   message says to cast the argument to float8); a NULL argument is NULL, and the column is
   described as numeric.
+* ``timestamptz::time``: DuckDB has no such cast; through ``timestamp`` (the wall-clock time in
+  the session's TimeZone, which DuckDB computes in) it is PostgreSQL's.
+* ``date_trunc`` of a ``timestamptz`` to an hour or less keeps its UTC offset in PostgreSQL
+  (``2020-11-01 01:30-04`` in New York truncates to ``01:00-04``), where DuckDB looks the
+  truncated wall-clock time up again (``01:00-05``, the other one): the wall-clock remainder
+  is subtracted instead. ``date_trunc(unit, x, zone)``, whose zone sqlglot drops for DuckDB,
+  truncates the wall-clock time in ``zone``.
+* A zone named by a string (``AT TIME ZONE``, ``timezone()``, ``date_trunc``'s third argument)
+  is read as PostgreSQL reads it (:mod:`veil.timezones`): ``'UTC+3'`` is three hours *behind*
+  UTC (ICU would read it ahead), ``'+05:30'`` five and a half behind.
+* ``to_char`` of a ``timestamptz`` with ``TZ``/``tz`` (the zone's abbreviation, ``CEST``):
+  DuckDB prints the zone's name instead: refused.
 """
 
 from __future__ import annotations
@@ -21,7 +33,8 @@ from collections.abc import Callable
 
 from sqlglot import exp, parse_one
 
-from veil.errcodes import FeatureNotSupported
+from veil import timezones
+from veil.errcodes import FeatureNotSupported, InvalidParameterValue
 from veil.pgtypes import ColumnType
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
@@ -32,6 +45,7 @@ _NUMBERS = frozenset({"int2", "int4", "int8", "numeric"})
 _TRANSCENDENTAL: dict[type[exp.Expr], str] = {
     exp.Sqrt: "sqrt", exp.Ln: "ln", exp.Log: "log", exp.Exp: "exp", exp.Pow: "power",
 }
+_SUBHOUR = frozenset({"HOUR", "MINUTE", "SECOND", "MILLISECOND", "MILLISECONDS", "MICROSECOND", "MICROSECONDS"})
 
 
 def _type_name(type_of: TypeOf, node: exp.Expr) -> str | None:
@@ -60,12 +74,62 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=octets, to=exp.DataType.build("INT"))
 
 
+def _is_time_cast(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.TIME)
+
+
+def _is_zoned(node: exp.Expr) -> bool:
+    return isinstance(node, exp.AtTimeZone | exp.TimeToStr) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2
+    )
+
+
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
+    kinds = (exp.Round, exp.BitLength, exp.Anonymous, exp.Cast, exp.TimestampTrunc, exp.AtTimeZone, exp.TimeToStr)
     return any(
-        _is_length(n) or isinstance(n, (exp.Round, *_TRANSCENDENTAL))
-        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, *_TRANSCENDENTAL)
+        _is_length(n) or _is_time_cast(n) or _is_zoned(n)
+        or isinstance(n, (exp.Round, exp.TimestampTrunc, *_TRANSCENDENTAL))
+        for n in tree.find_all(*kinds, *_TRANSCENDENTAL)
     )
+
+
+def _zone(zone: exp.Expr) -> exp.Expr:
+    """A zone argument as DuckDB's ICU names what PostgreSQL reads in it (a copy); one that is
+    not a string constant, or no zone Veil knows, as it is (DuckDB reports those)."""
+    if not (isinstance(zone, exp.Literal) and zone.is_string):
+        return zone.copy()
+    try:
+        return exp.Literal.string(timezones.zone(timezones.normalize(zone.this)).duckdb)
+    except InvalidParameterValue:
+        return zone.copy()
+
+
+def _zoned(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
+    """AT TIME ZONE, timezone() and to_char as PostgreSQL computes them (see the module docstring)."""
+    if isinstance(node, exp.TimeToStr):
+        if "%Z" in node.text("format") and _type_name(type_of, node.this) == "timestamptz":
+            raise FeatureNotSupported("to_char's TZ pattern (a time zone abbreviation) is not supported")
+        return None
+    if isinstance(node, exp.AtTimeZone):
+        zone = _zone(node.args["zone"])
+        return None if zone == node.args["zone"] else exp.AtTimeZone(this=node.this, zone=zone)
+    zone, value = _zone(node.expressions[0]), node.expressions[1]
+    return None if zone == node.expressions[0] else exp.Anonymous(this=node.name, expressions=[zone, value])
+
+
+def _truncated(node: exp.TimestampTrunc) -> exp.Expr | None:
+    """A ``date_trunc`` of a ``timestamptz`` as PostgreSQL computes it (None: DuckDB's is)."""
+    value, unit, zone = node.this, node.text("unit").upper(), node.args.get("zone")
+    if zone is not None:  # the wall-clock time in ``zone``, truncated, read back in ``zone``
+        local = exp.AtTimeZone(this=value, zone=_zone(zone))
+        truncated = exp.TimestampTrunc(this=local, unit=exp.Var(this=unit))
+        return exp.AtTimeZone(this=truncated, zone=_zone(zone))
+    if unit not in _SUBHOUR:
+        return None
+    wall_clock = exp.Cast(this=value.copy(), to=exp.DataType.build("TIMESTAMP"))
+    remainder = exp.Sub(this=wall_clock, expression=exp.TimestampTrunc(this=wall_clock.copy(), unit=exp.Var(this=unit)))
+    return exp.Sub(this=value, expression=exp.Paren(this=remainder))
 
 
 def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
@@ -84,6 +148,14 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return _length(node, type_of)
     if isinstance(node, tuple(_TRANSCENDENTAL)):
         return _refused_numeric(node, type_of)
+    if isinstance(node, exp.TimestampTrunc) and _type_name(type_of, node.this) == "timestamptz":
+        return _truncated(node)
+    if _is_zoned(node):
+        return _zoned(node, type_of)
+    if _is_time_cast(node) and _type_name(type_of, node.this) == "timestamptz":
+        assert isinstance(node, exp.Cast)
+        wall_clock = exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP"))
+        return node.__class__(this=wall_clock, to=node.to)
     return None
 
 

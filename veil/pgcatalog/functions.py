@@ -102,6 +102,7 @@ PASSTHROUGH: dict[str, str] = {
     "array_prepend": "anyarray",
     "array_remove": "anyarray",
     "isfinite": "bool",
+    "age": "interval",
 }
 
 # Functions that read files, the environment, other databases or the server's state, or that

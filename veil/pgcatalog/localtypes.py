@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlglot import exp
 
@@ -25,6 +26,8 @@ from veil.errors import FeatureNotSupported
 from veil.pgcatalog import sqlbuild, textforms
 from veil.pgcatalog.context import CompileEnv
 from veil.pgtypes import BY_NAME, ColumnType
+
+T = TypeVar("T")
 
 #: Types whose values the local engine carries as PostgreSQL's text form.
 TEXT_FORM: frozenset[str] = frozenset(
@@ -82,6 +85,14 @@ def _timezone(env: CompileEnv) -> str:
     return settings.get("timezone", "UTC")
 
 
+def _in_zones(env: CompileEnv, canonical: Callable[[T, str, str], T], value: T, name: str) -> T:
+    """A range (or multirange) of ``name`` read in the zone its literals are read in, printed in
+    the session's (each bound then carries its offset, so reading it again keeps the instant)."""
+    shown, read = _timezone(env), env.literal_timezone or _timezone(env)
+    value = canonical(value, name, read)
+    return value if read == shown else canonical(value, name, shown)
+
+
 def _constant(node: exp.Expr) -> tuple[bool, str | None]:
     """(is constant, text) of an already rewritten operand: a literal, a bit string, a negated
     number, NULL, or a cast of one of those; text None for NULL."""
@@ -135,9 +146,9 @@ def _cast_text(env: CompileEnv, text: str, source: ColumnType | None, target: Co
             return textforms.integer_bits(int(text), length or 32)
         return textforms.bit_text(text, length, varying=name == "varbit")
     if name in textforms.RANGE_ELEMENTS:
-        return textforms.range_text(text, name, _timezone(env))
+        return _in_zones(env, textforms.range_text, text, name)
     if name in textforms.MULTIRANGES:
-        return textforms.multirange_text(text, name, _timezone(env))
+        return _in_zones(env, textforms.multirange_text, text, name)
     raise refuse(name)
 
 
@@ -186,7 +197,7 @@ def constructor(
     value = textforms.Range(
         lower, upper, bounds[0] == "[" and lower is not None, bounds[1] == "]" and upper is not None
     )
-    canonical = textforms.canonical_range(value, name, _timezone(env))
+    canonical = _in_zones(env, textforms.canonical_range, value, name)
     return _text_value(textforms.format_range(canonical))
 
 

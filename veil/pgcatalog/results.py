@@ -90,8 +90,19 @@ def result_schema(columns: Sequence[OutputColumn] | None, duck: pa.Schema) -> pa
                          else field.type), fallback
         if pg.type.name == "unknown":
             pg = ColumnType(BY_OID[25])
-        fields.append(pinned_field(name, arrow, pg.type, pg.typmod))
+        fields.append(pinned_field(name, _labelled_utc(arrow), pg.type, pg.typmod))
     return pa.schema(fields)
+
+
+def _labelled_utc(arrow: pa.DataType) -> pa.DataType:
+    """DuckDB labels a ``timestamptz`` with the cursor's TimeZone (the session's): described
+    labelled UTC (the same instants), so a statement's result type does not change with the zone."""
+    if pa.types.is_timestamp(arrow) and arrow.tz is not None:
+        return pa.timestamp(arrow.unit, tz="UTC")
+    if pa.types.is_list(arrow):
+        element = _labelled_utc(arrow.value_type)
+        return arrow if element == arrow.value_type else pa.list_(element)
+    return arrow
 
 
 RegRenderer = Callable[[str, int], str]

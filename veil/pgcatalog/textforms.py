@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
-from veil import errcodes
+from veil import errcodes, timezones
 
 #: Range type → its element type (pg_range.rngsubtype), and multirange → range.
 RANGE_ELEMENTS: dict[str, str] = {
@@ -140,9 +139,10 @@ def parse_element(text: str, element: str, timezone: str) -> Element:
         raise errcodes.InvalidDatetimeFormat(f'invalid input syntax for type {_SQL[element]}: "{text}"') from None
     if element == "timestamp":
         return moment.replace(tzinfo=None)
+    zone = timezones.zone(timezone).tzinfo
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(ZoneInfo(timezone))
+        moment = timezones.wall_clock_instant(moment, zone)
+    return moment.astimezone(zone)
 
 
 _SQL = {

@@ -7,10 +7,9 @@ by the engine and the wire front end.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
 
-from veil import errcodes
+from veil import errcodes, timezones
 from veil.errors import InvalidParameterValue
 
 SERVER_VERSION = "15.8"
@@ -105,7 +104,7 @@ def _normalize(name: str, value: str) -> str:
             raise errcodes.InvalidParameterValue(f'Veil only supports client_encoding UTF8, not "{value}"')
         return "UTF8"
     if name == "TimeZone":
-        return _normalize_timezone(value)
+        return timezones.normalize(value)
     if name == "DateStyle":
         upper = value.upper()
         if "ISO" not in upper:
@@ -117,23 +116,6 @@ def _normalize(name: str, value: str) -> str:
     if name == "standard_conforming_strings" and value.lower() not in ("on", "true", "1"):
         raise InvalidParameterValue("standard_conforming_strings cannot be turned off in Veil")
     return value
-
-
-def _normalize_timezone(value: str) -> str:
-    text = value.strip()
-    if text.upper() in ("UTC", "GMT", "Z", "ZULU"):
-        return "UTC"
-    try:
-        offset = float(text)
-    except ValueError:
-        try:
-            zoneinfo.ZoneInfo(text)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise InvalidParameterValue(f'invalid value for parameter "TimeZone": "{value}"') from None
-        return text
-    # PostgreSQL: a bare number is hours east of UTC; POSIX zone names have the sign inverted.
-    hours = int(offset)
-    return f"<{'+' if hours >= 0 else '-'}{abs(hours):02d}>{'-' if hours >= 0 else '+'}{abs(hours)}"
 
 
 @dataclass

@@ -12,7 +12,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
+from veil.catalog.sources.sandbox import sandboxed_duckdb, set_zone, with_macros
+from veil.errcodes import InvalidParameterValue
 
 
 @pytest.fixture
@@ -93,3 +94,63 @@ def test_the_quotient_macro_is_on_every_connection_and_cursor(tmp_path: Path) ->
             source.execute("SET enable_external_access = true")
     with duckdb.connect(str(path), read_only=True) as plain:
         assert plain.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name LIKE 'veil_%'").fetchall() == [(0,)]
+
+
+_LOOSENING = (
+    "SET enable_external_access = true",
+    "SET GLOBAL enable_external_access = true",
+    "RESET enable_external_access",
+    "SET lock_configuration = false",
+    "SET allowed_configs = ['TimeZone', 'enable_external_access']",
+    "RESET allowed_configs",
+    "SET allowed_directories = ['/']",
+    "SET autoload_known_extensions = true",
+    "SET python_enable_replacements = true",
+    "SET threads = 1",
+    "SET Calendar = 'japanese'",
+)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "+05:30"])
+def test_a_per_statement_database_computes_in_its_zone_and_keeps_it(zone: str, csv_file: Path) -> None:
+    """A database opened per statement takes the session's zone before the lock: nothing, not
+    even the zone, can be changed afterwards."""
+    with sandboxed_duckdb(timezone=zone) as connection:
+        shown = connection.execute("SELECT current_setting('TimeZone')").fetchone()
+        assert shown == ({"UTC": "UTC", "Europe/Berlin": "Europe/Berlin", "+05:30": "GMT-05:30"}[zone],)
+        for statement in (*_LOOSENING, "SET TimeZone = 'Asia/Tokyo'", "SET GLOBAL TimeZone = 'Asia/Tokyo'"):
+            with pytest.raises(duckdb.InvalidInputException, match="locked"):
+                connection.execute(statement)
+        with pytest.raises(duckdb.PermissionException):
+            connection.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+def test_a_shared_database_lets_each_cursor_have_its_zone_and_nothing_else(tmp_path: Path, csv_file: Path) -> None:
+    """A long-lived database (``zoned_cursors``: the emulated catalog, a DuckDB source file)
+    keeps TimeZone alone changeable: two cursors compute in two zones at once, every other
+    setting stays locked on every cursor, and files stay out of reach."""
+    path = tmp_path / "zoned.duckdb"
+    with duckdb.connect(str(path)) as writer:
+        writer.execute("CREATE TABLE t AS SELECT TIMESTAMPTZ '2020-01-01 00:00:00+00' AS at")
+    for database in (sandboxed_duckdb(zoned_cursors=True), sandboxed_duckdb(str(path), read_only=True, zoned_cursors=True)):
+        with database:
+            allowed = database.execute("SELECT current_setting('allowed_configs')").fetchone()
+            assert allowed == (["TimeZone"],)
+            berlin, tokyo, fresh = database.cursor(), database.cursor(), database.cursor()
+            set_zone(berlin, "Europe/Berlin")
+            set_zone(tokyo, "Asia/Tokyo")
+            sql = "SELECT (TIMESTAMPTZ '2020-01-01 00:00:00+00')::VARCHAR"
+            assert berlin.execute(sql).fetchone() == ("2020-01-01 01:00:00+01",)
+            assert tokyo.execute(sql).fetchone() == ("2020-01-01 09:00:00+09",)
+            assert fresh.execute(sql).fetchone() == ("2020-01-01 00:00:00+00",)  # a new cursor: UTC
+            for cursor in (database, berlin, fresh):
+                for statement in _LOOSENING:
+                    with pytest.raises(duckdb.InvalidInputException, match="locked"):
+                        cursor.execute(statement)
+                with pytest.raises(duckdb.PermissionException):
+                    cursor.execute(f"SELECT * FROM read_csv('{csv_file}')").fetchall()
+
+
+def test_a_zone_icu_does_not_know_is_a_postgresql_error() -> None:
+    with sandboxed_duckdb(zoned_cursors=True) as database, pytest.raises(InvalidParameterValue):
+        set_zone(database.cursor(), "posixrules")

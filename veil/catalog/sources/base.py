@@ -12,7 +12,7 @@ its SQL dialect and how that dialect spells what masks and naming need.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, Protocol, TypeVar, cast
 
@@ -102,6 +102,28 @@ def source_tags(source: Source) -> list[SourceTag] | None:
     """The source system's column and table tags; None when this source type keeps none."""
     list_tags = getattr(source, "list_tags", None)
     return None if list_tags is None else list(list_tags())
+
+
+class ZonedSource(Protocol):
+    """A source that computes ``timestamptz`` in a zone its caller gives (optional: DuckDB
+    computes in the session's TimeZone, as PostgreSQL does; other sources lack ``zoned_cursor``)."""
+
+    def zoned_cursor(self, timezone: str) -> SourceCursor: ...
+
+
+def session_cursor(source: Source, timezone: str) -> SourceCursor:
+    """A cursor on ``source`` for a session in ``timezone`` (its TimeZone setting)."""
+    zoned = getattr(source, "zoned_cursor", None)
+    return source.cursor() if zoned is None else cast(SourceCursor, zoned(timezone))
+
+
+def result_key(source: Source, timezone: str) -> Hashable:
+    """What a cached result of ``source`` is keyed by besides its SQL and parameters: the
+    connection, and the session's TimeZone where the source computed in it (a result may
+    depend on it: ``ts::text``, ``date_trunc``, ``ts::date``), so no zone is served another's."""
+    if getattr(source, "zoned_cursor", None) is None:
+        return source.connection_key
+    return (source.connection_key, timezone)
 
 
 class ConvertingReader:

@@ -5,7 +5,13 @@ emulated ``pg_catalog``, the admin views, the JSON renderer of Databricks result
 :func:`sandboxed_duckdb`: extensions are never installed or loaded on demand, Python variables are
 never read by name, and before any SQL runs external access is switched off (no files, URLs or
 other databases beyond the database opened here) and the configuration is locked, so no
-statement can switch either back on. Veil's own Python functions
+statement can switch either back on. The one setting that differs between the sessions of a
+long-lived database is its ``TimeZone`` (DuckDB reads, prints, truncates and adds to
+``timestamptz`` in it, as PostgreSQL does in the session's): a per-statement database is opened
+in the session's zone before the lock; a long-lived one (``zoned_cursors``) starts in UTC and
+keeps ``TimeZone`` alone changeable (DuckDB's ``allowed_configs``), which :func:`set_zone` sets
+on each cursor Veil hands a session. No client statement reaches DuckDB as a ``SET``: the local
+engine and the planner emit queries only. Veil's own Python functions
 (:mod:`~veil.catalog.sources.pgvariance`) are registered on it. Its macros
 (:mod:`~veil.catalog.sources.pgdivision`) are defined before the lock where asked (in the
 database), else by :func:`with_macros` on a connection that calls one (for that connection
@@ -20,6 +26,7 @@ from typing import TypeVar
 
 import duckdb
 
+from veil import errcodes, timezones
 from veil.catalog.sources import pgdivision, pgvariance
 
 DuckDBSetting = str | bool | int | float | list[str]
@@ -33,6 +40,8 @@ HARDENED: Mapping[str, DuckDBSetting] = {
     "allow_unsigned_extensions": False,
     "python_enable_replacements": False,
 }
+#: The only setting a long-lived database shared by sessions keeps changeable after the lock.
+ZONED: Mapping[str, DuckDBSetting] = {"allowed_configs": ["TimeZone"]}
 # Applied after the connection opens: DuckDB refuses a temp_directory once external access is off.
 LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
 
@@ -44,13 +53,18 @@ def sandboxed_duckdb(
     config: Mapping[str, DuckDBSetting] | None = None,
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     macros: bool = False,
+    timezone: str = "UTC",
+    zoned_cursors: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to ``database`` with ``config`` on top of :data:`HARDENED`; ``prepare``
     (building the emulated catalog, say) runs before external access is switched off and the
     configuration locked. ``macros``: define Veil's macros in the (writable, long-lived) database
     now, for all its cursors; else :func:`with_macros` defines them on a connection that calls
-    one (a definition costs 4 ms, and most connections are opened per statement and need none)."""
-    connection = duckdb.connect(database, read_only=read_only, config={**HARDENED, **(config or {})})
+    one (a definition costs 4 ms, and most connections are opened per statement and need none).
+    ``timezone``: the session TimeZone (PostgreSQL's spelling) the database computes in;
+    ``zoned_cursors``: its cursors may each be given another (:func:`set_zone`)."""
+    settings = {**HARDENED, **(config or {}), **(ZONED if zoned_cursors else {})}
+    connection = duckdb.connect(database, read_only=read_only, config=settings)
     try:
         pgvariance.register(connection)
         if macros:  # in the database: every cursor sees them
@@ -58,12 +72,27 @@ def sandboxed_duckdb(
         if prepare is not None:
             prepare(connection)
         if not _locked_down(connection):
+            connection.execute(f"SET GLOBAL TimeZone = {_zone_literal(timezone)}")
             for statement in LOCKDOWN:
                 connection.execute(statement)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def set_zone(cursor: duckdb.DuckDBPyConnection, timezone: str) -> None:
+    """Make ``cursor`` (of a database opened with ``zoned_cursors``) compute in ``timezone``, a
+    TimeZone setting as PostgreSQL spells it."""
+    try:
+        cursor.execute(f"SET SESSION TimeZone = {_zone_literal(timezone)}")
+    except duckdb.NotImplementedException:  # a zone Python's tzdata has and ICU's lacks
+        raise errcodes.InvalidParameterValue(f'time zone "{timezone}" not recognized') from None
+
+
+def _zone_literal(timezone: str) -> str:
+    name = timezones.zone(timezone).duckdb
+    return "'" + name.replace("'", "''") + "'"
 
 
 def with_macros(connection: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:

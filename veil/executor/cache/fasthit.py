@@ -10,7 +10,7 @@ per-statement template (the same line, byte for byte, that the session's hit wri
 Nothing about who may see what is decided here: the ticket is handed out only for the plan the
 session made for this user (same User object, same catalog generation, see
 ``Session.fast_passthrough``), and the cache key is the one the session computes, made of the
-connection key, the SQL sent (which embeds the user's masks and row filters) and the parameter
+connection key (with the TimeZone where the source computed in it), the SQL sent (which embeds the user's masks and row filters) and the parameter
 values. Any other case (an entry missing, expired or without that variant, a cache in Redis)
 is left to the message loop, which loads, counts and keeps as it always does.
 """
@@ -39,7 +39,8 @@ class FastCacheHit:
     """The fast path of a statement served from the latency cache (see the module docstring).
 
     ``parameters`` turns decoded parameter values into the parameters part of the cache key
-    (``QueryEngine.cache_parameters`` with the plan's hash key parameter)."""
+    (``QueryEngine.cache_parameters`` with the plan's hash key parameter); ``result_key`` the
+    connection part for a TimeZone (:func:`veil.catalog.sources.base.result_key`)."""
 
     __slots__ = (
         "_keys",
@@ -48,10 +49,10 @@ class FastCacheHit:
         "application_name",
         "audit",
         "cache",
-        "connection_key",
         "max_age",
         "parameters",
         "record",
+        "result_key",
         "schema",
         "sql",
         "timezone",
@@ -60,7 +61,7 @@ class FastCacheHit:
     def __init__(
         self,
         cache: Callable[[], ResultCache],
-        connection_key: Hashable,
+        result_key: Callable[[str], Hashable],
         sql: str,
         schema: pa.Schema,
         max_age: float,
@@ -70,7 +71,7 @@ class FastCacheHit:
         audit: Callable[[], AuditLog],
         application_name: Callable[[], str],
     ) -> None:
-        self.cache, self.connection_key, self.sql, self.schema = cache, connection_key, sql, schema
+        self.cache, self.result_key, self.sql, self.schema = cache, result_key, sql, schema
         self.max_age, self.parameters, self.timezone = max_age, parameters, timezone
         self.record, self.audit, self.application_name = record, audit, application_name
         self._template = TemplateSlot()
@@ -93,7 +94,7 @@ class FastCacheHit:
         cache = self.cache()
         if not cache.local:
             return None
-        return cache.peek((self.connection_key, self.sql, key_part), self.max_age)
+        return cache.peek((self.result_key(self.timezone()), self.sql, key_part), self.max_age)
 
     def encoded(self, entry: CacheEntry, result_formats: Sequence[int]) -> Encoded | None:
         """The DataRows ``entry`` keeps in the session's variant for ``result_formats``."""

@@ -15,7 +15,7 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from veil import errcodes
+from veil import errcodes, timezones
 from veil.errors import InvalidTextRepresentation
 from veil.proxy.codec.param_values import Interval, interval_value, out_of_range
 
@@ -194,9 +194,9 @@ def parse_timestamp(text: str, session_zone: str | None) -> dt.datetime:
     if session_zone is None:
         return value
     zone_text = match.group("zone")
-    zone = _zone(zone_text, text) if zone_text else zone_info(session_zone)
+    zone = _zone(zone_text, text) if zone_text else timezones.zone(session_zone).tzinfo
     try:
-        return value.replace(tzinfo=zone).astimezone(dt.UTC)
+        return timezones.wall_clock_instant(value, zone).astimezone(dt.UTC)
     except OverflowError:
         raise out_of_range("timestamp") from None
 

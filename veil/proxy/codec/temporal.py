@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil import timezones
 from veil.errors import InvalidParameterValue
 from veil.proxy.codec.cells import (
     DIGIT_PAIRS,
@@ -354,8 +355,9 @@ def zone_offsets(usecs: np.ndarray, zone: str) -> np.ndarray:
     """UTC offset in seconds of ``zone`` at each UTC instant (microseconds since 1970)."""
     if zone.lower() in _UTC_NAMES:
         return np.zeros(len(usecs), dtype=np.int64)
-    _check_zone(zone)
-    instants = pa.array(usecs, pa.timestamp("us", tz=zone))
+    arrow_zone = timezones.zone(zone).arrow
+    _check_zone(arrow_zone)
+    instants = pa.array(usecs, pa.timestamp("us", tz=arrow_zone))
     local = pc.local_timestamp(instants)
     return (values_of(local, np.int64) - usecs) // USECS_PER_SEC
 

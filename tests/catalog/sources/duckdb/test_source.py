@@ -129,26 +129,26 @@ def test_cursors_are_reused_only_after_a_complete_read(tmp_path: Path) -> None:
         cursor = source.cursor()
         assert _drain(cursor.execute("SELECT * FROM t WHERE i < $1", [10])) == 10
         cursor.close()
-        assert len(source._idle) == 1
-        reused = source._idle[0]
+        assert len(_idle(source)) == 1
+        reused = _idle(source)[0]
 
         cursor = source.cursor()  # the idle connection again
-        assert cursor._connection is reused and not source._idle
+        assert cursor._connection is reused and not _idle(source)
         reader = cursor.execute("SELECT * FROM t")  # read only partly: the result stays open
         reader.read_next_batch()
         cursor.close()
-        assert not source._idle  # closed, not kept
+        assert not _idle(source)  # closed, not kept
 
         cursor = source.cursor()
         assert _drain(cursor.execute("SELECT count(*) FROM t")) == 1
         cursor.interrupt()  # an interrupted cursor is never reused
         cursor.close()
-        assert not source._idle
+        assert not _idle(source)
 
         cursor = source.cursor()
         _ = cursor.execute("SELECT 1").schema  # reader dropped unread: DuckDB destroyed the result
         cursor.close()
-        assert len(source._idle) == 1
+        assert len(_idle(source)) == 1
         cursor = source.cursor()
         assert _drain(cursor.execute("SELECT 42")) == 1
         cursor.close()
@@ -167,13 +167,13 @@ def test_cursor_of_a_closed_source_is_not_kept(tmp_path: Path) -> None:
     _drain(cursor.execute("SELECT * FROM t"))
     source.close()
     cursor.close()
-    assert not source._idle
+    assert not _idle(source)
     cursor = source.cursor()  # reopens the database
     assert _drain(cursor.execute("SELECT * FROM t")) == 1
     cursor.close()
-    assert len(source._idle) == 1
+    assert len(_idle(source)) == 1
     source.close()
-    assert not source._idle
+    assert not _idle(source)
 
 
 def test_reused_cursors_under_concurrency(source: DuckDBSource) -> None:
@@ -189,7 +189,12 @@ def test_reused_cursors_under_concurrency(source: DuckDBSource) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(one, range(400))) == [i % 3000 + 1 for i in range(400)]
-    assert len(source._idle) <= duckdb_source._MAX_IDLE
+    assert len(_idle(source)) <= duckdb_source._MAX_IDLE
+
+
+def _idle(source: DuckDBSource) -> list[duckdb.DuckDBPyConnection]:
+    """The source's idle cursors, whatever TimeZone each is in."""
+    return [cursor for cursors in source._idle.values() for cursor in cursors]
 
 
 def _read_with(cursor: duckdb_source.DuckDBCursor, sql: str, params: list[object]) -> pa.Table:

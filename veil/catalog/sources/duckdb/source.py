@@ -16,7 +16,7 @@ from veil import errcodes
 from veil.catalog.model import Column
 from veil.catalog.sources.base import ConvertingReader, SourceTable, check_source
 from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
-from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
+from veil.catalog.sources.sandbox import sandboxed_duckdb, set_zone, with_macros
 from veil.errors import VeilError
 
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
@@ -37,7 +37,11 @@ def _served_type(arrow_type: pa.DataType) -> pa.DataType:
     """DuckDB's lossless Arrow export keeps uuid and json as extension types (so clients get the
     uuid and json OIDs) but exports HUGEINT as an opaque 16-byte value: serve that as
     numeric(38,0), whose decimal128 storage is the same little-endian 128-bit integer, and
-    BOOLEAN as the ``bool8`` extension, served as a plain Arrow boolean."""
+    BOOLEAN as the ``bool8`` extension, served as a plain Arrow boolean. A ``timestamptz`` is
+    exported labelled with the cursor's TimeZone (the session's): served labelled UTC, the same
+    instants, so a result's type does not change with the zone."""
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None and arrow_type.tz != "UTC":
+        return pa.timestamp(arrow_type.unit, tz="UTC")
     if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.bool8":
         return pa.bool_()
     if isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.opaque":
@@ -176,7 +180,9 @@ class DuckDBSource:
         self._connection: duckdb.DuckDBPyConnection | None = None
         # Idle cursors of ``_connection``, reused by the next queries: opening and closing a
         # DuckDB cursor per statement was a measurable part of a point query.
-        self._idle: list[duckdb.DuckDBPyConnection] = []
+        # Per TimeZone the cursors are in (idle cursors in a zone no session uses any more are
+        # at most _MAX_IDLE per zone, as before per source).
+        self._idle: dict[str, list[duckdb.DuckDBPyConnection]] = {}
 
     @cached_property
     def connection_key(self) -> tuple[object, ...]:
@@ -193,6 +199,7 @@ class DuckDBSource:
                     self._connection = sandboxed_duckdb(
                         str(self.path),
                         read_only=True,
+                        zoned_cursors=True,
                         # ieee_floating_point_ops off: division by zero raises as in PostgreSQL (not inf)
                         config={"arrow_lossless_conversion": True, "ieee_floating_point_ops": False},
                     )
@@ -203,19 +210,36 @@ class DuckDBSource:
             return self._connection
 
     def cursor(self) -> DuckDBCursor:
-        with self._lock:
-            if self._idle:
-                return DuckDBCursor(self._idle.pop(), self._reuse(self._connection))
-        database = self._connect()
-        return DuckDBCursor(database.cursor(), self._reuse(database))
+        return self.zoned_cursor("UTC")
 
-    def _reuse(self, database: duckdb.DuckDBPyConnection | None) -> Callable[[duckdb.DuckDBPyConnection], None]:
-        """A release callback for cursors of ``database``: kept while it is still the open one."""
+    def zoned_cursor(self, timezone: str) -> DuckDBCursor:
+        """A cursor computing ``timestamptz`` in ``timezone`` (a session's TimeZone): an idle one
+        already in it if any, else one given it (a cursor of the database starts in UTC)."""
+        with self._lock:
+            idle = self._idle.get(timezone)
+            cursor = idle.pop() if idle else None
+            database = self._connection
+        if cursor is None:
+            database = self._connect()
+            cursor = database.cursor()
+            if timezone != "UTC":
+                try:
+                    set_zone(cursor, timezone)
+                except BaseException:
+                    cursor.close()
+                    raise
+        return DuckDBCursor(cursor, self._reuse(database, timezone))
+
+    def _reuse(
+        self, database: duckdb.DuckDBPyConnection | None, timezone: str
+    ) -> Callable[[duckdb.DuckDBPyConnection], None]:
+        """A release callback for cursors of ``database`` in ``timezone``: kept while it is still the open one."""
 
         def release(cursor: duckdb.DuckDBPyConnection) -> None:
             with self._lock:
-                if database is not None and database is self._connection and len(self._idle) < _MAX_IDLE:
-                    self._idle.append(cursor)
+                idle = self._idle.setdefault(timezone, [])
+                if database is not None and database is self._connection and len(idle) < _MAX_IDLE:
+                    idle.append(cursor)
                     return
             cursor.close()
 
@@ -260,8 +284,8 @@ class DuckDBSource:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-            for cursor in idle:
+            idle, self._idle = self._idle, {}
+            for cursor in (cursor for cursors in idle.values() for cursor in cursors):
                 cursor.close()
             if self._connection is not None:
                 self._connection.close()

@@ -301,9 +301,10 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
 
     CLOSE_ERRORS = (adbc_driver_manager.Error,)
 
-    def __init__(self, pool: ConnectionPool, shapes: ShapeCache) -> None:
+    def __init__(self, pool: ConnectionPool, shapes: ShapeCache, timezone: str = "UTC") -> None:
         super().__init__(pool)
         self._shapes = shapes
+        self._timezone = timezone  # the session's: the connection (in UTC when taken) is set to it
 
     def _open_cursor(self, connection: Any) -> Any:
         return connection.cursor()
@@ -319,6 +320,8 @@ class PostgresCursor(PooledCursor[_NormalizingReader]):
     def _run(self, sql: str, params: Sequence[object]) -> _NormalizingReader:
         shape = self._shapes.get(sql)
         try:
+            if self._timezone != "UTC":  # reset to UTC before the pool hands the connection out again
+                self._cursor.execute(f"SET TimeZone = '{self._timezone.replace(chr(39), chr(39) * 2)}'")
             self._cursor.execute(shape.sql, parameters=tuple(map(_bindable, params)) if params else None)
             return _NormalizingReader(self._cursor.fetch_record_batch(), shape.schema)
         except (adbc_driver_manager.Error, OSError) as exc:
@@ -376,9 +379,10 @@ class PostgresSource:
         if c.password:
             credentials += ":" + quote(c.password, safe="")
         # libpq: whole seconds, at least 2; the server ends a statement running longer than
-        # statement_timeout itself (a lock wait included) with 57014
+        # statement_timeout itself (a lock wait included) with 57014. TimeZone UTC: the zone a
+        # pooled connection is in whenever a cursor takes it (DISCARD ALL keeps startup values).
         query = {"connect_timeout": str(max(2, math.ceil(self.config.connect_timeout))),
-                 "options": f"-c statement_timeout={math.ceil(self.config.statement_timeout * 1000)}"}
+                 "options": f"-c statement_timeout={math.ceil(self.config.statement_timeout * 1000)} -c TimeZone=UTC"}
         if c.sslmode:
             query["sslmode"] = c.sslmode
         return f"postgresql://{credentials}@{c.host}:{c.port or 5432}/{quote(c.database or '', safe='')}?{urlencode(query, quote_via=quote)}"
@@ -476,6 +480,11 @@ class PostgresSource:
 
     def cursor(self) -> PostgresCursor:
         return PostgresCursor(self._pool, self._shapes)
+
+    def zoned_cursor(self, timezone: str) -> PostgresCursor:
+        """A cursor computing ``timestamptz`` in ``timezone`` (a session's TimeZone, as
+        PostgreSQL spells it): a statement pushed down whole reads and prints in it."""
+        return PostgresCursor(self._pool, self._shapes, timezone)
 
     def describe(self, sql: str, param_count: int) -> pa.Schema:
         return self._shapes.get(sql).schema

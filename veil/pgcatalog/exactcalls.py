@@ -7,6 +7,8 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``to_char``: PostgreSQL's template language (:mod:`.tochar`, :mod:`.tochar_numeric`), never
+  sqlglot's ``strftime`` reading of it; what Veil cannot print as PostgreSQL does is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from veil.errcodes import FeatureNotSupported
+from veil.pgcatalog.parse import TEMPLATE_META
+from veil.pgcatalog.tochar import datetime_to_char
+from veil.pgcatalog.tochar_numeric import numeric_to_char
 from veil.pgtypes import ColumnType
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
@@ -50,16 +55,42 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=octets, to=exp.DataType.build("INT"))
 
 
+_DATETIMES = frozenset({"timestamp", "date", "interval"})
+_NUMBERS = frozenset({"numeric", "int2", "int4", "int8", "float4", "float8"})
+
+
+def _to_char(node: exp.TimeToStr, type_of: TypeOf, timezone: str | None) -> exp.Expr:
+    """``to_char(value, template)`` printed as PostgreSQL prints it, or refused (0A000)."""
+    template = node.meta.get(TEMPLATE_META)
+    if template is None:
+        if isinstance(node.args.get("format"), exp.Null):
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))
+        raise FeatureNotSupported("to_char with a template that is not a constant is not supported")
+    kind = _type_name(type_of, node.this)
+    if kind in _DATETIMES:
+        return datetime_to_char(node.this, template, kind)
+    if kind == "timestamptz" and timezone is not None:
+        local = exp.Anonymous(this="timezone", expressions=[exp.Literal.string(timezone), node.this])
+        return datetime_to_char(local, template, "timestamp")
+    if kind in _NUMBERS:
+        return numeric_to_char(node.this, template, kind)
+    raise FeatureNotSupported(f"to_char of {kind or 'this argument'} is not supported here")
+
+
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+        _is_length(n) or isinstance(n, exp.Round | exp.TimeToStr)
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, exp.TimeToStr)
     )
 
 
-def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
+def exact_call(node: exp.Expr, type_of: TypeOf, timezone: str | None = None) -> exp.Expr | None:
     """The DuckDB form of ``node`` that computes PostgreSQL's result (``None``: ``node`` is
-    right as it is). Raises 0A000 for a call DuckDB cannot compute."""
+    right as it is). Raises 0A000 for a call DuckDB cannot compute. ``timezone`` is the
+    session's, where the statement runs with it known (a timestamptz prints in it)."""
+    if isinstance(node, exp.TimeToStr):
+        return _to_char(node, type_of, timezone)
     if isinstance(node, exp.SHA2Digest | exp.SHA2):
         length = node.args.get("length")
         if length is not None and length.name not in ("", "256"):
@@ -77,17 +108,17 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
 def refuse_inexact(tree: exp.Expr) -> None:
     """Raise 0A000 for a call in ``tree`` DuckDB cannot compute as PostgreSQL does, whatever the
     types of its arguments."""
-    for node in tree.find_all(exp.SHA2Digest, exp.SHA2):
+    for node in tree.find_all(exp.SHA2Digest, exp.SHA2, exp.TimeToStr):
         exact_call(node, lambda _: None)
 
 
-def exact_calls(tree: exp.Expr, type_of: TypeOf) -> None:
+def exact_calls(tree: exp.Expr, type_of: TypeOf, timezone: str | None = None) -> None:
     """Every call in ``tree`` rewritten by :func:`exact_call`, in place: types are read from
     the tree as it was, inner calls rewritten before the calls around them."""
     nodes = list(tree.walk())
     known = {id(node): type_of(node) for node in nodes}
     for node in reversed(nodes):
-        replacement = exact_call(node, lambda n: known.get(id(n)))
+        replacement = exact_call(node, lambda n: known.get(id(n)), timezone)
         if replacement is not None:
             known[id(replacement)] = known.get(id(node))
             node.replace(replacement)

@@ -157,6 +157,8 @@ class Typer:
             return UNKNOWN
         if isinstance(node, exp.Boolean):
             return BOOL
+        if isinstance(node, exp.Interval):  # ``interval '1 day'``
+            return ColumnType(BY_NAME["interval"])
         if isinstance(node, exp.Null):
             return None
         if isinstance(node, exp.Cast | exp.TryCast):

@@ -77,7 +77,8 @@ def refuse(name: str) -> FeatureNotSupported:
     )
 
 
-def _timezone(env: CompileEnv) -> str:
+def session_timezone(env: CompileEnv) -> str:
+    """The session's TimeZone setting."""
     settings = {k.lower(): v for k, v in env.ctx.settings.items()}
     return settings.get("timezone", "UTC")
 
@@ -135,9 +136,9 @@ def _cast_text(env: CompileEnv, text: str, source: ColumnType | None, target: Co
             return textforms.integer_bits(int(text), length or 32)
         return textforms.bit_text(text, length, varying=name == "varbit")
     if name in textforms.RANGE_ELEMENTS:
-        return textforms.range_text(text, name, _timezone(env))
+        return textforms.range_text(text, name, session_timezone(env))
     if name in textforms.MULTIRANGES:
-        return textforms.multirange_text(text, name, _timezone(env))
+        return textforms.multirange_text(text, name, session_timezone(env))
     raise refuse(name)
 
 
@@ -186,7 +187,7 @@ def constructor(
     value = textforms.Range(
         lower, upper, bounds[0] == "[" and lower is not None, bounds[1] == "]" and upper is not None
     )
-    canonical = textforms.canonical_range(value, name, _timezone(env))
+    canonical = textforms.canonical_range(value, name, session_timezone(env))
     return _text_value(textforms.format_range(canonical))
 
 

@@ -91,7 +91,9 @@ def _quote(text: str) -> str:
 
 
 def _part(unit: str) -> str:
-    return f"date_part('{unit}', {X})"
+    # BIGINT: PostgreSQL's date_part is float8, and the arithmetic around it must stay integral
+    # whatever rewrites PostgreSQL's arithmetic later (veil.pgcatalog.pgnumeric).
+    return f"CAST(date_part('{unit}', {X}) AS BIGINT)"
 
 
 # Numeric patterns of a timestamp: (SQL of the value, zero-padded width).
@@ -124,12 +126,14 @@ _INTERVAL_NUMBERS: dict[str, tuple[str, int]] = {
     "YYYY": (_IYEAR, 4), "YYY": (f"({_IYEAR} % 1000)", 3), "YY": (f"({_IYEAR} % 100)", 2),
     "Y": (f"({_IYEAR} % 10)", 1), "MM": (f"({_part('month')})", 2), "DD": (f"({_part('day')})", 2),
     "DDD": (f"(({_IYEAR} * 12 + {_part('month')}) * 30 + {_part('day')})", 3),
+    "CC": (f"({_IYEAR} // 100)", 2), "W": (f"(({_part('day')} - 1) // 7 + 1)", 0),
+    "WW": (f"((({_IYEAR} * 12 + {_part('month')}) * 30 + {_part('day')} - 1) // 7 + 1)", 2),
 }
 _INTERVAL_NUMBERS["HH12"] = _INTERVAL_NUMBERS["HH"]
 _INTERVAL_NUMBERS["SSSSS"] = _INTERVAL_NUMBERS["SSSS"]
 _GROUPED_INTERVAL_YEAR = {"Y,YYY": _IYEAR}
 # Fields PostgreSQL 15 prints one digit wider when negative (only an interval's can be).
-_SIGNED_WIDTH = frozenset({"HH", "HH12", "HH24", "MI", "SS", "YYYY", "MM"})
+_SIGNED_WIDTH = frozenset({"HH", "HH12", "HH24", "MI", "SS", "YYYY", "YYY", "YY", "MM", "CC"})
 _FRACTIONS = {"MS": (1000, 3), "US": (1, 6), **{f"FF{n}": (10 ** (6 - n), n) for n in range(1, 7)}}
 _ROMAN = "['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'X', 'XI', 'XII']"
 _NAMES = {"MONTH": (f"monthname({X})", 9), "MON": (f"monthname({X})", 3),
@@ -140,6 +144,7 @@ _ZONES = frozenset({"TZ", "TZH", "TZM", "OF"})
 
 
 def _number(value: str, width: int, piece: _Piece, signed: bool) -> str:
+    value = f"CAST({value} AS BIGINT)"
     if piece.fill or width <= 1:
         text = f"CAST({value} AS VARCHAR)"
     elif signed:
@@ -186,6 +191,14 @@ def _render(piece: _Piece, interval: bool) -> str:
         divisor, width = _FRACTIONS[upper]
         micros = f"({_part('microseconds')} % 1000000)"
         return _number(f"({micros} // {divisor})", width, _Piece(keyword, ordinal=piece.ordinal), signed=False)
+    if upper in _MERIDIEM:
+        before, after = _MERIDIEM[upper]
+        casing = str.lower if keyword.islower() else str.upper
+        hour = f"({_IHOUR} % 24)" if interval else f"hour({X})"
+        return f"(CASE WHEN {hour} >= 12 THEN {_quote(casing(after))} ELSE {_quote(casing(before))} END)"
+    if interval and upper == "Q":  # nothing for an interval without months
+        quarter = _number(f"(({_part('month')} - 1) // 3 + 1)", 0, piece, signed=False)
+        return f"(CASE WHEN {_part('month')} = 0 THEN '' ELSE {quarter} END)"
     if interval:
         raise _refused(keyword, interval)
     if upper in _NAMES:
@@ -195,10 +208,6 @@ def _render(piece: _Piece, interval: bool) -> str:
     if upper == "RM":
         numeral = _cased(keyword, f"{_ROMAN}[month({X})]")
         return numeral if piece.fill else f"rpad({numeral}, 4, ' ')"
-    if upper in _MERIDIEM:
-        before, after = _MERIDIEM[upper]
-        casing = str.lower if keyword.islower() else str.upper
-        return f"(CASE WHEN hour({X}) >= 12 THEN {_quote(casing(after))} ELSE {_quote(casing(before))} END)"
     if upper in _ERA:
         before, after = _ERA[upper]
         casing = str.lower if keyword.islower() else str.upper

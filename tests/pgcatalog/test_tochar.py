@@ -108,6 +108,39 @@ def test_duckdb_source_prints_postgres_templates(connections: tuple[psycopg.Conn
     assert all(_zone_pattern(sql) or "::interval" in sql or "::timestamptz" in sql for sql in refused)
 
 
+NUMBER_TEMPLATES = [
+    "999", "9999D99", "FM9990.00", "999,999", "9,999.99", "S999", "999S", "999MI", "999PR", "FM999PR", "MI999",
+    "PL999", "SG999", "999PL", "0000", "0999", "9990", "FM0000", "FM9999", "FM9.99", "9.99", "0.99", "FM0.99",
+    "99.9", "FM99.9", "FM999.999", "99", "9", "S9,999.00", "FMS999", '"USD" 999.99', "x999y", "FM9,999,999",
+    "00.00", "FM00.00", "S0.00", "9G999D99", "FMSG999", "999.99MI", "FM999MI", "999 abc", "9.99EEEE", "RN",
+]
+NUMBERS = [
+    "-12", "0", "1234.5", "-0.5", "12.345", "999.995", "-0.004", "1234567", "-12::int4", "0::int8", "123456::int8",
+    "0.05", "12.5::numeric(10,3)", "2.5::float8",
+]
+
+
+@pytest.mark.parametrize("suffix", ["", " FROM sales.customers LIMIT 1"])
+def test_number_templates(connections: tuple[psycopg.Connection, psycopg.Connection], suffix: str) -> None:
+    """Numbers: PostgreSQL's string, or 0A000 for what Veil does not print (``B``, ``EEEE``,
+    ``RN``, a float argument)."""
+    postgres, veil = connections
+    same, refused, wrong = 0, [], []
+    for value in NUMBERS:
+        for template in NUMBER_TEMPLATES:
+            sql = f"SELECT to_char({value}, '{template}')"
+            expected, got = _answer(postgres, sql), _answer(veil, sql + suffix)
+            if got == expected or (expected[0] == got[0] == "error"):
+                same += 1
+            elif got == ("error", "0A000"):
+                refused.append(sql)
+            else:
+                wrong.append((sql, expected, got))
+    assert wrong == []
+    assert same > 450
+    assert all(any(p in sql for p in ("abc", "EEEE", "RN", "float8")) for sql in refused), refused
+
+
 def test_templates_that_are_not_constants_are_refused(veil_server: VeilServer) -> None:
     with psycopg.connect(veil_server.dsn(), autocommit=True) as veil:
         for suffix in ("", " FROM sales.customers LIMIT 1"):

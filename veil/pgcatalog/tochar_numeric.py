@@ -135,10 +135,8 @@ def _layout(desc: _Desc, digits: int, negative: bool, zero_int: bool, last: int 
     number: list[str] = (["#"] * desc.pre + ["."] + ["#"] * desc.post) if overflow else (
         ["d"] * digits + (["."] + ["d"] * desc.post if desc.post else [])
     )
-    if overflow:
-        numstr_tokens: list[Token] = ["#"] * desc.pre + ["."] + ["#"] * desc.post
-    else:
-        numstr_tokens = list(range(len(number)))
+    # What each character of the digit string prints: itself when overflowed, else its index.
+    numstr_tokens: list[Token] = [c if overflow else i for i, c in enumerate(number)]
     out_pre_spaces = 0 if overflow else desc.pre - digits
     sign = "-" if negative else "+"
     zero_start = desc.zero_start - 1 if desc.zero_start else 0
@@ -146,9 +144,8 @@ def _layout(desc: _Desc, digits: int, negative: bool, zero_int: bool, last: int 
     if plus or minus:
         sign_wrote = not (plus and not minus)
     else:
-        if sign != "-":
-            if bracket and desc.fill:
-                bracket = False
+        if sign != "-" and bracket and desc.fill:
+            bracket = False
         sign_wrote = sign == "+" and desc.fill and not lsign
         if lsign == -1 and desc.pre == desc.pre_lsign_num:
             lsign = 1
@@ -294,7 +291,7 @@ def _compiled(template: str) -> str:
                     lasts = [None, *range(digits, digits + desc.post + 1)]
                 for last in lasts:
                     tokens = _layout(desc, digits, negative, zero_int, last)
-                    branches.append(f"WHEN {' AND '.join(condition + [_last_condition(desc, digits, last)])} "
+                    branches.append(f"WHEN {' AND '.join([*condition, _last_condition(desc, digits, last)])} "
                                     f"THEN {_sql(tokens)}")
     for negative in (True, False):
         overflow = _layout(desc, 0, negative, False, None)
@@ -330,23 +327,29 @@ def _exact(argument: exp.Expr) -> bool:
 
 
 def numeric_to_char(argument: exp.Expr, template: str, kind: str) -> exp.Expr:
-    desc = _describe(template)
-    if desc.pre == 0:
-        raise _refuse(template, "no digits before the point")
-    if kind in _INTEGERS:
-        value = f"CAST({S}_x AS HUGEINT)"
-        digits = f"CAST(abs({value}) AS VARCHAR)" + (f" || '.{'0' * desc.post}'" if desc.post else "")
-    elif kind == "numeric" and _exact(argument):
-        rounded = f"CAST(round({S}_x, {desc.post}) AS DECIMAL(38, {desc.post}))"
-        value = rounded
-        digits = f"CAST(abs({rounded}) AS VARCHAR)"
-    else:
+    """The DuckDB expression printing ``argument`` (a value of PostgreSQL type ``kind``) with
+    ``template`` as PostgreSQL's to_char does; 0A000 for what it cannot print so."""
+    if kind not in _INTEGERS and not (kind == "numeric" and _exact(argument)):
         raise _refuse(template, f"a {kind} argument")
-    body = _compiled(template)
-    sql = (f"CASE WHEN {S}_x IS NULL THEN NULL ELSE (SELECT {body} FROM (SELECT {digits} AS {S}, "
-           f"{value} < 0 AS {NEG})) END")
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = _tree(template, kind in _INTEGERS).copy()
     for column in list(tree.find_all(exp.Column)):
         if column.name == f"{S}_x":
             column.replace(argument.copy())
     return tree
+
+
+@functools.lru_cache(maxsize=256)
+def _tree(template: str, integer: bool) -> exp.Expr:
+    desc = _describe(template)
+    if desc.pre == 0:
+        raise _refuse(template, "no digits before the point")
+    if integer:
+        value = f"CAST({S}_x AS HUGEINT)"
+        digits = f"CAST(abs({value}) AS VARCHAR)" + (f" || '.{'0' * desc.post}'" if desc.post else "")
+    else:
+        value = f"CAST(round({S}_x, {desc.post}) AS DECIMAL(38, {desc.post}))"
+        digits = f"CAST(abs({value}) AS VARCHAR)"
+    body = _compiled(template)
+    sql = (f"CASE WHEN {S}_x IS NULL THEN NULL ELSE (SELECT {body} FROM (SELECT {digits} AS {S}, "
+           f"{value} < 0 AS {NEG})) END")
+    return sqlglot.parse_one(sql, read="duckdb")

@@ -35,6 +35,9 @@ _SUPPORTED = frozenset(", . 0 9 D FM G MI PL PR SG S d fm g mi pl pr sg s".split
 _INTEGERS = frozenset({"int2", "int4", "int8"})
 S = "vl__s"  # the digit string (no sign)
 NEG = "vl__neg"  # whether the value is negative
+LEN = "vl__len"  # how many digits precede the point
+ZERO = "vl__zero"  # whether the integer part is 0
+LAST = "vl__last"  # the point's index, or the last fractional digit's that is not 0
 
 
 @dataclass
@@ -277,7 +280,7 @@ def _sql(tokens: list[Token]) -> str:
 def _compiled(template: str) -> str:
     """The CASE over every case :func:`_layout` distinguishes, in terms of S and NEG."""
     desc = _describe(template)
-    length = f"coalesce(nullif(strpos({S}, '.'), 0) - 1, length({S}))"  # digits before the point
+    length = LEN
     branches: list[str] = []
     for digits in range(1, desc.pre + 1):
         zero_cases = (True, False) if digits == 1 else (False,)
@@ -286,7 +289,7 @@ def _compiled(template: str) -> str:
                 lasts: list[int | None] = [None]
                 condition = [f"{length} = {digits}", NEG if negative else f"NOT {NEG}"]
                 if digits == 1:
-                    condition.append(f"substr({S}, 1, 1) {'=' if zero_int else '<>'} '0'")
+                    condition.append(ZERO if zero_int else f"NOT {ZERO}")
                 if desc.fill and desc.decimal:
                     lasts = [None, *range(digits, digits + desc.post + 1)]
                 for last in lasts:
@@ -310,8 +313,7 @@ def _last_condition(desc: _Desc, digits: int, last: int | None) -> str:
         return "true" if last is None else "false"
     if last is None:
         return "false"
-    trimmed = f"length(rtrim({S}, '0')) - 1"  # the point, or the last digit that is not 0
-    return f"greatest({trimmed}, {point}) = {last}"
+    return f"{LAST} = {last}"
 
 
 #: The DuckDB built-ins the printed expressions call.
@@ -350,6 +352,9 @@ def _tree(template: str, integer: bool) -> exp.Expr:
         value = f"CAST(round({S}_x, {desc.post}) AS DECIMAL(38, {desc.post}))"
         digits = f"CAST(abs({value}) AS VARCHAR)"
     body = _compiled(template)
-    sql = (f"CASE WHEN {S}_x IS NULL THEN NULL ELSE (SELECT {body} FROM (SELECT {digits} AS {S}, "
-           f"{value} < 0 AS {NEG})) END")
+    facts = (f"SELECT {S}, {NEG}, coalesce(nullif(strpos({S}, '.'), 0) - 1, length({S})) AS {LEN}, "
+             f"substr({S}, 1, 1) = '0' AS {ZERO}, "
+             f"greatest(length(rtrim({S}, '0')) - 1, coalesce(nullif(strpos({S}, '.'), 0) - 1, 0)) AS {LAST} "
+             f"FROM (SELECT {digits} AS {S}, {value} < 0 AS {NEG})")
+    sql = f"CASE WHEN {S}_x IS NULL THEN NULL ELSE (SELECT {body} FROM ({facts})) END"
     return sqlglot.parse_one(sql, read="duckdb")

@@ -218,6 +218,12 @@ JSON = BY_NAME["json"]
 JSONB = BY_NAME["jsonb"]
 UNKNOWN = BY_NAME["unknown"]
 RECORD_OID = 2249
+#: The OIDs of the ``reg*`` types (an object's OID that prints as its name).
+REG_OIDS = frozenset({24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191})
+#: How a computed ``reg*`` value travels: PostgreSQL sends its OID in binary format and the name
+#: it prints in text format, and only the catalog that rendered the name knows it, so the
+#: value carries both (the wire encoder picks one, :mod:`veil.proxy.codec.dispatch`).
+REG_VALUE = pa.struct([pa.field("oid", pa.uint32()), pa.field("name", pa.string())])
 
 # Arrow field metadata key that pins a column's PostgreSQL type (the catalog emulation uses it
 # for oid, name and "char" columns whose Arrow type alone would say int8/text).

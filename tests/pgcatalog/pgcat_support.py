@@ -55,7 +55,7 @@ class Runner:
         described = self.engine.describe(query, query.param_count)
         table = self.engine.execute(query, list(params)).read_all()
         assert table.schema == described, "Describe and Execute must agree"
-        rows = list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+        rows = list(zip(*(_printed(column.to_pylist()) for column in table.columns), strict=True))
         return table.schema, rows
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
@@ -65,6 +65,16 @@ class Runner:
         rows = self.rows(sql, params)
         assert len(rows) == 1 and len(rows[0]) == 1, rows
         return rows[0][0]
+
+
+def _printed(values: list[object]) -> list[object]:
+    """A reg* value (an OID and the name it prints as, veil.pgtypes.REG_VALUE) as its name, as
+    a client reading text format sees it."""
+    return [
+        value["name"] if isinstance(value, dict) and set(value) == {"oid", "name"}
+        else _printed(value) if isinstance(value, list) else value
+        for value in values
+    ]
 
 
 def pg_types(schema: pa.Schema) -> list[tuple[str, int]]:

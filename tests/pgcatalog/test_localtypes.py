@@ -48,11 +48,26 @@ MATRIX: list[str] = [
     "SELECT (SELECT avg(x) FROM (VALUES (1), (2)) v(x)) / 3",
     "WITH t AS (SELECT avg(x) AS a FROM (VALUES (1), (2), (4)) v(x)) SELECT a / 3 FROM t",
     "SELECT a / 2, b / 3 FROM (SELECT 1.25 + 2.5 AS a, 10 / 4.0 AS b) s",
-]
-
-#: Known differences left (each a class of its own): reg* values in binary format.
-KNOWN_GAPS: list[str] = [
+    # reg*: the OID in binary format, the name in text format
     "SELECT 'pg_class'::regclass, 'int4'::regtype",
+    "SELECT 'now'::regproc, 'sum(int4)'::regprocedure, '+(int4,int4)'::regoperator, '||/'::regoper, "
+    "'pg_catalog'::regnamespace, 'postgres'::regrole, 'english'::regconfig, 'simple'::regdictionary, "
+    "'\"C\"'::regcollation",
+    "SELECT 1259::regclass, 0::regtype, 99999::regclass, NULL::regclass, 0::regproc, 10::regrole",
+    "SELECT ARRAY['int4'::regtype, 'int8'::regtype], ARRAY['pg_class'::regclass, NULL], '{int4,NULL,text}'::regtype[]",
+    "SELECT x::regtype[], '{}'::regclass[] FROM (VALUES ('{int4,text}')) v(x)",
+    # ... and from the catalog tables
+    "SELECT oid::regclass, relnamespace::regnamespace, relowner::regrole FROM pg_class "
+    "WHERE relname IN ('pg_class', 'pg_type') ORDER BY relname",
+    "SELECT attrelid::regclass, atttypid::regtype, attname FROM pg_attribute "
+    "WHERE attrelid = 'pg_class'::regclass AND attnum BETWEEN 1 AND 3 ORDER BY attnum",
+    "SELECT typname::regtype, oid::regtype, typrelid::regclass FROM pg_type "
+    "WHERE typname IN ('int4', 'text', '_int4', 'pg_class') ORDER BY oid",
+    "SELECT oid::regprocedure, oid::regproc, prorettype::regtype FROM pg_proc WHERE proname = 'now'",
+    "SELECT o.oid::regoperator, o.oid::regoper FROM pg_operator o WHERE o.oid IN (551, 597) ORDER BY o.oid",
+    "SELECT oid::regcollation FROM pg_collation WHERE collname IN ('C', 'POSIX') ORDER BY collname",
+    "SELECT oid::regconfig FROM pg_ts_config WHERE cfgname = 'english'",
+    "SELECT array_agg(oid::regclass ORDER BY relname) FROM pg_class WHERE relname IN ('pg_class', 'pg_proc')",
 ]
 
 #: Numeric arrays: each element keeps its own scale, as PostgreSQL's do.
@@ -138,12 +153,6 @@ def test_types_and_values_are_postgres(veil: VeilServer, postgres_dsn: str, sql:
     assert outcomes(veil.dsn(), sql) == expected
 
 
-@pytest.mark.parametrize("sql", KNOWN_GAPS)
-@pytest.mark.xfail(strict=True, reason="a known difference from PostgreSQL, not fixed yet")
-def test_known_gaps(veil: VeilServer, postgres_dsn: str, sql: str) -> None:
-    assert outcomes(veil.dsn(), sql) == outcomes(postgres_dsn, sql)
-
-
 @pytest.mark.parametrize("sql", REFUSED)
 def test_types_the_local_engine_cannot_compute_are_refused(veil: VeilServer, postgres_dsn: str, sql: str) -> None:
     assert all(outcome[0] != "error" for outcome in outcomes(postgres_dsn, sql).values())
@@ -176,3 +185,38 @@ def test_parameters_of_types_the_local_engine_holds_as_text_are_refused(
     outcome = asyncio.run(_with_parameter(veil.dsn(), sql, value))
     assert outcome[:2] == ("error", "0A000"), outcome
     assert "local engine" in str(outcome[2])
+
+
+#: A ``reg*`` parameter of each type: (type OID, the OID as sent in binary, its text form).
+REG_PARAMETERS = [
+    (2205, 1259, "pg_class"),
+    (2206, 23, "int4"),
+    (24, 1299, "now"),
+    (2202, 2108, "sum(int4)"),
+    (2203, 597, "||/"),
+    (2204, 551, "+(int4,int4)"),
+    (4089, 11, "pg_catalog"),
+    (4096, 10, "postgres"),
+    (3734, 13164, "english"),
+    (3769, 3765, "simple"),
+    (4191, 950, '"C"'),
+]
+
+
+def _bound(dsn: str, sql: str, type_oid: int, value: bytes, fmt: int) -> Outcome:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        result = conn.pgconn.exec_params(sql.encode(), [value], [type_oid], [fmt], result_format=fmt)
+        if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+            state = result.error_field(psycopg.pq.DiagnosticField.SQLSTATE)
+            return ("error", (state or b"").decode())
+        return ([result.ftype(i) for i in range(result.nfields)], [result.get_value(0, i) for i in range(result.nfields)])
+
+
+@pytest.mark.parametrize(("type_oid", "oid", "text"), REG_PARAMETERS)
+@pytest.mark.parametrize("sql", ["SELECT $1", "SELECT $1, $1::text, $1::oid"])
+def test_reg_parameters(veil: VeilServer, postgres_dsn: str, sql: str, type_oid: int, oid: int, text: str) -> None:
+    """A reg* parameter sent in binary (its OID) or text (a name) format, answered in the same."""
+    for fmt, value in ((1, oid.to_bytes(4, "big")), (0, text.encode())):
+        expected = _bound(postgres_dsn, sql, type_oid, value, fmt)
+        assert expected[0] != "error", expected
+        assert _bound(veil.dsn(), sql, type_oid, value, fmt) == expected

@@ -10,7 +10,7 @@ import pytest
 from tests.pgcatalog.pgcat_support import ORDERS, Runner, pg_types
 from veil.pgcatalog import LocalContext, LocalEngine, parse_postgres
 from veil.pgfields import column_type_for_field
-from veil.pgtypes import PG_TYPE_METADATA_KEY
+from veil.pgtypes import PG_TYPE_METADATA_KEY, REG_VALUE
 
 
 def test_catalog_columns_carry_postgresql_types(run: Runner) -> None:
@@ -26,7 +26,7 @@ def test_catalog_columns_carry_postgresql_types(run: Runner) -> None:
     ]
     assert schema.field("oid").type == pa.uint32()
     assert schema.field("relnatts").type == pa.int16()
-    assert schema.field("typinput").type == pa.string()
+    assert schema.field("typinput").type == REG_VALUE  # regproc: the OID and the name it prints
 
 
 def test_pinned_types_round_trip_through_the_registry(run: Runner) -> None:

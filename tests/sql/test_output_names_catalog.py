@@ -96,35 +96,39 @@ def postgres(postgres_dsn: str) -> psycopg.Connection:
     return psycopg.connect(postgres_dsn, autocommit=True)
 
 
-# Functions whose result type Veil does not give as PostgreSQL does; no other may join them.
+# Functions whose result type Veil does not give as PostgreSQL does; no other may join them (a
+# text or unknown column where PostgreSQL says another type counts too).
 KNOWN_TYPE_GAPS: frozenset[str] = frozenset()
 # Immutable functions whose value (as text) Veil does not yet give as PostgreSQL does: known
 # defects, each to be fixed (none may join them).
-KNOWN_VALUE_GAPS = frozenset(
-    {
-        "to_char",  # template letters that are not patterns ('abc': PostgreSQL prints 'aad')
-    }
-)
+KNOWN_VALUE_GAPS: frozenset[str] = frozenset()
+# Calls PostgreSQL answers and Veil does not (refused, or "function does not exist": mostly
+# PostgreSQL's operator implementations such as int4eq or numeric_add, allowed but not
+# emulated), measured 2026-12: at most this many, so that a call Veil stops answering fails the
+# test instead of silently leaving the comparison.
+MOST_NOT_RUN = {"": 599, " FROM sales.customers LIMIT 1": 617}
 
 
 def _compare(postgres: psycopg.Connection, veil: psycopg.Connection, suffix: str) -> None:
     calls = _calls(postgres)
     assert len(calls) > 500
-    checked, names, types, values = 0, [], set(), set()
+    checked, not_run, names, types, values = 0, 0, [], set(), set()
     for sql, immutable in calls:
         expected = _described(postgres, sql)
         got = _described(veil, sql + suffix)
         if expected is None or got is None:
-            continue  # refused or not run by Veil
+            not_run += expected is not None
+            continue
         checked += 1
         function = sql.removeprefix("SELECT ").split("(")[0]
         if got[0] != expected[0]:
             names.append((sql, expected[0], got[0]))
-        elif got[1] != expected[1] and got[1] not in (25, 705):  # text/unknown: Veil's fallback
+        elif got[1] != expected[1]:
             types.add(function)
         if immutable and got[2] != expected[2]:
             values.add(function)
     assert checked > 100
+    assert not_run <= MOST_NOT_RUN[suffix]
     assert names == []
     assert types <= KNOWN_TYPE_GAPS
     assert values <= KNOWN_VALUE_GAPS

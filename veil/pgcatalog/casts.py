@@ -106,10 +106,13 @@ def coerce(
         return reg_output(env, source.type.name, node)
     if name in localtypes.TEXT_FORM or name in localtypes.REFUSED:
         return localtypes.cast(env, node, source, target)
+    target_element = BY_OID.get(target.type.element_oid)
+    if (target.type.is_array and target_element is not None and target_element.name in REG_TYPES
+            and (literal is not None or is_string(source))):
+        return _each_reg_input(env, target_element.name, node, literal)
     if literal is not None:
         return _from_literal(literal, target)
     element = BY_OID.get(source.type.element_oid) if source is not None else None
-    target_element = BY_OID.get(target.type.element_oid)
     if element is not None and element.name in REG_TYPES and (
         name in STRING_TYPES or (target_element is not None and target_element.name in STRING_TYPES)
     ):
@@ -131,6 +134,27 @@ def coerce(
     if name == "bool" and source is not None and source.type.name in INTEGER_TYPES:
         return exp.NEQ(this=node, expression=sqlbuild.number(0))
     return sqlbuild.cast(node, duck_type(target))
+
+
+def _each_reg_input(env: CompileEnv, kind: str, node: exp.Expr, literal: str | None) -> exp.Expr:
+    """``'{int4,text}'::regtype[]``: each element read by the type's input function (a literal's
+    at compile time, a computed text's by a correlated subquery as in :func:`_each_reg_output`)."""
+    if literal is not None:
+        oids = [
+            sqlbuild.null("UINTEGER") if v is None else reg_input(env, kind, sqlbuild.string(v), strict=True)
+            for v in parse_array_literal(literal)
+        ]
+        return sqlbuild.cast(exp.Array(expressions=oids), "UINTEGER[]")
+    texts = sqlbuild.veil_fn("array_in", sqlbuild.cast(node, "VARCHAR"))
+    element = reg_input(env, kind, exp.column("vl__reg", table="vl__regs"), strict=True)
+    element_list = exp.select(exp.ArrayAgg(this=element).as_("vl__oids")).from_(
+        exp.select(exp.Unnest(expressions=[texts]).as_("vl__reg")).subquery("vl__regs")
+    )
+    empty = sqlbuild.cast(exp.Array(expressions=[]), "UINTEGER[]")
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=node, expression=exp.Null()), true=sqlbuild.null("UINTEGER[]"))],
+        default=exp.Coalesce(this=element_list.subquery(), expressions=[empty]),
+    )
 
 
 def _each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:

@@ -18,7 +18,7 @@ from veil.pgcatalog.data.static_rows import CONSTRAINT_DEFS, TS_TOKEN_TYPES
 from veil.pgcatalog.infoschema import InformationSchemaRows
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.macros import MACROS
-from veil.pgcatalog.objects import ENUM_IO, NAMED_OBJECTS, CatalogObjects
+from veil.pgcatalog.objects import ENUM_IO, NAMED_OBJECTS, NAMED_OUTPUT, CatalogObjects
 from veil.pgcatalog.rows import CatalogRows, RowSet
 from veil.pgcatalog.schema import (
     DUCK_SCHEMAS,
@@ -144,6 +144,12 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
         "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),
         "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),
         "vl__name": ("VARCHAR", [name for _, _, name in named]),
+    })
+    printed = [(kind, oid, name) for kind, names in NAMED_OUTPUT.items() for oid, name in names.items()]
+    _table(con, "reg_output_names", {
+        "vl__kind": ("VARCHAR", [kind for kind, _, _ in printed]),
+        "vl__oid": ("UINTEGER", [oid for _, oid, _ in printed]),
+        "vl__name": ("VARCHAR", [name for _, _, name in printed]),
     })
     # Built-in constraints (information_schema's domains): column 0 is pg_get_constraintdef's
     # text, -1 its pretty one.

@@ -170,7 +170,12 @@ class LocalEngine:
                 f"bind message supplies {len(params)} parameters, "
                 f"but prepared statement requires {query.param_count}",
             )
-        values = [coerce_value(v, t) for v, t in zip(params, query.param_types, strict=True)]
+        path = list(query.search_path)
+
+        def reg_in(kind: str, text: str) -> int | None:
+            return self.objects.reg_in(kind, text, path, strict=True)
+
+        values = [coerce_value(v, t, reg_in) for v, t in zip(params, query.param_types, strict=True)]
         values = [values[slot - 1] for slot in query.slots]
         schema = self.describe(query)
         cursor = self._cursor(query.timezone)

@@ -23,8 +23,10 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
 * A zone named by a string (``AT TIME ZONE``, ``timezone()``, ``date_trunc``'s third argument)
   is read as PostgreSQL reads it (:mod:`veil.timezones`): ``'UTC+3'`` is three hours *behind*
   UTC (ICU would read it ahead), ``'+05:30'`` five and a half behind.
-* ``to_char`` of a ``timestamptz`` with ``TZ``/``tz`` (the zone's abbreviation, ``CEST``):
-  DuckDB prints the zone's name instead: refused.
+* ``to_char``: PostgreSQL's template language (:mod:`.tochar`, :mod:`.tochar_numeric`), never
+  sqlglot's ``strftime`` reading of it; what Veil cannot print as PostgreSQL does is refused
+  (the zone patterns among it). A ``timestamptz`` prints as its wall-clock time in the session's
+  TimeZone, which DuckDB computes in.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from sqlglot import exp, parse_one
 
 from veil import timezones
 from veil.errcodes import FeatureNotSupported, InvalidParameterValue
+from veil.pgcatalog.parse import TEMPLATE_META
+from veil.pgcatalog.tochar import datetime_to_char
+from veil.pgcatalog.tochar_numeric import numeric_to_char
 from veil.pgtypes import ColumnType
 
 TypeOf = Callable[[exp.Expr], ColumnType | None]
@@ -79,9 +84,30 @@ def _is_time_cast(node: exp.Expr) -> bool:
 
 
 def _is_zoned(node: exp.Expr) -> bool:
-    return isinstance(node, exp.AtTimeZone | exp.TimeToStr) or (
+    return isinstance(node, exp.AtTimeZone) or (
         isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2
     )
+
+
+_DATETIMES = frozenset({"timestamp", "date", "interval"})
+_CHARTED_NUMBERS = frozenset({"numeric", "int2", "int4", "int8", "float4", "float8"})
+
+
+def _to_char(node: exp.TimeToStr, type_of: TypeOf) -> exp.Expr:
+    """``to_char(value, template)`` printed as PostgreSQL prints it, or refused (0A000)."""
+    template = node.meta.get(TEMPLATE_META)
+    if template is None:
+        if isinstance(node.args.get("format"), exp.Null):
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))
+        raise FeatureNotSupported("to_char with a template that is not a constant is not supported")
+    kind = _type_name(type_of, node.this)
+    if kind in _DATETIMES:
+        return datetime_to_char(node.this, template, kind)
+    if kind == "timestamptz":  # the wall-clock time in the session's TimeZone, DuckDB's own
+        return datetime_to_char(exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP")), template, "timestamp")
+    if kind in _CHARTED_NUMBERS:
+        return numeric_to_char(node.this, template, kind)
+    raise FeatureNotSupported(f"to_char of {kind or 'this argument'} is not supported here")
 
 
 def needs_exact_call(tree: exp.Expr) -> bool:
@@ -89,7 +115,7 @@ def needs_exact_call(tree: exp.Expr) -> bool:
     kinds = (exp.Round, exp.BitLength, exp.Anonymous, exp.Cast, exp.TimestampTrunc, exp.AtTimeZone, exp.TimeToStr)
     return any(
         _is_length(n) or _is_time_cast(n) or _is_zoned(n)
-        or isinstance(n, (exp.Round, exp.TimestampTrunc, *_TRANSCENDENTAL))
+        or isinstance(n, (exp.Round, exp.TimestampTrunc, exp.TimeToStr, *_TRANSCENDENTAL))
         for n in tree.find_all(*kinds, *_TRANSCENDENTAL)
     )
 
@@ -106,11 +132,7 @@ def _zone(zone: exp.Expr) -> exp.Expr:
 
 
 def _zoned(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
-    """AT TIME ZONE, timezone() and to_char as PostgreSQL computes them (see the module docstring)."""
-    if isinstance(node, exp.TimeToStr):
-        if "%Z" in node.text("format") and _type_name(type_of, node.this) == "timestamptz":
-            raise FeatureNotSupported("to_char's TZ pattern (a time zone abbreviation) is not supported")
-        return None
+    """AT TIME ZONE and timezone() as PostgreSQL computes them (see the module docstring)."""
     if isinstance(node, exp.AtTimeZone):
         zone = _zone(node.args["zone"])
         return None if zone == node.args["zone"] else exp.AtTimeZone(this=node.this, zone=zone)
@@ -135,6 +157,8 @@ def _truncated(node: exp.TimestampTrunc) -> exp.Expr | None:
 def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     """The DuckDB form of ``node`` that computes PostgreSQL's result (``None``: ``node`` is
     right as it is). Raises 0A000 for a call DuckDB cannot compute at all."""
+    if isinstance(node, exp.TimeToStr):
+        return _to_char(node, type_of)
     if isinstance(node, exp.SHA2Digest | exp.SHA2):
         length = node.args.get("length")
         if length is not None and length.name not in ("", "256"):
@@ -201,7 +225,7 @@ def _refused_numeric(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
 def refuse_inexact(tree: exp.Expr) -> None:
     """Raise 0A000 for a call in ``tree`` DuckDB cannot compute as PostgreSQL does, whatever the
     types of its arguments."""
-    for node in tree.find_all(exp.SHA2Digest, exp.SHA2):
+    for node in tree.find_all(exp.SHA2Digest, exp.SHA2, exp.TimeToStr):
         exact_call(node, lambda _: None)
 
 

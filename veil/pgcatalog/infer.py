@@ -23,7 +23,7 @@ from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, ele
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.params import context_type
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
-from veil.pgcatalog.prorettype import DUCKDB_TYPES, catalog_result
+from veil.pgcatalog.prorettype import DUCKDB_TYPES, SERVED_TYPES, catalog_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
 from veil.pgtypes import BY_NAME, ColumnType
@@ -158,6 +158,8 @@ class Typer:
             return UNKNOWN
         if isinstance(node, exp.Boolean):
             return BOOL
+        if isinstance(node, exp.Interval):  # ``interval '1 day'``
+            return ColumnType(BY_NAME["interval"])
         if isinstance(node, exp.Null):
             return None
         if isinstance(node, exp.Cast | exp.TryCast):
@@ -230,6 +232,8 @@ class Typer:
             return ColumnType(BY_NAME["timestamptz"])
         if isinstance(node, exp.CurrentDate):
             return ColumnType(BY_NAME["date"])
+        if isinstance(node, exp.Uuid):  # gen_random_uuid()
+            return ColumnType(BY_NAME["uuid"])
         if isinstance(node, exp.Localtimestamp):
             return ColumnType(BY_NAME["timestamp"])
         if isinstance(node, exp.Explode | exp.Unnest):
@@ -252,7 +256,7 @@ class Typer:
         if built is not None:
             return built
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
-        if catalog in DUCKDB_TYPES or catalog == "numeric":  # pg_proc's prorettype of the chosen overload
+        if catalog in DUCKDB_TYPES or catalog == "numeric" or catalog in SERVED_TYPES:  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:

@@ -80,7 +80,8 @@ def refuse(name: str) -> FeatureNotSupported:
     )
 
 
-def _timezone(env: CompileEnv) -> str:
+def session_timezone(env: CompileEnv) -> str:
+    """The session's TimeZone setting."""
     settings = {k.lower(): v for k, v in env.ctx.settings.items()}
     return settings.get("timezone", "UTC")
 
@@ -88,7 +89,7 @@ def _timezone(env: CompileEnv) -> str:
 def _in_zones(env: CompileEnv, canonical: Callable[[T, str, str], T], value: T, name: str) -> T:
     """A range (or multirange) of ``name`` read in the zone its literals are read in, printed in
     the session's (each bound then carries its offset, so reading it again keeps the instant)."""
-    shown, read = _timezone(env), env.literal_timezone or _timezone(env)
+    shown, read = session_timezone(env), env.literal_timezone or session_timezone(env)
     value = canonical(value, name, read)
     return value if read == shown else canonical(value, name, shown)
 

@@ -166,9 +166,8 @@ MACROS: tuple[str, ...] = (
         WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)
         ELSE error(msg || s || tail) END""",
     f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-'
-        ELSE coalesce((SELECT CASE WHEN starts_with(k, 'regoper') THEN min(vl__no2.vl__name)
-                              ELSE {F}.quote_ident(min(vl__no2.vl__name)) END
-                       FROM {F}.reg_names vl__no2 WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
+        ELSE coalesce((SELECT min(vl__no2.vl__name) FROM {F}.reg_output_names vl__no2
+                       WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
                       CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
     f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE

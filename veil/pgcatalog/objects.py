@@ -170,6 +170,28 @@ _BUILTIN_NAMESPACE_OWNERS = {str(row[1]): int(str(row[2])) for row in static_row
 OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
 
 
+def _named_output() -> dict[str, dict[int, str]]:
+    """OID → the text regoperout, regoperatorout, regcollationout, regconfigout and
+    regdictionaryout print, for every static object (not only the first of a name): an
+    overloaded operator name is qualified (``pg_catalog.+``), as PostgreSQL does when the bare
+    name would not identify the operator."""
+    output: dict[str, dict[int, str]] = {
+        "regoper": {
+            int(str(row[0])): name if OPERATOR_COUNTS[name] == 1 else f"pg_catalog.{name}"
+            for row in static_rows.PG_OPERATOR
+            for name in (str(row[1]),)
+        },
+        "regoperator": {oid: signature for signature, oid in NAMED_OBJECTS["regoperator"].items()},
+    }
+    for kind, rows in (("regcollation", static_rows.PG_COLLATION), ("regconfig", static_rows.PG_TS_CONFIG),
+                       ("regdictionary", static_rows.PG_TS_DICT)):
+        output[kind] = {int(str(row[0])): quote_ident(str(row[1])) for row in rows}
+    return output
+
+
+NAMED_OUTPUT = _named_output()
+
+
 class CatalogObjects:
     """Everything one user may see, indexed by name and by OID."""
 
@@ -429,8 +451,4 @@ class CatalogObjects:
             return self.regnamespace_out(oid)
         if kind == "regrole":
             return self.regrole_out(oid)
-        if kind in NAMED_REG_TYPES:
-            names = {o: n for n, o in NAMED_OBJECTS[kind].items()}
-            name = names.get(oid)
-            return str(oid) if name is None else name if kind.startswith("regoper") else quote_ident(name)
-        return str(oid)
+        return NAMED_OUTPUT.get(kind, {}).get(oid, str(oid))

@@ -3,7 +3,7 @@ conversion of bound values to what the compiled DuckDB statement expects."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -86,14 +86,20 @@ def _function_param(parent: exp.Expr, node: exp.Expr) -> ColumnType | None:
     return ColumnType(BY_NAME[declared])
 
 
-def coerce_value(value: object, column_type: ColumnType) -> object:
-    """Turn a bound value (as decoded by the session) into what DuckDB should receive."""
+#: A reg* type's input function: (type name, text) → the object's OID.
+RegInput = Callable[[str, str], "int | None"]
+
+
+def coerce_value(value: object, column_type: ColumnType, reg_in: RegInput) -> object:
+    """Turn a bound value (as decoded by the session) into what DuckDB should receive. A reg*
+    value is its OID: as sent in binary format, or read from its text form by ``reg_in`` as a
+    literal of the type would be (``'sum(int4)'``, ``'+(int4,int4)'``, ``'"C"'``)."""
     if value is None:
         return None
     pg_type = column_type.type
     name = pg_type.name
     if name in REG_TYPES:
-        return str(value)
+        return value % 2**32 if isinstance(value, int) else reg_in(name, str(value))
     if pg_type.is_array:
         if isinstance(value, str):
             items: Sequence[object] = parse_array_literal(value)
@@ -102,7 +108,7 @@ def coerce_value(value: object, column_type: ColumnType) -> object:
             # raises TypeError, as it did before typing
             items = list(value)  # type: ignore[call-overload]
         element = ColumnType(BY_OID[pg_type.element_oid])
-        return [coerce_value(v, element) for v in items]
+        return [coerce_value(v, element, reg_in) for v in items]
     if name in _INTEGERS:
         if isinstance(value, str):
             try:

@@ -27,6 +27,25 @@ from veil.errors import SqlSyntaxError
 WRITTEN_NAME = "pg_name"
 
 
+#: Where a ``to_char`` call keeps its template as written: sqlglot rewrites a constant one
+#: into a ``strftime`` format, which loses what PostgreSQL prints (see :mod:`.tochar`).
+TEMPLATE_META = "pg_template"
+_TO_CHAR = Postgres.Parser.FUNCTIONS["TO_CHAR"]
+
+
+def _to_char(args: list[exp.Expr], dialect: Postgres) -> exp.Expr:
+    node = _TO_CHAR(args, dialect)
+    if len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].is_string:
+        node.meta[TEMPLATE_META] = args[1].this
+    return node
+
+
+# sqlglot's parser classes are compiled (no subclass can override a builder): its PostgreSQL
+# builder is wrapped in place, which only adds the template to the node's meta.
+if getattr(_TO_CHAR, "__name__", "") != "_to_char":
+    Postgres.Parser.FUNCTIONS["TO_CHAR"] = _to_char
+
+
 class WrittenNames(Postgres):
     """sqlglot's PostgreSQL, keeping each known function's written name (:data:`WRITTEN_NAME`)."""
 

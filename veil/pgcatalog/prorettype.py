@@ -32,6 +32,9 @@ _NAME, _KIND, _RETSET, _RETTYPE, _ARGTYPES = (
 DUCKDB_TYPES = {"int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "float4": "REAL", "float8": "DOUBLE"}
 # Functions whose numeric result has one scale whatever the value (``sign``: DuckDB's TINYINT).
 NUMERIC_SCALES = {"sign": 0}
+# Result types DuckDB computes in a form Veil serves as that PostgreSQL type whatever DuckDB calls
+# it (``gen_random_uuid()``: a DuckDB UUID, PostgreSQL's uuid): described as pg_proc says, not cast.
+SERVED_TYPES = frozenset({"uuid", "bool", "date", "bytea"})
 # Implicit coercions PostgreSQL applies to an argument (pg_cast, castcontext 'i'), by type name.
 _LADDER = ("int2", "int4", "int8", "numeric", "float4", "float8")
 _TEXTS = frozenset({"text", "varchar", "bpchar", "name", "unknown"})

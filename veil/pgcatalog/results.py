@@ -2,7 +2,9 @@
 
 Each output column gets PostgreSQL's name and the PostgreSQL type inferred for it (pinned in
 the Arrow field metadata) when DuckDB's data can carry it; otherwise the type follows from the
-Arrow type. ``reg*`` columns arrive as OIDs and leave as the names PostgreSQL would print.
+Arrow type. ``reg*`` columns arrive as OIDs and leave as (OID, name) pairs
+(:data:`veil.pgtypes.REG_VALUE`): PostgreSQL sends the OID in binary format and the name it
+prints in text format.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from veil.pgcatalog.arrays import format_array_literal
 from veil.pgcatalog.infer import OutputColumn
 from veil.pgcatalog.localtypes import is_text_form
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgfields import pinned_field
-from veil.pgtypes import BY_OID, NUMERIC, ColumnType, column_type_for_arrow
+from veil.pgtypes import BY_OID, NUMERIC, REG_VALUE, ColumnType, column_type_for_arrow
 
 _INTS = {"int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "oid": pa.uint32(),
          "xid": pa.uint32(), "cid": pa.uint32()}
@@ -45,7 +48,7 @@ def _target(pg: ColumnType, actual: pa.DataType) -> pa.DataType | None:
     name = pg.type.name
     family = _family(actual)
     if name in REG_TYPES:
-        return pa.string() if family == "int" else None
+        return REG_VALUE if family == "int" else None
     exact = pa.types.is_decimal(actual) and actual.scale == 0
     if name in _INTS:
         return _INTS[name] if family == "int" or exact else None
@@ -109,10 +112,12 @@ RegRenderer = Callable[[str, int], str]
 
 
 def _render_reg(column: pa.Array, kind: str, render: RegRenderer) -> pa.Array:
-    """OIDs → the names a ``reg*`` type prints (each distinct OID rendered once)."""
-    values = column.to_pylist()
-    cache = {v: render(kind, v) for v in set(values) if v is not None}
-    return pa.array([cache.get(v) if v is not None else None for v in values], pa.string())
+    """OIDs → (OID, the name a ``reg*`` type prints) pairs, each distinct OID rendered once."""
+    oids = column.cast(pa.uint32())
+    distinct = pc.unique(oids).drop_null()
+    names = pa.array([render(kind, v) for v in distinct.to_pylist()], pa.string())
+    named = pc.take(names, pc.index_in(oids, value_set=distinct))
+    return pa.StructArray.from_arrays([oids, named], fields=list(REG_VALUE), mask=oids.is_null())
 
 
 def convert_batch(batch: pa.RecordBatch, schema: pa.Schema, render: RegRenderer) -> pa.RecordBatch:
@@ -125,8 +130,8 @@ def convert_batch(batch: pa.RecordBatch, schema: pa.Schema, render: RegRenderer)
             column = _render_reg(column, pg_name, render)
         elif (element is not None and element.name in REG_TYPES and _family(column.type) == "list"
               and _family(column.type.value_type) == "int"):
-            names = _render_reg(column.values, element.name, render)
-            column = pa.ListArray.from_arrays(column.offsets, names, mask=column.is_null())
+            pairs = _render_reg(column.values, element.name, render)
+            column = pa.ListArray.from_arrays(column.offsets, pairs, mask=column.is_null())
         elif column.type != field.type:
             if _family(column.type) == "list" and field.type == pa.string():
                 column = pa.array(

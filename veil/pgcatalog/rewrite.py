@@ -18,7 +18,6 @@ from veil.pgcatalog.casts import (
     coerce_literal,
     duck_type,
     is_reg,
-    reg_input,
 )
 from veil.pgcatalog.context import CompileEnv
 from veil.pgcatalog.fn_arrays import expandarray_field
@@ -224,9 +223,7 @@ class Rewriter:
         plain = exp.Parameter(this=node.this.copy())
         if param_type is None:
             return sqlbuild.cast(plain, "VARCHAR")
-        if is_reg(param_type):
-            return reg_input(self.env, param_type.type.name, sqlbuild.cast(plain, "VARCHAR"), True)
-        return sqlbuild.cast(plain, duck_type(param_type))
+        return sqlbuild.cast(plain, duck_type(param_type))  # a reg* value is bound as its OID
 
     def _operator(self, node: exp.Operator) -> exp.Expr:
         operator = str(node.args.get("operator", "")).split(".")[-1].strip()

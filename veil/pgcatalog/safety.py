@@ -18,6 +18,8 @@ from veil.errors import (
 )
 from veil.pgcatalog.functions import PASSTHROUGH, denied
 from veil.pgcatalog.schema import FUNCTION_SCHEMA
+from veil.pgcatalog.tochar import EMITTED as TO_CHAR_BUILTINS
+from veil.pgcatalog.tochar_numeric import EMITTED as NUMBER_TO_CHAR_BUILTINS
 from veil.policy import allowlist
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
@@ -32,7 +34,7 @@ EMITTED_BUILTINS = frozenset(
      "regexp_matches", "map", "struct_extract", "struct_insert", "error", "list_concat", "list_append",
      "list_prepend", "list_bool_and", "concat", "regexp_full_match", "split_part", "strpos",
      "substr", "string_agg", "veil_numeric_variance", "veil_numeric_div", "round_even", "strlen"}
-)
+) | TO_CHAR_BUILTINS | NUMBER_TO_CHAR_BUILTINS
 
 
 def check_statement(statement: exp.Expr) -> None:

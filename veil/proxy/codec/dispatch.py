@@ -19,6 +19,7 @@ from veil.pgtypes import (
     BYTEA,
     FLOAT4,
     JSONB,
+    REG_VALUE,
     TEXT,
     TIMESTAMPTZ,
     UUID,
@@ -57,8 +58,10 @@ def _is_list(t: pa.DataType) -> bool:
 
 def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     element = column_type_for_arrow(t.value_type)
-    if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and pa.types.is_integer(t.value_type):
-        # oid[], regproc[] ... held as Arrow integers: the declared element's width and OID.
+    if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and (
+        pa.types.is_integer(t.value_type) or t.value_type == REG_VALUE
+    ):
+        # oid[], regproc[] ... held as Arrow integers or (OID, name) pairs: the declared element.
         return ColumnType(BY_OID[column.type.element_oid])
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
@@ -78,6 +81,8 @@ def encode_text(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells:
     types = pa.types
     if types.is_null(t):
         return scalars.null_cells(len(arr))
+    if t == REG_VALUE:  # a reg* value prints as its name
+        return from_arrow(arr.flatten()[1])
     if types.is_boolean(t):
         return scalars.bool_text(arr)
     if types.is_integer(t):
@@ -129,6 +134,8 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
     oid = pg.oid
     if types.is_null(t):
         return scalars.null_cells(len(arr))
+    if t == REG_VALUE:  # a reg* value is sent as its OID
+        return scalars.integer_binary(arr.flatten()[0], ">u4")
     if types.is_boolean(t) and oid == 16:
         return scalars.bool_binary(arr)
     if types.is_integer(t):

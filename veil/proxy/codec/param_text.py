@@ -25,7 +25,9 @@ _INT_RANGES = {
     23: ("integer", -(2**31), 2**31 - 1),
     20: ("bigint", -(2**63), 2**63 - 1),
 }
-_UNSIGNED_OIDS = frozenset({24, 26, 28, 29, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
+# oid, xid, cid; a reg* type's text form is a name ('pg_class', 'int4'), kept as the text it is
+# (its input function runs where the catalog is: veil.pgcatalog.params.coerce_value).
+_UNSIGNED_OIDS = frozenset({26, 28, 29})
 _INTEGER = re.compile(r"\s*([+-]?\d+)\s*")
 _DECIMAL = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*")
 _FLOAT_WORDS = {

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from veil import errcodes
 from veil.errors import ProtocolViolation
-from veil.pgtypes import BY_OID, quoted_element
+from veil.pgtypes import BY_OID, REG_OIDS, quoted_element
 from veil.proxy.codec.param_text import decode_text
 from veil.proxy.codec.param_values import (
     Interval,
@@ -33,7 +33,7 @@ from veil.proxy.codec.textbinary import text_from_binary
 __all__ = ["Interval", "decode_parameter"]
 
 _INT_FORMATS = {21: "!h", 23: "!i", 20: "!q"}
-_UNSIGNED_OIDS = frozenset({24, 26, 28, 29, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
+_UNSIGNED_OIDS = REG_OIDS | {26, 28, 29}
 _TEXT_OIDS = frozenset({0, 19, 25, 114, 142, 705, 1042, 1043, 1790})
 NUMERIC_NAN = 0xC000
 NUMERIC_PINF = 0xD000

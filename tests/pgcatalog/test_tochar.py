@@ -107,6 +107,7 @@ def _compare(
 TIMESTAMPS = [v for v in VALUES if "interval" not in v]
 INTERVALS = [v for v in VALUES if "interval" in v]
 ZONE_TEMPLATES = ["TZ", "OF", "TZH:TZM", "tz"]
+OFFSET_TEMPLATES = ["FMTZH|FMTZM", "HH24:MI OF", "tzh tzm"]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
@@ -128,16 +129,27 @@ def test_local_engine_prints_postgres_interval_templates(
 
 def test_duckdb_source_prints_postgres_templates(connections: tuple[psycopg.Connection, psycopg.Connection]) -> None:
     suffix = " FROM sales.customers LIMIT 1"
-    plain = [v for v in TIMESTAMPS if "timestamptz" not in v]
-    assert _compare(connections, plain, TEMPLATES, suffix)[1] == []
-    # The source's time zone is not the session's: a timestamptz is refused there.
-    same, refused = _compare(connections, [v for v in TIMESTAMPS if "timestamptz" in v], TEMPLATES[:5], suffix)
-    assert (same, len(refused)) == (0, 10)
+    assert _compare(connections, TIMESTAMPS, TEMPLATES, suffix)[1] == []
+    # DuckDB source cursors compute in the session's TimeZone too
+    zoned = [v for v in TIMESTAMPS if "timestamptz" in v]
+    assert _compare(connections, zoned, TEMPLATES[:5], suffix, "Asia/Kolkata") == (len(zoned) * 5, [])
 
 
-def test_time_zone_patterns_are_refused(connections: tuple[psycopg.Connection, psycopg.Connection]) -> None:
-    same, refused = _compare(connections, TIMESTAMPS[:2], ZONE_TEMPLATES, "")
-    assert (same, len(refused)) == (0, 8)
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns", "UTC+3"])
+def test_time_zone_offsets_are_printed_in_the_session_timezone(
+    connections: tuple[psycopg.Connection, psycopg.Connection], zone: str
+) -> None:
+    """OF, TZH and TZM print a timestamptz's offset in the session's TimeZone, a timestamp's as zero;
+    TZ (the zone's abbreviation, unknown to DuckDB) is refused for a timestamptz, empty for a timestamp."""
+    plain = [v for v in TIMESTAMPS if "timestamptz" not in v and "date" not in v]
+    zoned = [v for v in TIMESTAMPS if "timestamptz" in v]
+    assert _compare(connections, plain + zoned, ZONE_TEMPLATES[1:3] + OFFSET_TEMPLATES, "", zone) == (
+        len(plain + zoned) * (2 + len(OFFSET_TEMPLATES)),
+        [],
+    )
+    assert _compare(connections, plain, ["TZ", "tz"], "", zone) == (len(plain) * 2, [])
+    same, refused = _compare(connections, zoned, ["TZ", "tz"], "", zone)
+    assert (same, len(refused)) == (0, len(zoned) * 2)
 
 
 NUMBER_TEMPLATES = [

@@ -89,7 +89,7 @@ def _is_zoned(node: exp.Expr) -> bool:
     )
 
 
-_DATETIMES = frozenset({"timestamp", "date", "interval"})
+_DATETIMES = frozenset({"timestamp", "timestamptz", "date", "interval"})
 _CHARTED_NUMBERS = frozenset({"numeric", "int2", "int4", "int8", "float4", "float8"})
 
 
@@ -101,10 +101,8 @@ def _to_char(node: exp.TimeToStr, type_of: TypeOf) -> exp.Expr:
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))
         raise FeatureNotSupported("to_char with a template that is not a constant is not supported")
     kind = _type_name(type_of, node.this)
-    if kind in _DATETIMES:
+    if kind in _DATETIMES:  # a timestamptz: its wall-clock time in the session's TimeZone, DuckDB's own
         return datetime_to_char(node.this, template, kind)
-    if kind == "timestamptz":  # the wall-clock time in the session's TimeZone, DuckDB's own
-        return datetime_to_char(exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP")), template, "timestamp")
     if kind in _CHARTED_NUMBERS:
         return numeric_to_char(node.this, template, kind)
     raise FeatureNotSupported(f"to_char of {kind or 'this argument'} is not supported here")

@@ -15,7 +15,7 @@ rejects for an interval), is refused with 0A000: never a different string.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlglot
 from sqlglot import exp
@@ -28,13 +28,14 @@ _KEYWORDS = (
     "IDDD ID IW IYYY IYY IY I J MI MM MONTH MON MS Month Mon OF P.M. PM Q RM SSSSS SSSS SS TZH "
     "TZM TZ US WW W Y,YYY YYYY YYY YY Y a.d. a.m. ad am b.c. bc cc day ddd dd dy d ff1 ff2 ff3 ff4 "
     "ff5 ff6 fx hh24 hh12 hh iddd id iw iyyy iyy iy i j mi mm month mon ms of p.m. pm q rm sssss "
-    "ssss ss tz us ww w y,yyy yyyy yyy yy y"
+    "ssss ss tzh tzm tz us ww w y,yyy yyyy yyy yy y"
 ).split()
 _LONGEST_FIRST = sorted(_KEYWORDS, key=len, reverse=True)
 _PREFIXES = ("FM", "fm", "TM", "tm")
 _POSTFIXES = ("TH", "th", "SP")
 
 X = "vl__x"  # the placeholder the argument replaces
+ZONED = "vl__zoned"  # the placeholder a timestamptz argument replaces as it is (its UTC offset is read from it)
 #: The DuckDB built-ins the printed expressions call (allowed in the compiled statement).
 EMITTED = frozenset(
     {"printf", "monthname", "dayname", "julian", "isoyear", "isodow", "dayofweek", "dayofyear", "weekofyear",
@@ -172,10 +173,33 @@ def _refused(keyword: str, interval: bool) -> FeatureNotSupported:
     return FeatureNotSupported(f'to_char pattern "{keyword}" of {what} is not supported')
 
 
-def _render(piece: _Piece, interval: bool) -> str:
+def _zone_field(piece: _Piece, zoned: bool) -> str:
+    """TZH, TZM and OF: the UTC offset of a timestamptz in the session's TimeZone (DuckDB's own),
+    as PostgreSQL prints it (``+05``, ``30``, ``+05:30``); a timestamp's is zero. TZ (the zone's
+    abbreviation, which DuckDB does not know) is refused for a timestamptz, empty for a timestamp."""
+    upper = (piece.keyword or "").upper()
+    if upper == "TZ":
+        if zoned:
+            raise FeatureNotSupported("to_char pattern TZ (a time zone abbreviation) is not supported")
+        return "''"
+    offset = f"CAST(round(epoch(CAST({ZONED} AS TIMESTAMP)) - epoch({ZONED})) AS BIGINT)" if zoned else "0"
+    sign = f"(CASE WHEN {offset} < 0 THEN '-' ELSE '+' END)"
+    hours = f"(abs({offset}) // 3600)"
+    minutes = f"(abs({offset}) % 3600 // 60)"
+    padded = replace(piece, fill=False)  # FM does not shorten an offset
+    if upper == "TZH":
+        return f"({sign} || {_number(hours, 2, padded, signed=False)})"
+    if upper == "TZM":
+        return _number(minutes, 2, padded, signed=False)
+    return f"({sign} || printf('%02d', {hours}) || (CASE WHEN {minutes} <> 0 THEN printf(':%02d', {minutes}) ELSE '' END))"
+
+
+def _render(piece: _Piece, interval: bool, zoned: bool = False) -> str:
     keyword = piece.keyword
     assert keyword is not None
     upper = keyword.upper()
+    if upper in _ZONES and not interval:
+        return _zone_field(piece, zoned)
     if upper in ("FX",):
         return "''"
     numbers = _INTERVAL_NUMBERS if interval else _TIMESTAMP_NUMBERS
@@ -216,7 +240,7 @@ def _render(piece: _Piece, interval: bool) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(template: str, interval: bool) -> exp.Expr:
+def _compiled(template: str, interval: bool, zoned: bool = False) -> exp.Expr:
     parts: list[str] = []
     literal = ""
     for piece in _parse(template):
@@ -226,7 +250,7 @@ def _compiled(template: str, interval: bool) -> exp.Expr:
         if literal:
             parts.append(_quote(literal))
             literal = ""
-        parts.append(_render(piece, interval))
+        parts.append(_render(piece, interval, zoned))
     if literal or not parts:
         parts.append(_quote(literal))
     # A NULL argument gives NULL (to_char is strict), an empty result an empty string.
@@ -237,12 +261,15 @@ def _compiled(template: str, interval: bool) -> exp.Expr:
 def datetime_to_char(argument: exp.Expr, template: str, kind: str) -> exp.Expr:
     """The DuckDB expression printing ``argument`` (a value of PostgreSQL type ``kind``:
     timestamp, timestamptz, date or interval, already as DuckDB holds it) with ``template``."""
-    interval = kind == "interval"
-    if not interval and any(p.keyword is not None and p.keyword.upper() in _ZONES for p in _parse(template)):
-        raise FeatureNotSupported("to_char time zone patterns (TZ, TZH, TZM, OF) are not supported")
+    interval, zoned = kind == "interval", kind == "timestamptz"
+    if kind == "date" and any(p.keyword is not None and p.keyword.upper() in _ZONES for p in _parse(template)):
+        # PostgreSQL prints a date as the timestamptz of its midnight in the session's TimeZone
+        raise FeatureNotSupported("to_char time zone patterns of a date are not supported")
     value = argument if interval else exp.Cast(this=argument, to=exp.DataType.build("TIMESTAMP"))
-    tree = _compiled(template, interval).copy()
+    tree = _compiled(template, interval, zoned).copy()
     for column in list(tree.find_all(exp.Column)):
         if column.name == X:
             column.replace(value.copy())
+        elif column.name == ZONED:
+            column.replace(argument.copy())
     return tree

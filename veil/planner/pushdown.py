@@ -316,7 +316,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
-    cast_declared_parameters(rewritten, declared_param_oids)  # after naming: $1 stays ?column?
+    cast_declared_parameters(rewritten, declared_param_oids, numeric=dialect != "duckdb")  # after naming: $1 stays ?column?
     cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)

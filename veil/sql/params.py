@@ -162,21 +162,25 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
 
 
 # declared parameter types left uncast: text and unknown are what a source reads a bare
-# parameter as anyway; numeric is bound with its own scale (DuckDB's bare DECIMAL has scale 3)
-_UNCAST = frozenset({pgtypes.TEXT.oid, pgtypes.BY_NAME["unknown"].oid, pgtypes.NUMERIC.oid})
+# parameter as anyway
+_UNCAST = frozenset({pgtypes.TEXT.oid, pgtypes.BY_NAME["unknown"].oid})
 
 
-def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int]) -> None:
+def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], numeric: bool = True) -> None:
     """Give every ``$n`` the client declared a scalar type (but text) an explicit cast to it, in
     place, unless it is already cast: a declared type is the parameter's type in PostgreSQL
     wherever it stands, but a source binds the decoded value by its own reading (``SELECT $1``
-    with ``$1`` declared ``float8`` is a ``float8`` column, ``NaN`` and not the text ``nan``)."""
+    with ``$1`` declared ``float8`` is a ``float8`` column, ``NaN`` and not the text ``nan``).
+    ``numeric=False`` leaves numeric parameters uncast, for DuckDB, whose bare DECIMAL has
+    scale 3 (the value keeps its own scale uncast)."""
     for parameter in list(statement.find_all(exp.Parameter)):
         if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
             continue
         index = int(parameter.this.name) - 1
         pg_type = pgtypes.BY_OID.get(declared[index]) if index < len(declared) else None
         if pg_type is None or pg_type.oid in _UNCAST or pg_type.element_oid or pgfields.user_type(pg_type) is not None:
+            continue
+        if pg_type.oid == pgtypes.NUMERIC.oid and not numeric:
             continue
         datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres")
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))

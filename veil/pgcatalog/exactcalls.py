@@ -7,6 +7,11 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``encode(bytea, format)``/``decode(text, format)``: sqlglot reads them as a character-set
+  conversion and writes DuckDB's one-argument ``encode``/``decode`` (text to BLOB and back),
+  so ``encode(b, 'hex')`` failed with 42883 and ``decode(s, 'hex')`` returned its input text.
+  The hex format is ``lower(hex(b))``/``unhex(s)``, base64 ``to_base64``/``from_base64``
+  (without PostgreSQL's line breaks every 76 characters); any other format is refused.
 """
 
 from __future__ import annotations
@@ -74,11 +79,47 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return None
 
 
+_ENCODINGS: dict[tuple[type[exp.Expr], str], type[exp.Func]] = {
+    (exp.Encode, "hex"): exp.LowerHex,
+    (exp.Encode, "base64"): exp.ToBase64,
+    (exp.Decode, "hex"): exp.Unhex,
+    (exp.Decode, "base64"): exp.FromBase64,
+}
+
+
+def _binary_encoding(node: exp.Encode | exp.Decode) -> exp.Expr:
+    """PostgreSQL's ``encode(bytea, format)``/``decode(text, format)`` in DuckDB."""
+    form = node.args.get("charset")
+    name = form.name.lower() if isinstance(form, exp.Literal) and form.is_string else None
+    function = _ENCODINGS.get((type(node), name or ""))
+    if function is None:
+        call = "encode" if isinstance(node, exp.Encode) else "decode"
+        raise FeatureNotSupported(f"{call} with the {name or 'given'} format is not supported on this source")
+    if function is not exp.Unhex:
+        return function(this=node.this)
+    # DuckDB's unhex reads any text; PostgreSQL accepts only pairs of hex digits (and spaces)
+    digits = exp.func("regexp_replace", node.this.copy(), exp.Literal.string(r"\s"), exp.Literal.string(""),
+                      exp.Literal.string("g"), dialect="duckdb")
+    valid = exp.func("regexp_full_match", node.this.copy(), exp.Literal.string(r"(\s*[0-9A-Fa-f]{2})*\s*"),
+                     dialect="duckdb")
+    invalid = exp.Anonymous(this="error", expressions=[exp.Literal.string("[22023] invalid hexadecimal data")])
+    missing = exp.Is(this=node.this.copy(), expression=exp.Null())
+    blob = exp.DataType.build("BLOB")
+    return exp.Case(
+        ifs=[exp.If(this=missing, true=exp.Cast(this=exp.Null(), to=blob)), exp.If(this=valid, true=exp.Unhex(this=digits))],
+        default=exp.Cast(this=invalid, to=blob.copy()),
+    )
+
+
 def refuse_inexact(tree: exp.Expr) -> None:
     """Raise 0A000 for a call in ``tree`` DuckDB cannot compute as PostgreSQL does, whatever the
-    types of its arguments."""
+    types of its arguments; rewrite in place the calls whose DuckDB form does not depend on them
+    (``encode``/``decode`` of bytea)."""
     for node in tree.find_all(exp.SHA2Digest, exp.SHA2):
         exact_call(node, lambda _: None)
+    for coding in reversed(list(tree.find_all(exp.Encode, exp.Decode))):  # inner calls first: outer ones copy them
+        assert isinstance(coding, exp.Encode | exp.Decode)
+        coding.replace(_binary_encoding(coding))
 
 
 def exact_calls(tree: exp.Expr, type_of: TypeOf) -> None:

@@ -7,6 +7,10 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   ``round`` half away from zero: ``round_even(x, 0)``. ``round(numeric)`` stays as it is.
 * ``octet_length``/``bit_length``: DuckDB measures octets only of a BLOB and bits only of a
   VARCHAR: text by ``strlen`` (UTF-8 octets), bytea by ``octet_length``, bits as 8 × octets.
+* ``EXTRACT(field FROM x)`` (sqlglot reads ``date_part('field', x)`` as EXTRACT too): DuckDB's
+  second is whole and its results are integers; PostgreSQL's second and millisecond carry the
+  fraction and EXTRACT is numeric (``15.500000``: scale 6 for second and epoch, 3 for
+  millisecond, else 0), computed from DuckDB's microseconds and epoch.
 * ``encode(bytea, format)``/``decode(text, format)``: sqlglot reads them as a character-set
   conversion and writes DuckDB's one-argument ``encode``/``decode`` (text to BLOB and back),
   so ``encode(b, 'hex')`` failed with 42883 and ``decode(s, 'hex')`` returned its input text.
@@ -55,10 +59,39 @@ def _length(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=octets, to=exp.DataType.build("INT"))
 
 
+# fields whose value has a fraction, by DuckDB's microseconds part: (divisor, EXTRACT's scale)
+_FRACTIONAL = {"second": (1_000_000, 6), "seconds": (1_000_000, 6), "millisecond": (1_000, 3),
+               "milliseconds": (1_000, 3)}
+_WHOLE = frozenset({"year", "month", "day", "hour", "minute", "microsecond", "microseconds", "dow", "doy",
+                    "quarter", "week", "isodow", "isoyear", "decade", "century", "millennium"})
+
+
+def _extract(node: exp.Extract, type_of: TypeOf) -> exp.Expr | None:
+    """PostgreSQL's EXTRACT of a field (numeric) in DuckDB; None for a field left to DuckDB."""
+    field, argument = node.this.name.lower(), node.expression
+    kind = _type_name(type_of, argument)
+
+    def part(name: str) -> exp.Expr:
+        return exp.Anonymous(this="date_part", expressions=[exp.Literal.string(name), argument.copy()])
+
+    if field in _FRACTIONAL:
+        divisor, scale = _FRACTIONAL[field]
+        value: exp.Expr = exp.Div(this=exp.Cast(this=part("microseconds"), to=exp.DataType.build("DOUBLE")),
+                                  expression=exp.Literal.number(divisor))
+    elif field == "epoch":
+        value, scale = exp.Cast(this=part("epoch"), to=exp.DataType.build("DOUBLE")), 0 if kind == "date" else 6
+    elif field in _WHOLE:
+        value, scale = part(field), 0
+    else:
+        return None
+    return exp.Cast(this=value, to=exp.DataType.build(f"DECIMAL(38, {scale})", dialect="duckdb"))
+
+
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round) for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous)
+        _is_length(n) or isinstance(n, exp.Round | exp.Extract)
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, exp.Extract)
     )
 
 
@@ -76,6 +109,8 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return None
     if _is_length(node):
         return _length(node, type_of)
+    if isinstance(node, exp.Extract):
+        return _extract(node, type_of)
     return None
 
 

@@ -47,6 +47,8 @@ _TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.Length: "length",
     exp.Exists: "exists",
     exp.Array: "array",
+    exp.AtTimeZone: "timezone",  # PostgreSQL's parser calls timezone(zone, value)
+    exp.Interval: "interval",  # a typed literal is named after its type, as a cast is
 }
 
 

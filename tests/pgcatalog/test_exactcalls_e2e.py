@@ -1,7 +1,12 @@
-"""``encode(bytea, format)``/``decode(text, format)`` run on DuckDB (a DuckDB source, the local
-engine) as PostgreSQL computes them: same values and types as PostgreSQL itself, invalid hex
-data is 22023, a format DuckDB cannot compute is refused with 0A000 (sqlglot once turned them
-into DuckDB's one-argument character-set calls: 42883, or the input text back)."""
+"""Calls DuckDB computes differently run on DuckDB (a DuckDB source, the local engine) as
+PostgreSQL computes them, compared with PostgreSQL itself (values, column names and types):
+
+* ``encode(bytea, format)``/``decode(text, format)``: invalid hex data is 22023, a format DuckDB
+  cannot compute is refused with 0A000 (sqlglot once turned them into DuckDB's one-argument
+  character-set calls: 42883, or the input text back).
+* ``EXTRACT``: numeric with PostgreSQL's scale, the fraction of seconds kept (DuckDB's second
+  was whole: 15 for 15.5, a bigint).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,20 @@ import pytest
 
 from tests.conftest import VeilServer
 
-# the same bytea values as sales.all_types.bt, for PostgreSQL itself
-PG_ROWS = "(VALUES ('\\x00ff'::bytea), (NULL::bytea)) AS all_types(bt)"
+# the same values as sales.all_types, for PostgreSQL itself
+PG_ROWS = (
+    "(VALUES ('\\x00ff'::bytea, TIMESTAMP '2024-02-29 13:14:15.5', DATE '2024-02-29',"
+    " TIMESTAMPTZ '2024-02-29 13:14:15.5+00', INTERVAL '1 year 2 months 3 days 04:05:06'),"
+    " (NULL, NULL, NULL, NULL, NULL)) AS all_types(bt, ts, d, tstz, iv)"
+)
 QUERIES = [
     "SELECT encode(bt, 'hex') AS e, encode(bt, 'base64') AS b, decode(encode(bt, 'hex'), 'hex') AS d,"
     " decode(encode(bt, 'base64'), 'base64') AS d64 FROM {t} ORDER BY 1",
     "SELECT decode(' 0a 0B', 'hex') AS d, encode(decode('YWJj', 'base64'), 'hex') AS e, decode(NULL, 'hex') AS n",
+    "SELECT EXTRACT(SECOND FROM ts) AS s, EXTRACT(EPOCH FROM ts) AS e, EXTRACT(MILLISECONDS FROM tstz) AS ms,"
+    " EXTRACT(YEAR FROM d), EXTRACT(EPOCH FROM d) AS de, EXTRACT(DOW FROM ts) AS dow, EXTRACT(MINUTE FROM iv) AS mi,"
+    " EXTRACT(SECOND FROM iv) AS si FROM {t} ORDER BY 1",
+    "SELECT EXTRACT(SECOND FROM TIMESTAMP '2000-01-01 00:00:01.25') AS s",
 ]
 
 

@@ -16,6 +16,9 @@ QUERIES = [
     "SELECT country_1 FROM (SELECT country AS country_1 FROM sales.customers) s ORDER BY 1 LIMIT 1",
     "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, id FROM sales.customers ORDER BY id LIMIT 1",
     "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, 1.50",
+    # AT TIME ZONE is PostgreSQL's timezone(); a typed interval literal is named after its type
+    "SELECT TIMESTAMP '2000-01-01 00:00:00' AT TIME ZONE 'UTC', INTERVAL '2 hours', id FROM sales.customers ORDER BY id LIMIT 1",
+    "SELECT TIMESTAMPTZ '2000-01-01 00:00:00+00' AT TIME ZONE 'UTC', INTERVAL '1 day'",
 ]
 
 

@@ -6,6 +6,7 @@ PostgreSQL computes them, compared with PostgreSQL itself (values, column names 
   character-set calls: 42883, or the input text back).
 * ``EXTRACT``: numeric with PostgreSQL's scale, the fraction of seconds kept (DuckDB's second
   was whole: 15 for 15.5, a bigint).
+* ``date - date``: int4 days (DuckDB's are bigint).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ QUERIES = [
     " EXTRACT(YEAR FROM d), EXTRACT(EPOCH FROM d) AS de, EXTRACT(DOW FROM ts) AS dow, EXTRACT(MINUTE FROM iv) AS mi,"
     " EXTRACT(SECOND FROM iv) AS si FROM {t} ORDER BY 1",
     "SELECT EXTRACT(SECOND FROM TIMESTAMP '2000-01-01 00:00:01.25') AS s",
+    "SELECT d - DATE '2000-01-01', DATE '2024-03-01' - d AS days FROM {t} ORDER BY 1",
 ]
 
 

@@ -11,6 +11,7 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   second is whole and its results are integers; PostgreSQL's second and millisecond carry the
   fraction and EXTRACT is numeric (``15.500000``: scale 6 for second and epoch, 3 for
   millisecond, else 0), computed from DuckDB's microseconds and epoch.
+* ``date - date``: PostgreSQL's days are int4, DuckDB's BIGINT.
 * ``encode(bytea, format)``/``decode(text, format)``: sqlglot reads them as a character-set
   conversion and writes DuckDB's one-argument ``encode``/``decode`` (text to BLOB and back),
   so ``encode(b, 'hex')`` failed with 42883 and ``decode(s, 'hex')`` returned its input text.
@@ -111,6 +112,8 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return _length(node, type_of)
     if isinstance(node, exp.Extract):
         return _extract(node, type_of)
+    if isinstance(node, exp.Sub) and _type_name(type_of, node.this) == _type_name(type_of, node.expression) == "date":
+        return exp.Cast(this=node.copy(), to=exp.DataType.build("INT"))  # days: int4, DuckDB's is BIGINT
     return None
 
 

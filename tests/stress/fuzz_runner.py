@@ -36,6 +36,8 @@ UNCLEAN = re.compile(
 # Veil's own refusal of a function outside a source's allow-list names the source type
 ALLOW_LIST = re.compile(r"it is not on Veil's allow-list for \w+")
 REFUSAL_CLASSES = ("0A", "42", "53", "54")
+# errors PostgreSQL raises while running a statement (data exceptions, cardinality)
+RUNTIME_CLASSES = ("22", "21")
 MODES = ("text", "binary", "prepared")
 
 
@@ -101,7 +103,9 @@ def differences(pg: Outcome, veil: Outcome, ordered: bool) -> list[tuple[str, ..
         found.append(("unclean-message",))
     if pg.sqlstate or veil.sqlstate:
         if pg.sqlstate and veil.sqlstate:
-            if pg.sqlstate != veil.sqlstate:
+            if pg.sqlstate != veil.sqlstate and pg.sqlstate[:2] in RUNTIME_CLASSES and veil.sqlstate[:2] in REFUSAL_CLASSES:
+                found.append(("refused", veil.sqlstate))  # refused before running into PostgreSQL's error
+            elif pg.sqlstate != veil.sqlstate:
                 found.append(("sqlstate", pg.sqlstate, veil.sqlstate))
         elif pg.sqlstate:
             found.append(("veil-answers", pg.sqlstate))

@@ -456,7 +456,8 @@ class Generator:
     def leaf(self, kind: str, scope: Scope) -> E:
         cols = scope.columns(kind)
         if cols and self.chance(0.75):
-            return E(kind, self.pick(cols))
+            column = self.pick(cols)
+            return E(kind, column, tag="col:" + column.split(".")[-1])
         if self.chance(0.1):
             return null(kind)
         return literal(kind, self.rng)

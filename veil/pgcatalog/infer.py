@@ -171,7 +171,8 @@ class Typer:
         if isinstance(node, exp.Neg):
             return self.type_of(node.this)
         if isinstance(node, _ARITHMETIC):
-            return _promote(self.type_of(node.this), self.type_of(node.expression))
+            left, right = self.type_of(node.this), self.type_of(node.expression)
+            return _temporal(node, left, right) or _promote(left, right)
         if isinstance(node, exp.DPipe):
             left, right = self.type_of(node.this), self.type_of(node.expression)
             for side in (left, right):
@@ -443,6 +444,40 @@ def _number_type(text: str) -> ColumnType:
         value = int(text)
         return INT4 if -(2**31) <= value < 2**31 else INT8 if -(2**63) <= value < 2**63 else NUMERIC
     return NUMERIC
+
+
+_TEMPORAL = frozenset({"date", "timestamp", "timestamptz", "interval"})
+_NUMBERS = frozenset(_RANK) - {"oid"}
+
+
+def _temporal(node: exp.Expr, left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
+    """PostgreSQL's result type of date/time arithmetic (``date - date`` is int4, ``date - 1``
+    a date, ``timestamp - timestamp`` an interval); None when neither side is date/time."""
+    names = (left.type.name if left else None, right.type.name if right else None)
+    if not _TEMPORAL.intersection(n for n in names if n):
+        return None
+    kinds = tuple("number" if n in _NUMBERS else n for n in names)
+    if isinstance(node, exp.Mul | exp.Div):
+        result = "interval" if "interval" in kinds and "number" in kinds else None
+    elif isinstance(node, exp.Add):
+        pair = set(kinds)
+        result = {
+            frozenset({"date", "number"}): "date", frozenset({"date", "interval"}): "timestamp",
+            frozenset({"timestamp", "interval"}): "timestamp", frozenset({"timestamptz", "interval"}): "timestamptz",
+            frozenset({"interval"}): "interval",
+        }.get(frozenset(pair))
+    elif isinstance(node, exp.Sub):
+        result = {
+            ("date", "date"): "int4", ("date", "number"): "date", ("date", "interval"): "timestamp",
+            ("timestamp", "interval"): "timestamp", ("timestamptz", "interval"): "timestamptz",
+            ("interval", "interval"): "interval", ("timestamp", "timestamp"): "interval",
+            ("timestamptz", "timestamptz"): "interval", ("timestamp", "date"): "interval",
+            ("date", "timestamp"): "interval", ("timestamptz", "date"): "interval", ("date", "timestamptz"): "interval",
+            ("timestamptz", "timestamp"): "interval", ("timestamp", "timestamptz"): "interval",
+        }.get(kinds)  # type: ignore[call-overload]
+    else:
+        result = None
+    return ColumnType(BY_NAME[result]) if result else None
 
 
 def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:

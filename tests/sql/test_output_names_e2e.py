@@ -19,6 +19,10 @@ QUERIES = [
     # AT TIME ZONE is PostgreSQL's timezone(); a typed interval literal is named after its type
     "SELECT TIMESTAMP '2000-01-01 00:00:00' AT TIME ZONE 'UTC', INTERVAL '2 hours', id FROM sales.customers ORDER BY id LIMIT 1",
     "SELECT TIMESTAMPTZ '2000-01-01 00:00:00+00' AT TIME ZONE 'UTC', INTERVAL '1 day'",
+    # an interval literal of several quantities keeps all of them (sqlglot kept the first: -3 days)
+    "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00', TIMESTAMP '2000-01-01' - INTERVAL '1 day 02:00' AS t,"
+    " id FROM sales.customers ORDER BY id LIMIT 1",
+    "SELECT INTERVAL '-3 days 04:00:00', INTERVAL '1 year 2 mons 3 days 04:05:06.5'",
 ]
 
 

@@ -78,8 +78,6 @@ KNOWN: tuple[KnownClass, ...] = (
           "SELECT date_trunc('day', DATE '1970-01-01') AS t FROM d.t1"),
     known("char-n-cast-not-truncated", ("value",), {"cast:*->char"},
           "SELECT CAST(TIMESTAMP '2000-01-01 00:00:00' AS char(2)) AS c"),
-    known("interval-literal-time-after-days", ("value",), {"op:interval*"},
-          "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00' AS i FROM d.t1"),
     known("float-cast-to-text", ("value",), {"cast:float->text"}, "SELECT CAST(f8 AS text) AS t FROM d.t2"),
     known("bytea-cast-to-text", ("value",), {"cast:bytea->*"},
           "SELECT CAST(CAST('\\x00ff' AS bytea) AS text) AS t FROM d.t2"),

@@ -7,6 +7,8 @@ PostgreSQL computes them, compared with PostgreSQL itself (values, column names 
 * ``EXTRACT``: numeric with PostgreSQL's scale, the fraction of seconds kept (DuckDB's second
   was whole: 15 for 15.5, a bigint).
 * ``date - date``: int4 days (DuckDB's are bigint).
+* ``substring`` from a start below 1 (DuckDB counted a negative start from the end), a negative
+  length (22011); a boolean in ``concat``/``concat_ws`` is ``t``/``f`` (DuckDB: ``true``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from tests.conftest import VeilServer
 # the same values as sales.all_types, for PostgreSQL itself
 PG_ROWS = (
     "(VALUES ('\\x00ff'::bytea, TIMESTAMP '2024-02-29 13:14:15.5', DATE '2024-02-29',"
-    " TIMESTAMPTZ '2024-02-29 13:14:15.5+00', INTERVAL '1 year 2 months 3 days 04:05:06'),"
-    " (NULL, NULL, NULL, NULL, NULL)) AS all_types(bt, ts, d, tstz, iv)"
+    " TIMESTAMPTZ '2024-02-29 13:14:15.5+00', INTERVAL '1 year 2 months 3 days 04:05:06', 'hello', true,"
+    " CAST(-32768 AS int2)), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) AS all_types(bt, ts, d, tstz, iv, t, b, i2)"
 )
 QUERIES = [
     "SELECT encode(bt, 'hex') AS e, encode(bt, 'base64') AS b, decode(encode(bt, 'hex'), 'hex') AS d,"
@@ -31,6 +33,9 @@ QUERIES = [
     " EXTRACT(SECOND FROM iv) AS si FROM {t} ORDER BY 1",
     "SELECT EXTRACT(SECOND FROM TIMESTAMP '2000-01-01 00:00:01.25') AS s",
     "SELECT d - DATE '2000-01-01', DATE '2024-03-01' - d AS days FROM {t} ORDER BY 1",
+    "SELECT substring(t FROM -1 FOR 4) AS a, substr(t, 0, 2) AS b, substring(t FROM -2) AS c, substr(t, 2, 3) AS d,"
+    " substr(t, i2 + 32770, 2) AS e FROM {t} ORDER BY 1",
+    "SELECT concat(t, b) AS c, concat_ws(',', b, t, NOT b) AS w, t || b AS p FROM {t} ORDER BY 1",
 ]
 
 
@@ -52,6 +57,7 @@ def test_encodings_answer_as_postgres(veil_server: VeilServer, postgres_dsn: str
     [
         ("SELECT decode('abc', 'hex') FROM {t}", "22023"),
         ("SELECT decode('zz', 'hex')", "22023"),
+        ("SELECT substr(t, 1, -1) FROM {t}", "22011"),
         ("SELECT encode(bt, 'escape') FROM {t}", None),
     ],
 )

@@ -12,6 +12,11 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   fraction and EXTRACT is numeric (``15.500000``: scale 6 for second and epoch, 3 for
   millisecond, else 0), computed from DuckDB's microseconds and epoch.
 * ``date - date``: PostgreSQL's days are int4, DuckDB's BIGINT.
+* ``substring``/``substr`` from a start below 1: PostgreSQL counts the characters before the
+  string towards the length (``substring('abc' FROM -1 FOR 3)`` is ``a``), DuckDB counts a
+  negative start from the end; a negative length is 22011 in PostgreSQL.
+* a boolean in ``concat`` or ``concat_ws`` is ``t``/``f`` (its output form), DuckDB's
+  ``true``/``false`` (``text || boolean`` casts: ``true`` in both).
 * ``encode(bytea, format)``/``decode(text, format)``: sqlglot reads them as a character-set
   conversion and writes DuckDB's one-argument ``encode``/``decode`` (text to BLOB and back),
   so ``encode(b, 'hex')`` failed with 42883 and ``decode(s, 'hex')`` returned its input text.
@@ -88,11 +93,53 @@ def _extract(node: exp.Extract, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=value, to=exp.DataType.build(f"DECIMAL(38, {scale})", dialect="duckdb"))
 
 
+def _positive(node: exp.Expr | None, allow_zero: bool = False) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and (allow_zero or int(node.this) > 0)
+
+
+def _substring(node: exp.Substring) -> exp.Expr | None:
+    """PostgreSQL's substring from any start, for any length."""
+    start, length = node.args.get("start"), node.args.get("length")
+    if start is None or (_positive(start) and (length is None or _positive(length, allow_zero=True))):
+        return None
+    wide = exp.Cast(this=start.copy(), to=exp.DataType.build("BIGINT"))  # start + length may overflow int2
+    first = exp.Greatest(this=wide, expressions=[exp.Literal.number(1)])
+    if length is None:
+        return exp.Substring(this=node.this.copy(), start=first)
+    end = exp.Add(this=wide.copy(), expression=length.copy())  # one past the last character
+    count = exp.Greatest(this=exp.Sub(this=end, expression=first.copy()), expressions=[exp.Literal.number(0)])
+    result = exp.Substring(this=node.this.copy(), start=first, length=count)
+    if _positive(length, allow_zero=True):
+        return result
+    negative = exp.LT(this=length.copy(), expression=exp.Literal.number(0))
+    error = exp.Anonymous(this="error", expressions=[exp.Literal.string("[22011] negative substring length not allowed")])
+    return exp.Case(ifs=[exp.If(this=negative, true=exp.Cast(this=error, to=exp.DataType.build("VARCHAR")))],
+                    default=result)
+
+
+def _output_form(node: exp.Expr, type_of: TypeOf) -> exp.Expr:
+    """A boolean operand as PostgreSQL's output function writes it (``t``/``f``)."""
+    if _type_name(type_of, node) != "bool":
+        return node.copy()
+    return exp.Case(ifs=[exp.If(this=node.copy(), true=exp.Literal.string("t")),
+                         exp.If(this=exp.Not(this=node.copy()), true=exp.Literal.string("f"))])
+
+
+def _concatenation(node: exp.Concat | exp.ConcatWs, type_of: TypeOf) -> exp.Expr | None:
+    operands = list(node.expressions)
+    if not any(_type_name(type_of, o) == "bool" for o in operands):
+        return None
+    rebuilt = node.copy()
+    rebuilt.set("expressions", [_output_form(o, type_of) for o in operands])
+    return rebuilt
+
+
 def needs_exact_call(tree: exp.Expr) -> bool:
     """Whether ``tree`` has a call :func:`exact_call` may rewrite (it then needs its types)."""
     return any(
-        _is_length(n) or isinstance(n, exp.Round | exp.Extract)
-        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, exp.Extract)
+        _is_length(n) or isinstance(n, exp.Round | exp.Extract | exp.Substring | exp.Concat | exp.ConcatWs)
+        for n in tree.find_all(exp.Round, exp.BitLength, exp.Anonymous, exp.Extract, exp.Substring, exp.Concat,
+                               exp.ConcatWs)
     )
 
 
@@ -112,6 +159,10 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         return _length(node, type_of)
     if isinstance(node, exp.Extract):
         return _extract(node, type_of)
+    if isinstance(node, exp.Substring):
+        return _substring(node)
+    if isinstance(node, exp.Concat | exp.ConcatWs):
+        return _concatenation(node, type_of)
     if isinstance(node, exp.Sub) and _type_name(type_of, node.this) == _type_name(type_of, node.expression) == "date":
         return exp.Cast(this=node.copy(), to=exp.DataType.build("INT"))  # days: int4, DuckDB's is BIGINT
     return None

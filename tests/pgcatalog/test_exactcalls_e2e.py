@@ -63,15 +63,13 @@ def test_encodings_answer_as_postgres(veil_server: VeilServer, postgres_dsn: str
 )
 def test_encoding_errors(veil_server: VeilServer, postgres_dsn: str, sql: str, sqlstate: str | None) -> None:
     """Invalid hex data fails as in PostgreSQL; the escape format is refused (not answered wrong)."""
-    with psycopg.connect(veil_server.dsn("alice"), autocommit=True) as connection:
-        with pytest.raises(psycopg.Error) as raised:
-            connection.execute(sql.format(t="sales.all_types")).fetchall()
+    with psycopg.connect(veil_server.dsn("alice"), autocommit=True) as connection, pytest.raises(psycopg.Error) as raised:
+        connection.execute(sql.format(t="sales.all_types")).fetchall()
     if sqlstate is None:
         assert raised.value.sqlstate == "0A000"
         assert "duckdb" not in str(raised.value).lower()
         return
     assert raised.value.sqlstate == sqlstate
-    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
-        with pytest.raises(psycopg.Error) as oracle:
-            connection.execute(sql.format(t=PG_ROWS)).fetchall()
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection, pytest.raises(psycopg.Error) as oracle:
+        connection.execute(sql.format(t=PG_ROWS)).fetchall()
     assert oracle.value.sqlstate == sqlstate

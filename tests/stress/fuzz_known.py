@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from tests.stress.fuzz_nodes import Raw, Statement
 from tests.stress.fuzz_runner import Mismatch
-from tests.stress.query_fuzz import Raw, Statement
 
 ALL_MODES = ("text", "binary", "prepared")
 

@@ -23,7 +23,8 @@ from psycopg import pq
 
 from tests.conftest import VeilServer, postgres_connection, start_server, stop_server
 from tests.stress import fuzz_schema
-from tests.stress.query_fuzz import Generator, Statement, statement_shrinks
+from tests.stress.fuzz_nodes import Statement, statement_shrinks
+from tests.stress.query_fuzz import Generator
 from veil.proxy.auth import make_scram_verifier
 
 PASSWORD = "fuzz-secret"

@@ -453,19 +453,19 @@ _NUMBERS = frozenset(_RANK) - {"oid"}
 def _temporal(node: exp.Expr, left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
     """PostgreSQL's result type of date/time arithmetic (``date - date`` is int4, ``date - 1``
     a date, ``timestamp - timestamp`` an interval); None when neither side is date/time."""
-    names = (left.type.name if left else None, right.type.name if right else None)
-    if not _TEMPORAL.intersection(n for n in names if n):
+    names = (left.type.name if left else "", right.type.name if right else "")
+    if not _TEMPORAL.intersection(names):
         return None
-    kinds = tuple("number" if n in _NUMBERS else n for n in names)
+    kinds = ("number" if names[0] in _NUMBERS else names[0], "number" if names[1] in _NUMBERS else names[1])
+    result: str | None
     if isinstance(node, exp.Mul | exp.Div):
         result = "interval" if "interval" in kinds and "number" in kinds else None
     elif isinstance(node, exp.Add):
-        pair = set(kinds)
         result = {
             frozenset({"date", "number"}): "date", frozenset({"date", "interval"}): "timestamp",
             frozenset({"timestamp", "interval"}): "timestamp", frozenset({"timestamptz", "interval"}): "timestamptz",
             frozenset({"interval"}): "interval",
-        }.get(frozenset(pair))
+        }.get(frozenset(kinds))
     elif isinstance(node, exp.Sub):
         result = {
             ("date", "date"): "int4", ("date", "number"): "date", ("date", "interval"): "timestamp",
@@ -474,7 +474,7 @@ def _temporal(node: exp.Expr, left: ColumnType | None, right: ColumnType | None)
             ("timestamptz", "timestamptz"): "interval", ("timestamp", "date"): "interval",
             ("date", "timestamp"): "interval", ("timestamptz", "date"): "interval", ("date", "timestamptz"): "interval",
             ("timestamptz", "timestamp"): "interval", ("timestamp", "timestamptz"): "interval",
-        }.get(kinds)  # type: ignore[call-overload]
+        }.get(kinds)
     else:
         result = None
     return ColumnType(BY_NAME[result]) if result else None

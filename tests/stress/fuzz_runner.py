@@ -30,9 +30,10 @@ from veil.proxy.auth import make_scram_verifier
 PASSWORD = "fuzz-secret"
 # words of a message no PostgreSQL error has: the engine or library underneath leaked through
 UNCLEAN = re.compile(
-    r"duckdb|sqlglot|binder|conversion error|catalog error|parser error|invalid input error|out of range error|"
-    r"not implemented|traceback|pyarrow|arrow|exception|internal error|\b(HUGEINT|UBIGINT|INT64|INT32|INT16|DOUBLE|"
-    r"VARCHAR|BLOB|DECIMAL\(|STRUCT|TIMESTAMP WITH TIME ZONE|TIMESTAMP_NS|INTEGER|BIGINT|SMALLINT|BOOLEAN)\b"
+    r"(?i:duckdb|sqlglot|binder|conversion error|catalog error|parser error|invalid input error|out of range error|"
+    r"not implemented|traceback|pyarrow|arrow|exception|internal error|logicaltype|has no effect)|"
+    r"\b(HUGEINT|UBIGINT|INT64|INT32|INT16|DOUBLE|VARCHAR|BLOB|DECIMAL\(|STRUCT|TIMESTAMP WITH TIME ZONE|TIMESTAMP_NS|"
+    r"INTEGER|BIGINT|SMALLINT|BOOLEAN)\b"
 )
 # Veil's own refusal of a function outside a source's allow-list names the source type
 ALLOW_LIST = re.compile(r"it is not on Veil's allow-list for \w+")

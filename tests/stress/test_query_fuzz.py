@@ -97,3 +97,26 @@ def test_known_class_still_differs(differ: Differ, known: object) -> None:
 def test_findings_document_lists_every_known_class() -> None:
     findings = (Path(__file__).parent / "FUZZ_FINDINGS.md").read_text(encoding="utf-8")
     assert [k.name for k in KNOWN if f"`{k.name}`" not in findings] == []
+
+
+# One statement per class the fuzzer found and Veil now answers as PostgreSQL does (mode, SQL,
+# parameters): each must show no difference at all.
+FIXED = [
+    ("text", "SELECT 1 AS x FROM p.t1 a JOIN p.t2 b ON a.i8 = b.i8 WHERE (SELECT FALSE FROM d.t2 c WHERE FALSE)", ()),
+    ("text", "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00' AS i, ts - INTERVAL '1 day 02:00' FROM p.t1", ()),
+    ("text", "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00' AS i FROM d.t1", ()),
+    ("text", "SELECT encode(by, 'hex') AS e, decode(encode(by, 'base64'), 'base64') AS d, decode('00ff', 'hex') FROM d.t1", ()),
+    ("binary", "SELECT EXTRACT(SECOND FROM ts) AS s, EXTRACT(EPOCH FROM tz) AS e, EXTRACT(YEAR FROM d) FROM d.t1", ()),
+    ("text", "SELECT (d - 1) - d AS days, d - DATE '2000-01-01', ts - (d + iv) FROM d.t1", ()),
+    ("text", "SELECT substring(tx FROM -1 FOR 5) AS s, substr(tx, 0, 2), concat(tx, b) AS c FROM d.t1", ()),
+    ("text", "SELECT ts AT TIME ZONE 'UTC', INTERVAL '2 hours' FROM p.t1", ()),
+    ("text", "SELECT CAST(n AS numeric(5,1)) AS n FROM d.t1", ()),
+    ("prepared", "SELECT $1 AS v FROM p.t2", (("NaN", 701),)),
+    ("prepared", "SELECT $1 AS v, $2 AS w FROM d.t2", (("1 mon 2 days", 1186), ("2000-01-01 00:00:00", 1114))),
+]
+
+
+@pytest.mark.parametrize(("mode", "sql", "params"), FIXED, ids=[f[1][:60] for f in FIXED])
+def test_fixed_classes_answer_as_postgres(differ: Differ, mode: str, sql: str, params: tuple[tuple[str, int], ...]) -> None:
+    found = differ.check(repro_statement(sql, params), mode, typed=True)
+    assert found == [], "\n".join(m.describe() for m in found)

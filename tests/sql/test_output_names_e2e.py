@@ -23,6 +23,9 @@ QUERIES = [
     "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00', TIMESTAMP '2000-01-01' - INTERVAL '1 day 02:00' AS t,"
     " id FROM sales.customers ORDER BY id LIMIT 1",
     "SELECT INTERVAL '-3 days 04:00:00', INTERVAL '1 year 2 mons 3 days 04:05:06.5'",
+    # CASE is a weak name: a cast of it is named after the type
+    "SELECT CAST(CASE WHEN id > 1 THEN 'x' END AS text), CAST(CASE WHEN id > 1 THEN 1 END AS bigint), id FROM sales.customers"
+    " ORDER BY id LIMIT 1",
 ]
 
 

@@ -76,6 +76,11 @@ KNOWN: tuple[KnownClass, ...] = (
     known("numeric-typmod", ("typmod", "1700"), set(), "SELECT trunc(0.0) AS t FROM d.t1"),
     known("date-trunc-of-date-typed-timestamp", ("type", "1184", "1114"), {"fn:date_trunc-date"},
           "SELECT date_trunc('day', DATE '1970-01-01') AS t FROM d.t1"),
+    known("date-trunc-of-date-typed-date", ("type", "1184", "1082"), {"fn:date_trunc-date"},
+          "SELECT date_trunc('month', DATE '1970-01-01') AS t"),
+    known("jsonb-text-length-bigint", ("type", "23", "20"), {"op:->>"},
+          "SELECT char_length(CAST('{\"a\": \"xy\"}' AS jsonb) ->> 'a') AS n FROM d.t1"),
+    known("trim-named-trim", ("name", "btrim"), {"fn:trim"}, "SELECT trim(tx) FROM p.t1"),
     known("char-n-cast-not-truncated", ("value",), {"cast:*->char"},
           "SELECT CAST(TIMESTAMP '2000-01-01 00:00:00' AS char(2)) AS c"),
     known("float-cast-to-text", ("value",), {"cast:float->text"}, "SELECT CAST(f8 AS text) AS t FROM d.t2"),
@@ -83,9 +88,12 @@ KNOWN: tuple[KnownClass, ...] = (
           "SELECT CAST(CAST('\\x00ff' AS bytea) AS text) AS t FROM d.t2"),
     known("numeric-scale-unified-in-coalesce", ("value",), {"coalesce", "fn:trunc-scale"},
           "SELECT COALESCE(trunc(n, -1), n - n) AS c FROM d.t2"),
+    known("split-part-empty-delimiter", ("value",), {"fn:split_part"},
+          "SELECT split_part('abc', '', 2) AS s FROM p.t2 a JOIN d.t1 b ON a.k = b.i4"),
+    known("div-of-integers-scale", ("value",), {"fn:div"}, "SELECT div(1, 1) AS d"),
     known("round-negative-then-positive-scale", ("value",), {"fn:round-scale"},
           "SELECT round(round(n, -1), 3) AS r FROM d.t1"),
-    known("bool-cast-to-int2-int8-accepted", ("veil-answers", "42846"), {"cast:bool->*"},
+    known("bool-cast-to-int2-int8-accepted", ("veil-answers", "42846"), set(),
           "SELECT CAST(b AS bigint) AS i FROM d.t1"),
     known("float-and-int-overflow-not-raised", ("veil-answers", "22003"), set(),
           "SELECT f4 * f4 AS x FROM d.t1"),
@@ -100,6 +108,18 @@ KNOWN: tuple[KnownClass, ...] = (
           "SELECT CAST('Zoë' AS bytea) AS b FROM d.t1"),
     known("text-to-bytea-non-ascii-code", ("veil-errors", "22P02"), {"cast:text->bytea"},
           "SELECT CAST('Zoë' AS bytea) AS b FROM d.t1"),
+    known("error-in-rows-postgres-never-evaluates", ("veil-errors", "22*"), set(),
+          "SELECT DATE '1970-01-01' AS d FROM p.t1 WHERE FALSE GROUP BY (SELECT avg(CAST(1 AS numeric) / a.i4)"
+          " FROM d.t1 a)"),
+    known("federated-union-with-scalar-subquery-xx000", ("veil-errors", "XX000"), {"setop:union*"},
+          "(SELECT DATE '1970-01-01' AS c1, 'abc' AS c2 FROM d.t1) UNION (SELECT (SELECT DATE '1970-01-01' FROM p.t1"
+          " WHERE FALSE), 'abc' AS c2 FROM p.t2) ORDER BY 2, 1"),
+    known("federated-union-with-scalar-subquery-message", ("unclean-message",), {"setop:union*"},
+          "(SELECT DATE '1970-01-01' AS c1, 'abc' AS c2 FROM d.t1) UNION (SELECT (SELECT DATE '1970-01-01' FROM p.t1"
+          " WHERE FALSE), 'abc' AS c2 FROM p.t2) ORDER BY 2, 1"),
+    known("compile-error-becomes-xx000", ("sqlstate", "42*", "XX000"), set(),
+          "(SELECT (SELECT count(*) > 1 FROM d.t2 c WHERE FALSE ORDER BY c.id LIMIT 1), 'abc' AS c1 FROM d.t2)"
+          " UNION (SELECT FALSE AS c0, 'abc' AS c1 FROM p.t2)"),
     known("date-input-formats", ("veil-errors", "22007"), {"cast:text->date"},
           "SELECT min(CAST('20240101' AS date)) AS d FROM d.t1"),
     known("float-overflow-in-federated-aggregate", ("veil-errors", "22003"), {"agg:avg-float"},
@@ -119,6 +139,8 @@ KNOWN: tuple[KnownClass, ...] = (
     # promise an evaluation order), or Veil's allow-list refuses before PostgreSQL's check
     known("different-runtime-error-first", ("sqlstate", "2*", "2*"), set(),
           "SELECT CAST(CAST(a.i8 AS integer) AS numeric(5,1)) / (a.i4 - a.i4) AS x FROM d.t1 a"),
+    known("allow-list-refusal-before-unsupported-unit", ("sqlstate", "0A000", "42501"), set(),
+          "SELECT EXTRACT(MILLISECONDS FROM DATE '1970-01-01') AS m, every(TRUE) AS e FROM d.t1"),
     known("allow-list-refusal-before-compile-error", ("sqlstate", "42*", "42501"), set(),
           "SELECT every(FALSE) AS e, a.tx FROM d.t1 a"),
     # --- parameters
@@ -134,6 +156,8 @@ KNOWN: tuple[KnownClass, ...] = (
           "SELECT $1 - d AS x FROM p.t1", params=(("-3 days", 0),), modes=(P,), typed=False),
     known("string-agg-constant-order-by", ("unclean-message",), {"agg:string_agg*"},
           "SELECT string_agg('x', ',' ORDER BY 'x') AS s FROM d.t1"),
+    known("undeclared-parameter-typed-text", ("type", "*", "25"), set(), "SELECT NULLIF($1, CAST($2 AS timestamp)) AS n",
+          params=(("2000-01-01 00:00:00", 0), ("1970-01-01", 0)), modes=(P,), typed=False),
     known("declared-numeric-parameter-on-duckdb", ("type", "1700", "25"), set(), "SELECT $1 AS n FROM d.t2",
           params=(("0.001", 1700),), modes=(P,)),
 )

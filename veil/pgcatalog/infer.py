@@ -44,7 +44,8 @@ _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.BitwiseAnd, exp.
 _TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Replace,
                exp.RegexpReplace, exp.Initcap, exp.Pad, exp.Left, exp.Right, exp.Repeat,
                exp.Reverse, exp.Translate, exp.SplitPart, exp.Format, exp.Chr, exp.MD5,
-               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs, exp.Format)
+               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs, exp.Format,
+               exp.Encode)  # encode(bytea, format): sqlglot's Encode
 _INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
 _SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
                 exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
@@ -233,6 +234,8 @@ class Typer:
             return self._series_type(node)
         if isinstance(node, exp.Extract):
             return NUMERIC
+        if isinstance(node, exp.Decode):  # decode(text, format)
+            return ColumnType(BY_NAME["bytea"])
         if isinstance(node, exp.StringToArray):
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):

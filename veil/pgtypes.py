@@ -407,3 +407,17 @@ def quoted_element(value: object) -> str:
     else:
         text = "\\x" + value.hex() if isinstance(value, bytes) else str(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A PostgreSQL interval that has months (which a ``timedelta`` cannot hold): a decoded
+    parameter's value (veil.proxy.codec), bound by a source as :meth:`text`."""
+
+    months: int = 0
+    days: int = 0
+    microseconds: int = 0
+
+    def text(self) -> str:
+        """The interval as text both PostgreSQL and DuckDB read back exactly."""
+        return f"{self.months} months {self.days} days {self.microseconds} microseconds"

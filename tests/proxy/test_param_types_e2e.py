@@ -167,3 +167,37 @@ def test_undeclared_types_are_inferred_like_postgres(
             inferred.append(conn.pgconn.describe_prepared(b"").param_type(0))
         assert inferred[1] == inferred[0], template
         assert inferred[-1] == inferred[0], template
+
+
+@pytest.mark.parametrize(("name", "oid", "value", "text", "column"), CASES, ids=IDS)
+def test_declared_type_of_a_bare_parameter_read_with_source_tables(
+    veil: psycopg.Connection, veil_pg: psycopg.Connection, postgres: psycopg.Connection,
+    name: str, oid: int, value: object, text: str, column: str,
+) -> None:
+    """``SELECT $1 FROM t``: the declared type is the column's, whichever source runs it (the
+    source once bound the decoded value by its own reading: float8 ``NaN`` came back as text)."""
+    expected = _run(postgres, "SELECT $1 AS v", oid, value, text, Format.TEXT)
+    sources = [(veil, "sales.all_types"), (veil_pg, "pgsrc.all_types")]
+    if name in ("numeric", "varchar"):
+        sources.pop(0)  # a DuckDB source still serves these as text (tests/stress/fuzz_known.py)
+    for conn, table in sources:
+        sql = f"SELECT $1 AS v FROM {table} LIMIT 1"
+        for fmt in (Format.TEXT, Format.BINARY):
+            assert _run(conn, sql, oid, value, text, fmt) == expected, (table, fmt)
+
+
+@pytest.mark.parametrize("declared", [1186, 0], ids=["declared", "inferred"])
+def test_interval_parameter_with_months_on_sources(
+    veil: psycopg.Connection, veil_pg: psycopg.Connection, postgres: psycopg.Connection, declared: int
+) -> None:
+    """An interval with months (decoded to veil.pgtypes.Interval) binds on a DuckDB and a
+    PostgreSQL source (it failed with 0A000 naming DuckDB's LogicalType, or XX000 from Arrow)."""
+    text = "1 mon 2 days 00:00:01.5"
+    sql = "SELECT CAST($1 AS interval) AS v, $1 = CAST('1 mon 2 days 00:00:01.5' AS interval) AS same FROM {t} LIMIT 1"
+    expected = postgres.pgconn.exec_params(sql.format(t="all_types").replace(" FROM all_types LIMIT 1", "").encode(),
+                                           [text.encode()], [declared], [0], 0)
+    assert expected.status == ExecStatus.TUPLES_OK, expected.error_message
+    for conn, table in ((veil, "sales.all_types"), (veil_pg, "pgsrc.all_types")):
+        result = conn.pgconn.exec_params(sql.format(t=table).encode(), [text.encode()], [declared], [0], 0)
+        assert result.status == ExecStatus.TUPLES_OK, (table, result.error_message)
+        assert [result.get_value(0, i) for i in range(2)] == [expected.get_value(0, i) for i in range(2)], table

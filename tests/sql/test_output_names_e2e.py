@@ -16,6 +16,16 @@ QUERIES = [
     "SELECT country_1 FROM (SELECT country AS country_1 FROM sales.customers) s ORDER BY 1 LIMIT 1",
     "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, id FROM sales.customers ORDER BY id LIMIT 1",
     "SELECT '3.14'::numeric, '-0.50'::numeric AS n, '1e5'::numeric, 1.50",
+    # AT TIME ZONE is PostgreSQL's timezone(); a typed interval literal is named after its type
+    "SELECT TIMESTAMP '2000-01-01 00:00:00' AT TIME ZONE 'UTC', INTERVAL '2 hours', id FROM sales.customers ORDER BY id LIMIT 1",
+    "SELECT TIMESTAMPTZ '2000-01-01 00:00:00+00' AT TIME ZONE 'UTC', INTERVAL '1 day'",
+    # an interval literal of several quantities keeps all of them (sqlglot kept the first: -3 days)
+    "SELECT INTERVAL '2 hours' + INTERVAL '-3 days 04:00:00', TIMESTAMP '2000-01-01' - INTERVAL '1 day 02:00' AS t,"
+    " id FROM sales.customers ORDER BY id LIMIT 1",
+    "SELECT INTERVAL '-3 days 04:00:00', INTERVAL '1 year 2 mons 3 days 04:05:06.5'",
+    # CASE is a weak name: a cast of it is named after the type
+    "SELECT CAST(CASE WHEN id > 1 THEN 'x' END AS text), CAST(CASE WHEN id > 1 THEN 1 END AS bigint), id FROM sales.customers"
+    " ORDER BY id LIMIT 1",
 ]
 
 

@@ -144,3 +144,14 @@ def test_copy_to_a_file_is_refused_clearly() -> None:
     with pytest.raises(VeilError) as info:
         classify("COPY t TO '/tmp/x'")
     assert info.value.sqlstate == "0A000"
+
+
+def test_interval_literals_of_several_quantities_reach_sqlglot_as_casts() -> None:
+    """sqlglot reads ``INTERVAL '-3 days 04:00:00'`` as ``INTERVAL '-3 DAYS'``; a cast keeps the
+    whole text. One quantity, a field keyword after the literal, and strings are left alone."""
+    from veil.sql.pgsql import for_sqlglot
+
+    sql = "SELECT INTERVAL '-3 days 04:00:00', interval '1' day, INTERVAL '2 hours', 'INTERVAL ''x''', $1,$2"
+    assert for_sqlglot(sql) == (
+        "SELECT CAST('-3 days 04:00:00' AS INTERVAL), interval '1' day, INTERVAL '2 hours', 'INTERVAL ''x''', $1 ,$2"
+    )

@@ -20,7 +20,7 @@ from veil.pgcatalog import localtypes, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
-from veil.pgcatalog.exactcalls import exact_calls
+from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
 from veil.pgcatalog.infer import OutputColumn, Typer
 from veil.pgcatalog.normalize import normalize
 from veil.pgcatalog.objects import CatalogObjects
@@ -108,6 +108,7 @@ class LocalEngine:
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
         exact_calls(rewritten, rewriter.type_of)
+        refuse_inexact(rewritten)
         compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projections_for, array_texts=True)
         safety.check_output(compiled)
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]

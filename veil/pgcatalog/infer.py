@@ -44,7 +44,8 @@ _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.BitwiseAnd, exp.
 _TEXT_FUNCS = (exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Concat, exp.Replace,
                exp.RegexpReplace, exp.Initcap, exp.Pad, exp.Left, exp.Right, exp.Repeat,
                exp.Reverse, exp.Translate, exp.SplitPart, exp.Format, exp.Chr, exp.MD5,
-               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs, exp.Format)
+               exp.TimeToStr, exp.GroupConcat, exp.ArrayToString, exp.ConcatWs, exp.Format,
+               exp.Encode)  # encode(bytea, format): sqlglot's Encode
 _INT4_FUNCS = (exp.Length, exp.StrPosition, exp.Ascii, exp.ArraySize, exp.ArrayPosition)
 _SAME_AS_ARG = (exp.Min, exp.Max, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
                 exp.TimestampTrunc, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
@@ -174,7 +175,8 @@ class Typer:
         if isinstance(node, exp.Neg):
             return self.type_of(node.this)
         if isinstance(node, _ARITHMETIC):
-            return _promote(self.type_of(node.this), self.type_of(node.expression))
+            left, right = self.type_of(node.this), self.type_of(node.expression)
+            return _temporal(node, left, right) or _promote(left, right)
         if isinstance(node, exp.DPipe):
             left, right = self.type_of(node.this), self.type_of(node.expression)
             for side in (left, right):
@@ -243,6 +245,8 @@ class Typer:
             return self._series_type(node)
         if isinstance(node, exp.Extract):
             return NUMERIC
+        if isinstance(node, exp.Decode):  # decode(text, format)
+            return ColumnType(BY_NAME["bytea"])
         if isinstance(node, exp.StringToArray):
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):
@@ -481,6 +485,40 @@ def _number_type(text: str) -> ColumnType:
         value = int(text)
         return INT4 if -(2**31) <= value < 2**31 else INT8 if -(2**63) <= value < 2**63 else NUMERIC
     return NUMERIC
+
+
+_TEMPORAL = frozenset({"date", "timestamp", "timestamptz", "interval"})
+_NUMBERS = frozenset(_RANK) - {"oid"}
+
+
+def _temporal(node: exp.Expr, left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
+    """PostgreSQL's result type of date/time arithmetic (``date - date`` is int4, ``date - 1``
+    a date, ``timestamp - timestamp`` an interval); None when neither side is date/time."""
+    names = (left.type.name if left else "", right.type.name if right else "")
+    if not _TEMPORAL.intersection(names):
+        return None
+    kinds = ("number" if names[0] in _NUMBERS else names[0], "number" if names[1] in _NUMBERS else names[1])
+    result: str | None
+    if isinstance(node, exp.Mul | exp.Div):
+        result = "interval" if "interval" in kinds and "number" in kinds else None
+    elif isinstance(node, exp.Add):
+        result = {
+            frozenset({"date", "number"}): "date", frozenset({"date", "interval"}): "timestamp",
+            frozenset({"timestamp", "interval"}): "timestamp", frozenset({"timestamptz", "interval"}): "timestamptz",
+            frozenset({"interval"}): "interval",
+        }.get(frozenset(kinds))
+    elif isinstance(node, exp.Sub):
+        result = {
+            ("date", "date"): "int4", ("date", "number"): "date", ("date", "interval"): "timestamp",
+            ("timestamp", "interval"): "timestamp", ("timestamptz", "interval"): "timestamptz",
+            ("interval", "interval"): "interval", ("timestamp", "timestamp"): "interval",
+            ("timestamptz", "timestamptz"): "interval", ("timestamp", "date"): "interval",
+            ("date", "timestamp"): "interval", ("timestamptz", "date"): "interval", ("date", "timestamptz"): "interval",
+            ("timestamptz", "timestamp"): "interval", ("timestamp", "timestamptz"): "interval",
+        }.get(kinds)
+    else:
+        result = None
+    return ColumnType(BY_NAME[result]) if result else None
 
 
 def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:

@@ -47,6 +47,8 @@ _TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.Length: "length",
     exp.Exists: "exists",
     exp.Array: "array",
+    exp.AtTimeZone: "timezone",  # PostgreSQL's parser calls timezone(zone, value)
+    exp.Interval: "interval",  # a typed literal is named after its type, as a cast is
 }
 
 
@@ -84,7 +86,7 @@ def _figure(node: exp.Expr) -> tuple[str, int]:
     if isinstance(node, exp.Case):
         default = node.args.get("default")
         name, strength = _figure(default) if default is not None else (UNNAMED, 0)
-        return (name, strength) if strength > 1 else ("case", 2)
+        return (name, strength) if strength > 1 else ("case", 1)  # weak: CAST(CASE ...) takes the type's name
     if isinstance(node, exp.Subquery):
         query = node.this
         if isinstance(query, exp.Select) and query.expressions:

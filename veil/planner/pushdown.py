@@ -30,7 +30,7 @@ from veil.policy.allowlist import FRONT, check_functions, check_sql
 from veil.policy.masks import bind_hash_key
 from veil.sql.colnames import name_outputs
 from veil.sql.ctes import UnresolvableScopes, cte_bindings, rename_ctes
-from veil.sql.params import cast_array_parameters, duckdb_literals, infer_param_oids
+from veil.sql.params import cast_array_parameters, cast_declared_parameters, duckdb_literals, infer_param_oids
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -317,6 +317,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    cast_declared_parameters(rewritten, declared_param_oids, numeric=dialect != "duckdb")  # after naming: $1 stays ?column?
     cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)

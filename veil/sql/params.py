@@ -161,6 +161,31 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
+# declared parameter types left uncast: text and unknown are what a source reads a bare
+# parameter as anyway
+_UNCAST = frozenset({pgtypes.TEXT.oid, pgtypes.BY_NAME["unknown"].oid})
+
+
+def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], numeric: bool = True) -> None:
+    """Give every ``$n`` the client declared a scalar type (but text) an explicit cast to it, in
+    place, unless it is already cast: a declared type is the parameter's type in PostgreSQL
+    wherever it stands, but a source binds the decoded value by its own reading (``SELECT $1``
+    with ``$1`` declared ``float8`` is a ``float8`` column, ``NaN`` and not the text ``nan``).
+    ``numeric=False`` leaves numeric parameters uncast, for DuckDB, whose bare DECIMAL has
+    scale 3 (the value keeps its own scale uncast)."""
+    for parameter in list(statement.find_all(exp.Parameter)):
+        if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(declared[index]) if index < len(declared) else None
+        if pg_type is None or pg_type.oid in _UNCAST or pg_type.element_oid or pgfields.user_type(pg_type) is not None:
+            continue
+        if pg_type.oid == pgtypes.NUMERIC.oid and not numeric:
+            continue
+        datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres")
+        parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+
+
 _BINARY = (exp.DType.VARBINARY, exp.DType.BINARY)
 _HEX = re.compile(r"(?:\s*[0-9A-Fa-f]{2})*\s*")
 

@@ -12,6 +12,7 @@ touched). Every function is pure and cached by statement text: it is on the hot 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, wraps
@@ -145,21 +146,41 @@ def parameter_numbers(sql: str) -> tuple[int, ...]:
     return tuple(int(t.text[1:]) for t in scan(sql) if t.name == "PARAM")
 
 
+# PostgreSQL's interval field keywords (``INTERVAL '1' DAY``, ``... DAY TO SECOND``)
+_INTERVAL_FIELDS = frozenset({"YEAR_P", "MONTH_P", "DAY_P", "HOUR_P", "MINUTE_P", "SECOND_P"})
+_ONE_QUANTITY = re.compile(r"'\s*[-+]?[0-9.]+\s*[A-Za-z]+\s*'")
+
+
 @text_cache(4096)
 def for_sqlglot(sql: str) -> str:
-    """``sql`` with a space after each ``$n`` not already followed by one, so that sqlglot's
-    tokenizer cannot take ``$1,$2`` or ``$1||$2`` for a dollar-quoted string."""
-    if "$" not in sql:
+    """``sql`` as sqlglot must be given it to read it as PostgreSQL does:
+
+    * a space after each ``$n`` not already followed by one, so that sqlglot's tokenizer cannot
+      take ``$1,$2`` or ``$1||$2`` for a dollar-quoted string;
+    * ``INTERVAL '-3 days 04:00:00'`` (more than one quantity, no field keyword after it) as
+      ``CAST('-3 days 04:00:00' AS INTERVAL)``: sqlglot keeps only the first quantity of such a
+      literal (``INTERVAL '-3 DAYS'``), on every source."""
+    lowered = sql.lower()
+    if "$" not in sql and "interval" not in lowered:
         return sql
-    tokens = [t for t in scan(sql) if t.name == "PARAM" and t.end < len(sql) and not sql[t.end].isspace()]
-    if not tokens:
+    tokens = scan(sql)
+    edits: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens):
+        if token.name == "PARAM" and token.end < len(sql) and not sql[token.end].isspace():
+            edits.append((token.end, token.end, " "))
+        elif token.name == "INTERVAL" and index + 1 < len(tokens) and tokens[index + 1].name == "SCONST":
+            literal = tokens[index + 1]
+            following = tokens[index + 2].name if index + 2 < len(tokens) else ""
+            if following not in _INTERVAL_FIELDS and not _ONE_QUANTITY.fullmatch(literal.text):
+                edits.append((token.start, literal.end, f"CAST({literal.text} AS INTERVAL)"))
+    if not edits:
         return sql
     parts: list[str] = []
     previous = 0
-    for token in tokens:
-        parts.append(sql[previous : token.end])
-        parts.append(" ")
-        previous = token.end
+    for start, end, text in edits:
+        parts.append(sql[previous:start])
+        parts.append(text)
+        previous = end
     parts.append(sql[previous:])
     return "".join(parts)
 

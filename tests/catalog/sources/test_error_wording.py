@@ -49,6 +49,9 @@ DUCKDB_CASES = [
     ("SELECT 2147483647::int + 1", "22003", "integer out of range", None),
     ("SELECT 9223372036854775807::bigint * 2", "22003", "bigint out of range", None),
     ("SELECT 12345678901::numeric(5,2)", "22003", "numeric field overflow", None),
+    # a value of a column that does not fit the cast's type (DuckDB: a conversion error)
+    ("SELECT (amount * 1000)::numeric(3,1) FROM ledger", "22003", "numeric field overflow", None),
+    ("SELECT (amount * 100000)::smallint FROM ledger", "22003", "smallint out of range", None),
     ("SELECT entry_id::date FROM ledger", "42846", "cannot cast type bigint to date", None),
     ("SELECT coalesce(memo, 1) FROM ledger", "42804", "COALESCE types text and integer cannot be matched", None),
     ("SELECT entry_id FROM ledger GROUP BY memo", "42803",

@@ -57,7 +57,7 @@ from veil.planner.pushdown import (
 )
 from veil.policy.allowlist import check_sql
 from veil.sql.colnames import name_outputs
-from veil.sql.params import infer_param_oids
+from veil.sql.params import cast_declared_parameters, infer_param_oids
 
 LOCAL_DIALECT = "duckdb"
 
@@ -112,6 +112,7 @@ def plan_federated(
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
+    cast_declared_parameters(rewritten, declared_param_oids, numeric=False)  # after naming: $1 stays ?column?
     typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
     mark_enum_ordering(rewritten, analysis)
     builder = FragmentBuilder(rewritten, refs, sources, protect)

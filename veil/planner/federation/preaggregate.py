@@ -23,7 +23,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from veil.catalog.model import Table
-from veil.planner.federation.scope import alias_identifier, qualifier, select_of
+from veil.planner.federation.scope import alias_identifier, conjunction, qualifier, select_of
 from veil.planner.pushdown import identifier_name, quoted
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def preaggregated_fragment(
     projections.append(exp.alias_(exp.Count(this=exp.Star()), quoted(ROWS)))
     select = exp.Select(expressions=projections).from_(builder.protected_alias(node, table), copy=False)
     if conditions:
-        select = select.where(exp.and_(*conditions), copy=False)
+        select = select.where(conjunction(conditions, copy=True), copy=False)
     if keys:
         select = select.group_by(*(k.copy() for k in keys), copy=False)
     else:

@@ -131,6 +131,11 @@ _RULES = (
           lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(2)))),
     _rule(r"^Overflow in \w+ of (\S+)", lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
     _rule(r"^Could not cast value .* to DECIMAL", _fixed(errcodes.NumericValueOutOfRange, "numeric field overflow")),
+    # a cast that does not fit its target (DuckDB calls it a conversion error, PostgreSQL 22003)
+    _rule(r"^Casting value .* to type (\S+?) failed: value is out of range",
+          lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
+    _rule(r"^Failed to cast decimal value \S+ to type (\S+)",
+          lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
     _rule(r"^Unimplemented type for cast \((.+?) -> (.+?)\)",
           lambda m: errcodes.CannotCoerce(f"cannot cast type {pg_type(m.group(1))} to {pg_type(m.group(2))}")),
     _rule(r"^Cannot mix values of type (\S+) and (\S+) in (\w+)",

@@ -49,7 +49,7 @@ from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgfields import TYPE_GENERATION, column_type_for_field
-from veil.pgtypes import quoted_element
+from veil.pgtypes import Interval, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
@@ -197,6 +197,8 @@ def _bindable(value: object) -> object:
         return value.isoformat()
     if isinstance(value, list) and any(isinstance(item, list) for item in value):
         return _array_text(value)
+    if isinstance(value, Interval):  # an interval with months: Arrow has no Python type for it
+        return value.text()
     return value
 
 

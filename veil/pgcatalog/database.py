@@ -18,7 +18,7 @@ from veil.pgcatalog.data.static_rows import CONSTRAINT_DEFS, TS_TOKEN_TYPES
 from veil.pgcatalog.infoschema import InformationSchemaRows
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.macros import MACROS
-from veil.pgcatalog.objects import ENUM_IO, NAMED_OBJECTS, CatalogObjects
+from veil.pgcatalog.objects import ENUM_IO, NAMED_OBJECTS, REGOPER_TEXT, CatalogObjects
 from veil.pgcatalog.rows import CatalogRows, RowSet
 from veil.pgcatalog.schema import (
     DUCK_SCHEMAS,
@@ -139,6 +139,7 @@ def _helper_tables(con: duckdb.DuckDBPyConnection, objects: CatalogObjects) -> N
             ("vl__description", "VARCHAR")))
     })
     named = [(kind, oid, name) for kind, names in NAMED_OBJECTS.items() for name, oid in names.items()]
+    named += [("regoper_out", oid, text) for oid, text in REGOPER_TEXT.items()]
     _table(con, "reg_names", {
         "vl__kind": ("VARCHAR", [kind for kind, _, _ in named]),
         "vl__oid": ("UINTEGER", [oid for _, oid, _ in named]),

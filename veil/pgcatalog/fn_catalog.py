@@ -35,7 +35,7 @@ def _zero_bigint(call: Call) -> exp.Expr:
 
 
 add("pg_get_userbyid", 1, "name", params=("oid",))(_macro("pg_get_userbyid"))
-add("format_type", 2, "text", params=("oid", "int4"))(_macro("format_type"))
+add("format_type", 2, "text", params=("oid", "int4"))(_macro("format_type", with_path=True))
 add("pg_table_is_visible", 1, "bool", params=("oid",))(
     _macro("pg_table_is_visible", with_path=True)
 )

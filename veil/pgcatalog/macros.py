@@ -117,7 +117,7 @@ MACROS: tuple[str, ...] = (
         WHEN {F}.regtype_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s)
         ELSE error('[42704] type "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-' ELSE coalesce(
-        (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL)
+        (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL, sp)
                      WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
                      ELSE {F}.quote_ident(vl__to.vl__nspname) || '.' || {F}.quote_ident(vl__to.vl__typname) END
          FROM {F}.type_info vl__to WHERE vl__to.vl__oid = typ), CAST(typ AS VARCHAR)) END""",
@@ -162,10 +162,13 @@ MACROS: tuple[str, ...] = (
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)
         ELSE error(msg || s || tail) END""",
-    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-'
+    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL
+        WHEN o = 0 THEN CASE WHEN starts_with(k, 'regoper') THEN '0' ELSE '-' END
         ELSE coalesce((SELECT CASE WHEN starts_with(k, 'regoper') THEN min(vl__no2.vl__name)
                               ELSE {F}.quote_ident(min(vl__no2.vl__name)) END
-                       FROM {F}.reg_names vl__no2 WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
+                       FROM {F}.reg_names vl__no2
+                       WHERE vl__no2.vl__kind = CASE WHEN k = 'regoper' THEN 'regoper_out' ELSE k END
+                         AND vl__no2.vl__oid = o),
                       CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
     f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE
@@ -178,10 +181,13 @@ MACROS: tuple[str, ...] = (
             THEN regexp_replace(vl_base, '^(\\w+)', '\\1(' || m || ')')
         WHEN vl_name = 'interval' AND m & 65535 <> 65535 THEN vl_base || '(' || (m & 65535) || ')'
         ELSE vl_base END""",
-    f"""CREATE MACRO {F}.format_type(typ, m) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(
-        (SELECT CASE WHEN vl__ft.vl__name = 'bpchar' AND m IS NOT NULL AND m < 0
-                     THEN 'bpchar' || vl__ft.vl__suffix
-                     ELSE {F}.typmod_text(vl__ft.vl__name, vl__ft.vl__base, m) || vl__ft.vl__suffix END
+    # A type outside the search path is schema-qualified, as PostgreSQL's format_type does.
+    f"""CREATE MACRO {F}.format_type(typ, m, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-'
+        ELSE coalesce((SELECT CASE WHEN vl__ft.vl__nspname = 'pg_catalog' OR list_contains(sp, vl__ft.vl__nspname)
+                                   THEN '' ELSE {F}.quote_ident(vl__ft.vl__nspname) || '.' END
+                              || CASE WHEN vl__ft.vl__name = 'bpchar' AND m IS NOT NULL AND m < 0
+                                      THEN 'bpchar' || vl__ft.vl__suffix
+                                      ELSE {F}.typmod_text(vl__ft.vl__name, vl__ft.vl__base, m) || vl__ft.vl__suffix END
          FROM {F}.type_info vl__ft WHERE vl__ft.vl__oid = typ), '???') END""",
     # --- descriptions and owners -------------------------------------------------------------
     f"""CREATE MACRO {F}.pg_get_userbyid(r) AS CASE WHEN r IS NULL THEN NULL ELSE coalesce(

@@ -168,6 +168,11 @@ _PROCS = _procs(_BUILTIN_TYPES)
 NAMED_OBJECTS = _named_objects()
 _BUILTIN_NAMESPACE_OWNERS = {str(row[1]): int(str(row[2])) for row in static_rows.PG_NAMESPACE}
 OPERATOR_COUNTS = Counter(str(row[1]) for row in static_rows.PG_OPERATOR)
+#: regoper output of every operator: its bare name when no other operator has it, else qualified.
+REGOPER_TEXT = {
+    int(str(row[0])): str(row[1]) if OPERATOR_COUNTS[str(row[1])] == 1 else f"pg_catalog.{row[1]}"
+    for row in static_rows.PG_OPERATOR
+}
 
 
 class CatalogObjects:
@@ -416,7 +421,9 @@ class CatalogObjects:
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
         """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
         if oid == 0:
-            return "-"
+            return "0" if kind.startswith("regoper") else "-"
+        if kind == "regoper":
+            return REGOPER_TEXT.get(oid, str(oid))
         if kind == "regclass":
             return self.regclass_out(oid, path)
         if kind == "regtype":

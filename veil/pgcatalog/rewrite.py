@@ -141,6 +141,9 @@ class Rewriter:
             return self._concat(node)
         if isinstance(node, exp.SimilarTo):
             return self._similar(node)
+        if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
+            # PostgreSQL's LIKE escapes with a backslash unless told otherwise; DuckDB's never does.
+            return exp.Escape(this=node.copy(), expression=sqlbuild.string("\\"))
         if isinstance(node, exp.Div) and self._integers(node.this, node.expression):
             return exp.IntDiv(this=node.this, expression=node.expression)
         if isinstance(node, exp.Dot):

@@ -185,7 +185,7 @@ def _proc_source() -> Source:
         Col("p.proargtypes[0]", "subscript0", "oid"), Col("array_length(p.proargtypes, 1)", "array_length", "int"),
         Col("array_to_string(p.proargtypes, ',')", "array_to_string"),
         Col("array_to_string(p.proargtypes::regtype[], ', ')", "regtype-array"),
-        Col("'23'::oid = ANY (p.proargtypes)", "any", "bool"), Col("p.proargtypes @> '{25}'::oid[]", "contains", "bool"),
+        Col("'23'::oid = ANY (p.proargtypes)", "any", "bool"), Col("p.proargtypes::oid[] @> '{25}'::oid[]", "contains", "bool"),
         Col("(SELECT string_agg(format_type(a, NULL), ', ' ORDER BY o) FROM unnest(p.proargtypes)"
             " WITH ORDINALITY u(a, o))", "unnest"),
         Col("p.proargnames", "text-array", "array"), Col("p.pronargs", "int", "int"),

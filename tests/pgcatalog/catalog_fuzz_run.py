@@ -111,11 +111,13 @@ class Report:
         return collections.Counter(m.klass for m in self.mismatches)
 
 
-def _describe(outcome: Outcome) -> str:
+def _describe(outcome: Outcome, other: Outcome) -> str:
+    """The outcome, with its first row that the other outcome lacks."""
     if isinstance(outcome, Failure):
         return f"ERROR {outcome.sqlstate}: {outcome.message[:200]}"
-    head = outcome.rows[:3]
-    return f"{list(outcome.fields)} {len(outcome.rows)} rows {[list(r) for r in head]}"[:600]
+    theirs = collections.Counter(other.rows) if isinstance(other, Result) else collections.Counter()
+    extra = [list(row) for row in outcome.rows if not theirs[row]][:2]
+    return f"{list(outcome.fields)} {len(outcome.rows)} rows, e.g. {extra}"[:600]
 
 
 class Differ:
@@ -132,7 +134,7 @@ class Differ:
             expected, actual = execute(self.postgres, sql, binary), execute(self.veil, sql, binary)
             klass = classify(expected, actual, ordered, fmt, source)
             if klass is not None:
-                out.append(Mismatch(sql, klass, _describe(expected), _describe(actual)))
+                out.append(Mismatch(sql, klass, _describe(expected, actual), _describe(actual, expected)))
                 break  # the text format's class explains the binary one
         return out
 

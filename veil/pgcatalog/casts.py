@@ -67,7 +67,7 @@ def reg_input(env: CompileEnv, kind: str, text: exp.Expr, strict: bool) -> exp.E
             sqlbuild.string(f"[{state}] {prefix}"), sqlbuild.string(suffix),
         )
     args: list[exp.Expr] = [text, sqlbuild.boolean(strict)]
-    if kind == "regclass":
+    if kind in ("regclass", "regtype"):
         args.insert(1, env.path_literal())
     return sqlbuild.veil_fn(f"{_macro_kind(kind)}_in", *args)
 

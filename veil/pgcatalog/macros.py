@@ -103,23 +103,24 @@ MACROS: tuple[str, ...] = (
         (SELECT CASE WHEN {F}.pg_table_is_visible(vl__ro.vl__oid, sp) THEN {F}.quote_ident(vl__ro.vl__relname)
                 ELSE {F}.quote_ident(vl__ro.vl__nspname) || '.' || {F}.quote_ident(vl__ro.vl__relname) END
          FROM {F}.rel_info vl__ro WHERE vl__ro.vl__oid = rel), CAST(rel AS VARCHAR)) END""",
-    f"""CREATE MACRO {F}.regtype_lookup(s) AS coalesce(
+    f"""CREATE MACRO {F}.regtype_lookup(s, sp) AS coalesce(
         (SELECT vl__tl.vl__oid FROM {F}.type_spellings vl__tl WHERE vl__tl.vl__spelling = lower(regexp_replace(
             regexp_replace(trim(s), '\\s*\\(\\s*\\d+\\s*(,\\s*\\d+\\s*)?\\)', ''),
             '^"?pg_catalog"?\\.', ''))),
         (SELECT vl__tl.vl__oid FROM {F}.type_info vl__tl
          WHERE vl__tl.vl__typname = {F}.parse_ident(s)[-1]
-           AND (len({F}.parse_ident(s)) = 1 OR vl__tl.vl__nspname = {F}.parse_ident(s)[-2])
+           AND CASE WHEN len({F}.parse_ident(s)) = 1
+                    THEN vl__tl.vl__nspname = 'pg_catalog' OR list_contains(sp, vl__tl.vl__nspname)
+                    ELSE vl__tl.vl__nspname = {F}.parse_ident(s)[-2] END
+         ORDER BY vl__tl.vl__nspname <> 'pg_catalog', list_position(sp, vl__tl.vl__nspname)
          LIMIT 1))""",
-    f"""CREATE MACRO {F}.regtype_in(s, strict) AS CASE
+    f"""CREATE MACRO {F}.regtype_in(s, sp, strict) AS CASE
         WHEN s IS NULL THEN NULL
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
-        WHEN {F}.regtype_lookup(s) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s)
+        WHEN {F}.regtype_lookup(s, sp) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s, sp)
         ELSE error('[42704] type "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-' ELSE coalesce(
-        (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL, sp)
-                     WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
-                     ELSE {F}.quote_ident(vl__to.vl__nspname) || '.' || {F}.quote_ident(vl__to.vl__typname) END
+        (SELECT {F}.format_type(vl__to.vl__oid, NULL, sp)
          FROM {F}.type_info vl__to WHERE vl__to.vl__oid = typ), CAST(typ AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regproc_lookup(s) AS (
         SELECT min(vl__pl.vl__oid) FROM {F}.proc_info vl__pl

@@ -60,6 +60,10 @@ def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and pa.types.is_integer(t.value_type):
         # oid[], regproc[] ... held as Arrow integers: the declared element's width and OID.
         return ColumnType(BY_OID[column.type.element_oid])
+    if column.type.is_array and column.type.element_oid in SAME_AS_TEXT and pa.types.is_string(t.value_type):
+        # name[], varchar[] ... held as Arrow strings: the elements' bytes are the text's, their
+        # OID in the array header the declared element's (name[]'s is 19, never text's 25).
+        return ColumnType(BY_OID[column.type.element_oid], column.typmod)
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element

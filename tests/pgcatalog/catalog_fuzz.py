@@ -80,7 +80,7 @@ class Query:
         else:
             distinct = ""
             order = [*(k for k in self.source.key)]
-            if self.distinct_on and cols[0].kind in ("text", "char", "oid", "int", "bool"):
+            if self._distinct:
                 distinct = f"DISTINCT ON ({_ordering(cols[0])}) "
                 order = [_ordering(cols[0]), *order]
             select = ", ".join(f"{c.sql} AS {_alias(c, i)}" for i, c in enumerate(cols))
@@ -92,9 +92,13 @@ class Query:
         return _wrap(body, self.wrap)
 
     @property
+    def _distinct(self) -> bool:
+        return self.distinct_on and bool(self.cols) and self.cols[0].kind in ("text", "char", "oid", "int", "bool")
+
+    @property
     def ordered(self) -> bool:
         """The rows' order is fixed by the statement (a total ORDER BY on the outside)."""
-        return (self.order or self.distinct_on or bool(self.limit)) and not self.group and self.wrap in ("", "cte")
+        return (self.order or self._distinct or bool(self.limit)) and not self.group and self.wrap in ("", "cte")
 
 
 def _alias(col: Col, index: int) -> str:

@@ -115,8 +115,11 @@ def coerce(
     ):
         # regtype[]::text[] (pgcli's function list): each OID becomes the name it prints as
         # (a correlated subquery: DuckDB lambdas cannot call the lookup macros).
-        names = _each_reg_output(env, element.name, node)
+        names = each_reg_output(env, element.name, node)
         return sqlbuild.veil_fn("array_out", names) if name in STRING_TYPES else names
+    if source is not None and source.type.name in ("oidvector", "int2vector") and name in STRING_TYPES:
+        # oidvectorout/int2vectorout: the elements space-separated (``23 25``), no braces.
+        return sqlbuild.builtin("array_to_string", node, sqlbuild.string(" "))
     if source is not None and source.type.is_array and name in ("text", "varchar"):
         return sqlbuild.veil_fn("array_out", node)
     if name == "char" and source is not None and source.type.name != "char":
@@ -133,7 +136,8 @@ def coerce(
     return sqlbuild.cast(node, duck_type(target))
 
 
-def _each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+def each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+    """Each OID of a reg* array as the name it prints as (a VARCHAR[])."""
     rendered = reg_output(env, kind, exp.column("vl__reg", table="vl__regs"))
     element_list = exp.select(
         exp.ArrayAgg(this=rendered).as_("vl__names")

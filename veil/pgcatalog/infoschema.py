@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.objects import CatalogObjects, Relation
+from veil.pgcatalog.privileges import COLUMN_GRANTS, NOT_LISTED
 from veil.pgcatalog.rows import Row, RowSet
 from veil.pgcatalog.schema import RELATIONS
 from veil.pgtypes import ColumnType, PgType, format_type
@@ -50,9 +51,13 @@ class InformationSchemaRows:
         ]
         return _rowset("schemata", rows)
 
+    def _listed(self) -> list[Relation]:
+        """The relations a user holds some privilege on (information_schema lists no other)."""
+        return [r for r in self.objects.relations.values() if r.table is not None or r.oid not in NOT_LISTED]
+
     def tables(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             rows.append(
                 {
                     "table_catalog": self.catalog,
@@ -67,7 +72,7 @@ class InformationSchemaRows:
 
     def views(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             if relation.kind != "v":
                 continue
             rows.append(
@@ -87,9 +92,12 @@ class InformationSchemaRows:
 
     def columns(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             defaults = {c.name: c.default for c in relation.table.columns} if relation.table is not None else {}
+            hidden = COLUMN_GRANTS.get(relation.name, frozenset()) if relation.table is None else frozenset()
             for position, (name, column_type, nullable) in enumerate(_columns(relation), 1):
+                if name in hidden:
+                    continue
                 row = self._column(relation, position, name, column_type, nullable)
                 row["column_default"] = defaults.get(name)
                 rows.append(row)

@@ -248,11 +248,11 @@ def _class_source() -> Source:
 def _attribute_source() -> Source:
     cols = (
         Col("c.relname", "relname"), Col("a.attname", "attname"), Col("a.attnum", "int", "int"),
-        Col("a.atttypid::regtype::text", "regtype-text"), Col("format_type(a.atttypid, a.atttypmod)", "format_type"),
-        Col("a.attnotnull", "bool", "bool"), Col("a.attlen", "int", "int"), Col("a.attstorage", "char-col", "char"),
+        Col("a.atttypid::regtype::text", "atttypid"), Col("format_type(a.atttypid, a.atttypmod)", "format_type"),
+        Col("a.attnotnull", "attnotnull", "bool"), Col("a.attlen", "int", "int"), Col("a.attstorage", "char-col", "char"),
         Col("col_description(a.attrelid, a.attnum)", "col_description"),
-        Col("has_column_privilege(c.oid, a.attnum, 'SELECT')", "has_privilege", "bool"),
-        Col("a.attcollation", "oid", "oid"), Col("a.atthasdef", "bool", "bool"), Col("t.typname", "typname"),
+        Col("has_column_privilege(c.oid, a.attnum, 'SELECT')", "has_column_privilege", "bool"),
+        Col("a.attcollation", "attcollation", "oid"), Col("a.atthasdef", "bool", "bool"), Col("t.typname", "typname"),
         Col("CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END", "case-char", "oid"),
         *_name_cols("a.attname", "attname")[:8],
     )
@@ -304,30 +304,30 @@ def _infoschema_sources() -> tuple[Source, ...]:
     columns = Source(
         "is-columns", "information_schema.columns ic", "ic.table_schema = 'pg_catalog'",
         ("ic.table_name", "ic.ordinal_position"),
-        (Col("ic.table_name", "is-text"), Col("ic.column_name", "is-text"), Col("ic.ordinal_position", "is-int", "int"),
-         Col("ic.data_type", "is-data_type"), Col("ic.udt_name", "is-text"), Col("ic.is_nullable", "is-text"),
-         Col("ic.character_maximum_length", "is-int", "int"), Col("ic.column_default", "is-text"),
-         Col("ic.collation_name", "is-text"), Col("ic.dtd_identifier", "is-text")),
+        (Col("ic.table_name", "is-table_name"), Col("ic.column_name", "is-column_name"), Col("ic.ordinal_position", "is-ordinal_position", "int"),
+         Col("ic.data_type", "is-data_type"), Col("ic.udt_name", "is-udt_name"), Col("ic.is_nullable", "is-is_nullable"),
+         Col("ic.character_maximum_length", "is-character_maximum_length", "int"), Col("ic.column_default", "is-column_default"),
+         Col("ic.collation_name", "is-collation_name"), Col("ic.dtd_identifier", "is-dtd_identifier")),
     )
     tables = Source(
         "is-tables", "information_schema.tables it", "it.table_schema IN ('pg_catalog', 'information_schema')",
         ("it.table_schema", "it.table_name"),
-        (Col("it.table_name", "is-text"), Col("it.table_type", "is-text"), Col("it.table_schema", "is-text"),
-         Col("it.is_insertable_into", "is-text"), Col("it.table_catalog IS NOT NULL", "is-bool", "bool")),
+        (Col("it.table_name", "is-table_name"), Col("it.table_type", "is-table_type"), Col("it.table_schema", "is-table_schema"),
+         Col("it.is_insertable_into", "is-is_insertable_into"), Col("it.table_catalog IS NOT NULL", "is-bool", "bool")),
     )
     routines = Source(
         "is-routines", "information_schema.routines r LEFT JOIN information_schema.parameters pa"
         " ON pa.specific_name = r.specific_name",
         f"r.routine_schema = 'pg_catalog' AND r.routine_name IN ({_quoted(PROC_NAMES[:20])})",
         ("r.specific_name", "pa.ordinal_position"),
-        (Col("r.routine_name", "is-text"), Col("r.data_type", "is-data_type"), Col("r.routine_type", "is-text"),
-         Col("pa.parameter_name", "is-text"), Col("pa.data_type", "is-data_type"),
-         Col("pa.parameter_mode", "is-text"), Col("r.type_udt_name", "is-text"), Col("r.is_deterministic", "is-text")),
+        (Col("r.routine_name", "is-routine_name"), Col("r.data_type", "is-data_type"), Col("r.routine_type", "is-routine_type"),
+         Col("pa.parameter_name", "is-parameter_name"), Col("pa.data_type", "is-data_type"),
+         Col("pa.parameter_mode", "is-parameter_mode"), Col("r.type_udt_name", "is-type_udt_name"), Col("r.is_deterministic", "is-is_deterministic")),
     )
     keys = Source(
         "is-keys", "information_schema.key_column_usage k", "k.table_schema = 'pg_catalog'",
         ("k.constraint_name", "k.ordinal_position"),
-        (Col("k.constraint_name", "is-text"), Col("k.column_name", "is-text"), Col("k.ordinal_position", "is-int", "int")),
+        (Col("k.constraint_name", "is-constraint_name"), Col("k.column_name", "is-column_name"), Col("k.ordinal_position", "is-ordinal_position", "int")),
     )
     return columns, tables, routines, keys
 

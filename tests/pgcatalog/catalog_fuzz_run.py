@@ -84,14 +84,19 @@ def classify(
         return ("column-count",)
     if len(expected.rows) != len(actual.rows):
         return ("row-count", source)
-    mine, theirs = list(actual.rows), list(expected.rows)
-    if not ordered:
-        mine, theirs = sorted(mine, key=repr), sorted(theirs, key=repr)
-    for a, b in zip(theirs, mine, strict=True):
-        for (name, _), x, y in zip(expected.fields, a, b, strict=True):
-            if x != y:
-                return ("value", fmt, source, _tag(name))
-    return None
+    if ordered:
+        for a, b in zip(expected.rows, actual.rows, strict=True):
+            for (name, _), x, y in zip(expected.fields, a, b, strict=True):
+                if x != y:
+                    return ("value", fmt, source, _tag(name))
+        return None
+    if collections.Counter(expected.rows) == collections.Counter(actual.rows):
+        return None
+    # Unordered: the first column whose values differ as a multiset names the class.
+    for index, (name, _) in enumerate(expected.fields):
+        if collections.Counter(r[index] for r in expected.rows) != collections.Counter(r[index] for r in actual.rows):
+            return ("value", fmt, source, _tag(name))
+    return ("value", fmt, source, "row-combination")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.objects import CatalogObjects, Relation
 from veil.pgcatalog.privileges import COLUMN_GRANTS, NOT_LISTED
 from veil.pgcatalog.rows import Row, RowSet
-from veil.pgcatalog.schema import RELATIONS
+from veil.pgcatalog.schema import RELATIONS, ZERO_BASED_ARRAYS
 from veil.pgtypes import ColumnType, PgType, format_type
 
 _INT_PRECISION = {"int2": 16, "int4": 32, "int8": 64, "float4": 24, "float8": 53}
@@ -142,7 +142,8 @@ def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:
 
 
 def _data_type(pg_type: PgType) -> str:
-    if pg_type.is_array:
+    # PostgreSQL's rule (typelem <> 0 AND typlen = -1): int2vector and oidvector are ARRAYs too.
+    if pg_type.is_array or pg_type.name in ZERO_BASED_ARRAYS:
         return "ARRAY"
     if pg_type.kind in ("c", "e"):
         return "USER-DEFINED"

@@ -11,7 +11,9 @@ from __future__ import annotations
 from veil.pgcatalog.data import static_rows
 from veil.pgcatalog.schema import RELATIONS
 
-_ACL = {int(str(oid)): [str(item) for item in acl] for oid, acl in static_rows.RELACL}
+_ACL: dict[int, list[str]] = {
+    int(str(oid)): [str(item) for item in acl] if isinstance(acl, list) else [] for oid, acl in static_rows.RELACL
+}
 
 #: Relations PUBLIC may read some columns of but not all: the columns it may not (PostgreSQL 15's
 #: system_views.sql grants SELECT on every column of pg_subscription but subconninfo).

@@ -27,8 +27,8 @@ from veil.pgcatalog.functions import array_of
 from veil.pgcatalog.infer import Typer
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.schema import (
-    REG_TYPES,
     DUCK_SCHEMAS,
+    REG_TYPES,
     RELATIONS,
     ZERO_BASED_ARRAYS,
     CatalogRelation,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.errcodes import UndefinedFunction
 from veil.pgtypes import (
     BY_OID,
     BYTEA,
@@ -126,11 +127,18 @@ def _fallback_text(arr: pa.Array) -> ArrowCells:
         return from_arrow(pa.array(values, pa.string()))
 
 
+# Types PostgreSQL has no binary output function for (a binary result of them is an error there).
+_NO_SEND = frozenset({"aclitem"})
+
+
 def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells:
     arr = prepare(column)
     t = arr.type
     types = pa.types
     oid = pg.oid
+    unsendable = BY_OID.get(pg.type.element_oid) if pg.type.is_array else pg.type
+    if unsendable is not None and unsendable.name in _NO_SEND:
+        raise UndefinedFunction(f"no binary output function available for type {unsendable.name}")
     if types.is_null(t):
         return scalars.null_cells(len(arr))
     if types.is_boolean(t) and oid == 16:

@@ -14,7 +14,7 @@ from veil.pgcatalog.objects import CatalogObjects, Relation
 from veil.pgcatalog.privileges import COLUMN_GRANTS, NOT_LISTED
 from veil.pgcatalog.rows import Row, RowSet
 from veil.pgcatalog.schema import RELATIONS, ZERO_BASED_ARRAYS
-from veil.pgtypes import ColumnType, PgType, format_type
+from veil.pgtypes import BY_OID, ColumnType, PgType, format_type
 
 _INT_PRECISION = {"int2": 16, "int4": 32, "int8": 64, "float4": 24, "float8": 53}
 _DATETIME = {"date", "timestamp", "timestamptz", "time", "timetz", "interval"}
@@ -126,7 +126,10 @@ class InformationSchemaRows:
             "is_updatable": "NO",
         }
         row.update(_precision(pg_type, typmod))
-        if pg_type.name == "name":
+        element = BY_OID.get(pg_type.element_oid, pg_type) if pg_type.is_array else pg_type
+        # name columns are "C"; so is every string column of PostgreSQL's own catalog tables.
+        builtin_table = relation.table is None and relation.kind == "r"
+        if element.name == "name" or (builtin_table and element.category == "S"):
             row.update(collation_catalog=self.catalog, collation_schema="pg_catalog")
             row["collation_name"] = "C"
         return row

@@ -137,7 +137,10 @@ def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells
     types = pa.types
     oid = pg.oid
     unsendable = BY_OID.get(pg.type.element_oid) if pg.type.is_array else pg.type
-    if unsendable is not None and unsendable.name in _NO_SEND:
+    # PostgreSQL looks the send function up for the first row of a scalar column, and in
+    # array_send (never called for a NULL array) for an array.
+    sent = arr.null_count < len(arr) if pg.type.is_array else len(arr) > 0
+    if unsendable is not None and unsendable.name in _NO_SEND and sent:
         raise UndefinedFunction(f"no binary output function available for type {unsendable.name}")
     if types.is_null(t):
         return scalars.null_cells(len(arr))

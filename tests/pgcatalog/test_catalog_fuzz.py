@@ -41,6 +41,8 @@ KNOWN: dict[tuple[str, ...], str] = {
     ("value", "text", "attribute", "attcollation"): COLUMNS,
     ("value", "text", "attribute", "atttypid"): COLUMNS,
     ("value", "text", "attribute", "typname"): COLUMNS,
+    ("value", "text", "attribute", "format_type"): COLUMNS,
+    ("value", "text", "attribute", "n"): COLUMNS,
     ("row-count", "attribute"): COLUMNS,
     ("value", "text", "attribute", "has_column_privilege"): "pg_subscription.subconninfo: no column ACLs served",
     ("value", "text", "is-tables", "is_is_insertable_into"): "is_insertable_into is NO for every relation",
@@ -50,6 +52,8 @@ KNOWN: dict[tuple[str, ...], str] = {
     ("row-count", "class"): PHYSICAL,
     ("value", "text", "operator", "oprrest"): "pg_proc leaves out selectivity estimators (eqsel...): regproc prints OIDs",
     ("accepted", "42601", "syntax error at or near"): "to_regtype('any') is a syntax error in PostgreSQL",
+    ("accepted", "0A000", "could not implement GROUP BY"): "Veil groups by aclitem[], which PostgreSQL cannot",
+    ("value", "text", "is-columns", "is_collation_name"): COLUMNS,
 }
 
 

@@ -162,3 +162,42 @@ def test_builtin_rows_are_postgres_own(postgres: psycopg.Connection, veil: psyco
     assert not isinstance(expected, Failure) and not isinstance(actual, Failure), (expected, actual)
     assert expected.rows, sql
     assert classify(expected, actual, ordered=False, fmt="text") is None, sql
+
+
+#: One minimal repro of each class the fuzzer found and that was fixed (CATALOG_FUZZ_FINDINGS.md).
+FIXED = (
+    "SELECT 'a_b' LIKE '%\\_%', 'ab' LIKE '%\\_%', 'A_B' ILIKE 'a\\_b', 'ab' NOT LIKE 'a\\_', 'a%' LIKE 'a\\%'"
+    " ESCAPE '\\', 'ab' LIKE 'a#b' ESCAPE '#', (SELECT count(*) FROM pg_class WHERE relname LIKE 'pg\\_%'"
+    " AND oid < 16384 AND relkind IN ('r', 'v'))",
+    "SELECT format_type(t.oid, NULL), t.oid::regtype::text, format_type(t.typarray, NULL), t.typarray::regtype::text"
+    " FROM pg_type t WHERE t.typname IN ('cardinal_number', 'sql_identifier', 'int4')",
+    "SELECT format_type(0, NULL), format_type(99999, NULL), 0::regoperator::text, 0::regoper::text,"
+    " 0::regproc::text, 0::regtype::text",
+    "SELECT o.oid::regoper::text, o.oprcom::regoperator::text FROM pg_operator o WHERE o.oid < 16384",
+    "SELECT ca.castfunc::regprocedure::text, ca.castfunc::regproc::text FROM pg_cast ca WHERE ca.oid < 16384",
+    "SELECT to_regtype('cardinal_number')::oid, to_regtype('information_schema.cardinal_number')::oid,"
+    " to_regtype('_int4')::oid, to_regtype('character varying(3)')::oid",
+    "SELECT p.proargtypes::text, array_to_string(p.proargtypes::regtype[], ', '), '1 2'::int2vector::text"
+    " FROM pg_proc p WHERE p.proname IN ('concat_ws', 'abs', 'now', 'array_in')",
+    "SELECT (regexp_match(c.relname, '^([a-z]+)_(.*)$'))[2], regexp_match(c.relname, 'CLASS', 'i')"
+    " FROM pg_class c WHERE c.oid < 16384 AND c.relkind = 'r'",
+    "SELECT current_schemas(true), ARRAY['a', 'b']::name[], ARRAY['x']::varchar[]",
+    "SELECT c.relname, has_table_privilege(c.oid, 'SELECT'), has_any_column_privilege(c.oid, 'SELECT')"
+    " FROM pg_class c WHERE c.oid < 16384 AND c.relkind IN ('r', 'v')",
+    "SELECT table_schema, table_name, table_type FROM information_schema.tables"
+    " WHERE table_schema IN ('pg_catalog', 'information_schema')",
+    "SELECT table_name, column_name, ordinal_position FROM information_schema.columns"
+    " WHERE table_schema IN ('pg_catalog', 'information_schema')",
+    "SELECT data_type, udt_name, count(*) FROM information_schema.columns"
+    " WHERE table_schema = 'pg_catalog' AND udt_name IN ('int2vector', 'oidvector', '_name', 'name')"
+    " GROUP BY 1, 2",
+    "SELECT t.typacl FROM pg_type t WHERE t.oid < 16384",
+    "SELECT '{=r/postgres}'::aclitem[]",
+)
+
+
+@pytest.mark.parametrize("sql", FIXED)
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_fixed_classes_stay_fixed(postgres: psycopg.Connection, veil: psycopg.Connection, sql: str, binary: bool) -> None:
+    expected, actual = execute(postgres, sql, binary), execute(veil, sql, binary)
+    assert classify(expected, actual, ordered=False, fmt="binary" if binary else "text") is None, (expected, actual)

@@ -25,7 +25,7 @@ REGTEXT = "reg* columns in binary format: being fixed separately (regtext)"
 CONSTRAINTS = "built-in relations' constraints and indexes (pg_constraint, pg_index) are not served"
 ROUTINES = "information_schema.routines/parameters list no built-in function"
 COLUMNS = "built-in relations' column metadata (attnotnull, attcollation, pg_ndistinct-like types)"
-PHYSICAL = "built-in relations' physical pg_class columns (reltype, relhasindex, relisshared)"
+PHYSICAL = "built-in relations' physical pg_class columns (relhasindex, relisshared)"
 KNOWN: dict[tuple[str, ...], str] = {
     ("refused", "0A000", "binary format is not supported for columns of type"): REGTEXT,
     ("sqlstate", "42883", "0A000", "binary format is not supported for columns of type"): REGTEXT,
@@ -45,8 +45,6 @@ KNOWN: dict[tuple[str, ...], str] = {
     ("value", "text", "attribute", "n"): COLUMNS,
     ("row-count", "attribute"): COLUMNS,
     ("value", "text", "attribute", "has_column_privilege"): "pg_subscription.subconninfo: no column ACLs served",
-    ("value", "text", "is-tables", "is_is_insertable_into"): "is_insertable_into is NO for every relation",
-    ("value", "text", "class", "reltype"): PHYSICAL,
     ("value", "text", "class", "relhasindex"): PHYSICAL,
     ("value", "text", "class", "relisshared"): PHYSICAL,
     ("row-count", "class"): PHYSICAL,
@@ -192,6 +190,11 @@ FIXED = (
     " WHERE table_schema = 'pg_catalog' AND udt_name IN ('int2vector', 'oidvector', '_name', 'name')"
     " GROUP BY 1, 2",
     "SELECT t.typacl FROM pg_type t WHERE t.oid < 16384",
+    "SELECT c.relname, c.reltype FROM pg_class c WHERE c.oid < 16384 AND c.relkind IN ('r', 'v')",
+    "SELECT table_schema, table_name, is_insertable_into FROM information_schema.tables"
+    " WHERE table_schema IN ('pg_catalog', 'information_schema')",
+    "SELECT table_name, is_updatable, is_insertable_into FROM information_schema.views"
+    " WHERE table_schema IN ('pg_catalog', 'information_schema')",
     "SELECT '{=r/postgres}'::aclitem[]",
 )
 

@@ -64,7 +64,7 @@ class InformationSchemaRows:
                     "table_schema": relation.schema,
                     "table_name": relation.name,
                     "table_type": "BASE TABLE" if relation.kind == "r" else "VIEW",
-                    "is_insertable_into": "NO",
+                    "is_insertable_into": _insertable(relation),
                     "is_typed": "NO",
                 }
             )
@@ -81,8 +81,8 @@ class InformationSchemaRows:
                     "table_schema": relation.schema,
                     "table_name": relation.name,
                     "check_option": "NONE",
-                    "is_updatable": "NO",
-                    "is_insertable_into": "NO",
+                    "is_updatable": _insertable(relation),
+                    "is_insertable_into": _insertable(relation),
                     "is_trigger_updatable": "NO",
                     "is_trigger_deletable": "NO",
                     "is_trigger_insertable_into": "NO",
@@ -133,6 +133,17 @@ class InformationSchemaRows:
             row.update(collation_catalog=self.catalog, collation_schema="pg_catalog")
             row["collation_name"] = "C"
         return row
+
+
+# PostgreSQL 15's automatically updatable catalog views (pg_relation_is_updatable).
+_UPDATABLE_VIEWS = frozenset({"pg_group", "pg_stat_database_conflicts"})
+
+
+def _insertable(relation: Relation) -> str:
+    """PostgreSQL's answer for its own catalog relations (its base tables and its simple views
+    are insertable, whatever the user's privileges); a served table or view is read-only."""
+    builtin = relation.table is None and relation.catalog is not None
+    return "YES" if builtin and (relation.kind == "r" or relation.name in _UPDATABLE_VIEWS) else "NO"
 
 
 def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:

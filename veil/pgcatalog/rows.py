@@ -51,6 +51,11 @@ _TYPSTORAGE_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].column
 _TYPSTORAGE = {row[0]: row[_TYPSTORAGE_INDEX] for row in static_rows.PG_TYPE}
 _BUILTIN_NAMESPACES = {str(row[1]): row for row in static_rows.PG_NAMESPACE}
 _RELACL = {int(str(oid)): acl for oid, acl in static_rows.RELACL}  # catalog relations' privileges
+_TYPRELID_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typrelid")
+# A catalog relation's row type (pg_class.reltype): the built-in pg_type row whose typrelid it is.
+_ROW_TYPES = {
+    int(str(row[_TYPRELID_INDEX])): int(str(row[0])) for row in static_rows.PG_TYPE if int(str(row[_TYPRELID_INDEX]))
+}
 
 
 def _builtin_descriptions() -> list[Row]:
@@ -237,7 +242,7 @@ class CatalogRows:
             "oid": relation.oid,
             "relname": relation.name,
             "relnamespace": self.objects.namespaces[relation.schema],
-            "reltype": relation.table.row_type_oid if relation.table else 0,
+            "reltype": relation.table.row_type_oid if relation.table else _ROW_TYPES.get(relation.oid, 0),
             "reloftype": 0,
             "relowner": OWNER_ROLE_OID if user or relation.kind == "c" else BOOTSTRAP_ROLE_OID,
             "relam": 2 if relation.kind == "r" else 0,

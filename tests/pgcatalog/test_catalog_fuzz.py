@@ -25,7 +25,7 @@ REGTEXT = "reg* columns in binary format: being fixed separately (regtext)"
 CONSTRAINTS = "built-in relations' constraints and indexes (pg_constraint, pg_index) are not served"
 ROUTINES = "information_schema.routines/parameters list no built-in function"
 COLUMNS = "built-in relations' column metadata (attnotnull, attcollation, pg_ndistinct-like types)"
-PHYSICAL = "built-in relations' physical pg_class columns (relhasindex, relisshared)"
+PHYSICAL = "built-in relations' pg_class.relhasindex (no pg_index served)"
 KNOWN: dict[tuple[str, ...], str] = {
     ("refused", "0A000", "binary format is not supported for columns of type"): REGTEXT,
     ("sqlstate", "42883", "0A000", "binary format is not supported for columns of type"): REGTEXT,
@@ -46,7 +46,6 @@ KNOWN: dict[tuple[str, ...], str] = {
     ("row-count", "attribute"): COLUMNS,
     ("value", "text", "attribute", "has_column_privilege"): "pg_subscription.subconninfo: no column ACLs served",
     ("value", "text", "class", "relhasindex"): PHYSICAL,
-    ("value", "text", "class", "relisshared"): PHYSICAL,
     ("row-count", "class"): PHYSICAL,
     ("value", "text", "operator", "oprrest"): "pg_proc leaves out selectivity estimators (eqsel...): regproc prints OIDs",
     ("accepted", "42601", "syntax error at or near"): "to_regtype('any') is a syntax error in PostgreSQL",
@@ -190,7 +189,8 @@ FIXED = (
     " WHERE table_schema = 'pg_catalog' AND udt_name IN ('int2vector', 'oidvector', '_name', 'name')"
     " GROUP BY 1, 2",
     "SELECT t.typacl FROM pg_type t WHERE t.oid < 16384",
-    "SELECT c.relname, c.reltype FROM pg_class c WHERE c.oid < 16384 AND c.relkind IN ('r', 'v')",
+    "SELECT c.relname, c.reltype, c.relisshared, c.reltablespace FROM pg_class c WHERE c.oid < 16384"
+    " AND c.relkind IN ('r', 'v')",
     "SELECT table_schema, table_name, is_insertable_into FROM information_schema.tables"
     " WHERE table_schema IN ('pg_catalog', 'information_schema')",
     "SELECT table_name, is_updatable, is_insertable_into FROM information_schema.views"

@@ -59,7 +59,11 @@ def test_format_type(run: Runner) -> None:
         "numeric(12,2)", "timestamp(3) without time zone", "timestamp with time zone", "text[]",
         '"char"', "???", None, "character varying(10)[]", "time(2) without time zone",
     )]
-    assert run.value(f"select format_type({ORDERS.row_type_oid}, -1)") == "orders"
+    # A type outside the search path is schema-qualified (PostgreSQL: ``sales.orders``), one in it is not.
+    assert run.value(f"select format_type({ORDERS.row_type_oid}, -1)") == "sales.orders"
+    ctx = LocalContext(**{**run.ctx.__dict__, "search_path": ("sales",)})
+    assert run(f"select format_type({ORDERS.row_type_oid}, -1)", ctx=ctx)[1] == [("orders",)]
+    assert run.value("select format_type(0, NULL)") == "-"
 
 
 def test_owner_encoding_and_descriptions(run: Runner) -> None:

@@ -95,6 +95,10 @@ class InvalidTextRepresentation(SqlStateError):
     SQLSTATE = "22P02"
 
 
+class InvalidRegularExpression(SqlStateError):
+    SQLSTATE = "2201B"
+
+
 class UntranslatableCharacter(SqlStateError):
     SQLSTATE = "22P05"
 

@@ -67,7 +67,7 @@ def reg_input(env: CompileEnv, kind: str, text: exp.Expr, strict: bool) -> exp.E
             sqlbuild.string(f"[{state}] {prefix}"), sqlbuild.string(suffix),
         )
     args: list[exp.Expr] = [text, sqlbuild.boolean(strict)]
-    if kind == "regclass":
+    if kind in ("regclass", "regtype"):
         args.insert(1, env.path_literal())
     return sqlbuild.veil_fn(f"{_macro_kind(kind)}_in", *args)
 
@@ -118,8 +118,11 @@ def coerce(
     ):
         # regtype[]::text[] (pgcli's function list): each OID becomes the name it prints as
         # (a correlated subquery: DuckDB lambdas cannot call the lookup macros).
-        names = _each_reg_output(env, element.name, node)
+        names = each_reg_output(env, element.name, node)
         return sqlbuild.veil_fn("array_out", names) if name in STRING_TYPES else names
+    if source is not None and source.type.name in ("oidvector", "int2vector") and name in STRING_TYPES:
+        # oidvectorout/int2vectorout: the elements space-separated (``23 25``), no braces.
+        return sqlbuild.builtin("array_to_string", node, sqlbuild.string(" "))
     if source is not None and source.type.is_array and name in ("text", "varchar"):
         return sqlbuild.veil_fn("array_out", node)
     if name == "char" and source is not None and source.type.name != "char":
@@ -138,7 +141,7 @@ def coerce(
 
 def _each_reg_input(env: CompileEnv, kind: str, node: exp.Expr, literal: str | None) -> exp.Expr:
     """``'{int4,text}'::regtype[]``: each element read by the type's input function (a literal's
-    at compile time, a computed text's by a correlated subquery as in :func:`_each_reg_output`)."""
+    at compile time, a computed text's by a correlated subquery as in :func:`each_reg_output`)."""
     if literal is not None:
         oids = [
             sqlbuild.null("UINTEGER") if v is None else reg_input(env, kind, sqlbuild.string(v), strict=True)
@@ -157,7 +160,8 @@ def _each_reg_input(env: CompileEnv, kind: str, node: exp.Expr, literal: str | N
     )
 
 
-def _each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+def each_reg_output(env: CompileEnv, kind: str, array: exp.Expr) -> exp.Expr:
+    """Each OID of a reg* array as the name it prints as (a VARCHAR[])."""
     rendered = reg_output(env, kind, exp.column("vl__reg", table="vl__regs"))
     element_list = exp.select(
         exp.ArrayAgg(this=rendered).as_("vl__names")

@@ -7,11 +7,15 @@ argument's type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlglot import exp
 
+from veil import errcodes
+from veil.errors import FeatureNotSupported
 from veil.pgcatalog import sqlbuild
+from veil.pgcatalog.casts import string_literal
 from veil.pgcatalog.functions import REGISTRY, Call, element_of
 from veil.pgcatalog.schema import ZERO_BASED_ARRAYS
 from veil.pgtypes import BY_NAME, ColumnType
@@ -158,3 +162,29 @@ def _json_build_object(call: Call) -> exp.Expr:
 @add("array_to_json", (1, 2), "json", params=("any", "bool"))
 def _array_to_json(call: Call) -> exp.Expr:
     return sqlbuild.builtin("to_json", call.args[0])
+
+
+@add("regexp_match", (2, 3), "_text", params=("text", "text", "text"))
+def _regexp_match(call: Call) -> exp.Expr:
+    """regexp_match(s, pattern [, flags]): the capture groups of the first match (the whole
+    match when the pattern has none), NULL when nothing matches. The pattern must be a constant
+    (its group count fixes the array's length); flags may be ``i`` only."""
+    text, pattern = call.args[0], call.args[1]
+    literal = string_literal(pattern)
+    flags = string_literal(call.args[2]) if len(call.args) > 2 else ""
+    if literal is None or flags is None:
+        raise FeatureNotSupported("regexp_match needs a constant pattern and flags")
+    if "g" in flags:
+        raise errcodes.InvalidParameterValue('regexp_match() does not support the "global" option')
+    if set(flags) - {"i", "c"}:
+        raise FeatureNotSupported(f'regexp_match flags "{flags}" are not supported')
+    try:
+        groups = re.compile(literal).groups
+    except re.error as error:
+        raise errcodes.InvalidRegularExpression(f"invalid regular expression: {error}") from error
+    regex = sqlbuild.string(("(?i)" if "i" in flags else "") + literal)
+    parts = [sqlbuild.builtin("regexp_extract", text, regex.copy(), sqlbuild.number(i))
+             for i in (range(1, groups + 1) if groups else (0,))]
+    matched = sqlbuild.builtin("regexp_matches", text.copy(), regex.copy())
+    return exp.Case(ifs=[exp.If(this=matched, true=exp.Array(expressions=parts))],
+                    default=sqlbuild.null("VARCHAR[]"))

@@ -10,6 +10,7 @@ from veil import errcodes
 from veil.pgcatalog import sqlbuild
 from veil.pgcatalog.casts import is_string, reg_input, string_literal
 from veil.pgcatalog.functions import REGISTRY, Call
+from veil.pgcatalog.privileges import NOT_LISTED, UNREADABLE
 from veil.pgcatalog.schema import RELATIONS
 from veil.pgtypes import ColumnType
 
@@ -35,7 +36,7 @@ def _zero_bigint(call: Call) -> exp.Expr:
 
 
 add("pg_get_userbyid", 1, "name", params=("oid",))(_macro("pg_get_userbyid"))
-add("format_type", 2, "text", params=("oid", "int4"))(_macro("format_type"))
+add("format_type", 2, "text", params=("oid", "int4"))(_macro("format_type", with_path=True))
 add("pg_table_is_visible", 1, "bool", params=("oid",))(
     _macro("pg_table_is_visible", with_path=True)
 )
@@ -177,6 +178,9 @@ for _kind in ("regtype", "regclass", "regproc", "regprocedure", "regnamespace", 
 
 # What a Veil user holds on what it can see: it can read, never write.
 _HELD = re.compile(r"\b(SELECT|USAGE|CONNECT|EXECUTE|MEMBER|REFERENCES)\b")
+# Per privilege function: the built-in relations it answers false for whatever the privilege.
+_DENIED_RELATIONS = {"table": UNREADABLE, "column": NOT_LISTED, "any_column": NOT_LISTED}
+
 _OBJECT_KINDS = {
     "table": "regclass",
     "column": "regclass",
@@ -200,10 +204,13 @@ def _privilege(kind: str, object_args: int):
         else:
             pattern = sqlbuild.string(r"\b(SELECT|USAGE|CONNECT|EXECUTE|MEMBER|REFERENCES)\b")
             held = sqlbuild.builtin("regexp_matches", exp.Upper(this=privilege), pattern)
-        return exp.Case(
-            ifs=[exp.If(this=exp.Is(this=obj, expression=exp.Null()), true=exp.Null())],
-            default=held,
-        )
+        ifs = [exp.If(this=exp.Is(this=obj, expression=exp.Null()), true=exp.Null())]
+        denied = _DENIED_RELATIONS.get(kind)
+        if denied:
+            # A built-in relation whose ACL grants PUBLIC no read (pg_authid, pg_statistic...).
+            oids = [sqlbuild.typed_literal(oid, "UINTEGER") for oid in sorted(denied)]
+            ifs.append(exp.If(this=exp.In(this=obj.copy(), expressions=oids), true=sqlbuild.boolean(False)))
+        return exp.Case(ifs=ifs, default=held)
 
     return build
 

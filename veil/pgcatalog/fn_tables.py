@@ -90,7 +90,7 @@ def _oidvectortypes(call: Call) -> exp.Expr:
     """The argument types of a function as one string: ``integer, text``."""
     each = exp.column("vl__type", table="vl__types")
     names = exp.select(
-        sqlbuild.builtin("string_agg", sqlbuild.veil_fn("format_type", each, sqlbuild.null("INTEGER")),
+        sqlbuild.builtin("string_agg", sqlbuild.veil_fn("format_type", each, sqlbuild.null("INTEGER"), call.env.path_literal()),
                          sqlbuild.string(", "))
     ).from_(exp.select(exp.Unnest(expressions=[call.args[0]]).as_("vl__type")).subquery("vl__types"))
     return exp.Coalesce(this=names.subquery(), expressions=[sqlbuild.string("")])

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 from veil.pgcatalog.keys import KeyRows
 from veil.pgcatalog.objects import CatalogObjects, Relation
+from veil.pgcatalog.privileges import COLUMN_GRANTS, NOT_LISTED
 from veil.pgcatalog.rows import Row, RowSet
-from veil.pgcatalog.schema import RELATIONS
-from veil.pgtypes import ColumnType, PgType, format_type
+from veil.pgcatalog.schema import RELATIONS, ZERO_BASED_ARRAYS
+from veil.pgtypes import BY_OID, ColumnType, PgType, format_type
 
 _INT_PRECISION = {"int2": 16, "int4": 32, "int8": 64, "float4": 24, "float8": 53}
 _DATETIME = {"date", "timestamp", "timestamptz", "time", "timetz", "interval"}
@@ -50,16 +51,20 @@ class InformationSchemaRows:
         ]
         return _rowset("schemata", rows)
 
+    def _listed(self) -> list[Relation]:
+        """The relations a user holds some privilege on (information_schema lists no other)."""
+        return [r for r in self.objects.relations.values() if r.table is not None or r.oid not in NOT_LISTED]
+
     def tables(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             rows.append(
                 {
                     "table_catalog": self.catalog,
                     "table_schema": relation.schema,
                     "table_name": relation.name,
                     "table_type": "BASE TABLE" if relation.kind == "r" else "VIEW",
-                    "is_insertable_into": "NO",
+                    "is_insertable_into": _insertable(relation),
                     "is_typed": "NO",
                 }
             )
@@ -67,7 +72,7 @@ class InformationSchemaRows:
 
     def views(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             if relation.kind != "v":
                 continue
             rows.append(
@@ -76,8 +81,8 @@ class InformationSchemaRows:
                     "table_schema": relation.schema,
                     "table_name": relation.name,
                     "check_option": "NONE",
-                    "is_updatable": "NO",
-                    "is_insertable_into": "NO",
+                    "is_updatable": _insertable(relation),
+                    "is_insertable_into": _insertable(relation),
                     "is_trigger_updatable": "NO",
                     "is_trigger_deletable": "NO",
                     "is_trigger_insertable_into": "NO",
@@ -87,9 +92,12 @@ class InformationSchemaRows:
 
     def columns(self) -> RowSet:
         rows: list[Row] = []
-        for relation in self.objects.relations.values():
+        for relation in self._listed():
             defaults = {c.name: c.default for c in relation.table.columns} if relation.table is not None else {}
+            hidden = COLUMN_GRANTS.get(relation.name, frozenset()) if relation.table is None else frozenset()
             for position, (name, column_type, nullable) in enumerate(_columns(relation), 1):
+                if name in hidden:
+                    continue
                 row = self._column(relation, position, name, column_type, nullable)
                 row["column_default"] = defaults.get(name)
                 rows.append(row)
@@ -118,10 +126,24 @@ class InformationSchemaRows:
             "is_updatable": "NO",
         }
         row.update(_precision(pg_type, typmod))
-        if pg_type.name == "name":
+        element = BY_OID.get(pg_type.element_oid, pg_type) if pg_type.is_array else pg_type
+        # name columns are "C"; so is every string column of PostgreSQL's own catalog tables.
+        builtin_table = relation.table is None and relation.kind == "r"
+        if element.name == "name" or (builtin_table and element.category == "S"):
             row.update(collation_catalog=self.catalog, collation_schema="pg_catalog")
             row["collation_name"] = "C"
         return row
+
+
+# PostgreSQL 15's automatically updatable catalog views (pg_relation_is_updatable).
+_UPDATABLE_VIEWS = frozenset({"pg_group", "pg_stat_database_conflicts"})
+
+
+def _insertable(relation: Relation) -> str:
+    """PostgreSQL's answer for its own catalog relations (its base tables and its simple views
+    are insertable, whatever the user's privileges); a served table or view is read-only."""
+    builtin = relation.table is None and relation.catalog is not None
+    return "YES" if builtin and (relation.kind == "r" or relation.name in _UPDATABLE_VIEWS) else "NO"
 
 
 def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:
@@ -134,7 +156,8 @@ def _columns(relation: Relation) -> Iterator[tuple[str, ColumnType, bool]]:
 
 
 def _data_type(pg_type: PgType) -> str:
-    if pg_type.is_array:
+    # PostgreSQL's rule (typelem <> 0 AND typlen = -1): int2vector and oidvector are ARRAYs too.
+    if pg_type.is_array or pg_type.name in ZERO_BASED_ARRAYS:
         return "ARRAY"
     if pg_type.kind in ("c", "e"):
         return "USER-DEFINED"

@@ -129,19 +129,24 @@ MACROS: tuple[str, ...] = (
         (SELECT CASE WHEN {F}.pg_table_is_visible(vl__ro.vl__oid, sp) THEN {F}.quote_ident(vl__ro.vl__relname)
                 ELSE {F}.quote_ident(vl__ro.vl__nspname) || '.' || {F}.quote_ident(vl__ro.vl__relname) END
          FROM {F}.rel_info vl__ro WHERE vl__ro.vl__oid = rel), CAST(rel AS VARCHAR)) END""",
-    f"""CREATE MACRO {F}.regtype_lookup(s) AS coalesce(
+    f"""CREATE MACRO {F}.regtype_lookup(s, sp) AS coalesce(
         (SELECT vl__tl.vl__oid FROM {F}.type_spellings vl__tl WHERE vl__tl.vl__spelling = lower(regexp_replace(
             regexp_replace(trim(s), '\\s*\\(\\s*\\d+\\s*(,\\s*\\d+\\s*)?\\)', ''),
             '^"?pg_catalog"?\\.', ''))),
         (SELECT vl__tl.vl__oid FROM {F}.type_info vl__tl
          WHERE vl__tl.vl__typname = {F}.parse_ident(s)[-1]
-           AND (len({F}.parse_ident(s)) = 1 OR vl__tl.vl__nspname = {F}.parse_ident(s)[-2])
+           AND CASE WHEN len({F}.parse_ident(s)) = 1
+                    THEN vl__tl.vl__nspname = 'pg_catalog' OR list_contains(sp, vl__tl.vl__nspname)
+                    ELSE vl__tl.vl__nspname = {F}.parse_ident(s)[-2] END
+         ORDER BY vl__tl.vl__nspname <> 'pg_catalog', list_position(sp, vl__tl.vl__nspname)
          LIMIT 1))""",
-    _reg_in("regtype", "42704", "type"),
+    f"""CREATE MACRO {F}.regtype_in(s, sp, strict) AS CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
+        WHEN {F}.regtype_lookup(s, sp) IS NOT NULL OR NOT strict THEN {F}.regtype_lookup(s, sp)
+        ELSE error('[42704] type "' || s || '" does not exist') END""",
     f"""CREATE MACRO {F}.regtype_out(typ, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-' ELSE coalesce(
-        (SELECT CASE WHEN vl__to.vl__nspname = 'pg_catalog' THEN {F}.format_type(vl__to.vl__oid, NULL)
-                     WHEN list_contains(sp, vl__to.vl__nspname) THEN {F}.quote_ident(vl__to.vl__typname)
-                     ELSE {F}.quote_ident(vl__to.vl__nspname) || '.' || {F}.quote_ident(vl__to.vl__typname) END
+        (SELECT {F}.format_type(vl__to.vl__oid, NULL, sp)
          FROM {F}.type_info vl__to WHERE vl__to.vl__oid = typ), CAST(typ AS VARCHAR)) END""",
     f"""CREATE MACRO {F}.regproc_lookup(s) AS (
         SELECT min(vl__pl.vl__oid) FROM {F}.proc_info vl__pl
@@ -165,9 +170,12 @@ MACROS: tuple[str, ...] = (
         WHEN regexp_full_match(trim(s), '[0-9]+') THEN CAST(trim(s) AS UINTEGER)
         WHEN {F}.regnamed_lookup(k, s) IS NOT NULL OR NOT strict THEN {F}.regnamed_lookup(k, s)
         ELSE error(msg || s || tail) END""",
-    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL WHEN o = 0 THEN '-'
+    f"""CREATE MACRO {F}.regnamed_out(k, o) AS CASE WHEN o IS NULL THEN NULL
+        WHEN o = 0 THEN CASE WHEN starts_with(k, 'regoper') THEN '0' ELSE '-' END
         ELSE coalesce((SELECT min(vl__no2.vl__name) FROM {F}.reg_output_names vl__no2
                        WHERE vl__no2.vl__kind = k AND vl__no2.vl__oid = o),
+                      (SELECT {F}.quote_ident(min(vl__no3.vl__name)) FROM {F}.reg_names vl__no3
+                       WHERE vl__no3.vl__kind = k AND vl__no3.vl__oid = o),
                       CAST(o AS VARCHAR)) END""",
     # --- type formatting ---------------------------------------------------------------------
     f"""CREATE MACRO {F}.typmod_text(vl_name, vl_base, m) AS CASE
@@ -180,10 +188,13 @@ MACROS: tuple[str, ...] = (
             THEN regexp_replace(vl_base, '^(\\w+)', '\\1(' || m || ')')
         WHEN vl_name = 'interval' AND m & 65535 <> 65535 THEN vl_base || '(' || (m & 65535) || ')'
         ELSE vl_base END""",
-    f"""CREATE MACRO {F}.format_type(typ, m) AS CASE WHEN typ IS NULL THEN NULL ELSE coalesce(
-        (SELECT CASE WHEN vl__ft.vl__name = 'bpchar' AND m IS NOT NULL AND m < 0
-                     THEN 'bpchar' || vl__ft.vl__suffix
-                     ELSE {F}.typmod_text(vl__ft.vl__name, vl__ft.vl__base, m) || vl__ft.vl__suffix END
+    # A type outside the search path is schema-qualified, as PostgreSQL's format_type does.
+    f"""CREATE MACRO {F}.format_type(typ, m, sp) AS CASE WHEN typ IS NULL THEN NULL WHEN typ = 0 THEN '-'
+        ELSE coalesce((SELECT CASE WHEN vl__ft.vl__nspname = 'pg_catalog' OR list_contains(sp, vl__ft.vl__nspname)
+                                   THEN '' ELSE {F}.quote_ident(vl__ft.vl__nspname) || '.' END
+                              || CASE WHEN vl__ft.vl__name = 'bpchar' AND m IS NOT NULL AND m < 0
+                                      THEN 'bpchar' || vl__ft.vl__suffix
+                                      ELSE {F}.typmod_text(vl__ft.vl__name, vl__ft.vl__base, m) || vl__ft.vl__suffix END
          FROM {F}.type_info vl__ft WHERE vl__ft.vl__oid = typ), '???') END""",
     # --- descriptions and owners -------------------------------------------------------------
     f"""CREATE MACRO {F}.pg_get_userbyid(r) AS CASE WHEN r IS NULL THEN NULL ELSE coalesce(

@@ -156,10 +156,12 @@ def _procs(types: dict[int, TypeName]) -> _Procs:
     args = {int(str(row[0])): tuple(int(str(t)) for t in _listed(row[_PROARGTYPES])) for row in PG_PROC}
     args.update(_ENUM_IO_ARGS)
     spelled = {
-        oid: f"{names[oid]}({','.join(types[t].text if t in types else str(t) for t in arg_types)})"
+        oid: f"{quote_ident(names[oid])}({','.join(types[t].text if t in types else str(t) for t in arg_types)})"
         for oid, arg_types in args.items()
     }
-    regproc = {**names, **{int(str(oid)): str(text) for oid, text in REGPROC_TEXT}}
+    # The name quoted as PostgreSQL's quote_identifier does (``"varchar"(name)``, ``"char"``).
+    regproc = {**{oid: quote_ident(name) for oid, name in names.items()},
+               **{int(str(oid)): str(text) for oid, text in REGPROC_TEXT}}
     return _Procs(names, regproc, oids, {(names[oid], a): oid for oid, a in args.items()}, spelled)
 
 
@@ -232,7 +234,7 @@ class CatalogObjects:
         self.types: dict[int, TypeName] = dict(_BUILTIN_TYPES)
         for table in self.tables:
             self.types[table.row_type_oid] = TypeName(
-                table.row_type_oid, table.name, table.schema, table.name
+                table.row_type_oid, table.name, table.schema, quote_ident(table.name)
             )
         # A composite type's own pg_class row (relkind 'c'): visible to \\d and regclass, never a
         # relation a statement can read.
@@ -240,10 +242,11 @@ class CatalogObjects:
             Relation(composite_relid(t), t.schema, t.name, "c"): t for t in self.user_types.values() if t.kind == "c"
         }
         for defined in self.user_types.values():
-            self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, defined.name)
+            spelled = quote_ident(defined.name)  # format_type's spelling: quoted where needed
+            self.types[defined.oid] = TypeName(defined.oid, defined.name, defined.schema, spelled)
             if defined.array_oid:
                 self.types[defined.array_oid] = TypeName(
-                    defined.array_oid, "_" + defined.name, defined.schema, defined.name + "[]"
+                    defined.array_oid, "_" + defined.name, defined.schema, spelled + "[]"
                 )
         self.procs = _PROCS.names
         self.proc_oids = _PROCS.oids
@@ -307,7 +310,9 @@ class CatalogObjects:
             return quote_ident(relation.name)
         return f"{quote_ident(relation.schema)}.{quote_ident(relation.name)}"
 
-    def regtype_in(self, text: str, *, strict: bool = True) -> int | None:
+    def regtype_in(self, text: str, *, strict: bool = True, path: Sequence[str] | None = None) -> int | None:
+        """``'name'::regtype``; with ``path``, an unqualified name is looked up in pg_catalog and the
+        search path only (``to_regtype('cardinal_number')`` is NULL, as in PostgreSQL)."""
         if text.strip().isdigit():
             return int(text)
         pg_type = type_by_spelling(text)
@@ -319,9 +324,15 @@ class CatalogObjects:
             if defined is not None and defined.array_oid:
                 return defined.array_oid
         parts = parse_ident(text) or []
-        for type_name in self.types.values():
-            if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:
-                return type_name.oid
+        if len(parts) == 1 and path is not None:
+            schemas = ("pg_catalog", *path)
+            found = [t for t in self.types.values() if t.name == parts[0] and t.schema in schemas]
+            if found:
+                return min(found, key=lambda t: schemas.index(t.schema)).oid
+        else:
+            for type_name in self.types.values():
+                if parts and [type_name.schema, type_name.name][-len(parts) :] == parts:
+                    return type_name.oid
         if strict:
             raise errcodes.UndefinedObject(f'type "{text}" does not exist')
         return None
@@ -332,7 +343,8 @@ class CatalogObjects:
             return str(oid)
         if type_name.schema == "pg_catalog" or type_name.schema in path:
             return type_name.text
-        return f"{quote_ident(type_name.schema)}.{quote_ident(type_name.name)}"
+        # format_type's spelling, qualified (an array's is its element's name and ``[]``).
+        return f"{quote_ident(type_name.schema)}.{type_name.text}"
 
     def regproc_in(self, text: str, *, strict: bool = True) -> int | None:
         if text.strip().isdigit():
@@ -393,7 +405,7 @@ class CatalogObjects:
         if kind == "regclass":
             return self.regclass_in(text, path, strict=strict)
         if kind == "regtype":
-            return self.regtype_in(text, strict=strict)
+            return self.regtype_in(text, strict=strict, path=path)
         if kind == "regprocedure":
             return self.regprocedure_in(text, strict=strict)
         if kind == "regproc":
@@ -438,7 +450,7 @@ class CatalogObjects:
     def reg_out(self, kind: str, oid: int, path: Sequence[str]) -> str:
         """``<kind>::text``: the object's name as PostgreSQL prints it (``-`` for OID 0)."""
         if oid == 0:
-            return "-"
+            return "0" if kind.startswith("regoper") else "-"
         if kind == "regclass":
             return self.regclass_out(oid, path)
         if kind == "regtype":

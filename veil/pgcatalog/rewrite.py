@@ -17,6 +17,7 @@ from veil.pgcatalog.casts import (
     coerce,
     coerce_literal,
     duck_type,
+    each_reg_output,
     is_reg,
 )
 from veil.pgcatalog.context import CompileEnv
@@ -26,13 +27,14 @@ from veil.pgcatalog.infer import Typer
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.schema import (
     DUCK_SCHEMAS,
+    REG_TYPES,
     RELATIONS,
     ZERO_BASED_ARRAYS,
     CatalogRelation,
 )
 from veil.pgcatalog.settings_view import settings_subquery, ssl_subquery
 from veil.pgcatalog.typemap import column_type_of
-from veil.pgtypes import ColumnType
+from veil.pgtypes import BY_OID, ColumnType
 
 _TYPE_KEY = "pg_type"
 _MISSING = object()
@@ -140,10 +142,15 @@ class Rewriter:
             return self._concat(node)
         if isinstance(node, exp.SimilarTo):
             return self._similar(node)
+        if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
+            # PostgreSQL's LIKE escapes with a backslash unless told otherwise; DuckDB's never does.
+            return exp.Escape(this=node.copy(), expression=sqlbuild.string("\\"))
         if isinstance(node, exp.Div) and self._integers(node.this, node.expression):
             return exp.IntDiv(this=node.this, expression=node.expression)
         if isinstance(node, exp.Dot):
             return self._dot(node)
+        if isinstance(node, exp.ArrayToString):
+            self._reg_elements_named(node.this)
         if isinstance(node, exp.Anonymous):
             parent = node.parent
             if isinstance(parent, exp.Dot) and parent.expression is node:
@@ -163,6 +170,13 @@ class Rewriter:
         if built is not None:
             return built
         return calls.call_function(self.env, node, args, types)
+
+    def _reg_elements_named(self, array: exp.Expr) -> None:
+        """array_to_string(regtype[], ...) prints each element as its name, as its output function does."""
+        source = self.type_of(array)
+        element = BY_OID.get(source.type.element_oid) if source is not None else None
+        if element is not None and element.name in REG_TYPES:
+            array.replace(each_reg_output(self.env, element.name, array.copy()))
 
     def _table(self, table: exp.Table) -> exp.Expr:
         if scopes.find_cte(table) is not None:

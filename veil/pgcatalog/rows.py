@@ -51,6 +51,17 @@ _TYPSTORAGE_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].column
 _TYPSTORAGE = {row[0]: row[_TYPSTORAGE_INDEX] for row in static_rows.PG_TYPE}
 _BUILTIN_NAMESPACES = {str(row[1]): row for row in static_rows.PG_NAMESPACE}
 _RELACL = {int(str(oid)): acl for oid, acl in static_rows.RELACL}  # catalog relations' privileges
+# PostgreSQL 15's shared catalogs (BKI_SHARED_RELATION): one per cluster, in pg_global (1664).
+_SHARED_CATALOGS = frozenset(
+    "pg_auth_members pg_authid pg_database pg_db_role_setting pg_parameter_acl pg_replication_origin"
+    " pg_shdepend pg_shdescription pg_shseclabel pg_subscription pg_tablespace".split()
+)
+_GLOBAL_TABLESPACE = 1664
+_TYPRELID_INDEX = [c.name for c in RELATIONS[("pg_catalog", "pg_type")].columns].index("typrelid")
+# A catalog relation's row type (pg_class.reltype): the built-in pg_type row whose typrelid it is.
+_ROW_TYPES = {
+    int(str(row[_TYPRELID_INDEX])): int(str(row[0])) for row in static_rows.PG_TYPE if int(str(row[_TYPRELID_INDEX]))
+}
 
 
 def _builtin_descriptions() -> list[Row]:
@@ -233,22 +244,23 @@ class CatalogRows:
 
     def _class_row(self, relation: Relation) -> Row:
         user = relation.table is not None
+        shared = not user and relation.kind == "r" and relation.schema == "pg_catalog" and relation.name in _SHARED_CATALOGS
         return {
             "oid": relation.oid,
             "relname": relation.name,
             "relnamespace": self.objects.namespaces[relation.schema],
-            "reltype": relation.table.row_type_oid if relation.table else 0,
+            "reltype": relation.table.row_type_oid if relation.table else _ROW_TYPES.get(relation.oid, 0),
             "reloftype": 0,
             "relowner": OWNER_ROLE_OID if user or relation.kind == "c" else BOOTSTRAP_ROLE_OID,
             "relam": 2 if relation.kind == "r" else 0,
             "relfilenode": relation.oid if relation.kind == "r" else 0,
-            "reltablespace": 0,
+            "reltablespace": _GLOBAL_TABLESPACE if shared else 0,
             "relpages": 0,
             "reltuples": -1.0,
             "relallvisible": 0,
             "reltoastrelid": 0,
             "relhasindex": relation.oid in self.keys.indexed,
-            "relisshared": False,
+            "relisshared": shared,
             "relpersistence": "p",
             "relkind": relation.kind,
             "relnatts": relation.column_count,

@@ -33,7 +33,8 @@ EMITTED_BUILTINS = frozenset(
     {"len", "left", "generate_series", "list_transform", "list_extract", "range", "json_object", "to_json",
      "regexp_matches", "map", "struct_extract", "struct_insert", "error", "list_concat", "list_append",
      "list_prepend", "list_bool_and", "concat", "regexp_full_match", "split_part", "strpos",
-     "substr", "string_agg", "veil_numeric_variance", "veil_numeric_div", "round_even", "strlen"}
+     "substr", "string_agg", "veil_numeric_variance", "veil_numeric_div", "round_even", "strlen",
+     "array_to_string", "regexp_extract"}
 ) | TO_CHAR_BUILTINS | NUMBER_TO_CHAR_BUILTINS
 
 

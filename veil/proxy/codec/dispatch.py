@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from veil.errcodes import UndefinedFunction
 from veil.pgtypes import (
     BY_OID,
     BYTEA,
@@ -63,6 +64,10 @@ def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     ):
         # oid[], regproc[] ... held as Arrow integers or (OID, name) pairs: the declared element.
         return ColumnType(BY_OID[column.type.element_oid])
+    if column.type.is_array and column.type.element_oid in SAME_AS_TEXT and pa.types.is_string(t.value_type):
+        # name[], varchar[] ... held as Arrow strings: the elements' bytes are the text's, their
+        # OID in the array header the declared element's (name[]'s is 19, never text's 25).
+        return ColumnType(BY_OID[column.type.element_oid], column.typmod)
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element
@@ -127,11 +132,21 @@ def _fallback_text(arr: pa.Array) -> ArrowCells:
         return from_arrow(pa.array(values, pa.string()))
 
 
+# Types PostgreSQL has no binary output function for (a binary result of them is an error there).
+_NO_SEND = frozenset({"aclitem"})
+
+
 def encode_binary(column: pa.Array, pg: ColumnType, ctx: EncodeContext) -> Cells:
     arr = prepare(column)
     t = arr.type
     types = pa.types
     oid = pg.oid
+    unsendable = BY_OID.get(pg.type.element_oid) if pg.type.is_array else pg.type
+    # PostgreSQL looks the send function up for the first row of a scalar column, and in
+    # array_send (never called for a NULL array) for an array.
+    sent = arr.null_count < len(arr) if pg.type.is_array else len(arr) > 0
+    if unsendable is not None and unsendable.name in _NO_SEND and sent:
+        raise UndefinedFunction(f"no binary output function available for type {unsendable.name}")
     if types.is_null(t):
         return scalars.null_cells(len(arr))
     if t == REG_VALUE:  # a reg* value is sent as its OID

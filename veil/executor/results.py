@@ -29,7 +29,7 @@ from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
 from veil.pgfields import pinned_metadata
-from veil.pgtypes import NUMERIC
+from veil.pgtypes import BY_OID, NUMERIC
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -274,4 +274,17 @@ def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> 
         field = fields[index]
         if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
             fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def parameter_columns(schema: pa.Schema, columns: tuple[tuple[int, int], ...]) -> pa.Schema:
+    """``schema`` with each column that is a bare ``$n`` (position, type OID) pinned to the
+    parameter's PostgreSQL type, as PostgreSQL describes ``SELECT $1``."""
+    if not columns:
+        return schema
+    fields = list(schema)
+    for index, oid in columns:
+        if index < len(fields):
+            field = fields[index]
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(BY_OID[oid])})
     return pa.schema(fields, metadata=schema.metadata)

@@ -30,7 +30,7 @@ from veil.policy.allowlist import FRONT, check_functions, check_sql
 from veil.policy.masks import bind_hash_key
 from veil.sql.colnames import name_outputs
 from veil.sql.ctes import UnresolvableScopes, cte_bindings, rename_ctes
-from veil.sql.params import cast_array_parameters, duckdb_literals, infer_param_oids
+from veil.sql.params import cast_array_parameters, duckdb_literals, infer_param_oids, type_output_parameters
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -142,6 +142,7 @@ class SourcePlan:
     key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
     protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.planner.verify)
     numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
+    parameter_columns: tuple[tuple[int, int], ...] = ()  # (output column, type OID) of bare ``$n``
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -316,6 +317,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    parameter_columns = type_output_parameters(rewritten, param_oids)
     cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)
@@ -327,4 +329,5 @@ def plan_single_source(
         param_oids=tuple(param_oids),
         key_param=key_param,
         numeric_columns=numeric_columns,
+        parameter_columns=parameter_columns,
     )

@@ -119,6 +119,40 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
+# Types a source keeps as itself when a parameter is cast to it (numeric would take the dialect's
+# default precision; name, oid, "char", bpchar and jsonb have no type of their own there: those
+# columns are only pinned).
+_CAST_ON_SOURCE = frozenset({
+    "bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "date", "time", "timestamp",
+    "timestamptz", "interval", "uuid", "bytea", "json",
+})
+
+
+def type_output_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """The output columns of ``statement`` that are a bare ``$n`` (``SELECT $1 AS v``), as
+    (position, type OID): each such ``$n`` is cast, in place, to its declared or inferred type
+    where the source has that type, so that the column has the parameter's type (PostgreSQL's
+    RowDescription) rather than whatever the driver bound the value as; the caller pins the
+    column's PostgreSQL type to the OID."""
+    if not isinstance(statement, exp.Select) or any(isinstance(p, exp.Star) for p in statement.expressions):
+        return ()
+    found: list[tuple[int, int]] = []
+    for position, projection in enumerate(statement.expressions):
+        parameter = projection.this if isinstance(projection, exp.Alias) else projection
+        if not isinstance(parameter, exp.Parameter) or not parameter.this.name.isdigit():
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is None or pg_type.oid == pgtypes.TEXT.oid or pgfields.user_type(pg_type) is not None:
+            continue
+        element = pgtypes.BY_OID.get(pg_type.element_oid) if pg_type.element_oid else None
+        if (element.name if element else pg_type.name) in _CAST_ON_SOURCE:
+            name = f"{element.name}[]" if element else pg_type.name
+            parameter.replace(exp.Cast(this=parameter.copy(), to=exp.DataType.build(name, dialect="postgres")))
+        found.append((position, pg_type.oid))
+    return tuple(found)
+
+
 _BINARY = (exp.DType.VARBINARY, exp.DType.BINARY)
 _HEX = re.compile(r"(?:\s*[0-9A-Fa-f]{2})*\s*")
 

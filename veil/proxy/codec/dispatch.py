@@ -60,6 +60,11 @@ def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     if column.type.is_array and column.type.element_oid in scalars.INTEGER_WIRE and pa.types.is_integer(t.value_type):
         # oid[], regproc[] ... held as Arrow integers: the declared element's width and OID.
         return ColumnType(BY_OID[column.type.element_oid])
+    declared = BY_OID.get(column.type.element_oid) if column.type.is_array else None
+    if declared is not None and element.type.name == "text" and declared.oid != element.oid:
+        # uuid[], varchar[], bpchar[] ... held as Arrow strings: the declared element's OID and
+        # binary form (an array's header names its element type).
+        return ColumnType(declared, column.typmod)
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element

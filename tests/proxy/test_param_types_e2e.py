@@ -202,7 +202,14 @@ ENGINES = {
     "postgres": "SELECT $1 AS v, i4 FROM pgsrc.all_types WHERE i4 IS NOT NULL",
 }
 # (engine, type, result format) answered differently from PostgreSQL, with the reason.
-MATRIX_GAPS: dict[tuple[str, str, str], str] = {}
+_SCALE = "an unconstrained numeric has DuckDB's fixed scale (12345678901234.5678000000): same type and value"
+_TIMETZ = "a timetz parameter is described as text by the local and catalog engines"
+MATRIX_GAPS: dict[tuple[str, str, str], str] = {
+    **{(engine, name, result): _SCALE for engine in ("catalog", "local") for name in ("numeric", "numeric[]")
+       for result in ("text", "binary")},
+    **{("duckdb", "numeric[]", result): _SCALE for result in ("text", "binary")},
+    **{(engine, "timetz", result): _TIMETZ for engine in ("catalog", "local") for result in ("text", "binary")},
+}
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
@@ -219,8 +226,8 @@ def test_type_matrix(
     for result_format in (Format.TEXT, Format.BINARY):
         expected = _run(postgres, reference, oid, value, text, fmt, result_format)
         actual = _run(conn, sql, oid, value, text, fmt, result_format)
-        if actual[0][0] != expected[0][0] or actual[1][0] != expected[1][0]:
-            key = (engine, name, result_format.name.lower())
-            if key not in MATRIX_GAPS:
-                failures.append(f"{result_format.name}: veil {actual[0][0]} {actual[1][0]!r} / postgres {expected[0][0]} {expected[1][0]!r}")
+        differs = actual[0][0] != expected[0][0] or actual[1][0] != expected[1][0]
+        if differs != ((engine, name, result_format.name.lower()) in MATRIX_GAPS):  # a closed gap leaves the list
+            failures.append(f"{result_format.name}: veil {actual[0][0]} {actual[1][0]!r} / postgres {expected[0][0]} "
+                            f"{expected[1][0]!r} (listed as a gap: {not differs})")
     assert not failures, "\n".join(failures)

@@ -124,11 +124,16 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
 # columns are only pinned).
 _CAST_ON_SOURCE = frozenset({
     "bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "date", "time", "timestamp",
-    "timestamptz", "interval", "uuid", "bytea", "json",
+    "timestamptz", "timetz", "interval", "uuid", "bytea", "json",
 })
 
+# Types whose values a source returns in a form their PostgreSQL type reads (numbers, strings).
+_PINNED_ONLY = frozenset({"numeric", "name", "oid", "char", "bpchar", "jsonb"})
 
-def type_output_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> tuple[tuple[int, int], ...]:
+
+def type_output_parameters(
+    statement: exp.Expr, param_oids: Sequence[int], dialect: str = "postgres"
+) -> tuple[tuple[int, int], ...]:
     """The output columns of ``statement`` that are a bare ``$n`` (``SELECT $1 AS v``), as
     (position, type OID): each such ``$n`` is cast, in place, to its declared or inferred type
     where the source has that type, so that the column has the parameter's type (PostgreSQL's
@@ -146,9 +151,15 @@ def type_output_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> tu
         if pg_type is None or pg_type.oid == pgtypes.TEXT.oid or pgfields.user_type(pg_type) is not None:
             continue
         element = pgtypes.BY_OID.get(pg_type.element_oid) if pg_type.element_oid else None
-        if (element.name if element else pg_type.name) in _CAST_ON_SOURCE:
+        base = element.name if element else pg_type.name
+        if base not in _CAST_ON_SOURCE and base not in _PINNED_ONLY:
+            continue
+        if base in _CAST_ON_SOURCE:
             name = f"{element.name}[]" if element else pg_type.name
-            parameter.replace(exp.Cast(this=parameter.copy(), to=exp.DataType.build(name, dialect="postgres")))
+            cast = exp.Cast(this=parameter.copy(), to=exp.DataType.build(name, dialect="postgres"))
+            if dialect == "duckdb" and name == "timetz":  # DuckDB's Arrow TIMETZ is its packed bits
+                cast = exp.Cast(this=cast, to=exp.DataType.build("text"))
+            parameter.replace(cast)
         found.append((position, pg_type.oid))
     return tuple(found)
 

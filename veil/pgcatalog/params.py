@@ -86,9 +86,10 @@ def context_type(typer: Typer, node: exp.Expr) -> ColumnType | None:
         return _case_type(typer, parent.parent if isinstance(parent, exp.If) else parent)
     if isinstance(parent, exp.Tuple):
         return _tuple_member(typer, parent, node)
-    if isinstance(parent, exp.Select) or (isinstance(parent, exp.Alias) and isinstance(parent.parent, exp.Select)):
-        return _set_operation_column(typer, parent if isinstance(parent, exp.Select) else parent.parent,
-                                     parent if isinstance(parent, exp.Alias) else node)
+    if isinstance(parent, exp.Select):
+        return _set_operation_column(typer, parent, node)
+    if isinstance(parent, exp.Alias) and isinstance(parent.parent, exp.Select):
+        return _set_operation_column(typer, parent.parent, parent)
     return _function_param(typer, parent, node)
 
 

@@ -15,6 +15,7 @@ from sqlglot import exp
 from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
 from veil.pgcatalog import localtypes, safety, scopes
+from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
@@ -85,6 +86,7 @@ class LocalEngine:
         postgres_function_results(tree, typer.type_of)
         columns = typer.output_columns(tree)
         localtypes.check_uses(tree, typer.type_of)
+        check_conditions(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
         exact_calls(rewritten, rewriter.type_of)

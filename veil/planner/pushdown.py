@@ -21,6 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
+from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
@@ -306,6 +307,7 @@ def plan_single_source(
     param_oids = infer_param_oids(
         statement, declared_param_oids, column_type_resolver(analysis.user_tables)
     )
+    check_conditions(statement, TableTyper(column_type_resolver(analysis.user_tables)).type_of)
     rewritten, replacements = rewritten_copy(statement, analysis)
     numeric_columns: tuple[tuple[int, int], ...] = ()
     if dialect == "duckdb":

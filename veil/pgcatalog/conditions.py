@@ -29,7 +29,8 @@ def _conditions(tree: exp.Expr) -> list[tuple[str, exp.Expr]]:
             found.append(("NOT", node.this))
         elif isinstance(node, exp.And | exp.Or):
             found += [(node.key.upper(), node.this), (node.key.upper(), node.expression)]
-        elif isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+        elif isinstance(node, exp.If) and isinstance(node.parent, exp.Case) and node.parent.this is None:
+            # (``CASE x WHEN 1 ...`` compares x with 1: only a searched CASE's WHEN is a condition)
             found.append(("CASE/WHEN", node.this))
     return found
 

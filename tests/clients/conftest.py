@@ -15,6 +15,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,29 @@ def assert_conformant(report: Report, user: str) -> None:
         assert masked == MASK and RAW_NAME not in masked, report.context()
     else:
         assert masked == RAW_NAME, report.context()
+
+
+USERS = [MASKED_USER, EXEMPT_USER]
+TABLES_SQL = (
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+    "AND table_type = 'BASE TABLE' ORDER BY 1"
+)
+IN_SQL = "SELECT id, name FROM sales.customers WHERE id IN (%s, %s, %s) AND country <> %s ORDER BY id"
+STREAM_SQL = "SELECT id, doubled, label FROM sales.big"
+
+
+class Recorder:
+    """The records an in-process (Python) client produces, read by :func:`assert_conformant`
+    like a client program's output."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, ...]] = []
+
+    def add(self, kind: str, *fields: object) -> None:
+        self.records.append((kind, *(str(f) for f in fields)))
+
+    def in_rows(self, rows: list[tuple[object, ...]] | list[Any]) -> None:
+        self.add("in", ",".join(f"{row[0]}:{row[1]}" for row in rows))
+
+    def report(self) -> Report:
+        return Report(self.records)

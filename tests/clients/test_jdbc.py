@@ -136,10 +136,12 @@ def test_masked_and_exempt_users(
     """The whole check against the conformance server: a masked user sees the mask, the exempt
     one raw names; ResultSetMetaData finds the column's table through RowDescription."""
     report = run_check(jdbc_build, conformance_server, user)
-    for section in ("tables", "columns", "keys", "prepared", "fetch", "masked"):
+    for section in ("tables", "columns", "keys", "prepared", "fetch", "masked", "any_array"):
         report.assert_section_ok(section)
     rows, table, schema, column, nullable = report.one("masked")
     assert rows == expected
+    names = {"alice": ["***", "***"], "root": ["customer 4", "customer 7"]}[user]
+    assert report.one("any") == (f"4:{names[0]},7:{names[1]}",)
     assert (table, schema, column) == ("customers", "sales", "name")
     assert nullable == "1"  # columnNullable: pgJDBC read pg_attribute.attnotnull for it
 

@@ -124,3 +124,22 @@ def _value(value: object) -> object:
     if isinstance(value, str) and value.isdigit():
         return _value(int(value))
     return value
+
+
+PREDEFINED_ROLES = [
+    "SELECT oid, rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, "
+    "rolbypassrls, rolconnlimit FROM pg_catalog.pg_roles WHERE rolname ~ '^pg_' ORDER BY oid",
+    "SELECT a.roleid, a.member, a.admin_option FROM pg_catalog.pg_auth_members a "
+    "WHERE a.roleid < 16384 AND a.member < 16384 ORDER BY 1, 2",
+    "SELECT pg_catalog.pg_has_role('pg_monitor', 'pg_read_all_stats', 'MEMBER'), 'pg_read_all_settings'::regrole::oid",
+]
+
+
+@pytest.mark.parametrize("sql", PREDEFINED_ROLES)
+def test_predefined_roles_are_postgres_15s(postgres: psycopg.Connection, run: Runner, ctx: LocalContext, sql: str) -> None:
+    """PostgreSQL 15's predefined roles (pg_read_all_stats, pg_monitor...), their OIDs, attributes
+    and memberships, row for row: the conformance query above compares them by shape only."""
+    expected = postgres.execute(sql).fetchall()
+    _, rows = run(sql, [], ctx=ctx)
+    assert len(expected) >= 1
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected]

@@ -44,7 +44,10 @@ FORMATS = [pytest.param(Format.TEXT, id="text"), pytest.param(Format.BINARY, id=
 def _param(conn: psycopg.Connection, oid: int, value: object, text: str, fmt: Format) -> bytes:
     if fmt == Format.TEXT:
         return text.encode()
-    dumper = conn.adapters.get_dumper_by_oid(oid, Format.BINARY)(type(value), conn)
+    try:
+        dumper = conn.adapters.get_dumper_by_oid(oid, Format.BINARY)(type(value), conn)
+    except psycopg.ProgrammingError:  # bpchar: psycopg has no binary dumper; its binary form is its text
+        return text.encode()
     return bytes(dumper.dump(value))
 
 
@@ -201,3 +204,64 @@ def test_interval_parameter_with_months_on_sources(
         result = conn.pgconn.exec_params(sql.format(t=table).encode(), [text.encode()], [declared], [0], 0)
         assert result.status == ExecStatus.TUPLES_OK, (table, result.error_message)
         assert [result.get_value(0, i) for i in range(2)] == [expected.get_value(0, i) for i in range(2)], table
+
+
+# The matrix: every core type (the ones above and these) as a declared parameter, sent in text
+# and in binary, read back in text and in binary, through each engine; PostgreSQL's answer to the
+# same statement is the reference (the same row lives in pgsrc.all_types on both sides).
+MORE_CASES = [
+    ("time", 1083, dt.time(13, 14, 15, 500000), "13:14:15.5"),
+    ("timetz", 1266, dt.time(13, 14, 15, tzinfo=UTC), "13:14:15+00"),
+    ("interval", 1186, dt.timedelta(days=3, seconds=14706), "3 days 04:05:06"),
+    ("json", 114, {"k": [1, 2]}, '{"k": [1, 2]}'),
+    ("jsonb", 3802, {"k": [1, 2]}, '{"k": [1, 2]}'),
+    ("bpchar", 1042, "abc", "abc"),
+    ("name", 19, "pg_class", "pg_class"),
+    ("oid", 26, 1259, "1259"),
+    ("int2[]", 1005, [1, None, -3], "{1,NULL,-3}"),
+    ("int8[]", 1016, [1, None, 9223372036854775807], "{1,NULL,9223372036854775807}"),
+    ("float8[]", 1022, [0.5, None], "{0.5,NULL}"),
+    ("numeric[]", 1231, [Decimal("1.50"), None], "{1.50,NULL}"),
+    ("bool[]", 1000, [True, None, False], "{t,NULL,f}"),
+    ("varchar[]", 1015, ["a b", None], '{"a b",NULL}'),
+    ("date[]", 1182, [dt.date(2024, 2, 29)], "{2024-02-29}"),
+    ("timestamptz[]", 1185, [dt.datetime(2024, 2, 29, 13, 14, 15, tzinfo=UTC)], '{"2024-02-29 13:14:15+00"}'),
+    ("uuid[]", 2951, [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")], "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"),
+]
+MATRIX = [c[:4] for c in CASES] + MORE_CASES
+ENGINES = {
+    "catalog": "SELECT $1 AS v, nspname FROM pg_catalog.pg_namespace WHERE nspname = 'pg_catalog'",
+    "local": "SELECT $1 AS v",
+    "duckdb": "SELECT $1 AS v, i4 FROM sales.all_types WHERE i4 IS NOT NULL",
+    "postgres": "SELECT $1 AS v, i4 FROM pgsrc.all_types WHERE i4 IS NOT NULL",
+}
+# (engine, type, result format) answered differently from PostgreSQL, with the reason.
+_SCALE = "an unconstrained numeric has DuckDB's fixed scale (12345678901234.5678000000): same type and value"
+_TIMETZ = "a timetz parameter is described as text by the local and catalog engines"
+MATRIX_GAPS: dict[tuple[str, str, str], str] = {
+    **{(engine, name, result): _SCALE for engine in ("catalog", "local") for name in ("numeric", "numeric[]")
+       for result in ("text", "binary")},
+    **{("duckdb", "numeric[]", result): _SCALE for result in ("text", "binary")},
+    **{(engine, "timetz", result): _TIMETZ for engine in ("catalog", "local") for result in ("text", "binary")},
+}
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("name", "oid", "value", "text"), MATRIX, ids=[c[0] for c in MATRIX])
+def test_type_matrix(
+    veil: psycopg.Connection, veil_pg: psycopg.Connection, postgres: psycopg.Connection,
+    engine: str, name: str, oid: int, value: object, text: str, fmt: Format,
+) -> None:
+    sql = ENGINES[engine]
+    conn = veil_pg if engine == "postgres" else veil
+    reference = ENGINES["postgres"] if engine in ("duckdb", "postgres") else sql
+    failures = []
+    for result_format in (Format.TEXT, Format.BINARY):
+        expected = _run(postgres, reference, oid, value, text, fmt, result_format)
+        actual = _run(conn, sql, oid, value, text, fmt, result_format)
+        differs = actual[0][0] != expected[0][0] or actual[1][0] != expected[1][0]
+        if differs != ((engine, name, result_format.name.lower()) in MATRIX_GAPS):  # a closed gap leaves the list
+            failures.append(f"{result_format.name}: veil {actual[0][0]} {actual[1][0]!r} / postgres {expected[0][0]} "
+                            f"{expected[1][0]!r} (listed as a gap: {not differs})")
+    assert not failures, "\n".join(failures)

@@ -40,7 +40,7 @@ from veil.executor.deadline import Deadline, after
 from veil.executor.federated import LocalLimits, describe_federated
 from veil.executor.membudget import BUDGET, STATEMENT_BYTES
 from veil.executor.passthru import EncodedStream, FastPassthrough
-from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns
+from veil.executor.results import ReaderStream, RowsStream, conform, numeric_columns, parameter_columns
 from veil.executor.run import StatementExecution, interrupt_in_thread
 from veil.executor.workers import in_worker, offloaded, start_in_worker
 from veil.pgcatalog.schema import RELATIONS
@@ -372,6 +372,7 @@ class Session(StatementExecution):
         else:
             schema = await self._describe_within_timeout(source_plan)
         schema = numeric_columns(schema, source_plan.numeric_columns)
+        schema = parameter_columns(schema, source_plan.parameter_columns)
         schema = renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))
         policies = tuple(dict.fromkeys(applied))

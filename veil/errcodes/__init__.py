@@ -99,6 +99,14 @@ class InvalidRegularExpression(SqlStateError):
     SQLSTATE = "2201B"
 
 
+class InvalidRowCountInResultOffsetClause(SqlStateError):
+    SQLSTATE = "2201X"
+
+
+class DuplicateColumn(SqlStateError):
+    SQLSTATE = "42701"
+
+
 class UntranslatableCharacter(SqlStateError):
     SQLSTATE = "22P05"
 

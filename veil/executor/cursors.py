@@ -107,7 +107,7 @@ class Cursor:
         direction, count = spec.direction, spec.count
         if direction == "absolute":
             return await self._absolute(count)
-        if direction == "relative":
+        if direction == "relative" or count == 0:  # FORWARD 0 and BACKWARD 0 re-fetch the current row
             if count == 0:
                 return (self._slice(self.position, self.position), 1) if 0 < self.position <= self._read else ([], 0)
             if count < 0 and not self.spec.scroll:

@@ -278,3 +278,16 @@ def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> 
             pinned = pinned_metadata(BY_OID[NUMERIC.array_oid], typmod)
             fields[index] = field.with_metadata({**(field.metadata or {}), **pinned})
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def parameter_columns(schema: pa.Schema, columns: tuple[tuple[int, int], ...]) -> pa.Schema:
+    """``schema`` with each column that is a bare ``$n`` (position, type OID) pinned to the
+    parameter's PostgreSQL type, as PostgreSQL describes ``SELECT $1``."""
+    if not columns:
+        return schema
+    fields = list(schema)
+    for index, oid in columns:
+        if index < len(fields):
+            field = fields[index]
+            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(BY_OID[oid])})
+    return pa.schema(fields, metadata=schema.metadata)

@@ -17,6 +17,7 @@ from veil import errcodes, timezones
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.sources.sandbox import set_zone
 from veil.pgcatalog import localtypes, safety, scopes
+from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
@@ -105,6 +106,7 @@ class LocalEngine:
         columns = typer.output_columns(tree)  # PostgreSQL's types, before calls are cast for DuckDB
         postgres_function_results(tree, typer.type_of)
         localtypes.check_uses(tree, typer.type_of)
+        check_conditions(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
         exact_calls(rewritten, rewriter.type_of)

@@ -18,6 +18,7 @@ from sqlglot import exp
 from veil.errors import VeilError
 from veil.pgcatalog import localtypes, scopes
 from veil.pgcatalog.builtins import REGISTRY
+from veil.pgcatalog.commontype import common_type
 from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.pgcatalog.naming import output_name
@@ -305,11 +306,17 @@ class Typer:
             for source in found.values():
                 if source.relation is not None and source.relation.system_column(name):
                     return source, None
+                if self._opaque_column(source, column):
+                    return source, None
             for projection in select.expressions:
                 inside = any(c is column for c in projection.find_all(exp.Column))
                 if isinstance(projection, exp.Alias) and projection.alias == name and not inside:
                     return None, projection.this
         return None, None
+
+    def _opaque_column(self, source: scopes.Source, column: exp.Column) -> bool:
+        """Whether a FROM item whose columns this Typer cannot list (a user table) has it."""
+        return False
 
     def projection_for(self, column: exp.Column) -> exp.Expr | None:
         """The select-list expression behind a column of a subquery/CTE (unaliased)."""
@@ -446,36 +453,6 @@ def _named(column_type: ColumnType | None) -> str | None:
     return column_type.type.name if column_type is not None else None
 
 
-_COMMON_RANK = {"int2": 1, "int4": 2, "oid": 2.5, "int8": 3, "numeric": 4, "float4": 5,
-                "float8": 6, "name": 1, "varchar": 1, "bpchar": 1, "text": 2}
-
-
-def common_type(types: list[ColumnType | None]) -> ColumnType | None:
-    """PostgreSQL's choice for values of several types meeting: the first known type, replaced
-    by a later one of the same family it implicitly casts to (int4 → oid → int8, name → text);
-    only unknown literals → text."""
-    chosen: ColumnType | None = None
-    saw_unknown = False
-    for candidate in types:
-        if candidate is None:
-            continue
-        if candidate.type.name == "unknown":
-            saw_unknown = True
-            continue
-        if chosen is None:
-            chosen = candidate
-            continue
-        mine, theirs = _COMMON_RANK.get(chosen.type.name), _COMMON_RANK.get(candidate.type.name)
-        same_family = (chosen.type.category == candidate.type.category) or (
-            {chosen.type.name, candidate.type.name} <= {"oid", "int2", "int4", "int8"}
-        )
-        if mine is not None and theirs is not None and same_family and theirs > mine:
-            chosen = candidate
-    if chosen is None and saw_unknown:
-        return TEXT
-    return chosen
-
-
 def _known(column_type: ColumnType | None) -> bool:
     return column_type is not None and column_type.type.name != "unknown"
 
@@ -544,6 +521,10 @@ class TableTyper(Typer):
     def __init__(self, resolve: Callable[[exp.Column], ColumnType | None]) -> None:
         super().__init__()
         self._resolve_table_column = resolve
+
+    def _opaque_column(self, source: scopes.Source, column: exp.Column) -> bool:
+        opaque = source.relation is None and source.query is None and source.function is None
+        return opaque and self._resolve_table_column(column) is not None
 
     def _column(self, column: exp.Column) -> ColumnType | None:
         source, projection = self.resolve(column)

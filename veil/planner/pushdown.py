@@ -21,6 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
+from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
@@ -30,7 +31,13 @@ from veil.policy.allowlist import FRONT, check_functions, check_sql
 from veil.policy.masks import bind_hash_key
 from veil.sql.colnames import name_outputs
 from veil.sql.ctes import UnresolvableScopes, cte_bindings, rename_ctes
-from veil.sql.params import cast_array_parameters, cast_declared_parameters, duckdb_literals, infer_param_oids
+from veil.sql.params import (
+    cast_array_parameters,
+    cast_declared_parameters,
+    duckdb_literals,
+    infer_param_oids,
+    type_output_parameters,
+)
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -142,6 +149,7 @@ class SourcePlan:
     key_param: int | None = None  # the $n sent the hash key (after the statement's parameters)
     protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.planner.verify)
     numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
+    parameter_columns: tuple[tuple[int, int], ...] = ()  # (output column, type OID) of bare ``$n``
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -306,6 +314,7 @@ def plan_single_source(
     param_oids = infer_param_oids(
         statement, declared_param_oids, column_type_resolver(analysis.user_tables)
     )
+    check_conditions(statement, TableTyper(column_type_resolver(analysis.user_tables)).type_of)
     rewritten, replacements = rewritten_copy(statement, analysis)
     numeric_columns: tuple[tuple[int, int], ...] = ()
     if dialect == "duckdb":
@@ -317,6 +326,7 @@ def plan_single_source(
             continue
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
+    parameter_columns = type_output_parameters(rewritten, param_oids, dialect)
     cast_declared_parameters(rewritten, declared_param_oids, numeric=dialect != "duckdb")  # after naming: $1 stays ?column?
     cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
@@ -329,4 +339,5 @@ def plan_single_source(
         param_oids=tuple(param_oids),
         key_param=key_param,
         numeric_columns=numeric_columns,
+        parameter_columns=parameter_columns,
     )

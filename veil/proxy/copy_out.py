@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
+from veil import errcodes
 from veil.api import ResultStream
 from veil.proxy import codec
 from veil.proxy.framing import MessageWriter
@@ -69,20 +70,37 @@ def _text_line(spec: CopySpec) -> Callable[[list[bytes | None]], str]:
     return line
 
 
-def _csv_line(spec: CopySpec) -> Callable[[list[bytes | None]], str]:
-    quote, delimiter = spec.quote, spec.delimiter
+def forced_columns(spec: CopySpec, names: list[str]) -> frozenset[int]:
+    """The positions FORCE_QUOTE names (every one for ``*``), checked as PostgreSQL checks them."""
+    if spec.force_quote is None:
+        return frozenset()
+    if spec.force_quote == ("*",):
+        return frozenset(range(len(names)))
+    found: set[int] = set()
+    for name in spec.force_quote:
+        if name not in names:
+            raise errcodes.UndefinedColumn(f'column "{name}" does not exist')
+        if names.index(name) in found:
+            raise errcodes.DuplicateColumn(f'column "{name}" specified more than once')
+        found.add(names.index(name))
+    return frozenset(found)
+
+
+def _csv_line(spec: CopySpec, forced: frozenset[int] = frozenset()) -> Callable[[list[bytes | None]], str]:
+    quote, delimiter, escape = spec.quote, spec.delimiter, spec.escape
     specials = (delimiter, quote, "\n", "\r")
 
-    def field(cell: bytes | None) -> str:
+    def field(position: int, cell: bytes | None) -> str:
         if cell is None:
             return spec.null
         text = cell.decode()
-        if any(s in text for s in specials) or text == spec.null or text == "\\.":
-            return quote + text.replace(quote, quote + quote) + quote
+        if position in forced or any(s in text for s in specials) or text == spec.null or text == "\\.":
+            escaped = text.replace(escape, escape + escape) if escape != quote else text
+            return quote + escaped.replace(quote, escape + quote) + quote
         return text
 
     def line(cells: list[bytes | None]) -> str:
-        return delimiter.join(field(c) for c in cells) + "\n"
+        return delimiter.join(field(i, c) for i, c in enumerate(cells)) + "\n"
 
     return line
 
@@ -94,11 +112,12 @@ async def send_copy(
     """CopyOutResponse, one CopyData per row (binary: with header and trailer), CopyDone."""
     binary = spec.format == "binary"
     formats = [1 if binary else 0] * len(schema)
+    forced = forced_columns(spec, list(schema.names))  # before CopyOutResponse: an error ends the COPY
     out.write(copy_out_response(spec, len(schema)))
     header = _BINARY_HEADER if binary else b""  # PostgreSQL sends it with the first tuple
     if spec.header and not binary:
         out.write(_message(b"d", _line(spec)([n.encode() for n in schema.names]).encode()))
-    line = None if binary else _line(spec)
+    line = None if binary else _line(spec, forced)
     rows = 0
     async for batch in stream:
         check_cancel()
@@ -118,5 +137,5 @@ async def send_copy(
     return rows
 
 
-def _line(spec: CopySpec) -> Callable[[list[bytes | None]], str]:
-    return _csv_line(spec) if spec.format == "csv" else _text_line(spec)
+def _line(spec: CopySpec, forced: frozenset[int] = frozenset()) -> Callable[[list[bytes | None]], str]:
+    return _csv_line(spec, forced) if spec.format == "csv" else _text_line(spec)

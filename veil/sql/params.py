@@ -17,6 +17,7 @@ from veil import pgfields, pgtypes
 from veil.errcodes import FeatureNotSupported, InvalidTextRepresentation
 from veil.pgcatalog.arrays import parse_array_literal
 from veil.pgcatalog.casts import literal_scale
+from veil.pgcatalog.infer import TableTyper
 from veil.pgtypes import ColumnType, PgType
 
 _DTYPE_TO_PG: dict[exp.DType, PgType] = {
@@ -54,11 +55,6 @@ _BY_SQL_NAME: dict[str, PgType] = {
     '"char"': pgtypes.CHAR,
 }
 
-_COMPARISONS = (
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.NullSafeEQ,
-    exp.NullSafeNEQ, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
-)
-
 ColumnTypeResolver = Callable[[exp.Column], ColumnType | None]
 
 
@@ -78,60 +74,22 @@ def placeholder_count(statement: exp.Expr) -> int:
     return max(numbers, default=0)
 
 
-def _from_context(parameter: exp.Parameter, column_type: ColumnTypeResolver) -> PgType | None:
-    node: exp.Expr = parameter
-    parent = parameter.parent
-    while isinstance(parent, exp.Paren):
-        node, parent = parent, parent.parent
-    if isinstance(parent, exp.Cast):
-        return pg_type_for_datatype(parent.to)
-    if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
-        return pgtypes.INT8
-    quantified = isinstance(parent, exp.Any | exp.All) or (
-        isinstance(parent, exp.Anonymous) and parent.name.upper() in ("ANY", "ALL", "SOME")  # sqlglot: ALL(...)
-    )
-    if quantified and parent is not None and isinstance(parent.parent, _COMPARISONS):
-        comparison = parent.parent  # ``x = ANY($1)``: $1 is an array of x's type (text[] if unknown)
-        other_side = comparison.this if comparison.expression is parent else comparison.expression
-        element = _operand_type(other_side, column_type) or pgtypes.TEXT
-        return pgtypes.BY_OID.get(element.array_oid) or pgtypes.BY_OID[1009]
-    other: exp.Expr | None = None
-    if isinstance(parent, _COMPARISONS):
-        other = parent.expression if parent.this is node else parent.this
-    elif isinstance(parent, (exp.In, exp.Between)):
-        other = parent.this
-    elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.In):
-        other = parent.parent.this
-    return _operand_type(other, column_type)
-
-
-def _operand_type(other: exp.Expr | None, column_type: ColumnTypeResolver) -> PgType | None:
-    if isinstance(other, exp.Column):
-        found = column_type(other)
-        return found.type if found else None
-    if isinstance(other, exp.Cast):
-        return pg_type_for_datatype(other.to)
-    return None
-
-
 def infer_param_oids(
     statement: exp.Expr,
     declared: Sequence[int],
     column_type: ColumnTypeResolver,
 ) -> list[int]:
-    """One OID per placeholder ``$1..$n``: the client's where non-zero, else inferred."""
+    """One OID per placeholder ``$1..$n``: the client's where non-zero, else inferred from its
+    context by the same rules as the catalog and local engines (:mod:`veil.pgcatalog.params`)."""
     count = max(placeholder_count(statement), len(declared))
     oids = [declared[i] if i < len(declared) else 0 for i in range(count)]
+    typer = TableTyper(column_type)
+    typer.param_hints = {i + 1: ColumnType(pgtypes.BY_OID[oid]) for i, oid in enumerate(oids) if oid in pgtypes.BY_OID}
     for parameter in statement.find_all(exp.Parameter):
-        if not parameter.this.name.isdigit():
-            continue
-        index = int(parameter.this.name) - 1
-        if oids[index]:
-            continue
-        inferred = _from_context(parameter, column_type)
-        if inferred is not None:
-            oids[index] = inferred.oid
-    return [oid or pgtypes.TEXT.oid for oid in oids]
+        if parameter.this.name.isdigit():
+            typer.type_of(parameter)
+    inferred = {number: found.oid for number, found in typer.params.items() if found.type.name != "unknown"}
+    return [oid or inferred.get(i + 1) or pgtypes.TEXT.oid for i, oid in enumerate(oids)]
 
 
 def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> None:
@@ -184,6 +142,51 @@ def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], numer
             continue
         datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres")
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
+
+
+# Types a source keeps as itself when a parameter is cast to it (numeric would take the dialect's
+# default precision; name, oid, "char", bpchar and jsonb have no type of their own there: those
+# columns are only pinned).
+_CAST_ON_SOURCE = frozenset({
+    "bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "date", "time", "timestamp",
+    "timestamptz", "timetz", "interval", "uuid", "bytea", "json",
+})
+
+# Types whose values a source returns in a form their PostgreSQL type reads (numbers, strings).
+_PINNED_ONLY = frozenset({"numeric", "name", "oid", "char", "bpchar", "jsonb"})
+
+
+def type_output_parameters(
+    statement: exp.Expr, param_oids: Sequence[int], dialect: str = "postgres"
+) -> tuple[tuple[int, int], ...]:
+    """The output columns of ``statement`` that are a bare ``$n`` (``SELECT $1 AS v``), as
+    (position, type OID): each such ``$n`` is cast, in place, to its declared or inferred type
+    where the source has that type, so that the column has the parameter's type (PostgreSQL's
+    RowDescription) rather than whatever the driver bound the value as; the caller pins the
+    column's PostgreSQL type to the OID."""
+    if not isinstance(statement, exp.Select) or any(isinstance(p, exp.Star) for p in statement.expressions):
+        return ()
+    found: list[tuple[int, int]] = []
+    for position, projection in enumerate(statement.expressions):
+        parameter = projection.this if isinstance(projection, exp.Alias) else projection
+        if not isinstance(parameter, exp.Parameter) or not parameter.this.name.isdigit():
+            continue
+        index = int(parameter.this.name) - 1
+        pg_type = pgtypes.BY_OID.get(param_oids[index]) if index < len(param_oids) else None
+        if pg_type is None or pg_type.oid == pgtypes.TEXT.oid or pgfields.user_type(pg_type) is not None:
+            continue
+        element = pgtypes.BY_OID.get(pg_type.element_oid) if pg_type.element_oid else None
+        base = element.name if element else pg_type.name
+        if base not in _CAST_ON_SOURCE and base not in _PINNED_ONLY:
+            continue
+        if base in _CAST_ON_SOURCE:
+            name = f"{element.name}[]" if element else pg_type.name
+            cast = exp.Cast(this=parameter.copy(), to=exp.DataType.build(name, dialect="postgres"))
+            if dialect == "duckdb" and name == "timetz":  # DuckDB's Arrow TIMETZ is its packed bits
+                cast = exp.Cast(this=cast, to=exp.DataType.build("text"))
+            parameter.replace(cast)
+        found.append((position, pg_type.oid))
+    return tuple(found)
 
 
 _BINARY = (exp.DType.VARBINARY, exp.DType.BINARY)

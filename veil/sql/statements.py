@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from veil import errcodes
 from veil.errors import (
     FUNCTION_HINT,
     FeatureNotSupported,
@@ -346,11 +347,23 @@ def _read_only(verb: str) -> ReadOnlyViolation:
     return ReadOnlyViolation(f"cannot execute {verb} in a read-only transaction")
 
 
+_LOCK_STRENGTHS = {"LCS_FORKEYSHARE": "FOR KEY SHARE", "LCS_FORSHARE": "FOR SHARE",
+                   "LCS_FORNOKEYUPDATE": "FOR NO KEY UPDATE", "LCS_FORUPDATE": "FOR UPDATE"}
+
+
 def _check_select(node: dict[str, Any]) -> None:
     """SELECT INTO and data-modifying WITH write: refused as PostgreSQL refuses them read-only.
     ``node`` is the SelectStmt as libpg_query's JSON."""
     if "intoClause" in node:
         raise _read_only("SELECT INTO")
+    for key, error in (("limitOffset", errcodes.InvalidRowCountInResultOffsetClause("OFFSET must not be negative")),
+                       ("limitCount", errcodes.InvalidRowCountInLimitClause("LIMIT must not be negative"))):
+        constant = node.get(key, {}).get("A_Const", {})
+        if constant.get("ival", {}).get("ival", 0) < 0 or float(constant.get("fval", {}).get("fval", 0)) <= -0.5:
+            raise error  # evaluated as PostgreSQL's executor does: OFFSET first
+    for clause in node.get("lockingClause", ()) if node.get("fromClause") else ():
+        strength = clause.get("LockingClause", {}).get("strength", "")
+        raise _read_only(f"SELECT {_LOCK_STRENGTHS.get(strength, 'FOR UPDATE')}")
     for cte in node.get("withClause", {}).get("ctes", ()):
         for name in cte.get("CommonTableExpr", {}).get("ctequery", {}):
             if name in _DML_NAMES:

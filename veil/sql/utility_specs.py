@@ -52,6 +52,8 @@ class CopySpec:
     null: str = "\\N"
     header: bool = False
     quote: str = '"'
+    escape: str = '"'
+    force_quote: tuple[str, ...] | None = None  # FORCE_QUOTE's columns; None: none, ("*",): all
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,27 +148,62 @@ def execute_spec(sql: str, node: ast.ExecuteStmt) -> ExecuteSpec:
     return ExecuteSpec(name, tuple(args))
 
 
-def copy_spec(node: ast.CopyStmt) -> CopySpec:
-    options: dict[str, str | bool] = {}
+def _copy_options(node: ast.CopyStmt) -> dict[str, str | bool | tuple[str, ...]]:
+    options: dict[str, str | bool | tuple[str, ...]] = {}
     for option in node.options or ():
         arg = option.arg
-        value: str | bool = True
+        value: str | bool | tuple[str, ...] = True
         if isinstance(arg, ast.String) and arg.sval is not None:
             value = arg.sval
         elif isinstance(arg, ast.Integer):
             value = str(arg.ival)
         elif isinstance(arg, ast.Boolean):
             value = bool(arg.boolval)
-        options[option.defname] = value
+        elif isinstance(arg, ast.A_Star):
+            value = ("*",)
+        elif isinstance(arg, tuple | list):
+            value = tuple(str(getattr(item, "sval", item)) for item in arg)
+        if option.defname in options:
+            raise errcodes.SyntaxError("conflicting or redundant options")
+        options[str(option.defname)] = value
+    return options
+
+
+def _one_byte(value: str, what: str) -> str:
+    if len(value.encode()) != 1:
+        raise errcodes.FeatureNotSupported(f"COPY {what} must be a single one-byte character")
+    return value
+
+
+def copy_spec(node: ast.CopyStmt) -> CopySpec:
+    """The options of a COPY TO, checked as PostgreSQL's ProcessCopyOptions checks them."""
+    options = _copy_options(node)
     fmt = str(options.get("format", "text")).lower()
     if fmt not in ("text", "csv", "binary"):
         raise errcodes.InvalidParameterValue(f'COPY format "{fmt}" not recognized')
+    csv, binary = fmt == "csv", fmt == "binary"
+    for name, what in (("delimiter", "DELIMITER"), ("null", "NULL")):
+        if binary and name in options:
+            raise errcodes.SyntaxError(f"cannot specify {what} in BINARY mode")
+    for name, what in (("quote", "quote"), ("escape", "escape"), ("force_quote", "force quote")):
+        if name in options and not csv:
+            raise errcodes.FeatureNotSupported(f"COPY {what} available only in CSV mode")
+    for name in ("force_not_null", "force_null"):
+        if name in options:
+            raise errcodes.FeatureNotSupported(f"COPY {name.replace('_', ' ')} only available using COPY FROM")
     header = options.get("header", False)
     header_on = header is True or str(header).lower() in ("true", "on", "1")
-    csv = fmt == "csv"
-    delimiter = str(options.get("delimiter", "," if csv else "\t"))
+    if binary and header_on:
+        raise errcodes.FeatureNotSupported("cannot specify HEADER in BINARY mode")
+    delimiter = _one_byte(str(options.get("delimiter", "," if csv else "\t")), "delimiter")
     null = str(options.get("null", "" if csv else "\\N"))
-    quote = str(options.get("quote", '"'))
-    if len(delimiter) != 1:
-        raise errcodes.FeatureNotSupported("COPY delimiter must be a single one-byte character")
-    return CopySpec(format=fmt, delimiter=delimiter, null=null, header=header_on, quote=quote)
+    quote = _one_byte(str(options.get("quote", '"')), "quote")
+    escape = _one_byte(str(options.get("escape", quote)), "escape")
+    if csv and delimiter == quote:
+        raise errcodes.InvalidParameterValue("COPY delimiter and quote must be different")
+    if delimiter in null and not binary:
+        raise errcodes.FeatureNotSupported("COPY delimiter must not appear in the NULL specification")
+    forced = options.get("force_quote")
+    force_quote = forced if isinstance(forced, tuple) else None
+    return CopySpec(format=fmt, delimiter=delimiter, null=null, header=header_on, quote=quote, escape=escape,
+                    force_quote=force_quote)

@@ -59,6 +59,7 @@ public final class VeilJdbcCheck {
             section(connection, "types_text", c -> types(c, false));
             section(connection, "types_binary", c -> types(c, true));
             section(connection, "masked", VeilJdbcCheck::masked);
+            section(connection, "any_array", VeilJdbcCheck::anyArray);
             section(connection, "final", c -> emit("final", scalar(c, "select 'still alive'")));
         } catch (SQLException e) {
             emit("fail", "connect", String.valueOf(e.getSQLState()), String.valueOf(e.getMessage()));
@@ -113,6 +114,21 @@ public final class VeilJdbcCheck {
         try (ResultSet rs = connection.getMetaData().getSchemas()) {
             while (rs.next()) {
                 emit("schema", rs.getString("TABLE_SCHEM"));
+            }
+        }
+    }
+
+    /** customers.name through a prepared {@code = ANY(?)} bound to a java.sql.Array of int8. */
+    private static void anyArray(Connection connection) throws SQLException {
+        String sql = "select id, name from sales.customers where id = any(?) order by id";
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            ps.setArray(1, connection.createArrayOf("int8", new Long[] {4L, 7L}));
+            try (ResultSet rs = ps.executeQuery()) {
+                StringBuilder rows = new StringBuilder();
+                while (rs.next()) {
+                    rows.append(rows.length() == 0 ? "" : ",").append(rs.getLong(1)).append(':').append(rs.getString(2));
+                }
+                emit("any", rows.toString());
             }
         }
     }

@@ -75,6 +75,7 @@ class FederatedPlan:
     dynamic_filters: tuple[DynamicFilter, ...] = ()  # sources read first, targets sent filtered
     protected: frozenset[str] = frozenset()  # what fragments may read (veil.planner.verify)
     numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
+    parameter_columns: tuple[tuple[int, int], ...] = ()  # bare ``$n`` outputs: not typed here yet
 
     @property
     def connections(self) -> tuple[str, ...]:

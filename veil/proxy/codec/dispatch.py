@@ -64,10 +64,11 @@ def _element_type(t: pa.DataType, column: ColumnType) -> ColumnType:
     ):
         # oid[], regproc[] ... held as Arrow integers or (OID, name) pairs: the declared element.
         return ColumnType(BY_OID[column.type.element_oid])
-    if column.type.is_array and column.type.element_oid in SAME_AS_TEXT and pa.types.is_string(t.value_type):
-        # name[], varchar[] ... held as Arrow strings: the elements' bytes are the text's, their
-        # OID in the array header the declared element's (name[]'s is 19, never text's 25).
-        return ColumnType(BY_OID[column.type.element_oid], column.typmod)
+    declared = BY_OID.get(column.type.element_oid) if column.type.is_array else None
+    if declared is not None and element.type.name == "text" and declared.oid != element.oid:
+        # uuid[], varchar[], bpchar[] ... held as Arrow strings: the declared element's OID and
+        # binary form (an array's header names its element type).
+        return ColumnType(declared, column.typmod)
     if column.type.is_array and column.typmod != -1:
         return ColumnType(element.type, column.typmod)
     return element

@@ -373,7 +373,14 @@ def _wrapped(tree: exp.Expr, texts: dict[int, exp.Expr], names: list[str]) -> ex
 
 
 def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | None:
-    """float4 meeting another number: PostgreSQL has no such float4 operator and uses float8's."""
+    """float4 meeting another number: PostgreSQL has no such float4 operator and uses float8's.
+    Two integers of different widths: PostgreSQL computes in the wider (``int2 * 1000`` is int4
+    arithmetic), DuckDB would bend an integer literal to the narrower and overflow there."""
+    if left in _INTEGERS and right in _INTEGERS and left != right:
+        wider = max(left, right, key=_RANK.__getitem__)
+        side = "this" if wider == right else "expression"
+        node.set(side, _cast(node.args[side], _DUCKDB_TYPES[wider]))
+        return None
     if "float4" not in (left, right) or left == right or not {left, right} <= _NUMBERS:
         return None
     for side, kind in (("this", left), ("expression", right)):
@@ -385,6 +392,9 @@ def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | 
 def _exact_literal(node: exp.Literal, kind: str | None, scale: int | None) -> exp.Expr | None:
     """A numeric literal DuckDB would read as DOUBLE (``1e3``), as the exact decimal it is."""
     if node.is_string or kind != "numeric" or scale is None or "e" not in node.this.lower() or scale > _MAX_SCALE:
+        return None
+    digits = len(format(abs(Decimal(node.this)).to_integral_value(), "f").lstrip("0")) + scale
+    if digits > _MAX_SCALE:  # beyond DuckDB's DECIMAL: left the DOUBLE it reads (exact as float8)
         return None
     return _cast(exp.Literal.string(format(Decimal(node.this), "f")), f"DECIMAL(38, {scale})")
 

@@ -21,7 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
+from veil.pgcatalog.exactcalls import check_constant_casts, exact_calls, guard_domains, needs_exact_call, refuse_inexact
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
@@ -218,6 +218,8 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
     PostgreSQL would."""
     if dialect == "duckdb":
         refuse_inexact(tree)
+        check_constant_casts(tree)
+        guard_domains(tree)
         duckdb_literals(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)

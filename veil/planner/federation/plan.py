@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
-from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
+from veil.pgcatalog.exactcalls import check_constant_casts, exact_calls, guard_domains, refuse_inexact
 from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import ColumnType
@@ -128,6 +128,8 @@ def plan_federated(
         postgres_function_results(rewritten, _combined_types(typer.type_of))
         rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projection_for)
     refuse_inexact(rewritten)
+    check_constant_casts(rewritten)
+    guard_domains(rewritten)
     refuse_enum_ordering(rewritten)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)

@@ -110,7 +110,9 @@ def _nonnegative_literal(node: exp.Expr) -> bool:
 def guard_domains(tree: exp.Expr) -> None:
     """Calls whose arguments PostgreSQL refuses and DuckDB accepts, guarded in place to raise
     PostgreSQL's error at run time (per row, as PostgreSQL evaluates them): ``substring`` with a
-    negative length (22011), ``split_part`` at field 0 (22023)."""
+    negative length (22011), ``split_part`` at field 0 (22023). Also drops the constant terms of
+    an aggregate's ORDER BY (:func:`_constant_orderings`)."""
+    _constant_orderings(tree)
     for node in list(tree.find_all(exp.Substring, exp.SplitPart)):
         if isinstance(node, exp.Substring):
             length = node.args.get("length")
@@ -170,3 +172,19 @@ def check_constant_casts(tree: exp.Expr) -> None:
             error = _constant_error(cast.this.this, cast.to)
             if error is not None:
                 raise error
+
+
+def _constant_orderings(tree: exp.Expr) -> None:
+    """``string_agg(x, ',' ORDER BY 'a')``: PostgreSQL sorts by the constant (no effect), DuckDB
+    refuses a non-integer literal there. The constant terms are dropped, and an ORDER BY left
+    with none."""
+    for order in list(tree.find_all(exp.Order)):
+        if not isinstance(order.parent, exp.Func) or order.this is None:
+            continue
+        terms = [t for t in order.expressions if not isinstance(t.this, exp.Literal | exp.Null)]
+        if len(terms) == len(order.expressions):
+            continue
+        if terms:
+            order.set("expressions", terms)
+        else:
+            order.replace(order.this)

@@ -180,15 +180,23 @@ def rewritten_copy(statement: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, d
         if cte is not None and cte in copied:
             bindings[id(copy)] = id(copied[cte])
     rename_ctes(rewritten, bindings)
-    qualified_names = {
-        (ref.table.schema, ref.table.name)
-        for copy in rewritten.find_all(exp.Table)
+    unaliased = [
+        (copy, ref) for copy in rewritten.find_all(exp.Table)
         if (ref := replacements.get(id(copy))) is not None and copy.args.get("alias") is None
-    }
+    ]
+    qualified_names = {(ref.table.schema, ref.table.name) for _, ref in unaliased}
+    # d.t2 JOIN p.t2: each is aliased by its qualified name, its columns d.t2.id by that alias
+    shared = {name for name in (n for _, n in qualified_names) if sum(1 for _, m in qualified_names if m == name) > 1}
+    for copy, ref in unaliased:
+        if ref.table.name in shared:
+            copy.set("alias", exp.TableAlias(this=quoted(f"{ref.table.schema}.{ref.table.name}")))
     for column in rewritten.find_all(exp.Column):
         db = column.args.get("db")
-        if db is not None and (identifier_name(db), identifier_name(column.args.get("table"))) in qualified_names:
-            column.set("db", None)
+        if db is None or (identifier_name(db), identifier_name(column.args.get("table"))) not in qualified_names:
+            continue
+        if identifier_name(column.args.get("table")) in shared:
+            column.set("table", quoted(f"{identifier_name(db)}.{identifier_name(column.args.get('table'))}"))
+        column.set("db", None)
     return rewritten, replacements
 
 

@@ -248,6 +248,17 @@ _RUNTIME = tuple((re.compile(pattern), code) for pattern, code in (
     (r"^more than one row returned by a subquery used as an expression$", "21000"),
     (r"^invalid regular expression", "2201B"),
     (r"^negative substring length not allowed$", "22011"),
+    (r'^value ".*" is out of range for type |^".*" is out of range for type ', "22003"),
+    (r"^(?:date|time|timestamp) field value out of range", "22008"),
+    (r"^interval field value out of range", "22015"),
+    (r'^unit ".*" not supported for type ', "0A000"),
+    (r'^unit ".*" not recognized for type |^field position must not be zero$|^character number must be positive$'
+     r"|^invalid hexadecimal (?:digit|data)|^invalid base64|^invalid symbol|^unrecognized encoding|"
+     r"^time zone .* not recognized$", "22023"),
+    (r"^requested character too large for encoding|^null character not permitted$|^requested length too large$", "54000"),
+    (r'^invalid value ".*" for "|^(?:invalid|conflicting values for) .* field in format string', "22007"),
+    (r"^invalid escape string$", "22025"),
+    (r"^value too long for type |^bit string length \d+ does not match type", "22001"),
     (r"^array subscript out of range$", "2202E"),
     (r"^LIMIT must not be negative$", "2201W"),
     (r"^OFFSET must not be negative$", "2201X"),

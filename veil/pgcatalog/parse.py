@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from veil.errors import SqlSyntaxError
 
@@ -70,8 +70,30 @@ def normalize_tokens(sql: str) -> str:
     return sql
 
 
+def whole_intervals(sql: str, tokens: list[Token] | None = None) -> str:
+    """``INTERVAL '-3 days 04:00:00'`` → ``CAST('-3 days 04:00:00' AS INTERVAL)``: sqlglot keeps
+    only the one "number unit" pair of such a literal (``INTERVAL '-3' DAYS``) and drops the rest
+    of its text. The cast reads the whole text (and names its column "interval" too)."""
+    if "interval" not in sql.lower():
+        return sql
+    tokens = _DIALECT.tokenize(sql) if tokens is None else tokens
+    edits: list[tuple[int, int, str]] = []
+    for token, following in zip(tokens, tokens[1:], strict=False):
+        if token.token_type == TokenType.INTERVAL and following.token_type == TokenType.STRING:
+            pairs = exp.INTERVAL_STRING_RE.findall(following.text)
+            if len(pairs) == 1 and exp.INTERVAL_STRING_RE.fullmatch(following.text) is None:
+                edits.append((token.start, following.end + 1, f"CAST({sql[following.start:following.end + 1]} AS INTERVAL)"))
+    for start, end, text in reversed(edits):
+        sql = sql[:start] + text + sql[end:]
+    return sql
+
+
 def parse_postgres(sql: str) -> list[exp.Expr]:
     """Parse one or more PostgreSQL statements; raises 42601 on a syntax error."""
+    try:
+        sql = whole_intervals(sql)
+    except TokenError:
+        pass
     try:
         return [s for s in sqlglot.parse(sql, read=POSTGRES) if s is not None]
     except (ParseError, TokenError) as first:

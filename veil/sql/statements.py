@@ -10,6 +10,7 @@ everything that writes is refused with 25006: Veil only serves reads.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from veil.errors import (
     SqlSyntaxError,
     UndefinedFunction,
 )
-from veil.pgcatalog.parse import POSTGRES, parse_postgres
+from veil.pgcatalog.parse import POSTGRES, parse_postgres, whole_intervals
 from veil.sql import pgsql
 from veil.sql.ctes import check_recursive
 from veil.sql.limits import MAX_NESTING, OFFLOAD_BYTES, check_nesting
@@ -186,6 +187,10 @@ def _wrong_arguments(sql: str, error: dict[str, Any]) -> UndefinedFunction | Non
 
 def _parse_query(sql: str, tokens: list[Token] | None = None) -> exp.Query | exp.Values:
     expressions: Sequence[exp.Expr | None]
+    with contextlib.suppress(TokenError):
+        whole = whole_intervals(sql, tokens)
+        if whole != sql:
+            sql, tokens = whole, None
     try:
         # tokens given: tokenized already (a big statement takes seconds to tokenize, holding the GIL)
         expressions = sqlglot.parse(sql, read=_DIALECT) if tokens is None else _DIALECT.parser().parse(tokens, sql)

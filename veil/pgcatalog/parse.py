@@ -13,6 +13,9 @@ touched):
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
@@ -78,7 +81,7 @@ def whole_intervals(sql: str, tokens: list[Token] | None = None) -> str:
         return sql
     tokens = _DIALECT.tokenize(sql) if tokens is None else tokens
     edits: list[tuple[int, int, str]] = []
-    for token, following in zip(tokens, tokens[1:], strict=False):
+    for token, following in itertools.pairwise(tokens):
         if token.token_type == TokenType.INTERVAL and following.token_type == TokenType.STRING:
             pairs = exp.INTERVAL_STRING_RE.findall(following.text)
             if len(pairs) == 1 and exp.INTERVAL_STRING_RE.fullmatch(following.text) is None:
@@ -90,10 +93,8 @@ def whole_intervals(sql: str, tokens: list[Token] | None = None) -> str:
 
 def parse_postgres(sql: str) -> list[exp.Expr]:
     """Parse one or more PostgreSQL statements; raises 42601 on a syntax error."""
-    try:
+    with contextlib.suppress(TokenError):
         sql = whole_intervals(sql)
-    except TokenError:
-        pass
     try:
         return [s for s in sqlglot.parse(sql, read=POSTGRES) if s is not None]
     except (ParseError, TokenError) as first:

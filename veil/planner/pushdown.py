@@ -21,7 +21,9 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgcatalog.exactcalls import check_constant_casts, exact_calls, guard_domains, needs_exact_call, refuse_inexact
+from veil.pgcatalog.domains import check_constant_casts, guard_domains
+from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
+from veil.pgcatalog.floatcheck import float_overflow_checks
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
@@ -275,7 +277,9 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
         return tree, ()
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
-    return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric
+    rewritten = postgres_numerics(tree, typer.type_of, typer.projection_for)
+    float_overflow_checks(rewritten, typer.type_of)
+    return rewritten, numeric
 
 
 def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:

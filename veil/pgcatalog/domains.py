@@ -66,7 +66,8 @@ _SPECIAL = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.IGNORECASE)
 # (largest finite, smallest subnormal) of each float type: PostgreSQL refuses the text beyond
 _FLOAT_LIMITS = {exp.DType.DOUBLE: (sys.float_info.max, 5e-324),
                  exp.DType.FLOAT: (3.4028234663852886e38, 1.401298464324817e-45)}
-_BOOLEANS = ("true", "false", "yes", "no", "on", "off", "1", "0")
+_TRUE = ("true", "yes", "on", "1")
+_BOOLEANS = (*_TRUE, "false", "no", "off", "0")
 _NUMBERS = {exp.DType.DECIMAL: "numeric", exp.DType.BIGDECIMAL: "numeric", exp.DType.DOUBLE: "double precision",
             exp.DType.FLOAT: "real"}
 
@@ -101,12 +102,16 @@ def _constant_error(text: str, target: exp.DataType) -> Exception | None:
 def check_constant_casts(tree: exp.Expr) -> None:
     """Raise PostgreSQL's error for a string constant cast to a number or boolean type it does
     not spell (``CAST('abc' AS numeric)``): PostgreSQL raises it when planning, whether or not a
-    row is read; DuckDB only for a row it reads."""
-    for cast in tree.find_all(exp.Cast):
+    row is read; DuckDB only for a row it reads. A boolean constant PostgreSQL spells and DuckDB
+    does not (``'off'``, ``'ye'``) becomes TRUE or FALSE."""
+    for cast in list(tree.find_all(exp.Cast)):
         if isinstance(cast.this, exp.Literal) and cast.this.is_string and isinstance(cast.to, exp.DataType):
             error = _constant_error(cast.this.this, cast.to)
             if error is not None:
                 raise error
+            if cast.to.this == exp.DType.BOOLEAN:
+                word = cast.this.this.strip().lower()
+                cast.replace(exp.true() if any(t.startswith(word) for t in _TRUE) else exp.false())
 
 
 def _constant_orderings(tree: exp.Expr) -> None:

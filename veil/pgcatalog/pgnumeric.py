@@ -292,7 +292,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
     expression behind a column of a derived table or CTE, whose scale the column has."""
     scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
-    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
+    nodes = list(tree.find_all(exp.Div, *_ARITHMETIC, exp.Literal, exp.Cast, exp.Neg, *_AGGREGATE_NAMES))
     # Types and scales of the original tree, before any node moves.
     facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
     bounds: dict[int, int] = {}  # an aggregate's bound of |x|·10^scale
@@ -300,7 +300,7 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
         if isinstance(node, (exp.Div, *_ARITHMETIC)):
             left, right = node.this, node.expression
             facts.append((node, _name(type_of(left)), _name(type_of(right)), scales.of(left), scales.of(right)))
-        elif isinstance(node, exp.Literal | exp.Cast):
+        elif isinstance(node, exp.Literal | exp.Cast | exp.Neg):
             facts.append((node, _name(type_of(node)), None, scales.of(node), None))
         else:
             argument = node.this
@@ -319,6 +319,8 @@ def postgres_numerics(tree: exp.Expr, type_of: TypeOf, projection_of: Projection
             replacement = _exact_literal(node, left_type, left_scale)
         elif isinstance(node, exp.Cast):
             replacement = _scaled_cast(node, left_type, left_scale)
+        elif isinstance(node, exp.Neg):
+            replacement = _negation(node, left_type)
         else:
             site = _site(node)
             replacement = _aggregate(node, site, left_type, left_scale, bounds[id(node)])
@@ -387,6 +389,14 @@ def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | 
         if kind == "float4":
             node.set(side, _cast(node.args[side], "DOUBLE"))
     return None
+
+
+def _negation(node: exp.Neg, kind: str | None) -> exp.Expr | None:
+    """``-x`` of an integer as ``0 - x`` in x's type: DuckDB's negation overflow does not name the
+    type PostgreSQL's error does (``smallint out of range``), its subtraction's does."""
+    if kind not in _INTEGERS or isinstance(node.this, exp.Literal):
+        return None
+    return exp.Sub(this=_cast(exp.Literal.number(0), _DUCKDB_TYPES[kind]), expression=node.this)
 
 
 def _exact_literal(node: exp.Literal, kind: str | None, scale: int | None) -> exp.Expr | None:

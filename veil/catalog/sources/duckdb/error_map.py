@@ -80,9 +80,14 @@ def _not_unique(m: re.Match[str]) -> VeilError:
                      hint=f"Could not choose a best candidate {what}. You might need to add explicit type casts.")
 
 
+# the type names PostgreSQL's input functions print, where they differ from the types' own
+_INPUT_NAMES = {"timestamp without time zone": "timestamp", "time without time zone": "time"}
+
+
 def _bad_input(m: re.Match[str]) -> VeilError:
     name = pg_type(m.group("type"))
-    error = errcodes.InvalidDatetimeFormat if name in _DATETIME else errcodes.InvalidTextRepresentation
+    name = _INPUT_NAMES.get(name, name)
+    error = errcodes.InvalidDatetimeFormat if name in _DATETIME or name in ("timestamp", "time") else errcodes.InvalidTextRepresentation
     return error(f'invalid input syntax for type {name}: "{m.group("value")}"')
 
 

@@ -290,8 +290,9 @@ def _server_text(text: str) -> tuple[str, str | None]:
 
 def map_postgres_error(exc: BaseException) -> VeilError:
     """The PostgreSQL error a driver error stands for: the driver's SQLSTATE when it is a valid
-    code, else the one libpq's message names (a terminated backend is 57P01), else XX000; the
-    message as the server worded it."""
+    code, else the one libpq's message names (a terminated backend is 57P01), else for an error
+    the server raised 22000 (a runtime error while its result streamed), else XX000; the message
+    as the server worded it."""
     message, hint = _server_text(str(exc))
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str) and _SQLSTATE.match(sqlstate):
@@ -303,6 +304,9 @@ def map_postgres_error(exc: BaseException) -> VeilError:
     for pattern, code in _RUNTIME:
         if pattern.search(message):
             return VeilError(code, message, hint=hint)
+    if _SERVER_MESSAGE.search(_STATUS.sub("", str(exc).strip())) is not None:
+        # the server's error while the result streamed: one about the data it computes
+        return errcodes.DataException(message, hint=hint)
     return errcodes.InternalError(message, hint=hint)
 
 

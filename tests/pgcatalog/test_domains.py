@@ -1,0 +1,69 @@
+"""What PostgreSQL refuses and DuckDB accepts, before a statement runs on DuckDB; and interval
+literals read whole (sqlglot kept one "number unit" pair of ``'-3 days 04:00:00'``). The e2e
+comparison with PostgreSQL is tests/stress/test_error_parity.py."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from veil.errors import VeilError
+from veil.pgcatalog.domains import check_constant_casts, guard_domains
+from veil.pgcatalog.parse import parse_postgres, whole_intervals
+
+
+def _duckdb(sql: str) -> str:
+    tree = sqlglot.parse_one(sql, read="postgres")
+    check_constant_casts(tree)
+    guard_domains(tree)
+    return tree.sql(dialect="duckdb")
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate", "message"),
+    [
+        ("SELECT CAST('abc' AS numeric) FROM t WHERE FALSE", "22P02", 'invalid input syntax for type numeric: "abc"'),
+        ("SELECT '1.5'::int", "22P02", 'invalid input syntax for type integer: "1.5"'),
+        ("SELECT '99999'::int2", "22003", 'value "99999" is out of range for type smallint'),
+        ("SELECT '1e400'::float8", "22003", '"1e400" is out of range for type double precision'),
+        ("SELECT '1e-400'::float8", "22003", '"1e-400" is out of range for type double precision'),
+        ("SELECT 'o'::boolean", "22P02", 'invalid input syntax for type boolean: "o"'),
+    ],
+)
+def test_a_bad_constant_fails_when_planning(sql: str, sqlstate: str, message: str) -> None:
+    with pytest.raises(VeilError) as raised:
+        _duckdb(sql)
+    assert (raised.value.sqlstate, raised.value.message) == (sqlstate, message)
+
+
+def test_good_constants_pass_and_booleans_are_folded() -> None:
+    assert _duckdb("SELECT ' 12 '::int, '-Infinity'::float8, 'NaN'::numeric, '1e-320'::float8") == (
+        "SELECT CAST(' 12 ' AS INT), CAST('-Infinity' AS DOUBLE), CAST('NaN' AS DECIMAL), CAST('1e-320' AS DOUBLE)"
+    )
+    assert _duckdb("SELECT 'off'::boolean, 'Ye'::boolean") == "SELECT FALSE, TRUE"
+
+
+def test_domain_errors_are_raised_per_row_by_duckdb() -> None:
+    assert _duckdb("SELECT substr(x, 2, n) FROM t") == (
+        "SELECT SUBSTRING(x, 2, CASE WHEN n < 0 AND NOT x IS NULL AND NOT 2 IS NULL AND NOT n IS NULL "
+        "THEN ERROR('[22011] negative substring length not allowed') ELSE n END) FROM t"
+    )
+    assert "ERROR('[22023] field position must not be zero')" in _duckdb("SELECT split_part(x, ',', 0) FROM t")
+    assert _duckdb("SELECT substr(x, 2, 3), split_part(x, ',', 2) FROM t") == (
+        "SELECT SUBSTRING(x, 2, 3), SPLIT_PART(x, ',', 2) FROM t"
+    )
+
+
+def test_an_aggregates_constant_ordering_is_dropped() -> None:
+    assert _duckdb("SELECT string_agg('a', ',' ORDER BY 'a') FROM t") == "SELECT LISTAGG('a', ',') FROM t"
+    assert _duckdb("SELECT string_agg(x, ',' ORDER BY NULL, x DESC) FROM t") == (
+        "SELECT LISTAGG(x, ',' ORDER BY x DESC NULLS FIRST) FROM t"
+    )
+
+
+def test_an_interval_literal_is_read_whole() -> None:
+    assert whole_intervals("SELECT INTERVAL '-3 days 04:00:00', INTERVAL '2 hours'") == (
+        "SELECT CAST('-3 days 04:00:00' AS INTERVAL), INTERVAL '2 hours'"
+    )
+    [tree] = parse_postgres("SELECT ts - INTERVAL '1 day -02:00:00' FROM t")
+    assert tree.sql(dialect="duckdb") == "SELECT ts - CAST('1 day -02:00:00' AS INTERVAL) FROM t"

@@ -109,11 +109,15 @@ _QUOTED = re.compile(r'"[^"]*"')
 
 
 @pytest.fixture(scope="module")
-def connections(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+def connections(
+    postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
     env: FuzzEnv = start(tmp_path_factory.mktemp("error_parity"), postgres_dsn, f"e{os.getpid()}")
     try:
-        with (psycopg.connect(env.oracle_dsn, autocommit=True) as oracle,
-              psycopg.connect(env.veil_dsn(), autocommit=True) as veil):
+        with (
+            psycopg.connect(env.oracle_dsn, autocommit=True) as oracle,
+            psycopg.connect(env.veil_dsn(), autocommit=True) as veil,
+        ):
             yield oracle, veil
     finally:
         env.stop()
@@ -143,8 +147,9 @@ _SHORTER = {"date_part('foo', ts)", "to_timestamp(1e20)"}
 
 @pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize(("expression", "sqlstate"), ERRORS, ids=[e for e, _ in ERRORS])
-def test_error_as_postgres_raises_it(connections: tuple[psycopg.Connection, psycopg.Connection],
-                                     engine: str, expression: str, sqlstate: str) -> None:
+def test_error_as_postgres_raises_it(
+    connections: tuple[psycopg.Connection, psycopg.Connection], engine: str, expression: str, sqlstate: str
+) -> None:
     sql = f"SELECT {expression} FROM {ENGINES[engine]}"
     postgres, veil = _both(connections, sql)
     assert postgres.sqlstate == sqlstate, postgres.short()  # the list says what PostgreSQL does
@@ -157,8 +162,9 @@ def test_error_as_postgres_raises_it(connections: tuple[psycopg.Connection, psyc
 
 @pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("expression", ANSWERS)
-def test_answer_as_postgres_gives_it(connections: tuple[psycopg.Connection, psycopg.Connection],
-                                     engine: str, expression: str) -> None:
+def test_answer_as_postgres_gives_it(
+    connections: tuple[psycopg.Connection, psycopg.Connection], engine: str, expression: str
+) -> None:
     sql = f"SELECT {expression} FROM {ENGINES[engine]}"
     postgres, veil = _both(connections, sql)
     assert postgres.sqlstate is None, postgres.short()

@@ -59,17 +59,25 @@ def guard_domains(tree: exp.Expr) -> None:
 
 
 _INTEGER_RANGES = {
-    exp.DType.SMALLINT: ("smallint", 2**15), exp.DType.INT: ("integer", 2**31), exp.DType.BIGINT: ("bigint", 2**63),
+    exp.DType.SMALLINT: ("smallint", 2**15),
+    exp.DType.INT: ("integer", 2**31),
+    exp.DType.BIGINT: ("bigint", 2**63),
 }
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _SPECIAL = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.IGNORECASE)
 # (largest finite, smallest subnormal) of each float type: PostgreSQL refuses the text beyond
-_FLOAT_LIMITS = {exp.DType.DOUBLE: (sys.float_info.max, 5e-324),
-                 exp.DType.FLOAT: (3.4028234663852886e38, 1.401298464324817e-45)}
+_FLOAT_LIMITS = {
+    exp.DType.DOUBLE: (sys.float_info.max, 5e-324),
+    exp.DType.FLOAT: (3.4028234663852886e38, 1.401298464324817e-45),
+}
 _TRUE = ("true", "yes", "on", "1")
 _BOOLEANS = (*_TRUE, "false", "no", "off", "0")
-_NUMBERS = {exp.DType.DECIMAL: "numeric", exp.DType.BIGDECIMAL: "numeric", exp.DType.DOUBLE: "double precision",
-            exp.DType.FLOAT: "real"}
+_NUMBERS = {
+    exp.DType.DECIMAL: "numeric",
+    exp.DType.BIGDECIMAL: "numeric",
+    exp.DType.DOUBLE: "double precision",
+    exp.DType.FLOAT: "real",
+}
 
 
 def _constant_error(text: str, target: exp.DataType) -> Exception | None:

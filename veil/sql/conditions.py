@@ -15,7 +15,9 @@ def conjunction(*conditions: exp.Expr) -> exp.Expr:
     One condition is itself; at least one is required."""
     if not conditions:
         raise ValueError("a conjunction needs a condition")
-    parts = [exp.Paren(this=c) if isinstance(c, exp.Connector) and not isinstance(c, exp.And) else c for c in conditions]
+    parts = [
+        exp.Paren(this=c) if isinstance(c, exp.Connector) and not isinstance(c, exp.And) else c for c in conditions
+    ]
     combined = parts[0]
     for part in parts[1:]:
         combined = exp.And(this=combined, expression=part)

@@ -401,3 +401,17 @@ def quoted_element(value: object) -> str:
     else:
         text = "\\x" + value.hex() if isinstance(value, bytes) else str(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A PostgreSQL interval that has months (which a ``timedelta`` cannot hold): a parameter's
+    value as the protocol decoder gives it to the sources."""
+
+    months: int = 0
+    days: int = 0
+    microseconds: int = 0
+
+    def text(self) -> str:
+        """The interval as text both PostgreSQL and DuckDB read (``1 month 2 days 3 microseconds``)."""
+        return f"{self.months} months {self.days} days {self.microseconds} microseconds"

@@ -176,3 +176,24 @@ def test_statement_as_postgres_runs_it(connections: tuple[psycopg.Connection, ps
     postgres, veil = _both(connections, sql)
     assert veil.sqlstate is None or not veil.sqlstate.startswith("XX"), veil.short()
     _assert_same(postgres, veil, sql)
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize(
+    ("expression", "params"),
+    [
+        ("$1 < $2", [("2 hours", 1186), ("1 month", 1186)]),  # was XX000 on PostgreSQL, 0A000 on DuckDB
+        ("$1", [("-1 mon 2 days -00:00:03.5", 1186)]),
+    ],
+)
+def test_interval_parameter_with_months(
+    connections: tuple[psycopg.Connection, psycopg.Connection],
+    engine: str,
+    expression: str,
+    params: list[tuple[str, int]],
+) -> None:
+    oracle, veil = connections
+    sql = f"SELECT {expression} AS c FROM {ENGINES[engine]}"
+    postgres, served = execute(oracle, sql, "prepared", params, True), execute(veil, sql, "prepared", params, True)
+    assert postgres.sqlstate is None, postgres.short()
+    _assert_same(postgres, served, sql)

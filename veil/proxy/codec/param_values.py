@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from veil import errcodes
 from veil.errors import VeilError
+from veil.pgtypes import Interval
 
 PG_EPOCH = dt.datetime(2000, 1, 1)
 PG_EPOCH_DATE = PG_EPOCH.date()
@@ -14,15 +14,6 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A PostgreSQL interval that has months (which a ``timedelta`` cannot hold)."""
-
-    months: int = 0
-    days: int = 0
-    microseconds: int = 0
 
 
 def interval_value(months: int, days: int, microseconds: int) -> dt.timedelta | Interval:

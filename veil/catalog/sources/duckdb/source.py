@@ -18,6 +18,7 @@ from veil.catalog.sources.base import ConvertingReader, SourceTable, check_sourc
 from veil.catalog.sources.duckdb.error_map import translate_duckdb_error
 from veil.catalog.sources.sandbox import sandboxed_duckdb, with_macros
 from veil.errors import VeilError
+from veil.pgtypes import Interval
 
 try:  # DuckDB's own one-call "run this statement" entry point (see DuckDBCursor.execute)
     from duckdb import _seam as _duckdb_seam
@@ -140,7 +141,8 @@ class DuckDBCursor:
         if connection is None:
             raise errcodes.InternalError("internal error: query on a closed DuckDB cursor")
         self._reusable = False  # until the new result is read to the end
-        values = list(params) if params else None
+        # an interval with months as text DuckDB reads (the statement casts its parameters)
+        values = [v.text() if isinstance(v, Interval) else v for v in params] if params else None
         reader = with_macros(connection, lambda: _run(connection, sql, values))
         self._reader, self._reusable = weakref.ref(reader), True
         return reader

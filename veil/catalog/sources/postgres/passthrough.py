@@ -37,6 +37,7 @@ from veil.catalog.sources.postgres.wire import (
     wire_error,
 )
 from veil.errors import VeilError
+from veil.pgtypes import Interval
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ def text_parameters(params: Sequence[object | None]) -> list[bytes | None]:
         return []
     if all(type(value) is int for value in params):  # the usual key: what psycopg's int dumper writes
         return [str(value).encode() for value in params]
-    dumped = _DUMPER.dump_sequence(list(params), [PyFormat.TEXT] * len(params))
+    values = [value.text() if isinstance(value, Interval) else value for value in params]
+    dumped = _DUMPER.dump_sequence(values, [PyFormat.TEXT] * len(values))
     return [None if value is None else bytes(value) for value in dumped]
 
 

@@ -49,7 +49,7 @@ from veil.catalog.sources.postgres.table_keys import LIST_KEYS, keys_by_table
 from veil.config.models import ConnectionConfig
 from veil.errors import VeilError
 from veil.pgfields import TYPE_GENERATION, column_type_for_field
-from veil.pgtypes import quoted_element
+from veil.pgtypes import Interval, quoted_element
 
 _CONNECT_TIMEOUT = 10
 _DESCRIBE_TIMEOUT_MS = 30_000
@@ -192,11 +192,14 @@ def _same_schema(known: pa.Schema, schema: pa.Schema) -> bool:
 def _bindable(value: object) -> object:
     """A parameter as ADBC binds it: a time of day with a zone (timetz) as its ISO text, and a
     multi-dimensional array as PostgreSQL's array text, both of which the statement casts (ADBC
-    would bind the time without its offset, and binds no nested list)."""
+    would bind the time without its offset, and binds no nested list); an interval with months as
+    Arrow's (a ``timedelta`` cannot hold months)."""
     if isinstance(value, time) and value.tzinfo is not None:
         return value.isoformat()
     if isinstance(value, list) and any(isinstance(item, list) for item in value):
         return _array_text(value)
+    if isinstance(value, Interval):  # with months: Arrow's interval, which ADBC binds as one
+        return pa.MonthDayNano([value.months, value.days, value.microseconds * 1000])
     return value
 
 

@@ -28,6 +28,11 @@ def _duckdb(sql: str) -> str:
         ("SELECT '1e400'::float8", "22003", '"1e400" is out of range for type double precision'),
         ("SELECT '1e-400'::float8", "22003", '"1e-400" is out of range for type double precision'),
         ("SELECT 'o'::boolean", "22P02", 'invalid input syntax for type boolean: "o"'),
+        ("SELECT (1 + 2147483647) FROM t WHERE FALSE", "22003", "integer out of range"),
+        ("SELECT ((2 * (1073741824)))", "22003", "integer out of range"),
+        ("SELECT 9223372036854775807 + 1", "22003", "bigint out of range"),
+        ("SELECT 1 / 0 FROM t", "22012", "division by zero"),
+        ("SELECT make_date(1, 11, 31) FROM t WHERE FALSE", "22008", "date field value out of range: 1-11-31"),
     ],
 )
 def test_a_bad_constant_fails_when_planning(sql: str, sqlstate: str, message: str) -> None:
@@ -41,6 +46,17 @@ def test_good_constants_pass_and_booleans_are_folded() -> None:
         "SELECT CAST(' 12 ' AS INT), CAST('-Infinity' AS DOUBLE), CAST('NaN' AS DECIMAL), CAST('1e-320' AS DOUBLE)"
     )
     assert _duckdb("SELECT 'off'::boolean, 'Ye'::boolean") == "SELECT FALSE, TRUE"
+
+
+def test_what_postgres_folds_without_error_passes() -> None:
+    """A branch PostgreSQL may drop is not folded; wider types hold what int4 cannot."""
+    for sql in (
+        "SELECT CASE WHEN x THEN 1 / 0 END FROM t",
+        "SELECT 2147483647 + 1::bigint, 2147483648 * 2",
+        "SELECT 7 / -2, -7 % 3, x + 2147483647 FROM t",
+        "SELECT make_date(2024, 2, 29), make_date(-5, 2, 30)",
+    ):
+        assert _duckdb(sql)
 
 
 def test_domain_errors_are_raised_per_row_by_duckdb() -> None:

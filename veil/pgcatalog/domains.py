@@ -2,8 +2,9 @@
 about to run on DuckDB (the local engine and a DuckDB source):
 
 * a string constant cast to a number or boolean type that does not spell one
-  (``CAST('abc' AS numeric)``, ``CAST('1e400' AS float8)``): PostgreSQL folds constants when
-  planning, so it fails even when no row is read; raised here, when planning too;
+  (``CAST('abc' AS numeric)``, ``CAST('1e400' AS float8)``), integer arithmetic on constants
+  that overflows or divides by zero, ``make_date`` of constants out of range: PostgreSQL folds constants when planning, so it fails even
+  when no row is read; raised here, when planning too;
 * ``substring`` with a negative length (22011) and ``split_part`` at field 0 (22023): guarded
   to raise per row, as PostgreSQL evaluates them (a NULL argument still gives NULL);
 * an aggregate's ``ORDER BY`` a constant (no effect in PostgreSQL, a binder error in DuckDB):
@@ -12,13 +13,14 @@ about to run on DuckDB (the local engine and a DuckDB source):
 
 from __future__ import annotations
 
+import datetime
 import re
 import sys
 from decimal import Decimal
 
 from sqlglot import exp
 
-from veil.errcodes import InvalidTextRepresentation, NumericValueOutOfRange
+from veil.errcodes import DatetimeFieldOverflow, DivisionByZero, InvalidTextRepresentation, NumericValueOutOfRange
 
 
 def _checked(value: exp.Expr, failing: exp.Expr, sqlstate: str, message: str, *strict: exp.Expr) -> exp.Expr:
@@ -120,6 +122,85 @@ def check_constant_casts(tree: exp.Expr) -> None:
             if cast.to.this == exp.DType.BOOLEAN:
                 word = cast.this.this.strip().lower()
                 cast.replace(exp.true() if any(t.startswith(word) for t in _TRUE) else exp.false())
+    _check_constant_integers(tree)
+
+
+_INTEGER_TYPES = (("integer", 2**31), ("bigint", 2**63))
+_INTEGER_OPERATORS = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg, exp.Paren)
+# where PostgreSQL may drop an operand before folding it (a CASE branch never taken)
+_CONDITIONAL = (exp.Case, exp.If, exp.Coalesce)
+
+
+def _integer(node: exp.Expr) -> tuple[int, int] | None:
+    """The value and type (index in :data:`_INTEGER_TYPES`) of an integer constant expression
+    as PostgreSQL folds it, None when it is not one; raises PostgreSQL's error for an operation
+    that overflows or divides by zero."""
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        value = int(node.this)
+        kind = next((i for i, (_, bound) in enumerate(_INTEGER_TYPES) if value < bound), None)
+        return None if kind is None else (value, kind)
+    if isinstance(node, exp.Paren):
+        return _integer(node.this)
+    if isinstance(node, exp.Neg):
+        inner = _integer(node.this)
+        return None if inner is None else _in_range(-inner[0], inner[1])
+    if not isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.IntDiv | exp.Mod):
+        return None
+    left, right = _integer(node.this), _integer(node.expression)
+    if left is None or right is None:
+        return None
+    kind = max(left[1], right[1])
+    a, b = left[0], right[0]
+    if isinstance(node, exp.Div | exp.IntDiv | exp.Mod) and b == 0:
+        raise DivisionByZero("division by zero")
+    if isinstance(node, exp.Add):
+        value = a + b
+    elif isinstance(node, exp.Sub):
+        value = a - b
+    elif isinstance(node, exp.Mul):
+        value = a * b
+    elif isinstance(node, exp.Div | exp.IntDiv):
+        value = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)  # truncated toward zero
+    else:
+        value = abs(a) % abs(b) * (1 if a >= 0 else -1)
+    return _in_range(value, kind)
+
+
+def _in_range(value: int, kind: int) -> tuple[int, int]:
+    name, bound = _INTEGER_TYPES[kind]
+    if not -bound <= value < bound:
+        raise NumericValueOutOfRange(f"{name} out of range")
+    return value, kind
+
+
+def _check_constant_integers(tree: exp.Expr) -> None:
+    """Integer arithmetic on constants (``1 + 2147483647``) overflowing or dividing by zero:
+    PostgreSQL folds it when planning and fails whether or not a row is read."""
+    for node in tree.find_all(exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg):
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        if isinstance(parent, _INTEGER_OPERATORS):
+            continue  # checked with the expression around it
+        if node.find_ancestor(*_CONDITIONAL) is None:
+            _integer(node)
+    for call in tree.find_all(exp.Anonymous):
+        if call.name.lower() == "make_date" and call.find_ancestor(*_CONDITIONAL) is None:
+            _check_make_date(call)
+
+
+def _check_make_date(call: exp.Anonymous) -> None:
+    """``make_date`` of constants (an immutable function PostgreSQL folds when planning)."""
+    values = [_integer(argument) for argument in call.expressions]
+    if len(values) != 3 or any(v is None for v in values):
+        return
+    year, month, day = (v[0] for v in values if v is not None)
+    if year <= 0:
+        return  # a year BC (negative) or year zero: PostgreSQL's own rules
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        raise DatetimeFieldOverflow(f"date field value out of range: {year}-{month:02d}-{day:02d}") from None
 
 
 def _constant_orderings(tree: exp.Expr) -> None:

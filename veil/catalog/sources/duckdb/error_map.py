@@ -120,8 +120,8 @@ def _string_out_of_range(m: re.Match[str]) -> VeilError:
 
 
 def _make_date(m: re.Match[str]) -> VeilError:
-    year, month, day = m.group(1), m.group(2).zfill(2), m.group(3).zfill(2)
-    return errcodes.DatetimeFieldOverflow(f"date field value out of range: {year.zfill(4)}-{month}-{day}")
+    year, month, day = m.group(1), m.group(2).zfill(2), m.group(3).zfill(2)  # PostgreSQL: %d-%02d-%02d
+    return errcodes.DatetimeFieldOverflow(f"date field value out of range: {year}-{month}-{day}")
 
 
 def _codepoint(m: re.Match[str]) -> VeilError:

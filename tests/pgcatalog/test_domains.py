@@ -33,6 +33,8 @@ def _duckdb(sql: str) -> str:
         ("SELECT 9223372036854775807 + 1", "22003", "bigint out of range"),
         ("SELECT 1 / 0 FROM t", "22012", "division by zero"),
         ("SELECT make_date(1, 11, 31) FROM t WHERE FALSE", "22008", "date field value out of range: 1-11-31"),
+        ("SELECT 1 FROM t WHERE FALSE GROUP BY substr('abc', 1, -1)", "22011", "negative substring length not allowed"),
+        ("SELECT split_part('a,b', ',', 0)", "22023", "field position must not be zero"),
     ],
 )
 def test_a_bad_constant_fails_when_planning(sql: str, sqlstate: str, message: str) -> None:

@@ -95,6 +95,7 @@ STATEMENTS = [
     "SELECT (1 + 2147483647) AS c1 FROM d.t1 WHERE FALSE",
     "SELECT (SELECT make_date(1, 11, 31) FROM d.t1 WHERE FALSE) FROM p.t1",
     "SELECT 1 / 0 FROM d.t1 JOIN p.t2 ON t1.id = t2.id WHERE FALSE",
+    "SELECT FALSE AS c1 FROM d.t1 WHERE FALSE GROUP BY substr('abc', 1, -1)",
     "SELECT substr(tx, 1, -1) FROM d.t1 WHERE tx IS NULL",
     "SELECT string_agg('a', ',' ORDER BY 'a') FROM d.t1",
     "SELECT string_agg(tx, ',' ORDER BY 'a', tx) FROM d.t1",

@@ -20,7 +20,14 @@ from decimal import Decimal
 
 from sqlglot import exp
 
-from veil.errcodes import DatetimeFieldOverflow, DivisionByZero, InvalidTextRepresentation, NumericValueOutOfRange
+from veil.errcodes import (
+    DatetimeFieldOverflow,
+    DivisionByZero,
+    InvalidParameterValue,
+    InvalidTextRepresentation,
+    NumericValueOutOfRange,
+    SubstringError,
+)
 
 
 def _checked(value: exp.Expr, failing: exp.Expr, sqlstate: str, message: str, *strict: exp.Expr) -> exp.Expr:
@@ -187,6 +194,27 @@ def _check_constant_integers(tree: exp.Expr) -> None:
     for call in tree.find_all(exp.Anonymous):
         if call.name.lower() == "make_date" and call.find_ancestor(*_CONDITIONAL) is None:
             _check_make_date(call)
+    for node in tree.find_all(exp.Substring, exp.SplitPart):
+        if node.find_ancestor(*_CONDITIONAL) is None and _constant_text(node.this):
+            _check_constant_call(node)
+
+
+def _constant_text(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string
+
+
+def _check_constant_call(node: exp.Expr) -> None:
+    """``substring``/``split_part`` of constants out of their domain (folded when planning)."""
+    if isinstance(node, exp.Substring):
+        start, length = node.args.get("start"), node.args.get("length")
+        bound = _integer(length) if length is not None else None
+        if bound is not None and bound[0] < 0 and (start is None or _integer(start) is not None):
+            raise SubstringError("negative substring length not allowed")
+        return
+    index = node.args.get("part_index")
+    position = _integer(index) if index is not None else None
+    if position is not None and position[0] == 0 and _constant_text(node.args["delimiter"]):
+        raise InvalidParameterValue("field position must not be zero")
 
 
 def _check_make_date(call: exp.Anonymous) -> None:

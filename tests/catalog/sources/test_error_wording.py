@@ -20,7 +20,7 @@ from veil.catalog.sources.duckdb.error_map import (
     pg_type,
     translate_duckdb_error,
 )
-from veil.catalog.sources.postgres.source import map_postgres_error
+from veil.catalog.sources.postgres.error_map import map_postgres_error
 from veil.errors import FUNCTION_HINT, VeilError
 
 LEDGER = "CREATE TABLE ledger (entry_id BIGINT, memo VARCHAR, amount DECIMAL(10, 2), d DATE)"

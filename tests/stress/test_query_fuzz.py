@@ -113,6 +113,14 @@ FIXED = [
     ("text", "SELECT CAST(n AS numeric(5,1)) AS n FROM d.t1", ()),
     ("prepared", "SELECT $1 AS v FROM p.t2", (("NaN", 701),)),
     ("prepared", "SELECT $1 AS v, $2 AS w FROM d.t2", (("1 mon 2 days", 1186), ("2000-01-01 00:00:00", 1114))),
+    ("text", "SELECT f4 * f4 AS x FROM d.t1", ()),
+    ("text", "SELECT CAST('abc' AS numeric(5,1)) AS n FROM d.t1 WHERE FALSE", ()),
+    ("text", "SELECT make_date(1, 11, 31) AS d FROM d.t1", ()),
+    ("text", "SELECT CAST(1e300 AS double precision) AS f FROM d.t2", ()),
+    ("text", "SELECT date_part('dow', iv) AS d FROM p.t1", ()),
+    ("text", "SELECT string_agg('x', ',' ORDER BY 'x') AS s FROM d.t1", ()),
+    ("text", "SELECT sign(0.0) AS s, trunc(0.0) AS t, div(1, 1) AS d, round(round(n, -1), 3) AS r FROM d.t1", ()),
+    ("prepared", "SELECT $1 AS n FROM d.t2", (("0.001", 1700),)),
 ]
 
 

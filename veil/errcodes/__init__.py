@@ -83,6 +83,10 @@ class InvalidRowCountInLimitClause(SqlStateError):
     SQLSTATE = "2201W"
 
 
+class SubstringError(SqlStateError):
+    SQLSTATE = "22011"
+
+
 class CharacterNotInRepertoire(SqlStateError):
     SQLSTATE = "22021"
 

@@ -51,7 +51,8 @@ from collections.abc import Callable
 from sqlglot import exp, parse_one
 
 from veil import timezones
-from veil.errcodes import FeatureNotSupported, InvalidParameterValue
+from veil.errcodes import FeatureNotSupported, InvalidParameterValue, SubstringError
+from veil.pgcatalog.domains import CONDITIONAL, checked, integer_constant
 from veil.pgcatalog.parse import TEMPLATE_META
 from veil.pgcatalog.tochar import datetime_to_char
 from veil.pgcatalog.tochar_numeric import numeric_to_char
@@ -169,10 +170,12 @@ def _substring(node: exp.Substring) -> exp.Expr | None:
     result = exp.Substring(this=node.this.copy(), start=first, length=count)
     if _positive(length, allow_zero=True):
         return result
+    constant = integer_constant(length)
+    folded = isinstance(node.this, exp.Literal) and node.this.is_string and node.find_ancestor(*CONDITIONAL) is None
+    if folded and constant is not None and constant < 0:  # PostgreSQL folds it when planning
+        raise SubstringError("negative substring length not allowed")
     negative = exp.LT(this=length.copy(), expression=exp.Literal.number(0))
-    error = exp.Anonymous(this="error", expressions=[exp.Literal.string("[22011] negative substring length not allowed")])
-    return exp.Case(ifs=[exp.If(this=negative, true=exp.Cast(this=error, to=exp.DataType.build("VARCHAR")))],
-                    default=result)
+    return checked(result, negative, "22011", "negative substring length not allowed", node.this, start, length)
 
 
 def _output_form(node: exp.Expr, type_of: TypeOf) -> exp.Expr:
@@ -307,7 +310,7 @@ def _refused_numeric(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     present = " AND ".join(f"({a.sql(dialect='duckdb')}) IS NOT NULL" for a in arguments)
     refusal = (
         f"error('[0A000] {name}(numeric) cannot be computed as PostgreSQL does (in arbitrary precision) "
-        "on DuckDB: cast the argument to double precision')"
+        "on this source: cast the argument to double precision')"
     )
     case = f"CASE {' '.join(branches)} WHEN {present} THEN {refusal} END"
     return exp.Cast(this=parse_one(case, read="duckdb"), to=exp.DataType.build("DECIMAL(38, 0)", dialect="duckdb"))
@@ -366,3 +369,4 @@ def exact_calls(tree: exp.Expr, type_of: TypeOf) -> None:
         if replacement is not None:
             known[id(replacement)] = known.get(id(node))
             node.replace(replacement)
+

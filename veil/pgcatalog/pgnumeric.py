@@ -312,7 +312,7 @@ def postgres_numerics(
     ``ARRAY[...]`` of numeric is printed with each element's scale."""
     scales = _Scales(type_of, projection_of)
     names = [output_name(p) for p in tree.expressions] if isinstance(tree, exp.Select) else []
-    nodes = list(tree.find_all(exp.Div, exp.IntDiv, *_ARITHMETIC, exp.Literal, exp.Cast, *_AGGREGATE_NAMES))
+    nodes = list(tree.find_all(exp.Div, exp.IntDiv, *_ARITHMETIC, exp.Literal, exp.Cast, exp.Neg, *_AGGREGATE_NAMES))
     static = _static_scales(tree, scales)
     # Types and scales of the original tree, before any node moves.
     facts: list[tuple[exp.Expr, str | None, str | None, int | None, int | None]] = []
@@ -321,7 +321,7 @@ def postgres_numerics(
         if isinstance(node, (exp.Div, exp.IntDiv, *_ARITHMETIC)):
             left, right = node.this, node.expression
             facts.append((node, _name(type_of(left)), _name(type_of(right)), scales.of(left), scales.of(right)))
-        elif isinstance(node, exp.Literal | exp.Cast):
+        elif isinstance(node, exp.Literal | exp.Cast | exp.Neg):
             facts.append((node, _name(type_of(node)), None, scales.of(node), None))
         else:
             argument = node.this
@@ -348,6 +348,8 @@ def postgres_numerics(
             replacement = _exact_literal(node, left_type, left_scale)
         elif isinstance(node, exp.Cast):
             replacement = _scaled_cast(node, left_type, left_scale)
+        elif isinstance(node, exp.Neg):
+            replacement = _negation(node, left_type)
         else:
             site = _site(node)
             replacement = _aggregate(node, site, left_type, left_scale, bounds[id(node)])
@@ -481,7 +483,14 @@ def _wrapped(tree: exp.Expr, texts: dict[int, exp.Expr], names: list[str]) -> ex
 
 
 def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | None:
-    """float4 meeting another number: PostgreSQL has no such float4 operator and uses float8's."""
+    """float4 meeting another number: PostgreSQL has no such float4 operator and uses float8's.
+    Two integers of different widths: PostgreSQL computes in the wider (``int2 * 1000`` is int4
+    arithmetic), DuckDB would bend an integer literal to the narrower and overflow there."""
+    if left in _INTEGERS and right in _INTEGERS and left != right:
+        wider = max(left, right, key=_RANK.__getitem__)
+        side = "this" if wider == right else "expression"
+        node.set(side, _cast(node.args[side], _DUCKDB_TYPES[wider]))
+        return None
     if "float4" not in (left, right) or left == right or not {left, right} <= _NUMBERS:
         return None
     for side, kind in (("this", left), ("expression", right)):
@@ -490,9 +499,20 @@ def _widened(node: exp.Expr, left: str | None, right: str | None) -> exp.Expr | 
     return None
 
 
+def _negation(node: exp.Neg, kind: str | None) -> exp.Expr | None:
+    """``-x`` of an integer as ``0 - x`` in x's type: DuckDB's negation overflow does not name the
+    type PostgreSQL's error does (``smallint out of range``), its subtraction's does."""
+    if kind not in _INTEGERS or isinstance(node.this, exp.Literal):
+        return None
+    return exp.Sub(this=_cast(exp.Literal.number(0), _DUCKDB_TYPES[kind]), expression=node.this)
+
+
 def _exact_literal(node: exp.Literal, kind: str | None, scale: int | None) -> exp.Expr | None:
     """A numeric literal DuckDB would read as DOUBLE (``1e3``), as the exact decimal it is."""
     if node.is_string or kind != "numeric" or scale is None or "e" not in node.this.lower() or scale > _MAX_SCALE:
+        return None
+    digits = len(format(abs(Decimal(node.this)).to_integral_value(), "f").lstrip("0")) + scale
+    if digits > _MAX_SCALE:  # beyond DuckDB's DECIMAL: left the DOUBLE it reads (exact as float8)
         return None
     return _cast(exp.Literal.string(format(Decimal(node.this), "f")), f"DECIMAL(38, {scale})")
 

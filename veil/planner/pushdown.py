@@ -22,7 +22,9 @@ from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
 from veil.pgcatalog.conditions import check_conditions
+from veil.pgcatalog.domains import check_constant_casts, guard_domains
 from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
+from veil.pgcatalog.floatcheck import float_overflow_checks
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
@@ -188,15 +190,23 @@ def rewritten_copy(statement: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, d
         if cte is not None and cte in copied:
             bindings[id(copy)] = id(copied[cte])
     rename_ctes(rewritten, bindings)
-    qualified_names = {
-        (ref.table.schema, ref.table.name)
-        for copy in rewritten.find_all(exp.Table)
+    unaliased = [
+        (copy, ref) for copy in rewritten.find_all(exp.Table)
         if (ref := replacements.get(id(copy))) is not None and copy.args.get("alias") is None
-    }
+    ]
+    qualified_names = {(ref.table.schema, ref.table.name) for _, ref in unaliased}
+    # d.t2 JOIN p.t2: each is aliased by its qualified name, its columns d.t2.id by that alias
+    shared = {name for name in (n for _, n in qualified_names) if sum(1 for _, m in qualified_names if m == name) > 1}
+    for copy, ref in unaliased:
+        if ref.table.name in shared:
+            copy.set("alias", exp.TableAlias(this=quoted(f"{ref.table.schema}.{ref.table.name}")))
     for column in rewritten.find_all(exp.Column):
         db = column.args.get("db")
-        if db is not None and (identifier_name(db), identifier_name(column.args.get("table"))) in qualified_names:
-            column.set("db", None)
+        if db is None or (identifier_name(db), identifier_name(column.args.get("table"))) not in qualified_names:
+            continue
+        if identifier_name(column.args.get("table")) in shared:
+            column.set("table", quoted(f"{identifier_name(db)}.{identifier_name(column.args.get('table'))}"))
+        column.set("db", None)
     return rewritten, replacements
 
 
@@ -226,6 +236,8 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
     PostgreSQL would."""
     if dialect == "duckdb":
         refuse_inexact(tree)
+        check_constant_casts(tree)
+        guard_domains(tree)
         duckdb_literals(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
@@ -273,7 +285,9 @@ def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tupl
         return tree, ()
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
-    return postgres_numerics(tree, typer.type_of, typer.projections_for), numeric
+    rewritten = postgres_numerics(tree, typer.type_of, typer.projections_for)
+    float_overflow_checks(rewritten, typer.type_of)
+    return rewritten, numeric
 
 
 def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:

@@ -20,7 +20,7 @@ from veil.catalog.sources.duckdb.error_map import (
     pg_type,
     translate_duckdb_error,
 )
-from veil.catalog.sources.postgres.source import map_postgres_error
+from veil.catalog.sources.postgres.error_map import map_postgres_error
 from veil.errors import FUNCTION_HINT, VeilError
 
 LEDGER = "CREATE TABLE ledger (entry_id BIGINT, memo VARCHAR, amount DECIMAL(10, 2), d DATE)"
@@ -72,6 +72,23 @@ DUCKDB_CASES = [
     ("SELECT amount / (entry_id - entry_id) FROM ledger", "22012", "division by zero", None),
     ("SELECT 1::float8 / (entry_id - entry_id) FROM ledger", "22012", "division by zero", None),
     ("SELECT entry_id % 0 FROM ledger", "22012", "division by zero", None),
+    # overflow and out-of-range values, each in PostgreSQL's words for its type
+    ("SELECT CAST(amount * 1000 AS numeric(4,1)) FROM ledger", "22003", "numeric field overflow", None),
+    ("SELECT CAST(amount * 100000 AS smallint) FROM ledger", "22003", "smallint out of range", None),
+    ("SELECT abs(CAST(-32768 AS smallint))", "22003", "smallint out of range", None),
+    ("SELECT '99999'::smallint", "22003", 'value "99999" is out of range for type smallint', None),
+    ("SELECT 1e40::real", "22003", "value out of range: overflow", None),
+    ("SELECT make_date(2024, 13, 1)", "22008", "date field value out of range: 2024-13-01", None),
+    ("SELECT to_timestamp(1e20)", "22008", "timestamp out of range", None),
+    ("SELECT memo::timestamp FROM ledger", "22007", 'invalid input syntax for type timestamp: "zz"', None),
+    ("SELECT memo::json FROM ledger", "22P02", "invalid input syntax for type json", None),
+    ("SELECT memo ~ '(' FROM ledger", "2201B", "invalid regular expression: parentheses () not balanced", None),
+    ("SELECT memo ~ '[' FROM ledger", "2201B", "invalid regular expression: brackets [] not balanced", None),
+    ("SELECT memo ~ 'a{2,1}' FROM ledger", "2201B", "invalid regular expression: invalid repetition count(s)", None),
+    ("SELECT chr(-1)", "22023", "character number must be positive", None),
+    ("SELECT date_part('foo', d) FROM ledger", "22023", 'unit "foo" not recognized', None),
+    ("SELECT date_part('dow', INTERVAL 1 DAY)", "0A000", 'unit "dow" not supported for type interval', None),
+    ("SELECT power(0.0, -1)", "2201F", "zero raised to a negative power is undefined", None),
 ]
 
 
@@ -100,6 +117,15 @@ def test_an_unmatched_duckdb_message_loses_its_prefix(duck: duckdb.DuckDBPyConne
         duck.execute("SELECT 1, 2 UNION SELECT 1").fetchall()
     error = translate_duckdb_error(raised.value)
     assert error.sqlstate == "42601" and not error.message.startswith("Binder Error")
+
+
+def test_an_unmatched_duckdb_message_speaks_postgres_type_names() -> None:
+    """Whatever no rule words: the SQLSTATE of its kind, no DuckDB type name, no DuckDB advice."""
+    error = translate_duckdb_error(duckdb.ConversionException(
+        "Conversion Error: Cannot frobnicate INT32 into DECIMAL(5,1) when casting from source column memo"))
+    assert (error.sqlstate, error.message) == ("22P02", "Cannot frobnicate integer into numeric")
+    error = translate_duckdb_error(duckdb.ConversionException("Conversion Error: UBIGINT value out of range"))
+    assert (error.sqlstate, error.message) == ("22003", "numeric value out of range")
 
 
 def test_duckdb_type_names_as_postgres_prints_them() -> None:

@@ -57,6 +57,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.planner.federation.local_types import local_table
+from veil.sql.conditions import conjunction
 
 MAX_KEYS = 10_000
 FILTERED_ALIAS = "veil_dynamic"
@@ -475,4 +476,6 @@ def filtered_tree(
     if not conditions:
         return None
     derived = exp.Subquery(this=tree.copy(), alias=exp.TableAlias(this=exp.to_identifier(FILTERED_ALIAS, quoted=True)))
-    return exp.select(exp.Star()).from_(derived, copy=False).where(exp.and_(*conditions, copy=False), copy=False)
+    select = exp.select(exp.Star()).from_(derived, copy=False)
+    select.set("where", exp.Where(this=conjunction(*conditions)))
+    return select

@@ -19,7 +19,7 @@ from veil.catalog.model import Table
 from veil.planner.federation.dynamic_filter import KeyColumn, fragment_keys, selectivity
 from veil.planner.federation.implied import implied_condition
 from veil.planner.federation.preaggregate import plan_preaggregation, preaggregated_fragment
-from veil.planner.federation.scope import alias_identifier, conjunction, qualifier, select_of
+from veil.planner.federation.scope import alias_identifier, qualifier, select_of
 from veil.planner.pushdown import (
     Protector,
     TableReference,
@@ -30,6 +30,7 @@ from veil.planner.pushdown import (
     source_sql,
 )
 from veil.policy.masks import bind_hash_key, uses_hash_key
+from veil.sql.conditions import conjunction
 
 PART_PREFIX = "__veil_part_"
 ROW_MARKER = "veil_row"  # the one column of a fragment the statement needs no column of
@@ -207,7 +208,7 @@ def _take(holder: exp.Expr, arg: str, keep_if: object, scope: Scope, wanted: set
     taken = [c for c in conjuncts if scope.owners(c) == wanted]
     if taken:
         rest = [c for c in conjuncts if all(c is not t for t in taken)]
-        holder.set(arg, conjunction(rest) if rest else keep_if)
+        holder.set(arg, conjunction(*rest) if rest else keep_if)
     return [c.copy() for c in taken]
 
 
@@ -316,7 +317,7 @@ class FragmentBuilder:
         select = exp.Select(expressions=projections or [exp.alias_(exp.true(), ROW_MARKER)])
         select = select.from_(self.protected_alias(node, table), copy=False)
         if conditions:
-            select = select.where(conjunction(conditions, copy=True), copy=False)
+            select.set("where", exp.Where(this=conjunction(*(c.copy() for c in conditions))))
         name = self.add_part(select, (table,), columns or [ROW_MARKER], {identifier_name(alias): table})
         self.consume(node)
         replace_table(node, exp.Table(this=quoted(name)), table.name)
@@ -508,7 +509,7 @@ class _GroupRewrite:
         ]
         select.set("from_", exp.From(this=items[0]))
         select.set("joins", [exp.Join(this=item, kind="CROSS") for item in items[1:]] or None)
-        select.set("where", exp.Where(this=conjunction(kept)) if kept else None)
+        select.set("where", exp.Where(this=conjunction(*kept)) if kept else None)
 
     def _fragment(
         self, members: list[int], conditions: list[exp.Expr], moved_columns: set[int]
@@ -535,7 +536,7 @@ class _GroupRewrite:
         for node, table in nodes[1:]:
             select = select.join(self.builder.protected_alias(node, table), join_type="CROSS", copy=False)
         if conditions:
-            select = select.where(conjunction([self._protected(c) for c in conditions], copy=True), copy=False)
+            select.set("where", exp.Where(this=conjunction(*(self._protected(c) for c in conditions))))
         columns = list(renames.values()) or [ROW_MARKER]
         aliases = {identifier_name(alias_identifier(n, t)): t for n, t in nodes}
         group = next(g for g, group_members in enumerate(self.groups) if group_members is members)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from veil.sql.conditions import conjunction
+
 
 def split_or(condition: exp.Expr) -> list[exp.Expr]:
     inner = condition.unnest()
@@ -51,5 +53,5 @@ def implied_condition(condition: exp.Expr, movable: Callable[[exp.Expr], bool]) 
                 pieces.append(nested)
         if not pieces:
             return None
-        implied.append(exp.and_(*pieces, copy=False) if len(pieces) > 1 else pieces[0])
+        implied.append(conjunction(*pieces) if len(pieces) > 1 else pieces[0])
     return exp.paren(exp.or_(*implied, copy=False), copy=False)

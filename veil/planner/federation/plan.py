@@ -31,7 +31,9 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
+from veil.pgcatalog.domains import check_constant_casts, guard_domains
 from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
+from veil.pgcatalog.floatcheck import float_overflow_checks
 from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
 from veil.pgtypes import ColumnType
@@ -128,7 +130,10 @@ def plan_federated(
         exact_calls(rewritten, _combined_types(typer.type_of))
         postgres_function_results(rewritten, _combined_types(typer.type_of))
         rewritten = postgres_numerics(rewritten, _combined_types(typer.type_of), typer.projections_for)
+        float_overflow_checks(rewritten, _combined_types(typer.type_of))
     refuse_inexact(rewritten)
+    check_constant_casts(rewritten)
+    guard_domains(rewritten)
     refuse_enum_ordering(rewritten)
     scanned_once = single_scans(rewritten)
     local_sql, local_params = render(rewritten, LOCAL_DIALECT)

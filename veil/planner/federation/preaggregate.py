@@ -23,8 +23,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from veil.catalog.model import Table
-from veil.planner.federation.scope import alias_identifier, conjunction, qualifier, select_of
+from veil.planner.federation.scope import alias_identifier, qualifier, select_of
 from veil.planner.pushdown import identifier_name, quoted
+from veil.sql.conditions import conjunction
 
 if TYPE_CHECKING:
     from veil.planner.federation.fragments import FragmentBuilder, Scope
@@ -147,7 +148,7 @@ def preaggregated_fragment(
     projections.append(exp.alias_(exp.Count(this=exp.Star()), quoted(ROWS)))
     select = exp.Select(expressions=projections).from_(builder.protected_alias(node, table), copy=False)
     if conditions:
-        select = select.where(conjunction(conditions, copy=True), copy=False)
+        select.set("where", exp.Where(this=conjunction(*(c.copy() for c in conditions))))
     if keys:
         select = select.group_by(*(k.copy() for k in keys), copy=False)
     else:

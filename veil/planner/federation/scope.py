@@ -6,8 +6,6 @@ calls (:mod:`veil.planner.federation.preaggregate`), which sit below it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlglot import exp
 
 from veil.catalog.model import Table
@@ -36,9 +34,3 @@ def select_of(node: exp.Expr) -> tuple[exp.Select, exp.Join | None] | None:
         return parent.parent, parent
     return None
 
-
-def conjunction(conditions: Sequence[exp.Expr], copy: bool = False) -> exp.Expr:
-    """``a AND b AND ...``; a condition that is a bare scalar subquery (``WHERE (SELECT b ...)``)
-    is not a sqlglot Condition, which ``exp.and_`` refuses (a TypeError, XX000): it is
-    parenthesised first."""
-    return exp.and_(*(c if isinstance(c, exp.Condition) else exp.Paren(this=c) for c in conditions), copy=copy)

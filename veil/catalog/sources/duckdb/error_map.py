@@ -80,9 +80,14 @@ def _not_unique(m: re.Match[str]) -> VeilError:
                      hint=f"Could not choose a best candidate {what}. You might need to add explicit type casts.")
 
 
+# the type names PostgreSQL's input functions print, where they differ from the types' own
+_INPUT_NAMES = {"timestamp without time zone": "timestamp", "time without time zone": "time"}
+
+
 def _bad_input(m: re.Match[str]) -> VeilError:
     name = pg_type(m.group("type"))
-    error = errcodes.InvalidDatetimeFormat if name in _DATETIME else errcodes.InvalidTextRepresentation
+    name = _INPUT_NAMES.get(name, name)
+    error = errcodes.InvalidDatetimeFormat if name in _DATETIME or name in ("timestamp", "time") else errcodes.InvalidTextRepresentation
     return error(f'invalid input syntax for type {name}: "{m.group("value")}"')
 
 
@@ -98,6 +103,61 @@ def _rule(pattern: str, build: Callable[[re.Match[str]], VeilError]) -> _Rule:
 
 def _fixed(error: type[SqlStateError], message: str, hint: str | None = None) -> Callable[[re.Match[str]], VeilError]:
     return lambda m: error(m.expand(message), hint=hint)
+
+
+def _integer_kind(value: str) -> str:
+    """The PostgreSQL integer type whose minimum ``value`` is (DuckDB's abs and negation overflow
+    only there)."""
+    return {"-32768": "smallint", "-2147483648": "integer"}.get(value.strip(), "bigint")
+
+
+def _string_out_of_range(m: re.Match[str]) -> VeilError:
+    """``'99999'`` to smallint: a number, out of the type's range (PostgreSQL says so, 22003)."""
+    name = pg_type(m.group("type"))
+    if name in ("smallint", "integer", "bigint") and re.fullmatch(r"\s*[+-]?\d+\s*", m.group("value")):
+        return errcodes.NumericValueOutOfRange(f'value "{m.group("value")}" is out of range for type {name}')
+    return _bad_input(m)
+
+
+def _make_date(m: re.Match[str]) -> VeilError:
+    year, month, day = m.group(1), m.group(2).zfill(2), m.group(3).zfill(2)  # PostgreSQL: %d-%02d-%02d
+    return errcodes.DatetimeFieldOverflow(f"date field value out of range: {year}-{month}-{day}")
+
+
+def _codepoint(m: re.Match[str]) -> VeilError:
+    point = int(m.group(1))
+    if point < 0:
+        return errcodes.InvalidParameterValue("character number must be positive")
+    if point == 0:
+        return errcodes.ProgramLimitExceeded("null character not permitted")
+    return errcodes.ProgramLimitExceeded(f"requested character too large for encoding: {point}")
+
+
+# RE2's complaints as PostgreSQL's regex library words them (its messages after "invalid regular
+# expression: "); any other RE2 complaint keeps its own words after that prefix.
+_REGEX_WORDS = (
+    (r"missing \]|missing closing \]", "brackets [] not balanced"),
+    (r"missing \)|unexpected \)", "parentheses () not balanced"),
+    (r"missing argument to repetition operator|bad repetition operator|no argument for repetition operator",
+     "quantifier operand invalid"),
+    (r"invalid repetition size", "invalid repetition count(s)"),
+    (r"trailing \\|invalid escape sequence", "invalid escape \\ sequence"),
+    (r"invalid character class range", "invalid character range"),
+    (r"invalid character class", "invalid character class"),
+)
+_RE2 = (
+    r"^(missing \]|missing closing \]|missing \)|unexpected \)|missing argument to repetition operator|"
+    r"bad repetition operator|no argument for repetition operator|invalid repetition size|trailing \\|invalid escape sequence|"
+    r"invalid character class(?: range)?|invalid named capture group|invalid perl operator|"
+    r"invalid UTF-8|pattern too large|bad inline flag|invalid nested repetition operator)"
+)
+
+
+def _regex(m: re.Match[str]) -> VeilError:
+    for pattern, words in _REGEX_WORDS:
+        if re.match(pattern, m.group(1)):
+            return errcodes.InvalidRegularExpression(f"invalid regular expression: {words}")
+    return errcodes.InvalidRegularExpression(f"invalid regular expression: {m.group(1)}")
 
 
 _RULES = (
@@ -123,19 +183,38 @@ _RULES = (
           _fixed(errcodes.GroupingError, r"aggregate functions are not allowed in \1")),
     _rule(r"^(?:WHERE|GROUP BY|JOIN) clause cannot contain window functions|^Window functions are not supported",
           _fixed(errcodes.WindowingError, "window functions are not allowed here")),
-    _rule(r"^Could not convert string (?P<q>['\"])(?P<value>.*?)(?P=q) to (?P<type>[A-Z][A-Z0-9_ ]*(?:\([0-9, ]*\))?(?:\[\])?)", _bad_input),
+    _rule(r"^Could not convert string (?P<q>['\"])(?P<value>.*?)(?P=q) to (?P<type>[A-Z][A-Z0-9_ ]*(?:\([0-9, ]*\))?(?:\[\])?)", _string_out_of_range),
     _rule(r'^invalid (?P<type>date|time|timestamp|interval) field format: "(?P<value>[^"]*)"', _bad_input),
     _rule(r'^(?:date|time|timestamp|date/time) field value out of range: "([^"]*)"',
           _fixed(errcodes.DatetimeFieldOverflow, r'date/time field value out of range: "\1"')),
     _rule(r"^Type (\S+) with value .* can't be cast because the value is out of range for the destination type (\S+)",
           lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(2)))),
-    _rule(r"^Overflow in \w+ of (\S+)", lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
+    _rule(r"^Overflow in (?!negation)\w+ of (\S+)", lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
     _rule(r"^Could not cast value .* to DECIMAL", _fixed(errcodes.NumericValueOutOfRange, "numeric field overflow")),
+    _rule(r"^Casting value .* to type DECIMAL\S* failed", _fixed(errcodes.NumericValueOutOfRange, "numeric field overflow")),
     # a cast that does not fit its target (DuckDB calls it a conversion error, PostgreSQL 22003)
     _rule(r"^Casting value .* to type (\S+?) failed: value is out of range",
           lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
     _rule(r"^Failed to cast decimal value \S+ to type (\S+)",
           lambda m: errcodes.NumericValueOutOfRange(_out_of_range(m.group(1)))),
+    _rule(r"^Overflow on abs\((\S+)\)", lambda m: errcodes.NumericValueOutOfRange(f"{_integer_kind(m.group(1))} out of range")),
+    _rule(r"^Overflow in negation of", _fixed(errcodes.NumericValueOutOfRange, "integer out of range")),
+    _rule(r"^Value out of range|^Left-shift value", _fixed(errcodes.NumericValueOutOfRange, "value out of range: overflow")),
+    _rule(r"^Cannot create a string of size", _fixed(errcodes.ProgramLimitExceeded, "requested length too large")),
+    _rule(r"^Date out of range: (-?\d+)-(\d+)-(\d+)", _make_date),
+    _rule(r"^Epoch seconds out of range|^Date and time not in timestamp range|^(?:timestamp|date) out of range",
+          _fixed(errcodes.DatetimeFieldOverflow, "timestamp out of range")),
+    _rule(r'^extract specifier "([^"]*)" not recognized', _fixed(errcodes.InvalidParameterValue, r'unit "\1" not recognized')),
+    _rule(r"^Invalid UTF8 Codepoint (-?\d+)", _codepoint),
+    _rule(r'^"(\w+)" units "([^"]*)" not recognized',
+          _fixed(errcodes.FeatureNotSupported, r'unit "\2" not supported for type \1')),
+    _rule(r"^zero raised to a negative power is undefined|^a negative number raised to a non-integer power",
+          lambda m: errcodes.InvalidArgumentForPowerFunction(m.group(0) + (" yields a complex result" if "negative number" in m.group(0) else ""))),
+    _rule(_RE2, _regex),
+    _rule(r"^Malformed JSON", _fixed(errcodes.InvalidTextRepresentation, "invalid input syntax for type json")),
+    _rule(r"^Invalid byte encountered in STRING -> BLOB", _fixed(errcodes.InvalidTextRepresentation, "invalid input syntax for type bytea")),
+    _rule(r'^Could not parse string "([^"]*)" according to format specifier "([^"]*)"',
+          _fixed(errcodes.InvalidDatetimeFormat, r'invalid value "\1" for "\2"')),
     _rule(r"^Unimplemented type for cast \((.+?) -> (.+?)\)",
           lambda m: errcodes.CannotCoerce(f"cannot cast type {pg_type(m.group(1))} to {pg_type(m.group(2))}")),
     _rule(r"^Cannot mix values of type (\S+) and (\S+) in (\w+)",
@@ -175,7 +254,24 @@ def _by_wording(message: str) -> VeilError | None:
     return None
 
 
-def _by_class(error: BaseException, message: str) -> VeilError:
+_DUCK_TYPE_WORD = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(name) for name in _TYPE_NAMES if name != "NULL"), key=len, reverse=True))
+    + r")\b(?:\(\d+(?:,\s*\d+)?\))?"
+)
+# DuckDB's advice on its own settings and functions, and where in its plan a cast failed
+_DUCK_TAILS = re.compile(r"\s*(?:when casting from source column \S+|\. ?Use TRY\(.*|You might want to add an explicit cast.*|"
+                         r"SET \w+\s*=.*)$")
+
+
+def _pg_words(message: str) -> str:
+    """An unmatched DuckDB message in PostgreSQL's vocabulary: its type names as PostgreSQL's
+    (``INT32`` is integer, ``DECIMAL(5,1)`` numeric), without DuckDB's advice on its settings."""
+    message = _DUCK_TAILS.sub("", message)
+    return _DUCK_TYPE_WORD.sub(lambda m: pg_type(m.group(1)), message)
+
+
+def _by_class(error: BaseException, raw: str) -> VeilError:
+    message = _pg_words(raw)
     lowered = message.lower()
     if isinstance(error, duckdb.InterruptException):
         return errcodes.QueryCanceled("canceling statement due to user request")
@@ -184,6 +280,8 @@ def _by_class(error: BaseException, message: str) -> VeilError:
     if isinstance(error, duckdb.PermissionException):
         return errcodes.InsufficientPrivilege(message)
     if isinstance(error, duckdb.ConversionException):
+        if "out of range" in lowered or "overflow" in lowered:
+            return errcodes.NumericValueOutOfRange(message)
         return errcodes.InvalidTextRepresentation(message)
     if isinstance(error, duckdb.OutOfRangeException):
         return errcodes.NumericValueOutOfRange(message)

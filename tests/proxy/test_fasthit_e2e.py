@@ -130,11 +130,13 @@ def test_fast_hit_is_the_loop_reply_byte_for_byte(servers: Servers, formats: lis
     assert [raw.data_rows(r) for r in replies] == [raw.data_rows(r) for r in direct]
     assert replies[3].startswith(b"2\0\0\0\x04T") and replies[6].startswith(b"2\0\0\0\x04D")
     assert replies[3].endswith(b"Z\0\0\0\x05I")
-    # Another time zone is another variant of the same entry: the loop encodes it, then it is
-    # served fast too.
+    # Another time zone is another entry (a PostgreSQL source computes timestamptz in the
+    # session's zone, so its results are cached per zone): a miss, a hit the loop encodes, then
+    # a fast hit.
     served = STATS.served
     utc = raw.replies(servers.veil_dsn("root"), RANGE, groups[:3], setup="SET TimeZone = 'UTC'")
-    assert STATS.served - served == 2
+    assert STATS.served - served == 1
+    assert utc[2] == utc[1]
     assert [raw.data_rows(r) for r in utc] == [
         raw.data_rows(r) for r in raw.replies(servers.dsn, RANGE, groups[:3], setup="SET TimeZone = 'UTC'")
     ]

@@ -28,8 +28,9 @@ from veil.executor.deadline import Deadline, after
 from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
-from veil.pgfields import pinned_metadata
-from veil.pgtypes import NUMERIC
+from veil.executor.jsonb_text import jsonb_texts
+from veil.pgfields import NORMALISE_JSONB, pinned_metadata
+from veil.pgtypes import BY_OID, JSONB, NUMERIC
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -253,23 +254,43 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     actual = batch.schema
     if actual.equals(schema, check_metadata=True) or actual.equals(_encoded_as(schema), check_metadata=True):
         return batch
-    if actual.equals(schema):  # only the fields' metadata differs (origins, pinned types)
+    if actual.equals(schema) and not any(f.metadata and NORMALISE_JSONB in f.metadata for f in schema):
+        # only the fields' metadata differs (origins, pinned types)
         return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
     arrays = [
-        column if column.type == field.type else column.cast(field.type)
-        for column, field in zip(batch.columns, schema, strict=True)
+        _conformed(column, field) for column, field in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> pa.Schema:
+def _conformed(column: pa.Array, field: pa.Field) -> pa.Array:
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage
+    if field.metadata and NORMALISE_JSONB in field.metadata:
+        return jsonb_texts(column)
+    return column if column.type == field.type else column.cast(field.type)
+
+
+def numeric_columns(
+    schema: pa.Schema, numeric: tuple[tuple[int, int], ...], pinned: tuple[tuple[int, int, int], ...] = ()
+) -> pa.Schema:
     """``schema`` with the columns PostgreSQL describes as ``numeric`` (position, typmod) pinned
     so: a DuckDB source returns a decimal with its own precision where PostgreSQL's computed
     value has none, and quotients as text printed at PostgreSQL's scale
-    (veil.pgcatalog.pgnumeric)."""
-    if not numeric:
+    (veil.pgcatalog.pgnumeric). The ``pinned`` columns (position, type OID, typmod: jsonb,
+    varchar, char(n), which DuckDB computes as json and text) are served as that type: a string
+    column is, a jsonb one with its text normalised as PostgreSQL's jsonb prints it."""
+    if not numeric and not pinned:
         return schema
     fields = list(schema)
+    for index, oid, typmod in pinned:
+        field = fields[index]
+        storage = getattr(field.type, "storage_type", field.type)  # json: an extension type
+        if pa.types.is_string(storage) or pa.types.is_large_string(storage):
+            metadata = {**(field.metadata or {}), **pinned_metadata(BY_OID[oid], typmod)}
+            if oid == JSONB.oid:
+                metadata[NORMALISE_JSONB] = b"1"
+            fields[index] = pa.field(field.name, pa.string(), field.nullable, metadata=metadata)
     for index, typmod in numeric:
         field = fields[index]
         if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):

@@ -21,11 +21,13 @@ from veil.pgcatalog.builtins import REGISTRY
 from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.pgcatalog.naming import output_name
+from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.params import context_type
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
 from veil.pgcatalog.prorettype import DUCKDB_TYPES, catalog_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
+from veil.pgcatalog.datetime_types import CATALOG_TYPED, at_time_zone_result, datetime_result
 from veil.pgtypes import BY_NAME, ColumnType
 
 BOOL = ColumnType(BY_NAME["bool"])
@@ -171,7 +173,8 @@ class Typer:
         if isinstance(node, exp.Neg):
             return self.type_of(node.this)
         if isinstance(node, _ARITHMETIC):
-            return _promote(self.type_of(node.this), self.type_of(node.expression))
+            left, right = self.type_of(node.this), self.type_of(node.expression)
+            return datetime_result(node, left, right) or _promote(left, right)
         if isinstance(node, exp.DPipe):
             left, right = self.type_of(node.this), self.type_of(node.expression)
             for side in (left, right):
@@ -210,6 +213,9 @@ class Typer:
             return TEXT
         if isinstance(node, _INT4_FUNCS):
             return INT4
+        if isinstance(node, exp.TimestampTrunc) and _known(date := self.type_of(node.this)):
+            if date is not None and date.type.name == "date":  # truncates the date as timestamptz
+                return ColumnType(BY_NAME["timestamptz"])
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod
@@ -230,8 +236,10 @@ class Typer:
             return element_of(self.type_of(inner))
         if isinstance(node, exp.ExplodingGenerateSeries | exp.GenerateSeries):
             return self._series_type(node)
-        if isinstance(node, exp.Extract):
-            return NUMERIC
+        if isinstance(node, exp.Extract):  # date_part() is float8
+            return FLOAT8 if node.meta.get(WRITTEN_NAME) == "date_part" else NUMERIC
+        if isinstance(node, exp.AtTimeZone):
+            return at_time_zone_result(self.type_of(node.this))
         if isinstance(node, exp.StringToArray):
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):
@@ -245,7 +253,7 @@ class Typer:
         if built is not None:
             return built
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
-        if catalog in DUCKDB_TYPES:  # pg_proc's prorettype of the chosen overload
+        if catalog in DUCKDB_TYPES or catalog in CATALOG_TYPED:  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:

@@ -1,0 +1,76 @@
+"""PostgreSQL's result types of the date/time operators (``pg_operator``), for type inference:
+``date - date`` is int4, ``date + int`` a date, ``date + interval`` a timestamp,
+``timestamp - timestamp`` an interval..."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.pgtypes import BY_NAME, ColumnType
+
+_INTEGERS = frozenset({"int2", "int4", "int8"})
+_NUMBERS = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
+#: Functions whose pg_proc result type inference may take as it is (beyond the numeric ones).
+CATALOG_TYPED = frozenset({"bytea", "jsonb", "json", "text", "date", "timestamp", "timestamptz", "interval"})
+
+# (operator, left, right) -> result; "int" stands for any integer, "num" for any number
+_OPERATORS: dict[tuple[str, str, str], str] = {
+    ("-", "date", "date"): "int4",
+    ("+", "date", "int"): "date",
+    ("-", "date", "int"): "date",
+    ("+", "int", "date"): "date",
+    ("+", "date", "interval"): "timestamp",
+    ("+", "interval", "date"): "timestamp",
+    ("-", "date", "interval"): "timestamp",
+    ("+", "date", "time"): "timestamp",
+    ("+", "time", "date"): "timestamp",
+    ("-", "timestamp", "timestamp"): "interval",
+    ("-", "timestamptz", "timestamptz"): "interval",
+    ("+", "timestamp", "interval"): "timestamp",
+    ("-", "timestamp", "interval"): "timestamp",
+    ("+", "interval", "timestamp"): "timestamp",
+    ("+", "timestamptz", "interval"): "timestamptz",
+    ("-", "timestamptz", "interval"): "timestamptz",
+    ("+", "interval", "timestamptz"): "timestamptz",
+    ("-", "time", "time"): "interval",
+    ("+", "time", "interval"): "time",
+    ("-", "time", "interval"): "time",
+    ("+", "interval", "interval"): "interval",
+    ("-", "interval", "interval"): "interval",
+    ("*", "interval", "num"): "interval",
+    ("*", "num", "interval"): "interval",
+    ("/", "interval", "num"): "interval",
+}
+_SYMBOLS = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
+
+
+def _family(column_type: ColumnType | None) -> tuple[str, ...]:
+    if column_type is None:
+        return ()
+    name = column_type.type.name
+    if name in _INTEGERS:
+        return (name, "int", "num")
+    if name in _NUMBERS:
+        return (name, "num")
+    return (name,)
+
+
+def datetime_result(node: exp.Expr, left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
+    """The type of a date/time arithmetic ``node`` of operands typed ``left`` and ``right``;
+    None when it is not one."""
+    symbol = _SYMBOLS.get(type(node))
+    if symbol is None:
+        return None
+    for a in _family(left):
+        for b in _family(right):
+            found = _OPERATORS.get((symbol, a, b))
+            if found is not None:
+                return ColumnType(BY_NAME[found])
+    return None
+
+
+def at_time_zone_result(value: ColumnType | None) -> ColumnType | None:
+    """``x AT TIME ZONE zone``: a timestamp becomes timestamptz and back; a time stays one."""
+    name = value.type.name if value is not None else None
+    flipped = {"timestamp": "timestamptz", "timestamptz": "timestamp", "date": "timestamptz", "timetz": "timetz"}
+    return ColumnType(BY_NAME[flipped[name]]) if name in flipped else None

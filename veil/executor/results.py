@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from veil.errors import StatementTimeout, VeilError
 from veil.executor.deadline import Deadline, after
@@ -29,8 +30,8 @@ from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
 from veil.executor.jsonb_text import jsonb_texts
-from veil.pgfields import NORMALISE_JSONB, pinned_metadata
-from veil.pgtypes import BY_OID, JSONB, NUMERIC
+from veil.pgfields import NORMALISE_JSONB, PAD_CHAR, pinned_metadata
+from veil.pgtypes import BY_NAME, BY_OID, JSONB, NUMERIC
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -254,7 +255,7 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     actual = batch.schema
     if actual.equals(schema, check_metadata=True) or actual.equals(_encoded_as(schema), check_metadata=True):
         return batch
-    if actual.equals(schema) and not any(f.metadata and NORMALISE_JSONB in f.metadata for f in schema):
+    if actual.equals(schema) and not any(f.metadata and _CONVERTED & f.metadata.keys() for f in schema):
         # only the fields' metadata differs (origins, pinned types)
         return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
     arrays = [
@@ -263,11 +264,16 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+_CONVERTED = frozenset({NORMALISE_JSONB, PAD_CHAR})  # pinned columns whose values change too
+
+
 def _conformed(column: pa.Array, field: pa.Field) -> pa.Array:
     if isinstance(column.type, pa.BaseExtensionType):
         column = column.storage
     if field.metadata and NORMALISE_JSONB in field.metadata:
         return jsonb_texts(column)
+    if field.metadata and PAD_CHAR in field.metadata:
+        return pc.utf8_rpad(column.cast(pa.string()), width=int(field.metadata[PAD_CHAR]), padding=" ")
     return column if column.type == field.type else column.cast(field.type)
 
 
@@ -290,6 +296,8 @@ def numeric_columns(
             metadata = {**(field.metadata or {}), **pinned_metadata(BY_OID[oid], typmod)}
             if oid == JSONB.oid:
                 metadata[NORMALISE_JSONB] = b"1"
+            elif oid == BY_NAME["bpchar"].oid and typmod > 4:  # char(n): blank-padded to n characters
+                metadata[PAD_CHAR] = str(typmod - 4).encode()
             fields[index] = pa.field(field.name, pa.string(), field.nullable, metadata=metadata)
     for index, typmod in numeric:
         field = fields[index]

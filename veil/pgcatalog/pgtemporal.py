@@ -62,14 +62,37 @@ def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
 
 
 def duckdb_calls(tree: exp.Expr) -> None:
-    """Rewrites, in place, the calls DuckDB computes differently (see the module docstring)."""
-    for node in list(tree.find_all(exp.Extract, exp.Anonymous)):
-        if isinstance(node, exp.Extract):
+    """Rewrites, in place, the calls DuckDB computes differently (see the module docstring), and
+    the casts to ``varchar(n)`` and ``char(n)``, which DuckDB ignores the length of: an explicit
+    cast cuts the value to n characters (a ``char(n)`` value without its trailing blanks, as it
+    is compared and converted to text; the output pads it again)."""
+    for node in list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast)):
+        if isinstance(node, exp.Cast):
+            width = _char_width(node.to)
+            if width is not None:
+                cut: exp.Expr = exp.Left(this=exp.cast(node.this, exp.DataType.build("VARCHAR")),
+                                         expression=exp.Literal.number(width))
+                if node.to.this != exp.DataType.Type.VARCHAR:
+                    cut = exp.Anonymous(this="rtrim", expressions=[cut])
+                node.replace(cut)
+        elif isinstance(node, exp.Extract):
             source = node.meta.get(SOURCE_TYPE) if node._meta else None
             if isinstance(source, str):
                 node.replace(_extract(node, source))
         elif node.name.lower() in ("decode", "encode") and len(node.expressions) == 2:
             node.replace(_bytea_call(node.name.lower(), node.expressions[0], node.expressions[1]))
+
+
+def _char_width(to: exp.DataType) -> int | None:
+    """n of a ``varchar(n)``/``char(n)`` type (``character`` alone is char(1)); else None."""
+    kind = to.this
+    if kind not in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.NCHAR):
+        return None
+    params = to.expressions
+    if not params:
+        return None if kind == exp.DataType.Type.VARCHAR else 1
+    length = params[0].this if isinstance(params[0], exp.DataTypeParam) else params[0]
+    return int(length.name) if isinstance(length, exp.Literal) and length.name.isdigit() else None
 
 
 def _extract(node: exp.Extract, source: str) -> exp.Expr:

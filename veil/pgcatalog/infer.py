@@ -240,6 +240,12 @@ class Typer:
             return FLOAT8 if node.meta.get(WRITTEN_NAME) == "date_part" else NUMERIC
         if isinstance(node, exp.AtTimeZone):
             return at_time_zone_result(self.type_of(node.this))
+        if isinstance(node, exp.Interval):
+            return ColumnType(BY_NAME["interval"])
+        if isinstance(node, exp.JSONExtract | exp.JSONBExtract):  # -> and #> keep json or jsonb
+            return self._resolved(self.type_of(node.this))
+        if isinstance(node, exp.JSONExtractScalar | exp.JSONBExtractScalar):
+            return TEXT
         if isinstance(node, exp.StringToArray):
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):

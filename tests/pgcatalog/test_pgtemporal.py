@@ -1,0 +1,100 @@
+"""PostgreSQL's result types, values and column names of date/time, bytea, jsonb and
+varchar/char expressions through Veil, compared with PostgreSQL itself (the fuzzer's oracle) in
+text and binary results: over a DuckDB source (``d``), a PostgreSQL source (``p``) and both
+(the local engine of a federated plan). See veil/pgcatalog/pgtemporal.py,
+veil/executor/jsonb_text.py and veil/pgcatalog/naming.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.stress.fuzz_runner import FuzzEnv, differences, execute, start
+from veil.executor.jsonb_text import jsonb_text
+
+FROM = {
+    "duckdb": "FROM d.t1 a",
+    "postgres": "FROM p.t1 a",
+    "federated": "FROM d.t1 a JOIN p.t2 b ON a.id = b.id",
+}
+EXPRESSIONS = (
+    # EXTRACT is numeric (fractional seconds at scale 6), date_part float8
+    "EXTRACT(YEAR FROM a.d)", "EXTRACT(SECOND FROM a.ts)", "EXTRACT(MILLISECONDS FROM a.tz)",
+    "EXTRACT(EPOCH FROM a.ts)", "EXTRACT(EPOCH FROM a.d)", "EXTRACT(EPOCH FROM a.iv)", "EXTRACT(SECOND FROM a.iv)",
+    "EXTRACT(MICROSECONDS FROM a.ts)", "EXTRACT(DOW FROM a.d)",
+    "date_part('second', a.ts)", "date_part('hour', a.iv)", "date_part('epoch', a.ts)", "date_part('year', a.d)",
+    "date_part('hour', INTERVAL '2 hours')",
+    # date arithmetic
+    "a.d - a.d", "a.d - DATE '2000-01-01'", "a.d + 1", "a.d - 3", "date_trunc('month', a.d)", "a.ts - a.ts",
+    "a.d + INTERVAL '1 day'",
+    # bytea conversions
+    "decode('00ff', 'hex')", "decode('AQID', 'base64')", "encode(a.by, 'hex')", "encode(a.by, 'base64')",
+    "encode(decode('4142', 'hex'), 'hex')",
+    # varchar / char
+    "CAST(a.tx AS varchar)", "CAST(a.tx AS varchar(2))", "CAST(a.ts AS char(2))", "upper(CAST(a.tx AS char(5)))",
+    "CAST(a.i4 AS varchar(3))", "CAST(a.tx AS character)",
+    # jsonb
+    "CAST('{\"b\": 1,  \"a\": [1e2, 2.50]}' AS jsonb)", "CAST('[1, \"x\"]' AS jsonb)", "CAST(NULL AS jsonb)",
+    "CAST('{\"a\": {\"bb\": 1, \"b\": null}}' AS jsonb) -> 'a'",
+    # output names
+    "a.ts AT TIME ZONE 'UTC'", "INTERVAL '2 hours'", "trim(a.tx)", "ROW(1, 2) IS NULL",
+)
+
+
+@pytest.fixture(scope="module")
+def env(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzEnv]:
+    started = start(tmp_path_factory.mktemp("pgtemporal"), postgres_dsn, f"pgt{os.getpid()}")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def connections(env: FuzzEnv) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    oracle = psycopg.connect(env.oracle_dsn, autocommit=True)
+    veil = psycopg.connect(env.veil_dsn(), autocommit=True)
+    try:
+        yield oracle, veil
+    finally:
+        oracle.close()
+        veil.close()
+
+
+@pytest.mark.parametrize("where", sorted(FROM))
+@pytest.mark.parametrize("mode", ["text", "binary"])
+def test_results_are_postgres(connections: tuple[psycopg.Connection, psycopg.Connection], where: str, mode: str) -> None:
+    oracle, veil = connections
+    failures = []
+    for expression in EXPRESSIONS:
+        sql = f"SELECT {expression} {FROM[where]} ORDER BY a.id"
+        expected = execute(oracle, sql, mode, [], True)
+        got = execute(veil, sql, mode, [], True)
+        assert expected.sqlstate is None, (sql, expected.message)
+        found = differences(expected, got, ordered=True)
+        if found:
+            failures.append(f"{sql}: {found}\n  postgres: {expected.short()}\n  veil:     {got.short()}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("where", ["duckdb", "federated"])
+def test_encode_escape_is_refused_cleanly(connections: tuple[psycopg.Connection, psycopg.Connection], where: str) -> None:
+    """A conversion DuckDB cannot compute is refused with 0A000, never answered as something else."""
+    _, veil = connections
+    got = execute(veil, f"SELECT encode(a.by, 'escape') {FROM[where]}", "text", [], True)
+    assert got.sqlstate == "0A000", got.short()
+    assert "duckdb" not in got.message.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"b":1,"a":2,"a":3}', '[1e2, 2.50, -0, 1.5E-3]', '"tab\\there \\u00e9 \\/"', '{"aa": [], "b": {}}', "null", "true"],
+)
+def test_jsonb_text_is_postgres(connections: tuple[psycopg.Connection, psycopg.Connection], text: str) -> None:
+    oracle, _ = connections
+    expected = oracle.execute("SELECT CAST(%s AS jsonb)::text", (text,)).fetchone()
+    assert expected is not None
+    assert jsonb_text(text) == expected[0]

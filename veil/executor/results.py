@@ -26,10 +26,10 @@ import pyarrow.compute as pc
 
 from veil.errors import StatementTimeout, VeilError
 from veil.executor.deadline import Deadline, after
+from veil.executor.jsonb_text import jsonb_texts
 from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
-from veil.executor.jsonb_text import jsonb_texts
 from veil.pgfields import NORMALISE_JSONB, PAD_CHAR, pinned_metadata
 from veil.pgtypes import BY_NAME, BY_OID, JSONB, NUMERIC
 from veil.sql.origins import without_origins

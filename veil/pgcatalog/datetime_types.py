@@ -41,7 +41,7 @@ _OPERATORS: dict[tuple[str, str, str], str] = {
     ("*", "num", "interval"): "interval",
     ("/", "interval", "num"): "interval",
 }
-_SYMBOLS = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
+_SYMBOLS: dict[type[exp.Expr], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
 
 
 def _family(column_type: ColumnType | None) -> tuple[str, ...]:

@@ -18,16 +18,16 @@ from sqlglot import exp
 from veil.errors import VeilError
 from veil.pgcatalog import localtypes, scopes
 from veil.pgcatalog.builtins import REGISTRY
+from veil.pgcatalog.datetime_types import CATALOG_TYPED, at_time_zone_result, datetime_result
 from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.pgcatalog.naming import output_name
-from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.params import context_type
+from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
 from veil.pgcatalog.prorettype import DUCKDB_TYPES, catalog_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
-from veil.pgcatalog.datetime_types import CATALOG_TYPED, at_time_zone_result, datetime_result
 from veil.pgtypes import BY_NAME, ColumnType
 
 BOOL = ColumnType(BY_NAME["bool"])
@@ -213,9 +213,9 @@ class Typer:
             return TEXT
         if isinstance(node, _INT4_FUNCS):
             return INT4
-        if isinstance(node, exp.TimestampTrunc) and _known(date := self.type_of(node.this)):
-            if date is not None and date.type.name == "date":  # truncates the date as timestamptz
-                return ColumnType(BY_NAME["timestamptz"])
+        truncated = self.type_of(node.this) if isinstance(node, exp.TimestampTrunc) else None
+        if truncated is not None and truncated.type.name == "date":  # truncates the date as timestamptz
+            return ColumnType(BY_NAME["timestamptz"])
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod

@@ -18,7 +18,6 @@ from sqlglot import exp
 from veil.errors import VeilError
 from veil.pgcatalog import localtypes, scopes
 from veil.pgcatalog.builtins import REGISTRY
-from veil.pgcatalog.datetime_types import CATALOG_TYPED, at_time_zone_result, datetime_result
 from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.pgcatalog.naming import output_name
@@ -26,6 +25,7 @@ from veil.pgcatalog.params import context_type
 from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
 from veil.pgcatalog.prorettype import DUCKDB_TYPES, catalog_result
+from veil.pgcatalog.result_types import CATALOG_TYPED, FIXED_RESULTS, at_time_zone_result, datetime_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
 from veil.pgtypes import BY_NAME, ColumnType
@@ -258,6 +258,8 @@ class Typer:
         built = localtypes.constructor_type(name, [self.type_of(a) for a in scopes.function_args(node)])
         if built is not None:
             return built
+        if name in FIXED_RESULTS:
+            return ColumnType(BY_NAME[FIXED_RESULTS[name]])
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
         if catalog in DUCKDB_TYPES or catalog in CATALOG_TYPED:  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])

@@ -21,7 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
-from veil.pgcatalog import pgtemporal
+from veil.pgcatalog import pgjsonb, pgtemporal
 from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
 from veil.pgcatalog.infer import TableTyper
 from veil.pgcatalog.pgnumeric import postgres_numerics
@@ -222,6 +222,7 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
         refuse_inexact(tree)
         duckdb_literals(tree)
         pgtemporal.duckdb_calls(tree)
+        pgjsonb.duckdb_calls(tree)
     elif dialect == "postgres":
         pgtemporal.postgres_calls(tree)
     if folds_to_upper(dialect):
@@ -249,12 +250,14 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
 
 
 _ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Div, exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Cast, exp.AggFunc)
+#: Nodes DuckDB computes as PostgreSQL does only once typed (veil.pgcatalog.pgtemporal, pgjsonb).
+_TYPED_CALLS = (exp.Extract, exp.TimestampTrunc, exp.ArrayContainsAll, exp.ArrayContainedBy)
 
 
 def _computes_numbers(tree: exp.Expr) -> bool:
     """Whether anything in ``tree`` may compute a number differently in DuckDB (most point
     queries do not: they are planned without typing every node)."""
-    if tree.find(*_ARITHMETIC, exp.Extract, exp.TimestampTrunc) is not None or needs_exact_call(tree):
+    if tree.find(*_ARITHMETIC, *_TYPED_CALLS) is not None or needs_exact_call(tree):
         return True
     if isinstance(tree, exp.Query) and any(not isinstance(p.unalias(), exp.Column | exp.Star) for p in tree.selects):
         return True  # a computed output column: its type (numeric typmod) is PostgreSQL's
@@ -273,6 +276,7 @@ def postgres_results(
         return tree, (), ()
     pinned = pinned_outputs(typer, tree)
     pgtemporal.annotate(tree, typer.type_of)
+    pgjsonb.annotate(tree, typer.type_of)
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
     return postgres_numerics(tree, typer.type_of, typer.projection_for), numeric, pinned

@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
-from veil.pgcatalog import pgtemporal
+from veil.pgcatalog import pgjsonb, pgtemporal
 from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
 from veil.pgcatalog.pgnumeric import TypeOf, postgres_numerics
 from veil.pgcatalog.prorettype import postgres_function_results
@@ -120,6 +120,7 @@ def plan_federated(
     pinned = pinned_outputs(typer, rewritten) if typer is not None else ()
     if typer is not None:
         pgtemporal.annotate(rewritten, typer.type_of)
+        pgjsonb.annotate(rewritten, typer.type_of)
     mark_enum_ordering(rewritten, analysis)
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)

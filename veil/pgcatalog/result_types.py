@@ -1,6 +1,7 @@
-"""PostgreSQL's result types of the date/time operators (``pg_operator``), for type inference:
-``date - date`` is int4, ``date + int`` a date, ``date + interval`` a timestamp,
-``timestamp - timestamp`` an interval..."""
+"""PostgreSQL's result types that type inference cannot read from pg_proc's overloads: the
+date/time operators (``pg_operator``: ``date - date`` is int4, ``date + int`` a date,
+``date + interval`` a timestamp, ``timestamp - timestamp`` an interval...), ``AT TIME ZONE``, and
+the functions of polymorphic or variadic arguments with a fixed result (``to_jsonb``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ _INTEGERS = frozenset({"int2", "int4", "int8"})
 _NUMBERS = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
 #: Functions whose pg_proc result type inference may take as it is (beyond the numeric ones).
 CATALOG_TYPED = frozenset({"bytea", "jsonb", "json", "text", "date", "timestamp", "timestamptz", "interval"})
+#: Polymorphic or variadic functions (pg_proc's "any" arguments) of a fixed result type.
+FIXED_RESULTS = {"to_jsonb": "jsonb", "jsonb_build_object": "jsonb", "jsonb_build_array": "jsonb",
+                 "to_json": "json", "json_build_object": "json", "json_build_array": "json",
+                 "jsonb_agg": "jsonb", "jsonb_object_agg": "jsonb"}
 
 # (operator, left, right) -> result; "int" stands for any integer, "num" for any number
 _OPERATORS: dict[tuple[str, str, str], str] = {

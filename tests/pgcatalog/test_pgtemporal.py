@@ -39,6 +39,10 @@ EXPRESSIONS = (
     # jsonb
     "CAST('{\"b\": 1,  \"a\": [1e2, 2.50]}' AS jsonb)", "CAST('[1, \"x\"]' AS jsonb)", "CAST(NULL AS jsonb)",
     "CAST('{\"a\": {\"bb\": 1, \"b\": null}}' AS jsonb) -> 'a'",
+    "to_jsonb(a.n)", "to_jsonb(a.tx)", "to_jsonb(a.i4)", "to_jsonb(a.b)", "jsonb_build_object('k', a.i4, 'v', a.tx)",
+    "jsonb_typeof(to_jsonb(a.tx))", "jsonb_array_length(CAST('[1, [2]]' AS jsonb))",
+    "CAST('{\"a\": 1, \"b\": [1, 2]}' AS jsonb) @> jsonb_build_object('b', to_jsonb(a.i2))",
+    "CAST('{\"a\": 1}' AS jsonb) <@ CAST('{\"a\": 1, \"b\": 2}' AS jsonb)",
     # output names
     "a.ts AT TIME ZONE 'UTC'", "INTERVAL '2 hours'", "trim(a.tx)", "ROW(1, 2) IS NULL",
 )
@@ -80,11 +84,24 @@ def test_results_are_postgres(connections: tuple[psycopg.Connection, psycopg.Con
     assert not failures, "\n".join(failures)
 
 
+REFUSED = (
+    "encode(a.by, 'escape')", "CAST('{}' AS jsonb) ? 'a'", "CAST('{}' AS jsonb) ?| ARRAY['a']",
+    "CAST('[]' AS jsonb) || to_jsonb(a.i4)", "jsonb_build_object('a', a.tx) - 'a'", "CAST('{}' AS jsonb) #> '{a}'",
+    "jsonb_strip_nulls(to_jsonb(a.i4))",
+)
+
+
 @pytest.mark.parametrize("where", ["duckdb", "federated"])
-def test_encode_escape_is_refused_cleanly(connections: tuple[psycopg.Connection, psycopg.Connection], where: str) -> None:
-    """A conversion DuckDB cannot compute is refused with 0A000, never answered as something else."""
-    _, veil = connections
-    got = execute(veil, f"SELECT encode(a.by, 'escape') {FROM[where]}", "text", [], True)
+@pytest.mark.parametrize("expression", REFUSED)
+def test_what_duckdb_cannot_compute_is_refused(
+    connections: tuple[psycopg.Connection, psycopg.Connection], where: str, expression: str
+) -> None:
+    """What DuckDB cannot compute as PostgreSQL does is refused with 0A000 (PostgreSQL answers
+    it), never answered differently nor with DuckDB's words."""
+    oracle, veil = connections
+    sql = f"SELECT {expression} {FROM[where]}"
+    assert execute(oracle, sql, "text", [], True).sqlstate is None
+    got = execute(veil, sql, "text", [], True)
     assert got.sqlstate == "0A000", got.short()
     assert "duckdb" not in got.message.lower()
 

@@ -66,8 +66,10 @@ def duckdb_calls(tree: exp.Expr) -> None:
     the casts to ``varchar(n)`` and ``char(n)``, which DuckDB ignores the length of: an explicit
     cast cuts the value to n characters (a ``char(n)`` value without its trailing blanks, as it
     is compared and converted to text; the output pads it again)."""
-    for node in list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast)):
-        if isinstance(node, exp.Cast):
+    for node in list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast, *_KEYWORD_CALLS)):
+        if type(node) in _KEYWORD_CALLS:
+            node.replace(exp.Anonymous(this=_KEYWORD_CALLS[type(node)], expressions=[]))
+        elif isinstance(node, exp.Cast):
             width = _char_width(node.to)
             if width is not None:
                 cut: exp.Expr = exp.Left(this=exp.cast(node.this, exp.DataType.build("VARCHAR")),
@@ -81,6 +83,15 @@ def duckdb_calls(tree: exp.Expr) -> None:
                 node.replace(_extract(node, source))
         elif node.name.lower() in ("decode", "encode") and len(node.expressions) == 2:
             node.replace(_bytea_call(node.name.lower(), node.expressions[0], node.expressions[1]))
+
+
+# DuckDB binds CURRENT_DATE (and the like) as a column first: named "current_date" (as PostgreSQL
+# names it) it would refer to its own alias. The function forms mean the same.
+_KEYWORD_CALLS: dict[type[exp.Expr], str] = {
+    exp.CurrentDate: "current_date",
+    exp.Localtimestamp: "current_localtimestamp",
+    exp.Localtime: "current_localtime",
+}
 
 
 def _char_width(to: exp.DataType) -> int | None:

@@ -216,6 +216,8 @@ class Typer:
         truncated = self.type_of(node.this) if isinstance(node, exp.TimestampTrunc) else None
         if truncated is not None and truncated.type.name == "date":  # truncates the date as timestamptz
             return ColumnType(BY_NAME["timestamptz"])
+        if isinstance(node, exp.Min | exp.Max) and _is_varchar(self.type_of(node.this)):
+            return TEXT  # there is no max(varchar): its argument is read as text
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod
@@ -448,6 +450,10 @@ def common_type(types: list[ColumnType | None]) -> ColumnType | None:
     if chosen is None and saw_unknown:
         return TEXT
     return chosen
+
+
+def _is_varchar(column_type: ColumnType | None) -> bool:
+    return column_type is not None and column_type.type.name == "varchar"
 
 
 def _known(column_type: ColumnType | None) -> bool:

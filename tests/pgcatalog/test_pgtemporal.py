@@ -129,3 +129,16 @@ def test_jsonb_text_is_postgres(connections: tuple[psycopg.Connection, psycopg.C
     expected = oracle.execute("SELECT CAST(%s AS jsonb)::text", (text,)).fetchone()
     assert expected is not None
     assert jsonb_text(text) == expected[0]
+
+
+@pytest.mark.parametrize("where", ["duckdb", "federated"])
+@pytest.mark.parametrize("expression", ["jsonb_array_length(to_jsonb(a.tx))", "jsonb_array_length(jsonb_build_object('a', 1))"])
+def test_errors_are_postgres(
+    connections: tuple[psycopg.Connection, psycopg.Connection], where: str, expression: str
+) -> None:
+    """What PostgreSQL rejects is rejected with its SQLSTATE and message, never answered."""
+    oracle, veil = connections
+    sql = f"SELECT {expression} {FROM[where]}"
+    expected, got = execute(oracle, sql, "text", [], True), execute(veil, sql, "text", [], True)
+    assert expected.sqlstate == "22023"
+    assert (got.sqlstate, got.message) == (expected.sqlstate, expected.message)

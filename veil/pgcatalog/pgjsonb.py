@@ -4,7 +4,7 @@ engine of a federated statement), whose only JSON type is ``json``.
 What DuckDB computes exactly is rewritten into its spelling: ``a @> b`` and ``a <@ b``
 (``json_contains``), ``to_jsonb`` (``to_json``; a numeric through its text, which keeps its
 scale), ``jsonb_build_object`` (``json_object``), ``jsonb_typeof`` (``json_type``'s names mapped to
-PostgreSQL's), ``jsonb_array_length`` (int4). The results are served as jsonb, printed as
+PostgreSQL's), ``jsonb_array_length`` (int4; 22023 for a non-array). The results are served as jsonb, printed as
 PostgreSQL prints jsonb (:mod:`veil.executor.jsonb_text`). ``->`` and ``->>`` DuckDB computes as
 is. What it cannot (``?``, ``?|``, ``?&``, ``#>``, ``#>>``, jsonb ``||`` and ``-``, the other
 ``jsonb_*`` functions) is refused with 0A000 rather than answered differently.
@@ -85,9 +85,17 @@ def _function(node: exp.Anonymous, numeric_argument: bool) -> exp.Expr | None:
         return exp.Anonymous(this="to_json", expressions=args)
     if name == "jsonb_build_object":
         return exp.Anonymous(this="json_object", expressions=args)
-    if name == "jsonb_array_length" and len(args) == 1:
-        length = exp.Anonymous(this="json_array_length", expressions=args)
-        return exp.cast(length, exp.DataType.build("INTEGER"))
+    if name == "jsonb_array_length" and len(args) == 1:  # 22023 for what is no array, as PostgreSQL
+        length = exp.cast(exp.Anonymous(this="json_array_length", expressions=[args[0].copy()]),
+                          exp.DataType.build("INTEGER"))
+        kind = exp.Anonymous(this="json_type", expressions=[args[0].copy()])
+        fail = {k: exp.Anonymous(this="error", expressions=[exp.Literal.string(f"cannot get array length of a {k}")])
+                for k in ("non-array", "scalar")}
+        return exp.Case(ifs=[exp.If(this=exp.Is(this=args[0], expression=exp.Null()), true=exp.Null()),
+                             exp.If(this=exp.EQ(this=kind, expression=exp.Literal.string("ARRAY")), true=length),
+                             exp.If(this=exp.EQ(this=kind.copy(), expression=exp.Literal.string("OBJECT")),
+                                    true=fail["non-array"])],
+                        default=fail["scalar"])
     if name == "jsonb_typeof" and len(args) == 1:
         kind = exp.Anonymous(this="json_type", expressions=args)
         ifs = [exp.If(this=exp.Literal.string(k), true=exp.Literal.string(v)) for k, v in _TYPEOF.items()]

@@ -57,7 +57,7 @@ def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
 def duckdb_calls(tree: exp.Expr) -> None:
     """Rewrites the jsonb operators and functions of ``tree`` into DuckDB's, in place; raises
     0A000 for those DuckDB cannot compute as PostgreSQL does."""
-    for node in list(tree.find_all(*_OPERATORS, *_UNSUPPORTED, exp.Anonymous)):
+    for node in reversed(list(tree.find_all(*_OPERATORS, *_UNSUPPORTED, exp.Anonymous))):  # inner calls first
         marked = bool(node._meta and node.meta.get(JSON_OPERANDS))
         if type(node) in _UNSUPPORTED:
             raise FeatureNotSupported(f"the jsonb operator {_UNSUPPORTED[type(node)]} is not supported on this source")

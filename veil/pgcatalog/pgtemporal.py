@@ -66,7 +66,7 @@ def duckdb_calls(tree: exp.Expr) -> None:
     the casts to ``varchar(n)`` and ``char(n)``, which DuckDB ignores the length of: an explicit
     cast cuts the value to n characters (a ``char(n)`` value without its trailing blanks, as it
     is compared and converted to text; the output pads it again)."""
-    for node in list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast, *_KEYWORD_CALLS)):
+    for node in reversed(list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast, *_KEYWORD_CALLS))):  # inner first
         if type(node) in _KEYWORD_CALLS:
             node.replace(exp.Anonymous(this=_KEYWORD_CALLS[type(node)], expressions=[]))
         elif isinstance(node, exp.Cast):

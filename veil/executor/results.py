@@ -31,7 +31,7 @@ from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
 from veil.pgfields import NORMALISE_JSONB, PAD_CHAR, pinned_metadata
-from veil.pgtypes import BY_NAME, BY_OID, JSONB, NUMERIC
+from veil.pgtypes import BY_NAME, BY_OID, JSONB, NUMERIC, PG_TYPE_METADATA_KEY, PG_TYPMOD_METADATA_KEY
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -277,6 +277,14 @@ def _conformed(column: pa.Array, field: pa.Field) -> pa.Array:
     return column if column.type == field.type else column.cast(field.type)
 
 
+def _char_typmod(field: pa.Field) -> int:
+    """The typmod of a field a source describes as char(n) (max(ch) is char(n) there), else -1."""
+    metadata = field.metadata or {}
+    if metadata.get(PG_TYPE_METADATA_KEY) != str(BY_NAME["bpchar"].oid).encode():
+        return -1
+    return int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1"))
+
+
 def numeric_columns(
     schema: pa.Schema, numeric: tuple[tuple[int, int], ...], pinned: tuple[tuple[int, int, int], ...] = ()
 ) -> pa.Schema:
@@ -293,11 +301,14 @@ def numeric_columns(
         field = fields[index]
         storage = getattr(field.type, "storage_type", field.type)  # json: an extension type
         if pa.types.is_string(storage) or pa.types.is_large_string(storage):
-            metadata = {**(field.metadata or {}), **pinned_metadata(BY_OID[oid], typmod)}
+            kept = {k: v for k, v in (field.metadata or {}).items() if k != PG_TYPMOD_METADATA_KEY}
+            metadata = {**kept, **pinned_metadata(BY_OID[oid], typmod)}  # a source column's typmod goes
             if oid == JSONB.oid:
                 metadata[NORMALISE_JSONB] = b"1"
-            elif oid == BY_NAME["bpchar"].oid and typmod > 4:  # char(n): blank-padded to n characters
-                metadata[PAD_CHAR] = str(typmod - 4).encode()
+            elif oid == BY_NAME["bpchar"].oid:  # char(n): blank-padded to n (a source column's n, if it was one)
+                width = typmod if typmod > 4 else _char_typmod(field)
+                if width > 4:
+                    metadata[PAD_CHAR] = str(width - 4).encode()
             fields[index] = pa.field(field.name, pa.string(), field.nullable, metadata=metadata)
     for index, typmod in numeric:
         field = fields[index]

@@ -45,10 +45,14 @@ def _type_name(type_of: TypeOf, node: exp.Expr | None) -> str | None:
 
 
 def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
-    """Casts ``date - date`` to int4 and a ``date_trunc`` date argument to timestamptz, and marks
-    each ``EXTRACT``/``date_part`` with its argument's type (all in place)."""
-    for node in list(tree.find_all(exp.Sub, exp.Extract, exp.TimestampTrunc)):
-        if isinstance(node, exp.Extract):
+    """Casts ``date - date`` to int4 and a ``date_trunc`` date argument to timestamptz, reads
+    ``length(bytea)`` as ``octet_length``, and marks each ``EXTRACT``/``date_part`` with its
+    argument's type (all in place)."""
+    for node in list(tree.find_all(exp.Sub, exp.Extract, exp.TimestampTrunc, exp.Length)):
+        if isinstance(node, exp.Length):  # length(bytea) counts bytes: octet_length (DuckDB has no length(BLOB))
+            if _type_name(type_of, node.this) == "bytea":
+                node.replace(exp.Anonymous(this="octet_length", expressions=[node.this]))
+        elif isinstance(node, exp.Extract):
             source = _type_name(type_of, node.expression)
             if source in _DATETIMES:
                 node.meta[SOURCE_TYPE] = source

@@ -309,14 +309,24 @@ def pinned_outputs(typer: TableTyper, tree: exp.Expr) -> tuple[tuple[int, int, i
     """The output columns of ``tree`` PostgreSQL types as one of the types DuckDB computes under
     another (jsonb as json, varchar and char(n) as text): (position, type OID, typmod)."""
     columns = typer.output_columns(tree) or []
-    selects = tree.selects if isinstance(tree, exp.Select) and len(tree.selects) == len(columns) else []
-    # PostgreSQL keeps a length (typmod) through a cast or a column, not through CASE, COALESCE...
-    direct = {i for i, s in enumerate(selects) if isinstance(s.unalias(), exp.Cast | exp.Column)}
+    direct = _direct_outputs(tree)
     return tuple(
         (index, column.type.oid, column.type.typmod if index in direct else -1)
         for index, column in enumerate(columns)
         if column.type is not None and column.type.type.name in _PINNED
     )
+
+
+def _direct_outputs(query: exp.Expr) -> set[int]:
+    """The output columns of ``query`` that are a cast or a column in every branch: PostgreSQL
+    keeps a length (typmod) through those, not through CASE, COALESCE or a function."""
+    if isinstance(query, exp.Subquery):
+        return _direct_outputs(query.this)
+    if isinstance(query, exp.SetOperation):
+        return _direct_outputs(query.left) & _direct_outputs(query.right)
+    if not isinstance(query, exp.Select):
+        return set()
+    return {i for i, s in enumerate(query.expressions) if isinstance(s.unalias(), exp.Cast | exp.Column)}
 
 
 def plan_single_source(

@@ -24,7 +24,8 @@ EXPRESSIONS = (
     # EXTRACT is numeric (fractional seconds at scale 6), date_part float8
     "EXTRACT(YEAR FROM a.d)", "EXTRACT(SECOND FROM a.ts)", "EXTRACT(MILLISECONDS FROM a.tz)",
     "EXTRACT(EPOCH FROM a.ts)", "EXTRACT(EPOCH FROM a.d)", "EXTRACT(EPOCH FROM a.iv)", "EXTRACT(SECOND FROM a.iv)",
-    "EXTRACT(MICROSECONDS FROM a.ts)", "EXTRACT(DOW FROM a.d)",
+    "EXTRACT(MICROSECONDS FROM a.ts)", "EXTRACT(DOW FROM a.d)", "a.n / EXTRACT(DAY FROM a.d)",
+    "EXTRACT(SECOND FROM a.ts) / 7", "a.n * EXTRACT(EPOCH FROM a.iv)", "EXTRACT(MILLISECONDS FROM a.ts) + a.n",
     "date_part('second', a.ts)", "date_part('hour', a.iv)", "date_part('epoch', a.ts)", "date_part('year', a.d)",
     "date_part('hour', INTERVAL '2 hours')",
     # date arithmetic

@@ -41,6 +41,7 @@ from veil.catalog.sources.pgdivision import MACRO as DIVISION
 from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
+from veil.pgcatalog.result_types import extract_scale
 from veil.pgtypes import ColumnType
 
 AGGREGATES_QUERY = """
@@ -131,6 +132,8 @@ class _Scales:
             return self.of(inner)
         if isinstance(node, exp.Paren | exp.Neg | exp.Sum | exp.Min | exp.Max | exp.Abs):
             return self.of(node.this)
+        if isinstance(node, exp.Extract):
+            return extract_scale(node, self.type_of(node.expression))
         if isinstance(node, exp.Nullif):
             return self.of(node.this)
         if isinstance(node, exp.Case | exp.Coalesce):

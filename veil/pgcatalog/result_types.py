@@ -79,3 +79,18 @@ def at_time_zone_result(value: ColumnType | None) -> ColumnType | None:
     name = value.type.name if value is not None else None
     flipped = {"timestamp": "timestamptz", "timestamptz": "timestamp", "date": "timestamptz", "timetz": "timetz"}
     return ColumnType(BY_NAME[flipped[name]]) if name in flipped else None
+
+
+def extract_scale(node: exp.Extract, source: ColumnType | None) -> int | None:
+    """The display scale of ``EXTRACT(field FROM x)``'s numeric (fixed per field in PostgreSQL:
+    ``second`` and a timestamp's or interval's ``epoch`` 6, ``milliseconds`` 3, the others 0);
+    None where it is not static (``julian`` of a timestamp) or ``x``'s type is unknown."""
+    name = source.type.name if source is not None else None
+    if name not in ("date", "timestamp", "timestamptz", "interval", "time", "timetz"):
+        return None
+    field = node.name.upper()
+    if name == "date":
+        return 0
+    if field == "JULIAN" or (field == "EPOCH" and name in ("time", "timetz")):
+        return None
+    return {"SECOND": 6, "EPOCH": 6, "MILLISECONDS": 3, "MILLISECOND": 3}.get(field, 0)

@@ -159,3 +159,20 @@ def test_errors_are_postgres(
     expected, got = execute(oracle, sql, "text", [], True), execute(veil, sql, "text", [], True)
     assert expected.sqlstate == "22023"
     assert (got.sqlstate, got.message) == (expected.sqlstate, expected.message)
+
+
+def test_bytea_conversions_without_a_table(connections: tuple[psycopg.Connection, psycopg.Connection]) -> None:
+    """The local engine (no table) converts bytea as PostgreSQL does too."""
+    oracle, veil = connections
+    sql = "SELECT decode('00ff', 'hex'), encode(CAST('Zoë' AS bytea), 'hex'), encode(decode('4142', 'hex'), 'base64')"
+    for mode in ("text", "binary"):
+        expected, got = execute(oracle, sql, mode, [], True), execute(veil, sql, mode, [], True)
+        assert not differences(expected, got, ordered=True), (expected.short(), got.short())
+
+
+def test_date_trunc_of_a_subquery_is_planned(connections: tuple[psycopg.Connection, psycopg.Connection]) -> None:
+    """date_trunc of a date subquery over another source: federated, not refused."""
+    oracle, veil = connections
+    sql = "SELECT date_trunc('hour', (SELECT max(x.d) FROM d.t2 x)) FROM p.t1 a ORDER BY a.id"
+    expected, got = execute(oracle, sql, "text", [], True), execute(veil, sql, "text", [], True)
+    assert not differences(expected, got, ordered=True), (expected.short(), got.short())

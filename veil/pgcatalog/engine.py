@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from veil import errcodes
 from veil.catalog.model import CatalogSnapshot
-from veil.pgcatalog import localtypes, safety, scopes
+from veil.pgcatalog import localtypes, pgtemporal, safety, scopes
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
 from veil.pgcatalog.errors import translate
@@ -90,6 +90,7 @@ class LocalEngine:
         exact_calls(rewritten, rewriter.type_of)
         compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projection_for)
         safety.check_output(compiled)
+        pgtemporal.bytea_calls(compiled)  # after the check: Veil's own spelling (from_hex, to_base64), pure
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)
         slots = _renumber_parameters(compiled)

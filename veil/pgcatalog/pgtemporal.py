@@ -45,9 +45,9 @@ def _type_name(type_of: TypeOf, node: exp.Expr | None) -> str | None:
 
 
 def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
-    """Casts ``date - date`` to int4 and a ``date_trunc`` date argument to timestamptz, reads
-    ``length(bytea)`` as ``octet_length``, and marks each ``EXTRACT``/``date_part`` with its
-    argument's type (all in place)."""
+    """Casts ``date - date`` to int4, reads ``length(bytea)`` as ``octet_length``, and marks each
+    ``EXTRACT``/``date_part`` with its argument's type and each ``date_trunc`` of a date (its
+    argument is cast to timestamptz for DuckDB), all in place."""
     for node in list(tree.find_all(exp.Sub, exp.Extract, exp.TimestampTrunc, exp.Length)):
         if isinstance(node, exp.Length):  # length(bytea) counts bytes: octet_length (DuckDB has no length(BLOB))
             if _type_name(type_of, node.this) == "bytea":
@@ -56,9 +56,9 @@ def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
             source = _type_name(type_of, node.expression)
             if source in _DATETIMES:
                 node.meta[SOURCE_TYPE] = source
-        elif isinstance(node, exp.TimestampTrunc):
+        elif isinstance(node, exp.TimestampTrunc):  # cast when rendered: a subquery stays where the planner finds it
             if _type_name(type_of, node.this) == "date":
-                node.set("this", exp.cast(node.this, exp.DataType.build("timestamptz")))
+                node.meta[SOURCE_TYPE] = "date"
         elif _type_name(type_of, node.this) == "date" and _type_name(type_of, node.expression) == "date":
             cast = exp.Cast(this=exp.Null(), to=exp.DataType.build("int"))
             node.replace(cast)
@@ -70,8 +70,11 @@ def duckdb_calls(tree: exp.Expr) -> None:
     the casts to ``varchar(n)`` and ``char(n)``, which DuckDB ignores the length of: an explicit
     cast cuts the value to n characters (a ``char(n)`` value without its trailing blanks, as it
     is compared and converted to text; the output pads it again)."""
-    for node in reversed(list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast, *_KEYWORD_CALLS))):  # inner first
-        if type(node) in _KEYWORD_CALLS:
+    for node in reversed(list(tree.find_all(exp.Extract, exp.Anonymous, exp.Cast, exp.TimestampTrunc, *_KEYWORD_CALLS))):
+        if isinstance(node, exp.TimestampTrunc):  # (inner calls first)
+            if node._meta and node.meta.get(SOURCE_TYPE) == "date":
+                node.set("this", exp.cast(node.this, exp.DataType.build("TIMESTAMPTZ", dialect="duckdb")))
+        elif type(node) in _KEYWORD_CALLS:
             node.replace(exp.Anonymous(this=_KEYWORD_CALLS[type(node)], expressions=[]))
         elif isinstance(node, exp.Cast):
             width = _char_width(node.to)
@@ -85,7 +88,7 @@ def duckdb_calls(tree: exp.Expr) -> None:
             source = node.meta.get(SOURCE_TYPE) if node._meta else None
             if isinstance(source, str):
                 node.replace(_extract(node, source))
-        elif node.name.lower() in ("decode", "encode") and len(node.expressions) == 2:
+        elif _is_bytea_call(node):
             node.replace(_bytea_call(node.name.lower(), node.expressions[0], node.expressions[1]))
 
 
@@ -96,6 +99,18 @@ _KEYWORD_CALLS: dict[type[exp.Expr], str] = {
     exp.Localtimestamp: "current_localtimestamp",
     exp.Localtime: "current_localtime",
 }
+
+
+def _is_bytea_call(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() in ("decode", "encode") and len(node.expressions) == 2
+
+
+def bytea_calls(tree: exp.Expr) -> None:
+    """``decode``/``encode`` of ``tree`` in DuckDB's spelling, in place (the local engine's part
+    of :func:`duckdb_calls`: it passes these calls through)."""
+    for node in reversed(list(tree.find_all(exp.Anonymous))):
+        if _is_bytea_call(node):
+            node.replace(_bytea_call(node.name.lower(), node.expressions[0], node.expressions[1]))
 
 
 def _char_width(to: exp.DataType) -> int | None:

@@ -99,14 +99,6 @@ def _is_bytea_call(node: exp.Expr) -> bool:
     return isinstance(node, exp.Anonymous) and node.name.lower() in ("decode", "encode") and len(node.expressions) == 2
 
 
-def bytea_calls(tree: exp.Expr) -> None:
-    """``decode``/``encode`` of ``tree`` in DuckDB's spelling, in place (the local engine's part
-    of :func:`duckdb_calls`: it passes these calls through)."""
-    for node in reversed(list(tree.find_all(exp.Anonymous))):
-        if _is_bytea_call(node):
-            node.replace(_bytea_call(node.name.lower(), node.expressions[0], node.expressions[1]))
-
-
 def _char_width(to: exp.DataType) -> int | None:
     """n of a ``varchar(n)``/``char(n)`` type (``character`` alone is char(1)); else None."""
     kind = to.this

@@ -42,6 +42,13 @@ def column_type_for_field(field: pa.Field) -> ColumnType:
     return column_type_for_arrow(field.type)
 
 
+#: Field metadata key of a jsonb column whose text DuckDB computed (as json): the values are
+#: printed again as PostgreSQL prints jsonb (sorted keys, ``{"a": 1}``).
+NORMALISE_JSONB = b"veil.normalise_jsonb"
+#: Field metadata key of a char(n) column DuckDB computed: its values are blank-padded to n.
+PAD_CHAR = b"veil.pad_char"
+
+
 def pinned_metadata(pg_type: PgType, typmod: int = -1) -> dict[bytes, bytes]:
     """Field metadata that fixes a column's PostgreSQL type (and modifier); a source's enum or
     composite type (or array of one) carries its whole definition, so the field needs no lookup."""

@@ -424,7 +424,8 @@ class Generator:
             target = self.pick(("text", "text", "varchar", "varchar(3)", "char(2)"))
             return E("text", f"CAST({{0}} AS {target})", (x(src),), f"cast:{src}->{target.split('(')[0]}")
         if r < 0.86:
-            return E("text", "encode({0}, 'hex')", (x("bytea"),), "fn:encode")
+            fmt = self.pick(("hex", "hex", "base64"))
+            return E("text", f"encode({{0}}, '{fmt}')", (x("bytea"),), "fn:encode")
         if r < 0.92:
             return E("text", "{0} ->> 'a'", (x("jsonb"),), "op:->>")
         if r < 0.96:
@@ -478,7 +479,8 @@ class Generator:
         if r < 0.88:
             return E("bool", "({0} ~ {1})", (x("text"), E("text", self.pick(("'^a'", "'b|c'", "'[[:upper:]]'", "'.'")))), "op:regex")
         if r < 0.9:
-            return E("bool", "({0} @> CAST('{{\"a\": 1}}' AS jsonb))", (x("jsonb"),), "op:jsonb-contains")
+            op = self.pick(("@>", "@>", "<@"))
+            return E("bool", f"({{0}} {op} CAST('{{{{\"a\": 1}}}}' AS jsonb))", (x("jsonb"),), "op:jsonb-contains")
         if self.subqueries < 2 and s.rels:
             return self.subquery_predicate(s)
         return self.leaf("bool", s)
@@ -571,7 +573,8 @@ class Generator:
         if r < 0.4:
             return E("bytea", "({0} || {1})", (self.expr("bytea", s, d), self.expr("bytea", s, d)), "op:bytea||")
         if r < 0.7:
-            return E("bytea", "decode({0}, 'hex')", (E("text", self.pick(("'00ff'", "''", "'4142'"))),), "fn:decode")
+            text, fmt = self.pick((("'00ff'", "hex"), ("''", "hex"), ("'4142'", "hex"), ("'AP8='", "base64"), ("'QUJD'", "base64")))
+            return E("bytea", f"decode({{0}}, '{fmt}')", (E("text", text),), "fn:decode")
         return E("bytea", "CAST({0} AS bytea)", (self.expr("text", s, d),), "cast:text->bytea")
 
     def e_jsonb(self, s: Scope, d: int) -> E:
@@ -579,7 +582,9 @@ class Generator:
         x = lambda k: self.expr(k, s, d)  # noqa: E731
         if r < 0.4:
             return E("jsonb", "({0} -> 'a')", (x("jsonb"),), "op:->")
-        if r < 0.7:
+        if r < 0.6:
             return E("jsonb", "to_jsonb({0})", (x(self.pick(("int", "text", "bool", "num"))),), "fn:to_jsonb")
+        if r < 0.7:
+            return E("jsonb", "jsonb_build_object('k', {0})", (x(self.pick(("int", "text", "num"))),), "fn:jsonb_build_object")
         return E("jsonb", "CAST({0} AS jsonb)", (E("text", self.pick(("'{\"a\": [1, 2.50]}'", "'\"x\"'", "'null'"))),),
                  "cast:text->jsonb")

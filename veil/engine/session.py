@@ -371,7 +371,7 @@ class Session(StatementExecution):
                 schema = await self._describe_within_timeout(source_plan)
         else:
             schema = await self._describe_within_timeout(source_plan)
-        schema = numeric_columns(schema, source_plan.numeric_columns)
+        schema = numeric_columns(schema, source_plan.numeric_columns, source_plan.pinned_columns)
         schema = parameter_columns(schema, source_plan.parameter_columns)
         schema = renamed(schema, postgres_names(statement.ast, schema.names))
         schema = with_origins(schema, column_origins(statement.ast, served_tables(snapshot, search_path)))

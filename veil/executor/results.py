@@ -22,14 +22,16 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from veil.errors import StatementTimeout, VeilError
 from veil.executor.deadline import Deadline, after
+from veil.executor.jsonb_text import jsonb_texts
 from veil.executor.lanes import bulk_lane
 from veil.executor.membudget import BUDGET
 from veil.executor.workers import start_in_worker
-from veil.pgfields import pinned_metadata
-from veil.pgtypes import BY_OID, NUMERIC
+from veil.pgfields import NORMALISE_JSONB, PAD_CHAR, pinned_metadata
+from veil.pgtypes import BY_NAME, BY_OID, JSONB, NUMERIC, PG_TYPE_METADATA_KEY, PG_TYPMOD_METADATA_KEY
 from veil.sql.origins import without_origins
 
 ErrorMapper = Callable[[BaseException], VeilError]
@@ -253,30 +255,68 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     actual = batch.schema
     if actual.equals(schema, check_metadata=True) or actual.equals(_encoded_as(schema), check_metadata=True):
         return batch
-    if actual.equals(schema):  # only the fields' metadata differs (origins, pinned types)
+    if actual.equals(schema) and not any(f.metadata and _CONVERTED & f.metadata.keys() for f in schema):
+        # only the fields' metadata differs (origins, pinned types)
         return pa.RecordBatch.from_arrays(list(batch.itercolumns()), schema=schema)
     arrays = [
-        column if column.type == field.type else column.cast(field.type)
-        for column, field in zip(batch.columns, schema, strict=True)
+        _conformed(column, field) for column, field in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def numeric_columns(schema: pa.Schema, numeric: tuple[tuple[int, int], ...]) -> pa.Schema:
+_CONVERTED = frozenset({NORMALISE_JSONB, PAD_CHAR})  # pinned columns whose values change too
+
+
+def _conformed(column: pa.Array, field: pa.Field) -> pa.Array:
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage
+    if field.metadata and NORMALISE_JSONB in field.metadata:
+        return jsonb_texts(column)
+    if field.metadata and PAD_CHAR in field.metadata:
+        return pc.utf8_rpad(column.cast(pa.string()), width=int(field.metadata[PAD_CHAR]), padding=" ")
+    return column if column.type == field.type else column.cast(field.type)
+
+
+def _char_typmod(field: pa.Field) -> int:
+    """The typmod of a field a source describes as char(n) (max(ch) is char(n) there), else -1."""
+    metadata = field.metadata or {}
+    if metadata.get(PG_TYPE_METADATA_KEY) != str(BY_NAME["bpchar"].oid).encode():
+        return -1
+    return int(metadata.get(PG_TYPMOD_METADATA_KEY, b"-1"))
+
+
+def numeric_columns(
+    schema: pa.Schema, numeric: tuple[tuple[int, int], ...], pinned: tuple[tuple[int, int, int], ...] = ()
+) -> pa.Schema:
     """``schema`` with the columns PostgreSQL describes as ``numeric`` (position, typmod) pinned
     so: a DuckDB source returns a decimal with its own precision where PostgreSQL's computed
     value has none, and quotients as text printed at PostgreSQL's scale
-    (veil.pgcatalog.pgnumeric)."""
-    if not numeric:
+    (veil.pgcatalog.pgnumeric). The ``pinned`` columns (position, type OID, typmod: jsonb,
+    varchar, char(n), which DuckDB computes as json and text) are served as that type: a string
+    column is, a jsonb one with its text normalised as PostgreSQL's jsonb prints it."""
+    if not numeric and not pinned:
         return schema
     fields = list(schema)
+    for index, oid, typmod in pinned:
+        field = fields[index]
+        storage = getattr(field.type, "storage_type", field.type)  # json: an extension type
+        if pa.types.is_string(storage) or pa.types.is_large_string(storage):
+            kept = {k: v for k, v in (field.metadata or {}).items() if k != PG_TYPMOD_METADATA_KEY}
+            metadata = {**kept, **pinned_metadata(BY_OID[oid], typmod)}  # a source column's typmod goes
+            if oid == JSONB.oid:
+                metadata[NORMALISE_JSONB] = b"1"
+            elif oid == BY_NAME["bpchar"].oid:  # char(n): blank-padded to n (a source column's n, if it was one)
+                width = typmod if typmod > 4 else _char_typmod(field)
+                if width > 4:
+                    metadata[PAD_CHAR] = str(width - 4).encode()
+            fields[index] = pa.field(field.name, pa.string(), field.nullable, metadata=metadata)
     for index, typmod in numeric:
         field = fields[index]
         if pa.types.is_string(field.type) or pa.types.is_decimal(field.type):
             fields[index] = field.with_metadata({**(field.metadata or {}), **pinned_metadata(NUMERIC, typmod)})
         elif pa.types.is_list(field.type) and pa.types.is_decimal(field.type.value_type):  # numeric[]
-            pinned = pinned_metadata(BY_OID[NUMERIC.array_oid], typmod)
-            fields[index] = field.with_metadata({**(field.metadata or {}), **pinned})
+            array = pinned_metadata(BY_OID[NUMERIC.array_oid], typmod)
+            fields[index] = field.with_metadata({**(field.metadata or {}), **array})
     return pa.schema(fields, metadata=schema.metadata)
 
 

@@ -16,7 +16,7 @@ from sqlglot import exp
 from veil import errcodes, timezones
 from veil.catalog.model import CatalogSnapshot
 from veil.catalog.sources.sandbox import set_zone
-from veil.pgcatalog import localtypes, safety, scopes
+from veil.pgcatalog import localtypes, pgtemporal, safety, scopes
 from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.context import CompileEnv, LocalContext
 from veil.pgcatalog.database import build_database
@@ -109,10 +109,12 @@ class LocalEngine:
         check_conditions(tree, typer.type_of)
         rewriter = Rewriter(env, typer)
         rewritten = rewriter.rewrite(tree)
+        pgtemporal.annotate(rewritten, rewriter.type_of)
         exact_calls(rewritten, rewriter.type_of)
         refuse_inexact(rewritten)
         compiled = postgres_numerics(rewritten, rewriter.type_of, typer.projections_for, array_texts=True)
         safety.check_output(compiled)
+        pgtemporal.duckdb_calls(compiled)  # after the check: Veil's own spelling (from_hex, to_base64), pure
         numbers = [scopes.parameter_number(p) for p in statement.find_all(exp.Parameter)]
         count = max([*numbers, len(param_oids)], default=0)
         slots = _renumber_parameters(compiled)

@@ -27,21 +27,14 @@ refused (0A000) before a statement runs on DuckDB (the local engine and a DuckDB
   sqlglot's ``strftime`` reading of it; what Veil cannot print as PostgreSQL does is refused
   (the zone patterns among it). A ``timestamptz`` prints as its wall-clock time in the session's
   TimeZone, which DuckDB computes in.
-* ``EXTRACT(field FROM x)`` (sqlglot reads ``date_part('field', x)`` as EXTRACT too): DuckDB's
-  second is whole and its results are integers; PostgreSQL's second and millisecond carry the
-  fraction and EXTRACT is numeric (``15.500000``: scale 6 for second and epoch, 3 for
-  millisecond, else 0), computed from DuckDB's microseconds and epoch.
 * ``date - date``: PostgreSQL's days are int4, DuckDB's BIGINT.
 * ``substring``/``substr`` from a start below 1: PostgreSQL counts the characters before the
   string towards the length (``substring('abc' FROM -1 FOR 3)`` is ``a``), DuckDB counts a
   negative start from the end; a negative length is 22011 in PostgreSQL.
 * a boolean in ``concat`` or ``concat_ws`` is ``t``/``f`` (its output form), DuckDB's
   ``true``/``false`` (``text || boolean`` casts: ``true`` in both).
-* ``encode(bytea, format)``/``decode(text, format)``: sqlglot reads them as a character-set
-  conversion and writes DuckDB's one-argument ``encode``/``decode`` (text to BLOB and back),
-  so ``encode(b, 'hex')`` failed with 42883 and ``decode(s, 'hex')`` returned its input text.
-  The hex format is ``lower(hex(b))``/``unhex(s)``, base64 ``to_base64``/``from_base64``
-  (without PostgreSQL's line breaks every 76 characters); any other format is refused.
+
+EXTRACT/date_part and encode/decode are :mod:`.pgtemporal`'s.
 """
 
 from __future__ import annotations
@@ -124,34 +117,6 @@ def _to_char(node: exp.TimeToStr, type_of: TypeOf) -> exp.Expr:
     raise FeatureNotSupported(f"to_char of {kind or 'this argument'} is not supported here")
 
 
-# fields whose value has a fraction, by DuckDB's microseconds part: (divisor, EXTRACT's scale)
-_FRACTIONAL = {"second": (1_000_000, 6), "seconds": (1_000_000, 6), "millisecond": (1_000, 3),
-               "milliseconds": (1_000, 3)}
-_WHOLE = frozenset({"year", "month", "day", "hour", "minute", "microsecond", "microseconds", "dow", "doy",
-                    "quarter", "week", "isodow", "isoyear", "decade", "century", "millennium"})
-
-
-def _extract(node: exp.Extract, type_of: TypeOf) -> exp.Expr | None:
-    """PostgreSQL's EXTRACT of a field (numeric) in DuckDB; None for a field left to DuckDB."""
-    field, argument = node.this.name.lower(), node.expression
-    kind = _type_name(type_of, argument)
-
-    def part(name: str) -> exp.Expr:
-        return exp.Anonymous(this="date_part", expressions=[exp.Literal.string(name), argument.copy()])
-
-    if field in _FRACTIONAL:
-        divisor, scale = _FRACTIONAL[field]
-        value: exp.Expr = exp.Div(this=exp.Cast(this=part("microseconds"), to=exp.DataType.build("DOUBLE")),
-                                  expression=exp.Literal.number(divisor))
-    elif field == "epoch":
-        value, scale = exp.Cast(this=part("epoch"), to=exp.DataType.build("DOUBLE")), 0 if kind == "date" else 6
-    elif field in _WHOLE:
-        value, scale = part(field), 0
-    else:
-        return None
-    return exp.Cast(this=value, to=exp.DataType.build(f"DECIMAL(38, {scale})", dialect="duckdb"))
-
-
 def _positive(node: exp.Expr | None, allow_zero: bool = False) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and (allow_zero or int(node.this) > 0)
 
@@ -200,9 +165,9 @@ def needs_exact_call(tree: exp.Expr) -> bool:
     kinds = (exp.Round, exp.BitLength, exp.Anonymous, exp.Cast, exp.TimestampTrunc, exp.AtTimeZone, exp.TimeToStr)
     return any(
         _is_length(n) or _is_time_cast(n) or _is_zoned(n)
-        or isinstance(n, (exp.Round, exp.TimestampTrunc, exp.TimeToStr, exp.Extract, exp.Substring,
+        or isinstance(n, (exp.Round, exp.TimestampTrunc, exp.TimeToStr, exp.Substring,
                           exp.Concat, exp.ConcatWs, *_TRANSCENDENTAL))
-        for n in tree.find_all(*kinds, exp.Extract, exp.Substring, exp.Concat, exp.ConcatWs, *_TRANSCENDENTAL)
+        for n in tree.find_all(*kinds, exp.Substring, exp.Concat, exp.ConcatWs, *_TRANSCENDENTAL)
     )
 
 
@@ -266,8 +231,6 @@ def exact_call(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
         assert isinstance(node, exp.Cast)
         wall_clock = exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP"))
         return node.__class__(this=wall_clock, to=node.to)
-    if isinstance(node, exp.Extract):
-        return _extract(node, type_of)
     if isinstance(node, exp.Substring):
         return _substring(node)
     if isinstance(node, exp.Concat | exp.ConcatWs):
@@ -316,47 +279,11 @@ def _refused_numeric(node: exp.Expr, type_of: TypeOf) -> exp.Expr | None:
     return exp.Cast(this=parse_one(case, read="duckdb"), to=exp.DataType.build("DECIMAL(38, 0)", dialect="duckdb"))
 
 
-_ENCODINGS: dict[tuple[type[exp.Expr], str], type[exp.Func]] = {
-    (exp.Encode, "hex"): exp.LowerHex,
-    (exp.Encode, "base64"): exp.ToBase64,
-    (exp.Decode, "hex"): exp.Unhex,
-    (exp.Decode, "base64"): exp.FromBase64,
-}
-
-
-def _binary_encoding(node: exp.Encode | exp.Decode) -> exp.Expr:
-    """PostgreSQL's ``encode(bytea, format)``/``decode(text, format)`` in DuckDB."""
-    form = node.args.get("charset")
-    name = form.name.lower() if isinstance(form, exp.Literal) and form.is_string else None
-    function = _ENCODINGS.get((type(node), name or ""))
-    if function is None:
-        call = "encode" if isinstance(node, exp.Encode) else "decode"
-        raise FeatureNotSupported(f"{call} with the {name or 'given'} format is not supported on this source")
-    if function is not exp.Unhex:
-        return function(this=node.this)
-    # DuckDB's unhex reads any text; PostgreSQL accepts only pairs of hex digits (and spaces)
-    digits = exp.func("regexp_replace", node.this.copy(), exp.Literal.string(r"\s"), exp.Literal.string(""),
-                      exp.Literal.string("g"), dialect="duckdb")
-    valid = exp.func("regexp_full_match", node.this.copy(), exp.Literal.string(r"(\s*[0-9A-Fa-f]{2})*\s*"),
-                     dialect="duckdb")
-    invalid = exp.Anonymous(this="error", expressions=[exp.Literal.string("[22023] invalid hexadecimal data")])
-    missing = exp.Is(this=node.this.copy(), expression=exp.Null())
-    blob = exp.DataType.build("BLOB")
-    return exp.Case(
-        ifs=[exp.If(this=missing, true=exp.Cast(this=exp.Null(), to=blob)), exp.If(this=valid, true=exp.Unhex(this=digits))],
-        default=exp.Cast(this=invalid, to=blob.copy()),
-    )
-
-
 def refuse_inexact(tree: exp.Expr) -> None:
     """Raise 0A000 for a call in ``tree`` DuckDB cannot compute as PostgreSQL does, whatever the
-    types of its arguments; rewrite in place the calls whose DuckDB form does not depend on them
-    (``encode``/``decode`` of bytea)."""
+    types of its arguments."""
     for node in tree.find_all(exp.SHA2Digest, exp.SHA2, exp.TimeToStr):
         exact_call(node, lambda _: None)
-    for coding in reversed(list(tree.find_all(exp.Encode, exp.Decode))):  # inner calls first: outer ones copy them
-        assert isinstance(coding, exp.Encode | exp.Decode)
-        coding.replace(_binary_encoding(coding))
 
 
 def exact_calls(tree: exp.Expr, type_of: TypeOf) -> None:

@@ -83,6 +83,8 @@ TABLE_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {}
 # DuckDB built-ins whose PostgreSQL namesakes behave the same for catalog work.
 PASSTHROUGH: dict[str, str] = {
     "to_json": "json",
+    "decode": "bytea",  # bytea conversions, spelled for DuckDB by pgtemporal.duckdb_calls
+    "encode": "text",
     "octet_length": "int4",
     "bit_length": "int4",
     "concat_ws": "text",

@@ -23,8 +23,10 @@ from veil.pgcatalog.fn_arrays import expandarray_field_type
 from veil.pgcatalog.functions import PASSTHROUGH, TABLE_FUNCTIONS, array_of, element_of
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.params import context_type
+from veil.pgcatalog.parse import WRITTEN_NAME
 from veil.pgcatalog.pgnumeric import AGGREGATE_CLASSES, aggregate_result
 from veil.pgcatalog.prorettype import DUCKDB_TYPES, SERVED_TYPES, catalog_result
+from veil.pgcatalog.result_types import CATALOG_TYPED, FIXED_RESULTS, at_time_zone_result, datetime_result
 from veil.pgcatalog.schema import REG_TYPES
 from veil.pgcatalog.typemap import column_type_of
 from veil.pgtypes import BY_NAME, ColumnType
@@ -177,7 +179,7 @@ class Typer:
             return self.type_of(node.this)
         if isinstance(node, _ARITHMETIC):
             left, right = self.type_of(node.this), self.type_of(node.expression)
-            return _temporal(node, left, right) or _promote(left, right)
+            return datetime_result(node, left, right) or _promote(left, right)
         if isinstance(node, exp.DPipe):
             left, right = self.type_of(node.this), self.type_of(node.expression)
             for side in (left, right):
@@ -216,6 +218,11 @@ class Typer:
             return TEXT
         if isinstance(node, _INT4_FUNCS):
             return INT4
+        truncated = self.type_of(node.this) if isinstance(node, exp.TimestampTrunc) else None
+        if truncated is not None and truncated.type.name == "date":  # truncates the date as timestamptz
+            return ColumnType(BY_NAME["timestamptz"])
+        if isinstance(node, exp.Min | exp.Max) and _is_varchar(self.type_of(node.this)):
+            return TEXT  # there is no max(varchar): its argument is read as text
         if isinstance(node, _SAME_AS_ARG):
             same = self._resolved(self.type_of(node.this))
             return ColumnType(same.type) if same is not None else None  # without the typmod
@@ -244,10 +251,16 @@ class Typer:
             return element_of(self.type_of(inner))
         if isinstance(node, exp.ExplodingGenerateSeries | exp.GenerateSeries):
             return self._series_type(node)
-        if isinstance(node, exp.Extract):
-            return NUMERIC
-        if isinstance(node, exp.Decode):  # decode(text, format)
-            return ColumnType(BY_NAME["bytea"])
+        if isinstance(node, exp.Extract):  # date_part() is float8
+            return FLOAT8 if node.meta.get(WRITTEN_NAME) == "date_part" else NUMERIC
+        if isinstance(node, exp.AtTimeZone):
+            return at_time_zone_result(self.type_of(node.this))
+        if isinstance(node, exp.Interval):
+            return ColumnType(BY_NAME["interval"])
+        if isinstance(node, exp.JSONExtract | exp.JSONBExtract):  # -> and #> keep json or jsonb
+            return self._resolved(self.type_of(node.this))
+        if isinstance(node, exp.JSONExtractScalar | exp.JSONBExtractScalar):
+            return TEXT
         if isinstance(node, exp.StringToArray):
             return ColumnType(BY_NAME["_text"])
         if isinstance(node, exp.JSONArrayAgg | exp.JSONObject):
@@ -260,8 +273,10 @@ class Typer:
         built = localtypes.constructor_type(name, [self.type_of(a) for a in scopes.function_args(node)])
         if built is not None:
             return built
+        if name in FIXED_RESULTS:
+            return ColumnType(BY_NAME[FIXED_RESULTS[name]])
         catalog = catalog_result(name, [self.type_of(a) for a in scopes.function_args(node)])
-        if catalog in DUCKDB_TYPES or catalog == "numeric" or catalog in SERVED_TYPES:  # pg_proc's prorettype of the chosen overload
+        if catalog in DUCKDB_TYPES or catalog in CATALOG_TYPED or catalog == "numeric" or catalog in SERVED_TYPES:  # pg_proc's prorettype of the chosen overload
             return ColumnType(BY_NAME[catalog])
         spec = REGISTRY.get(name)
         if spec is not None:
@@ -453,6 +468,10 @@ def _named(column_type: ColumnType | None) -> str | None:
     return column_type.type.name if column_type is not None else None
 
 
+def _is_varchar(column_type: ColumnType | None) -> bool:
+    return column_type is not None and column_type.type.name == "varchar"
+
+
 def _known(column_type: ColumnType | None) -> bool:
     return column_type is not None and column_type.type.name != "unknown"
 
@@ -462,40 +481,6 @@ def _number_type(text: str) -> ColumnType:
         value = int(text)
         return INT4 if -(2**31) <= value < 2**31 else INT8 if -(2**63) <= value < 2**63 else NUMERIC
     return NUMERIC
-
-
-_TEMPORAL = frozenset({"date", "timestamp", "timestamptz", "interval"})
-_NUMBERS = frozenset(_RANK) - {"oid"}
-
-
-def _temporal(node: exp.Expr, left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:
-    """PostgreSQL's result type of date/time arithmetic (``date - date`` is int4, ``date - 1``
-    a date, ``timestamp - timestamp`` an interval); None when neither side is date/time."""
-    names = (left.type.name if left else "", right.type.name if right else "")
-    if not _TEMPORAL.intersection(names):
-        return None
-    kinds = ("number" if names[0] in _NUMBERS else names[0], "number" if names[1] in _NUMBERS else names[1])
-    result: str | None
-    if isinstance(node, exp.Mul | exp.Div):
-        result = "interval" if "interval" in kinds and "number" in kinds else None
-    elif isinstance(node, exp.Add):
-        result = {
-            frozenset({"date", "number"}): "date", frozenset({"date", "interval"}): "timestamp",
-            frozenset({"timestamp", "interval"}): "timestamp", frozenset({"timestamptz", "interval"}): "timestamptz",
-            frozenset({"interval"}): "interval",
-        }.get(frozenset(kinds))
-    elif isinstance(node, exp.Sub):
-        result = {
-            ("date", "date"): "int4", ("date", "number"): "date", ("date", "interval"): "timestamp",
-            ("timestamp", "interval"): "timestamp", ("timestamptz", "interval"): "timestamptz",
-            ("interval", "interval"): "interval", ("timestamp", "timestamp"): "interval",
-            ("timestamptz", "timestamptz"): "interval", ("timestamp", "date"): "interval",
-            ("date", "timestamp"): "interval", ("timestamptz", "date"): "interval", ("date", "timestamptz"): "interval",
-            ("timestamptz", "timestamp"): "interval", ("timestamp", "timestamptz"): "interval",
-        }.get(kinds)
-    else:
-        result = None
-    return ColumnType(BY_NAME[result]) if result else None
 
 
 def _promote(left: ColumnType | None, right: ColumnType | None) -> ColumnType | None:

@@ -48,8 +48,17 @@ _TYPED_NAMES: dict[type[exp.Expr], str] = {
     exp.Exists: "exists",
     exp.Array: "array",
     exp.AtTimeZone: "timezone",  # PostgreSQL's parser calls timezone(zone, value)
-    exp.Interval: "interval",  # a typed literal is named after its type, as a cast is
+    exp.CurrentTime: "current_time",
+    exp.Localtime: "localtime",
+    exp.CurrentUser: "current_user",
+    exp.SessionUser: "session_user",
+    exp.CurrentSchema: "current_schema",
+    exp.CurrentCatalog: "current_catalog",
+    exp.Overlay: "overlay",
+    exp.Tuple: "row",
 }
+#: TRIM(...) is a call of btrim, ltrim or rtrim by its direction.
+_TRIMS = {"LEADING": "ltrim", "TRAILING": "rtrim"}
 
 
 def output_name(node: exp.Expr) -> str:
@@ -81,6 +90,10 @@ def _figure(node: exp.Expr) -> tuple[str, int]:
             return node.expression.name, 2
         if isinstance(node.expression, exp.Anonymous):
             return node.expression.name.lower(), 2
+    if isinstance(node, exp.Interval):  # a typed literal INTERVAL '2 hours' is a cast
+        return "interval", 1
+    if isinstance(node, exp.Trim):
+        return _TRIMS.get(str(node.args.get("position") or "").upper(), "btrim"), 2
     if isinstance(node, exp.Bracket | exp.Window | exp.Collate | exp.Filter):
         return _figure(node.this)
     if isinstance(node, exp.Case):

@@ -56,6 +56,34 @@ POSTGRES = WrittenNames()
 _DIALECT = POSTGRES
 
 
+def _keep_postgres_calls() -> None:
+    """Make sqlglot's PostgreSQL parser read two calls as PostgreSQL does (its parser classes are
+    compiled and cannot be subclassed, so their tables are amended in place; this only adds
+    information other dialects' parsers never see):
+
+    * ``date_part('hour', x)`` becomes the same ``Extract`` node as ``EXTRACT(HOUR FROM x)``, but
+      PostgreSQL 14+ gives them different results (float8 and numeric) and names (``date_part``
+      and ``extract``): the node keeps its written name (:data:`WRITTEN_NAME`);
+    * ``decode(text, 'hex')`` and ``encode(bytea, 'hex')`` are bytea conversions in PostgreSQL,
+      not the character set ones sqlglot's ``Decode``/``Encode`` stand for: they stay calls of
+      those names."""
+    parser_class = Postgres.parser_class
+    date_part = parser_class.FUNCTION_PARSERS["DATE_PART"]
+
+    def written_date_part(self: object) -> exp.Expr:
+        node = date_part(self)
+        node.meta[WRITTEN_NAME] = "date_part"
+        return node
+
+    parser_class.FUNCTION_PARSERS["DATE_PART"] = written_date_part
+    parser_class.FUNCTION_PARSERS.pop("DECODE", None)
+    for name in ("DECODE", "ENCODE"):
+        parser_class.FUNCTIONS.pop(name, None)
+
+
+_keep_postgres_calls()
+
+
 _LABEL_KEYWORDS = frozenset(
     {TokenType.SELECT, TokenType.UPDATE, TokenType.INSERT, TokenType.DELETE, TokenType.TABLE,
      TokenType.FROM, TokenType.WHERE, TokenType.ORDER_BY, TokenType.GROUP_BY, TokenType.LIMIT,

@@ -42,6 +42,7 @@ from veil.catalog.sources.pgvariance import FUNCTION, LIMB, ROOT, SAMPLE
 from veil.pgcatalog.naming import output_name
 from veil.pgcatalog.numeric_display import ByNode, OutputScales, Scale, array_text, display_text, held_text, text_scale
 from veil.pgcatalog.numeric_scopes import INNER_SCALE, DerivedScales
+from veil.pgcatalog.result_types import extract_scale
 from veil.pgtypes import ColumnType
 
 AGGREGATES_QUERY = """
@@ -144,6 +145,8 @@ class _Scales:
             return self.of(inner)
         if isinstance(node, exp.Paren | exp.Neg | exp.Sum | exp.Min | exp.Max | exp.Abs):
             return self.of(node.this)
+        if isinstance(node, exp.Extract):
+            return extract_scale(node, self.type_of(node.expression))
         if isinstance(node, exp.Nullif):
             return self.of(node.this)
         if isinstance(node, exp.Case | exp.Coalesce):

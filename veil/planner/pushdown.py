@@ -21,6 +21,7 @@ from veil.catalog.model import CatalogSnapshot, Table
 from veil.catalog.naming import folds_to_upper
 from veil.catalog.sources.plugins import for_dialect
 from veil.errors import FeatureNotSupported, UndefinedTable
+from veil.pgcatalog import pgjsonb, pgtemporal
 from veil.pgcatalog.conditions import check_conditions
 from veil.pgcatalog.domains import check_constant_casts, guard_domains
 from veil.pgcatalog.exactcalls import exact_calls, needs_exact_call, refuse_inexact
@@ -152,6 +153,7 @@ class SourcePlan:
     protected: frozenset[str] = frozenset()  # what ``sql`` may read (veil.planner.verify)
     numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
     parameter_columns: tuple[tuple[int, int], ...] = ()  # (output column, type OID) of bare ``$n``
+    pinned_columns: tuple[tuple[int, int, int], ...] = ()  # (output column, type OID, typmod): see pinned_outputs
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -239,6 +241,10 @@ def source_sql(tree: exp.Expr, dialect: str) -> str:
         check_constant_casts(tree)
         guard_domains(tree)
         duckdb_literals(tree)
+        pgtemporal.duckdb_calls(tree)
+        pgjsonb.duckdb_calls(tree)
+    elif dialect == "postgres":
+        pgtemporal.postgres_calls(tree)
     if folds_to_upper(dialect):
         return normalize_identifiers(tree, dialect="postgres").sql(dialect=dialect, identify=True)
     return tree.sql(dialect=dialect)
@@ -264,30 +270,38 @@ def served_source(table: Table, dialect: str, protect: Protector | None) -> exp.
 
 
 _ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Div, exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Cast, exp.AggFunc)
+#: Nodes DuckDB computes as PostgreSQL does only once typed (veil.pgcatalog.pgtemporal, pgjsonb).
+_TYPED_CALLS = (exp.Extract, exp.TimestampTrunc, exp.ArrayContainsAll, exp.ArrayContainedBy)
 
 
 def _computes_numbers(tree: exp.Expr) -> bool:
     """Whether anything in ``tree`` may compute a number differently in DuckDB (most point
     queries do not: they are planned without typing every node)."""
-    if tree.find(*_ARITHMETIC) is not None or needs_exact_call(tree):
+    if tree.find(*_ARITHMETIC, *_TYPED_CALLS) is not None or needs_exact_call(tree):
         return True
     if isinstance(tree, exp.Query) and any(not isinstance(p.unalias(), exp.Column | exp.Star) for p in tree.selects):
         return True  # a computed output column: its type (numeric typmod) is PostgreSQL's
     return any(not literal.is_string and "e" in literal.this.lower() for literal in tree.find_all(exp.Literal))
 
 
-def postgres_results(tree: exp.Expr, analysis: Analysis) -> tuple[exp.Expr, tuple[tuple[int, int], ...]]:
-    """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic and aggregate results (see
-    :mod:`veil.pgcatalog.pgnumeric`), and the output columns that are ``numeric`` with
-    their type modifiers (-1 for a computed value), as PostgreSQL describes them."""
+def postgres_results(
+    tree: exp.Expr, analysis: Analysis
+) -> tuple[exp.Expr, tuple[tuple[int, int], ...], tuple[tuple[int, int, int], ...]]:
+    """``tree`` rewritten so DuckDB computes PostgreSQL's arithmetic, aggregate and date/time
+    results (see :mod:`veil.pgcatalog.pgnumeric`, :mod:`veil.pgcatalog.pgtemporal`), the output
+    columns that are ``numeric`` with their type modifiers (-1 for a computed value), as
+    PostgreSQL describes them, and those :func:`pinned_outputs` pins."""
     typer, numeric = numeric_typing(tree, analysis)
     if typer is None:
-        return tree, ()
+        return tree, (), ()
+    pinned = pinned_outputs(typer, tree)
+    pgtemporal.annotate(tree, typer.type_of)
+    pgjsonb.annotate(tree, typer.type_of)
     exact_calls(tree, typer.type_of)
     postgres_function_results(tree, typer.type_of)
     rewritten = postgres_numerics(tree, typer.type_of, typer.projections_for)
     float_overflow_checks(rewritten, typer.type_of)
-    return rewritten, numeric
+    return rewritten, numeric, pinned
 
 
 def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | None, tuple[tuple[int, int], ...]]:
@@ -308,6 +322,34 @@ def numeric_typing(tree: exp.Expr, analysis: Analysis) -> tuple[TableTyper | Non
         if column.type is not None and column.type.oid in (NUMERIC.oid, NUMERIC.array_oid)
     )
     return typer, numeric
+
+
+#: Types DuckDB has no own type for: an output column PostgreSQL types so is pinned to it.
+_PINNED = frozenset({"jsonb", "varchar", "bpchar"})
+
+
+def pinned_outputs(typer: TableTyper, tree: exp.Expr) -> tuple[tuple[int, int, int], ...]:
+    """The output columns of ``tree`` PostgreSQL types as one of the types DuckDB computes under
+    another (jsonb as json, varchar and char(n) as text): (position, type OID, typmod)."""
+    columns = typer.output_columns(tree) or []
+    direct = _direct_outputs(tree)
+    return tuple(
+        (index, column.type.oid, column.type.typmod if index in direct else -1)
+        for index, column in enumerate(columns)
+        if column.type is not None and column.type.type.name in _PINNED
+    )
+
+
+def _direct_outputs(query: exp.Expr) -> set[int]:
+    """The output columns of ``query`` that are a cast or a column in every branch: PostgreSQL
+    keeps a length (typmod) through those, not through CASE, COALESCE or a function."""
+    if isinstance(query, exp.Subquery):
+        return _direct_outputs(query.this)
+    if isinstance(query, exp.SetOperation):
+        return _direct_outputs(query.left) & _direct_outputs(query.right)
+    if not isinstance(query, exp.Select):
+        return set()
+    return {i for i, s in enumerate(query.expressions) if isinstance(s.unalias(), exp.Cast | exp.Column)}
 
 
 def plan_single_source(
@@ -331,9 +373,10 @@ def plan_single_source(
     check_conditions(statement, TableTyper(column_type_resolver(analysis.user_tables)).type_of)
     rewritten, replacements = rewritten_copy(statement, analysis)
     numeric_columns: tuple[tuple[int, int], ...] = ()
+    pinned: tuple[tuple[int, int, int], ...] = ()
     if dialect == "duckdb":
         name_outputs(rewritten)  # named before the rewrite: 7 / 2 stays ?column?, not int4
-        rewritten, numeric_columns = postgres_results(rewritten, analysis)
+        rewritten, numeric_columns, pinned = postgres_results(rewritten, analysis)
     for copy in list(rewritten.find_all(exp.Table)):
         ref = replacements.get(id(copy))
         if ref is None:
@@ -354,4 +397,5 @@ def plan_single_source(
         key_param=key_param,
         numeric_columns=numeric_columns,
         parameter_columns=parameter_columns,
+        pinned_columns=pinned,
     )

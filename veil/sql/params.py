@@ -140,7 +140,9 @@ def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], numer
             continue
         if pg_type.oid == pgtypes.NUMERIC.oid and not numeric:
             continue
-        datatype = exp.DataType.build(pgtypes.format_type(pg_type.oid), dialect="postgres")
+        # bpchar without a length (format_type's "character" would be char(1): it cuts)
+        spelled = "bpchar" if pg_type.name == "bpchar" else pgtypes.format_type(pg_type.oid)
+        datatype = exp.DataType.build(spelled, dialect="postgres")
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 

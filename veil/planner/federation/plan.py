@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from veil.catalog.model import Table
 from veil.errors import FeatureNotSupported
+from veil.pgcatalog import pgjsonb, pgtemporal
 from veil.pgcatalog.domains import check_constant_casts, guard_domains
 from veil.pgcatalog.exactcalls import exact_calls, refuse_inexact
 from veil.pgcatalog.floatcheck import float_overflow_checks
@@ -54,6 +55,7 @@ from veil.planner.pushdown import (
     SourcePlan,
     column_type_resolver,
     numeric_typing,
+    pinned_outputs,
     plan_single_source,
     rewritten_copy,
 )
@@ -78,6 +80,7 @@ class FederatedPlan:
     protected: frozenset[str] = frozenset()  # what fragments may read (veil.planner.verify)
     numeric_columns: tuple[tuple[int, int], ...] = ()  # (output column, typmod) of numeric ones
     parameter_columns: tuple[tuple[int, int], ...] = ()  # bare ``$n`` outputs: not typed here yet
+    pinned_columns: tuple[tuple[int, int, int], ...] = ()  # (output column, type OID, typmod)
 
     @property
     def connections(self) -> tuple[str, ...]:
@@ -117,6 +120,10 @@ def plan_federated(
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
     cast_declared_parameters(rewritten, declared_param_oids, numeric=False)  # after naming: $1 stays ?column?
     typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
+    pinned = pinned_outputs(typer, rewritten) if typer is not None else ()
+    if typer is not None:
+        pgtemporal.annotate(rewritten, typer.type_of)
+        pgjsonb.annotate(rewritten, typer.type_of)
     mark_enum_ordering(rewritten, analysis)
     builder = FragmentBuilder(rewritten, refs, sources, protect)
     push_whole_subqueries(builder)
@@ -150,6 +157,7 @@ def plan_federated(
         single_scan=scanned_once,
         dynamic_filters=dynamic,
         numeric_columns=numeric,
+        pinned_columns=pinned,
     )
 
 

@@ -77,6 +77,17 @@ def test_a_type_without_a_binary_form_is_refused(pg: PgOracle) -> None:
         encode_cells(texts, 1, field, "UTC")
 
 
+@pytest.mark.parametrize(("type_sql", "name"), [("tsvector", "tsvector"), ("aclitem[]", "_aclitem")])
+def test_nulls_of_a_type_without_a_binary_form_are_sent(check: Check, type_sql: str, name: str) -> None:
+    """PostgreSQL calls no send function for a NULL (nor array_send's element one for a NULL
+    array): NULL-only columns are sent in binary as NULLs, as pg_type.typacl of built-ins is."""
+    field = pinned_field("v", pa.string(), BY_NAME[name])
+    check(type_sql, [None, None], pa.array([None, None], pa.string()), field=field)
+    if BY_NAME[name].is_array:
+        lists = pinned_field("v", pa.list_(pa.string()), BY_NAME[name])
+        check(type_sql, [None, None], pa.array([None, None], pa.list_(pa.string())), field=lists)
+
+
 def _user_types(pg: PgOracle) -> tuple[PgType, PgType]:
     """A session-local enum and composite type of the oracle PostgreSQL, as sync reads them."""
     pg.conn.execute("CREATE TYPE pg_temp.feeling AS ENUM ('sad', 'très ☃', 'a \"q\" b')")

@@ -379,8 +379,12 @@ def _record_converter(composite: PgType) -> Converter | None:
 
 def binary_from_text(arr: pa.Array, oid: int, declared: PgType | None = None) -> pa.Array:
     """The binary form of a string column holding PostgreSQL's text form of type ``oid``
-    (``declared``: the column's type, when it carries more than its OID: a record's fields)."""
+    (``declared``: the column's type, when it carries more than its OID: a record's fields).
+    Only a value needs a converter: NULLs (and the empty element list of NULL arrays) are sent
+    as NULLs, as PostgreSQL sends them without calling the type's send function."""
     converter = _converter(oid, declared)
+    if converter is None and arr.null_count == len(arr):
+        return pa.nulls(len(arr), pa.binary())
     if converter is None:
         pg_type = BY_OID.get(oid)
         name = pg_type.name if pg_type is not None else str(oid)

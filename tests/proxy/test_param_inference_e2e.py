@@ -53,6 +53,7 @@ CORPUS = [
     "SELECT upper($1), length($2), substr($3, $4)",
     "SELECT round($1, 2)",
     "SELECT date_trunc($1, created), to_char(created, $2) FROM sales.orders",
+    "SELECT date_trunc($1, created) FROM sales.orders",
     "SELECT generate_series(1, $1)",
     "SELECT lag(id, $1) OVER (ORDER BY id) FROM sales.customers",
     "SELECT sum(id) FILTER (WHERE id > $1) FROM sales.customers",
@@ -94,6 +95,11 @@ CORPUS = [
     "SELECT $1 = $2",
     "SELECT abs($1)",
 ]
+
+# Statements a DuckDB source knowingly refuses, with the SQLSTATE it must give: to_char's template
+# is compiled into DuckDB expressions when the statement is planned (at Parse), so a template that
+# is a parameter is refused (veil.pgcatalog.exactcalls); PostgreSQL types it text.
+REFUSED_ON_DUCKDB = {"SELECT date_trunc($1, created), to_char(created, $2) FROM sales.orders": "0A000"}
 
 
 def _describe(conn: psycopg.Connection, sql: str) -> tuple[str, ...]:
@@ -149,6 +155,8 @@ def test_parameter_description_is_postgres(
     mismatches = []
     for sql in CORPUS:
         expected, got = _describe(postgres, sql), _describe(veil, sql)
+        if source == "duckdb_source" and sql in REFUSED_ON_DUCKDB:
+            expected = ("error", REFUSED_ON_DUCKDB[sql])
         if got != expected:
             mismatches.append(f"{sql}\n    veil: {got}\n    postgres: {expected}")
     assert not mismatches, f"{len(mismatches)} of {len(CORPUS)} differ:\n" + "\n".join(mismatches)

@@ -11,7 +11,7 @@ from veil import pgtypes
 from veil.errors import VeilError
 from veil.pgtypes import ColumnType
 from veil.sql.colnames import postgres_names
-from veil.sql.params import cast_array_parameters, duckdb_literals, infer_param_oids
+from veil.sql.params import cast_array_parameters, cast_declared_parameters, duckdb_literals, infer_param_oids
 
 COLUMNS = {"id": pgtypes.INT4, "name": pgtypes.TEXT, "born": pgtypes.DATE}
 
@@ -49,6 +49,22 @@ def test_array_parameters_get_an_explicit_cast() -> None:
     assert tree.sql("postgres") == (
         "SELECT * FROM t WHERE id = ANY(CAST($1 AS INT[])) AND name = $2 AND x = ANY(CAST($3 AS BIGINT[]))"
     )
+
+
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        # bpchar keeps the value's length (character would be char(1)); "char" stays "char"
+        ("postgres", 'SELECT CAST($1 AS BPCHAR), CAST($2 AS NAME), CAST($3 AS "char"), $4, CAST($5 AS INT)'),
+        # DuckDB has no bpchar, name or "char": those parameters stay uncast
+        ("duckdb", "SELECT $1, $2, $3, $4, CAST($5 AS INT)"),
+    ],
+)
+def test_declared_parameters_cast_where_the_source_has_the_type(dialect: str, expected: str) -> None:
+    tree = parse("SELECT $1, $2, $3, $4, $5")
+    names = ("bpchar", "name", "char", "text", "int4")
+    cast_declared_parameters(tree, [pgtypes.BY_NAME[n].oid for n in names], dialect)
+    assert tree.sql("postgres") == expected
 
 
 def test_duckdb_literals_read_as_postgres_reads_them() -> None:

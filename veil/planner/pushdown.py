@@ -384,7 +384,7 @@ def plan_single_source(
         replace_table(copy, served_source(ref.table, dialect, protect), ref.table.name)
     name_outputs(rewritten)
     parameter_columns = type_output_parameters(rewritten, param_oids, dialect)
-    cast_declared_parameters(rewritten, declared_param_oids, numeric=dialect != "duckdb")  # after naming: $1 stays ?column?
+    cast_declared_parameters(rewritten, declared_param_oids, dialect)  # after naming: $1 stays ?column?
     cast_array_parameters(rewritten, param_oids)
     key_param = len(param_oids) + 1 if bind_hash_key(rewritten, len(param_oids) + 1) else None
     sql = source_sql(rewritten, dialect)

@@ -119,43 +119,53 @@ def cast_array_parameters(statement: exp.Expr, param_oids: Sequence[int]) -> Non
         parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
-# declared parameter types left uncast: text and unknown are what a source reads a bare
-# parameter as anyway
-_UNCAST = frozenset({pgtypes.TEXT.oid, pgtypes.BY_NAME["unknown"].oid})
+# The one table of parameter types a source is given an explicit cast to, by type name: DuckDB
+# keeps these as themselves (numeric would take DuckDB's default DECIMAL(18,3); name, oid,
+# "char", bpchar and jsonb have no type of their own there). PostgreSQL has every core type, each
+# cast by a name it reads as the type itself (``bpchar`` keeps the value's length, ``character``
+# would be char(1)).
+_CAST_ON_DUCKDB = frozenset({
+    "bool", "int2", "int4", "int8", "float4", "float8", "varchar", "date", "time", "timestamp",
+    "timestamptz", "timetz", "interval", "uuid", "bytea", "json",
+})
+
+# Types whose values a source returns in a form their PostgreSQL type reads (numbers, strings):
+# an output column of one is pinned to it even where it is not cast.
+_PINNED_ONLY = frozenset({"numeric", "name", "oid", "char", "bpchar", "jsonb"})
+
+# text and unknown are what a source reads a bare parameter as anyway
+_UNCAST = frozenset({"text", "unknown"})
 
 
-def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], numeric: bool = True) -> None:
-    """Give every ``$n`` the client declared a scalar type (but text) an explicit cast to it, in
-    place, unless it is already cast: a declared type is the parameter's type in PostgreSQL
-    wherever it stands, but a source binds the decoded value by its own reading (``SELECT $1``
-    with ``$1`` declared ``float8`` is a ``float8`` column, ``NaN`` and not the text ``nan``).
-    ``numeric=False`` leaves numeric parameters uncast, for DuckDB, whose bare DECIMAL has
-    scale 3 (the value keeps its own scale uncast)."""
+def source_cast_type(pg_type: PgType, dialect: str) -> exp.DataType | None:
+    """The type a scalar ``$n`` of ``pg_type`` is cast to on a ``dialect`` source (federated plans
+    pass ``duckdb``: their fragments and the combine may run there), or None to leave it uncast."""
+    if pg_type.name in _UNCAST or pg_type.element_oid or pgfields.user_type(pg_type) is not None:
+        return None
+    if dialect == "duckdb" and pg_type.name not in _CAST_ON_DUCKDB:
+        return None
+    if pg_type.name == "char":  # sqlglot reads char as character(1)
+        return exp.DataType.build('"char"', dialect="postgres", udt=True)
+    try:
+        return exp.DataType.build(pg_type.name, dialect="postgres")
+    except Exception:  # noqa: BLE001 - a type sqlglot cannot name stays uncast
+        return None
+
+
+def cast_declared_parameters(statement: exp.Expr, declared: Sequence[int], dialect: str = "postgres") -> None:
+    """Give every ``$n`` the client declared a scalar type an explicit cast to it where
+    :func:`source_cast_type` names one, in place, unless it is already cast: a declared type is
+    the parameter's type in PostgreSQL wherever it stands, but a source binds the decoded value by
+    its own reading (``SELECT $1`` with ``$1`` declared ``float8`` is a ``float8`` column, ``NaN``
+    and not the text ``nan``)."""
     for parameter in list(statement.find_all(exp.Parameter)):
         if not parameter.this.name.isdigit() or isinstance(parameter.parent, exp.Cast):
             continue
         index = int(parameter.this.name) - 1
         pg_type = pgtypes.BY_OID.get(declared[index]) if index < len(declared) else None
-        if pg_type is None or pg_type.oid in _UNCAST or pg_type.element_oid or pgfields.user_type(pg_type) is not None:
-            continue
-        if pg_type.oid == pgtypes.NUMERIC.oid and not numeric:
-            continue
-        # bpchar without a length (format_type's "character" would be char(1): it cuts)
-        spelled = "bpchar" if pg_type.name == "bpchar" else pgtypes.format_type(pg_type.oid)
-        datatype = exp.DataType.build(spelled, dialect="postgres")
-        parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
-
-
-# Types a source keeps as itself when a parameter is cast to it (numeric would take the dialect's
-# default precision; name, oid, "char", bpchar and jsonb have no type of their own there: those
-# columns are only pinned).
-_CAST_ON_SOURCE = frozenset({
-    "bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "date", "time", "timestamp",
-    "timestamptz", "timetz", "interval", "uuid", "bytea", "json",
-})
-
-# Types whose values a source returns in a form their PostgreSQL type reads (numbers, strings).
-_PINNED_ONLY = frozenset({"numeric", "name", "oid", "char", "bpchar", "jsonb"})
+        datatype = source_cast_type(pg_type, dialect) if pg_type is not None else None
+        if datatype is not None:
+            parameter.replace(exp.Cast(this=parameter.copy(), to=datatype))
 
 
 def type_output_parameters(
@@ -163,9 +173,9 @@ def type_output_parameters(
 ) -> tuple[tuple[int, int], ...]:
     """The output columns of ``statement`` that are a bare ``$n`` (``SELECT $1 AS v``), as
     (position, type OID): each such ``$n`` is cast, in place, to its declared or inferred type
-    where the source has that type, so that the column has the parameter's type (PostgreSQL's
-    RowDescription) rather than whatever the driver bound the value as; the caller pins the
-    column's PostgreSQL type to the OID."""
+    where :func:`source_cast_type` names one (an array where its element is cast on DuckDB), so
+    that the column has the parameter's type (PostgreSQL's RowDescription) rather than whatever
+    the driver bound the value as; the caller pins the column's PostgreSQL type to the OID."""
     if not isinstance(statement, exp.Select) or any(isinstance(p, exp.Star) for p in statement.expressions):
         return ()
     found: list[tuple[int, int]] = []
@@ -178,13 +188,15 @@ def type_output_parameters(
         if pg_type is None or pg_type.oid == pgtypes.TEXT.oid or pgfields.user_type(pg_type) is not None:
             continue
         element = pgtypes.BY_OID.get(pg_type.element_oid) if pg_type.element_oid else None
-        base = element.name if element else pg_type.name
-        if base not in _CAST_ON_SOURCE and base not in _PINNED_ONLY:
+        base = element or pg_type
+        datatype = source_cast_type(base, dialect)
+        if datatype is None and base.name not in _PINNED_ONLY:
             continue
-        if base in _CAST_ON_SOURCE:
-            name = f"{element.name}[]" if element else pg_type.name
-            cast = exp.Cast(this=parameter.copy(), to=exp.DataType.build(name, dialect="postgres"))
-            if dialect == "duckdb" and name == "timetz":  # DuckDB's Arrow TIMETZ is its packed bits
+        if datatype is not None:
+            if element is not None:
+                datatype = exp.DataType(this=exp.DType.ARRAY, expressions=[datatype], nested=True)
+            cast = exp.Cast(this=parameter.copy(), to=datatype)
+            if dialect == "duckdb" and pg_type.name == "timetz":  # DuckDB's Arrow TIMETZ is its packed bits
                 cast = exp.Cast(this=cast, to=exp.DataType.build("text"))
             parameter.replace(cast)
         found.append((position, pg_type.oid))

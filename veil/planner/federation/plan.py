@@ -118,7 +118,7 @@ def plan_federated(
     param_oids = infer_param_oids(statement, declared_param_oids, column_type_resolver(analysis.user_tables))
     rewritten, refs = rewritten_copy(statement, analysis)
     name_outputs(rewritten)  # before aggregates are rewritten to combine partial results
-    cast_declared_parameters(rewritten, declared_param_oids, numeric=False)  # after naming: $1 stays ?column?
+    cast_declared_parameters(rewritten, declared_param_oids, "duckdb")  # after naming: $1 stays ?column?
     typer, numeric = numeric_typing(rewritten, analysis)  # PostgreSQL's types, before the cut
     pinned = pinned_outputs(typer, rewritten) if typer is not None else ()
     if typer is not None:

@@ -51,6 +51,14 @@ def known(name: str, signature: tuple[str, ...], tags: set[str], repro: str, **e
 P = "prepared"
 KNOWN: tuple[KnownClass, ...] = (
     # --- types of results computed on DuckDB (a DuckDB source, federation, the local engine)
+    known("case-of-constant-branch-loses-typmod", ("typmod", "1700"), {"case", "from:d"},
+          "SELECT CASE WHEN FALSE THEN 0.0 ELSE a.n END AS c1 FROM d.t2 a"),
+    known("round-of-real-typed-real", ("type", "701", "700"), {"fn:round", "cast:num->real"},
+          "SELECT round(CAST(0.0 AS real)) AS c0 FROM d.t2"),
+    known("avg-numeric-scale-through-cte", ("value",), {"agg:avg-num", "cte"},
+          "WITH w AS (SELECT avg(0.0) AS c0 FROM d.t1) SELECT c0 FROM w"),
+    known("bpchar-column-in-federated-union-all", ("value",), {"col:ch", "from:d", "from:p", "setop:union all"},
+          "(SELECT 'abc' AS c0 FROM d.t1) UNION ALL (SELECT ch AS c0 FROM p.t1)"),
     known("char-n-padding-lost-on-local-engine", ("value",), {"col:ch", "federated"},
           "SELECT max(a.ch) AS m FROM p.t1 a JOIN d.t1 c ON a.id = c.id"),
     known("char-n-cast-not-truncated", ("value",), {"cast:*->char"},

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from veil.errcodes import DatatypeMismatch
 from veil.errors import FeatureNotSupported
 from veil.pgtypes import ColumnType
 
@@ -47,6 +48,8 @@ def annotate(tree: exp.Expr, type_of: TypeOf) -> None:
         if isinstance(node, exp.Anonymous):
             if node.name.lower() == "to_jsonb" and len(node.expressions) == 1:
                 argument = type_of(node.expressions[0])
+                if argument is not None and argument.type.name == "unknown":  # a bare string literal
+                    raise DatatypeMismatch("could not determine polymorphic type because input has type unknown")
                 node.meta[JSON_OPERANDS] = argument is not None and argument.type.name in _NUMBERS
             continue
         types = (type_of(node.this), type_of(node.expression))

@@ -144,13 +144,7 @@ class LocalEngine:
         """A cursor computing ``timestamptz`` in ``timezone`` (a new cursor starts in UTC)."""
         with self._lock:
             cursor = self._con.cursor()
-        if timezone != "UTC":
-            try:
-                set_zone(cursor, timezone)
-            except BaseException:
-                cursor.close()
-                raise
-        return cursor
+        return set_zone(cursor, timezone)
 
     def describe(self, query: LocalQuery, param_count: int | None = None) -> pa.Schema:
         """The result schema, without running the query (LIMIT 0 with NULL parameters)."""

@@ -81,13 +81,21 @@ def sandboxed_duckdb(
     return connection
 
 
-def set_zone(cursor: duckdb.DuckDBPyConnection, timezone: str) -> None:
-    """Make ``cursor`` (of a database opened with ``zoned_cursors``) compute in ``timezone``, a
-    TimeZone setting as PostgreSQL spells it."""
+def set_zone(cursor: duckdb.DuckDBPyConnection, timezone: str) -> duckdb.DuckDBPyConnection:
+    """Make ``cursor`` (of a database opened with ``zoned_cursors``, a new cursor computing in
+    UTC) compute in ``timezone``, a TimeZone setting as PostgreSQL spells it, and return it; a
+    cursor that cannot be set is closed."""
+    if timezone == "UTC":
+        return cursor
     try:
         cursor.execute(f"SET SESSION TimeZone = {_zone_literal(timezone)}")
     except duckdb.NotImplementedException:  # a zone Python's tzdata has and ICU's lacks
+        cursor.close()
         raise errcodes.InvalidParameterValue(f'time zone "{timezone}" not recognized') from None
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
 
 
 def _zone_literal(timezone: str) -> str:

@@ -223,13 +223,7 @@ class DuckDBSource:
             database = self._connection
         if cursor is None:
             database = self._connect()
-            cursor = database.cursor()
-            if timezone != "UTC":
-                try:
-                    set_zone(cursor, timezone)
-                except BaseException:
-                    cursor.close()
-                    raise
+            cursor = set_zone(database.cursor(), timezone)
         return DuckDBCursor(cursor, self._reuse(database, timezone))
 
     def _reuse(

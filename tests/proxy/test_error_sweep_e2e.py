@@ -110,6 +110,9 @@ WRITES = [
 # Where Veil still answers differently from PostgreSQL (each must still differ: a fixed one is
 # taken off the list). Known gaps, by cause:
 KNOWN_DIFFERENCES = frozenset({
+    # int2 arithmetic on constants with a negated cast (found at the last integration, open):
+    # PostgreSQL overflows smallint (22003), Veil answers.
+    "SELECT (-32768)::int2 * -1::int2",
     # No PostgreSQL type check before DuckDB runs the statement: a mismatch is found at run time
     # (22P02 on a value) or DuckDB casts implicitly where PostgreSQL refuses (42883/42804).
     'SELECT id = customer FROM orders',
